@@ -1,0 +1,47 @@
+/** `ganport` — the command-line entry point. Each subcommand lives in commands/. */
+import { GanportError } from '../runtime/errors.js';
+import { packageVersion } from '../util/files.js';
+import { UsageError } from './args.js';
+import { trainCommand, usage as trainUsage } from './commands/train.js';
+
+type Command = { run: (argv: string[]) => Promise<number>; usage: string; summary: string };
+
+const COMMANDS: Record<string, Command> = {
+  train: { run: trainCommand, usage: trainUsage, summary: 'train a GAN in Node with TensorFlow.js' },
+};
+
+function help(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(9)} ${c.summary}\n      ${c.usage}`);
+  return `ganport ${packageVersion()} — train GANs with TensorFlow.js, export to ONNX, run anywhere\n\ncommands:\n${lines.join('\n')}\n`;
+}
+
+/** Runs the CLI and returns the exit code: 0 ok, 1 a problem with the input, 2 bad usage. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(help());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    console.log(packageVersion());
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`ganport: unknown command "${name}"; run ganport --help`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(`usage: ${command.usage}`);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (err instanceof GanportError) {
+      console.error(`ganport ${name}: ${err.message}`);
+      return err instanceof UsageError ? 2 : 1;
+    }
+    throw err;
+  }
+}

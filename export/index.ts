@@ -1,0 +1,114 @@
+/**
+ * The exporter's entry points: a whole training run (generator + discriminator
+ * + the tfjs reference copies) or any single tfjs LayersModel file.
+ */
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { GanportError } from '../runtime/errors.js';
+import { META } from '../runtime/metadata.js';
+import { selectBackend } from '../tfjs/backend.js';
+import { loadLayersModel } from '../tfjs/model-io.js';
+import { type RunConfig, runPaths } from '../train/run-dir.js';
+import { writeFileAtomic } from '../util/files.js';
+import { type ConvertOptions, convertLayersModel } from './convert.js';
+import { encodeModel } from './proto.js';
+
+export { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertLayersModel, type ConvertOptions } from './convert.js';
+export { decodeModel, encodeModel, type ModelProto } from './proto.js';
+export { findProblems } from './validate.js';
+
+/** Files of an exported model directory. */
+export const modelPaths = (dir: string) => ({
+  generator: join(dir, 'generator.onnx'),
+  discriminator: join(dir, 'discriminator.onnx'),
+  tfjsGenerator: join(dir, 'tfjs', 'generator'),
+  tfjsDiscriminator: join(dir, 'tfjs', 'discriminator'),
+  tfjsGeneratorJson: join(dir, 'tfjs', 'generator', 'model.json'),
+  tfjsDiscriminatorJson: join(dir, 'tfjs', 'discriminator', 'model.json'),
+});
+
+export interface ExportedFile {
+  path: string;
+  bytes: number;
+}
+
+export function modelToBytes(model: tf.LayersModel, options: ConvertOptions = {}): Uint8Array {
+  return encodeModel(convertLayersModel(model, options));
+}
+
+/** Exports any tfjs LayersModel saved as model.json + weights to one .onnx file. */
+export async function exportModelFile(modelJson: string, outFile: string, options: ConvertOptions = {}): Promise<ExportedFile> {
+  await selectBackend('cpu');
+  const model = await loadLayersModel(modelJson);
+  const bytes = modelToBytes(model, options);
+  model.dispose();
+  await writeFileAtomic(outFile, bytes);
+  return { path: outFile, bytes: bytes.length };
+}
+
+async function readRunConfig(runDir: string): Promise<RunConfig> {
+  const paths = runPaths(runDir);
+  if (!existsSync(runDir)) throw new GanportError(`run directory ${runDir} does not exist`, 'not-found');
+  if (!existsSync(paths.generatorJson) || !existsSync(paths.discriminatorJson)) {
+    throw new GanportError(`${runDir} has no trained models (generator/model.json, discriminator/model.json); is it a training run directory?`, 'not-found');
+  }
+  try {
+    return JSON.parse(await readFile(paths.config, 'utf8')) as RunConfig;
+  } catch (err) {
+    throw new GanportError(`cannot read ${paths.config}: ${(err as Error).message}`, 'invalid-input');
+  }
+}
+
+/**
+ * Exports a training run into MODEL_DIR: generator.onnx (latent → image),
+ * discriminator.onnx (image → probability), and tfjs/{generator,discriminator}/
+ * as the reference for parity checks. Both models are converted before anything is written.
+ */
+export async function exportRun(runDir: string, outDir: string, options: Pick<ConvertOptions, 'opset'> = {}): Promise<ExportedFile[]> {
+  const config = await readRunConfig(runDir);
+  const run = runPaths(runDir);
+  await selectBackend('cpu');
+  const common = { [META.preset]: config.preset, [META.valueRange]: JSON.stringify(config.valueRange) };
+  const generator = await loadLayersModel(run.generatorJson);
+  const discriminator = await loadLayersModel(run.discriminatorJson);
+  const generatorBytes = modelToBytes(generator, {
+    ...options,
+    inputNames: ['latent'],
+    outputNames: ['image'],
+    docString: `ganport ${config.preset} generator: latent [batch, ${config.latentSize}] ~ N(0, 1) → image [batch, ${config.imageShape.join(', ')}] (NHWC) in [${config.valueRange.join(', ')}]`,
+    metadata: {
+      ...common,
+      [META.role]: 'generator',
+      [META.latentSize]: String(config.latentSize),
+      [META.outputShape]: JSON.stringify(config.imageShape),
+      [META.layout]: 'NHWC',
+    },
+  });
+  const discriminatorBytes = modelToBytes(discriminator, {
+    ...options,
+    inputNames: ['image'],
+    outputNames: ['probability'],
+    docString: `ganport ${config.preset} discriminator: image [batch, ${config.imageShape.join(', ')}] (NHWC) in [${config.valueRange.join(', ')}] → probability that it is real`,
+    metadata: { ...common, [META.role]: 'discriminator', [META.outputShape]: '[1]', [META.layout]: 'flat' },
+  });
+  generator.dispose();
+  discriminator.dispose();
+
+  const out = modelPaths(outDir);
+  await writeFileAtomic(out.generator, generatorBytes);
+  await writeFileAtomic(out.discriminator, discriminatorBytes);
+  for (const [from, to] of [
+    [run.generator, out.tfjsGenerator],
+    [run.discriminator, out.tfjsDiscriminator],
+  ]) {
+    await writeFileAtomic(join(to, 'weights.bin'), await readFile(join(from, 'weights.bin')));
+    await writeFileAtomic(join(to, 'model.json'), await readFile(join(from, 'model.json')));
+  }
+  await writeFileAtomic(join(outDir, 'training-config.json'), await readFile(run.config));
+  return [
+    { path: out.generator, bytes: generatorBytes.length },
+    { path: out.discriminator, bytes: discriminatorBytes.length },
+  ];
+}

@@ -1,0 +1,143 @@
+/**
+ * The platform-independent runtime: everything but how ONNX Runtime is imported
+ * and how model bytes are fetched. `node.ts` and `web.ts` bind it to
+ * onnxruntime-node and onnxruntime-web (selected by package.json `exports`).
+ */
+import type { InferenceSession, Tensor } from 'onnxruntime-common';
+import { GanportError } from './errors.js';
+import { type ImageBatch, type RgbaImage, toGrid } from './image.js';
+import { type GeneratorInfo, generatorInfo } from './metadata.js';
+import { readOnnxInfo } from './onnx-info.js';
+import { sampleLatents } from './sampler.js';
+
+/** The part of an ONNX Runtime package the core uses; both packages satisfy it. */
+export interface OrtBinding {
+  InferenceSession: { create(model: Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
+  Tensor: new (type: 'float32' | 'int64', data: Float32Array | BigInt64Array, dims: readonly number[]) => Tensor;
+}
+
+export interface LoadOptions {
+  /** Execution providers in order of preference, e.g. ['cuda', 'cpu'] or ['webgpu', 'wasm']. */
+  executionProviders?: string[];
+}
+
+/** The most images one `generate` call makes; a guard against typos, not a runtime limit. */
+export const MAX_COUNT = 4096;
+
+export interface GenerateRequest {
+  /** Sample latents from this seed (default 0) unless `latents` is given. */
+  seed?: number;
+  latents?: Float32Array;
+  count?: number;
+  /** Class labels, one per image, for conditional generators. */
+  labels?: ArrayLike<number>;
+  truncation?: number;
+}
+
+export interface GeneratedBatch {
+  /** The raw output, batch first. */
+  data: Float32Array;
+  dims: number[];
+  count: number;
+  latents: Float32Array;
+  /** The output as images, when the model produces images. */
+  images?: ImageBatch;
+}
+
+export class Generator {
+  constructor(
+    private readonly ort: OrtBinding,
+    private readonly session: InferenceSession,
+    readonly info: GeneratorInfo,
+    /** The execution provider the session was created with. */
+    readonly provider: string,
+  ) {}
+
+  sampleLatents({ seed, count, truncation }: { seed: number; count: number; truncation?: number }): Float32Array {
+    checkCount(count);
+    return sampleLatents({ seed, count, dim: this.info.latentSize, truncation });
+  }
+
+  async generate(request: GenerateRequest = {}): Promise<GeneratedBatch> {
+    const { latentSize, numClasses, labelInput } = this.info;
+    let latents = request.latents;
+    let count: number;
+    if (latents) {
+      if (latents.length === 0 || latents.length % latentSize !== 0) {
+        throw new GanportError(`latents must be a multiple of the latent size ${latentSize} long, got ${latents.length}`);
+      }
+      count = latents.length / latentSize;
+      if (request.count !== undefined && request.count !== count) throw new GanportError(`count ${request.count} disagrees with ${count} latent vectors`);
+      checkCount(count);
+    } else {
+      count = request.count ?? 1;
+      latents = this.sampleLatents({ seed: request.seed ?? 0, count, truncation: request.truncation });
+    }
+
+    const feeds: Record<string, Tensor> = { [this.info.latentInput]: new this.ort.Tensor('float32', latents, [count, latentSize]) };
+    if (labelInput) feeds[labelInput] = new this.ort.Tensor('int64', labelTensor(request.labels, count, numClasses), [count]);
+    else if (request.labels) throw new GanportError('this generator is not conditional; it takes no labels');
+
+    const results = await this.session.run(feeds);
+    const out = results[this.info.output];
+    const data = out.data as Float32Array;
+    const dims = out.dims.slice();
+    return { data, dims, count, latents, images: this.asImages(data, count) };
+  }
+
+  /** generate(), tiled into one RGBA grid. */
+  async generateGrid(request: GenerateRequest & { columns?: number } = {}): Promise<RgbaImage> {
+    const batch = await this.generate(request);
+    if (!batch.images) throw new GanportError(`this model's output (${this.info.outputShape.join('×')}) is not an image`, 'unsupported');
+    return toGrid(batch.images, { columns: request.columns });
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+
+  private asImages(data: Float32Array, count: number): ImageBatch | undefined {
+    const { layout, outputShape, valueRange } = this.info;
+    if (layout === 'flat' || outputShape.length !== 3) return undefined;
+    const [height, width, channels] = layout === 'NHWC' ? outputShape : [outputShape[1], outputShape[2], outputShape[0]];
+    return { data, count, height, width, channels, layout, valueRange };
+  }
+}
+
+function checkCount(count: number): void {
+  if (!Number.isInteger(count) || count <= 0 || count > MAX_COUNT) {
+    throw new GanportError(`count must be an integer from 1 to ${MAX_COUNT}, got ${count}`);
+  }
+}
+
+function labelTensor(labels: ArrayLike<number> | undefined, count: number, numClasses: number | undefined): BigInt64Array {
+  const out = new BigInt64Array(count);
+  for (let i = 0; i < count; i++) {
+    const label = labels ? labels[i % labels.length] : i % (numClasses ?? 1);
+    if (!Number.isInteger(label) || label < 0 || (numClasses !== undefined && label >= numClasses)) {
+      throw new GanportError(`label ${label} is out of range [0, ${numClasses ?? '?'})`);
+    }
+    out[i] = BigInt(label);
+  }
+  return out;
+}
+
+/** Creates a session from model bytes, trying the requested providers in order. */
+export async function createGenerator(ort: OrtBinding, bytes: Uint8Array, options: LoadOptions, defaultProviders: string[]): Promise<Generator> {
+  const info = generatorInfo(readOnnxInfo(bytes));
+  const providers = options.executionProviders ?? defaultProviders;
+  const failures: string[] = [];
+  for (const provider of providers) {
+    try {
+      const session = await ort.InferenceSession.create(bytes, { executionProviders: [provider], graphOptimizationLevel: 'all' });
+      return new Generator(ort, session, info, provider);
+    } catch (err) {
+      failures.push(`${provider}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new GanportError(`could not create an ONNX Runtime session (${failures.join('; ')})`, 'invalid-model');
+}
+
+export function toBytes(source: ArrayBuffer | Uint8Array): Uint8Array {
+  return source instanceof Uint8Array ? source : new Uint8Array(source);
+}

@@ -1,0 +1,94 @@
+/**
+ * The metadata_props keys ganport writes into every exported model, and how the
+ * runtime derives the same facts from the graph when a model (from elsewhere) has none.
+ */
+import type { Layout } from './image.js';
+import type { OnnxInfo, TensorInfo } from './onnx-info.js';
+import { GanportError } from './errors.js';
+
+export const META = {
+  role: 'ganport.role', // 'generator' | 'discriminator'
+  preset: 'ganport.preset',
+  latentSize: 'ganport.latent_size',
+  numClasses: 'ganport.num_classes',
+  outputShape: 'ganport.output_shape', // JSON, per sample, without the batch dimension
+  layout: 'ganport.layout', // 'NHWC' | 'NCHW' | 'flat'
+  valueRange: 'ganport.value_range', // JSON [lo, hi]
+} as const;
+
+export type OutputLayout = Layout | 'flat';
+
+export interface GeneratorInfo {
+  latentInput: string;
+  /** The integer class-label input of a conditional generator. */
+  labelInput?: string;
+  output: string;
+  latentSize: number;
+  numClasses?: number;
+  /** Per-sample output shape, without the batch dimension. */
+  outputShape: number[];
+  layout: OutputLayout;
+  valueRange: [number, number];
+  producer: string;
+  opsetVersion: number;
+  metadata: Record<string, string>;
+}
+
+const FLOAT = 1;
+const INTEGER_TYPES = new Set([6, 7]); // int32, int64
+
+export function generatorInfo(onnx: OnnxInfo): GeneratorInfo {
+  const meta = onnx.metadata;
+  const latent = onnx.inputs.find((t) => t.elemType === FLOAT);
+  if (!latent) throw new GanportError('the model has no float input to take latent vectors', 'invalid-model');
+  const label = onnx.inputs.find((t) => INTEGER_TYPES.has(t.elemType));
+  const output = onnx.outputs[0];
+
+  const latentSize = intMeta(meta, META.latentSize) ?? fixedDim(latent, latent.dims.length - 1, 'latent size');
+  const outputShape = jsonMeta<number[]>(meta, META.outputShape) ?? output.dims.slice(1).map((_, i) => fixedDim(output, i + 1, 'output shape'));
+  const layout = (meta[META.layout] as OutputLayout | undefined) ?? guessLayout(outputShape);
+  if (!['NHWC', 'NCHW', 'flat'].includes(layout)) throw new GanportError(`the model's ${META.layout} "${layout}" is not NHWC, NCHW or flat`, 'invalid-model');
+  return {
+    latentInput: latent.name,
+    labelInput: label?.name,
+    output: output.name,
+    latentSize,
+    numClasses: intMeta(meta, META.numClasses),
+    outputShape,
+    layout,
+    valueRange: jsonMeta<[number, number]>(meta, META.valueRange) ?? [-1, 1],
+    producer: [onnx.producerName, onnx.producerVersion].filter(Boolean).join(' '),
+    opsetVersion: onnx.opsetVersion,
+    metadata: meta,
+  };
+}
+
+function guessLayout(shape: number[]): OutputLayout {
+  if (shape.length !== 3) return 'flat';
+  const isChannels = (n: number) => n === 1 || n === 3 || n === 4;
+  return isChannels(shape[2]) || !isChannels(shape[0]) ? 'NHWC' : 'NCHW';
+}
+
+function fixedDim(tensor: TensorInfo, axis: number, what: string): number {
+  const d = tensor.dims[axis];
+  if (typeof d !== 'number' || d <= 0) {
+    throw new GanportError(`cannot tell the ${what}: dimension ${axis} of "${tensor.name}" is not fixed and the model has no ganport metadata`, 'invalid-model');
+  }
+  return d;
+}
+
+function intMeta(meta: Record<string, string>, key: string): number | undefined {
+  if (meta[key] === undefined) return undefined;
+  const n = Number(meta[key]);
+  if (!Number.isInteger(n) || n <= 0) throw new GanportError(`metadata ${key}="${meta[key]}" is not a positive integer`, 'invalid-model');
+  return n;
+}
+
+function jsonMeta<T>(meta: Record<string, string>, key: string): T | undefined {
+  if (meta[key] === undefined) return undefined;
+  try {
+    return JSON.parse(meta[key]) as T;
+  } catch {
+    throw new GanportError(`metadata ${key} is not valid JSON: ${meta[key]}`, 'invalid-model');
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * A one-line progress bar on stderr. On a terminal it redraws in place; when
+ * stderr is a file or pipe (CI logs) it prints a plain line at most every few seconds.
+ */
+export interface ProgressState {
+  epoch: number;
+  epochs: number;
+  step: number;
+  steps: number;
+  imagesPerSecond: number;
+  dLoss?: number;
+  gLoss?: number;
+  etaSeconds: number;
+}
+
+export class ProgressBar {
+  private lastPrint = 0;
+  private readonly tty: boolean;
+
+  constructor(
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+    private readonly width = 24,
+    private readonly quiet = false,
+  ) {
+    this.tty = Boolean(stream.isTTY);
+  }
+
+  update(state: ProgressState, force = false): void {
+    if (this.quiet) return;
+    const now = Date.now();
+    if (!force && now - this.lastPrint < (this.tty ? 100 : 5000)) return;
+    this.lastPrint = now;
+    const line = formatProgress(state, this.width);
+    if (this.tty) this.stream.write(`\r${line}\x1b[K`);
+    else this.stream.write(`${line}\n`);
+  }
+
+  /** Ends the bar's line so later output starts on a fresh one. */
+  done(): void {
+    if (this.tty && !this.quiet) this.stream.write('\n');
+  }
+}
+
+export function formatProgress(s: ProgressState, width = 24): string {
+  const filled = s.steps > 0 ? Math.round((s.step / s.steps) * width) : 0;
+  const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
+  const loss = (v?: number) => (v === undefined ? '  -  ' : v.toFixed(3));
+  return (
+    `epoch ${s.epoch}/${s.epochs} ${bar} ${String(s.step).padStart(String(s.steps).length)}/${s.steps}` +
+    ` | ${Math.round(s.imagesPerSecond)} img/s | D ${loss(s.dLoss)} G ${loss(s.gLoss)} | ETA ${formatDuration(s.etaSeconds)}`
+  );
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '--:--';
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${pad(m)}:${pad(s % 60)}`;
+}
