@@ -2,12 +2,18 @@
 import { GanportError } from '../runtime/errors.js';
 import { packageVersion } from '../util/files.js';
 import { UsageError } from './args.js';
+import { exportCommand, usage as exportUsage } from './commands/export.js';
+import { generateCommand, usage as generateUsage } from './commands/generate.js';
+import { parityCommand, usage as parityUsage } from './commands/parity.js';
 import { trainCommand, usage as trainUsage } from './commands/train.js';
 
 type Command = { run: (argv: string[]) => Promise<number>; usage: string; summary: string };
 
 const COMMANDS: Record<string, Command> = {
   train: { run: trainCommand, usage: trainUsage, summary: 'train a GAN in Node with TensorFlow.js' },
+  export: { run: exportCommand, usage: exportUsage, summary: 'convert trained tfjs models to ONNX' },
+  generate: { run: generateCommand, usage: generateUsage, summary: 'write a PNG grid of generated images (onnxruntime-node)' },
+  parity: { run: parityCommand, usage: parityUsage, summary: 'compare tfjs, onnxruntime-node, onnxruntime-web and Chromium outputs' },
 };
 
 function help(): string {

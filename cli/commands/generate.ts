@@ -1,0 +1,50 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { GanportError, MAX_COUNT, loadGenerator, toPNG } from '../../runtime/node.js';
+import { packageRoot, writeFileAtomic } from '../../util/files.js';
+import { intFlag, numberFlag, parse, requireFlag } from '../args.js';
+
+export const usage = `ganport generate [MODEL] --out FILE.png [--seed S] [--count N (1..${MAX_COUNT})] [--columns C] [--truncation T] [--provider cpu|cuda|webgpu]`;
+
+/** The generator shipped in models/, used when no MODEL is given. */
+export const DEFAULT_MODEL = () => join(packageRoot(), 'models', 'seed-mlp', 'generator.onnx');
+
+/** A model file, or a model directory holding generator.onnx. */
+export function resolveModel(model: string | undefined): string {
+  if (model === undefined) return DEFAULT_MODEL();
+  if (existsSync(model) && statSync(model).isDirectory()) {
+    const file = join(model, 'generator.onnx');
+    if (!existsSync(file)) throw new GanportError(`${model} is a directory without generator.onnx`, 'not-found');
+    return file;
+  }
+  return model;
+}
+
+export async function generateCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    argv,
+    { out: { type: 'string' }, seed: { type: 'string' }, count: { type: 'string' }, columns: { type: 'string' }, truncation: { type: 'string' }, provider: { type: 'string' } },
+    usage,
+  );
+  const out = requireFlag(values.out, 'out', usage);
+  const count = intFlag(values.count, 'count', 64);
+  if (count <= 0 || count > MAX_COUNT) throw new GanportError(`--count must be from 1 to ${MAX_COUNT}, got ${count}`);
+  const seed = intFlag(values.seed, 'seed', 0);
+  const modelPath = resolveModel(positionals[0]);
+  const generator = await loadGenerator(modelPath, { executionProviders: values.provider ? [values.provider] : undefined });
+  try {
+    const t0 = performance.now();
+    const grid = await generator.generateGrid({
+      seed,
+      count,
+      columns: intFlag(values.columns, 'columns'),
+      truncation: values.truncation === undefined ? undefined : numberFlag(values.truncation, 'truncation', 0),
+    });
+    const ms = performance.now() - t0;
+    await writeFileAtomic(out, toPNG(grid));
+    console.log(`wrote ${out}: ${count} images from seed ${seed} (${modelPath}, ${generator.provider}, ${ms.toFixed(1)} ms)`);
+  } finally {
+    await generator.dispose();
+  }
+  return 0;
+}
