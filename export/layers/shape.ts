@@ -3,7 +3,8 @@ import type { LayerHandler } from './context.js';
 
 /** Keeps the batch dimension (0 = "copy from input") and reshapes the rest, in tfjs (row-major NHWC) order. */
 export const reshape: LayerHandler = (ctx) => {
-  const target = ctx.config.targetShape as number[];
+  // tfjs records an inferred dimension (-1) as null in the layer config.
+  const target = (ctx.config.targetShape as (number | null)[]).map((d) => d ?? -1);
   return ctx.g.op('Reshape', [ctx.inputs[0], ctx.g.constInt64(`${ctx.name}/shape`, [0, ...target])], {}, ctx.name);
 };
 

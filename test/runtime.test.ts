@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import * as node from '../runtime/node.js';
+import * as web from '../runtime/web.js';
+import { ROOT, maxAbsDiff, seedMlpGeneratorBytes } from './helpers.js';
+
+let bytes: Uint8Array;
+before(async () => {
+  bytes = await seedMlpGeneratorBytes();
+});
+
+test('generator.info comes from the model metadata', async () => {
+  const g = await node.loadGenerator(bytes);
+  assert.equal(g.provider, 'cpu');
+  assert.equal(g.info.latentSize, 64);
+  assert.deepEqual(g.info.outputShape, [28, 28, 1]);
+  assert.equal(g.info.layout, 'NHWC');
+  assert.deepEqual(g.info.valueRange, [-1, 1]);
+  assert.equal(g.info.latentInput, 'latent');
+  assert.equal(g.info.output, 'image');
+  assert.equal(g.info.opsetVersion, 17);
+  await g.dispose();
+});
+
+test('without metadata, the same facts are read from the graph shapes', async () => {
+  const g = await node.loadGenerator(await seedMlpGeneratorBytes(false));
+  assert.equal(g.info.latentSize, 64);
+  assert.deepEqual(g.info.outputShape, [28, 28, 1]);
+  assert.equal(g.info.layout, 'NHWC');
+  assert.deepEqual(g.info.metadata, {});
+  await g.dispose();
+});
+
+test('generate: seeded, batch-first, images in range, same in onnxruntime-node and onnxruntime-web', async () => {
+  const gNode = await node.loadGenerator(bytes);
+  const gWeb = await web.loadGenerator(bytes);
+  assert.equal(gWeb.provider, 'wasm');
+  const a = await gNode.generate({ seed: 4, count: 5 });
+  const b = await gNode.generate({ seed: 4, count: 5 });
+  const c = await gWeb.generate({ seed: 4, count: 5 });
+  assert.deepEqual(a.dims, [5, 28, 28, 1]);
+  assert.deepEqual(a.data, b.data);
+  assert.ok(maxAbsDiff(a.data, c.data) < 1e-5);
+  assert.ok(a.data.every((v) => v >= -1 && v <= 1));
+  assert.deepEqual(a.latents, gNode.sampleLatents({ seed: 4, count: 5 }));
+  const fromLatents = await gNode.generate({ latents: a.latents });
+  assert.deepEqual(fromLatents.data, a.data);
+  await gNode.dispose();
+  await gWeb.dispose();
+});
+
+test('concurrent generate calls on one session equal sequential ones', async () => {
+  const g = await node.loadGenerator(bytes);
+  const seeds = [1, 2, 3, 4, 5, 6];
+  const sequential: Float32Array[] = [];
+  for (const seed of seeds) sequential.push((await g.generate({ seed, count: 8 })).data);
+  const concurrent = await Promise.all(seeds.map((seed) => g.generate({ seed, count: 8 })));
+  concurrent.forEach((batch, i) => assert.deepEqual(batch.data, sequential[i]));
+  await g.dispose();
+});
+
+test('generateGrid tiles the batch and toPNG encodes it', async () => {
+  const g = await node.loadGenerator(bytes);
+  const grid = await g.generateGrid({ seed: 0, count: 6, columns: 3 });
+  assert.equal(grid.width, 3 * 28 + 4 * 2);
+  assert.equal(grid.height, 2 * 28 + 3 * 2);
+  const png = node.toPNG(grid);
+  assert.deepEqual(Array.from(png.subarray(0, 4)), [0x89, 0x50, 0x4e, 0x47]);
+  await g.dispose();
+});
+
+test('bad requests raise GanportError with a clear message', async () => {
+  const g = await node.loadGenerator(bytes);
+  await assert.rejects(g.generate({ latents: new Float32Array(65) }), /multiple of the latent size 64/);
+  await assert.rejects(g.generate({ count: 0 }), /count must be an integer from 1 to 4096/);
+  await assert.rejects(g.generate({ count: 5000 }), /count must be an integer from 1 to 4096/);
+  await assert.rejects(g.generate({ count: 2, labels: [1, 2] }), /not conditional/);
+  await assert.rejects(g.generate({ latents: new Float32Array(128), count: 3 }), /disagrees/);
+  await g.dispose();
+});
+
+test('truncated, empty and non-ONNX files are refused before ONNX Runtime sees them', async () => {
+  for (const [what, data, message] of [
+    ['truncated', bytes.subarray(0, bytes.length - 100), /truncated/],
+    ['empty', new Uint8Array(0), /empty/],
+    ['a PNG', Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13), /not a valid ONNX model/],
+    ['text', new TextEncoder().encode('hello, this is not a model'), /not a valid ONNX model/],
+  ] as const) {
+    await assert.rejects(node.loadGenerator(data), (err: Error) => err instanceof node.GanportError && message.test(err.message), what);
+    await assert.rejects(web.loadGenerator(data), (err: Error) => err instanceof web.GanportError && message.test(err.message), what);
+  }
+  await assert.rejects(node.loadGenerator('/no/such/model.onnx'), /cannot read model \/no\/such\/model\.onnx: ENOENT/);
+});
+
+test('package.json exports pick the node adapter in Node and the web adapter for browsers', () => {
+  const resolve = (conditions: string[]) =>
+    execFileSync(process.execPath, [...conditions, '--input-type=module', '-e', "console.log(import.meta.resolve('ganport/runtime'))"], { cwd: ROOT, encoding: 'utf8' }).trim();
+  assert.match(resolve([]), /\/dist\/runtime\/node\.js$/);
+  assert.match(resolve(['--conditions=browser']), /\/dist\/runtime\/web\.js$/);
+});
+
+test('the runtime never imports tfjs, and the web build imports no Node built-ins', () => {
+  const dir = join(ROOT, 'dist', 'runtime');
+  const imports = (file: string) => [...readFileSync(join(dir, file), 'utf8').matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*from\s*['"]([^'"]+)['"]/g)].map((m) => m[1]);
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.js'))) {
+    assert.ok(!imports(file).some((s) => s.startsWith('@tensorflow')), `${file} imports tfjs`);
+  }
+  // everything web.js reaches, transitively
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const spec of imports(file)) {
+      assert.ok(!spec.startsWith('node:'), `${file} (reached from web.js) imports ${spec}`);
+      if (spec.startsWith('./')) visit(spec.slice(2));
+    }
+  };
+  visit('web.js');
+  assert.ok(seen.has('core.js') && seen.has('sampler.js'));
+});
