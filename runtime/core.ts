@@ -5,7 +5,7 @@
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { GanportError } from './errors.js';
-import { type ImageBatch, type RgbaImage, toGrid } from './image.js';
+import { type GridOptions, type ImageBatch, type RgbaImage, toGrid } from './image.js';
 import { type GeneratorInfo, generatorInfo } from './metadata.js';
 import { readOnnxInfo } from './onnx-info.js';
 import { sampleLatents } from './sampler.js';
@@ -86,10 +86,10 @@ export class Generator {
   }
 
   /** generate(), tiled into one RGBA grid. */
-  async generateGrid(request: GenerateRequest & { columns?: number } = {}): Promise<RgbaImage> {
+  async generateGrid(request: GenerateRequest & GridOptions = {}): Promise<RgbaImage> {
     const batch = await this.generate(request);
     if (!batch.images) throw new GanportError(`this model's output (${this.info.outputShape.join('×')}) is not an image`, 'unsupported');
-    return toGrid(batch.images, { columns: request.columns });
+    return toGrid(batch.images, request);
   }
 
   async dispose(): Promise<void> {

@@ -1,4 +1,5 @@
 /** Turning generator outputs into pixels: the same code in Node and the browser. */
+import { GanportError } from './errors.js';
 
 export type Layout = 'NHWC' | 'NCHW';
 
@@ -31,46 +32,57 @@ export function toRgba(batch: ImageBatch, index: number): RgbaImage {
   return { width, height, pixels };
 }
 
-/**
- * Tiles a batch into one image, `columns` wide (default: as square as possible),
- * with `padding` pixels of `background` between tiles.
- */
-export function toGrid(
-  batch: ImageBatch,
-  options: { columns?: number; padding?: number; background?: number } = {},
-): RgbaImage {
-  const { count, height, width } = batch;
+export interface GridOptions {
+  /** Tiles per row (default: as square as possible). */
+  columns?: number;
+  /** Pixels between tiles (default 2). */
+  padding?: number;
+  /** Gray level of the padding (default 32). */
+  background?: number;
+  /** Nearest-neighbour upscaling of each tile, for small images (default 1). */
+  scale?: number;
+}
+
+/** Tiles a batch into one image, row-major, with padding between tiles. */
+export function toGrid(batch: ImageBatch, options: GridOptions = {}): RgbaImage {
+  const { count } = batch;
+  const scale = options.scale ?? 1;
+  if (!Number.isInteger(scale) || scale < 1 || scale > 16) throw new GanportError(`scale must be an integer from 1 to 16, got ${scale}`);
+  const height = batch.height * scale;
+  const width = batch.width * scale;
   const columns = Math.max(1, Math.min(count, options.columns ?? Math.ceil(Math.sqrt(count))));
   const rows = Math.ceil(count / columns);
   const pad = options.padding ?? 2;
   const gridWidth = columns * width + (columns + 1) * pad;
   const gridHeight = rows * height + (rows + 1) * pad;
   if (gridWidth * gridHeight > MAX_GRID_PIXELS) {
-    throw new RangeError(`a ${gridWidth}×${gridHeight} grid is too large; generate fewer images`);
+    throw new GanportError(`a ${gridWidth}×${gridHeight} grid is too large; generate fewer images`);
   }
   const pixels = new Uint8ClampedArray(gridWidth * gridHeight * 4).fill(options.background ?? 32);
   for (let i = 0; i < count; i++) {
     const x0 = pad + (i % columns) * (width + pad);
     const y0 = pad + Math.floor(i / columns) * (height + pad);
-    paste(batch, i, pixels, gridWidth, x0, y0);
+    paste(batch, i, pixels, gridWidth, x0, y0, scale);
   }
   for (let i = 3; i < pixels.length; i += 4) pixels[i] = 255;
   return { width: gridWidth, height: gridHeight, pixels };
 }
 
-function paste(batch: ImageBatch, index: number, out: Uint8ClampedArray, outWidth: number, x0: number, y0: number): void {
+/** Writes image `index` of the batch into `out` at (x0, y0), each source pixel as a `scale`×`scale` block. */
+function paste(batch: ImageBatch, index: number, out: Uint8ClampedArray, outWidth: number, x0: number, y0: number, scale = 1): void {
   const { data, height, width, channels, layout, valueRange } = batch;
   const [lo, hi] = valueRange;
-  const scale = 255 / (hi - lo);
-  const imageSize = height * width * channels;
-  const base = index * imageSize;
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
+  const toByte = 255 / (hi - lo);
+  const base = index * height * width * channels;
+  for (let y = 0; y < height * scale; y++) {
+    const sy = Math.floor(y / scale);
+    for (let x = 0; x < width * scale; x++) {
+      const sx = Math.floor(x / scale);
       const o = ((y0 + y) * outWidth + x0 + x) * 4;
       for (let c = 0; c < 3; c++) {
-        const ch = channels === 1 ? 0 : Math.min(c, channels - 1);
-        const i = layout === 'NHWC' ? base + (y * width + x) * channels + ch : base + (ch * height + y) * width + x;
-        out[o + c] = Math.round((data[i] - lo) * scale);
+        const ch = Math.min(c, channels - 1); // grayscale repeats its one channel
+        const i = layout === 'NHWC' ? base + (sy * width + sx) * channels + ch : base + (ch * height + sy) * width + sx;
+        out[o + c] = Math.round((data[i] - lo) * toByte);
       }
       out[o + 3] = 255;
     }

@@ -7,6 +7,8 @@
  * browser produce the same Float32Array for the same seed.
  */
 
+import { GanportError } from './errors.js';
+
 /** xoshiro128** seeded through splitmix32: a small, fast, well-tested 32-bit PRNG. */
 export class Rng {
   private s = new Uint32Array(4);
@@ -15,7 +17,7 @@ export class Rng {
 
   constructor(seed: number) {
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
-      throw new RangeError(`seed must be an integer in [0, 2^32), got ${seed}`);
+      throw new GanportError(`seed must be an integer in [0, 2^32), got ${seed}`);
     }
     let x = seed >>> 0;
     for (let i = 0; i < 4; i++) {
@@ -138,9 +140,9 @@ export interface LatentRequest {
 
 /** `count` latent vectors of length `dim`, row-major, as float32. */
 export function sampleLatents({ seed, count, dim, truncation }: LatentRequest): Float32Array {
-  if (!Number.isInteger(count) || count <= 0) throw new RangeError(`count must be a positive integer, got ${count}`);
-  if (!Number.isInteger(dim) || dim <= 0) throw new RangeError(`latent size must be a positive integer, got ${dim}`);
-  if (truncation !== undefined && !(truncation > 0)) throw new RangeError(`truncation must be > 0, got ${truncation}`);
+  if (!Number.isInteger(count) || count <= 0) throw new GanportError(`count must be a positive integer, got ${count}`);
+  if (!Number.isInteger(dim) || dim <= 0) throw new GanportError(`latent size must be a positive integer, got ${dim}`);
+  if (truncation !== undefined && !(truncation > 0)) throw new GanportError(`truncation must be > 0, got ${truncation}`);
   const rng = new Rng(seed);
   const out = new Float32Array(count * dim);
   for (let i = 0; i < out.length; i++) {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { loadImageDataset, resolveDataDir } from '../train/data/fashion-mnist.js';
+import { DEBIAN_FASHION_MNIST, loadImageDataset, resolveDataDir } from '../train/data/fashion-mnist.js';
 import { encodeIdx, parseIdx } from '../train/data/idx.js';
 import { SAMPLE_DATA, tempDir } from './helpers.js';
 
@@ -57,4 +57,16 @@ test('missing files and mismatched label counts are reported', async () => {
   writeFileSync(join(dir, 'train-images-idx3-ubyte'), encodeIdx(images));
   writeFileSync(join(dir, 'train-labels-idx1-ubyte'), encodeIdx({ dims: [3], data: Uint8Array.of(1, 2, 3) }));
   await assert.rejects(loadImageDataset(dir), /3 labels for 2 images/);
+});
+
+const debianInstalled = existsSync(DEBIAN_FASHION_MNIST);
+
+test('reads the full Fashion-MNIST from Debian\'s dataset-fashion-mnist package', { skip: !debianInstalled && `${DEBIAN_FASHION_MNIST} is absent (apt-get install dataset-fashion-mnist)` }, async () => {
+  assert.equal(resolveDataDir(), DEBIAN_FASHION_MNIST);
+  const train = await loadImageDataset(DEBIAN_FASHION_MNIST, 'train');
+  const t10k = await loadImageDataset(DEBIAN_FASHION_MNIST, 't10k');
+  assert.deepEqual([train.count, train.height, train.width], [60000, 28, 28]);
+  assert.equal(t10k.count, 10000);
+  const sample = await loadImageDataset(SAMPLE_DATA);
+  assert.deepEqual(sample.images, train.images.subarray(0, sample.images.length), 'the shipped sample is the first 2,000 training images');
 });

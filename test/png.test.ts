@@ -56,6 +56,11 @@ test('grids place tiles row-major with padding, and refuse absurd sizes', () => 
   assert.deepEqual(at(0, 0), [0, 0, 0, 255]);
   assert.deepEqual(at(1, 1), [0, 10, 20, 255]);
   assert.deepEqual(at(4, 1), [100, 110, 120, 255]);
+  const scaled = toGrid(batch('NCHW'), { columns: 2, padding: 1, background: 0, scale: 3 });
+  assert.equal(scaled.width, 2 * 6 + 3);
+  const sat = (x: number, y: number) => Array.from(scaled.pixels.subarray((y * scaled.width + x) * 4, (y * scaled.width + x) * 4 + 3));
+  assert.deepEqual([sat(1, 1), sat(3, 3), sat(4, 1)], [[0, 10, 20], [0, 10, 20], [1, 11, 21]]);
+  assert.throws(() => toGrid(batch('NHWC'), { scale: 0 }), /scale must be/);
   const huge: ImageBatch = { ...batch('NHWC'), count: 100000, height: 64, width: 64, data: new Float32Array(0) };
   assert.throws(() => toGrid(huge), /too large/);
 });

@@ -4,7 +4,7 @@ import { GanportError, MAX_COUNT, loadGenerator, toPNG } from '../../runtime/nod
 import { packageRoot, writeFileAtomic } from '../../util/files.js';
 import { intFlag, numberFlag, parse, requireFlag } from '../args.js';
 
-export const usage = `ganport generate [MODEL] --out FILE.png [--seed S] [--count N (1..${MAX_COUNT})] [--columns C] [--truncation T] [--provider cpu|cuda|webgpu]`;
+export const usage = `ganport generate [MODEL] --out FILE.png [--seed S] [--count N (1..${MAX_COUNT})] [--columns C] [--scale K] [--truncation T] [--provider cpu|cuda|webgpu]`;
 
 /** The generator shipped in models/, used when no MODEL is given. */
 export const DEFAULT_MODEL = () => join(packageRoot(), 'models', 'seed-mlp', 'generator.onnx');
@@ -23,7 +23,7 @@ export function resolveModel(model: string | undefined): string {
 export async function generateCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
     argv,
-    { out: { type: 'string' }, seed: { type: 'string' }, count: { type: 'string' }, columns: { type: 'string' }, truncation: { type: 'string' }, provider: { type: 'string' } },
+    { out: { type: 'string' }, seed: { type: 'string' }, count: { type: 'string' }, columns: { type: 'string' }, scale: { type: 'string' }, truncation: { type: 'string' }, provider: { type: 'string' } },
     usage,
   );
   const out = requireFlag(values.out, 'out', usage);
@@ -38,6 +38,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
       seed,
       count,
       columns: intFlag(values.columns, 'columns'),
+      scale: intFlag(values.scale, 'scale'),
       truncation: values.truncation === undefined ? undefined : numberFlag(values.truncation, 'truncation', 0),
     });
     const ms = performance.now() - t0;
