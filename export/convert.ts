@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import { GanportError } from '../runtime/errors.js';
 import { packageVersion } from '../util/files.js';
 import { DataType, makeGraph, makeModel, makeNode, makeValueInfo } from './builder.js';
-import { GraphBuilder } from './graph.js';
+import { foldBatchNorm } from './fold-batchnorm.js';
+import { GraphBuilder, type Value } from './graph.js';
 import { LAYER_HANDLERS, type LayerContext, type Shape } from './layers/index.js';
 import type { ModelProto, ValueInfoProto } from './proto.js';
 import { validateModel } from './validate.js';
@@ -26,6 +27,10 @@ export interface ConvertOptions {
   outputNames?: string[];
   metadata?: Record<string, string>;
   docString?: string;
+  /** Layout of rank-4 graph inputs and outputs: tfjs's own NHWC (default) or channels-first NCHW. */
+  layout?: 'nhwc' | 'nchw';
+  /** Fold BatchNormalization into the preceding Conv/ConvTranspose/Gemm. */
+  foldBatchNorm?: boolean;
 }
 
 export function convertLayersModel(model: tf.LayersModel, options: ConvertOptions = {}): ModelProto {
@@ -34,12 +39,15 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
     throw new GanportError(`opset must be an integer from ${MIN_OPSET} to ${MAX_OPSET}, got ${opset}`);
   }
   const g = new GraphBuilder(opset);
-  const values = new Map<string, string>(); // tfjs symbolic tensor name → ONNX value name
+  const values = new Map<string, Value>(); // tfjs symbolic tensor name → ONNX value
+  const channelsFirst = options.layout === 'nchw';
+  if (options.layout !== undefined && options.layout !== 'nhwc' && options.layout !== 'nchw') throw new GanportError(`layout must be nhwc or nchw, got ${options.layout}`);
 
   const inputs: ValueInfoProto[] = model.inputs.map((t, i) => {
     const name = g.unique(options.inputNames?.[i] ?? t.name);
-    values.set(t.name, name);
-    return makeValueInfo(name, t.dtype === 'int32' ? DataType.INT64 : DataType.FLOAT, onnxShape(t.shape));
+    const value: Value = { name, rank: t.shape.length, channelsFirst: channelsFirst && t.shape.length === 4 };
+    values.set(t.name, value);
+    return makeValueInfo(name, t.dtype === 'int32' ? DataType.INT64 : DataType.FLOAT, onnxShape(t.shape, value.channelsFirst));
   });
 
   // Claimed before any layer so no intermediate value takes the names the user asked for.
@@ -78,12 +86,13 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
   }
 
   const outputs = model.outputs.map((t, i) => {
-    const produced = values.get(t.name) ?? missing(t.name, 'the model output');
+    const produced = g.inLayout(values.get(t.name) ?? missing(t.name, 'the model output'), channelsFirst);
     const name = outputNames[i];
-    g.nodes.push(makeNode('Identity', [produced], [name]));
-    return makeValueInfo(name, DataType.FLOAT, onnxShape(t.shape));
+    g.nodes.push(makeNode('Identity', [produced.name], [name]));
+    return makeValueInfo(name, DataType.FLOAT, onnxShape(t.shape, produced.channelsFirst));
   });
   foldOutputIdentities(g, outputNames);
+  if (options.foldBatchNorm) foldBatchNorm(g);
 
   const graph = makeGraph(g.nodes, model.name, inputs, outputs, g.initializers, options.docString);
   const onnx = makeModel(graph, { opset, producerName: 'ganport', producerVersion: packageVersion(), metadata: options.metadata, docString: options.docString });
@@ -91,7 +100,8 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
   return onnx;
 }
 
-function onnxShape(shape: Shape): (number | string)[] {
+function onnxShape(tfjsShape: Shape, channelsFirst: boolean): (number | string)[] {
+  const shape = channelsFirst ? [0, 3, 1, 2].map((a) => tfjsShape[a]) : tfjsShape;
   return shape.map((d, i) => (d === null ? (i === 0 ? BATCH_DIM : `dim${i}`) : d));
 }
 

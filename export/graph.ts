@@ -1,11 +1,38 @@
-/** Accumulates the nodes and initializers of one ONNX graph, handing out unique value names. */
-import { type AttrValue, DataType, makeNode, makeTensor } from './builder.js';
+/**
+ * Accumulates the nodes and initializers of one ONNX graph, hands out unique
+ * value names, and tracks each value's layout.
+ *
+ * tfjs is channels-last; ONNX Conv, ConvTranspose, pooling and BatchNormalization
+ * are channels-first. A rank-4 value is therefore held in either layout, and
+ * converted lazily only when a consumer needs the other one. Every Transpose is
+ * remembered in both directions, so converting back never stacks an inverse pair.
+ */
+import { type AttrValue, DataType, attr, makeNode, makeTensor } from './builder.js';
 import type { NodeProto, TensorProto } from './proto.js';
+
+/** A value in the graph: its ONNX name, rank, and whether a rank-4 value is stored NCHW. */
+export interface Value {
+  name: string;
+  rank: number;
+  channelsFirst: boolean;
+}
+
+export const TO_CHANNELS_FIRST = [0, 3, 1, 2];
+export const TO_CHANNELS_LAST = [0, 2, 3, 1];
+
+/** Maps a tfjs axis (negative allowed) of a rank-`rank` value to the ONNX axis in the value's layout. */
+export function onnxAxis(value: Value, tfjsAxis: number): number {
+  const axis = tfjsAxis < 0 ? tfjsAxis + value.rank : tfjsAxis;
+  return value.channelsFirst ? TO_CHANNELS_FIRST.indexOf(axis) : axis;
+}
 
 export class GraphBuilder {
   readonly nodes: NodeProto[] = [];
   readonly initializers: TensorProto[] = [];
+  /** Float initializer values by name, kept for graph passes such as batch-norm folding. */
+  readonly floatData = new Map<string, { dims: number[]; data: Float32Array }>();
   private readonly names = new Set<string>();
+  private readonly transposed = new Map<string, string>();
 
   constructor(readonly opset: number) {}
 
@@ -28,6 +55,7 @@ export class GraphBuilder {
   constFloat(base: string, dims: number[], values: Float32Array): string {
     const name = this.unique(base);
     this.initializers.push(makeTensor(name, DataType.FLOAT, dims, values));
+    this.floatData.set(name, { dims, data: values });
     return name;
   }
 
@@ -35,5 +63,41 @@ export class GraphBuilder {
     const name = this.unique(base);
     this.initializers.push(makeTensor(name, DataType.INT64, [values.length], BigInt64Array.from(values, BigInt)));
     return name;
+  }
+
+  /** The value in the requested layout, transposing (once, remembered) if needed. */
+  inLayout(value: Value, channelsFirst: boolean): Value {
+    if (value.rank !== 4 || value.channelsFirst === channelsFirst) return value;
+    let name = this.transposed.get(value.name);
+    if (!name) {
+      name = this.op('Transpose', [value.name], { perm: attr.ints(channelsFirst ? TO_CHANNELS_FIRST : TO_CHANNELS_LAST) }, `${value.name}/${channelsFirst ? 'nchw' : 'nhwc'}`);
+      this.transposed.set(value.name, name);
+      this.transposed.set(name, value.name);
+    }
+    return { name, rank: 4, channelsFirst };
+  }
+
+  /** The value in tfjs's own (channels-last) layout. */
+  tfjsLayout(value: Value): Value {
+    return this.inLayout(value, false);
+  }
+}
+
+/** Replaces a float initializer's values (same shape). */
+export function setFloat(g: GraphBuilder, name: string, data: Float32Array): void {
+  const entry = g.floatData.get(name)!;
+  entry.data = data;
+  const index = g.initializers.findIndex((t) => t.name === name);
+  g.initializers[index] = makeTensor(name, DataType.FLOAT, entry.dims, data);
+}
+
+/** Drops initializers no node reads any more. */
+export function pruneInitializers(g: GraphBuilder): void {
+  const used = new Set(g.nodes.flatMap((n) => n.input));
+  for (let i = g.initializers.length - 1; i >= 0; i--) {
+    if (!used.has(g.initializers[i].name)) {
+      g.floatData.delete(g.initializers[i].name);
+      g.initializers.splice(i, 1);
+    }
   }
 }

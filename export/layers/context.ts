@@ -1,5 +1,5 @@
 /** What a layer handler is given, and what it must return. */
-import type { GraphBuilder } from '../graph.js';
+import type { GraphBuilder, Value } from '../graph.js';
 import { GanportError } from '../../runtime/errors.js';
 
 /** A tfjs shape: null for the batch (or any unknown) dimension. */
@@ -18,14 +18,15 @@ export interface LayerContext {
   /** The tfjs layer name, used as the prefix of every ONNX name the handler creates. */
   name: string;
   config: Record<string, unknown>;
-  inputs: string[];
+  inputs: Value[];
+  /** The tfjs (channels-last) shapes of the inputs and output. */
   inputShapes: Shape[];
   outputShape: Shape;
   weights: LayerWeight[];
 }
 
-/** Emits the ONNX nodes for one tfjs layer; returns the name of the value holding its output. */
-export type LayerHandler = (ctx: LayerContext) => string;
+/** Emits the ONNX nodes for one tfjs layer; returns the value holding its output, in whichever layout is cheapest. */
+export type LayerHandler = (ctx: LayerContext) => Value;
 
 export function weight(ctx: LayerContext, name: string): LayerWeight {
   const w = ctx.weights.find((x) => x.name === name);
@@ -35,4 +36,15 @@ export function weight(ctx: LayerContext, name: string): LayerWeight {
 
 export function unsupportedConfig(ctx: LayerContext, what: string): never {
   throw new GanportError(`layer ${ctx.name} (${ctx.className}): ${what} is not supported by the ONNX exporter`, 'unsupported');
+}
+
+/** A value with the same rank and layout as `like`. */
+export const sameLayout = (like: Value, name: string): Value => ({ ...like, name });
+
+/** A value in tfjs layout of the given rank. */
+export const tfjsValue = (name: string, rank: number): Value => ({ name, rank, channelsFirst: false });
+
+/** Requires channels-last data format (tfjs's default); channels-first tfjs layers are rare and not supported. */
+export function requireChannelsLast(ctx: LayerContext): void {
+  if (ctx.config.dataFormat !== undefined && ctx.config.dataFormat !== 'channelsLast') unsupportedConfig(ctx, `dataFormat ${String(ctx.config.dataFormat)}`);
 }

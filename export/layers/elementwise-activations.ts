@@ -1,23 +1,32 @@
 /** The standalone activation layers: ReLU, LeakyReLU, ELU, PReLU, Softmax. */
 import { attr } from '../builder.js';
-import { type LayerHandler, unsupportedConfig, weight } from './context.js';
+import { onnxAxis } from '../graph.js';
+import { type LayerHandler, sameLayout, unsupportedConfig, weight } from './context.js';
 
 export const relu: LayerHandler = (ctx) => {
   const { g, name, config } = ctx;
-  if (config.maxValue === undefined || config.maxValue === null) return g.op('Relu', ctx.inputs, {}, name);
+  const [x] = ctx.inputs;
+  if (config.maxValue === undefined || config.maxValue === null) return sameLayout(x, g.op('Relu', [x.name], {}, name));
   const max = g.constFloat(`${name}/max`, [], Float32Array.of(config.maxValue as number));
-  return g.op('Clip', [ctx.inputs[0], g.constFloat(`${name}/min`, [], Float32Array.of(0)), max], {}, name);
+  return sameLayout(x, g.op('Clip', [x.name, g.constFloat(`${name}/min`, [], Float32Array.of(0)), max], {}, name));
 };
 
 /** tfjs LeakyReLU's alpha defaults to 0.3, ONNX's to 0.01: always written explicitly. */
-export const leakyRelu: LayerHandler = (ctx) => ctx.g.op('LeakyRelu', ctx.inputs, { alpha: attr.float((ctx.config.alpha as number | undefined) ?? 0.3) }, ctx.name);
+export const leakyRelu: LayerHandler = (ctx) =>
+  sameLayout(ctx.inputs[0], ctx.g.op('LeakyRelu', [ctx.inputs[0].name], { alpha: attr.float((ctx.config.alpha as number | undefined) ?? 0.3) }, ctx.name));
 
-export const elu: LayerHandler = (ctx) => ctx.g.op('Elu', ctx.inputs, { alpha: attr.float((ctx.config.alpha as number | undefined) ?? 1) }, ctx.name);
+export const elu: LayerHandler = (ctx) => sameLayout(ctx.inputs[0], ctx.g.op('Elu', [ctx.inputs[0].name], { alpha: attr.float((ctx.config.alpha as number | undefined) ?? 1) }, ctx.name));
 
+/** PReLU's alpha has the input's tfjs shape (without batch), so it runs in tfjs layout. */
 export const prelu: LayerHandler = (ctx) => {
   if (ctx.config.sharedAxes) unsupportedConfig(ctx, 'sharedAxes');
+  const x = ctx.g.tfjsLayout(ctx.inputs[0]);
   const alpha = weight(ctx, 'alpha');
-  return ctx.g.op('PRelu', [ctx.inputs[0], ctx.g.constFloat(`${ctx.name}/alpha`, alpha.shape, alpha.data)], {}, ctx.name);
+  return sameLayout(x, ctx.g.op('PRelu', [x.name, ctx.g.constFloat(`${ctx.name}/alpha`, alpha.shape, alpha.data)], {}, ctx.name));
 };
 
-export const softmax: LayerHandler = (ctx) => ctx.g.op('Softmax', ctx.inputs, { axis: attr.int((ctx.config.axis as number | undefined) ?? -1) }, ctx.name);
+export const softmax: LayerHandler = (ctx) => {
+  const [x] = ctx.inputs;
+  const axis = onnxAxis(x, (ctx.config.axis as number | undefined) ?? -1);
+  return sameLayout(x, ctx.g.op('Softmax', [x.name], { axis: attr.int(axis) }, ctx.name));
+};
