@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { GanportError } from '../runtime/errors.js';
 import { packageVersion } from '../util/files.js';
 import { DataType, makeGraph, makeModel, makeNode, makeValueInfo } from './builder.js';
+import { toFloat16 } from './float16.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { GraphBuilder, type Value } from './graph.js';
 import { LAYER_HANDLERS, type LayerContext, type Shape } from './layers/index.js';
@@ -31,6 +32,8 @@ export interface ConvertOptions {
   layout?: 'nhwc' | 'nchw';
   /** Fold BatchNormalization into the preceding Conv/ConvTranspose/Gemm. */
   foldBatchNorm?: boolean;
+  /** Store weights and compute in float16 (inputs and outputs stay float32). */
+  fp16?: boolean;
 }
 
 export function convertLayersModel(model: tf.LayersModel, options: ConvertOptions = {}): ModelProto {
@@ -93,6 +96,7 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
   });
   foldOutputIdentities(g, outputNames);
   if (options.foldBatchNorm) foldBatchNorm(g);
+  if (options.fp16) toFloat16(g, inputs, outputs);
 
   const graph = makeGraph(g.nodes, model.name, inputs, outputs, g.initializers, options.docString);
   const onnx = makeModel(graph, { opset, producerName: 'ganport', producerVersion: packageVersion(), metadata: options.metadata, docString: options.docString });

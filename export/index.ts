@@ -15,7 +15,7 @@ import { writeFileAtomic } from '../util/files.js';
 import { type ConvertOptions, convertLayersModel } from './convert.js';
 import { encodeModel } from './proto.js';
 
-export { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertLayersModel, type ConvertOptions } from './convert.js';
+export { BATCH_DIM, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertLayersModel, type ConvertOptions } from './convert.js';
 export { decodeModel, encodeModel, type ModelProto } from './proto.js';
 export { findProblems } from './validate.js';
 
@@ -66,31 +66,38 @@ async function readRunConfig(runDir: string): Promise<RunConfig> {
  * discriminator.onnx (image → probability), and tfjs/{generator,discriminator}/
  * as the reference for parity checks. Both models are converted before anything is written.
  */
-export async function exportRun(runDir: string, outDir: string, options: Pick<ConvertOptions, 'opset'> = {}): Promise<ExportedFile[]> {
+/** The conversion options a whole-run export accepts (names and metadata are set per model). */
+export type RunExportOptions = Pick<ConvertOptions, 'opset' | 'layout' | 'foldBatchNorm' | 'fp16'>;
+
+export async function exportRun(runDir: string, outDir: string, options: RunExportOptions = {}): Promise<ExportedFile[]> {
   const config = await readRunConfig(runDir);
   const run = runPaths(runDir);
   await selectBackend('cpu');
   const common = { [META.preset]: config.preset, [META.valueRange]: JSON.stringify(config.valueRange) };
+  const nchw = options.layout === 'nchw';
+  const [h, w, c] = config.imageShape;
+  const imageShape = nchw ? [c, h, w] : [h, w, c];
+  const layout = nchw ? 'NCHW' : 'NHWC';
   const generator = await loadLayersModel(run.generatorJson);
   const discriminator = await loadLayersModel(run.discriminatorJson);
   const generatorBytes = modelToBytes(generator, {
     ...options,
     inputNames: ['latent'],
     outputNames: ['image'],
-    docString: `ganport ${config.preset} generator: latent [batch, ${config.latentSize}] ~ N(0, 1) → image [batch, ${config.imageShape.join(', ')}] (NHWC) in [${config.valueRange.join(', ')}]`,
+    docString: `ganport ${config.preset} generator: latent [batch, ${config.latentSize}] ~ N(0, 1) → image [batch, ${imageShape.join(', ')}] (${layout}) in [${config.valueRange.join(', ')}]`,
     metadata: {
       ...common,
       [META.role]: 'generator',
       [META.latentSize]: String(config.latentSize),
-      [META.outputShape]: JSON.stringify(config.imageShape),
-      [META.layout]: 'NHWC',
+      [META.outputShape]: JSON.stringify(imageShape),
+      [META.layout]: layout,
     },
   });
   const discriminatorBytes = modelToBytes(discriminator, {
     ...options,
     inputNames: ['image'],
     outputNames: ['probability'],
-    docString: `ganport ${config.preset} discriminator: image [batch, ${config.imageShape.join(', ')}] (NHWC) in [${config.valueRange.join(', ')}] → probability that it is real`,
+    docString: `ganport ${config.preset} discriminator: image [batch, ${imageShape.join(', ')}] (${layout}) in [${config.valueRange.join(', ')}] → probability that it is real`,
     metadata: { ...common, [META.role]: 'discriminator', [META.outputShape]: '[1]', [META.layout]: 'flat' },
   });
   generator.dispose();

@@ -136,6 +136,16 @@ function compare(reference: Float32Array, output: Float32Array): { max: number; 
   return { max, mean: sum / reference.length };
 }
 
+function toChannelsFirst(data: Float32Array, count: number, [height, width, channels]: number[]): Float32Array {
+  const out = new Float32Array(data.length);
+  const size = height * width * channels;
+  for (let n = 0; n < count; n++)
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++)
+        for (let c = 0; c < channels; c++) out[n * size + (c * height + y) * width + x] = data[n * size + (y * width + x) * channels + c];
+  return out;
+}
+
 function sameBits(a: Float32Array, b: Float32Array): boolean {
   if (a.length !== b.length) return false;
   const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
@@ -157,7 +167,7 @@ export async function runParity(modelDir: string, options: ParityOptions = {}): 
   const bytes = await readFile(paths.generator);
   const reference = await nodeRuntime.loadGenerator(bytes);
   const latents = reference.sampleLatents({ seed, count });
-  const latentSize = reference.info.latentSize;
+  const { latentSize, layout, outputShape } = reference.info;
   await reference.dispose();
 
   const outputs = new Map<RuntimeName, RuntimeOutput>();
@@ -166,7 +176,9 @@ export async function runParity(modelDir: string, options: ParityOptions = {}): 
   if (runtimes.includes('ort-web')) outputs.set('ort-web', await runOrt(webRuntime, bytes, latents));
   if (runtimes.includes('ort-web-chromium')) outputs.set('ort-web-chromium', await runChromium(paths.generator, seed, count, options.chromium));
 
-  const tfjsOutput = outputs.get('tfjs')!.output;
+  // tfjs is channels-last; a model exported with --layout nchw is compared in its own layout.
+  const tfjsRaw = outputs.get('tfjs')!.output;
+  const tfjsOutput = layout === 'NCHW' ? toChannelsFirst(tfjsRaw, count, [outputShape[1], outputShape[2], outputShape[0]]) : tfjsRaw;
   const rows: ParityRow[] = [...outputs].map(([runtime, out]) => {
     const { max, mean } = compare(tfjsOutput, out.output);
     return { runtime, provider: out.provider, maxAbsError: max, meanAbsError: mean, loadMs: out.loadMs, runMs: out.runMs, ok: max <= tolerance };

@@ -56,6 +56,21 @@ test('train → export → generate → parity through the CLI', () => {
   assert.match(strict.stdout, /FAIL/);
 });
 
+test('export options: --fp16 halves the file and passes parity at 1e-2; --layout nchw and --fold-batchnorm pass at 1e-5', () => {
+  const dir = tempDir();
+  assert.equal(runCli(['train', '--epochs', '1', '--limit', '128', '--data', SAMPLE_DATA, '--out', join(dir, 'run'), '--quiet']).status, 0);
+  assert.equal(runCli(['export', join(dir, 'run'), '--out', join(dir, 'fp32')]).status, 0);
+  const fp16 = runCli(['export', join(dir, 'run'), '--out', join(dir, 'fp16'), '--fp16']);
+  assert.match(fp16.stdout, /fp16/);
+  assert.ok(readFileSync(join(dir, 'fp16', 'generator.onnx')).length < 0.55 * readFileSync(join(dir, 'fp32', 'generator.onnx')).length);
+  assert.equal(runCli(['parity', join(dir, 'fp16'), '--runtimes', 'ort-node,ort-web', '--tolerance', '1e-2']).status, 0);
+  assert.equal(runCli(['export', join(dir, 'run'), '--out', join(dir, 'nchw'), '--layout', 'nchw', '--fold-batchnorm']).status, 0);
+  const parity = runCli(['parity', join(dir, 'nchw'), '--runtimes', 'ort-node', '--tolerance', '1e-5']);
+  assert.equal(parity.status, 0, parity.stdout);
+  assertCleanFailure(runCli(['export', join(dir, 'run'), '--out', join(dir, 'x'), '--layout', 'hwcn']), /--layout must be nhwc or nchw/);
+  assertCleanFailure(runCli(['export', join(dir, 'run'), '--out', join(dir, 'x'), '--opset', '9']), /opset must be an integer from 13 to 21, got 9/);
+});
+
 test('export of a single model.json writes one .onnx file', () => {
   const dir = tempDir();
   assert.equal(runCli(['train', '--epochs', '1', '--limit', '128', '--data', SAMPLE_DATA, '--out', join(dir, 'run'), '--quiet']).status, 0);

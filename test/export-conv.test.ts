@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
+import { toHalfBits } from '../export/float16.js';
 import { convertLayersModel, decodeModel, modelToBytes } from '../export/index.js';
 import { Rng } from '../runtime/sampler.js';
 import { selectBackend } from '../tfjs/backend.js';
@@ -178,12 +180,47 @@ describe('layouts, transposes and folding on a DCGAN', () => {
     assert.ok(maxAbsDiff(expected, out.y.data as Float32Array) <= 1e-5);
   });
 
+  test('--layout nchw on an RGB conv model: channels-first input and output match tfjs transposed', async () => {
+    const model = sequential([6, 5, 3], [tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', ...init(12) }), tf.layers.upSampling2d({ size: [2, 2] })]);
+    const x = tf.randomNormal([2, 6, 5, 3], 0, 1, 'float32', 3);
+    const expected = tf.transpose(model.predict(x) as tf.Tensor, [0, 3, 1, 2]).dataSync();
+    const bytes = modelToBytes(model, { layout: 'nchw', inputNames: ['x'], outputNames: ['y'] });
+    const session = await ort.InferenceSession.create(bytes);
+    const out = await session.run({ x: new ort.Tensor('float32', tf.transpose(x, [0, 3, 1, 2]).dataSync() as Float32Array, [2, 3, 6, 5]) });
+    assert.deepEqual(out.y.dims, [2, 3, 12, 10]);
+    assert.ok(maxAbsDiff(expected, out.y.data as Float32Array) <= 1e-5);
+    assert.equal(transposeCount(decodeModel(bytes)).total, 0);
+  });
+
   test('--fold-batchnorm removes every BatchNormalization and keeps the output', async () => {
     const options: RoundTripOptions = { convert: { foldBatchNorm: true } };
     const bytes = await roundTrip(generator, options);
     const graph = decodeModel(bytes).graph;
     assert.equal(graph.node.filter((n) => n.opType === 'BatchNormalization').length, 0);
     assert.ok(!graph.initializer.some((t) => /moving|variance|gamma/.test(t.name)), 'unused BN initializers are pruned');
+  });
+});
+
+describe('float16', () => {
+  test('half-precision rounding: nearest even, subnormals, overflow to Infinity', () => {
+    const cases: [number, number][] = [[0, 0], [1, 0x3c00], [-2, 0xc000], [0.1, 0x2e66], [65504, 0x7bff], [65520, 0x7c00], [1e-8, 0], [6e-8, 1], [2049, 0x6800], [2051, 0x6802], [1 / 3, 0x3555]];
+    for (const [value, bits] of cases) assert.equal(toHalfBits(value), bits, String(value));
+  });
+
+  test('--fp16 halves the weights, keeps float32 I/O, and stays within 1e-2 of tfjs on a DCGAN', async () => {
+    const { generator } = dcgan();
+    const fp32 = modelToBytes(generator, { inputNames: ['z'], outputNames: ['y'] });
+    const fp16 = modelToBytes(generator, { inputNames: ['z'], outputNames: ['y'], fp16: true });
+    assert.ok(fp16.length < fp32.length * 0.55, `${fp16.length} vs ${fp32.length} bytes`);
+    const z = tf.randomNormal([8, 100], 0, 1, 'float32', 2);
+    const expected = (generator.predict(z) as tf.Tensor).dataSync();
+    for (const runtime of [ort, ortWeb]) {
+      const session = await (runtime as typeof ort).InferenceSession.create(fp16);
+      const out = await session.run({ z: new ort.Tensor('float32', z.dataSync() as Float32Array, [8, 100]) });
+      assert.equal(out.y.type, 'float32');
+      const err = maxAbsDiff(expected, out.y.data as Float32Array);
+      assert.ok(err <= 1e-2 && err > 0, `fp16 max abs error ${err}`);
+    }
   });
 });
 
