@@ -6,6 +6,7 @@ import * as ort from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { toHalfBits } from '../export/float16.js';
 import { convertLayersModel, decodeModel, modelToBytes } from '../export/index.js';
+import { PRESETS } from '../models/index.js';
 import { Rng } from '../runtime/sampler.js';
 import { selectBackend } from '../tfjs/backend.js';
 import { type RoundTripOptions, assertRoundTrip, init, roundTrip, sequential, transposeCount } from './export-helpers.js';
@@ -199,6 +200,15 @@ describe('layouts, transposes and folding on a DCGAN', () => {
     assert.equal(graph.node.filter((n) => n.opType === 'BatchNormalization').length, 0);
     assert.ok(!graph.initializer.some((t) => /moving|variance|gamma/.test(t.name)), 'unused BN initializers are pruned');
   });
+});
+
+describe('every preset', () => {
+  for (const preset of Object.values(PRESETS)) {
+    test(`${preset.name}: generator and discriminator round-trip`, async () => {
+      await assertRoundTrip(preset.buildGenerator(5), { batch: 4 });
+      await assertRoundTrip(preset.buildDiscriminator(5), { batch: 4 });
+    });
+  }
 });
 
 describe('float16', () => {
