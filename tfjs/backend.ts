@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { GanportError } from '../runtime/errors.js';
+import { registerWasmGradientKernels } from './wasm-kernels.js';
 
 export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -27,7 +28,10 @@ async function activate(name: BackendName): Promise<void> {
     if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} loaded but its backend did not initialise`);
     return;
   }
-  if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+  if (name === 'wasm') {
+    await import('@tensorflow/tfjs-backend-wasm');
+    registerWasmGradientKernels();
+  }
   if (!(await tf.setBackend(name))) throw new Error(`the ${name} backend did not initialise`);
 }
 
