@@ -70,7 +70,7 @@ for (const { batch, size, kernel, stride, pad } of cases) {
 
 test('the wasm backend does not leak tensors through the new kernel', async () => {
   await tf.setBackend('wasm');
-  const x = tf.randomNormal([4, 8, 8, 2]);
+  const x = tf.randomNormal<tf.Rank.R4>([4, 8, 8, 2]);
   const f = tf.randomNormal([3, 3, 2, 3]);
   const grad = tf.grad((k: tf.Tensor) => tf.conv2d(x, k as tf.Tensor4D, 2, 'same').sum());
   grad(f).dispose();
