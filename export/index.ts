@@ -73,7 +73,9 @@ export async function exportRun(runDir: string, outDir: string, options: RunExpo
   const config = await readRunConfig(runDir);
   const run = runPaths(runDir);
   await selectBackend('cpu');
-  const common = { [META.preset]: config.preset, [META.valueRange]: JSON.stringify(config.valueRange) };
+  const common: Record<string, string> = { [META.preset]: config.preset, [META.valueRange]: JSON.stringify(config.valueRange) };
+  if (config.numClasses) common[META.numClasses] = String(config.numClasses);
+  const labelName = config.numClasses ? ['label'] : [];
   const nchw = options.layout === 'nchw';
   const [h, w, c] = config.imageShape;
   const imageShape = nchw ? [c, h, w] : [h, w, c];
@@ -82,7 +84,7 @@ export async function exportRun(runDir: string, outDir: string, options: RunExpo
   const discriminator = await loadLayersModel(run.discriminatorJson);
   const generatorBytes = modelToBytes(generator, {
     ...options,
-    inputNames: ['latent'],
+    inputNames: ['latent', ...labelName],
     outputNames: ['image'],
     docString: `ganport ${config.preset} generator: latent [batch, ${config.latentSize}] ~ N(0, 1) → image [batch, ${imageShape.join(', ')}] (${layout}) in [${config.valueRange.join(', ')}]`,
     metadata: {
@@ -95,7 +97,7 @@ export async function exportRun(runDir: string, outDir: string, options: RunExpo
   });
   const discriminatorBytes = modelToBytes(discriminator, {
     ...options,
-    inputNames: ['image'],
+    inputNames: ['image', ...labelName],
     outputNames: ['probability'],
     docString: `ganport ${config.preset} discriminator: image [batch, ${imageShape.join(', ')}] (${layout}) in [${config.valueRange.join(', ')}] → probability that it is real`,
     metadata: { ...common, [META.role]: 'discriminator', [META.outputShape]: '[1]', [META.layout]: 'flat' },

@@ -7,13 +7,15 @@ export interface Preset {
   latentSize: number;
   /** Per-sample image shape, channels last. */
   imageShape: [number, number, number];
-  /** Builds a fresh generator: latent [batch, latentSize] → image in [-1, 1]. */
-  buildGenerator(seed: number): tf.Sequential | tf.LayersModel;
+  /** Set for class-conditional presets: both models then take an int32 label [batch, 1] as their second input. */
+  numClasses?: number;
+  /** Builds a fresh generator: latent [batch, latentSize] (and label) → image in [-1, 1]. */
+  buildGenerator(seed: number): tf.LayersModel;
   /**
-   * Builds a fresh discriminator whose layer named `LOGIT_LAYER` outputs the
-   * logit (trained on, for numerical stability) and whose final output is the probability.
+   * Builds a fresh discriminator: image (and label) → probability; its layer named
+   * `LOGIT_LAYER` outputs the logit, which training uses for numerical stability.
    */
-  buildDiscriminator(seed: number): tf.Sequential | tf.LayersModel;
+  buildDiscriminator(seed: number): tf.LayersModel;
 }
 
 export const LOGIT_LAYER = 'logit';

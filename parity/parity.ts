@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
-import type { Generator } from '../runtime/core.js';
+import { type Generator, defaultLabels } from '../runtime/core.js';
+import type { GeneratorInfo } from '../runtime/metadata.js';
 import { GanportError } from '../runtime/errors.js';
 import * as nodeRuntime from '../runtime/node.js';
 import * as webRuntime from '../runtime/web.js';
@@ -77,16 +78,19 @@ async function runOrt(runtime: { loadGenerator(source: Uint8Array): Promise<Gene
   return { provider: generator.provider, output: batch.data, loadMs: t1 - t0, runMs: t2 - t1 };
 }
 
-async function runTfjs(modelJson: string, latents: Float32Array, latentSize: number, backend?: string): Promise<RuntimeOutput> {
+/** tfjs `predict` on the same latents and, for conditional models, the runtime's default labels. */
+async function runTfjs(modelJson: string, latents: Float32Array, info: GeneratorInfo, backend?: string): Promise<RuntimeOutput> {
   const choice = await selectBackend(backend);
   const t0 = performance.now();
   const model = await loadLayersModel(modelJson);
   const t1 = performance.now();
-  const input = tf.tensor2d(latents, [latents.length / latentSize, latentSize]);
-  const result = model.predict(input) as tf.Tensor;
+  const count = latents.length / info.latentSize;
+  const inputs = [tf.tensor2d(latents, [count, info.latentSize])];
+  if (info.numClasses) inputs.push(tf.tensor2d(Int32Array.from(defaultLabels(count, info.numClasses)), [count, 1], 'int32'));
+  const result = model.predict(inputs.length === 1 ? inputs[0] : inputs) as tf.Tensor;
   const output = (await result.data()) as Float32Array;
   const t2 = performance.now();
-  tf.dispose([input, result]);
+  tf.dispose([...inputs, result]);
   model.dispose();
   return { provider: `tfjs-${choice.name}`, output, loadMs: t1 - t0, runMs: t2 - t1 };
 }
@@ -167,11 +171,12 @@ export async function runParity(modelDir: string, options: ParityOptions = {}): 
   const bytes = await readFile(paths.generator);
   const reference = await nodeRuntime.loadGenerator(bytes);
   const latents = reference.sampleLatents({ seed, count });
-  const { latentSize, layout, outputShape } = reference.info;
+  const { info } = reference;
+  const { layout, outputShape } = info;
   await reference.dispose();
 
   const outputs = new Map<RuntimeName, RuntimeOutput>();
-  outputs.set('tfjs', await runTfjs(paths.tfjsGeneratorJson, latents, latentSize, options.backend));
+  outputs.set('tfjs', await runTfjs(paths.tfjsGeneratorJson, latents, info, options.backend));
   if (runtimes.includes('ort-node')) outputs.set('ort-node', await runOrt(nodeRuntime, bytes, latents));
   if (runtimes.includes('ort-web')) outputs.set('ort-web', await runOrt(webRuntime, bytes, latents));
   if (runtimes.includes('ort-web-chromium')) outputs.set('ort-web-chromium', await runChromium(paths.generator, seed, count, options.chromium));

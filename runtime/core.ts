@@ -75,7 +75,7 @@ export class Generator {
     }
 
     const feeds: Record<string, Tensor> = { [this.info.latentInput]: new this.ort.Tensor('float32', latents, [count, latentSize]) };
-    if (labelInput) feeds[labelInput] = new this.ort.Tensor('int64', labelTensor(request.labels, count, numClasses), [count]);
+    if (labelInput) feeds[labelInput] = new this.ort.Tensor('int64', labelTensor(request.labels, count, numClasses), this.info.labelRank === 2 ? [count, 1] : [count]);
     else if (request.labels) throw new GanportError('this generator is not conditional; it takes no labels');
 
     const results = await this.session.run(feeds);
@@ -110,10 +110,16 @@ function checkCount(count: number): void {
   }
 }
 
+/** The labels used when none are given: classes in equal consecutive runs, so a grid with count/numClasses columns has one row per class. */
+export function defaultLabels(count: number, numClasses: number): number[] {
+  return Array.from({ length: count }, (_, i) => Math.floor((i * numClasses) / count));
+}
+
 function labelTensor(labels: ArrayLike<number> | undefined, count: number, numClasses: number | undefined): BigInt64Array {
   const out = new BigInt64Array(count);
+  const fallback = defaultLabels(count, numClasses ?? 1);
   for (let i = 0; i < count; i++) {
-    const label = labels ? labels[i % labels.length] : i % (numClasses ?? 1);
+    const label = labels ? labels[i % labels.length] : fallback[i];
     if (!Number.isInteger(label) || label < 0 || (numClasses !== undefined && label >= numClasses)) {
       throw new GanportError(`label ${label} is out of range [0, ${numClasses ?? '?'})`);
     }

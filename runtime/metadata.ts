@@ -20,8 +20,9 @@ export type OutputLayout = Layout | 'flat';
 
 export interface GeneratorInfo {
   latentInput: string;
-  /** The integer class-label input of a conditional generator. */
+  /** The integer class-label input of a conditional generator, and its rank ([batch] or [batch, 1]). */
   labelInput?: string;
+  labelRank?: number;
   output: string;
   latentSize: number;
   numClasses?: number;
@@ -51,6 +52,7 @@ export function generatorInfo(onnx: OnnxInfo): GeneratorInfo {
   return {
     latentInput: latent.name,
     labelInput: label?.name,
+    labelRank: label?.dims.length,
     output: output.name,
     latentSize,
     numClasses: intMeta(meta, META.numClasses),

@@ -1,5 +1,5 @@
 /** What both adapters export unchanged. */
-export { Generator, MAX_COUNT, type GenerateRequest, type GeneratedBatch, type LoadOptions } from './core.js';
+export { Generator, MAX_COUNT, defaultLabels, type GenerateRequest, type GeneratedBatch, type LoadOptions } from './core.js';
 export { GanportError, type GanportErrorCode } from './errors.js';
 export { toGrid, toRgba, type GridOptions, type ImageBatch, type RgbaImage } from './image.js';
 export { META, type GeneratorInfo } from './metadata.js';

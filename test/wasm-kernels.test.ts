@@ -68,6 +68,26 @@ for (const { batch, size, kernel, stride, pad } of cases) {
   });
 }
 
+test('UnsortedSegmentSum (the gradient of Gather and Embedding) matches the cpu backend', async () => {
+  const rng = new Rng(5);
+  const table = random([10, 6], rng);
+  const ids = Int32Array.from({ length: 40 }, () => rng.nextInt(10));
+  const run = async (backend: string) => {
+    await tf.setBackend(backend);
+    return tf.tidy(() => {
+      const w = tf.tensor(random([40, 6], new Rng(6)), [40, 6]);
+      const grad = tf.grad((t: tf.Tensor) => tf.gather(t, tf.tensor1d(ids, 'int32')).mul(w).sum())(tf.tensor2d(table, [10, 6]));
+      const direct = tf.unsortedSegmentSum(tf.tensor3d(random([4, 5, 3], new Rng(7)), [4, 5, 3]), tf.tensor1d([2, 0, 2, 7], 'int32'), 8);
+      return { grad: (grad.dataSync() as Float32Array).slice(), direct: (direct.dataSync() as Float32Array).slice(), shape: direct.shape };
+    });
+  };
+  const cpu = await run('cpu');
+  const wasm = await run('wasm');
+  assertClose(wasm.grad, cpu.grad, 'embedding gradient');
+  assertClose(wasm.direct, cpu.direct, 'segment sums');
+  assert.deepEqual(wasm.shape, [8, 5, 3]);
+});
+
 test('the wasm backend does not leak tensors through the new kernel', async () => {
   await tf.setBackend('wasm');
   const x = tf.randomNormal<tf.Rank.R4>([4, 8, 8, 2]);

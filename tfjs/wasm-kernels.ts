@@ -10,10 +10,16 @@
  * padded so that its output is exactly kh × kw, then transposed to [kh, kw, c, o].
  * XNNPACK runs that convolution; rows and columns the forward pass never read are
  * sliced off first (negative padding).
+ *
+ * UnsortedSegmentSum — the gradient of Gather (and so of Embedding):
+ *   out[s] = Σ_{i : ids[i] = s} x[i]  =  onehot(ids, S)^T · x,
+ * one matrix product; ids outside [0, S) select nothing, as in TensorFlow.
  */
 import {
   type Conv2DBackpropFilterAttrs,
   type Conv2DBackpropFilterInputs,
+  type UnsortedSegmentSumAttrs,
+  type UnsortedSegmentSumInputs,
   type KernelBackend,
   type NamedAttrMap,
   type NamedTensorInfoMap,
@@ -66,7 +72,35 @@ export function conv2dBackpropFilter(args: { inputs: Conv2DBackpropFilterInputs;
   }
 }
 
-const KERNELS = [{ kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2dBackpropFilter }] as const;
+export function unsortedSegmentSum(args: { inputs: UnsortedSegmentSumInputs; backend: WasmBackend; attrs: UnsortedSegmentSumAttrs }): TensorInfo {
+  const { backend } = args;
+  const x = args.inputs.x as TensorInfo;
+  const ids = args.inputs.segmentIds as TensorInfo;
+  const { numSegments } = args.attrs;
+  const rows = ids.shape.reduce((a, b) => a * b, 1);
+  const inner = x.shape.slice(ids.shape.length);
+  const innerSize = inner.reduce((a, b) => a * b, 1);
+  const temporaries: TensorInfo[] = [];
+  const keep = (t: TensorInfo) => (temporaries.push(t), t);
+  try {
+    const flatIds = keep(run(backend, 'Reshape', { x: ids }, { shape: [rows] }));
+    const intIds = ids.dtype === 'int32' ? flatIds : keep(run(backend, 'Cast', { x: flatIds }, { dtype: 'int32' }));
+    // The wasm OneHot kernel writes int32 whatever dtype it is asked for, so cast explicitly.
+    const oneHot = keep(run(backend, 'OneHot', { indices: intIds }, { depth: numSegments, onValue: 1, offValue: 0, dtype: 'int32' }));
+    const oneHotFloat = keep(run(backend, 'Cast', { x: oneHot }, { dtype: 'float32' }));
+    const a = keep(run(backend, 'Reshape', { x: oneHotFloat }, { shape: [1, rows, numSegments] }));
+    const b = keep(run(backend, 'Reshape', { x }, { shape: [1, rows, innerSize] }));
+    const sums = keep(run(backend, 'BatchMatMul', { a, b }, { transposeA: true, transposeB: false }));
+    return run(backend, 'Reshape', { x: sums }, { shape: [numSegments, ...inner] });
+  } finally {
+    for (const t of temporaries) backend.disposeData(t.dataId);
+  }
+}
+
+const KERNELS = [
+  { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2dBackpropFilter },
+  { kernelName: 'UnsortedSegmentSum', kernelFunc: unsortedSegmentSum },
+] as const;
 
 /** Registers the missing gradient kernels with the wasm backend (idempotent). */
 export function registerWasmGradientKernels(): void {

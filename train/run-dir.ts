@@ -1,5 +1,6 @@
 /** The layout of a training run directory, shared by the trainer and the exporter. */
 import { join } from 'node:path';
+import type { LossName } from './losses.js';
 
 export const runPaths = (dir: string) => ({
   config: join(dir, 'config.json'),
@@ -9,6 +10,9 @@ export const runPaths = (dir: string) => ({
   generatorJson: join(dir, 'generator', 'model.json'),
   discriminatorJson: join(dir, 'discriminator', 'model.json'),
   sample: (epoch: number) => join(dir, 'samples', `epoch-${String(epoch).padStart(3, '0')}.png`),
+  lossPlot: join(dir, 'loss.svg'),
+  /** What --overwrite removes: everything a run writes, nothing else in the directory. */
+  replaceable: ['metrics.jsonl', 'loss.svg', 'samples', 'generator', 'discriminator', 'checkpoint', 'checkpoint.tmp', 'checkpoint.old'].map((f) => join(dir, f)),
 });
 
 /** What config.json records about a run; the exporter reads it for the model's metadata. */
@@ -23,7 +27,16 @@ export interface RunConfig {
   learningRate: number;
   beta1: number;
   backend: string;
+  /** Absolute path of the data directory. */
   data: string;
   images: number;
+  numClasses?: number;
+  loss: LossName;
+  labelSmoothing: number;
+  /** Decay of the generator's exponential moving average (0: none); the EMA generator is what samples and exports use. */
+  emaDecay: number;
+  checkpointEvery: number;
+  /** A metrics.jsonl line every this many steps (and at each epoch's end). */
+  logEvery: number;
   ganportVersion: string;
 }

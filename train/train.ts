@@ -1,12 +1,14 @@
 /**
  * The GAN training loop: alternate a discriminator step on real + fake images
- * and a generator step through the (not updated) discriminator, with the
- * non-saturating loss, Adam, and everything seeded.
+ * and a generator step through the (not updated) discriminator, with Adam and
+ * everything seeded; checkpoints let a killed run resume with the same losses.
  */
 import { existsSync } from 'node:fs';
-import { appendFile, rm } from 'node:fs/promises';
+import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { LOGIT_LAYER, getPreset } from '../models/index.js';
+import { type Preset, getPreset } from '../models/index.js';
+import { defaultLabels } from '../runtime/core.js';
 import { GanportError } from '../runtime/errors.js';
 import { toGrid } from '../runtime/image.js';
 import { encodePng } from '../runtime/png.js';
@@ -14,24 +16,37 @@ import { Rng, sampleLatents } from '../runtime/sampler.js';
 import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
 import { saveLayersModel } from '../tfjs/model-io.js';
 import { packageVersion, writeFileAtomic } from '../util/files.js';
+import { type RunPosition, type TrainingState, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { type ImageDataset, loadImageDataset, resolveDataDir } from './data/fashion-mnist.js';
+import { LOSSES, type LossName, ganLoss } from './losses.js';
+import { lossPlotSvg } from './plot.js';
 import { ProgressBar } from './progress.js';
+import { GanStep } from './step.js';
 import { type RunConfig, runPaths } from './run-dir.js';
 
 export interface TrainOptions {
-  preset: string;
-  epochs: number;
+  /** The run directory; with `resume`, the run to continue. */
   outDir: string;
+  preset?: string;
+  epochs?: number;
   dataDir?: string;
   seed?: number;
   batchSize?: number;
   backend?: string;
   learningRate?: number;
   beta1?: number;
+  loss?: LossName;
+  labelSmoothing?: number;
+  /** Generator EMA decay (default 0.999; 0 turns it off). */
+  emaDecay?: number;
+  /** Write a checkpoint every this many steps (default 500), and at every epoch's end. */
+  checkpointEvery?: number;
   /** Use only the first N images of the dataset. */
   limit?: number;
   /** Append a metrics line every this many steps. */
   logEvery?: number;
+  /** Continue the run in outDir from its last checkpoint (its config wins; `epochs` may extend it). */
+  resume?: boolean;
   /** Replace an existing run in outDir. */
   overwrite?: boolean;
   quiet?: boolean;
@@ -44,7 +59,7 @@ export interface MetricsLine {
   epoch: number;
   d_loss: number;
   g_loss: number;
-  /** Mean D(x) on the real batch and D(G(z)) on the fake one. */
+  /** Mean sigmoid of D's logit on the real batch and on the fake one. */
   d_real: number;
   d_fake: number;
   images_per_sec: number;
@@ -58,144 +73,180 @@ export interface TrainResult {
   last: MetricsLine;
 }
 
-const SAMPLE_GRID = 64;
-
 function positiveInt(name: string, value: number): number {
   if (!Number.isInteger(value) || value <= 0) throw new GanportError(`${name} must be a positive integer, got ${value}`);
   return value;
 }
 
-export async function train(options: TrainOptions): Promise<TrainResult> {
-  const preset = getPreset(options.preset);
-  const epochs = positiveInt('epochs', options.epochs);
-  const batchSize = positiveInt('batch size', options.batchSize ?? 64);
+async function newRunConfig(options: TrainOptions, data: ImageDataset, preset: Preset): Promise<RunConfig> {
   const seed = options.seed ?? 0;
-  const logEvery = positiveInt('log interval', options.logEvery ?? 50);
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new GanportError(`seed must be an integer in [0, 2^32), got ${seed}`);
-  const log = options.log ?? (() => {});
-  const paths = runPaths(options.outDir);
-  if (existsSync(paths.config) && !options.overwrite) {
-    throw new GanportError(`${options.outDir} already holds a training run; choose another --out or pass --overwrite`);
-  }
-
-  const data = await loadImageDataset(resolveDataDir(options.dataDir));
-  const [height, width, channels] = preset.imageShape;
-  if (data.height !== height || data.width !== width || channels !== 1) {
-    throw new GanportError(`preset ${preset.name} needs ${height}×${width}×${channels} images; ${data.source} has ${data.height}×${data.width}×1`);
-  }
-  const count = Math.min(data.count, options.limit === undefined ? Infinity : positiveInt('limit', options.limit));
-  if (count < batchSize) throw new GanportError(`batch size ${batchSize} is larger than the ${count} images available`);
-
-  const backend = await selectBackend(options.backend);
-  log(`backend: ${backend.name} (${backend.reason})`);
-  log(`data: ${count} images from ${data.source}`);
-
-  const config: RunConfig = {
+  const loss = options.loss ?? 'bce';
+  if (!LOSSES.includes(loss)) throw new GanportError(`unknown loss "${loss}"; choose one of ${LOSSES.join(', ')}`);
+  const emaDecay = options.emaDecay ?? 0.999;
+  if (!(emaDecay >= 0 && emaDecay < 1)) throw new GanportError(`EMA decay must be in [0, 1), got ${emaDecay}`);
+  const images = Math.min(data.count, options.limit === undefined ? Infinity : positiveInt('limit', options.limit));
+  const batchSize = positiveInt('batch size', options.batchSize ?? 64);
+  if (images < batchSize) throw new GanportError(`batch size ${batchSize} is larger than the ${images} images available`);
+  return {
     preset: preset.name,
     latentSize: preset.latentSize,
     imageShape: preset.imageShape,
     valueRange: [-1, 1],
+    numClasses: preset.numClasses,
     seed,
     batchSize,
-    epochs,
+    epochs: positiveInt('epochs', options.epochs ?? 1),
     learningRate: options.learningRate ?? 2e-4,
     beta1: options.beta1 ?? 0.5,
-    backend: backend.name,
-    data: data.source,
-    images: count,
+    loss,
+    labelSmoothing: options.labelSmoothing ?? 0,
+    emaDecay,
+    checkpointEvery: positiveInt('checkpoint interval', options.checkpointEvery ?? 500),
+    logEvery: positiveInt('log interval', options.logEvery ?? 50),
+    backend: '',
+    data: resolve(data.source),
+    images,
     ganportVersion: packageVersion(),
   };
-  if (options.overwrite) await rm(paths.metrics, { force: true });
-  await writeFileAtomic(paths.config, JSON.stringify(config, null, 2) + '\n');
+}
 
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const log = options.log ?? (() => {});
+  const paths = runPaths(options.outDir);
+  let config: RunConfig;
+  let data: ImageDataset;
+  if (options.resume) {
+    if (!existsSync(paths.config)) throw new GanportError(`${options.outDir} is not a training run (no config.json) to resume`, 'not-found');
+    config = JSON.parse(await readFile(paths.config, 'utf8')) as RunConfig;
+    if (options.epochs !== undefined) config.epochs = positiveInt('epochs', options.epochs);
+    data = await loadImageDataset(config.data);
+  } else {
+    if (existsSync(paths.config) && !options.overwrite) {
+      throw new GanportError(`${options.outDir} already holds a training run; choose another --out, pass --overwrite, or continue it with --resume`);
+    }
+    const preset = getPreset(options.preset ?? 'seed-mlp');
+    data = await loadImageDataset(resolveDataDir(options.dataDir));
+    config = await newRunConfig(options, data, preset);
+  }
+  const preset = getPreset(config.preset);
+  const [height, width, channels] = preset.imageShape;
+  if (data.height !== height || data.width !== width || channels !== 1) {
+    throw new GanportError(`preset ${preset.name} needs ${height}×${width}×${channels} images; ${data.source} has ${data.height}×${data.width}×1`);
+  }
+
+  const backend = await selectBackend(options.backend ?? (options.resume ? config.backend : undefined));
+  log(`backend: ${backend.name} (${backend.reason})`);
+  log(`data: ${config.images} images from ${data.source}`);
+  config.backend = backend.name;
+  if (!options.resume) {
+    if (options.overwrite) for (const old of runPaths(options.outDir).replaceable) await rm(old, { recursive: true, force: true });
+    await writeFileAtomic(paths.config, JSON.stringify(config, null, 2) + '\n');
+  }
+
+  const { seed, batchSize, latentSize, numClasses } = config;
   const generator = preset.buildGenerator(seed);
   const discriminator = preset.buildDiscriminator(seed);
-  const logits = tf.model({ inputs: discriminator.inputs, outputs: discriminator.getLayer(LOGIT_LAYER).output as tf.SymbolicTensor });
-  const dOptimizer = tf.train.adam(config.learningRate, config.beta1);
-  const gOptimizer = tf.train.adam(config.learningRate, config.beta1);
-  const dVars = discriminator.trainableWeights.map((w) => w.read() as tf.Variable);
-  const gVars = generator.trainableWeights.map((w) => w.read() as tf.Variable);
-
-  const rng = new Rng(seed);
-  const order = Uint32Array.from({ length: count }, (_, i) => i);
-  const stepsPerEpoch = Math.floor(count / batchSize);
-  const fixedLatents = tf.tensor2d(sampleLatents({ seed, count: SAMPLE_GRID, dim: preset.latentSize }), [SAMPLE_GRID, preset.latentSize]);
-  const bar = new ProgressBar(process.stderr, 24, options.quiet);
-  const bce = (target: 0 | 1, logit: tf.Tensor) => tf.losses.sigmoidCrossEntropy(target ? tf.onesLike(logit) : tf.zerosLike(logit), logit);
-  const noise = () => {
-    const z = new Float32Array(batchSize * preset.latentSize);
-    for (let i = 0; i < z.length; i++) z[i] = rng.nextNormal();
-    return tf.tensor2d(z, [batchSize, preset.latentSize]);
+  const ema = config.emaDecay > 0 ? preset.buildGenerator(seed) : generator;
+  const state: TrainingState = {
+    generator,
+    discriminator,
+    ema,
+    dOptimizer: tf.train.adam(config.learningRate, config.beta1),
+    gOptimizer: tf.train.adam(config.learningRate, config.beta1),
+    order: Uint32Array.from({ length: config.images }, (_, i) => i),
   };
+  const rng = new Rng(seed);
+  let position: RunPosition = { step: 0, epoch: 1, batchInEpoch: 0, rng: rng.state };
+  if (options.resume) {
+    position = await loadCheckpoint(options.outDir, state);
+    rng.state = position.rng;
+    const kept = (await readMetrics(paths.metrics)).filter((m) => m.step <= position.step);
+    await writeFile(paths.metrics, kept.map((m) => JSON.stringify(m) + '\n').join(''));
+    log(`resuming at step ${position.step} (epoch ${position.epoch}, batch ${position.batchInEpoch})`);
+  } else if (ema !== generator) ema.setWeights(generator.getWeights());
+
+  const stepper = new GanStep(state, ganLoss(config.loss, config.labelSmoothing), config, rng);
+  const stepsPerEpoch = Math.floor(config.images / batchSize);
+  const sampleCount = numClasses ? numClasses * 8 : 64;
+  const fixedLatents = tf.tensor2d(sampleLatents({ seed, count: sampleCount, dim: latentSize }), [sampleCount, latentSize]);
+  const fixedLabels = numClasses ? tf.tensor2d(Int32Array.from(defaultLabels(sampleCount, numClasses)), [sampleCount, 1], 'int32') : undefined;
+  const bar = new ProgressBar(process.stderr, 24, options.quiet);
+
 
   const start = Date.now();
-  let step = 0;
+  const startStep = position.step;
+  let step = position.step;
   let last: MetricsLine | undefined;
   try {
-    for (let epoch = 1; epoch <= epochs; epoch++) {
-      rng.shuffle(order);
-      for (let i = 0; i < stepsPerEpoch; i++) {
+    for (let epoch = position.epoch; epoch <= config.epochs; epoch++) {
+      const firstBatch = epoch === position.epoch ? position.batchInEpoch : 0;
+      if (firstBatch === 0) rng.shuffle(state.order);
+      for (let i = firstBatch; i < stepsPerEpoch; i++) {
         step++;
-        const logging = step % logEvery === 0 || i === stepsPerEpoch - 1;
-        const values = tf.tidy(() => {
-          const real = realBatch(data, order, i * batchSize, batchSize);
-          const zD = noise();
-          const dLoss = dOptimizer.minimize(() => {
-            const fake = generator.apply(zD) as tf.Tensor;
-            return bce(1, logits.apply(real) as tf.Tensor).add(bce(0, logits.apply(fake) as tf.Tensor)) as tf.Scalar;
-          }, true, dVars)!;
-          const zG = noise();
-          const gLoss = gOptimizer.minimize(() => bce(1, logits.apply(generator.apply(zG)) as tf.Tensor) as tf.Scalar, true, gVars)!;
-          if (!logging) return undefined;
-          const dReal = tf.sigmoid(logits.apply(real) as tf.Tensor).mean();
-          const dFake = tf.sigmoid(logits.apply(generator.apply(zG)) as tf.Tensor).mean();
-          return tf.stack([dLoss, gLoss, dReal, dFake]).dataSync();
-        });
+        const logging = step % config.logEvery === 0 || i === stepsPerEpoch - 1;
+        const batch = realBatch(data, state.order, i * batchSize, batchSize, numClasses !== undefined);
+        const values = stepper.run(step, batch.images, batch.labels, logging);
+        tf.dispose([batch.images, ...(batch.labels ? [batch.labels] : [])]);
         const elapsed = (Date.now() - start) / 1000;
-        const imagesPerSecond = (step * batchSize) / Math.max(elapsed, 1e-3);
+        const imagesPerSecond = ((step - startStep) * batchSize) / Math.max(elapsed, 1e-3);
         if (values) {
-          const [dLoss, gLoss, dReal, dFake] = Array.from(values);
-          if (!Number.isFinite(dLoss) || !Number.isFinite(gLoss)) {
+          const { dLoss, gLoss, dReal, dFake } = values;
+          if (!Number.isFinite(dLoss) || !Number.isFinite(gLoss) || Math.abs(dLoss) > 1e4 || Math.abs(gLoss) > 1e4) {
             throw new GanportError(
-              `training diverged at step ${step} (D loss ${dLoss}, G loss ${gLoss}); the models saved after the last finished epoch are in ${options.outDir}`,
+              `training diverged at step ${step} (D loss ${dLoss}, G loss ${gLoss}); the last good checkpoint and models are kept in ${options.outDir} (try a lower --lr)`,
             );
           }
           last = { step, epoch, d_loss: dLoss, g_loss: gLoss, d_real: dReal, d_fake: dFake, images_per_sec: round(imagesPerSecond), elapsed_s: round(elapsed) };
           await appendFile(paths.metrics, JSON.stringify(last) + '\n');
         }
-        const remaining = epochs * stepsPerEpoch - step;
-        bar.update({ epoch, epochs, step: i + 1, steps: stepsPerEpoch, imagesPerSecond, dLoss: last?.d_loss, gLoss: last?.g_loss, etaSeconds: (remaining * batchSize) / imagesPerSecond }, i === stepsPerEpoch - 1);
+        const remaining = config.epochs * stepsPerEpoch - step;
+        bar.update({ epoch, epochs: config.epochs, step: i + 1, steps: stepsPerEpoch, imagesPerSecond, dLoss: last?.d_loss, gLoss: last?.g_loss, etaSeconds: (remaining * batchSize) / imagesPerSecond }, i === stepsPerEpoch - 1);
+        if (step % config.checkpointEvery === 0) await saveCheckpoint(options.outDir, state, { step, epoch, batchInEpoch: i + 1, rng: rng.state });
       }
-      await writeSampleGrid(generator, fixedLatents, preset.imageShape, paths.sample(epoch));
-      await saveLayersModel(generator, paths.generator, { ganport: { role: 'generator', preset: preset.name, epoch, step } });
+      await writeSampleGrid(ema, fixedLatents, fixedLabels, preset.imageShape, paths.sample(epoch), numClasses ? 8 : undefined);
+      await saveLayersModel(ema, paths.generator, { ganport: { role: 'generator', preset: preset.name, epoch, step, ema: config.emaDecay } });
       await saveLayersModel(discriminator, paths.discriminator, { ganport: { role: 'discriminator', preset: preset.name, epoch, step } });
+      await saveCheckpoint(options.outDir, state, { step, epoch: epoch + 1, batchInEpoch: 0, rng: rng.state });
+      await writeFileAtomic(paths.lossPlot, lossPlotSvg(await readMetrics(paths.metrics), `${preset.name}, seed ${seed}: losses`));
     }
   } finally {
     bar.done();
-    fixedLatents.dispose();
+    tf.dispose([fixedLatents, ...(fixedLabels ? [fixedLabels] : [])]);
   }
-  log(`wrote ${options.outDir}: generator/, discriminator/, metrics.jsonl, samples/epoch-*.png`);
-  return { outDir: options.outDir, steps: step, backend, last: last! };
+  log(`wrote ${options.outDir}: generator/ (${ema !== generator ? 'EMA weights' : 'weights'}), discriminator/, checkpoint/, metrics.jsonl, loss.svg, samples/epoch-*.png`);
+  if (!last) throw new GanportError(`the run in ${options.outDir} had already finished its ${config.epochs} epochs; pass --epochs to extend it`);
+  return { outDir: options.outDir, steps: step, backend, last };
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
-/** Images `order[from .. from+size)` scaled from bytes to [-1, 1], as [size, H, W, 1]. */
-function realBatch(data: ImageDataset, order: Uint32Array, from: number, size: number): tf.Tensor4D {
-  const pixels = data.height * data.width;
-  const out = new Float32Array(size * pixels);
-  for (let b = 0; b < size; b++) {
-    const src = order[from + b] * pixels;
-    for (let p = 0; p < pixels; p++) out[b * pixels + p] = data.images[src + p] / 127.5 - 1;
-  }
-  return tf.tensor4d(out, [size, data.height, data.width, 1]);
+export async function readMetrics(path: string): Promise<MetricsLine[]> {
+  if (!existsSync(path)) return [];
+  return (await readFile(path, 'utf8'))
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as MetricsLine);
 }
 
-async function writeSampleGrid(generator: tf.LayersModel, latents: tf.Tensor2D, shape: [number, number, number], path: string): Promise<void> {
-  const images = tf.tidy(() => generator.predict(latents) as tf.Tensor);
+/** Images `order[from .. from+size)` scaled from bytes to [-1, 1] as [size, H, W, 1], and their labels as [size, 1]. */
+function realBatch(data: ImageDataset, order: Uint32Array, from: number, size: number, withLabels: boolean): { images: tf.Tensor4D; labels?: tf.Tensor2D } {
+  const pixels = data.height * data.width;
+  const out = new Float32Array(size * pixels);
+  const labels = new Int32Array(size);
+  for (let b = 0; b < size; b++) {
+    const index = order[from + b];
+    labels[b] = data.labels[index];
+    for (let p = 0; p < pixels; p++) out[b * pixels + p] = data.images[index * pixels + p] / 127.5 - 1;
+  }
+  return { images: tf.tensor4d(out, [size, data.height, data.width, 1]), labels: withLabels ? tf.tensor2d(labels, [size, 1], 'int32') : undefined };
+}
+
+async function writeSampleGrid(generator: tf.LayersModel, latents: tf.Tensor2D, labels: tf.Tensor2D | undefined, shape: [number, number, number], path: string, columns?: number): Promise<void> {
+  const images = tf.tidy(() => generator.predict(labels ? [latents, labels] : latents) as tf.Tensor);
   const data = (await images.data()) as Float32Array;
   images.dispose();
   const [height, width, channels] = shape;
-  const grid = toGrid({ data, count: latents.shape[0], height, width, channels, layout: 'NHWC', valueRange: [-1, 1] });
+  const grid = toGrid({ data, count: latents.shape[0], height, width, channels, layout: 'NHWC', valueRange: [-1, 1] }, { columns });
   await writeFileAtomic(path, encodePng(grid));
 }

@@ -4,7 +4,7 @@ import { GanportError, MAX_COUNT, loadGenerator, toPNG } from '../../runtime/nod
 import { packageRoot, writeFileAtomic } from '../../util/files.js';
 import { intFlag, numberFlag, parse, requireFlag } from '../args.js';
 
-export const usage = `ganport generate [MODEL] --out FILE.png [--seed S] [--count N (1..${MAX_COUNT})] [--columns C] [--scale K] [--truncation T] [--provider cpu|cuda|webgpu]`;
+export const usage = `ganport generate [MODEL] --out FILE.png [--seed S] [--count N (1..${MAX_COUNT})] [--columns C] [--scale K] [--truncation T] [--class K] [--provider cpu|cuda|webgpu]`;
 
 /** The generator shipped in models/, used when no MODEL is given. */
 export const DEFAULT_MODEL = () => join(packageRoot(), 'models', 'seed-mlp', 'generator.onnx');
@@ -23,7 +23,7 @@ export function resolveModel(model: string | undefined): string {
 export async function generateCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
     argv,
-    { out: { type: 'string' }, seed: { type: 'string' }, count: { type: 'string' }, columns: { type: 'string' }, scale: { type: 'string' }, truncation: { type: 'string' }, provider: { type: 'string' } },
+    { out: { type: 'string' }, seed: { type: 'string' }, count: { type: 'string' }, columns: { type: 'string' }, scale: { type: 'string' }, class: { type: 'string' }, truncation: { type: 'string' }, provider: { type: 'string' } },
     usage,
   );
   const out = requireFlag(values.out, 'out', usage);
@@ -33,11 +33,16 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const modelPath = resolveModel(positionals[0]);
   const generator = await loadGenerator(modelPath, { executionProviders: values.provider ? [values.provider] : undefined });
   try {
+    const { numClasses } = generator.info;
+    const label = intFlag(values.class, 'class');
+    if (label !== undefined && !numClasses) throw new GanportError(`--class needs a class-conditional model; ${modelPath} is not one`);
     const t0 = performance.now();
     const grid = await generator.generateGrid({
       seed,
       count,
-      columns: intFlag(values.columns, 'columns'),
+      labels: label === undefined ? undefined : [label],
+      // conditional models: one row per class unless told otherwise
+      columns: intFlag(values.columns, 'columns') ?? (numClasses && label === undefined ? Math.ceil(count / numClasses) : undefined),
       scale: intFlag(values.scale, 'scale'),
       truncation: values.truncation === undefined ? undefined : numberFlag(values.truncation, 'truncation', 0),
     });
