@@ -96,6 +96,15 @@ test('bad training input: missing data, corrupt data, unknown preset, bad number
   assertCleanFailure(runCli(['train', '--out', join(dir, 'r7'), '--bogus']), /Unknown option '--bogus'/, 2);
 });
 
+test('a diverging run stops with a clear message and keeps its last good checkpoint', () => {
+  const dir = tempDir();
+  const result = runCli(['train', '--epochs', '3', '--limit', '640', '--data', SAMPLE_DATA, '--out', dir, '--lr', '1000', '--log-every', '1', '--checkpoint-every', '1', '--quiet']);
+  assertCleanFailure(result, /ganport train: training diverged at step (\d+) \(D loss .*\); the checkpoint of step \d+ is kept in .*; try a lower --lr/);
+  const [, divergedAt] = /diverged at step (\d+)/.exec(result.stderr)!;
+  const checkpoint = JSON.parse(readFileSync(join(dir, 'checkpoint', 'position.json'), 'utf8')) as { step: number };
+  assert.equal(checkpoint.step, Number(divergedAt) - 1);
+});
+
 test('bad export input: no models in RUN_DIR, corrupt model.json, wrong weight size, unwritable output', () => {
   const dir = tempDir();
   assertCleanFailure(runCli(['export', dir, '--out', join(dir, 'm')]), /has no trained models/);

@@ -178,6 +178,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const startStep = position.step;
   let step = position.step;
   let last: MetricsLine | undefined;
+  let lastCheckpoint = options.resume ? position.step : 0;
   try {
     for (let epoch = position.epoch; epoch <= config.epochs; epoch++) {
       const firstBatch = epoch === position.epoch ? position.batchInEpoch : 0;
@@ -193,21 +194,24 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         if (values) {
           const { dLoss, gLoss, dReal, dFake } = values;
           if (!Number.isFinite(dLoss) || !Number.isFinite(gLoss) || Math.abs(dLoss) > 1e4 || Math.abs(gLoss) > 1e4) {
-            throw new GanportError(
-              `training diverged at step ${step} (D loss ${dLoss}, G loss ${gLoss}); the last good checkpoint and models are kept in ${options.outDir} (try a lower --lr)`,
-            );
+            const kept = lastCheckpoint ? `the checkpoint of step ${lastCheckpoint} is kept in ${options.outDir}` : 'no checkpoint had been written yet';
+            throw new GanportError(`training diverged at step ${step} (D loss ${dLoss}, G loss ${gLoss}); ${kept}; try a lower --lr`);
           }
           last = { step, epoch, d_loss: dLoss, g_loss: gLoss, d_real: dReal, d_fake: dFake, images_per_sec: round(imagesPerSecond), elapsed_s: round(elapsed) };
           await appendFile(paths.metrics, JSON.stringify(last) + '\n');
         }
         const remaining = config.epochs * stepsPerEpoch - step;
         bar.update({ epoch, epochs: config.epochs, step: i + 1, steps: stepsPerEpoch, imagesPerSecond, dLoss: last?.d_loss, gLoss: last?.g_loss, etaSeconds: (remaining * batchSize) / imagesPerSecond }, i === stepsPerEpoch - 1);
-        if (step % config.checkpointEvery === 0) await saveCheckpoint(options.outDir, state, { step, epoch, batchInEpoch: i + 1, rng: rng.state });
+        if (step % config.checkpointEvery === 0) {
+          await saveCheckpoint(options.outDir, state, { step, epoch, batchInEpoch: i + 1, rng: rng.state });
+          lastCheckpoint = step;
+        }
       }
       await writeSampleGrid(ema, fixedLatents, fixedLabels, preset.imageShape, paths.sample(epoch), numClasses ? 8 : undefined);
       await saveLayersModel(ema, paths.generator, { ganport: { role: 'generator', preset: preset.name, epoch, step, ema: config.emaDecay } });
       await saveLayersModel(discriminator, paths.discriminator, { ganport: { role: 'discriminator', preset: preset.name, epoch, step } });
       await saveCheckpoint(options.outDir, state, { step, epoch: epoch + 1, batchInEpoch: 0, rng: rng.state });
+      lastCheckpoint = step;
       await writeFileAtomic(paths.lossPlot, lossPlotSvg(await readMetrics(paths.metrics), `${preset.name}, seed ${seed}: losses`));
     }
   } finally {
