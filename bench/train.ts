@@ -29,7 +29,7 @@ function msPerStep(preset: Preset, steps: number): number {
     order: new Uint32Array(0),
   };
   const stepper = new GanStep(state, ganLoss('bce'), { latentSize: preset.latentSize, batchSize: BATCH, emaDecay: 0 }, rng);
-  const real = tf.randomUniform([BATCH, ...preset.imageShape], -1, 1, 'float32', 1);
+  const real = tf.randomUniform([BATCH, ...preset.sampleShape], -1, 1, 'float32', 1);
   stepper.run(1, real, undefined, true); // warm-up: kernel setup, weight packing
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) stepper.run(i + 2, real, undefined, i === steps - 1); // the last step reads back, so all work is finished

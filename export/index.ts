@@ -76,17 +76,18 @@ export async function exportRun(runDir: string, outDir: string, options: RunExpo
   const common: Record<string, string> = { [META.preset]: config.preset, [META.valueRange]: JSON.stringify(config.valueRange) };
   if (config.numClasses) common[META.numClasses] = String(config.numClasses);
   const labelName = config.numClasses ? ['label'] : [];
-  const nchw = options.layout === 'nchw';
-  const [h, w, c] = config.imageShape;
-  const imageShape = nchw ? [c, h, w] : [h, w, c];
-  const layout = nchw ? 'NCHW' : 'NHWC';
+  const images = config.sampleShape.length === 3;
+  const nchw = images && options.layout === 'nchw';
+  const [h, w, c] = config.sampleShape;
+  const imageShape = nchw ? [c, h, w] : config.sampleShape;
+  const layout = images ? (nchw ? 'NCHW' : 'NHWC') : 'flat';
   const generator = await loadLayersModel(run.generatorJson);
   const discriminator = await loadLayersModel(run.discriminatorJson);
   const generatorBytes = modelToBytes(generator, {
     ...options,
     inputNames: ['latent', ...labelName],
-    outputNames: ['image'],
-    docString: `ganport ${config.preset} generator: latent [batch, ${config.latentSize}] ~ N(0, 1) → image [batch, ${imageShape.join(', ')}] (${layout}) in [${config.valueRange.join(', ')}]`,
+    outputNames: [images ? 'image' : 'point'],
+    docString: `ganport ${config.preset} generator: latent [batch, ${config.latentSize}] ~ N(0, 1) → ${images ? 'image' : 'point'} [batch, ${imageShape.join(', ')}] (${layout}) in [${config.valueRange.join(', ')}]`,
     metadata: {
       ...common,
       [META.role]: 'generator',
@@ -97,9 +98,9 @@ export async function exportRun(runDir: string, outDir: string, options: RunExpo
   });
   const discriminatorBytes = modelToBytes(discriminator, {
     ...options,
-    inputNames: ['image', ...labelName],
+    inputNames: [images ? 'image' : 'point', ...labelName],
     outputNames: ['probability'],
-    docString: `ganport ${config.preset} discriminator: image [batch, ${imageShape.join(', ')}] (${layout}) in [${config.valueRange.join(', ')}] → probability that it is real`,
+    docString: `ganport ${config.preset} discriminator: ${images ? 'image' : 'point'} [batch, ${imageShape.join(', ')}] (${layout}) in [${config.valueRange.join(', ')}] → probability that it is real`,
     metadata: { ...common, [META.role]: 'discriminator', [META.outputShape]: '[1]', [META.layout]: 'flat' },
   });
   generator.dispose();

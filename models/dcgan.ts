@@ -38,7 +38,7 @@ export function dcgan(options: DcganOptions): Preset {
     name: options.name,
     description: options.description,
     latentSize,
-    imageShape: [size, size, channels],
+    sampleShape: [size, size, channels],
     numClasses,
     buildGenerator(seed) {
       const z = tf.input({ shape: [latentSize], name: 'latent' });

@@ -2,10 +2,12 @@
 import { GanportError } from '../runtime/errors.js';
 import type { Preset } from './preset.js';
 import { dcgan } from './dcgan.js';
-import { seedMlp } from './seed-mlp.js';
+import { mlp, mlp2d, seedMlp } from './mlp.js';
 
 const list: Preset[] = [
   seedMlp,
+  mlp,
+  mlp2d,
   dcgan({ name: 'dcgan', description: 'DCGAN for 28×28 grayscale (Fashion-MNIST, MNIST), width 32', size: 28, channels: 1 }),
   dcgan({ name: 'cdcgan', description: 'class-conditional DCGAN for 28×28 grayscale with 10 classes, width 32', size: 28, channels: 1, numClasses: 10 }),
   dcgan({ name: 'dcgan-32', description: 'DCGAN for 32×32 RGB image folders, width 32', size: 32, channels: 3 }),

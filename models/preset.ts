@@ -5,8 +5,8 @@ export interface Preset {
   name: string;
   description: string;
   latentSize: number;
-  /** Per-sample image shape, channels last. */
-  imageShape: [number, number, number];
+  /** Per-sample output shape: [height, width, channels] for images (channels last), [2] for points. */
+  sampleShape: number[];
   /** Set for class-conditional presets: both models then take an int32 label [batch, 1] as their second input. */
   numClasses?: number;
   /** Builds a fresh generator: latent [batch, latentSize] (and label) → image in [-1, 1]. */

@@ -45,7 +45,7 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
  * a fixture for runtime tests that must not depend on the shipped model's weights.
  */
 export async function seedMlpGeneratorBytes(withMetadata = true): Promise<Uint8Array> {
-  const { seedMlp } = await import('../models/seed-mlp.js');
+  const { seedMlp } = await import('../models/mlp.js');
   const { modelToBytes } = await import('../export/index.js');
   const { META } = await import('../runtime/metadata.js');
   const { selectBackend } = await import('../tfjs/backend.js');

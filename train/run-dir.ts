@@ -19,7 +19,8 @@ export const runPaths = (dir: string) => ({
 export interface RunConfig {
   preset: string;
   latentSize: number;
-  imageShape: [number, number, number];
+  /** Per-sample output shape: [h, w, c] images, or [2] points. */
+  sampleShape: number[];
   valueRange: [number, number];
   seed: number;
   batchSize: number;
@@ -27,7 +28,7 @@ export interface RunConfig {
   learningRate: number;
   beta1: number;
   backend: string;
-  /** Absolute path of the data directory. */
+  /** Absolute path of the data directory, or the mixture's name. */
   data: string;
   images: number;
   numClasses?: number;

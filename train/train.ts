@@ -5,19 +5,19 @@
  */
 import { existsSync } from 'node:fs';
 import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type Preset, getPreset } from '../models/index.js';
 import { defaultLabels } from '../runtime/core.js';
 import { GanportError } from '../runtime/errors.js';
 import { toGrid } from '../runtime/image.js';
+import { scatterPlot } from '../runtime/scatter.js';
 import { encodePng } from '../runtime/png.js';
 import { Rng, sampleLatents } from '../runtime/sampler.js';
 import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
 import { saveLayersModel } from '../tfjs/model-io.js';
 import { packageVersion, writeFileAtomic } from '../util/files.js';
 import { type RunPosition, type TrainingState, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { type ImageDataset, loadImageDataset, resolveDataDir } from './data/fashion-mnist.js';
+import { type Dataset, loadDataset } from './data/dataset.js';
 import { LOSSES, type LossName, ganLoss } from './losses.js';
 import { lossPlotSvg } from './plot.js';
 import { ProgressBar } from './progress.js';
@@ -78,7 +78,7 @@ function positiveInt(name: string, value: number): number {
   return value;
 }
 
-async function newRunConfig(options: TrainOptions, data: ImageDataset, preset: Preset): Promise<RunConfig> {
+async function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): Promise<RunConfig> {
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new GanportError(`seed must be an integer in [0, 2^32), got ${seed}`);
   const loss = options.loss ?? 'bce';
@@ -91,7 +91,7 @@ async function newRunConfig(options: TrainOptions, data: ImageDataset, preset: P
   return {
     preset: preset.name,
     latentSize: preset.latentSize,
-    imageShape: preset.imageShape,
+    sampleShape: preset.sampleShape,
     valueRange: [-1, 1],
     numClasses: preset.numClasses,
     seed,
@@ -105,7 +105,7 @@ async function newRunConfig(options: TrainOptions, data: ImageDataset, preset: P
     checkpointEvery: positiveInt('checkpoint interval', options.checkpointEvery ?? 500),
     logEvery: positiveInt('log interval', options.logEvery ?? 50),
     backend: '',
-    data: resolve(data.source),
+    data: data.source,
     images,
     ganportVersion: packageVersion(),
   };
@@ -115,29 +115,25 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const log = options.log ?? (() => {});
   const paths = runPaths(options.outDir);
   let config: RunConfig;
-  let data: ImageDataset;
+  let data: Dataset;
   if (options.resume) {
     if (!existsSync(paths.config)) throw new GanportError(`${options.outDir} is not a training run (no config.json) to resume`, 'not-found');
     config = JSON.parse(await readFile(paths.config, 'utf8')) as RunConfig;
     if (options.epochs !== undefined) config.epochs = positiveInt('epochs', options.epochs);
-    data = await loadImageDataset(config.data);
+    data = await loadDataset(config.data, getPreset(config.preset), config.seed);
   } else {
     if (existsSync(paths.config) && !options.overwrite) {
       throw new GanportError(`${options.outDir} already holds a training run; choose another --out, pass --overwrite, or continue it with --resume`);
     }
     const preset = getPreset(options.preset ?? 'seed-mlp');
-    data = await loadImageDataset(resolveDataDir(options.dataDir));
+    data = await loadDataset(options.dataDir, preset, options.seed ?? 0);
     config = await newRunConfig(options, data, preset);
   }
   const preset = getPreset(config.preset);
-  const [height, width, channels] = preset.imageShape;
-  if (data.height !== height || data.width !== width || channels !== 1) {
-    throw new GanportError(`preset ${preset.name} needs ${height}×${width}×${channels} images; ${data.source} has ${data.height}×${data.width}×1`);
-  }
 
   const backend = await selectBackend(options.backend ?? (options.resume ? config.backend : undefined));
   log(`backend: ${backend.name} (${backend.reason})`);
-  log(`data: ${config.images} images from ${data.source}`);
+  log(`data: ${config.images} ${preset.sampleShape.length === 1 ? "points" : "images"} from ${data.source}`);
   config.backend = backend.name;
   if (!options.resume) {
     if (options.overwrite) for (const old of runPaths(options.outDir).replaceable) await rm(old, { recursive: true, force: true });
@@ -168,7 +164,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   const stepper = new GanStep(state, ganLoss(config.loss, config.labelSmoothing), config, rng);
   const stepsPerEpoch = Math.floor(config.images / batchSize);
-  const sampleCount = numClasses ? numClasses * 8 : 64;
+  const points = preset.sampleShape.length === 1;
+  const sampleCount = points ? 2500 : numClasses ? numClasses * 8 : 64;
   const fixedLatents = tf.tensor2d(sampleLatents({ seed, count: sampleCount, dim: latentSize }), [sampleCount, latentSize]);
   const fixedLabels = numClasses ? tf.tensor2d(Int32Array.from(defaultLabels(sampleCount, numClasses)), [sampleCount, 1], 'int32') : undefined;
   const bar = new ProgressBar(process.stderr, 24, options.quiet);
@@ -186,9 +183,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       for (let i = firstBatch; i < stepsPerEpoch; i++) {
         step++;
         const logging = step % config.logEvery === 0 || i === stepsPerEpoch - 1;
-        const batch = realBatch(data, state.order, i * batchSize, batchSize, numClasses !== undefined);
-        const values = stepper.run(step, batch.images, batch.labels, logging);
-        tf.dispose([batch.images, ...(batch.labels ? [batch.labels] : [])]);
+        const batch = data.batch(state.order, i * batchSize, batchSize, numClasses !== undefined);
+        const values = stepper.run(step, batch.x, batch.labels, logging);
+        tf.dispose([batch.x, ...(batch.labels ? [batch.labels] : [])]);
         const elapsed = (Date.now() - start) / 1000;
         const imagesPerSecond = ((step - startStep) * batchSize) / Math.max(elapsed, 1e-3);
         if (values) {
@@ -207,7 +204,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           lastCheckpoint = step;
         }
       }
-      await writeSampleGrid(ema, fixedLatents, fixedLabels, preset.imageShape, paths.sample(epoch), numClasses ? 8 : undefined);
+      await writeSamples(ema, fixedLatents, fixedLabels, preset.sampleShape, paths.sample(epoch), { columns: numClasses ? 8 : undefined, modes: data.mixture?.modes });
       await saveLayersModel(ema, paths.generator, { ganport: { role: 'generator', preset: preset.name, epoch, step, ema: config.emaDecay } });
       await saveLayersModel(discriminator, paths.discriminator, { ganport: { role: 'discriminator', preset: preset.name, epoch, step } });
       await saveCheckpoint(options.outDir, state, { step, epoch: epoch + 1, batchInEpoch: 0, rng: rng.state });
@@ -233,24 +230,21 @@ export async function readMetrics(path: string): Promise<MetricsLine[]> {
     .map((line) => JSON.parse(line) as MetricsLine);
 }
 
-/** Images `order[from .. from+size)` scaled from bytes to [-1, 1] as [size, H, W, 1], and their labels as [size, 1]. */
-function realBatch(data: ImageDataset, order: Uint32Array, from: number, size: number, withLabels: boolean): { images: tf.Tensor4D; labels?: tf.Tensor2D } {
-  const pixels = data.height * data.width;
-  const out = new Float32Array(size * pixels);
-  const labels = new Int32Array(size);
-  for (let b = 0; b < size; b++) {
-    const index = order[from + b];
-    labels[b] = data.labels[index];
-    for (let p = 0; p < pixels; p++) out[b * pixels + p] = data.images[index * pixels + p] / 127.5 - 1;
-  }
-  return { images: tf.tensor4d(out, [size, data.height, data.width, 1]), labels: withLabels ? tf.tensor2d(labels, [size, 1], 'int32') : undefined };
-}
-
-async function writeSampleGrid(generator: tf.LayersModel, latents: tf.Tensor2D, labels: tf.Tensor2D | undefined, shape: [number, number, number], path: string, columns?: number): Promise<void> {
-  const images = tf.tidy(() => generator.predict(labels ? [latents, labels] : latents) as tf.Tensor);
-  const data = (await images.data()) as Float32Array;
-  images.dispose();
-  const [height, width, channels] = shape;
-  const grid = toGrid({ data, count: latents.shape[0], height, width, channels, layout: 'NHWC', valueRange: [-1, 1] }, { columns });
-  await writeFileAtomic(path, encodePng(grid));
+/** The epoch's picture: a grid of images, or a scatter plot of points over the mixture's modes. */
+async function writeSamples(
+  generator: tf.LayersModel,
+  latents: tf.Tensor2D,
+  labels: tf.Tensor2D | undefined,
+  shape: number[],
+  path: string,
+  options: { columns?: number; modes?: [number, number][] },
+): Promise<void> {
+  const output = tf.tidy(() => generator.predict(labels ? [latents, labels] : latents) as tf.Tensor);
+  const data = (await output.data()) as Float32Array;
+  output.dispose();
+  const picture =
+    shape.length === 1
+      ? scatterPlot(data, { modes: options.modes })
+      : toGrid({ data, count: latents.shape[0], height: shape[0], width: shape[1], channels: shape[2], layout: 'NHWC', valueRange: [-1, 1] }, { columns: options.columns });
+  await writeFileAtomic(path, encodePng(picture));
 }

@@ -1,0 +1,90 @@
+/**
+ * Fully connected GANs: the beginner's seed-mlp, a wider `mlp` for 28×28 images,
+ * and `mlp-2d` for the 2-D mixtures (the VEEGAN / PacGAN setting: a 2-d latent,
+ * four hidden layers of 400 in G, three of 200 in D).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { LOGIT_LAYER, type Preset } from './preset.js';
+
+export interface MlpOptions {
+  name: string;
+  description: string;
+  latentSize: number;
+  sampleShape: number[];
+  generatorUnits: number[];
+  discriminatorUnits: number[];
+  /** Hidden activation: relu, or LeakyReLU(0.2). */
+  activation: 'relu' | 'leakyRelu';
+  /** tanh for images in [-1, 1]; linear for points. */
+  output: 'tanh' | 'linear';
+}
+
+const init = (seed: number) => tf.initializers.glorotUniform({ seed });
+
+function hidden(units: number[], activation: MlpOptions['activation'], seed: number, inputShape?: number[]): tf.layers.Layer[] {
+  return units.flatMap((n, i) => {
+    const dense = tf.layers.dense({ units: n, activation: activation === 'relu' ? 'relu' : 'linear', kernelInitializer: init(seed + i), name: `hidden${i}`, ...(i === 0 && inputShape ? { inputShape } : {}) });
+    return activation === 'relu' ? [dense] : [dense, tf.layers.leakyReLU({ alpha: 0.2, name: `hidden${i}_act` })];
+  });
+}
+
+export function mlpGan(o: MlpOptions): Preset {
+  const size = o.sampleShape.reduce((a, b) => a * b, 1);
+  return {
+    name: o.name,
+    description: o.description,
+    latentSize: o.latentSize,
+    sampleShape: o.sampleShape,
+    buildGenerator(seed) {
+      const layers = [...hidden(o.generatorUnits, o.activation, seed, [o.latentSize]), tf.layers.dense({ units: size, activation: o.output, kernelInitializer: init(seed + 50), name: 'output' })];
+      if (o.sampleShape.length > 1) layers.push(tf.layers.reshape({ targetShape: o.sampleShape, name: 'image' }));
+      return tf.sequential({ name: 'generator', layers });
+    },
+    buildDiscriminator(seed) {
+      const flatten = o.sampleShape.length > 1 ? [tf.layers.flatten({ inputShape: o.sampleShape, name: 'flatten' })] : [];
+      return tf.sequential({
+        name: 'discriminator',
+        layers: [
+          ...flatten,
+          ...hidden(o.discriminatorUnits, o.activation, seed + 100, flatten.length ? undefined : o.sampleShape),
+          tf.layers.dense({ units: 1, kernelInitializer: init(seed + 150), name: LOGIT_LAYER }),
+          tf.layers.activation({ activation: 'sigmoid', name: 'probability' }),
+        ],
+      });
+    },
+  };
+}
+
+/** The beginner's MLP GAN: G: 64-d noise → Dense 64 relu → Dense 784 tanh → 28×28×1; D: flatten → Dense 64 relu → Dense 1. */
+export const seedMlp = mlpGan({
+  name: 'seed-mlp',
+  description: "the beginner's MLP GAN (64-d noise, one hidden layer of 64 on each side), 28×28 grayscale",
+  latentSize: 64,
+  sampleShape: [28, 28, 1],
+  generatorUnits: [64],
+  discriminatorUnits: [64],
+  activation: 'relu',
+  output: 'tanh',
+});
+
+export const mlp = mlpGan({
+  name: 'mlp',
+  description: 'a wider MLP GAN (100-d noise, 256-512 hidden units, LeakyReLU), 28×28 grayscale',
+  latentSize: 100,
+  sampleShape: [28, 28, 1],
+  generatorUnits: [256, 512],
+  discriminatorUnits: [512, 256],
+  activation: 'leakyRelu',
+  output: 'tanh',
+});
+
+export const mlp2d = mlpGan({
+  name: 'mlp-2d',
+  description: 'MLP GAN for the 2-D mixtures (--data ring or grid): 2-d noise, G 4×400, D 3×200',
+  latentSize: 2,
+  sampleShape: [2],
+  generatorUnits: [400, 400, 400, 400],
+  discriminatorUnits: [200, 200, 200],
+  activation: 'relu',
+  output: 'linear',
+});
