@@ -98,7 +98,7 @@ test('bad training input: missing data, corrupt data, unknown preset, bad number
 
 test('a diverging run stops with a clear message and keeps its last good checkpoint', () => {
   const dir = tempDir();
-  const result = runCli(['train', '--epochs', '3', '--limit', '640', '--data', SAMPLE_DATA, '--out', dir, '--lr', '1000', '--log-every', '1', '--checkpoint-every', '1', '--quiet']);
+  const result = runCli(['train', '--epochs', '3', '--limit', '640', '--data', SAMPLE_DATA, '--out', dir, '--lr', '3', '--log-every', '1', '--checkpoint-every', '1', '--quiet']);
   assertCleanFailure(result, /ganport train: training diverged at step (\d+) \(D loss .*\); the checkpoint of step \d+ is kept in .*; try a lower --lr/);
   const [, divergedAt] = /diverged at step (\d+)/.exec(result.stderr)!;
   const checkpoint = JSON.parse(readFileSync(join(dir, 'checkpoint', 'position.json'), 'utf8')) as { step: number };
