@@ -1,10 +1,14 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { GanportError, MAX_COUNT, loadGenerator, toPNG } from '../../runtime/node.js';
+import { GanportError, type GeneratorInfo, MAX_COUNT, loadGenerator, toPNG } from '../../runtime/node.js';
+import { scatterPlot } from '../../runtime/scatter.js';
 import { packageRoot, writeFileAtomic } from '../../util/files.js';
 import { intFlag, numberFlag, parse, requireFlag } from '../args.js';
 
 export const usage = `ganport generate [MODEL] --out FILE.png [--seed S] [--count N (1..${MAX_COUNT})] [--columns C] [--scale K] [--truncation T] [--class K] [--provider cpu|cuda|webgpu]`;
+
+/** 2-D generators (the mixture presets) are drawn as a scatter plot instead of a grid. */
+const isPoints = (info: GeneratorInfo) => info.layout === 'flat' && info.outputShape.length === 1 && info.outputShape[0] === 2;
 
 /** The generator shipped in models/, used when no MODEL is given. */
 export const DEFAULT_MODEL = () => join(packageRoot(), 'models', 'seed-mlp', 'generator.onnx');
@@ -37,7 +41,9 @@ export async function generateCommand(argv: string[]): Promise<number> {
     const label = intFlag(values.class, 'class');
     if (label !== undefined && !numClasses) throw new GanportError(`--class needs a class-conditional model; ${modelPath} is not one`);
     const t0 = performance.now();
-    const grid = await generator.generateGrid({
+    const grid = isPoints(generator.info)
+      ? scatterPlot((await generator.generate({ seed, count })).data)
+      : await generator.generateGrid({
       seed,
       count,
       labels: label === undefined ? undefined : [label],
