@@ -54,7 +54,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     });
     const ms = performance.now() - t0;
     await writeFileAtomic(out, toPNG(grid));
-    console.log(`wrote ${out}: ${count} images from seed ${seed} (${modelPath}, ${generator.provider}, ${ms.toFixed(1)} ms)`);
+    console.log(`wrote ${out}: ${count} ${isPoints(generator.info) ? "points" : "images"} from seed ${seed} (${modelPath}, ${generator.provider}, ${ms.toFixed(1)} ms)`);
   } finally {
     await generator.dispose();
   }

@@ -1,0 +1,59 @@
+/** The 2-D mixtures and the mlp-2d pipeline: data, training, export, parity, scatter plots. */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { PNG } from 'pngjs';
+import { exportRun } from '../export/index.js';
+import { runParity } from '../parity/parity.js';
+import { readOnnxInfo } from '../runtime/onnx-info.js';
+import { Rng } from '../runtime/sampler.js';
+import { mixture, sampleMixture } from '../train/data/mixtures.js';
+import { train } from '../train/train.js';
+import { runCli, tempDir } from './helpers.js';
+
+test('ring: 8 modes on the unit circle, σ 0.01; grid: 25 modes on {-4,-2,0,2,4}², σ 0.05', () => {
+  const ring = mixture('ring');
+  assert.equal(ring.modes.length, 8);
+  for (const [x, y] of ring.modes) assert.ok(Math.abs(Math.hypot(x, y) - 1) < 1e-12);
+  assert.equal(ring.sigma, 0.01);
+  const grid = mixture('grid');
+  assert.equal(grid.modes.length, 25);
+  assert.deepEqual(grid.modes[0], [-4, -4]);
+  assert.deepEqual(grid.modes[24], [4, 4]);
+  assert.equal(grid.sigma, 0.05);
+  assert.throws(() => mixture('spiral'), /unknown mixture "spiral"/);
+});
+
+test('mixture samples sit around their modes with the stated spread, every mode used', () => {
+  const grid = mixture('grid');
+  const { points, modes } = sampleMixture(grid, 20000, new Rng(1));
+  let sq = 0;
+  for (let i = 0; i < modes.length; i++) {
+    const [mx, my] = grid.modes[modes[i]];
+    sq += (points[2 * i] - mx) ** 2 + (points[2 * i + 1] - my) ** 2;
+  }
+  const sigma = Math.sqrt(sq / (2 * modes.length));
+  assert.ok(Math.abs(sigma - 0.05) < 0.002, `measured σ ${sigma}`);
+  assert.equal(new Set(modes).size, 25);
+});
+
+test('mlp-2d trains on a mixture, exports a flat 2-d output, passes parity and plots', async () => {
+  const run = tempDir();
+  const model = tempDir();
+  await train({ outDir: run, preset: 'mlp-2d', dataDir: 'grid', epochs: 1, limit: 1280, seed: 3, quiet: true });
+  const scatter = PNG.sync.read(readFileSync(join(run, 'samples', 'epoch-001.png')));
+  assert.equal(scatter.width, 400);
+  await exportRun(run, model);
+  const info = readOnnxInfo(readFileSync(join(model, 'generator.onnx')));
+  assert.equal(info.metadata['ganport.layout'], 'flat');
+  assert.deepEqual(info.outputs[0], { name: 'point', elemType: 1, dims: ['batch', 2] });
+  const report = await runParity(model, { runtimes: ['tfjs', 'ort-node', 'ort-web'], count: 64 });
+  assert.ok(report.ok, JSON.stringify(report.rows));
+  const out = join(model, 'points.png');
+  const generated = runCli(['generate', model, '--count', '500', '--out', out]);
+  assert.equal(generated.status, 0, generated.stderr);
+  assert.equal(PNG.sync.read(readFileSync(out)).width, 400);
+  const wrongData = runCli(['train', '--preset', 'dcgan', '--data', 'ring', '--out', join(run, 'x')]);
+  assert.match(wrongData.stderr, /makes images; the ring mixture needs a 2-D preset/);
+});
