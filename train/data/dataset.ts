@@ -1,13 +1,15 @@
 /**
- * What the training loop trains on: images from (Fashion-)MNIST IDX files, or
- * points from a 2-D mixture, behind one batching interface.
+ * What the training loop trains on: images from (Fashion-)MNIST IDX files or from
+ * a folder of PNG/JPEG files, or points from a 2-D mixture, behind one batching interface.
  */
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Preset } from '../../models/index.js';
 import { GanportError } from '../../runtime/errors.js';
 import { Rng } from '../../runtime/sampler.js';
 import { loadImageDataset, resolveDataDir } from './fashion-mnist.js';
+import { hasImages, loadImageFolder } from './image-folder.js';
 import { MIXTURES, type Mixture, mixture, sampleMixture } from './mixtures.js';
 
 export interface Dataset {
@@ -48,22 +50,36 @@ export async function loadDataset(spec: string | undefined, preset: Preset, seed
     };
   }
   if (spec !== undefined && (MIXTURES as readonly string[]).includes(spec)) throw new GanportError(`preset ${preset.name} makes images; the ${spec} mixture needs a 2-D preset such as mlp-2d`);
-  const data = await loadImageDataset(resolveDataDir(spec));
   const [height, width, channels] = preset.sampleShape;
-  if (data.height !== height || data.width !== width || channels !== 1) {
-    throw new GanportError(`preset ${preset.name} needs ${height}×${width}×${channels} images; ${data.source} has ${data.height}×${data.width}×1`);
+  const dir = resolveDataDir(spec);
+  if (!existsSync(dir)) throw new GanportError(`data directory ${dir} does not exist`, 'not-found');
+  const idx = existsSync(join(dir, 'train-images-idx3-ubyte')) || existsSync(join(dir, 'train-images-idx3-ubyte.gz'));
+  let images: Uint8Array;
+  let count: number;
+  let labels: Uint8Array | undefined;
+  if (!idx && !(await hasImages(dir))) throw new GanportError(`${dir} holds neither train-images-idx3-ubyte[.gz] nor PNG/JPEG images`, 'not-found');
+  if (idx) {
+    const data = await loadImageDataset(dir);
+    if (data.height !== height || data.width !== width || channels !== 1) {
+      throw new GanportError(`preset ${preset.name} needs ${height}×${width}×${channels} images; ${data.source} has ${data.height}×${data.width}×1`);
+    }
+    ({ images, count, labels } = data);
+  } else {
+    if (height !== width || (channels !== 1 && channels !== 3)) throw new GanportError(`preset ${preset.name} cannot train on an image folder`);
+    ({ images, count } = await loadImageFolder(dir, height, channels));
   }
-  const pixels = height * width;
+  if (preset.numClasses && !labels) throw new GanportError(`preset ${preset.name} is class-conditional and needs labelled data (IDX files with labels); ${dir} has none`);
+  const pixels = height * width * channels;
   return {
-    source: resolve(data.source),
-    count: data.count,
-    labels: data.labels,
+    source: resolve(dir),
+    count,
+    labels,
     batch: (order, from, size, withLabels) => ({
       // bytes → [-1, 1], the generator's tanh range
       x: tf.tensor4d(gather(from, size, order, pixels, (i, out, at) => {
-        for (let p = 0; p < pixels; p++) out[at + p] = data.images[i * pixels + p] / 127.5 - 1;
-      }), [size, height, width, 1]),
-      labels: withLabels ? labelTensor(data.labels, order, from, size) : undefined,
+        for (let p = 0; p < pixels; p++) out[at + p] = images[i * pixels + p] / 127.5 - 1;
+      }), [size, height, width, channels]),
+      labels: withLabels && labels ? labelTensor(labels, order, from, size) : undefined,
     }),
   };
 }
