@@ -144,6 +144,15 @@ export async function createGenerator(ort: OrtBinding, bytes: Uint8Array, option
   throw new GanportError(`could not create an ONNX Runtime session (${failures.join('; ')})`, 'invalid-model');
 }
 
+/** Fetches model bytes, turning network failures and HTTP errors into GanportError. */
+export async function fetchModel(url: string | URL): Promise<Uint8Array> {
+  const response = await fetch(url).catch((err: Error) => {
+    throw new GanportError(`cannot fetch model ${url}: ${err.message}`, 'not-found');
+  });
+  if (!response.ok) throw new GanportError(`cannot fetch model ${url}: HTTP ${response.status}`, 'not-found');
+  return new Uint8Array(await response.arrayBuffer());
+}
+
 export function toBytes(source: ArrayBuffer | Uint8Array): Uint8Array {
   return source instanceof Uint8Array ? source : new Uint8Array(source);
 }

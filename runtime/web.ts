@@ -1,22 +1,21 @@
 /** The runtime bound to onnxruntime-web; what `ganport/runtime` resolves to in browsers and bundlers. */
 import * as ort from 'onnxruntime-web';
-import { type Generator, type LoadOptions, type OrtBinding, createGenerator, toBytes } from './core.js';
+import { type Generator, type LoadOptions, type OrtBinding, createGenerator, fetchModel, toBytes } from './core.js';
 import { GanportError } from './errors.js';
 import type { RgbaImage } from './image.js';
 
 export * from './shared.js';
 
-/** Loads a generator from a URL or the model's bytes. Default provider: wasm. */
+
+/**
+ * Loads a generator from a URL or the model's bytes. Default providers: WebGPU where
+ * the browser has it (`navigator.gpu`), else wasm — multi-threaded when the page is
+ * cross-origin isolated. `generator.provider` says which one was taken.
+ */
 export async function loadGenerator(source: string | URL | ArrayBuffer | Uint8Array, options: LoadOptions = {}): Promise<Generator> {
-  let bytes: Uint8Array;
-  if (typeof source === 'string' || source instanceof URL) {
-    const response = await fetch(source).catch((err: Error) => {
-      throw new GanportError(`cannot fetch model ${source}: ${err.message}`, 'not-found');
-    });
-    if (!response.ok) throw new GanportError(`cannot fetch model ${source}: HTTP ${response.status}`, 'not-found');
-    bytes = new Uint8Array(await response.arrayBuffer());
-  } else bytes = toBytes(source);
-  return createGenerator(ort as unknown as OrtBinding, bytes, options, ['wasm']);
+  const bytes = typeof source === 'string' || source instanceof URL ? await fetchModel(source) : toBytes(source);
+  const hasWebGpu = typeof navigator !== 'undefined' && 'gpu' in navigator;
+  return createGenerator(ort as unknown as OrtBinding, bytes, options, hasWebGpu ? ['webgpu', 'wasm'] : ['wasm']);
 }
 
 /** Wraps an RGBA image as browser ImageData, ready for `putImageData`. */

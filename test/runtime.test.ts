@@ -121,3 +121,41 @@ test('the runtime never imports tfjs, and the web build imports no Node built-in
   visit('web.js');
   assert.ok(seen.has('core.js') && seen.has('sampler.js'));
 });
+
+test('interpolate: endpoints exact, slerp keeps the norm of equal-norm latents, lerp is linear', () => {
+  const a = Float32Array.from([1, 0, 0]);
+  const b = Float32Array.from([0, 1, 0]);
+  const path = node.interpolate(a, b, 5, 'slerp');
+  assert.equal(path.length, 15);
+  assert.deepEqual(Array.from(path.subarray(0, 3)), [1, 0, 0]);
+  assert.ok(maxAbsDiff(path.subarray(12), b) < 1e-7);
+  for (let s = 0; s < 5; s++) assert.ok(Math.abs(Math.hypot(...path.subarray(3 * s, 3 * s + 3)) - 1) < 1e-6);
+  const mid = node.interpolate(a, b, 3, 'lerp').subarray(3, 6);
+  assert.deepEqual(Array.from(mid), [0.5, 0.5, 0]);
+  assert.deepEqual(node.interpolate(a, a, 3), Float32Array.from([1, 0, 0, 1, 0, 0, 1, 0, 0]), 'parallel latents fall back to lerp');
+  assert.throws(() => node.interpolate(a, Float32Array.from([1, 2]), 3), /same non-zero length/);
+  assert.throws(() => node.interpolate(a, b, 1), /steps must be an integer ≥ 2/);
+});
+
+test('the Node runtime loads from file: and http: URLs, and reports HTTP failures', async () => {
+  const { createServer } = await import('node:http');
+  const { writeFileSync } = await import('node:fs');
+  const { pathToFileURL } = await import('node:url');
+  const { tempDir } = await import('./helpers.js');
+  const file = join(tempDir(), 'g.onnx');
+  writeFileSync(file, bytes);
+  const fromFile = await node.loadGenerator(pathToFileURL(file));
+  assert.equal(fromFile.info.latentSize, 64);
+  await fromFile.dispose();
+  const server = createServer((req, res) => (req.url === '/g.onnx' ? res.end(Buffer.from(bytes)) : res.writeHead(404).end()));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  try {
+    const fromHttp = await node.loadGenerator(`${base}/g.onnx`);
+    assert.equal(fromHttp.info.latentSize, 64);
+    await fromHttp.dispose();
+    await assert.rejects(node.loadGenerator(`${base}/missing.onnx`), /cannot fetch model .*missing\.onnx: HTTP 404/);
+  } finally {
+    server.close();
+  }
+});
