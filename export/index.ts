@@ -14,9 +14,11 @@ import { type RunConfig, runPaths } from '../train/run-dir.js';
 import { writeFileAtomic } from '../util/files.js';
 import { type ConvertOptions, convertLayersModel } from './convert.js';
 import { encodeModel } from './proto.js';
+import { writeTritonModel } from './triton.js';
 
 export { BATCH_DIM, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertLayersModel, type ConvertOptions } from './convert.js';
 export { decodeModel, encodeModel, type ModelProto } from './proto.js';
+export { tritonConfig, writeTritonModel } from './triton.js';
 export { findProblems } from './validate.js';
 
 /** Files of an exported model directory. */
@@ -55,7 +57,9 @@ async function readRunConfig(runDir: string): Promise<RunConfig> {
     throw new GanportError(`${runDir} has no trained models (generator/model.json, discriminator/model.json); is it a training run directory?`, 'not-found');
   }
   try {
-    return JSON.parse(await readFile(paths.config, 'utf8')) as RunConfig;
+    const config = JSON.parse(await readFile(paths.config, 'utf8')) as RunConfig & { imageShape?: number[] };
+    config.sampleShape ??= config.imageShape!; // runs written by ganport 0.1.0 before 2-D presets called it imageShape
+    return config;
   } catch (err) {
     throw new GanportError(`cannot read ${paths.config}: ${(err as Error).message}`, 'invalid-input');
   }
@@ -67,7 +71,10 @@ async function readRunConfig(runDir: string): Promise<RunConfig> {
  * as the reference for parity checks. Both models are converted before anything is written.
  */
 /** The conversion options a whole-run export accepts (names and metadata are set per model). */
-export type RunExportOptions = Pick<ConvertOptions, 'opset' | 'layout' | 'foldBatchNorm' | 'fp16'>;
+export type RunExportOptions = Pick<ConvertOptions, 'opset' | 'layout' | 'foldBatchNorm' | 'fp16'> & {
+  /** Also write a Triton Inference Server model repository for the generator here. */
+  triton?: string;
+};
 
 export async function exportRun(runDir: string, outDir: string, options: RunExportOptions = {}): Promise<ExportedFile[]> {
   const config = await readRunConfig(runDir);
@@ -117,8 +124,10 @@ export async function exportRun(runDir: string, outDir: string, options: RunExpo
     await writeFileAtomic(join(to, 'model.json'), await readFile(join(from, 'model.json')));
   }
   await writeFileAtomic(join(outDir, 'training-config.json'), await readFile(run.config));
-  return [
+  const files = [
     { path: out.generator, bytes: generatorBytes.length },
     { path: out.discriminator, bytes: discriminatorBytes.length },
   ];
+  if (options.triton) files.push({ path: await writeTritonModel(options.triton, `${config.preset}-generator`, generatorBytes), bytes: generatorBytes.length });
+  return files;
 }
