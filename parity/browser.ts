@@ -49,19 +49,27 @@ export interface BrowserSession {
   close(): Promise<void>;
 }
 
+export interface SessionOptions {
+  modelFile?: string;
+  chromium?: string;
+  /** A static site to open instead of the runtime page: served under /site/, opened at /site/PAGE. */
+  site?: { dir: string; page: string };
+}
+
 /** Static routes: URL prefix → directory on disk. */
-function routes(modelFile?: string): [string, string][] {
+function routes({ modelFile, site }: SessionOptions): [string, string][] {
   const ortDist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));
   const table: [string, string][] = [
     ['/ort/', ortDist],
     ['/runtime/', join(packageRoot(), 'dist', 'runtime')],
   ];
   if (modelFile) table.push(['/model/', dirname(modelFile)]);
+  if (site) table.push(['/site/', site.dir]);
   return table;
 }
 
-async function serve(modelFile?: string): Promise<Server> {
-  const table = routes(modelFile);
+async function serve(options: SessionOptions): Promise<Server> {
+  const table = routes(options);
   const server = createServer(async (req, res) => {
     const headers = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp', 'Cache-Control': 'no-store' };
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
@@ -82,7 +90,7 @@ async function serve(modelFile?: string): Promise<Server> {
   return server;
 }
 
-export async function openBrowserSession(options: { modelFile?: string; chromium?: string } = {}): Promise<BrowserSession> {
+export async function openBrowserSession(options: SessionOptions = {}): Promise<BrowserSession> {
   const executablePath = chromiumPath(options.chromium);
   if (!existsSync(executablePath)) {
     throw new GanportError(
@@ -90,7 +98,7 @@ export async function openBrowserSession(options: { modelFile?: string; chromium
       'unavailable',
     );
   }
-  const server = await serve(options.modelFile);
+  const server = await serve(options);
   let browser: Browser | undefined;
   try {
     browser = await chromium.launch({
@@ -103,10 +111,13 @@ export async function openBrowserSession(options: { modelFile?: string; chromium
     page.on('pageerror', (err) => pageErrors.push(err.message));
     page.on('console', (msg) => msg.type() === 'error' && pageErrors.push(msg.text()));
     const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    await page.goto(`${origin}/`);
-    await page.waitForFunction(() => (window as unknown as { ganportReady?: boolean }).ganportReady === true, null, { timeout: 30_000 }).catch(() => {
-      throw new GanportError(`the runtime did not load in Chromium: ${pageErrors.join('; ') || 'timed out'}`, 'unavailable');
-    });
+    if (options.site) await page.goto(`${origin}/site/${options.site.page}`);
+    else {
+      await page.goto(`${origin}/`);
+      await page.waitForFunction(() => (window as unknown as { ganportReady?: boolean }).ganportReady === true, null, { timeout: 30_000 }).catch(() => {
+        throw new GanportError(`the runtime did not load in Chromium: ${pageErrors.join('; ') || 'timed out'}`, 'unavailable');
+      });
+    }
     const opened = browser;
     return {
       page,

@@ -1,0 +1,25 @@
+// A Node app using ganport's runtime exactly as a user would: `npm install ganport`, then
+//   node examples/node/generate.mjs [MODEL.onnx] [OUT.png]
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { interpolate, loadGenerator, toPNG } from 'ganport/runtime';
+
+const model = process.argv[2] ?? fileURLToPath(new URL('../../models/seed-mlp/generator.onnx', import.meta.url));
+const out = process.argv[3] ?? 'example-grid.png';
+
+const generator = await loadGenerator(model);
+console.log(`loaded ${model}: latent ${generator.info.latentSize}, output ${generator.info.outputShape.join('×')}, provider ${generator.provider}`);
+
+// 8 rows: each a slerp walk between two seeded latents
+const rows = [];
+for (let row = 0; row < 8; row++) {
+  const [a, b] = [generator.sampleLatents({ seed: 2 * row, count: 1 }), generator.sampleLatents({ seed: 2 * row + 1, count: 1 })];
+  rows.push(interpolate(a, b, 8, 'slerp'));
+}
+const latents = new Float32Array(rows.reduce((n, r) => n + r.length, 0));
+rows.reduce((offset, r) => (latents.set(r, offset), offset + r.length), 0);
+
+const grid = await generator.generateGrid({ latents, columns: 8, scale: 2 });
+writeFileSync(out, toPNG(grid));
+console.log(`wrote ${out} (${grid.width}×${grid.height})`);
+await generator.dispose();
