@@ -4,29 +4,18 @@
  * The page exposes the `ganport/runtime` browser build as `window.ganport`.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { type Server, createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
-import { dirname, extname, join, normalize } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { GanportError } from '../runtime/errors.js';
 import { packageRoot } from '../util/files.js';
+import { serveStatic } from '../util/static-server.js';
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
 
 export function chromiumPath(requested?: string): string {
   return requested ?? process.env.GANPORT_CHROMIUM ?? DEFAULT_CHROMIUM;
 }
-
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript',
-  '.mjs': 'text/javascript',
-  '.wasm': 'application/wasm',
-  '.onnx': 'application/octet-stream',
-  '.map': 'application/json',
-};
 
 const PAGE = `<!doctype html>
 <meta charset="utf-8">
@@ -54,11 +43,16 @@ export interface SessionOptions {
   chromium?: string;
   /** A static site to open instead of the runtime page: served under /site/, opened at /site/PAGE. */
   site?: { dir: string; page: string };
+  /** A page some other server serves (e.g. `ganport demo`): opened as it is, nothing served. */
+  url?: string;
 }
+
+/** Where onnxruntime-web's browser files (ort.min.mjs, the wasm binaries) are. */
+export const ortWebDist = () => dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));
 
 /** Static routes: URL prefix → directory on disk. */
 function routes({ modelFile, site }: SessionOptions): [string, string][] {
-  const ortDist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));
+  const ortDist = ortWebDist();
   const table: [string, string][] = [
     ['/ort/', ortDist],
     ['/runtime/', join(packageRoot(), 'dist', 'runtime')],
@@ -66,28 +60,6 @@ function routes({ modelFile, site }: SessionOptions): [string, string][] {
   if (modelFile) table.push(['/model/', dirname(modelFile)]);
   if (site) table.push(['/site/', site.dir]);
   return table;
-}
-
-async function serve(options: SessionOptions): Promise<Server> {
-  const table = routes(options);
-  const server = createServer(async (req, res) => {
-    const headers = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp', 'Cache-Control': 'no-store' };
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
-    if (path === '/' || path === '/index.html') {
-      res.writeHead(200, { ...headers, 'Content-Type': MIME['.html'] }).end(PAGE);
-      return;
-    }
-    const route = table.find(([prefix]) => path.startsWith(prefix));
-    const file = route && normalize(join(route[1], path.slice(route[0].length)));
-    if (!route || !file || !file.startsWith(route[1]) || !existsSync(file)) {
-      res.writeHead(404, headers).end('not found');
-      return;
-    }
-    const body = await readFile(file);
-    res.writeHead(200, { ...headers, 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream' }).end(body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return server;
 }
 
 export async function openBrowserSession(options: SessionOptions = {}): Promise<BrowserSession> {
@@ -98,7 +70,8 @@ export async function openBrowserSession(options: SessionOptions = {}): Promise<
       'unavailable',
     );
   }
-  const server = await serve(options);
+  const served = options.url ? undefined : await serveStatic({ routes: routes(options), pages: { '/': { type: 'text/html; charset=utf-8', body: () => PAGE } } });
+  const origin = served?.origin;
   let browser: Browser | undefined;
   try {
     browser = await chromium.launch({
@@ -110,8 +83,8 @@ export async function openBrowserSession(options: SessionOptions = {}): Promise<
     const pageErrors: string[] = [];
     page.on('pageerror', (err) => pageErrors.push(err.message));
     page.on('console', (msg) => msg.type() === 'error' && pageErrors.push(msg.text()));
-    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    if (options.site) await page.goto(`${origin}/site/${options.site.page}`);
+    if (options.url) await page.goto(options.url);
+    else if (options.site) await page.goto(`${origin}/site/${options.site.page}`);
     else {
       await page.goto(`${origin}/`);
       await page.waitForFunction(() => (window as unknown as { ganportReady?: boolean }).ganportReady === true, null, { timeout: 30_000 }).catch(() => {
@@ -125,12 +98,12 @@ export async function openBrowserSession(options: SessionOptions = {}): Promise<
       modelUrl: options.modelFile ? `${origin}/model/${options.modelFile.split(/[\\/]/).pop()}` : '',
       close: async () => {
         await opened.close();
-        server.close();
+        served?.server.close();
       },
     };
   } catch (err) {
     await browser?.close();
-    server.close();
+    served?.server.close();
     throw err;
   }
 }
