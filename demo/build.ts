@@ -1,22 +1,22 @@
 /**
- * Builds the demo page into dist/demo-site: the bundle (esbuild, which resolves the
- * runtime's browser build) and the page. onnxruntime-web's wasm files are served
- * from its own package by `ganport demo`, not copied.
+ * Builds the demo page with vite into dist/demo-site: the page, its bundle (the
+ * runtime's browser build and onnxruntime-web), and the ONNX Runtime wasm binary.
  */
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { build } from 'vite';
 import { packageRoot } from '../util/files.js';
 
 export const demoSite = () => join(packageRoot(), 'dist', 'demo-site');
 
 export async function buildDemo(): Promise<string> {
-  const root = packageRoot();
   const out = demoSite();
-  rmSync(out, { recursive: true, force: true });
-  mkdirSync(out, { recursive: true });
-  await build({ entryPoints: [join(root, 'dist', 'demo', 'main.js')], bundle: true, minify: true, format: 'esm', platform: 'browser', conditions: ['browser'], outfile: join(out, 'bundle.js'), logLevel: 'warning' });
-  copyFileSync(join(root, 'demo', 'index.html'), join(out, 'index.html'));
+  await build({
+    root: join(packageRoot(), 'demo'),
+    base: './',
+    logLevel: 'warn',
+    build: { outDir: out, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 1024 },
+    resolve: { conditions: ['browser'] },
+  });
   return out;
 }
 

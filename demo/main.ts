@@ -1,6 +1,6 @@
 /**
  * The demo page: pick a shipped model, seed, count, class and truncation; animate a
- * latent interpolation; download the grid. Bundled by demo/build.ts into dist/demo-site.
+ * latent interpolation; download the grid. Built by vite (demo/build.ts) into dist/demo-site.
  */
 import { type Generator, drawToCanvas, interpolate, loadGenerator } from '../runtime/web.js';
 

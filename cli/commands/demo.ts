@@ -1,7 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { demoSite } from '../../demo/build.js';
-import { ortWebDist } from '../../parity/browser.js';
 import { GanportError } from '../../runtime/errors.js';
 import { packageRoot } from '../../util/files.js';
 import { serveStatic } from '../../util/static-server.js';
@@ -19,13 +18,13 @@ export function listModels(dir: string): { name: string; url: string }[] {
 export async function demoCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, { port: { type: 'string' }, models: { type: 'string' } }, usage);
   const site = demoSite();
-  if (!existsSync(join(site, 'bundle.js'))) throw new GanportError(`the demo is not built (${site}); run npm run build`, 'not-found');
+  if (!existsSync(join(site, 'index.html'))) throw new GanportError(`the demo is not built (${site}); run npm run build`, 'not-found');
   const models = values.models ?? join(packageRoot(), 'models');
   if (!existsSync(models)) throw new GanportError(`models directory ${models} does not exist`, 'not-found');
   const port = intFlag(values.port, 'port', 5173);
   const { server, origin } = await serveStatic(
     {
-      routes: [['/models/', models], ['/', site], ['/', ortWebDist()]],
+      routes: [['/models/', models], ['/', site]],
       pages: { '/models/index.json': { type: 'application/json', body: () => JSON.stringify(listModels(models)) } },
     },
     port,
