@@ -17,6 +17,7 @@ export interface MlpOptions {
   activation: 'relu' | 'leakyRelu';
   /** tanh for images in [-1, 1]; linear for points. */
   output: 'tanh' | 'linear';
+  defaults?: Preset['defaults'];
 }
 
 const init = (seed: number) => tf.initializers.glorotUniform({ seed });
@@ -35,6 +36,7 @@ export function mlpGan(o: MlpOptions): Preset {
     description: o.description,
     latentSize: o.latentSize,
     sampleShape: o.sampleShape,
+    defaults: o.defaults,
     buildGenerator(seed) {
       const layers = [...hidden(o.generatorUnits, o.activation, seed, [o.latentSize]), tf.layers.dense({ units: size, activation: o.output, kernelInitializer: init(seed + 50), name: 'output' })];
       if (o.sampleShape.length > 1) layers.push(tf.layers.reshape({ targetShape: o.sampleShape, name: 'image' }));
@@ -87,4 +89,6 @@ export const mlp2d = mlpGan({
   discriminatorUnits: [200, 200, 200],
   activation: 'relu',
   output: 'linear',
+  // PacGAN's settings; no EMA: averaging the weights of a generator that moves between modes puts its samples between them
+  defaults: { learningRate: 1e-4, batchSize: 100, emaDecay: 0 },
 });

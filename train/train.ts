@@ -83,10 +83,10 @@ async function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new GanportError(`seed must be an integer in [0, 2^32), got ${seed}`);
   const loss = options.loss ?? 'bce';
   if (!LOSSES.includes(loss)) throw new GanportError(`unknown loss "${loss}"; choose one of ${LOSSES.join(', ')}`);
-  const emaDecay = options.emaDecay ?? 0.999;
+  const emaDecay = options.emaDecay ?? preset.defaults?.emaDecay ?? 0.999;
   if (!(emaDecay >= 0 && emaDecay < 1)) throw new GanportError(`EMA decay must be in [0, 1), got ${emaDecay}`);
   const images = Math.min(data.count, options.limit === undefined ? Infinity : positiveInt('limit', options.limit));
-  const batchSize = positiveInt('batch size', options.batchSize ?? 64);
+  const batchSize = positiveInt('batch size', options.batchSize ?? preset.defaults?.batchSize ?? 64);
   if (images < batchSize) throw new GanportError(`batch size ${batchSize} is larger than the ${images} images available`);
   return {
     preset: preset.name,
@@ -97,7 +97,7 @@ async function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset
     seed,
     batchSize,
     epochs: positiveInt('epochs', options.epochs ?? 1),
-    learningRate: options.learningRate ?? 2e-4,
+    learningRate: options.learningRate ?? preset.defaults?.learningRate ?? 2e-4,
     beta1: options.beta1 ?? 0.5,
     loss,
     labelSmoothing: options.labelSmoothing ?? 0,
