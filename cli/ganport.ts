@@ -3,6 +3,7 @@ import { GanportError } from '../runtime/errors.js';
 import { packageVersion } from '../util/files.js';
 import { UsageError } from './args.js';
 import { demoCommand, usage as demoUsage } from './commands/demo.js';
+import { evalCommand, usage as evalUsage } from './commands/eval.js';
 import { exportCommand, usage as exportUsage } from './commands/export.js';
 import { generateCommand, usage as generateUsage } from './commands/generate.js';
 import { parityCommand, usage as parityUsage } from './commands/parity.js';
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, Command> = {
   export: { run: exportCommand, usage: exportUsage, summary: 'convert trained tfjs models to ONNX' },
   generate: { run: generateCommand, usage: generateUsage, summary: 'write a PNG grid of generated images (onnxruntime-node)' },
   parity: { run: parityCommand, usage: parityUsage, summary: 'compare tfjs, onnxruntime-node, onnxruntime-web and Chromium outputs' },
+  eval: { run: evalCommand, usage: evalUsage, summary: 'measure a 2-D mixture generator: modes captured, high-quality %, reverse KL' },
   demo: { run: demoCommand, usage: demoUsage, summary: 'serve the browser demo on 127.0.0.1 and print its URL' },
 };
 

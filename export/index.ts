@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { GanportError } from '../runtime/errors.js';
 import { META } from '../runtime/metadata.js';
@@ -82,6 +82,7 @@ export async function exportRun(runDir: string, outDir: string, options: RunExpo
   await selectBackend('cpu');
   const common: Record<string, string> = { [META.preset]: config.preset, [META.valueRange]: JSON.stringify(config.valueRange) };
   if (config.numClasses) common[META.numClasses] = String(config.numClasses);
+  common[META.data] = basename(config.data);
   const labelName = config.numClasses ? ['label'] : [];
   const images = config.sampleShape.length === 3;
   const nchw = images && options.layout === 'nchw';

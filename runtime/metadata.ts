@@ -14,6 +14,7 @@ export const META = {
   outputShape: 'ganport.output_shape', // JSON, per sample, without the batch dimension
   layout: 'ganport.layout', // 'NHWC' | 'NCHW' | 'flat'
   valueRange: 'ganport.value_range', // JSON [lo, hi]
+  data: 'ganport.data', // what it was trained on: a mixture's name, or the data directory's name
 } as const;
 
 export type OutputLayout = Layout | 'flat';
