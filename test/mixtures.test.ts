@@ -56,12 +56,12 @@ test('mlp-2d trains on a mixture, exports a flat 2-d output, passes parity and p
   assert.equal(PNG.sync.read(readFileSync(out)).width, 400);
   const evaluated = runCli(['eval', model, '--json', '--seeds', '3', '--samples', '500', '--plot', join(model, 'eval.png')]);
   assert.equal(evaluated.status, 0, evaluated.stderr);
-  const report = JSON.parse(evaluated.stdout) as { mixture: string; modes: number; seeds: number; modesCaptured: { mean: number; std: number }; reverseKl: { mean: number } };
-  assert.equal(report.mixture, 'grid', 'the mixture comes from the model metadata');
-  assert.equal(report.modes, 25);
-  assert.equal(report.seeds, 3);
-  assert.ok(report.modesCaptured.mean >= 0 && report.modesCaptured.mean <= 25);
-  assert.ok(report.reverseKl.mean >= 0 && report.reverseKl.mean <= Math.log(25) + 1e-9);
+  const scores = JSON.parse(evaluated.stdout) as { mixture: string; modes: number; seeds: number; modesCaptured: { mean: number; std: number }; reverseKl: { mean: number } };
+  assert.equal(scores.mixture, 'grid', 'the mixture comes from the model metadata');
+  assert.equal(scores.modes, 25);
+  assert.equal(scores.seeds, 3);
+  assert.ok(scores.modesCaptured.mean >= 0 && scores.modesCaptured.mean <= 25);
+  assert.ok(scores.reverseKl.mean >= 0 && scores.reverseKl.mean <= Math.log(25) + 1e-9);
   assert.equal(PNG.sync.read(readFileSync(join(model, 'eval.png'))).width, 400);
   const wrongData = runCli(['train', '--preset', 'dcgan', '--data', 'ring', '--out', join(run, 'x')]);
   assert.match(wrongData.stderr, /makes images; the ring mixture needs a 2-D preset/);
