@@ -18,5 +18,4 @@ export type GanportErrorCode =
   | 'invalid-model'
   | 'not-found'
   | 'unsupported'
-  | 'parity-failed'
   | 'unavailable';

@@ -11,8 +11,6 @@ export const DEBIAN_FASHION_MNIST = '/usr/share/datasets/fashion-mnist';
 /** The small subset that ships in this repository (first 2,000 training images). */
 export const SHIPPED_SAMPLE = () => join(packageRoot(), 'data', 'fashion-mnist-sample');
 
-export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
-
 export interface ImageDataset {
   /** Pixel bytes, N × height × width, row-major. */
   images: Uint8Array;
