@@ -25,6 +25,9 @@ test('the demo page generates in Chromium and matches the Node runtime pixel for
       const rendered = () => page.waitForFunction(() => /^seed \d+ · /.test(document.querySelector('#status')?.textContent ?? ''), null, { timeout: 60_000 });
       await rendered();
       assert.ok((await page.locator('#model option').allTextContents()).includes('seed-mlp'));
+      await page.evaluate(() => (document.querySelector('#status')!.textContent = ''));
+      await page.selectOption('#model', { label: 'seed-mlp' });
+      await rendered();
       await page.fill('#seed', '7');
       await page.fill('#count', '16');
       await page.evaluate(() => (document.querySelector('#status')!.textContent = ''));
