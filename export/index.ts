@@ -10,7 +10,7 @@ import { GanportError } from '../runtime/errors.js';
 import { META } from '../runtime/metadata.js';
 import { selectBackend } from '../tfjs/backend.js';
 import { loadLayersModel } from '../tfjs/model-io.js';
-import { type RunConfig, runPaths } from '../train/run-dir.js';
+import { type RunConfig, readRunConfig, runPaths } from '../train/run-dir.js';
 import { writeFileAtomic } from '../util/files.js';
 import { type ConvertOptions, convertLayersModel } from './convert.js';
 import { encodeModel } from './proto.js';
@@ -50,19 +50,13 @@ export async function exportModelFile(modelJson: string, outFile: string, option
   return { path: outFile, bytes: bytes.length };
 }
 
-async function readRunConfig(runDir: string): Promise<RunConfig> {
+async function readTrainedRun(runDir: string): Promise<RunConfig> {
   const paths = runPaths(runDir);
   if (!existsSync(runDir)) throw new GanportError(`run directory ${runDir} does not exist`, 'not-found');
   if (!existsSync(paths.generatorJson) || !existsSync(paths.discriminatorJson)) {
     throw new GanportError(`${runDir} has no trained models (generator/model.json, discriminator/model.json); is it a training run directory?`, 'not-found');
   }
-  try {
-    const config = JSON.parse(await readFile(paths.config, 'utf8')) as RunConfig & { imageShape?: number[] };
-    config.sampleShape ??= config.imageShape!; // runs written by ganport 0.1.0 before 2-D presets called it imageShape
-    return config;
-  } catch (err) {
-    throw new GanportError(`cannot read ${paths.config}: ${(err as Error).message}`, 'invalid-input');
-  }
+  return readRunConfig(runDir);
 }
 
 /**
@@ -77,7 +71,7 @@ export type RunExportOptions = Pick<ConvertOptions, 'opset' | 'layout' | 'foldBa
 };
 
 export async function exportRun(runDir: string, outDir: string, options: RunExportOptions = {}): Promise<ExportedFile[]> {
-  const config = await readRunConfig(runDir);
+  const config = await readTrainedRun(runDir);
   const run = runPaths(runDir);
   await selectBackend('cpu');
   const common: Record<string, string> = { [META.preset]: config.preset, [META.valueRange]: JSON.stringify(config.valueRange) };

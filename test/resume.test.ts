@@ -1,7 +1,7 @@
 /** Crash safety: a run killed with SIGKILL and resumed gives the losses of a run that was never interrupted. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type MetricsLine, readMetrics, train } from '../train/train.js';
@@ -67,4 +67,11 @@ test('resume refuses a directory without a checkpoint, and a finished run withou
   await assert.rejects(train({ outDir: dir, resume: true }), /not a training run/);
   await train({ outDir: dir, preset: 'seed-mlp', epochs: 1, limit: 128, dataDir: SAMPLE_DATA, quiet: true });
   await assert.rejects(train({ outDir: dir, resume: true }), /already finished its 1 epochs; pass --epochs/);
+  // a run directory written by ganport 0.1.0 (imageShape, no logEvery) still resumes and exports
+  const configPath = join(dir, 'config.json');
+  const { sampleShape, logEvery: _logEvery, ...rest } = JSON.parse(readFileSync(configPath, 'utf8')) as { sampleShape: number[]; logEvery: number };
+  writeFileSync(configPath, JSON.stringify({ ...rest, imageShape: sampleShape }));
+  const extended = await train({ outDir: dir, resume: true, epochs: 2, quiet: true });
+  assert.equal(extended.steps, 4);
+  assert.equal(runCli(['export', dir, '--out', join(dir, 'model')]).status, 0);
 });

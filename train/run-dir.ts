@@ -1,5 +1,7 @@
 /** The layout of a training run directory, shared by the trainer and the exporter. */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { GanportError } from '../runtime/errors.js';
 import type { LossName } from './losses.js';
 
 export const runPaths = (dir: string) => ({
@@ -40,4 +42,18 @@ export interface RunConfig {
   /** A metrics.jsonl line every this many steps (and at each epoch's end). */
   logEvery: number;
   ganportVersion: string;
+}
+
+/** Reads a run's config.json, filling in what older runs recorded under other names or not at all. */
+export async function readRunConfig(runDir: string): Promise<RunConfig> {
+  const path = runPaths(runDir).config;
+  let config: RunConfig & { imageShape?: number[] };
+  try {
+    config = JSON.parse(await readFile(path, 'utf8')) as RunConfig & { imageShape?: number[] };
+  } catch (err) {
+    throw new GanportError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'invalid-input');
+  }
+  config.sampleShape ??= config.imageShape!; // ganport 0.1.0 runs from before the 2-D presets called it imageShape
+  config.logEvery ??= 50;
+  return config;
 }

@@ -22,7 +22,7 @@ import { LOSSES, type LossName, ganLoss } from './losses.js';
 import { lossPlotSvg } from './plot.js';
 import { ProgressBar } from './progress.js';
 import { GanStep } from './step.js';
-import { type RunConfig, runPaths } from './run-dir.js';
+import { type RunConfig, readRunConfig, runPaths } from './run-dir.js';
 
 export interface TrainOptions {
   /** The run directory; with `resume`, the run to continue. */
@@ -118,7 +118,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let data: Dataset;
   if (options.resume) {
     if (!existsSync(paths.config)) throw new GanportError(`${options.outDir} is not a training run (no config.json) to resume`, 'not-found');
-    config = JSON.parse(await readFile(paths.config, 'utf8')) as RunConfig;
+    config = await readRunConfig(options.outDir);
     if (options.epochs !== undefined) config.epochs = positiveInt('epochs', options.epochs);
     data = await loadDataset(config.data, getPreset(config.preset), config.seed);
   } else {
