@@ -81,7 +81,11 @@ function animate(): void {
 
 async function selectModel(url: string): Promise<void> {
   status.textContent = `loading ${url}…`;
-  await state.generator?.dispose();
+  const previous = state.generator;
+  state.generator = undefined; // generate/animate wait for the new model rather than use a released one
+  if (state.animation !== undefined) cancelAnimationFrame(state.animation);
+  state.animation = undefined;
+  await previous?.dispose();
   state.generator = await loadGenerator(url);
   const classes = state.generator.info.numClasses;
   const field = $<HTMLLabelElement>('class-field');

@@ -46,6 +46,29 @@ test('the demo page generates in Chromium and matches the Node runtime pixel for
       const differing = canvas.pixels.filter((v, i) => Math.abs(v - expected.pixels[i]) > 1).length;
       assert.equal(differing, 0);
 
+      // a conditional model shows the class picker; one class, compared with the Node runtime again
+      await page.evaluate(() => (document.querySelector('#status')!.textContent = ''));
+      await page.selectOption('#model', { label: 'cdcgan' });
+      await rendered();
+      assert.equal(await page.isVisible('#class'), true);
+      assert.equal(await page.locator('#class option').count(), 11);
+      await page.selectOption('#class', '3');
+      await page.evaluate(() => (document.querySelector('#status')!.textContent = ''));
+      await page.click('#generate');
+      await rendered();
+      const conditional = await page.evaluate(() => {
+        const c = document.querySelector('canvas')!;
+        return Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data);
+      });
+      const cdcgan = await node.loadGenerator(join(SHIPPED_MODEL_DIR, '..', 'cdcgan', 'generator.onnx'));
+      const expectedClass = await cdcgan.generateGrid({ seed: 7, count: 16, labels: [3], scale: 2 });
+      await cdcgan.dispose();
+      assert.equal(conditional.length, expectedClass.pixels.length);
+      assert.equal(conditional.filter((v, i) => Math.abs(v - expectedClass.pixels[i]) > 1).length, 0);
+      await page.evaluate(() => (document.querySelector('#status')!.textContent = ''));
+      await page.selectOption('#model', { label: 'seed-mlp' });
+      await rendered();
+
       const download = page.waitForEvent('download');
       await page.click('#download');
       assert.match((await download).suggestedFilename(), /^ganport-seed-mlp-seed7\.png$/);
