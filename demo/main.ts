@@ -26,18 +26,13 @@ function settings() {
   };
 }
 
-function columnsFor(generator: Generator, count: number, labels?: number[]): number | undefined {
-  const classes = generator.info.numClasses;
-  return classes && !labels ? Math.ceil(count / classes) : undefined;
-}
-
 async function generate(): Promise<void> {
   const generator = state.generator;
   if (!generator) return;
   const { seed, count, truncation, labels } = settings();
   try {
     const t0 = performance.now();
-    const grid = await generator.generateGrid({ seed, count, truncation, labels, scale: 2, columns: columnsFor(generator, count, labels) });
+    const grid = await generator.generateGrid({ seed, count, truncation, labels, scale: 2 });
     const ms = performance.now() - t0;
     drawToCanvas(grid, canvas);
     state.last = { seed, count, ms };
@@ -71,7 +66,7 @@ function animate(): void {
       latents.set(path.subarray(s * size, (s + 1) * size), i * size);
     }
     const t0 = performance.now();
-    drawToCanvas(await generator.generateGrid({ latents, labels, scale: 2, columns: columnsFor(generator, count, labels) }), canvas);
+    drawToCanvas(await generator.generateGrid({ latents, labels, scale: 2 }), canvas);
     status.textContent = `interpolating seed ${seed} → ${seed + 1} · frame ${s}/${steps} · ${generator.provider} · ${(performance.now() - t0).toFixed(1)} ms per batch`;
     frame++;
     if (state.animation !== undefined) state.animation = requestAnimationFrame(tick);

@@ -85,11 +85,16 @@ export class Generator {
     return { data, dims, count, latents, images: this.asImages(data, count) };
   }
 
-  /** generate(), tiled into one RGBA grid. */
+  /**
+   * generate(), tiled into one RGBA grid. For a conditional model given no labels,
+   * the default labels run class by class, so the default columns give one row per class.
+   */
   async generateGrid(request: GenerateRequest & GridOptions = {}): Promise<RgbaImage> {
     const batch = await this.generate(request);
     if (!batch.images) throw new GanportError(`this model's output (${this.info.outputShape.join('×')}) is not an image`, 'unsupported');
-    return toGrid(batch.images, request);
+    const { numClasses } = this.info;
+    const columns = request.columns ?? (numClasses && !request.labels ? Math.ceil(batch.count / numClasses) : undefined);
+    return toGrid(batch.images, { ...request, columns });
   }
 
   async dispose(): Promise<void> {

@@ -159,3 +159,13 @@ test('the Node runtime loads from file: and http: URLs, and reports HTTP failure
     server.close();
   }
 });
+
+test('a conditional generator given no labels tiles one row per class', async () => {
+  const g = await node.loadGenerator(join(ROOT, 'models', 'cdcgan', 'generator.onnx'));
+  assert.equal(g.info.numClasses, 10);
+  const grid = await g.generateGrid({ seed: 0, count: 20 });
+  assert.deepEqual([grid.width, grid.height], [2 * 28 + 3 * 2, 10 * 28 + 11 * 2]);
+  const oneClass = await g.generateGrid({ seed: 0, count: 20, labels: [4] });
+  assert.equal(oneClass.width, 5 * 28 + 6 * 2, 'with labels, the default square-ish grid');
+  await g.dispose();
+});

@@ -133,10 +133,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   const backend = await selectBackend(options.backend ?? (options.resume ? config.backend : undefined));
   log(`backend: ${backend.name} (${backend.reason})`);
-  log(`data: ${config.images} ${preset.sampleShape.length === 1 ? "points" : "images"} from ${data.source}`);
+  const points = preset.sampleShape.length === 1;
+  log(`data: ${config.images} ${points ? 'points' : 'images'} from ${data.source}`);
   config.backend = backend.name;
   if (!options.resume) {
-    if (options.overwrite) for (const old of runPaths(options.outDir).replaceable) await rm(old, { recursive: true, force: true });
+    if (options.overwrite) for (const old of paths.replaceable) await rm(old, { recursive: true, force: true });
     await writeFileAtomic(paths.config, JSON.stringify(config, null, 2) + '\n');
   }
 
@@ -164,12 +165,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   const stepper = new GanStep(state, ganLoss(config.loss, config.labelSmoothing), config, rng);
   const stepsPerEpoch = Math.floor(config.images / batchSize);
-  const points = preset.sampleShape.length === 1;
   const sampleCount = points ? 2500 : numClasses ? numClasses * 8 : 64;
   const fixedLatents = tf.tensor2d(sampleLatents({ seed, count: sampleCount, dim: latentSize }), [sampleCount, latentSize]);
   const fixedLabels = numClasses ? tf.tensor2d(Int32Array.from(defaultLabels(sampleCount, numClasses)), [sampleCount, 1], 'int32') : undefined;
   const bar = new ProgressBar(process.stderr, 24, options.quiet);
-
 
   const start = Date.now();
   const startStep = position.step;

@@ -47,8 +47,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
       seed,
       count,
       labels: label === undefined ? undefined : [label],
-      // conditional models: one row per class unless told otherwise
-      columns: intFlag(values.columns, 'columns') ?? (numClasses && label === undefined ? Math.ceil(count / numClasses) : undefined),
+      columns: intFlag(values.columns, 'columns'),
       scale: intFlag(values.scale, 'scale'),
       truncation: values.truncation === undefined ? undefined : numberFlag(values.truncation, 'truncation', 0),
     });
