@@ -7,7 +7,7 @@ import type { OnnxInfo, TensorInfo } from './onnx-info.js';
 import { GanportError } from './errors.js';
 
 export const META = {
-  role: 'ganport.role', // 'generator' | 'discriminator'
+  role: 'ganport.role', // 'generator' | 'discriminator' | 'classifier'
   preset: 'ganport.preset',
   latentSize: 'ganport.latent_size',
   numClasses: 'ganport.num_classes',
@@ -15,6 +15,7 @@ export const META = {
   layout: 'ganport.layout', // 'NHWC' | 'NCHW' | 'flat'
   valueRange: 'ganport.value_range', // JSON [lo, hi]
   data: 'ganport.data', // what it was trained on: a mixture's name, or the data directory's name
+  testAccuracy: 'ganport.test_accuracy', // classifiers: accuracy on the held-out split
 } as const;
 
 export type OutputLayout = Layout | 'flat';

@@ -12,7 +12,7 @@ import { readOnnxInfo } from '../runtime/onnx-info.js';
 import { loadImageDataset } from '../train/data/fashion-mnist.js';
 import { type MetricsLine, train } from '../train/train.js';
 import { loadLayersModel } from '../tfjs/model-io.js';
-import { SAMPLE_DATA, maxAbsDiff, tempDir } from './helpers.js';
+import { SAMPLE_DATA, maxAbsDiff, runCli, tempDir } from './helpers.js';
 
 const readMetrics = (dir: string): MetricsLine[] =>
   readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
@@ -96,4 +96,12 @@ test('exported discriminator outputs the probability tfjs gives for real images'
   const out = await session.run({ image: new ort.Tensor('float32', x, [n, 28, 28, 1]) });
   assert.deepEqual(out.probability.dims, [n, 1]);
   assert.ok(maxAbsDiff(expected, out.probability.data as Float32Array) <= 1e-6);
+});
+
+test('ganport eval measures the freshly trained model against the real floor', () => {
+  const result = runCli(['eval', modelDir, '--samples', '500', '--data', SAMPLE_DATA, '--json']);
+  assert.equal(result.status, 0, result.stderr);
+  const { generated, realFloor } = JSON.parse(result.stdout) as { generated: { fcd: number; classHistogram: number[] }; realFloor: { fcd: number } };
+  assert.ok(Number.isFinite(generated.fcd) && generated.fcd > realFloor.fcd, `${generated.fcd} vs floor ${realFloor.fcd}`);
+  assert.equal(generated.classHistogram.reduce((a, b) => a + b, 0), 500);
 });

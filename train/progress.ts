@@ -8,8 +8,8 @@ export interface ProgressState {
   step: number;
   steps: number;
   imagesPerSecond: number;
-  dLoss?: number;
-  gLoss?: number;
+  /** The latest losses by label (D and G for a GAN, loss for a classifier); undefined before the first is logged. */
+  losses: Record<string, number | undefined>;
   etaSeconds: number;
 }
 
@@ -44,10 +44,10 @@ export class ProgressBar {
 export function formatProgress(s: ProgressState, width = 24): string {
   const filled = s.steps > 0 ? Math.round((s.step / s.steps) * width) : 0;
   const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
-  const loss = (v?: number) => (v === undefined ? '  -  ' : v.toFixed(3));
+  const losses = Object.entries(s.losses).map(([label, v]) => `${label} ${v === undefined ? '  -  ' : v.toFixed(3)}`);
   return (
     `epoch ${s.epoch}/${s.epochs} ${bar} ${String(s.step).padStart(String(s.steps).length)}/${s.steps}` +
-    ` | ${Math.round(s.imagesPerSecond)} img/s | D ${loss(s.dLoss)} G ${loss(s.gLoss)} | ETA ${formatDuration(s.etaSeconds)}`
+    ` | ${Math.round(s.imagesPerSecond)} img/s | ${losses.join(' ')} | ETA ${formatDuration(s.etaSeconds)}`
   );
 }
 

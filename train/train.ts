@@ -197,7 +197,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           await appendFile(paths.metrics, JSON.stringify(last) + '\n');
         }
         const remaining = config.epochs * stepsPerEpoch - step;
-        bar.update({ epoch, epochs: config.epochs, step: i + 1, steps: stepsPerEpoch, imagesPerSecond, dLoss: last?.d_loss, gLoss: last?.g_loss, etaSeconds: (remaining * batchSize) / imagesPerSecond }, i === stepsPerEpoch - 1);
+        bar.update({ epoch, epochs: config.epochs, step: i + 1, steps: stepsPerEpoch, imagesPerSecond, losses: { D: last?.d_loss, G: last?.g_loss }, etaSeconds: (remaining * batchSize) / imagesPerSecond }, i === stepsPerEpoch - 1);
         if (step % config.checkpointEvery === 0) {
           await saveCheckpoint(options.outDir, state, { step, epoch, batchInEpoch: i + 1, rng: rng.state });
           lastCheckpoint = step;

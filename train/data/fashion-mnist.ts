@@ -49,3 +49,14 @@ export async function loadImageDataset(dir: string, split: Split = 'train'): Pro
   if (count === 0) throw new GanportError(`${dir}: the image file holds no images`);
   return { images: images.data, labels: labels.data, count, height, width, source: dir };
 }
+
+/** Images `indices` of an IDX dataset as floats in [-1, 1] (the generators' tanh range), N × H × W × 1. */
+export function imagesAsFloats(data: ImageDataset, indices: ArrayLike<number>): Float32Array {
+  const pixels = data.height * data.width;
+  const out = new Float32Array(indices.length * pixels);
+  for (let i = 0; i < indices.length; i++) {
+    const from = indices[i] * pixels;
+    for (let p = 0; p < pixels; p++) out[i * pixels + p] = data.images[from + p] / 127.5 - 1;
+  }
+  return out;
+}
