@@ -112,9 +112,8 @@ export async function evaluateImages(generator: Generator, options: ImageEvalOpt
     const dir = resolve(resolveDataDir(options.dataDir));
     const train = await loadImageDataset(dir, 'train');
     const test = await loadImageDataset(dir, 't10k');
-    for (const split of [train, test]) {
-      if (split.count < n) throw new GanportError(`${n} samples need ${n} images in each split, but ${dir} holds ${train.count} train and ${test.count} t10k images; pass --samples ${Math.min(train.count, test.count)} or a fuller --data`);
-    }
+    const available = Math.min(train.count, test.count);
+    if (available < n) throw new GanportError(`${n} samples need ${n} images in each split, but ${dir} holds ${train.count} train and ${test.count} t10k images; pass --samples ${available} or a fuller --data`);
     const rng = new Rng(seed);
     const testIndices = draw(test.count, n, rng);
     log(`embedding ${n} real test and ${n} real train images from ${dir}`);

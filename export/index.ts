@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
+import { packedShape } from '../models/preset.js';
 import { GanportError } from '../runtime/errors.js';
 import { META } from '../runtime/metadata.js';
 import { selectBackend } from '../tfjs/backend.js';
@@ -82,6 +83,7 @@ export async function exportRun(runDir: string, outDir: string, options: RunExpo
   const nchw = images && options.layout === 'nchw';
   const [h, w, c] = config.sampleShape;
   const imageShape = nchw ? [c, h, w] : config.sampleShape;
+  const packedInput = nchw ? [c * config.pack, h, w] : packedShape(config.sampleShape, config.pack);
   const layout = images ? (nchw ? 'NCHW' : 'NHWC') : 'flat';
   const generator = await loadLayersModel(run.generatorJson);
   const discriminator = await loadLayersModel(run.discriminatorJson);
@@ -102,8 +104,10 @@ export async function exportRun(runDir: string, outDir: string, options: RunExpo
     ...options,
     inputNames: [images ? 'image' : 'point', ...labelName],
     outputNames: ['probability'],
-    docString: `ganport ${config.preset} discriminator: ${images ? 'image' : 'point'} [batch, ${imageShape.join(', ')}] (${layout}) in [${config.valueRange.join(', ')}] → probability that it is real`,
-    metadata: { ...common, [META.role]: 'discriminator', [META.outputShape]: '[1]', [META.layout]: 'flat' },
+    docString:
+      `ganport ${config.preset} discriminator: ${images ? 'image' : 'point'} [batch, ${packedInput.join(', ')}] (${layout}) in [${config.valueRange.join(', ')}] → probability that it is real` +
+      (config.pack > 1 ? `; each input joins ${config.pack} samples along the last axis (PacGAN)` : ''),
+    metadata: { ...common, [META.role]: 'discriminator', [META.outputShape]: '[1]', [META.layout]: 'flat', [META.pack]: String(config.pack) },
   });
   generator.dispose();
   discriminator.dispose();

@@ -7,7 +7,8 @@
  * feeds the discriminator a learned label map as an extra image channel.
  */
 import * as tf from '@tensorflow/tfjs';
-import { LOGIT_LAYER, type Preset } from './preset.js';
+import { GanportError } from '../runtime/errors.js';
+import { LOGIT_LAYER, type Preset, packedShape } from './preset.js';
 
 export interface DcganOptions {
   name: string;
@@ -59,8 +60,9 @@ export function dcgan(options: DcganOptions): Preset {
       const image = tf.layers.conv2dTranspose({ filters: channels, kernelSize: 4, strides: 2, padding: 'same', activation: 'tanh', kernelInitializer: glorot(seed + 1), name: 'image' }).apply(x) as tf.SymbolicTensor;
       return tf.model({ inputs: label ? [z, label] : [z], outputs: image, name: 'generator' });
     },
-    buildDiscriminator(seed) {
-      const image = tf.input({ shape: [size, size, channels], name: 'image' });
+    buildDiscriminator(seed, pack = 1) {
+      if (numClasses && pack > 1) throw new GanportError(`${options.name} is class-conditional; packing (PacGAN) is for unconditional presets`);
+      const image = tf.input({ shape: packedShape([size, size, channels], pack), name: 'image' });
       const label = numClasses ? tf.input({ shape: [1], dtype: 'int32', name: 'label' }) : undefined;
       let x: tf.SymbolicTensor = image;
       if (label) {

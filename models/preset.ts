@@ -16,8 +16,15 @@ export interface Preset {
   /**
    * Builds a fresh discriminator: image (and label) → probability; its layer named
    * `LOGIT_LAYER` outputs the logit, which training uses for numerical stability.
+   * With `pack` > 1 (PacGAN) it judges that many samples at once, joined along the
+   * last axis (see `packedShape`); conditional presets do not pack.
    */
-  buildDiscriminator(seed: number): tf.LayersModel;
+  buildDiscriminator(seed: number, pack?: number): tf.LayersModel;
+}
+
+/** The input shape of a discriminator that judges `pack` samples at once: their last axes (channels, or coordinates) joined. */
+export function packedShape(sampleShape: number[], pack = 1): number[] {
+  return [...sampleShape.slice(0, -1), sampleShape.at(-1)! * pack];
 }
 
 export const LOGIT_LAYER = 'logit';

@@ -15,6 +15,7 @@ export const META = {
   layout: 'ganport.layout', // 'NHWC' | 'NCHW' | 'flat'
   valueRange: 'ganport.value_range', // JSON [lo, hi]
   data: 'ganport.data', // what it was trained on: a mixture's name, or the data directory's name
+  pack: 'ganport.pack', // discriminators: how many samples one input joins (PacGAN)
   testAccuracy: 'ganport.test_accuracy', // classifiers: accuracy on the held-out split
 } as const;
 

@@ -207,6 +207,7 @@ describe('every preset', () => {
     test(`${preset.name}: generator and discriminator round-trip`, async () => {
       await assertRoundTrip(preset.buildGenerator(5), { batch: 4 });
       await assertRoundTrip(preset.buildDiscriminator(5), { batch: 4 });
+      if (!preset.numClasses) await assertRoundTrip(preset.buildDiscriminator(5, 4), { batch: 4 }); // PacGAN packing: 4 samples per input
     });
   }
 });

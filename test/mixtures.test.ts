@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import * as ort from 'onnxruntime-node';
 import { PNG } from 'pngjs';
 import { exportRun } from '../export/index.js';
 import { runParity } from '../parity/parity.js';
@@ -10,7 +12,10 @@ import { readOnnxInfo } from '../runtime/onnx-info.js';
 import { Rng } from '../runtime/sampler.js';
 import { mixture, sampleMixture } from '../train/data/mixtures.js';
 import { train } from '../train/train.js';
-import { runCli, tempDir } from './helpers.js';
+import { SAMPLE_DATA, maxAbsDiff, runCli, tempDir } from './helpers.js';
+import { packedShape } from '../models/preset.js';
+import { packSamples } from '../train/step.js';
+import { loadLayersModel } from '../tfjs/model-io.js';
 
 test('ring: 8 modes on the unit circle, σ 0.01; grid: 25 modes on {-4,-2,0,2,4}², σ 0.05', () => {
   const ring = mixture('ring');
@@ -65,4 +70,37 @@ test('mlp-2d trains on a mixture, exports a flat 2-d output, passes parity and p
   assert.equal(PNG.sync.read(readFileSync(join(model, 'eval.png'))).width, 400);
   const wrongData = runCli(['train', '--preset', 'dcgan', '--data', 'ring', '--out', join(run, 'x')]);
   assert.match(wrongData.stderr, /makes images; the ring mixture needs a 2-D preset/);
+});
+
+test('PacGAN packing joins consecutive samples along the last axis', () => {
+  const points = tf.tensor2d([0, 1, 2, 3, 4, 5, 6, 7], [4, 2]);
+  assert.deepEqual(packSamples(points, 2).arraySync(), [[0, 1, 2, 3], [4, 5, 6, 7]]);
+  assert.equal(packSamples(points, 1), points);
+  // four 2×2 grayscale images whose pixels all hold the image's index: packed in twos, channel c is sample c of the group
+  const images = tf.tensor4d(Float32Array.from({ length: 16 }, (_, i) => Math.floor(i / 4)), [4, 2, 2, 1]);
+  const packed = packSamples(images, 2);
+  assert.deepEqual(packed.shape, [2, 2, 2, 2]);
+  assert.deepEqual((packed.arraySync() as number[][][][])[1][1][0], [2, 3]);
+  assert.deepEqual(packedShape([28, 28, 1], 4), [28, 28, 4]);
+  assert.deepEqual(packedShape([2], 4), [8]);
+});
+
+test('train --pack 4: the discriminator judges 4 points at once, in tfjs and in its ONNX export', async () => {
+  const run = tempDir();
+  const model = tempDir();
+  await train({ outDir: run, preset: 'mlp-2d', dataDir: 'ring', epochs: 1, limit: 800, seed: 2, pack: 4, quiet: true });
+  assert.equal((JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as { pack: number }).pack, 4);
+  await exportRun(run, model);
+  const info = readOnnxInfo(readFileSync(join(model, 'discriminator.onnx')));
+  assert.deepEqual(info.inputs[0].dims, ['batch', 8]);
+  assert.equal(info.metadata['ganport.pack'], '4');
+  const d = await loadLayersModel(join(model, 'tfjs', 'discriminator', 'model.json'));
+  const x = Float32Array.from({ length: 5 * 8 }, (_, i) => Math.sin(i));
+  const expected = (d.predict(tf.tensor2d(x, [5, 8])) as tf.Tensor).dataSync();
+  const session = await ort.InferenceSession.create(join(model, 'discriminator.onnx'));
+  const { probability } = await session.run({ point: new ort.Tensor('float32', x, [5, 8]) });
+  assert.ok(maxAbsDiff(probability.data as Float32Array, expected) < 1e-5);
+  await session.release();
+  await assert.rejects(train({ outDir: tempDir(), preset: 'mlp-2d', dataDir: 'ring', epochs: 1, pack: 3, quiet: true }), /pack 3 must divide the batch size 256/);
+  await assert.rejects(train({ outDir: tempDir(), preset: 'cdcgan', dataDir: SAMPLE_DATA, epochs: 1, pack: 2, quiet: true }), /class-conditional; packing \(PacGAN\) is for unconditional presets/);
 });

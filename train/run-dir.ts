@@ -34,6 +34,8 @@ export interface RunConfig {
   data: string;
   images: number;
   numClasses?: number;
+  /** PacGAN packing degree of the discriminator (1: none). */
+  pack: number;
   loss: LossName;
   labelSmoothing: number;
   /** Decay of the generator's exponential moving average (0: none); the EMA generator is what samples and exports use. */
@@ -55,5 +57,6 @@ export async function readRunConfig(runDir: string): Promise<RunConfig> {
   }
   config.sampleShape ??= config.imageShape!; // ganport 0.1.0 runs from before the 2-D presets called it imageShape
   config.logEvery ??= 50;
+  config.pack ??= 1;
   return config;
 }

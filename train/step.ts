@@ -14,6 +14,8 @@ export interface StepConfig {
   batchSize: number;
   numClasses?: number;
   emaDecay: number;
+  /** PacGAN's packing degree: the discriminator judges this many samples at once (default 1: plain GAN). */
+  pack?: number;
 }
 
 export interface StepValues {
@@ -69,7 +71,8 @@ export class GanStep {
   }
 
   private D(x: tf.Tensor, labels?: tf.Tensor, training = true): tf.Tensor {
-    return this.logits.apply(labels ? [x, labels] : x, { training }) as tf.Tensor;
+    const packed = packSamples(x, this.config.pack ?? 1);
+    return this.logits.apply(labels ? [packed, labels] : packed, { training }) as tf.Tensor;
   }
 
   private noise(): tf.Tensor2D {
@@ -82,6 +85,19 @@ export class GanStep {
     if (!numClasses) return undefined;
     return tf.tensor2d(Int32Array.from({ length: batchSize }, () => this.rng.nextInt(numClasses)), [batchSize, 1], 'int32');
   }
+}
+
+/**
+ * PacGAN's packing: consecutive groups of `pack` samples become one discriminator
+ * input, their last axes joined: [B, 2] → [B/pack, 2·pack] for points,
+ * [B, H, W, C] → [B/pack, H, W, C·pack] for images (sample-major within a group).
+ */
+export function packSamples(x: tf.Tensor, pack: number): tf.Tensor {
+  if (pack === 1) return x;
+  const [batch, ...sample] = x.shape;
+  if (sample.length === 1) return x.reshape([batch / pack, sample[0] * pack]);
+  const [h, w, c] = sample;
+  return x.reshape([batch / pack, pack, h, w, c]).transpose([0, 2, 3, 1, 4]).reshape([batch / pack, h, w, pack * c]);
 }
 
 /** tfjs seeds a Dropout layer once, so it would draw the same mask every step; give each step its own seed from the run's RNG. */

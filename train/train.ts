@@ -37,6 +37,8 @@ export interface TrainOptions {
   beta1?: number;
   loss?: LossName;
   labelSmoothing?: number;
+  /** PacGAN: the discriminator judges this many samples at once (default 1; must divide the batch size). */
+  pack?: number;
   /** Generator EMA decay (default 0.999; 0 turns it off). */
   emaDecay?: number;
   /** Write a checkpoint every this many steps (default 500), and at every epoch's end. */
@@ -88,12 +90,16 @@ async function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset
   const images = Math.min(data.count, options.limit === undefined ? Infinity : positiveInt('limit', options.limit));
   const batchSize = positiveInt('batch size', options.batchSize ?? preset.defaults?.batchSize ?? 64);
   if (images < batchSize) throw new GanportError(`batch size ${batchSize} is larger than the ${images} images available`);
+  const pack = positiveInt('pack', options.pack ?? 1);
+  if (batchSize % pack !== 0) throw new GanportError(`pack ${pack} must divide the batch size ${batchSize}`);
+  if (pack > 1 && preset.numClasses) throw new GanportError(`preset ${preset.name} is class-conditional; packing (PacGAN) is for unconditional presets`);
   return {
     preset: preset.name,
     latentSize: preset.latentSize,
     sampleShape: preset.sampleShape,
     valueRange: [-1, 1],
     numClasses: preset.numClasses,
+    pack,
     seed,
     batchSize,
     epochs: positiveInt('epochs', options.epochs ?? 1),
@@ -143,7 +149,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   const { seed, batchSize, latentSize, numClasses } = config;
   const generator = preset.buildGenerator(seed);
-  const discriminator = preset.buildDiscriminator(seed);
+  const discriminator = preset.buildDiscriminator(seed, config.pack);
   const ema = config.emaDecay > 0 ? preset.buildGenerator(seed) : generator;
   const state: TrainingState = {
     generator,

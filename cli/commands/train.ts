@@ -3,7 +3,7 @@ import { train } from '../../train/train.js';
 import { UsageError, intFlag, numberFlag, parse } from '../args.js';
 
 export const usage =
-  'ganport train --preset NAME --epochs N --out RUN_DIR [--data DIR] [--seed S] [--batch B] [--backend NAME] [--lr LR] [--loss bce|lsgan|hinge] [--label-smoothing S] [--ema DECAY] [--checkpoint-every N] [--limit N] [--log-every N] [--overwrite] [--quiet]\n       ganport train --resume RUN_DIR [--epochs N]';
+  'ganport train --preset NAME --epochs N --out RUN_DIR [--data DIR] [--seed S] [--batch B] [--backend NAME] [--lr LR] [--loss bce|lsgan|hinge] [--label-smoothing S] [--ema DECAY] [--pack M] [--checkpoint-every N] [--limit N] [--log-every N] [--overwrite] [--quiet]\n       ganport train --resume RUN_DIR [--epochs N]';
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parse(
@@ -21,6 +21,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       loss: { type: 'string' },
       'label-smoothing': { type: 'string' },
       ema: { type: 'string' },
+      pack: { type: 'string' },
       'checkpoint-every': { type: 'string' },
       limit: { type: 'string' },
       'log-every': { type: 'string' },
@@ -44,6 +45,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     loss: values.loss as LossName | undefined,
     labelSmoothing: values['label-smoothing'] === undefined ? undefined : numberFlag(values['label-smoothing'], 'label-smoothing', 0),
     emaDecay: values.ema === undefined ? undefined : numberFlag(values.ema, 'ema', 0),
+    pack: intFlag(values.pack, 'pack'),
     checkpointEvery: intFlag(values['checkpoint-every'], 'checkpoint-every'),
     limit: intFlag(values.limit, 'limit'),
     logEvery: intFlag(values['log-every'], 'log-every'),
