@@ -6,9 +6,10 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { GanportError } from './errors.js';
 import { type GridOptions, type ImageBatch, type RgbaImage, toGrid } from './image.js';
-import { type GeneratorInfo, generatorInfo } from './metadata.js';
+import { type GeneratorInfo, generatorInfo, isPointGenerator } from './metadata.js';
 import { readOnnxInfo } from './onnx-info.js';
 import { sampleLatents } from './sampler.js';
+import { scatterPlot } from './scatter.js';
 
 /** The part of an ONNX Runtime package the core uses; both packages satisfy it. */
 export interface OrtBinding {
@@ -86,11 +87,13 @@ export class Generator {
   }
 
   /**
-   * generate(), tiled into one RGBA grid. For a conditional model given no labels,
-   * the default labels run class by class, so the default columns give one row per class.
+   * generate(), drawn as one RGBA picture: images tiled into a grid (for a conditional
+   * model given no labels, the default labels run class by class, so the default columns
+   * give one row per class); the points of a 2-D generator as a scatter plot.
    */
   async generateGrid(request: GenerateRequest & GridOptions = {}): Promise<RgbaImage> {
     const batch = await this.generate(request);
+    if (isPointGenerator(this.info)) return scatterPlot(batch.data);
     if (!batch.images) throw new GanportError(`this model's output (${this.info.outputShape.join('×')}) is not an image`, 'unsupported');
     const { numClasses } = this.info;
     const columns = request.columns ?? (numClasses && !request.labels ? Math.ceil(batch.count / numClasses) : undefined);

@@ -68,6 +68,9 @@ export function generatorInfo(onnx: OnnxInfo): GeneratorInfo {
   };
 }
 
+/** 2-D point generators (the mixture presets): drawn as scatter plots rather than image grids. */
+export const isPointGenerator = (info: GeneratorInfo) => info.layout === 'flat' && info.outputShape.length === 1 && info.outputShape[0] === 2;
+
 function guessLayout(shape: number[]): OutputLayout {
   if (shape.length !== 3) return 'flat';
   const isChannels = (n: number) => n === 1 || n === 3 || n === 4;

@@ -8,6 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { PNG } from 'pngjs';
 import { exportRun } from '../export/index.js';
 import { runParity } from '../parity/parity.js';
+import { loadGenerator } from '../runtime/node.js';
 import { readOnnxInfo } from '../runtime/onnx-info.js';
 import { Rng } from '../runtime/sampler.js';
 import { mixture, sampleMixture } from '../train/data/mixtures.js';
@@ -59,6 +60,11 @@ test('mlp-2d trains on a mixture, exports a flat 2-d output, passes parity and p
   const generated = runCli(['generate', model, '--count', '500', '--out', out]);
   assert.equal(generated.status, 0, generated.stderr);
   assert.equal(PNG.sync.read(readFileSync(out)).width, 400);
+  const generator = await loadGenerator(join(model, 'generator.onnx')); // the runtime draws point generators as a scatter plot (the demo relies on it)
+  const picture = await generator.generateGrid({ seed: 1, count: 300 });
+  await generator.dispose();
+  assert.deepEqual([picture.width, picture.height], [400, 400]);
+  assert.ok(picture.pixels.some((v, i) => i % 4 === 2 && v === 180), 'blue sample dots');
   const evaluated = runCli(['eval', model, '--json', '--seeds', '3', '--samples', '500', '--plot', join(model, 'eval.png')]);
   assert.equal(evaluated.status, 0, evaluated.stderr);
   const scores = JSON.parse(evaluated.stdout) as { mixture: string; modes: number; seeds: number; modesCaptured: { mean: number; std: number }; reverseKl: { mean: number } };

@@ -1,14 +1,11 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { GanportError, type GeneratorInfo, MAX_COUNT, loadGenerator, toPNG } from '../../runtime/node.js';
-import { scatterPlot } from '../../runtime/scatter.js';
+import { GanportError, MAX_COUNT, loadGenerator, toPNG } from '../../runtime/node.js';
+import { isPointGenerator } from '../../runtime/metadata.js';
 import { packageRoot, writeFileAtomic } from '../../util/files.js';
 import { intFlag, numberFlag, parse, requireFlag } from '../args.js';
 
 export const usage = `ganport generate [MODEL] --out FILE.png [--seed S] [--count N (1..${MAX_COUNT})] [--columns C] [--scale K] [--truncation T] [--class K] [--provider cpu|cuda|webgpu]`;
-
-/** 2-D generators (the mixture presets) are drawn as a scatter plot instead of a grid. */
-const isPoints = (info: GeneratorInfo) => info.layout === 'flat' && info.outputShape.length === 1 && info.outputShape[0] === 2;
 
 /** The generator shipped in models/, used when no MODEL is given. */
 export const DEFAULT_MODEL = () => join(packageRoot(), 'models', 'seed-mlp', 'generator.onnx');
@@ -41,9 +38,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
     const label = intFlag(values.class, 'class');
     if (label !== undefined && !numClasses) throw new GanportError(`--class needs a class-conditional model; ${modelPath} is not one`);
     const t0 = performance.now();
-    const grid = isPoints(generator.info)
-      ? scatterPlot((await generator.generate({ seed, count })).data)
-      : await generator.generateGrid({
+    // images as a grid, the points of 2-D generators as a scatter plot
+    const grid = await generator.generateGrid({
       seed,
       count,
       labels: label === undefined ? undefined : [label],
@@ -53,7 +49,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     });
     const ms = performance.now() - t0;
     await writeFileAtomic(out, toPNG(grid));
-    console.log(`wrote ${out}: ${count} ${isPoints(generator.info) ? "points" : "images"} from seed ${seed} (${modelPath}, ${generator.provider}, ${ms.toFixed(1)} ms)`);
+    console.log(`wrote ${out}: ${count} ${isPointGenerator(generator.info) ? 'points' : 'images'} from seed ${seed} (${modelPath}, ${generator.provider}, ${ms.toFixed(1)} ms)`);
   } finally {
     await generator.dispose();
   }
