@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { type ImageEvalReport, type ImageScores, DEFAULT_IMAGE_SAMPLES, evaluateImages } from '../../eval/images.js';
 import { summarize, scoreMixture } from '../../eval/mixtures.js';
 import { type Generator, GanportError, loadGenerator, toPNG } from '../../runtime/node.js';
@@ -81,7 +81,7 @@ export function formatImageReport(modelPath: string, r: ImageEvalReport): string
   };
   const lines = [
     `${modelPath}: ${r.samples} generated vs ${r.samples} real test images (seed ${r.seed})`,
-    `classifier ${r.classifier.path} (${r.classifier.data}, test accuracy ${(100 * r.classifier.testAccuracy).toFixed(2)} %)`,
+    `classifier ${relative(process.cwd(), r.classifier.path)} (${r.classifier.data}, test accuracy ${(100 * r.classifier.testAccuracy).toFixed(2)} %)`,
     `  ${''.padEnd(22)}${'generated'.padStart(12)}${'real floor'.padStart(12)}   (floor: ${r.samples} train vs test images)`,
     row('FCD', (s) => s.fcd, 3),
     row(`precision (k=${r.k})`, (s) => s.precision, 3),
