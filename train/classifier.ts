@@ -72,7 +72,7 @@ function accuracy(logits: tf.LayersModel, data: ImageDataset): number {
 }
 
 function numClassesOf(data: ImageDataset): number {
-  const n = Math.max(...data.labels) + 1;
+  const n = data.labels.reduce((max, label) => Math.max(max, label), 0) + 1; // no spread: it would overflow the stack on large label files
   if (n < 2) throw new GanportError(`${data.source}: the labels name only one class; a classifier needs at least two`);
   return n;
 }
