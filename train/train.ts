@@ -138,6 +138,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const preset = getPreset(config.preset);
 
   const backend = await selectBackend(options.backend ?? (options.resume ? config.backend : undefined));
+  if (options.resume && options.backend === undefined) backend.reason = 'the backend the run started on';
   log(`backend: ${backend.name} (${backend.reason})`);
   const points = preset.sampleShape.length === 1;
   log(`data: ${config.images} ${points ? 'points' : 'images'} from ${data.source}`);
