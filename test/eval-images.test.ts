@@ -1,6 +1,6 @@
 /** Image metrics: the linear algebra and k-NN precision/recall on known answers, then `ganport eval` on the shipped models. */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Classifier, classHistogramKl, predictedClasses } from '../eval/classifier.js';
@@ -11,7 +11,7 @@ import { coverage, manifold, precisionRecall } from '../eval/precision-recall.js
 import { readOnnxInfo } from '../runtime/onnx-info.js';
 import { Rng } from '../runtime/sampler.js';
 import { loadImageDataset, resolveDataDir } from '../train/data/fashion-mnist.js';
-import { ROOT, SAMPLE_DATA, maxAbsDiff, runCli } from './helpers.js';
+import { ROOT, SAMPLE_DATA, maxAbsDiff, runCli, tempDir } from './helpers.js';
 
 const matrix = (rows: number[][]): SquareMatrix => ({ n: rows.length, data: Float64Array.from(rows.flat()) });
 
@@ -218,4 +218,18 @@ test('ganport eval prints a table with the floor; bad requests get one clear lin
   assert.match(misplaced.stderr, /--seeds does not apply to image generators/);
   assert.equal(runCli(['eval']).status, 2);
   assert.ok(existsSync(join(ROOT, 'models', 'classifier', 'classifier.onnx')));
+});
+
+test('ganport eval refuses images the classifier cannot read, naming both shapes', async () => {
+  const { getPreset } = await import('../models/index.js');
+  const { modelToBytes } = await import('../export/index.js');
+  const { selectBackend } = await import('../tfjs/backend.js');
+  await selectBackend('cpu');
+  const generator = getPreset('dcgan-32').buildGenerator(1);
+  const file = join(tempDir(), 'rgb.onnx');
+  writeFileSync(file, modelToBytes(generator, { inputNames: ['latent'], outputNames: ['image'] }));
+  generator.dispose();
+  const result = runCli(['eval', file, '--samples', '100', '--data', SAMPLE_DATA]);
+  assert.equal(result.status, 1);
+  assert.match(result.stderr, /the generator makes 32×32×3 images but the classifier .*classifier\.onnx takes 28×28×1/);
 });
