@@ -43,10 +43,13 @@ export class Classifier {
     const features = info.outputs.find((o) => o.name === 'features');
     const probabilities = info.outputs.find((o) => o.name === 'probabilities');
     if (!features || !probabilities) throw new GanportError(`${path} lacks the features and probabilities outputs`, 'invalid-model');
+    const imageShape = info.inputs[0]?.dims.slice(1) ?? [];
     const dims = [features.dims[1], probabilities.dims[1]];
-    if (!dims.every((d): d is number => typeof d === 'number')) throw new GanportError(`${path}: feature and class dimensions must be fixed`, 'invalid-model');
+    if (imageShape.length !== 3 || ![...imageShape, ...dims].every((d): d is number => typeof d === 'number')) {
+      throw new GanportError(`${path}: the image shape (h, w, c) and the feature and class sizes must be fixed dimensions`, 'invalid-model');
+    }
     const session = await ort.InferenceSession.create(bytes);
-    return new Classifier(session, path, JSON.parse(info.metadata[META.outputShape]) as number[], dims[1], dims[0], info.metadata[META.data] ?? '?', Number(info.metadata[META.testAccuracy]));
+    return new Classifier(session, path, imageShape as number[], dims[1] as number, dims[0] as number, info.metadata[META.data] ?? '?', Number(info.metadata[META.testAccuracy]));
   }
 
   /** Features and class probabilities of `count` NHWC images in [-1, 1]. */

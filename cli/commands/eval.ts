@@ -13,13 +13,8 @@ export const usage =
   '       images:      [--samples N (10000)] [--seed S (0)] [--data DIR] [--classifier FILE.onnx] [--k K (3)]\n' +
   '       2-D points:  [--mixture ring|grid] [--samples N (2500)] [--seeds K (5)] [--plot FILE.png]';
 
-/**
- * Measures a generator through the runtime (what users ship): image generators
- * with classifier-based metrics against real test images, 2-D mixture generators
- * with the VEEGAN/PacGAN mode-collapse protocol.
- */
-export async function evalCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(
+function parseFlags(argv: string[]) {
+  return parse(
     argv,
     {
       mixture: { type: 'string' },
@@ -34,6 +29,17 @@ export async function evalCommand(argv: string[]): Promise<number> {
     },
     usage,
   );
+}
+
+type Flags = ReturnType<typeof parseFlags>['values'];
+
+/**
+ * Measures a generator through the runtime (what users ship): image generators
+ * with classifier-based metrics against real test images, 2-D mixture generators
+ * with the VEEGAN/PacGAN mode-collapse protocol.
+ */
+export async function evalCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv);
   if (positionals.length !== 1) throw new UsageError(`expected one MODEL\nusage: ${usage}`);
   const modelPath = resolveModel(positionals[0]);
   const generator = await loadGenerator(modelPath);
@@ -47,18 +53,6 @@ export async function evalCommand(argv: string[]): Promise<number> {
     await generator.dispose();
   }
   return 0;
-}
-
-interface Flags {
-  mixture?: string;
-  samples?: string;
-  seeds?: string;
-  seed?: string;
-  plot?: string;
-  data?: string;
-  classifier?: string;
-  k?: string;
-  json?: boolean;
 }
 
 async function evalImages(generator: Generator, modelPath: string, values: Flags): Promise<void> {
