@@ -1,7 +1,7 @@
 /**
  * Pairwise squared Euclidean distances between feature rows, computed by a
- * three-node ONNX graph in onnxruntime-node (a 10,000 × 10,000 × 128 matrix
- * product is ~1 s there, tens of seconds in plain JS):
+ * six-node ONNX graph in onnxruntime-node (10,000 × 10,000 rows of 128: 0.5 s
+ * there, about 20 s as a plain JS loop, on a 2-core machine):
  *   D = ‖a‖² + ‖b‖²ᵀ − 2 a bᵀ, clamped at 0 against round-off.
  */
 import * as ort from 'onnxruntime-node';

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-export const FEATURES_LAYER = 'features';
+const FEATURES_LAYER = 'features';
 export const CLASS_LOGITS_LAYER = 'class_logits';
 export const FEATURE_SIZE = 128;
 

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { appendFile, mkdir, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { CLASS_LOGITS_LAYER, buildClassifier } from '../models/classifier.js';
+import { CLASS_LOGITS_LAYER, FEATURE_SIZE, buildClassifier } from '../models/classifier.js';
 import { GanportError } from '../runtime/errors.js';
 import { META } from '../runtime/metadata.js';
 import { Rng } from '../runtime/sampler.js';
@@ -160,7 +160,7 @@ export async function trainClassifier(options: ClassifierTrainOptions): Promise<
   const bytes = modelToBytes(model, {
     inputNames: ['image'],
     outputNames: ['features', 'probabilities'],
-    docString: `ganport evaluation classifier: image [batch, ${record.imageShape.join(', ')}] (NHWC) in [-1, 1] → features [batch, 128], probabilities [batch, ${numClasses}]; test accuracy ${(100 * testAccuracy).toFixed(2)} % on ${record.dataName}`,
+    docString: `ganport evaluation classifier: image [batch, ${record.imageShape.join(', ')}] (NHWC) in [-1, 1] → features [batch, ${FEATURE_SIZE}], probabilities [batch, ${numClasses}]; test accuracy ${(100 * testAccuracy).toFixed(2)} % on ${record.dataName}`,
     metadata: {
       [META.role]: 'classifier',
       [META.data]: record.dataName,
