@@ -1,0 +1,61 @@
+/** Locating and loading (Fashion-)MNIST image/label IDX files. */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GanportError } from '@ganport/runtime';
+import { shippedFashionMnistSample } from '../assets.js';
+import { parseIdx } from './idx.js';
+
+/** Where Debian's dataset-fashion-mnist package installs the files. */
+export const DEBIAN_FASHION_MNIST = '/usr/share/datasets/fashion-mnist';
+/** The small subset that ships in this repository (first 2,000 training images). */
+
+export interface ImageDataset {
+  /** Pixel bytes, N × height × width, row-major. */
+  images: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+  height: number;
+  width: number;
+  source: string;
+}
+
+export type Split = 'train' | 't10k';
+
+/** The data directory to use: the one given, else Debian's, else the shipped sample. */
+export function resolveDataDir(requested?: string): string {
+  if (requested !== undefined) return requested;
+  return existsSync(DEBIAN_FASHION_MNIST) ? DEBIAN_FASHION_MNIST : shippedFashionMnistSample();
+}
+
+async function readIdxFile(dir: string, stem: string) {
+  for (const name of [stem, `${stem}.gz`]) {
+    const path = join(dir, name);
+    if (existsSync(path)) return parseIdx(await readFile(path), path);
+  }
+  throw new GanportError(`no ${stem}[.gz] in ${dir}`, 'not-found');
+}
+
+export async function loadImageDataset(dir: string, split: Split = 'train'): Promise<ImageDataset> {
+  if (!existsSync(dir)) throw new GanportError(`data directory ${dir} does not exist`, 'not-found');
+  const images = await readIdxFile(dir, `${split}-images-idx3-ubyte`);
+  const labels = await readIdxFile(dir, `${split}-labels-idx1-ubyte`);
+  if (images.dims.length !== 3) throw new GanportError(`${dir}: image file has ${images.dims.length} dimensions, expected 3 (N × H × W)`);
+  if (labels.dims.length !== 1 || labels.dims[0] !== images.dims[0]) {
+    throw new GanportError(`${dir}: ${labels.dims[0]} labels for ${images.dims[0]} images`);
+  }
+  const [count, height, width] = images.dims;
+  if (count === 0) throw new GanportError(`${dir}: the image file holds no images`);
+  return { images: images.data, labels: labels.data, count, height, width, source: dir };
+}
+
+/** Images `indices` of an IDX dataset as floats in [-1, 1] (the generators' tanh range), N × H × W × 1. */
+export function imagesAsFloats(data: ImageDataset, indices: ArrayLike<number>): Float32Array {
+  const pixels = data.height * data.width;
+  const out = new Float32Array(indices.length * pixels);
+  for (let i = 0; i < indices.length; i++) {
+    const from = indices[i] * pixels;
+    for (let p = 0; p < pixels; p++) out[i * pixels + p] = data.images[from + p] / 127.5 - 1;
+  }
+  return out;
+}

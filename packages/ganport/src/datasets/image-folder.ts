@@ -1,0 +1,87 @@
+/**
+ * A folder of PNG/JPEG images (searched recursively) as a training set: each image
+ * is centre-cropped to a square, resized by area averaging (or bilinear when it is
+ * smaller than the target) to the preset's size, and converted to RGB or gray.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
+import { GanportError } from '@ganport/runtime';
+
+const EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
+
+export interface DecodedImage {
+  width: number;
+  height: number;
+  /** RGBA bytes. */
+  data: Uint8Array;
+}
+
+export function decodeImage(bytes: Uint8Array, name: string): DecodedImage {
+  try {
+    if (bytes[0] === 0x89 && bytes[1] === 0x50) {
+      const png = PNG.sync.read(Buffer.from(bytes));
+      return { width: png.width, height: png.height, data: png.data };
+    }
+    if (bytes[0] === 0xff && bytes[1] === 0xd8) {
+      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 512 });
+      return { width: img.width, height: img.height, data: img.data };
+    }
+  } catch (err) {
+    throw new GanportError(`${name} is not a readable image (${(err as Error).message})`);
+  }
+  throw new GanportError(`${name} is neither PNG nor JPEG`);
+}
+
+/** Centre square crop, resized to size × size, `channels` 1 (luma) or 3 (RGB), bytes row-major HWC. */
+export function cropAndResize(image: DecodedImage, size: number, channels: 1 | 3): Uint8Array {
+  const side = Math.min(image.width, image.height);
+  const x0 = (image.width - side) / 2;
+  const y0 = (image.height - side) / 2;
+  const scale = side / size;
+  const out = new Uint8Array(size * size * channels);
+  const rgb = [0, 0, 0];
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      // the source rectangle this output pixel covers; at least one pixel
+      const sx0 = Math.floor(x0 + x * scale);
+      const sy0 = Math.floor(y0 + y * scale);
+      const sx1 = Math.max(sx0 + 1, Math.floor(x0 + (x + 1) * scale));
+      const sy1 = Math.max(sy0 + 1, Math.floor(y0 + (y + 1) * scale));
+      rgb.fill(0);
+      for (let sy = sy0; sy < sy1; sy++)
+        for (let sx = sx0; sx < sx1; sx++) for (let c = 0; c < 3; c++) rgb[c] += image.data[(sy * image.width + sx) * 4 + c];
+      const n = (sy1 - sy0) * (sx1 - sx0);
+      const o = (y * size + x) * channels;
+      if (channels === 3) for (let c = 0; c < 3; c++) out[o + c] = Math.round(rgb[c] / n);
+      else out[o] = Math.round((0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]) / n);
+    }
+  }
+  return out;
+}
+
+async function listImages(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const files: string[] = [];
+  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) files.push(...(await listImages(path)));
+    else if (EXTENSIONS.has(extname(e.name).toLowerCase())) files.push(path);
+  }
+  return files;
+}
+
+export async function hasImages(dir: string): Promise<boolean> {
+  return (await listImages(dir)).length > 0;
+}
+
+/** Loads every image under `dir` at size × size × channels; bytes, N × H × W × C. */
+export async function loadImageFolder(dir: string, size: number, channels: 1 | 3): Promise<{ images: Uint8Array; count: number }> {
+  const files = await listImages(dir);
+  if (files.length === 0) throw new GanportError(`no PNG or JPEG images under ${dir}`, 'not-found');
+  const stride = size * size * channels;
+  const images = new Uint8Array(files.length * stride);
+  for (let i = 0; i < files.length; i++) images.set(cropAndResize(decodeImage(await readFile(files[i]), files[i]), size, channels), i * stride);
+  return { images, count: files.length };
+}

@@ -1,0 +1,116 @@
+/**
+ * The demo page: pick a shipped model, seed, count, class and truncation; animate a
+ * latent interpolation; download the grid. Built by vite (demo/build.ts) into dist/demo-site.
+ */
+import { type Generator, drawToCanvas, interpolate, loadGenerator } from '@ganport/runtime';
+
+interface ModelEntry {
+  name: string;
+  url: string;
+}
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const status = $<HTMLParagraphElement>('status');
+const canvas = $<HTMLCanvasElement>('grid');
+const state: { generator?: Generator; animation?: number; last?: { seed: number; count: number; ms: number } } = {};
+(window as unknown as { demoState: typeof state }).demoState = state;
+
+function settings() {
+  const truncation = $<HTMLInputElement>('truncation').value;
+  const label = $<HTMLSelectElement>('class').value;
+  return {
+    seed: Number($<HTMLInputElement>('seed').value),
+    count: Number($<HTMLInputElement>('count').value),
+    truncation: truncation ? Number(truncation) : undefined,
+    labels: label === '' ? undefined : [Number(label)],
+  };
+}
+
+async function generate(): Promise<void> {
+  const generator = state.generator;
+  if (!generator) return;
+  const { seed, count, truncation, labels } = settings();
+  try {
+    const t0 = performance.now();
+    const grid = await generator.generateGrid({ seed, count, truncation, labels, scale: 2 });
+    const ms = performance.now() - t0;
+    drawToCanvas(grid, canvas);
+    state.last = { seed, count, ms };
+    status.textContent = `seed ${seed} · ${count} images · ${generator.provider}${crossOriginIsolated ? ' (threads)' : ''} · ${ms.toFixed(1)} ms per batch`;
+  } catch (err) {
+    status.textContent = `error: ${(err as Error).message}`;
+  }
+}
+
+/** Walks the great circle from seed's latents to seed+1's and back, one frame per animation tick. */
+function animate(): void {
+  const generator = state.generator;
+  if (!generator) return;
+  if (state.animation !== undefined) {
+    cancelAnimationFrame(state.animation);
+    state.animation = undefined;
+    return;
+  }
+  const { seed, count, labels } = settings();
+  const a = generator.sampleLatents({ seed, count });
+  const b = generator.sampleLatents({ seed: seed + 1, count });
+  const steps = 48;
+  const size = generator.info.latentSize;
+  let frame = 0;
+  const tick = async () => {
+    const t = frame % (2 * steps);
+    const s = t < steps ? t : 2 * steps - t;
+    const latents = new Float32Array(count * size);
+    for (let i = 0; i < count; i++) {
+      const path = interpolate(a.subarray(i * size, (i + 1) * size), b.subarray(i * size, (i + 1) * size), steps + 1, 'slerp');
+      latents.set(path.subarray(s * size, (s + 1) * size), i * size);
+    }
+    const t0 = performance.now();
+    drawToCanvas(await generator.generateGrid({ latents, labels, scale: 2 }), canvas);
+    status.textContent = `interpolating seed ${seed} → ${seed + 1} · frame ${s}/${steps} · ${generator.provider} · ${(performance.now() - t0).toFixed(1)} ms per batch`;
+    frame++;
+    if (state.animation !== undefined) state.animation = requestAnimationFrame(tick);
+  };
+  state.animation = requestAnimationFrame(tick);
+}
+
+async function selectModel(url: string): Promise<void> {
+  status.textContent = `loading ${url}…`;
+  const previous = state.generator;
+  state.generator = undefined; // generate/animate wait for the new model rather than use a released one
+  if (state.animation !== undefined) cancelAnimationFrame(state.animation);
+  state.animation = undefined;
+  await previous?.dispose();
+  state.generator = await loadGenerator(url);
+  const classes = state.generator.info.numClasses;
+  const field = $<HTMLLabelElement>('class-field');
+  const select = $<HTMLSelectElement>('class');
+  field.hidden = !classes;
+  select.length = 1;
+  for (let c = 0; c < (classes ?? 0); c++) select.add(new Option(`class ${c}`, String(c)));
+  await generate();
+}
+
+async function main(): Promise<void> {
+  const models = (await (await fetch('./models/index.json')).json()) as ModelEntry[];
+  const picker = $<HTMLSelectElement>('model');
+  for (const m of models) picker.add(new Option(m.name, m.url));
+  picker.addEventListener('change', () => void selectModel(picker.value));
+  $<HTMLFormElement>('controls').addEventListener('submit', (e) => {
+    e.preventDefault();
+    void generate();
+  });
+  $<HTMLButtonElement>('animate').addEventListener('click', animate);
+  $<HTMLButtonElement>('download').addEventListener('click', () =>
+    canvas.toBlob((blob) => {
+      const link = document.createElement('a');
+      link.href = URL.createObjectURL(blob!);
+      link.download = `ganport-${picker.selectedOptions[0]?.text}-seed${settings().seed}.png`;
+      link.click();
+    }),
+  );
+  if (models.length) await selectModel(models[0].url);
+  else status.textContent = 'no models found';
+}
+
+main().catch((err: Error) => (status.textContent = `error: ${err.message}`));

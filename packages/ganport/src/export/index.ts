@@ -1,0 +1,132 @@
+/**
+ * The exporter's entry points: a whole training run (generator + discriminator
+ * + the tfjs reference copies) or any single tfjs LayersModel file.
+ */
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { packedShape } from '../presets/preset.js';
+import { GanportError } from '@ganport/runtime';
+import { META } from '@ganport/runtime';
+import { selectBackend } from '../tfjs/backend.js';
+import { loadLayersModel } from '../tfjs/model-io.js';
+import { type RunConfig, readRunConfig, runPaths } from '../formats/run-dir.js';
+import { writeFileAtomic } from '../util/files.js';
+import { type ConvertOptions, convertLayersModel } from './convert.js';
+import { encodeModel } from './proto.js';
+import { writeTritonModel } from './triton.js';
+
+export { BATCH_DIM, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertLayersModel, type ConvertOptions } from './convert.js';
+export { decodeModel, encodeModel, type ModelProto } from './proto.js';
+export { tritonConfig, writeTritonModel } from './triton.js';
+export { findProblems } from './validate.js';
+
+/** Files of an exported model directory. */
+export const modelPaths = (dir: string) => ({
+  generator: join(dir, 'generator.onnx'),
+  discriminator: join(dir, 'discriminator.onnx'),
+  tfjsGenerator: join(dir, 'tfjs', 'generator'),
+  tfjsDiscriminator: join(dir, 'tfjs', 'discriminator'),
+  tfjsGeneratorJson: join(dir, 'tfjs', 'generator', 'model.json'),
+  tfjsDiscriminatorJson: join(dir, 'tfjs', 'discriminator', 'model.json'),
+});
+
+export interface ExportedFile {
+  path: string;
+  bytes: number;
+}
+
+export function modelToBytes(model: tf.LayersModel, options: ConvertOptions = {}): Uint8Array {
+  return encodeModel(convertLayersModel(model, options));
+}
+
+/** Exports any tfjs LayersModel saved as model.json + weights to one .onnx file. */
+export async function exportModelFile(modelJson: string, outFile: string, options: ConvertOptions = {}): Promise<ExportedFile> {
+  await selectBackend('cpu');
+  const model = await loadLayersModel(modelJson);
+  const bytes = modelToBytes(model, options);
+  model.dispose();
+  await writeFileAtomic(outFile, bytes);
+  return { path: outFile, bytes: bytes.length };
+}
+
+async function readTrainedRun(runDir: string): Promise<RunConfig> {
+  const paths = runPaths(runDir);
+  if (!existsSync(runDir)) throw new GanportError(`run directory ${runDir} does not exist`, 'not-found');
+  if (!existsSync(paths.generatorJson) || !existsSync(paths.discriminatorJson)) {
+    throw new GanportError(`${runDir} has no trained models (generator/model.json, discriminator/model.json); is it a training run directory?`, 'not-found');
+  }
+  return readRunConfig(runDir);
+}
+
+/**
+ * Exports a training run into MODEL_DIR: generator.onnx (latent → image),
+ * discriminator.onnx (image → probability), and tfjs/{generator,discriminator}/
+ * as the reference for parity checks. Both models are converted before anything is written.
+ */
+/** The conversion options a whole-run export accepts (names and metadata are set per model). */
+export type RunExportOptions = Pick<ConvertOptions, 'opset' | 'layout' | 'foldBatchNorm' | 'fp16'> & {
+  /** Also write a Triton Inference Server model repository for the generator here. */
+  triton?: string;
+};
+
+export async function exportRun(runDir: string, outDir: string, options: RunExportOptions = {}): Promise<ExportedFile[]> {
+  const config = await readTrainedRun(runDir);
+  const run = runPaths(runDir);
+  await selectBackend('cpu');
+  const common: Record<string, string> = { [META.preset]: config.preset, [META.valueRange]: JSON.stringify(config.valueRange) };
+  if (config.numClasses) common[META.numClasses] = String(config.numClasses);
+  common[META.data] = basename(config.data);
+  const labelName = config.numClasses ? ['label'] : [];
+  const images = config.sampleShape.length === 3;
+  const nchw = images && options.layout === 'nchw';
+  const [h, w, c] = config.sampleShape;
+  const imageShape = nchw ? [c, h, w] : config.sampleShape;
+  const packedInput = nchw ? [c * config.pack, h, w] : packedShape(config.sampleShape, config.pack);
+  const layout = images ? (nchw ? 'NCHW' : 'NHWC') : 'flat';
+  const generator = await loadLayersModel(run.generatorJson);
+  const discriminator = await loadLayersModel(run.discriminatorJson);
+  const generatorBytes = modelToBytes(generator, {
+    ...options,
+    inputNames: ['latent', ...labelName],
+    outputNames: [images ? 'image' : 'point'],
+    docString: `ganport ${config.preset} generator: latent [batch, ${config.latentSize}] ~ N(0, 1) → ${images ? 'image' : 'point'} [batch, ${imageShape.join(', ')}] (${layout}) in [${config.valueRange.join(', ')}]`,
+    metadata: {
+      ...common,
+      [META.role]: 'generator',
+      [META.latentSize]: String(config.latentSize),
+      [META.outputShape]: JSON.stringify(imageShape),
+      [META.layout]: layout,
+    },
+  });
+  const discriminatorBytes = modelToBytes(discriminator, {
+    ...options,
+    inputNames: [images ? 'image' : 'point', ...labelName],
+    outputNames: ['probability'],
+    docString:
+      `ganport ${config.preset} discriminator: ${images ? 'image' : 'point'} [batch, ${packedInput.join(', ')}] (${layout}) in [${config.valueRange.join(', ')}] → probability that it is real` +
+      (config.pack > 1 ? `; each input joins ${config.pack} samples along the last axis (PacGAN)` : ''),
+    metadata: { ...common, [META.role]: 'discriminator', [META.outputShape]: '[1]', [META.layout]: 'flat', [META.pack]: String(config.pack) },
+  });
+  generator.dispose();
+  discriminator.dispose();
+
+  const out = modelPaths(outDir);
+  await writeFileAtomic(out.generator, generatorBytes);
+  await writeFileAtomic(out.discriminator, discriminatorBytes);
+  for (const [from, to] of [
+    [run.generator, out.tfjsGenerator],
+    [run.discriminator, out.tfjsDiscriminator],
+  ]) {
+    await writeFileAtomic(join(to, 'weights.bin'), await readFile(join(from, 'weights.bin')));
+    await writeFileAtomic(join(to, 'model.json'), await readFile(join(from, 'model.json')));
+  }
+  await writeFileAtomic(join(outDir, 'training-config.json'), await readFile(run.config));
+  const files = [
+    { path: out.generator, bytes: generatorBytes.length },
+    { path: out.discriminator, bytes: discriminatorBytes.length },
+  ];
+  if (options.triton) files.push({ path: await writeTritonModel(options.triton, `${config.preset}-generator`, generatorBytes), bytes: generatorBytes.length });
+  return files;
+}

@@ -1,0 +1,50 @@
+/** What a layer handler is given, and what it must return. */
+import type { GraphBuilder, Value } from '../graph.js';
+import { GanportError } from '@ganport/runtime';
+
+/** A tfjs shape: null for the batch (or any unknown) dimension. */
+export type Shape = (number | null)[];
+
+export interface LayerWeight {
+  /** The weight's own name within the layer: 'kernel', 'bias', 'gamma', … */
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface LayerContext {
+  g: GraphBuilder;
+  className: string;
+  /** The tfjs layer name, used as the prefix of every ONNX name the handler creates. */
+  name: string;
+  config: Record<string, unknown>;
+  inputs: Value[];
+  /** The tfjs (channels-last) shapes of the inputs and output. */
+  inputShapes: Shape[];
+  outputShape: Shape;
+  weights: LayerWeight[];
+}
+
+/** Emits the ONNX nodes for one tfjs layer; returns the value holding its output, in whichever layout is cheapest. */
+export type LayerHandler = (ctx: LayerContext) => Value;
+
+export function weight(ctx: LayerContext, name: string): LayerWeight {
+  const w = ctx.weights.find((x) => x.name === name);
+  if (!w) throw new GanportError(`layer ${ctx.name} (${ctx.className}) has no weight "${name}"`, 'invalid-model');
+  return w;
+}
+
+export function unsupportedConfig(ctx: LayerContext, what: string): never {
+  throw new GanportError(`layer ${ctx.name} (${ctx.className}): ${what} is not supported by the ONNX exporter`, 'unsupported');
+}
+
+/** A value with the same rank and layout as `like`. */
+export const sameLayout = (like: Value, name: string): Value => ({ ...like, name });
+
+/** A value in tfjs layout of the given rank. */
+export const tfjsValue = (name: string, rank: number): Value => ({ name, rank, channelsFirst: false });
+
+/** Requires channels-last data format (tfjs's default); channels-first tfjs layers are rare and not supported. */
+export function requireChannelsLast(ctx: LayerContext): void {
+  if (ctx.config.dataFormat !== undefined && ctx.config.dataFormat !== 'channelsLast') unsupportedConfig(ctx, `dataFormat ${String(ctx.config.dataFormat)}`);
+}

@@ -1,0 +1,97 @@
+/**
+ * Conv2D and Conv2DTranspose, computed channels-first as ONNX requires.
+ * `same` padding is always written as explicit pads (TensorFlow's rule: the odd
+ * pixel goes at the end), never auto_pad, which runtimes implement inconsistently.
+ */
+import { GanportError } from '@ganport/runtime';
+import { attr } from '../builder.js';
+import { applyActivation } from './activation.js';
+import { type LayerContext, type LayerHandler, type LayerWeight, requireChannelsLast, unsupportedConfig, weight } from './context.js';
+
+export const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0], v[1] ?? v[0]] : [v as number, v as number]);
+
+/** TensorFlow's `same` padding for one spatial axis of a forward convolution or pooling. */
+export function samePads(size: number | null, kernel: number, stride: number, dilation = 1): [number, number] {
+  const effective = (kernel - 1) * dilation + 1;
+  if (size === null) {
+    if (stride !== 1) throw new GanportError('same padding with stride > 1 needs a known input size', 'unsupported');
+    const total = effective - 1;
+    return [Math.floor(total / 2), total - Math.floor(total / 2)];
+  }
+  const out = Math.ceil(size / stride);
+  const total = Math.max((out - 1) * stride + effective - size, 0);
+  return [Math.floor(total / 2), total - Math.floor(total / 2)];
+}
+
+/** ONNX pads [top, left, bottom, right] for a 2-D window over an NHWC tfjs shape. */
+export function windowPads(ctx: LayerContext, kernel: [number, number], strides: [number, number], dilations: [number, number] = [1, 1]): number[] {
+  const padding = ctx.config.padding as string;
+  if (padding === 'valid') return [0, 0, 0, 0];
+  if (padding !== 'same') unsupportedConfig(ctx, `padding "${padding}"`);
+  const [top, bottom] = samePads(ctx.inputShapes[0][1], kernel[0], strides[0], dilations[0]);
+  const [left, right] = samePads(ctx.inputShapes[0][2], kernel[1], strides[1], dilations[1]);
+  return [top, left, bottom, right];
+}
+
+/** tfjs kernels are [kh, kw, a, b]; ONNX wants [b, a, kh, kw] (Conv: out, in; ConvTranspose: in, out). */
+function toOnnxKernel(kernel: LayerWeight): { dims: number[]; data: Float32Array } {
+  const [kh, kw, a, b] = kernel.shape;
+  const out = new Float32Array(kernel.data.length);
+  for (let y = 0; y < kh; y++)
+    for (let x = 0; x < kw; x++)
+      for (let i = 0; i < a; i++)
+        for (let o = 0; o < b; o++) out[((o * a + i) * kh + y) * kw + x] = kernel.data[((y * kw + x) * a + i) * b + o];
+  return { dims: [b, a, kh, kw], data: out };
+}
+
+function convInputs(ctx: LayerContext): string[] {
+  const { g, name } = ctx;
+  const kernel = toOnnxKernel(weight(ctx, 'kernel'));
+  const inputs = [g.inLayout(ctx.inputs[0], true).name, g.constFloat(`${name}/kernel`, kernel.dims, kernel.data)];
+  if (ctx.config.useBias !== false) {
+    const bias = weight(ctx, 'bias');
+    inputs.push(g.constFloat(`${name}/bias`, bias.shape, bias.data));
+  }
+  return inputs;
+}
+
+export const conv2d: LayerHandler = (ctx) => {
+  requireChannelsLast(ctx);
+  const kernel = pair(ctx.config.kernelSize);
+  const strides = pair(ctx.config.strides ?? 1);
+  const dilations = pair(ctx.config.dilationRate ?? 1);
+  if ((ctx.config.groups as number | undefined) && (ctx.config.groups as number) !== 1) unsupportedConfig(ctx, 'groups');
+  const y = ctx.g.op(
+    'Conv',
+    convInputs(ctx),
+    { kernel_shape: attr.ints(kernel), strides: attr.ints(strides), dilations: attr.ints(dilations), pads: attr.ints(windowPads(ctx, kernel, strides, dilations)) },
+    `${ctx.name}/conv`,
+  );
+  return applyActivation(ctx.g, { name: y, rank: 4, channelsFirst: true }, ctx.config.activation as string, ctx.name);
+};
+
+/**
+ * tfjs computes Conv2DTranspose as the gradient of a `same`/`valid` forward
+ * convolution: the output is in·s (same) or in·s + max(k − s, 0) (valid), and
+ * `same` crops the forward pads, floor(P/2) at the start, P = max(k − s, 0).
+ * Where the stride exceeds the kernel, output_padding makes up the difference.
+ */
+export const conv2dTranspose: LayerHandler = (ctx) => {
+  requireChannelsLast(ctx);
+  const kernel = pair(ctx.config.kernelSize);
+  const strides = pair(ctx.config.strides ?? 1);
+  if (pair(ctx.config.dilationRate ?? 1).some((d) => d !== 1)) unsupportedConfig(ctx, 'dilationRate > 1');
+  const padding = ctx.config.padding as string;
+  if (padding !== 'same' && padding !== 'valid') unsupportedConfig(ctx, `padding "${padding}"`);
+  const cropped = (axis: 0 | 1) => (padding === 'same' ? Math.max(kernel[axis] - strides[axis], 0) : 0);
+  const [ph, pw] = [cropped(0), cropped(1)];
+  const pads = [Math.floor(ph / 2), Math.floor(pw / 2), ph - Math.floor(ph / 2), pw - Math.floor(pw / 2)];
+  const outputPadding = [0, 1].map((a) => Math.max(strides[a] - kernel[a], 0));
+  const y = ctx.g.op(
+    'ConvTranspose',
+    convInputs(ctx),
+    { kernel_shape: attr.ints(kernel), strides: attr.ints(strides), pads: attr.ints(pads), output_padding: attr.ints(outputPadding) },
+    `${ctx.name}/conv_transpose`,
+  );
+  return applyActivation(ctx.g, { name: y, rank: 4, channelsFirst: true }, ctx.config.activation as string, ctx.name);
+};

@@ -1,0 +1,37 @@
+/**
+ * A Triton Inference Server model repository for an exported generator:
+ * REPO/NAME/config.pbtxt (ONNX Runtime backend, dynamic batching, the model's
+ * own I/O names, types and shapes) and REPO/NAME/1/model.onnx.
+ */
+import { join } from 'node:path';
+import { type OnnxInfo, type TensorInfo, readOnnxInfo } from '@ganport/runtime';
+import { writeFileAtomic } from '../util/files.js';
+
+const TRITON_TYPES: Record<number, string> = { 1: 'TYPE_FP32', 6: 'TYPE_INT32', 7: 'TYPE_INT64', 10: 'TYPE_FP16' };
+
+export const TRITON_MAX_BATCH = 256;
+
+function tensorConfig(t: TensorInfo): string {
+  const dims = t.dims.slice(1).map((d) => (typeof d === 'number' ? d : -1));
+  return `  {\n    name: "${t.name}"\n    data_type: ${TRITON_TYPES[t.elemType] ?? 'TYPE_FP32'}\n    dims: [ ${dims.join(', ')} ]\n  }`;
+}
+
+export function tritonConfig(name: string, info: OnnxInfo): string {
+  return [
+    `name: "${name}"`,
+    'backend: "onnxruntime"',
+    `max_batch_size: ${TRITON_MAX_BATCH}`,
+    `input [\n${info.inputs.map(tensorConfig).join(',\n')}\n]`,
+    `output [\n${info.outputs.map(tensorConfig).join(',\n')}\n]`,
+    'dynamic_batching {\n  preferred_batch_size: [ 16, 64 ]\n  max_queue_delay_microseconds: 500\n}',
+    '',
+  ].join('\n');
+}
+
+/** Writes the repository entry; returns the config's path. */
+export async function writeTritonModel(repository: string, name: string, onnx: Uint8Array): Promise<string> {
+  const config = join(repository, name, 'config.pbtxt');
+  await writeFileAtomic(join(repository, name, '1', 'model.onnx'), onnx);
+  await writeFileAtomic(config, tritonConfig(name, readOnnxInfo(onnx)));
+  return config;
+}

@@ -1,0 +1,110 @@
+/**
+ * Serves the web runtime, onnxruntime-web and a model on 127.0.0.1 (cross-origin
+ * isolated, so ORT can use wasm threads) and opens it in headless Chromium.
+ * The page exposes the `@ganport/runtime` browser build as `window.ganport`.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { type Browser, type Page, chromium } from 'playwright-core';
+import { GanportError } from '@ganport/runtime';
+import { ORT_WEB_ROUTE, ortWebDist } from '../util/ort-web.js';
+import { serveStatic } from '../util/static-server.js';
+
+export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
+
+export function chromiumPath(requested?: string): string {
+  return requested ?? process.env.GANPORT_CHROMIUM ?? DEFAULT_CHROMIUM;
+}
+
+const PAGE = `<!doctype html>
+<meta charset="utf-8">
+<title>ganport runtime</title>
+<script type="importmap">{ "imports": { "onnxruntime-web": "/ort/ort.min.mjs" } }</script>
+<script type="module">
+  import * as ganport from '/runtime/web.js';
+  window.ganport = ganport;
+  window.ganportReady = true;
+</script>
+<canvas id="out"></canvas>
+`;
+
+export interface BrowserSession {
+  page: Page;
+  /** The URL the page serves `model` at, if a model was given. */
+  modelUrl: string;
+  /** Console errors and uncaught exceptions from the page, for diagnostics. */
+  pageErrors: string[];
+  close(): Promise<void>;
+}
+
+export interface SessionOptions {
+  modelFile?: string;
+  chromium?: string;
+  /** A static site to open instead of the runtime page: served under /site/, opened at /site/PAGE. */
+  site?: { dir: string; page: string };
+  /** A page some other server serves (e.g. `ganport demo`): opened as it is, nothing served. */
+  url?: string;
+}
+
+
+/** The runtime package's compiled browser build (web.js and the modules it imports). */
+const runtimeBrowserBuild = () => join(dirname(createRequire(import.meta.url).resolve('@ganport/runtime/package.json')), 'dist', 'src');
+
+/** Static routes: URL prefix → directory on disk. */
+function routes({ modelFile, site }: SessionOptions): [string, string][] {
+  const ortDist = ortWebDist();
+  const table: [string, string][] = [
+    [ORT_WEB_ROUTE, ortDist],
+    ['/runtime/', runtimeBrowserBuild()],
+  ];
+  if (modelFile) table.push(['/model/', dirname(modelFile)]);
+  if (site) table.push(['/site/', site.dir]);
+  return table;
+}
+
+export async function openBrowserSession(options: SessionOptions = {}): Promise<BrowserSession> {
+  const executablePath = chromiumPath(options.chromium);
+  if (!existsSync(executablePath)) {
+    throw new GanportError(
+      `Chromium not found at ${executablePath}: install it (apt-get install chromium), point --chromium or GANPORT_CHROMIUM at it, or leave the browser out with --runtimes`,
+      'unavailable',
+    );
+  }
+  const served = options.url ? undefined : await serveStatic({ routes: routes(options), pages: { '/': { type: 'text/html; charset=utf-8', body: () => PAGE } } });
+  const origin = served?.origin;
+  let browser: Browser | undefined;
+  try {
+    browser = await chromium.launch({
+      executablePath,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('console', (msg) => msg.type() === 'error' && pageErrors.push(msg.text()));
+    if (options.url) await page.goto(options.url);
+    else if (options.site) await page.goto(`${origin}/site/${options.site.page}`);
+    else {
+      await page.goto(`${origin}/`);
+      await page.waitForFunction(() => (window as unknown as { ganportReady?: boolean }).ganportReady === true, null, { timeout: 30_000 }).catch(() => {
+        throw new GanportError(`the runtime did not load in Chromium: ${pageErrors.join('; ') || 'timed out'}`, 'unavailable');
+      });
+    }
+    const opened = browser;
+    return {
+      page,
+      pageErrors,
+      modelUrl: options.modelFile ? `${origin}/model/${options.modelFile.split(/[\\/]/).pop()}` : '',
+      close: async () => {
+        await opened.close();
+        served?.server.close();
+      },
+    };
+  } catch (err) {
+    await browser?.close();
+    served?.server.close();
+    throw err;
+  }
+}

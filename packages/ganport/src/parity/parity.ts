@@ -1,0 +1,216 @@
+/**
+ * Feeds the same latents to the tfjs reference model and to the exported ONNX
+ * generator in onnxruntime-node, onnxruntime-web (wasm, in Node) and
+ * onnxruntime-web in headless Chromium, and compares every output with tfjs's.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import * as tf from '@tensorflow/tfjs';
+import { type Generator, defaultLabels } from '@ganport/runtime';
+import type { GeneratorInfo } from '@ganport/runtime';
+import { GanportError } from '@ganport/runtime';
+import * as nodeRuntime from '@ganport/runtime';
+import * as webRuntime from '@ganport/runtime';
+import { selectBackend } from '../tfjs/backend.js';
+import { loadLayersModel } from '../tfjs/model-io.js';
+import { modelPaths } from '../export/index.js';
+import { openBrowserSession } from './browser.js';
+
+export const RUNTIMES = ['tfjs', 'ort-node', 'ort-web', 'ort-web-chromium'] as const;
+export type RuntimeName = (typeof RUNTIMES)[number];
+
+export const DEFAULT_TOLERANCE = 1e-4;
+
+export interface ParityOptions {
+  seed?: number;
+  count?: number;
+  tolerance?: number;
+  runtimes?: RuntimeName[];
+  /** tfjs backend for the reference run (default: the fastest available). */
+  backend?: string;
+  chromium?: string;
+}
+
+export interface ParityRow {
+  runtime: RuntimeName;
+  provider: string;
+  /** Against tfjs; 0 for tfjs itself. */
+  maxAbsError: number;
+  meanAbsError: number;
+  loadMs: number;
+  runMs: number;
+  ok: boolean;
+}
+
+export interface ParityReport {
+  model: string;
+  seed: number;
+  count: number;
+  tolerance: number;
+  rows: ParityRow[];
+  /** True when every runtime that sampled its own latents got the same bits as Node. */
+  latentsIdentical: boolean;
+  ok: boolean;
+}
+
+interface RuntimeOutput {
+  provider: string;
+  output: Float32Array;
+  loadMs: number;
+  runMs: number;
+  latents?: Float32Array;
+}
+
+export function parseRuntimes(list: string): RuntimeName[] {
+  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const n of names) if (!(RUNTIMES as readonly string[]).includes(n)) throw new GanportError(`unknown runtime "${n}"; choose from ${RUNTIMES.join(', ')}`);
+  if (!names.includes('tfjs')) names.unshift('tfjs'); // the reference is always run
+  return names as RuntimeName[];
+}
+
+async function runOrt(runtime: { loadGenerator(source: Uint8Array): Promise<Generator> }, bytes: Uint8Array, latents: Float32Array): Promise<RuntimeOutput> {
+  const t0 = performance.now();
+  const generator = await runtime.loadGenerator(bytes);
+  const t1 = performance.now();
+  const batch = await generator.generate({ latents });
+  const t2 = performance.now();
+  await generator.dispose();
+  return { provider: generator.provider, output: batch.data, loadMs: t1 - t0, runMs: t2 - t1 };
+}
+
+/** tfjs `predict` on the same latents and, for conditional models, the runtime's default labels. */
+async function runTfjs(modelJson: string, latents: Float32Array, info: GeneratorInfo, backend?: string): Promise<RuntimeOutput> {
+  const choice = await selectBackend(backend);
+  const t0 = performance.now();
+  const model = await loadLayersModel(modelJson);
+  const t1 = performance.now();
+  const count = latents.length / info.latentSize;
+  const inputs = [tf.tensor2d(latents, [count, info.latentSize])];
+  if (info.numClasses) inputs.push(tf.tensor2d(Int32Array.from(defaultLabels(count, info.numClasses)), [count, 1], 'int32'));
+  const result = model.predict(inputs.length === 1 ? inputs[0] : inputs) as tf.Tensor;
+  const output = (await result.data()) as Float32Array;
+  const t2 = performance.now();
+  tf.dispose([...inputs, result]);
+  model.dispose();
+  return { provider: `tfjs-${choice.name}`, output, loadMs: t1 - t0, runMs: t2 - t1 };
+}
+
+interface BrowserResult {
+  latents: number[];
+  output: number[];
+  loadMs: number;
+  runMs: number;
+  provider: string;
+}
+
+async function runChromium(modelFile: string, seed: number, count: number, chromium?: string): Promise<RuntimeOutput> {
+  const session = await openBrowserSession({ modelFile, chromium });
+  try {
+    const result = await session.page.evaluate(
+      async ({ url, seed, count }) => {
+        const ganport = (window as unknown as { ganport: typeof webRuntime }).ganport;
+        const t0 = performance.now();
+        const generator = await ganport.loadGenerator(url);
+        const t1 = performance.now();
+        const latents = generator.sampleLatents({ seed, count });
+        const batch = await generator.generate({ latents });
+        const t2 = performance.now();
+        await generator.dispose();
+        return { latents: Array.from(latents), output: Array.from(batch.data), loadMs: t1 - t0, runMs: t2 - t1, provider: generator.provider } satisfies BrowserResult;
+      },
+      { url: session.modelUrl, seed, count },
+    );
+    return { ...result, provider: `${result.provider} (Chromium)`, latents: Float32Array.from(result.latents), output: Float32Array.from(result.output) };
+  } catch (err) {
+    throw new GanportError(`Chromium run failed: ${(err as Error).message.split('\n')[0]} ${session.pageErrors.join('; ')}`, 'unavailable');
+  } finally {
+    await session.close();
+  }
+}
+
+function compare(reference: Float32Array, output: Float32Array): { max: number; mean: number } {
+  if (reference.length !== output.length) return { max: Infinity, mean: Infinity };
+  let max = 0;
+  let sum = 0;
+  for (let i = 0; i < reference.length; i++) {
+    const d = Math.abs(reference[i] - output[i]);
+    if (!(d <= max)) max = d; // NaN propagates to max
+    sum += d;
+  }
+  return { max, mean: sum / reference.length };
+}
+
+function toChannelsFirst(data: Float32Array, count: number, [height, width, channels]: number[]): Float32Array {
+  const out = new Float32Array(data.length);
+  const size = height * width * channels;
+  for (let n = 0; n < count; n++)
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++)
+        for (let c = 0; c < channels; c++) out[n * size + (c * height + y) * width + x] = data[n * size + (y * width + x) * channels + c];
+  return out;
+}
+
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  return ua.every((v, i) => v === ub[i]);
+}
+
+export async function runParity(modelDir: string, options: ParityOptions = {}): Promise<ParityReport> {
+  const seed = options.seed ?? 0;
+  const count = options.count ?? 16;
+  const tolerance = options.tolerance ?? DEFAULT_TOLERANCE;
+  const runtimes = options.runtimes ?? [...RUNTIMES];
+  if (!(tolerance > 0)) throw new GanportError(`tolerance must be > 0, got ${tolerance}`);
+  const paths = modelPaths(modelDir);
+  if (!existsSync(paths.generator)) throw new GanportError(`${modelDir} has no generator.onnx; export a run first (ganport export RUN_DIR --out ${modelDir})`, 'not-found');
+  if (!existsSync(paths.tfjsGeneratorJson)) {
+    throw new GanportError(`${modelDir} has no tfjs reference (tfjs/generator/model.json); parity needs a model directory written by ganport export`, 'not-found');
+  }
+  const bytes = await readFile(paths.generator);
+  const reference = await nodeRuntime.loadGenerator(bytes);
+  const latents = reference.sampleLatents({ seed, count });
+  const { info } = reference;
+  const { layout, outputShape } = info;
+  await reference.dispose();
+
+  const outputs = new Map<RuntimeName, RuntimeOutput>();
+  outputs.set('tfjs', await runTfjs(paths.tfjsGeneratorJson, latents, info, options.backend));
+  if (runtimes.includes('ort-node')) outputs.set('ort-node', await runOrt(nodeRuntime, bytes, latents));
+  if (runtimes.includes('ort-web')) outputs.set('ort-web', await runOrt(webRuntime, bytes, latents));
+  if (runtimes.includes('ort-web-chromium')) outputs.set('ort-web-chromium', await runChromium(paths.generator, seed, count, options.chromium));
+
+  // tfjs is channels-last; a model exported with --layout nchw is compared in its own layout.
+  const tfjsRaw = outputs.get('tfjs')!.output;
+  const tfjsOutput = layout === 'NCHW' ? toChannelsFirst(tfjsRaw, count, [outputShape[1], outputShape[2], outputShape[0]]) : tfjsRaw;
+  const rows: ParityRow[] = [...outputs].map(([runtime, out]) => {
+    const { max, mean } = compare(tfjsOutput, out.output);
+    return { runtime, provider: out.provider, maxAbsError: max, meanAbsError: mean, loadMs: out.loadMs, runMs: out.runMs, ok: max <= tolerance };
+  });
+  const latentsIdentical = [...outputs.values()].every((o) => !o.latents || sameBits(o.latents, latents));
+  return { model: paths.generator, seed, count, tolerance, rows, latentsIdentical, ok: latentsIdentical && rows.every((r) => r.ok) };
+}
+
+export function formatParity(report: ParityReport): string {
+  const header = ['runtime', 'provider', 'max abs err', 'mean abs err', 'load ms', 'run ms', 'status'];
+  const body = report.rows.map((r) => [
+    r.runtime,
+    r.provider,
+    r.maxAbsError.toExponential(2),
+    r.meanAbsError.toExponential(2),
+    r.loadMs.toFixed(1),
+    r.runMs.toFixed(1),
+    r.runtime === 'tfjs' ? 'reference' : r.ok ? 'ok' : 'FAIL',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  return [
+    `parity of ${report.model}: ${report.count} images from seed ${report.seed}, tolerance ${report.tolerance}`,
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...body.map(line),
+    `latents bit-identical across runtimes: ${report.latentsIdentical ? 'yes' : 'NO'}`,
+    report.ok ? 'PASS' : 'FAIL',
+  ].join('\n');
+}

@@ -1,0 +1,25 @@
+/** The registry of architectures `ganport train --preset NAME` knows. */
+import { GanportError } from '@ganport/runtime';
+import type { Preset } from './preset.js';
+import { dcgan } from './dcgan.js';
+import { mlp, mlp2d, seedMlp } from './mlp.js';
+
+const list: Preset[] = [
+  seedMlp,
+  mlp,
+  mlp2d,
+  dcgan({ name: 'dcgan', description: 'DCGAN for 28×28 grayscale (Fashion-MNIST, MNIST), width 32', size: 28, channels: 1 }),
+  dcgan({ name: 'cdcgan', description: 'class-conditional DCGAN for 28×28 grayscale with 10 classes, width 32', size: 28, channels: 1, numClasses: 10 }),
+  dcgan({ name: 'dcgan-32', description: 'DCGAN for 32×32 RGB image folders, width 32', size: 32, channels: 3 }),
+  dcgan({ name: 'dcgan-64', description: 'DCGAN for 64×64 RGB image folders, width 32', size: 64, channels: 3 }),
+];
+
+export const PRESETS: Record<string, Preset> = Object.fromEntries(list.map((p) => [p.name, p]));
+
+export function getPreset(name: string): Preset {
+  const preset = PRESETS[name];
+  if (!preset) throw new GanportError(`unknown preset "${name}"; available: ${Object.keys(PRESETS).join(', ')}`);
+  return preset;
+}
+
+export { LOGIT_LAYER, type Preset } from './preset.js';

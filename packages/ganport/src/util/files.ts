@@ -1,0 +1,46 @@
+/** File helpers shared by the CLI, trainer and exporter: atomic writes and the package's own paths. */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GanportError } from '@ganport/runtime';
+
+/**
+ * Writes to a temporary file beside `path`, then renames it into place, so a
+ * crash or a failed write never leaves a partial file under the final name.
+ */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const target = resolve(path);
+  try {
+    await mkdir(dirname(target), { recursive: true });
+  } catch (err) {
+    throw new GanportError(`cannot create directory ${dirname(target)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, target);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw new GanportError(`cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+let root: string | undefined;
+
+/** The directory holding ganport's package.json (works from src and from dist/). */
+export function packageRoot(): string {
+  if (root) return root;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'ganport') return (root = dir);
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('cannot find ganport package.json above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+}
+
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}

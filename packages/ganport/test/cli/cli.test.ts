@@ -1,0 +1,159 @@
+/** The CLI as a user meets it: the main commands, and one clear line for every kind of bad input. */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { PNG } from 'pngjs';
+import { type CliResult, SAMPLE_DATA, SHIPPED_MODEL_DIR, runCli, seedMlpGeneratorBytes, tempDir } from '../helpers.js';
+
+/** A failure the user caused: non-zero exit, exactly one line on stderr naming the problem, no stack trace. */
+function assertCleanFailure(result: CliResult, message: RegExp, status = 1): void {
+  assert.equal(result.status, status, `exit status; stderr: ${result.stderr}`);
+  const lines = result.stderr.trim().split('\n');
+  assert.match(lines[0], message);
+  if (status === 1) assert.equal(lines.length, 1, `one line expected, got:\n${result.stderr}`);
+  assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+}
+
+let validModel: string;
+before(async () => {
+  validModel = join(tempDir(), 'generator.onnx');
+  writeFileSync(validModel, await seedMlpGeneratorBytes());
+});
+
+test('generate with no model uses the shipped seed-mlp and writes a PNG grid', () => {
+  const out = join(tempDir(), 'grid.png');
+  const result = runCli(['generate', '--seed', '1', '--count', '16', '--out', out]);
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /wrote .*grid\.png: 16 images from seed 1/);
+  const png = PNG.sync.read(readFileSync(out));
+  assert.equal(png.width, 4 * 28 + 5 * 2);
+  assert.ok(existsSync(join(SHIPPED_MODEL_DIR, 'generator.onnx')));
+});
+
+test('generate is reproducible: the same seed writes the same file', () => {
+  const dir = tempDir();
+  for (const name of ['a.png', 'b.png']) assert.equal(runCli(['generate', validModel, '--seed', '7', '--count', '9', '--out', join(dir, name)]).status, 0);
+  assert.deepEqual(readFileSync(join(dir, 'a.png')), readFileSync(join(dir, 'b.png')));
+});
+
+test('train → export → generate → parity through the CLI', () => {
+  const dir = tempDir();
+  const train = runCli(['train', '--preset', 'seed-mlp', '--epochs', '1', '--limit', '256', '--data', SAMPLE_DATA, '--out', join(dir, 'run'), '--seed', '2']);
+  assert.equal(train.status, 0, train.stderr);
+  assert.match(train.stdout, /backend: (wasm|cpu|tensorflow)/);
+  assert.match(train.stderr, /epoch 1\/1 .* 4\/4 \| \d+ img\/s \| D \d\.\d{3} G \d\.\d{3}/, 'progress bar');
+  const exported = runCli(['export', join(dir, 'run'), '--out', join(dir, 'model')]);
+  assert.equal(exported.status, 0, exported.stderr);
+  assert.match(exported.stdout, /generator\.onnx .*opset 17/);
+  assert.equal(runCli(['generate', join(dir, 'model'), '--out', join(dir, 'g.png'), '--count', '4']).status, 0);
+  const parity = runCli(['parity', join(dir, 'model'), '--runtimes', 'ort-node,ort-web', '--count', '8']);
+  assert.equal(parity.status, 0, parity.stdout + parity.stderr);
+  assert.match(parity.stdout, /ort-node\s+cpu\s+\d\.\d\de[-+]\d+/);
+  assert.match(parity.stdout, /PASS$/m);
+  const strict = runCli(['parity', join(dir, 'model'), '--runtimes', 'ort-node', '--tolerance', '1e-30']);
+  assert.equal(strict.status, 1, 'an impossible tolerance must fail');
+  assert.match(strict.stdout, /FAIL/);
+});
+
+test('export options: --fp16 halves the file and passes parity at 1e-2; --layout nchw and --fold-batchnorm pass at 1e-5', () => {
+  const dir = tempDir();
+  assert.equal(runCli(['train', '--epochs', '1', '--limit', '128', '--data', SAMPLE_DATA, '--out', join(dir, 'run'), '--quiet']).status, 0);
+  assert.equal(runCli(['export', join(dir, 'run'), '--out', join(dir, 'fp32')]).status, 0);
+  const fp16 = runCli(['export', join(dir, 'run'), '--out', join(dir, 'fp16'), '--fp16']);
+  assert.match(fp16.stdout, /fp16/);
+  assert.ok(readFileSync(join(dir, 'fp16', 'generator.onnx')).length < 0.55 * readFileSync(join(dir, 'fp32', 'generator.onnx')).length);
+  assert.equal(runCli(['parity', join(dir, 'fp16'), '--runtimes', 'ort-node,ort-web', '--tolerance', '1e-2']).status, 0);
+  assert.equal(runCli(['export', join(dir, 'run'), '--out', join(dir, 'nchw'), '--layout', 'nchw', '--fold-batchnorm']).status, 0);
+  const parity = runCli(['parity', join(dir, 'nchw'), '--runtimes', 'ort-node', '--tolerance', '1e-5']);
+  assert.equal(parity.status, 0, parity.stdout);
+  assertCleanFailure(runCli(['export', join(dir, 'run'), '--out', join(dir, 'x'), '--layout', 'hwcn']), /--layout must be nhwc or nchw/);
+  assertCleanFailure(runCli(['export', join(dir, 'run'), '--out', join(dir, 'x'), '--opset', '9']), /opset must be an integer from 13 to 21, got 9/);
+});
+
+test('export of a single model.json writes one .onnx file', () => {
+  const dir = tempDir();
+  assert.equal(runCli(['train', '--epochs', '1', '--limit', '128', '--data', SAMPLE_DATA, '--out', join(dir, 'run'), '--quiet']).status, 0);
+  const result = runCli(['export', join(dir, 'run', 'discriminator', 'model.json'), '--out', join(dir, 'd.onnx'), '--opset', '13']);
+  assert.equal(result.status, 0, result.stderr);
+  assert.ok(existsSync(join(dir, 'd.onnx')));
+});
+
+test('bad training input: missing data, corrupt data, unknown preset, bad numbers', () => {
+  const dir = tempDir();
+  assertCleanFailure(runCli(['train', '--data', join(dir, 'nope'), '--out', join(dir, 'r1')]), /data directory .*nope does not exist/);
+  assert.ok(!existsSync(join(dir, 'r1')), 'no run directory left behind');
+  const corrupt = join(dir, 'corrupt');
+  mkdirSync(corrupt);
+  writeFileSync(join(corrupt, 'train-images-idx3-ubyte.gz'), Uint8Array.of(0x1f, 0x8b, 8, 0, 1, 2, 3));
+  writeFileSync(join(corrupt, 'train-labels-idx1-ubyte.gz'), Uint8Array.of(0x1f, 0x8b, 8, 0, 1, 2, 3));
+  assertCleanFailure(runCli(['train', '--data', corrupt, '--out', join(dir, 'r2')]), /corrupt gzip file/);
+  assert.ok(!existsSync(join(dir, 'r2')));
+  assertCleanFailure(runCli(['train', '--preset', 'nope', '--out', join(dir, 'r3')]), /unknown preset "nope"; available: seed-mlp/);
+  assertCleanFailure(runCli(['train', '--epochs', '0', '--out', join(dir, 'r4')]), /epochs must be a positive integer/);
+  assertCleanFailure(runCli(['train', '--epochs', 'x', '--out', join(dir, 'r5')]), /--epochs must be an integer/, 2);
+  assertCleanFailure(runCli(['train', '--backend', 'tpu', '--data', SAMPLE_DATA, '--out', join(dir, 'r6')]), /unknown backend "tpu"/);
+  assertCleanFailure(runCli(['train', '--out', join(dir, 'r7'), '--bogus']), /Unknown option '--bogus'/, 2);
+});
+
+test('a diverging run stops with a clear message and keeps its last good checkpoint', () => {
+  const dir = tempDir();
+  const result = runCli(['train', '--epochs', '3', '--limit', '640', '--data', SAMPLE_DATA, '--out', dir, '--lr', '3', '--log-every', '1', '--checkpoint-every', '1', '--quiet']);
+  assertCleanFailure(result, /ganport train: training diverged at step (\d+) \(D loss .*\); the checkpoint of step \d+ is kept in .*; try a lower --lr/);
+  const [, divergedAt] = /diverged at step (\d+)/.exec(result.stderr)!;
+  const checkpoint = JSON.parse(readFileSync(join(dir, 'checkpoint', 'position.json'), 'utf8')) as { step: number };
+  assert.equal(checkpoint.step, Number(divergedAt) - 1);
+});
+
+test('bad export input: no models in RUN_DIR, corrupt model.json, wrong weight size, unwritable output', () => {
+  const dir = tempDir();
+  assertCleanFailure(runCli(['export', dir, '--out', join(dir, 'm')]), /has no trained models/);
+  assertCleanFailure(runCli(['export', join(dir, 'absent'), '--out', join(dir, 'm')]), /does not exist|cannot read/);
+  assert.equal(runCli(['train', '--epochs', '1', '--limit', '128', '--data', SAMPLE_DATA, '--out', join(dir, 'run'), '--quiet']).status, 0);
+  const json = join(dir, 'run', 'generator', 'model.json');
+  const weights = join(dir, 'run', 'generator', 'weights.bin');
+  const goodWeights = readFileSync(weights);
+  writeFileSync(weights, goodWeights.subarray(0, 1000));
+  assertCleanFailure(runCli(['export', json, '--out', join(dir, 'g.onnx')]), /weights of .* do not match its topology: weights\.bin hold 1000 bytes/);
+  writeFileSync(weights, goodWeights);
+  const goodJson = readFileSync(json, 'utf8');
+  writeFileSync(json, goodJson.slice(0, goodJson.length / 2));
+  assertCleanFailure(runCli(['export', json, '--out', join(dir, 'g.onnx')]), /is not valid JSON/);
+  assertCleanFailure(runCli(['export', join(dir, 'run'), '--out', join(dir, 'm2')]), /is not valid JSON/);
+  assert.ok(!existsSync(join(dir, 'm2', 'generator.onnx')) && !existsSync(join(dir, 'm2', 'discriminator.onnx')), 'nothing partial written');
+  writeFileSync(json, goodJson);
+  writeFileSync(join(dir, 'a-file'), 'x'); // tests run as root, so permissions cannot make a path unwritable; a file in the way can
+  assertCleanFailure(runCli(['export', json, '--out', join(dir, 'a-file', 'g.onnx')]), /cannot create directory .*a-file: (ENOTDIR|EEXIST)/);
+  assert.ok(!existsSync(join(dir, 'g.onnx')));
+});
+
+test('bad generate input: truncated or non-ONNX model, bad counts; no output file is left', () => {
+  const dir = tempDir();
+  const out = join(dir, 'out.png');
+  const truncated = join(dir, 'truncated.onnx');
+  writeFileSync(truncated, readFileSync(validModel).subarray(0, 5000));
+  assertCleanFailure(runCli(['generate', truncated, '--out', out]), /not a valid ONNX model: the file is truncated/);
+  const text = join(dir, 'notes.onnx');
+  writeFileSync(text, 'this is not a model at all');
+  assertCleanFailure(runCli(['generate', text, '--out', out]), /not a valid ONNX model/);
+  assertCleanFailure(runCli(['generate', join(dir, 'missing.onnx'), '--out', out]), /cannot read model .*ENOENT/);
+  assertCleanFailure(runCli(['generate', validModel, '--count', '0', '--out', out]), /--count must be from 1 to 4096, got 0/);
+  assertCleanFailure(runCli(['generate', validModel, '--count=-3', '--out', out]), /--count must be from 1 to 4096/);
+  assertCleanFailure(runCli(['generate', validModel, '--count', '1000000000', '--out', out]), /--count must be from 1 to 4096/);
+  assertCleanFailure(runCli(['generate', validModel, '--seed=-1', '--out', out]), /seed must be an integer in \[0, 2\^32\)/);
+  assertCleanFailure(runCli(['generate', validModel]), /--out is required/, 2);
+  assert.ok(!existsSync(out), 'no partial output');
+});
+
+test('bad parity input and unknown commands', () => {
+  const dir = tempDir();
+  assertCleanFailure(runCli(['parity', dir]), /has no generator\.onnx/);
+  mkdirSync(join(dir, 'm'));
+  writeFileSync(join(dir, 'm', 'generator.onnx'), readFileSync(validModel));
+  assertCleanFailure(runCli(['parity', join(dir, 'm')]), /has no tfjs reference/);
+  assertCleanFailure(runCli(['parity', dir, '--runtimes', 'tfjs,onnx-magic']), /unknown runtime "onnx-magic"/);
+  assertCleanFailure(runCli(['frobnicate']), /unknown command "frobnicate"/, 2);
+  const help = runCli(['--help']);
+  assert.equal(help.status, 0);
+  for (const command of ['train', 'export', 'generate', 'parity']) assert.match(help.stdout, new RegExp(`^  ${command} `, 'm'));
+});

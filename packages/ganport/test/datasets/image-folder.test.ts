@@ -1,0 +1,73 @@
+/** Image folders (PNG/JPEG) as training data for the RGB presets. */
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
+import { exportRun } from '../../src/export/index.js';
+import { runParity } from '../../src/parity/parity.js';
+import { cropAndResize, decodeImage, loadImageFolder } from '../../src/datasets/image-folder.js';
+import { train } from '../../src/train/train.js';
+import { runCli, tempDir } from '../helpers.js';
+
+function rgba(width: number, height: number, pixel: (x: number, y: number) => [number, number, number]): Uint8Array {
+  const data = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.set([...pixel(x, y), 255], (y * width + x) * 4);
+  return data;
+}
+
+function writePng(path: string, width: number, height: number, pixel: (x: number, y: number) => [number, number, number]): void {
+  const png = new PNG({ width, height });
+  png.data = Buffer.from(rgba(width, height, pixel));
+  writeFileSync(path, PNG.sync.write(png));
+}
+
+test('centre crop and area resize', () => {
+  // 6×2: the centre 2×2 square is columns 2-3, red on the left, blue on the right
+  const image = { width: 6, height: 2, data: rgba(6, 2, (x) => (x === 2 ? [200, 0, 0] : x === 3 ? [0, 0, 100] : [0, 255, 0])) };
+  assert.deepEqual(Array.from(cropAndResize(image, 1, 3)), [100, 0, 50]);
+  assert.deepEqual(Array.from(cropAndResize(image, 2, 3)), [200, 0, 0, 0, 0, 100, 200, 0, 0, 0, 0, 100]);
+  assert.deepEqual(Array.from(cropAndResize(image, 1, 1)), [Math.round(0.299 * 100 + 0.114 * 50)]);
+});
+
+test('PNG and JPEG files decode, anything else is refused by name', () => {
+  const dir = tempDir();
+  writePng(join(dir, 'a.png'), 3, 2, () => [10, 20, 30]);
+  const decodedPng = decodeImage(readFileSync(join(dir, 'a.png')), 'a.png');
+  assert.deepEqual([decodedPng.width, decodedPng.height, ...decodedPng.data.subarray(0, 4)], [3, 2, 10, 20, 30, 255]);
+  const jpg = jpeg.encode({ width: 8, height: 8, data: Buffer.from(rgba(8, 8, () => [120, 120, 120])) }, 95).data;
+  const decodedJpeg = decodeImage(jpg, 'b.jpg');
+  assert.equal(decodedJpeg.width, 8);
+  assert.ok(Math.abs(decodedJpeg.data[0] - 120) <= 2);
+  assert.throws(() => decodeImage(new TextEncoder().encode('GIF89a...'), 'c.gif'), /c\.gif is neither PNG nor JPEG/);
+  assert.throws(() => decodeImage(Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 1, 2), 'd.png'), /d\.png is not a readable image/);
+});
+
+test('dcgan-32 trains on a folder of PNG and JPEG files (nested), exports and passes parity', async () => {
+  const data = tempDir();
+  mkdirSync(join(data, 'more'));
+  for (let i = 0; i < 24; i++) {
+    const colour = (x: number, y: number): [number, number, number] => [(x * 8 + i * 10) % 256, (y * 8) % 256, i * 10];
+    if (i % 3 === 0) writeFileSync(join(data, 'more', `img${i}.jpg`), jpeg.encode({ width: 40, height: 36, data: Buffer.from(rgba(40, 36, colour)) }, 90).data);
+    else writePng(join(data, `img${i}.png`), 36, 40, colour);
+  }
+  const loaded = await loadImageFolder(data, 32, 3);
+  assert.equal(loaded.count, 24);
+  assert.equal(loaded.images.length, 24 * 32 * 32 * 3);
+
+  const run = tempDir();
+  const model = tempDir();
+  await train({ outDir: run, preset: 'dcgan-32', dataDir: data, epochs: 1, batchSize: 12, seed: 1, quiet: true });
+  const grid = PNG.sync.read(readFileSync(join(run, 'samples', 'epoch-001.png')));
+  assert.equal(grid.width, 8 * 32 + 9 * 2);
+  await exportRun(run, model);
+  const report = await runParity(model, { runtimes: ['tfjs', 'ort-node'], count: 4 });
+  assert.ok(report.ok, JSON.stringify(report.rows));
+
+  const empty = tempDir();
+  const result = runCli(['train', '--preset', 'dcgan-32', '--data', empty, '--out', join(empty, 'run')]);
+  assert.match(result.stderr, /holds neither train-images-idx3-ubyte\[\.gz\] nor PNG\/JPEG images/);
+  const cdc = runCli(['train', '--preset', 'cdcgan', '--data', data, '--out', join(empty, 'run2')]);
+  assert.match(cdc.stderr, /needs 28×28×1 images|needs labelled data/);
+});

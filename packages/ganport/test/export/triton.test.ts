@@ -1,0 +1,75 @@
+/** The Triton model repository: its config.pbtxt parses as protobuf text format and matches the ONNX model's I/O. */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { writeTritonModel } from '../../src/export/triton.js';
+import { readOnnxInfo } from '@ganport/runtime';
+import { seedMlpGeneratorBytes, tempDir } from '../helpers.js';
+
+type Value = string | number | Message | Value[];
+interface Message {
+  [field: string]: Value;
+}
+
+/** A parser for the protobuf text format (the subset Triton configs use): fields, messages, lists. */
+function parseTextProto(text: string): Message {
+  const tokens = text.match(/"(?:[^"\\]|\\.)*"|[A-Za-z_][A-Za-z0-9_]*|-?\d+(?:\.\d+)?|[{}[\]:,]/g) ?? [];
+  let i = 0;
+  const value = (): Value => {
+    const t = tokens[i++];
+    if (t === '{') return message('}');
+    if (t === '[') {
+      const list: Value[] = [];
+      while (tokens[i] !== ']') {
+        list.push(value());
+        if (tokens[i] === ',') i++;
+      }
+      i++;
+      return list;
+    }
+    if (t.startsWith('"')) return JSON.parse(t) as string;
+    return /^-?\d/.test(t) ? Number(t) : t;
+  };
+  const message = (end?: string): Message => {
+    const m: Message = {};
+    while (i < tokens.length && tokens[i] !== end) {
+      const field = tokens[i++];
+      assert.match(field, /^[A-Za-z_]/, `field name expected, got ${field}`);
+      if (tokens[i] === ':') i++;
+      m[field] = value();
+    }
+    i++;
+    return m;
+  };
+  return message();
+}
+
+test('config.pbtxt parses and matches the generator it serves', async () => {
+  const onnx = await seedMlpGeneratorBytes();
+  const repo = tempDir();
+  const path = await writeTritonModel(repo, 'seed-mlp-generator', onnx);
+  assert.equal(path, join(repo, 'seed-mlp-generator', 'config.pbtxt'));
+  assert.deepEqual(readFileSync(join(repo, 'seed-mlp-generator', '1', 'model.onnx')), Buffer.from(onnx));
+  const config = parseTextProto(readFileSync(path, 'utf8'));
+  assert.equal(config.name, 'seed-mlp-generator');
+  assert.equal(config.backend, 'onnxruntime');
+  assert.equal(config.max_batch_size, 256);
+  const info = readOnnxInfo(onnx);
+  const io = (list: Value) => (list as Message[]).map((t) => ({ name: t.name, data_type: t.data_type, dims: t.dims }));
+  assert.deepEqual(io(config.input), info.inputs.map((t) => ({ name: t.name, data_type: 'TYPE_FP32', dims: t.dims.slice(1) })));
+  assert.deepEqual(io(config.output), [{ name: 'image', data_type: 'TYPE_FP32', dims: [28, 28, 1] }]);
+  assert.deepEqual((config.dynamic_batching as Message).preferred_batch_size, [16, 64]);
+});
+
+test('ganport export --triton writes the repository next to the model directory', async () => {
+  const { runCli, SAMPLE_DATA } = await import('../helpers.js');
+  const dir = tempDir();
+  assert.equal(runCli(['train', '--epochs', '1', '--limit', '128', '--data', SAMPLE_DATA, '--out', join(dir, 'run'), '--quiet']).status, 0);
+  const result = runCli(['export', join(dir, 'run'), '--out', join(dir, 'model'), '--triton', join(dir, 'triton')]);
+  assert.equal(result.status, 0, result.stderr);
+  assert.ok(existsSync(join(dir, 'triton', 'seed-mlp-generator', 'config.pbtxt')));
+  const single = runCli(['export', join(dir, 'run', 'generator', 'model.json'), '--out', join(dir, 'g.onnx'), '--triton', join(dir, 't2')]);
+  assert.equal(single.status, 2);
+  assert.match(single.stderr, /--triton goes with a RUN_DIR export/);
+});

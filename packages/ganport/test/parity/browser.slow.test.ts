@@ -1,0 +1,87 @@
+/** The real browser: onnxruntime-web in headless Chromium (Debian's chromium, driven by playwright-core). */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type BrowserSession, openBrowserSession } from '../../src/parity/browser.js';
+import { runParity } from '../../src/parity/parity.js';
+import { exportRun } from '../../src/export/index.js';
+import { sampleLatents } from '@ganport/runtime';
+import type * as web from '@ganport/runtime';
+import { train } from '../../src/train/train.js';
+import { SAMPLE_DATA, seedMlpGeneratorBytes, tempDir } from '../helpers.js';
+
+let session: BrowserSession;
+let modelFile: string;
+
+before(async () => {
+  modelFile = join(tempDir(), 'generator.onnx');
+  writeFileSync(modelFile, await seedMlpGeneratorBytes());
+  session = await openBrowserSession({ modelFile });
+});
+
+after(async () => {
+  await session?.close();
+});
+
+type Window = { ganport: typeof web };
+
+test('the page is cross-origin isolated, so onnxruntime-web may use wasm threads', async () => {
+  assert.equal(await session.page.evaluate(() => crossOriginIsolated), true);
+});
+
+test('latents are bit-identical in Node and Chromium', async () => {
+  const cases = [
+    { seed: 0, count: 4, dim: 64 },
+    { seed: 1, count: 1, dim: 7 },
+    { seed: 42, count: 16, dim: 128 },
+    { seed: 0xffffffff, count: 3, dim: 100 },
+    { seed: 5, count: 8, dim: 64, truncation: 0.7 },
+  ];
+  for (const request of cases) {
+    const inBrowser = await session.page.evaluate((r) => Array.from((window as unknown as Window).ganport.sampleLatents(r)), request);
+    const inNode = sampleLatents(request);
+    const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+    assert.deepEqual(bits(inBrowser), bits(inNode), JSON.stringify(request));
+  }
+});
+
+test('the browser runtime generates images and rejects bad input with GanportError', async () => {
+  const result = await session.page.evaluate(async (url) => {
+    const { ganport } = window as unknown as Window;
+    const g = await ganport.loadGenerator(url);
+    const batch = await g.generate({ seed: 2, count: 3 });
+    const errors: string[] = [];
+    for (const bad of [() => g.generate({ count: 0 }), () => g.generate({ latents: new Float32Array(3) }), () => ganport.loadGenerator(new Uint8Array([1, 2, 3])), () => ganport.loadGenerator('/model/missing.onnx')]) {
+      try {
+        await bad();
+        errors.push('no error');
+      } catch (err) {
+        errors.push(`${(err as Error).name}: ${(err as Error).message}`);
+      }
+    }
+    await g.dispose();
+    return { dims: batch.dims, provider: g.provider, errors };
+  }, session.modelUrl);
+  assert.deepEqual(result.dims, [3, 28, 28, 1]);
+  assert.equal(result.provider, 'wasm');
+  assert.match(result.errors[0], /^GanportError: count must be/);
+  assert.match(result.errors[1], /^GanportError: latents must be a multiple/);
+  assert.match(result.errors[2], /^GanportError: not a valid ONNX model/);
+  assert.match(result.errors[3], /^GanportError: cannot fetch model .*HTTP 404/);
+});
+
+test('parity in all four runtimes on a freshly trained and exported model', async () => {
+  const runDir = tempDir();
+  const modelDir = tempDir();
+  await train({ preset: 'seed-mlp', epochs: 1, outDir: runDir, dataDir: SAMPLE_DATA, limit: 640, seed: 1, quiet: true });
+  await exportRun(runDir, modelDir);
+  const report = await runParity(modelDir, { seed: 3, count: 16 });
+  assert.deepEqual(
+    report.rows.map((r) => r.runtime),
+    ['tfjs', 'ort-node', 'ort-web', 'ort-web-chromium'],
+  );
+  for (const row of report.rows) assert.ok(row.maxAbsError <= 1e-5, `${row.runtime}: ${row.maxAbsError}`);
+  assert.ok(report.latentsIdentical);
+  assert.ok(report.ok);
+});

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import * as node from '@ganport/runtime';
+import * as web from '@ganport/runtime/web';
+import { SHIPPED_MODELS, maxAbsDiff, seedMlpGeneratorBytes } from './helpers.js';
+
+let bytes: Uint8Array;
+before(async () => {
+  bytes = await seedMlpGeneratorBytes();
+});
+
+test('generator.info comes from the model metadata', async () => {
+  const g = await node.loadGenerator(bytes);
+  assert.equal(g.provider, 'cpu');
+  assert.equal(g.info.latentSize, 64);
+  assert.deepEqual(g.info.outputShape, [28, 28, 1]);
+  assert.equal(g.info.layout, 'NHWC');
+  assert.deepEqual(g.info.valueRange, [-1, 1]);
+  assert.equal(g.info.latentInput, 'latent');
+  assert.equal(g.info.output, 'image');
+  assert.equal(g.info.opsetVersion, 17);
+  await g.dispose();
+});
+
+test('without metadata, the same facts are read from the graph shapes', async () => {
+  const g = await node.loadGenerator(await seedMlpGeneratorBytes(false));
+  assert.equal(g.info.latentSize, 64);
+  assert.deepEqual(g.info.outputShape, [28, 28, 1]);
+  assert.equal(g.info.layout, 'NHWC');
+  assert.deepEqual(g.info.metadata, {});
+  await g.dispose();
+});
+
+test('generate: seeded, batch-first, images in range, same in onnxruntime-node and onnxruntime-web', async () => {
+  const gNode = await node.loadGenerator(bytes);
+  const gWeb = await web.loadGenerator(bytes);
+  assert.equal(gWeb.provider, 'wasm');
+  const a = await gNode.generate({ seed: 4, count: 5 });
+  const b = await gNode.generate({ seed: 4, count: 5 });
+  const c = await gWeb.generate({ seed: 4, count: 5 });
+  assert.deepEqual(a.dims, [5, 28, 28, 1]);
+  assert.deepEqual(a.data, b.data);
+  assert.ok(maxAbsDiff(a.data, c.data) < 1e-5);
+  assert.ok(a.data.every((v) => v >= -1 && v <= 1));
+  assert.deepEqual(a.latents, gNode.sampleLatents({ seed: 4, count: 5 }));
+  const fromLatents = await gNode.generate({ latents: a.latents });
+  assert.deepEqual(fromLatents.data, a.data);
+  await gNode.dispose();
+  await gWeb.dispose();
+});
+
+test('concurrent generate calls on one session equal sequential ones', async () => {
+  const g = await node.loadGenerator(bytes);
+  const seeds = [1, 2, 3, 4, 5, 6];
+  const sequential: Float32Array[] = [];
+  for (const seed of seeds) sequential.push((await g.generate({ seed, count: 8 })).data);
+  const concurrent = await Promise.all(seeds.map((seed) => g.generate({ seed, count: 8 })));
+  concurrent.forEach((batch, i) => assert.deepEqual(batch.data, sequential[i]));
+  await g.dispose();
+});
+
+test('generateGrid tiles the batch and toPNG encodes it', async () => {
+  const g = await node.loadGenerator(bytes);
+  const grid = await g.generateGrid({ seed: 0, count: 6, columns: 3 });
+  assert.equal(grid.width, 3 * 28 + 4 * 2);
+  assert.equal(grid.height, 2 * 28 + 3 * 2);
+  const png = node.toPNG(grid);
+  assert.deepEqual(Array.from(png.subarray(0, 4)), [0x89, 0x50, 0x4e, 0x47]);
+  await g.dispose();
+});
+
+test('bad requests raise GanportError with a clear message', async () => {
+  const g = await node.loadGenerator(bytes);
+  await assert.rejects(g.generate({ latents: new Float32Array(65) }), /multiple of the latent size 64/);
+  await assert.rejects(g.generate({ count: 0 }), /count must be an integer from 1 to 4096/);
+  await assert.rejects(g.generate({ count: 5000 }), /count must be an integer from 1 to 4096/);
+  await assert.rejects(g.generate({ count: 2, labels: [1, 2] }), /not conditional/);
+  await assert.rejects(g.generate({ latents: new Float32Array(128), count: 3 }), /disagrees/);
+  await g.dispose();
+});
+
+test('truncated, empty and non-ONNX files are refused before ONNX Runtime sees them', async () => {
+  for (const [what, data, message] of [
+    ['truncated', bytes.subarray(0, bytes.length - 100), /truncated/],
+    ['empty', new Uint8Array(0), /empty/],
+    ['a PNG', Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13), /not a valid ONNX model/],
+    ['text', new TextEncoder().encode('hello, this is not a model'), /not a valid ONNX model/],
+  ] as const) {
+    await assert.rejects(node.loadGenerator(data), (err: Error) => err instanceof node.GanportError && message.test(err.message), what);
+    await assert.rejects(web.loadGenerator(data), (err: Error) => err instanceof web.GanportError && message.test(err.message), what);
+  }
+  await assert.rejects(node.loadGenerator('/no/such/model.onnx'), /cannot read model \/no\/such\/model\.onnx: ENOENT/);
+});
+
+test('interpolate: endpoints exact, slerp keeps the norm of equal-norm latents, lerp is linear', () => {
+  const a = Float32Array.from([1, 0, 0]);
+  const b = Float32Array.from([0, 1, 0]);
+  const path = node.interpolate(a, b, 5, 'slerp');
+  assert.equal(path.length, 15);
+  assert.deepEqual(Array.from(path.subarray(0, 3)), [1, 0, 0]);
+  assert.ok(maxAbsDiff(path.subarray(12), b) < 1e-7);
+  for (let s = 0; s < 5; s++) assert.ok(Math.abs(Math.hypot(...path.subarray(3 * s, 3 * s + 3)) - 1) < 1e-6);
+  const mid = node.interpolate(a, b, 3, 'lerp').subarray(3, 6);
+  assert.deepEqual(Array.from(mid), [0.5, 0.5, 0]);
+  assert.deepEqual(node.interpolate(a, a, 3), Float32Array.from([1, 0, 0, 1, 0, 0, 1, 0, 0]), 'parallel latents fall back to lerp');
+  assert.throws(() => node.interpolate(a, Float32Array.from([1, 2]), 3), /same non-zero length/);
+  assert.throws(() => node.interpolate(a, b, 1), /steps must be an integer ≥ 2/);
+});
+
+test('the Node runtime loads from file: and http: URLs, and reports HTTP failures', async () => {
+  const { createServer } = await import('node:http');
+  const { writeFileSync } = await import('node:fs');
+  const { pathToFileURL } = await import('node:url');
+  const { tempDir } = await import('./helpers.js');
+  const file = join(tempDir(), 'g.onnx');
+  writeFileSync(file, bytes);
+  const fromFile = await node.loadGenerator(pathToFileURL(file));
+  assert.equal(fromFile.info.latentSize, 64);
+  await fromFile.dispose();
+  const server = createServer((req, res) => (req.url === '/g.onnx' ? res.end(Buffer.from(bytes)) : res.writeHead(404).end()));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  try {
+    const fromHttp = await node.loadGenerator(`${base}/g.onnx`);
+    assert.equal(fromHttp.info.latentSize, 64);
+    await fromHttp.dispose();
+    await assert.rejects(node.loadGenerator(`${base}/missing.onnx`), /cannot fetch model .*missing\.onnx: HTTP 404/);
+  } finally {
+    server.close();
+  }
+});
+
+test('a conditional generator given no labels tiles one row per class', async () => {
+  const g = await node.loadGenerator(join(SHIPPED_MODELS, 'cdcgan', 'generator.onnx'));
+  assert.equal(g.info.numClasses, 10);
+  const grid = await g.generateGrid({ seed: 0, count: 20 });
+  assert.deepEqual([grid.width, grid.height], [2 * 28 + 3 * 2, 10 * 28 + 11 * 2]);
+  const oneClass = await g.generateGrid({ seed: 0, count: 20, labels: [4] });
+  assert.equal(oneClass.width, 5 * 28 + 6 * 2, 'with labels, the default square-ish grid');
+  await g.dispose();
+});

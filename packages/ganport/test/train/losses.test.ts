@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { ganLoss } from '../../src/train/losses.js';
+import { lossPlotSvg } from '../../src/train/plot.js';
+import { selectBackend } from '../../src/tfjs/backend.js';
+
+before(async () => {
+  await selectBackend('cpu');
+});
+
+const value = (t: tf.Scalar) => t.dataSync()[0];
+const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-5, `${a} vs ${b}`);
+
+test('bce: the non-saturating loss, with label smoothing on the real targets', () => {
+  const zero = tf.zeros([4, 1]);
+  close(value(ganLoss('bce').discriminator(zero, zero)), 2 * Math.log(2));
+  close(value(ganLoss('bce').generator(zero)), Math.log(2));
+  const big = tf.fill([4, 1], 30);
+  close(value(ganLoss('bce').discriminator(big, tf.neg(big))), 0);
+  // with smoothing 0.1 a confident real logit still costs 0.1 · 30
+  close(value(ganLoss('bce', 0.1).discriminator(big, tf.neg(big))), 3);
+});
+
+test('lsgan and hinge at their optima and away from them', () => {
+  const ones = tf.ones([3, 1]);
+  const zeros = tf.zeros([3, 1]);
+  close(value(ganLoss('lsgan').discriminator(ones, zeros)), 0);
+  close(value(ganLoss('lsgan').generator(zeros)), 0.5);
+  close(value(ganLoss('hinge').discriminator(tf.fill([3, 1], 2), tf.fill([3, 1], -2))), 0);
+  close(value(ganLoss('hinge').discriminator(zeros, zeros)), 2);
+  close(value(ganLoss('hinge').generator(tf.fill([3, 1], 2))), -2);
+});
+
+test('bad loss settings are refused', () => {
+  assert.throws(() => ganLoss('bce', 0.7), /label smoothing must be in \[0, 0\.5\)/);
+  assert.throws(() => ganLoss('wasserstein' as 'bce'), /unknown loss "wasserstein"/);
+});
+
+test('the loss plot is an SVG with one path per loss', () => {
+  const svg = lossPlotSvg([1, 2, 3].map((step) => ({ step, epoch: 1, d_loss: 1 / step, g_loss: step, d_real: 0.5, d_fake: 0.5, images_per_sec: 1, elapsed_s: step })), 'a <run>');
+  assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  assert.equal((svg.match(/<path /g) ?? []).length, 2);
+  assert.match(svg, /a &lt;run&gt;/);
+});

@@ -1,0 +1,77 @@
+/** Crash safety: a run killed with SIGKILL and resumed gives the losses of a run that was never interrupted. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { type MetricsLine, readMetrics, train } from '../../src/train/train.js';
+import { ROOT, SAMPLE_DATA, runCli, tempDir } from '../helpers.js';
+
+function assertSameLosses(actual: MetricsLine[], expected: MetricsLine[]): void {
+  assert.deepEqual(
+    actual.map((m) => m.step),
+    expected.map((m) => m.step),
+  );
+  actual.forEach((m, i) => {
+    for (const key of ['d_loss', 'g_loss', 'd_real', 'd_fake'] as const) {
+      const e = expected[i][key];
+      assert.ok(Math.abs(m[key] - e) <= 1e-5 * Math.max(1, Math.abs(e)), `step ${m.step} ${key}: ${m[key]} vs ${e}`);
+    }
+  });
+}
+
+const position = (dir: string): { step: number } | undefined => {
+  const file = join(dir, 'checkpoint', 'position.json');
+  try {
+    return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { step: number }) : undefined;
+  } catch {
+    return undefined; // caught between write and rename of a file: try again
+  }
+};
+
+test('SIGKILL mid-run, then --resume: the same losses as an uninterrupted run', async () => {
+  const args = ['--preset', 'seed-mlp', '--epochs', '30', '--limit', '1280', '--data', SAMPLE_DATA, '--seed', '4', '--checkpoint-every', '7', '--log-every', '1', '--quiet'];
+  const reference = tempDir();
+  await train({ outDir: reference, preset: 'seed-mlp', epochs: 30, limit: 1280, dataDir: SAMPLE_DATA, seed: 4, checkpointEvery: 7, logEvery: 1, quiet: true });
+
+  const killed = tempDir();
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'ganport.js'), 'train', ...args, '--out', killed], { stdio: 'ignore' });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  while ((position(killed)?.step ?? 0) < 70) await new Promise((r) => setTimeout(r, 20));
+  child.kill('SIGKILL');
+  assert.equal(await exited, 'SIGKILL');
+  const stoppedAt = position(killed)!.step;
+  assert.ok(stoppedAt < 600, `killed before the end (checkpoint at step ${stoppedAt})`);
+
+  const resumed = runCli(['train', '--resume', killed]);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stdout, new RegExp(`resuming at step ${stoppedAt}`));
+  assertSameLosses(await readMetrics(join(killed, 'metrics.jsonl')), await readMetrics(join(reference, 'metrics.jsonl')));
+  assert.deepEqual(readFileSync(join(killed, 'generator', 'weights.bin')), readFileSync(join(reference, 'generator', 'weights.bin')), 'same final generator');
+});
+
+test('a DCGAN (batch norm, dropout, EMA, both Adam states) resumed from its epoch-end checkpoint matches the uninterrupted run', async () => {
+  const common = { preset: 'dcgan', limit: 256, dataDir: SAMPLE_DATA, seed: 2, checkpointEvery: 3, logEvery: 1, quiet: true } as const;
+  const reference = tempDir();
+  await train({ ...common, outDir: reference, epochs: 2 });
+  const interrupted = tempDir();
+  await train({ ...common, outDir: interrupted, epochs: 1 }); // 4 steps: checkpoints at step 3 and at the epoch's end
+  const checkpoint = position(interrupted)!;
+  assert.equal(checkpoint.step, 4);
+  await train({ outDir: interrupted, resume: true, epochs: 2, quiet: true });
+  assertSameLosses(await readMetrics(join(interrupted, 'metrics.jsonl')), await readMetrics(join(reference, 'metrics.jsonl')));
+});
+
+test('resume refuses a directory without a checkpoint, and a finished run without more epochs', async () => {
+  const dir = tempDir();
+  await assert.rejects(train({ outDir: dir, resume: true }), /not a training run/);
+  await train({ outDir: dir, preset: 'seed-mlp', epochs: 1, limit: 128, dataDir: SAMPLE_DATA, quiet: true });
+  await assert.rejects(train({ outDir: dir, resume: true }), /already finished its 1 epochs; pass --epochs/);
+  // a run directory written by ganport 0.1.0 (imageShape, no logEvery) still resumes and exports
+  const configPath = join(dir, 'config.json');
+  const { sampleShape, logEvery: _logEvery, ...rest } = JSON.parse(readFileSync(configPath, 'utf8')) as { sampleShape: number[]; logEvery: number };
+  writeFileSync(configPath, JSON.stringify({ ...rest, imageShape: sampleShape }));
+  const extended = await train({ outDir: dir, resume: true, epochs: 2, quiet: true });
+  assert.equal(extended.steps, 4);
+  assert.equal(runCli(['export', dir, '--out', join(dir, 'model')]).status, 0);
+});

@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// Runs the compiled tests of every package with node's test runner, in one run so one summary closes it.
+//   node scripts/test.mjs [fast|slow|all] [FILTER]
+// Slow tests (Chromium, SIGKILL, full-data, fresh installs from tarballs) are named *.slow.test.ts.
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const [which = 'all', filter = ''] = process.argv.slice(2);
+if (!['fast', 'slow', 'all'].includes(which)) {
+  console.error('usage: node scripts/test.mjs [fast|slow|all] [FILTER]');
+  process.exit(2);
+}
+const testDirs = readdirSync('packages').map((p) => join('packages', p, 'dist', 'test'));
+const files = testDirs
+  .flatMap((dir) => readdirSync(dir, { recursive: true }).map((f) => join(dir, String(f))))
+  .filter((f) => f.endsWith('.test.js') && f.includes(filter))
+  .filter((f) => which === 'all' || f.endsWith('.slow.test.js') === (which === 'slow'))
+  .sort();
+if (files.length === 0) {
+  console.error(`no ${which} tests match "${filter}"; run npm run build first`);
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, ['--test', ...files], { stdio: 'inherit' });
+process.exit(result.status ?? 1);
