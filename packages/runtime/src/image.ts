@@ -1,7 +1,16 @@
 /** Turning generator outputs into pixels: the same code in Node and the browser. */
 import { GanportError } from './errors.js';
 
+/** How image tensors are laid out: channels last (tfjs's own) or channels first. */
 export type Layout = 'NHWC' | 'NCHW';
+export const LAYOUTS: readonly Layout[] = ['NHWC', 'NCHW'];
+
+/** Reads a layout name in either case (`nchw` as on the command line); anything else is an error. */
+export function toLayout(name: string): Layout {
+  const layout = name.toUpperCase() as Layout;
+  if (!LAYOUTS.includes(layout)) throw new GanportError(`layout must be NHWC or NCHW, got "${name}"`);
+  return layout;
+}
 
 export interface ImageBatch {
   /** Values in `valueRange`, `count` images laid out as `layout`. */

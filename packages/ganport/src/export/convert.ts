@@ -1,6 +1,6 @@
 /** Converts a tfjs LayersModel (Sequential or functional) into an ONNX ModelProto, one handler per layer. */
 import * as tf from '@tensorflow/tfjs';
-import { GanportError } from '@ganport/runtime';
+import { GanportError, type Layout, toLayout } from '@ganport/runtime';
 import { packageVersion } from '../util/files.js';
 import { DataType, makeGraph, makeModel, makeNode, makeValueInfo } from './builder.js';
 import { toFloat16 } from './float16.js';
@@ -28,8 +28,8 @@ export interface ConvertOptions {
   outputNames?: string[];
   metadata?: Record<string, string>;
   docString?: string;
-  /** Layout of rank-4 graph inputs and outputs: tfjs's own NHWC (default) or channels-first NCHW. */
-  layout?: 'nhwc' | 'nchw';
+  /** Layout of rank-4 graph inputs and outputs: tfjs's own NHWC (default) or channels-first NCHW (either case). */
+  layout?: Layout | Lowercase<Layout>;
   /** Fold BatchNormalization into the preceding Conv/ConvTranspose/Gemm. */
   foldBatchNorm?: boolean;
   /** Store weights and compute in float16 (inputs and outputs stay float32). */
@@ -43,14 +43,13 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
   }
   const g = new GraphBuilder(opset);
   const values = new Map<string, Value>(); // tfjs symbolic tensor name → ONNX value
-  const channelsFirst = options.layout === 'nchw';
-  if (options.layout !== undefined && options.layout !== 'nhwc' && options.layout !== 'nchw') throw new GanportError(`layout must be nhwc or nchw, got ${options.layout}`);
+  const layout = toLayout(options.layout ?? 'NHWC');
 
   const inputs: ValueInfoProto[] = model.inputs.map((t, i) => {
     const name = g.unique(options.inputNames?.[i] ?? t.name);
-    const value: Value = { name, rank: t.shape.length, channelsFirst: channelsFirst && t.shape.length === 4 };
+    const value: Value = { name, rank: t.shape.length, layout: t.shape.length === 4 ? layout : 'NHWC' };
     values.set(t.name, value);
-    return makeValueInfo(name, t.dtype === 'int32' ? DataType.INT64 : DataType.FLOAT, onnxShape(t.shape, value.channelsFirst));
+    return makeValueInfo(name, t.dtype === 'int32' ? DataType.INT64 : DataType.FLOAT, onnxShape(t.shape, value.layout));
   });
 
   // Claimed before any layer so no intermediate value takes the names the user asked for.
@@ -89,10 +88,10 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
   }
 
   const outputs = model.outputs.map((t, i) => {
-    const produced = g.inLayout(values.get(t.name) ?? missing(t.name, 'the model output'), channelsFirst);
+    const produced = g.inLayout(values.get(t.name) ?? missing(t.name, 'the model output'), layout);
     const name = outputNames[i];
     g.nodes.push(makeNode('Identity', [produced.name], [name]));
-    return makeValueInfo(name, DataType.FLOAT, onnxShape(t.shape, produced.channelsFirst));
+    return makeValueInfo(name, DataType.FLOAT, onnxShape(t.shape, produced.layout));
   });
   foldOutputIdentities(g, outputNames);
   if (options.foldBatchNorm) foldBatchNorm(g);
@@ -104,8 +103,8 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
   return onnx;
 }
 
-function onnxShape(tfjsShape: Shape, channelsFirst: boolean): (number | string)[] {
-  const shape = channelsFirst ? [0, 3, 1, 2].map((a) => tfjsShape[a]) : tfjsShape;
+function onnxShape(tfjsShape: Shape, layout: Layout): (number | string)[] {
+  const shape = layout === 'NCHW' ? [0, 3, 1, 2].map((a) => tfjsShape[a]) : tfjsShape;
   return shape.map((d, i) => (d === null ? (i === 0 ? BATCH_DIM : `dim${i}`) : d));
 }
 

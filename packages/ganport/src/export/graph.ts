@@ -8,13 +8,14 @@
  * remembered in both directions, so converting back never stacks an inverse pair.
  */
 import { type AttrValue, DataType, attr, makeNode, makeTensor } from './builder.js';
+import type { Layout } from '@ganport/runtime';
 import type { NodeProto, TensorProto } from './proto.js';
 
-/** A value in the graph: its ONNX name, rank, and whether a rank-4 value is stored NCHW. */
+/** A value in the graph: its ONNX name, rank, and how a rank-4 value is stored (other ranks: 'NHWC'). */
 export interface Value {
   name: string;
   rank: number;
-  channelsFirst: boolean;
+  layout: Layout;
 }
 
 export const TO_CHANNELS_FIRST = [0, 3, 1, 2];
@@ -23,7 +24,7 @@ export const TO_CHANNELS_LAST = [0, 2, 3, 1];
 /** Maps a tfjs axis (negative allowed) of a rank-`rank` value to the ONNX axis in the value's layout. */
 export function onnxAxis(value: Value, tfjsAxis: number): number {
   const axis = tfjsAxis < 0 ? tfjsAxis + value.rank : tfjsAxis;
-  return value.channelsFirst ? TO_CHANNELS_FIRST.indexOf(axis) : axis;
+  return value.layout === 'NCHW' ? TO_CHANNELS_FIRST.indexOf(axis) : axis;
 }
 
 export class GraphBuilder {
@@ -66,20 +67,20 @@ export class GraphBuilder {
   }
 
   /** The value in the requested layout, transposing (once, remembered) if needed. */
-  inLayout(value: Value, channelsFirst: boolean): Value {
-    if (value.rank !== 4 || value.channelsFirst === channelsFirst) return value;
+  inLayout(value: Value, layout: Layout): Value {
+    if (value.rank !== 4 || value.layout === layout) return value;
     let name = this.transposed.get(value.name);
     if (!name) {
-      name = this.op('Transpose', [value.name], { perm: attr.ints(channelsFirst ? TO_CHANNELS_FIRST : TO_CHANNELS_LAST) }, `${value.name}/${channelsFirst ? 'nchw' : 'nhwc'}`);
+      name = this.op('Transpose', [value.name], { perm: attr.ints(layout === 'NCHW' ? TO_CHANNELS_FIRST : TO_CHANNELS_LAST) }, `${value.name}/${layout.toLowerCase()}`);
       this.transposed.set(value.name, name);
       this.transposed.set(name, value.name);
     }
-    return { name, rank: 4, channelsFirst };
+    return { name, rank: 4, layout };
   }
 
   /** The value in tfjs's own (channels-last) layout. */
   tfjsLayout(value: Value): Value {
-    return this.inLayout(value, false);
+    return this.inLayout(value, 'NHWC');
   }
 }
 

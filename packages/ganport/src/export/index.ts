@@ -4,13 +4,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { packedShape } from '../presets/preset.js';
-import { GanportError } from '@ganport/runtime';
-import { META } from '@ganport/runtime';
+import { GanportError, toLayout } from '@ganport/runtime';
+
 import { selectBackend } from '../tfjs/backend.js';
 import { loadLayersModel } from '../tfjs/model-io.js';
+import { exportedModelFacts, modelPaths } from '../formats/model-dir.js';
 import { type RunConfig, readRunConfig, runPaths } from '../formats/run-dir.js';
 import { writeFileAtomic } from '../util/files.js';
 import { type ConvertOptions, convertLayersModel } from './convert.js';
@@ -20,17 +20,8 @@ import { writeTritonModel } from './triton.js';
 export { BATCH_DIM, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertLayersModel, type ConvertOptions } from './convert.js';
 export { decodeModel, encodeModel, type ModelProto } from './proto.js';
 export { tritonConfig, writeTritonModel } from './triton.js';
+export { modelPaths } from '../formats/model-dir.js';
 export { findProblems } from './validate.js';
-
-/** Files of an exported model directory. */
-export const modelPaths = (dir: string) => ({
-  generator: join(dir, 'generator.onnx'),
-  discriminator: join(dir, 'discriminator.onnx'),
-  tfjsGenerator: join(dir, 'tfjs', 'generator'),
-  tfjsDiscriminator: join(dir, 'tfjs', 'discriminator'),
-  tfjsGeneratorJson: join(dir, 'tfjs', 'generator', 'model.json'),
-  tfjsDiscriminatorJson: join(dir, 'tfjs', 'discriminator', 'model.json'),
-});
 
 export interface ExportedFile {
   path: string;
@@ -75,40 +66,11 @@ export async function exportRun(runDir: string, outDir: string, options: RunExpo
   const config = await readTrainedRun(runDir);
   const run = runPaths(runDir);
   await selectBackend('cpu');
-  const common: Record<string, string> = { [META.preset]: config.preset, [META.valueRange]: JSON.stringify(config.valueRange) };
-  if (config.numClasses) common[META.numClasses] = String(config.numClasses);
-  common[META.data] = basename(config.data);
-  const labelName = config.numClasses ? ['label'] : [];
-  const images = config.sampleShape.length === 3;
-  const nchw = images && options.layout === 'nchw';
-  const [h, w, c] = config.sampleShape;
-  const imageShape = nchw ? [c, h, w] : config.sampleShape;
-  const packedInput = nchw ? [c * config.pack, h, w] : packedShape(config.sampleShape, config.pack);
-  const layout = images ? (nchw ? 'NCHW' : 'NHWC') : 'flat';
+  const facts = exportedModelFacts(config, toLayout(options.layout ?? 'NHWC'));
   const generator = await loadLayersModel(run.generatorJson);
   const discriminator = await loadLayersModel(run.discriminatorJson);
-  const generatorBytes = modelToBytes(generator, {
-    ...options,
-    inputNames: ['latent', ...labelName],
-    outputNames: [images ? 'image' : 'point'],
-    docString: `ganport ${config.preset} generator: latent [batch, ${config.latentSize}] ~ N(0, 1) → ${images ? 'image' : 'point'} [batch, ${imageShape.join(', ')}] (${layout}) in [${config.valueRange.join(', ')}]`,
-    metadata: {
-      ...common,
-      [META.role]: 'generator',
-      [META.latentSize]: String(config.latentSize),
-      [META.outputShape]: JSON.stringify(imageShape),
-      [META.layout]: layout,
-    },
-  });
-  const discriminatorBytes = modelToBytes(discriminator, {
-    ...options,
-    inputNames: [images ? 'image' : 'point', ...labelName],
-    outputNames: ['probability'],
-    docString:
-      `ganport ${config.preset} discriminator: ${images ? 'image' : 'point'} [batch, ${packedInput.join(', ')}] (${layout}) in [${config.valueRange.join(', ')}] → probability that it is real` +
-      (config.pack > 1 ? `; each input joins ${config.pack} samples along the last axis (PacGAN)` : ''),
-    metadata: { ...common, [META.role]: 'discriminator', [META.outputShape]: '[1]', [META.layout]: 'flat', [META.pack]: String(config.pack) },
-  });
+  const generatorBytes = modelToBytes(generator, { ...options, ...facts.generator });
+  const discriminatorBytes = modelToBytes(discriminator, { ...options, ...facts.discriminator });
   generator.dispose();
   discriminator.dispose();
 
@@ -122,7 +84,7 @@ export async function exportRun(runDir: string, outDir: string, options: RunExpo
     await writeFileAtomic(join(to, 'weights.bin'), await readFile(join(from, 'weights.bin')));
     await writeFileAtomic(join(to, 'model.json'), await readFile(join(from, 'model.json')));
   }
-  await writeFileAtomic(join(outDir, 'training-config.json'), await readFile(run.config));
+  await writeFileAtomic(out.trainingConfig, await readFile(run.config));
   const files = [
     { path: out.generator, bytes: generatorBytes.length },
     { path: out.discriminator, bytes: discriminatorBytes.length },

@@ -2,7 +2,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
-import type { LossName } from '../train/losses.js';
 
 export const runPaths = (dir: string) => ({
   config: join(dir, 'config.json'),
@@ -36,7 +35,8 @@ export interface RunConfig {
   numClasses?: number;
   /** PacGAN packing degree of the discriminator (1: none). */
   pack: number;
-  loss: LossName;
+  /** One of train/losses.ts's LOSSES. */
+  loss: string;
   labelSmoothing: number;
   /** Decay of the generator's exponential moving average (0: none); the EMA generator is what samples and exports use. */
   emaDecay: number;

@@ -13,7 +13,7 @@ import * as nodeRuntime from '@ganport/runtime';
 import * as webRuntime from '@ganport/runtime';
 import { selectBackend } from '../tfjs/backend.js';
 import { loadLayersModel } from '../tfjs/model-io.js';
-import { modelPaths } from '../export/index.js';
+import { modelPaths } from '../formats/model-dir.js';
 import { openBrowserSession } from './browser.js';
 
 export const RUNTIMES = ['tfjs', 'ort-node', 'ort-web', 'ort-web-chromium'] as const;

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, rm } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { CLASS_LOGITS_LAYER, FEATURE_SIZE, buildClassifier } from '../presets/classifier.js';
 import { GanportError } from '@ganport/runtime';
@@ -16,6 +16,7 @@ import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
 import { saveLayersModel } from '../tfjs/model-io.js';
 import { packageVersion, writeFileAtomic } from '../util/files.js';
 import { type ImageDataset, imagesAsFloats, loadImageDataset, resolveDataDir } from '../datasets/fashion-mnist.js';
+import { type ClassifierRecord, classifierPaths } from '../formats/classifier-dir.js';
 import { ProgressBar } from './progress.js';
 
 export interface ClassifierTrainOptions {
@@ -32,31 +33,6 @@ export interface ClassifierTrainOptions {
   quiet?: boolean;
   log?: (line: string) => void;
 }
-
-/** What classifier.json records: the settings, and the accuracy measured on the held-out test split. */
-export interface ClassifierRecord {
-  data: string;
-  dataName: string;
-  numClasses: number;
-  imageShape: number[];
-  seed: number;
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  backend: string;
-  trainImages: number;
-  testImages: number;
-  testAccuracy: number;
-  trainSeconds: number;
-  ganportVersion: string;
-}
-
-export const classifierPaths = (dir: string) => ({
-  onnx: join(dir, 'classifier.onnx'),
-  record: join(dir, 'classifier.json'),
-  metrics: join(dir, 'metrics.jsonl'),
-  tfjs: join(dir, 'tfjs'),
-});
 
 /** Real and generated images are embedded alike: both in [-1, 1]. */
 const imageBatch = (data: ImageDataset, indices: ArrayLike<number>): tf.Tensor4D => tf.tensor4d(imagesAsFloats(data, indices), [indices.length, data.height, data.width, 1]);

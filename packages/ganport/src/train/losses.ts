@@ -17,7 +17,7 @@ export interface GanLoss {
  * lsgan: least squares (Mao et al., 2017) with targets 1/0;
  * hinge: as in SAGAN / BigGAN (Lim & Ye, 2017).
  */
-export function ganLoss(name: LossName, labelSmoothing = 0): GanLoss {
+export function ganLoss(name: string, labelSmoothing = 0): GanLoss {
   if (!(labelSmoothing >= 0 && labelSmoothing < 0.5)) throw new GanportError(`label smoothing must be in [0, 0.5), got ${labelSmoothing}`);
   const bce = (target: number, logits: tf.Tensor) => tf.losses.sigmoidCrossEntropy(tf.fill(logits.shape, target), logits) as tf.Scalar;
   switch (name) {

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { Classifier } from '../../src/eval/classifier.js';
 import { loadLayersModel } from '../../src/tfjs/model-io.js';
-import { type ClassifierRecord, classifierPaths, trainClassifier } from '../../src/train/classifier.js';
+import { type ClassifierRecord, classifierPaths } from '../../src/formats/classifier-dir.js';
+import { trainClassifier } from '../../src/train/classifier.js';
 import { imagesAsFloats, loadImageDataset } from '../../src/datasets/fashion-mnist.js';
 import { SAMPLE_DATA, maxAbsDiff, runCli, tempDir } from '../helpers.js';
 

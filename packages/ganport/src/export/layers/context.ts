@@ -42,7 +42,7 @@ export function unsupportedConfig(ctx: LayerContext, what: string): never {
 export const sameLayout = (like: Value, name: string): Value => ({ ...like, name });
 
 /** A value in tfjs layout of the given rank. */
-export const tfjsValue = (name: string, rank: number): Value => ({ name, rank, channelsFirst: false });
+export const tfjsValue = (name: string, rank: number): Value => ({ name, rank, layout: 'NHWC' });
 
 /** Requires channels-last data format (tfjs's default); channels-first tfjs layers are rare and not supported. */
 export function requireChannelsLast(ctx: LayerContext): void {

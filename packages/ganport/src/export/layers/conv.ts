@@ -47,7 +47,7 @@ function toOnnxKernel(kernel: LayerWeight): { dims: number[]; data: Float32Array
 function convInputs(ctx: LayerContext): string[] {
   const { g, name } = ctx;
   const kernel = toOnnxKernel(weight(ctx, 'kernel'));
-  const inputs = [g.inLayout(ctx.inputs[0], true).name, g.constFloat(`${name}/kernel`, kernel.dims, kernel.data)];
+  const inputs = [g.inLayout(ctx.inputs[0], 'NCHW').name, g.constFloat(`${name}/kernel`, kernel.dims, kernel.data)];
   if (ctx.config.useBias !== false) {
     const bias = weight(ctx, 'bias');
     inputs.push(g.constFloat(`${name}/bias`, bias.shape, bias.data));
@@ -67,7 +67,7 @@ export const conv2d: LayerHandler = (ctx) => {
     { kernel_shape: attr.ints(kernel), strides: attr.ints(strides), dilations: attr.ints(dilations), pads: attr.ints(windowPads(ctx, kernel, strides, dilations)) },
     `${ctx.name}/conv`,
   );
-  return applyActivation(ctx.g, { name: y, rank: 4, channelsFirst: true }, ctx.config.activation as string, ctx.name);
+  return applyActivation(ctx.g, { name: y, rank: 4, layout: 'NCHW' }, ctx.config.activation as string, ctx.name);
 };
 
 /**
@@ -93,5 +93,5 @@ export const conv2dTranspose: LayerHandler = (ctx) => {
     { kernel_shape: attr.ints(kernel), strides: attr.ints(strides), pads: attr.ints(pads), output_padding: attr.ints(outputPadding) },
     `${ctx.name}/conv_transpose`,
   );
-  return applyActivation(ctx.g, { name: y, rank: 4, channelsFirst: true }, ctx.config.activation as string, ctx.name);
+  return applyActivation(ctx.g, { name: y, rank: 4, layout: 'NCHW' }, ctx.config.activation as string, ctx.name);
 };

@@ -11,15 +11,15 @@ import { type LayerContext, type LayerHandler, sameLayout } from './context.js';
 function aligned(ctx: LayerContext): { names: string[]; like: Value } {
   const { g, inputs, name } = ctx;
   const rank = Math.max(...inputs.map((v) => v.rank));
-  const channelsFirst = inputs.find((v) => v.rank === rank)!.channelsFirst;
+  const layout = inputs.find((v) => v.rank === rank)!.layout;
   const names = inputs.map((v, i) => {
-    if (v.rank === rank) return g.inLayout(v, channelsFirst).name;
+    if (v.rank === rank) return g.inLayout(v, layout).name;
     const x = g.tfjsLayout(v);
     const missing = Array.from({ length: rank - v.rank }, (_, k) => k + 1);
-    const expanded: Value = { name: g.op('Unsqueeze', [x.name, g.constInt64(`${name}/axes_${i}`, missing)], {}, `${name}/expand_${i}`), rank, channelsFirst: false };
-    return g.inLayout(expanded, channelsFirst).name;
+    const expanded: Value = { name: g.op('Unsqueeze', [x.name, g.constInt64(`${name}/axes_${i}`, missing)], {}, `${name}/expand_${i}`), rank, layout: 'NHWC' };
+    return g.inLayout(expanded, layout).name;
   });
-  return { names, like: { name: '', rank, channelsFirst } };
+  return { names, like: { name: '', rank, layout } };
 }
 
 const variadic =

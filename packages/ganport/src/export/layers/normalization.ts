@@ -29,7 +29,7 @@ export const batchNormalization: LayerHandler = (ctx) => {
   const variance = weight(ctx, 'moving_variance');
   const channels = mean.data.length;
   const { gamma, beta } = affine(ctx, channels);
-  const x = ctx.inputs[0].rank === 4 ? g.inLayout(ctx.inputs[0], true) : ctx.inputs[0];
+  const x = ctx.inputs[0].rank === 4 ? g.inLayout(ctx.inputs[0], 'NCHW') : ctx.inputs[0];
   if (x.rank === 2 || x.rank === 4) {
     const inputs = [x.name, g.constFloat(`${name}/gamma`, [channels], gamma), g.constFloat(`${name}/beta`, [channels], beta), g.constFloat(`${name}/mean`, [channels], mean.data), g.constFloat(`${name}/variance`, [channels], variance.data)];
     return sameLayout(x, g.op('BatchNormalization', inputs, { epsilon: attr.float(epsilon) }, name));

@@ -10,8 +10,8 @@ const pool =
     const kernel = pair(ctx.config.poolSize ?? 2);
     const strides = pair(ctx.config.strides ?? kernel);
     const attributes = { kernel_shape: attr.ints(kernel), strides: attr.ints(strides), pads: attr.ints(windowPads(ctx, kernel, strides)) };
-    const x = ctx.g.inLayout(ctx.inputs[0], true);
-    return { name: ctx.g.op(op, [x.name], op === 'AveragePool' ? { ...attributes, count_include_pad: attr.int(0) } : attributes, ctx.name), rank: 4, channelsFirst: true };
+    const x = ctx.g.inLayout(ctx.inputs[0], 'NCHW');
+    return { name: ctx.g.op(op, [x.name], op === 'AveragePool' ? { ...attributes, count_include_pad: attr.int(0) } : attributes, ctx.name), rank: 4, layout: 'NCHW' };
   };
 
 export const maxPooling2d = pool('MaxPool');
@@ -22,8 +22,8 @@ const globalPool =
   (op: 'GlobalAveragePool' | 'GlobalMaxPool'): LayerHandler =>
   (ctx) => {
     requireChannelsLast(ctx);
-    if (ctx.config.keepDims) return { name: ctx.g.op(op, [ctx.g.inLayout(ctx.inputs[0], true).name], {}, ctx.name), rank: 4, channelsFirst: true };
-    const pooled = ctx.g.op(op, [ctx.g.inLayout(ctx.inputs[0], true).name], {}, `${ctx.name}/pool`);
+    if (ctx.config.keepDims) return { name: ctx.g.op(op, [ctx.g.inLayout(ctx.inputs[0], 'NCHW').name], {}, ctx.name), rank: 4, layout: 'NCHW' };
+    const pooled = ctx.g.op(op, [ctx.g.inLayout(ctx.inputs[0], 'NCHW').name], {}, `${ctx.name}/pool`);
     return tfjsValue(ctx.g.op('Flatten', [pooled], {}, ctx.name), 2);
   };
 

@@ -5,7 +5,7 @@ import { pair } from './conv.js';
 import { type LayerHandler, requireChannelsLast, sameLayout, unsupportedConfig } from './context.js';
 
 /** Per-axis values for a rank-4 value: `batch` and `channel` entries, `h` and `w` for the spatial axes. */
-const byAxis = <T>(x: Value, batch: T, channel: T, h: T, w: T): T[] => (x.channelsFirst ? [batch, channel, h, w] : [batch, h, w, channel]);
+const byAxis = <T>(x: Value, batch: T, channel: T, h: T, w: T): T[] => (x.layout === 'NCHW' ? [batch, channel, h, w] : [batch, h, w, channel]);
 
 /** tfjs resizes with alignCorners and halfPixelCenters off: ONNX's 'asymmetric' transform, nearest rounding down. */
 export const upSampling2d: LayerHandler = (ctx) => {
@@ -42,7 +42,7 @@ export const cropping2d: LayerHandler = (ctx) => {
   requireChannelsLast(ctx);
   const [x] = ctx.inputs;
   const [[top, bottom], [left, right]] = edges(ctx.config.cropping ?? 0);
-  const axes = x.channelsFirst ? [2, 3] : [1, 2];
+  const axes = x.layout === 'NCHW' ? [2, 3] : [1, 2];
   const { g, name } = ctx;
   const inputs = [x.name, g.constInt64(`${name}/starts`, [top, left]), g.constInt64(`${name}/ends`, [bottom ? -bottom : INT64_MAX, right ? -right : INT64_MAX]), g.constInt64(`${name}/axes`, axes)];
   return sameLayout(x, g.op('Slice', inputs, {}, name));

@@ -1,0 +1,89 @@
+/**
+ * The exported model directory (`ganport export RUN_DIR --out MODEL_DIR`): generator.onnx,
+ * discriminator.onnx, the tfjs reference copies under tfjs/, and training-config.json.
+ * The metadata it writes into each ONNX file sits here, beside the paths; the runtime's
+ * `generatorInfo` (packages/runtime/src/metadata.ts) is its reader.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { GanportError, type Layout, META } from '@ganport/runtime';
+import { packedShape } from '../presets/preset.js';
+import type { RunConfig } from './run-dir.js';
+
+export const modelPaths = (dir: string) => ({
+  generator: join(dir, 'generator.onnx'),
+  discriminator: join(dir, 'discriminator.onnx'),
+  tfjsGenerator: join(dir, 'tfjs', 'generator'),
+  tfjsDiscriminator: join(dir, 'tfjs', 'discriminator'),
+  tfjsGeneratorJson: join(dir, 'tfjs', 'generator', 'model.json'),
+  tfjsDiscriminatorJson: join(dir, 'tfjs', 'discriminator', 'model.json'),
+  trainingConfig: join(dir, 'training-config.json'),
+});
+
+/** A generator .onnx file, or a model directory holding generator.onnx, as the file to load. */
+export function resolveGeneratorFile(model: string): string {
+  if (existsSync(model) && statSync(model).isDirectory()) {
+    const file = modelPaths(model).generator;
+    if (!existsSync(file)) throw new GanportError(`${model} is a directory without generator.onnx`, 'not-found');
+    return file;
+  }
+  return model;
+}
+
+/** Graph names, doc string and metadata of one exported model. */
+export interface ModelFacts {
+  inputNames: string[];
+  outputNames: string[];
+  docString: string;
+  metadata: Record<string, string>;
+}
+
+/** What the generator and discriminator of a run are described with when exported in `layout`. */
+export function exportedModelFacts(config: RunConfig, layout: Layout): { generator: ModelFacts; discriminator: ModelFacts } {
+  const images = config.sampleShape.length === 3;
+  const [h, w, c] = config.sampleShape;
+  const nchw = images && layout === 'NCHW';
+  const sampleShape = nchw ? [c, h, w] : config.sampleShape;
+  const packedInput = nchw ? [c * config.pack, h, w] : packedShape(config.sampleShape, config.pack);
+  const layoutName = images ? layout : 'flat';
+  const sample = images ? 'image' : 'point';
+  const range = `[${config.valueRange.join(', ')}]`;
+  const labels = config.numClasses ? ['label'] : [];
+  const common: Record<string, string> = {
+    [META.preset]: config.preset,
+    [META.valueRange]: JSON.stringify(config.valueRange),
+    [META.data]: basename(config.data),
+  };
+  if (config.numClasses) common[META.numClasses] = String(config.numClasses);
+  const packing = config.pack > 1 ? `; each input joins ${config.pack} samples along the last axis (PacGAN)` : '';
+  return {
+    generator: {
+      inputNames: ['latent', ...labels],
+      outputNames: [sample],
+      docString:
+        `ganport ${config.preset} generator: latent [batch, ${config.latentSize}] ~ N(0, 1) → ` +
+        `${sample} [batch, ${sampleShape.join(', ')}] (${layoutName}) in ${range}`,
+      metadata: {
+        ...common,
+        [META.role]: 'generator',
+        [META.latentSize]: String(config.latentSize),
+        [META.outputShape]: JSON.stringify(sampleShape),
+        [META.layout]: layoutName,
+      },
+    },
+    discriminator: {
+      inputNames: [sample, ...labels],
+      outputNames: ['probability'],
+      docString:
+        `ganport ${config.preset} discriminator: ${sample} [batch, ${packedInput.join(', ')}] (${layoutName}) in ${range}` +
+        ` → probability that it is real${packing}`,
+      metadata: {
+        ...common,
+        [META.role]: 'discriminator',
+        [META.outputShape]: '[1]',
+        [META.layout]: 'flat',
+        [META.pack]: String(config.pack),
+      },
+    },
+  };
+}
