@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { ganLoss } from '../../src/train/losses.js';
-import { lossPlotSvg } from '../../src/train/plot.js';
+import { lossPlotSvg } from '../../src/train/metrics.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 
 before(async () => {

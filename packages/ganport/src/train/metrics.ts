@@ -1,6 +1,58 @@
-/** A small SVG line chart of the run's D and G losses, rewritten after every epoch. */
-import type { MetricsLine } from './train.js';
+/**
+ * A run's metrics.jsonl (one line every log interval and at each epoch's end) and the
+ * loss.svg chart drawn from it after every epoch.
+ */
+import { existsSync } from 'node:fs';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/files.js';
 
+export interface MetricsLine {
+  step: number;
+  epoch: number;
+  d_loss: number;
+  g_loss: number;
+  /** Mean sigmoid of D's logit on the real batch and on the fake one. */
+  d_real: number;
+  d_fake: number;
+  images_per_sec: number;
+  elapsed_s: number;
+}
+
+export async function readMetrics(path: string): Promise<MetricsLine[]> {
+  if (!existsSync(path)) return [];
+  return (await readFile(path, 'utf8'))
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as MetricsLine);
+}
+
+export class MetricsWriter {
+  /** The newest line written, if any. */
+  last: MetricsLine | undefined;
+
+  constructor(
+    private readonly path: string,
+    private readonly plotPath: string,
+    private readonly title: string,
+  ) {}
+
+  /** On resume: drops lines past the checkpoint, which the resumed run will write again. */
+  async truncateAfter(step: number): Promise<void> {
+    const kept = (await readMetrics(this.path)).filter((m) => m.step <= step);
+    await writeFile(this.path, kept.map((m) => `${JSON.stringify(m)}\n`).join(''));
+  }
+
+  async append(line: MetricsLine): Promise<void> {
+    this.last = line;
+    await appendFile(this.path, `${JSON.stringify(line)}\n`);
+  }
+
+  async writePlot(): Promise<void> {
+    await writeFileAtomic(this.plotPath, lossPlotSvg(await readMetrics(this.path), this.title));
+  }
+}
+
+/** A small SVG line chart of the run's D and G losses. */
 export function lossPlotSvg(metrics: MetricsLine[], title: string): string {
   const width = 720;
   const height = 360;

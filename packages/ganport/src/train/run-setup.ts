@@ -1,0 +1,160 @@
+/**
+ * Everything a training run decides before its first step: the options checked, the run's
+ * config.json written (new run) or read back (resume), the backend, the models and optimizers.
+ */
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import * as tf from '@tensorflow/tfjs';
+import { GanportError, Rng } from '@ganport/runtime';
+import { type Dataset, loadDataset } from '../datasets/dataset.js';
+import { loadCheckpoint, type RunPosition, type TrainingState } from '../formats/checkpoint.js';
+import { type RunConfig, readRunConfig, runPaths } from '../formats/run-dir.js';
+import { getPreset, type Preset } from '../presets/index.js';
+import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
+import { packageVersion, writeFileAtomic } from '../util/files.js';
+import { ganLoss, type LossName } from './losses.js';
+
+export interface TrainOptions {
+  /** The run directory; with `resume`, the run to continue. */
+  outDir: string;
+  preset?: string;
+  epochs?: number;
+  dataDir?: string;
+  seed?: number;
+  batchSize?: number;
+  backend?: string;
+  learningRate?: number;
+  beta1?: number;
+  loss?: LossName;
+  labelSmoothing?: number;
+  /** PacGAN: the discriminator judges this many samples at once (default 1; must divide the batch size). */
+  pack?: number;
+  /** Generator EMA decay (default 0.999; 0 turns it off). */
+  emaDecay?: number;
+  /** Write a checkpoint every this many steps (default 500), and at every epoch's end. */
+  checkpointEvery?: number;
+  /** Use only the first N images of the dataset. */
+  limit?: number;
+  /** Append a metrics line every this many steps. */
+  logEvery?: number;
+  /** Continue the run in outDir from its last checkpoint (its config wins; `epochs` may extend it). */
+  resume?: boolean;
+  /** Replace an existing run in outDir. */
+  overwrite?: boolean;
+  quiet?: boolean;
+  /** Informational lines (backend, data source, where files went). */
+  log?: (line: string) => void;
+}
+
+export interface OpenedRun {
+  config: RunConfig;
+  preset: Preset;
+  data: Dataset;
+  backend: BackendChoice;
+}
+
+function positiveInt(name: string, value: number): number {
+  if (!Number.isInteger(value) || value <= 0) throw new GanportError(`${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): RunConfig {
+  const seed = options.seed ?? 0;
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+    throw new GanportError(`seed must be an integer in [0, 2^32), got ${seed}`);
+  }
+  const loss = options.loss ?? 'bce';
+  const labelSmoothing = options.labelSmoothing ?? 0;
+  ganLoss(loss, labelSmoothing); // checks both before anything is written
+  const emaDecay = options.emaDecay ?? preset.defaults?.emaDecay ?? 0.999;
+  if (!(emaDecay >= 0 && emaDecay < 1)) throw new GanportError(`EMA decay must be in [0, 1), got ${emaDecay}`);
+  const images = Math.min(data.count, options.limit === undefined ? Infinity : positiveInt('limit', options.limit));
+  const batchSize = positiveInt('batch size', options.batchSize ?? preset.defaults?.batchSize ?? 64);
+  if (images < batchSize) throw new GanportError(`batch size ${batchSize} is larger than the ${images} images available`);
+  const pack = positiveInt('pack', options.pack ?? 1);
+  if (batchSize % pack !== 0) throw new GanportError(`pack ${pack} must divide the batch size ${batchSize}`);
+  if (pack > 1 && preset.numClasses) {
+    throw new GanportError(`preset ${preset.name} is class-conditional; packing (PacGAN) is for unconditional presets`);
+  }
+  return {
+    preset: preset.name,
+    latentSize: preset.latentSize,
+    sampleShape: preset.sampleShape,
+    valueRange: [-1, 1],
+    numClasses: preset.numClasses,
+    pack,
+    seed,
+    batchSize,
+    epochs: positiveInt('epochs', options.epochs ?? 1),
+    learningRate: options.learningRate ?? preset.defaults?.learningRate ?? 2e-4,
+    beta1: options.beta1 ?? 0.5,
+    loss,
+    labelSmoothing,
+    emaDecay,
+    checkpointEvery: positiveInt('checkpoint interval', options.checkpointEvery ?? 500),
+    logEvery: positiveInt('log interval', options.logEvery ?? 50),
+    backend: '',
+    data: data.source,
+    images,
+    ganportVersion: packageVersion(),
+  };
+}
+
+/** Reads a run to resume, or checks the options of a new one and writes its config.json. */
+export async function openRun(options: TrainOptions): Promise<OpenedRun> {
+  const log = options.log ?? (() => {});
+  const paths = runPaths(options.outDir);
+  let config: RunConfig;
+  let data: Dataset;
+  if (options.resume) {
+    if (!existsSync(paths.config)) {
+      throw new GanportError(`${options.outDir} is not a training run (no config.json) to resume`, 'not-found');
+    }
+    config = await readRunConfig(options.outDir);
+    if (options.epochs !== undefined) config.epochs = positiveInt('epochs', options.epochs);
+    data = await loadDataset(config.data, getPreset(config.preset), config.seed);
+  } else {
+    if (existsSync(paths.config) && !options.overwrite) {
+      throw new GanportError(
+        `${options.outDir} already holds a training run; choose another --out, pass --overwrite, or continue it with --resume`,
+      );
+    }
+    const preset = getPreset(options.preset ?? 'seed-mlp');
+    data = await loadDataset(options.dataDir, preset, options.seed ?? 0);
+    config = newRunConfig(options, data, preset);
+  }
+  const preset = getPreset(config.preset);
+  const backend = await selectBackend(options.backend ?? (options.resume ? config.backend : undefined));
+  if (options.resume && options.backend === undefined) backend.reason = 'the backend the run started on';
+  log(`backend: ${backend.name} (${backend.reason})`);
+  log(`data: ${config.images} ${preset.sampleShape.length === 1 ? 'points' : 'images'} from ${data.source}`);
+  config.backend = backend.name;
+  if (!options.resume) {
+    if (options.overwrite) for (const old of paths.replaceable) await rm(old, { recursive: true, force: true });
+    await writeFileAtomic(paths.config, `${JSON.stringify(config, null, 2)}\n`);
+  }
+  return { config, preset, data, backend };
+}
+
+/** Fresh models and optimizers, seeded; the EMA generator starts as a copy (or is the generator when EMA is off). */
+export function buildTrainingState(preset: Preset, config: RunConfig): TrainingState {
+  const generator = preset.buildGenerator(config.seed);
+  const ema = config.emaDecay > 0 ? preset.buildGenerator(config.seed) : generator;
+  if (ema !== generator) ema.setWeights(generator.getWeights());
+  return {
+    generator,
+    discriminator: preset.buildDiscriminator(config.seed, config.pack),
+    ema,
+    dOptimizer: tf.train.adam(config.learningRate, config.beta1),
+    gOptimizer: tf.train.adam(config.learningRate, config.beta1),
+    order: Uint32Array.from({ length: config.images }, (_, i) => i),
+  };
+}
+
+/** Where the run starts: step 0, or the last checkpoint's position (its weights, optimizers, order and RNG restored). */
+export async function startPosition(runDir: string, resume: boolean, state: TrainingState, rng: Rng): Promise<RunPosition> {
+  if (!resume) return { step: 0, epoch: 1, batchInEpoch: 0, rng: rng.state };
+  const position = await loadCheckpoint(runDir, state);
+  rng.state = position.rng;
+  return position;
+}
