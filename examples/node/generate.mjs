@@ -1,10 +1,13 @@
-// A Node app using ganport's runtime exactly as a user would: `npm install ganport`, then
-//   node examples/node/generate.mjs [MODEL.onnx] [OUT.png]
+// A Node app running a generator as a user would: `npm install @ganport/runtime onnxruntime-node`, then
+//   node generate.mjs MODEL.onnx [OUT.png]
 import { writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { interpolate, loadGenerator, toPNG } from 'ganport/runtime';
+import { interpolate, loadGenerator, toPNG } from '@ganport/runtime';
 
-const model = process.argv[2] ?? fileURLToPath(new URL('../../models/seed-mlp/generator.onnx', import.meta.url));
+const model = process.argv[2];
+if (!model) {
+  console.error('usage: node generate.mjs MODEL.onnx [OUT.png]');
+  process.exit(2);
+}
 const out = process.argv[3] ?? 'example-grid.png';
 
 const generator = await loadGenerator(model);

@@ -1,9 +1,9 @@
-// A web page using ganport's runtime as a user would: a bundler (vite, webpack, esbuild)
-// resolves 'ganport/runtime' to the browser build through package.json "exports".
-import { drawToCanvas, loadGenerator } from 'ganport/runtime';
+// A web page running a generator as a user would: a bundler (vite here; webpack and esbuild alike)
+// resolves '@ganport/runtime' to its browser build through package.json "exports".
+import { drawToCanvas, loadGenerator } from '@ganport/runtime';
 
 const status = document.querySelector('#status');
-const generator = await loadGenerator(new URL('./generator.onnx', import.meta.url));
+const generator = await loadGenerator('./generator.onnx');
 async function render(seed) {
   const t0 = performance.now();
   drawToCanvas(await generator.generateGrid({ seed, count: 64, scale: 2 }), document.querySelector('canvas'));

@@ -1,15 +1,17 @@
 /**
- * The runtime's own size in a browser bundle: the web build (and everything it
- * imports) bundled and minified by esbuild with onnxruntime-web left out, then gzipped.
- * Goal: ≤ 15 kB. Run: npm run bench:bundle
+ * What each package costs its users: the runtime's own browser bundle (minified and gzipped,
+ * onnxruntime-web excluded), both packages' packed and unpacked sizes, and what a fresh app
+ * installs with each. Goals: @ganport/runtime ≤ 50 kB unpacked, its bundle ≤ 15 kB gzipped.
+ * Run: npm run bench:size
  */
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
-import { packageRoot } from '../src/util/files.js';
+import { directoryBytes, installExample, packWorkspace } from './fresh-app.js';
 
 export async function runtimeBundleSize(): Promise<{ minified: number; gzipped: number }> {
   const result = await build({
-    stdin: { contents: "export * from 'ganport/runtime';", resolveDir: packageRoot(), loader: 'js' },
+    stdin: { contents: "export * from '@ganport/runtime';", resolveDir: import.meta.dirname, loader: 'js' },
     bundle: true,
     minify: true,
     format: 'esm',
@@ -24,6 +26,20 @@ export async function runtimeBundleSize(): Promise<{ minified: number; gzipped: 
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  const kB = (bytes: number) => `${(bytes / 1000).toFixed(1)} kB`;
+  const MB = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
   const { minified, gzipped } = await runtimeBundleSize();
-  console.log(`ganport/runtime browser build, onnxruntime-web excluded: ${(minified / 1024).toFixed(1)} kB minified, ${(gzipped / 1024).toFixed(1)} kB gzipped (goal ≤ 15 kB)`);
+  console.log(`@ganport/runtime browser bundle, onnxruntime-web excluded: ${kB(minified)} minified, ${kB(gzipped)} gzipped`);
+  const packs = packWorkspace();
+  for (const p of packs.values()) {
+    console.log(`${p.name}: ${kB(p.packedBytes)} packed, ${kB(p.unpackedBytes)} unpacked, ${p.files} files`);
+  }
+  for (const [example, what] of [
+    ['web', '@ganport/runtime + onnxruntime-web + vite'],
+    ['node', '@ganport/runtime + onnxruntime-node'],
+    ['library', 'ganport + @ganport/runtime'],
+  ]) {
+    const app = installExample(example, packs);
+    console.log(`fresh ${example} app (${what}): node_modules ${MB(directoryBytes(join(app, 'node_modules')))}`);
+  }
 }

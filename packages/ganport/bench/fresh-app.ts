@@ -1,0 +1,63 @@
+/**
+ * Fresh apps installed exactly as users install ganport: `npm pack` tarballs of both workspace
+ * packages, an example app from examples/ copied to a temp dir with its ganport dependencies
+ * pointed at those tarballs, and a plain `npm install`. Used by the fresh-app tests and bench:size.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packageRoot } from '../src/util/files.js';
+
+export const REPO_ROOT = join(packageRoot(), '..', '..');
+
+export interface PackedPackage {
+  name: string;
+  tarball: string;
+  /** Bytes of the .tgz and of its unpacked files. */
+  packedBytes: number;
+  unpackedBytes: number;
+  files: number;
+}
+
+/** Packs @ganport/runtime and ganport (already built) into a temp dir. */
+export function packWorkspace(): Map<string, PackedPackage> {
+  const dir = mkdtempSync(join(tmpdir(), 'ganport-pack-'));
+  const json = execFileSync(
+    'npm',
+    ['pack', '--json', '--pack-destination', dir, '-w', '@ganport/runtime', '-w', 'ganport'],
+    { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  const packs = JSON.parse(json) as { name: string; filename: string; size: number; unpackedSize: number; entryCount: number }[];
+  return new Map(
+    packs.map((p) => [
+      p.name,
+      { name: p.name, tarball: join(dir, p.filename), packedBytes: p.size, unpackedBytes: p.unpackedSize, files: p.entryCount },
+    ]),
+  );
+}
+
+/** Copies examples/EXAMPLE to a temp dir, points its ganport dependencies at the tarballs and installs it. */
+export function installExample(example: string, packs: Map<string, PackedPackage>): string {
+  const app = mkdtempSync(join(tmpdir(), `ganport-app-${example}-`));
+  cpSync(join(REPO_ROOT, 'examples', example), app, { recursive: true });
+  const manifestPath = join(app, 'package.json');
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { dependencies: Record<string, string> };
+  for (const name of Object.keys(manifest.dependencies)) {
+    const pack = packs.get(name);
+    if (pack) manifest.dependencies[name] = `file:${pack.tarball}`;
+  }
+  writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
+  const install = spawnSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], {
+    cwd: app,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  if (install.status !== 0) throw new Error(`npm install in ${app} failed:\n${install.stderr}`);
+  return app;
+}
+
+/** Bytes under a directory (files only), as `du -sb` counts them. */
+export function directoryBytes(dir: string): number {
+  return Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
+}

@@ -1,0 +1,77 @@
+/** The folder map stays a one-way street: no import cycle between src/ folders, no command importing another. */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, normalize, relative } from 'node:path';
+import { test } from 'node:test';
+import { ROOT } from './helpers.js';
+
+const SRC = join(ROOT, 'src');
+
+/** Every .ts file under src/ and the src/-relative files it imports. */
+function importGraph(): Map<string, string[]> {
+  const files = readdirSync(SRC, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.ts') && !f.startsWith(join('demo', 'site')));
+  return new Map(
+    files.map((file) => {
+      const source = readFileSync(join(SRC, file), 'utf8');
+      const specs = [...source.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)].map((m) => m[1]);
+      return [file, specs.map((s) => normalize(join(dirname(file), s)).replace(/\.js$/, '.ts'))];
+    }),
+  );
+}
+
+/** src/train/step.ts → 'train'; files directly in src/ are their own unit. */
+const folderOf = (file: string) => (file.includes('/') ? file.split('/')[0] : file);
+
+function findCycle(edges: Map<string, Set<string>>): string[] | undefined {
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (node: string): string[] | undefined => {
+    if (state.get(node) === 'done') return undefined;
+    if (state.get(node) === 'open') return [...path.slice(path.indexOf(node)), node];
+    state.set(node, 'open');
+    path.push(node);
+    for (const next of edges.get(node) ?? []) {
+      const cycle = visit(next);
+      if (cycle) return cycle;
+    }
+    path.pop();
+    state.set(node, 'done');
+    return undefined;
+  };
+  for (const node of edges.keys()) {
+    const cycle = visit(node);
+    if (cycle) return cycle;
+  }
+  return undefined;
+}
+
+test('no import cycle between the folders of src/', () => {
+  const edges = new Map<string, Set<string>>();
+  for (const [file, imports] of importGraph()) {
+    for (const target of imports) {
+      const [from, to] = [folderOf(file), folderOf(target)];
+      if (from !== to) edges.set(from, (edges.get(from) ?? new Set()).add(to));
+    }
+  }
+  assert.ok(edges.size > 5, 'the graph was read');
+  assert.equal(findCycle(edges)?.join(' → '), undefined);
+});
+
+test('the cycle finder finds a cycle', () => {
+  const edges = new Map([
+    ['a', new Set(['b'])],
+    ['b', new Set(['c'])],
+    ['c', new Set(['a'])],
+  ]);
+  assert.deepEqual(findCycle(edges), ['a', 'b', 'c', 'a']);
+});
+
+test('CLI commands import no sibling command', () => {
+  for (const [file, imports] of importGraph()) {
+    if (!file.startsWith(join('cli', 'commands'))) continue;
+    const siblings = imports.filter((target) => dirname(target) === dirname(file));
+    assert.deepEqual(siblings, [], `${relative(SRC, join(SRC, file))} imports ${siblings.join(', ')}`);
+  }
+});
