@@ -9,7 +9,14 @@ const work = process.argv[2] ?? 'work';
 const run = join(work, 'run');
 const model = join(work, 'model');
 
-const trained: TrainResult = await train({ outDir: run, preset: 'mlp-2d', dataDir: 'grid', epochs: 1, limit: 4096, quiet: true });
+const trained: TrainResult = await train({
+  outDir: run,
+  preset: 'mlp-2d',
+  dataDir: 'grid',
+  epochs: 1,
+  limit: 4096,
+  quiet: true,
+});
 console.log(`trained ${trained.steps} steps on ${trained.backend.name}: D loss ${trained.last.d_loss.toFixed(3)}`);
 
 const files = await exportRun(run, model);
@@ -23,5 +30,7 @@ console.log(`converted one tfjs model: ${single.bytes} bytes`);
 
 const generator = await loadGenerator(join(model, 'generator.onnx'));
 const batch = await generator.generate({ seed: 7, count: 4 });
-console.log(`generated ${batch.count} points with ${generator.provider}: ${Array.from(batch.data.subarray(0, 2), (v) => v.toFixed(3))}`);
+console.log(
+  `generated ${batch.count} points with ${generator.provider}: ${Array.from(batch.data.subarray(0, 2), (v) => v.toFixed(3))}`,
+);
 await generator.dispose();

@@ -11,16 +11,25 @@ if (!model) {
 const out = process.argv[3] ?? 'example-grid.png';
 
 const generator = await loadGenerator(model);
-console.log(`loaded ${model}: latent ${generator.info.latentSize}, output ${generator.info.outputShape.join('×')}, provider ${generator.provider}`);
+console.log(
+  `loaded ${model}: latent ${generator.info.latentSize}, output ${generator.info.outputShape.join('×')}, provider ${generator.provider}`,
+);
 
 // 8 rows: each a slerp walk between two seeded latents
 const rows = [];
 for (let row = 0; row < 8; row++) {
-  const [a, b] = [generator.sampleLatents({ seed: 2 * row, count: 1 }), generator.sampleLatents({ seed: 2 * row + 1, count: 1 })];
+  const [a, b] = [
+    generator.sampleLatents({ seed: 2 * row, count: 1 }),
+    generator.sampleLatents({ seed: 2 * row + 1, count: 1 }),
+  ];
   rows.push(interpolate(a, b, 8, 'slerp'));
 }
 const latents = new Float32Array(rows.reduce((n, r) => n + r.length, 0));
-rows.reduce((offset, r) => (latents.set(r, offset), offset + r.length), 0);
+let offset = 0;
+for (const r of rows) {
+  latents.set(r, offset);
+  offset += r.length;
+}
 
 const grid = await generator.generateGrid({ latents, columns: 8, scale: 2 });
 writeFileSync(out, toPNG(grid));

@@ -28,7 +28,9 @@ function measure(model: tf.LayersModel, options: Parameters<typeof modelToBytes>
 }
 
 await selectBackend('cpu');
-const rows: string[][] = [['preset', 'model', 'params', 'weight bytes', 'fp32 .onnx', 'ratio', 'export ms', 'fp16 .onnx', 'ratio']];
+const rows: string[][] = [
+  ['preset', 'model', 'params', 'weight bytes', 'fp32 .onnx', 'ratio', 'export ms', 'fp16 .onnx', 'ratio'],
+];
 for (const preset of Object.values(PRESETS)) {
   for (const [role, model] of [
     ['generator', preset.buildGenerator(0)],
@@ -37,7 +39,17 @@ for (const preset of Object.values(PRESETS)) {
     const params = model.countParams();
     const fp32 = measure(model, {});
     const fp16 = measure(model, { fp16: true });
-    rows.push([preset.name, role, String(params), String(params * 4), String(fp32.bytes), (fp32.bytes / (params * 4)).toFixed(4), fp32.ms.toFixed(1), String(fp16.bytes), (fp16.bytes / (params * 4)).toFixed(4)]);
+    rows.push([
+      preset.name,
+      role,
+      String(params),
+      String(params * 4),
+      String(fp32.bytes),
+      (fp32.bytes / (params * 4)).toFixed(4),
+      fp32.ms.toFixed(1),
+      String(fp16.bytes),
+      (fp16.bytes / (params * 4)).toFixed(4),
+    ]);
     model.dispose();
   }
 }

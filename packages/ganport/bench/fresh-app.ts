@@ -28,11 +28,23 @@ export function packWorkspace(): Map<string, PackedPackage> {
     ['pack', '--json', '--pack-destination', dir, '-w', '@ganport/runtime', '-w', 'ganport'],
     { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
   );
-  const packs = JSON.parse(json) as { name: string; filename: string; size: number; unpackedSize: number; entryCount: number }[];
+  const packs = JSON.parse(json) as {
+    name: string;
+    filename: string;
+    size: number;
+    unpackedSize: number;
+    entryCount: number;
+  }[];
   return new Map(
     packs.map((p) => [
       p.name,
-      { name: p.name, tarball: join(dir, p.filename), packedBytes: p.size, unpackedBytes: p.unpackedSize, files: p.entryCount },
+      {
+        name: p.name,
+        tarball: join(dir, p.filename),
+        packedBytes: p.size,
+        unpackedBytes: p.unpackedSize,
+        files: p.entryCount,
+      },
     ]),
   );
 }

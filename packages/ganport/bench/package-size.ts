@@ -29,7 +29,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const kB = (bytes: number) => `${(bytes / 1000).toFixed(1)} kB`;
   const MB = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
   const { minified, gzipped } = await runtimeBundleSize();
-  console.log(`@ganport/runtime browser bundle, onnxruntime-web excluded: ${kB(minified)} minified, ${kB(gzipped)} gzipped`);
+  console.log(
+    `@ganport/runtime browser bundle, onnxruntime-web excluded: ${kB(minified)} minified, ${kB(gzipped)} gzipped`,
+  );
   const packs = packWorkspace();
   for (const p of packs.values()) {
     console.log(`${p.name}: ${kB(p.packedBytes)} packed, ${kB(p.unpackedBytes)} unpacked, ${p.files} files`);

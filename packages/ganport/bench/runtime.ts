@@ -6,15 +6,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
-import { modelPaths } from '../src/export/index.js';
-import { openBrowserSession } from '../src/parity/browser.js';
 import type { Generator } from '@ganport/runtime';
 import * as nodeRuntime from '@ganport/runtime';
 import * as webRuntime from '@ganport/runtime';
+import * as tf from '@tensorflow/tfjs';
+import { shippedModelsDir } from '../src/assets.js';
+import { modelPaths } from '../src/export/index.js';
+import { openBrowserSession } from '../src/parity/browser.js';
 import { BACKENDS, selectBackend } from '../src/tfjs/backend.js';
 import { loadLayersModel } from '../src/tfjs/model-io.js';
-import { shippedModelsDir } from '../src/assets.js';
 
 const modelDir = process.argv[2] ?? join(shippedModelsDir(), 'seed-mlp');
 const paths = modelPaths(modelDir);
@@ -106,7 +106,11 @@ try {
     },
     { url: session.modelUrl, batches: BATCHES, repeats: REPEATS },
   );
-  rows.push({ runtime: `onnxruntime-web in Chromium (${result.provider}${result.isolated ? ', isolated' : ''})`, coldMs: result.coldMs, ms: result.ms });
+  rows.push({
+    runtime: `onnxruntime-web in Chromium (${result.provider}${result.isolated ? ', isolated' : ''})`,
+    coldMs: result.coldMs,
+    ms: result.ms,
+  });
 } finally {
   await session.close();
 }
@@ -117,7 +121,12 @@ const header = ['runtime', 'session ms', ...BATCHES.flatMap((b) => [`batch ${b} 
 const body = rows.map((r) => [
   r.runtime,
   r.coldMs.toFixed(1),
-  ...BATCHES.flatMap((b) => [r.ms[b].toFixed(2), String(Math.round((b * 1000) / r.ms[b])), `${(r.ms[b] / ortNode.ms[b]).toFixed(1)}×`]),
+  ...BATCHES.flatMap((b) => [
+    r.ms[b].toFixed(2),
+    String(Math.round((b * 1000) / r.ms[b])),
+    `${(r.ms[b] / ortNode.ms[b]).toFixed(1)}×`,
+  ]),
 ]);
 const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
-for (const row of [header, ...body]) console.log(row.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  '));
+for (const row of [header, ...body])
+  console.log(row.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  '));

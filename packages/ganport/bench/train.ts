@@ -5,17 +5,26 @@
  * Run: npm run bench:train [-- --dcgan-steps N --mlp-steps N --cpu-dcgan-steps N]
  */
 import { parseArgs } from 'node:util';
+import { Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { dcgan } from '../src/presets/dcgan.js';
-import { type Preset, getPreset } from '../src/presets/index.js';
-import { Rng } from '@ganport/runtime';
+import { getPreset, type Preset } from '../src/presets/index.js';
 import { BACKENDS, selectBackend } from '../src/tfjs/backend.js';
 import { ganLoss } from '../src/train/losses.js';
 import { GanStep } from '../src/train/step.js';
 
-const { values } = parseArgs({ options: { 'dcgan-steps': { type: 'string', default: '10' }, 'mlp-steps': { type: 'string', default: '100' }, 'cpu-dcgan-steps': { type: 'string', default: '1' } } });
+const { values } = parseArgs({
+  options: {
+    'dcgan-steps': { type: 'string', default: '10' },
+    'mlp-steps': { type: 'string', default: '100' },
+    'cpu-dcgan-steps': { type: 'string', default: '1' },
+  },
+});
 const BATCH = 64;
-const models: Preset[] = [getPreset('seed-mlp'), dcgan({ name: 'dcgan (width 32)', description: '', size: 28, channels: 1, width: 32, dropout: 0 })];
+const models: Preset[] = [
+  getPreset('seed-mlp'),
+  dcgan({ name: 'dcgan (width 32)', description: '', size: 28, channels: 1, width: 32, dropout: 0 }),
+];
 
 function msPerStep(preset: Preset, steps: number): number {
   const rng = new Rng(1);
@@ -28,7 +37,12 @@ function msPerStep(preset: Preset, steps: number): number {
     gOptimizer: tf.train.adam(2e-4, 0.5),
     order: new Uint32Array(0),
   };
-  const stepper = new GanStep(state, ganLoss('bce'), { latentSize: preset.latentSize, batchSize: BATCH, emaDecay: 0 }, rng);
+  const stepper = new GanStep(
+    state,
+    ganLoss('bce'),
+    { latentSize: preset.latentSize, batchSize: BATCH, emaDecay: 0 },
+    rng,
+  );
   const real = tf.randomUniform([BATCH, ...preset.sampleShape], -1, 1, 'float32', 1);
   stepper.run(1, real, undefined, true); // warm-up: kernel setup, weight packing
   const t0 = performance.now();
@@ -52,15 +66,22 @@ for (const backend of BACKENDS) {
   }
   for (const preset of models) {
     const isDcgan = preset.name.startsWith('dcgan');
-    const steps = Number(isDcgan ? (backend === 'cpu' ? values['cpu-dcgan-steps'] : values['dcgan-steps']) : values['mlp-steps']);
-    (results[preset.name] ??= {})[backend] = msPerStep(preset, steps);
-    console.log(`${backend.padEnd(14)} ${preset.name.padEnd(18)} ${results[preset.name][backend].toFixed(1)} ms/step (${steps} steps)`);
+    const steps = Number(
+      isDcgan ? (backend === 'cpu' ? values['cpu-dcgan-steps'] : values['dcgan-steps']) : values['mlp-steps'],
+    );
+    results[preset.name] ??= {};
+    results[preset.name][backend] = msPerStep(preset, steps);
+    console.log(
+      `${backend.padEnd(14)} ${preset.name.padEnd(18)} ${results[preset.name][backend].toFixed(1)} ms/step (${steps} steps)`,
+    );
   }
 }
 
 console.log('\nms per step, batch 64 (speed-up over cpu):');
 for (const [name, byBackend] of Object.entries(results)) {
   const cpu = byBackend.cpu;
-  const cells = Object.entries(byBackend).map(([b, ms]) => `${b} ${ms.toFixed(1)}${cpu && b !== 'cpu' ? ` (${(cpu / ms).toFixed(1)}×)` : ''}`);
+  const cells = Object.entries(byBackend).map(
+    ([b, ms]) => `${b} ${ms.toFixed(1)}${cpu && b !== 'cpu' ? ` (${(cpu / ms).toFixed(1)}×)` : ''}`,
+  );
   console.log(`  ${name.padEnd(18)} ${cells.join('   ')}`);
 }

@@ -25,10 +25,18 @@ test('@ganport/runtime packs small: compiled src only, ≤ 50 kB unpacked, onnxr
   const runtime = packs.get('@ganport/runtime')!;
   assert.ok(runtime.unpackedBytes <= 50_000, `${runtime.unpackedBytes} bytes unpacked`);
   const files = execFileSync('tar', ['tzf', runtime.tarball], { encoding: 'utf8' }).trim().split('\n');
-  assert.ok(files.every((f) => f === 'package/package.json' || /^package\/dist\/src\/[a-z-]+\.(js|d\.ts)$/.test(f)), files.join(' '));
-  const manifest = JSON.parse(execFileSync('tar', ['xzOf', runtime.tarball, 'package/package.json'], { encoding: 'utf8' }));
+  assert.ok(
+    files.every((f) => f === 'package/package.json' || /^package\/dist\/src\/[a-z-]+\.(js|d\.ts)$/.test(f)),
+    files.join(' '),
+  );
+  const manifest = JSON.parse(
+    execFileSync('tar', ['xzOf', runtime.tarball, 'package/package.json'], { encoding: 'utf8' }),
+  );
   assert.equal(manifest.dependencies, undefined, 'no dependencies of its own');
-  assert.deepEqual(manifest.peerDependenciesMeta, { 'onnxruntime-node': { optional: true }, 'onnxruntime-web': { optional: true } });
+  assert.deepEqual(manifest.peerDependenciesMeta, {
+    'onnxruntime-node': { optional: true },
+    'onnxruntime-web': { optional: true },
+  });
 });
 
 test('a Node script with @ganport/runtime + onnxruntime-node writes a grid of latent interpolations', () => {
@@ -36,7 +44,10 @@ test('a Node script with @ganport/runtime + onnxruntime-node writes a grid of la
   assert.ok(!existsSync(join(app, 'node_modules', '@tensorflow')), 'no tfjs installed');
   assert.ok(!existsSync(join(app, 'node_modules', 'onnxruntime-web')), 'no onnxruntime-web installed');
   const out = join(app, 'grid.png');
-  const stdout = execFileSync(process.execPath, ['generate.mjs', SHIPPED_GENERATOR, out], { cwd: app, encoding: 'utf8' });
+  const stdout = execFileSync(process.execPath, ['generate.mjs', SHIPPED_GENERATOR, out], {
+    cwd: app,
+    encoding: 'utf8',
+  });
   assert.match(stdout, /provider cpu/);
   const png = PNG.sync.read(readFileSync(out));
   assert.equal(png.width, 8 * 56 + 9 * 2);
@@ -48,7 +59,10 @@ test('a web app with @ganport/runtime + onnxruntime-web, bundled by vite, draws 
   assert.ok(!existsSync(join(app, 'node_modules', 'onnxruntime-node')), 'no onnxruntime-node installed');
   mkdirSync(join(app, 'public'));
   copyFileSync(SHIPPED_GENERATOR, join(app, 'public', 'generator.onnx'));
-  execFileSync(join(app, 'node_modules', '.bin', 'vite'), ['build', '--logLevel', 'warn'], { cwd: app, encoding: 'utf8' });
+  execFileSync(join(app, 'node_modules', '.bin', 'vite'), ['build', '--logLevel', 'warn'], {
+    cwd: app,
+    encoding: 'utf8',
+  });
 
   const session = await openBrowserSession({ site: { dir: join(app, 'dist'), page: 'index.html' } });
   try {

@@ -54,7 +54,13 @@ export async function seedMlpGeneratorBytes(withMetadata = true): Promise<Uint8A
   await selectBackend('cpu');
   const model = seedMlp.buildGenerator(123);
   const metadata = withMetadata
-    ? { [META.latentSize]: '64', [META.outputShape]: '[28,28,1]', [META.layout]: 'NHWC', [META.valueRange]: '[-1,1]', [META.role]: 'generator' }
+    ? {
+        [META.latentSize]: '64',
+        [META.outputShape]: '[28,28,1]',
+        [META.layout]: 'NHWC',
+        [META.valueRange]: '[-1,1]',
+        [META.role]: 'generator',
+      }
     : undefined;
   const bytes = modelToBytes(model, { inputNames: ['latent'], outputNames: ['image'], metadata });
   model.dispose();

@@ -3,16 +3,16 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
+import { readOnnxInfo } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { PNG } from 'pngjs';
+import { loadImageDataset } from '../src/datasets/fashion-mnist.js';
 import { exportRun, modelPaths } from '../src/export/index.js';
 import { runParity } from '../src/parity/parity.js';
-import { readOnnxInfo } from '@ganport/runtime';
-import { loadImageDataset } from '../src/datasets/fashion-mnist.js';
-import { type MetricsLine, train } from '../src/train/train.js';
 import { loadLayersModel } from '../src/tfjs/model-io.js';
-import { SAMPLE_DATA, maxAbsDiff, runCli, tempDir } from './helpers.js';
+import { type MetricsLine, train } from '../src/train/train.js';
+import { maxAbsDiff, runCli, SAMPLE_DATA, tempDir } from './helpers.js';
 
 const readMetrics = (dir: string): MetricsLine[] =>
   readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
@@ -20,7 +20,17 @@ const readMetrics = (dir: string): MetricsLine[] =>
     .split('\n')
     .map((l) => JSON.parse(l) as MetricsLine);
 
-const options = (outDir: string) => ({ preset: 'seed-mlp', epochs: 1, outDir, dataDir: SAMPLE_DATA, limit: 1280, batchSize: 64, seed: 3, logEvery: 5, quiet: true });
+const options = (outDir: string) => ({
+  preset: 'seed-mlp',
+  epochs: 1,
+  outDir,
+  dataDir: SAMPLE_DATA,
+  limit: 1280,
+  batchSize: 64,
+  seed: 3,
+  logEvery: 5,
+  quiet: true,
+});
 
 let runDir: string;
 let modelDir: string;
@@ -33,7 +43,14 @@ before(async () => {
 });
 
 test('a run writes models, config, metrics and a sample grid', () => {
-  for (const f of ['config.json', 'metrics.jsonl', 'generator/model.json', 'generator/weights.bin', 'discriminator/model.json', 'discriminator/weights.bin']) {
+  for (const f of [
+    'config.json',
+    'metrics.jsonl',
+    'generator/model.json',
+    'generator/weights.bin',
+    'discriminator/model.json',
+    'discriminator/weights.bin',
+  ]) {
     assert.ok(existsSync(join(runDir, f)), f);
   }
   const metrics = readMetrics(runDir);
@@ -67,7 +84,8 @@ test('an existing run is not overwritten without --overwrite', async () => {
 
 test('export writes both models, metadata and the tfjs reference', () => {
   const paths = modelPaths(modelDir);
-  for (const f of [paths.generator, paths.discriminator, paths.tfjsGeneratorJson, paths.tfjsDiscriminatorJson]) assert.ok(existsSync(f), f);
+  for (const f of [paths.generator, paths.discriminator, paths.tfjsGeneratorJson, paths.tfjsDiscriminatorJson])
+    assert.ok(existsSync(f), f);
   const info = readOnnxInfo(readFileSync(paths.generator));
   assert.equal(info.metadata['ganport.latent_size'], '64');
   assert.equal(info.metadata['ganport.preset'], 'seed-mlp');
@@ -101,7 +119,16 @@ test('exported discriminator outputs the probability tfjs gives for real images'
 test('ganport eval measures the freshly trained model against the real floor', () => {
   const result = runCli(['eval', modelDir, '--samples', '500', '--data', SAMPLE_DATA, '--json']);
   assert.equal(result.status, 0, result.stderr);
-  const { generated, realFloor } = JSON.parse(result.stdout) as { generated: { fcd: number; classHistogram: number[] }; realFloor: { fcd: number } };
-  assert.ok(Number.isFinite(generated.fcd) && generated.fcd > realFloor.fcd, `${generated.fcd} vs floor ${realFloor.fcd}`);
-  assert.equal(generated.classHistogram.reduce((a, b) => a + b, 0), 500);
+  const { generated, realFloor } = JSON.parse(result.stdout) as {
+    generated: { fcd: number; classHistogram: number[] };
+    realFloor: { fcd: number };
+  };
+  assert.ok(
+    Number.isFinite(generated.fcd) && generated.fcd > realFloor.fcd,
+    `${generated.fcd} vs floor ${realFloor.fcd}`,
+  );
+  assert.equal(
+    generated.classHistogram.reduce((a, b) => a + b, 0),
+    500,
+  );
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import * as node from '@ganport/runtime';
 import * as web from '@ganport/runtime/web';
-import { SHIPPED_MODELS, maxAbsDiff, seedMlpGeneratorBytes } from './helpers.js';
+import { maxAbsDiff, SHIPPED_MODELS, seedMlpGeneratorBytes } from './helpers.js';
 
 let bytes: Uint8Array;
 before(async () => {
@@ -56,7 +56,7 @@ test('concurrent generate calls on one session equal sequential ones', async () 
   const sequential: Float32Array[] = [];
   for (const seed of seeds) sequential.push((await g.generate({ seed, count: 8 })).data);
   const concurrent = await Promise.all(seeds.map((seed) => g.generate({ seed, count: 8 })));
-  concurrent.forEach((batch, i) => assert.deepEqual(batch.data, sequential[i]));
+  for (const [i, batch] of concurrent.entries()) assert.deepEqual(batch.data, sequential[i]);
   await g.dispose();
 });
 
@@ -87,8 +87,16 @@ test('truncated, empty and non-ONNX files are refused before ONNX Runtime sees t
     ['a PNG', Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13), /not a valid ONNX model/],
     ['text', new TextEncoder().encode('hello, this is not a model'), /not a valid ONNX model/],
   ] as const) {
-    await assert.rejects(node.loadGenerator(data), (err: Error) => err instanceof node.GanportError && message.test(err.message), what);
-    await assert.rejects(web.loadGenerator(data), (err: Error) => err instanceof web.GanportError && message.test(err.message), what);
+    await assert.rejects(
+      node.loadGenerator(data),
+      (err: Error) => err instanceof node.GanportError && message.test(err.message),
+      what,
+    );
+    await assert.rejects(
+      web.loadGenerator(data),
+      (err: Error) => err instanceof web.GanportError && message.test(err.message),
+      what,
+    );
   }
   await assert.rejects(node.loadGenerator('/no/such/model.onnx'), /cannot read model \/no\/such\/model\.onnx: ENOENT/);
 });
@@ -103,7 +111,11 @@ test('interpolate: endpoints exact, slerp keeps the norm of equal-norm latents, 
   for (let s = 0; s < 5; s++) assert.ok(Math.abs(Math.hypot(...path.subarray(3 * s, 3 * s + 3)) - 1) < 1e-6);
   const mid = node.interpolate(a, b, 3, 'lerp').subarray(3, 6);
   assert.deepEqual(Array.from(mid), [0.5, 0.5, 0]);
-  assert.deepEqual(node.interpolate(a, a, 3), Float32Array.from([1, 0, 0, 1, 0, 0, 1, 0, 0]), 'parallel latents fall back to lerp');
+  assert.deepEqual(
+    node.interpolate(a, a, 3),
+    Float32Array.from([1, 0, 0, 1, 0, 0, 1, 0, 0]),
+    'parallel latents fall back to lerp',
+  );
   assert.throws(() => node.interpolate(a, Float32Array.from([1, 2]), 3), /same non-zero length/);
   assert.throws(() => node.interpolate(a, b, 1), /steps must be an integer ≥ 2/);
 });
@@ -118,7 +130,9 @@ test('the Node runtime loads from file: and http: URLs, and reports HTTP failure
   const fromFile = await node.loadGenerator(pathToFileURL(file));
   assert.equal(fromFile.info.latentSize, 64);
   await fromFile.dispose();
-  const server = createServer((req, res) => (req.url === '/g.onnx' ? res.end(Buffer.from(bytes)) : res.writeHead(404).end()));
+  const server = createServer((req, res) =>
+    req.url === '/g.onnx' ? res.end(Buffer.from(bytes)) : res.writeHead(404).end(),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   try {

@@ -65,18 +65,28 @@ export class Generator {
     let count: number;
     if (latents) {
       if (latents.length === 0 || latents.length % latentSize !== 0) {
-        throw new GanportError(`latents must be a multiple of the latent size ${latentSize} long, got ${latents.length}`);
+        throw new GanportError(
+          `latents must be a multiple of the latent size ${latentSize} long, got ${latents.length}`,
+        );
       }
       count = latents.length / latentSize;
-      if (request.count !== undefined && request.count !== count) throw new GanportError(`count ${request.count} disagrees with ${count} latent vectors`);
+      if (request.count !== undefined && request.count !== count)
+        throw new GanportError(`count ${request.count} disagrees with ${count} latent vectors`);
       checkCount(count);
     } else {
       count = request.count ?? 1;
       latents = this.sampleLatents({ seed: request.seed ?? 0, count, truncation: request.truncation });
     }
 
-    const feeds: Record<string, Tensor> = { [this.info.latentInput]: new this.ort.Tensor('float32', latents, [count, latentSize]) };
-    if (labelInput) feeds[labelInput] = new this.ort.Tensor('int64', labelTensor(request.labels, count, numClasses), this.info.labelRank === 2 ? [count, 1] : [count]);
+    const feeds: Record<string, Tensor> = {
+      [this.info.latentInput]: new this.ort.Tensor('float32', latents, [count, latentSize]),
+    };
+    if (labelInput)
+      feeds[labelInput] = new this.ort.Tensor(
+        'int64',
+        labelTensor(request.labels, count, numClasses),
+        this.info.labelRank === 2 ? [count, 1] : [count],
+      );
     else if (request.labels) throw new GanportError('this generator is not conditional; it takes no labels');
 
     const results = await this.session.run(feeds);
@@ -94,9 +104,11 @@ export class Generator {
   async generateGrid(request: GenerateRequest & GridOptions = {}): Promise<RgbaImage> {
     const batch = await this.generate(request);
     if (isPointGenerator(this.info)) return scatterPlot(batch.data);
-    if (!batch.images) throw new GanportError(`this model's output (${this.info.outputShape.join('×')}) is not an image`, 'unsupported');
+    if (!batch.images)
+      throw new GanportError(`this model's output (${this.info.outputShape.join('×')}) is not an image`, 'unsupported');
     const { numClasses } = this.info;
-    const columns = request.columns ?? (numClasses && !request.labels ? Math.ceil(batch.count / numClasses) : undefined);
+    const columns =
+      request.columns ?? (numClasses && !request.labels ? Math.ceil(batch.count / numClasses) : undefined);
     return toGrid(batch.images, { ...request, columns });
   }
 
@@ -107,7 +119,8 @@ export class Generator {
   private asImages(data: Float32Array, count: number): ImageBatch | undefined {
     const { layout, outputShape, valueRange } = this.info;
     if (layout === 'flat' || outputShape.length !== 3) return undefined;
-    const [height, width, channels] = layout === 'NHWC' ? outputShape : [outputShape[1], outputShape[2], outputShape[0]];
+    const [height, width, channels] =
+      layout === 'NHWC' ? outputShape : [outputShape[1], outputShape[2], outputShape[0]];
     return { data, count, height, width, channels, layout, valueRange };
   }
 }
@@ -123,7 +136,11 @@ export function defaultLabels(count: number, numClasses: number): number[] {
   return Array.from({ length: count }, (_, i) => Math.floor((i * numClasses) / count));
 }
 
-function labelTensor(labels: ArrayLike<number> | undefined, count: number, numClasses: number | undefined): BigInt64Array {
+function labelTensor(
+  labels: ArrayLike<number> | undefined,
+  count: number,
+  numClasses: number | undefined,
+): BigInt64Array {
   const out = new BigInt64Array(count);
   const fallback = defaultLabels(count, numClasses ?? 1);
   for (let i = 0; i < count; i++) {
@@ -137,13 +154,21 @@ function labelTensor(labels: ArrayLike<number> | undefined, count: number, numCl
 }
 
 /** Creates a session from model bytes, trying the requested providers in order. */
-export async function createGenerator(ort: OrtBinding, bytes: Uint8Array, options: LoadOptions, defaultProviders: string[]): Promise<Generator> {
+export async function createGenerator(
+  ort: OrtBinding,
+  bytes: Uint8Array,
+  options: LoadOptions,
+  defaultProviders: string[],
+): Promise<Generator> {
   const info = generatorInfo(readOnnxInfo(bytes));
   const providers = options.executionProviders ?? defaultProviders;
   const failures: string[] = [];
   for (const provider of providers) {
     try {
-      const session = await ort.InferenceSession.create(bytes, { executionProviders: [provider], graphOptimizationLevel: 'all' });
+      const session = await ort.InferenceSession.create(bytes, {
+        executionProviders: [provider],
+        graphOptimizationLevel: 'all',
+      });
       return new Generator(ort, session, info, provider);
     } catch (err) {
       failures.push(`${provider}: ${(err as Error).message.split('\n')[0]}`);

@@ -13,9 +13,4 @@ export class GanportError extends Error {
   }
 }
 
-export type GanportErrorCode =
-  | 'invalid-input'
-  | 'invalid-model'
-  | 'not-found'
-  | 'unsupported'
-  | 'unavailable';
+export type GanportErrorCode = 'invalid-input' | 'invalid-model' | 'not-found' | 'unsupported' | 'unavailable';

@@ -56,7 +56,8 @@ export interface GridOptions {
 export function toGrid(batch: ImageBatch, options: GridOptions = {}): RgbaImage {
   const { count } = batch;
   const scale = options.scale ?? 1;
-  if (!Number.isInteger(scale) || scale < 1 || scale > 16) throw new GanportError(`scale must be an integer from 1 to 16, got ${scale}`);
+  if (!Number.isInteger(scale) || scale < 1 || scale > 16)
+    throw new GanportError(`scale must be an integer from 1 to 16, got ${scale}`);
   const height = batch.height * scale;
   const width = batch.width * scale;
   const columns = Math.max(1, Math.min(count, options.columns ?? Math.ceil(Math.sqrt(count))));
@@ -78,7 +79,15 @@ export function toGrid(batch: ImageBatch, options: GridOptions = {}): RgbaImage 
 }
 
 /** Writes image `index` of the batch into `out` at (x0, y0), each source pixel as a `scale`×`scale` block. */
-function paste(batch: ImageBatch, index: number, out: Uint8ClampedArray, outWidth: number, x0: number, y0: number, scale = 1): void {
+function paste(
+  batch: ImageBatch,
+  index: number,
+  out: Uint8ClampedArray,
+  outWidth: number,
+  x0: number,
+  y0: number,
+  scale = 1,
+): void {
   const { data, height, width, channels, layout, valueRange } = batch;
   const [lo, hi] = valueRange;
   const toByte = 255 / (hi - lo);

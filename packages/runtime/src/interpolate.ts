@@ -8,8 +8,16 @@ export type InterpolationMode = 'slerp' | 'lerp';
  * great circle, keeping the norm typical of Gaussian latents; it falls back to lerp
  * when a and b are (anti)parallel, where the circle is undefined.
  */
-export function interpolate(a: Float32Array, b: Float32Array, steps: number, mode: InterpolationMode = 'slerp'): Float32Array {
-  if (a.length !== b.length || a.length === 0) throw new GanportError(`interpolate needs two latents of the same non-zero length, got ${a.length} and ${b.length}`);
+export function interpolate(
+  a: Float32Array,
+  b: Float32Array,
+  steps: number,
+  mode: InterpolationMode = 'slerp',
+): Float32Array {
+  if (a.length !== b.length || a.length === 0)
+    throw new GanportError(
+      `interpolate needs two latents of the same non-zero length, got ${a.length} and ${b.length}`,
+    );
   if (!Number.isInteger(steps) || steps < 2) throw new GanportError(`steps must be an integer ≥ 2, got ${steps}`);
   if (mode !== 'slerp' && mode !== 'lerp') throw new GanportError(`mode must be slerp or lerp, got ${String(mode)}`);
   const dim = a.length;
@@ -27,7 +35,9 @@ export function interpolate(a: Float32Array, b: Float32Array, steps: number, mod
   const out = new Float32Array(steps * dim);
   for (let s = 0; s < steps; s++) {
     const t = s / (steps - 1);
-    const [wa, wb] = useSlerp ? [Math.sin((1 - t) * omega) / Math.sin(omega), Math.sin(t * omega) / Math.sin(omega)] : [1 - t, t];
+    const [wa, wb] = useSlerp
+      ? [Math.sin((1 - t) * omega) / Math.sin(omega), Math.sin(t * omega) / Math.sin(omega)]
+      : [1 - t, t];
     for (let i = 0; i < dim; i++) out[s * dim + i] = wa * a[i] + wb * b[i];
   }
   return out;

@@ -2,9 +2,10 @@
  * The metadata_props keys ganport writes into every exported model, and how the
  * runtime derives the same facts from the graph when a model (from elsewhere) has none.
  */
+
+import { GanportError } from './errors.js';
 import type { Layout } from './image.js';
 import type { OnnxInfo, TensorInfo } from './onnx-info.js';
-import { GanportError } from './errors.js';
 
 export const META = {
   role: 'ganport.role', // 'generator' | 'discriminator' | 'classifier'
@@ -49,9 +50,12 @@ export function generatorInfo(onnx: OnnxInfo): GeneratorInfo {
   const output = onnx.outputs[0];
 
   const latentSize = intMeta(meta, META.latentSize) ?? fixedDim(latent, latent.dims.length - 1, 'latent size');
-  const outputShape = jsonMeta<number[]>(meta, META.outputShape) ?? output.dims.slice(1).map((_, i) => fixedDim(output, i + 1, 'output shape'));
+  const outputShape =
+    jsonMeta<number[]>(meta, META.outputShape) ??
+    output.dims.slice(1).map((_, i) => fixedDim(output, i + 1, 'output shape'));
   const layout = (meta[META.layout] as OutputLayout | undefined) ?? guessLayout(outputShape);
-  if (!['NHWC', 'NCHW', 'flat'].includes(layout)) throw new GanportError(`the model's ${META.layout} "${layout}" is not NHWC, NCHW or flat`, 'invalid-model');
+  if (!['NHWC', 'NCHW', 'flat'].includes(layout))
+    throw new GanportError(`the model's ${META.layout} "${layout}" is not NHWC, NCHW or flat`, 'invalid-model');
   return {
     latentInput: latent.name,
     labelInput: label?.name,
@@ -69,7 +73,8 @@ export function generatorInfo(onnx: OnnxInfo): GeneratorInfo {
 }
 
 /** 2-D point generators (the mixture presets): drawn as scatter plots rather than image grids. */
-export const isPointGenerator = (info: GeneratorInfo) => info.layout === 'flat' && info.outputShape.length === 1 && info.outputShape[0] === 2;
+export const isPointGenerator = (info: GeneratorInfo) =>
+  info.layout === 'flat' && info.outputShape.length === 1 && info.outputShape[0] === 2;
 
 function guessLayout(shape: number[]): OutputLayout {
   if (shape.length !== 3) return 'flat';
@@ -80,7 +85,10 @@ function guessLayout(shape: number[]): OutputLayout {
 function fixedDim(tensor: TensorInfo, axis: number, what: string): number {
   const d = tensor.dims[axis];
   if (typeof d !== 'number' || d <= 0) {
-    throw new GanportError(`cannot tell the ${what}: dimension ${axis} of "${tensor.name}" is not fixed and the model has no ganport metadata`, 'invalid-model');
+    throw new GanportError(
+      `cannot tell the ${what}: dimension ${axis} of "${tensor.name}" is not fixed and the model has no ganport metadata`,
+      'invalid-model',
+    );
   }
   return d;
 }
@@ -88,7 +96,8 @@ function fixedDim(tensor: TensorInfo, axis: number, what: string): number {
 function intMeta(meta: Record<string, string>, key: string): number | undefined {
   if (meta[key] === undefined) return undefined;
   const n = Number(meta[key]);
-  if (!Number.isInteger(n) || n <= 0) throw new GanportError(`metadata ${key}="${meta[key]}" is not a positive integer`, 'invalid-model');
+  if (!Number.isInteger(n) || n <= 0)
+    throw new GanportError(`metadata ${key}="${meta[key]}" is not a positive integer`, 'invalid-model');
   return n;
 }
 

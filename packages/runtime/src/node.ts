@@ -1,29 +1,40 @@
 /** The runtime bound to onnxruntime-node: what `@ganport/runtime` resolves to in Node. */
 import { readFile } from 'node:fs/promises';
-import * as ort from 'onnxruntime-node';
 import { fileURLToPath } from 'node:url';
-import { type Generator, type LoadOptions, type OrtBinding, createGenerator, fetchModel, toBytes } from './core.js';
+import * as ort from 'onnxruntime-node';
+import { createGenerator, fetchModel, type Generator, type LoadOptions, type OrtBinding, toBytes } from './core.js';
 import { GanportError } from './errors.js';
 import type { RgbaImage } from './image.js';
 import { encodePng } from './png.js';
 
-export * from './shared.js';
 export { encodePng } from './png.js';
+export * from './shared.js';
 
 /**
  * Loads a generator from a file path, a file:/http(s): URL, or the model's bytes.
  * Default provider: cpu; ask for others (e.g. ['cuda', 'cpu']) in `options`.
  */
-export async function loadGenerator(source: string | URL | ArrayBuffer | Uint8Array, options: LoadOptions = {}): Promise<Generator> {
+export async function loadGenerator(
+  source: string | URL | ArrayBuffer | Uint8Array,
+  options: LoadOptions = {},
+): Promise<Generator> {
   let bytes: Uint8Array;
-  const url = source instanceof URL ? source : typeof source === 'string' && /^(https?|file):/.test(source) ? new URL(source) : undefined;
+  const url =
+    source instanceof URL
+      ? source
+      : typeof source === 'string' && /^(https?|file):/.test(source)
+        ? new URL(source)
+        : undefined;
   if (url && url.protocol !== 'file:') bytes = await fetchModel(url);
   else if (url || typeof source === 'string') {
     const path = url ? fileURLToPath(url) : (source as string);
     try {
       bytes = await readFile(path);
     } catch (err) {
-      throw new GanportError(`cannot read model ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'not-found');
+      throw new GanportError(
+        `cannot read model ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        'not-found',
+      );
     }
   } else bytes = toBytes(source as ArrayBuffer | Uint8Array);
   return createGenerator(ort as unknown as OrtBinding, bytes, options, ['cpu']);

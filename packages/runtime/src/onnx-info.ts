@@ -95,7 +95,15 @@ const invalid = (why: string) => new GanportError(`not a valid ONNX model: ${why
 
 export function readOnnxInfo(bytes: Uint8Array): OnnxInfo {
   if (bytes.length === 0) throw invalid('the file is empty');
-  const info: OnnxInfo = { irVersion: 0, producerName: '', producerVersion: '', opsetVersion: 0, metadata: {}, inputs: [], outputs: [] };
+  const info: OnnxInfo = {
+    irVersion: 0,
+    producerName: '',
+    producerVersion: '',
+    opsetVersion: 0,
+    metadata: {},
+    inputs: [],
+    outputs: [],
+  };
   let sawGraph = false;
   const model = new Reader(bytes, 0, bytes.length);
   model.fields((field, wire) => {

@@ -97,8 +97,8 @@ function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
-const LN2 = 0.6931471805599453;
-const SQRT2 = 1.4142135623730951;
+const LN2 = Math.LN2;
+const SQRT2 = Math.SQRT2;
 const f64 = new Float64Array(1);
 const u32 = new Uint32Array(f64.buffer);
 const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0; // little-endian: high word is [1]
@@ -142,7 +142,8 @@ export interface LatentRequest {
 export function sampleLatents({ seed, count, dim, truncation }: LatentRequest): Float32Array {
   if (!Number.isInteger(count) || count <= 0) throw new GanportError(`count must be a positive integer, got ${count}`);
   if (!Number.isInteger(dim) || dim <= 0) throw new GanportError(`latent size must be a positive integer, got ${dim}`);
-  if (truncation !== undefined && !(truncation > 0)) throw new GanportError(`truncation must be > 0, got ${truncation}`);
+  if (truncation !== undefined && !(truncation > 0))
+    throw new GanportError(`truncation must be > 0, got ${truncation}`);
   const rng = new Rng(seed);
   const out = new Float32Array(count * dim);
   for (let i = 0; i < out.length; i++) {

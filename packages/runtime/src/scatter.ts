@@ -18,14 +18,27 @@ export function scatterPlot(points: Float32Array, options: ScatterOptions = {}):
     if (x < 0 || y < 0 || x >= size || y >= size) return;
     pixels.set(rgb, (y * size + x) * 4);
   };
-  for (let i = 0; i <= size; i += size / 8) for (let j = 0; j < size; j++) (plot(Math.round(i), j, [235, 235, 235]), plot(j, Math.round(i), [235, 235, 235]));
+  for (let i = 0; i <= size; i += size / 8)
+    for (let j = 0; j < size; j++) {
+      plot(Math.round(i), j, [235, 235, 235]);
+      plot(j, Math.round(i), [235, 235, 235]);
+    }
   for (const [mx, my] of options.modes ?? []) {
     const [px, py] = [toPixel(mx), size - 1 - toPixel(my)];
-    for (let d = -4; d <= 4; d++) (plot(px + d, py, [220, 40, 40]), plot(px, py + d, [220, 40, 40]));
+    for (let d = -4; d <= 4; d++) {
+      plot(px + d, py, [220, 40, 40]);
+      plot(px, py + d, [220, 40, 40]);
+    }
   }
   for (let i = 0; i + 1 < points.length; i += 2) {
     const [px, py] = [toPixel(points[i]), size - 1 - toPixel(points[i + 1])];
-    for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) plot(px + dx, py + dy, [30, 80, 180]);
+    for (const [dx, dy] of [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ])
+      plot(px + dx, py + dy, [30, 80, 180]);
   }
   return { width: size, height: size, pixels };
 }

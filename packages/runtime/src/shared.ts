@@ -8,7 +8,16 @@ export {
   MAX_COUNT,
 } from './core.js';
 export { GanportError, type GanportErrorCode } from './errors.js';
-export { type GridOptions, type ImageBatch, type Layout, LAYOUTS, type RgbaImage, toGrid, toLayout, toRgba } from './image.js';
+export {
+  type GridOptions,
+  type ImageBatch,
+  LAYOUTS,
+  type Layout,
+  type RgbaImage,
+  toGrid,
+  toLayout,
+  toRgba,
+} from './image.js';
 export { type InterpolationMode, interpolate } from './interpolate.js';
 export { type GeneratorInfo, isPointGenerator, META, type OutputLayout } from './metadata.js';
 export { type OnnxInfo, readOnnxInfo, type TensorInfo } from './onnx-info.js';

@@ -1,18 +1,20 @@
 /** The runtime bound to onnxruntime-web: what `@ganport/runtime` resolves to in browsers and bundlers. */
 import * as ort from 'onnxruntime-web';
-import { type Generator, type LoadOptions, type OrtBinding, createGenerator, fetchModel, toBytes } from './core.js';
+import { createGenerator, fetchModel, type Generator, type LoadOptions, type OrtBinding, toBytes } from './core.js';
 import { GanportError } from './errors.js';
 import type { RgbaImage } from './image.js';
 
 export * from './shared.js';
-
 
 /**
  * Loads a generator from a URL or the model's bytes. Default providers: WebGPU where
  * the browser has it (`navigator.gpu`), else wasm — multi-threaded when the page is
  * cross-origin isolated. `generator.provider` says which one was taken.
  */
-export async function loadGenerator(source: string | URL | ArrayBuffer | Uint8Array, options: LoadOptions = {}): Promise<Generator> {
+export async function loadGenerator(
+  source: string | URL | ArrayBuffer | Uint8Array,
+  options: LoadOptions = {},
+): Promise<Generator> {
   const bytes = typeof source === 'string' || source instanceof URL ? await fetchModel(source) : toBytes(source);
   const hasWebGpu = typeof navigator !== 'undefined' && 'gpu' in navigator;
   return createGenerator(ort as unknown as OrtBinding, bytes, options, hasWebGpu ? ['webgpu', 'wasm'] : ['wasm']);

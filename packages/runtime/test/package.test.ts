@@ -11,17 +11,24 @@ const PACKAGE = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 test('package.json exports pick the node adapter in Node and the web adapter for browsers', () => {
   const resolve = (conditions: string[]) =>
-    execFileSync(process.execPath, [...conditions, '--input-type=module', '-e', "console.log(import.meta.resolve('@ganport/runtime'))"], {
-      cwd: PACKAGE,
-      encoding: 'utf8',
-    }).trim();
+    execFileSync(
+      process.execPath,
+      [...conditions, '--input-type=module', '-e', "console.log(import.meta.resolve('@ganport/runtime'))"],
+      {
+        cwd: PACKAGE,
+        encoding: 'utf8',
+      },
+    ).trim();
   assert.match(resolve([]), /\/dist\/src\/node\.js$/);
   assert.match(resolve(['--conditions=browser']), /\/dist\/src\/web\.js$/);
 });
 
 test('the runtime never imports tfjs, and the web build imports no Node built-ins', () => {
   const dir = join(PACKAGE, 'dist', 'src');
-  const imports = (file: string) => [...readFileSync(join(dir, file), 'utf8').matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*from\s*['"]([^'"]+)['"]/g)].map((m) => m[1]);
+  const imports = (file: string) =>
+    [
+      ...readFileSync(join(dir, file), 'utf8').matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*from\s*['"]([^'"]+)['"]/g),
+    ].map((m) => m[1]);
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.js'))) {
     assert.ok(!imports(file).some((s) => s.startsWith('@tensorflow')), `${file} imports tfjs`);
   }

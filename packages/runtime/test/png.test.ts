@@ -52,14 +52,23 @@ test('grids place tiles row-major with padding, and refuse absurd sizes', () => 
   const grid = toGrid(batch('NHWC'), { columns: 2, padding: 1, background: 0 });
   assert.equal(grid.width, 2 * 2 + 3);
   assert.equal(grid.height, 2 + 2);
-  const at = (x: number, y: number) => Array.from(grid.pixels.subarray((y * grid.width + x) * 4, (y * grid.width + x) * 4 + 4));
+  const at = (x: number, y: number) =>
+    Array.from(grid.pixels.subarray((y * grid.width + x) * 4, (y * grid.width + x) * 4 + 4));
   assert.deepEqual(at(0, 0), [0, 0, 0, 255]);
   assert.deepEqual(at(1, 1), [0, 10, 20, 255]);
   assert.deepEqual(at(4, 1), [100, 110, 120, 255]);
   const scaled = toGrid(batch('NCHW'), { columns: 2, padding: 1, background: 0, scale: 3 });
   assert.equal(scaled.width, 2 * 6 + 3);
-  const sat = (x: number, y: number) => Array.from(scaled.pixels.subarray((y * scaled.width + x) * 4, (y * scaled.width + x) * 4 + 3));
-  assert.deepEqual([sat(1, 1), sat(3, 3), sat(4, 1)], [[0, 10, 20], [0, 10, 20], [1, 11, 21]]);
+  const sat = (x: number, y: number) =>
+    Array.from(scaled.pixels.subarray((y * scaled.width + x) * 4, (y * scaled.width + x) * 4 + 3));
+  assert.deepEqual(
+    [sat(1, 1), sat(3, 3), sat(4, 1)],
+    [
+      [0, 10, 20],
+      [0, 10, 20],
+      [1, 11, 21],
+    ],
+  );
   assert.throws(() => toGrid(batch('NHWC'), { scale: 0 }), /scale must be/);
   const huge: ImageBatch = { ...batch('NHWC'), count: 100000, height: 64, width: 64, data: new Float32Array(0) };
   assert.throws(() => toGrid(huge), /too large/);

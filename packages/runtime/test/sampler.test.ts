@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Rng, portableLog, sampleLatents } from '../src/sampler.js';
+import { portableLog, Rng, sampleLatents } from '../src/sampler.js';
 
 test('the same seed gives the same latents, different seeds differ', () => {
   const a = sampleLatents({ seed: 5, count: 3, dim: 16 });
@@ -11,8 +11,14 @@ test('the same seed gives the same latents, different seeds differ', () => {
 });
 
 test('latents are pinned: a change here changes every shipped grid and parity fixture', () => {
-  assert.deepEqual(Array.from(sampleLatents({ seed: 0, count: 1, dim: 4 })), [0.12177618592977524, 0.4934249222278595, -0.5381877422332764, 1.6753298044204712]);
-  assert.deepEqual(Array.from(sampleLatents({ seed: 42, count: 1, dim: 4 })), [0.3187578618526459, -0.7706159949302673, 0.15178267657756805, -0.12624146044254303]);
+  assert.deepEqual(
+    Array.from(sampleLatents({ seed: 0, count: 1, dim: 4 })),
+    [0.12177618592977524, 0.4934249222278595, -0.5381877422332764, 1.6753298044204712],
+  );
+  assert.deepEqual(
+    Array.from(sampleLatents({ seed: 42, count: 1, dim: 4 })),
+    [0.3187578618526459, -0.7706159949302673, 0.15178267657756805, -0.12624146044254303],
+  );
 });
 
 test('latents are standard normal', () => {
@@ -63,11 +69,17 @@ test('Rng state round-trips, so a run can resume its random stream', () => {
 test('shuffle is a seeded permutation', () => {
   const items = Uint32Array.from({ length: 100 }, (_, i) => i);
   new Rng(9).shuffle(items);
-  assert.deepEqual([...items].sort((x, y) => x - y), Array.from({ length: 100 }, (_, i) => i));
+  assert.deepEqual(
+    [...items].sort((x, y) => x - y),
+    Array.from({ length: 100 }, (_, i) => i),
+  );
   const again = Uint32Array.from({ length: 100 }, (_, i) => i);
   new Rng(9).shuffle(again);
   assert.deepEqual(items, again);
-  assert.notDeepEqual(Array.from(items), Array.from({ length: 100 }, (_, i) => i));
+  assert.notDeepEqual(
+    Array.from(items),
+    Array.from({ length: 100 }, (_, i) => i),
+  );
 });
 
 test('bad arguments are rejected', () => {

@@ -1,30 +1,36 @@
-/** `ganport` — the command-line entry point. Each subcommand lives in commands/. */
+/** `ganport` — the command-line entry point. Each subcommand lives in commands/, declared with flags.ts. */
 import { GanportError } from '@ganport/runtime';
 import { packageVersion } from '../util/files.js';
-import { UsageError } from './flags.js';
-import { demoCommand, usage as demoUsage } from './commands/demo.js';
-import { evalCommand, usage as evalUsage } from './commands/eval.js';
-import { exportCommand, usage as exportUsage } from './commands/export.js';
-import { generateCommand, usage as generateUsage } from './commands/generate.js';
-import { parityCommand, usage as parityUsage } from './commands/parity.js';
-import { trainCommand, usage as trainUsage } from './commands/train.js';
-import { trainClassifierCommand, usage as trainClassifierUsage } from './commands/train-classifier.js';
+import { demoCommand } from './commands/demo.js';
+import { evalCommand } from './commands/eval.js';
+import { exportCommand } from './commands/export.js';
+import { generateCommand } from './commands/generate.js';
+import { parityCommand } from './commands/parity.js';
+import { trainCommand } from './commands/train.js';
+import { trainClassifierCommand } from './commands/train-classifier.js';
+import { type Command, UsageError } from './flags.js';
 
-type Command = { run: (argv: string[]) => Promise<number>; usage: string; summary: string };
-
-const COMMANDS: Record<string, Command> = {
-  train: { run: trainCommand, usage: trainUsage, summary: 'train a GAN in Node with TensorFlow.js' },
-  'train-classifier': { run: trainClassifierCommand, usage: trainClassifierUsage, summary: 'train the image classifier that ganport eval measures with' },
-  export: { run: exportCommand, usage: exportUsage, summary: 'convert trained tfjs models to ONNX' },
-  generate: { run: generateCommand, usage: generateUsage, summary: 'write a PNG grid of generated images (onnxruntime-node)' },
-  parity: { run: parityCommand, usage: parityUsage, summary: 'compare tfjs, onnxruntime-node, onnxruntime-web and Chromium outputs' },
-  eval: { run: evalCommand, usage: evalUsage, summary: 'measure a generator: FCD, precision/recall, class KL for images; modes, high quality, reverse KL for 2-D mixtures' },
-  demo: { run: demoCommand, usage: demoUsage, summary: 'serve the browser demo on 127.0.0.1 and print its URL' },
-};
+export const COMMANDS: readonly Command[] = [
+  trainCommand,
+  trainClassifierCommand,
+  exportCommand,
+  generateCommand,
+  parityCommand,
+  evalCommand,
+  demoCommand,
+];
 
 function help(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(16)} ${c.summary}\n      ${c.usage}`);
-  return `ganport ${packageVersion()} — train GANs with TensorFlow.js, export to ONNX, run anywhere\n\ncommands:\n${lines.join('\n')}\n`;
+  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(18)}${c.summary}`);
+  return [
+    `ganport ${packageVersion()} — train GANs with TensorFlow.js, export to ONNX, run anywhere`,
+    '',
+    'commands:',
+    ...lines,
+    '',
+    'ganport COMMAND --help shows the flags of a command, with examples.',
+    '',
+  ].join('\n');
 }
 
 /** Runs the CLI and returns the exit code: 0 ok, 1 a problem with the input, 2 bad usage. */
@@ -38,14 +44,10 @@ export async function main(argv: string[]): Promise<number> {
     console.log(packageVersion());
     return 0;
   }
-  const command = COMMANDS[name];
+  const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
     console.error(`ganport: unknown command "${name}"; run ganport --help`);
     return 2;
-  }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(`usage: ${command.usage}`);
-    return 0;
   }
   try {
     return await command.run(rest);

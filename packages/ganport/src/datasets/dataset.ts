@@ -4,10 +4,9 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { GanportError, Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import type { Preset } from '../presets/index.js';
-import { GanportError } from '@ganport/runtime';
-import { Rng } from '@ganport/runtime';
 import { loadImageDataset, resolveDataDir } from './fashion-mnist.js';
 import { hasImages, loadImageFolder } from './image-folder.js';
 import { MIXTURES, type Mixture, mixture, sampleMixture } from './mixtures.js';
@@ -26,14 +25,24 @@ export interface Dataset {
 /** Points drawn once from the mixture with the run's seed: an epoch is this many samples. */
 const MIXTURE_SIZE = 25_600;
 
-function gather(from: number, size: number, order: Uint32Array, width: number, read: (index: number, out: Float32Array, at: number) => void) {
+function gather(
+  from: number,
+  size: number,
+  order: Uint32Array,
+  width: number,
+  read: (index: number, out: Float32Array, at: number) => void,
+) {
   const out = new Float32Array(size * width);
   for (let b = 0; b < size; b++) read(order[from + b], out, b * width);
   return out;
 }
 
 function labelTensor(labels: Uint8Array, order: Uint32Array, from: number, size: number): tf.Tensor2D {
-  return tf.tensor2d(Int32Array.from({ length: size }, (_, b) => labels[order[from + b]]), [size, 1], 'int32');
+  return tf.tensor2d(
+    Int32Array.from({ length: size }, (_, b) => labels[order[from + b]]),
+    [size, 1],
+    'int32',
+  );
 }
 
 /** Loads what `spec` names (a directory, 'ring' or 'grid'; default by preset) and checks it fits the preset. */
@@ -46,10 +55,16 @@ export async function loadDataset(spec: string | undefined, preset: Preset, seed
       count: MIXTURE_SIZE,
       labels: modes,
       mixture: m,
-      batch: (order, from, size) => ({ x: tf.tensor2d(gather(from, size, order, 2, (i, out, at) => out.set(points.subarray(2 * i, 2 * i + 2), at)), [size, 2]) }),
+      batch: (order, from, size) => ({
+        x: tf.tensor2d(
+          gather(from, size, order, 2, (i, out, at) => out.set(points.subarray(2 * i, 2 * i + 2), at)),
+          [size, 2],
+        ),
+      }),
     };
   }
-  if (spec !== undefined && (MIXTURES as readonly string[]).includes(spec)) throw new GanportError(`preset ${preset.name} makes images; the ${spec} mixture needs a 2-D preset such as mlp-2d`);
+  if (spec !== undefined && (MIXTURES as readonly string[]).includes(spec))
+    throw new GanportError(`preset ${preset.name} makes images; the ${spec} mixture needs a 2-D preset such as mlp-2d`);
   const [height, width, channels] = preset.sampleShape;
   const dir = resolveDataDir(spec);
   if (!existsSync(dir)) throw new GanportError(`data directory ${dir} does not exist`, 'not-found');
@@ -57,18 +72,25 @@ export async function loadDataset(spec: string | undefined, preset: Preset, seed
   let images: Uint8Array;
   let count: number;
   let labels: Uint8Array | undefined;
-  if (!idx && !(await hasImages(dir))) throw new GanportError(`${dir} holds neither train-images-idx3-ubyte[.gz] nor PNG/JPEG images`, 'not-found');
+  if (!idx && !(await hasImages(dir)))
+    throw new GanportError(`${dir} holds neither train-images-idx3-ubyte[.gz] nor PNG/JPEG images`, 'not-found');
   if (idx) {
     const data = await loadImageDataset(dir);
     if (data.height !== height || data.width !== width || channels !== 1) {
-      throw new GanportError(`preset ${preset.name} needs ${height}×${width}×${channels} images; ${data.source} has ${data.height}×${data.width}×1`);
+      throw new GanportError(
+        `preset ${preset.name} needs ${height}×${width}×${channels} images; ${data.source} has ${data.height}×${data.width}×1`,
+      );
     }
     ({ images, count, labels } = data);
   } else {
-    if (height !== width || (channels !== 1 && channels !== 3)) throw new GanportError(`preset ${preset.name} cannot train on an image folder`);
+    if (height !== width || (channels !== 1 && channels !== 3))
+      throw new GanportError(`preset ${preset.name} cannot train on an image folder`);
     ({ images, count } = await loadImageFolder(dir, height, channels));
   }
-  if (preset.numClasses && !labels) throw new GanportError(`preset ${preset.name} is class-conditional and needs labelled data (IDX files with labels); ${dir} has none`);
+  if (preset.numClasses && !labels)
+    throw new GanportError(
+      `preset ${preset.name} is class-conditional and needs labelled data (IDX files with labels); ${dir} has none`,
+    );
   const pixels = height * width * channels;
   return {
     source: resolve(dir),
@@ -76,9 +98,12 @@ export async function loadDataset(spec: string | undefined, preset: Preset, seed
     labels,
     batch: (order, from, size, withLabels) => ({
       // bytes → [-1, 1], the generator's tanh range
-      x: tf.tensor4d(gather(from, size, order, pixels, (i, out, at) => {
-        for (let p = 0; p < pixels; p++) out[at + p] = images[i * pixels + p] / 127.5 - 1;
-      }), [size, height, width, channels]),
+      x: tf.tensor4d(
+        gather(from, size, order, pixels, (i, out, at) => {
+          for (let p = 0; p < pixels; p++) out[at + p] = images[i * pixels + p] / 127.5 - 1;
+        }),
+        [size, height, width, channels],
+      ),
       labels: withLabels && labels ? labelTensor(labels, order, from, size) : undefined,
     }),
   };

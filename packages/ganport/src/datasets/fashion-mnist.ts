@@ -40,7 +40,8 @@ export async function loadImageDataset(dir: string, split: Split = 'train'): Pro
   if (!existsSync(dir)) throw new GanportError(`data directory ${dir} does not exist`, 'not-found');
   const images = await readIdxFile(dir, `${split}-images-idx3-ubyte`);
   const labels = await readIdxFile(dir, `${split}-labels-idx1-ubyte`);
-  if (images.dims.length !== 3) throw new GanportError(`${dir}: image file has ${images.dims.length} dimensions, expected 3 (N × H × W)`);
+  if (images.dims.length !== 3)
+    throw new GanportError(`${dir}: image file has ${images.dims.length} dimensions, expected 3 (N × H × W)`);
   if (labels.dims.length !== 1 || labels.dims[0] !== images.dims[0]) {
     throw new GanportError(`${dir}: ${labels.dims[0]} labels for ${images.dims[0]} images`);
   }

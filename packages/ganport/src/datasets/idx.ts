@@ -19,8 +19,12 @@ export function parseIdx(buffer: Uint8Array, source = 'IDX data'): IdxArray {
       throw new GanportError(`${source} is a corrupt gzip file (${(err as Error).message})`, 'invalid-input');
     }
   }
-  if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) throw new GanportError(`${source} is not an IDX file (bad magic number)`);
-  if (bytes[2] !== UBYTE) throw new GanportError(`${source} holds IDX type 0x${bytes[2].toString(16)}; only unsigned bytes (0x08) are supported`);
+  if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0)
+    throw new GanportError(`${source} is not an IDX file (bad magic number)`);
+  if (bytes[2] !== UBYTE)
+    throw new GanportError(
+      `${source} holds IDX type 0x${bytes[2].toString(16)}; only unsigned bytes (0x08) are supported`,
+    );
   const rank = bytes[3];
   const headerSize = 4 + 4 * rank;
   if (rank === 0 || bytes.length < headerSize) throw new GanportError(`${source} has a truncated IDX header`);
@@ -28,7 +32,9 @@ export function parseIdx(buffer: Uint8Array, source = 'IDX data'): IdxArray {
   const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
   const size = dims.reduce((a, b) => a * b, 1);
   if (bytes.length - headerSize !== size) {
-    throw new GanportError(`${source} is truncated or padded: header promises ${dims.join('×')} = ${size} bytes, found ${bytes.length - headerSize}`);
+    throw new GanportError(
+      `${source} is truncated or padded: header promises ${dims.join('×')} = ${size} bytes, found ${bytes.length - headerSize}`,
+    );
   }
   return { dims, data: bytes.subarray(headerSize) };
 }
@@ -39,7 +45,7 @@ export function encodeIdx({ dims, data }: IdxArray): Uint8Array {
   const view = new DataView(out.buffer);
   out[2] = UBYTE;
   out[3] = dims.length;
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
+  for (const [i, d] of dims.entries()) view.setUint32(4 + 4 * i, d, false);
   out.set(data, 4 + 4 * dims.length);
   return out;
 }

@@ -5,9 +5,9 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
+import { GanportError } from '@ganport/runtime';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { GanportError } from '@ganport/runtime';
 
 const EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
 
@@ -51,7 +51,8 @@ export function cropAndResize(image: DecodedImage, size: number, channels: 1 | 3
       const sy1 = Math.max(sy0 + 1, Math.floor(y0 + (y + 1) * scale));
       rgb.fill(0);
       for (let sy = sy0; sy < sy1; sy++)
-        for (let sx = sx0; sx < sx1; sx++) for (let c = 0; c < 3; c++) rgb[c] += image.data[(sy * image.width + sx) * 4 + c];
+        for (let sx = sx0; sx < sx1; sx++)
+          for (let c = 0; c < 3; c++) rgb[c] += image.data[(sy * image.width + sx) * 4 + c];
       const n = (sy1 - sy0) * (sx1 - sx0);
       const o = (y * size + x) * channels;
       if (channels === 3) for (let c = 0; c < 3; c++) out[o + c] = Math.round(rgb[c] / n);
@@ -77,11 +78,16 @@ export async function hasImages(dir: string): Promise<boolean> {
 }
 
 /** Loads every image under `dir` at size × size × channels; bytes, N × H × W × C. */
-export async function loadImageFolder(dir: string, size: number, channels: 1 | 3): Promise<{ images: Uint8Array; count: number }> {
+export async function loadImageFolder(
+  dir: string,
+  size: number,
+  channels: 1 | 3,
+): Promise<{ images: Uint8Array; count: number }> {
   const files = await listImages(dir);
   if (files.length === 0) throw new GanportError(`no PNG or JPEG images under ${dir}`, 'not-found');
   const stride = size * size * channels;
   const images = new Uint8Array(files.length * stride);
-  for (let i = 0; i < files.length; i++) images.set(cropAndResize(decodeImage(await readFile(files[i]), files[i]), size, channels), i * stride);
+  for (let i = 0; i < files.length; i++)
+    images.set(cropAndResize(decodeImage(await readFile(files[i]), files[i]), size, channels), i * stride);
   return { images, count: files.length };
 }

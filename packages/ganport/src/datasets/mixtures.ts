@@ -3,8 +3,9 @@
  * ring — 8 Gaussians at angle 2πk/8 on the unit circle, σ 0.01;
  * grid — 25 Gaussians at {-4, -2, 0, 2, 4}², σ 0.05.
  */
-import { GanportError } from '@ganport/runtime';
+
 import type { Rng } from '@ganport/runtime';
+import { GanportError } from '@ganport/runtime';
 
 export const MIXTURES = ['ring', 'grid'] as const;
 export type MixtureName = (typeof MIXTURES)[number];
@@ -16,7 +17,12 @@ export interface Mixture {
 }
 
 export function mixture(name: string): Mixture {
-  if (name === 'ring') return { name, sigma: 0.01, modes: Array.from({ length: 8 }, (_, k) => [Math.cos((2 * Math.PI * k) / 8), Math.sin((2 * Math.PI * k) / 8)]) };
+  if (name === 'ring')
+    return {
+      name,
+      sigma: 0.01,
+      modes: Array.from({ length: 8 }, (_, k) => [Math.cos((2 * Math.PI * k) / 8), Math.sin((2 * Math.PI * k) / 8)]),
+    };
   if (name === 'grid') {
     const axis = [-4, -2, 0, 2, 4];
     return { name, sigma: 0.05, modes: axis.flatMap((x) => axis.map((y): [number, number] => [x, y])) };

@@ -1,12 +1,9 @@
 /** The evaluation classifier (trained by `ganport train-classifier`) run in onnxruntime-node. */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { GanportError, META, readOnnxInfo } from '@ganport/runtime';
 import * as ort from 'onnxruntime-node';
-import { GanportError } from '@ganport/runtime';
-import { META } from '@ganport/runtime';
-import { readOnnxInfo } from '@ganport/runtime';
 import { shippedClassifier } from '../assets.js';
-
 
 /** Images per onnxruntime call. */
 const BATCH = 1000;
@@ -33,26 +30,44 @@ export class Classifier {
   ) {}
 
   static async load(path = shippedClassifier()): Promise<Classifier> {
-    if (!existsSync(path)) throw new GanportError(`no classifier at ${path}; train one with ganport train-classifier`, 'not-found');
+    if (!existsSync(path))
+      throw new GanportError(`no classifier at ${path}; train one with ganport train-classifier`, 'not-found');
     const bytes = await readFile(path);
     const info = readOnnxInfo(bytes);
-    if (info.metadata[META.role] !== 'classifier') throw new GanportError(`${path} is not a ganport classifier (its ${META.role} is ${info.metadata[META.role] ?? 'missing'})`, 'invalid-model');
+    if (info.metadata[META.role] !== 'classifier')
+      throw new GanportError(
+        `${path} is not a ganport classifier (its ${META.role} is ${info.metadata[META.role] ?? 'missing'})`,
+        'invalid-model',
+      );
     const features = info.outputs.find((o) => o.name === 'features');
     const probabilities = info.outputs.find((o) => o.name === 'probabilities');
-    if (!features || !probabilities) throw new GanportError(`${path} lacks the features and probabilities outputs`, 'invalid-model');
+    if (!features || !probabilities)
+      throw new GanportError(`${path} lacks the features and probabilities outputs`, 'invalid-model');
     const imageShape = info.inputs[0]?.dims.slice(1) ?? [];
     const dims = [features.dims[1], probabilities.dims[1]];
     if (imageShape.length !== 3 || ![...imageShape, ...dims].every((d): d is number => typeof d === 'number')) {
-      throw new GanportError(`${path}: the image shape (h, w, c) and the feature and class sizes must be fixed dimensions`, 'invalid-model');
+      throw new GanportError(
+        `${path}: the image shape (h, w, c) and the feature and class sizes must be fixed dimensions`,
+        'invalid-model',
+      );
     }
     const session = await ort.InferenceSession.create(bytes);
-    return new Classifier(session, path, imageShape as number[], dims[1] as number, dims[0] as number, info.metadata[META.data] ?? '?', Number(info.metadata[META.testAccuracy]));
+    return new Classifier(
+      session,
+      path,
+      imageShape as number[],
+      dims[1] as number,
+      dims[0] as number,
+      info.metadata[META.data] ?? '?',
+      Number(info.metadata[META.testAccuracy]),
+    );
   }
 
   /** Features and class probabilities of `count` NHWC images in [-1, 1]. */
   async embed(images: Float32Array, count: number): Promise<Embeddings> {
     const size = this.imageShape.reduce((a, b) => a * b, 1);
-    if (images.length !== count * size) throw new Error(`internal error: ${images.length} values for ${count} images of ${size}`);
+    if (images.length !== count * size)
+      throw new Error(`internal error: ${images.length} values for ${count} images of ${size}`);
     const features = new Float32Array(count * this.featureSize);
     const probabilities = new Float32Array(count * this.numClasses);
     for (let from = 0; from < count; from += BATCH) {
@@ -75,7 +90,8 @@ export function predictedClasses({ count, probabilities }: Embeddings, numClasse
   const out = new Uint8Array(count);
   for (let i = 0; i < count; i++) {
     let best = 0;
-    for (let c = 1; c < numClasses; c++) if (probabilities[i * numClasses + c] > probabilities[i * numClasses + best]) best = c;
+    for (let c = 1; c < numClasses; c++)
+      if (probabilities[i * numClasses + c] > probabilities[i * numClasses + best]) best = c;
     out[i] = best;
   }
   return out;
@@ -85,6 +101,9 @@ export function predictedClasses({ count, probabilities }: Embeddings, numClasse
 export function classHistogramKl(classes: Uint8Array, numClasses: number): { histogram: number[]; kl: number } {
   const histogram = new Array<number>(numClasses).fill(0);
   for (const c of classes) histogram[c]++;
-  const kl = histogram.reduce((sum, h) => (h ? sum + (h / classes.length) * Math.log((h / classes.length) * numClasses) : sum), 0);
+  const kl = histogram.reduce(
+    (sum, h) => (h ? sum + (h / classes.length) * Math.log((h / classes.length) * numClasses) : sum),
+    0,
+  );
   return { histogram, kl };
 }

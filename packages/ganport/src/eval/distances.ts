@@ -5,7 +5,7 @@
  *   D = ‖a‖² + ‖b‖²ᵀ − 2 a bᵀ, clamped at 0 against round-off.
  */
 import * as ort from 'onnxruntime-node';
-import { DataType, attr, makeGraph, makeModel, makeNode, makeValueInfo } from '../export/builder.js';
+import { attr, DataType, makeGraph, makeModel, makeNode, makeValueInfo } from '../export/builder.js';
 import { encodeModel } from '../export/proto.js';
 
 /** Rows of `a` per onnxruntime call: bounds one block of the matrix to rows × |b| floats. */
@@ -41,7 +41,12 @@ export class PairwiseDistances {
    * Calls `visit` with consecutive blocks of the |a| × |b| squared-distance matrix:
    * rows [from, from + rows) of `a` against all of `b`, row-major.
    */
-  async forEachBlock(a: Float32Array, b: Float32Array, dim: number, visit: (block: Float32Array, from: number, rows: number) => void): Promise<void> {
+  async forEachBlock(
+    a: Float32Array,
+    b: Float32Array,
+    dim: number,
+    visit: (block: Float32Array, from: number, rows: number) => void,
+  ): Promise<void> {
     const na = a.length / dim;
     const bTensor = new ort.Tensor('float32', b, [b.length / dim, dim]);
     for (let from = 0; from < na; from += BLOCK_ROWS) {

@@ -6,14 +6,11 @@
  * for conditional generators, how often the classifier sees the requested class.
  */
 import { resolve } from 'node:path';
-import { type Generator, MAX_COUNT, defaultLabels } from '@ganport/runtime';
-import { GanportError } from '@ganport/runtime';
-import { toRgba } from '@ganport/runtime';
-import { Rng, sampleLatents } from '@ganport/runtime';
+import { defaultLabels, GanportError, type Generator, MAX_COUNT, Rng, sampleLatents, toRgba } from '@ganport/runtime';
 import { imagesAsFloats, loadImageDataset, resolveDataDir } from '../datasets/fashion-mnist.js';
-import { type Embeddings, Classifier, classHistogramKl, predictedClasses } from './classifier.js';
+import { Classifier, classHistogramKl, type Embeddings, predictedClasses } from './classifier.js';
 import { PairwiseDistances } from './distances.js';
-import { type GaussianStats, frechetDistance, gaussianStats } from './linalg.js';
+import { frechetDistance, type GaussianStats, gaussianStats } from './linalg.js';
 import { DEFAULT_K, type Manifold, manifold, precisionRecall } from './precision-recall.js';
 
 export const DEFAULT_IMAGE_SAMPLES = 10_000;
@@ -61,27 +58,49 @@ function draw(count: number, n: number, rng: Rng): Uint32Array {
 }
 
 /** Generates N images from `seed` in runtime-sized chunks, quantized to bytes as a PNG would hold them, as NHWC floats in [-1, 1]. */
-async function generatedImages(generator: Generator, n: number, seed: number, labels: number[] | undefined, shape: number[]): Promise<Float32Array> {
+async function generatedImages(
+  generator: Generator,
+  n: number,
+  seed: number,
+  labels: number[] | undefined,
+  shape: number[],
+): Promise<Float32Array> {
   const [height, width, channels] = shape;
   const size = height * width * channels;
   const latents = sampleLatents({ seed, count: n, dim: generator.info.latentSize });
   const out = new Float32Array(n * size);
   for (let from = 0; from < n; from += MAX_COUNT) {
     const count = Math.min(MAX_COUNT, n - from);
-    const batch = await generator.generate({ latents: latents.subarray(from * generator.info.latentSize, (from + count) * generator.info.latentSize), labels: labels?.slice(from, from + count) });
+    const batch = await generator.generate({
+      latents: latents.subarray(from * generator.info.latentSize, (from + count) * generator.info.latentSize),
+      labels: labels?.slice(from, from + count),
+    });
     const images = batch.images!;
     for (let i = 0; i < count; i++) {
       const rgba = toRgba(images, i).pixels;
       const at = (from + i) * size;
-      for (let p = 0; p < height * width; p++) for (let c = 0; c < channels; c++) out[at + p * channels + c] = rgba[p * 4 + c] / 127.5 - 1;
+      for (let p = 0; p < height * width; p++)
+        for (let c = 0; c < channels; c++) out[at + p * channels + c] = rgba[p * 4 + c] / 127.5 - 1;
     }
   }
   return out;
 }
 
-async function score(candidate: Embeddings, testStats: GaussianStats, test: Manifold, classifier: Classifier, k: number, distances: PairwiseDistances, expected?: ArrayLike<number>): Promise<ImageScores> {
+async function score(
+  candidate: Embeddings,
+  testStats: GaussianStats,
+  test: Manifold,
+  classifier: Classifier,
+  k: number,
+  distances: PairwiseDistances,
+  expected?: ArrayLike<number>,
+): Promise<ImageScores> {
   const fcd = frechetDistance(gaussianStats(candidate.features, classifier.featureSize), testStats);
-  const { precision, recall } = await precisionRecall(test, await manifold(candidate.features, classifier.featureSize, k, distances), distances);
+  const { precision, recall } = await precisionRecall(
+    test,
+    await manifold(candidate.features, classifier.featureSize, k, distances),
+    distances,
+  );
   const classes = predictedClasses(candidate, classifier.numClasses);
   const { histogram, kl } = classHistogramKl(classes, classifier.numClasses);
   const scores: ImageScores = { fcd, precision, recall, classKl: kl, classHistogram: histogram };
@@ -94,26 +113,36 @@ export async function evaluateImages(generator: Generator, options: ImageEvalOpt
   const n = options.samples ?? DEFAULT_IMAGE_SAMPLES;
   const seed = options.seed ?? 0;
   const k = options.k ?? DEFAULT_K;
-  if (!Number.isInteger(n) || n <= k) throw new GanportError(`the sample count must be an integer above k = ${k}, got ${n}`);
+  if (!Number.isInteger(n) || n <= k)
+    throw new GanportError(`the sample count must be an integer above k = ${k}, got ${n}`);
   if (!Number.isInteger(k) || k < 1) throw new GanportError(`k must be a positive integer, got ${k}`);
   const { info } = generator;
-  if (info.layout === 'flat') throw new GanportError(`the model makes ${info.outputShape.join('×')} outputs, not images`, 'unsupported');
-  const shape = info.layout === 'NHWC' ? info.outputShape : [info.outputShape[1], info.outputShape[2], info.outputShape[0]];
+  if (info.layout === 'flat')
+    throw new GanportError(`the model makes ${info.outputShape.join('×')} outputs, not images`, 'unsupported');
+  const shape =
+    info.layout === 'NHWC' ? info.outputShape : [info.outputShape[1], info.outputShape[2], info.outputShape[0]];
 
   const classifier = await Classifier.load(options.classifier);
   const distances = await PairwiseDistances.create();
   try {
     if (shape.join() !== classifier.imageShape.join()) {
-      throw new GanportError(`the generator makes ${shape.join('×')} images but the classifier ${classifier.path} takes ${classifier.imageShape.join('×')}`);
+      throw new GanportError(
+        `the generator makes ${shape.join('×')} images but the classifier ${classifier.path} takes ${classifier.imageShape.join('×')}`,
+      );
     }
     if (info.numClasses !== undefined && info.numClasses !== classifier.numClasses) {
-      throw new GanportError(`the generator is conditioned on ${info.numClasses} classes but the classifier knows ${classifier.numClasses}`);
+      throw new GanportError(
+        `the generator is conditioned on ${info.numClasses} classes but the classifier knows ${classifier.numClasses}`,
+      );
     }
     const dir = resolve(resolveDataDir(options.dataDir));
     const train = await loadImageDataset(dir, 'train');
     const test = await loadImageDataset(dir, 't10k');
     const available = Math.min(train.count, test.count);
-    if (available < n) throw new GanportError(`${n} samples need ${n} images in each split, but ${dir} holds ${train.count} train and ${test.count} t10k images; pass --samples ${available} or a fuller --data`);
+    if (available < n)
+      throw new GanportError(
+        `${n} samples need ${n} images in each split, but ${dir} holds ${train.count} train and ${test.count} t10k images; pass --samples ${available} or a fuller --data`,
+      );
     const rng = new Rng(seed);
     const testIndices = draw(test.count, n, rng);
     log(`embedding ${n} real test and ${n} real train images from ${dir}`);
@@ -134,7 +163,10 @@ export async function evaluateImages(generator: Generator, options: ImageEvalOpt
       data: dir,
       classifier: { path: classifier.path, data: classifier.dataName, testAccuracy: classifier.testAccuracy },
       generated: await score(generated, testStats, testManifold, classifier, k, distances, labels),
-      realFloor: { ...(await score(trainEmbeddings, testStats, testManifold, classifier, k, distances)), classAccuracy: agreement(predictedClasses(testEmbeddings, classifier.numClasses), trueTestLabels) },
+      realFloor: {
+        ...(await score(trainEmbeddings, testStats, testManifold, classifier, k, distances)),
+        classAccuracy: agreement(predictedClasses(testEmbeddings, classifier.numClasses), trueTestLabels),
+      },
     };
   } finally {
     await distances.dispose();

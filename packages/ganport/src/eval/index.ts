@@ -4,8 +4,8 @@
  */
 import { GanportError, loadGenerator } from '@ganport/runtime';
 import { resolveGeneratorFile } from '../formats/model-dir.js';
-import { type ImageEvalOptions, type ImageEvalReport, evaluateImages } from './images.js';
-import { type MixtureEvalOptions, type MixtureEvalReport, evaluateMixture } from './mixtures.js';
+import { evaluateImages, type ImageEvalOptions, type ImageEvalReport } from './images.js';
+import { evaluateMixture, type MixtureEvalOptions, type MixtureEvalReport } from './mixtures.js';
 
 export { DEFAULT_IMAGE_SAMPLES, type ImageEvalOptions, type ImageEvalReport, type ImageScores } from './images.js';
 export { MAX_MIXTURE_SAMPLES, MAX_MIXTURE_SEEDS, type MixtureEvalOptions, type MixtureEvalReport } from './mixtures.js';

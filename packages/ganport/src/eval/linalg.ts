@@ -20,7 +20,8 @@ export interface GaussianStats {
 /** Mean and unbiased covariance of `count` rows of `dim` features. */
 export function gaussianStats(rows: Float32Array, dim: number): GaussianStats {
   const count = rows.length / dim;
-  if (!Number.isInteger(count) || count < 2) throw new Error(`statistics need at least 2 rows of ${dim} features, got ${rows.length} values`);
+  if (!Number.isInteger(count) || count < 2)
+    throw new Error(`statistics need at least 2 rows of ${dim} features, got ${rows.length} values`);
   const mean = new Float64Array(dim);
   for (let r = 0; r < count; r++) for (let j = 0; j < dim; j++) mean[j] += rows[r * dim + j];
   for (let j = 0; j < dim; j++) mean[j] /= count;
@@ -56,7 +57,8 @@ export function multiply(a: SquareMatrix, b: SquareMatrix): SquareMatrix {
   return { n, data: out };
 }
 
-export const trace = (m: SquareMatrix) => Array.from({ length: m.n }, (_, i) => m.data[i * m.n + i]).reduce((a, b) => a + b, 0);
+export const trace = (m: SquareMatrix) =>
+  Array.from({ length: m.n }, (_, i) => m.data[i * m.n + i]).reduce((a, b) => a + b, 0);
 
 /**
  * Eigenvalues and eigenvectors of a symmetric matrix by cyclic Jacobi rotations
@@ -71,7 +73,8 @@ export function symmetricEigen(m: SquareMatrix): { values: Float64Array; vectors
   for (let i = 0; i < n; i++) v[i * n + i] = 1;
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < i; j++) {
-      if (Math.abs(a[i * n + j] - a[j * n + i]) > 1e-9 * (Math.abs(a[i * n + j]) + Math.abs(a[j * n + i]) + 1e-300)) throw new Error('symmetricEigen needs a symmetric matrix');
+      if (Math.abs(a[i * n + j] - a[j * n + i]) > 1e-9 * (Math.abs(a[i * n + j]) + Math.abs(a[j * n + i]) + 1e-300))
+        throw new Error('symmetricEigen needs a symmetric matrix');
     }
   }
   const scale = Math.sqrt(a.reduce((s, x) => s + x * x, 0));
@@ -138,7 +141,9 @@ export function traceSqrtProduct(a: SquareMatrix, b: SquareMatrix): number {
   const inner = multiply(multiply(rootA, b), rootA);
   // symmetrise away the round-off of the products before the eigendecomposition
   const { n } = inner;
-  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) inner.data[i * n + j] = inner.data[j * n + i] = (inner.data[i * n + j] + inner.data[j * n + i]) / 2;
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < i; j++)
+      inner.data[i * n + j] = inner.data[j * n + i] = (inner.data[i * n + j] + inner.data[j * n + i]) / 2;
   return symmetricEigen(inner).values.reduce((s, x) => s + Math.sqrt(Math.max(x, 0)), 0);
 }
 
@@ -150,5 +155,8 @@ export function frechetDistance(a: GaussianStats, b: GaussianStats): number {
   if (a.mean.length !== b.mean.length) throw new Error(`feature sizes differ: ${a.mean.length} and ${b.mean.length}`);
   let meanTerm = 0;
   for (let i = 0; i < a.mean.length; i++) meanTerm += (a.mean[i] - b.mean[i]) ** 2;
-  return Math.max(0, meanTerm + trace(a.covariance) + trace(b.covariance) - 2 * traceSqrtProduct(a.covariance, b.covariance));
+  return Math.max(
+    0,
+    meanTerm + trace(a.covariance) + trace(b.covariance) - 2 * traceSqrtProduct(a.covariance, b.covariance),
+  );
 }

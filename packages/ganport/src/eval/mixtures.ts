@@ -5,7 +5,7 @@
  * it; the reverse KL compares the high-quality samples' distribution over modes with the
  * uniform one, KL(p_gen ‖ uniform).
  */
-import { type Generator, GanportError, scatterPlot, toPNG } from '@ganport/runtime';
+import { GanportError, type Generator, scatterPlot, toPNG } from '@ganport/runtime';
 import { type Mixture, mixture } from '../datasets/mixtures.js';
 import { writeFileAtomic } from '../util/files.js';
 
@@ -33,7 +33,10 @@ export function scoreMixture(points: Float32Array, m: Mixture): MixtureScores {
   }
   const uniform = 1 / m.modes.length;
   // With no high-quality sample there is no distribution over modes: report the largest possible value, log K.
-  const reverseKl = highQuality === 0 ? Math.log(m.modes.length) : counts.reduce((kl, c) => (c ? kl + (c / highQuality) * Math.log(c / highQuality / uniform) : kl), 0);
+  const reverseKl =
+    highQuality === 0
+      ? Math.log(m.modes.length)
+      : counts.reduce((kl, c) => (c ? kl + (c / highQuality) * Math.log(c / highQuality / uniform) : kl), 0);
   return { modesCaptured: counts.filter((c) => c > 0).length, highQualityFraction: highQuality / n, reverseKl };
 }
 
@@ -75,10 +78,16 @@ export const MAX_MIXTURE_SAMPLES = 4096;
 export const MAX_MIXTURE_SEEDS = 100;
 
 /** Scores a 2-D point generator on its mixture over several sampling seeds. */
-export async function evaluateMixture(generator: Generator, options: MixtureEvalOptions = {}): Promise<MixtureEvalReport> {
+export async function evaluateMixture(
+  generator: Generator,
+  options: MixtureEvalOptions = {},
+): Promise<MixtureEvalReport> {
   const { info } = generator;
   if (info.outputShape.join() !== '2') {
-    throw new GanportError(`the model makes flat ${info.outputShape.join('×')} outputs; eval measures images and 2-D points`, 'unsupported');
+    throw new GanportError(
+      `the model makes flat ${info.outputShape.join('×')} outputs; eval measures images and 2-D points`,
+      'unsupported',
+    );
   }
   const name = options.mixture ?? info.metadata['ganport.data'];
   if (!name) throw new GanportError('the model does not say which mixture it was trained on; name one (ring or grid)');
@@ -95,7 +104,8 @@ export async function evaluateMixture(generator: Generator, options: MixtureEval
   for (let seed = 0; seed < seeds; seed++) {
     const batch = await generator.generate({ seed, count: samples });
     runs.push(scoreMixture(batch.data, m));
-    if (seed === 0 && options.plot) await writeFileAtomic(options.plot, toPNG(scatterPlot(batch.data, { modes: m.modes })));
+    if (seed === 0 && options.plot)
+      await writeFileAtomic(options.plot, toPNG(scatterPlot(batch.data, { modes: m.modes })));
   }
   return {
     mixture: m.name,

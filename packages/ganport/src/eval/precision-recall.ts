@@ -15,7 +15,12 @@ export interface Manifold {
   radii: Float32Array;
 }
 
-export async function manifold(points: Float32Array, dim: number, k: number, distances: PairwiseDistances): Promise<Manifold> {
+export async function manifold(
+  points: Float32Array,
+  dim: number,
+  k: number,
+  distances: PairwiseDistances,
+): Promise<Manifold> {
   const n = points.length / dim;
   if (n <= k) throw new Error(`a manifold with k = ${k} needs more than ${k} points, got ${n}`);
   const radii = new Float32Array(n);
@@ -59,6 +64,13 @@ export async function coverage(m: Manifold, points: Float32Array, distances: Pai
   return inside / (points.length / m.dim);
 }
 
-export async function precisionRecall(real: Manifold, generated: Manifold, distances: PairwiseDistances): Promise<{ precision: number; recall: number }> {
-  return { precision: await coverage(real, generated.points, distances), recall: await coverage(generated, real.points, distances) };
+export async function precisionRecall(
+  real: Manifold,
+  generated: Manifold,
+  distances: PairwiseDistances,
+): Promise<{ precision: number; recall: number }> {
+  return {
+    precision: await coverage(real, generated.points, distances),
+    recall: await coverage(generated, real.points, distances),
+  };
 }

@@ -21,7 +21,13 @@ export const attr = {
   ints: (ints: number[]): AttrValue => ({ type: AttrType.INTS, ints }),
 };
 
-export function makeNode(opType: string, inputs: string[], outputs: string[], attributes: Record<string, AttrValue> = {}, name = outputs[0]): NodeProto {
+export function makeNode(
+  opType: string,
+  inputs: string[],
+  outputs: string[],
+  attributes: Record<string, AttrValue> = {},
+  name = outputs[0],
+): NodeProto {
   return {
     opType,
     input: inputs,
@@ -36,7 +42,8 @@ export type TensorValues = Float32Array | Int32Array | BigInt64Array | Uint16Arr
 /** A tensor stored as little-endian raw_data (every platform ganport runs on is little-endian). */
 export function makeTensor(name: string, dataType: DataTypeCode, dims: number[], values: TensorValues): TensorProto {
   const count = dims.reduce((a, b) => a * b, 1);
-  if (values.length !== count) throw new Error(`internal error: tensor ${name} has ${values.length} values for shape [${dims}]`);
+  if (values.length !== count)
+    throw new Error(`internal error: tensor ${name} has ${values.length} values for shape [${dims}]`);
   return { name, dataType, dims, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength).slice() };
 }
 
@@ -44,11 +51,23 @@ export function makeTensor(name: string, dataType: DataTypeCode, dims: number[],
 export function makeValueInfo(name: string, elemType: DataTypeCode, shape: (number | string)[]): ValueInfoProto {
   return {
     name,
-    type: { tensorType: { elemType, shape: { dim: shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+      },
+    },
   };
 }
 
-export function makeGraph(nodes: NodeProto[], name: string, inputs: ValueInfoProto[], outputs: ValueInfoProto[], initializers: TensorProto[], docString?: string): GraphProto {
+export function makeGraph(
+  nodes: NodeProto[],
+  name: string,
+  inputs: ValueInfoProto[],
+  outputs: ValueInfoProto[],
+  initializers: TensorProto[],
+  docString?: string,
+): GraphProto {
   return { name, node: nodes, input: inputs, output: outputs, initializer: initializers, docString };
 }
 

@@ -1,6 +1,7 @@
 /** Converts a tfjs LayersModel (Sequential or functional) into an ONNX ModelProto, one handler per layer. */
-import * as tf from '@tensorflow/tfjs';
+
 import { GanportError, type Layout, toLayout } from '@ganport/runtime';
+import type * as tf from '@tensorflow/tfjs';
 import { packageVersion } from '../util/files.js';
 import { DataType, makeGraph, makeModel, makeNode, makeValueInfo } from './builder.js';
 import { toFloat16 } from './float16.js';
@@ -66,7 +67,10 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
       );
     }
     if (layer.inboundNodes.length !== 1) {
-      throw new GanportError(`layer "${layer.name}" (${className}) is shared by ${layer.inboundNodes.length} calls; shared layers are not supported`, 'unsupported');
+      throw new GanportError(
+        `layer "${layer.name}" (${className}) is shared by ${layer.inboundNodes.length} calls; shared layers are not supported`,
+        'unsupported',
+      );
     }
     const node = layer.inboundNodes[0];
     const tensors = layer.getWeights();
@@ -98,7 +102,13 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
   if (options.fp16) toFloat16(g, inputs, outputs);
 
   const graph = makeGraph(g.nodes, model.name, inputs, outputs, g.initializers, options.docString);
-  const onnx = makeModel(graph, { opset, producerName: 'ganport', producerVersion: packageVersion(), metadata: options.metadata, docString: options.docString });
+  const onnx = makeModel(graph, {
+    opset,
+    producerName: 'ganport',
+    producerVersion: packageVersion(),
+    metadata: options.metadata,
+    docString: options.docString,
+  });
   validateModel(onnx);
   return onnx;
 }

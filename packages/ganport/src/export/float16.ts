@@ -3,7 +3,7 @@
  * outputs kept float32 (a Cast at each end) so callers feed and read the same
  * arrays as with an fp32 model. Resize's scales must stay float32 by the spec.
  */
-import { DataType, attr, makeNode, makeTensor } from './builder.js';
+import { attr, DataType, makeNode, makeTensor } from './builder.js';
 import type { GraphBuilder } from './graph.js';
 import type { ValueInfoProto } from './proto.js';
 
@@ -18,7 +18,7 @@ export function toHalfBits(value: number): number {
   const exponent = (x >>> 23) & 0xff;
   let mantissa = x & 0x7fffff;
   if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0); // Inf / NaN
-  let e = exponent - 127 + 15;
+  const e = exponent - 127 + 15;
   if (e >= 0x1f) return sign | 0x7c00;
   if (e <= 0) {
     if (e < -10) return sign; // underflows to zero
@@ -40,7 +40,12 @@ export function toFloat16(g: GraphBuilder, inputs: ValueInfoProto[], outputs: Va
   g.initializers.forEach((tensor, i) => {
     const values = g.floatData.get(tensor.name);
     if (!values || keepFloat32.has(tensor.name)) return;
-    g.initializers[i] = makeTensor(tensor.name, DataType.FLOAT16, values.dims, Uint16Array.from(values.data, toHalfBits));
+    g.initializers[i] = makeTensor(
+      tensor.name,
+      DataType.FLOAT16,
+      values.dims,
+      Uint16Array.from(values.data, toHalfBits),
+    );
   });
   const casts = [];
   for (const input of inputs.filter((v) => v.type.tensorType.elemType === DataType.FLOAT)) {

@@ -25,7 +25,11 @@ export function foldBatchNorm(g: GraphBuilder): number {
     const dims = w.dims;
     const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
     const channels = dims[axis];
-    setFloat(g, weightName, w.data.map((v, i) => v * scale[Math.floor(i / inner) % channels]));
+    setFloat(
+      g,
+      weightName,
+      w.data.map((v, i) => v * scale[Math.floor(i / inner) % channels]),
+    );
     const bias = biasName ? g.floatData.get(biasName)!.data : new Float32Array(channels);
     const newBias = bias.map((b, c) => (b - mean[c]) * scale[c] + beta[c]);
     if (biasName) setFloat(g, biasName, newBias);

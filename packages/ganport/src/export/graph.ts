@@ -7,8 +7,9 @@
  * converted lazily only when a consumer needs the other one. Every Transpose is
  * remembered in both directions, so converting back never stacks an inverse pair.
  */
-import { type AttrValue, DataType, attr, makeNode, makeTensor } from './builder.js';
+
 import type { Layout } from '@ganport/runtime';
+import { type AttrValue, attr, DataType, makeNode, makeTensor } from './builder.js';
 import type { NodeProto, TensorProto } from './proto.js';
 
 /** A value in the graph: its ONNX name, rank, and how a rank-4 value is stored (other ranks: 'NHWC'). */
@@ -71,7 +72,12 @@ export class GraphBuilder {
     if (value.rank !== 4 || value.layout === layout) return value;
     let name = this.transposed.get(value.name);
     if (!name) {
-      name = this.op('Transpose', [value.name], { perm: attr.ints(layout === 'NCHW' ? TO_CHANNELS_FIRST : TO_CHANNELS_LAST) }, `${value.name}/${layout.toLowerCase()}`);
+      name = this.op(
+        'Transpose',
+        [value.name],
+        { perm: attr.ints(layout === 'NCHW' ? TO_CHANNELS_FIRST : TO_CHANNELS_LAST) },
+        `${value.name}/${layout.toLowerCase()}`,
+      );
       this.transposed.set(value.name, name);
       this.transposed.set(name, value.name);
     }

@@ -2,25 +2,25 @@
  * The exporter's entry points: a whole training run (generator + discriminator
  * + the tfjs reference copies) or any single tfjs LayersModel file.
  */
-import { readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
-import { GanportError, toLayout } from '@ganport/runtime';
 
-import { selectBackend } from '../tfjs/backend.js';
-import { loadLayersModel } from '../tfjs/model-io.js';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GanportError, toLayout } from '@ganport/runtime';
+import type * as tf from '@tensorflow/tfjs';
 import { exportedModelFacts, modelPaths } from '../formats/model-dir.js';
 import { type RunConfig, readRunConfig, runPaths } from '../formats/run-dir.js';
+import { selectBackend } from '../tfjs/backend.js';
+import { loadLayersModel } from '../tfjs/model-io.js';
 import { writeFileAtomic } from '../util/files.js';
 import { type ConvertOptions, convertLayersModel } from './convert.js';
 import { encodeModel } from './proto.js';
 import { writeTritonModel } from './triton.js';
 
-export { BATCH_DIM, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertLayersModel, type ConvertOptions } from './convert.js';
+export { modelPaths } from '../formats/model-dir.js';
+export { BATCH_DIM, type ConvertOptions, convertLayersModel, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from './convert.js';
 export { decodeModel, encodeModel, type ModelProto } from './proto.js';
 export { tritonConfig, writeTritonModel } from './triton.js';
-export { modelPaths } from '../formats/model-dir.js';
 export { findProblems } from './validate.js';
 
 export interface ExportedFile {
@@ -33,7 +33,11 @@ export function modelToBytes(model: tf.LayersModel, options: ConvertOptions = {}
 }
 
 /** Exports any tfjs LayersModel saved as model.json + weights to one .onnx file. */
-export async function exportModelFile(modelJson: string, outFile: string, options: ConvertOptions = {}): Promise<ExportedFile> {
+export async function exportModelFile(
+  modelJson: string,
+  outFile: string,
+  options: ConvertOptions = {},
+): Promise<ExportedFile> {
   await selectBackend('cpu');
   const model = await loadLayersModel(modelJson);
   const bytes = modelToBytes(model, options);
@@ -46,7 +50,10 @@ async function readTrainedRun(runDir: string): Promise<RunConfig> {
   const paths = runPaths(runDir);
   if (!existsSync(runDir)) throw new GanportError(`run directory ${runDir} does not exist`, 'not-found');
   if (!existsSync(paths.generatorJson) || !existsSync(paths.discriminatorJson)) {
-    throw new GanportError(`${runDir} has no trained models (generator/model.json, discriminator/model.json); is it a training run directory?`, 'not-found');
+    throw new GanportError(
+      `${runDir} has no trained models (generator/model.json, discriminator/model.json); is it a training run directory?`,
+      'not-found',
+    );
   }
   return readRunConfig(runDir);
 }
@@ -62,7 +69,11 @@ export type RunExportOptions = Pick<ConvertOptions, 'opset' | 'layout' | 'foldBa
   triton?: string;
 };
 
-export async function exportRun(runDir: string, outDir: string, options: RunExportOptions = {}): Promise<ExportedFile[]> {
+export async function exportRun(
+  runDir: string,
+  outDir: string,
+  options: RunExportOptions = {},
+): Promise<ExportedFile[]> {
   const config = await readTrainedRun(runDir);
   const run = runPaths(runDir);
   await selectBackend('cpu');
@@ -89,6 +100,10 @@ export async function exportRun(runDir: string, outDir: string, options: RunExpo
     { path: out.generator, bytes: generatorBytes.length },
     { path: out.discriminator, bytes: discriminatorBytes.length },
   ];
-  if (options.triton) files.push({ path: await writeTritonModel(options.triton, `${config.preset}-generator`, generatorBytes), bytes: generatorBytes.length });
+  if (options.triton)
+    files.push({
+      path: await writeTritonModel(options.triton, `${config.preset}-generator`, generatorBytes),
+      bytes: generatorBytes.length,
+    });
   return files;
 }

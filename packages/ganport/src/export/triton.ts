@@ -4,7 +4,7 @@
  * own I/O names, types and shapes) and REPO/NAME/1/model.onnx.
  */
 import { join } from 'node:path';
-import { type OnnxInfo, type TensorInfo, readOnnxInfo } from '@ganport/runtime';
+import { type OnnxInfo, readOnnxInfo, type TensorInfo } from '@ganport/runtime';
 import { writeFileAtomic } from '../util/files.js';
 
 const TRITON_TYPES: Record<number, string> = { 1: 'TYPE_FP32', 6: 'TYPE_INT32', 7: 'TYPE_INT64', 10: 'TYPE_FP16' };

@@ -10,7 +10,8 @@ const BYTES_PER_ELEMENT: Record<number, number> = { 1: 4, 6: 4, 7: 8, 10: 2 };
 export function findProblems(model: ModelProto): string[] {
   const problems: string[] = [];
   const graph = model.graph;
-  if (!model.opsetImport?.some((o) => (o.domain ?? '') === '' && Number(o.version) > 0)) problems.push('no default-domain opset import');
+  if (!model.opsetImport?.some((o) => (o.domain ?? '') === '' && Number(o.version) > 0))
+    problems.push('no default-domain opset import');
   if (!graph) return [...problems, 'no graph'];
 
   const defined = new Set<string>();
@@ -26,12 +27,15 @@ export function findProblems(model: ModelProto): string[] {
     const bytes = BYTES_PER_ELEMENT[init.dataType];
     if (bytes === undefined) problems.push(`initializer "${init.name}" has unsupported data type ${init.dataType}`);
     else if ((init.rawData?.length ?? 0) !== count * bytes) {
-      problems.push(`initializer "${init.name}" holds ${init.rawData?.length ?? 0} bytes, its shape [${init.dims}] needs ${count * bytes}`);
+      problems.push(
+        `initializer "${init.name}" holds ${init.rawData?.length ?? 0} bytes, its shape [${init.dims}] needs ${count * bytes}`,
+      );
     }
   }
   (graph.node ?? []).forEach((node, i) => {
     for (const input of node.input ?? []) {
-      if (input !== '' && !defined.has(input)) problems.push(`node ${i} (${node.opType} "${node.name}") uses "${input}" before it is defined`);
+      if (input !== '' && !defined.has(input))
+        problems.push(`node ${i} (${node.opType} "${node.name}") uses "${input}" before it is defined`);
     }
     for (const output of node.output ?? []) define(output, `output of node ${i} (${node.opType})`);
   });
@@ -44,5 +48,6 @@ export function findProblems(model: ModelProto): string[] {
 
 export function validateModel(model: ModelProto): void {
   const problems = findProblems(model);
-  if (problems.length) throw new Error(`internal error: the exported ONNX graph is invalid:\n  ${problems.join('\n  ')}`);
+  if (problems.length)
+    throw new Error(`internal error: the exported ONNX graph is invalid:\n  ${problems.join('\n  ')}`);
 }

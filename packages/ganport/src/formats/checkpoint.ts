@@ -7,8 +7,8 @@
 import { existsSync } from 'node:fs';
 import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { GanportError } from '@ganport/runtime';
+import * as tf from '@tensorflow/tfjs';
 import { loadLayersModel, saveLayersModel } from '../tfjs/model-io.js';
 import { writeFileAtomic } from '../util/files.js';
 
@@ -31,7 +31,11 @@ export interface TrainingState {
   order: Uint32Array;
 }
 
-const dirs = (runDir: string) => ({ final: join(runDir, 'checkpoint'), tmp: join(runDir, 'checkpoint.tmp'), old: join(runDir, 'checkpoint.old') });
+const dirs = (runDir: string) => ({
+  final: join(runDir, 'checkpoint'),
+  tmp: join(runDir, 'checkpoint.tmp'),
+  old: join(runDir, 'checkpoint.old'),
+});
 
 async function saveOptimizer(optimizer: tf.Optimizer, file: string): Promise<void> {
   const weights = await optimizer.getWeights();
@@ -49,13 +53,18 @@ async function saveOptimizer(optimizer: tf.Optimizer, file: string): Promise<voi
 }
 
 async function loadOptimizer(optimizer: tf.Optimizer, file: string): Promise<void> {
-  const manifest = JSON.parse(await readFile(`${file}.json`, 'utf8')) as { name: string; shape: number[]; dtype: 'float32' | 'int32' }[];
+  const manifest = JSON.parse(await readFile(`${file}.json`, 'utf8')) as {
+    name: string;
+    shape: number[];
+    dtype: 'float32' | 'int32';
+  }[];
   const bytes = await readFile(`${file}.bin`);
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
   let offset = 0; // in 4-byte elements
   const named = manifest.map(({ name, shape, dtype }) => {
     const size = shape.reduce((a, b) => a * b, 1);
-    const values = dtype === 'int32' ? new Int32Array(buffer, offset * 4, size) : new Float32Array(buffer, offset * 4, size);
+    const values =
+      dtype === 'int32' ? new Int32Array(buffer, offset * 4, size) : new Float32Array(buffer, offset * 4, size);
     offset += size;
     return { name, tensor: tf.tensor(values, shape, dtype) };
   });
@@ -70,7 +79,10 @@ export async function saveCheckpoint(runDir: string, state: TrainingState, posit
   await saveLayersModel(state.ema, join(tmp, 'ema'));
   await saveOptimizer(state.dOptimizer, join(tmp, 'd-optimizer'));
   await saveOptimizer(state.gOptimizer, join(tmp, 'g-optimizer'));
-  await writeFileAtomic(join(tmp, 'order.bin'), new Uint8Array(state.order.buffer, state.order.byteOffset, state.order.byteLength));
+  await writeFileAtomic(
+    join(tmp, 'order.bin'),
+    new Uint8Array(state.order.buffer, state.order.byteOffset, state.order.byteLength),
+  );
   await writeFileAtomic(join(tmp, 'position.json'), JSON.stringify(position));
   await rm(old, { recursive: true, force: true });
   if (existsSync(final)) await rename(final, old);
@@ -82,8 +94,10 @@ export async function saveCheckpoint(runDir: string, state: TrainingState, posit
 export async function loadCheckpoint(runDir: string, state: TrainingState): Promise<RunPosition> {
   let { final } = dirs(runDir);
   // A kill between the two renames leaves only checkpoint.old, which is complete.
-  if (!existsSync(join(final, 'position.json')) && existsSync(join(dirs(runDir).old, 'position.json'))) final = dirs(runDir).old;
-  if (!existsSync(join(final, 'position.json'))) throw new GanportError(`${runDir} has no checkpoint to resume from`, 'not-found');
+  if (!existsSync(join(final, 'position.json')) && existsSync(join(dirs(runDir).old, 'position.json')))
+    final = dirs(runDir).old;
+  if (!existsSync(join(final, 'position.json')))
+    throw new GanportError(`${runDir} has no checkpoint to resume from`, 'not-found');
   for (const [name, model] of [
     ['generator', state.generator],
     ['discriminator', state.discriminator],

@@ -7,6 +7,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { GanportError, type Layout, META } from '@ganport/runtime';
+import { shippedModelsDir } from '../assets.js';
 import { packedShape } from '../presets/preset.js';
 import type { RunConfig } from './run-dir.js';
 
@@ -20,8 +21,13 @@ export const modelPaths = (dir: string) => ({
   trainingConfig: join(dir, 'training-config.json'),
 });
 
-/** A generator .onnx file, or a model directory holding generator.onnx, as the file to load. */
+/**
+ * The generator file MODEL names: a .onnx file, a model directory holding generator.onnx, or the
+ * name of a shipped model (`dcgan`, `seed-mlp`, …) when no such path exists.
+ */
 export function resolveGeneratorFile(model: string): string {
+  const shipped = join(shippedModelsDir(), model);
+  if (!existsSync(model) && /^[a-z0-9-]+$/.test(model) && existsSync(shipped)) return modelPaths(shipped).generator;
   if (existsSync(model) && statSync(model).isDirectory()) {
     const file = modelPaths(model).generator;
     if (!existsSync(file)) throw new GanportError(`${model} is a directory without generator.onnx`, 'not-found');
@@ -39,7 +45,10 @@ export interface ModelFacts {
 }
 
 /** What the generator and discriminator of a run are described with when exported in `layout`. */
-export function exportedModelFacts(config: RunConfig, layout: Layout): { generator: ModelFacts; discriminator: ModelFacts } {
+export function exportedModelFacts(
+  config: RunConfig,
+  layout: Layout,
+): { generator: ModelFacts; discriminator: ModelFacts } {
   const images = config.sampleShape.length === 3;
   const [h, w, c] = config.sampleShape;
   const nchw = images && layout === 'NCHW';

@@ -15,7 +15,16 @@ export const runPaths = (dir: string) => ({
   sample: (epoch: number) => join(dir, 'samples', `epoch-${String(epoch).padStart(3, '0')}.png`),
   lossPlot: join(dir, 'loss.svg'),
   /** What --overwrite removes: everything a run writes, nothing else in the directory. */
-  replaceable: ['metrics.jsonl', 'loss.svg', 'samples', 'generator', 'discriminator', 'checkpoint', 'checkpoint.tmp', 'checkpoint.old'].map((f) => join(dir, f)),
+  replaceable: [
+    'metrics.jsonl',
+    'loss.svg',
+    'samples',
+    'generator',
+    'discriminator',
+    'checkpoint',
+    'checkpoint.tmp',
+    'checkpoint.old',
+  ].map((f) => join(dir, f)),
 });
 
 /** What config.json records about a run; the exporter reads it for the model's metadata. */
@@ -55,7 +64,10 @@ export async function readRunConfig(runDir: string): Promise<RunConfig> {
   try {
     config = JSON.parse(await readFile(path, 'utf8')) as RunConfig & { imageShape?: number[] };
   } catch (err) {
-    throw new GanportError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'invalid-input');
+    throw new GanportError(
+      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      'invalid-input',
+    );
   }
   config.sampleShape ??= config.imageShape!; // ganport 0.1.0 runs from before the 2-D presets called it imageShape
   config.logEvery ??= 50;

@@ -6,8 +6,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { type Browser, type Page, chromium } from 'playwright-core';
 import { GanportError } from '@ganport/runtime';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { ORT_WEB_ROUTE, ortWebDist } from '../util/ort-web.js';
 import { serveStatic } from '../util/static-server.js';
 
@@ -47,9 +47,9 @@ export interface SessionOptions {
   url?: string;
 }
 
-
 /** The runtime package's compiled browser build (web.js and the modules it imports). */
-const runtimeBrowserBuild = () => join(dirname(createRequire(import.meta.url).resolve('@ganport/runtime/package.json')), 'dist', 'src');
+const runtimeBrowserBuild = () =>
+  join(dirname(createRequire(import.meta.url).resolve('@ganport/runtime/package.json')), 'dist', 'src');
 
 /** Static routes: URL prefix → directory on disk. */
 function routes({ modelFile, site }: SessionOptions): [string, string][] {
@@ -71,14 +71,27 @@ export async function openBrowserSession(options: SessionOptions = {}): Promise<
       'unavailable',
     );
   }
-  const served = options.url ? undefined : await serveStatic({ routes: routes(options), pages: { '/': { type: 'text/html; charset=utf-8', body: () => PAGE } } });
+  const served = options.url
+    ? undefined
+    : await serveStatic({
+        routes: routes(options),
+        pages: { '/': { type: 'text/html; charset=utf-8', body: () => PAGE } },
+      });
   const origin = served?.origin;
   let browser: Browser | undefined;
   try {
     browser = await chromium.launch({
       executablePath,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     const page = await browser.newPage();
     const pageErrors: string[] = [];
@@ -88,9 +101,16 @@ export async function openBrowserSession(options: SessionOptions = {}): Promise<
     else if (options.site) await page.goto(`${origin}/site/${options.site.page}`);
     else {
       await page.goto(`${origin}/`);
-      await page.waitForFunction(() => (window as unknown as { ganportReady?: boolean }).ganportReady === true, null, { timeout: 30_000 }).catch(() => {
-        throw new GanportError(`the runtime did not load in Chromium: ${pageErrors.join('; ') || 'timed out'}`, 'unavailable');
-      });
+      await page
+        .waitForFunction(() => (window as unknown as { ganportReady?: boolean }).ganportReady === true, null, {
+          timeout: 30_000,
+        })
+        .catch(() => {
+          throw new GanportError(
+            `the runtime did not load in Chromium: ${pageErrors.join('; ') || 'timed out'}`,
+            'unavailable',
+          );
+        });
     }
     const opened = browser;
     return {

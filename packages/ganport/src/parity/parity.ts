@@ -5,15 +5,14 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import * as tf from '@tensorflow/tfjs';
-import { type Generator, defaultLabels } from '@ganport/runtime';
 import type { GeneratorInfo } from '@ganport/runtime';
-import { GanportError } from '@ganport/runtime';
 import * as nodeRuntime from '@ganport/runtime';
 import * as webRuntime from '@ganport/runtime';
+import { defaultLabels, GanportError, type Generator } from '@ganport/runtime';
+import * as tf from '@tensorflow/tfjs';
+import { modelPaths } from '../formats/model-dir.js';
 import { selectBackend } from '../tfjs/backend.js';
 import { loadLayersModel } from '../tfjs/model-io.js';
-import { modelPaths } from '../formats/model-dir.js';
 import { openBrowserSession } from './browser.js';
 
 export const RUNTIMES = ['tfjs', 'ort-node', 'ort-web', 'ort-web-chromium'] as const;
@@ -62,13 +61,22 @@ interface RuntimeOutput {
 }
 
 export function parseRuntimes(list: string): RuntimeName[] {
-  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const n of names) if (!(RUNTIMES as readonly string[]).includes(n)) throw new GanportError(`unknown runtime "${n}"; choose from ${RUNTIMES.join(', ')}`);
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const n of names)
+    if (!(RUNTIMES as readonly string[]).includes(n))
+      throw new GanportError(`unknown runtime "${n}"; choose from ${RUNTIMES.join(', ')}`);
   if (!names.includes('tfjs')) names.unshift('tfjs'); // the reference is always run
   return names as RuntimeName[];
 }
 
-async function runOrt(runtime: { loadGenerator(source: Uint8Array): Promise<Generator> }, bytes: Uint8Array, latents: Float32Array): Promise<RuntimeOutput> {
+async function runOrt(
+  runtime: { loadGenerator(source: Uint8Array): Promise<Generator> },
+  bytes: Uint8Array,
+  latents: Float32Array,
+): Promise<RuntimeOutput> {
   const t0 = performance.now();
   const generator = await runtime.loadGenerator(bytes);
   const t1 = performance.now();
@@ -79,14 +87,20 @@ async function runOrt(runtime: { loadGenerator(source: Uint8Array): Promise<Gene
 }
 
 /** tfjs `predict` on the same latents and, for conditional models, the runtime's default labels. */
-async function runTfjs(modelJson: string, latents: Float32Array, info: GeneratorInfo, backend?: string): Promise<RuntimeOutput> {
+async function runTfjs(
+  modelJson: string,
+  latents: Float32Array,
+  info: GeneratorInfo,
+  backend?: string,
+): Promise<RuntimeOutput> {
   const choice = await selectBackend(backend);
   const t0 = performance.now();
   const model = await loadLayersModel(modelJson);
   const t1 = performance.now();
   const count = latents.length / info.latentSize;
   const inputs = [tf.tensor2d(latents, [count, info.latentSize])];
-  if (info.numClasses) inputs.push(tf.tensor2d(Int32Array.from(defaultLabels(count, info.numClasses)), [count, 1], 'int32'));
+  if (info.numClasses)
+    inputs.push(tf.tensor2d(Int32Array.from(defaultLabels(count, info.numClasses)), [count, 1], 'int32'));
   const result = model.predict(inputs.length === 1 ? inputs[0] : inputs) as tf.Tensor;
   const output = (await result.data()) as Float32Array;
   const t2 = performance.now();
@@ -116,13 +130,27 @@ async function runChromium(modelFile: string, seed: number, count: number, chrom
         const batch = await generator.generate({ latents });
         const t2 = performance.now();
         await generator.dispose();
-        return { latents: Array.from(latents), output: Array.from(batch.data), loadMs: t1 - t0, runMs: t2 - t1, provider: generator.provider } satisfies BrowserResult;
+        return {
+          latents: Array.from(latents),
+          output: Array.from(batch.data),
+          loadMs: t1 - t0,
+          runMs: t2 - t1,
+          provider: generator.provider,
+        } satisfies BrowserResult;
       },
       { url: session.modelUrl, seed, count },
     );
-    return { ...result, provider: `${result.provider} (Chromium)`, latents: Float32Array.from(result.latents), output: Float32Array.from(result.output) };
+    return {
+      ...result,
+      provider: `${result.provider} (Chromium)`,
+      latents: Float32Array.from(result.latents),
+      output: Float32Array.from(result.output),
+    };
   } catch (err) {
-    throw new GanportError(`Chromium run failed: ${(err as Error).message.split('\n')[0]} ${session.pageErrors.join('; ')}`, 'unavailable');
+    throw new GanportError(
+      `Chromium run failed: ${(err as Error).message.split('\n')[0]} ${session.pageErrors.join('; ')}`,
+      'unavailable',
+    );
   } finally {
     await session.close();
   }
@@ -146,7 +174,8 @@ function toChannelsFirst(data: Float32Array, count: number, [height, width, chan
   for (let n = 0; n < count; n++)
     for (let y = 0; y < height; y++)
       for (let x = 0; x < width; x++)
-        for (let c = 0; c < channels; c++) out[n * size + (c * height + y) * width + x] = data[n * size + (y * width + x) * channels + c];
+        for (let c = 0; c < channels; c++)
+          out[n * size + (c * height + y) * width + x] = data[n * size + (y * width + x) * channels + c];
   return out;
 }
 
@@ -164,9 +193,16 @@ export async function runParity(modelDir: string, options: ParityOptions = {}): 
   const runtimes = options.runtimes ?? [...RUNTIMES];
   if (!(tolerance > 0)) throw new GanportError(`tolerance must be > 0, got ${tolerance}`);
   const paths = modelPaths(modelDir);
-  if (!existsSync(paths.generator)) throw new GanportError(`${modelDir} has no generator.onnx; export a run first (ganport export RUN_DIR --out ${modelDir})`, 'not-found');
+  if (!existsSync(paths.generator))
+    throw new GanportError(
+      `${modelDir} has no generator.onnx; export a run first (ganport export RUN_DIR --out ${modelDir})`,
+      'not-found',
+    );
   if (!existsSync(paths.tfjsGeneratorJson)) {
-    throw new GanportError(`${modelDir} has no tfjs reference (tfjs/generator/model.json); parity needs a model directory written by ganport export`, 'not-found');
+    throw new GanportError(
+      `${modelDir} has no tfjs reference (tfjs/generator/model.json); parity needs a model directory written by ganport export`,
+      'not-found',
+    );
   }
   const bytes = await readFile(paths.generator);
   const reference = await nodeRuntime.loadGenerator(bytes);
@@ -179,17 +215,35 @@ export async function runParity(modelDir: string, options: ParityOptions = {}): 
   outputs.set('tfjs', await runTfjs(paths.tfjsGeneratorJson, latents, info, options.backend));
   if (runtimes.includes('ort-node')) outputs.set('ort-node', await runOrt(nodeRuntime, bytes, latents));
   if (runtimes.includes('ort-web')) outputs.set('ort-web', await runOrt(webRuntime, bytes, latents));
-  if (runtimes.includes('ort-web-chromium')) outputs.set('ort-web-chromium', await runChromium(paths.generator, seed, count, options.chromium));
+  if (runtimes.includes('ort-web-chromium'))
+    outputs.set('ort-web-chromium', await runChromium(paths.generator, seed, count, options.chromium));
 
   // tfjs is channels-last; a model exported with --layout nchw is compared in its own layout.
   const tfjsRaw = outputs.get('tfjs')!.output;
-  const tfjsOutput = layout === 'NCHW' ? toChannelsFirst(tfjsRaw, count, [outputShape[1], outputShape[2], outputShape[0]]) : tfjsRaw;
+  const tfjsOutput =
+    layout === 'NCHW' ? toChannelsFirst(tfjsRaw, count, [outputShape[1], outputShape[2], outputShape[0]]) : tfjsRaw;
   const rows: ParityRow[] = [...outputs].map(([runtime, out]) => {
     const { max, mean } = compare(tfjsOutput, out.output);
-    return { runtime, provider: out.provider, maxAbsError: max, meanAbsError: mean, loadMs: out.loadMs, runMs: out.runMs, ok: max <= tolerance };
+    return {
+      runtime,
+      provider: out.provider,
+      maxAbsError: max,
+      meanAbsError: mean,
+      loadMs: out.loadMs,
+      runMs: out.runMs,
+      ok: max <= tolerance,
+    };
   });
   const latentsIdentical = [...outputs.values()].every((o) => !o.latents || sameBits(o.latents, latents));
-  return { model: paths.generator, seed, count, tolerance, rows, latentsIdentical, ok: latentsIdentical && rows.every((r) => r.ok) };
+  return {
+    model: paths.generator,
+    seed,
+    count,
+    tolerance,
+    rows,
+    latentsIdentical,
+    ok: latentsIdentical && rows.every((r) => r.ok),
+  };
 }
 
 export function formatParity(report: ParityReport): string {
@@ -204,7 +258,11 @@ export function formatParity(report: ParityReport): string {
     r.runtime === 'tfjs' ? 'reference' : r.ok ? 'ok' : 'FAIL',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   return [
     `parity of ${report.model}: ${report.count} images from seed ${report.seed}, tolerance ${report.tolerance}`,
     line(header),

@@ -6,8 +6,9 @@
  * The conditional variant embeds the class label and joins it to the latent, and
  * feeds the discriminator a learned label map as an extra image channel.
  */
-import * as tf from '@tensorflow/tfjs';
+
 import { GanportError } from '@ganport/runtime';
+import * as tf from '@tensorflow/tfjs';
 import { LOGIT_LAYER, type Preset, packedShape } from './preset.js';
 
 export interface DcganOptions {
@@ -46,37 +47,99 @@ export function dcgan(options: DcganOptions): Preset {
       const label = numClasses ? tf.input({ shape: [1], dtype: 'int32', name: 'label' }) : undefined;
       let x: tf.SymbolicTensor = z;
       if (label) {
-        const embedded = tf.layers.embedding({ inputDim: numClasses!, outputDim: 50, embeddingsInitializer: tf.initializers.randomNormal({ seed: seed + 99 }), name: 'label_embedding' }).apply(label) as tf.SymbolicTensor;
-        x = tf.layers.concatenate({ name: 'latent_and_label' }).apply([z, tf.layers.flatten().apply(embedded) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+        const embedded = tf.layers
+          .embedding({
+            inputDim: numClasses!,
+            outputDim: 50,
+            embeddingsInitializer: tf.initializers.randomNormal({ seed: seed + 99 }),
+            name: 'label_embedding',
+          })
+          .apply(label) as tf.SymbolicTensor;
+        x = tf.layers
+          .concatenate({ name: 'latent_and_label' })
+          .apply([z, tf.layers.flatten().apply(embedded) as tf.SymbolicTensor]) as tf.SymbolicTensor;
       }
       const top = widthAt(upsamplings - 1);
-      x = tf.layers.dense({ units: base * base * top, useBias: false, kernelInitializer: glorot(seed), name: 'project' }).apply(x) as tf.SymbolicTensor;
+      x = tf.layers
+        .dense({ units: base * base * top, useBias: false, kernelInitializer: glorot(seed), name: 'project' })
+        .apply(x) as tf.SymbolicTensor;
       x = tf.layers.reLU().apply(tf.layers.batchNormalization({ name: 'project_bn' }).apply(x)) as tf.SymbolicTensor;
       x = tf.layers.reshape({ targetShape: [base, base, top] }).apply(x) as tf.SymbolicTensor;
       for (let level = upsamplings - 2; level >= 0; level--) {
-        x = tf.layers.conv2dTranspose({ filters: widthAt(level), kernelSize: 4, strides: 2, padding: 'same', useBias: false, kernelInitializer: glorot(seed + 10 + level), name: `up${level}` }).apply(x) as tf.SymbolicTensor;
-        x = tf.layers.reLU().apply(tf.layers.batchNormalization({ name: `up${level}_bn` }).apply(x)) as tf.SymbolicTensor;
+        x = tf.layers
+          .conv2dTranspose({
+            filters: widthAt(level),
+            kernelSize: 4,
+            strides: 2,
+            padding: 'same',
+            useBias: false,
+            kernelInitializer: glorot(seed + 10 + level),
+            name: `up${level}`,
+          })
+          .apply(x) as tf.SymbolicTensor;
+        x = tf.layers
+          .reLU()
+          .apply(tf.layers.batchNormalization({ name: `up${level}_bn` }).apply(x)) as tf.SymbolicTensor;
       }
-      const image = tf.layers.conv2dTranspose({ filters: channels, kernelSize: 4, strides: 2, padding: 'same', activation: 'tanh', kernelInitializer: glorot(seed + 1), name: 'image' }).apply(x) as tf.SymbolicTensor;
+      const image = tf.layers
+        .conv2dTranspose({
+          filters: channels,
+          kernelSize: 4,
+          strides: 2,
+          padding: 'same',
+          activation: 'tanh',
+          kernelInitializer: glorot(seed + 1),
+          name: 'image',
+        })
+        .apply(x) as tf.SymbolicTensor;
       return tf.model({ inputs: label ? [z, label] : [z], outputs: image, name: 'generator' });
     },
     buildDiscriminator(seed, pack = 1) {
-      if (numClasses && pack > 1) throw new GanportError(`${options.name} is class-conditional; packing (PacGAN) is for unconditional presets`);
+      if (numClasses && pack > 1)
+        throw new GanportError(`${options.name} is class-conditional; packing (PacGAN) is for unconditional presets`);
       const image = tf.input({ shape: packedShape([size, size, channels], pack), name: 'image' });
       const label = numClasses ? tf.input({ shape: [1], dtype: 'int32', name: 'label' }) : undefined;
       let x: tf.SymbolicTensor = image;
       if (label) {
-        const embedded = tf.layers.embedding({ inputDim: numClasses!, outputDim: 50, embeddingsInitializer: tf.initializers.randomNormal({ seed: seed + 98 }), name: 'label_embedding' }).apply(label) as tf.SymbolicTensor;
-        const map = tf.layers.dense({ units: size * size, kernelInitializer: glorot(seed + 97), name: 'label_map' }).apply(tf.layers.flatten().apply(embedded)) as tf.SymbolicTensor;
-        x = tf.layers.concatenate({ name: 'image_and_label' }).apply([image, tf.layers.reshape({ targetShape: [size, size, 1] }).apply(map) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+        const embedded = tf.layers
+          .embedding({
+            inputDim: numClasses!,
+            outputDim: 50,
+            embeddingsInitializer: tf.initializers.randomNormal({ seed: seed + 98 }),
+            name: 'label_embedding',
+          })
+          .apply(label) as tf.SymbolicTensor;
+        const map = tf.layers
+          .dense({ units: size * size, kernelInitializer: glorot(seed + 97), name: 'label_map' })
+          .apply(tf.layers.flatten().apply(embedded)) as tf.SymbolicTensor;
+        x = tf.layers
+          .concatenate({ name: 'image_and_label' })
+          .apply([
+            image,
+            tf.layers.reshape({ targetShape: [size, size, 1] }).apply(map) as tf.SymbolicTensor,
+          ]) as tf.SymbolicTensor;
       }
       for (let level = 0; level < upsamplings; level++) {
-        x = tf.layers.conv2d({ filters: widthAt(level), kernelSize: 4, strides: 2, padding: 'same', kernelInitializer: glorot(seed + 20 + level), name: `down${level}` }).apply(x) as tf.SymbolicTensor;
+        x = tf.layers
+          .conv2d({
+            filters: widthAt(level),
+            kernelSize: 4,
+            strides: 2,
+            padding: 'same',
+            kernelInitializer: glorot(seed + 20 + level),
+            name: `down${level}`,
+          })
+          .apply(x) as tf.SymbolicTensor;
         x = tf.layers.leakyReLU({ alpha: 0.2 }).apply(x) as tf.SymbolicTensor;
-        if (dropout > 0) x = tf.layers.dropout({ rate: dropout, seed: seed + 30 + level }).apply(x) as tf.SymbolicTensor;
+        if (dropout > 0)
+          x = tf.layers.dropout({ rate: dropout, seed: seed + 30 + level }).apply(x) as tf.SymbolicTensor;
       }
-      const logit = tf.layers.dense({ units: 1, kernelInitializer: glorot(seed + 2), name: LOGIT_LAYER }).apply(tf.layers.flatten().apply(x)) as tf.SymbolicTensor;
-      const probability = tf.layers.activation({ activation: 'sigmoid', name: 'probability' }).apply(logit) as tf.SymbolicTensor;
+      const logit = tf.layers
+        .dense({ units: 1, kernelInitializer: glorot(seed + 2), name: LOGIT_LAYER })
+        .apply(tf.layers.flatten().apply(x)) as tf.SymbolicTensor;
+      const probability = tf.layers
+        .activation({ activation: 'sigmoid', name: 'probability' })
+        .apply(logit) as tf.SymbolicTensor;
       return tf.model({ inputs: label ? [image, label] : [image], outputs: probability, name: 'discriminator' });
     },
   };

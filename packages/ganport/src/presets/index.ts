@@ -1,15 +1,26 @@
 /** The registry of architectures `ganport train --preset NAME` knows. */
 import { GanportError } from '@ganport/runtime';
-import type { Preset } from './preset.js';
 import { dcgan } from './dcgan.js';
 import { mlp, mlp2d, seedMlp } from './mlp.js';
+import type { Preset } from './preset.js';
 
 const list: Preset[] = [
   seedMlp,
   mlp,
   mlp2d,
-  dcgan({ name: 'dcgan', description: 'DCGAN for 28×28 grayscale (Fashion-MNIST, MNIST), width 32', size: 28, channels: 1 }),
-  dcgan({ name: 'cdcgan', description: 'class-conditional DCGAN for 28×28 grayscale with 10 classes, width 32', size: 28, channels: 1, numClasses: 10 }),
+  dcgan({
+    name: 'dcgan',
+    description: 'DCGAN for 28×28 grayscale (Fashion-MNIST, MNIST), width 32',
+    size: 28,
+    channels: 1,
+  }),
+  dcgan({
+    name: 'cdcgan',
+    description: 'class-conditional DCGAN for 28×28 grayscale with 10 classes, width 32',
+    size: 28,
+    channels: 1,
+    numClasses: 10,
+  }),
   dcgan({ name: 'dcgan-32', description: 'DCGAN for 32×32 RGB image folders, width 32', size: 32, channels: 3 }),
   dcgan({ name: 'dcgan-64', description: 'DCGAN for 64×64 RGB image folders, width 32', size: 64, channels: 3 }),
 ];

@@ -23,14 +23,32 @@ export interface MlpOptions {
 
 const init = (seed: number) => tf.initializers.glorotUniform({ seed });
 
-function hidden(units: number[], activation: MlpOptions['activation'], seed: number, batchNorm: boolean, inputShape?: number[]): tf.layers.Layer[] {
+function hidden(
+  units: number[],
+  activation: MlpOptions['activation'],
+  seed: number,
+  batchNorm: boolean,
+  inputShape?: number[],
+): tf.layers.Layer[] {
   return units.flatMap((n, i) => {
     const fused = activation === 'relu' && !batchNorm;
     const layers: tf.layers.Layer[] = [
-      tf.layers.dense({ units: n, activation: fused ? 'relu' : 'linear', useBias: !batchNorm, kernelInitializer: init(seed + i), name: `hidden${i}`, ...(i === 0 && inputShape ? { inputShape } : {}) }),
+      tf.layers.dense({
+        units: n,
+        activation: fused ? 'relu' : 'linear',
+        useBias: !batchNorm,
+        kernelInitializer: init(seed + i),
+        name: `hidden${i}`,
+        ...(i === 0 && inputShape ? { inputShape } : {}),
+      }),
     ];
     if (batchNorm) layers.push(tf.layers.batchNormalization({ momentum: 0.95, name: `hidden${i}_bn` }));
-    if (!fused) layers.push(activation === 'relu' ? tf.layers.reLU({ name: `hidden${i}_act` }) : tf.layers.leakyReLU({ alpha: 0.2, name: `hidden${i}_act` }));
+    if (!fused)
+      layers.push(
+        activation === 'relu'
+          ? tf.layers.reLU({ name: `hidden${i}_act` })
+          : tf.layers.leakyReLU({ alpha: 0.2, name: `hidden${i}_act` }),
+      );
     return layers;
   });
 }
@@ -44,7 +62,10 @@ export function mlpGan(o: MlpOptions): Preset {
     sampleShape: o.sampleShape,
     defaults: o.defaults,
     buildGenerator(seed) {
-      const layers = [...hidden(o.generatorUnits, o.activation, seed, o.generatorBatchNorm ?? false, [o.latentSize]), tf.layers.dense({ units: size, activation: o.output, kernelInitializer: init(seed + 50), name: 'output' })];
+      const layers = [
+        ...hidden(o.generatorUnits, o.activation, seed, o.generatorBatchNorm ?? false, [o.latentSize]),
+        tf.layers.dense({ units: size, activation: o.output, kernelInitializer: init(seed + 50), name: 'output' }),
+      ];
       if (o.sampleShape.length > 1) layers.push(tf.layers.reshape({ targetShape: o.sampleShape, name: 'image' }));
       return tf.sequential({ name: 'generator', layers });
     },
@@ -89,7 +110,8 @@ export const mlp = mlpGan({
 
 export const mlp2d = mlpGan({
   name: 'mlp-2d',
-  description: 'MLP GAN for the 2-D mixtures (--data ring or grid): 2-d noise, G 3×128 with batch norm, D 3×128, LeakyReLU',
+  description:
+    'MLP GAN for the 2-D mixtures (--data ring or grid): 2-d noise, G 3×128 with batch norm, D 3×128, LeakyReLU',
   latentSize: 2,
   sampleShape: [2],
   generatorUnits: [128, 128, 128],

@@ -3,8 +3,9 @@
  * The native packages are optional dependencies (their install downloads
  * libtensorflow), so each is tried with a dynamic import and skipped when absent.
  */
-import * as tf from '@tensorflow/tfjs';
+
 import { GanportError } from '@ganport/runtime';
+import * as tf from '@tensorflow/tfjs';
 import { registerWasmGradientKernels } from './wasm-kernels.js';
 
 export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;

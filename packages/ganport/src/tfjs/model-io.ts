@@ -4,8 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { GanportError } from '@ganport/runtime';
+import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../util/files.js';
 
 const WEIGHTS_FILE = 'weights.bin';
@@ -20,10 +20,17 @@ interface ModelJson {
 }
 
 /** Writes `dir/model.json` and `dir/weights.bin` (weights first, each atomically). */
-export async function saveLayersModel(model: tf.LayersModel, dir: string, metadata?: Record<string, unknown>): Promise<void> {
+export async function saveLayersModel(
+  model: tf.LayersModel,
+  dir: string,
+  metadata?: Record<string, unknown>,
+): Promise<void> {
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
-      const weightData = artifacts.weightData instanceof ArrayBuffer ? artifacts.weightData : tf.io.concatenateArrayBuffers(artifacts.weightData ?? []);
+      const weightData =
+        artifacts.weightData instanceof ArrayBuffer
+          ? artifacts.weightData
+          : tf.io.concatenateArrayBuffers(artifacts.weightData ?? []);
       const json: ModelJson = {
         modelTopology: artifacts.modelTopology as object,
         format: 'layers-model',
@@ -53,7 +60,10 @@ export async function readModelArtifacts(modelJsonPath: string): Promise<tf.io.M
   try {
     text = await readFile(modelJsonPath, 'utf8');
   } catch (err) {
-    throw new GanportError(`cannot read ${modelJsonPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'not-found');
+    throw new GanportError(
+      `cannot read ${modelJsonPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      'not-found',
+    );
   }
   let json: ModelJson;
   try {
@@ -62,7 +72,10 @@ export async function readModelArtifacts(modelJsonPath: string): Promise<tf.io.M
     throw new GanportError(`${modelJsonPath} is not valid JSON (${(err as Error).message})`, 'invalid-model');
   }
   if (!json || typeof json.modelTopology !== 'object' || !Array.isArray(json.weightsManifest)) {
-    throw new GanportError(`${modelJsonPath} is not a tfjs LayersModel (no modelTopology or weightsManifest)`, 'invalid-model');
+    throw new GanportError(
+      `${modelJsonPath} is not a tfjs LayersModel (no modelTopology or weightsManifest)`,
+      'invalid-model',
+    );
   }
   const weightSpecs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Uint8Array[] = [];
@@ -73,7 +86,10 @@ export async function readModelArtifacts(modelJsonPath: string): Promise<tf.io.M
       try {
         shards.push(await readFile(file));
       } catch (err) {
-        throw new GanportError(`cannot read weight file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'not-found');
+        throw new GanportError(
+          `cannot read weight file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+          'not-found',
+        );
       }
     }
     const groupBytes = shards.reduce((n, s) => n + s.length, 0);
@@ -93,7 +109,14 @@ export async function readModelArtifacts(modelJsonPath: string): Promise<tf.io.M
     weightData.set(b, offset);
     offset += b.length;
   }
-  return { modelTopology: json.modelTopology, weightSpecs, weightData: weightData.buffer, format: json.format, generatedBy: json.generatedBy, userDefinedMetadata: json.userDefinedMetadata as tf.io.ModelArtifacts["userDefinedMetadata"] };
+  return {
+    modelTopology: json.modelTopology,
+    weightSpecs,
+    weightData: weightData.buffer,
+    format: json.format,
+    generatedBy: json.generatedBy,
+    userDefinedMetadata: json.userDefinedMetadata as tf.io.ModelArtifacts['userDefinedMetadata'],
+  };
 }
 
 export async function loadLayersModel(modelJsonPath: string): Promise<tf.LayersModel> {
@@ -101,6 +124,9 @@ export async function loadLayersModel(modelJsonPath: string): Promise<tf.LayersM
   try {
     return await tf.loadLayersModel(tf.io.fromMemory(artifacts));
   } catch (err) {
-    throw new GanportError(`cannot build the model in ${modelJsonPath}: ${(err as Error).message.split('\n')[0]}`, 'invalid-model');
+    throw new GanportError(
+      `cannot build the model in ${modelJsonPath}: ${(err as Error).message.split('\n')[0]}`,
+      'invalid-model',
+    );
   }
 }

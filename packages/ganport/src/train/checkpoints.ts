@@ -22,6 +22,8 @@ export class CheckpointPolicy {
 
   /** What a failed run leaves to resume from, in words. */
   describe(): string {
-    return this.lastStep ? `the checkpoint of step ${this.lastStep} is kept in ${this.runDir}` : 'no checkpoint had been written yet';
+    return this.lastStep
+      ? `the checkpoint of step ${this.lastStep} is kept in ${this.runDir}`
+      : 'no checkpoint had been written yet';
   }
 }

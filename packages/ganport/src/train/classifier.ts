@@ -6,17 +6,15 @@
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, rm } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
+import { GanportError, META, Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
-import { CLASS_LOGITS_LAYER, FEATURE_SIZE, buildClassifier } from '../presets/classifier.js';
-import { GanportError } from '@ganport/runtime';
-import { META } from '@ganport/runtime';
-import { Rng } from '@ganport/runtime';
+import { type ImageDataset, imagesAsFloats, loadImageDataset, resolveDataDir } from '../datasets/fashion-mnist.js';
 import { modelToBytes } from '../export/index.js';
+import { type ClassifierRecord, classifierPaths } from '../formats/classifier-dir.js';
+import { buildClassifier, CLASS_LOGITS_LAYER, FEATURE_SIZE } from '../presets/classifier.js';
 import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
 import { saveLayersModel } from '../tfjs/model-io.js';
 import { packageVersion, writeFileAtomic } from '../util/files.js';
-import { type ImageDataset, imagesAsFloats, loadImageDataset, resolveDataDir } from '../datasets/fashion-mnist.js';
-import { type ClassifierRecord, classifierPaths } from '../formats/classifier-dir.js';
 import { ProgressBar } from './progress.js';
 
 export interface ClassifierTrainOptions {
@@ -35,14 +33,15 @@ export interface ClassifierTrainOptions {
 }
 
 /** Real and generated images are embedded alike: both in [-1, 1]. */
-const imageBatch = (data: ImageDataset, indices: ArrayLike<number>): tf.Tensor4D => tf.tensor4d(imagesAsFloats(data, indices), [indices.length, data.height, data.width, 1]);
+const imageBatch = (data: ImageDataset, indices: ArrayLike<number>): tf.Tensor4D =>
+  tf.tensor4d(imagesAsFloats(data, indices), [indices.length, data.height, data.width, 1]);
 
 function accuracy(logits: tf.LayersModel, data: ImageDataset): number {
   let correct = 0;
   for (let from = 0; from < data.count; from += 500) {
     const indices = Array.from({ length: Math.min(500, data.count - from) }, (_, i) => from + i);
     const predicted = tf.tidy(() => (logits.predict(imageBatch(data, indices)) as tf.Tensor).argMax(-1).dataSync());
-    indices.forEach((index, i) => (correct += Number(predicted[i] === data.labels[index])));
+    for (const [i, index] of indices.entries()) correct += Number(predicted[i] === data.labels[index]);
   }
   return correct / data.count;
 }
@@ -53,25 +52,39 @@ function numClassesOf(data: ImageDataset): number {
   return n;
 }
 
-export async function trainClassifier(options: ClassifierTrainOptions): Promise<{ record: ClassifierRecord; backend: BackendChoice }> {
+export async function trainClassifier(
+  options: ClassifierTrainOptions,
+): Promise<{ record: ClassifierRecord; backend: BackendChoice }> {
   const log = options.log ?? (() => {});
   const paths = classifierPaths(options.outDir);
-  if (existsSync(paths.record) && !options.overwrite) throw new GanportError(`${options.outDir} already holds a classifier; choose another --out or pass --overwrite`);
+  if (existsSync(paths.record) && !options.overwrite)
+    throw new GanportError(`${options.outDir} already holds a classifier; choose another --out or pass --overwrite`);
   const dir = resolve(resolveDataDir(options.dataDir));
   const train = await loadImageDataset(dir, 'train');
   const test = await loadImageDataset(dir, 't10k').catch((err: Error) => {
-    throw new GanportError(`${err.message}; the classifier's accuracy is measured on the t10k split, so the data directory needs both`, 'not-found');
+    throw new GanportError(
+      `${err.message}; the classifier's accuracy is measured on the t10k split, so the data directory needs both`,
+      'not-found',
+    );
   });
-  if (test.height !== train.height || test.width !== train.width) throw new GanportError(`${dir}: train images are ${train.height}×${train.width} but t10k images ${test.height}×${test.width}`);
+  if (test.height !== train.height || test.width !== train.width)
+    throw new GanportError(
+      `${dir}: train images are ${train.height}×${train.width} but t10k images ${test.height}×${test.width}`,
+    );
   const seed = options.seed ?? 0;
   const epochs = options.epochs ?? 5;
   const batchSize = options.batchSize ?? 64;
   const learningRate = options.learningRate ?? 1e-3;
   const trainImages = Math.min(train.count, options.limit ?? Infinity);
-  for (const [name, v] of [['epochs', epochs], ['batch size', batchSize], ['limit', trainImages]] as const) {
+  for (const [name, v] of [
+    ['epochs', epochs],
+    ['batch size', batchSize],
+    ['limit', trainImages],
+  ] as const) {
     if (!Number.isInteger(v) || v <= 0) throw new GanportError(`${name} must be a positive integer, got ${v}`);
   }
-  if (trainImages < batchSize) throw new GanportError(`batch size ${batchSize} is larger than the ${trainImages} training images`);
+  if (trainImages < batchSize)
+    throw new GanportError(`batch size ${batchSize} is larger than the ${trainImages} training images`);
   const numClasses = Math.max(numClassesOf(train), numClassesOf(test));
 
   const backend = await selectBackend(options.backend);
@@ -81,7 +94,10 @@ export async function trainClassifier(options: ClassifierTrainOptions): Promise<
   await mkdir(options.outDir, { recursive: true });
 
   const model = buildClassifier({ height: train.height, width: train.width, channels: 1, numClasses }, seed);
-  const logits = tf.model({ inputs: model.inputs, outputs: model.getLayer(CLASS_LOGITS_LAYER).output as tf.SymbolicTensor });
+  const logits = tf.model({
+    inputs: model.inputs,
+    outputs: model.getLayer(CLASS_LOGITS_LAYER).output as tf.SymbolicTensor,
+  });
   const optimizer = tf.train.adam(learningRate);
   const rng = new Rng(seed);
   const order = Uint32Array.from({ length: trainImages }, (_, i) => i);
@@ -97,20 +113,46 @@ export async function trainClassifier(options: ClassifierTrainOptions): Promise<
       for (let i = 0; i < stepsPerEpoch; i++) {
         const indices = order.subarray(i * batchSize, (i + 1) * batchSize);
         const x = imageBatch(train, indices);
-        const y = tf.oneHot(tf.tensor1d(Int32Array.from(indices, (index) => train.labels[index]), 'int32'), numClasses).toFloat();
+        const y = tf
+          .oneHot(
+            tf.tensor1d(
+              Int32Array.from(indices, (index) => train.labels[index]),
+              'int32',
+            ),
+            numClasses,
+          )
+          .toFloat();
         const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, logits.apply(x) as tf.Tensor), true)!;
         lastLoss = (await loss.data())[0];
         lossSum += lastLoss;
         tf.dispose([x, y, loss]);
         const done = (epoch - 1) * stepsPerEpoch + i + 1;
         const imagesPerSecond = (done * batchSize) / Math.max((Date.now() - start) / 1000, 1e-3);
-        bar.update({ epoch, epochs, step: i + 1, steps: stepsPerEpoch, imagesPerSecond, losses: { loss: lastLoss }, etaSeconds: ((epochs * stepsPerEpoch - done) * batchSize) / imagesPerSecond }, i === stepsPerEpoch - 1);
+        bar.update(
+          {
+            epoch,
+            epochs,
+            step: i + 1,
+            steps: stepsPerEpoch,
+            imagesPerSecond,
+            losses: { loss: lastLoss },
+            etaSeconds: ((epochs * stepsPerEpoch - done) * batchSize) / imagesPerSecond,
+          },
+          i === stepsPerEpoch - 1,
+        );
       }
       testAccuracy = accuracy(logits, test);
-      const line = { epoch, train_loss: lossSum / stepsPerEpoch, test_accuracy: testAccuracy, elapsed_s: (Date.now() - start) / 1000 };
-      await appendFile(paths.metrics, JSON.stringify(line) + '\n');
+      const line = {
+        epoch,
+        train_loss: lossSum / stepsPerEpoch,
+        test_accuracy: testAccuracy,
+        elapsed_s: (Date.now() - start) / 1000,
+      };
+      await appendFile(paths.metrics, `${JSON.stringify(line)}\n`);
       await saveLayersModel(model, paths.tfjs, { ganport: { role: 'classifier', epoch } });
-      log(`epoch ${epoch}: train loss ${line.train_loss.toFixed(4)}, test accuracy ${(100 * testAccuracy).toFixed(2)} %`);
+      log(
+        `epoch ${epoch}: train loss ${line.train_loss.toFixed(4)}, test accuracy ${(100 * testAccuracy).toFixed(2)} %`,
+      );
     }
   } finally {
     bar.done();
@@ -149,7 +191,7 @@ export async function trainClassifier(options: ClassifierTrainOptions): Promise<
   });
   model.dispose();
   await writeFileAtomic(paths.onnx, bytes);
-  await writeFileAtomic(paths.record, JSON.stringify(record, null, 2) + '\n');
+  await writeFileAtomic(paths.record, `${JSON.stringify(record, null, 2)}\n`);
   log(`wrote ${options.outDir}: classifier.onnx (${bytes.length} bytes), classifier.json, metrics.jsonl, tfjs/`);
   return { record, backend };
 }

@@ -1,6 +1,7 @@
 /** GAN losses on discriminator logits. */
-import * as tf from '@tensorflow/tfjs';
+
 import { GanportError } from '@ganport/runtime';
+import * as tf from '@tensorflow/tfjs';
 
 export const LOSSES = ['bce', 'lsgan', 'hinge'] as const;
 export type LossName = (typeof LOSSES)[number];
@@ -18,19 +19,29 @@ export interface GanLoss {
  * hinge: as in SAGAN / BigGAN (Lim & Ye, 2017).
  */
 export function ganLoss(name: string, labelSmoothing = 0): GanLoss {
-  if (!(labelSmoothing >= 0 && labelSmoothing < 0.5)) throw new GanportError(`label smoothing must be in [0, 0.5), got ${labelSmoothing}`);
-  const bce = (target: number, logits: tf.Tensor) => tf.losses.sigmoidCrossEntropy(tf.fill(logits.shape, target), logits) as tf.Scalar;
+  if (!(labelSmoothing >= 0 && labelSmoothing < 0.5))
+    throw new GanportError(`label smoothing must be in [0, 0.5), got ${labelSmoothing}`);
+  const bce = (target: number, logits: tf.Tensor) =>
+    tf.losses.sigmoidCrossEntropy(tf.fill(logits.shape, target), logits) as tf.Scalar;
   switch (name) {
     case 'bce':
-      return { discriminator: (real, fake) => bce(1 - labelSmoothing, real).add(bce(0, fake)) as tf.Scalar, generator: (fake) => bce(1, fake) };
+      return {
+        discriminator: (real, fake) => bce(1 - labelSmoothing, real).add(bce(0, fake)) as tf.Scalar,
+        generator: (fake) => bce(1, fake),
+      };
     case 'lsgan':
       return {
-        discriminator: (real, fake) => tf.mean(tf.square(tf.sub(real, 1 - labelSmoothing))).add(tf.mean(tf.square(fake))).mul(0.5) as tf.Scalar,
+        discriminator: (real, fake) =>
+          tf
+            .mean(tf.square(tf.sub(real, 1 - labelSmoothing)))
+            .add(tf.mean(tf.square(fake)))
+            .mul(0.5) as tf.Scalar,
         generator: (fake) => tf.mean(tf.square(tf.sub(fake, 1))).mul(0.5) as tf.Scalar,
       };
     case 'hinge':
       return {
-        discriminator: (real, fake) => tf.mean(tf.relu(tf.sub(1, real))).add(tf.mean(tf.relu(tf.add(1, fake)))) as tf.Scalar,
+        discriminator: (real, fake) =>
+          tf.mean(tf.relu(tf.sub(1, real))).add(tf.mean(tf.relu(tf.add(1, fake)))) as tf.Scalar,
         generator: (fake) => tf.neg(tf.mean(fake)) as tf.Scalar,
       };
     default:

@@ -62,8 +62,10 @@ export function lossPlotSvg(metrics: MetricsLine[], title: string): string {
   const [x0, x1] = [Math.min(...steps, 0), Math.max(...steps, 1)];
   const [y0, y1] = [Math.min(0, ...values), Math.max(1, ...values)];
   const sx = (x: number) => margin.left + ((x - x0) / (x1 - x0 || 1)) * (width - margin.left - margin.right);
-  const sy = (y: number) => height - margin.bottom - ((y - y0) / (y1 - y0 || 1)) * (height - margin.top - margin.bottom);
-  const line = (key: 'd_loss' | 'g_loss') => metrics.map((m, i) => `${i ? 'L' : 'M'}${sx(m.step).toFixed(1)},${sy(m[key]).toFixed(1)}`).join('');
+  const sy = (y: number) =>
+    height - margin.bottom - ((y - y0) / (y1 - y0 || 1)) * (height - margin.top - margin.bottom);
+  const line = (key: 'd_loss' | 'g_loss') =>
+    metrics.map((m, i) => `${i ? 'L' : 'M'}${sx(m.step).toFixed(1)},${sy(m[key]).toFixed(1)}`).join('');
   const ticks = Array.from({ length: 5 }, (_, i) => y0 + ((y1 - y0) * i) / 4);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>

@@ -4,8 +4,8 @@
  */
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { GanportError, type Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
-import { GanportError, Rng } from '@ganport/runtime';
 import { type Dataset, loadDataset } from '../datasets/dataset.js';
 import { loadCheckpoint, type RunPosition, type TrainingState } from '../formats/checkpoint.js';
 import { type RunConfig, readRunConfig, runPaths } from '../formats/run-dir.js';
@@ -54,7 +54,8 @@ export interface OpenedRun {
 }
 
 function positiveInt(name: string, value: number): number {
-  if (!Number.isInteger(value) || value <= 0) throw new GanportError(`${name} must be a positive integer, got ${value}`);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new GanportError(`${name} must be a positive integer, got ${value}`);
   return value;
 }
 
@@ -70,7 +71,8 @@ function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): Run
   if (!(emaDecay >= 0 && emaDecay < 1)) throw new GanportError(`EMA decay must be in [0, 1), got ${emaDecay}`);
   const images = Math.min(data.count, options.limit === undefined ? Infinity : positiveInt('limit', options.limit));
   const batchSize = positiveInt('batch size', options.batchSize ?? preset.defaults?.batchSize ?? 64);
-  if (images < batchSize) throw new GanportError(`batch size ${batchSize} is larger than the ${images} images available`);
+  if (images < batchSize)
+    throw new GanportError(`batch size ${batchSize} is larger than the ${images} images available`);
   const pack = positiveInt('pack', options.pack ?? 1);
   if (batchSize % pack !== 0) throw new GanportError(`pack ${pack} must divide the batch size ${batchSize}`);
   if (pack > 1 && preset.numClasses) {
@@ -152,7 +154,12 @@ export function buildTrainingState(preset: Preset, config: RunConfig): TrainingS
 }
 
 /** Where the run starts: step 0, or the last checkpoint's position (its weights, optimizers, order and RNG restored). */
-export async function startPosition(runDir: string, resume: boolean, state: TrainingState, rng: Rng): Promise<RunPosition> {
+export async function startPosition(
+  runDir: string,
+  resume: boolean,
+  state: TrainingState,
+  rng: Rng,
+): Promise<RunPosition> {
   if (!resume) return { step: 0, epoch: 1, batchInEpoch: 0, rng: rng.state };
   const position = await loadCheckpoint(runDir, state);
   rng.state = position.rng;

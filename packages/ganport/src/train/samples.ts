@@ -1,6 +1,7 @@
 /** The picture written after every epoch: the same seeded latents each time, so epochs compare at a glance. */
-import * as tf from '@tensorflow/tfjs';
+
 import { defaultLabels, encodePng, sampleLatents, scatterPlot, toGrid } from '@ganport/runtime';
+import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../util/files.js';
 
 export interface SampleSpec {
@@ -30,7 +31,9 @@ export class SampleWriter {
   /** A grid of images, or a scatter plot of points over the mixture's modes. */
   async write(generator: tf.LayersModel, path: string): Promise<void> {
     const { sampleShape: shape, numClasses, modes } = this.spec;
-    const output = tf.tidy(() => generator.predict(this.labels ? [this.latents, this.labels] : this.latents) as tf.Tensor);
+    const output = tf.tidy(
+      () => generator.predict(this.labels ? [this.latents, this.labels] : this.latents) as tf.Tensor,
+    );
     const data = (await output.data()) as Float32Array;
     output.dispose();
     const count = this.latents.shape[0];

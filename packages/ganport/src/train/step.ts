@@ -3,10 +3,11 @@
  * then a generator update through the discriminator (whose weights it leaves
  * alone), then the generator's moving average. Shared by `train` and the benchmark.
  */
-import * as tf from '@tensorflow/tfjs';
-import { LOGIT_LAYER } from '../presets/index.js';
+
 import type { Rng } from '@ganport/runtime';
+import * as tf from '@tensorflow/tfjs';
 import type { TrainingState } from '../formats/checkpoint.js';
+import { LOGIT_LAYER } from '../presets/index.js';
 import type { GanLoss } from './losses.js';
 
 export interface StepConfig {
@@ -38,7 +39,10 @@ export class GanStep {
     private readonly rng: Rng,
   ) {
     const { discriminator, generator } = state;
-    this.logits = tf.model({ inputs: discriminator.inputs, outputs: discriminator.getLayer(LOGIT_LAYER).output as tf.SymbolicTensor });
+    this.logits = tf.model({
+      inputs: discriminator.inputs,
+      outputs: discriminator.getLayer(LOGIT_LAYER).output as tf.SymbolicTensor,
+    });
     this.dVars = discriminator.trainableWeights.map((w) => w.read() as tf.Variable);
     this.gVars = generator.trainableWeights.map((w) => w.read() as tf.Variable);
   }
@@ -50,11 +54,20 @@ export class GanStep {
     const values = tf.tidy(() => {
       const zD = this.noise();
       const fakeLabelsD = this.randomLabels();
-      const dLoss = state.dOptimizer.minimize(() => loss.discriminator(this.D(real, realLabels), this.D(this.G(zD, fakeLabelsD), fakeLabelsD)), true, this.dVars)!;
+      const dLoss = state.dOptimizer.minimize(
+        () => loss.discriminator(this.D(real, realLabels), this.D(this.G(zD, fakeLabelsD), fakeLabelsD)),
+        true,
+        this.dVars,
+      )!;
       const zG = this.noise();
       const fakeLabelsG = this.randomLabels();
-      const gLoss = state.gOptimizer.minimize(() => loss.generator(this.D(this.G(zG, fakeLabelsG), fakeLabelsG)), true, this.gVars)!;
-      if (state.ema !== state.generator) updateEma(state.ema, state.generator, Math.min(config.emaDecay, (1 + step) / (10 + step)));
+      const gLoss = state.gOptimizer.minimize(
+        () => loss.generator(this.D(this.G(zG, fakeLabelsG), fakeLabelsG)),
+        true,
+        this.gVars,
+      )!;
+      if (state.ema !== state.generator)
+        updateEma(state.ema, state.generator, Math.min(config.emaDecay, (1 + step) / (10 + step)));
       if (!measure) return undefined;
       // Inference mode, so that measuring never changes batch-norm statistics (and so the run).
       const dReal = tf.sigmoid(this.D(real, realLabels, false)).mean();
@@ -77,13 +90,20 @@ export class GanStep {
 
   private noise(): tf.Tensor2D {
     const { batchSize, latentSize } = this.config;
-    return tf.tensor2d(Float32Array.from({ length: batchSize * latentSize }, () => this.rng.nextNormal()), [batchSize, latentSize]);
+    return tf.tensor2d(
+      Float32Array.from({ length: batchSize * latentSize }, () => this.rng.nextNormal()),
+      [batchSize, latentSize],
+    );
   }
 
   private randomLabels(): tf.Tensor2D | undefined {
     const { batchSize, numClasses } = this.config;
     if (!numClasses) return undefined;
-    return tf.tensor2d(Int32Array.from({ length: batchSize }, () => this.rng.nextInt(numClasses)), [batchSize, 1], 'int32');
+    return tf.tensor2d(
+      Int32Array.from({ length: batchSize }, () => this.rng.nextInt(numClasses)),
+      [batchSize, 1],
+      'int32',
+    );
   }
 }
 
@@ -97,16 +117,21 @@ export function packSamples(x: tf.Tensor, pack: number): tf.Tensor {
   const [batch, ...sample] = x.shape;
   if (sample.length === 1) return x.reshape([batch / pack, sample[0] * pack]);
   const [h, w, c] = sample;
-  return x.reshape([batch / pack, pack, h, w, c]).transpose([0, 2, 3, 1, 4]).reshape([batch / pack, h, w, pack * c]);
+  return x
+    .reshape([batch / pack, pack, h, w, c])
+    .transpose([0, 2, 3, 1, 4])
+    .reshape([batch / pack, h, w, pack * c]);
 }
 
 /** tfjs seeds a Dropout layer once, so it would draw the same mask every step; give each step its own seed from the run's RNG. */
 function reseedDropout(model: tf.LayersModel, rng: Rng): void {
-  for (const layer of model.layers) if (layer.getClassName() === 'Dropout') (layer as unknown as { seed: number }).seed = rng.nextUint32();
+  for (const layer of model.layers)
+    if (layer.getClassName() === 'Dropout') (layer as unknown as { seed: number }).seed = rng.nextUint32();
 }
 
 /** ema ← d·ema + (1 − d)·generator, over every weight (batch-norm statistics included). */
 function updateEma(ema: tf.LayersModel, generator: tf.LayersModel, decay: number): void {
   const source = generator.weights;
-  ema.weights.forEach((w, i) => w.write(tf.add(tf.mul(w.read(), decay), tf.mul(source[i].read(), 1 - decay))));
+  for (const [i, w] of ema.weights.entries())
+    w.write(tf.add(tf.mul(w.read(), decay), tf.mul(source[i].read(), 1 - decay)));
 }

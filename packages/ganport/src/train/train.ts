@@ -3,8 +3,9 @@
  * and a generator step through the (not updated) discriminator, with Adam and
  * everything seeded; checkpoints let a killed run resume with the same losses.
  */
-import * as tf from '@tensorflow/tfjs';
+
 import { GanportError, Rng } from '@ganport/runtime';
+import * as tf from '@tensorflow/tfjs';
 import type { RunPosition, TrainingState } from '../formats/checkpoint.js';
 import { type RunPaths, runPaths } from '../formats/run-dir.js';
 import type { BackendChoice } from '../tfjs/backend.js';
@@ -81,9 +82,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     run.samples.dispose();
   }
   const weights = state.ema !== state.generator ? 'EMA weights' : 'weights';
-  options.log?.(`wrote ${options.outDir}: generator/ (${weights}), discriminator/, checkpoint/, metrics.jsonl, loss.svg, samples/epoch-*.png`);
+  options.log?.(
+    `wrote ${options.outDir}: generator/ (${weights}), discriminator/, checkpoint/, metrics.jsonl, loss.svg, samples/epoch-*.png`,
+  );
   if (!metrics.last) {
-    throw new GanportError(`the run in ${options.outDir} had already finished its ${config.epochs} epochs; pass --epochs to extend it`);
+    throw new GanportError(
+      `the run in ${options.outDir} had already finished its ${config.epochs} epochs; pass --epochs to extend it`,
+    );
   }
   return { outDir: options.outDir, steps: position.step, backend: opened.backend, last: metrics.last };
 }
@@ -104,7 +109,10 @@ async function trainEpoch(run: Run, epoch: number): Promise<void> {
     if (values) await run.metrics.append(metricsLine(values, position, run.speed, run.checkpoints));
     const { imagesPerSecond, etaSeconds } = run.speed.at(step);
     const losses = { D: run.metrics.last?.d_loss, G: run.metrics.last?.g_loss };
-    run.bar.update({ epoch, epochs: config.epochs, step: i + 1, steps: stepsPerEpoch, imagesPerSecond, etaSeconds, losses }, endOfEpoch);
+    run.bar.update(
+      { epoch, epochs: config.epochs, step: i + 1, steps: stepsPerEpoch, imagesPerSecond, etaSeconds, losses },
+      endOfEpoch,
+    );
     await run.checkpoints.afterStep(position);
   }
 }
@@ -135,12 +143,21 @@ class Throughput {
   at(step: number): { imagesPerSecond: number; etaSeconds: number; elapsedSeconds: number } {
     const elapsedSeconds = (Date.now() - this.start) / 1000;
     const imagesPerSecond = ((step - this.startStep) * this.batchSize) / Math.max(elapsedSeconds, 1e-3);
-    return { imagesPerSecond, elapsedSeconds, etaSeconds: ((this.totalSteps - step) * this.batchSize) / imagesPerSecond };
+    return {
+      imagesPerSecond,
+      elapsedSeconds,
+      etaSeconds: ((this.totalSteps - step) * this.batchSize) / imagesPerSecond,
+    };
   }
 }
 
 /** The metrics line of a measured step; a diverged step stops the run, naming the checkpoint it leaves. */
-function metricsLine(values: StepValues, position: RunPosition, speed: Throughput, checkpoints: CheckpointPolicy): MetricsLine {
+function metricsLine(
+  values: StepValues,
+  position: RunPosition,
+  speed: Throughput,
+  checkpoints: CheckpointPolicy,
+): MetricsLine {
   const { dLoss, gLoss, dReal, dFake } = values;
   if (![dLoss, gLoss].every((loss) => Number.isFinite(loss) && Math.abs(loss) <= 1e4)) {
     throw new GanportError(

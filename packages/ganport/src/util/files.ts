@@ -14,7 +14,9 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   try {
     await mkdir(dirname(target), { recursive: true });
   } catch (err) {
-    throw new GanportError(`cannot create directory ${dirname(target)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new GanportError(
+      `cannot create directory ${dirname(target)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
   try {
@@ -34,9 +36,12 @@ export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'ganport') return (root = dir);
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'ganport') {
+      root = dir;
+      return root;
+    }
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('cannot find ganport package.json above ' + fileURLToPath(import.meta.url));
+    if (parent === dir) throw new Error(`cannot find ganport package.json above ${fileURLToPath(import.meta.url)}`);
     dir = parent;
   }
 }

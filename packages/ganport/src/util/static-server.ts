@@ -5,7 +5,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { type Server, createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 
@@ -21,7 +21,11 @@ const MIME: Record<string, string> = {
   '.map': 'application/json',
 };
 
-export const ISOLATION_HEADERS = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp', 'Cache-Control': 'no-store' };
+export const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cache-Control': 'no-store',
+};
 
 export interface StaticSite {
   /** URL prefix (ending in /) → directory, tried in order until one has the file; a directory serves its index.html. */
@@ -54,7 +58,9 @@ export async function serveStatic(site: StaticSite, port = 0): Promise<{ server:
       res.writeHead(404, ISOLATION_HEADERS).end('not found');
       return;
     }
-    res.writeHead(200, { ...ISOLATION_HEADERS, 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream' }).end(await readFile(file));
+    res
+      .writeHead(200, { ...ISOLATION_HEADERS, 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream' })
+      .end(await readFile(file));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -4,7 +4,17 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { PNG } from 'pngjs';
-import { type CliResult, SAMPLE_DATA, SHIPPED_MODEL_DIR, runCli, seedMlpGeneratorBytes, tempDir } from '../helpers.js';
+import { defineCommand, UsageError } from '../../src/cli/flags.js';
+import { COMMANDS } from '../../src/cli/main.js';
+import {
+  type CliResult,
+  runCli,
+  SAMPLE_DATA,
+  SHIPPED_MODEL_DIR,
+  SHIPPED_MODELS,
+  seedMlpGeneratorBytes,
+  tempDir,
+} from '../helpers.js';
 
 /** A failure the user caused: non-zero exit, exactly one line on stderr naming the problem, no stack trace. */
 function assertCleanFailure(result: CliResult, message: RegExp, status = 1): void {
@@ -14,6 +24,10 @@ function assertCleanFailure(result: CliResult, message: RegExp, status = 1): voi
   if (status === 1) assert.equal(lines.length, 1, `one line expected, got:\n${result.stderr}`);
   assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
 }
+
+/** One quiet epoch on 128 sample images. */
+const trainBriefly = (runDir: string) =>
+  runCli(['train', '--epochs', '1', '--limit', '128', '--data', SAMPLE_DATA, '--out', runDir, '--quiet']);
 
 let validModel: string;
 before(async () => {
@@ -33,13 +47,16 @@ test('generate with no model uses the shipped seed-mlp and writes a PNG grid', (
 
 test('generate is reproducible: the same seed writes the same file', () => {
   const dir = tempDir();
-  for (const name of ['a.png', 'b.png']) assert.equal(runCli(['generate', validModel, '--seed', '7', '--count', '9', '--out', join(dir, name)]).status, 0);
+  for (const name of ['a.png', 'b.png']) {
+    assert.equal(runCli(['generate', validModel, '--seed', '7', '--count', '9', '--out', join(dir, name)]).status, 0);
+  }
   assert.deepEqual(readFileSync(join(dir, 'a.png')), readFileSync(join(dir, 'b.png')));
 });
 
 test('train → export → generate → parity through the CLI', () => {
   const dir = tempDir();
-  const train = runCli(['train', '--preset', 'seed-mlp', '--epochs', '1', '--limit', '256', '--data', SAMPLE_DATA, '--out', join(dir, 'run'), '--seed', '2']);
+  const settings = ['--preset', 'seed-mlp', '--epochs', '1', '--limit', '256', '--data', SAMPLE_DATA, '--seed', '2'];
+  const train = runCli(['train', ...settings, '--out', join(dir, 'run')]);
   assert.equal(train.status, 0, train.stderr);
   assert.match(train.stdout, /backend: (wasm|cpu|tensorflow)/);
   assert.match(train.stderr, /epoch 1\/1 .* 4\/4 \| \d+ img\/s \| D \d\.\d{3} G \d\.\d{3}/, 'progress bar');
@@ -56,32 +73,51 @@ test('train → export → generate → parity through the CLI', () => {
   assert.match(strict.stdout, /FAIL/);
 });
 
-test('export options: --fp16 halves the file and passes parity at 1e-2; --layout nchw and --fold-batchnorm pass at 1e-5', () => {
+test('export options: --fp16 halves the file, passes parity at 1e-2; --layout nchw, --fold-batchnorm at 1e-5', () => {
   const dir = tempDir();
-  assert.equal(runCli(['train', '--epochs', '1', '--limit', '128', '--data', SAMPLE_DATA, '--out', join(dir, 'run'), '--quiet']).status, 0);
+  assert.equal(trainBriefly(join(dir, 'run')).status, 0);
   assert.equal(runCli(['export', join(dir, 'run'), '--out', join(dir, 'fp32')]).status, 0);
   const fp16 = runCli(['export', join(dir, 'run'), '--out', join(dir, 'fp16'), '--fp16']);
   assert.match(fp16.stdout, /fp16/);
-  assert.ok(readFileSync(join(dir, 'fp16', 'generator.onnx')).length < 0.55 * readFileSync(join(dir, 'fp32', 'generator.onnx')).length);
-  assert.equal(runCli(['parity', join(dir, 'fp16'), '--runtimes', 'ort-node,ort-web', '--tolerance', '1e-2']).status, 0);
-  assert.equal(runCli(['export', join(dir, 'run'), '--out', join(dir, 'nchw'), '--layout', 'nchw', '--fold-batchnorm']).status, 0);
+  assert.ok(
+    readFileSync(join(dir, 'fp16', 'generator.onnx')).length <
+      0.55 * readFileSync(join(dir, 'fp32', 'generator.onnx')).length,
+  );
+  assert.equal(
+    runCli(['parity', join(dir, 'fp16'), '--runtimes', 'ort-node,ort-web', '--tolerance', '1e-2']).status,
+    0,
+  );
+  assert.equal(
+    runCli(['export', join(dir, 'run'), '--out', join(dir, 'nchw'), '--layout', 'nchw', '--fold-batchnorm']).status,
+    0,
+  );
   const parity = runCli(['parity', join(dir, 'nchw'), '--runtimes', 'ort-node', '--tolerance', '1e-5']);
   assert.equal(parity.status, 0, parity.stdout);
-  assertCleanFailure(runCli(['export', join(dir, 'run'), '--out', join(dir, 'x'), '--layout', 'hwcn']), /--layout must be nhwc or nchw/);
-  assertCleanFailure(runCli(['export', join(dir, 'run'), '--out', join(dir, 'x'), '--opset', '9']), /opset must be an integer from 13 to 21, got 9/);
+  assertCleanFailure(
+    runCli(['export', join(dir, 'run'), '--out', join(dir, 'x'), '--layout', 'hwcn']),
+    /layout must be NHWC or NCHW, got "hwcn"/,
+  );
+  assertCleanFailure(
+    runCli(['export', join(dir, 'run'), '--out', join(dir, 'x'), '--opset', '9']),
+    /opset must be an integer from 13 to 21, got 9/,
+  );
 });
 
 test('export of a single model.json writes one .onnx file', () => {
   const dir = tempDir();
-  assert.equal(runCli(['train', '--epochs', '1', '--limit', '128', '--data', SAMPLE_DATA, '--out', join(dir, 'run'), '--quiet']).status, 0);
-  const result = runCli(['export', join(dir, 'run', 'discriminator', 'model.json'), '--out', join(dir, 'd.onnx'), '--opset', '13']);
+  assert.equal(trainBriefly(join(dir, 'run')).status, 0);
+  const json = join(dir, 'run', 'discriminator', 'model.json');
+  const result = runCli(['export', json, '--out', join(dir, 'd.onnx'), '--opset', '13']);
   assert.equal(result.status, 0, result.stderr);
   assert.ok(existsSync(join(dir, 'd.onnx')));
 });
 
 test('bad training input: missing data, corrupt data, unknown preset, bad numbers', () => {
   const dir = tempDir();
-  assertCleanFailure(runCli(['train', '--data', join(dir, 'nope'), '--out', join(dir, 'r1')]), /data directory .*nope does not exist/);
+  assertCleanFailure(
+    runCli(['train', '--data', join(dir, 'nope'), '--out', join(dir, 'r1')]),
+    /data directory .*nope does not exist/,
+  );
   assert.ok(!existsSync(join(dir, 'r1')), 'no run directory left behind');
   const corrupt = join(dir, 'corrupt');
   mkdirSync(corrupt);
@@ -89,17 +125,25 @@ test('bad training input: missing data, corrupt data, unknown preset, bad number
   writeFileSync(join(corrupt, 'train-labels-idx1-ubyte.gz'), Uint8Array.of(0x1f, 0x8b, 8, 0, 1, 2, 3));
   assertCleanFailure(runCli(['train', '--data', corrupt, '--out', join(dir, 'r2')]), /corrupt gzip file/);
   assert.ok(!existsSync(join(dir, 'r2')));
-  assertCleanFailure(runCli(['train', '--preset', 'nope', '--out', join(dir, 'r3')]), /unknown preset "nope"; available: seed-mlp/);
+  assertCleanFailure(
+    runCli(['train', '--preset', 'nope', '--out', join(dir, 'r3')]),
+    /unknown preset "nope"; available: seed-mlp/,
+  );
   assertCleanFailure(runCli(['train', '--epochs', '0', '--out', join(dir, 'r4')]), /epochs must be a positive integer/);
   assertCleanFailure(runCli(['train', '--epochs', 'x', '--out', join(dir, 'r5')]), /--epochs must be an integer/, 2);
-  assertCleanFailure(runCli(['train', '--backend', 'tpu', '--data', SAMPLE_DATA, '--out', join(dir, 'r6')]), /unknown backend "tpu"/);
+  assertCleanFailure(
+    runCli(['train', '--backend', 'tpu', '--data', SAMPLE_DATA, '--out', join(dir, 'r6')]),
+    /unknown backend "tpu"/,
+  );
   assertCleanFailure(runCli(['train', '--out', join(dir, 'r7'), '--bogus']), /Unknown option '--bogus'/, 2);
 });
 
 test('a diverging run stops with a clear message and keeps its last good checkpoint', () => {
   const dir = tempDir();
-  const result = runCli(['train', '--epochs', '3', '--limit', '640', '--data', SAMPLE_DATA, '--out', dir, '--lr', '3', '--log-every', '1', '--checkpoint-every', '1', '--quiet']);
-  assertCleanFailure(result, /ganport train: training diverged at step (\d+) \(D loss .*\); the checkpoint of step \d+ is kept in .*; try a lower --lr/);
+  const settings = ['--epochs', '3', '--limit', '640', '--data', SAMPLE_DATA, '--lr', '3', '--quiet'];
+  const result = runCli(['train', ...settings, '--log-every', '1', '--checkpoint-every', '1', '--out', dir]);
+  assertCleanFailure(result, /ganport train: training diverged at step \d+ \(D loss .*\); the checkpoint of step \d+/);
+  assert.match(result.stderr, /; try a lower --lr$/m);
   const [, divergedAt] = /diverged at step (\d+)/.exec(result.stderr)!;
   const checkpoint = JSON.parse(readFileSync(join(dir, 'checkpoint', 'position.json'), 'utf8')) as { step: number };
   assert.equal(checkpoint.step, Number(divergedAt) - 1);
@@ -109,21 +153,31 @@ test('bad export input: no models in RUN_DIR, corrupt model.json, wrong weight s
   const dir = tempDir();
   assertCleanFailure(runCli(['export', dir, '--out', join(dir, 'm')]), /has no trained models/);
   assertCleanFailure(runCli(['export', join(dir, 'absent'), '--out', join(dir, 'm')]), /does not exist|cannot read/);
-  assert.equal(runCli(['train', '--epochs', '1', '--limit', '128', '--data', SAMPLE_DATA, '--out', join(dir, 'run'), '--quiet']).status, 0);
+  assert.equal(trainBriefly(join(dir, 'run')).status, 0);
   const json = join(dir, 'run', 'generator', 'model.json');
   const weights = join(dir, 'run', 'generator', 'weights.bin');
   const goodWeights = readFileSync(weights);
   writeFileSync(weights, goodWeights.subarray(0, 1000));
-  assertCleanFailure(runCli(['export', json, '--out', join(dir, 'g.onnx')]), /weights of .* do not match its topology: weights\.bin hold 1000 bytes/);
+  assertCleanFailure(
+    runCli(['export', json, '--out', join(dir, 'g.onnx')]),
+    /weights of .* do not match its topology: weights\.bin hold 1000 bytes/,
+  );
   writeFileSync(weights, goodWeights);
   const goodJson = readFileSync(json, 'utf8');
   writeFileSync(json, goodJson.slice(0, goodJson.length / 2));
   assertCleanFailure(runCli(['export', json, '--out', join(dir, 'g.onnx')]), /is not valid JSON/);
   assertCleanFailure(runCli(['export', join(dir, 'run'), '--out', join(dir, 'm2')]), /is not valid JSON/);
-  assert.ok(!existsSync(join(dir, 'm2', 'generator.onnx')) && !existsSync(join(dir, 'm2', 'discriminator.onnx')), 'nothing partial written');
+  assert.ok(
+    !existsSync(join(dir, 'm2', 'generator.onnx')) && !existsSync(join(dir, 'm2', 'discriminator.onnx')),
+    'nothing partial written',
+  );
   writeFileSync(json, goodJson);
-  writeFileSync(join(dir, 'a-file'), 'x'); // tests run as root, so permissions cannot make a path unwritable; a file in the way can
-  assertCleanFailure(runCli(['export', json, '--out', join(dir, 'a-file', 'g.onnx')]), /cannot create directory .*a-file: (ENOTDIR|EEXIST)/);
+  // tests run as root, so permissions cannot make a path unwritable; a file in the way can
+  writeFileSync(join(dir, 'a-file'), 'x');
+  assertCleanFailure(
+    runCli(['export', json, '--out', join(dir, 'a-file', 'g.onnx')]),
+    /cannot create directory .*a-file: (ENOTDIR|EEXIST)/,
+  );
   assert.ok(!existsSync(join(dir, 'g.onnx')));
 });
 
@@ -137,10 +191,17 @@ test('bad generate input: truncated or non-ONNX model, bad counts; no output fil
   writeFileSync(text, 'this is not a model at all');
   assertCleanFailure(runCli(['generate', text, '--out', out]), /not a valid ONNX model/);
   assertCleanFailure(runCli(['generate', join(dir, 'missing.onnx'), '--out', out]), /cannot read model .*ENOENT/);
-  assertCleanFailure(runCli(['generate', validModel, '--count', '0', '--out', out]), /--count must be from 1 to 4096, got 0/);
-  assertCleanFailure(runCli(['generate', validModel, '--count=-3', '--out', out]), /--count must be from 1 to 4096/);
-  assertCleanFailure(runCli(['generate', validModel, '--count', '1000000000', '--out', out]), /--count must be from 1 to 4096/);
-  assertCleanFailure(runCli(['generate', validModel, '--seed=-1', '--out', out]), /seed must be an integer in \[0, 2\^32\)/);
+  const countRange = /count must be an integer from 1 to 4096, got/;
+  assertCleanFailure(
+    runCli(['generate', validModel, '--count', '0', '--out', out]),
+    /count must be an integer from 1 to 4096, got 0/,
+  );
+  assertCleanFailure(runCli(['generate', validModel, '--count=-3', '--out', out]), countRange);
+  assertCleanFailure(runCli(['generate', validModel, '--count', '1000000000', '--out', out]), countRange);
+  assertCleanFailure(
+    runCli(['generate', validModel, '--seed=-1', '--out', out]),
+    /seed must be an integer in \[0, 2\^32\)/,
+  );
   assertCleanFailure(runCli(['generate', validModel]), /--out is required/, 2);
   assert.ok(!existsSync(out), 'no partial output');
 });
@@ -155,5 +216,187 @@ test('bad parity input and unknown commands', () => {
   assertCleanFailure(runCli(['frobnicate']), /unknown command "frobnicate"/, 2);
   const help = runCli(['--help']);
   assert.equal(help.status, 0);
-  for (const command of ['train', 'export', 'generate', 'parity']) assert.match(help.stdout, new RegExp(`^  ${command} `, 'm'));
+  for (const command of ['train', 'export', 'generate', 'parity']) {
+    assert.match(help.stdout, new RegExp(`^  ${command} `, 'm'));
+  }
 });
+
+test('every command has --help: its usage, each flag of its table with its help, examples that use those flags', () => {
+  for (const command of COMMANDS) {
+    const result = runCli([command.name, '--help']);
+    assert.equal(result.status, 0, `${command.name}: ${result.stderr}`);
+    assert.ok(result.stdout.includes(command.usage), `${command.name} --help prints its usage:\n${result.stdout}`);
+    for (const [name, flag] of Object.entries(command.flags)) {
+      assert.match(
+        result.stdout,
+        new RegExp(`^  --${name}\\b.* ${escapeRegExp(flag.help)}`, 'm'),
+        `${command.name} --${name}`,
+      );
+    }
+    assert.ok(command.examples.length > 0);
+    for (const example of command.examples) {
+      assert.ok(result.stdout.includes(`  ${example}\n`), `${command.name} --help shows ${example}`);
+      assert.ok(example.startsWith(`ganport ${command.name} `) || example === `ganport ${command.name}`, example);
+      for (const [, flag] of example.matchAll(/ --([\w-]+)/g)) assert.ok(flag in command.flags, `${example} --${flag}`);
+    }
+  }
+});
+
+test('ganport --help lists every command with its summary; --version prints the version', () => {
+  const help = runCli(['--help']);
+  assert.equal(help.status, 0);
+  for (const command of COMMANDS) {
+    assert.match(help.stdout, new RegExp(`^  ${command.name} +${escapeRegExp(command.summary)}$`, 'm'));
+  }
+  const version = runCli(['--version']);
+  assert.equal(version.status, 0);
+  assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+});
+
+test('bad flag values are one line with exit 2; unknown flags and misplaced arguments add the usage line', () => {
+  const out = join(tempDir(), 'x.png');
+  for (const [args, message] of [
+    [['generate', '--count', '2.5', '--out', out], 'ganport generate: --count must be an integer, got "2.5"'],
+    [['parity', 'models/x', '--tolerance', 'tiny'], 'ganport parity: --tolerance must be a number, got "tiny"'],
+    [['train', '--lr', '', '--out', out], 'ganport train: --lr must be a number, got ""'],
+  ] as const) {
+    const result = runCli([...args]);
+    assert.equal(result.status, 2, result.stderr);
+    assert.equal(result.stderr, `${message}\n`);
+  }
+  for (const [args, message] of [
+    [['generate', '--colour', 'red', '--out', out], "Unknown option '--colour'"],
+    [['generate', 'a.onnx', 'b.onnx', '--out', out], 'unexpected argument "b.onnx"'],
+    [['export', '--out', out], 'SOURCE is required'],
+    [['train-classifier'], '--out is required'],
+    [['train', '--out', out, '--resume', out], 'give either --out RUN_DIR (a new run) or --resume RUN_DIR'],
+  ] as const) {
+    const result = runCli([...args]);
+    const command = COMMANDS.find((c) => c.name === args[0])!;
+    assert.equal(result.status, 2, result.stderr);
+    assert.equal(result.stderr, `ganport ${command.name}: ${message}\n${command.usage}\n`);
+  }
+});
+
+test('eval names the flag of an option that does not apply, and prints the 2-D table', () => {
+  const model = join(SHIPPED_MODELS, 'mlp-2d-ring');
+  const misplaced = runCli(['eval', model, '--data', SAMPLE_DATA]);
+  assertCleanFailure(misplaced, /^ganport eval: --data does not apply to 2-D point generators$/, 2);
+  const table = runCli(['eval', model, '--samples', '200', '--seeds', '2']);
+  assert.equal(table.status, 0, table.stderr);
+  assert.match(
+    table.stdout,
+    /on ring \(8 modes, σ [\d.]+\): 200 samples × 2 seeds\n {2}modes captured +\d\.\d ± \d\.\d \/ 8\n/,
+  );
+  assert.match(table.stdout, /reverse KL +\d\.\d{3} ± \d\.\d{3}/);
+  assertCleanFailure(runCli(['eval', model, '--seeds', '0']), /seeds must be an integer from 1 to 100, got 0/);
+});
+
+/** A command of the test's own, to see what the framework makes of a table. */
+function probeCommand(count: { value: string; required?: boolean }) {
+  const received: unknown[] = [];
+  const command = defineCommand({
+    name: 'probe',
+    summary: 'a command of the test',
+    positional: { name: 'INPUT', help: 'what to read' },
+    flags: {
+      name: { type: 'string', value: 'TEXT', option: 'label', required: true, help: 'a string, renamed' },
+      count: { type: 'int', help: 'an integer', ...count },
+      rate: { type: 'number', value: 'R', help: 'a number' },
+      size: { type: 'int', value: 'S', default: 7, help: 'an integer with a default' },
+      verbose: { type: 'boolean', help: 'a switch' },
+    },
+    examples: ['ganport probe --name a --count 3'],
+    async run(values, input) {
+      // the types follow the table: option names as keys, converted values, undefined only where a flag may be absent
+      const typed: {
+        label: string;
+        count: number | undefined;
+        rate: number | undefined;
+        size: number;
+        verbose: boolean;
+      } = values;
+      // @ts-expect-error the value of --name arrives as its option, label
+      values.name;
+      if (typed.label === 'wrong') throw new UsageError('that name is wrong');
+      received.push(typed, input);
+      return 0;
+    },
+  });
+  return { command, received };
+}
+
+test('a flag table: typed values under their option names, defaults, a generated usage line and help', async () => {
+  const { command, received } = probeCommand({ value: 'N' });
+  assert.equal(await command.run(['in.txt', '--name', 'x', '--count=-3', '--rate', '1e-3', '--verbose']), 0);
+  assert.deepEqual(received, [{ label: 'x', count: -3, rate: 0.001, size: 7, verbose: true }, 'in.txt']);
+  received.length = 0;
+  await command.run(['--name', 'y', '--size', '2']);
+  assert.deepEqual(received, [{ label: 'y', count: undefined, rate: undefined, size: 2, verbose: false }, undefined]);
+
+  assert.equal(command.usage, 'usage: ganport probe [INPUT] --name TEXT [--count N] [--rate R] [--size S] [--verbose]');
+  assert.equal(
+    command.help,
+    [
+      'ganport probe: a command of the test',
+      '',
+      command.usage,
+      '',
+      '  INPUT        what to read',
+      '  --name TEXT  a string, renamed',
+      '  --count N    an integer',
+      '  --rate R     a number',
+      '  --size S     an integer with a default (default 7)',
+      '  --verbose    a switch',
+      '',
+      'examples:',
+      '  ganport probe --name a --count 3',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('the usage line in an error comes from the table: changing one entry changes it', async () => {
+  const usageIn = (error: unknown) => (error as Error).message.split('\n').slice(1).join('\n');
+  const errorOf = async (count: { value: string; required?: boolean }, argv: string[]) => {
+    const { command } = probeCommand(count);
+    const error = await command.run(argv).then(
+      () => assert.fail('a usage error expected'),
+      (err: unknown) => err,
+    );
+    assert.ok(error instanceof UsageError);
+    return error;
+  };
+  const plain = await errorOf({ value: 'N' }, ['--name', 'x', '--bogus']);
+  assert.equal((plain as Error).message.split('\n')[0], "Unknown option '--bogus'");
+  assert.equal(
+    usageIn(plain),
+    'usage: ganport probe [INPUT] --name TEXT [--count N] [--rate R] [--size S] [--verbose]',
+  );
+  const renamed = await errorOf({ value: 'HOW_MANY' }, ['--name', 'x', '--bogus']);
+  assert.equal(
+    usageIn(renamed),
+    'usage: ganport probe [INPUT] --name TEXT [--count HOW_MANY] [--rate R] [--size S] [--verbose]',
+  );
+  const required = await errorOf({ value: 'N', required: true }, ['--name', 'x']);
+  assert.equal(
+    (required as Error).message,
+    '--count is required\nusage: ganport probe [INPUT] --name TEXT --count N [--rate R] [--size S] [--verbose]',
+  );
+  const fromRun = await errorOf({ value: 'N' }, ['--name', 'wrong']);
+  assert.equal((fromRun as Error).message, `that name is wrong\n${usageIn(plain)}`);
+  for (const [argv, message] of [
+    [['--name', 'x', '--count', 'x'], '--count must be an integer, got "x"'],
+    [['--name', 'x', '--count', '1.5'], '--count must be an integer, got "1.5"'],
+    [['--name', 'x', '--rate', '1,5'], '--rate must be a number, got "1,5"'],
+    [['--name', 'x', '--size', ''], '--size must be an integer, got ""'],
+  ] as const) {
+    assert.equal(
+      (await errorOf({ value: 'N' }, [...argv])).message,
+      message,
+      'a bad value is one line, without the usage',
+    );
+  }
+});
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -61,12 +61,18 @@ test('missing files and mismatched label counts are reported', async () => {
 
 const debianInstalled = existsSync(DEBIAN_FASHION_MNIST);
 
-test('reads the full Fashion-MNIST from Debian\'s dataset-fashion-mnist package', { skip: !debianInstalled && `${DEBIAN_FASHION_MNIST} is absent (apt-get install dataset-fashion-mnist)` }, async () => {
+test("reads the full Fashion-MNIST from Debian's dataset-fashion-mnist package", {
+  skip: !debianInstalled && `${DEBIAN_FASHION_MNIST} is absent (apt-get install dataset-fashion-mnist)`,
+}, async () => {
   assert.equal(resolveDataDir(), DEBIAN_FASHION_MNIST);
   const train = await loadImageDataset(DEBIAN_FASHION_MNIST, 'train');
   const t10k = await loadImageDataset(DEBIAN_FASHION_MNIST, 't10k');
   assert.deepEqual([train.count, train.height, train.width], [60000, 28, 28]);
   assert.equal(t10k.count, 10000);
   const sample = await loadImageDataset(SAMPLE_DATA);
-  assert.deepEqual(sample.images, train.images.subarray(0, sample.images.length), 'the shipped sample is the first 2,000 training images');
+  assert.deepEqual(
+    sample.images,
+    train.images.subarray(0, sample.images.length),
+    'the shipped sample is the first 2,000 training images',
+  );
 });

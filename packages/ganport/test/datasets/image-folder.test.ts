@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { cropAndResize, decodeImage, loadImageFolder } from '../../src/datasets/image-folder.js';
 import { exportRun } from '../../src/export/index.js';
 import { runParity } from '../../src/parity/parity.js';
-import { cropAndResize, decodeImage, loadImageFolder } from '../../src/datasets/image-folder.js';
 import { train } from '../../src/train/train.js';
 import { runCli, tempDir } from '../helpers.js';
 
@@ -17,7 +17,12 @@ function rgba(width: number, height: number, pixel: (x: number, y: number) => [n
   return data;
 }
 
-function writePng(path: string, width: number, height: number, pixel: (x: number, y: number) => [number, number, number]): void {
+function writePng(
+  path: string,
+  width: number,
+  height: number,
+  pixel: (x: number, y: number) => [number, number, number],
+): void {
   const png = new PNG({ width, height });
   png.data = Buffer.from(rgba(width, height, pixel));
   writeFileSync(path, PNG.sync.write(png));
@@ -25,7 +30,11 @@ function writePng(path: string, width: number, height: number, pixel: (x: number
 
 test('centre crop and area resize', () => {
   // 6×2: the centre 2×2 square is columns 2-3, red on the left, blue on the right
-  const image = { width: 6, height: 2, data: rgba(6, 2, (x) => (x === 2 ? [200, 0, 0] : x === 3 ? [0, 0, 100] : [0, 255, 0])) };
+  const image = {
+    width: 6,
+    height: 2,
+    data: rgba(6, 2, (x) => (x === 2 ? [200, 0, 0] : x === 3 ? [0, 0, 100] : [0, 255, 0])),
+  };
   assert.deepEqual(Array.from(cropAndResize(image, 1, 3)), [100, 0, 50]);
   assert.deepEqual(Array.from(cropAndResize(image, 2, 3)), [200, 0, 0, 0, 0, 100, 200, 0, 0, 0, 0, 100]);
   assert.deepEqual(Array.from(cropAndResize(image, 1, 1)), [Math.round(0.299 * 100 + 0.114 * 50)]);
@@ -41,7 +50,10 @@ test('PNG and JPEG files decode, anything else is refused by name', () => {
   assert.equal(decodedJpeg.width, 8);
   assert.ok(Math.abs(decodedJpeg.data[0] - 120) <= 2);
   assert.throws(() => decodeImage(new TextEncoder().encode('GIF89a...'), 'c.gif'), /c\.gif is neither PNG nor JPEG/);
-  assert.throws(() => decodeImage(Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 1, 2), 'd.png'), /d\.png is not a readable image/);
+  assert.throws(
+    () => decodeImage(Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 1, 2), 'd.png'),
+    /d\.png is not a readable image/,
+  );
 });
 
 test('dcgan-32 trains on a folder of PNG and JPEG files (nested), exports and passes parity', async () => {
@@ -49,7 +61,11 @@ test('dcgan-32 trains on a folder of PNG and JPEG files (nested), exports and pa
   mkdirSync(join(data, 'more'));
   for (let i = 0; i < 24; i++) {
     const colour = (x: number, y: number): [number, number, number] => [(x * 8 + i * 10) % 256, (y * 8) % 256, i * 10];
-    if (i % 3 === 0) writeFileSync(join(data, 'more', `img${i}.jpg`), jpeg.encode({ width: 40, height: 36, data: Buffer.from(rgba(40, 36, colour)) }, 90).data);
+    if (i % 3 === 0)
+      writeFileSync(
+        join(data, 'more', `img${i}.jpg`),
+        jpeg.encode({ width: 40, height: 36, data: Buffer.from(rgba(40, 36, colour)) }, 90).data,
+      );
     else writePng(join(data, `img${i}.png`), 36, 40, colour);
   }
   const loaded = await loadImageFolder(data, 32, 3);

@@ -3,12 +3,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { openBrowserSession } from '../../src/parity/browser.js';
 import * as node from '@ganport/runtime';
-import { ROOT, SHIPPED_MODEL_DIR, runCli } from '../helpers.js';
+import { openBrowserSession } from '../../src/parity/browser.js';
+import { ROOT, runCli, SHIPPED_MODEL_DIR } from '../helpers.js';
 
 test('the demo page generates in Chromium and matches the Node runtime pixel for pixel', async () => {
-  const server = spawn(process.execPath, [join(ROOT, 'bin', 'ganport.js'), 'demo', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(process.execPath, [join(ROOT, 'bin', 'ganport.js'), 'demo', '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   try {
     const url = await new Promise<string>((resolve, reject) => {
       let out = '';
@@ -22,7 +24,10 @@ test('the demo page generates in Chromium and matches the Node runtime pixel for
     const session = await openBrowserSession({ url });
     try {
       const { page } = session;
-      const rendered = () => page.waitForFunction(() => /^seed \d+ · /.test(document.querySelector('#status')?.textContent ?? ''), null, { timeout: 60_000 });
+      const rendered = () =>
+        page.waitForFunction(() => /^seed \d+ · /.test(document.querySelector('#status')?.textContent ?? ''), null, {
+          timeout: 60_000,
+        });
       await rendered();
       assert.ok((await page.locator('#model option').allTextContents()).includes('seed-mlp'));
       await page.evaluate(() => (document.querySelector('#status')!.textContent = ''));
@@ -36,7 +41,11 @@ test('the demo page generates in Chromium and matches the Node runtime pixel for
       assert.match((await page.textContent('#status'))!, /^seed 7 · 16 images · (wasm|webgpu).* ms per batch$/);
       const canvas = await page.evaluate(() => {
         const c = document.querySelector('canvas')!;
-        return { width: c.width, height: c.height, pixels: Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data) };
+        return {
+          width: c.width,
+          height: c.height,
+          pixels: Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data),
+        };
       });
       const generator = await node.loadGenerator(join(SHIPPED_MODEL_DIR, 'generator.onnx'));
       const expected = await generator.generateGrid({ seed: 7, count: 16, scale: 2 });
@@ -73,7 +82,11 @@ test('the demo page generates in Chromium and matches the Node runtime pixel for
       await page.click('#download');
       assert.match((await download).suggestedFilename(), /^ganport-seed-mlp-seed7\.png$/);
       await page.click('#animate');
-      await page.waitForFunction(() => /^interpolating seed 7 → 8 · frame [1-9]/.test(document.querySelector('#status')?.textContent ?? ''), null, { timeout: 30_000 });
+      await page.waitForFunction(
+        () => /^interpolating seed 7 → 8 · frame [1-9]/.test(document.querySelector('#status')?.textContent ?? ''),
+        null,
+        { timeout: 30_000 },
+      );
       assert.deepEqual(session.pageErrors, []);
     } finally {
       await session.close();

@@ -1,17 +1,23 @@
 /** Image metrics: the linear algebra and k-NN precision/recall on known answers, then `ganport eval` on the shipped models. */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { Rng, readOnnxInfo } from '@ganport/runtime';
+import { loadImageDataset, resolveDataDir } from '../../src/datasets/fashion-mnist.js';
 import { Classifier, classHistogramKl, predictedClasses } from '../../src/eval/classifier.js';
 import { PairwiseDistances } from '../../src/eval/distances.js';
 import type { ImageEvalReport } from '../../src/eval/images.js';
-import { type SquareMatrix, frechetDistance, gaussianStats, multiply, symmetricEigen, traceSqrtProduct } from '../../src/eval/linalg.js';
+import {
+  frechetDistance,
+  gaussianStats,
+  multiply,
+  type SquareMatrix,
+  symmetricEigen,
+  traceSqrtProduct,
+} from '../../src/eval/linalg.js';
 import { coverage, manifold, precisionRecall } from '../../src/eval/precision-recall.js';
-import { readOnnxInfo } from '@ganport/runtime';
-import { Rng } from '@ganport/runtime';
-import { loadImageDataset, resolveDataDir } from '../../src/datasets/fashion-mnist.js';
-import { SAMPLE_DATA, SHIPPED_MODELS, maxAbsDiff, runCli, tempDir } from '../helpers.js';
+import { maxAbsDiff, runCli, SAMPLE_DATA, SHIPPED_MODELS, tempDir } from '../helpers.js';
 
 const matrix = (rows: number[][]): SquareMatrix => ({ n: rows.length, data: Float64Array.from(rows.flat()) });
 
@@ -33,19 +39,66 @@ test('symmetric eigendecomposition: V diag(λ) Vᵀ rebuilds the matrix, V is or
   const { values, vectors } = symmetricEigen(a);
   const n = a.n;
   const rebuilt = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let k = 0; k < n; k++) rebuilt[i * n + j] += vectors.data[i * n + k] * values[k] * vectors.data[j * n + k];
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++)
+      for (let k = 0; k < n; k++) rebuilt[i * n + j] += vectors.data[i * n + k] * values[k] * vectors.data[j * n + k];
   assert.ok(maxAbsDiff(rebuilt, a.data) < 1e-12, `rebuilt ${maxAbsDiff(rebuilt, a.data)}`);
-  const vtv = multiply({ n, data: Float64Array.from({ length: n * n }, (_, i) => vectors.data[(i % n) * n + Math.floor(i / n)]) }, vectors);
-  assert.ok(maxAbsDiff(vtv.data, Float64Array.from({ length: n * n }, (_, i) => Number(i % (n + 1) === 0))) < 1e-12);
+  const vtv = multiply(
+    { n, data: Float64Array.from({ length: n * n }, (_, i) => vectors.data[(i % n) * n + Math.floor(i / n)]) },
+    vectors,
+  );
+  assert.ok(
+    maxAbsDiff(
+      vtv.data,
+      Float64Array.from({ length: n * n }, (_, i) => Number(i % (n + 1) === 0)),
+    ) < 1e-12,
+  );
   // [[2, 1], [1, 2]] has eigenvalues 1 and 3; a diagonal matrix keeps its diagonal
-  assert.deepEqual(Array.from(symmetricEigen(matrix([[2, 1], [1, 2]])).values).map((x) => Math.round(x * 1e12) / 1e12).sort(), [1, 3]);
-  assert.deepEqual(Array.from(symmetricEigen(matrix([[4, 0], [0, -1]])).values), [4, -1]);
-  assert.throws(() => symmetricEigen(matrix([[1, 2], [0, 1]])), /symmetric/);
+  assert.deepEqual(
+    Array.from(
+      symmetricEigen(
+        matrix([
+          [2, 1],
+          [1, 2],
+        ]),
+      ).values,
+    )
+      .map((x) => Math.round(x * 1e12) / 1e12)
+      .sort(),
+    [1, 3],
+  );
+  assert.deepEqual(
+    Array.from(
+      symmetricEigen(
+        matrix([
+          [4, 0],
+          [0, -1],
+        ]),
+      ).values,
+    ),
+    [4, -1],
+  );
+  assert.throws(
+    () =>
+      symmetricEigen(
+        matrix([
+          [1, 2],
+          [0, 1],
+        ]),
+      ),
+    /symmetric/,
+  );
 });
 
 test('tr √(AB) for non-commuting 2×2 PSD matrices matches the closed form √(tr AB + 2 √(det A det B))', () => {
-  const a = matrix([[2, 1], [1, 3]]);
-  const b = matrix([[1, -0.5], [-0.5, 4]]);
+  const a = matrix([
+    [2, 1],
+    [1, 3],
+  ]);
+  const b = matrix([
+    [1, -0.5],
+    [-0.5, 4],
+  ]);
   const ab = multiply(a, b);
   assert.notDeepEqual(Array.from(ab.data), Array.from(multiply(b, a).data)); // they really do not commute
   const det = (m: SquareMatrix) => m.data[0] * m.data[3] - m.data[1] * m.data[2];
@@ -55,19 +108,35 @@ test('tr √(AB) for non-commuting 2×2 PSD matrices matches the closed form √
   // (the square roots of round-off-sized eigenvalues bound the accuracy, as in every FID implementation)
   const low = randomPsd(30, 5, new Rng(8));
   const traceLow = low.data.reduce((s, x, i) => (i % 31 === 0 ? s + x : s), 0);
-  assert.ok(Math.abs(traceSqrtProduct(low, low) - traceLow) < 1e-6 * traceLow, `${traceSqrtProduct(low, low)} vs ${traceLow}`);
+  assert.ok(
+    Math.abs(traceSqrtProduct(low, low) - traceLow) < 1e-6 * traceLow,
+    `${traceSqrtProduct(low, low)} vs ${traceLow}`,
+  );
 });
 
 test('Fréchet distance: known answers for Gaussians, 0 for identical statistics, symmetric', () => {
-  const stats = (mean: number[], cov: number[][]) => ({ mean: Float64Array.from(mean), covariance: matrix(cov), count: 100 });
+  const stats = (mean: number[], cov: number[][]) => ({
+    mean: Float64Array.from(mean),
+    covariance: matrix(cov),
+    count: 100,
+  });
   // 1-D: (μ₁ − μ₂)² + (σ₁ − σ₂)²
   assert.ok(Math.abs(frechetDistance(stats([0], [[1]]), stats([1], [[4]])) - 2) < 1e-12);
   // isotropic: ‖Δμ‖² + d (σ₁ − σ₂)²
-  const eye = (s: number, d: number) => Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => (i === j ? s : 0)));
+  const eye = (s: number, d: number) =>
+    Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => (i === j ? s : 0)));
   assert.ok(Math.abs(frechetDistance(stats([1, 2, 3], eye(1, 3)), stats([0, 0, 0], eye(9, 3))) - (14 + 3 * 4)) < 1e-10);
   const rng = new Rng(4);
-  const a = { mean: Float64Array.from({ length: 20 }, () => rng.nextNormal()), covariance: randomPsd(20, 40, rng), count: 100 };
-  const b = { mean: Float64Array.from({ length: 20 }, () => rng.nextNormal()), covariance: randomPsd(20, 40, rng), count: 100 };
+  const a = {
+    mean: Float64Array.from({ length: 20 }, () => rng.nextNormal()),
+    covariance: randomPsd(20, 40, rng),
+    count: 100,
+  };
+  const b = {
+    mean: Float64Array.from({ length: 20 }, () => rng.nextNormal()),
+    covariance: randomPsd(20, 40, rng),
+    count: 100,
+  };
   assert.ok(frechetDistance(a, a) < 1e-9);
   assert.ok(Math.abs(frechetDistance(a, b) - frechetDistance(b, a)) < 1e-8 * frechetDistance(a, b));
 });
@@ -105,15 +174,33 @@ test('pairwise distances from onnxruntime equal the direct sums', async () => {
 
 test('k-NN precision and recall on points with a hand-worked answer', async () => {
   // real: 0..9 on a line; with k = 1 every real ball has radius 1
-  const real = await manifold(Float32Array.from({ length: 10 }, (_, i) => i), 1, 1, distances);
+  const real = await manifold(
+    Float32Array.from({ length: 10 }, (_, i) => i),
+    1,
+    1,
+    distances,
+  );
   assert.deepEqual(Array.from(real.radii), new Array(10).fill(1));
   // generated: 0.5, 3.2, 3.7 lie within 1 of a real point, -1.5 does not → precision 3/4;
   // their own balls (radii 2, 0.5, 0.5, 2) cover the real points 0, 1, 2, 3, 4 → recall 5/10
   const generated = await manifold(Float32Array.from([0.5, 3.2, -1.5, 3.7]), 1, 1, distances);
-  assert.deepEqual(Array.from(generated.radii).map((r) => Math.round(Math.sqrt(r) * 1e5) / 1e5), [2, 0.5, 2, 0.5]);
+  assert.deepEqual(
+    Array.from(generated.radii).map((r) => Math.round(Math.sqrt(r) * 1e5) / 1e5),
+    [2, 0.5, 2, 0.5],
+  );
   assert.deepEqual(await precisionRecall(real, generated, distances), { precision: 0.75, recall: 0.5 });
   // k counts neighbours other than the point itself: with k = 3 the radius of 0 is 3
-  assert.equal((await manifold(Float32Array.from({ length: 10 }, (_, i) => i), 1, 3, distances)).radii[0], 9);
+  assert.equal(
+    (
+      await manifold(
+        Float32Array.from({ length: 10 }, (_, i) => i),
+        1,
+        3,
+        distances,
+      )
+    ).radii[0],
+    9,
+  );
 });
 
 test('precision/recall: a set against itself is fully covered; far-apart sets are not covered at all', async () => {
@@ -121,7 +208,12 @@ test('precision/recall: a set against itself is fully covered; far-apart sets ar
   const points = Float32Array.from({ length: 2000 * 16 }, () => rng.nextNormal());
   const m = await manifold(points, 16, 3, distances);
   assert.deepEqual(await precisionRecall(m, m, distances), { precision: 1, recall: 1 });
-  const far = await manifold(points.map((x) => x + 100), 16, 3, distances);
+  const far = await manifold(
+    points.map((x) => x + 100),
+    16,
+    3,
+    distances,
+  );
   assert.deepEqual(await precisionRecall(m, far, distances), { precision: 0, recall: 0 });
   // a generator covering only half of the real distribution: full precision, recall well below 1
   // (above one half: in 16-D the k-NN balls of the covered half reach across its boundary)
@@ -138,11 +230,22 @@ test('class-histogram KL to uniform: 0 when balanced, log K when one class, the 
   const { histogram, kl } = classHistogramKl(Uint8Array.from([0, 0, 0, 1]), 2);
   assert.deepEqual(histogram, [3, 1]);
   assert.ok(Math.abs(kl - (0.75 * Math.log(1.5) + 0.25 * Math.log(0.5))) < 1e-12);
-  assert.deepEqual(Array.from(predictedClasses({ count: 2, features: new Float32Array(0), probabilities: Float32Array.from([0.1, 0.7, 0.2, 0.5, 0.2, 0.3]) }, 3)), [1, 0]);
+  assert.deepEqual(
+    Array.from(
+      predictedClasses(
+        { count: 2, features: new Float32Array(0), probabilities: Float32Array.from([0.1, 0.7, 0.2, 0.5, 0.2, 0.3]) },
+        3,
+      ),
+    ),
+    [1, 0],
+  );
 });
 
 test('the shipped classifier: its documented test accuracy is what onnxruntime measures on the test split', async () => {
-  const record = JSON.parse(readFileSync(join(SHIPPED_MODELS, 'classifier', 'classifier.json'), 'utf8')) as { testAccuracy: number; testImages: number };
+  const record = JSON.parse(readFileSync(join(SHIPPED_MODELS, 'classifier', 'classifier.json'), 'utf8')) as {
+    testAccuracy: number;
+    testImages: number;
+  };
   const classifier = await Classifier.load();
   try {
     assert.equal(classifier.testAccuracy.toFixed(4), record.testAccuracy.toFixed(4));
@@ -152,7 +255,11 @@ test('the shipped classifier: its documented test accuracy is what onnxruntime m
     const images = Float32Array.from(test.images, (b) => b / 127.5 - 1);
     const classes = predictedClasses(await classifier.embed(images, test.count), classifier.numClasses);
     const accuracy = classes.reduce((hits, c, i) => hits + Number(c === test.labels[i]), 0) / test.count;
-    if (test.count === record.testImages) assert.ok(Math.abs(accuracy - record.testAccuracy) < 0.002, `onnxruntime ${accuracy} vs documented ${record.testAccuracy}`);
+    if (test.count === record.testImages)
+      assert.ok(
+        Math.abs(accuracy - record.testAccuracy) < 0.002,
+        `onnxruntime ${accuracy} vs documented ${record.testAccuracy}`,
+      );
     else assert.ok(accuracy > record.testAccuracy - 0.03, `${accuracy} on the ${test.count} images of ${dir}`);
   } finally {
     await classifier.dispose();
@@ -173,13 +280,20 @@ const shippedGenerators = () =>
 
 test('ganport eval works on every shipped model: image scores sit above the real floor, 2-D scores are in range', () => {
   const models = shippedGenerators();
-  assert.ok(['seed-mlp', 'dcgan', 'cdcgan'].every((m) => models.includes(m)), models.join());
+  assert.ok(
+    ['seed-mlp', 'dcgan', 'cdcgan'].every((m) => models.includes(m)),
+    models.join(),
+  );
   for (const model of models) {
     const info = readOnnxInfo(readFileSync(join(SHIPPED_MODELS, model, 'generator.onnx')));
     if (info.metadata['ganport.layout'] === 'flat') {
       const result = runCli(['eval', `assets/models/${model}`, '--json', '--seeds', '2', '--samples', '1000']);
       assert.equal(result.status, 0, result.stderr);
-      const r = JSON.parse(result.stdout) as { modes: number; modesCaptured: { mean: number }; highQualityPercent: { mean: number } };
+      const r = JSON.parse(result.stdout) as {
+        modes: number;
+        modesCaptured: { mean: number };
+        highQualityPercent: { mean: number };
+      };
       assert.ok(r.modesCaptured.mean > 0 && r.modesCaptured.mean <= r.modes, `${model}: ${r.modesCaptured.mean} modes`);
       assert.ok(r.highQualityPercent.mean > 0 && r.highQualityPercent.mean <= 100);
       continue;
@@ -187,19 +301,29 @@ test('ganport eval works on every shipped model: image scores sit above the real
     const r = evalJson([`assets/models/${model}`, '--samples', '2000', '--data', SAMPLE_DATA]);
     assert.equal(r.samples, 2000);
     assert.ok(r.realFloor.fcd < r.generated.fcd, `${model}: floor ${r.realFloor.fcd} vs ${r.generated.fcd}`);
-    assert.ok(r.realFloor.precision > 0.7 && r.realFloor.recall > 0.7, `${model}: floor ${r.realFloor.precision}/${r.realFloor.recall}`);
+    assert.ok(
+      r.realFloor.precision > 0.7 && r.realFloor.recall > 0.7,
+      `${model}: floor ${r.realFloor.precision}/${r.realFloor.recall}`,
+    );
     for (const v of [r.generated.precision, r.generated.recall]) assert.ok(v > 0 && v < 1, `${model}: ${v}`);
-    assert.equal(r.generated.classHistogram.reduce((a, b) => a + b, 0), 2000);
+    assert.equal(
+      r.generated.classHistogram.reduce((a, b) => a + b, 0),
+      2000,
+    );
     assert.ok(r.generated.classKl < Math.log(10));
     assert.equal(r.generated.classAccuracy === undefined, info.metadata['ganport.num_classes'] === undefined);
-    if (r.generated.classAccuracy !== undefined) assert.ok(r.generated.classAccuracy > 0.6, `${model}: requested-class accuracy ${r.generated.classAccuracy}`);
+    if (r.generated.classAccuracy !== undefined)
+      assert.ok(r.generated.classAccuracy > 0.6, `${model}: requested-class accuracy ${r.generated.classAccuracy}`);
   }
 });
 
 test('image eval is seeded: the same seed gives the same report, another seed other numbers', () => {
   const again = evalJson(['assets/models/dcgan', '--samples', '2000', '--data', SAMPLE_DATA]);
   assert.deepEqual(again, evalJson(['assets/models/dcgan', '--samples', '2000', '--data', SAMPLE_DATA]));
-  assert.notEqual(evalJson(['assets/models/dcgan', '--samples', '2000', '--seed', '1', '--data', SAMPLE_DATA]).generated.fcd, again.generated.fcd);
+  assert.notEqual(
+    evalJson(['assets/models/dcgan', '--samples', '2000', '--seed', '1', '--data', SAMPLE_DATA]).generated.fcd,
+    again.generated.fcd,
+  );
 });
 
 test('ganport eval prints a table with the floor; bad requests get one clear line', () => {
@@ -210,7 +334,12 @@ test('ganport eval prints a table with the floor; bad requests get one clear lin
   const tooMany = runCli(['eval', 'assets/models/seed-mlp', '--samples', '5000', '--data', SAMPLE_DATA]);
   assert.equal(tooMany.status, 1);
   assert.match(tooMany.stderr, /5000 samples need 5000 images in each split.*pass --samples 2000/);
-  const notClassifier = runCli(['eval', 'assets/models/seed-mlp', '--classifier', 'assets/models/seed-mlp/generator.onnx']);
+  const notClassifier = runCli([
+    'eval',
+    'assets/models/seed-mlp',
+    '--classifier',
+    'assets/models/seed-mlp/generator.onnx',
+  ]);
   assert.equal(notClassifier.status, 1);
   assert.match(notClassifier.stderr, /is not a ganport classifier/);
   const misplaced = runCli(['eval', 'assets/models/seed-mlp', '--seeds', '3']);

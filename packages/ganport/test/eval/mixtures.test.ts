@@ -1,9 +1,9 @@
 /** The 2-D mixture protocol (VEEGAN / PacGAN) on cases with known answers. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { scoreMixture, summarize } from '../../src/eval/mixtures.js';
 import { Rng } from '@ganport/runtime';
 import { mixture, sampleMixture } from '../../src/datasets/mixtures.js';
+import { scoreMixture, summarize } from '../../src/eval/mixtures.js';
 
 test('samples from the true mixture: every mode captured, ~98.9 % high quality (2-D: 1 − e^-4.5), reverse KL ≈ 0', () => {
   for (const name of ['ring', 'grid']) {

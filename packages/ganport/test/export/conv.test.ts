@@ -1,16 +1,16 @@
 /** The exporter's convolutional, normalisation, merge and spatial layers, functional models, layouts and folding. */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
+import { Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { toHalfBits } from '../../src/export/float16.js';
 import { convertLayersModel, decodeModel, modelToBytes } from '../../src/export/index.js';
 import { PRESETS } from '../../src/presets/index.js';
-import { Rng } from '@ganport/runtime';
 import { selectBackend } from '../../src/tfjs/backend.js';
-import { type RoundTripOptions, assertRoundTrip, init, roundTrip, sequential, transposeCount } from './helpers.js';
 import { maxAbsDiff } from '../helpers.js';
+import { assertRoundTrip, init, type RoundTripOptions, roundTrip, sequential, transposeCount } from './helpers.js';
 
 before(async () => {
   await selectBackend('cpu');
@@ -19,7 +19,14 @@ before(async () => {
 /** Gives a BatchNormalization layer non-trivial moving statistics and affine weights. */
 function randomizeBatchNorm(layer: tf.layers.Layer, seed: number): void {
   const rng = new Rng(seed);
-  layer.setWeights(layer.getWeights().map((w, i) => tf.tensor(Float32Array.from({ length: w.size }, () => (i === 3 ? 0.5 + rng.nextUniform() : rng.nextNormal() * 0.5)), w.shape)));
+  layer.setWeights(
+    layer.getWeights().map((w, i) =>
+      tf.tensor(
+        Float32Array.from({ length: w.size }, () => (i === 3 ? 0.5 + rng.nextUniform() : rng.nextNormal() * 0.5)),
+        w.shape,
+      ),
+    ),
+  );
 }
 
 describe('Conv2D', () => {
@@ -27,13 +34,37 @@ describe('Conv2D', () => {
     for (const kernel of [3, 4, 5])
       for (const padding of ['same', 'valid'] as const) {
         test(`kernel ${kernel}, stride ${stride}, ${padding}, odd 9×7 input`, () =>
-          assertRoundTrip(sequential([9, 7, 3], [tf.layers.conv2d({ filters: 4, kernelSize: kernel, strides: stride, padding, ...init(kernel * 10 + stride) })])));
+          assertRoundTrip(
+            sequential(
+              [9, 7, 3],
+              [
+                tf.layers.conv2d({
+                  filters: 4,
+                  kernelSize: kernel,
+                  strides: stride,
+                  padding,
+                  ...init(kernel * 10 + stride),
+                }),
+              ],
+            ),
+          ));
       }
   test('non-square kernel and strides, dilation, relu, no bias, batch 1 and 64', async () => {
-    const model = sequential([11, 10, 2], [
-      tf.layers.conv2d({ filters: 3, kernelSize: [3, 5], strides: [2, 1], padding: 'same', activation: 'relu', useBias: false, ...init(1) }),
-      tf.layers.conv2d({ filters: 2, kernelSize: 3, dilationRate: 2, padding: 'same', ...init(2) }),
-    ]);
+    const model = sequential(
+      [11, 10, 2],
+      [
+        tf.layers.conv2d({
+          filters: 3,
+          kernelSize: [3, 5],
+          strides: [2, 1],
+          padding: 'same',
+          activation: 'relu',
+          useBias: false,
+          ...init(1),
+        }),
+        tf.layers.conv2d({ filters: 2, kernelSize: 3, dilationRate: 2, padding: 'same', ...init(2) }),
+      ],
+    );
     await assertRoundTrip(model, { batch: 1 });
     await assertRoundTrip(model, { batch: 64 });
   });
@@ -44,14 +75,30 @@ describe('Conv2DTranspose', () => {
     for (const kernel of [2, 3, 4, 5])
       for (const padding of ['same', 'valid'] as const) {
         test(`kernel ${kernel}, stride ${stride}, ${padding}, odd 5×7 input`, () =>
-          assertRoundTrip(sequential([5, 7, 3], [tf.layers.conv2dTranspose({ filters: 2, kernelSize: kernel, strides: stride, padding, ...init(kernel * 10 + stride) })])));
+          assertRoundTrip(
+            sequential(
+              [5, 7, 3],
+              [
+                tf.layers.conv2dTranspose({
+                  filters: 2,
+                  kernelSize: kernel,
+                  strides: stride,
+                  padding,
+                  ...init(kernel * 10 + stride),
+                }),
+              ],
+            ),
+          ));
       }
 });
 
 describe('normalisation', () => {
   test('BatchNormalization after a conv (channels-first BatchNormalization op), epsilon kept', async () => {
     const bn = tf.layers.batchNormalization({ epsilon: 0.01 });
-    const model = sequential([6, 6, 3], [tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', ...init(3) }), bn]);
+    const model = sequential(
+      [6, 6, 3],
+      [tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', ...init(3) }), bn],
+    );
     randomizeBatchNorm(bn, 4);
     const bytes = await roundTrip(model);
     const node = decodeModel(bytes).graph.node.find((n) => n.opType === 'BatchNormalization')!;
@@ -77,17 +124,26 @@ describe('normalisation', () => {
   });
   for (const opset of [15, 17]) {
     test(`LayerNormalization, opset ${opset}`, async () => {
-      const ln = tf.layers.layerNormalization({ epsilon: 0.05, gammaInitializer: tf.initializers.randomNormal({ seed: 1 }), betaInitializer: tf.initializers.randomNormal({ seed: 2 }) });
+      const ln = tf.layers.layerNormalization({
+        epsilon: 0.05,
+        gammaInitializer: tf.initializers.randomNormal({ seed: 1 }),
+        betaInitializer: tf.initializers.randomNormal({ seed: 2 }),
+      });
       const bytes = await roundTrip(sequential([4, 6], [ln]), { convert: { opset } });
-      assert.equal(decodeModel(bytes).graph.node.some((n) => n.opType === 'LayerNormalization'), opset >= 17);
+      assert.equal(
+        decodeModel(bytes).graph.node.some((n) => n.opType === 'LayerNormalization'),
+        opset >= 17,
+      );
     });
   }
 });
 
 describe('pooling and spatial layers', () => {
   for (const padding of ['same', 'valid'] as const) {
-    test(`MaxPooling2D ${padding}`, () => assertRoundTrip(sequential([7, 9, 2], [tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding })])));
-    test(`AveragePooling2D ${padding} (padding not counted)`, () => assertRoundTrip(sequential([7, 9, 2], [tf.layers.averagePooling2d({ poolSize: 3, strides: 2, padding })])));
+    test(`MaxPooling2D ${padding}`, () =>
+      assertRoundTrip(sequential([7, 9, 2], [tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding })])));
+    test(`AveragePooling2D ${padding} (padding not counted)`, () =>
+      assertRoundTrip(sequential([7, 9, 2], [tf.layers.averagePooling2d({ poolSize: 3, strides: 2, padding })])));
   }
   test('GlobalAveragePooling2D and GlobalMaxPooling2D', async () => {
     await assertRoundTrip(sequential([5, 6, 3], [tf.layers.globalAveragePooling2d({})]));
@@ -98,8 +154,40 @@ describe('pooling and spatial layers', () => {
     await assertRoundTrip(sequential([3, 4, 2], [tf.layers.upSampling2d({ size: [2, 2], interpolation: 'bilinear' })]));
   });
   test('ZeroPadding2D and Cropping2D, after a conv (channels-first) and on the input (channels-last)', async () => {
-    await assertRoundTrip(sequential([5, 6, 2], [tf.layers.zeroPadding2d({ padding: [[1, 2], [0, 3]] }), tf.layers.cropping2D({ cropping: [[2, 0], [1, 1]] })]));
-    await assertRoundTrip(sequential([5, 6, 2], [tf.layers.conv2d({ filters: 2, kernelSize: 1, ...init(9) }), tf.layers.zeroPadding2d({ padding: 1 }), tf.layers.cropping2D({ cropping: [[0, 2], [3, 0]] })]));
+    await assertRoundTrip(
+      sequential(
+        [5, 6, 2],
+        [
+          tf.layers.zeroPadding2d({
+            padding: [
+              [1, 2],
+              [0, 3],
+            ],
+          }),
+          tf.layers.cropping2D({
+            cropping: [
+              [2, 0],
+              [1, 1],
+            ],
+          }),
+        ],
+      ),
+    );
+    await assertRoundTrip(
+      sequential(
+        [5, 6, 2],
+        [
+          tf.layers.conv2d({ filters: 2, kernelSize: 1, ...init(9) }),
+          tf.layers.zeroPadding2d({ padding: 1 }),
+          tf.layers.cropping2D({
+            cropping: [
+              [0, 2],
+              [3, 0],
+            ],
+          }),
+        ],
+      ),
+    );
   });
 });
 
@@ -107,20 +195,40 @@ describe('functional models and merges', () => {
   test('a conditional generator([z, label]): Embedding, Flatten, Concatenate, Dense, Reshape, ConvTranspose', async () => {
     const z = tf.input({ shape: [8], name: 'z' });
     const label = tf.input({ shape: [1], dtype: 'int32', name: 'label' });
-    const embedded = tf.layers.flatten().apply(tf.layers.embedding({ inputDim: 10, outputDim: 4, embeddingsInitializer: tf.initializers.randomNormal({ seed: 3 }) }).apply(label)) as tf.SymbolicTensor;
+    const embedded = tf.layers
+      .flatten()
+      .apply(
+        tf.layers
+          .embedding({ inputDim: 10, outputDim: 4, embeddingsInitializer: tf.initializers.randomNormal({ seed: 3 }) })
+          .apply(label),
+      ) as tf.SymbolicTensor;
     const joined = tf.layers.concatenate().apply([z, embedded]) as tf.SymbolicTensor;
-    const x = tf.layers.reshape({ targetShape: [3, 3, 4] }).apply(tf.layers.dense({ units: 36, ...init(4) }).apply(joined)) as tf.SymbolicTensor;
-    const image = tf.layers.conv2dTranspose({ filters: 1, kernelSize: 4, strides: 2, padding: 'same', activation: 'tanh', ...init(5) }).apply(x) as tf.SymbolicTensor;
+    const x = tf.layers
+      .reshape({ targetShape: [3, 3, 4] })
+      .apply(tf.layers.dense({ units: 36, ...init(4) }).apply(joined)) as tf.SymbolicTensor;
+    const image = tf.layers
+      .conv2dTranspose({ filters: 1, kernelSize: 4, strides: 2, padding: 'same', activation: 'tanh', ...init(5) })
+      .apply(x) as tf.SymbolicTensor;
     const model = tf.model({ inputs: [z, label], outputs: image });
     await assertRoundTrip(model, { batch: 5 });
   });
   test('a conditional discriminator: label map concatenated on the channel axis after a conv', async () => {
     const image = tf.input({ shape: [6, 6, 1] });
     const label = tf.input({ shape: [1], dtype: 'int32' });
-    const labelMap = tf.layers.reshape({ targetShape: [3, 3, 1] }).apply(tf.layers.dense({ units: 9, ...init(6) }).apply(tf.layers.flatten().apply(tf.layers.embedding({ inputDim: 10, outputDim: 3 }).apply(label)))) as tf.SymbolicTensor;
-    const features = tf.layers.conv2d({ filters: 3, kernelSize: 3, strides: 2, padding: 'same', ...init(7) }).apply(image) as tf.SymbolicTensor;
+    const labelMap = tf.layers
+      .reshape({ targetShape: [3, 3, 1] })
+      .apply(
+        tf.layers
+          .dense({ units: 9, ...init(6) })
+          .apply(tf.layers.flatten().apply(tf.layers.embedding({ inputDim: 10, outputDim: 3 }).apply(label))),
+      ) as tf.SymbolicTensor;
+    const features = tf.layers
+      .conv2d({ filters: 3, kernelSize: 3, strides: 2, padding: 'same', ...init(7) })
+      .apply(image) as tf.SymbolicTensor;
     const joined = tf.layers.concatenate({ axis: -1 }).apply([features, labelMap]) as tf.SymbolicTensor;
-    const out = tf.layers.dense({ units: 1, activation: 'sigmoid', ...init(8) }).apply(tf.layers.flatten().apply(tf.layers.leakyReLU({ alpha: 0.2 }).apply(joined))) as tf.SymbolicTensor;
+    const out = tf.layers
+      .dense({ units: 1, activation: 'sigmoid', ...init(8) })
+      .apply(tf.layers.flatten().apply(tf.layers.leakyReLU({ alpha: 0.2 }).apply(joined))) as tf.SymbolicTensor;
     await assertRoundTrip(tf.model({ inputs: [image, label], outputs: out }));
   });
   for (const merge of ['add', 'multiply', 'average', 'maximum', 'minimum'] as const) {
@@ -128,7 +236,9 @@ describe('functional models and merges', () => {
       const a = tf.input({ shape: [4, 5, 3] });
       const b = tf.input({ shape: [3] });
       const conv = tf.layers.conv2d({ filters: 3, kernelSize: 1, ...init(9) }).apply(a) as tf.SymbolicTensor;
-      await assertRoundTrip(tf.model({ inputs: [a, b], outputs: tf.layers[merge]().apply([conv, b]) as tf.SymbolicTensor }));
+      await assertRoundTrip(
+        tf.model({ inputs: [a, b], outputs: tf.layers[merge]().apply([conv, b]) as tf.SymbolicTensor }),
+      );
       const xs = [tf.input({ shape: [6] }), tf.input({ shape: [6] }), tf.input({ shape: [6] })];
       await assertRoundTrip(tf.model({ inputs: xs, outputs: tf.layers[merge]().apply(xs) as tf.SymbolicTensor }));
     });
@@ -138,18 +248,48 @@ describe('functional models and merges', () => {
 /** The 28×28 DCGAN of the training issue, width 32. */
 function dcgan(): { generator: tf.Sequential; discriminator: tf.Sequential } {
   const bn = () => tf.layers.batchNormalization();
-  const generator = sequential([100], [
-    tf.layers.dense({ units: 7 * 7 * 64, useBias: false, ...init(1) }), bn(), tf.layers.reLU(),
-    tf.layers.reshape({ targetShape: [7, 7, 64] }),
-    tf.layers.conv2dTranspose({ filters: 32, kernelSize: 4, strides: 2, padding: 'same', useBias: false, ...init(2) }), bn(), tf.layers.reLU(),
-    tf.layers.conv2dTranspose({ filters: 1, kernelSize: 4, strides: 2, padding: 'same', activation: 'tanh', ...init(3) }),
-  ]);
-  generator.layers.filter((l) => l.getClassName() === 'BatchNormalization').forEach((l, i) => randomizeBatchNorm(l, 10 + i));
-  const discriminator = sequential([28, 28, 1], [
-    tf.layers.conv2d({ filters: 32, kernelSize: 4, strides: 2, padding: 'same', ...init(4) }), tf.layers.leakyReLU({ alpha: 0.2 }), tf.layers.dropout({ rate: 0.3 }),
-    tf.layers.conv2d({ filters: 64, kernelSize: 4, strides: 2, padding: 'same', ...init(5) }), tf.layers.leakyReLU({ alpha: 0.2 }), tf.layers.dropout({ rate: 0.3 }),
-    tf.layers.flatten(), tf.layers.dense({ units: 1, ...init(6) }),
-  ]);
+  const generator = sequential(
+    [100],
+    [
+      tf.layers.dense({ units: 7 * 7 * 64, useBias: false, ...init(1) }),
+      bn(),
+      tf.layers.reLU(),
+      tf.layers.reshape({ targetShape: [7, 7, 64] }),
+      tf.layers.conv2dTranspose({
+        filters: 32,
+        kernelSize: 4,
+        strides: 2,
+        padding: 'same',
+        useBias: false,
+        ...init(2),
+      }),
+      bn(),
+      tf.layers.reLU(),
+      tf.layers.conv2dTranspose({
+        filters: 1,
+        kernelSize: 4,
+        strides: 2,
+        padding: 'same',
+        activation: 'tanh',
+        ...init(3),
+      }),
+    ],
+  );
+  const batchNorms = generator.layers.filter((l) => l.getClassName() === 'BatchNormalization');
+  for (const [i, l] of batchNorms.entries()) randomizeBatchNorm(l, 10 + i);
+  const discriminator = sequential(
+    [28, 28, 1],
+    [
+      tf.layers.conv2d({ filters: 32, kernelSize: 4, strides: 2, padding: 'same', ...init(4) }),
+      tf.layers.leakyReLU({ alpha: 0.2 }),
+      tf.layers.dropout({ rate: 0.3 }),
+      tf.layers.conv2d({ filters: 64, kernelSize: 4, strides: 2, padding: 'same', ...init(5) }),
+      tf.layers.leakyReLU({ alpha: 0.2 }),
+      tf.layers.dropout({ rate: 0.3 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 1, ...init(6) }),
+    ],
+  );
   return { generator, discriminator };
 }
 
@@ -172,22 +312,35 @@ describe('layouts, transposes and folding on a DCGAN', () => {
 
   test('--layout nchw gives channels-first I/O with fewer transposes', async () => {
     const onnx = convertLayersModel(generator, { layout: 'nchw', inputNames: ['z'], outputNames: ['y'] });
-    assert.deepEqual(onnx.graph.output[0].type.tensorType.shape.dim.map((d) => ('dimValue' in d ? d.dimValue : d.dimParam)), ['batch', 1, 28, 28]);
+    assert.deepEqual(
+      onnx.graph.output[0].type.tensorType.shape.dim.map((d) => ('dimValue' in d ? d.dimValue : d.dimParam)),
+      ['batch', 1, 28, 28],
+    );
     assert.equal(transposeCount(onnx).total, 1);
     const z = tf.randomNormal([3, 100], 0, 1, 'float32', 1);
     const expected = tf.transpose(generator.predict(z) as tf.Tensor, [0, 3, 1, 2]).dataSync();
-    const session = await ort.InferenceSession.create(modelToBytes(generator, { layout: 'nchw', inputNames: ['z'], outputNames: ['y'] }));
+    const session = await ort.InferenceSession.create(
+      modelToBytes(generator, { layout: 'nchw', inputNames: ['z'], outputNames: ['y'] }),
+    );
     const out = await session.run({ z: new ort.Tensor('float32', z.dataSync() as Float32Array, [3, 100]) });
     assert.ok(maxAbsDiff(expected, out.y.data as Float32Array) <= 1e-5);
   });
 
   test('--layout nchw on an RGB conv model: channels-first input and output match tfjs transposed', async () => {
-    const model = sequential([6, 5, 3], [tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', ...init(12) }), tf.layers.upSampling2d({ size: [2, 2] })]);
+    const model = sequential(
+      [6, 5, 3],
+      [
+        tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', ...init(12) }),
+        tf.layers.upSampling2d({ size: [2, 2] }),
+      ],
+    );
     const x = tf.randomNormal([2, 6, 5, 3], 0, 1, 'float32', 3);
     const expected = tf.transpose(model.predict(x) as tf.Tensor, [0, 3, 1, 2]).dataSync();
     const bytes = modelToBytes(model, { layout: 'nchw', inputNames: ['x'], outputNames: ['y'] });
     const session = await ort.InferenceSession.create(bytes);
-    const out = await session.run({ x: new ort.Tensor('float32', tf.transpose(x, [0, 3, 1, 2]).dataSync() as Float32Array, [2, 3, 6, 5]) });
+    const out = await session.run({
+      x: new ort.Tensor('float32', tf.transpose(x, [0, 3, 1, 2]).dataSync() as Float32Array, [2, 3, 6, 5]),
+    });
     assert.deepEqual(out.y.dims, [2, 3, 12, 10]);
     assert.ok(maxAbsDiff(expected, out.y.data as Float32Array) <= 1e-5);
     assert.equal(transposeCount(decodeModel(bytes)).total, 0);
@@ -198,7 +351,10 @@ describe('layouts, transposes and folding on a DCGAN', () => {
     const bytes = await roundTrip(generator, options);
     const graph = decodeModel(bytes).graph;
     assert.equal(graph.node.filter((n) => n.opType === 'BatchNormalization').length, 0);
-    assert.ok(!graph.initializer.some((t) => /moving|variance|gamma/.test(t.name)), 'unused BN initializers are pruned');
+    assert.ok(
+      !graph.initializer.some((t) => /moving|variance|gamma/.test(t.name)),
+      'unused BN initializers are pruned',
+    );
   });
 });
 
@@ -214,7 +370,19 @@ describe('every preset', () => {
 
 describe('float16', () => {
   test('half-precision rounding: nearest even, subnormals, overflow to Infinity', () => {
-    const cases: [number, number][] = [[0, 0], [1, 0x3c00], [-2, 0xc000], [0.1, 0x2e66], [65504, 0x7bff], [65520, 0x7c00], [1e-8, 0], [6e-8, 1], [2049, 0x6800], [2051, 0x6802], [1 / 3, 0x3555]];
+    const cases: [number, number][] = [
+      [0, 0],
+      [1, 0x3c00],
+      [-2, 0xc000],
+      [0.1, 0x2e66],
+      [65504, 0x7bff],
+      [65520, 0x7c00],
+      [1e-8, 0],
+      [6e-8, 1],
+      [2049, 0x6800],
+      [2051, 0x6802],
+      [1 / 3, 0x3555],
+    ];
     for (const [value, bits] of cases) assert.equal(toHalfBits(value), bits, String(value));
   });
 
@@ -257,11 +425,25 @@ function randomStack(seed: number): tf.Sequential {
     const padding = pick(['same', 'valid'] as const);
     if (kind === 'conv' && (padding === 'same' || (h >= k && w >= k))) {
       c = 1 + rng.nextInt(4);
-      layers.push(tf.layers.conv2d({ filters: c, kernelSize: k, strides: s, padding, activation: pick(['linear', 'relu', 'tanh'] as const), ...init(rng.nextUint32()) }));
-      [h, w] = padding === 'same' ? [Math.ceil(h / s), Math.ceil(w / s)] : [Math.floor((h - k) / s) + 1, Math.floor((w - k) / s) + 1];
+      layers.push(
+        tf.layers.conv2d({
+          filters: c,
+          kernelSize: k,
+          strides: s,
+          padding,
+          activation: pick(['linear', 'relu', 'tanh'] as const),
+          ...init(rng.nextUint32()),
+        }),
+      );
+      [h, w] =
+        padding === 'same'
+          ? [Math.ceil(h / s), Math.ceil(w / s)]
+          : [Math.floor((h - k) / s) + 1, Math.floor((w - k) / s) + 1];
     } else if (kind === 'convT' && h * s < 24 && w * s < 24) {
       c = 1 + rng.nextInt(4);
-      layers.push(tf.layers.conv2dTranspose({ filters: c, kernelSize: k, strides: s, padding, ...init(rng.nextUint32()) }));
+      layers.push(
+        tf.layers.conv2dTranspose({ filters: c, kernelSize: k, strides: s, padding, ...init(rng.nextUint32()) }),
+      );
       [h, w] = padding === 'same' ? [h * s, w * s] : [h * s + Math.max(k - s, 0), w * s + Math.max(k - s, 0)];
     } else if (kind === 'pool' && h >= 2 && w >= 2) {
       layers.push(pick([tf.layers.maxPooling2d, tf.layers.averagePooling2d])({ poolSize: 2, strides: 2, padding }));
@@ -280,7 +462,6 @@ function randomStack(seed: number): tf.Sequential {
   }
   layers.push(tf.layers.flatten(), tf.layers.dense({ units: 3, ...init(rng.nextUint32()) }));
   const model = sequential(inputShape, layers);
-  model.layers.filter((l) => l.getClassName() === 'BatchNormalization').forEach((l) => randomizeBatchNorm(l, rng.nextUint32()));
+  for (const l of model.layers) if (l.getClassName() === 'BatchNormalization') randomizeBatchNorm(l, rng.nextUint32());
   return model;
 }
-

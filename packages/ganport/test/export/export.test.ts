@@ -1,9 +1,9 @@
 /** The layer matrix: every supported layer and option, exported and run in both ONNX Runtime packages against tfjs. */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
+import { readOnnxInfo } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { convertLayersModel, decodeModel, encodeModel, findProblems, modelToBytes } from '../../src/export/index.js';
-import { readOnnxInfo } from '@ganport/runtime';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { assertRoundTrip, init, sequential } from './helpers.js';
 
@@ -12,14 +12,33 @@ before(async () => {
 });
 
 describe('Dense', () => {
-  const activations = ['linear', 'relu', 'relu6', 'tanh', 'sigmoid', 'hardSigmoid', 'softmax', 'elu', 'selu', 'softplus', 'softsign', 'swish'] as const;
+  const activations = [
+    'linear',
+    'relu',
+    'relu6',
+    'tanh',
+    'sigmoid',
+    'hardSigmoid',
+    'softmax',
+    'elu',
+    'selu',
+    'softplus',
+    'softsign',
+    'swish',
+  ] as const;
   for (const activation of activations) {
-    test(`activation ${activation}`, () => assertRoundTrip(sequential([7], [tf.layers.dense({ units: 5, activation, ...init(1) })])));
+    test(`activation ${activation}`, () =>
+      assertRoundTrip(sequential([7], [tf.layers.dense({ units: 5, activation, ...init(1) })])));
   }
-  test('without bias', () => assertRoundTrip(sequential([7], [tf.layers.dense({ units: 4, useBias: false, ...init(2) })])));
-  test('on rank-3 input (applied to the last axis)', () => assertRoundTrip(sequential([3, 6], [tf.layers.dense({ units: 4, activation: 'tanh', ...init(3) })])));
+  test('without bias', () =>
+    assertRoundTrip(sequential([7], [tf.layers.dense({ units: 4, useBias: false, ...init(2) })])));
+  test('on rank-3 input (applied to the last axis)', () =>
+    assertRoundTrip(sequential([3, 6], [tf.layers.dense({ units: 4, activation: 'tanh', ...init(3) })])));
   test('stacked, with a dynamic batch of 1 and 9', async () => {
-    const model = sequential([10], [tf.layers.dense({ units: 16, activation: 'relu', ...init(4) }), tf.layers.dense({ units: 3, ...init(5) })]);
+    const model = sequential(
+      [10],
+      [tf.layers.dense({ units: 16, activation: 'relu', ...init(4) }), tf.layers.dense({ units: 3, ...init(5) })],
+    );
     await assertRoundTrip(model, { batch: 1 });
     await assertRoundTrip(model, { batch: 9 });
   });
@@ -31,24 +50,40 @@ describe('activation layers', () => {
   }
   test('ReLU', () => assertRoundTrip(sequential([6], [tf.layers.reLU()])));
   test('ReLU with maxValue', () => assertRoundTrip(sequential([6], [tf.layers.reLU({ maxValue: 0.5 })])));
-  test('LeakyReLU with the tfjs default alpha (0.3, not ONNX 0.01)', () => assertRoundTrip(sequential([6], [tf.layers.leakyReLU()])));
+  test('LeakyReLU with the tfjs default alpha (0.3, not ONNX 0.01)', () =>
+    assertRoundTrip(sequential([6], [tf.layers.leakyReLU()])));
   test('LeakyReLU alpha 0.2', () => assertRoundTrip(sequential([6], [tf.layers.leakyReLU({ alpha: 0.2 })])));
   test('ELU (tfjs supports only alpha 1)', () => assertRoundTrip(sequential([6], [tf.layers.elu()])));
-  test('PReLU', () => assertRoundTrip(sequential([6], [tf.layers.prelu({ alphaInitializer: tf.initializers.randomUniform({ minval: 0, maxval: 0.5, seed: 6 }) })])));
+  test('PReLU', () =>
+    assertRoundTrip(
+      sequential(
+        [6],
+        [tf.layers.prelu({ alphaInitializer: tf.initializers.randomUniform({ minval: 0, maxval: 0.5, seed: 6 }) })],
+      ),
+    ));
   test('Softmax', () => assertRoundTrip(sequential([6], [tf.layers.softmax()])));
 });
 
 describe('shape layers', () => {
   test('Reshape to an image', () => assertRoundTrip(sequential([12], [tf.layers.reshape({ targetShape: [2, 3, 2] })])));
-  test('Reshape with an inferred dimension', () => assertRoundTrip(sequential([12], [tf.layers.reshape({ targetShape: [-1, 4] })])));
-  test('Flatten keeps tfjs (channels-last) order', () => assertRoundTrip(sequential([3, 5, 2], [tf.layers.flatten(), tf.layers.dense({ units: 3, ...init(7) })])));
-  test('Dropout is the identity at inference', () => assertRoundTrip(sequential([5], [tf.layers.dropout({ rate: 0.5 }), tf.layers.dense({ units: 2, ...init(8) })])));
+  test('Reshape with an inferred dimension', () =>
+    assertRoundTrip(sequential([12], [tf.layers.reshape({ targetShape: [-1, 4] })])));
+  test('Flatten keeps tfjs (channels-last) order', () =>
+    assertRoundTrip(sequential([3, 5, 2], [tf.layers.flatten(), tf.layers.dense({ units: 3, ...init(7) })])));
+  test('Dropout is the identity at inference', () =>
+    assertRoundTrip(sequential([5], [tf.layers.dropout({ rate: 0.5 }), tf.layers.dense({ units: 2, ...init(8) })])));
 });
 
 describe('graph structure', () => {
   test('named I/O, dynamic batch, opset and metadata are written', () => {
     const model = sequential([4], [tf.layers.dense({ units: 2, ...init(9) })]);
-    const bytes = modelToBytes(model, { inputNames: ['latent'], outputNames: ['image'], opset: 15, metadata: { a: 'b' }, docString: 'doc' });
+    const bytes = modelToBytes(model, {
+      inputNames: ['latent'],
+      outputNames: ['image'],
+      opset: 15,
+      metadata: { a: 'b' },
+      docString: 'doc',
+    });
     const info = readOnnxInfo(bytes);
     assert.equal(info.opsetVersion, 15);
     assert.equal(info.irVersion, 8);
@@ -84,11 +119,17 @@ describe('graph structure', () => {
 
   test('an unsupported layer fails with its class and name', () => {
     const model = sequential([8, 8, 1], [tf.layers.depthwiseConv2d({ kernelSize: 3, name: 'my_depthwise' })]);
-    assert.throws(() => convertLayersModel(model), /layer "my_depthwise" is a DepthwiseConv2D, which the ONNX exporter does not support/);
+    assert.throws(
+      () => convertLayersModel(model),
+      /layer "my_depthwise" is a DepthwiseConv2D, which the ONNX exporter does not support/,
+    );
   });
 
   test('an unsupported activation fails with its name', () => {
-    assert.throws(() => convertLayersModel(sequential([4], [tf.layers.dense({ units: 2, activation: 'mish' as 'relu' })])), /activation "mish"/);
+    assert.throws(
+      () => convertLayersModel(sequential([4], [tf.layers.dense({ units: 2, activation: 'mish' as 'relu' })])),
+      /activation "mish"/,
+    );
   });
 
   test('opsets outside 13..21 are refused', () => {

@@ -1,21 +1,24 @@
 /** Shared by the exporter tests: build small tfjs models, export them, and compare ONNX Runtime with tfjs. */
 import assert from 'node:assert/strict';
+import { Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { type ConvertOptions, type ModelProto, modelToBytes } from '../../src/export/index.js';
-import { Rng } from '@ganport/runtime';
 import { maxAbsDiff } from '../helpers.js';
 
 /** fp32 outputs must agree with tfjs to this max abs error. */
 export const TOLERANCE = 1e-5;
 
-export const init = (seed: number) => ({ kernelInitializer: tf.initializers.glorotNormal({ seed }), biasInitializer: tf.initializers.randomNormal({ seed: seed + 1000 }) });
+export const init = (seed: number) => ({
+  kernelInitializer: tf.initializers.glorotNormal({ seed }),
+  biasInitializer: tf.initializers.randomNormal({ seed: seed + 1000 }),
+});
 
 export const sequential = (inputShape: number[], layers: tf.layers.Layer[]) => {
   const model = tf.sequential();
   model.add(tf.layers.inputLayer({ inputShape }));
-  layers.forEach((l) => model.add(l));
+  for (const l of layers) model.add(l);
   return model;
 };
 
@@ -31,13 +34,24 @@ function randomInputs(model: tf.LayersModel, batch: number, seed: number): tf.Te
   return model.inputs.map((input) => {
     const shape = [batch, ...(input.shape.slice(1) as number[])];
     const size = shape.reduce((a, b) => a * b, 1);
-    if (input.dtype === 'int32') return tf.tensor(Int32Array.from({ length: size }, () => rng.nextInt(10)), shape, 'int32');
-    return tf.tensor(Float32Array.from({ length: size }, () => rng.nextNormal()), shape);
+    if (input.dtype === 'int32')
+      return tf.tensor(
+        Int32Array.from({ length: size }, () => rng.nextInt(10)),
+        shape,
+        'int32',
+      );
+    return tf.tensor(
+      Float32Array.from({ length: size }, () => rng.nextNormal()),
+      shape,
+    );
   });
 }
 
 /** Exports `model`, runs it in onnxruntime-node and onnxruntime-web, and checks both against tfjs; returns the ONNX bytes. */
-export async function roundTrip(model: tf.LayersModel, { batch = 3, seed = 1, convert = {} }: RoundTripOptions = {}): Promise<Uint8Array> {
+export async function roundTrip(
+  model: tf.LayersModel,
+  { batch = 3, seed = 1, convert = {} }: RoundTripOptions = {},
+): Promise<Uint8Array> {
   const xs = randomInputs(model, batch, seed);
   const expected = (model.predict(xs) as tf.Tensor).dataSync();
   const inputNames = model.inputs.map((_, i) => `x${i}`);
@@ -45,7 +59,9 @@ export async function roundTrip(model: tf.LayersModel, { batch = 3, seed = 1, co
   const feeds = Object.fromEntries(
     xs.map((x, i) => [
       inputNames[i],
-      x.dtype === 'int32' ? new ortNode.Tensor('int64', BigInt64Array.from(x.dataSync(), BigInt), x.shape) : new ortNode.Tensor('float32', x.dataSync() as Float32Array, x.shape),
+      x.dtype === 'int32'
+        ? new ortNode.Tensor('int64', BigInt64Array.from(x.dataSync(), BigInt), x.shape)
+        : new ortNode.Tensor('float32', x.dataSync() as Float32Array, x.shape),
     ]),
   );
   for (const [name, ort] of [

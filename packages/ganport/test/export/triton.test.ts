@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { writeTritonModel } from '../../src/export/triton.js';
 import { readOnnxInfo } from '@ganport/runtime';
+import { writeTritonModel } from '../../src/export/triton.js';
 import { seedMlpGeneratorBytes, tempDir } from '../helpers.js';
 
 type Value = string | number | Message | Value[];
@@ -57,7 +57,10 @@ test('config.pbtxt parses and matches the generator it serves', async () => {
   assert.equal(config.max_batch_size, 256);
   const info = readOnnxInfo(onnx);
   const io = (list: Value) => (list as Message[]).map((t) => ({ name: t.name, data_type: t.data_type, dims: t.dims }));
-  assert.deepEqual(io(config.input), info.inputs.map((t) => ({ name: t.name, data_type: 'TYPE_FP32', dims: t.dims.slice(1) })));
+  assert.deepEqual(
+    io(config.input),
+    info.inputs.map((t) => ({ name: t.name, data_type: 'TYPE_FP32', dims: t.dims.slice(1) })),
+  );
   assert.deepEqual(io(config.output), [{ name: 'image', data_type: 'TYPE_FP32', dims: [28, 28, 1] }]);
   assert.deepEqual((config.dynamic_batching as Message).preferred_batch_size, [16, 64]);
 });
@@ -65,11 +68,22 @@ test('config.pbtxt parses and matches the generator it serves', async () => {
 test('ganport export --triton writes the repository next to the model directory', async () => {
   const { runCli, SAMPLE_DATA } = await import('../helpers.js');
   const dir = tempDir();
-  assert.equal(runCli(['train', '--epochs', '1', '--limit', '128', '--data', SAMPLE_DATA, '--out', join(dir, 'run'), '--quiet']).status, 0);
+  assert.equal(
+    runCli(['train', '--epochs', '1', '--limit', '128', '--data', SAMPLE_DATA, '--out', join(dir, 'run'), '--quiet'])
+      .status,
+    0,
+  );
   const result = runCli(['export', join(dir, 'run'), '--out', join(dir, 'model'), '--triton', join(dir, 'triton')]);
   assert.equal(result.status, 0, result.stderr);
   assert.ok(existsSync(join(dir, 'triton', 'seed-mlp-generator', 'config.pbtxt')));
-  const single = runCli(['export', join(dir, 'run', 'generator', 'model.json'), '--out', join(dir, 'g.onnx'), '--triton', join(dir, 't2')]);
+  const single = runCli([
+    'export',
+    join(dir, 'run', 'generator', 'model.json'),
+    '--out',
+    join(dir, 'g.onnx'),
+    '--triton',
+    join(dir, 't2'),
+  ]);
   assert.equal(single.status, 2);
   assert.match(single.stderr, /--triton goes with a RUN_DIR export/);
 });

@@ -1,13 +1,13 @@
 /** The real browser: onnxruntime-web in headless Chromium (Debian's chromium, driven by playwright-core). */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type * as web from '@ganport/runtime';
+import { sampleLatents } from '@ganport/runtime';
+import { exportRun } from '../../src/export/index.js';
 import { type BrowserSession, openBrowserSession } from '../../src/parity/browser.js';
 import { runParity } from '../../src/parity/parity.js';
-import { exportRun } from '../../src/export/index.js';
-import { sampleLatents } from '@ganport/runtime';
-import type * as web from '@ganport/runtime';
 import { train } from '../../src/train/train.js';
 import { SAMPLE_DATA, seedMlpGeneratorBytes, tempDir } from '../helpers.js';
 
@@ -39,7 +39,10 @@ test('latents are bit-identical in Node and Chromium', async () => {
     { seed: 5, count: 8, dim: 64, truncation: 0.7 },
   ];
   for (const request of cases) {
-    const inBrowser = await session.page.evaluate((r) => Array.from((window as unknown as Window).ganport.sampleLatents(r)), request);
+    const inBrowser = await session.page.evaluate(
+      (r) => Array.from((window as unknown as Window).ganport.sampleLatents(r)),
+      request,
+    );
     const inNode = sampleLatents(request);
     const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
     assert.deepEqual(bits(inBrowser), bits(inNode), JSON.stringify(request));
@@ -52,7 +55,12 @@ test('the browser runtime generates images and rejects bad input with GanportErr
     const g = await ganport.loadGenerator(url);
     const batch = await g.generate({ seed: 2, count: 3 });
     const errors: string[] = [];
-    for (const bad of [() => g.generate({ count: 0 }), () => g.generate({ latents: new Float32Array(3) }), () => ganport.loadGenerator(new Uint8Array([1, 2, 3])), () => ganport.loadGenerator('/model/missing.onnx')]) {
+    for (const bad of [
+      () => g.generate({ count: 0 }),
+      () => g.generate({ latents: new Float32Array(3) }),
+      () => ganport.loadGenerator(new Uint8Array([1, 2, 3])),
+      () => ganport.loadGenerator('/model/missing.onnx'),
+    ]) {
       try {
         await bad();
         errors.push('no error');
@@ -74,7 +82,15 @@ test('the browser runtime generates images and rejects bad input with GanportErr
 test('parity in all four runtimes on a freshly trained and exported model', async () => {
   const runDir = tempDir();
   const modelDir = tempDir();
-  await train({ preset: 'seed-mlp', epochs: 1, outDir: runDir, dataDir: SAMPLE_DATA, limit: 640, seed: 1, quiet: true });
+  await train({
+    preset: 'seed-mlp',
+    epochs: 1,
+    outDir: runDir,
+    dataDir: SAMPLE_DATA,
+    limit: 640,
+    seed: 1,
+    quiet: true,
+  });
   await exportRun(runDir, modelDir);
   const report = await runParity(modelDir, { seed: 3, count: 16 });
   assert.deepEqual(

@@ -1,8 +1,8 @@
 /** The wasm gradient kernels against the pure-JS cpu backend's own gradients. */
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
 import { Rng } from '@ganport/runtime';
+import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/tfjs/backend.js';
 
 before(async () => {
@@ -14,14 +14,26 @@ function random(shape: number[], rng: Rng): Float32Array {
 }
 
 /** Gradients of sum(w ⊙ op(x, f)) with respect to x and f, on `backend`. */
-async function gradients(backend: string, op: (x: tf.Tensor4D, f: tf.Tensor4D) => tf.Tensor4D, xs: Float32Array, xShape: number[], fs: Float32Array, fShape: number[], seed: number) {
+async function gradients(
+  backend: string,
+  op: (x: tf.Tensor4D, f: tf.Tensor4D) => tf.Tensor4D,
+  xs: Float32Array,
+  xShape: number[],
+  fs: Float32Array,
+  fShape: number[],
+  seed: number,
+) {
   await tf.setBackend(backend);
   return tf.tidy(() => {
     const x = tf.tensor4d(xs, xShape as [number, number, number, number]);
     const f = tf.tensor4d(fs, fShape as [number, number, number, number]);
     const outShape = op(x, f).shape;
     const w = tf.tensor(random(outShape, new Rng(seed)), outShape);
-    const [dx, df] = tf.grads((a: tf.Tensor, b: tf.Tensor) => op(a as tf.Tensor4D, b as tf.Tensor4D).mul(w).sum())([x, f]);
+    const [dx, df] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      op(a as tf.Tensor4D, b as tf.Tensor4D)
+        .mul(w)
+        .sum(),
+    )([x, f]);
     return { dx: (dx.dataSync() as Float32Array).slice(), df: (df.dataSync() as Float32Array).slice() };
   });
 }
@@ -38,7 +50,11 @@ const cases: { batch: number; size: [number, number]; kernel: number; stride: nu
 for (const stride of [1, 2])
   for (const kernel of [3, 4, 5])
     for (const pad of ['same', 'valid'] as const) cases.push({ batch: 3, size: [9, 7], kernel, stride, pad });
-cases.push({ batch: 1, size: [28, 28], kernel: 4, stride: 2, pad: 'same' }, { batch: 64, size: [14, 14], kernel: 4, stride: 2, pad: 'same' }, { batch: 2, size: [10, 11], kernel: 4, stride: 3, pad: 'valid' });
+cases.push(
+  { batch: 1, size: [28, 28], kernel: 4, stride: 2, pad: 'same' },
+  { batch: 64, size: [14, 14], kernel: 4, stride: 2, pad: 'same' },
+  { batch: 2, size: [10, 11], kernel: 4, stride: 3, pad: 'valid' },
+);
 
 for (const { batch, size, kernel, stride, pad } of cases) {
   const name = `batch ${batch}, ${size.join('×')}, kernel ${kernel}, stride ${stride}, ${pad}`;
@@ -58,7 +74,9 @@ for (const { batch, size, kernel, stride, pad } of cases) {
     const xShape = [batch, ...size, 4];
     const fShape = [kernel, kernel, 2, 4]; // [kh, kw, out, in]
     const outShape: [number, number, number, number] =
-      pad === 'same' ? [batch, size[0] * stride, size[1] * stride, 2] : [batch, size[0] * stride + Math.max(kernel - stride, 0), size[1] * stride + Math.max(kernel - stride, 0), 2];
+      pad === 'same'
+        ? [batch, size[0] * stride, size[1] * stride, 2]
+        : [batch, size[0] * stride + Math.max(kernel - stride, 0), size[1] * stride + Math.max(kernel - stride, 0), 2];
     const [xs, fs] = [random(xShape, rng), random(fShape, rng)];
     const op = (x: tf.Tensor4D, f: tf.Tensor4D) => tf.conv2dTranspose(x, f, outShape, stride, pad);
     const cpu = await gradients('cpu', op, xs, xShape, fs, fShape, 8);
@@ -76,9 +94,19 @@ test('UnsortedSegmentSum (the gradient of Gather and Embedding) matches the cpu 
     await tf.setBackend(backend);
     return tf.tidy(() => {
       const w = tf.tensor(random([40, 6], new Rng(6)), [40, 6]);
-      const grad = tf.grad((t: tf.Tensor) => tf.gather(t, tf.tensor1d(ids, 'int32')).mul(w).sum())(tf.tensor2d(table, [10, 6]));
-      const direct = tf.unsortedSegmentSum(tf.tensor3d(random([4, 5, 3], new Rng(7)), [4, 5, 3]), tf.tensor1d([2, 0, 2, 7], 'int32'), 8);
-      return { grad: (grad.dataSync() as Float32Array).slice(), direct: (direct.dataSync() as Float32Array).slice(), shape: direct.shape };
+      const grad = tf.grad((t: tf.Tensor) => tf.gather(t, tf.tensor1d(ids, 'int32')).mul(w).sum())(
+        tf.tensor2d(table, [10, 6]),
+      );
+      const direct = tf.unsortedSegmentSum(
+        tf.tensor3d(random([4, 5, 3], new Rng(7)), [4, 5, 3]),
+        tf.tensor1d([2, 0, 2, 7], 'int32'),
+        8,
+      );
+      return {
+        grad: (grad.dataSync() as Float32Array).slice(),
+        direct: (direct.dataSync() as Float32Array).slice(),
+        shape: direct.shape,
+      };
     });
   };
   const cpu = await run('cpu');
@@ -99,6 +127,10 @@ test('the wasm backend does not leak tensors through the new kernel', async () =
   assert.equal(tf.memory().numBytes, before);
   const wasmBytes = (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
   for (let i = 0; i < 5; i++) grad(f).dispose();
-  assert.equal((tf.backend() as unknown as { numDataIds(): number }).numDataIds(), wasmBytes, 'no backend data left behind');
+  assert.equal(
+    (tf.backend() as unknown as { numDataIds(): number }).numDataIds(),
+    wasmBytes,
+    'no backend data left behind',
+  );
   tf.dispose([x, f]);
 });

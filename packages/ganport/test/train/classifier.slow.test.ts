@@ -4,16 +4,29 @@ import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { Classifier } from '../../src/eval/classifier.js';
-import { loadLayersModel } from '../../src/tfjs/model-io.js';
-import { type ClassifierRecord, classifierPaths } from '../../src/formats/classifier-dir.js';
-import { trainClassifier } from '../../src/train/classifier.js';
 import { imagesAsFloats, loadImageDataset } from '../../src/datasets/fashion-mnist.js';
-import { SAMPLE_DATA, maxAbsDiff, runCli, tempDir } from '../helpers.js';
+import { Classifier } from '../../src/eval/classifier.js';
+import { type ClassifierRecord, classifierPaths } from '../../src/formats/classifier-dir.js';
+import { loadLayersModel } from '../../src/tfjs/model-io.js';
+import { trainClassifier } from '../../src/train/classifier.js';
+import { maxAbsDiff, runCli, SAMPLE_DATA, tempDir } from '../helpers.js';
 
 test('train-classifier learns from the shipped sample and exports features + probabilities that match tfjs', async () => {
   const out = tempDir();
-  const result = runCli(['train-classifier', '--out', out, '--data', SAMPLE_DATA, '--epochs', '2', '--limit', '1024', '--seed', '2', '--quiet']);
+  const result = runCli([
+    'train-classifier',
+    '--out',
+    out,
+    '--data',
+    SAMPLE_DATA,
+    '--epochs',
+    '2',
+    '--limit',
+    '1024',
+    '--seed',
+    '2',
+    '--quiet',
+  ]);
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, /test accuracy \d+\.\d\d % on 2000 fashion-mnist-sample test images after 2 epochs/);
   const paths = classifierPaths(out);
@@ -44,10 +57,14 @@ test('train-classifier learns from the shipped sample and exports features + pro
 
 test('train-classifier needs the t10k split and sane settings', async () => {
   const trainOnly = tempDir();
-  for (const f of ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz']) copyFileSync(join(SAMPLE_DATA, f), join(trainOnly, f));
+  for (const f of ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz'])
+    copyFileSync(join(SAMPLE_DATA, f), join(trainOnly, f));
   const noTest = runCli(['train-classifier', '--out', tempDir(), '--data', trainOnly]);
   assert.equal(noTest.status, 1);
   assert.match(noTest.stderr, /no t10k-images-idx3-ubyte\[\.gz\] in .*measured on the t10k split/);
-  await assert.rejects(trainClassifier({ outDir: tempDir(), dataDir: SAMPLE_DATA, batchSize: 4096 }), /batch size 4096 is larger than the 2000 training images/);
+  await assert.rejects(
+    trainClassifier({ outDir: tempDir(), dataDir: SAMPLE_DATA, batchSize: 4096 }),
+    /batch size 4096 is larger than the 2000 training images/,
+  );
   assert.equal(runCli(['train-classifier']).status, 2);
 });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../../src/tfjs/backend.js';
 import { ganLoss } from '../../src/train/losses.js';
 import { lossPlotSvg } from '../../src/train/metrics.js';
-import { selectBackend } from '../../src/tfjs/backend.js';
 
 before(async () => {
   await selectBackend('cpu');
@@ -38,7 +38,19 @@ test('bad loss settings are refused', () => {
 });
 
 test('the loss plot is an SVG with one path per loss', () => {
-  const svg = lossPlotSvg([1, 2, 3].map((step) => ({ step, epoch: 1, d_loss: 1 / step, g_loss: step, d_real: 0.5, d_fake: 0.5, images_per_sec: 1, elapsed_s: step })), 'a <run>');
+  const svg = lossPlotSvg(
+    [1, 2, 3].map((step) => ({
+      step,
+      epoch: 1,
+      d_loss: 1 / step,
+      g_loss: step,
+      d_real: 0.5,
+      d_fake: 0.5,
+      images_per_sec: 1,
+      elapsed_s: step,
+    })),
+    'a <run>',
+  );
   assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
   assert.equal((svg.match(/<path /g) ?? []).length, 2);
   assert.match(svg, /a &lt;run&gt;/);

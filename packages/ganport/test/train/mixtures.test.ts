@@ -3,20 +3,18 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { loadGenerator, Rng, readOnnxInfo } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { PNG } from 'pngjs';
+import { mixture, sampleMixture } from '../../src/datasets/mixtures.js';
 import { exportRun } from '../../src/export/index.js';
 import { runParity } from '../../src/parity/parity.js';
-import { loadGenerator } from '@ganport/runtime';
-import { readOnnxInfo } from '@ganport/runtime';
-import { Rng } from '@ganport/runtime';
-import { mixture, sampleMixture } from '../../src/datasets/mixtures.js';
-import { train } from '../../src/train/train.js';
-import { SAMPLE_DATA, maxAbsDiff, runCli, tempDir } from '../helpers.js';
 import { packedShape } from '../../src/presets/preset.js';
-import { packSamples } from '../../src/train/step.js';
 import { loadLayersModel } from '../../src/tfjs/model-io.js';
+import { packSamples } from '../../src/train/step.js';
+import { train } from '../../src/train/train.js';
+import { maxAbsDiff, runCli, SAMPLE_DATA, tempDir } from '../helpers.js';
 
 test('ring: 8 modes on the unit circle, σ 0.01; grid: 25 modes on {-4,-2,0,2,4}², σ 0.05', () => {
   const ring = mixture('ring');
@@ -64,10 +62,29 @@ test('mlp-2d trains on a mixture, exports a flat 2-d output, passes parity and p
   const picture = await generator.generateGrid({ seed: 1, count: 300 });
   await generator.dispose();
   assert.deepEqual([picture.width, picture.height], [400, 400]);
-  assert.ok(picture.pixels.some((v, i) => i % 4 === 2 && v === 180), 'blue sample dots');
-  const evaluated = runCli(['eval', model, '--json', '--seeds', '3', '--samples', '500', '--plot', join(model, 'eval.png')]);
+  assert.ok(
+    picture.pixels.some((v, i) => i % 4 === 2 && v === 180),
+    'blue sample dots',
+  );
+  const evaluated = runCli([
+    'eval',
+    model,
+    '--json',
+    '--seeds',
+    '3',
+    '--samples',
+    '500',
+    '--plot',
+    join(model, 'eval.png'),
+  ]);
   assert.equal(evaluated.status, 0, evaluated.stderr);
-  const scores = JSON.parse(evaluated.stdout) as { mixture: string; modes: number; seeds: number; modesCaptured: { mean: number; std: number }; reverseKl: { mean: number } };
+  const scores = JSON.parse(evaluated.stdout) as {
+    mixture: string;
+    modes: number;
+    seeds: number;
+    modesCaptured: { mean: number; std: number };
+    reverseKl: { mean: number };
+  };
   assert.equal(scores.mixture, 'grid', 'the mixture comes from the model metadata');
   assert.equal(scores.modes, 25);
   assert.equal(scores.seeds, 3);
@@ -80,10 +97,16 @@ test('mlp-2d trains on a mixture, exports a flat 2-d output, passes parity and p
 
 test('PacGAN packing joins consecutive samples along the last axis', () => {
   const points = tf.tensor2d([0, 1, 2, 3, 4, 5, 6, 7], [4, 2]);
-  assert.deepEqual(packSamples(points, 2).arraySync(), [[0, 1, 2, 3], [4, 5, 6, 7]]);
+  assert.deepEqual(packSamples(points, 2).arraySync(), [
+    [0, 1, 2, 3],
+    [4, 5, 6, 7],
+  ]);
   assert.equal(packSamples(points, 1), points);
   // four 2×2 grayscale images whose pixels all hold the image's index: packed in twos, channel c is sample c of the group
-  const images = tf.tensor4d(Float32Array.from({ length: 16 }, (_, i) => Math.floor(i / 4)), [4, 2, 2, 1]);
+  const images = tf.tensor4d(
+    Float32Array.from({ length: 16 }, (_, i) => Math.floor(i / 4)),
+    [4, 2, 2, 1],
+  );
   const packed = packSamples(images, 2);
   assert.deepEqual(packed.shape, [2, 2, 2, 2]);
   assert.deepEqual((packed.arraySync() as number[][][][])[1][1][0], [2, 3]);
@@ -107,6 +130,12 @@ test('train --pack 4: the discriminator judges 4 points at once, in tfjs and in 
   const { probability } = await session.run({ point: new ort.Tensor('float32', x, [5, 8]) });
   assert.ok(maxAbsDiff(probability.data as Float32Array, expected) < 1e-5);
   await session.release();
-  await assert.rejects(train({ outDir: tempDir(), preset: 'mlp-2d', dataDir: 'ring', epochs: 1, pack: 3, quiet: true }), /pack 3 must divide the batch size 256/);
-  await assert.rejects(train({ outDir: tempDir(), preset: 'cdcgan', dataDir: SAMPLE_DATA, epochs: 1, pack: 2, quiet: true }), /class-conditional; packing \(PacGAN\) is for unconditional presets/);
+  await assert.rejects(
+    train({ outDir: tempDir(), preset: 'mlp-2d', dataDir: 'ring', epochs: 1, pack: 3, quiet: true }),
+    /pack 3 must divide the batch size 256/,
+  );
+  await assert.rejects(
+    train({ outDir: tempDir(), preset: 'cdcgan', dataDir: SAMPLE_DATA, epochs: 1, pack: 2, quiet: true }),
+    /class-conditional; packing \(PacGAN\) is for unconditional presets/,
+  );
 });

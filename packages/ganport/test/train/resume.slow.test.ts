@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type MetricsLine, readMetrics, train } from '../../src/train/train.js';
-import { ROOT, SAMPLE_DATA, runCli, tempDir } from '../helpers.js';
+import { ROOT, runCli, SAMPLE_DATA, tempDir } from '../helpers.js';
 
 function assertSameLosses(actual: MetricsLine[], expected: MetricsLine[]): void {
   assert.deepEqual(
@@ -30,12 +30,40 @@ const position = (dir: string): { step: number } | undefined => {
 };
 
 test('SIGKILL mid-run, then --resume: the same losses as an uninterrupted run', async () => {
-  const args = ['--preset', 'seed-mlp', '--epochs', '30', '--limit', '1280', '--data', SAMPLE_DATA, '--seed', '4', '--checkpoint-every', '7', '--log-every', '1', '--quiet'];
+  const args = [
+    '--preset',
+    'seed-mlp',
+    '--epochs',
+    '30',
+    '--limit',
+    '1280',
+    '--data',
+    SAMPLE_DATA,
+    '--seed',
+    '4',
+    '--checkpoint-every',
+    '7',
+    '--log-every',
+    '1',
+    '--quiet',
+  ];
   const reference = tempDir();
-  await train({ outDir: reference, preset: 'seed-mlp', epochs: 30, limit: 1280, dataDir: SAMPLE_DATA, seed: 4, checkpointEvery: 7, logEvery: 1, quiet: true });
+  await train({
+    outDir: reference,
+    preset: 'seed-mlp',
+    epochs: 30,
+    limit: 1280,
+    dataDir: SAMPLE_DATA,
+    seed: 4,
+    checkpointEvery: 7,
+    logEvery: 1,
+    quiet: true,
+  });
 
   const killed = tempDir();
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'ganport.js'), 'train', ...args, '--out', killed], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'ganport.js'), 'train', ...args, '--out', killed], {
+    stdio: 'ignore',
+  });
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
   while ((position(killed)?.step ?? 0) < 70) await new Promise((r) => setTimeout(r, 20));
   child.kill('SIGKILL');
@@ -46,12 +74,27 @@ test('SIGKILL mid-run, then --resume: the same losses as an uninterrupted run', 
   const resumed = runCli(['train', '--resume', killed]);
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.match(resumed.stdout, new RegExp(`resuming at step ${stoppedAt}`));
-  assertSameLosses(await readMetrics(join(killed, 'metrics.jsonl')), await readMetrics(join(reference, 'metrics.jsonl')));
-  assert.deepEqual(readFileSync(join(killed, 'generator', 'weights.bin')), readFileSync(join(reference, 'generator', 'weights.bin')), 'same final generator');
+  assertSameLosses(
+    await readMetrics(join(killed, 'metrics.jsonl')),
+    await readMetrics(join(reference, 'metrics.jsonl')),
+  );
+  assert.deepEqual(
+    readFileSync(join(killed, 'generator', 'weights.bin')),
+    readFileSync(join(reference, 'generator', 'weights.bin')),
+    'same final generator',
+  );
 });
 
 test('a DCGAN (batch norm, dropout, EMA, both Adam states) resumed from its epoch-end checkpoint matches the uninterrupted run', async () => {
-  const common = { preset: 'dcgan', limit: 256, dataDir: SAMPLE_DATA, seed: 2, checkpointEvery: 3, logEvery: 1, quiet: true } as const;
+  const common = {
+    preset: 'dcgan',
+    limit: 256,
+    dataDir: SAMPLE_DATA,
+    seed: 2,
+    checkpointEvery: 3,
+    logEvery: 1,
+    quiet: true,
+  } as const;
   const reference = tempDir();
   await train({ ...common, outDir: reference, epochs: 2 });
   const interrupted = tempDir();
@@ -59,7 +102,10 @@ test('a DCGAN (batch norm, dropout, EMA, both Adam states) resumed from its epoc
   const checkpoint = position(interrupted)!;
   assert.equal(checkpoint.step, 4);
   await train({ outDir: interrupted, resume: true, epochs: 2, quiet: true });
-  assertSameLosses(await readMetrics(join(interrupted, 'metrics.jsonl')), await readMetrics(join(reference, 'metrics.jsonl')));
+  assertSameLosses(
+    await readMetrics(join(interrupted, 'metrics.jsonl')),
+    await readMetrics(join(reference, 'metrics.jsonl')),
+  );
 });
 
 test('resume refuses a directory without a checkpoint, and a finished run without more epochs', async () => {
@@ -69,7 +115,11 @@ test('resume refuses a directory without a checkpoint, and a finished run withou
   await assert.rejects(train({ outDir: dir, resume: true }), /already finished its 1 epochs; pass --epochs/);
   // a run directory written by ganport 0.1.0 (imageShape, no logEvery) still resumes and exports
   const configPath = join(dir, 'config.json');
-  const { sampleShape, logEvery: _logEvery, ...rest } = JSON.parse(readFileSync(configPath, 'utf8')) as { sampleShape: number[]; logEvery: number };
+  const {
+    sampleShape,
+    logEvery: _logEvery,
+    ...rest
+  } = JSON.parse(readFileSync(configPath, 'utf8')) as { sampleShape: number[]; logEvery: number };
   writeFileSync(configPath, JSON.stringify({ ...rest, imageShape: sampleShape }));
   const extended = await train({ outDir: dir, resume: true, epochs: 2, quiet: true });
   assert.equal(extended.steps, 4);

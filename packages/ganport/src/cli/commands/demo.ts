@@ -1,13 +1,11 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { demoSite } from '../../demo/build.js';
 import { GanportError } from '@ganport/runtime';
 import { shippedModelsDir } from '../../assets.js';
+import { demoSite } from '../../demo/build.js';
 import { ORT_WEB_ROUTE, ortWebDist } from '../../util/ort-web.js';
 import { serveStatic } from '../../util/static-server.js';
-import { intFlag, parse } from '../flags.js';
-
-export const usage = 'ganport demo [--port N (default 5173)] [--models DIR (default: the shipped models/)]';
+import { defineCommand } from '../flags.js';
 
 /** Model directories (with generator.onnx) under `dir`, as the demo's model list. */
 export function listModels(dir: string): { name: string; url: string }[] {
@@ -16,29 +14,37 @@ export function listModels(dir: string): { name: string; url: string }[] {
     .map((e) => ({ name: e.name, url: `./models/${e.name}/generator.onnx` }));
 }
 
-export async function demoCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { port: { type: 'string' }, models: { type: 'string' } }, usage);
-  const site = demoSite();
-  if (!existsSync(join(site, 'index.html'))) throw new GanportError(`the demo is not built (${site}); run npm run build`, 'not-found');
-  const models = values.models ?? shippedModelsDir();
-  if (!existsSync(models)) throw new GanportError(`models directory ${models} does not exist`, 'not-found');
-  const port = intFlag(values.port, 'port', 5173);
-  const { server, origin } = await serveStatic(
-    {
-      routes: [
-        ['/models/', models],
-        [ORT_WEB_ROUTE, ortWebDist()],
-        ['/', site],
-      ],
-      pages: { '/models/index.json': { type: 'application/json', body: () => JSON.stringify(listModels(models)) } },
-    },
-    port,
-  ).catch((err: NodeJS.ErrnoException) => {
-    throw new GanportError(`cannot listen on 127.0.0.1:${port}: ${err.code ?? err.message}`, 'unavailable');
-  });
-  console.log(`ganport demo: ${origin}/  (models from ${models}; Ctrl-C to stop)`);
-  await new Promise<void>((resolve) => process.once('SIGINT', resolve).once('SIGTERM', resolve));
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-  return 0;
-}
+export const demoCommand = defineCommand({
+  name: 'demo',
+  summary: 'serve the browser demo on 127.0.0.1 and print its URL',
+  flags: {
+    port: { type: 'int', value: 'N', default: 5173, help: 'the port to listen on' },
+    models: { type: 'string', value: 'DIR', help: 'serve the model directories in DIR (default: the shipped models/)' },
+  },
+  examples: ['ganport demo', 'ganport demo --port 8080 --models models'],
+  async run({ port, models = shippedModelsDir() }) {
+    const site = demoSite();
+    if (!existsSync(join(site, 'index.html'))) {
+      throw new GanportError(`the demo is not built (${site}); run npm run build`, 'not-found');
+    }
+    if (!existsSync(models)) throw new GanportError(`models directory ${models} does not exist`, 'not-found');
+    const { server, origin } = await serveStatic(
+      {
+        routes: [
+          ['/models/', models],
+          [ORT_WEB_ROUTE, ortWebDist()],
+          ['/', site],
+        ],
+        pages: { '/models/index.json': { type: 'application/json', body: () => JSON.stringify(listModels(models)) } },
+      },
+      port,
+    ).catch((err: NodeJS.ErrnoException) => {
+      throw new GanportError(`cannot listen on 127.0.0.1:${port}: ${err.code ?? err.message}`, 'unavailable');
+    });
+    console.log(`ganport demo: ${origin}/  (models from ${models}; Ctrl-C to stop)`);
+    await new Promise<void>((resolve) => process.once('SIGINT', resolve).once('SIGTERM', resolve));
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    return 0;
+  },
+});

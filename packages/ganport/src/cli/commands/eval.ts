@@ -1,82 +1,84 @@
 import { join, relative } from 'node:path';
-import { type ImageEvalReport, type ImageScores, DEFAULT_IMAGE_SAMPLES, evaluateImages } from '../../eval/images.js';
-import { summarize, scoreMixture } from '../../eval/mixtures.js';
-import { type Generator, GanportError, loadGenerator, toPNG } from '@ganport/runtime';
-import { scatterPlot } from '@ganport/runtime';
-import { mixture } from '../../datasets/mixtures.js';
-import { writeFileAtomic } from '../../util/files.js';
-import { UsageError, intFlag, parse } from '../flags.js';
-import { resolveModel } from './generate.js';
+import { MIXTURES } from '../../datasets/mixtures.js';
+import {
+  DEFAULT_IMAGE_SAMPLES,
+  EvalOptionError,
+  evaluate,
+  type ImageEvalReport,
+  type ImageScores,
+  type MixtureEvalReport,
+} from '../../eval/index.js';
+import { defineCommand, flagFor, UsageError } from '../flags.js';
 
-export const usage =
-  'ganport eval MODEL [--json]\n' +
-  '       images:      [--samples N (10000)] [--seed S (0)] [--data DIR] [--classifier FILE.onnx] [--k K (3)]\n' +
-  '       2-D points:  [--mixture ring|grid] [--samples N (2500)] [--seeds K (5)] [--plot FILE.png]';
-
-function parseFlags(argv: string[]) {
-  return parse(
-    argv,
-    {
-      mixture: { type: 'string' },
-      samples: { type: 'string' },
-      seeds: { type: 'string' },
-      seed: { type: 'string' },
-      plot: { type: 'string' },
-      data: { type: 'string' },
-      classifier: { type: 'string' },
-      k: { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-    usage,
-  );
-}
-
-type Flags = ReturnType<typeof parseFlags>['values'];
+/** Named, so that an option the domain refuses can be reported as its flag. */
+const flags = {
+  samples: {
+    type: 'int',
+    value: 'N',
+    help: `images on each side (default ${DEFAULT_IMAGE_SAMPLES}); 2-D points per seed (default 2500)`,
+  },
+  seed: { type: 'int', value: 'S', help: 'images: seeds the latents and the real images drawn (default 0)' },
+  data: {
+    type: 'string',
+    value: 'DIR',
+    option: 'dataDir',
+    help: 'images: IDX data with train and t10k splits (default: Fashion-MNIST, else the shipped sample)',
+  },
+  classifier: {
+    type: 'string',
+    value: 'FILE.onnx',
+    help: 'images: the classifier to measure with (default: the shipped one)',
+  },
+  k: { type: 'int', value: 'K', help: 'images: neighbours of the precision/recall manifolds (default 3)' },
+  mixture: {
+    type: 'string',
+    value: MIXTURES.join('|'),
+    help: 'points: the mixture to score against (default: the one the model was trained on)',
+  },
+  seeds: { type: 'int', value: 'K', help: 'points: score sampling seeds 0 to K-1, as mean ± std (default 5)' },
+  plot: { type: 'string', value: 'FILE.png', help: "points: write seed 0's scatter plot over the modes" },
+  json: { type: 'boolean', help: 'print the report as JSON' },
+} as const;
 
 /**
- * Measures a generator through the runtime (what users ship): image generators
- * with classifier-based metrics against real test images, 2-D mixture generators
- * with the VEEGAN/PacGAN mode-collapse protocol.
+ * Measures a generator through the runtime (what users ship): image generators with classifier-based
+ * metrics against real test images, 2-D mixture generators with the VEEGAN/PacGAN mode-collapse protocol.
  */
-export async function evalCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(argv);
-  if (positionals.length !== 1) throw new UsageError(`expected one MODEL\nusage: ${usage}`);
-  const modelPath = resolveModel(positionals[0]);
-  const generator = await loadGenerator(modelPath);
-  try {
-    const points = generator.info.layout === 'flat';
-    const misplaced = Object.keys(values).filter((flag) => (points ? ['seed', 'data', 'classifier', 'k'] : ['mixture', 'seeds', 'plot']).includes(flag));
-    if (misplaced.length) throw new UsageError(`--${misplaced[0]} does not apply to ${points ? '2-D point' : 'image'} generators\nusage: ${usage}`);
-    if (points) await evalMixture(generator, modelPath, values);
-    else await evalImages(generator, modelPath, values);
-  } finally {
-    await generator.dispose();
-  }
-  return 0;
-}
+export const evalCommand = defineCommand({
+  name: 'eval',
+  summary:
+    'measure a generator: FCD, precision/recall, class KL for images; modes, high quality, reverse KL for 2-D mixtures',
+  positional: { name: 'MODEL', required: true, help: 'a generator .onnx file or a model directory' },
+  flags,
+  examples: [
+    'ganport eval models/dcgan',
+    'ganport eval models/seed-mlp --samples 2000 --data data/fashion-mnist --json',
+    'ganport eval models/mlp-2d-grid --seeds 3 --plot grid.png',
+  ],
+  async run({ json, ...options }, model) {
+    const log = json ? undefined : (line: string) => console.error(line);
+    const report = await evaluate(model, { ...options, log }).catch((err: unknown) => {
+      if (!(err instanceof EvalOptionError)) throw err;
+      throw new UsageError(`${flagFor(flags, err.option)} does not apply to ${err.generatorKind} generators`);
+    });
+    if (json) console.log(JSON.stringify(report, null, 2));
+    else console.log(report.kind === 'images' ? formatImageReport(report) : formatMixtureReport(report, options.plot));
+    return 0;
+  },
+});
 
-async function evalImages(generator: Generator, modelPath: string, values: Flags): Promise<void> {
-  const report = await evaluateImages(generator, {
-    samples: intFlag(values.samples, 'samples', DEFAULT_IMAGE_SAMPLES),
-    seed: intFlag(values.seed, 'seed', 0),
-    dataDir: values.data,
-    classifier: values.classifier,
-    k: intFlag(values.k, 'k'),
-    log: values.json ? undefined : (line) => console.error(line),
-  });
-  if (values.json) console.log(JSON.stringify({ model: modelPath, ...report }, null, 2));
-  else console.log(formatImageReport(modelPath, report));
-}
-
-export function formatImageReport(modelPath: string, r: ImageEvalReport): string {
+function formatImageReport(r: { model: string } & ImageEvalReport): string {
   const row = (label: string, pick: (s: ImageScores) => number | undefined, digits: number) => {
-    const cell = (s: ImageScores) => (pick(s) === undefined ? '-' : pick(s)!.toFixed(digits)).padStart(12);
+    const cell = (s: ImageScores) => (pick(s)?.toFixed(digits) ?? '-').padStart(12);
     return `  ${label.padEnd(22)}${cell(r.generated)}${cell(r.realFloor)}`;
   };
+  const { classifier } = r;
+  const accuracy = (100 * classifier.testAccuracy).toFixed(2);
   const lines = [
-    `${modelPath}: ${r.samples} generated vs ${r.samples} real test images (seed ${r.seed})`,
-    `classifier ${relative(process.cwd(), r.classifier.path)} (${r.classifier.data}, test accuracy ${(100 * r.classifier.testAccuracy).toFixed(2)} %)`,
-    `  ${''.padEnd(22)}${'generated'.padStart(12)}${'real floor'.padStart(12)}   (floor: ${r.samples} train vs test images)`,
+    `${r.model}: ${r.samples} generated vs ${r.samples} real test images (seed ${r.seed})`,
+    `classifier ${relative(process.cwd(), classifier.path)} (${classifier.data}, test accuracy ${accuracy} %)`,
+    `  ${''.padEnd(22)}${'generated'.padStart(12)}${'real floor'.padStart(12)}` +
+      `   (floor: ${r.samples} train vs test images)`,
     row('FCD', (s) => s.fcd, 3),
     row(`precision (k=${r.k})`, (s) => s.precision, 3),
     row(`recall (k=${r.k})`, (s) => s.recall, 3),
@@ -87,39 +89,15 @@ export function formatImageReport(modelPath: string, r: ImageEvalReport): string
   return lines.join('\n');
 }
 
-async function evalMixture(generator: Generator, modelPath: string, values: Flags): Promise<void> {
-  const { info } = generator;
-  if (info.outputShape.join() !== '2') throw new GanportError(`${modelPath} makes flat ${info.outputShape.join('×')} outputs; ganport eval measures images and 2-D points`, 'unsupported');
-  const name = values.mixture ?? info.metadata['ganport.data'];
-  if (!name) throw new GanportError(`${modelPath} does not say which mixture it was trained on; pass --mixture ring or grid`);
-  const m = mixture(name);
-  const samples = intFlag(values.samples, 'samples', 2500);
-  const seeds = intFlag(values.seeds, 'seeds', 5);
-  if (samples < 1 || samples > 4096 || seeds < 1 || seeds > 100) throw new GanportError('--samples must be 1..4096 and --seeds 1..100');
-  const runs = [];
-  for (let seed = 0; seed < seeds; seed++) {
-    const batch = await generator.generate({ seed, count: samples });
-    runs.push(scoreMixture(batch.data, m));
-    if (seed === 0 && values.plot) await writeFileAtomic(values.plot, toPNG(scatterPlot(batch.data, { modes: m.modes })));
-  }
-  const report = {
-    model: modelPath,
-    mixture: m.name,
-    modes: m.modes.length,
-    samples,
-    seeds,
-    modesCaptured: summarize(runs.map((r) => r.modesCaptured)),
-    highQualityPercent: summarize(runs.map((r) => 100 * r.highQualityFraction)),
-    reverseKl: summarize(runs.map((r) => r.reverseKl)),
-  };
-  if (values.json) {
-    console.log(JSON.stringify(report, null, 2));
-    return;
-  }
-  const f = (s: { mean: number; std: number }, digits: number) => `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}`;
-  console.log(`${modelPath} on ${m.name} (${m.modes.length} modes, σ ${m.sigma}): ${samples} samples × ${seeds} seeds`);
-  console.log(`  modes captured      ${f(report.modesCaptured, 1)} / ${m.modes.length}`);
-  console.log(`  high-quality        ${f(report.highQualityPercent, 1)} %`);
-  console.log(`  reverse KL          ${f(report.reverseKl, 3)}`);
-  if (values.plot) console.log(`  scatter plot        ${join(values.plot)}`);
+function formatMixtureReport(r: { model: string } & MixtureEvalReport, plot: string | undefined): string {
+  const f = (s: { mean: number; std: number }, digits: number) =>
+    `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}`;
+  const lines = [
+    `${r.model} on ${r.mixture} (${r.modes} modes, σ ${r.sigma}): ${r.samples} samples × ${r.seeds} seeds`,
+    `  modes captured      ${f(r.modesCaptured, 1)} / ${r.modes}`,
+    `  high-quality        ${f(r.highQualityPercent, 1)} %`,
+    `  reverse KL          ${f(r.reverseKl, 3)}`,
+  ];
+  if (plot) lines.push(`  scatter plot        ${join(plot)}`);
+  return lines.join('\n');
 }

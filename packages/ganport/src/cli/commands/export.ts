@@ -1,26 +1,50 @@
 import { existsSync, statSync } from 'node:fs';
-import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, exportModelFile, exportRun } from '../../export/index.js';
-import { GanportError } from '@ganport/runtime';
-import { UsageError, intFlag, parse, requireFlag } from '../flags.js';
+import { toLayout } from '@ganport/runtime';
+import { DEFAULT_OPSET, exportModelFile, exportRun, MAX_OPSET, MIN_OPSET } from '../../export/index.js';
+import { defineCommand, UsageError } from '../flags.js';
 
-export const usage = `ganport export RUN_DIR --out MODEL_DIR | ganport export PATH/model.json --out FILE.onnx  [--opset N (${MIN_OPSET}..${MAX_OPSET}, default ${DEFAULT_OPSET})] [--layout nhwc|nchw] [--fold-batchnorm] [--fp16] [--triton REPO_DIR]`;
-
-export async function exportCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(
-    argv,
-    { out: { type: 'string' }, opset: { type: 'string' }, layout: { type: 'string', default: 'nhwc' }, 'fold-batchnorm': { type: 'boolean', default: false }, fp16: { type: 'boolean', default: false }, triton: { type: 'string' } },
-    usage,
-  );
-  if (positionals.length !== 1) throw new UsageError(`expected one RUN_DIR or model.json, got ${positionals.length}\nusage: ${usage}`);
-  const [source] = positionals;
-  const out = requireFlag(values.out, 'out', usage);
-  const layout = values.layout;
-  if (layout !== 'nhwc' && layout !== 'nchw') throw new GanportError(`--layout must be nhwc or nchw, got "${layout}"`);
-  const options = { opset: intFlag(values.opset, 'opset', DEFAULT_OPSET), layout, foldBatchNorm: values['fold-batchnorm'], fp16: values.fp16 } as const;
-  const isRun = existsSync(source) && statSync(source).isDirectory();
-  if (values.triton && !isRun) throw new UsageError('--triton goes with a RUN_DIR export (it serves the generator)');
-  const files = isRun ? await exportRun(source, out, { ...options, triton: values.triton }) : [await exportModelFile(source, out, options)];
-  const notes = [`opset ${options.opset}`, layout.toUpperCase(), options.fp16 ? 'fp16' : 'fp32', ...(options.foldBatchNorm ? ['batch norm folded'] : [])].join(', ');
-  for (const f of files) console.log(`wrote ${f.path} (${(f.bytes / 1024).toFixed(1)} KiB, ${notes})`);
-  return 0;
-}
+export const exportCommand = defineCommand({
+  name: 'export',
+  summary: 'convert trained tfjs models to ONNX',
+  positional: {
+    name: 'SOURCE',
+    required: true,
+    help: 'a training run directory (its generator and discriminator) or one tfjs model.json',
+  },
+  flags: {
+    out: {
+      type: 'string',
+      value: 'PATH',
+      required: true,
+      help: 'the model directory to write for a run, the .onnx file for a model.json',
+    },
+    opset: { type: 'int', value: 'N', default: DEFAULT_OPSET, help: `ONNX opset, ${MIN_OPSET} to ${MAX_OPSET}` },
+    layout: { type: 'string', value: 'nhwc|nchw', default: 'nhwc', help: 'layout of image inputs and outputs' },
+    'fold-batchnorm': {
+      type: 'boolean',
+      option: 'foldBatchNorm',
+      help: 'fold batch normalization into the preceding convolution or dense layer',
+    },
+    fp16: { type: 'boolean', help: 'store weights and compute in float16 (inputs and outputs stay float32)' },
+    triton: { type: 'string', value: 'REPO_DIR', help: 'also write a Triton model repository serving the generator' },
+  },
+  examples: [
+    'ganport export runs/dcgan --out models/my-dcgan',
+    'ganport export runs/dcgan --out models/dcgan-nchw --layout nchw --fold-batchnorm --fp16',
+    'ganport export runs/dcgan/generator/model.json --out generator.onnx --opset 13',
+  ],
+  async run({ out, triton, ...values }, source) {
+    const options = { ...values, layout: toLayout(values.layout) };
+    const isRun = existsSync(source) && statSync(source).isDirectory();
+    if (triton !== undefined && !isRun) {
+      throw new UsageError('--triton goes with a RUN_DIR export (it serves the generator)');
+    }
+    const files = isRun
+      ? await exportRun(source, out, { ...options, triton })
+      : [await exportModelFile(source, out, options)];
+    const notes = [`opset ${options.opset}`, options.layout, options.fp16 ? 'fp16' : 'fp32'];
+    if (options.foldBatchNorm) notes.push('batch norm folded');
+    for (const f of files) console.log(`wrote ${f.path} (${(f.bytes / 1024).toFixed(1)} KiB, ${notes.join(', ')})`);
+    return 0;
+  },
+});

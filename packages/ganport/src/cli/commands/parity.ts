@@ -1,31 +1,39 @@
-import { DEFAULT_TOLERANCE, RUNTIMES, formatParity, parseRuntimes, runParity } from '../../parity/parity.js';
-import { UsageError, intFlag, numberFlag, parse } from '../flags.js';
+import { DEFAULT_CHROMIUM } from '../../parity/browser.js';
+import { DEFAULT_TOLERANCE, formatParity, parseRuntimes, RUNTIMES, runParity } from '../../parity/parity.js';
+import { defineCommand } from '../flags.js';
 
-export const usage = `ganport parity MODEL_DIR [--seed S] [--count N] [--tolerance T (default ${DEFAULT_TOLERANCE})] [--runtimes ${RUNTIMES.join(',')}] [--backend NAME] [--chromium PATH] [--json]`;
-
-export async function parityCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(
-    argv,
-    {
-      seed: { type: 'string' },
-      count: { type: 'string' },
-      tolerance: { type: 'string' },
-      runtimes: { type: 'string' },
-      backend: { type: 'string' },
-      chromium: { type: 'string' },
-      json: { type: 'boolean', default: false },
+export const parityCommand = defineCommand({
+  name: 'parity',
+  summary: 'compare tfjs, onnxruntime-node, onnxruntime-web and Chromium outputs',
+  positional: { name: 'MODEL_DIR', required: true, help: 'an exported model directory (with its tfjs/ reference)' },
+  flags: {
+    seed: { type: 'int', value: 'S', help: 'seeds the latent vectors (default 0)' },
+    count: { type: 'int', value: 'N', help: 'latent vectors to compare on (default 16)' },
+    tolerance: { type: 'number', value: 'T', help: `largest abs error that passes (default ${DEFAULT_TOLERANCE})` },
+    runtimes: {
+      type: 'string',
+      value: 'LIST',
+      help: `comma-separated, of ${RUNTIMES.join(', ')} (default: all; tfjs, the reference, always runs)`,
     },
-    usage,
-  );
-  if (positionals.length !== 1) throw new UsageError(`expected one MODEL_DIR\nusage: ${usage}`);
-  const report = await runParity(positionals[0], {
-    seed: intFlag(values.seed, 'seed', 0),
-    count: intFlag(values.count, 'count', 16),
-    tolerance: numberFlag(values.tolerance, 'tolerance', DEFAULT_TOLERANCE),
-    runtimes: values.runtimes ? parseRuntimes(values.runtimes) : undefined,
-    backend: values.backend,
-    chromium: values.chromium,
-  });
-  console.log(values.json ? JSON.stringify(report, null, 2) : formatParity(report));
-  return report.ok ? 0 : 1;
-}
+    backend: {
+      type: 'string',
+      value: 'NAME',
+      help: 'tfjs backend of the reference run (default: the fastest present)',
+    },
+    chromium: {
+      type: 'string',
+      value: 'PATH',
+      help: `the Chromium for ort-web-chromium (default: $GANPORT_CHROMIUM, else ${DEFAULT_CHROMIUM})`,
+    },
+    json: { type: 'boolean', help: 'print the report as JSON' },
+  },
+  examples: [
+    'ganport parity models/seed-mlp --count 64',
+    'ganport parity models/my-dcgan --runtimes ort-node,ort-web --tolerance 1e-2',
+  ],
+  async run({ json, runtimes, ...options }, modelDir) {
+    const report = await runParity(modelDir, { ...options, runtimes: runtimes ? parseRuntimes(runtimes) : undefined });
+    console.log(json ? JSON.stringify(report, null, 2) : formatParity(report));
+    return report.ok ? 0 : 1;
+  },
+});

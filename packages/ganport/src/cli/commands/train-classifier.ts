@@ -1,39 +1,43 @@
+import { BACKENDS } from '../../tfjs/backend.js';
 import { trainClassifier } from '../../train/classifier.js';
-import { intFlag, numberFlag, parse, requireFlag } from '../flags.js';
-
-export const usage = 'ganport train-classifier --out DIR [--data DIR] [--epochs N (5)] [--batch B (64)] [--lr LR (0.001)] [--seed S] [--backend NAME] [--limit N] [--overwrite] [--quiet]';
+import { defineCommand } from '../flags.js';
 
 /** Trains the classifier `ganport eval` measures images with, on labelled IDX data (train and t10k splits). */
-export async function trainClassifierCommand(argv: string[]): Promise<number> {
-  const { values } = parse(
-    argv,
-    {
-      out: { type: 'string' },
-      data: { type: 'string' },
-      epochs: { type: 'string' },
-      batch: { type: 'string' },
-      lr: { type: 'string' },
-      seed: { type: 'string' },
-      backend: { type: 'string' },
-      limit: { type: 'string' },
-      overwrite: { type: 'boolean', default: false },
-      quiet: { type: 'boolean', default: false },
+export const trainClassifierCommand = defineCommand({
+  name: 'train-classifier',
+  summary: 'train the image classifier that ganport eval measures with',
+  flags: {
+    out: { type: 'string', value: 'DIR', option: 'outDir', required: true, help: 'where the classifier goes' },
+    data: {
+      type: 'string',
+      value: 'DIR',
+      option: 'dataDir',
+      help: 'labelled IDX data with train and t10k splits (default: Fashion-MNIST)',
     },
-    usage,
-  );
-  const { record } = await trainClassifier({
-    outDir: requireFlag(values.out, 'out', usage),
-    dataDir: values.data,
-    epochs: intFlag(values.epochs, 'epochs'),
-    batchSize: intFlag(values.batch, 'batch'),
-    learningRate: values.lr === undefined ? undefined : numberFlag(values.lr, 'lr', 0),
-    seed: intFlag(values.seed, 'seed'),
-    backend: values.backend,
-    limit: intFlag(values.limit, 'limit'),
-    overwrite: values.overwrite,
-    quiet: values.quiet,
-    log: (line) => console.log(line),
-  });
-  console.log(`test accuracy ${(100 * record.testAccuracy).toFixed(2)} % on ${record.testImages} ${record.dataName} test images after ${record.epochs} epochs (${record.trainSeconds} s on ${record.backend})`);
-  return 0;
-}
+    epochs: { type: 'int', value: 'N', help: 'epochs to train (default 5)' },
+    batch: { type: 'int', value: 'B', option: 'batchSize', help: 'batch size (default 64)' },
+    lr: { type: 'number', value: 'LR', option: 'learningRate', help: 'Adam learning rate (default 0.001)' },
+    seed: { type: 'int', value: 'S', help: 'seeds weights and shuffling (default 0)' },
+    backend: {
+      type: 'string',
+      value: 'NAME',
+      help: `tfjs backend: ${BACKENDS.join(', ')} (default: the fastest present)`,
+    },
+    limit: { type: 'int', value: 'N', help: 'use only the first N training images' },
+    overwrite: { type: 'boolean', help: 'replace a classifier already in --out' },
+    quiet: { type: 'boolean', help: 'no progress bar' },
+  },
+  examples: [
+    'ganport train-classifier --out models/classifier --epochs 8',
+    'ganport train-classifier --out runs/classifier --data data/mnist --limit 10000',
+  ],
+  async run(options) {
+    const { record } = await trainClassifier({ ...options, log: (line) => console.log(line) });
+    const accuracy = (100 * record.testAccuracy).toFixed(2);
+    console.log(
+      `test accuracy ${accuracy} % on ${record.testImages} ${record.dataName} test images ` +
+        `after ${record.epochs} epochs (${record.trainSeconds} s on ${record.backend})`,
+    );
+    return 0;
+  },
+});

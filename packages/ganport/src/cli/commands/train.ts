@@ -1,59 +1,92 @@
+import { PRESETS } from '../../presets/index.js';
+import { BACKENDS } from '../../tfjs/backend.js';
 import { LOSSES, type LossName } from '../../train/losses.js';
 import { train } from '../../train/train.js';
-import { UsageError, intFlag, numberFlag, parse } from '../flags.js';
+import { defineCommand, UsageError } from '../flags.js';
 
-export const usage =
-  'ganport train --preset NAME --epochs N --out RUN_DIR [--data DIR] [--seed S] [--batch B] [--backend NAME] [--lr LR] [--loss bce|lsgan|hinge] [--label-smoothing S] [--ema DECAY] [--pack M] [--checkpoint-every N] [--limit N] [--log-every N] [--overwrite] [--quiet]\n       ganport train --resume RUN_DIR [--epochs N]';
-
-export async function trainCommand(argv: string[]): Promise<number> {
-  const { values } = parse(
-    argv,
-    {
-      preset: { type: 'string' },
-      epochs: { type: 'string' },
-      out: { type: 'string' },
-      resume: { type: 'string' },
-      data: { type: 'string' },
-      seed: { type: 'string' },
-      batch: { type: 'string' },
-      backend: { type: 'string' },
-      lr: { type: 'string' },
-      loss: { type: 'string' },
-      'label-smoothing': { type: 'string' },
-      ema: { type: 'string' },
-      pack: { type: 'string' },
-      'checkpoint-every': { type: 'string' },
-      limit: { type: 'string' },
-      'log-every': { type: 'string' },
-      overwrite: { type: 'boolean', default: false },
-      quiet: { type: 'boolean', default: false },
+export const trainCommand = defineCommand({
+  name: 'train',
+  summary: 'train a GAN in Node with TensorFlow.js',
+  flags: {
+    out: { type: 'string', value: 'RUN_DIR', help: 'the directory of a new run (or give --resume)' },
+    resume: { type: 'string', value: 'RUN_DIR', help: 'continue the run in RUN_DIR from its last checkpoint' },
+    preset: {
+      type: 'string',
+      value: 'NAME',
+      help: `the architecture: ${Object.keys(PRESETS).join(', ')} (default seed-mlp)`,
     },
-    usage,
-  );
-  if ((values.resume === undefined) === (values.out === undefined)) throw new UsageError(`give either --out RUN_DIR (a new run) or --resume RUN_DIR\nusage: ${usage}`);
-  if (values.loss !== undefined && !(LOSSES as readonly string[]).includes(values.loss)) throw new UsageError(`--loss must be one of ${LOSSES.join(', ')}, got "${values.loss}"`);
-  const result = await train({
-    outDir: (values.out ?? values.resume)!,
-    resume: values.resume !== undefined,
-    preset: values.preset,
-    epochs: intFlag(values.epochs, 'epochs'),
-    dataDir: values.data,
-    seed: intFlag(values.seed, 'seed'),
-    batchSize: intFlag(values.batch, 'batch'),
-    backend: values.backend,
-    learningRate: values.lr === undefined ? undefined : numberFlag(values.lr, 'lr', 0),
-    loss: values.loss as LossName | undefined,
-    labelSmoothing: values['label-smoothing'] === undefined ? undefined : numberFlag(values['label-smoothing'], 'label-smoothing', 0),
-    emaDecay: values.ema === undefined ? undefined : numberFlag(values.ema, 'ema', 0),
-    pack: intFlag(values.pack, 'pack'),
-    checkpointEvery: intFlag(values['checkpoint-every'], 'checkpoint-every'),
-    limit: intFlag(values.limit, 'limit'),
-    logEvery: intFlag(values['log-every'], 'log-every'),
-    overwrite: values.overwrite,
-    quiet: values.quiet,
-    log: (line) => console.log(line),
-  });
-  const { last } = result;
-  console.log(`trained to step ${result.steps}: D loss ${last.d_loss.toFixed(4)}, G loss ${last.g_loss.toFixed(4)}, ${last.images_per_sec} img/s`);
-  return 0;
-}
+    epochs: { type: 'int', value: 'N', help: 'epochs to train (default 1); with --resume, the new total' },
+    data: {
+      type: 'string',
+      value: 'DIR',
+      option: 'dataDir',
+      help: 'IDX files, a folder of PNG/JPEG images, or a 2-D mixture: ring, grid (default: Fashion-MNIST)',
+    },
+    seed: { type: 'int', value: 'S', help: 'seeds weights, noise, shuffling and dropout (default 0)' },
+    batch: { type: 'int', value: 'B', option: 'batchSize', help: "batch size (default: the preset's, else 64)" },
+    backend: {
+      type: 'string',
+      value: 'NAME',
+      help: `tfjs backend: ${BACKENDS.join(', ')} (default: the fastest present)`,
+    },
+    lr: {
+      type: 'number',
+      value: 'LR',
+      option: 'learningRate',
+      help: "Adam learning rate (default: the preset's, else 2e-4)",
+    },
+    loss: { type: 'string', value: LOSSES.join('|'), help: 'the GAN loss (default bce, non-saturating)' },
+    'label-smoothing': {
+      type: 'number',
+      value: 'S',
+      option: 'labelSmoothing',
+      help: 'real targets are 1 - S (default 0)',
+    },
+    ema: {
+      type: 'number',
+      value: 'DECAY',
+      option: 'emaDecay',
+      help: "EMA decay of the generator's weights (default: the preset's, else 0.999; 0 turns it off)",
+    },
+    pack: { type: 'int', value: 'M', help: 'PacGAN: the discriminator judges M samples at once (default 1)' },
+    'checkpoint-every': {
+      type: 'int',
+      value: 'N',
+      option: 'checkpointEvery',
+      help: "write a checkpoint every N steps (default 500) and at each epoch's end",
+    },
+    limit: { type: 'int', value: 'N', help: 'use only the first N images' },
+    'log-every': {
+      type: 'int',
+      value: 'N',
+      option: 'logEvery',
+      help: 'append a metrics line every N steps (default 50)',
+    },
+    overwrite: { type: 'boolean', help: 'replace a run already in --out' },
+    quiet: { type: 'boolean', help: 'no progress bar' },
+  },
+  examples: [
+    'ganport train --preset dcgan --epochs 5 --out runs/dcgan',
+    'ganport train --resume runs/dcgan --epochs 8',
+    'ganport train --preset mlp-2d --data grid --epochs 150 --pack 4 --out runs/grid',
+  ],
+  async run({ out, resume, loss, ...options }) {
+    const outDir = out ?? resume;
+    if (outDir === undefined || (out !== undefined && resume !== undefined)) {
+      throw new UsageError('give either --out RUN_DIR (a new run) or --resume RUN_DIR');
+    }
+    const result = await train({
+      ...options,
+      outDir,
+      resume: resume !== undefined,
+      loss: loss as LossName | undefined, // train() checks the name
+      log: (line) => console.log(line),
+    });
+    const { last } = result;
+    console.log(
+      `trained to step ${result.steps}: D loss ${last.d_loss.toFixed(4)}, G loss ${last.g_loss.toFixed(4)}, ` +
+        `${last.images_per_sec} img/s`,
+    );
+    return 0;
+  },
+});

@@ -2,7 +2,7 @@
  * The demo page: pick a shipped model, seed, count, class and truncation; animate a
  * latent interpolation; download the grid. Built by vite (demo/build.ts) into dist/demo-site.
  */
-import { type Generator, drawToCanvas, interpolate, loadGenerator } from '@ganport/runtime';
+import { drawToCanvas, type Generator, interpolate, loadGenerator } from '@ganport/runtime';
 
 interface ModelEntry {
   name: string;
@@ -62,7 +62,12 @@ function animate(): void {
     const s = t < steps ? t : 2 * steps - t;
     const latents = new Float32Array(count * size);
     for (let i = 0; i < count; i++) {
-      const path = interpolate(a.subarray(i * size, (i + 1) * size), b.subarray(i * size, (i + 1) * size), steps + 1, 'slerp');
+      const path = interpolate(
+        a.subarray(i * size, (i + 1) * size),
+        b.subarray(i * size, (i + 1) * size),
+        steps + 1,
+        'slerp',
+      );
       latents.set(path.subarray(s * size, (s + 1) * size), i * size);
     }
     const t0 = performance.now();

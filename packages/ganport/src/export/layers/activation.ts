@@ -1,7 +1,8 @@
 /** tfjs activation names → ONNX ops; used by the Activation layer and every layer's `activation` argument. */
+
+import { GanportError } from '@ganport/runtime';
 import { attr } from '../builder.js';
 import type { GraphBuilder, Value } from '../graph.js';
-import { GanportError } from '@ganport/runtime';
 import { type LayerHandler, sameLayout } from './context.js';
 
 // tfjs's selu constants (ONNX's defaults are these values rounded to float32; write them explicitly).
@@ -17,7 +18,19 @@ export function applyActivation(g: GraphBuilder, x: Value, activation: string | 
     case 'relu':
       return unary('Relu');
     case 'relu6':
-      return sameLayout(x, g.op('Clip', [x.name, g.constFloat(`${base}/min`, [], Float32Array.of(0)), g.constFloat(`${base}/max`, [], Float32Array.of(6))], {}, base));
+      return sameLayout(
+        x,
+        g.op(
+          'Clip',
+          [
+            x.name,
+            g.constFloat(`${base}/min`, [], Float32Array.of(0)),
+            g.constFloat(`${base}/max`, [], Float32Array.of(6)),
+          ],
+          {},
+          base,
+        ),
+      );
     case 'tanh':
       return unary('Tanh');
     case 'sigmoid':
@@ -43,4 +56,5 @@ export function applyActivation(g: GraphBuilder, x: Value, activation: string | 
   }
 }
 
-export const activationLayer: LayerHandler = (ctx) => applyActivation(ctx.g, ctx.inputs[0], ctx.config.activation as string, ctx.name);
+export const activationLayer: LayerHandler = (ctx) =>
+  applyActivation(ctx.g, ctx.inputs[0], ctx.config.activation as string, ctx.name);

@@ -1,6 +1,7 @@
 /** What a layer handler is given, and what it must return. */
-import type { GraphBuilder, Value } from '../graph.js';
+
 import { GanportError } from '@ganport/runtime';
+import type { GraphBuilder, Value } from '../graph.js';
 
 /** A tfjs shape: null for the batch (or any unknown) dimension. */
 export type Shape = (number | null)[];
@@ -35,7 +36,10 @@ export function weight(ctx: LayerContext, name: string): LayerWeight {
 }
 
 export function unsupportedConfig(ctx: LayerContext, what: string): never {
-  throw new GanportError(`layer ${ctx.name} (${ctx.className}): ${what} is not supported by the ONNX exporter`, 'unsupported');
+  throw new GanportError(
+    `layer ${ctx.name} (${ctx.className}): ${what} is not supported by the ONNX exporter`,
+    'unsupported',
+  );
 }
 
 /** A value with the same rank and layout as `like`. */
@@ -46,5 +50,6 @@ export const tfjsValue = (name: string, rank: number): Value => ({ name, rank, l
 
 /** Requires channels-last data format (tfjs's default); channels-first tfjs layers are rare and not supported. */
 export function requireChannelsLast(ctx: LayerContext): void {
-  if (ctx.config.dataFormat !== undefined && ctx.config.dataFormat !== 'channelsLast') unsupportedConfig(ctx, `dataFormat ${String(ctx.config.dataFormat)}`);
+  if (ctx.config.dataFormat !== undefined && ctx.config.dataFormat !== 'channelsLast')
+    unsupportedConfig(ctx, `dataFormat ${String(ctx.config.dataFormat)}`);
 }

@@ -6,9 +6,17 @@
 import { GanportError } from '@ganport/runtime';
 import { attr } from '../builder.js';
 import { applyActivation } from './activation.js';
-import { type LayerContext, type LayerHandler, type LayerWeight, requireChannelsLast, unsupportedConfig, weight } from './context.js';
+import {
+  type LayerContext,
+  type LayerHandler,
+  type LayerWeight,
+  requireChannelsLast,
+  unsupportedConfig,
+  weight,
+} from './context.js';
 
-export const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0], v[1] ?? v[0]] : [v as number, v as number]);
+export const pair = (v: unknown): [number, number] =>
+  Array.isArray(v) ? [v[0], v[1] ?? v[0]] : [v as number, v as number];
 
 /** TensorFlow's `same` padding for one spatial axis of a forward convolution or pooling. */
 export function samePads(size: number | null, kernel: number, stride: number, dilation = 1): [number, number] {
@@ -24,7 +32,12 @@ export function samePads(size: number | null, kernel: number, stride: number, di
 }
 
 /** ONNX pads [top, left, bottom, right] for a 2-D window over an NHWC tfjs shape. */
-export function windowPads(ctx: LayerContext, kernel: [number, number], strides: [number, number], dilations: [number, number] = [1, 1]): number[] {
+export function windowPads(
+  ctx: LayerContext,
+  kernel: [number, number],
+  strides: [number, number],
+  dilations: [number, number] = [1, 1],
+): number[] {
   const padding = ctx.config.padding as string;
   if (padding === 'valid') return [0, 0, 0, 0];
   if (padding !== 'same') unsupportedConfig(ctx, `padding "${padding}"`);
@@ -60,11 +73,17 @@ export const conv2d: LayerHandler = (ctx) => {
   const kernel = pair(ctx.config.kernelSize);
   const strides = pair(ctx.config.strides ?? 1);
   const dilations = pair(ctx.config.dilationRate ?? 1);
-  if ((ctx.config.groups as number | undefined) && (ctx.config.groups as number) !== 1) unsupportedConfig(ctx, 'groups');
+  if ((ctx.config.groups as number | undefined) && (ctx.config.groups as number) !== 1)
+    unsupportedConfig(ctx, 'groups');
   const y = ctx.g.op(
     'Conv',
     convInputs(ctx),
-    { kernel_shape: attr.ints(kernel), strides: attr.ints(strides), dilations: attr.ints(dilations), pads: attr.ints(windowPads(ctx, kernel, strides, dilations)) },
+    {
+      kernel_shape: attr.ints(kernel),
+      strides: attr.ints(strides),
+      dilations: attr.ints(dilations),
+      pads: attr.ints(windowPads(ctx, kernel, strides, dilations)),
+    },
     `${ctx.name}/conv`,
   );
   return applyActivation(ctx.g, { name: y, rank: 4, layout: 'NCHW' }, ctx.config.activation as string, ctx.name);
@@ -90,7 +109,12 @@ export const conv2dTranspose: LayerHandler = (ctx) => {
   const y = ctx.g.op(
     'ConvTranspose',
     convInputs(ctx),
-    { kernel_shape: attr.ints(kernel), strides: attr.ints(strides), pads: attr.ints(pads), output_padding: attr.ints(outputPadding) },
+    {
+      kernel_shape: attr.ints(kernel),
+      strides: attr.ints(strides),
+      pads: attr.ints(pads),
+      output_padding: attr.ints(outputPadding),
+    },
     `${ctx.name}/conv_transpose`,
   );
   return applyActivation(ctx.g, { name: y, rank: 4, layout: 'NCHW' }, ctx.config.activation as string, ctx.name);

@@ -13,16 +13,36 @@ export const relu: LayerHandler = (ctx) => {
 
 /** tfjs LeakyReLU's alpha defaults to 0.3, ONNX's to 0.01: always written explicitly. */
 export const leakyRelu: LayerHandler = (ctx) =>
-  sameLayout(ctx.inputs[0], ctx.g.op('LeakyRelu', [ctx.inputs[0].name], { alpha: attr.float((ctx.config.alpha as number | undefined) ?? 0.3) }, ctx.name));
+  sameLayout(
+    ctx.inputs[0],
+    ctx.g.op(
+      'LeakyRelu',
+      [ctx.inputs[0].name],
+      { alpha: attr.float((ctx.config.alpha as number | undefined) ?? 0.3) },
+      ctx.name,
+    ),
+  );
 
-export const elu: LayerHandler = (ctx) => sameLayout(ctx.inputs[0], ctx.g.op('Elu', [ctx.inputs[0].name], { alpha: attr.float((ctx.config.alpha as number | undefined) ?? 1) }, ctx.name));
+export const elu: LayerHandler = (ctx) =>
+  sameLayout(
+    ctx.inputs[0],
+    ctx.g.op(
+      'Elu',
+      [ctx.inputs[0].name],
+      { alpha: attr.float((ctx.config.alpha as number | undefined) ?? 1) },
+      ctx.name,
+    ),
+  );
 
 /** PReLU's alpha has the input's tfjs shape (without batch), so it runs in tfjs layout. */
 export const prelu: LayerHandler = (ctx) => {
   if (ctx.config.sharedAxes) unsupportedConfig(ctx, 'sharedAxes');
   const x = ctx.g.tfjsLayout(ctx.inputs[0]);
   const alpha = weight(ctx, 'alpha');
-  return sameLayout(x, ctx.g.op('PRelu', [x.name, ctx.g.constFloat(`${ctx.name}/alpha`, alpha.shape, alpha.data)], {}, ctx.name));
+  return sameLayout(
+    x,
+    ctx.g.op('PRelu', [x.name, ctx.g.constFloat(`${ctx.name}/alpha`, alpha.shape, alpha.data)], {}, ctx.name),
+  );
 };
 
 export const softmax: LayerHandler = (ctx) => {

@@ -4,7 +4,7 @@
  * right-aligned, so the lower-rank inputs are unsqueezed first.
  */
 import { attr } from '../builder.js';
-import { type Value, onnxAxis } from '../graph.js';
+import { onnxAxis, type Value } from '../graph.js';
 import { type LayerContext, type LayerHandler, sameLayout } from './context.js';
 
 /** The inputs at one rank and one layout (that of the first rank-4 input, to avoid transposes). */
@@ -16,7 +16,11 @@ function aligned(ctx: LayerContext): { names: string[]; like: Value } {
     if (v.rank === rank) return g.inLayout(v, layout).name;
     const x = g.tfjsLayout(v);
     const missing = Array.from({ length: rank - v.rank }, (_, k) => k + 1);
-    const expanded: Value = { name: g.op('Unsqueeze', [x.name, g.constInt64(`${name}/axes_${i}`, missing)], {}, `${name}/expand_${i}`), rank, layout: 'NHWC' };
+    const expanded: Value = {
+      name: g.op('Unsqueeze', [x.name, g.constInt64(`${name}/axes_${i}`, missing)], {}, `${name}/expand_${i}`),
+      rank,
+      layout: 'NHWC',
+    };
     return g.inLayout(expanded, layout).name;
   });
   return { names, like: { name: '', rank, layout } };
@@ -37,7 +41,8 @@ export const minimum = variadic('Min', 'Min');
 export const multiply: LayerHandler = (ctx) => {
   const { names, like } = aligned(ctx);
   let product = names[0];
-  for (let i = 1; i < names.length; i++) product = ctx.g.op('Mul', [product, names[i]], {}, i === names.length - 1 ? ctx.name : `${ctx.name}/mul_${i}`);
+  for (let i = 1; i < names.length; i++)
+    product = ctx.g.op('Mul', [product, names[i]], {}, i === names.length - 1 ? ctx.name : `${ctx.name}/mul_${i}`);
   return sameLayout(like, product);
 };
 

@@ -13,7 +13,8 @@ function affine(ctx: LayerContext, channels: number): { gamma: Float32Array; bet
 function lastAxis(ctx: LayerContext, axis: unknown): void {
   const rank = ctx.inputShapes[0].length;
   const a = Array.isArray(axis) ? axis : [axis ?? -1];
-  if (a.length !== 1 || ((a[0] as number) + rank) % rank !== rank - 1) unsupportedConfig(ctx, `axis ${JSON.stringify(axis)} (only the last axis)`);
+  if (a.length !== 1 || ((a[0] as number) + rank) % rank !== rank - 1)
+    unsupportedConfig(ctx, `axis ${JSON.stringify(axis)} (only the last axis)`);
 }
 
 /**
@@ -31,7 +32,13 @@ export const batchNormalization: LayerHandler = (ctx) => {
   const { gamma, beta } = affine(ctx, channels);
   const x = ctx.inputs[0].rank === 4 ? g.inLayout(ctx.inputs[0], 'NCHW') : ctx.inputs[0];
   if (x.rank === 2 || x.rank === 4) {
-    const inputs = [x.name, g.constFloat(`${name}/gamma`, [channels], gamma), g.constFloat(`${name}/beta`, [channels], beta), g.constFloat(`${name}/mean`, [channels], mean.data), g.constFloat(`${name}/variance`, [channels], variance.data)];
+    const inputs = [
+      x.name,
+      g.constFloat(`${name}/gamma`, [channels], gamma),
+      g.constFloat(`${name}/beta`, [channels], beta),
+      g.constFloat(`${name}/mean`, [channels], mean.data),
+      g.constFloat(`${name}/variance`, [channels], variance.data),
+    ];
     return sameLayout(x, g.op('BatchNormalization', inputs, { epsilon: attr.float(epsilon) }, name));
   }
   const scale = gamma.map((s, c) => s / Math.sqrt(variance.data[c] + epsilon));
@@ -50,11 +57,40 @@ export const layerNormalization: LayerHandler = (ctx) => {
   const { gamma, beta } = affine(ctx, channels);
   const gammaName = g.constFloat(`${name}/gamma`, [channels], gamma);
   const betaName = g.constFloat(`${name}/beta`, [channels], beta);
-  if (g.opset >= 17) return tfjsValue(g.op('LayerNormalization', [x.name, gammaName, betaName], { axis: attr.int(-1), epsilon: attr.float(epsilon) }, name), x.rank);
+  if (g.opset >= 17)
+    return tfjsValue(
+      g.op(
+        'LayerNormalization',
+        [x.name, gammaName, betaName],
+        { axis: attr.int(-1), epsilon: attr.float(epsilon) },
+        name,
+      ),
+      x.rank,
+    );
   const mean = g.op('ReduceMean', [x.name], { axes: attr.ints([-1]), keepdims: attr.int(1) }, `${name}/mean`);
   const centered = g.op('Sub', [x.name, mean], {}, `${name}/centered`);
-  const variance = g.op('ReduceMean', [g.op('Mul', [centered, centered], {}, `${name}/squared`)], { axes: attr.ints([-1]), keepdims: attr.int(1) }, `${name}/variance`);
-  const std = g.op('Sqrt', [g.op('Add', [variance, g.constFloat(`${name}/epsilon`, [], Float32Array.of(epsilon))], {}, `${name}/variance_eps`)], {}, `${name}/std`);
+  const variance = g.op(
+    'ReduceMean',
+    [g.op('Mul', [centered, centered], {}, `${name}/squared`)],
+    { axes: attr.ints([-1]), keepdims: attr.int(1) },
+    `${name}/variance`,
+  );
+  const std = g.op(
+    'Sqrt',
+    [
+      g.op(
+        'Add',
+        [variance, g.constFloat(`${name}/epsilon`, [], Float32Array.of(epsilon))],
+        {},
+        `${name}/variance_eps`,
+      ),
+    ],
+    {},
+    `${name}/std`,
+  );
   const normalized = g.op('Div', [centered, std], {}, `${name}/normalized`);
-  return tfjsValue(g.op('Add', [g.op('Mul', [normalized, gammaName], {}, `${name}/scaled`), betaName], {}, name), x.rank);
+  return tfjsValue(
+    g.op('Add', [g.op('Mul', [normalized, gammaName], {}, `${name}/scaled`), betaName], {}, name),
+    x.rank,
+  );
 };

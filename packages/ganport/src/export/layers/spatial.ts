@@ -1,11 +1,12 @@
 /** UpSampling2D, ZeroPadding2D and Cropping2D, done in whichever layout the input is held. */
 import { attr } from '../builder.js';
 import type { Value } from '../graph.js';
-import { pair } from './conv.js';
 import { type LayerHandler, requireChannelsLast, sameLayout, unsupportedConfig } from './context.js';
+import { pair } from './conv.js';
 
 /** Per-axis values for a rank-4 value: `batch` and `channel` entries, `h` and `w` for the spatial axes. */
-const byAxis = <T>(x: Value, batch: T, channel: T, h: T, w: T): T[] => (x.layout === 'NCHW' ? [batch, channel, h, w] : [batch, h, w, channel]);
+const byAxis = <T>(x: Value, batch: T, channel: T, h: T, w: T): T[] =>
+  x.layout === 'NCHW' ? [batch, channel, h, w] : [batch, h, w, channel];
 
 /** tfjs resizes with alignCorners and halfPixelCenters off: ONNX's 'asymmetric' transform, nearest rounding down. */
 export const upSampling2d: LayerHandler = (ctx) => {
@@ -13,7 +14,8 @@ export const upSampling2d: LayerHandler = (ctx) => {
   const [x] = ctx.inputs;
   const [sh, sw] = pair(ctx.config.size ?? 2);
   const interpolation = (ctx.config.interpolation as string | undefined) ?? 'nearest';
-  if (interpolation !== 'nearest' && interpolation !== 'bilinear') unsupportedConfig(ctx, `interpolation "${interpolation}"`);
+  if (interpolation !== 'nearest' && interpolation !== 'bilinear')
+    unsupportedConfig(ctx, `interpolation "${interpolation}"`);
   const scales = ctx.g.constFloat(`${ctx.name}/scales`, [4], Float32Array.from(byAxis(x, 1, 1, sh, sw)));
   const attributes = {
     mode: attr.string(interpolation === 'nearest' ? 'nearest' : 'linear'),
@@ -33,7 +35,10 @@ export const zeroPadding2d: LayerHandler = (ctx) => {
   const [x] = ctx.inputs;
   const [[top, bottom], [left, right]] = edges(ctx.config.padding ?? 1);
   const pads = [...byAxis(x, 0, 0, top, left), ...byAxis(x, 0, 0, bottom, right)];
-  return sameLayout(x, ctx.g.op('Pad', [x.name, ctx.g.constInt64(`${ctx.name}/pads`, pads)], { mode: attr.string('constant') }, ctx.name));
+  return sameLayout(
+    x,
+    ctx.g.op('Pad', [x.name, ctx.g.constInt64(`${ctx.name}/pads`, pads)], { mode: attr.string('constant') }, ctx.name),
+  );
 };
 
 const INT64_MAX = Number.MAX_SAFE_INTEGER;
@@ -44,6 +49,11 @@ export const cropping2d: LayerHandler = (ctx) => {
   const [[top, bottom], [left, right]] = edges(ctx.config.cropping ?? 0);
   const axes = x.layout === 'NCHW' ? [2, 3] : [1, 2];
   const { g, name } = ctx;
-  const inputs = [x.name, g.constInt64(`${name}/starts`, [top, left]), g.constInt64(`${name}/ends`, [bottom ? -bottom : INT64_MAX, right ? -right : INT64_MAX]), g.constInt64(`${name}/axes`, axes)];
+  const inputs = [
+    x.name,
+    g.constInt64(`${name}/starts`, [top, left]),
+    g.constInt64(`${name}/ends`, [bottom ? -bottom : INT64_MAX, right ? -right : INT64_MAX]),
+    g.constInt64(`${name}/axes`, axes),
+  ];
   return sameLayout(x, g.op('Slice', inputs, {}, name));
 };
