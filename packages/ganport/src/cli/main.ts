@@ -5,6 +5,7 @@ import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
 import { generateCommand } from './commands/generate.js';
+import { inspectCommand } from './commands/inspect.js';
 import { parityCommand } from './commands/parity.js';
 import { trainCommand } from './commands/train.js';
 import { trainClassifierCommand } from './commands/train-classifier.js';
@@ -14,6 +15,7 @@ export const COMMANDS: readonly Command[] = [
   trainCommand,
   trainClassifierCommand,
   exportCommand,
+  inspectCommand,
   generateCommand,
   parityCommand,
   evalCommand,

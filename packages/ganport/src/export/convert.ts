@@ -6,10 +6,12 @@ import { packageVersion } from '../util/files.js';
 import { DataType, makeGraph, makeModel, makeNode, makeValueInfo } from './builder.js';
 import { toFloat16 } from './float16.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
-import { GraphBuilder, type Value } from './graph.js';
+import { cancelInverseTransposes, GraphBuilder, type Value } from './graph.js';
 import { LAYER_HANDLERS, type LayerContext, type Shape } from './layers/index.js';
 import type { ModelProto, ValueInfoProto } from './proto.js';
 import { validateModel } from './validate.js';
+
+const MODEL_CLASSES = new Set(['Model', 'Functional', 'Sequential']);
 
 /**
  * Opset 17 by default: it is the first with LayerNormalization as a single op,
@@ -43,60 +45,27 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
     throw new GanportError(`opset must be an integer from ${MIN_OPSET} to ${MAX_OPSET}, got ${opset}`);
   }
   const g = new GraphBuilder(opset);
-  const values = new Map<string, Value>(); // tfjs symbolic tensor name → ONNX value
   const layout = toLayout(options.layout ?? 'NHWC');
 
+  const inputValues: Value[] = [];
   const inputs: ValueInfoProto[] = model.inputs.map((t, i) => {
     const name = g.unique(options.inputNames?.[i] ?? t.name);
     const value: Value = { name, rank: t.shape.length, layout: t.shape.length === 4 ? layout : 'NHWC' };
-    values.set(t.name, value);
+    inputValues.push(value);
     return makeValueInfo(name, t.dtype === 'int32' ? DataType.INT64 : DataType.FLOAT, onnxShape(t.shape, value.layout));
   });
 
   // Claimed before any layer so no intermediate value takes the names the user asked for.
   const outputNames = model.outputs.map((t, i) => g.unique(options.outputNames?.[i] ?? t.name));
 
-  for (const layer of model.layers) {
-    const className = layer.getClassName();
-    if (className === 'InputLayer') continue;
-    const handler = LAYER_HANDLERS[className];
-    if (!handler) {
-      throw new GanportError(
-        `layer "${layer.name}" is a ${className}, which the ONNX exporter does not support (supported: ${Object.keys(LAYER_HANDLERS).join(', ')})`,
-        'unsupported',
-      );
-    }
-    if (layer.inboundNodes.length !== 1) {
-      throw new GanportError(
-        `layer "${layer.name}" (${className}) is shared by ${layer.inboundNodes.length} calls; shared layers are not supported`,
-        'unsupported',
-      );
-    }
-    const node = layer.inboundNodes[0];
-    const tensors = layer.getWeights();
-    const ctx: LayerContext = {
-      g,
-      className,
-      name: layer.name,
-      config: layer.getConfig() as Record<string, unknown>,
-      inputs: node.inputTensors.map((t) => values.get(t.name) ?? missing(t.name, layer.name)),
-      inputShapes: node.inputTensors.map((t) => t.shape),
-      outputShape: node.outputTensors[0].shape,
-      weights: layer.weights.map((w, i) => ({
-        name: w.originalName.split('/').pop()!,
-        shape: w.shape as number[],
-        data: tensors[i].dataSync() as Float32Array,
-      })),
-    };
-    values.set(node.outputTensors[0].name, handler(ctx));
-  }
-
+  const produced = convertContainer(g, model, inputValues, '');
   const outputs = model.outputs.map((t, i) => {
-    const produced = g.inLayout(values.get(t.name) ?? missing(t.name, 'the model output'), layout);
+    const value = g.inLayout(produced[i], layout);
     const name = outputNames[i];
-    g.nodes.push(makeNode('Identity', [produced.name], [name]));
-    return makeValueInfo(name, DataType.FLOAT, onnxShape(t.shape, produced.layout));
+    g.nodes.push(makeNode('Identity', [value.name], [name]));
+    return makeValueInfo(name, DataType.FLOAT, onnxShape(t.shape, value.layout));
   });
+  cancelInverseTransposes(g);
   foldOutputIdentities(g, outputNames);
   if (options.foldBatchNorm) foldBatchNorm(g);
   if (options.fp16) toFloat16(g, inputs, outputs);
@@ -120,6 +89,97 @@ function onnxShape(tfjsShape: Shape, layout: Layout): (number | string)[] {
 
 function missing(tensor: string, layer: string): never {
   throw new Error(`internal error: ${layer} consumes ${tensor}, which no earlier layer produced`);
+}
+
+/** One call of a layer inside a model: which symbolic tensors it reads and writes (tfjs's Node). */
+export interface LayerCall {
+  outboundLayer: tf.layers.Layer;
+  inputTensors: tf.SymbolicTensor[];
+  outputTensors: tf.SymbolicTensor[];
+}
+
+/** A model used as a layer: a functional Model or a Sequential, to any depth. */
+export const isNestedModel = (layer: tf.layers.Layer): layer is tf.LayersModel =>
+  MODEL_CLASSES.has(layer.getClassName());
+
+/**
+ * Every layer call of a model in execution order, as tfjs's own executeInternalGraph
+ * walks them: by decreasing depth. A Sequential builds its graph on first use.
+ */
+export function layerCalls(model: tf.LayersModel): LayerCall[] {
+  const container = model as unknown as { nodesByDepth?: Record<string, LayerCall[]>; model?: unknown };
+  if (model.getClassName() === 'Sequential' && !container.model) (model as tf.Sequential).build();
+  const byDepth = container.nodesByDepth ?? {};
+  return Object.keys(byDepth)
+    .map(Number)
+    .sort((a, b) => b - a)
+    .flatMap((depth) => byDepth[depth]);
+}
+
+/** What a layer handler is given for one call of `layer`. */
+export function layerContext(
+  g: GraphBuilder,
+  layer: tf.layers.Layer,
+  call: LayerCall,
+  inputs: Value[],
+  name: string,
+): LayerContext {
+  const tensors = layer.getWeights();
+  return {
+    g,
+    className: layer.getClassName(),
+    name,
+    config: layer.getConfig() as Record<string, unknown>,
+    inputs,
+    inputShapes: call.inputTensors.map((t) => t.shape),
+    outputShape: call.outputTensors[0].shape,
+    outputShapes: call.outputTensors.map((t) => t.shape),
+    weights: layer.weights.map((w, i) => ({
+      name: w.originalName.split('/').pop()!,
+      shape: w.shape as number[],
+      data: tensors[i].dataSync() as Float32Array,
+    })),
+  };
+}
+
+/**
+ * Converts one call of `model` (the top-level model, or a nested one applied
+ * as a layer) on the given input values; returns its output values. Values are
+ * keyed by symbolic tensor id per call, so a nested model applied twice is
+ * converted twice over the same (deduplicated) weight initializers, and a layer
+ * called several times inside one model (a shared layer) is converted per call.
+ */
+function convertContainer(g: GraphBuilder, model: tf.LayersModel, inputs: Value[], prefix: string): Value[] {
+  const values = new Map<number, Value>();
+  model.inputs.forEach((t, i) => {
+    values.set(t.id, inputs[i]);
+  });
+  for (const call of layerCalls(model)) {
+    const layer = call.outboundLayer;
+    const className = layer.getClassName();
+    if (className === 'InputLayer') continue;
+    const name = `${prefix}${layer.name}`;
+    const callInputs = call.inputTensors.map((t) => values.get(t.id) ?? missing(t.name, name));
+    let outputs: Value[];
+    if (isNestedModel(layer)) {
+      outputs = convertContainer(g, layer, callInputs, `${name}/`);
+    } else {
+      const handler = LAYER_HANDLERS[className];
+      if (!handler) {
+        throw new GanportError(
+          `layer "${name}" is a ${className}, which the ONNX exporter does not support (supported: ${Object.keys(LAYER_HANDLERS).join(', ')}, and nested Model/Sequential)`,
+          'unsupported',
+        );
+      }
+      const ctx = layerContext(g, layer, call, callInputs, name);
+      const result = handler(ctx);
+      outputs = Array.isArray(result) ? result : [result];
+    }
+    call.outputTensors.forEach((t, i) => {
+      values.set(t.id, outputs[i] ?? missing(t.name, `the output ${i} of ${name}`));
+    });
+  }
+  return model.outputs.map((t) => values.get(t.id) ?? missing(t.name, `${prefix || 'the model'} output`));
 }
 
 /**

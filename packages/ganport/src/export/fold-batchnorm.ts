@@ -4,9 +4,23 @@
  * s = gamma / sqrt(variance + epsilon). Only where the BN is the producer's sole consumer.
  */
 import { type GraphBuilder, pruneInitializers, setFloat } from './graph.js';
+import type { NodeProto } from './proto.js';
 
 /** Which axis of each op's weight holds the output channels. */
 const OUTPUT_AXIS: Record<string, number> = { Conv: 0, ConvTranspose: 1, Gemm: 1 };
+
+/**
+ * The producer's own copy of an initializer it may share with other nodes (a nested model applied
+ * twice reads one set of weights), so folding one call's BatchNormalization leaves the others alone.
+ */
+function ownCopy(g: GraphBuilder, producer: NodeProto, index: number, name: string): string {
+  const uses = g.nodes.reduce((n, node) => n + node.input.filter((x) => x === name).length, 0);
+  if (uses === 1) return name;
+  const { dims, data } = g.floatData.get(name)!;
+  const copy = g.constFloat(name, dims, data.slice(), false);
+  producer.input[index] = copy;
+  return copy;
+}
 
 export function foldBatchNorm(g: GraphBuilder): number {
   let folded = 0;
@@ -14,9 +28,9 @@ export function foldBatchNorm(g: GraphBuilder): number {
     const producer = g.nodes.find((n) => n.output[0] === bn.input[0]);
     if (!producer || OUTPUT_AXIS[producer.opType] === undefined) continue;
     if (g.nodes.filter((n) => n.input.includes(bn.input[0])).length !== 1) continue;
-    const [weightName, biasName] = producer.input.slice(1);
-    const w = g.floatData.get(weightName);
-    if (!w || (biasName && !g.floatData.has(biasName))) continue;
+    if (!g.floatData.has(producer.input[1]) || (producer.input[2] && !g.floatData.has(producer.input[2]))) continue;
+    const [weightName, biasName] = producer.input.slice(1).map((name, i) => ownCopy(g, producer, i + 1, name));
+    const w = g.floatData.get(weightName)!;
     const [gamma, beta, mean, variance] = bn.input.slice(1).map((name) => g.floatData.get(name)!.data);
     const epsilon = bn.attribute.find((a) => a.name === 'epsilon')?.f ?? 1e-5;
     const scale = gamma.map((s, c) => s / Math.sqrt(variance[c] + epsilon));

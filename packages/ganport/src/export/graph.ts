@@ -8,6 +8,7 @@
  * remembered in both directions, so converting back never stacks an inverse pair.
  */
 
+import { createHash } from 'node:crypto';
 import type { Layout } from '@ganport/runtime';
 import { type AttrValue, attr, DataType, makeNode, makeTensor } from './builder.js';
 import type { NodeProto, TensorProto } from './proto.js';
@@ -35,6 +36,7 @@ export class GraphBuilder {
   readonly floatData = new Map<string, { dims: number[]; data: Float32Array }>();
   private readonly names = new Set<string>();
   private readonly transposed = new Map<string, string>();
+  private readonly byContent = new Map<string, string>();
 
   constructor(readonly opset: number) {}
 
@@ -54,11 +56,25 @@ export class GraphBuilder {
     return output;
   }
 
-  constFloat(base: string, dims: number[], values: Float32Array): string {
+  /**
+   * A float initializer. Identical constants (same shape and bytes) are stored once: a nested model
+   * applied twice, or a layer shared between calls, reads one initializer from every call.
+   * `shared: false` always makes a new one (for a graph pass that will change it).
+   */
+  constFloat(base: string, dims: number[], values: Float32Array, shared = true): string {
+    const key = shared ? contentKey(dims, values) : '';
+    const existing = shared ? this.byContent.get(key) : undefined;
+    if (existing !== undefined && sameValues(this.floatData.get(existing)!.data, values)) return existing;
     const name = this.unique(base);
     this.initializers.push(makeTensor(name, DataType.FLOAT, dims, values));
     this.floatData.set(name, { dims, data: values });
+    if (shared && existing === undefined) this.byContent.set(key, name);
     return name;
+  }
+
+  /** Forgets a float initializer as a deduplication target (its values are about to change). */
+  unshare(name: string): void {
+    for (const [key, owner] of this.byContent) if (owner === name) this.byContent.delete(key);
   }
 
   constInt64(base: string, values: number[]): string {
@@ -90,8 +106,23 @@ export class GraphBuilder {
   }
 }
 
+/** A hash of a float constant's shape and bytes (equal keys are then compared value by value). */
+function contentKey(dims: number[], values: Float32Array): string {
+  const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  return `${dims.join('x')}:${createHash('sha1').update(bytes).digest('base64')}`;
+}
+
+function sameValues(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
 /** Replaces a float initializer's values (same shape). */
 export function setFloat(g: GraphBuilder, name: string, data: Float32Array): void {
+  g.unshare(name);
   const entry = g.floatData.get(name)!;
   entry.data = data;
   const index = g.initializers.findIndex((t) => t.name === name);
@@ -107,4 +138,26 @@ export function pruneInitializers(g: GraphBuilder): void {
       g.initializers.splice(i, 1);
     }
   }
+}
+
+/**
+ * Removes each Transpose that undoes the Transpose feeding it (as consecutive 1-D layers make:
+ * back to channels-last after one, to channels-first again for the next): its consumers read the
+ * first one's input instead, and the first is dropped too where nothing else reads it.
+ */
+export function cancelInverseTransposes(g: GraphBuilder): number {
+  const perm = (n: NodeProto) => (n.attribute.find((a) => a.name === 'perm')?.ints ?? []).map(Number);
+  let cancelled = 0;
+  for (const second of g.nodes.filter((n) => n.opType === 'Transpose')) {
+    if (!g.nodes.includes(second)) continue; // already removed as the first of a pair
+    const first = g.nodes.find((n) => n.opType === 'Transpose' && n.output[0] === second.input[0]);
+    if (!first) continue;
+    const [p1, p2] = [perm(first), perm(second)];
+    if (p1.length !== p2.length || !p2.every((p, i) => p1[p] === i)) continue;
+    for (const node of g.nodes) node.input = node.input.map((x) => (x === second.output[0] ? first.input[0] : x));
+    g.nodes.splice(g.nodes.indexOf(second), 1);
+    if (!g.nodes.some((n) => n.input.includes(first.output[0]))) g.nodes.splice(g.nodes.indexOf(first), 1);
+    cancelled++;
+  }
+  return cancelled;
 }

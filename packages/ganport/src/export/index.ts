@@ -14,11 +14,13 @@ import { selectBackend } from '../tfjs/backend.js';
 import { loadLayersModel } from '../tfjs/model-io.js';
 import { writeFileAtomic } from '../util/files.js';
 import { type ConvertOptions, convertLayersModel } from './convert.js';
+import { findSubmodel } from './inspect.js';
 import { encodeModel } from './proto.js';
 import { writeTritonModel } from './triton.js';
 
 export { modelPaths } from '../formats/model-dir.js';
 export { BATCH_DIM, type ConvertOptions, convertLayersModel, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from './convert.js';
+export { findSubmodel, formatInspection, inspectModel, type LayerReport, nestedModelPaths } from './inspect.js';
 export { decodeModel, encodeModel, type ModelProto } from './proto.js';
 export { tritonConfig, writeTritonModel } from './triton.js';
 export { findProblems } from './validate.js';
@@ -32,15 +34,21 @@ export function modelToBytes(model: tf.LayersModel, options: ConvertOptions = {}
   return encodeModel(convertLayersModel(model, options));
 }
 
+/** Options for one model file: the conversion's, and which nested model to export on its own. */
+export interface ModelFileExportOptions extends ConvertOptions {
+  /** Export only this nested model (a layer name, or `outer/inner`), e.g. the generator of a combined GAN. */
+  submodel?: string;
+}
+
 /** Exports any tfjs LayersModel saved as model.json + weights to one .onnx file. */
 export async function exportModelFile(
   modelJson: string,
   outFile: string,
-  options: ConvertOptions = {},
+  { submodel, ...options }: ModelFileExportOptions = {},
 ): Promise<ExportedFile> {
   await selectBackend('cpu');
   const model = await loadLayersModel(modelJson);
-  const bytes = modelToBytes(model, options);
+  const bytes = modelToBytes(submodel === undefined ? model : findSubmodel(model, submodel), options);
   model.dispose();
   await writeFileAtomic(outFile, bytes);
   return { path: outFile, bytes: bytes.length };

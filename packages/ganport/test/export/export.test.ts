@@ -118,10 +118,10 @@ describe('graph structure', () => {
   });
 
   test('an unsupported layer fails with its class and name', () => {
-    const model = sequential([8, 8, 1], [tf.layers.depthwiseConv2d({ kernelSize: 3, name: 'my_depthwise' })]);
+    const model = sequential([4, 4, 4, 1], [tf.layers.conv3d({ filters: 2, kernelSize: 3, name: 'my_conv3d' })]);
     assert.throws(
       () => convertLayersModel(model),
-      /layer "my_depthwise" is a DepthwiseConv2D, which the ONNX exporter does not support/,
+      /layer "my_conv3d" is a Conv3D, which the ONNX exporter does not support/,
     );
   });
 

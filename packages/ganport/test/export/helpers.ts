@@ -26,10 +26,14 @@ export interface RoundTripOptions {
   batch?: number;
   seed?: number;
   convert?: ConvertOptions;
+  /** Float inputs uniform in [lo, hi) instead of N(0, 1): the range a model's real data has. */
+  range?: [number, number];
+  /** Relative tolerance: the error may be this fraction of the largest |expected| value (default: absolute 1e-5). */
+  relative?: number;
 }
 
 /** Random inputs for every model input: N(0, 1) floats, or integers in [0, 10) for int32 inputs. */
-function randomInputs(model: tf.LayersModel, batch: number, seed: number): tf.Tensor[] {
+function randomInputs(model: tf.LayersModel, batch: number, seed: number, range?: [number, number]): tf.Tensor[] {
   const rng = new Rng(seed);
   return model.inputs.map((input) => {
     const shape = [batch, ...(input.shape.slice(1) as number[])];
@@ -41,7 +45,9 @@ function randomInputs(model: tf.LayersModel, batch: number, seed: number): tf.Te
         'int32',
       );
     return tf.tensor(
-      Float32Array.from({ length: size }, () => rng.nextNormal()),
+      Float32Array.from({ length: size }, () =>
+        range ? range[0] + (range[1] - range[0]) * rng.nextUniform() : rng.nextNormal(),
+      ),
       shape,
     );
   });
@@ -50,12 +56,14 @@ function randomInputs(model: tf.LayersModel, batch: number, seed: number): tf.Te
 /** Exports `model`, runs it in onnxruntime-node and onnxruntime-web, and checks both against tfjs; returns the ONNX bytes. */
 export async function roundTrip(
   model: tf.LayersModel,
-  { batch = 3, seed = 1, convert = {} }: RoundTripOptions = {},
+  { batch = 3, seed = 1, convert = {}, range, relative }: RoundTripOptions = {},
 ): Promise<Uint8Array> {
-  const xs = randomInputs(model, batch, seed);
-  const expected = (model.predict(xs) as tf.Tensor).dataSync();
+  const xs = randomInputs(model, batch, seed, range);
+  const predicted = model.predict(xs);
+  const expected = (Array.isArray(predicted) ? predicted : [predicted]).map((t) => t.dataSync());
   const inputNames = model.inputs.map((_, i) => `x${i}`);
-  const bytes = modelToBytes(model, { inputNames, outputNames: ['y'], ...convert });
+  const outputNames = model.outputs.map((_, i) => (i === 0 ? 'y' : `y${i}`));
+  const bytes = modelToBytes(model, { inputNames, outputNames, ...convert });
   const feeds = Object.fromEntries(
     xs.map((x, i) => [
       inputNames[i],
@@ -70,8 +78,12 @@ export async function roundTrip(
   ] as const) {
     const session = await (ort as typeof ortNode).InferenceSession.create(bytes);
     const out = await session.run(feeds);
-    const err = maxAbsDiff(expected, out.y.data as Float32Array);
-    assert.ok(err <= TOLERANCE, `${name}: max abs error ${err} > ${TOLERANCE}`);
+    outputNames.forEach((output, i) => {
+      const err = maxAbsDiff(expected[i], out[output].data as Float32Array);
+      const scale = relative === undefined ? 1 : Math.max(1, ...Array.from(expected[i], Math.abs));
+      const tolerance = relative === undefined ? TOLERANCE : relative * scale;
+      assert.ok(err <= tolerance, `${name}, output ${output}: max abs error ${err} > ${tolerance}`);
+    });
     await session.release();
   }
   return bytes;

@@ -26,22 +26,29 @@ export const exportCommand = defineCommand({
       help: 'fold batch normalization into the preceding convolution or dense layer',
     },
     fp16: { type: 'boolean', help: 'store weights and compute in float16 (inputs and outputs stay float32)' },
+    submodel: {
+      type: 'string',
+      value: 'NAME',
+      help: 'export only this nested model of a model.json (e.g. the generator of a combined GAN); see ganport inspect',
+    },
     triton: { type: 'string', value: 'REPO_DIR', help: 'also write a Triton model repository serving the generator' },
   },
   examples: [
     'ganport export runs/dcgan --out models/my-dcgan',
     'ganport export runs/dcgan --out models/dcgan-nchw --layout nchw --fold-batchnorm --fp16',
     'ganport export runs/dcgan/generator/model.json --out generator.onnx --opset 13',
+    'ganport export gan/model.json --submodel generator --out generator.onnx',
   ],
-  async run({ out, triton, ...values }, source) {
+  async run({ out, triton, submodel, ...values }, source) {
     const options = { ...values, layout: toLayout(values.layout) };
     const isRun = existsSync(source) && statSync(source).isDirectory();
     if (triton !== undefined && !isRun) {
       throw new UsageError('--triton goes with a RUN_DIR export (it serves the generator)');
     }
+    if (submodel !== undefined && isRun) throw new UsageError('--submodel goes with a model.json export');
     const files = isRun
       ? await exportRun(source, out, { ...options, triton })
-      : [await exportModelFile(source, out, options)];
+      : [await exportModelFile(source, out, { ...options, submodel })];
     const notes = [`opset ${options.opset}`, options.layout, options.fp16 ? 'fp16' : 'fp32'];
     if (options.foldBatchNorm) notes.push('batch norm folded');
     for (const f of files) console.log(`wrote ${f.path} (${(f.bytes / 1024).toFixed(1)} KiB, ${notes.join(', ')})`);

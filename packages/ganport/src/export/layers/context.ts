@@ -23,11 +23,16 @@ export interface LayerContext {
   /** The tfjs (channels-last) shapes of the inputs and output. */
   inputShapes: Shape[];
   outputShape: Shape;
+  /** Every output's shape, for layers with several outputs. */
+  outputShapes: Shape[];
   weights: LayerWeight[];
 }
 
-/** Emits the ONNX nodes for one tfjs layer; returns the value holding its output, in whichever layout is cheapest. */
-export type LayerHandler = (ctx: LayerContext) => Value;
+/**
+ * Emits the ONNX nodes for one tfjs layer; returns the value holding its output (one per output
+ * for layers with several), in whichever layout is cheapest.
+ */
+export type LayerHandler = (ctx: LayerContext) => Value | Value[];
 
 export function weight(ctx: LayerContext, name: string): LayerWeight {
   const w = ctx.weights.find((x) => x.name === name);

@@ -68,6 +68,74 @@ function convInputs(ctx: LayerContext): string[] {
   return inputs;
 }
 
+/**
+ * DepthwiseConv2D as a grouped Conv (group = input channels): tfjs's depthwise kernel
+ * [kh, kw, in, multiplier] becomes [in·multiplier, 1, kh, kw], output channel c·multiplier + m
+ * as in TensorFlow. Returns the channels-first output before bias and activation are known.
+ */
+function depthwise(ctx: LayerContext, bias: string | undefined, base: string): string {
+  const { g, name } = ctx;
+  const kernel = weight(ctx, 'depthwise_kernel');
+  const [kh, kw, channels, multiplier] = kernel.shape;
+  const data = new Float32Array(kernel.data.length);
+  for (let y = 0; y < kh; y++)
+    for (let x = 0; x < kw; x++)
+      for (let c = 0; c < channels; c++)
+        for (let m = 0; m < multiplier; m++)
+          data[((c * multiplier + m) * kh + y) * kw + x] = kernel.data[((y * kw + x) * channels + c) * multiplier + m];
+  const kernelSize = pair(ctx.config.kernelSize);
+  const strides = pair(ctx.config.strides ?? 1);
+  const dilations = pair(ctx.config.dilationRate ?? 1);
+  if (dilations.some((d) => d !== 1) && strides.some((s) => s !== 1))
+    unsupportedConfig(ctx, 'dilationRate > 1 with strides > 1 (TensorFlow rejects it too)');
+  const inputs = [
+    g.inLayout(ctx.inputs[0], 'NCHW').name,
+    g.constFloat(`${name}/depthwise_kernel`, [channels * multiplier, 1, kh, kw], data),
+  ];
+  if (bias) inputs.push(bias);
+  return g.op(
+    'Conv',
+    inputs,
+    {
+      group: attr.int(channels),
+      kernel_shape: attr.ints(kernelSize),
+      strides: attr.ints(strides),
+      dilations: attr.ints(dilations),
+      pads: attr.ints(windowPads(ctx, kernelSize, strides, dilations)),
+    },
+    base,
+  );
+}
+
+export const depthwiseConv2d: LayerHandler = (ctx) => {
+  requireChannelsLast(ctx);
+  // tfjs's DepthwiseConv2D ignores dilationRate (it convolves undilated), Keras applies it: no one answer to match.
+  if (pair(ctx.config.dilationRate ?? 1).some((d) => d !== 1))
+    unsupportedConfig(ctx, 'dilationRate > 1 (tfjs computes this layer without the dilation, Keras with it)');
+  let bias: string | undefined;
+  if (ctx.config.useBias !== false) {
+    const b = weight(ctx, 'bias');
+    bias = ctx.g.constFloat(`${ctx.name}/bias`, b.shape, b.data);
+  }
+  const y = depthwise(ctx, bias, `${ctx.name}/depthwise`);
+  return applyActivation(ctx.g, { name: y, rank: 4, layout: 'NCHW' }, ctx.config.activation as string, ctx.name);
+};
+
+/** SeparableConv2D: the depthwise grouped Conv, then a 1×1 Conv with the pointwise kernel and the bias. */
+export const separableConv2d: LayerHandler = (ctx) => {
+  requireChannelsLast(ctx);
+  const { g, name } = ctx;
+  const depthwiseOut = depthwise(ctx, undefined, `${name}/depthwise`);
+  const pointwise = toOnnxKernel(weight(ctx, 'pointwise_kernel'));
+  const inputs = [depthwiseOut, g.constFloat(`${name}/pointwise_kernel`, pointwise.dims, pointwise.data)];
+  if (ctx.config.useBias !== false) {
+    const b = weight(ctx, 'bias');
+    inputs.push(g.constFloat(`${name}/bias`, b.shape, b.data));
+  }
+  const y = g.op('Conv', inputs, { kernel_shape: attr.ints([1, 1]) }, `${name}/pointwise`);
+  return applyActivation(g, { name: y, rank: 4, layout: 'NCHW' }, ctx.config.activation as string, name);
+};
+
 export const conv2d: LayerHandler = (ctx) => {
   requireChannelsLast(ctx);
   const kernel = pair(ctx.config.kernelSize);

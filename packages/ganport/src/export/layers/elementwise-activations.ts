@@ -50,3 +50,26 @@ export const softmax: LayerHandler = (ctx) => {
   const axis = onnxAxis(x, (ctx.config.axis as number | undefined) ?? -1);
   return sameLayout(x, ctx.g.op('Softmax', [x.name], { axis: attr.int(axis) }, ctx.name));
 };
+
+/** ThresholdedReLU: x where x > theta, else 0 (ONNX ThresholdedRelu, alpha = theta; tfjs's default theta 1). */
+export const thresholdedRelu: LayerHandler = (ctx) =>
+  sameLayout(
+    ctx.inputs[0],
+    ctx.g.op(
+      'ThresholdedRelu',
+      [ctx.inputs[0].name],
+      { alpha: attr.float((ctx.config.theta as number | undefined) ?? 1) },
+      ctx.name,
+    ),
+  );
+
+/** Rescaling: x·scale + offset (scalars), e.g. [0, 255] pixels to [−1, 1]. */
+export const rescaling: LayerHandler = (ctx) => {
+  const { g, name } = ctx;
+  const [x] = ctx.inputs;
+  const scale = g.constFloat(`${name}/scale`, [], Float32Array.of(ctx.config.scale as number));
+  const scaled = g.op('Mul', [x.name, scale], {}, ctx.config.offset ? `${name}/scaled` : name);
+  if (!ctx.config.offset) return sameLayout(x, scaled);
+  const offset = g.constFloat(`${name}/offset`, [], Float32Array.of(ctx.config.offset as number));
+  return sameLayout(x, g.op('Add', [scaled, offset], {}, name));
+};

@@ -4,20 +4,24 @@
  */
 import { activationLayer } from './activation.js';
 import type { LayerHandler } from './context.js';
-import { conv2d, conv2dTranspose } from './conv.js';
+import { conv2d, conv2dTranspose, depthwiseConv2d, separableConv2d } from './conv.js';
 import { dense } from './dense.js';
-import { elu, leakyRelu, prelu, relu, softmax } from './elementwise-activations.js';
+import { elu, leakyRelu, prelu, relu, rescaling, softmax, thresholdedRelu } from './elementwise-activations.js';
 import { embedding } from './embedding.js';
-import { add, average, concatenate, maximum, minimum, multiply } from './merge.js';
+import { add, average, concatenate, dot, maximum, minimum, multiply } from './merge.js';
 import { batchNormalization, layerNormalization } from './normalization.js';
 import { averagePooling2d, globalAveragePooling2d, globalMaxPooling2d, maxPooling2d } from './pooling.js';
-import { flatten, identity, reshape } from './shape.js';
+import { averagePooling1d, conv1d, globalAveragePooling1d, globalMaxPooling1d, maxPooling1d } from './sequence.js';
+import { flatten, identity, permute, repeatVector, reshape } from './shape.js';
 import { cropping2d, upSampling2d, zeroPadding2d } from './spatial.js';
 
 export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = {
   Dense: dense,
   Conv2D: conv2d,
   Conv2DTranspose: conv2dTranspose,
+  DepthwiseConv2D: depthwiseConv2d,
+  SeparableConv2D: separableConv2d,
+  Conv1D: conv1d,
   BatchNormalization: batchNormalization,
   LayerNormalization: layerNormalization,
   Activation: activationLayer,
@@ -26,8 +30,12 @@ export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = {
   ELU: elu,
   PReLU: prelu,
   Softmax: softmax,
+  ThresholdedReLU: thresholdedRelu,
+  Rescaling: rescaling,
   Reshape: reshape,
   Flatten: flatten,
+  RepeatVector: repeatVector,
+  Permute: permute,
   Embedding: embedding,
   Concatenate: concatenate,
   Add: add,
@@ -35,6 +43,7 @@ export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = {
   Average: average,
   Maximum: maximum,
   Minimum: minimum,
+  Dot: dot,
   UpSampling2D: upSampling2d,
   ZeroPadding2D: zeroPadding2d,
   Cropping2D: cropping2d,
@@ -42,6 +51,10 @@ export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = {
   AveragePooling2D: averagePooling2d,
   GlobalAveragePooling2D: globalAveragePooling2d,
   GlobalMaxPooling2D: globalMaxPooling2d,
+  MaxPooling1D: maxPooling1d,
+  AveragePooling1D: averagePooling1d,
+  GlobalAveragePooling1D: globalAveragePooling1d,
+  GlobalMaxPooling1D: globalMaxPooling1d,
   Dropout: identity,
   SpatialDropout1D: identity,
   SpatialDropout2D: identity,

@@ -5,7 +5,8 @@
  */
 import { attr } from '../builder.js';
 import { onnxAxis, type Value } from '../graph.js';
-import { type LayerContext, type LayerHandler, sameLayout } from './context.js';
+import { type LayerContext, type LayerHandler, sameLayout, tfjsValue, unsupportedConfig } from './context.js';
+import { reduce } from './sequence.js';
 
 /** The inputs at one rank and one layout (that of the first rank-4 input, to avoid transposes). */
 function aligned(ctx: LayerContext): { names: string[]; like: Value } {
@@ -50,4 +51,39 @@ export const concatenate: LayerHandler = (ctx) => {
   const { names, like } = aligned(ctx);
   const axis = onnxAxis(like, (ctx.config.axis as number | undefined) ?? -1);
   return sameLayout(like, ctx.g.op('Concat', names, { axis: attr.int(axis) }, ctx.name));
+};
+
+/** tfjs's l2Normalize: x / sqrt(max(sum(x²), epsilon)) along `axis`, epsilon 1e-7. */
+function l2Normalize(ctx: LayerContext, x: string, axis: number, base: string): string {
+  const { g } = ctx;
+  const sum = reduce(g, 'ReduceSum', g.op('Mul', [x, x], {}, `${base}/square`), [axis], true, `${base}/sum`);
+  const floor = g.op('Max', [sum, g.constFloat(`${base}/epsilon`, [], Float32Array.of(1e-7))], {}, `${base}/floor`);
+  return g.op('Div', [x, g.op('Sqrt', [floor], {}, `${base}/norm`)], {}, base);
+}
+
+/**
+ * Dot (tfjs's batchDot) of two rank-2 inputs (Mul + ReduceSum: [batch, 1]) or two rank-3 inputs
+ * (MatMul, each input transposed so its contracted axis is where MatMul contracts); `normalize`
+ * L2-normalizes each along its axis first, giving cosine similarity.
+ */
+export const dot: LayerHandler = (ctx) => {
+  const { g, name } = ctx;
+  const [a, b] = ctx.inputs.map((v) => g.tfjsLayout(v));
+  const rank = a.rank;
+  if (ctx.inputs.length !== 2 || b.rank !== rank || (rank !== 2 && rank !== 3))
+    unsupportedConfig(ctx, `inputs of ranks ${ctx.inputs.map((v) => v.rank)} (two of rank 2 or two of rank 3)`);
+  const raw = ctx.config.axes as number | number[];
+  const axes = (Array.isArray(raw) ? raw : [raw, raw]).map((axis) => (axis < 0 ? axis + rank : axis));
+  if (axes.some((axis) => axis === 0)) unsupportedConfig(ctx, 'a dot product over the batch axis');
+  let [x, y] = [a.name, b.name];
+  if (ctx.config.normalize) {
+    x = l2Normalize(ctx, x, axes[0], `${name}/normalized_0`);
+    y = l2Normalize(ctx, y, axes[1], `${name}/normalized_1`);
+  }
+  if (rank === 2)
+    return tfjsValue(reduce(g, 'ReduceSum', g.op('Mul', [x, y], {}, `${name}/product`), [1], true, name), 2);
+  const swap = { perm: attr.ints([0, 2, 1]) };
+  if (axes[0] !== 2) x = g.op('Transpose', [x], swap, `${name}/transpose_0`);
+  if (axes[1] === 2) y = g.op('Transpose', [y], swap, `${name}/transpose_1`);
+  return tfjsValue(g.op('MatMul', [x, y], {}, name), 3);
 };

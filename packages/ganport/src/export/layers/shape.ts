@@ -1,4 +1,5 @@
 /** Layers that only move data: Reshape, Flatten, and the identity-at-inference ones. */
+import { attr } from '../builder.js';
 import { type LayerHandler, tfjsValue } from './context.js';
 
 /** Keeps the batch dimension (0 = "copy from input") and reshapes the rest, in tfjs (row-major NHWC) order. */
@@ -18,3 +19,18 @@ export const flatten: LayerHandler = (ctx) =>
 
 /** Dropout and noise layers do nothing at inference time. */
 export const identity: LayerHandler = (ctx) => ctx.inputs[0];
+
+/** RepeatVector: [batch, features] → [batch, n, features], an Unsqueeze and a Tile. */
+export const repeatVector: LayerHandler = (ctx) => {
+  const { g, name } = ctx;
+  const n = ctx.config.n as number;
+  const expanded = g.op('Unsqueeze', [ctx.inputs[0].name, g.constInt64(`${name}/axes`, [1])], {}, `${name}/expand`);
+  return tfjsValue(g.op('Tile', [expanded, g.constInt64(`${name}/repeats`, [1, n, 1])], {}, name), 3);
+};
+
+/** Permute: tfjs's dims are 1-based and leave the batch axis in place; one Transpose on the tfjs-layout value. */
+export const permute: LayerHandler = (ctx) => {
+  const x = ctx.g.tfjsLayout(ctx.inputs[0]);
+  const perm = [0, ...(ctx.config.dims as number[])];
+  return tfjsValue(ctx.g.op('Transpose', [x.name], { perm: attr.ints(perm) }, ctx.name), x.rank);
+};

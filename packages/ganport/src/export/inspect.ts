@@ -1,0 +1,148 @@
+/**
+ * What the exporter will do with a model, before it is run: the layer tree (nested models
+ * expanded, to any depth) with each layer's class, output shape and whether the exporter
+ * supports it, and the nested models `--submodel` can export on their own.
+ */
+import { GanportError } from '@ganport/runtime';
+import type * as tf from '@tensorflow/tfjs';
+import { convertLayersModel, isNestedModel, type LayerCall, layerCalls, layerContext } from './convert.js';
+import { GraphBuilder, type Value } from './graph.js';
+import { LAYER_HANDLERS } from './layers/index.js';
+
+export interface LayerReport {
+  name: string;
+  className: string;
+  /** Output shapes as tfjs prints them, one per call when a layer is called more than once. */
+  outputShapes: string[];
+  /** How many times the layer is called inside its model (shared weights when > 1). */
+  calls: number;
+  params: number;
+  /** 'yes', 'input', 'nested' (a model inlined layer by layer), or 'no'. */
+  support: 'yes' | 'input' | 'nested' | 'no';
+  /** Why not, for an unsupported layer or configuration. */
+  reason?: string;
+  children?: LayerReport[];
+}
+
+const shapeText = (shape: (number | null)[]) => `[${shape.map((d) => d ?? 'null').join(',')}]`;
+
+function callsOf(model: tf.LayersModel): Map<tf.layers.Layer, LayerCall[]> {
+  const calls = new Map<tf.layers.Layer, LayerCall[]>();
+  for (const call of layerCalls(model)) calls.set(call.outboundLayer, [...(calls.get(call.outboundLayer) ?? []), call]);
+  return calls;
+}
+
+/** Runs the layer's handler on placeholder inputs: undefined if it converts, else the reason it does not. */
+function probe(layer: tf.layers.Layer, call: LayerCall): string | undefined {
+  const handler = LAYER_HANDLERS[layer.getClassName()];
+  if (!handler) return 'no ONNX mapping for this layer class';
+  const g = new GraphBuilder(17);
+  const inputs: Value[] = call.inputTensors.map((t, i) => ({ name: `x${i}`, rank: t.shape.length, layout: 'NHWC' }));
+  try {
+    handler(layerContext(g, layer, call, inputs, layer.name));
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.replace(/^layer \S+ \([^)]*\): /, '');
+  }
+}
+
+/** The layer tree of `model`: its own layers in execution order, nested models expanded. */
+export function inspectModel(model: tf.LayersModel): LayerReport[] {
+  const calls = callsOf(model);
+  const reports: LayerReport[] = [];
+  const seen = new Set<tf.layers.Layer>();
+  // Layers in execution order; a Sequential whose first layer is a model lists that model's layers inline.
+  for (const layer of [...calls.keys(), ...model.layers]) {
+    if (seen.has(layer)) continue;
+    seen.add(layer);
+    const layerCallList = calls.get(layer) ?? [];
+    const className = layer.getClassName();
+    const report: LayerReport = {
+      name: layer.name,
+      className,
+      outputShapes: [...new Set(layerCallList.map((c) => c.outputTensors.map((t) => shapeText(t.shape)).join(' ')))],
+      calls: layerCallList.length,
+      params: layer.countParams(),
+      support: 'yes',
+    };
+    if (className === 'InputLayer') report.support = 'input';
+    else if (isNestedModel(layer)) {
+      report.support = 'nested';
+      report.children = inspectModel(layer);
+      if (report.outputShapes.length === 0)
+        report.outputShapes = [layer.outputs.map((t) => shapeText(t.shape)).join(' ')];
+    } else if (layerCallList.length > 0) {
+      const reason = probe(layer, layerCallList[0]);
+      if (reason) Object.assign(report, { support: 'no', reason });
+    }
+    reports.push(report);
+  }
+  return reports;
+}
+
+/** Every model nested in `model`, as the paths `--submodel` accepts (`outer/inner` for deeper ones). */
+export function nestedModelPaths(model: tf.LayersModel, prefix = ''): string[] {
+  return model.layers
+    .filter(isNestedModel)
+    .flatMap((m) => [`${prefix}${m.name}`, ...nestedModelPaths(m, `${prefix}${m.name}/`)]);
+}
+
+/** The nested model named `path` (a layer name, or `outer/inner`; a unique bare name is found at any depth). */
+export function findSubmodel(model: tf.LayersModel, path: string): tf.LayersModel {
+  const paths = nestedModelPaths(model);
+  const matches = paths.filter((p) => p === path || p.endsWith(`/${path}`));
+  const exact = paths.includes(path) ? [path] : matches;
+  if (exact.length !== 1) {
+    const known = paths.length ? paths.join(', ') : 'none: this model nests no other model';
+    throw new GanportError(
+      exact.length === 0
+        ? `no nested model "${path}" in ${model.name} (nested models: ${known})`
+        : `"${path}" names several nested models (${exact.join(', ')}); give the full path`,
+      exact.length === 0 ? 'not-found' : 'invalid-input',
+    );
+  }
+  let found: tf.LayersModel = model;
+  for (const part of exact[0].split('/'))
+    found = found.layers.find((l) => l.name === part && isNestedModel(l)) as tf.LayersModel;
+  return found;
+}
+
+/** The tree as text, one layer a line, and a last line saying whether the whole model exports. */
+export function formatInspection(model: tf.LayersModel): string {
+  const lines: string[] = [];
+  const rows: [string, string, string, string, string][] = [];
+  const walk = (reports: LayerReport[], depth: number) => {
+    for (const r of reports) {
+      const support = { yes: 'yes', input: 'input', nested: 'nested, inlined', no: `NO: ${r.reason}` }[r.support];
+      rows.push([
+        `${'  '.repeat(depth)}${r.name}`,
+        r.className,
+        r.outputShapes.join(' | ') + (r.calls > 1 ? ` (${r.calls} calls, shared weights)` : ''),
+        String(r.params),
+        support,
+      ]);
+      if (r.children) walk(r.children, depth + 1);
+    }
+  };
+  walk(inspectModel(model), 0);
+  const header: [string, string, string, string, string] = ['layer', 'class', 'output shape', 'params', 'exports'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  for (const row of [header, ...rows]) lines.push(row.map((c, i) => (i === 4 ? c : c.padEnd(widths[i]))).join('  '));
+  const inputs = model.inputs.map((t) => `${t.name} ${shapeText(t.shape)} ${t.dtype}`).join(', ');
+  const outputs = model.outputs.map((t) => `${t.name} ${shapeText(t.shape)}`).join(', ');
+  lines.push('', `inputs: ${inputs}`, `outputs: ${outputs}`, `parameters: ${model.countParams()}`);
+  const nested = nestedModelPaths(model);
+  if (nested.length) lines.push(`nested models (--submodel): ${nested.join(', ')}`);
+  try {
+    const onnx = convertLayersModel(model);
+    const ops = new Map<string, number>();
+    for (const n of onnx.graph.node) ops.set(n.opType, (ops.get(n.opType) ?? 0) + 1);
+    const opText = [...ops].map(([op, n]) => `${op}×${n}`).join(' ');
+    lines.push(
+      `export: ok, ${onnx.graph.node.length} ONNX nodes (${opText}), ${onnx.graph.initializer.length} initializers`,
+    );
+  } catch (err) {
+    lines.push(`export: fails: ${(err as Error).message}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,278 @@
+/** Depthwise and separable convolutions, the 1-D layers, RepeatVector, Permute, Dot, ThresholdedReLU, Rescaling, noise. */
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import * as ort from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
+import { convertLayersModel, decodeModel, modelToBytes } from '../../src/export/index.js';
+import { selectBackend } from '../../src/tfjs/backend.js';
+import { maxAbsDiff } from '../helpers.js';
+import { assertRoundTrip, init, roundTrip, sequential, transposeCount } from './helpers.js';
+
+before(async () => {
+  await selectBackend('cpu');
+});
+
+const depthwiseInit = (seed: number) => ({
+  depthwiseInitializer: tf.initializers.glorotNormal({ seed }),
+  biasInitializer: tf.initializers.randomNormal({ seed: seed + 1000 }),
+});
+
+describe('DepthwiseConv2D (grouped Conv)', () => {
+  for (const multiplier of [1, 2, 3])
+    for (const [kernel, stride] of [
+      [3, 1],
+      [3, 2],
+      [5, 2],
+    ])
+      for (const padding of ['same', 'valid'] as const)
+        test(`multiplier ${multiplier}, kernel ${kernel}, stride ${stride}, ${padding}, odd 9×7×3 input`, async () => {
+          const bytes = await roundTrip(
+            sequential(
+              [9, 7, 3],
+              [
+                tf.layers.depthwiseConv2d({
+                  kernelSize: kernel,
+                  strides: stride,
+                  padding,
+                  depthMultiplier: multiplier,
+                  ...depthwiseInit(multiplier * 100 + kernel * 10 + stride),
+                }),
+              ],
+            ),
+          );
+          const conv = decodeModel(bytes).graph.node.find((n) => n.opType === 'Conv')!;
+          assert.equal(Number(conv.attribute.find((a) => a.name === 'group')!.i), 3);
+        });
+  test('non-square kernel, relu6, no bias, batch 1 and 17, after a Conv2D', async () => {
+    const model = sequential(
+      [10, 11, 2],
+      [
+        tf.layers.conv2d({ filters: 4, kernelSize: 1, ...init(1) }),
+        tf.layers.depthwiseConv2d({
+          kernelSize: [3, 2],
+          padding: 'same',
+          useBias: false,
+          activation: 'relu6',
+          ...depthwiseInit(2),
+        }),
+      ],
+    );
+    await assertRoundTrip(model, { batch: 1 });
+    await assertRoundTrip(model, { batch: 17 });
+  });
+  test('dilationRate > 1 is refused, saying why (tfjs ignores it, Keras applies it)', () => {
+    const model = sequential([8, 8, 2], [tf.layers.depthwiseConv2d({ kernelSize: 3, dilationRate: 2 })]);
+    assert.throws(() => convertLayersModel(model), /dilationRate > 1 \(tfjs computes this layer without the dilation/);
+  });
+});
+
+describe('SeparableConv2D (grouped Conv + 1×1 Conv)', () => {
+  for (const [multiplier, kernel, stride, padding] of [
+    [1, 3, 1, 'same'],
+    [2, 3, 2, 'same'],
+    [1, 5, 2, 'valid'],
+    [3, 2, 1, 'valid'],
+  ] as const)
+    test(`multiplier ${multiplier}, kernel ${kernel}, stride ${stride}, ${padding}`, () =>
+      assertRoundTrip(
+        sequential(
+          [8, 9, 3],
+          [
+            tf.layers.separableConv2d({
+              filters: 5,
+              kernelSize: kernel,
+              strides: stride,
+              padding,
+              depthMultiplier: multiplier,
+              activation: 'relu',
+              depthwiseInitializer: tf.initializers.glorotNormal({ seed: kernel }),
+              pointwiseInitializer: tf.initializers.glorotNormal({ seed: stride + 10 }),
+              biasInitializer: tf.initializers.randomNormal({ seed: multiplier + 20 }),
+            }),
+          ],
+        ),
+      ));
+  test('without bias, dilation 2', () =>
+    assertRoundTrip(
+      sequential(
+        [9, 9, 2],
+        [
+          tf.layers.separableConv2d({
+            filters: 3,
+            kernelSize: 3,
+            dilationRate: 2,
+            padding: 'same',
+            useBias: false,
+            depthwiseInitializer: tf.initializers.glorotNormal({ seed: 3 }),
+            pointwiseInitializer: tf.initializers.glorotNormal({ seed: 4 }),
+          }),
+        ],
+      ),
+    ));
+});
+
+describe('Conv1D and the 1-D poolings', () => {
+  for (const kernel of [1, 3, 4])
+    for (const stride of [1, 2])
+      for (const padding of ['same', 'valid'] as const) {
+        test(`Conv1D kernel ${kernel}, stride ${stride}, ${padding}, 11 steps`, () =>
+          assertRoundTrip(
+            sequential(
+              [11, 3],
+              [
+                tf.layers.conv1d({
+                  filters: 4,
+                  kernelSize: kernel,
+                  strides: stride,
+                  padding,
+                  ...init(kernel + stride),
+                }),
+              ],
+            ),
+          ));
+      }
+  test('stacked Conv1D with dilation and activations: inverse transposes between layers cancel', async () => {
+    const model = sequential(
+      [16, 2],
+      [
+        tf.layers.conv1d({
+          filters: 4,
+          kernelSize: 3,
+          dilationRate: 2,
+          padding: 'same',
+          activation: 'relu',
+          ...init(5),
+        }),
+        tf.layers.conv1d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'tanh', ...init(6) }),
+        tf.layers.maxPooling1d({ poolSize: 2 }),
+        tf.layers.conv1d({ filters: 3, kernelSize: 2, useBias: false, ...init(7) }),
+        tf.layers.conv1d({ filters: 3, kernelSize: 1, activation: 'softmax', ...init(8) }),
+      ],
+    );
+    await assertRoundTrip(model, { batch: 5 });
+    assert.deepEqual(transposeCount(convertLayersModel(model)), { total: 2, inversePairs: 0 });
+    // the softmax on the last Conv1D (channels last) comes after its Transpose
+    assert.equal(convertLayersModel(model).graph.node.at(-1)!.opType, 'Softmax');
+  });
+  for (const pool of ['maxPooling1d', 'averagePooling1d'] as const)
+    for (const [size, stride, padding] of [
+      [2, 2, 'valid'],
+      [3, 2, 'same'],
+      [3, 1, 'valid'],
+      [2, 3, 'same'],
+    ] as const)
+      test(`${pool} pool ${size}, stride ${stride}, ${padding}`, () =>
+        assertRoundTrip(sequential([9, 3], [tf.layers[pool]({ poolSize: size, strides: stride, padding })])));
+  for (const opset of [13, 17, 18])
+    test(`GlobalAveragePooling1D and GlobalMaxPooling1D, opset ${opset}`, async () => {
+      await assertRoundTrip(sequential([7, 4], [tf.layers.globalAveragePooling1d()]), { convert: { opset } });
+      await assertRoundTrip(sequential([7, 4], [tf.layers.globalMaxPooling1d()]), { convert: { opset } });
+    });
+});
+
+describe('RepeatVector, Permute, Dot', () => {
+  test('RepeatVector then a Dense on each step', () =>
+    assertRoundTrip(sequential([5], [tf.layers.repeatVector({ n: 4 }), tf.layers.dense({ units: 3, ...init(8) })])));
+  test('Permute of a sequence and of a feature map held channels-first after a conv', async () => {
+    await assertRoundTrip(sequential([4, 6], [tf.layers.permute({ dims: [2, 1] })]));
+    await assertRoundTrip(
+      sequential(
+        [5, 4, 3],
+        [
+          tf.layers.conv2d({ filters: 2, kernelSize: 3, padding: 'same', ...init(9) }),
+          tf.layers.permute({ dims: [3, 1, 2] }),
+        ],
+      ),
+    );
+  });
+  for (const normalize of [false, true]) {
+    test(`Dot of two vectors${normalize ? ', normalized (cosine)' : ''}`, async () => {
+      const a = tf.input({ shape: [6] });
+      const b = tf.input({ shape: [6] });
+      await assertRoundTrip(
+        tf.model({
+          inputs: [a, b],
+          outputs: tf.layers.dot({ axes: -1, normalize }).apply([a, b]) as tf.SymbolicTensor,
+        }),
+      );
+    });
+    for (const axes of [
+      [2, 2],
+      [1, 1],
+      [1, 2],
+      [2, 1],
+    ] as [number, number][])
+      test(`Dot of two sequences, axes [${axes}]${normalize ? ', normalized' : ''}`, async () => {
+        const a = tf.input({ shape: [4, 5] });
+        // b's contracted axis matches a's (a: 4 steps × 5 features), its other axis is 3
+        const shapeB = axes[0] === axes[1] ? (axes[0] === 2 ? [3, 5] : [4, 3]) : axes[0] === 1 ? [3, 4] : [5, 3];
+        const b2 = tf.input({ shape: shapeB });
+        await assertRoundTrip(
+          tf.model({
+            inputs: [a, b2],
+            outputs: tf.layers.dot({ axes, normalize }).apply([a, b2]) as tf.SymbolicTensor,
+          }),
+        );
+      });
+  }
+});
+
+describe('ThresholdedReLU, Softmax on any axis, Rescaling, noise layers', () => {
+  test('ThresholdedReLU with the default theta (1) and theta 0.3', async () => {
+    await assertRoundTrip(sequential([8], [tf.layers.thresholdedReLU()]));
+    await assertRoundTrip(sequential([8], [tf.layers.thresholdedReLU({ theta: 0.3 })]));
+  });
+  test('Softmax on the last axis of a feature map held channels-first', async () => {
+    for (const axis of [3, -1])
+      await assertRoundTrip(
+        sequential(
+          [4, 5, 3],
+          [tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', ...init(10) }), tf.layers.softmax({ axis })],
+        ),
+      );
+  });
+  // tfjs's softmax op runs only on the last axis (Keras-converted models may name another), so the
+  // reference for the other axes is the arithmetic itself: exp(x − max) / sum along the axis.
+  for (const [shape, axis] of [
+    [[4, 5, 3], 1],
+    [[4, 5, 3], 2],
+    [[4, 5], 1],
+  ] as [number[], number][])
+    test(`Softmax on axis ${axis} of a rank-${shape.length + 1} value${shape.length === 3 ? ' held channels-first' : ''}`, async () => {
+      const body =
+        shape.length === 3 ? [tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', ...init(11) })] : [];
+      const features = sequential(shape, body.length ? body : [tf.layers.activation({ activation: 'linear' })]);
+      const model = sequential(shape, [...body, tf.layers.softmax({ axis })]);
+      const x = tf.randomNormal([3, ...shape], 0, 1, 'float32', 5);
+      const logits = features.predict(x) as tf.Tensor;
+      const e = tf.exp(tf.sub(logits, tf.max(logits, axis, true)));
+      const expected = tf.div(e, tf.sum(e, axis, true)).dataSync();
+      const bytes = modelToBytes(model, { inputNames: ['x'], outputNames: ['y'] });
+      for (const runtime of [ort, ortWeb]) {
+        const session = await (runtime as typeof ort).InferenceSession.create(bytes);
+        const out = await session.run({ x: new ort.Tensor('float32', x.dataSync() as Float32Array, x.shape) });
+        assert.ok(maxAbsDiff(expected, out.y.data as Float32Array) <= 1e-6);
+      }
+    });
+  test('Rescaling [0, 255] to [-1, 1] and without offset', async () => {
+    await assertRoundTrip(sequential([4, 4, 3], [tf.layers.rescaling({ scale: 1 / 127.5, offset: -1 })]), {
+      range: [0, 255],
+    });
+    await assertRoundTrip(sequential([6], [tf.layers.rescaling({ scale: 0.5 })]));
+  });
+  test('GaussianNoise, GaussianDropout, AlphaDropout, SpatialDropout1D are the identity at inference', async () => {
+    await assertRoundTrip(
+      sequential(
+        [6],
+        [
+          tf.layers.gaussianNoise({ stddev: 0.5 }),
+          tf.layers.gaussianDropout({ rate: 0.3 }),
+          tf.layers.alphaDropout({ rate: 0.2 }),
+          tf.layers.dense({ units: 3, ...init(11) }),
+        ],
+      ),
+    );
+    await assertRoundTrip(sequential([5, 3], [tf.layers.spatialDropout1d({ rate: 0.4 })]));
+  });
+});
