@@ -5,8 +5,8 @@
  *   D = ‖a‖² + ‖b‖²ᵀ − 2 a bᵀ, clamped at 0 against round-off.
  */
 import * as ort from 'onnxruntime-node';
-import { attr, DataType, makeGraph, makeModel, makeNode, makeValueInfo } from '../export/builder.js';
-import { encodeModel } from '../export/proto.js';
+import { attr, DataType, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/builder.js';
+import { encodeModel } from '../onnx/proto.js';
 
 /** Rows of `a` per onnxruntime call: bounds one block of the matrix to rows × |b| floats. */
 const BLOCK_ROWS = 1024;

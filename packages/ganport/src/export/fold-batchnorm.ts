@@ -4,7 +4,7 @@
  * s = gamma / sqrt(variance + epsilon). Only where the BN is the producer's sole consumer.
  */
 import { type GraphBuilder, pruneInitializers, setFloat } from './graph.js';
-import type { NodeProto } from './proto.js';
+import type { NodeProto } from '../onnx/proto.js';
 
 /** Which axis of each op's weight holds the output channels. */
 const OUTPUT_AXIS: Record<string, number> = { Conv: 0, ConvTranspose: 1, Gemm: 1 };

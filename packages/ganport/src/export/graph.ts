@@ -10,8 +10,8 @@
 
 import { createHash } from 'node:crypto';
 import type { Layout } from '@ganport/runtime';
-import { type AttrValue, attr, DataType, makeNode, makeTensor } from './builder.js';
-import type { NodeProto, TensorProto } from './proto.js';
+import { type AttrValue, attr, DataType, makeNode, makeTensor } from '../onnx/builder.js';
+import type { NodeProto, TensorProto } from '../onnx/proto.js';
 
 /** A value in the graph: its ONNX name, rank, and how a rank-4 value is stored (other ranks: 'NHWC'). */
 export interface Value {

@@ -3,7 +3,7 @@
  * imported, every node input defined before use (so the graph is topologically
  * sorted), every value produced once, initializers the size their shape says.
  */
-import type { ModelProto } from './proto.js';
+import type { ModelProto } from '../onnx/proto.js';
 
 const BYTES_PER_ELEMENT: Record<number, number> = { 1: 4, 6: 4, 7: 8, 10: 2 };
 

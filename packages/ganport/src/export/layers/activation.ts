@@ -1,7 +1,7 @@
 /** tfjs activation names → ONNX ops; used by the Activation layer and every layer's `activation` argument. */
 
 import { GanportError } from '@ganport/runtime';
-import { attr } from '../builder.js';
+import { attr } from '../../onnx/builder.js';
 import type { GraphBuilder, Value } from '../graph.js';
 import { type LayerHandler, sameLayout } from './context.js';
 

@@ -4,7 +4,7 @@
  * pixel goes at the end), never auto_pad, which runtimes implement inconsistently.
  */
 import { GanportError } from '@ganport/runtime';
-import { attr } from '../builder.js';
+import { attr } from '../../onnx/builder.js';
 import { applyActivation } from './activation.js';
 import {
   type LayerContext,

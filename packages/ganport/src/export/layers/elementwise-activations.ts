@@ -1,5 +1,5 @@
 /** The standalone activation layers: ReLU, LeakyReLU, ELU, PReLU, Softmax. */
-import { attr } from '../builder.js';
+import { attr } from '../../onnx/builder.js';
 import { onnxAxis } from '../graph.js';
 import { type LayerHandler, sameLayout, unsupportedConfig, weight } from './context.js';
 

@@ -1,5 +1,5 @@
 /** Embedding: Gather rows of the table; indices are cast to int64 whatever the input's type (tfjs accepts float ids). */
-import { attr, DataType } from '../builder.js';
+import { attr, DataType } from '../../onnx/builder.js';
 import { type LayerHandler, tfjsValue, weight } from './context.js';
 
 export const embedding: LayerHandler = (ctx) => {

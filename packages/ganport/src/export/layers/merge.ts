@@ -3,7 +3,7 @@
  * at position 1 (after the batch) until the ranks agree; ONNX broadcasts
  * right-aligned, so the lower-rank inputs are unsqueezed first.
  */
-import { attr } from '../builder.js';
+import { attr } from '../../onnx/builder.js';
 import { onnxAxis, type Value } from '../graph.js';
 import { type LayerContext, type LayerHandler, sameLayout, tfjsValue, unsupportedConfig } from './context.js';
 import { reduce } from './sequence.js';

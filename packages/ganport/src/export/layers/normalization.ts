@@ -1,5 +1,5 @@
 /** BatchNormalization (inference form) and LayerNormalization, with the layers' own epsilon written explicitly. */
-import { attr } from '../builder.js';
+import { attr } from '../../onnx/builder.js';
 import { type LayerContext, type LayerHandler, sameLayout, tfjsValue, unsupportedConfig, weight } from './context.js';
 
 /** gamma/beta, or 1/0 when the layer was built without scale/center. */

@@ -1,5 +1,5 @@
 /** MaxPooling2D, AveragePooling2D (padding excluded from the average, as in TensorFlow) and the global poolings. */
-import { attr } from '../builder.js';
+import { attr } from '../../onnx/builder.js';
 import { type LayerHandler, requireChannelsLast, tfjsValue } from './context.js';
 import { pair, windowPads } from './conv.js';
 

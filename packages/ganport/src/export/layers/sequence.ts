@@ -3,7 +3,7 @@
  * AveragePooling1D run channels-first as ONNX requires (a Transpose each side; the converter
  * cancels the inverse pairs between consecutive layers), the global poolings reduce the steps axis.
  */
-import { type AttrValue, attr } from '../builder.js';
+import { type AttrValue, attr } from '../../onnx/builder.js';
 import type { GraphBuilder } from '../graph.js';
 import { applyActivation } from './activation.js';
 import { type LayerContext, type LayerHandler, tfjsValue, unsupportedConfig, weight } from './context.js';

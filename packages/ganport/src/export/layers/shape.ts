@@ -1,5 +1,5 @@
 /** Layers that only move data: Reshape, Flatten, and the identity-at-inference ones. */
-import { attr } from '../builder.js';
+import { attr } from '../../onnx/builder.js';
 import { type LayerHandler, tfjsValue } from './context.js';
 
 /** Keeps the batch dimension (0 = "copy from input") and reshapes the rest, in tfjs (row-major NHWC) order. */

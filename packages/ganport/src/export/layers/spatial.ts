@@ -1,5 +1,5 @@
 /** UpSampling2D, ZeroPadding2D and Cropping2D, done in whichever layout the input is held. */
-import { attr } from '../builder.js';
+import { attr } from '../../onnx/builder.js';
 import type { Value } from '../graph.js';
 import { type LayerHandler, requireChannelsLast, sameLayout, unsupportedConfig } from './context.js';
 import { pair } from './conv.js';

@@ -1,5 +1,5 @@
 /**
- * The ONNX protobuf messages, loaded by protobufjs from export/onnx.proto.
+ * The ONNX protobuf messages, loaded by protobufjs from onnx.proto beside this file.
  * The TypeScript interfaces mirror the message fields ganport uses (camelCase,
  * as protobufjs presents them).
  */
@@ -69,7 +69,7 @@ export interface ModelProto {
 let modelType: protobuf.Type | undefined;
 
 export function onnxModelType(): protobuf.Type {
-  modelType ??= protobuf.loadSync(join(packageRoot(), 'src', 'export', 'onnx.proto')).lookupType('onnx.ModelProto');
+  modelType ??= protobuf.loadSync(join(packageRoot(), 'src', 'onnx', 'onnx.proto')).lookupType('onnx.ModelProto');
   return modelType;
 }
 
