@@ -1,6 +1,6 @@
 /** Shared by the tests: temp dirs, running the CLI, paths of the shipped assets. */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { shippedFashionMnistSample, shippedModelsDir } from '../src/assets.js';
@@ -13,6 +13,14 @@ export const SHIPPED_MODEL_DIR = join(SHIPPED_MODELS, 'seed-mlp');
 
 export function tempDir(prefix = 'ganport-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Overwrites `count` bytes in the middle of a file, as a failing disk or a stray write would. */
+export function damageFile(file: string, count = 400): void {
+  const bytes = readFileSync(file);
+  const from = Math.max(0, Math.floor((bytes.length - count) / 2));
+  bytes.fill(0xab, from, from + count);
+  writeFileSync(file, bytes);
 }
 
 export interface CliResult {

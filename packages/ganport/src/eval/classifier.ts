@@ -1,9 +1,11 @@
 /** The evaluation classifier (trained by `ganport train-classifier`) run in onnxruntime-node. */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { GanportError, META, readOnnxInfo } from '@ganport/runtime';
 import * as ort from 'onnxruntime-node';
 import { shippedClassifier } from '../assets.js';
+import { verifyModelDir } from '../formats/model-dir.js';
 
 /** Images per onnxruntime call. */
 const BATCH = 1000;
@@ -32,6 +34,7 @@ export class Classifier {
   static async load(path = shippedClassifier()): Promise<Classifier> {
     if (!existsSync(path))
       throw new GanportError(`no classifier at ${path}; train one with ganport train-classifier`, 'not-found');
+    await verifyModelDir(dirname(path));
     const bytes = await readFile(path);
     const info = readOnnxInfo(bytes);
     if (info.metadata[META.role] !== 'classifier')

@@ -19,7 +19,7 @@ const POINT_ONLY = ['mixture', 'seeds', 'plot'] as const;
 
 /** Evaluates MODEL (a .onnx file or a model directory holding generator.onnx). */
 export async function evaluate(model: string, options: EvalOptions = {}): Promise<{ model: string } & EvalReport> {
-  const file = resolveGeneratorFile(model);
+  const file = await resolveGeneratorFile(model);
   const generator = await loadGenerator(file);
   try {
     const points = generator.info.layout === 'flat';

@@ -8,20 +8,20 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GanportError, toLayout } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
-import { exportedModelFacts, modelPaths } from '../formats/model-dir.js';
-import { type RunConfig, readRunConfig, runPaths } from '../formats/run-dir.js';
+import { exportedModelFacts, modelPaths, writeModelManifest } from '../formats/model-dir.js';
+import { type RunConfig, readRunConfig, runPaths, verifyRunFiles } from '../formats/run-dir.js';
 import { selectBackend } from '../tfjs/backend.js';
 import { loadLayersModel } from '../tfjs/model-io.js';
 import { writeFileAtomic } from '../util/files.js';
 import { type ConvertOptions, convertLayersModel } from './convert.js';
 import { findSubmodel } from './inspect.js';
-import { encodeModel } from '../onnx/proto.js';
+import { encodeModel } from './proto.js';
 import { writeTritonModel } from './triton.js';
 
 export { modelPaths } from '../formats/model-dir.js';
 export { BATCH_DIM, type ConvertOptions, convertLayersModel, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from './convert.js';
 export { findSubmodel, formatInspection, inspectModel, type LayerReport, nestedModelPaths } from './inspect.js';
-export { decodeModel, encodeModel, type ModelProto } from '../onnx/proto.js';
+export { decodeModel, encodeModel, type ModelProto } from './proto.js';
 export { tritonConfig, writeTritonModel } from './triton.js';
 export { findProblems } from './validate.js';
 
@@ -82,6 +82,7 @@ export async function exportRun(
   outDir: string,
   options: RunExportOptions = {},
 ): Promise<ExportedFile[]> {
+  await verifyRunFiles(runDir);
   const config = await readTrainedRun(runDir);
   const run = runPaths(runDir);
   await selectBackend('cpu');
@@ -104,6 +105,7 @@ export async function exportRun(
     await writeFileAtomic(join(to, 'model.json'), await readFile(join(from, 'model.json')));
   }
   await writeFileAtomic(out.trainingConfig, await readFile(run.config));
+  await writeModelManifest(outDir);
   const files = [
     { path: out.generator, bytes: generatorBytes.length },
     { path: out.discriminator, bytes: discriminatorBytes.length },

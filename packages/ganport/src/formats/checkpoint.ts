@@ -1,16 +1,18 @@
 /**
- * Crash-safe checkpoints: generator, discriminator and EMA weights, both Adam
- * states, the data order, the RNG state and the position in the run. Written to
- * checkpoint.tmp/ and swapped into place, so a kill at any moment leaves either
- * the previous checkpoint or the new one, never a mix.
+ * Crash-safe checkpoints you can trust: generator, discriminator and EMA weights, both Adam
+ * states, the data order, the RNG state and the position in the run, with a manifest (size and
+ * SHA-256 of each file) written last. A new generation is written to checkpoint.tmp/ and swapped
+ * into place, the one it replaces kept as checkpoint.previous/, so a kill at any moment leaves a
+ * complete generation, and a newest one that fails verification can fall back to the one before.
  */
 import { existsSync } from 'node:fs';
 import { readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { loadLayersModel, saveLayersModel } from '../tfjs/model-io.js';
 import { writeFileAtomic } from '../util/files.js';
+import { hasManifest, verifyManifest, writeManifest } from './manifest.js';
 
 export interface RunPosition {
   /** Steps completed. */
@@ -31,10 +33,10 @@ export interface TrainingState {
   order: Uint32Array;
 }
 
-const dirs = (runDir: string) => ({
-  final: join(runDir, 'checkpoint'),
+export const checkpointDirs = (runDir: string) => ({
+  newest: join(runDir, 'checkpoint'),
+  previous: join(runDir, 'checkpoint.previous'),
   tmp: join(runDir, 'checkpoint.tmp'),
-  old: join(runDir, 'checkpoint.old'),
 });
 
 async function saveOptimizer(optimizer: tf.Optimizer, file: string): Promise<void> {
@@ -72,7 +74,7 @@ async function loadOptimizer(optimizer: tf.Optimizer, file: string): Promise<voi
 }
 
 export async function saveCheckpoint(runDir: string, state: TrainingState, position: RunPosition): Promise<void> {
-  const { final, tmp, old } = dirs(runDir);
+  const { newest, previous, tmp } = checkpointDirs(runDir);
   await rm(tmp, { recursive: true, force: true });
   await saveLayersModel(state.generator, join(tmp, 'generator'));
   await saveLayersModel(state.discriminator, join(tmp, 'discriminator'));
@@ -84,32 +86,75 @@ export async function saveCheckpoint(runDir: string, state: TrainingState, posit
     new Uint8Array(state.order.buffer, state.order.byteOffset, state.order.byteLength),
   );
   await writeFileAtomic(join(tmp, 'position.json'), JSON.stringify(position));
-  await rm(old, { recursive: true, force: true });
-  if (existsSync(final)) await rename(final, old);
-  await rename(tmp, final);
-  await rm(old, { recursive: true, force: true });
+  await writeManifest(tmp);
+  await rm(previous, { recursive: true, force: true });
+  if (existsSync(newest)) await rename(newest, previous);
+  await rename(tmp, newest);
 }
 
-/** Loads the last checkpoint into freshly built models and optimizers; returns where the run stopped. */
-export async function loadCheckpoint(runDir: string, state: TrainingState): Promise<RunPosition> {
-  let { final } = dirs(runDir);
-  // A kill between the two renames leaves only checkpoint.old, which is complete.
-  if (!existsSync(join(final, 'position.json')) && existsSync(join(dirs(runDir).old, 'position.json')))
-    final = dirs(runDir).old;
-  if (!existsSync(join(final, 'position.json')))
-    throw new GanportError(`${runDir} has no checkpoint to resume from`, 'not-found');
+export interface LoadCheckpointOptions {
+  /** Refuse to fall back to the previous generation when the newest fails verification. */
+  strict?: boolean;
+  /** Where the one line about a fallback goes. */
+  log?: (line: string) => void;
+}
+
+/**
+ * The complete generations on disk, newest first. checkpoint.tmp/ counts only when its manifest
+ * is written and checkpoint/ is absent: a kill between the two renames of saveCheckpoint.
+ */
+function generations(runDir: string): string[] {
+  const { newest, previous, tmp } = checkpointDirs(runDir);
+  const latest = existsSync(newest) ? newest : hasManifest(tmp) ? tmp : undefined;
+  return [latest, previous].filter((dir): dir is string => dir !== undefined && existsSync(dir));
+}
+
+/**
+ * Loads the newest checkpoint that passes verification into freshly built models and optimizers
+ * and returns where the run stopped; falls back to the previous generation (one line to `log`)
+ * unless `strict`.
+ */
+export async function loadCheckpoint(
+  runDir: string,
+  state: TrainingState,
+  options: LoadCheckpointOptions = {},
+): Promise<RunPosition> {
+  const candidates = generations(runDir);
+  if (candidates.length === 0) throw new GanportError(`${runDir} has no checkpoint to resume from`, 'not-found');
+  return loadFirstVerified(candidates, state, options);
+}
+
+async function loadFirstVerified(
+  [dir, fallback, ...older]: string[],
+  state: TrainingState,
+  { strict = false, log = () => {} }: LoadCheckpointOptions,
+): Promise<RunPosition> {
+  try {
+    await verifyManifest(dir);
+  } catch (err) {
+    if (!(err instanceof GanportError)) throw err;
+    if (fallback === undefined)
+      throw new GanportError(`${err.message}; there is no earlier checkpoint to fall back to`);
+    if (strict) throw new GanportError(`${err.message}; --strict refuses to fall back to ${basename(fallback)}/`);
+    log(`${err.message}; falling back to ${basename(fallback)}/`);
+    return loadFirstVerified([fallback, ...older], state, { strict, log });
+  }
+  return readGeneration(dir, state);
+}
+
+async function readGeneration(dir: string, state: TrainingState): Promise<RunPosition> {
   for (const [name, model] of [
     ['generator', state.generator],
     ['discriminator', state.discriminator],
     ['ema', state.ema],
   ] as const) {
-    const saved = await loadLayersModel(join(final, name, 'model.json'));
+    const saved = await loadLayersModel(join(dir, name, 'model.json'));
     model.setWeights(saved.getWeights());
     saved.dispose();
   }
-  await loadOptimizer(state.dOptimizer, join(final, 'd-optimizer'));
-  await loadOptimizer(state.gOptimizer, join(final, 'g-optimizer'));
-  const order = await readFile(join(final, 'order.bin'));
+  await loadOptimizer(state.dOptimizer, join(dir, 'd-optimizer'));
+  await loadOptimizer(state.gOptimizer, join(dir, 'g-optimizer'));
+  const order = await readFile(join(dir, 'order.bin'));
   state.order.set(new Uint32Array(order.buffer.slice(order.byteOffset, order.byteOffset + order.byteLength)));
-  return JSON.parse(await readFile(join(final, 'position.json'), 'utf8')) as RunPosition;
+  return JSON.parse(await readFile(join(dir, 'position.json'), 'utf8')) as RunPosition;
 }

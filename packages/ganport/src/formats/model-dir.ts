@@ -1,14 +1,16 @@
 /**
  * The exported model directory (`ganport export RUN_DIR --out MODEL_DIR`): generator.onnx,
- * discriminator.onnx, the tfjs reference copies under tfjs/, and training-config.json.
+ * discriminator.onnx, the tfjs reference copies under tfjs/, training-config.json, and
+ * manifest.json over them all (written last; checked whenever ganport loads the directory).
  * The metadata it writes into each ONNX file sits here, beside the paths; the runtime's
  * `generatorInfo` (packages/runtime/src/metadata.ts) is its reader.
  */
 import { existsSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { GanportError, type Layout, META } from '@ganport/runtime';
 import { shippedModelsDir } from '../assets.js';
 import { packedShape } from '../presets/preset.js';
+import { hasManifest, verifyManifest, writeManifest } from './manifest.js';
 import type { RunConfig } from './run-dir.js';
 
 export const modelPaths = (dir: string) => ({
@@ -21,11 +23,33 @@ export const modelPaths = (dir: string) => ({
   trainingConfig: join(dir, 'training-config.json'),
 });
 
+/** Records what `exportRun` wrote into MODEL_DIR (and only that) in its manifest.json; called last. */
+export async function writeModelManifest(dir: string): Promise<void> {
+  const paths = modelPaths(dir);
+  const written = [paths.generator, paths.discriminator, dirname(paths.tfjsGenerator), paths.trainingConfig];
+  await writeManifest(
+    dir,
+    written.map((path) => relative(dir, path)),
+  );
+}
+
+/** Checks a model directory against its manifest.json; directories without one (older exports, hand-made) pass unverified. */
+export async function verifyModelDir(dir: string): Promise<void> {
+  if (hasManifest(dir)) await verifyManifest(dir);
+}
+
 /**
  * The generator file MODEL names: a .onnx file, a model directory holding generator.onnx, or the
- * name of a shipped model (`dcgan`, `seed-mlp`, …) when no such path exists.
+ * name of a shipped model (`dcgan`, `seed-mlp`, …) when no such path exists. The directory it sits
+ * in is verified against its manifest first.
  */
-export function resolveGeneratorFile(model: string): string {
+export async function resolveGeneratorFile(model: string): Promise<string> {
+  const file = generatorFile(model);
+  await verifyModelDir(dirname(file));
+  return file;
+}
+
+function generatorFile(model: string): string {
   const shipped = join(shippedModelsDir(), model);
   if (!existsSync(model) && /^[a-z0-9-]+$/.test(model) && existsSync(shipped)) return modelPaths(shipped).generator;
   if (existsSync(model) && statSync(model).isDirectory()) {

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
+import { hasManifest, MANIFEST, verifyManifest, writeManifest } from './manifest.js';
 
 export type RunPaths = ReturnType<typeof runPaths>;
 
@@ -23,7 +24,8 @@ export const runPaths = (dir: string) => ({
     'discriminator',
     'checkpoint',
     'checkpoint.tmp',
-    'checkpoint.old',
+    'checkpoint.previous',
+    MANIFEST,
   ].map((f) => join(dir, f)),
 });
 
@@ -57,20 +59,72 @@ export interface RunConfig {
   ganportVersion: string;
 }
 
+const isString = (v: unknown) => typeof v === 'string';
+const isNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+const isPositiveInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 0;
+
+/** What each field read back must be: the trainer and exporter rely on these. */
+const FIELD_CHECKS: [keyof RunConfig, (value: unknown) => boolean, string][] = [
+  ['preset', isString, 'a preset name'],
+  ['latentSize', isPositiveInt, 'a positive integer'],
+  [
+    'sampleShape',
+    (v) => Array.isArray(v) && (v.length === 1 || v.length === 3) && v.every(isPositiveInt),
+    '[h, w, c] or [n] in positive integers',
+  ],
+  ['valueRange', (v) => Array.isArray(v) && v.length === 2 && v.every(isNumber), '[low, high]'],
+  ['seed', (v) => Number.isSafeInteger(v) && (v as number) >= 0, 'a non-negative integer'],
+  ['batchSize', isPositiveInt, 'a positive integer'],
+  ['epochs', isPositiveInt, 'a positive integer'],
+  ['learningRate', isNumber, 'a number'],
+  ['beta1', isNumber, 'a number'],
+  ['backend', isString, 'a backend name'],
+  ['data', isString, 'a data directory or mixture name'],
+  ['images', isPositiveInt, 'a positive integer'],
+  ['numClasses', (v) => v === undefined || isPositiveInt(v), 'a positive integer when present'],
+  ['pack', isPositiveInt, 'a positive integer'],
+  ['loss', isString, 'a loss name'],
+  ['labelSmoothing', isNumber, 'a number'],
+  ['emaDecay', isNumber, 'a number'],
+  ['checkpointEvery', isPositiveInt, 'a positive integer'],
+  ['logEvery', isPositiveInt, 'a positive integer'],
+];
+
 /** Reads a run's config.json, filling in what older runs recorded under other names or not at all. */
 export async function readRunConfig(runDir: string): Promise<RunConfig> {
   const path = runPaths(runDir).config;
-  let config: RunConfig & { imageShape?: number[] };
+  let parsed: unknown;
   try {
-    config = JSON.parse(await readFile(path, 'utf8')) as RunConfig & { imageShape?: number[] };
+    parsed = JSON.parse(await readFile(path, 'utf8'));
   } catch (err) {
     throw new GanportError(
       `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
       'invalid-input',
     );
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new GanportError(`${path} does not hold a JSON object`);
+  const config = parsed as RunConfig & { imageShape?: number[] };
   config.sampleShape ??= config.imageShape!; // ganport 0.1.0 runs from before the 2-D presets called it imageShape
   config.logEvery ??= 50;
   config.pack ??= 1;
+  for (const [field, check, expected] of FIELD_CHECKS) {
+    if (!check(config[field]))
+      throw new GanportError(`${path}: ${field} must be ${expected}, got ${JSON.stringify(config[field])}`);
+  }
   return config;
+}
+
+/** What a run's manifest.json covers: the files `ganport export` reads. */
+const EXPORTED_FILES = ['config.json', 'generator', 'discriminator'];
+
+/** Records config.json and the exported models in manifest.json; called after they are rewritten at an epoch's end. */
+export const writeRunManifest = (runDir: string): Promise<void> => writeManifest(runDir, EXPORTED_FILES);
+
+/** Checks config.json and the exported models against manifest.json; runs from before manifests pass unverified. */
+export async function verifyRunFiles(runDir: string): Promise<void> {
+  if (!hasManifest(runDir)) return;
+  await verifyManifest(runDir).catch((err: Error) => {
+    throw new GanportError(`${err.message} (a run stopped at an epoch's end is repaired by ganport train --resume)`);
+  });
 }

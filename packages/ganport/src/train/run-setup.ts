@@ -39,6 +39,8 @@ export interface TrainOptions {
   logEvery?: number;
   /** Continue the run in outDir from its last checkpoint (its config wins; `epochs` may extend it). */
   resume?: boolean;
+  /** With `resume`: stop with an error when the newest checkpoint fails verification, rather than fall back to the previous one. */
+  strict?: boolean;
   /** Replace an existing run in outDir. */
   overwrite?: boolean;
   quiet?: boolean;
@@ -153,15 +155,17 @@ export function buildTrainingState(preset: Preset, config: RunConfig): TrainingS
   };
 }
 
-/** Where the run starts: step 0, or the last checkpoint's position (its weights, optimizers, order and RNG restored). */
+/**
+ * Where the run starts: step 0, or the position of the newest checkpoint that passes verification
+ * (its weights, optimizers, order and RNG restored; see formats/checkpoint.ts for the fallback).
+ */
 export async function startPosition(
-  runDir: string,
-  resume: boolean,
+  { outDir, resume, strict, log }: TrainOptions,
   state: TrainingState,
   rng: Rng,
 ): Promise<RunPosition> {
   if (!resume) return { step: 0, epoch: 1, batchInEpoch: 0, rng: rng.state };
-  const position = await loadCheckpoint(runDir, state);
+  const position = await loadCheckpoint(outDir, state, { strict, log });
   rng.state = position.rng;
   return position;
 }

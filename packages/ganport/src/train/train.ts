@@ -7,7 +7,7 @@
 import { GanportError, Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import type { RunPosition, TrainingState } from '../formats/checkpoint.js';
-import { type RunPaths, runPaths } from '../formats/run-dir.js';
+import { type RunPaths, runPaths, writeRunManifest } from '../formats/run-dir.js';
 import type { BackendChoice } from '../tfjs/backend.js';
 import { saveLayersModel } from '../tfjs/model-io.js';
 import { CheckpointPolicy } from './checkpoints.js';
@@ -31,6 +31,7 @@ export interface TrainResult {
 
 /** Everything one run's steps share. */
 interface Run {
+  outDir: string;
   opened: OpenedRun;
   paths: RunPaths;
   state: TrainingState;
@@ -50,7 +51,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const { config, preset, data } = opened;
   const state = buildTrainingState(preset, config);
   const rng = new Rng(config.seed);
-  const position = await startPosition(options.outDir, options.resume ?? false, state, rng);
+  const position = await startPosition(options, state, rng);
   const paths = runPaths(options.outDir);
   const metrics = new MetricsWriter(paths.metrics, paths.lossPlot, `${preset.name}, seed ${config.seed}: losses`);
   if (options.resume) {
@@ -59,6 +60,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
   const stepsPerEpoch = Math.floor(config.images / config.batchSize);
   const run: Run = {
+    outDir: options.outDir,
     opened,
     paths,
     state,
@@ -125,6 +127,7 @@ async function finishEpoch(run: Run, epoch: number): Promise<void> {
   await run.samples.write(state.ema, paths.sample(epoch));
   await saveLayersModel(state.ema, paths.generator, { ganport: { ...saved, ema: config.emaDecay } });
   await saveLayersModel(state.discriminator, paths.discriminator, { ganport: { ...saved, role: 'discriminator' } });
+  await writeRunManifest(run.outDir);
   Object.assign(position, { epoch: epoch + 1, batchInEpoch: 0, rng: run.rng.state });
   await run.checkpoints.save(position);
   await run.metrics.writePlot();

@@ -27,7 +27,7 @@ export const generateCommand = defineCommand({
     'ganport generate cdcgan --class 3 --count 16 --truncation 1.5 --out dresses.png',
   ],
   async run({ out, class: label, provider, ...request }, model) {
-    const modelPath = resolveGeneratorFile(model ?? defaultGenerator());
+    const modelPath = await resolveGeneratorFile(model ?? defaultGenerator());
     const generator = await loadGenerator(modelPath, { executionProviders: provider ? [provider] : undefined });
     try {
       const t0 = performance.now();

@@ -62,6 +62,10 @@ export const trainCommand = defineCommand({
       option: 'logEvery',
       help: 'append a metrics line every N steps (default 50)',
     },
+    strict: {
+      type: 'boolean',
+      help: 'with --resume: stop if the newest checkpoint fails verification, rather than fall back to the previous one',
+    },
     overwrite: { type: 'boolean', help: 'replace a run already in --out' },
     quiet: { type: 'boolean', help: 'no progress bar' },
   },

@@ -1,0 +1,109 @@
+/**
+ * manifest.json: the size and SHA-256 of every file a directory is meant to hold. It is written
+ * last, so its presence says the directory is complete, and it is checked before the directory's
+ * contents are trusted (a checkpoint resumed, a run exported, a model directory loaded).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, join, posix } from 'node:path';
+import { GanportError } from '@ganport/runtime';
+import { writeFileAtomic } from '../util/files.js';
+
+export const MANIFEST = 'manifest.json';
+const FORMAT = 'ganport-manifest/1';
+
+export interface FileDigest {
+  bytes: number;
+  sha256: string;
+}
+
+export interface Manifest {
+  format: typeof FORMAT;
+  /** Keyed by path relative to the directory, '/'-separated. */
+  files: Record<string, FileDigest>;
+}
+
+/** The files under `dir/entry` (a file or a folder, searched recursively), relative to `dir`, '/'-separated. */
+async function filesUnder(dir: string, entry: string): Promise<string[]> {
+  const info = await stat(join(dir, entry));
+  if (!info.isDirectory()) return [entry];
+  const names = (await readdir(join(dir, entry))).sort();
+  const nested = await Promise.all(names.map((name) => filesUnder(dir, entry ? posix.join(entry, name) : name)));
+  return nested.flat();
+}
+
+async function digest(path: string): Promise<FileDigest> {
+  const bytes = await readFile(path);
+  return { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+/**
+ * Writes dir/manifest.json for `entries` (files or folders relative to `dir`; default: everything
+ * in it), hashing what is on disk now; call it after the last of those files is written.
+ */
+export async function writeManifest(dir: string, entries: readonly string[] = ['']): Promise<void> {
+  const paths = (await Promise.all(entries.map((entry) => filesUnder(dir, entry)))).flat();
+  const files: Record<string, FileDigest> = {};
+  for (const path of paths.filter((p) => p !== MANIFEST).sort()) files[path] = await digest(join(dir, path));
+  const manifest: Manifest = { format: FORMAT, files };
+  await writeFileAtomic(join(dir, MANIFEST), `${JSON.stringify(manifest, null, 1)}\n`);
+}
+
+export const hasManifest = (dir: string): boolean => existsSync(join(dir, MANIFEST));
+
+/** A relative path that stays inside the directory: no '..', no absolute paths, no empty segments. */
+const SAFE_PATH = /^(?!.*(?:^|\/)\.\.?(?:\/|$))[^/\\\0]+(?:\/[^/\\\0]+)*$/;
+
+function parseManifest(text: string, where: string): Manifest {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new GanportError(`${where} is not valid JSON`);
+  }
+  const { format, files } = (parsed ?? {}) as Partial<Manifest>;
+  if (format !== FORMAT || typeof files !== 'object' || files === null || Array.isArray(files))
+    throw new GanportError(`${where} is not a ganport manifest (${FORMAT})`);
+  for (const [path, entry] of Object.entries(files)) {
+    const { bytes, sha256 } = (entry ?? {}) as Partial<FileDigest>;
+    if (!SAFE_PATH.test(path) || !Number.isSafeInteger(bytes) || bytes! < 0 || !/^[0-9a-f]{64}$/.test(sha256 ?? ''))
+      throw new GanportError(`${where} has a malformed entry ${JSON.stringify(path).slice(0, 80)}`);
+  }
+  return { format, files };
+}
+
+/**
+ * Checks every file dir/manifest.json lists against its size and SHA-256; throws a one-line
+ * GanportError naming the first file that is missing or differs. Files it does not list are ignored.
+ */
+export async function verifyManifest(dir: string): Promise<void> {
+  const name = basename(dir);
+  const fail = (why: string) => new GanportError(`${dir} fails verification: ${why}`, 'invalid-input');
+  let text: string;
+  try {
+    text = await readFile(join(dir, MANIFEST), 'utf8');
+  } catch (err) {
+    throw fail(`cannot read its ${MANIFEST} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  let manifest: Manifest;
+  try {
+    manifest = parseManifest(text, `${name}/${MANIFEST}`);
+  } catch (err) {
+    throw fail((err as Error).message);
+  }
+  for (const [path, expected] of Object.entries(manifest.files)) {
+    const file = join(dir, path);
+    const size = await stat(file).then(
+      (s) => (s.isFile() ? s.size : undefined),
+      () => undefined,
+    );
+    if (size === undefined) throw fail(`${path} is missing`);
+    if (size !== expected.bytes) throw fail(`${path} is ${size} bytes, its manifest says ${expected.bytes}`);
+    const actual = await digest(file);
+    if (actual.sha256 !== expected.sha256)
+      throw fail(
+        `${path} has SHA-256 ${actual.sha256.slice(0, 12)}…, its manifest says ${expected.sha256.slice(0, 12)}…`,
+      );
+  }
+}

@@ -1,0 +1,105 @@
+/** Checkpoint generations: a manifest written last, the previous generation kept, and the fallback when the newest is damaged. */
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import {
+  checkpointDirs,
+  loadCheckpoint,
+  type RunPosition,
+  saveCheckpoint,
+  type TrainingState,
+} from '../../src/formats/checkpoint.js';
+import { MANIFEST } from '../../src/formats/manifest.js';
+import type { RunConfig } from '../../src/formats/run-dir.js';
+import { getPreset } from '../../src/presets/index.js';
+import { selectBackend } from '../../src/tfjs/backend.js';
+import { buildTrainingState } from '../../src/train/run-setup.js';
+import { damageFile, tempDir } from '../helpers.js';
+
+const config = { seed: 1, emaDecay: 0.9, pack: 1, learningRate: 1e-3, beta1: 0.5, images: 64 } as RunConfig;
+const freshState = (seed: number): TrainingState => buildTrainingState(getPreset('seed-mlp'), { ...config, seed });
+const at = (step: number): RunPosition => ({ step, epoch: 1, batchInEpoch: step, rng: [step, 0, 0, 0] });
+const firstWeights = (state: TrainingState) => Array.from(state.generator.getWeights()[0].dataSync().slice(0, 8));
+
+/** A run directory with two generations: step 1 (weights of seed 1) kept as previous, step 2 (seed 2) newest. */
+async function twoGenerations(): Promise<{ dir: string; weights: number[][] }> {
+  const dir = tempDir();
+  const weights: number[][] = [];
+  for (const step of [1, 2]) {
+    const state = freshState(step);
+    weights.push(firstWeights(state));
+    await saveCheckpoint(dir, state, at(step));
+  }
+  return { dir, weights };
+}
+
+before(async () => {
+  await selectBackend('cpu');
+});
+
+test('each generation carries a manifest; the newest and the previous one are kept', async () => {
+  const { dir, weights } = await twoGenerations();
+  const { newest, previous, tmp } = checkpointDirs(dir);
+  assert.ok(existsSync(join(newest, MANIFEST)) && existsSync(join(previous, MANIFEST)));
+  assert.ok(!existsSync(tmp));
+  const state = freshState(9);
+  const lines: string[] = [];
+  assert.equal((await loadCheckpoint(dir, state, { log: (line) => lines.push(line) })).step, 2);
+  assert.deepEqual(firstWeights(state), weights[1]);
+  assert.deepEqual(lines, [], 'nothing to say when the newest verifies');
+});
+
+test('a damaged newest generation is named in one line and the previous one is loaded', async () => {
+  const { dir, weights } = await twoGenerations();
+  damageFile(join(dir, 'checkpoint', 'generator', 'weights.bin'));
+  const state = freshState(9);
+  const lines: string[] = [];
+  const position = await loadCheckpoint(dir, state, { log: (line) => lines.push(line) });
+  assert.equal(position.step, 1);
+  assert.deepEqual(firstWeights(state), weights[0]);
+  assert.equal(lines.length, 1);
+  assert.match(
+    lines[0],
+    /checkpoint fails verification: generator\/weights\.bin has SHA-256 \w+…, its manifest says \w+…; falling back to checkpoint\.previous\//,
+  );
+});
+
+test('--strict refuses the fallback; with both generations damaged there is nothing to resume', async () => {
+  const { dir } = await twoGenerations();
+  damageFile(join(dir, 'checkpoint', 'ema', 'weights.bin'));
+  await assert.rejects(
+    loadCheckpoint(dir, freshState(9), { strict: true }),
+    /checkpoint fails verification: ema\/weights\.bin .*; --strict refuses to fall back to checkpoint\.previous\//,
+  );
+  rmSync(join(dir, 'checkpoint.previous', 'position.json'));
+  await assert.rejects(
+    loadCheckpoint(dir, freshState(9)),
+    /checkpoint\.previous fails verification: position\.json is missing; there is no earlier checkpoint to fall back to/,
+  );
+});
+
+test('every moment of a save leaves a complete generation to load', async () => {
+  const { dir } = await twoGenerations();
+  const { newest, previous, tmp } = checkpointDirs(dir);
+  // killed while writing checkpoint.tmp/: no manifest there yet, so it is not a generation
+  mkdirSync(join(tmp, 'generator'), { recursive: true });
+  writeFileSync(join(tmp, 'generator', 'model.json'), '{"half":');
+  assert.equal((await loadCheckpoint(dir, freshState(9))).step, 2);
+  // killed between the two renames: checkpoint.tmp/ is complete and the newest
+  const third = tempDir();
+  await saveCheckpoint(third, freshState(3), at(3));
+  rmSync(tmp, { recursive: true });
+  cpSync(join(third, 'checkpoint'), tmp, { recursive: true });
+  rmSync(previous, { recursive: true });
+  renameSync(newest, previous);
+  assert.equal((await loadCheckpoint(dir, freshState(9))).step, 3);
+  // the next save completes the swap
+  await saveCheckpoint(dir, freshState(4), at(4));
+  assert.equal((await loadCheckpoint(dir, freshState(9))).step, 4);
+  assert.ok(!existsSync(tmp));
+});
+
+test('a run directory without any checkpoint says so', async () => {
+  await assert.rejects(loadCheckpoint(tempDir(), freshState(1)), /has no checkpoint to resume from/);
+});
