@@ -15,13 +15,13 @@ import { loadLayersModel } from '../tfjs/model-io.js';
 import { writeFileAtomic } from '../util/files.js';
 import { type ConvertOptions, convertLayersModel } from './convert.js';
 import { findSubmodel } from './inspect.js';
-import { encodeModel } from './proto.js';
+import { encodeModel } from '../onnx/proto.js';
 import { writeTritonModel } from './triton.js';
 
 export { modelPaths } from '../formats/model-dir.js';
 export { BATCH_DIM, type ConvertOptions, convertLayersModel, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from './convert.js';
 export { findSubmodel, formatInspection, inspectModel, type LayerReport, nestedModelPaths } from './inspect.js';
-export { decodeModel, encodeModel, type ModelProto } from './proto.js';
+export { decodeModel, encodeModel, type ModelProto } from '../onnx/proto.js';
 export { tritonConfig, writeTritonModel } from './triton.js';
 export { findProblems } from './validate.js';
 
