@@ -15,6 +15,8 @@ export const runPaths = (dir: string) => ({
   discriminatorJson: join(dir, 'discriminator', 'model.json'),
   sample: (epoch: number) => join(dir, 'samples', `epoch-${String(epoch).padStart(3, '0')}.png`),
   lossPlot: join(dir, 'loss.svg'),
+  /** Held by the training process writing the run (see util/lock.ts). */
+  lock: join(dir, 'train.lock'),
   /** What --overwrite removes: everything a run writes, nothing else in the directory. */
   replaceable: [
     'metrics.jsonl',

@@ -10,6 +10,7 @@ import type { RunPosition, TrainingState } from '../formats/checkpoint.js';
 import { type RunPaths, runPaths, writeRunManifest } from '../formats/run-dir.js';
 import type { BackendChoice } from '../tfjs/backend.js';
 import { saveLayersModel } from '../tfjs/model-io.js';
+import { acquireLock } from '../util/lock.js';
 import { CheckpointPolicy } from './checkpoints.js';
 import { ganLoss } from './losses.js';
 import { type MetricsLine, MetricsWriter } from './metrics.js';
@@ -46,7 +47,17 @@ interface Run {
   stepsPerEpoch: number;
 }
 
+/** Trains a new run, or resumes one, holding the run directory's lock so that no other process writes it meanwhile. */
 export async function train(options: TrainOptions): Promise<TrainResult> {
+  const lock = await acquireLock(runPaths(options.outDir).lock, `the run in ${options.outDir}`, options.log);
+  try {
+    return await trainLocked(options);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   const opened = await openRun(options);
   const { config, preset, data } = opened;
   const state = buildTrainingState(preset, config);

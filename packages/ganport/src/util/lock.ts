@@ -1,0 +1,101 @@
+/**
+ * A lock file that keeps two processes from writing one directory. It names its owner (pid and
+ * host); a lock whose owner is a dead process on this host is taken over, any other is refused.
+ */
+import { mkdir, open, readFile, rm, rmdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
+import { GanportError } from '@ganport/runtime';
+
+export interface LockOwner {
+  pid: number;
+  host: string;
+  /** ISO time the lock was taken. */
+  since: string;
+}
+
+export interface HeldLock {
+  /** Removes the lock (if still ours), and the directory too when taking the lock created it and it stayed empty. */
+  release(): Promise<void>;
+}
+
+/** Whether `pid` names a running process on this host (EPERM: it runs, as another user). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function readOwner(path: string): Promise<LockOwner | undefined> {
+  try {
+    const owner = JSON.parse(await readFile(path, 'utf8')) as Partial<LockOwner>;
+    return Number.isSafeInteger(owner.pid) && typeof owner.host === 'string' ? (owner as LockOwner) : undefined;
+  } catch {
+    return undefined; // gone, empty (its owner is between creating and writing it) or damaged
+  }
+}
+
+/** Creates `path` only if it does not exist; false when it does. */
+async function createExclusive(path: string, owner: LockOwner): Promise<boolean> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, 'wx');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    throw new GanportError(`cannot create the lock file ${path}: ${code ?? (err as Error).message}`);
+  }
+  try {
+    await handle.writeFile(`${JSON.stringify(owner)}\n`);
+  } finally {
+    await handle.close();
+  }
+  return true;
+}
+
+/**
+ * Takes the lock file `path` for `what` (e.g. "the run in runs/x"), creating its directory if
+ * needed. A lock left by a process no longer running on this host is taken over, with one line
+ * to `log`; a live or foreign owner makes it throw a GanportError naming that owner.
+ */
+export async function acquireLock(
+  path: string,
+  what: string,
+  log: (line: string) => void = () => {},
+): Promise<HeldLock> {
+  const dir = dirname(path);
+  let createdDir: boolean;
+  try {
+    createdDir = (await mkdir(dir, { recursive: true })) !== undefined;
+  } catch (err) {
+    throw new GanportError(`cannot create directory ${dir}: ${(err as NodeJS.ErrnoException).code}`);
+  }
+  const me: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+  let taken = await createExclusive(path, me);
+  if (!taken) {
+    const holder = await readOwner(path);
+    if (holder && holder.host === me.host && !isRunning(holder.pid)) {
+      log(`taking over the lock of ${what} from process ${holder.pid}, which is no longer running`);
+      await rm(path, { force: true });
+      taken = await createExclusive(path, me);
+    }
+  }
+  if (!taken) {
+    const holder = await readOwner(path);
+    const who = holder ? `process ${holder.pid} on ${holder.host} (since ${holder.since})` : 'another process';
+    throw new GanportError(
+      `${what} is being written by ${who}; wait for it to finish, or delete ${path} if that process is gone`,
+      'unavailable',
+    );
+  }
+  return {
+    async release() {
+      const holder = await readOwner(path);
+      if (holder?.pid === me.pid && holder.host === me.host) await rm(path, { force: true });
+      if (createdDir) await rmdir(dir).catch(() => {}); // fails, and keeps it, when anything was written there
+    },
+  };
+}

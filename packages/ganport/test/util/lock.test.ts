@@ -1,0 +1,44 @@
+/** Lock files: refused when their owner may be alive or is elsewhere, taken over when it died on this host, released after a failure. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { train } from '../../src/train/train.js';
+import { acquireLock } from '../../src/util/lock.js';
+import { tempDir } from '../helpers.js';
+
+const lockOf = (dir: string) => join(dir, 'train.lock');
+
+/** The pid of a process that has exited. */
+const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid!;
+
+test('locks of live processes, of other hosts and unreadable ones are refused; a stale one on this host is taken', async () => {
+  const dir = tempDir();
+  const lockFile = lockOf(dir);
+  const refusals: [object | string, RegExp][] = [
+    [{ pid: process.pid, host: hostname(), since: 'then' }, new RegExp(`by process ${process.pid} on `)],
+    [{ pid: deadPid(), host: 'elsewhere.example', since: 'then' }, /on elsewhere\.example \(since then\)/],
+    ['{"pid": ', /being written by another process; wait for it to finish, or delete .*train\.lock/],
+  ];
+  for (const [content, message] of refusals) {
+    writeFileSync(lockFile, typeof content === 'string' ? content : JSON.stringify(content));
+    await assert.rejects(acquireLock(lockFile, 'the run'), message);
+    assert.ok(existsSync(lockFile), 'a refused lock is left as it was');
+  }
+  writeFileSync(lockFile, JSON.stringify({ pid: deadPid(), host: hostname(), since: 'then' }));
+  const lock = await acquireLock(lockFile, 'the run');
+  assert.equal((JSON.parse(readFileSync(lockFile, 'utf8')) as { pid: number }).pid, process.pid);
+  await lock.release();
+  assert.ok(!existsSync(lockFile));
+});
+
+test('a training that fails releases its lock, and removes the directory it created when nothing was written', async () => {
+  const fresh = join(tempDir(), 'new-run');
+  await assert.rejects(train({ outDir: fresh, resume: true }), /not a training run/);
+  assert.ok(!existsSync(fresh));
+  const existing = tempDir();
+  await assert.rejects(train({ outDir: existing, preset: 'no-such-preset' }), /unknown preset/);
+  assert.ok(existsSync(existing) && !existsSync(lockOf(existing)));
+});
