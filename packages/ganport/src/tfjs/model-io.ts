@@ -46,15 +46,66 @@ export async function saveLayersModel(
   );
 }
 
-/** The bytes a weight spec occupies: float32/int32 are 4 bytes, bool 1; quantized weights use their own dtype. */
+const VALUE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, float16: 2, uint16: 2, uint8: 1 };
+
+/** The bytes a weight occupies in its shard: its quantized dtype's size when quantized (dequantized on load). */
 function specBytes(spec: tf.io.WeightsManifestEntry): number {
   const count = spec.shape.reduce((a, b) => a * b, 1);
-  const q = spec.quantization;
-  if (q) return count * (q.dtype === 'uint8' ? 1 : 2);
-  return count * (spec.dtype === 'bool' ? 1 : 4);
+  return count * VALUE_BYTES[spec.quantization?.dtype ?? spec.dtype];
 }
 
-/** Reads a model.json and its weight shards, checking every size before tfjs sees them. */
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * One manifest entry checked field by field, as written by every tfjs and tensorflowjs_converter
+ * version: a dtype (float32 when an old file leaves it out), a shape of non-negative integers, and
+ * an optional quantization (uint8/uint16 with scale and min, or float16) that tfjs dequantizes on load.
+ */
+function checkSpec(entry: unknown, where: string): tf.io.WeightsManifestEntry {
+  const bad = (what: string): never => {
+    throw new GanportError(`${where}: ${what}`, 'invalid-model');
+  };
+  if (!isObject(entry)) return bad('a weight entry is not an object');
+  const name = typeof entry.name === 'string' ? entry.name : bad('a weight entry has no name');
+  const label = `weight "${name}"`;
+  const shape = entry.shape;
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+    bad(`${label} has shape ${JSON.stringify(shape)}, not a list of sizes`);
+  const dtype = entry.dtype ?? 'float32';
+  if (dtype !== 'float32' && dtype !== 'int32' && dtype !== 'bool')
+    bad(`${label} has dtype ${JSON.stringify(dtype)} (float32, int32 or bool expected)`);
+  const spec: tf.io.WeightsManifestEntry = { name, shape: shape as number[], dtype: dtype as 'float32' };
+  if (entry.quantization !== undefined) {
+    const q = entry.quantization;
+    if (!isObject(q) || !['uint8', 'uint16', 'float16'].includes(q.dtype as string))
+      bad(`${label} has quantization ${JSON.stringify(q)} (uint8, uint16 or float16 expected)`);
+    const quantization = q as unknown as NonNullable<tf.io.WeightsManifestEntry['quantization']>;
+    if (quantization.dtype !== 'float16' && !(Number.isFinite(quantization.scale) && Number.isFinite(quantization.min)))
+      bad(`${label} is ${quantization.dtype}-quantized without a finite scale and min`);
+    spec.quantization = quantization;
+  }
+  return spec;
+}
+
+/** The weight groups of a manifest, each a list of shard paths and the weights stored across them, in order. */
+function checkManifest(manifest: unknown, where: string): { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] {
+  if (!Array.isArray(manifest)) throw new GanportError(`${where}: weightsManifest is not a list`, 'invalid-model');
+  return manifest.map((group, i) => {
+    if (!isObject(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights))
+      throw new GanportError(`${where}: weight group ${i} has no paths and weights lists`, 'invalid-model');
+    if (!group.paths.every((p) => typeof p === 'string' && p.length > 0))
+      throw new GanportError(`${where}: weight group ${i} has a path that is not a file name`, 'invalid-model');
+    return { paths: group.paths as string[], weights: group.weights.map((w) => checkSpec(w, where)) };
+  });
+}
+
+/**
+ * Reads a model.json (any file name) and its weight shards, checking every size before tfjs sees
+ * them. Accepts what tfjs and tensorflowjs_converter have written over the years: old 0.x files
+ * (no `format`, shards named without .bin, `./` paths), Keras-converted files (`keras_version`,
+ * a `model_config` wrapper) and bare model configs as the topology, weights in several groups,
+ * float16- and uint8/uint16-quantized weights (dequantized by tfjs on load).
+ */
 export async function readModelArtifacts(modelJsonPath: string): Promise<tf.io.ModelArtifacts> {
   let text: string;
   try {
@@ -69,9 +120,12 @@ export async function readModelArtifacts(modelJsonPath: string): Promise<tf.io.M
   try {
     json = JSON.parse(text) as ModelJson;
   } catch (err) {
-    throw new GanportError(`${modelJsonPath} is not valid JSON (${(err as Error).message})`, 'invalid-model');
+    throw new GanportError(
+      `${modelJsonPath} is not valid JSON (${(err as Error).message}); is the file truncated?`,
+      'invalid-model',
+    );
   }
-  if (!json || typeof json.modelTopology !== 'object' || !Array.isArray(json.weightsManifest)) {
+  if (!isObject(json) || !isObject(json.modelTopology) || json.weightsManifest === undefined) {
     throw new GanportError(
       `${modelJsonPath} is not a tfjs LayersModel (no modelTopology or weightsManifest)`,
       'invalid-model',
@@ -79,7 +133,7 @@ export async function readModelArtifacts(modelJsonPath: string): Promise<tf.io.M
   }
   const weightSpecs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Uint8Array[] = [];
-  for (const group of json.weightsManifest) {
+  for (const group of checkManifest(json.weightsManifest, modelJsonPath)) {
     const shards: Uint8Array[] = [];
     for (const path of group.paths) {
       const file = join(dirname(modelJsonPath), path);
@@ -96,7 +150,7 @@ export async function readModelArtifacts(modelJsonPath: string): Promise<tf.io.M
     const expected = group.weights.reduce((n, spec) => n + specBytes(spec), 0);
     if (groupBytes !== expected) {
       throw new GanportError(
-        `weights of ${modelJsonPath} do not match its topology: ${group.paths.join(', ')} hold ${groupBytes} bytes, the manifest needs ${expected}`,
+        `weights of ${modelJsonPath} do not match its topology: ${group.paths.join(', ')} hold ${groupBytes} bytes, the manifest needs ${expected}${groupBytes < expected ? ' (a truncated download?)' : ''}`,
         'invalid-model',
       );
     }
@@ -113,9 +167,11 @@ export async function readModelArtifacts(modelJsonPath: string): Promise<tf.io.M
     modelTopology: json.modelTopology,
     weightSpecs,
     weightData: weightData.buffer,
-    format: json.format,
-    generatedBy: json.generatedBy,
-    userDefinedMetadata: json.userDefinedMetadata as tf.io.ModelArtifacts['userDefinedMetadata'],
+    format: typeof json.format === 'string' ? json.format : undefined,
+    generatedBy: typeof json.generatedBy === 'string' ? json.generatedBy : undefined,
+    userDefinedMetadata: isObject(json.userDefinedMetadata)
+      ? (json.userDefinedMetadata as tf.io.ModelArtifacts['userDefinedMetadata'])
+      : undefined,
   };
 }
 
@@ -124,9 +180,7 @@ export async function loadLayersModel(modelJsonPath: string): Promise<tf.LayersM
   try {
     return await tf.loadLayersModel(tf.io.fromMemory(artifacts));
   } catch (err) {
-    throw new GanportError(
-      `cannot build the model in ${modelJsonPath}: ${(err as Error).message.split('\n')[0]}`,
-      'invalid-model',
-    );
+    const message = err instanceof Error ? err.message : String(err);
+    throw new GanportError(`cannot build the model in ${modelJsonPath}: ${message.split('\n')[0]}`, 'invalid-model');
   }
 }
