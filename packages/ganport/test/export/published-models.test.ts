@@ -1,0 +1,112 @@
+/**
+ * End to end on generated equivalents of published tfjs models (test/fixtures/published-models.ts):
+ * saved to disk as tfjs saves them, exported from the file (whole, or one nested model with
+ * --submodel), structurally validated, and run in onnxruntime-node and -web against tfjs on inputs
+ * in each model's real input range.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Rng } from '@ganport/runtime';
+import * as tf from '@tensorflow/tfjs';
+import * as ortNode from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
+import { decodeModel, exportModelFile, findProblems, formatInspection } from '../../src/export/index.js';
+import { selectBackend } from '../../src/tfjs/backend.js';
+import { loadLayersModel, saveLayersModel } from '../../src/tfjs/model-io.js';
+import { combinedGan, kerasAutoencoder, teachableMachineImage } from '../fixtures/published-models.js';
+import { maxAbsDiff } from '../helpers.js';
+
+let dir: string;
+before(async () => {
+  await selectBackend('cpu');
+  dir = await mkdtemp(join(tmpdir(), 'ganport-published-'));
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+/** Relative to the largest output magnitude (at least 1): ≤ 1e-5. */
+const RELATIVE = 1e-5;
+
+async function exportAndCompare(
+  name: string,
+  model: tf.LayersModel,
+  input: (rng: Rng) => number,
+  options: { submodel?: string; batch?: number } = {},
+): Promise<{ onnx: ReturnType<typeof decodeModel>; reference: tf.LayersModel }> {
+  await saveLayersModel(model, join(dir, name));
+  const json = join(dir, name, 'model.json');
+  const loaded = await loadLayersModel(json); // the reference is what the saved file holds
+  const reference = options.submodel ? (loaded.getLayer(options.submodel) as tf.LayersModel) : loaded;
+  const out = join(dir, `${name}.onnx`);
+  await exportModelFile(json, out, { submodel: options.submodel, inputNames: ['x'], outputNames: ['y'] });
+  const bytes = new Uint8Array(await readFile(out));
+  const onnx = decodeModel(bytes);
+  assert.deepEqual(findProblems(onnx), []);
+
+  const batch = options.batch ?? 4;
+  const rng = new Rng(11);
+  const shape = [batch, ...(reference.inputs[0].shape.slice(1) as number[])];
+  const x = tf.tensor(
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => input(rng)),
+    shape,
+  );
+  const expected = (reference.predict(x) as tf.Tensor).dataSync();
+  const tolerance = RELATIVE * Math.max(1, ...Array.from(expected, Math.abs));
+  for (const [runtime, ort] of [
+    ['onnxruntime-node', ortNode],
+    ['onnxruntime-web', ortWeb],
+  ] as const) {
+    const session = await (ort as typeof ortNode).InferenceSession.create(bytes);
+    const result = await session.run({ x: new ortNode.Tensor('float32', x.dataSync() as Float32Array, shape) });
+    const err = maxAbsDiff(expected, result.y.data as Float32Array);
+    assert.ok(err <= tolerance, `${name} in ${runtime}: max abs error ${err} > ${tolerance}`);
+    await session.release();
+  }
+  return { onnx, reference };
+}
+
+describe('published-model equivalents, end to end from files', () => {
+  test('a combined GAN saved from tfjs: the whole model, and --submodel generator (latent N(0, 1))', async () => {
+    const gan = combinedGan();
+    const whole = await exportAndCompare('gan', gan, (rng) => rng.nextNormal());
+    assert.deepEqual(
+      whole.onnx.graph.output[0].type.tensorType.shape.dim.map((d) => ('dimValue' in d ? d.dimValue : d.dimParam)),
+      ['batch', 1],
+    );
+    const { onnx } = await exportAndCompare('gan', gan, (rng) => rng.nextNormal(), { submodel: 'generator' });
+    assert.deepEqual(
+      onnx.graph.output[0].type.tensorType.shape.dim.map((d) => ('dimValue' in d ? d.dimValue : d.dimParam)),
+      ['batch', 28, 28, 1],
+    );
+    assert.ok(!onnx.graph.node.some((n) => n.name.includes('discriminator')));
+  });
+
+  test('a discriminator taken out of a combined GAN scores images in [-1, 1]', async () => {
+    await exportAndCompare('gan-d', combinedGan(), (rng) => 2 * rng.nextUniform() - 1, { submodel: 'discriminator' });
+  });
+
+  test('a Teachable Machine image model: nested MobileNet (depthwise-separable blocks) + dense head', async () => {
+    const model = teachableMachineImage(3);
+    const { onnx, reference } = await exportAndCompare('tm', model, (rng) => 2 * rng.nextUniform() - 1, { batch: 5 });
+    const ops = onnx.graph.node.map((n) => n.opType);
+    const grouped = onnx.graph.node.filter(
+      (n) => n.opType === 'Conv' && n.attribute.some((a) => a.name === 'group' && Number(a.i) > 1),
+    );
+    assert.equal(grouped.length, 4, 'one grouped Conv per depthwise layer');
+    assert.equal(ops.filter((o) => o === 'Softmax').length, 1);
+    // the class probabilities are not saturated on inputs in TM's range: a meaningful comparison
+    const x = tf.randomUniform([5, 32, 32, 3], -1, 1, 'float32', 3);
+    const probabilities = (reference.predict(x) as tf.Tensor).dataSync();
+    assert.ok(Math.max(...probabilities) < 0.999, `saturated: ${Math.max(...probabilities)}`);
+    assert.match(formatInspection(reference), /conv_dw_1\s+DepthwiseConv2D\s+\[null,16,16,8\]\s+72\s+yes/);
+  });
+
+  test('a Keras-style autoencoder with nested encoder and decoder (pixels in [0, 1]), and each half alone', async () => {
+    const model = kerasAutoencoder();
+    await exportAndCompare('autoencoder', model, (rng) => rng.nextUniform());
+    await exportAndCompare('autoencoder', model, (rng) => rng.nextUniform(), { submodel: 'encoder' });
+    await exportAndCompare('autoencoder', model, (rng) => rng.nextNormal(), { submodel: 'decoder' });
+  });
+});
