@@ -2,13 +2,13 @@
 
 import { GanportError, type Layout, toLayout } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
-import { packageVersion } from '../util/files.js';
 import { DataType, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/builder.js';
+import type { ModelProto, ValueInfoProto } from '../onnx/proto.js';
+import { packageVersion } from '../util/files.js';
 import { toFloat16 } from './float16.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { cancelInverseTransposes, GraphBuilder, type Value } from './graph.js';
 import { LAYER_HANDLERS, type LayerContext, type Shape } from './layers/index.js';
-import type { ModelProto, ValueInfoProto } from '../onnx/proto.js';
 import { validateModel } from './validate.js';
 
 const MODEL_CLASSES = new Set(['Model', 'Functional', 'Sequential']);

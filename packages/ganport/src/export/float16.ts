@@ -4,8 +4,8 @@
  * arrays as with an fp32 model. Resize's scales must stay float32 by the spec.
  */
 import { attr, DataType, makeNode, makeTensor } from '../onnx/builder.js';
-import type { GraphBuilder } from './graph.js';
 import type { ValueInfoProto } from '../onnx/proto.js';
+import type { GraphBuilder } from './graph.js';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);

@@ -3,8 +3,9 @@
  * that feeds it: W' = W·s per output channel, b' = (b − mean)·s + beta, with
  * s = gamma / sqrt(variance + epsilon). Only where the BN is the producer's sole consumer.
  */
-import { type GraphBuilder, pruneInitializers, setFloat } from './graph.js';
+
 import type { NodeProto } from '../onnx/proto.js';
+import { type GraphBuilder, pruneInitializers, setFloat } from './graph.js';
 
 /** Which axis of each op's weight holds the output channels. */
 const OUTPUT_AXIS: Record<string, number> = { Conv: 0, ConvTranspose: 1, Gemm: 1 };
