@@ -10,18 +10,18 @@ import { GanportError, toLayout } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
 import { exportedModelFacts, modelPaths, writeModelManifest } from '../formats/model-dir.js';
 import { type RunConfig, readRunConfig, runPaths, verifyRunFiles } from '../formats/run-dir.js';
-import { selectBackend } from '../tfjs/backend.js';
+import { encodeModel } from '../onnx/proto.js';
+import { selectReferenceBackend } from '../tfjs/backend.js';
 import { loadLayersModel } from '../tfjs/model-io.js';
 import { writeFileAtomic } from '../util/files.js';
 import { type ConvertOptions, convertLayersModel } from './convert.js';
 import { findSubmodel } from './inspect.js';
-import { encodeModel } from '../onnx/proto.js';
 import { writeTritonModel } from './triton.js';
 
 export { modelPaths } from '../formats/model-dir.js';
+export { decodeModel, encodeModel, type ModelProto } from '../onnx/proto.js';
 export { BATCH_DIM, type ConvertOptions, convertLayersModel, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from './convert.js';
 export { findSubmodel, formatInspection, inspectModel, type LayerReport, nestedModelPaths } from './inspect.js';
-export { decodeModel, encodeModel, type ModelProto } from '../onnx/proto.js';
 export { tritonConfig, writeTritonModel } from './triton.js';
 export { findProblems } from './validate.js';
 
@@ -46,7 +46,7 @@ export async function exportModelFile(
   outFile: string,
   { submodel, ...options }: ModelFileExportOptions = {},
 ): Promise<ExportedFile> {
-  await selectBackend('cpu');
+  await selectReferenceBackend('cpu');
   const model = await loadLayersModel(modelJson);
   const bytes = modelToBytes(submodel === undefined ? model : findSubmodel(model, submodel), options);
   model.dispose();
@@ -85,7 +85,7 @@ export async function exportRun(
   await verifyRunFiles(runDir);
   const config = await readTrainedRun(runDir);
   const run = runPaths(runDir);
-  await selectBackend('cpu');
+  await selectReferenceBackend('cpu');
   const facts = exportedModelFacts(config, toLayout(options.layout ?? 'NHWC'));
   const generator = await loadLayersModel(run.generatorJson);
   const discriminator = await loadLayersModel(run.discriminatorJson);

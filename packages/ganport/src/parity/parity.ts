@@ -11,7 +11,7 @@ import * as webRuntime from '@ganport/runtime';
 import { defaultLabels, GanportError, type Generator } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { modelPaths } from '../formats/model-dir.js';
-import { selectBackend } from '../tfjs/backend.js';
+import { selectReferenceBackend } from '../tfjs/backend.js';
 import { loadLayersModel } from '../tfjs/model-io.js';
 import { openBrowserSession } from './browser.js';
 
@@ -25,7 +25,7 @@ export interface ParityOptions {
   count?: number;
   tolerance?: number;
   runtimes?: RuntimeName[];
-  /** tfjs backend for the reference run (default: the fastest available). */
+  /** tfjs backend for the reference run (default: the fastest available except ort). */
   backend?: string;
   chromium?: string;
 }
@@ -93,7 +93,7 @@ async function runTfjs(
   info: GeneratorInfo,
   backend?: string,
 ): Promise<RuntimeOutput> {
-  const choice = await selectBackend(backend);
+  const choice = await selectReferenceBackend(backend);
   const t0 = performance.now();
   const model = await loadLayersModel(modelJson);
   const t1 = performance.now();

@@ -58,7 +58,7 @@ test('train → export → generate → parity through the CLI', () => {
   const settings = ['--preset', 'seed-mlp', '--epochs', '1', '--limit', '256', '--data', SAMPLE_DATA, '--seed', '2'];
   const train = runCli(['train', ...settings, '--out', join(dir, 'run')]);
   assert.equal(train.status, 0, train.stderr);
-  assert.match(train.stdout, /backend: (wasm|cpu|tensorflow)/);
+  assert.match(train.stdout, /backend: (ort|wasm|cpu|tensorflow)/);
   assert.match(train.stderr, /epoch 1\/1 .* 4\/4 \| \d+ img\/s \| D \d\.\d{3} G \d\.\d{3}/, 'progress bar');
   const exported = runCli(['export', join(dir, 'run'), '--out', join(dir, 'model')]);
   assert.equal(exported.status, 0, exported.stderr);

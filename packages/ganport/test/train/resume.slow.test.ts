@@ -29,84 +29,93 @@ const position = (dir: string): { step: number } | undefined => {
   }
 };
 
-test('SIGKILL mid-run, then --resume: the same losses as an uninterrupted run', async () => {
-  const args = [
-    '--preset',
-    'seed-mlp',
-    '--epochs',
-    '30',
-    '--limit',
-    '1280',
-    '--data',
-    SAMPLE_DATA,
-    '--seed',
-    '4',
-    '--checkpoint-every',
-    '7',
-    '--log-every',
-    '1',
-    '--quiet',
-  ];
-  const reference = tempDir();
-  await train({
-    outDir: reference,
-    preset: 'seed-mlp',
-    epochs: 30,
-    limit: 1280,
-    dataDir: SAMPLE_DATA,
-    seed: 4,
-    checkpointEvery: 7,
-    logEvery: 1,
-    quiet: true,
+// On the onnxruntime-backed kernels (what auto picks) and on plain wasm: a resumed run must be as deterministic on either.
+for (const backend of ['ort', 'wasm']) {
+  test(`SIGKILL mid-run, then --resume: the same losses as an uninterrupted run (${backend})`, async () => {
+    const args = [
+      '--preset',
+      'seed-mlp',
+      '--epochs',
+      '30',
+      '--limit',
+      '1280',
+      '--data',
+      SAMPLE_DATA,
+      '--seed',
+      '4',
+      '--checkpoint-every',
+      '7',
+      '--log-every',
+      '1',
+      '--backend',
+      backend,
+      '--quiet',
+    ];
+    const reference = tempDir();
+    await train({
+      outDir: reference,
+      preset: 'seed-mlp',
+      epochs: 30,
+      limit: 1280,
+      dataDir: SAMPLE_DATA,
+      seed: 4,
+      checkpointEvery: 7,
+      logEvery: 1,
+      backend,
+      quiet: true,
+    });
+
+    const killed = tempDir();
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'ganport.js'), 'train', ...args, '--out', killed], {
+      stdio: 'ignore',
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on('exit', (_code, signal) => resolve(signal)),
+    );
+    while ((position(killed)?.step ?? 0) < 70) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGKILL');
+    assert.equal(await exited, 'SIGKILL');
+    const stoppedAt = position(killed)!.step;
+    assert.ok(stoppedAt < 600, `killed before the end (checkpoint at step ${stoppedAt})`);
+
+    const resumed = runCli(['train', '--resume', killed]);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.match(resumed.stdout, new RegExp(`resuming at step ${stoppedAt}`));
+    assertSameLosses(
+      await readMetrics(join(killed, 'metrics.jsonl')),
+      await readMetrics(join(reference, 'metrics.jsonl')),
+    );
+    assert.deepEqual(
+      readFileSync(join(killed, 'generator', 'weights.bin')),
+      readFileSync(join(reference, 'generator', 'weights.bin')),
+      'same final generator',
+    );
   });
 
-  const killed = tempDir();
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'ganport.js'), 'train', ...args, '--out', killed], {
-    stdio: 'ignore',
+  test(`a DCGAN (batch norm, dropout, EMA, both Adam states) resumed from its epoch-end checkpoint matches the uninterrupted run (${backend})`, async () => {
+    const common = {
+      preset: 'dcgan',
+      limit: 256,
+      dataDir: SAMPLE_DATA,
+      seed: 2,
+      checkpointEvery: 3,
+      logEvery: 1,
+      backend,
+      quiet: true,
+    } as const;
+    const reference = tempDir();
+    await train({ ...common, outDir: reference, epochs: 2 });
+    const interrupted = tempDir();
+    await train({ ...common, outDir: interrupted, epochs: 1 }); // 4 steps: checkpoints at step 3 and at the epoch's end
+    const checkpoint = position(interrupted)!;
+    assert.equal(checkpoint.step, 4);
+    await train({ outDir: interrupted, resume: true, epochs: 2, quiet: true });
+    assertSameLosses(
+      await readMetrics(join(interrupted, 'metrics.jsonl')),
+      await readMetrics(join(reference, 'metrics.jsonl')),
+    );
   });
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
-  while ((position(killed)?.step ?? 0) < 70) await new Promise((r) => setTimeout(r, 20));
-  child.kill('SIGKILL');
-  assert.equal(await exited, 'SIGKILL');
-  const stoppedAt = position(killed)!.step;
-  assert.ok(stoppedAt < 600, `killed before the end (checkpoint at step ${stoppedAt})`);
-
-  const resumed = runCli(['train', '--resume', killed]);
-  assert.equal(resumed.status, 0, resumed.stderr);
-  assert.match(resumed.stdout, new RegExp(`resuming at step ${stoppedAt}`));
-  assertSameLosses(
-    await readMetrics(join(killed, 'metrics.jsonl')),
-    await readMetrics(join(reference, 'metrics.jsonl')),
-  );
-  assert.deepEqual(
-    readFileSync(join(killed, 'generator', 'weights.bin')),
-    readFileSync(join(reference, 'generator', 'weights.bin')),
-    'same final generator',
-  );
-});
-
-test('a DCGAN (batch norm, dropout, EMA, both Adam states) resumed from its epoch-end checkpoint matches the uninterrupted run', async () => {
-  const common = {
-    preset: 'dcgan',
-    limit: 256,
-    dataDir: SAMPLE_DATA,
-    seed: 2,
-    checkpointEvery: 3,
-    logEvery: 1,
-    quiet: true,
-  } as const;
-  const reference = tempDir();
-  await train({ ...common, outDir: reference, epochs: 2 });
-  const interrupted = tempDir();
-  await train({ ...common, outDir: interrupted, epochs: 1 }); // 4 steps: checkpoints at step 3 and at the epoch's end
-  const checkpoint = position(interrupted)!;
-  assert.equal(checkpoint.step, 4);
-  await train({ outDir: interrupted, resume: true, epochs: 2, quiet: true });
-  assertSameLosses(
-    await readMetrics(join(interrupted, 'metrics.jsonl')),
-    await readMetrics(join(reference, 'metrics.jsonl')),
-  );
-});
+}
 
 test('resume refuses a directory without a checkpoint, and a finished run without more epochs', async () => {
   const dir = tempDir();
