@@ -2,12 +2,17 @@
  * A small static file server on 127.0.0.1 for the Chromium harness and `ganport demo`:
  * URL prefixes mapped to directories, with the COOP/COEP headers that make pages
  * cross-origin isolated (so onnxruntime-web can use wasm threads).
+ *
+ * Every request gets an answer and none can stop the process: GET and HEAD only (405),
+ * malformed or overlong URLs are 400/414, files are served only when their real path
+ * (symlinks resolved) lies inside the route's real directory, directories serve their
+ * index.html and are never listed, and slow or oversized requests are cut off.
  */
-import { existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createReadStream } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, normalize } from 'node:path';
+import { extname, isAbsolute, join, relative } from 'node:path';
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -27,6 +32,16 @@ export const ISOLATION_HEADERS = {
   'Cache-Control': 'no-store',
 };
 
+/** The limits a request must fit: its URL, its headers, and the time to send them and the whole request. */
+export const REQUEST_LIMITS = {
+  urlLength: 2048,
+  headerBytes: 16 * 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  /** An idle keep-alive connection is closed after this long. */
+  keepAliveTimeoutMs: 5_000,
+};
+
 export interface StaticSite {
   /** URL prefix (ending in /) → directory, tried in order until one has the file; a directory serves its index.html. */
   routes: [string, string][];
@@ -34,33 +49,103 @@ export interface StaticSite {
   pages?: Record<string, { type: string; body: () => string }>;
 }
 
-function resolveFile(routes: [string, string][], path: string): string | undefined {
+/** Whether `path` is `dir` or lies beneath it (both real paths). */
+const isInside = (dir: string, path: string) => {
+  const rel = relative(dir, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+};
+
+/** A regular file's real path, or undefined when it does not exist or is something else. */
+async function regularFile(path: string): Promise<string | undefined> {
+  try {
+    const real = await realpath(path);
+    return (await stat(real)).isFile() ? real : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The file a decoded URL path names: the first route whose real directory really contains it. */
+async function resolveFile(routes: [string, string][], path: string): Promise<string | undefined> {
   for (const [prefix, dir] of routes) {
     if (!path.startsWith(prefix)) continue;
-    let file = normalize(join(dir, path.slice(prefix.length)));
-    if (!file.startsWith(normalize(dir))) continue; // no escaping the directory with ../
-    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
-    if (existsSync(file)) return file;
+    const root = await realpath(dir).catch(() => undefined);
+    if (root === undefined) continue;
+    const requested = join(root, path.slice(prefix.length));
+    const candidates = [requested, join(requested, 'index.html')];
+    for (const candidate of candidates) {
+      const file = await regularFile(candidate);
+      if (file !== undefined && isInside(root, file)) return file;
+    }
   }
   return undefined;
 }
 
+/** The URL's path, decoded; undefined when it is not an origin-form path or its escapes are malformed. */
+function decodedPath(url: string): string | undefined {
+  if (!url.startsWith('/')) return undefined;
+  try {
+    const path = decodeURIComponent(new URL(url, 'http://127.0.0.1').pathname);
+    return path.includes('\0') ? undefined : path;
+  } catch {
+    return undefined;
+  }
+}
+
+function answer(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...ISOLATION_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', ...headers }).end(text);
+}
+
+async function handle(site: StaticSite, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD')
+    return answer(res, 405, 'method not allowed', { Allow: 'GET, HEAD' });
+  const url = req.url ?? '/';
+  if (url.length > REQUEST_LIMITS.urlLength) return answer(res, 414, 'URL too long');
+  const path = decodedPath(url);
+  if (path === undefined) return answer(res, 400, 'bad request');
+  const page = site.pages && Object.hasOwn(site.pages, path) ? site.pages[path] : undefined;
+  const headOnly = req.method === 'HEAD';
+  if (page) {
+    const body = page.body();
+    res.writeHead(200, { ...ISOLATION_HEADERS, 'Content-Type': page.type, 'Content-Length': Buffer.byteLength(body) });
+    res.end(headOnly ? undefined : body);
+    return;
+  }
+  const file = await resolveFile(site.routes, path);
+  if (!file) return answer(res, 404, 'not found');
+  const { size } = await stat(file);
+  res.writeHead(200, {
+    ...ISOLATION_HEADERS,
+    'Content-Type': MIME[extname(file)] ?? 'application/octet-stream',
+    'Content-Length': size,
+  });
+  if (headOnly) {
+    res.end();
+    return;
+  }
+  const stream = createReadStream(file);
+  stream.on('error', () => res.destroy()); // headers are out: all that is left is to cut the connection
+  stream.pipe(res);
+}
+
 export async function serveStatic(site: StaticSite, port = 0): Promise<{ server: Server; origin: string }> {
-  const server = createServer(async (req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
-    const page = site.pages?.[path];
-    if (page) {
-      res.writeHead(200, { ...ISOLATION_HEADERS, 'Content-Type': page.type }).end(page.body());
-      return;
-    }
-    const file = resolveFile(site.routes, path);
-    if (!file) {
-      res.writeHead(404, ISOLATION_HEADERS).end('not found');
-      return;
-    }
-    res
-      .writeHead(200, { ...ISOLATION_HEADERS, 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream' })
-      .end(await readFile(file));
+  const server = createServer(
+    { maxHeaderSize: REQUEST_LIMITS.headerBytes, requestTimeout: REQUEST_LIMITS.requestTimeoutMs },
+    (req, res) => {
+      handle(site, req, res).catch(() => {
+        if (res.headersSent) res.destroy();
+        else answer(res, 500, 'internal error');
+      });
+    },
+  );
+  server.headersTimeout = REQUEST_LIMITS.headersTimeoutMs;
+  server.keepAliveTimeout = REQUEST_LIMITS.keepAliveTimeoutMs;
+  // malformed request lines and headers, oversized headers, resets: answer if the socket still can, never throw
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (socket.writable && err.code !== 'ECONNRESET') {
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    } else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
