@@ -41,7 +41,9 @@ export interface RunConfig {
   seed: number;
   batchSize: number;
   epochs: number;
+  /** Adam's learning rate for the generator, and for the discriminator unless TTUR gives it its own. */
   learningRate: number;
+  discriminatorLearningRate: number;
   beta1: number;
   backend: string;
   /** Absolute path of the data directory, or the mixture's name. */
@@ -79,6 +81,7 @@ const FIELD_CHECKS: [keyof RunConfig, (value: unknown) => boolean, string][] = [
   ['batchSize', isPositiveInt, 'a positive integer'],
   ['epochs', isPositiveInt, 'a positive integer'],
   ['learningRate', isNumber, 'a number'],
+  ['discriminatorLearningRate', isNumber, 'a number'],
   ['beta1', isNumber, 'a number'],
   ['backend', isString, 'a backend name'],
   ['data', isString, 'a data directory or mixture name'],
@@ -110,6 +113,7 @@ export async function readRunConfig(runDir: string): Promise<RunConfig> {
   config.sampleShape ??= config.imageShape!; // ganport 0.1.0 runs from before the 2-D presets called it imageShape
   config.logEvery ??= 50;
   config.pack ??= 1;
+  config.discriminatorLearningRate ??= config.learningRate; // runs from before TTUR
   for (const [field, check, expected] of FIELD_CHECKS) {
     if (!check(config[field]))
       throw new GanportError(`${path}: ${field} must be ${expected}, got ${JSON.stringify(config[field])}`);

@@ -24,6 +24,8 @@ export interface TrainOptions {
   batchSize?: number;
   backend?: string;
   learningRate?: number;
+  /** TTUR (Heusel et al. 2017): the discriminator's own learning rate (default: `learningRate`). */
+  discriminatorLearningRate?: number;
   beta1?: number;
   loss?: LossName;
   labelSmoothing?: number;
@@ -61,12 +63,18 @@ function positiveInt(name: string, value: number): number {
   return value;
 }
 
+function positiveNumber(name: string, value: number): number {
+  if (!(Number.isFinite(value) && value > 0)) throw new GanportError(`${name} must be a positive number, got ${value}`);
+  return value;
+}
+
 function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): RunConfig {
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
     throw new GanportError(`seed must be an integer in [0, 2^32), got ${seed}`);
   }
   const loss = options.loss ?? 'bce';
+  const learningRate = positiveNumber('learning rate', options.learningRate ?? preset.defaults?.learningRate ?? 2e-4);
   const labelSmoothing = options.labelSmoothing ?? 0;
   ganLoss(loss, labelSmoothing); // checks both before anything is written
   const emaDecay = options.emaDecay ?? preset.defaults?.emaDecay ?? 0.999;
@@ -90,7 +98,8 @@ function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): Run
     seed,
     batchSize,
     epochs: positiveInt('epochs', options.epochs ?? 1),
-    learningRate: options.learningRate ?? preset.defaults?.learningRate ?? 2e-4,
+    learningRate,
+    discriminatorLearningRate: positiveNumber('discriminator learning rate', options.discriminatorLearningRate ?? learningRate),
     beta1: options.beta1 ?? 0.5,
     loss,
     labelSmoothing,
@@ -149,7 +158,7 @@ export function buildTrainingState(preset: Preset, config: RunConfig): TrainingS
     generator,
     discriminator: preset.buildDiscriminator(config.seed, config.pack),
     ema,
-    dOptimizer: tf.train.adam(config.learningRate, config.beta1),
+    dOptimizer: tf.train.adam(config.discriminatorLearningRate, config.beta1),
     gOptimizer: tf.train.adam(config.learningRate, config.beta1),
     order: Uint32Array.from({ length: config.images }, (_, i) => i),
   };

@@ -17,7 +17,15 @@ import { selectBackend } from '../../src/tfjs/backend.js';
 import { buildTrainingState } from '../../src/train/run-setup.js';
 import { damageFile, tempDir } from '../helpers.js';
 
-const config = { seed: 1, emaDecay: 0.9, pack: 1, learningRate: 1e-3, beta1: 0.5, images: 64 } as RunConfig;
+const config = {
+  seed: 1,
+  emaDecay: 0.9,
+  pack: 1,
+  learningRate: 1e-3,
+  discriminatorLearningRate: 1e-3,
+  beta1: 0.5,
+  images: 64,
+} as RunConfig;
 const freshState = (seed: number): TrainingState => buildTrainingState(getPreset('seed-mlp'), { ...config, seed });
 const at = (step: number): RunPosition => ({ step, epoch: 1, batchInEpoch: step, rng: [step, 0, 0, 0] });
 const firstWeights = (state: TrainingState) => Array.from(state.generator.getWeights()[0].dataSync().slice(0, 8));

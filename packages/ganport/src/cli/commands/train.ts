@@ -35,6 +35,12 @@ export const trainCommand = defineCommand({
       option: 'learningRate',
       help: "Adam learning rate (default: the preset's, else 2e-4)",
     },
+    'lr-d': {
+      type: 'number',
+      value: 'LR',
+      option: 'discriminatorLearningRate',
+      help: "TTUR: the discriminator's own learning rate (default: --lr)",
+    },
     loss: { type: 'string', value: LOSSES.join('|'), help: 'the GAN loss (default bce, non-saturating)' },
     'label-smoothing': {
       type: 'number',
