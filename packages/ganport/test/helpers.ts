@@ -1,8 +1,11 @@
 /** Shared by the tests: temp dirs, running the CLI, paths of the shipped assets. */
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GanportError } from '@ganport/runtime';
+import fc from 'fast-check';
 import { shippedFashionMnistSample, shippedModelsDir } from '../src/assets.js';
 import { packageRoot } from '../src/util/files.js';
 
@@ -73,4 +76,46 @@ export async function seedMlpGeneratorBytes(withMetadata = true): Promise<Uint8A
   const bytes = modelToBytes(model, { inputNames: ['latent'], outputNames: ['image'], metadata });
   model.dispose();
   return bytes;
+}
+
+/** Seeded and bounded, so that property tests stay fast and repeatable. */
+export const PROPERTY_RUNS = { seed: 15, numRuns: 200 };
+
+/** A damaged copy of `bytes`: cut short, a few bits flipped, or a span overwritten with random bytes. */
+export const damagedBytes = (bytes: Uint8Array): fc.Arbitrary<Uint8Array> =>
+  fc.oneof(
+    fc.nat({ max: bytes.length - 1 }).map((length) => bytes.slice(0, length)),
+    fc
+      .array(fc.tuple(fc.nat({ max: bytes.length - 1 }), fc.integer({ min: 0, max: 7 })), {
+        minLength: 1,
+        maxLength: 8,
+      })
+      .map((flips) => {
+        const copy = bytes.slice();
+        for (const [at, bit] of flips) copy[at] ^= 1 << bit;
+        return copy;
+      }),
+    fc.tuple(fc.nat({ max: bytes.length - 1 }), fc.uint8Array({ minLength: 1, maxLength: 64 })).map(([at, span]) => {
+      const copy = bytes.slice();
+      copy.set(span.subarray(0, copy.length - at), at);
+      return copy;
+    }),
+  );
+
+/** A refusal as ganport promises it: a GanportError with a one-line message. */
+export function assertRefusal(err: unknown): void {
+  assert.ok(err instanceof GanportError, `not a GanportError: ${(err as Error)?.stack ?? err}`);
+  assert.ok(err.message.length > 0 && !err.message.includes('\n'), err.message);
+}
+
+/** Runs `read`: what it returns must pass `check`; what it throws must be a refusal. */
+export function assertReadsOrRefuses<T>(read: () => T, check: (value: T) => void): void {
+  let value: T;
+  try {
+    value = read();
+  } catch (err) {
+    assertRefusal(err);
+    return;
+  }
+  check(value);
 }

@@ -3,7 +3,7 @@
  * loss.svg chart drawn from it after every epoch.
  */
 import { existsSync } from 'node:fs';
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../util/files.js';
 
 export interface MetricsLine {
@@ -18,12 +18,25 @@ export interface MetricsLine {
   elapsed_s: number;
 }
 
+/** A line's record, or undefined when it is not one (torn by a kill mid-append, or damaged). */
+function parseMetricsLine(line: string): MetricsLine | undefined {
+  try {
+    const record = JSON.parse(line) as MetricsLine;
+    return Number.isSafeInteger(record?.step) && typeof record.d_loss === 'number' && typeof record.g_loss === 'number'
+      ? record
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The records of metrics.jsonl; lines that are not records are skipped (resuming rewrites the file without them). */
 export async function readMetrics(path: string): Promise<MetricsLine[]> {
   if (!existsSync(path)) return [];
   return (await readFile(path, 'utf8'))
     .split('\n')
-    .filter((line) => line.trim())
-    .map((line) => JSON.parse(line) as MetricsLine);
+    .map(parseMetricsLine)
+    .filter((record) => record !== undefined);
 }
 
 export class MetricsWriter {
@@ -39,7 +52,7 @@ export class MetricsWriter {
   /** On resume: drops lines past the checkpoint, which the resumed run will write again. */
   async truncateAfter(step: number): Promise<void> {
     const kept = (await readMetrics(this.path)).filter((m) => m.step <= step);
-    await writeFile(this.path, kept.map((m) => `${JSON.stringify(m)}\n`).join(''));
+    await writeFileAtomic(this.path, kept.map((m) => `${JSON.stringify(m)}\n`).join(''));
   }
 
   async append(line: MetricsLine): Promise<void> {

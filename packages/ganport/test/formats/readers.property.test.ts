@@ -1,0 +1,171 @@
+/**
+ * Property tests of the on-disk formats ganport reads back: a run's config.json and metrics.jsonl,
+ * checkpoint generations, manifests and model directories. Damage either reads as something valid,
+ * falls back as documented, or is refused with a GanportError, never another exception.
+ */
+import assert from 'node:assert/strict';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import fc from 'fast-check';
+import { loadCheckpoint, type RunPosition, saveCheckpoint } from '../../src/formats/checkpoint.js';
+import { MANIFEST } from '../../src/formats/manifest.js';
+import { resolveGeneratorFile } from '../../src/formats/model-dir.js';
+import { type RunConfig, readRunConfig } from '../../src/formats/run-dir.js';
+import { getPreset } from '../../src/presets/index.js';
+import { selectBackend } from '../../src/tfjs/backend.js';
+import { readMetrics } from '../../src/train/metrics.js';
+import { buildTrainingState } from '../../src/train/run-setup.js';
+import { assertRefusal, damagedBytes, PROPERTY_RUNS, SHIPPED_MODEL_DIR, tempDir } from '../helpers.js';
+
+/** Async: resolves to what `read` gives, after `check`; a rejection must be a refusal. */
+async function readsOrRefuses<T>(read: () => Promise<T>, check: (value: T) => void = () => {}): Promise<void> {
+  let value: T;
+  try {
+    value = await read();
+  } catch (err) {
+    assertRefusal(err);
+    return;
+  }
+  check(value);
+}
+
+/** Every file under `dir`, relative, sorted. */
+const filesOf = (dir: string) =>
+  readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
+
+const validConfig: RunConfig = {
+  preset: 'seed-mlp',
+  latentSize: 64,
+  sampleShape: [28, 28, 1],
+  valueRange: [-1, 1],
+  seed: 0,
+  batchSize: 64,
+  epochs: 1,
+  learningRate: 2e-4,
+  discriminatorLearningRate: 2e-4,
+  beta1: 0.5,
+  backend: 'cpu',
+  data: '/data',
+  images: 128,
+  pack: 1,
+  loss: 'bce',
+  labelSmoothing: 0,
+  emaDecay: 0.999,
+  checkpointEvery: 500,
+  logEvery: 50,
+  ganportVersion: '0.2.0',
+};
+
+before(async () => {
+  await selectBackend('cpu');
+});
+
+test('config.json: fields replaced by any JSON, removed, or the text damaged, read back valid or are refused', async () => {
+  const runDir = tempDir();
+  const text = JSON.stringify(validConfig);
+  const mutated = fc.oneof(
+    fc
+      .tuple(fc.constantFrom(...Object.keys(validConfig)), fc.jsonValue())
+      .map(([key, value]) => JSON.stringify({ ...validConfig, [key]: value })),
+    fc.constantFrom(...Object.keys(validConfig)).map((key) => JSON.stringify({ ...validConfig, [key]: undefined })),
+    damagedBytes(new TextEncoder().encode(text)).map((bytes) => Buffer.from(bytes).toString('latin1')),
+    fc.jsonValue().map((value) => JSON.stringify(value) ?? ''),
+  );
+  await fc.assert(
+    fc.asyncProperty(mutated, async (content) => {
+      writeFileSync(join(runDir, 'config.json'), content);
+      await readsOrRefuses(
+        () => readRunConfig(runDir),
+        (config) => {
+          assert.ok(Number.isSafeInteger(config.batchSize) && config.batchSize > 0);
+          assert.ok(config.sampleShape.every((d) => Number.isSafeInteger(d) && d > 0));
+        },
+      );
+    }),
+    PROPERTY_RUNS,
+  );
+});
+
+test('metrics.jsonl: damaged lines are skipped, whole records kept, nothing throws', async () => {
+  const path = join(tempDir(), 'metrics.jsonl');
+  const line = (step: number) =>
+    JSON.stringify({ step, epoch: 1, d_loss: 1, g_loss: 2, d_real: 0.5, d_fake: 0.5, images_per_sec: 1, elapsed_s: 1 });
+  const text = new TextEncoder().encode(`${[1, 2, 3].map(line).join('\n')}\n`);
+  await fc.assert(
+    fc.asyncProperty(fc.oneof(damagedBytes(text), fc.uint8Array({ maxLength: 200 })), async (bytes) => {
+      writeFileSync(path, bytes);
+      const records = await readMetrics(path);
+      assert.ok(records.length <= 3);
+      for (const record of records) assert.ok(Number.isSafeInteger(record.step) && typeof record.d_loss === 'number');
+    }),
+    PROPERTY_RUNS,
+  );
+});
+
+test('checkpoints: any damage to any file of the newest generation falls back to the previous one', async () => {
+  const config = {
+    seed: 1,
+    emaDecay: 0.9,
+    pack: 1,
+    learningRate: 1e-3,
+    discriminatorLearningRate: 1e-3,
+    beta1: 0.5,
+    images: 64,
+  } as RunConfig;
+  const state = () => buildTrainingState(getPreset('seed-mlp'), config);
+  const position = (step: number): RunPosition => ({ step, epoch: 1, batchInEpoch: step, rng: [step, 0, 0, 0] });
+  const runDir = tempDir();
+  await saveCheckpoint(runDir, state(), position(1));
+  await saveCheckpoint(runDir, state(), position(2));
+  const newest = join(runDir, 'checkpoint');
+  const pristine = join(tempDir(), 'pristine');
+  cpSync(newest, pristine, { recursive: true });
+  const damage = fc
+    .constantFrom(...filesOf(pristine))
+    .chain((file) => damagedBytes(readFileSync(join(pristine, file))).map((bytes) => ({ file, bytes })));
+  await fc.assert(
+    fc.asyncProperty(damage, async ({ file, bytes }) => {
+      cpSync(pristine, newest, { recursive: true });
+      writeFileSync(join(newest, file), bytes);
+      const lines: string[] = [];
+      await readsOrRefuses(
+        () => loadCheckpoint(runDir, state(), { log: (l) => lines.push(l) }),
+        ({ step }) => {
+          const unchanged = Buffer.compare(bytes, readFileSync(join(pristine, file))) === 0;
+          assert.equal(step, unchanged ? 2 : 1, `${file} damaged: ${lines.join()}`);
+          assert.equal(lines.length, unchanged ? 0 : 1);
+        },
+      );
+    }),
+    { ...PROPERTY_RUNS, numRuns: 60 },
+  );
+});
+
+test('model directories: damage to any listed file, or to the manifest, is refused before loading', async () => {
+  const pristine = SHIPPED_MODEL_DIR;
+  const dir = join(tempDir(), 'model');
+  cpSync(pristine, dir, { recursive: true });
+  const damage = fc
+    .constantFrom(...filesOf(pristine))
+    .chain((file) => damagedBytes(readFileSync(join(pristine, file))).map((bytes) => ({ file, bytes })));
+  await fc.assert(
+    fc.asyncProperty(damage, async ({ file, bytes }) => {
+      const original = readFileSync(join(pristine, file));
+      writeFileSync(join(dir, file), bytes);
+      try {
+        const unchanged = Buffer.compare(bytes, original) === 0;
+        await readsOrRefuses(
+          () => resolveGeneratorFile(dir),
+          () => assert.ok(unchanged || file === MANIFEST, `${file} damaged, yet the directory verified`),
+        );
+      } finally {
+        writeFileSync(join(dir, file), original);
+      }
+    }),
+    { ...PROPERTY_RUNS, numRuns: 100 },
+  );
+});

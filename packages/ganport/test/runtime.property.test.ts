@@ -1,0 +1,46 @@
+/**
+ * Property test of the ONNX reader behind loadGenerator (runtime onnx-info.ts, then onnxruntime):
+ * a generator file truncated, bit-flipped or overwritten in places either loads and generates, or
+ * is refused with a GanportError, never another exception or a hang.
+ */
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import { loadGenerator, readOnnxInfo } from '@ganport/runtime';
+import fc from 'fast-check';
+import { assertReadsOrRefuses, assertRefusal, damagedBytes, PROPERTY_RUNS, seedMlpGeneratorBytes } from './helpers.js';
+
+let model: Uint8Array;
+
+before(async () => {
+  model = await seedMlpGeneratorBytes();
+});
+
+test('readOnnxInfo: damaged or random bytes give consistent info or a GanportError', () => {
+  fc.assert(
+    fc.property(fc.oneof(damagedBytes(model), fc.uint8Array({ maxLength: 300 })), (bytes) =>
+      assertReadsOrRefuses(
+        () => readOnnxInfo(bytes),
+        (info) => assert.ok(info.inputs.length > 0 && info.outputs.length > 0),
+      ),
+    ),
+    { ...PROPERTY_RUNS, numRuns: 300 },
+  );
+});
+
+test('loadGenerator + generate: a damaged model generates or is refused with a GanportError', async () => {
+  await fc.assert(
+    fc.asyncProperty(damagedBytes(model), async (bytes) => {
+      let generator: Awaited<ReturnType<typeof loadGenerator>> | undefined;
+      try {
+        generator = await loadGenerator(bytes);
+        const batch = await generator.generate({ count: 2 });
+        assert.equal(batch.count, 2);
+      } catch (err) {
+        assertRefusal(err);
+      } finally {
+        await generator?.dispose();
+      }
+    }),
+    { ...PROPERTY_RUNS, numRuns: 150 },
+  );
+});
