@@ -7,7 +7,13 @@ import { resolveGeneratorFile } from '../formats/model-dir.js';
 import { evaluateImages, type ImageEvalOptions, type ImageEvalReport } from './images.js';
 import { evaluateMixture, type MixtureEvalOptions, type MixtureEvalReport } from './mixtures.js';
 
-export { DEFAULT_IMAGE_SAMPLES, type ImageEvalOptions, type ImageEvalReport, type ImageScores } from './images.js';
+export {
+  DEFAULT_IMAGE_SAMPLES,
+  type ImageEvalOptions,
+  type ImageEvalReport,
+  type ImageScores,
+  MAX_IMAGE_SAMPLES,
+} from './images.js';
 export { MAX_MIXTURE_SAMPLES, MAX_MIXTURE_SEEDS, type MixtureEvalOptions, type MixtureEvalReport } from './mixtures.js';
 
 export type EvalReport = ({ kind: 'images' } & ImageEvalReport) | ({ kind: 'points' } & MixtureEvalReport);

@@ -362,3 +362,11 @@ test('ganport eval refuses images the classifier cannot read, naming both shapes
   assert.equal(result.status, 1);
   assert.match(result.stderr, /the generator makes 32×32×3 images but the classifier .*classifier\.onnx takes 28×28×1/);
 });
+
+test('image eval refuses more samples than its cap, before loading anything, in one line', async () => {
+  const { evaluate, MAX_IMAGE_SAMPLES } = await import('../../src/eval/index.js');
+  await assert.rejects(
+    evaluate('seed-mlp', { samples: MAX_IMAGE_SAMPLES + 1, dataDir: '/nonexistent' }),
+    new RegExp(`the sample count is capped at ${MAX_IMAGE_SAMPLES} images per side .*, got ${MAX_IMAGE_SAMPLES + 1}$`),
+  );
+});

@@ -6,6 +6,7 @@ import {
   evaluate,
   type ImageEvalReport,
   type ImageScores,
+  MAX_IMAGE_SAMPLES,
   type MixtureEvalReport,
 } from '../../eval/index.js';
 import { defineCommand, flagFor, UsageError } from '../flags.js';
@@ -15,7 +16,7 @@ const flags = {
   samples: {
     type: 'int',
     value: 'N',
-    help: `images on each side (default ${DEFAULT_IMAGE_SAMPLES}); 2-D points per seed (default 2500)`,
+    help: `images on each side (default ${DEFAULT_IMAGE_SAMPLES}, at most ${MAX_IMAGE_SAMPLES}); 2-D points per seed (default 2500)`,
   },
   seed: { type: 'int', value: 'S', help: 'images: seeds the latents and the real images drawn (default 0)' },
   data: {
