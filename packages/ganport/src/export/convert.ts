@@ -58,7 +58,7 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
   // Claimed before any layer so no intermediate value takes the names the user asked for.
   const outputNames = model.outputs.map((t, i) => g.unique(options.outputNames?.[i] ?? t.name));
 
-  const produced = convertContainer(g, model, inputValues, '');
+  const produced = convertContainer(g, model, inputValues, '').values;
   const outputs = model.outputs.map((t, i) => {
     const value = g.inLayout(produced[i], layout);
     const name = outputNames[i];
@@ -123,6 +123,7 @@ export function layerContext(
   call: LayerCall,
   inputs: Value[],
   name: string,
+  inputMasks?: (string | undefined)[],
 ): LayerContext {
   const tensors = layer.getWeights();
   return {
@@ -134,6 +135,7 @@ export function layerContext(
     inputShapes: call.inputTensors.map((t) => t.shape),
     outputShape: call.outputTensors[0].shape,
     outputShapes: call.outputTensors.map((t) => t.shape),
+    inputMasks,
     weights: layer.weights.map((w, i) => ({
       name: w.originalName.split('/').pop()!,
       shape: w.shape as number[],
@@ -149,10 +151,18 @@ export function layerContext(
  * converted twice over the same (deduplicated) weight initializers, and a layer
  * called several times inside one model (a shared layer) is converted per call.
  */
-function convertContainer(g: GraphBuilder, model: tf.LayersModel, inputs: Value[], prefix: string): Value[] {
+function convertContainer(
+  g: GraphBuilder,
+  model: tf.LayersModel,
+  inputs: Value[],
+  prefix: string,
+  inputMasks: (string | undefined)[] = [],
+): { values: Value[]; masks: (string | undefined)[] } {
   const values = new Map<number, Value>();
+  const masks = new Map<number, string | undefined>();
   model.inputs.forEach((t, i) => {
     values.set(t.id, inputs[i]);
+    masks.set(t.id, inputMasks[i]);
   });
   for (const call of layerCalls(model)) {
     const layer = call.outboundLayer;
@@ -160,9 +170,13 @@ function convertContainer(g: GraphBuilder, model: tf.LayersModel, inputs: Value[
     if (className === 'InputLayer') continue;
     const name = `${prefix}${layer.name}`;
     const callInputs = call.inputTensors.map((t) => values.get(t.id) ?? missing(t.name, name));
+    const callMasks = call.inputTensors.map((t) => masks.get(t.id));
     let outputs: Value[];
+    let outputMasks: (string | undefined)[] = [];
     if (isNestedModel(layer)) {
-      outputs = convertContainer(g, layer, callInputs, `${name}/`);
+      const inner = convertContainer(g, layer, callInputs, `${name}/`, callMasks);
+      outputs = inner.values;
+      outputMasks = layer.supportsMasking ? inner.masks : [];
     } else {
       const handler = LAYER_HANDLERS[className];
       if (!handler) {
@@ -171,15 +185,42 @@ function convertContainer(g: GraphBuilder, model: tf.LayersModel, inputs: Value[
           'unsupported',
         );
       }
-      const ctx = layerContext(g, layer, call, callInputs, name);
+      const ctx = layerContext(g, layer, call, callInputs, name, callMasks);
       const result = handler(ctx);
       outputs = Array.isArray(result) ? result : [result];
+      outputMasks = call.outputTensors.map(() => outputMaskOf(layer, name, callMasks));
     }
     call.outputTensors.forEach((t, i) => {
       values.set(t.id, outputs[i] ?? missing(t.name, `the output ${i} of ${name}`));
+      masks.set(t.id, outputMasks[i]);
     });
   }
-  return model.outputs.map((t) => values.get(t.id) ?? missing(t.name, `${prefix || 'the model'} output`));
+  return {
+    values: model.outputs.map((t) => values.get(t.id) ?? missing(t.name, `${prefix || 'the model'} output`)),
+    masks: model.outputs.map((t) => masks.get(t.id)),
+  };
+}
+
+const RECURRENT_CLASSES = new Set(['SimpleRNN', 'GRU', 'LSTM', 'Bidirectional']);
+
+/**
+ * Which layer's mask the outputs of a call carry, following tfjs's executor (which gives every
+ * output of a call the first mask the layer computes): a layer that does not support masking drops
+ * it; Embedding (maskZero) and Masking make one; a recurrent layer passes it on only with its
+ * sequence output; a merge layer passes on any input's, any other masking layer its first input's.
+ */
+function outputMaskOf(layer: tf.layers.Layer, name: string, inputMasks: (string | undefined)[]): string | undefined {
+  if (!layer.supportsMasking) return undefined;
+  const className = layer.getClassName();
+  if (className === 'Embedding' || className === 'Masking') return name;
+  if (RECURRENT_CLASSES.has(className)) {
+    const config = layer.getConfig() as {
+      returnSequences?: boolean;
+      layer?: { config: { returnSequences?: boolean } };
+    };
+    return (config.returnSequences ?? config.layer?.config.returnSequences) ? inputMasks[0] : undefined;
+  }
+  return inputMasks[0] ?? inputMasks.find((m) => m !== undefined);
 }
 
 /**

@@ -26,6 +26,11 @@ export interface LayerContext {
   /** Every output's shape, for layers with several outputs. */
   outputShapes: Shape[];
   weights: LayerWeight[];
+  /**
+   * For each input, the name of the layer whose mask it carries (an Embedding with maskZero, a
+   * Masking layer, passed on by the layers that support masking), as tfjs propagates masks.
+   */
+  inputMasks?: (string | undefined)[];
 }
 
 /**
@@ -57,4 +62,10 @@ export const tfjsValue = (name: string, rank: number): Value => ({ name, rank, l
 export function requireChannelsLast(ctx: LayerContext): void {
   if (ctx.config.dataFormat !== undefined && ctx.config.dataFormat !== 'channelsLast')
     unsupportedConfig(ctx, `dataFormat ${String(ctx.config.dataFormat)}`);
+}
+
+/** Refuses a call whose input carries a mask the layer would apply (tfjs changes its values there). */
+export function refuseMask(ctx: LayerContext, effect: string): void {
+  const origin = ctx.inputMasks?.[0];
+  if (origin) unsupportedConfig(ctx, `an input masked by ${origin} (${effect})`);
 }

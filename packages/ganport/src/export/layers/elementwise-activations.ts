@@ -1,7 +1,7 @@
 /** The standalone activation layers: ReLU, LeakyReLU, ELU, PReLU, Softmax. */
 import { attr } from '../../onnx/builder.js';
 import { onnxAxis } from '../graph.js';
-import { type LayerHandler, sameLayout, unsupportedConfig, weight } from './context.js';
+import { type LayerHandler, refuseMask, sameLayout, unsupportedConfig, weight } from './context.js';
 
 export const relu: LayerHandler = (ctx) => {
   const { g, name, config } = ctx;
@@ -46,6 +46,7 @@ export const prelu: LayerHandler = (ctx) => {
 };
 
 export const softmax: LayerHandler = (ctx) => {
+  refuseMask(ctx, 'tfjs adds -1e9 at the masked positions');
   const [x] = ctx.inputs;
   const axis = onnxAxis(x, (ctx.config.axis as number | undefined) ?? -1);
   return sameLayout(x, ctx.g.op('Softmax', [x.name], { axis: attr.int(axis) }, ctx.name));

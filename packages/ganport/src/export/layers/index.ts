@@ -11,9 +11,11 @@ import { embedding } from './embedding.js';
 import { add, average, concatenate, dot, maximum, minimum, multiply } from './merge.js';
 import { batchNormalization, layerNormalization } from './normalization.js';
 import { averagePooling2d, globalAveragePooling2d, globalMaxPooling2d, maxPooling2d } from './pooling.js';
+import { bidirectional, gru, lstm, simpleRnn } from './recurrent.js';
 import { averagePooling1d, conv1d, globalAveragePooling1d, globalMaxPooling1d, maxPooling1d } from './sequence.js';
 import { flatten, identity, permute, repeatVector, reshape } from './shape.js';
 import { cropping2d, upSampling2d, zeroPadding2d } from './spatial.js';
+import { masking, timeDistributed } from './wrappers.js';
 
 export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = {
   Dense: dense,
@@ -55,6 +57,12 @@ export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = {
   AveragePooling1D: averagePooling1d,
   GlobalAveragePooling1D: globalAveragePooling1d,
   GlobalMaxPooling1D: globalMaxPooling1d,
+  SimpleRNN: simpleRnn,
+  GRU: gru,
+  LSTM: lstm,
+  Bidirectional: bidirectional,
+  TimeDistributed: timeDistributed,
+  Masking: masking,
   Dropout: identity,
   SpatialDropout1D: identity,
   SpatialDropout2D: identity,

@@ -1,0 +1,234 @@
+/** SimpleRNN, GRU, LSTM, Bidirectional, TimeDistributed and Masking against onnxruntime-node and -web. */
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { convertLayersModel, decodeModel } from '../../src/export/index.js';
+import { selectBackend } from '../../src/tfjs/backend.js';
+import { assertRoundTrip, roundTrip, sequential } from './helpers.js';
+
+before(async () => {
+  await selectBackend('cpu');
+});
+
+/** Relative tolerance: 1e-5 of the largest |output|. */
+const RELATIVE = 1e-5;
+
+const rnnInit = (seed: number) => ({
+  kernelInitializer: tf.initializers.glorotNormal({ seed }),
+  recurrentInitializer: tf.initializers.glorotNormal({ seed: seed + 500 }),
+  biasInitializer: tf.initializers.randomNormal({ seed: seed + 1000, stddev: 0.5 }),
+});
+
+type Kind = 'simpleRNN' | 'gru' | 'lstm';
+const KINDS: Kind[] = ['simpleRNN', 'gru', 'lstm'];
+const ONNX_OP = { simpleRNN: 'RNN', gru: 'GRU', lstm: 'LSTM' } as const;
+
+const rnn = (kind: Kind, args: Record<string, unknown>): tf.layers.Layer =>
+  (tf.layers[kind] as (a: unknown) => tf.layers.Layer)(args);
+
+for (const kind of KINDS)
+  describe(`${kind} (ONNX ${ONNX_OP[kind]})`, () => {
+    for (const units of [3, 8])
+      for (const returnSequences of [false, true])
+        for (const goBackwards of [false, true])
+          test(`units ${units}, returnSequences ${returnSequences}, goBackwards ${goBackwards}`, async () => {
+            const model = sequential(
+              [7, 5],
+              [rnn(kind, { units, returnSequences, goBackwards, ...rnnInit(units * 10 + Number(goBackwards)) })],
+            );
+            const bytes = await roundTrip(model, { batch: 4, relative: RELATIVE });
+            const ops = decodeModel(bytes).graph.node.map((n) => n.opType);
+            assert.equal(ops.filter((op) => op === ONNX_OP[kind]).length, 1);
+          });
+    test('batch 1 and 9, sequence lengths 1, 2 and 16', async () => {
+      for (const steps of [1, 2, 16]) {
+        const model = sequential([steps, 4], [rnn(kind, { units: 6, returnSequences: true, ...rnnInit(steps) })]);
+        await assertRoundTrip(model, { batch: 1, relative: RELATIVE });
+        await assertRoundTrip(model, { batch: 9, seed: 2, relative: RELATIVE });
+      }
+    });
+    test('an unknown number of steps (inputShape [null, 3])', async () => {
+      const model = sequential([null as unknown as number, 3], [rnn(kind, { units: 4, ...rnnInit(3) })]);
+      // roundTrip feeds the model's own shape; run it with 6 steps.
+      const x = tf.randomNormal([2, 6, 3], 0, 1, 'float32', 5);
+      const expected = (model.predict(x) as tf.Tensor).dataSync();
+      const { modelToBytes } = await import('../../src/export/index.js');
+      const ort = await import('onnxruntime-node');
+      const session = await ort.InferenceSession.create(modelToBytes(model, { inputNames: ['x'], outputNames: ['y'] }));
+      const out = await session.run({ x: new ort.Tensor('float32', x.dataSync() as Float32Array, [2, 6, 3]) });
+      const got = out.y.data as Float32Array;
+      for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(got[i] - expected[i]) <= 1e-5, `${i}`);
+    });
+    test('activations inside the cell: relu, linear (Affine), elu, softsign, softplus, sigmoid', async () => {
+      for (const [i, activation] of ['relu', 'linear', 'elu', 'softsign', 'softplus', 'sigmoid'].entries()) {
+        const extra = kind === 'simpleRNN' ? {} : { recurrentActivation: i < 3 ? 'hardSigmoid' : 'sigmoid' };
+        const model = sequential(
+          [5, 3],
+          [rnn(kind, { units: 4, activation, returnSequences: true, ...extra, ...rnnInit(40 + i) })],
+        );
+        await assertRoundTrip(model, { batch: 3, relative: RELATIVE });
+      }
+    });
+    test('no bias, and two stacked layers with dropout and recurrentDropout (identities at inference)', async () => {
+      const model = sequential(
+        [6, 4],
+        [
+          rnn(kind, { units: 5, useBias: false, returnSequences: true, dropout: 0.3, ...rnnInit(51) }),
+          rnn(kind, { units: 3, recurrentDropout: 0.2, unroll: true, ...rnnInit(52) }),
+        ],
+      );
+      await assertRoundTrip(model, { batch: 3, relative: RELATIVE });
+    });
+    test('returnState and an initial state from other inputs (functional)', async () => {
+      const states = kind === 'lstm' ? 2 : 1;
+      const x = tf.input({ shape: [5, 3] });
+      const init = Array.from({ length: states }, () => tf.input({ shape: [4] }));
+      const layer = rnn(kind, { units: 4, returnSequences: true, returnState: true, ...rnnInit(61) });
+      const outputs = layer.apply(x, { initialState: init }) as tf.SymbolicTensor[];
+      assert.equal(outputs.length, 1 + states);
+      const model = tf.model({ inputs: [x, ...init], outputs });
+      await assertRoundTrip(model, { batch: 3, relative: RELATIVE });
+      const back = rnn(kind, { units: 4, returnState: true, goBackwards: true, ...rnnInit(62) });
+      const x2 = tf.input({ shape: [5, 3] });
+      await assertRoundTrip(tf.model({ inputs: x2, outputs: back.apply(x2) as tf.SymbolicTensor[] }), {
+        batch: 2,
+        relative: RELATIVE,
+      });
+    });
+  });
+
+describe('Bidirectional (one op, direction "bidirectional")', () => {
+  for (const kind of KINDS)
+    for (const mergeMode of ['concat', 'sum', 'mul', 'ave'] as const)
+      for (const returnSequences of [false, true])
+        test(`${kind}, mergeMode ${mergeMode}, returnSequences ${returnSequences}`, async () => {
+          const model = sequential(
+            [6, 4],
+            [
+              tf.layers.bidirectional({
+                layer: rnn(kind, { units: 5, returnSequences, ...rnnInit(70) }) as tf.RNN,
+                mergeMode,
+              }),
+            ],
+          );
+          const bytes = await roundTrip(model, { batch: 3, relative: RELATIVE });
+          const node = decodeModel(bytes).graph.node.find((n) => n.opType === ONNX_OP[kind])!;
+          const direction = node.attribute.find((a) => a.name === 'direction')!;
+          assert.equal(new TextDecoder().decode(direction.s), 'bidirectional');
+        });
+  test('mergeMode null (two outputs), returnState (forward then backward states), stacked, batch 1', async () => {
+    const x = tf.input({ shape: [5, 3] });
+    const stacked = tf.layers
+      .bidirectional({ layer: tf.layers.lstm({ units: 4, returnSequences: true, ...rnnInit(81) }) as tf.RNN })
+      .apply(x) as tf.SymbolicTensor;
+    const split = tf.layers
+      .bidirectional({
+        layer: tf.layers.gru({ units: 3, returnSequences: true, ...rnnInit(82) }) as tf.RNN,
+        mergeMode: null as unknown as 'concat',
+      })
+      .apply(stacked) as tf.SymbolicTensor[];
+    const withState = tf.layers
+      .bidirectional({ layer: tf.layers.lstm({ units: 2, returnState: true, ...rnnInit(83) }) as tf.RNN })
+      .apply(split[1]) as tf.SymbolicTensor[];
+    assert.equal(withState.length, 5);
+    const model = tf.model({ inputs: x, outputs: [...split, ...withState] });
+    await assertRoundTrip(model, { batch: 1, relative: RELATIVE });
+    await assertRoundTrip(model, { batch: 4, seed: 3, relative: RELATIVE });
+  });
+});
+
+describe('TimeDistributed (steps folded into the batch)', () => {
+  test('Dense, softmax, 7 steps', () =>
+    assertRoundTrip(
+      sequential(
+        [7, 5],
+        [tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 4, activation: 'softmax', ...rnnInit(91) }) })],
+      ),
+      { batch: 3, relative: RELATIVE },
+    ));
+  test('Conv2D then Flatten on [steps, h, w, c] frames, then an LSTM over the frames', () =>
+    assertRoundTrip(
+      sequential(
+        [4, 6, 5, 2],
+        [
+          tf.layers.timeDistributed({
+            layer: tf.layers.conv2d({ filters: 3, kernelSize: 3, strides: 2, padding: 'same', ...rnnInit(92) }),
+          }),
+          tf.layers.timeDistributed({ layer: tf.layers.flatten() }),
+          tf.layers.lstm({ units: 4, ...rnnInit(93) }),
+        ],
+      ),
+      { batch: 2, relative: RELATIVE },
+    ));
+  test('an LSTM encoder with TimeDistributed(Dense) after it, unknown steps', async () => {
+    const model = sequential(
+      [null as unknown as number, 3],
+      [
+        tf.layers.lstm({ units: 5, returnSequences: true, ...rnnInit(94) }),
+        tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 2, ...rnnInit(95) }) }),
+      ],
+    );
+    const x = tf.randomNormal([3, 8, 3], 0, 1, 'float32', 9);
+    const expected = (model.predict(x) as tf.Tensor).dataSync();
+    const ort = await import('onnxruntime-node');
+    const { modelToBytes } = await import('../../src/export/index.js');
+    const session = await ort.InferenceSession.create(modelToBytes(model, { inputNames: ['x'], outputNames: ['y'] }));
+    const got = (await session.run({ x: new ort.Tensor('float32', x.dataSync() as Float32Array, [3, 8, 3]) })).y;
+    assert.deepEqual(got.dims, [3, 8, 2]);
+    for (let i = 0; i < expected.length; i++) assert.ok(Math.abs((got.data as Float32Array)[i] - expected[i]) <= 1e-5);
+  });
+});
+
+describe('masks', () => {
+  test('Masking zeroes the steps equal to maskValue; layers that ignore the mask export', async () => {
+    const model = sequential(
+      [6, 3],
+      [tf.layers.masking({ maskValue: 0.5 }), tf.layers.dense({ units: 2, ...rnnInit(101) })],
+    );
+    const x = tf.tensor3d(
+      Array.from({ length: 2 }, (_, b) =>
+        Array.from({ length: 6 }, (_, t) => (t % 2 === b ? [0.5, 0.5, 0.5] : [t / 7, 0.5, -b])),
+      ),
+    );
+    const expected = (model.predict(x) as tf.Tensor).dataSync();
+    const ort = await import('onnxruntime-node');
+    const { modelToBytes } = await import('../../src/export/index.js');
+    const session = await ort.InferenceSession.create(modelToBytes(model, { inputNames: ['x'], outputNames: ['y'] }));
+    const got = (await session.run({ x: new ort.Tensor('float32', x.dataSync() as Float32Array, [2, 6, 3]) })).y
+      .data as Float32Array;
+    for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(got[i] - expected[i]) <= 1e-6);
+  });
+  test('a mask reaching a recurrent layer or a Softmax is refused, saying where it comes from', () => {
+    const masked = sequential(
+      [5],
+      [
+        tf.layers.embedding({ inputDim: 10, outputDim: 4, maskZero: true }),
+        tf.layers.dense({ units: 4 }),
+        tf.layers.lstm({ units: 3 }),
+      ],
+    );
+    assert.throws(() => convertLayersModel(masked), /lstm.*an input masked by embedding.*skips the masked steps/s);
+    const bi = sequential(
+      [5, 2],
+      [tf.layers.masking(), tf.layers.bidirectional({ layer: tf.layers.gru({ units: 2 }) as tf.RNN })],
+    );
+    assert.throws(() => convertLayersModel(bi), /an input masked by masking/);
+    // Without maskZero the same model exports.
+    const unmasked = sequential(
+      [5],
+      [tf.layers.embedding({ inputDim: 10, outputDim: 4 }), tf.layers.lstm({ units: 3 })],
+    );
+    assert.ok(convertLayersModel(unmasked).graph.node.some((n) => n.opType === 'LSTM'));
+  });
+});
+
+describe('refused configurations, each saying why', () => {
+  test('stateful, an activation the recurrent ops cannot apply', () => {
+    const stateful = tf.sequential({
+      layers: [tf.layers.lstm({ units: 2, stateful: true, batchInputShape: [1, 3, 2] })],
+    });
+    assert.throws(() => convertLayersModel(stateful), /stateful: true \(the state carried from one batch/);
+    const selu = sequential([3, 2], [tf.layers.simpleRNN({ units: 2, activation: 'selu' })]);
+    assert.throws(() => convertLayersModel(selu), /activation "selu" inside a recurrent cell/);
+  });
+});
