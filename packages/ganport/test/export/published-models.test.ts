@@ -16,7 +16,12 @@ import * as ortWeb from 'onnxruntime-web';
 import { decodeModel, exportModelFile, findProblems, formatInspection } from '../../src/export/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { loadLayersModel, saveLayersModel } from '../../src/tfjs/model-io.js';
-import { combinedGan, kerasAutoencoder, teachableMachineImage } from '../fixtures/published-models.js';
+import {
+  combinedGan,
+  kerasAutoencoder,
+  lstmTextClassifier,
+  teachableMachineImage,
+} from '../fixtures/published-models.js';
 import { maxAbsDiff } from '../helpers.js';
 
 let dir: string;
@@ -108,5 +113,16 @@ describe('published-model equivalents, end to end from files', () => {
     await exportAndCompare('autoencoder', model, (rng) => rng.nextUniform());
     await exportAndCompare('autoencoder', model, (rng) => rng.nextUniform(), { submodel: 'encoder' });
     await exportAndCompare('autoencoder', model, (rng) => rng.nextNormal(), { submodel: 'decoder' });
+  });
+
+  test('an LSTM text classifier (Embedding → LSTM → Dense softmax) on token ids, batch 1 and 6', async () => {
+    const model = lstmTextClassifier(50, 12, 4);
+    for (const batch of [1, 6]) {
+      const { onnx } = await exportAndCompare('text', model, (rng) => rng.nextInt(50), { batch });
+      assert.deepEqual(
+        onnx.graph.node.filter((n) => ['Gather', 'LSTM', 'Gemm', 'Softmax'].includes(n.opType)).map((n) => n.opType),
+        ['Gather', 'LSTM', 'Gemm', 'Softmax'],
+      );
+    }
   });
 });

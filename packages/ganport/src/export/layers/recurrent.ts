@@ -224,6 +224,10 @@ function reverseSteps(ctx: LayerContext, x: string, base: string): string {
   );
 }
 
+/** The state of a one-direction op, [1, batch, units], as tfjs's [batch, units]. */
+const onlyState = (ctx: LayerContext, states: string, base: string): string =>
+  ctx.g.op('Squeeze', [states, ctx.g.constInt64(`${base}/axes`, [0])], {}, base);
+
 /** Direction `d` of a [dirs, batch, units] state as tfjs's [batch, units]. */
 function stateOf(ctx: LayerContext, states: string, d: number, base: string): string {
   return ctx.g.op('Gather', [states, scalar(ctx, d)], { axis: attr.int(0) }, base);
@@ -248,17 +252,18 @@ const recurrent =
     const { g, name } = ctx;
     const backwards = ctx.config.goBackwards === true;
     const { y, states } = emitRecurrent(ctx, [cell], initialStates(ctx, 1), backwards ? 'reverse' : 'forward');
-    const hLast = stateOf(ctx, states[0], 0, `${name}/h`);
-    let output: string;
-    if (ctx.config.returnSequences === true) {
+    const sequences = ctx.config.returnSequences === true;
+    const hLast = sequences && ctx.config.returnState !== true ? '' : onlyState(ctx, states[0], `${name}/h`);
+    let output = hLast;
+    if (sequences) {
       // [steps, 1, batch, units] → [batch, steps, units]
       const squeezed = g.op('Squeeze', [y, g.constInt64(`${name}/dir_axis`, [1])], {}, `${name}/squeeze`);
       output = g.op('Transpose', [squeezed], { perm: attr.ints([1, 0, 2]) }, backwards ? `${name}/aligned` : name);
       if (backwards) output = reverseSteps(ctx, output, name);
-    } else output = hLast;
-    if (ctx.config.returnState !== true) return tfjsValue(output, ctx.config.returnSequences === true ? 3 : 2);
-    const stateValues = [hLast, ...states.slice(1).map((s, i) => stateOf(ctx, s, 0, `${name}/state${i + 1}`))];
-    return [tfjsValue(output, ctx.config.returnSequences === true ? 3 : 2), ...stateValues.map((s) => tfjsValue(s, 2))];
+    }
+    if (ctx.config.returnState !== true) return tfjsValue(output, sequences ? 3 : 2);
+    const stateValues = [hLast, ...states.slice(1).map((s, i) => onlyState(ctx, s, `${name}/state${i + 1}`))];
+    return [tfjsValue(output, sequences ? 3 : 2), ...stateValues.map((s) => tfjsValue(s, 2))];
   };
 
 export const simpleRnn = recurrent('SimpleRNN');
