@@ -129,6 +129,13 @@ async function loadFirstVerified(
   state: TrainingState,
   { strict = false, log = () => {} }: LoadCheckpointOptions,
 ): Promise<RunPosition> {
+  if (!hasManifest(dir)) {
+    // only ganport 0.1 wrote checkpoints without a manifest: nothing to verify them against
+    const why = `${dir} has no manifest (written before ganport 0.2)`;
+    if (strict) throw new GanportError(`${why}; --strict refuses to resume it unverified`);
+    log(`${why}; resuming it unverified`);
+    return readGeneration(dir, state);
+  }
   try {
     await verifyManifest(dir);
   } catch (err) {

@@ -111,3 +111,17 @@ test('every moment of a save leaves a complete generation to load', async () => 
 test('a run directory without any checkpoint says so', async () => {
   await assert.rejects(loadCheckpoint(tempDir(), freshState(1)), /has no checkpoint to resume from/);
 });
+
+test('a checkpoint from before manifests (ganport 0.1) resumes unverified with one line, or not at all with --strict', async () => {
+  const dir = tempDir();
+  const saved = freshState(3);
+  await saveCheckpoint(dir, saved, at(5));
+  rmSync(join(checkpointDirs(dir).newest, MANIFEST));
+  const state = freshState(9);
+  const lines: string[] = [];
+  assert.equal((await loadCheckpoint(dir, state, { log: (line) => lines.push(line) })).step, 5);
+  assert.deepEqual(firstWeights(state), firstWeights(saved));
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /has no manifest \(written before ganport 0\.2\); resuming it unverified/);
+  await assert.rejects(loadCheckpoint(dir, freshState(9), { strict: true }), /--strict refuses to resume it unverified/);
+});
