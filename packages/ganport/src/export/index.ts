@@ -10,6 +10,7 @@ import { GanportError, toLayout } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
 import { exportedModelFacts, modelPaths, writeModelManifest } from '../formats/model-dir.js';
 import { type RunConfig, readRunConfig, runPaths, verifyRunFiles } from '../formats/run-dir.js';
+import { isKerasFile, loadKerasModel } from '../keras/load.js';
 import { encodeModel } from '../onnx/proto.js';
 import { selectReferenceBackend } from '../tfjs/backend.js';
 import { loadLayersModel } from '../tfjs/model-io.js';
@@ -40,14 +41,22 @@ export interface ModelFileExportOptions extends ConvertOptions {
   submodel?: string;
 }
 
-/** Exports any tfjs LayersModel saved as model.json + weights to one .onnx file. */
+/**
+ * A model file as a tfjs LayersModel: a tfjs model.json (any name) with its weight files, a
+ * tf.keras 2.x `.h5` or a Keras 3 `.keras`, told apart by the file name.
+ */
+export async function loadModelFile(path: string): Promise<tf.LayersModel> {
+  return isKerasFile(path) ? loadKerasModel(path) : loadLayersModel(path);
+}
+
+/** Exports a model file (tfjs model.json + weights, Keras .h5 or .keras) to one .onnx file. */
 export async function exportModelFile(
-  modelJson: string,
+  modelFile: string,
   outFile: string,
   { submodel, ...options }: ModelFileExportOptions = {},
 ): Promise<ExportedFile> {
   await selectReferenceBackend('cpu');
-  const model = await loadLayersModel(modelJson);
+  const model = await loadModelFile(modelFile);
   const bytes = modelToBytes(submodel === undefined ? model : findSubmodel(model, submodel), options);
   model.dispose();
   await writeFileAtomic(outFile, bytes);

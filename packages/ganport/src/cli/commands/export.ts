@@ -9,14 +9,14 @@ export const exportCommand = defineCommand({
   positional: {
     name: 'SOURCE',
     required: true,
-    help: 'a training run directory (its generator and discriminator) or one tfjs model.json',
+    help: 'a training run directory (its generator and discriminator), a tfjs model.json, a Keras .h5 or .keras file',
   },
   flags: {
     out: {
       type: 'string',
       value: 'PATH',
       required: true,
-      help: 'the model directory to write for a run, the .onnx file for a model.json',
+      help: 'the model directory to write for a run, the .onnx file for a model file',
     },
     opset: { type: 'int', value: 'N', default: DEFAULT_OPSET, help: `ONNX opset, ${MIN_OPSET} to ${MAX_OPSET}` },
     layout: { type: 'string', value: 'nhwc|nchw', default: 'nhwc', help: 'layout of image inputs and outputs' },
@@ -29,7 +29,7 @@ export const exportCommand = defineCommand({
     submodel: {
       type: 'string',
       value: 'NAME',
-      help: 'export only this nested model of a model.json (e.g. the generator of a combined GAN); see ganport inspect',
+      help: 'export only this nested model of a model file (e.g. the generator of a combined GAN); see ganport inspect',
     },
     triton: { type: 'string', value: 'REPO_DIR', help: 'also write a Triton model repository serving the generator' },
   },
@@ -38,6 +38,8 @@ export const exportCommand = defineCommand({
     'ganport export runs/dcgan --out models/dcgan-nchw --layout nchw --fold-batchnorm --fp16',
     'ganport export runs/dcgan/generator/model.json --out generator.onnx --opset 13',
     'ganport export gan/model.json --submodel generator --out generator.onnx',
+    'ganport export generator.h5 --out generator.onnx',
+    'ganport export generator.keras --out generator.onnx',
   ],
   async run({ out, triton, submodel, ...values }, source) {
     const options = { ...values, layout: toLayout(values.layout) };
@@ -45,7 +47,7 @@ export const exportCommand = defineCommand({
     if (triton !== undefined && !isRun) {
       throw new UsageError('--triton goes with a RUN_DIR export (it serves the generator)');
     }
-    if (submodel !== undefined && isRun) throw new UsageError('--submodel goes with a model.json export');
+    if (submodel !== undefined && isRun) throw new UsageError('--submodel goes with a model file export');
     const files = isRun
       ? await exportRun(source, out, { ...options, triton })
       : [await exportModelFile(source, out, { ...options, submodel })];

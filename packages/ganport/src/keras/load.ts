@@ -1,0 +1,312 @@
+/**
+ * Keras model files read without Python: tf.keras 2.x HDF5 (`.h5`: the `model_config` attribute
+ * and the `model_weights` groups) and Keras 3 archives (`.keras`: a zip of config.json and
+ * model.weights.h5). The config is normalised into a Keras-2-style config (normalize.ts) and built
+ * by tfjs; then the saved arrays are set layer by layer, in the order each format writes them.
+ *
+ * Keras 2 (legacy_h5_format): `model_weights` has a `layer_names` attribute; each layer's group has
+ * `weight_names` (e.g. `dense/kernel:0`, `lstm/lstm_cell/kernel:0`), each a dataset at that path
+ * within the group, trainable weights first, then the non-trainable ones (for a nested model:
+ * all its trainable weights, then all its non-trainable ones), which is tfjs's `weights` order too.
+ *
+ * Keras 3 (saving_lib): each object's variables are datasets `vars/0`, `vars/1`, … under its
+ * path; a model's layers are under `layers/<key>`, the key being the snake_case class name
+ * (`conv2d_transpose`, then `conv2d_transpose_1`, …, not the layer name; a Sequential leaves its
+ * InputLayer out); a recurrent layer's weights are its cell's (`lstm/cell/vars`), a
+ * Bidirectional's its forward then backward layer's, a wrapper's its inner layer's.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GanportError } from '@ganport/runtime';
+import * as tf from '@tensorflow/tfjs';
+import { unzipSync } from 'fflate';
+import type * as h5 from 'h5wasm';
+import { normalizeKerasConfig } from './normalize.js';
+
+type H5Module = typeof h5;
+let h5wasm: Promise<H5Module> | undefined;
+
+/**
+ * h5wasm's Node build (the host file system), loaded on first use, with HDF5's errors thrown
+ * rather than printed to the console.
+ */
+function hdf5(): Promise<H5Module> {
+  h5wasm ??= import('h5wasm/node').then(async (m) => {
+    const mod = (m as unknown as { default?: H5Module }).default ?? (m as unknown as H5Module);
+    const module = await mod.ready;
+    module.activate_throwing_error_handler();
+    return mod;
+  });
+  return h5wasm;
+}
+
+/** The informative line of an HDF5 error stack ("H5Fopen(): unable to … open file"). */
+function hdf5Message(err: unknown): string {
+  const message = String((err as Error)?.message ?? err);
+  const line = message.split('\n').find((l) => /\w\(\): /.test(l));
+  return (line ? line.replace(/^.* in /, '') : message.split('\n')[0]).trim();
+}
+
+/** Is this a Keras file (by its name): `.h5`/`.hdf5` or `.keras`? */
+export const isKerasFile = (path: string): boolean => /\.(h5|hdf5|keras)$/i.test(path);
+
+/** Loads a Keras `.h5` or `.keras` model as a tfjs LayersModel holding the saved weights. */
+export async function loadKerasModel(path: string): Promise<tf.LayersModel> {
+  try {
+    return await (/\.keras$/i.test(path) ? loadKeras3(path) : loadKeras2(path));
+  } catch (err) {
+    if (err instanceof GanportError) throw err;
+    throw new GanportError(
+      `${path}: cannot read the model (${hdf5Message(err)}); is the file damaged?`,
+      'invalid-model',
+    );
+  }
+}
+
+function invalid(source: string, what: string): never {
+  throw new GanportError(`${source}: ${what}`, 'invalid-model');
+}
+
+async function openH5(path: string, source: string): Promise<h5.File> {
+  const mod = await hdf5();
+  let file: h5.File;
+  try {
+    file = new mod.File(path, 'r');
+  } catch (err) {
+    return invalid(source, `not an HDF5 file, or a damaged one (${hdf5Message(err)})`);
+  }
+  if (!file.file_id || file.file_id < 0n) invalid(source, 'not an HDF5 file');
+  return file;
+}
+
+const text = (value: unknown): string =>
+  typeof value === 'string' ? value : value instanceof Uint8Array ? new TextDecoder().decode(value) : String(value);
+
+/** A string-list attribute (h5py writes fixed-length byte strings; an empty list as an empty float array). */
+function stringList(group: h5.Group, name: string): string[] {
+  const attr = group.attrs[name];
+  if (!attr) return [];
+  const value = attr.value;
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.map(text);
+  return [];
+}
+
+/** A child entity by relative path, or null; checks each step by name (h5wasm logs misses). */
+function child(group: h5.Group, path: string): h5.Group | h5.Dataset | null {
+  let node: h5.Group | h5.Dataset = group;
+  for (const part of path.split('/').filter((p) => p.length > 0)) {
+    if (!('keys' in node) || !node.keys().includes(part)) return null;
+    node = node.get(part) as h5.Group | h5.Dataset;
+  }
+  return node;
+}
+
+interface SavedArray {
+  shape: number[];
+  data: Float32Array;
+}
+
+function floatArray(dataset: h5.Dataset, source: string, where: string): SavedArray {
+  const value = dataset.value;
+  const shape = dataset.shape ?? [];
+  if (value instanceof Float32Array) return { shape, data: value };
+  if (value instanceof Float64Array || value instanceof Int32Array || value instanceof Uint8Array)
+    return { shape, data: Float32Array.from(value) };
+  if (typeof value === 'number') return { shape, data: Float32Array.of(value) };
+  return invalid(source, `${where} is not a numeric array (dtype ${JSON.stringify(dataset.dtype)})`);
+}
+
+async function buildModel(config: object, source: string): Promise<tf.LayersModel> {
+  try {
+    return await tf.models.modelFromJSON({ modelTopology: config } as unknown as tf.io.ModelJSON);
+  } catch (err) {
+    const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+    throw new GanportError(`${source}: tfjs cannot build this model: ${message}`, 'unsupported');
+  }
+}
+
+/** Sets a layer's weights from arrays in tfjs/Keras order, checking count and shapes. */
+function setLayerWeights(layer: tf.layers.Layer, arrays: SavedArray[], source: string): void {
+  const expected = layer.weights;
+  if (arrays.length !== expected.length)
+    invalid(source, `layer "${layer.name}" has ${arrays.length} saved weights, its config builds ${expected.length}`);
+  arrays.forEach((a, i) => {
+    const shape = expected[i].shape as number[];
+    if (a.shape.length !== shape.length || a.shape.some((d, k) => d !== shape[k]))
+      invalid(
+        source,
+        `layer "${layer.name}" weight ${i} (${expected[i].originalName}) is saved as [${a.shape}], its config builds [${shape}]`,
+      );
+  });
+  const tensors = arrays.map((a, i) => tf.tensor(a.data, expected[i].shape as number[], 'float32'));
+  layer.setWeights(tensors);
+  tf.dispose(tensors);
+}
+
+const isModel = (layer: tf.layers.Layer) => layer instanceof tf.LayersModel;
+
+/** tf.keras 2.x HDF5: `model_config` + `model_weights/<layer>/<weight name>`. */
+async function loadKeras2(path: string): Promise<tf.LayersModel> {
+  const file = await openH5(path, path);
+  try {
+    const configAttr = file.attrs.model_config;
+    if (!configAttr)
+      invalid(
+        path,
+        child(file, 'layers') || child(file, 'vars')
+          ? 'a Keras 3 weights-only file (.weights.h5) has no model config; export the .keras file'
+          : 'no model_config attribute: a weights-only file (save_weights), not a saved model',
+      );
+    let modelConfig: unknown;
+    try {
+      modelConfig = JSON.parse(text(configAttr.value));
+    } catch (err) {
+      return invalid(path, `model_config is not JSON (${(err as Error).message})`);
+    }
+    const version = text(file.attrs.keras_version?.value ?? '2');
+    const config = normalizeKerasConfig(modelConfig, { kerasMajor: version.startsWith('3') ? 3 : 2, source: path });
+    const model = await buildModel(config, path);
+    const weights = child(file, 'model_weights') as h5.Group | null;
+    if (!weights) invalid(path, 'no model_weights group');
+    const layerNames = stringList(weights, 'layer_names');
+    for (const name of layerNames) {
+      const group = child(weights, name) as h5.Group | null;
+      if (!group) invalid(path, `model_weights has no group for layer "${name}"`);
+      const names = stringList(group, 'weight_names');
+      if (names.length === 0) continue;
+      let layer: tf.layers.Layer;
+      try {
+        layer = model.getLayer(name);
+      } catch {
+        return invalid(path, `the saved weights name layer "${name}", which the model config does not have`);
+      }
+      const arrays = names.map((w) => {
+        const dataset = child(group, w);
+        if (!dataset || 'keys' in dataset) return invalid(path, `layer "${name}" has no dataset "${w}"`);
+        return floatArray(dataset, path, `model_weights/${name}/${w}`);
+      });
+      setLayerWeights(layer, arrays, path);
+    }
+    return model;
+  } finally {
+    file.close();
+  }
+}
+
+/** Keras's naming.to_snake_case. */
+export function snakeCase(name: string): string {
+  return name
+    .replace(/\W+/g, '')
+    .replace(/(.)([A-Z][a-z]+)/g, '$1_$2')
+    .replace(/([a-z])([A-Z])/g, '$1_$2')
+    .toLowerCase();
+}
+
+/** Keras 3 archive: config.json + model.weights.h5 (layers/<snake class>/vars/<i>). */
+async function loadKeras3(path: string): Promise<tf.LayersModel> {
+  let entries: Record<string, Uint8Array>;
+  try {
+    entries = unzipSync(await readFile(path));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new GanportError(`cannot read ${path}: ENOENT`, 'not-found');
+    return invalid(path, `not a .keras (zip) archive (${(err as Error).message})`);
+  }
+  if (!entries['config.json']) invalid(path, 'the archive has no config.json');
+  if (!entries['model.weights.h5'])
+    invalid(
+      path,
+      entries['model.weights.npz']
+        ? 'weights saved as model.weights.npz are not supported (only the default .h5)'
+        : 'the archive has no model.weights.h5',
+    );
+  let modelConfig: unknown;
+  try {
+    modelConfig = JSON.parse(new TextDecoder().decode(entries['config.json']));
+  } catch (err) {
+    return invalid(path, `config.json is not JSON (${(err as Error).message})`);
+  }
+  const config = normalizeKerasConfig(modelConfig, { kerasMajor: 3, source: path });
+  const model = await buildModel(config, path);
+  const dir = await mkdtemp(join(tmpdir(), 'ganport-keras-'));
+  try {
+    const weightsPath = join(dir, 'model.weights.h5');
+    await writeFile(weightsPath, entries['model.weights.h5']);
+    const file = await openH5(weightsPath, `${path} (model.weights.h5)`);
+    try {
+      loadKeras3Container(model, config as unknown as LayerEntry, file, '', `${path} (model.weights.h5)`);
+    } finally {
+      file.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return model;
+}
+
+/** The variables at `<path>/vars/0…n-1`, in order. */
+function vars(file: h5.Group, path: string, source: string): SavedArray[] {
+  const group = child(file, `${path}/vars`) as h5.Group | null;
+  if (!group || !('keys' in group)) return [];
+  const keys = group.keys().sort((a, b) => Number(a) - Number(b));
+  return keys.map((k) => floatArray(group.get(k) as h5.Dataset, source, `${path}/vars/${k}`));
+}
+
+/** A layer's weights: its own variables, then its cell's, forward/backward layers', or wrapped layer's. */
+function layerVars(file: h5.Group, path: string, className: string, source: string): SavedArray[] {
+  const own = vars(file, path, source);
+  if (className === 'Bidirectional')
+    return [
+      ...own,
+      ...layerVars(file, `${path}/forward_layer`, 'RNN', source),
+      ...layerVars(file, `${path}/backward_layer`, 'RNN', source),
+    ];
+  return [
+    ...own,
+    ...vars(file, `${path}/cell`, source),
+    ...(child(file, `${path}/layer`) ? vars(file, `${path}/layer`, source) : []),
+  ];
+}
+
+interface LayerEntry {
+  class_name: string;
+  config: { name?: string; layers?: LayerEntry[] };
+}
+
+/**
+ * Sets the weights of one model's layers from `<path>/layers/<key>`, walking the layers in the
+ * config's order (Keras's own), which is what the keys are counted in.
+ */
+function loadKeras3Container(
+  model: tf.LayersModel,
+  entry: LayerEntry,
+  file: h5.Group,
+  path: string,
+  source: string,
+): void {
+  // Keras 2.13-era archives stored the layers under _layer_checkpoint_dependencies.
+  const layersKey = child(file, `${path}/layers`) ? 'layers' : '_layer_checkpoint_dependencies';
+  const used = new Map<string, number>();
+  for (const layerEntry of entry.config.layers ?? []) {
+    const className = layerEntry.class_name === 'Model' ? 'Functional' : layerEntry.class_name;
+    // Keras 3's Sequential.layers leaves the InputLayer out; a functional model's layers include it.
+    if (className === 'InputLayer' && entry.class_name === 'Sequential') continue;
+    const base = snakeCase(className);
+    const count = used.get(base);
+    used.set(base, count === undefined ? 0 : count + 1);
+    const key = count === undefined ? base : `${base}_${count + 1}`;
+    const layerPath = `${path ? `${path}/` : ''}${layersKey}/${key}`;
+    const layer = model.getLayer(layerEntry.config.name as string);
+    if (isModel(layer)) {
+      loadKeras3Container(layer as tf.LayersModel, layerEntry, file, layerPath, source);
+      continue;
+    }
+    const arrays = layerVars(file, layerPath, className, source);
+    if (arrays.length === 0 && layer.weights.length === 0) continue;
+    if (arrays.length === 0 && !child(file, layerPath))
+      invalid(source, `no weights for layer "${layer.name}" (expected under ${layerPath})`);
+    setLayerWeights(layer, arrays, source);
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * Keras files exported without Python: a tf.keras 2.x `.h5` and Keras 3 `.keras` archives,
+ * generated in Keras's own layouts by test/fixtures/keras-files.ts (with h5wasm and fflate; not
+ * files saved by Keras). Each is exported from the file, structurally validated, and run in
+ * onnxruntime-node and -web against the tfjs model whose weights were written into the file.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { GanportError, Rng } from '@ganport/runtime';
+import * as tf from '@tensorflow/tfjs';
+import { unzipSync, zipSync } from 'fflate';
+import * as ortNode from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
+import { main } from '../../src/cli/main.js';
+import { decodeModel, exportModelFile, findProblems, formatInspection, loadModelFile } from '../../src/export/index.js';
+import { snakeCase } from '../../src/keras/load.js';
+import { normalizeKerasConfig } from '../../src/keras/normalize.js';
+import { selectBackend } from '../../src/tfjs/backend.js';
+import {
+  kerasArchiveConditionalGenerator,
+  kerasArchiveTextClassifier,
+  kerasH5Generator,
+} from '../fixtures/keras-files.js';
+import { maxAbsDiff } from '../helpers.js';
+
+let dir: string;
+before(async () => {
+  await selectBackend('cpu');
+  dir = await mkdtemp(join(tmpdir(), 'ganport-keras-'));
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+const RELATIVE = 1e-5;
+
+type InputMaker = (rng: Rng) => number;
+
+/** Exports `file`, validates it, and compares tfjs `reference` with onnxruntime-node and -web; returns the graph. */
+async function exportAndCompare(file: string, reference: tf.LayersModel, inputs: InputMaker[], batch = 4) {
+  const out = `${file}.onnx`;
+  const inputNames = reference.inputs.map((_, i) => `x${i}`);
+  await exportModelFile(file, out, { inputNames, outputNames: ['y'] });
+  const bytes = new Uint8Array(await readFile(out));
+  const onnx = decodeModel(bytes);
+  assert.deepEqual(findProblems(onnx), []);
+
+  const rng = new Rng(5);
+  const xs = reference.inputs.map((input, i) => {
+    const shape = [batch, ...(input.shape.slice(1) as number[])];
+    const values = Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => inputs[i](rng));
+    return tf.tensor(values, shape, input.dtype);
+  });
+  const expected = (reference.predict(xs) as tf.Tensor).dataSync();
+  // The model the exporter built from the file computes what the reference does.
+  const loaded = await loadModelFile(file);
+  assert.ok(maxAbsDiff(expected, (loaded.predict(xs) as tf.Tensor).dataSync()) <= 1e-6, 'the loaded model differs');
+  loaded.dispose();
+
+  const feeds = Object.fromEntries(
+    xs.map((x, i) => [
+      inputNames[i],
+      x.dtype === 'int32'
+        ? new ortNode.Tensor('int64', BigInt64Array.from(x.dataSync(), BigInt), x.shape)
+        : new ortNode.Tensor('float32', x.dataSync() as Float32Array, x.shape),
+    ]),
+  );
+  const tolerance = RELATIVE * Math.max(1, ...Array.from(expected, Math.abs));
+  for (const [runtime, ort] of [
+    ['onnxruntime-node', ortNode],
+    ['onnxruntime-web', ortWeb],
+  ] as const) {
+    const session = await (ort as typeof ortNode).InferenceSession.create(bytes);
+    const result = await session.run(feeds);
+    const err = maxAbsDiff(expected, result.y.data as Float32Array);
+    assert.ok(err <= tolerance, `${file} in ${runtime}: max abs error ${err} > ${tolerance}`);
+    await session.release();
+  }
+  return onnx;
+}
+
+const ops = (onnx: ReturnType<typeof decodeModel>) => onnx.graph.node.map((n) => n.opType);
+const count = (onnx: ReturnType<typeof decodeModel>, op: string) => ops(onnx).filter((o) => o === op).length;
+
+describe('Keras files (generated in the Keras layouts), exported end to end', () => {
+  test('tf.keras 2.x .h5: a Sequential DCGAN generator, batch 1 and 5 (latent N(0, 1))', async () => {
+    const file = join(dir, 'generator.h5');
+    const reference = await kerasH5Generator(file);
+    for (const batch of [1, 5]) {
+      const onnx = await exportAndCompare(file, reference, [(rng) => rng.nextNormal()], batch);
+      assert.equal(count(onnx, 'ConvTranspose'), 2);
+      assert.equal(count(onnx, 'BatchNormalization'), 2);
+      assert.deepEqual(
+        onnx.graph.output[0].type.tensorType.shape.dim.map((d) => ('dimValue' in d ? d.dimValue : d.dimParam)),
+        ['batch', 28, 28, 1],
+      );
+    }
+  });
+
+  test('Keras 3 .keras: a functional conditional generator (latent + label), layers named freely', async () => {
+    const file = join(dir, 'cgan-generator.keras');
+    const reference = await kerasArchiveConditionalGenerator(file);
+    const onnx = await exportAndCompare(file, reference, [(rng) => rng.nextNormal(), (rng) => rng.nextInt(10)], 6);
+    assert.deepEqual(
+      onnx.graph.input.map((i) => i.type.tensorType.elemType),
+      [1, 7],
+    );
+    assert.equal(count(onnx, 'Gather'), 1);
+    assert.equal(count(onnx, 'ConvTranspose'), 2);
+  });
+
+  test('Keras 3 .keras: a Sequential text classifier with an LSTM (weights under lstm/cell)', async () => {
+    const file = join(dir, 'text.keras');
+    const reference = await kerasArchiveTextClassifier(file);
+    const onnx = await exportAndCompare(file, reference, [(rng) => rng.nextInt(50)], 3);
+    assert.equal(count(onnx, 'LSTM'), 1);
+  });
+
+  test('ganport export and inspect take .h5 and .keras files', async () => {
+    const h5 = join(dir, 'cli.h5');
+    await kerasH5Generator(h5);
+    const keras = join(dir, 'cli.keras');
+    await kerasArchiveTextClassifier(keras);
+    const log = console.log;
+    const lines: string[] = [];
+    console.log = (line: string) => lines.push(line);
+    try {
+      assert.equal(await main(['export', h5, '--out', join(dir, 'cli-g.onnx')]), 0);
+      assert.equal(await main(['export', keras, '--out', join(dir, 'cli-t.onnx'), '--opset', '13']), 0);
+    } finally {
+      console.log = log;
+    }
+    assert.match(lines.join('\n'), /wrote .*cli-g\.onnx/);
+    assert.deepEqual(findProblems(decodeModel(new Uint8Array(await readFile(join(dir, 'cli-t.onnx'))))), []);
+    const model = await loadModelFile(keras);
+    assert.match(formatInspection(model), /lstm\s+LSTM\s+\[null,16\]\s+1600\s+yes/);
+  });
+});
+
+describe('Keras configs normalised in one place', () => {
+  test('snake_case keys as Keras names its layer storage', () => {
+    assert.deepEqual(
+      ['Conv2DTranspose', 'BatchNormalization', 'LeakyReLU', 'LSTM', 'Dense', 'InputLayer', 'Functional'].map(
+        snakeCase,
+      ),
+      ['conv2d_transpose', 'batch_normalization', 'leaky_re_lu', 'lstm', 'dense', 'input_layer', 'functional'],
+    );
+  });
+  test('Keras 3 wrappers, DTypePolicy, batch_shape, negative_slope, inbound nodes', () => {
+    const config = normalizeKerasConfig(
+      {
+        module: 'keras',
+        class_name: 'Functional',
+        registered_name: 'Functional',
+        config: {
+          name: 'm',
+          layers: [
+            {
+              module: 'keras.layers',
+              class_name: 'InputLayer',
+              config: { batch_shape: [null, 3], dtype: 'float32', sparse: false, name: 'in' },
+              registered_name: null,
+              name: 'in',
+              inbound_nodes: [],
+            },
+            {
+              module: 'keras.layers',
+              class_name: 'LeakyReLU',
+              config: {
+                name: 'act',
+                negative_slope: 0.1,
+                dtype: { module: 'keras', class_name: 'DTypePolicy', config: { name: 'mixed_float16' } },
+              },
+              name: 'act',
+              build_config: { input_shape: [null, 3] },
+              inbound_nodes: [
+                {
+                  args: [{ class_name: '__keras_tensor__', config: { shape: [null, 3], keras_history: ['in', 0, 0] } }],
+                  kwargs: {},
+                },
+              ],
+            },
+          ],
+          input_layers: [['in', 0, 0]],
+          output_layers: ['act', 0, 0],
+        },
+      },
+      { kerasMajor: 3, source: 'm.keras' },
+    );
+    assert.deepEqual(config, {
+      class_name: 'Model',
+      config: {
+        name: 'm',
+        layers: [
+          {
+            class_name: 'InputLayer',
+            config: { batch_input_shape: [null, 3], dtype: 'float32', name: 'in' },
+            name: 'in',
+            inbound_nodes: [],
+          },
+          {
+            class_name: 'LeakyReLU',
+            config: { name: 'act', dtype: 'float32', alpha: 0.1 },
+            name: 'act',
+            inbound_nodes: [[['in', 0, 0, {}]]],
+          },
+        ],
+        input_layers: [['in', 0, 0]],
+        output_layers: [['act', 0, 0]],
+      },
+    });
+  });
+  test('what cannot be expressed is refused by name', () => {
+    const lstm = (activation: string, kerasMajor: 2 | 3) =>
+      normalizeKerasConfig(
+        {
+          class_name: 'Sequential',
+          config: {
+            name: 's',
+            layers: [{ class_name: 'LSTM', config: { name: 'l', units: 2, recurrent_activation: activation } }],
+          },
+        },
+        { kerasMajor, source: 'f.keras' },
+      );
+    assert.throws(
+      () => lstm('hard_sigmoid', 3),
+      /layer "l" \(LSTM\): recurrent_activation "hard_sigmoid" is Keras 3's x\/6/,
+    );
+    assert.doesNotThrow(() => lstm('hard_sigmoid', 2));
+    assert.throws(
+      () => normalizeKerasConfig({ class_name: 'MyModel', config: {} }, { kerasMajor: 3, source: 'f.keras' }),
+      /a MyModel, not a Sequential or functional model \(a subclassed model/,
+    );
+  });
+});
+
+describe('broken and unsupported Keras files: one GanportError line each', () => {
+  const rejects = async (file: string, pattern: RegExp) => {
+    await assert.rejects(exportModelFile(file, join(dir, 'never.onnx')), (err: unknown) => {
+      assert.ok(err instanceof GanportError, `not a GanportError: ${String(err)}`);
+      assert.match((err as Error).message, pattern);
+      return true;
+    });
+  };
+  test('not HDF5, not a zip, a truncated .h5, a .keras without weights', async () => {
+    const junk = join(dir, 'junk.h5');
+    await writeFile(junk, 'not an hdf5 file');
+    await rejects(junk, /junk\.h5: not an HDF5 file, or a damaged one \(H5Fopen\(\): unable/);
+    const notZip = join(dir, 'junk.keras');
+    await writeFile(notZip, 'PK not really');
+    await rejects(notZip, /junk\.keras: not a \.keras \(zip\) archive/);
+    const h5 = join(dir, 'whole.h5');
+    await kerasH5Generator(h5);
+    const bytes = await readFile(h5);
+    const truncated = join(dir, 'truncated.h5');
+    await writeFile(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    await rejects(truncated, /truncated\.h5: /);
+    const keras = join(dir, 'whole.keras');
+    await kerasArchiveTextClassifier(keras);
+    const entries = unzipSync(await readFile(keras));
+    delete entries['model.weights.h5'];
+    const noWeights = join(dir, 'no-weights.keras');
+    await writeFile(noWeights, zipSync(entries));
+    await rejects(noWeights, /no-weights\.keras: the archive has no model\.weights\.h5/);
+    await rejects(join(dir, 'missing.keras'), /cannot read .*missing\.keras/);
+  });
+  test('a config whose layers do not match the saved weights names the layer', async () => {
+    const keras = join(dir, 'mismatch.keras');
+    await kerasArchiveTextClassifier(keras);
+    const entries = unzipSync(await readFile(keras));
+    const config = JSON.parse(new TextDecoder().decode(entries['config.json']));
+    config.config.layers[2].config.units = 8; // the LSTM
+    entries['config.json'] = new TextEncoder().encode(JSON.stringify(config));
+    const file = join(dir, 'mismatch2.keras');
+    await writeFile(file, zipSync(entries));
+    await rejects(file, /layer "lstm" weight 0 .* is saved as \[8,64\], its config builds \[8,32\]/);
+  });
+  test("a GRU with reset_after (Keras's default) is refused: tfjs cannot build it", async () => {
+    const keras = join(dir, 'gru.keras');
+    await kerasArchiveTextClassifier(keras);
+    const entries = unzipSync(await readFile(keras));
+    const config = JSON.parse(new TextDecoder().decode(entries['config.json']));
+    config.config.layers[2].class_name = 'GRU';
+    config.config.layers[2].config.reset_after = true;
+    entries['config.json'] = new TextEncoder().encode(JSON.stringify(config));
+    const file = join(dir, 'gru2.keras');
+    await writeFile(file, zipSync(entries));
+    await rejects(file, /tfjs cannot build this model: GRUCell does not support reset_after/);
+  });
+});
