@@ -3,31 +3,12 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import {
-  checkpointDirs,
-  loadCheckpoint,
-  type RunPosition,
-  saveCheckpoint,
-  type TrainingState,
-} from '../../src/formats/checkpoint.js';
+import { checkpointDirs, loadCheckpoint, saveCheckpoint, type TrainingState } from '../../src/formats/checkpoint.js';
 import { MANIFEST } from '../../src/formats/manifest.js';
-import type { RunConfig } from '../../src/formats/run-dir.js';
-import { getPreset } from '../../src/presets/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
-import { buildTrainingState } from '../../src/train/run-setup.js';
 import { damageFile, tempDir } from '../helpers.js';
+import { freshState, positionAt } from './checkpoint-fixtures.js';
 
-const config = {
-  seed: 1,
-  emaDecay: 0.9,
-  pack: 1,
-  learningRate: 1e-3,
-  discriminatorLearningRate: 1e-3,
-  beta1: 0.5,
-  images: 64,
-} as RunConfig;
-const freshState = (seed: number): TrainingState => buildTrainingState(getPreset('seed-mlp'), { ...config, seed });
-const at = (step: number): RunPosition => ({ step, epoch: 1, batchInEpoch: step, rng: [step, 0, 0, 0] });
 const firstWeights = (state: TrainingState) => Array.from(state.generator.getWeights()[0].dataSync().slice(0, 8));
 
 /** A run directory with two generations: step 1 (weights of seed 1) kept as previous, step 2 (seed 2) newest. */
@@ -37,7 +18,7 @@ async function twoGenerations(): Promise<{ dir: string; weights: number[][] }> {
   for (const step of [1, 2]) {
     const state = freshState(step);
     weights.push(firstWeights(state));
-    await saveCheckpoint(dir, state, at(step));
+    await saveCheckpoint(dir, state, positionAt(step));
   }
   return { dir, weights };
 }
@@ -96,14 +77,14 @@ test('every moment of a save leaves a complete generation to load', async () => 
   assert.equal((await loadCheckpoint(dir, freshState(9))).step, 2);
   // killed between the two renames: checkpoint.tmp/ is complete and the newest
   const third = tempDir();
-  await saveCheckpoint(third, freshState(3), at(3));
+  await saveCheckpoint(third, freshState(3), positionAt(3));
   rmSync(tmp, { recursive: true });
   cpSync(join(third, 'checkpoint'), tmp, { recursive: true });
   rmSync(previous, { recursive: true });
   renameSync(newest, previous);
   assert.equal((await loadCheckpoint(dir, freshState(9))).step, 3);
   // the next save completes the swap
-  await saveCheckpoint(dir, freshState(4), at(4));
+  await saveCheckpoint(dir, freshState(4), positionAt(4));
   assert.equal((await loadCheckpoint(dir, freshState(9))).step, 4);
   assert.ok(!existsSync(tmp));
 });
@@ -115,7 +96,7 @@ test('a run directory without any checkpoint says so', async () => {
 test('a checkpoint from before manifests (ganport 0.1) resumes unverified with one line, or not at all with --strict', async () => {
   const dir = tempDir();
   const saved = freshState(3);
-  await saveCheckpoint(dir, saved, at(5));
+  await saveCheckpoint(dir, saved, positionAt(5));
   rmSync(join(checkpointDirs(dir).newest, MANIFEST));
   const state = freshState(9);
   const lines: string[] = [];
@@ -123,5 +104,8 @@ test('a checkpoint from before manifests (ganport 0.1) resumes unverified with o
   assert.deepEqual(firstWeights(state), firstWeights(saved));
   assert.equal(lines.length, 1);
   assert.match(lines[0], /has no manifest \(written before ganport 0\.2\); resuming it unverified/);
-  await assert.rejects(loadCheckpoint(dir, freshState(9), { strict: true }), /--strict refuses to resume it unverified/);
+  await assert.rejects(
+    loadCheckpoint(dir, freshState(9), { strict: true }),
+    /--strict refuses to resume it unverified/,
+  );
 });

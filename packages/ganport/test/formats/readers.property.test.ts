@@ -8,15 +8,14 @@ import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import fc from 'fast-check';
-import { loadCheckpoint, type RunPosition, saveCheckpoint } from '../../src/formats/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from '../../src/formats/checkpoint.js';
 import { MANIFEST } from '../../src/formats/manifest.js';
 import { resolveGeneratorFile } from '../../src/formats/model-dir.js';
 import { type RunConfig, readRunConfig } from '../../src/formats/run-dir.js';
-import { getPreset } from '../../src/presets/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { readMetrics } from '../../src/train/metrics.js';
-import { buildTrainingState } from '../../src/train/run-setup.js';
 import { assertRefusal, damagedBytes, PROPERTY_RUNS, SHIPPED_MODEL_DIR, tempDir } from '../helpers.js';
+import { freshState, positionAt } from './checkpoint-fixtures.js';
 
 /** Async: resolves to what `read` gives, after `check`; a rejection must be a refusal. */
 async function readsOrRefuses<T>(read: () => Promise<T>, check: (value: T) => void = () => {}): Promise<void> {
@@ -107,20 +106,9 @@ test('metrics.jsonl: damaged lines are skipped, whole records kept, nothing thro
 });
 
 test('checkpoints: any damage to any file of the newest generation falls back to the previous one', async () => {
-  const config = {
-    seed: 1,
-    emaDecay: 0.9,
-    pack: 1,
-    learningRate: 1e-3,
-    discriminatorLearningRate: 1e-3,
-    beta1: 0.5,
-    images: 64,
-  } as RunConfig;
-  const state = () => buildTrainingState(getPreset('seed-mlp'), config);
-  const position = (step: number): RunPosition => ({ step, epoch: 1, batchInEpoch: step, rng: [step, 0, 0, 0] });
   const runDir = tempDir();
-  await saveCheckpoint(runDir, state(), position(1));
-  await saveCheckpoint(runDir, state(), position(2));
+  await saveCheckpoint(runDir, freshState(), positionAt(1));
+  await saveCheckpoint(runDir, freshState(), positionAt(2));
   const newest = join(runDir, 'checkpoint');
   const pristine = join(tempDir(), 'pristine');
   cpSync(newest, pristine, { recursive: true });
@@ -133,7 +121,7 @@ test('checkpoints: any damage to any file of the newest generation falls back to
       writeFileSync(join(newest, file), bytes);
       const lines: string[] = [];
       await readsOrRefuses(
-        () => loadCheckpoint(runDir, state(), { log: (l) => lines.push(l) }),
+        () => loadCheckpoint(runDir, freshState(), { log: (l) => lines.push(l) }),
         ({ step }) => {
           const unchanged = Buffer.compare(bytes, readFileSync(join(pristine, file))) === 0;
           assert.equal(step, unchanged ? 2 : 1, `${file} damaged: ${lines.join()}`);
