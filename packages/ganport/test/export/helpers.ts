@@ -1,10 +1,18 @@
 /** Shared by the exporter tests: build small tfjs models, export them, and compare ONNX Runtime with tfjs. */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
-import { type ConvertOptions, type ModelProto, modelToBytes } from '../../src/export/index.js';
+import {
+  type ConvertOptions,
+  decodeModel,
+  exportModelFile,
+  findProblems,
+  type ModelProto,
+  modelToBytes,
+} from '../../src/export/index.js';
 import { maxAbsDiff } from '../helpers.js';
 
 /** fp32 outputs must agree with tfjs to this max abs error. */
@@ -32,61 +40,102 @@ export interface RoundTripOptions {
   relative?: number;
 }
 
-/** Random inputs for every model input: N(0, 1) floats, or integers in [0, 10) for int32 inputs. */
-function randomInputs(model: tf.LayersModel, batch: number, seed: number, range?: [number, number]): tf.Tensor[] {
+/** One tensor per model input, `batch` rows, each value `value(rng, input)` from one Rng(`seed`) in input order. */
+export function seededInputs(
+  model: tf.LayersModel,
+  batch: number,
+  seed: number,
+  value: (rng: Rng, input: number) => number,
+): tf.Tensor[] {
   const rng = new Rng(seed);
-  return model.inputs.map((input) => {
+  return model.inputs.map((input, i) => {
     const shape = [batch, ...(input.shape.slice(1) as number[])];
-    const size = shape.reduce((a, b) => a * b, 1);
-    if (input.dtype === 'int32')
-      return tf.tensor(
-        Int32Array.from({ length: size }, () => rng.nextInt(10)),
-        shape,
-        'int32',
-      );
-    return tf.tensor(
-      Float32Array.from({ length: size }, () =>
-        range ? range[0] + (range[1] - range[0]) * rng.nextUniform() : rng.nextNormal(),
-      ),
-      shape,
-    );
+    const values = Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => value(rng, i));
+    return tf.tensor(values, shape, input.dtype);
   });
 }
 
-/** Exports `model`, runs it in onnxruntime-node and onnxruntime-web, and checks both against tfjs; returns the ONNX bytes. */
+/** Random inputs for every model input: N(0, 1) floats, or integers in [0, 10) for int32 inputs. */
+function randomInputs(model: tf.LayersModel, batch: number, seed: number, range?: [number, number]): tf.Tensor[] {
+  return seededInputs(model, batch, seed, (rng, i) => {
+    if (model.inputs[i].dtype === 'int32') return rng.nextInt(10);
+    return range ? range[0] + (range[1] - range[0]) * rng.nextUniform() : rng.nextNormal();
+  });
+}
+
+/**
+ * Runs the ONNX model `bytes` in onnxruntime-node and onnxruntime-web on `inputs.xs` (int32 fed as
+ * int64) and checks every output named in `expected` against those values: within TOLERANCE, or
+ * with `relative`, within that fraction of the largest |expected| value (at least 1).
+ */
+export async function assertRuntimesAgree(
+  label: string,
+  bytes: Uint8Array,
+  inputs: { names: string[]; xs: tf.Tensor[] },
+  expected: Record<string, ArrayLike<number>>,
+  relative?: number,
+): Promise<void> {
+  const feeds = Object.fromEntries(
+    inputs.xs.map((x, i) => [
+      inputs.names[i],
+      x.dtype === 'int32'
+        ? new ortNode.Tensor('int64', BigInt64Array.from(x.dataSync(), BigInt), x.shape)
+        : new ortNode.Tensor('float32', x.dataSync() as Float32Array, x.shape),
+    ]),
+  );
+  for (const [runtime, ort] of [
+    ['onnxruntime-node', ortNode],
+    ['onnxruntime-web', ortWeb],
+  ] as const) {
+    const session = await (ort as typeof ortNode).InferenceSession.create(bytes);
+    const out = await session.run(feeds);
+    for (const [output, values] of Object.entries(expected)) {
+      const err = maxAbsDiff(values, out[output].data as Float32Array);
+      const tolerance = relative === undefined ? TOLERANCE : relative * Math.max(1, ...Array.from(values, Math.abs));
+      assert.ok(err <= tolerance, `${label} in ${runtime}, output ${output}: max abs error ${err} > ${tolerance}`);
+    }
+    await session.release();
+  }
+}
+
+/** Exports `model`, runs it in onnxruntime-node and -web, and checks both against tfjs; returns the ONNX bytes. */
 export async function roundTrip(
   model: tf.LayersModel,
   { batch = 3, seed = 1, convert = {}, range, relative }: RoundTripOptions = {},
 ): Promise<Uint8Array> {
   const xs = randomInputs(model, batch, seed, range);
   const predicted = model.predict(xs);
-  const expected = (Array.isArray(predicted) ? predicted : [predicted]).map((t) => t.dataSync());
+  const values = (Array.isArray(predicted) ? predicted : [predicted]).map((t) => t.dataSync());
   const inputNames = model.inputs.map((_, i) => `x${i}`);
   const outputNames = model.outputs.map((_, i) => (i === 0 ? 'y' : `y${i}`));
   const bytes = modelToBytes(model, { inputNames, outputNames, ...convert });
-  const feeds = Object.fromEntries(
-    xs.map((x, i) => [
-      inputNames[i],
-      x.dtype === 'int32'
-        ? new ortNode.Tensor('int64', BigInt64Array.from(x.dataSync(), BigInt), x.shape)
-        : new ortNode.Tensor('float32', x.dataSync() as Float32Array, x.shape),
-    ]),
-  );
-  for (const [name, ort] of [
-    ['onnxruntime-node', ortNode],
-    ['onnxruntime-web', ortWeb],
-  ] as const) {
-    const session = await (ort as typeof ortNode).InferenceSession.create(bytes);
-    const out = await session.run(feeds);
-    outputNames.forEach((output, i) => {
-      const err = maxAbsDiff(expected[i], out[output].data as Float32Array);
-      const scale = relative === undefined ? 1 : Math.max(1, ...Array.from(expected[i], Math.abs));
-      const tolerance = relative === undefined ? TOLERANCE : relative * scale;
-      assert.ok(err <= tolerance, `${name}, output ${output}: max abs error ${err} > ${tolerance}`);
-    });
-    await session.release();
-  }
+  const expected = Object.fromEntries(outputNames.map((name, i) => [name, values[i]]));
+  await assertRuntimesAgree(model.name, bytes, { names: inputNames, xs }, expected, relative);
   return bytes;
+}
+
+/** Relative tolerance of the models exported from files: 1e-5 of the largest output magnitude (at least 1). */
+const FILE_RELATIVE = 1e-5;
+
+/**
+ * Exports the model file `file` (a tfjs model.json, a Keras .h5 or .keras; `submodel`: one nested
+ * model of it) to `out` with inputs `inputs.names` and output `y`, checks that the ONNX model is
+ * structurally valid, and runs it in both runtimes against `reference` on `inputs.xs`; returns the model.
+ */
+export async function exportFileAndCompare(
+  file: string,
+  out: string,
+  reference: tf.LayersModel,
+  inputs: { names: string[]; xs: tf.Tensor[] },
+  submodel?: string,
+): Promise<ModelProto> {
+  await exportModelFile(file, out, { submodel, inputNames: inputs.names, outputNames: ['y'] });
+  const bytes = new Uint8Array(await readFile(out));
+  const onnx = decodeModel(bytes);
+  assert.deepEqual(findProblems(onnx), []);
+  const expected = (reference.predict(inputs.xs) as tf.Tensor).dataSync();
+  await assertRuntimesAgree(file, bytes, inputs, { y: expected }, FILE_RELATIVE);
+  return onnx;
 }
 
 export async function assertRoundTrip(model: tf.LayersModel, options?: RoundTripOptions): Promise<void> {

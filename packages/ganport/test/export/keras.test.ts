@@ -9,11 +9,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { GanportError, Rng } from '@ganport/runtime';
-import * as tf from '@tensorflow/tfjs';
+import { GanportError, type Rng } from '@ganport/runtime';
+import type * as tf from '@tensorflow/tfjs';
 import { unzipSync, zipSync } from 'fflate';
-import * as ortNode from 'onnxruntime-node';
-import * as ortWeb from 'onnxruntime-web';
 import { main } from '../../src/cli/main.js';
 import { decodeModel, exportModelFile, findProblems, formatInspection, loadModelFile } from '../../src/export/index.js';
 import { snakeCase } from '../../src/keras/load.js';
@@ -25,6 +23,7 @@ import {
   kerasH5Generator,
 } from '../fixtures/keras-files.js';
 import { maxAbsDiff } from '../helpers.js';
+import { exportFileAndCompare, seededInputs } from './helpers.js';
 
 let dir: string;
 before(async () => {
@@ -33,51 +32,16 @@ before(async () => {
 });
 after(() => rm(dir, { recursive: true, force: true }));
 
-const RELATIVE = 1e-5;
-
-type InputMaker = (rng: Rng) => number;
-
 /** Exports `file`, validates it, and compares tfjs `reference` with onnxruntime-node and -web; returns the graph. */
-async function exportAndCompare(file: string, reference: tf.LayersModel, inputs: InputMaker[], batch = 4) {
-  const out = `${file}.onnx`;
-  const inputNames = reference.inputs.map((_, i) => `x${i}`);
-  await exportModelFile(file, out, { inputNames, outputNames: ['y'] });
-  const bytes = new Uint8Array(await readFile(out));
-  const onnx = decodeModel(bytes);
-  assert.deepEqual(findProblems(onnx), []);
-
-  const rng = new Rng(5);
-  const xs = reference.inputs.map((input, i) => {
-    const shape = [batch, ...(input.shape.slice(1) as number[])];
-    const values = Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => inputs[i](rng));
-    return tf.tensor(values, shape, input.dtype);
-  });
-  const expected = (reference.predict(xs) as tf.Tensor).dataSync();
-  // The model the exporter built from the file computes what the reference does.
+async function exportAndCompare(file: string, reference: tf.LayersModel, inputs: ((rng: Rng) => number)[], batch = 4) {
+  const names = reference.inputs.map((_, i) => `x${i}`);
+  const xs = seededInputs(reference, batch, 5, (rng, i) => inputs[i](rng));
+  // The model the exporter builds from the file computes what the reference does.
   const loaded = await loadModelFile(file);
-  assert.ok(maxAbsDiff(expected, (loaded.predict(xs) as tf.Tensor).dataSync()) <= 1e-6, 'the loaded model differs');
+  const fromFile = (loaded.predict(xs) as tf.Tensor).dataSync();
+  assert.ok(maxAbsDiff((reference.predict(xs) as tf.Tensor).dataSync(), fromFile) <= 1e-6, 'the loaded model differs');
   loaded.dispose();
-
-  const feeds = Object.fromEntries(
-    xs.map((x, i) => [
-      inputNames[i],
-      x.dtype === 'int32'
-        ? new ortNode.Tensor('int64', BigInt64Array.from(x.dataSync(), BigInt), x.shape)
-        : new ortNode.Tensor('float32', x.dataSync() as Float32Array, x.shape),
-    ]),
-  );
-  const tolerance = RELATIVE * Math.max(1, ...Array.from(expected, Math.abs));
-  for (const [runtime, ort] of [
-    ['onnxruntime-node', ortNode],
-    ['onnxruntime-web', ortWeb],
-  ] as const) {
-    const session = await (ort as typeof ortNode).InferenceSession.create(bytes);
-    const result = await session.run(feeds);
-    const err = maxAbsDiff(expected, result.y.data as Float32Array);
-    assert.ok(err <= tolerance, `${file} in ${runtime}: max abs error ${err} > ${tolerance}`);
-    await session.release();
-  }
-  return onnx;
+  return exportFileAndCompare(file, `${file}.onnx`, reference, { names, xs });
 }
 
 const ops = (onnx: ReturnType<typeof decodeModel>) => onnx.graph.node.map((n) => n.opType);

@@ -4,7 +4,6 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { main } from '../../src/cli/main.js';
@@ -19,6 +18,7 @@ import {
 } from '../../src/export/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { loadLayersModel, saveLayersModel } from '../../src/tfjs/model-io.js';
+import { setBatchNormWeights } from '../fixtures/published-models.js';
 import { maxAbsDiff } from '../helpers.js';
 import { assertRoundTrip, init, roundTrip } from './helpers.js';
 
@@ -30,24 +30,8 @@ before(async () => {
 after(() => rm(dir, { recursive: true, force: true }));
 
 /** Non-trivial moving statistics for every BatchNormalization in a model, nested ones included. */
-function randomizeBatchNorms(model: tf.LayersModel, seed: number): void {
-  const rng = new Rng(seed);
-  const visit = (m: tf.LayersModel) => {
-    for (const layer of m.layers) {
-      if (layer instanceof tf.LayersModel) visit(layer);
-      else if (layer.getClassName() === 'BatchNormalization')
-        layer.setWeights(
-          layer.getWeights().map((w, i) =>
-            tf.tensor(
-              Float32Array.from({ length: w.size }, () => (i === 3 ? 0.5 + rng.nextUniform() : rng.nextNormal() * 0.5)),
-              w.shape,
-            ),
-          ),
-        );
-    }
-  };
-  visit(model);
-}
+const randomizeBatchNorms = (model: tf.LayersModel, seed: number) =>
+  setBatchNormWeights(model, seed, (rng, i) => (i === 3 ? 0.5 + rng.nextUniform() : rng.nextNormal() * 0.5));
 
 function ganParts(): { generator: tf.Sequential; discriminator: tf.Sequential } {
   const generator = tf.sequential({

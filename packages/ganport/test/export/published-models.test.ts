@@ -5,15 +5,13 @@
  * in each model's real input range.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Rng } from '@ganport/runtime';
+import type { Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
-import * as ortNode from 'onnxruntime-node';
-import * as ortWeb from 'onnxruntime-web';
-import { decodeModel, exportModelFile, findProblems, formatInspection } from '../../src/export/index.js';
+import { formatInspection, type ModelProto } from '../../src/export/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { loadLayersModel, saveLayersModel } from '../../src/tfjs/model-io.js';
 import {
@@ -22,7 +20,7 @@ import {
   lstmTextClassifier,
   teachableMachineImage,
 } from '../fixtures/published-models.js';
-import { maxAbsDiff } from '../helpers.js';
+import { exportFileAndCompare, seededInputs } from './helpers.js';
 
 let dir: string;
 before(async () => {
@@ -31,44 +29,20 @@ before(async () => {
 });
 after(() => rm(dir, { recursive: true, force: true }));
 
-/** Relative to the largest output magnitude (at least 1): ≤ 1e-5. */
-const RELATIVE = 1e-5;
-
+/** Saves `model` as tfjs does, then exports that file (or one nested model) and compares it with what tfjs loads. */
 async function exportAndCompare(
   name: string,
   model: tf.LayersModel,
   input: (rng: Rng) => number,
   options: { submodel?: string; batch?: number } = {},
-): Promise<{ onnx: ReturnType<typeof decodeModel>; reference: tf.LayersModel }> {
+): Promise<{ onnx: ModelProto; reference: tf.LayersModel }> {
   await saveLayersModel(model, join(dir, name));
   const json = join(dir, name, 'model.json');
   const loaded = await loadLayersModel(json); // the reference is what the saved file holds
   const reference = options.submodel ? (loaded.getLayer(options.submodel) as tf.LayersModel) : loaded;
+  const xs = seededInputs(reference, options.batch ?? 4, 11, input);
   const out = join(dir, `${name}.onnx`);
-  await exportModelFile(json, out, { submodel: options.submodel, inputNames: ['x'], outputNames: ['y'] });
-  const bytes = new Uint8Array(await readFile(out));
-  const onnx = decodeModel(bytes);
-  assert.deepEqual(findProblems(onnx), []);
-
-  const batch = options.batch ?? 4;
-  const rng = new Rng(11);
-  const shape = [batch, ...(reference.inputs[0].shape.slice(1) as number[])];
-  const x = tf.tensor(
-    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => input(rng)),
-    shape,
-  );
-  const expected = (reference.predict(x) as tf.Tensor).dataSync();
-  const tolerance = RELATIVE * Math.max(1, ...Array.from(expected, Math.abs));
-  for (const [runtime, ort] of [
-    ['onnxruntime-node', ortNode],
-    ['onnxruntime-web', ortWeb],
-  ] as const) {
-    const session = await (ort as typeof ortNode).InferenceSession.create(bytes);
-    const result = await session.run({ x: new ortNode.Tensor('float32', x.dataSync() as Float32Array, shape) });
-    const err = maxAbsDiff(expected, result.y.data as Float32Array);
-    assert.ok(err <= tolerance, `${name} in ${runtime}: max abs error ${err} > ${tolerance}`);
-    await session.release();
-  }
+  const onnx = await exportFileAndCompare(json, out, reference, { names: ['x'], xs }, options.submodel);
   return { onnx, reference };
 }
 

@@ -11,28 +11,24 @@ export const relu: LayerHandler = (ctx) => {
   return sameLayout(x, g.op('Clip', [x.name, g.constFloat(`${name}/min`, [], Float32Array.of(0)), max], {}, name));
 };
 
-/** tfjs LeakyReLU's alpha defaults to 0.3, ONNX's to 0.01: always written explicitly. */
-export const leakyRelu: LayerHandler = (ctx) =>
-  sameLayout(
-    ctx.inputs[0],
-    ctx.g.op(
-      'LeakyRelu',
-      [ctx.inputs[0].name],
-      { alpha: attr.float((ctx.config.alpha as number | undefined) ?? 0.3) },
-      ctx.name,
-    ),
-  );
+/** One ONNX op on the input whose `alpha` attribute is the layer's config `key` (tfjs's `fallback` when unset). */
+const withScalarAlpha =
+  (op: string, key: string, fallback: number): LayerHandler =>
+  (ctx) =>
+    sameLayout(
+      ctx.inputs[0],
+      ctx.g.op(
+        op,
+        [ctx.inputs[0].name],
+        { alpha: attr.float((ctx.config[key] as number | undefined) ?? fallback) },
+        ctx.name,
+      ),
+    );
 
-export const elu: LayerHandler = (ctx) =>
-  sameLayout(
-    ctx.inputs[0],
-    ctx.g.op(
-      'Elu',
-      [ctx.inputs[0].name],
-      { alpha: attr.float((ctx.config.alpha as number | undefined) ?? 1) },
-      ctx.name,
-    ),
-  );
+/** tfjs LeakyReLU's alpha defaults to 0.3, ONNX's to 0.01: always written explicitly. */
+export const leakyRelu = withScalarAlpha('LeakyRelu', 'alpha', 0.3);
+
+export const elu = withScalarAlpha('Elu', 'alpha', 1);
 
 /** PReLU's alpha has the input's tfjs shape (without batch), so it runs in tfjs layout. */
 export const prelu: LayerHandler = (ctx) => {
@@ -53,16 +49,7 @@ export const softmax: LayerHandler = (ctx) => {
 };
 
 /** ThresholdedReLU: x where x > theta, else 0 (ONNX ThresholdedRelu, alpha = theta; tfjs's default theta 1). */
-export const thresholdedRelu: LayerHandler = (ctx) =>
-  sameLayout(
-    ctx.inputs[0],
-    ctx.g.op(
-      'ThresholdedRelu',
-      [ctx.inputs[0].name],
-      { alpha: attr.float((ctx.config.theta as number | undefined) ?? 1) },
-      ctx.name,
-    ),
-  );
+export const thresholdedRelu = withScalarAlpha('ThresholdedRelu', 'theta', 1);
 
 /** Rescaling: x·scale + offset (scalars), e.g. [0, 255] pixels to [−1, 1]. */
 export const rescaling: LayerHandler = (ctx) => {
