@@ -1,7 +1,8 @@
 /**
- * Picks the TensorFlow.js backend: tfjs-node-gpu → tfjs-node → ort → wasm → cpu
- * (`ort`: the wasm backend with its heavy kernels computed by onnxruntime-node, see ort-kernels.ts).
- * The native packages are optional dependencies (their install downloads
+ * Picks the TensorFlow.js backend: tfjs-node-gpu → webgpu (a hardware adapter) → tfjs-node → ort → wasm → cpu
+ * (`ort`: the wasm backend with its heavy kernels computed by onnxruntime-node, see ort-kernels.ts;
+ * `webgpu`: tfjs-backend-webgpu on Dawn's Node bindings, see webgpu.ts).
+ * The native and WebGPU packages are optional dependencies (tfjs-node's install downloads
  * libtensorflow), so each is tried with a dynamic import and skipped when absent.
  */
 
@@ -9,14 +10,24 @@ import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { ORT_BACKEND, registerOrtBackend } from './ort-kernels.js';
 import { registerWasmGradientKernels } from './wasm-kernels.js';
+import { type AdapterSummary, describeAdapter, setUpWebGpu } from './webgpu.js';
 
-export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'ort', 'wasm', 'cpu'] as const;
+export const BACKENDS = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'ort', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 export interface BackendChoice {
   name: BackendName;
   /** Why this one: what was tried before it and why it was passed over. */
   reason: string;
+  /** For webgpu: the adapter, e.g. "nvidia ampere (…; hardware)". */
+  adapter?: string;
+  /** For webgpu: the adapter is a CPU implementation (SwiftShader, …): its speed is no GPU's. */
+  software?: boolean;
+}
+
+interface Activation {
+  /** Auto-selection: a software WebGPU adapter (SwiftShader, …) is passed over, being slower than wasm. */
+  auto: boolean;
 }
 
 const NATIVE_PACKAGES: Partial<Record<BackendName, string>> = {
@@ -24,7 +35,9 @@ const NATIVE_PACKAGES: Partial<Record<BackendName, string>> = {
   tensorflow: '@tensorflow/tfjs-node',
 };
 
-async function activate(name: BackendName): Promise<void> {
+/** Activates `name`; returns the device where there is one to describe (webgpu's adapter). */
+async function activate(name: BackendName, { auto }: Activation): Promise<AdapterSummary | undefined> {
+  if (name === 'webgpu') return activateWebGpu(auto);
   const pkg = NATIVE_PACKAGES[name];
   if (pkg) {
     await import(pkg); // registers the 'tensorflow' backend with the shared tfjs-core
@@ -37,6 +50,25 @@ async function activate(name: BackendName): Promise<void> {
   }
   if (name === ORT_BACKEND) await registerOrtBackend();
   if (!(await tf.setBackend(name))) throw new Error(`the ${name} backend did not initialise`);
+  return undefined;
+}
+
+async function activateWebGpu(auto: boolean): Promise<AdapterSummary> {
+  const { adapter } = await setUpWebGpu();
+  const described = describeAdapter(adapter);
+  if (auto && adapter.software) throw new Error(`only a software adapter, ${described}, slower than the CPU backends`);
+  try {
+    await import('@tensorflow/tfjs-backend-webgpu'); // registers 'webgpu' now that navigator.gpu exists
+  } catch (err) {
+    if (/Cannot find (package|module)/.test((err as Error).message)) {
+      throw new Error(
+        '@tensorflow/tfjs-backend-webgpu is not installed (npm install @tensorflow/tfjs-backend-webgpu@4.22.0)',
+      );
+    }
+    throw err;
+  }
+  if (!(await tf.setBackend('webgpu'))) throw new Error(`the webgpu backend did not initialise on ${described}`);
+  return adapter;
 }
 
 /** Activates `requested`, or the fastest available backend in `order` when none is requested. */
@@ -49,18 +81,20 @@ export async function selectBackend(
     if (!(BACKENDS as readonly string[]).includes(requested)) {
       throw new GanportError(`unknown backend "${requested}"; choose one of ${BACKENDS.join(', ')}`);
     }
+    let adapter: AdapterSummary | undefined;
     try {
-      await activate(requested as BackendName);
+      adapter = await activate(requested as BackendName, { auto: false });
     } catch (err) {
       throw new GanportError(`backend ${requested} is unavailable: ${firstLine(err)}`, 'unavailable');
     }
-    return { name: requested as BackendName, reason: 'requested with --backend' };
+    return withAdapter({ name: requested as BackendName, reason: 'requested with --backend' }, adapter);
   }
   const skipped: string[] = [];
   for (const name of order) {
     try {
-      await activate(name);
-      return { name, reason: skipped.length ? `fastest available (${skipped.join('; ')})` : 'fastest available' };
+      const adapter = await activate(name, { auto: true });
+      const reason = skipped.length ? `fastest available (${skipped.join('; ')})` : 'fastest available';
+      return withAdapter({ name, reason }, adapter);
     } catch (err) {
       skipped.push(`${name}: ${firstLine(err)}`);
     }
@@ -68,18 +102,70 @@ export async function selectBackend(
   throw new GanportError(`no TensorFlow.js backend could be initialised (${skipped.join('; ')})`, 'unavailable');
 }
 
+/** The adapter goes into the reason, which is the line train prints. */
+function withAdapter(choice: BackendChoice, adapter: AdapterSummary | undefined): BackendChoice {
+  if (adapter === undefined) return choice;
+  const described = describeAdapter(adapter);
+  const slow = adapter.software ? '; a software adapter: correct but slow' : '';
+  return {
+    ...choice,
+    adapter: described,
+    software: adapter.software,
+    reason: `${choice.reason}; adapter ${described}${slow}`,
+  };
+}
+
+export interface BackendProbe {
+  name: BackendName;
+  available: boolean;
+  /** Why not, or what it runs on. */
+  detail: string;
+  /** Auto-selection would pass over it although it works (a software WebGPU adapter). */
+  passedOver?: boolean;
+}
+
+/**
+ * Tries every backend in turn (for `ganport doctor`): whether it initialises, and why not.
+ * Leaves the last one that initialised active.
+ */
+export async function probeBackends(): Promise<BackendProbe[]> {
+  tf.env().set('PROD', true);
+  const probes: BackendProbe[] = [];
+  for (const name of BACKENDS) {
+    try {
+      const adapter = await activate(name, { auto: false });
+      probes.push({
+        name,
+        available: true,
+        detail: adapter ? `adapter ${describeAdapter(adapter)}` : 'initialises',
+        passedOver: adapter?.software || undefined,
+      });
+    } catch (err) {
+      probes.push({ name, available: false, detail: firstLine(err) });
+    }
+  }
+  return probes;
+}
+
 function firstLine(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   if (/Cannot find (package|module)/.test(message)) return 'not installed';
+  // tfjs-node(-gpu) present, but its install step (the libtensorflow download) did not run or failed
+  if (/native addon module .* can not be found/.test(message))
+    return 'installed without its native addon (libtensorflow)';
   return message.split('\n')[0];
 }
 
 /** Backends whose kernels are tfjs's own, so their outputs can be the reference onnxruntime is checked against. */
 export const REFERENCE_BACKENDS = BACKENDS.filter((name) => name !== ORT_BACKEND);
 
+/** Tried for a reference when none is asked for: not webgpu, whose float arithmetic varies by GPU and driver. */
+const AUTO_REFERENCE_BACKENDS = REFERENCE_BACKENDS.filter((name) => name !== 'webgpu');
+
 /**
  * Activates a backend for tfjs reference outputs (parity, the exporter): never `ort`, whose
- * kernels are onnxruntime's, so comparing it with onnxruntime would compare onnxruntime with itself.
+ * kernels are onnxruntime's, so comparing it with onnxruntime would compare onnxruntime with itself;
+ * webgpu only when asked for.
  */
 export async function selectReferenceBackend(requested?: string): Promise<BackendChoice> {
   if (requested === ORT_BACKEND) {
@@ -88,5 +174,5 @@ export async function selectReferenceBackend(requested?: string): Promise<Backen
         `choose one of ${REFERENCE_BACKENDS.join(', ')}`,
     );
   }
-  return selectBackend(requested, REFERENCE_BACKENDS);
+  return selectBackend(requested, AUTO_REFERENCE_BACKENDS);
 }

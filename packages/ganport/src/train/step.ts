@@ -49,9 +49,39 @@ export class GanStep {
 
   /** Runs step number `step` (1-based) on a real batch; reads the losses back only when `measure` is set. */
   run(step: number, real: tf.Tensor, realLabels: tf.Tensor | undefined, measure: boolean): StepValues | undefined {
+    const measured = this.update(step, real, realLabels, measure);
+    if (!measured) return undefined;
+    try {
+      return toValues(measured.dataSync());
+    } finally {
+      measured.dispose();
+    }
+  }
+
+  /**
+   * `run`, reading the losses back asynchronously: what the webgpu backend needs, whose
+   * synchronous reads rely on a browser's OffscreenCanvas (Node has none).
+   */
+  async runAsync(
+    step: number,
+    real: tf.Tensor,
+    realLabels: tf.Tensor | undefined,
+    measure: boolean,
+  ): Promise<StepValues | undefined> {
+    const measured = this.update(step, real, realLabels, measure);
+    if (!measured) return undefined;
+    try {
+      return toValues(await measured.data());
+    } finally {
+      measured.dispose();
+    }
+  }
+
+  /** The step's updates; when `measure`, a tensor of [D loss, G loss, D(x), D(G(z))], for the caller to read and dispose. */
+  private update(step: number, real: tf.Tensor, realLabels: tf.Tensor | undefined, measure: boolean) {
     const { state, loss, config } = this;
     reseedDropout(state.discriminator, this.rng);
-    const values = tf.tidy(() => {
+    return tf.tidy(() => {
       const zD = this.noise();
       const fakeLabelsD = this.randomLabels();
       const dLoss = state.dOptimizer.minimize(
@@ -72,11 +102,8 @@ export class GanStep {
       // Inference mode, so that measuring never changes batch-norm statistics (and so the run).
       const dReal = tf.sigmoid(this.D(real, realLabels, false)).mean();
       const dFake = tf.sigmoid(this.D(this.G(zG, fakeLabelsG, false), fakeLabelsG, false)).mean();
-      return tf.stack([dLoss, gLoss, dReal, dFake]).dataSync();
+      return tf.stack([dLoss, gLoss, dReal, dFake]);
     });
-    if (!values) return undefined;
-    const [dLoss, gLoss, dReal, dFake] = Array.from(values);
-    return { dLoss, gLoss, dReal, dFake };
   }
 
   private G(z: tf.Tensor, labels?: tf.Tensor, training = true): tf.Tensor {
@@ -105,6 +132,11 @@ export class GanStep {
       'int32',
     );
   }
+}
+
+function toValues(values: ArrayLike<number>): StepValues {
+  const [dLoss, gLoss, dReal, dFake] = Array.from(values);
+  return { dLoss, gLoss, dReal, dFake };
 }
 
 /**

@@ -116,7 +116,7 @@ async function trainEpoch(run: Run, epoch: number): Promise<void> {
     const step = position.step + 1;
     const endOfEpoch = i === stepsPerEpoch - 1;
     const batch = data.batch(state.order, i * config.batchSize, config.batchSize, config.numClasses !== undefined);
-    const values = run.stepper.run(step, batch.x, batch.labels, step % config.logEvery === 0 || endOfEpoch);
+    const values = await run.stepper.runAsync(step, batch.x, batch.labels, step % config.logEvery === 0 || endOfEpoch);
     tf.dispose([batch.x, ...(batch.labels ? [batch.labels] : [])]);
     Object.assign(position, { step, epoch, batchInEpoch: i + 1, rng: run.rng.state });
     if (values) await run.metrics.append(metricsLine(values, position, run.speed, run.checkpoints));
