@@ -45,6 +45,11 @@ export interface SessionOptions {
   site?: { dir: string; page: string };
   /** A page some other server serves (e.g. `ganport demo`): opened as it is, nothing served. */
   url?: string;
+  /**
+   * WebGPU on (`--enable-unsafe-webgpu`, GPU not disabled): headless Linux Chromium has no WebGPU
+   * without it. Where there is no GPU, Chromium's adapter is its own SwiftShader.
+   */
+  webgpu?: boolean;
 }
 
 /** The runtime package's compiled browser build (web.js and the modules it imports). */
@@ -85,7 +90,7 @@ export async function openBrowserSession(options: SessionOptions = {}): Promise<
       headless: true,
       args: [
         '--no-sandbox',
-        '--disable-gpu',
+        ...(options.webgpu ? ['--enable-unsafe-webgpu'] : ['--disable-gpu']),
         '--disable-quic',
         '--no-first-run',
         '--disable-background-networking',

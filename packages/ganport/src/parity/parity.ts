@@ -1,7 +1,7 @@
 /**
  * Feeds the same latents to the tfjs reference model and to the exported ONNX
- * generator in onnxruntime-node, onnxruntime-web (wasm, in Node) and
- * onnxruntime-web in headless Chromium, and compares every output with tfjs's.
+ * generator in onnxruntime-node (cpu, and WebGPU), onnxruntime-web (wasm, in Node) and
+ * onnxruntime-web in headless Chromium (wasm, and WebGPU), and compares every output with tfjs's.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -13,17 +13,36 @@ import * as tf from '@tensorflow/tfjs';
 import { modelPaths } from '../formats/model-dir.js';
 import { selectReferenceBackend } from '../tfjs/backend.js';
 import { loadLayersModel } from '../tfjs/model-io.js';
+import { prepareVulkan } from '../tfjs/webgpu.js';
 import { openBrowserSession } from './browser.js';
 
-export const RUNTIMES = ['tfjs', 'ort-node', 'ort-web', 'ort-web-chromium'] as const;
+export const RUNTIMES = [
+  'tfjs',
+  'ort-node',
+  'ort-node-webgpu',
+  'ort-web',
+  'ort-web-chromium',
+  'ort-web-chromium-webgpu',
+] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];
 
+/** The rows that run on a GPU through WebGPU: skipped, with the reason, where there is no adapter and none was asked for. */
+const WEBGPU_RUNTIMES: readonly RuntimeName[] = ['ort-node-webgpu', 'ort-web-chromium-webgpu'];
+
 export const DEFAULT_TOLERANCE = 1e-4;
+/**
+ * For the WebGPU rows: GPUs reorder sums and may use fused multiply-adds and faster transcendentals
+ * (onnxruntime's own web tests allow 1e-3 for webgpu). Measured on SwiftShader: about 1e-6.
+ */
+export const DEFAULT_WEBGPU_TOLERANCE = 1e-3;
 
 export interface ParityOptions {
   seed?: number;
   count?: number;
   tolerance?: number;
+  /** For the WebGPU rows (default 1e-3). */
+  webgpuTolerance?: number;
+  /** Default: all; WebGPU rows that cannot run are then skipped rather than failing the run. */
   runtimes?: RuntimeName[];
   /** tfjs backend for the reference run (default: the fastest available except ort). */
   backend?: string;
@@ -38,7 +57,11 @@ export interface ParityRow {
   meanAbsError: number;
   loadMs: number;
   runMs: number;
+  /** The largest error this row may have. */
+  tolerance: number;
   ok: boolean;
+  /** Why the row did not run (a WebGPU row without an adapter, when not asked for by name). */
+  skipped?: string;
 }
 
 export interface ParityReport {
@@ -46,6 +69,7 @@ export interface ParityReport {
   seed: number;
   count: number;
   tolerance: number;
+  webgpuTolerance: number;
   rows: ParityRow[];
   /** True when every runtime that sampled its own latents got the same bits as Node. */
   latentsIdentical: boolean;
@@ -73,12 +97,13 @@ export function parseRuntimes(list: string): RuntimeName[] {
 }
 
 async function runOrt(
-  runtime: { loadGenerator(source: Uint8Array): Promise<Generator> },
+  runtime: { loadGenerator(source: Uint8Array, options?: { executionProviders?: string[] }): Promise<Generator> },
   bytes: Uint8Array,
   latents: Float32Array,
+  executionProviders?: string[],
 ): Promise<RuntimeOutput> {
   const t0 = performance.now();
-  const generator = await runtime.loadGenerator(bytes);
+  const generator = await runtime.loadGenerator(bytes, { executionProviders });
   const t1 = performance.now();
   const batch = await generator.generate({ latents });
   const t2 = performance.now();
@@ -117,14 +142,20 @@ interface BrowserResult {
   provider: string;
 }
 
-async function runChromium(modelFile: string, seed: number, count: number, chromium?: string): Promise<RuntimeOutput> {
-  const session = await openBrowserSession({ modelFile, chromium });
+async function runChromium(
+  modelFile: string,
+  seed: number,
+  count: number,
+  provider: 'wasm' | 'webgpu',
+  chromium?: string,
+): Promise<RuntimeOutput> {
+  const session = await openBrowserSession({ modelFile, chromium, webgpu: provider === 'webgpu' });
   try {
     const result = await session.page.evaluate(
-      async ({ url, seed, count }) => {
+      async ({ url, seed, count, provider }) => {
         const ganport = (window as unknown as { ganport: typeof webRuntime }).ganport;
         const t0 = performance.now();
-        const generator = await ganport.loadGenerator(url);
+        const generator = await ganport.loadGenerator(url, { executionProviders: [provider] });
         const t1 = performance.now();
         const latents = generator.sampleLatents({ seed, count });
         const batch = await generator.generate({ latents });
@@ -138,7 +169,7 @@ async function runChromium(modelFile: string, seed: number, count: number, chrom
           provider: generator.provider,
         } satisfies BrowserResult;
       },
-      { url: session.modelUrl, seed, count },
+      { url: session.modelUrl, seed, count, provider },
     );
     return {
       ...result,
@@ -190,8 +221,10 @@ export async function runParity(modelDir: string, options: ParityOptions = {}): 
   const seed = options.seed ?? 0;
   const count = options.count ?? 16;
   const tolerance = options.tolerance ?? DEFAULT_TOLERANCE;
+  const webgpuTolerance = options.webgpuTolerance ?? Math.max(tolerance, DEFAULT_WEBGPU_TOLERANCE);
   const runtimes = options.runtimes ?? [...RUNTIMES];
   if (!(tolerance > 0)) throw new GanportError(`tolerance must be > 0, got ${tolerance}`);
+  if (!(webgpuTolerance > 0)) throw new GanportError(`the WebGPU tolerance must be > 0, got ${webgpuTolerance}`);
   const paths = modelPaths(modelDir);
   if (!existsSync(paths.generator))
     throw new GanportError(
@@ -212,34 +245,69 @@ export async function runParity(modelDir: string, options: ParityOptions = {}): 
   await reference.dispose();
 
   const outputs = new Map<RuntimeName, RuntimeOutput>();
+  const skipped = new Map<RuntimeName, string>();
+  /** Runs one row; a WebGPU row that cannot run is skipped unless it was asked for by name. */
+  const run = async (runtime: RuntimeName, compute: () => Promise<RuntimeOutput>) => {
+    if (!runtimes.includes(runtime)) return;
+    try {
+      outputs.set(runtime, await compute());
+    } catch (err) {
+      if (!WEBGPU_RUNTIMES.includes(runtime) || options.runtimes !== undefined) throw err;
+      skipped.set(runtime, (err as Error).message.split('\n')[0]);
+    }
+  };
   outputs.set('tfjs', await runTfjs(paths.tfjsGeneratorJson, latents, info, options.backend));
-  if (runtimes.includes('ort-node')) outputs.set('ort-node', await runOrt(nodeRuntime, bytes, latents));
-  if (runtimes.includes('ort-web')) outputs.set('ort-web', await runOrt(webRuntime, bytes, latents));
-  if (runtimes.includes('ort-web-chromium'))
-    outputs.set('ort-web-chromium', await runChromium(paths.generator, seed, count, options.chromium));
+  await run('ort-node', () => runOrt(nodeRuntime, bytes, latents));
+  await run('ort-node-webgpu', () => {
+    prepareVulkan(); // onnxruntime-node's own Dawn needs a Vulkan loader and driver on Linux
+    return runOrt(nodeRuntime, bytes, latents, ['webgpu']);
+  });
+  await run('ort-web', () => runOrt(webRuntime, bytes, latents));
+  await run('ort-web-chromium', () => runChromium(paths.generator, seed, count, 'wasm', options.chromium));
+  await run('ort-web-chromium-webgpu', () => runChromium(paths.generator, seed, count, 'webgpu', options.chromium));
 
   // tfjs is channels-last; a model exported with --layout nchw is compared in its own layout.
   const tfjsRaw = outputs.get('tfjs')!.output;
   const tfjsOutput =
     layout === 'NCHW' ? toChannelsFirst(tfjsRaw, count, [outputShape[1], outputShape[2], outputShape[0]]) : tfjsRaw;
-  const rows: ParityRow[] = [...outputs].map(([runtime, out]) => {
+  const rows: ParityRow[] = [];
+  for (const runtime of RUNTIMES) {
+    const out = outputs.get(runtime);
+    const rowTolerance = WEBGPU_RUNTIMES.includes(runtime) ? webgpuTolerance : tolerance;
+    const reason = skipped.get(runtime);
+    if (reason !== undefined) {
+      rows.push({
+        runtime,
+        provider: 'webgpu',
+        maxAbsError: Number.NaN,
+        meanAbsError: Number.NaN,
+        loadMs: 0,
+        runMs: 0,
+        tolerance: rowTolerance,
+        ok: true,
+        skipped: reason,
+      });
+    }
+    if (!out) continue;
     const { max, mean } = compare(tfjsOutput, out.output);
-    return {
+    rows.push({
       runtime,
       provider: out.provider,
       maxAbsError: max,
       meanAbsError: mean,
       loadMs: out.loadMs,
       runMs: out.runMs,
-      ok: max <= tolerance,
-    };
-  });
+      tolerance: rowTolerance,
+      ok: max <= rowTolerance,
+    });
+  }
   const latentsIdentical = [...outputs.values()].every((o) => !o.latents || sameBits(o.latents, latents));
   return {
     model: paths.generator,
     seed,
     count,
     tolerance,
+    webgpuTolerance,
     rows,
     latentsIdentical,
     ok: latentsIdentical && rows.every((r) => r.ok),
@@ -247,16 +315,21 @@ export async function runParity(modelDir: string, options: ParityOptions = {}): 
 }
 
 export function formatParity(report: ParityReport): string {
-  const header = ['runtime', 'provider', 'max abs err', 'mean abs err', 'load ms', 'run ms', 'status'];
-  const body = report.rows.map((r) => [
-    r.runtime,
-    r.provider,
-    r.maxAbsError.toExponential(2),
-    r.meanAbsError.toExponential(2),
-    r.loadMs.toFixed(1),
-    r.runMs.toFixed(1),
-    r.runtime === 'tfjs' ? 'reference' : r.ok ? 'ok' : 'FAIL',
-  ]);
+  const header = ['runtime', 'provider', 'max abs err', 'mean abs err', 'load ms', 'run ms', 'tolerance', 'status'];
+  const body = report.rows.map((r) =>
+    r.skipped !== undefined
+      ? [r.runtime, r.provider, '-', '-', '-', '-', '-', `skipped: ${r.skipped}`]
+      : [
+          r.runtime,
+          r.provider,
+          r.maxAbsError.toExponential(2),
+          r.meanAbsError.toExponential(2),
+          r.loadMs.toFixed(1),
+          r.runMs.toFixed(1),
+          r.runtime === 'tfjs' ? '-' : String(r.tolerance),
+          r.runtime === 'tfjs' ? 'reference' : r.ok ? 'ok' : 'FAIL',
+        ],
+  );
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells: string[]) =>
     cells
@@ -264,7 +337,8 @@ export function formatParity(report: ParityReport): string {
       .join('  ')
       .trimEnd();
   return [
-    `parity of ${report.model}: ${report.count} images from seed ${report.seed}, tolerance ${report.tolerance}`,
+    `parity of ${report.model}: ${report.count} images from seed ${report.seed}, ` +
+      `tolerance ${report.tolerance} (WebGPU rows ${report.webgpuTolerance})`,
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...body.map(line),

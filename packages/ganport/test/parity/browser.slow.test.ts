@@ -4,12 +4,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type * as web from '@ganport/runtime';
-import { sampleLatents } from '@ganport/runtime';
+import { loadGenerator, sampleLatents } from '@ganport/runtime';
 import { exportRun } from '../../src/export/index.js';
 import { type BrowserSession, openBrowserSession } from '../../src/parity/browser.js';
 import { runParity } from '../../src/parity/parity.js';
 import { train } from '../../src/train/train.js';
-import { SAMPLE_DATA, seedMlpGeneratorBytes, tempDir } from '../helpers.js';
+import { maxAbsDiff, SAMPLE_DATA, seedMlpGeneratorBytes, tempDir } from '../helpers.js';
 
 let session: BrowserSession;
 let modelFile: string;
@@ -79,7 +79,36 @@ test('the browser runtime generates images and rejects bad input with GanportErr
   assert.match(result.errors[3], /^GanportError: cannot fetch model .*HTTP 404/);
 });
 
-test('parity in all four runtimes on a freshly trained and exported model', async () => {
+test('with WebGPU on, the browser runtime prefers it, and its images match onnxruntime-node within 1e-5', async (t) => {
+  const gpuSession = await openBrowserSession({ modelFile, webgpu: true });
+  try {
+    const result = await gpuSession.page.evaluate(async (url) => {
+      type Adapter = { info: { vendor: string; architecture: string } };
+      const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<Adapter | null> } }).gpu;
+      const adapter = await gpu?.requestAdapter();
+      if (!adapter) return undefined;
+      const g = await (window as unknown as Window).ganport.loadGenerator(url); // default: ['webgpu', 'wasm']
+      const batch = await g.generate({ seed: 4, count: 8 });
+      await g.dispose();
+      const { vendor, architecture } = adapter.info;
+      return { adapter: `${vendor} ${architecture}`, provider: g.provider, data: Array.from(batch.data) };
+    }, gpuSession.modelUrl);
+    if (!result) {
+      t.skip('Chromium has no WebGPU adapter here');
+      return;
+    }
+    assert.equal(result.provider, 'webgpu', `adapter ${result.adapter}`);
+    const node = await loadGenerator(modelFile);
+    const expected = await node.generate({ seed: 4, count: 8 });
+    await node.dispose();
+    const error = maxAbsDiff(result.data, expected.data);
+    assert.ok(error <= 1e-5, `differs by ${error} on ${result.adapter}`); // measured on SwiftShader: about 6e-7
+  } finally {
+    await gpuSession.close();
+  }
+});
+
+test('parity in all six runtimes (WebGPU ones where there is an adapter) on a freshly trained and exported model', async () => {
   const runDir = tempDir();
   const modelDir = tempDir();
   await train({
@@ -95,9 +124,15 @@ test('parity in all four runtimes on a freshly trained and exported model', asyn
   const report = await runParity(modelDir, { seed: 3, count: 16 });
   assert.deepEqual(
     report.rows.map((r) => r.runtime),
-    ['tfjs', 'ort-node', 'ort-web', 'ort-web-chromium'],
+    ['tfjs', 'ort-node', 'ort-node-webgpu', 'ort-web', 'ort-web-chromium', 'ort-web-chromium-webgpu'],
   );
-  for (const row of report.rows) assert.ok(row.maxAbsError <= 1e-5, `${row.runtime}: ${row.maxAbsError}`);
+  for (const row of report.rows) {
+    if (row.skipped !== undefined) assert.match(row.runtime, /webgpu$/, `${row.runtime} skipped: ${row.skipped}`);
+    else assert.ok(row.maxAbsError <= 1e-5, `${row.runtime}: ${row.maxAbsError}`);
+  }
+  const webgpuRows = report.rows.filter((r) => r.runtime.endsWith('webgpu'));
+  for (const row of webgpuRows) assert.equal(row.tolerance, 1e-3);
+  for (const row of webgpuRows.filter((r) => r.skipped === undefined)) assert.match(row.provider, /^webgpu/);
   assert.ok(report.latentsIdentical);
   assert.ok(report.ok);
 });
