@@ -171,7 +171,9 @@ export async function createGenerator(
       });
       return new Generator(ort, session, info, provider);
     } catch (err) {
-      failures.push(`${provider}: ${(err as Error).message.split('\n')[0]}`);
+      // onnxruntime's failed checks start with the source location and the condition: keep what they say
+      const message = (err as Error).message.split('\n')[0].replace(/^\S+\.(cc|cpp|h):\d+ .*? was false\. /, '');
+      failures.push(`${provider}: ${message}`);
     }
   }
   throw new GanportError(`could not create an ONNX Runtime session (${failures.join('; ')})`, 'invalid-model');

@@ -12,7 +12,10 @@ export * from './shared.js';
 
 /**
  * Loads a generator from a file path, a file:/http(s): URL, or the model's bytes.
- * Default provider: cpu; ask for others (e.g. ['cuda', 'cpu']) in `options`.
+ * Default provider: cpu; ask for others in `options`, tried in order: ['cuda', 'cpu'], or
+ * ['webgpu', 'cpu'] for any GPU with Vulkan, Metal or D3D12 (onnxruntime-node's WebGPU provider
+ * carries its own Dawn; on Linux it needs the Vulkan loader, libvulkan.so.1, and a driver).
+ * `generator.provider` says which one was taken.
  */
 export async function loadGenerator(
   source: string | URL | ArrayBuffer | Uint8Array,

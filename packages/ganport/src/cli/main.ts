@@ -2,6 +2,7 @@
 import { GanportError } from '@ganport/runtime';
 import { packageVersion } from '../util/files.js';
 import { demoCommand } from './commands/demo.js';
+import { doctorCommand } from './commands/doctor.js';
 import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
 import { generateCommand } from './commands/generate.js';
@@ -20,6 +21,7 @@ export const COMMANDS: readonly Command[] = [
   parityCommand,
   evalCommand,
   demoCommand,
+  doctorCommand,
 ];
 
 function help(): string {

@@ -1,6 +1,7 @@
 import { isPointGenerator, loadGenerator, MAX_COUNT, toPNG } from '@ganport/runtime';
 import { defaultGenerator } from '../../assets.js';
 import { resolveGeneratorFile } from '../../formats/model-dir.js';
+import { prepareVulkan } from '../../tfjs/webgpu.js';
 import { writeFileAtomic } from '../../util/files.js';
 import { defineCommand } from '../flags.js';
 
@@ -19,16 +20,24 @@ export const generateCommand = defineCommand({
     scale: { type: 'int', value: 'K', help: 'draw each pixel as K×K' },
     truncation: { type: 'number', value: 'T', help: 'resample latent components beyond ±T (the truncation trick)' },
     class: { type: 'int', value: 'K', help: 'only class K (class-conditional models)' },
-    provider: { type: 'string', value: 'NAME', help: 'onnxruntime execution provider: cpu (default), cuda, webgpu' },
+    provider: {
+      type: 'string',
+      value: 'NAME',
+      help: 'onnxruntime execution providers, tried in order: cpu (default), cuda, webgpu, e.g. webgpu,cpu',
+    },
   },
   examples: [
     'ganport generate --seed 1 --count 64 --out samples.png',
     'ganport generate cdcgan --count 80 --scale 2 --out classes.png',
     'ganport generate cdcgan --class 3 --count 16 --truncation 1.5 --out dresses.png',
+    'ganport generate dcgan --provider webgpu --out gpu.png',
   ],
   async run({ out, class: label, provider, ...request }, model) {
     const modelPath = await resolveGeneratorFile(model ?? defaultGenerator());
-    const generator = await loadGenerator(modelPath, { executionProviders: provider ? [provider] : undefined });
+    const providers = provider?.split(',').map((p) => p.trim());
+    // onnxruntime-node's WebGPU provider carries its own Dawn, which needs a Vulkan loader and driver on Linux
+    if (providers?.includes('webgpu')) prepareVulkan();
+    const generator = await loadGenerator(modelPath, { executionProviders: providers });
     try {
       const t0 = performance.now();
       // images as a grid, the points of 2-D generators as a scatter plot

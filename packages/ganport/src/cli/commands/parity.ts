@@ -1,19 +1,34 @@
 import { DEFAULT_CHROMIUM } from '../../parity/browser.js';
-import { DEFAULT_TOLERANCE, formatParity, parseRuntimes, RUNTIMES, runParity } from '../../parity/parity.js';
+import {
+  DEFAULT_TOLERANCE,
+  DEFAULT_WEBGPU_TOLERANCE,
+  formatParity,
+  parseRuntimes,
+  RUNTIMES,
+  runParity,
+} from '../../parity/parity.js';
 import { defineCommand } from '../flags.js';
 
 export const parityCommand = defineCommand({
   name: 'parity',
-  summary: 'compare tfjs, onnxruntime-node, onnxruntime-web and Chromium outputs',
+  summary: 'compare tfjs, onnxruntime-node, onnxruntime-web and Chromium outputs (WebGPU too)',
   positional: { name: 'MODEL_DIR', required: true, help: 'an exported model directory (with its tfjs/ reference)' },
   flags: {
     seed: { type: 'int', value: 'S', help: 'seeds the latent vectors (default 0)' },
     count: { type: 'int', value: 'N', help: 'latent vectors to compare on (default 16)' },
     tolerance: { type: 'number', value: 'T', help: `largest abs error that passes (default ${DEFAULT_TOLERANCE})` },
+    'webgpu-tolerance': {
+      type: 'number',
+      value: 'T',
+      option: 'webgpuTolerance',
+      help: `the same for the WebGPU rows (default ${DEFAULT_WEBGPU_TOLERANCE}, or --tolerance if larger)`,
+    },
     runtimes: {
       type: 'string',
       value: 'LIST',
-      help: `comma-separated, of ${RUNTIMES.join(', ')} (default: all; tfjs, the reference, always runs)`,
+      help:
+        `comma-separated, of ${RUNTIMES.join(', ')} ` +
+        '(default: all, the WebGPU ones skipped where there is no adapter; tfjs, the reference, always runs)',
     },
     backend: {
       type: 'string',

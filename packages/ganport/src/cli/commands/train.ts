@@ -1,5 +1,6 @@
+import { readRunConfig } from '../../formats/run-dir.js';
 import { PRESETS } from '../../presets/index.js';
-import { BACKENDS } from '../../tfjs/backend.js';
+import { BACKENDS, selectBackend } from '../../tfjs/backend.js';
 import { LOSSES, type LossName } from '../../train/losses.js';
 import { train } from '../../train/train.js';
 import { defineCommand, UsageError } from '../flags.js';
@@ -74,13 +75,28 @@ export const trainCommand = defineCommand({
     },
     overwrite: { type: 'boolean', help: 'replace a run already in --out' },
     quiet: { type: 'boolean', help: 'no progress bar' },
+    'dry-run': {
+      type: 'boolean',
+      option: 'dryRun',
+      help: 'print the backend that would be chosen (and its GPU adapter), and train nothing',
+    },
   },
   examples: [
     'ganport train --preset dcgan --epochs 5 --out runs/dcgan',
     'ganport train --resume runs/dcgan --epochs 8',
     'ganport train --preset mlp-2d --data grid --epochs 150 --pack 4 --out runs/grid',
+    'ganport train --backend webgpu --dry-run',
   ],
-  async run({ out, resume, loss, ...options }) {
+  async run({ out, resume, loss, dryRun, ...options }) {
+    if (dryRun) {
+      // as train() chooses: --backend, else the one a resumed run started on, else the fastest present
+      const recorded = options.backend === undefined && resume !== undefined ? await readRunConfig(resume) : undefined;
+      const choice = await selectBackend(options.backend ?? recorded?.backend);
+      const reason = recorded ? 'the backend the run started on' : choice.reason;
+      console.log(`backend: ${choice.name} (${reason})`);
+      console.log('dry run: nothing trained');
+      return 0;
+    }
     const outDir = out ?? resume;
     if (outDir === undefined || (out !== undefined && resume !== undefined)) {
       throw new UsageError('give either --out RUN_DIR (a new run) or --resume RUN_DIR');

@@ -1,0 +1,115 @@
+import { loadGenerator } from '@ganport/runtime';
+import { defaultGenerator } from '../../assets.js';
+import { type BackendChoice, type BackendProbe, probeBackends, selectBackend } from '../../tfjs/backend.js';
+import { type AdapterSummary, prepareVulkan, setUpWebGpu, type VulkanSetup } from '../../tfjs/webgpu.js';
+import { defineCommand } from '../flags.js';
+
+export interface ProviderProbe {
+  name: string;
+  /** Part of this onnxruntime-node build. */
+  bundled: boolean;
+  available: boolean;
+  detail: string;
+}
+
+export interface Diagnosis {
+  node: string;
+  platform: string;
+  backends: BackendProbe[];
+  /** What `train` would take with no --backend. */
+  train: BackendChoice | { error: string };
+  webgpu: { adapter?: AdapterSummary; error?: string; vulkan: VulkanSetup };
+  onnxruntime: { version: string; providers: ProviderProbe[] };
+}
+
+/** What would run here: every tfjs backend, the WebGPU adapter, and onnxruntime-node's execution providers. */
+export async function diagnose(): Promise<Diagnosis> {
+  const vulkan = prepareVulkan();
+  const backends = await probeBackends();
+  let train: Diagnosis['train'];
+  try {
+    train = await selectBackend();
+  } catch (err) {
+    train = { error: (err as Error).message };
+  }
+  let webgpu: Diagnosis['webgpu'];
+  try {
+    webgpu = { ...(await setUpWebGpu()), vulkan };
+  } catch (err) {
+    webgpu = { error: (err as Error).message.split('\n')[0], vulkan };
+  }
+  const ort = await import('onnxruntime-node');
+  const providers: ProviderProbe[] = [];
+  for (const { name, bundled } of ort.listSupportedBackends()) {
+    if (!bundled) {
+      providers.push({ name, bundled, available: false, detail: 'not in this onnxruntime-node build' });
+      continue;
+    }
+    // the proof: the shipped seed-mlp generator loads and runs on it
+    try {
+      const generator = await loadGenerator(defaultGenerator(), { executionProviders: [name] });
+      try {
+        await generator.generate({ seed: 0, count: 2 });
+      } finally {
+        await generator.dispose();
+      }
+      providers.push({ name, bundled, available: true, detail: 'ran the seed-mlp generator' });
+    } catch (err) {
+      const message = (err as Error).message.split('\n')[0].replace(/^.*Failed to get a WebGPU adapter: /, '');
+      providers.push({ name, bundled, available: false, detail: message });
+    }
+  }
+  return {
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    backends,
+    train,
+    webgpu,
+    onnxruntime: { version: ort.env.versions.node ?? '?', providers },
+  };
+}
+
+export function formatDiagnosis(d: Diagnosis): string {
+  const yes = (ok: boolean) => (ok ? 'yes' : 'no ');
+  const lines = [
+    `node ${d.node}, ${d.platform}`,
+    '',
+    'TensorFlow.js backends (train; auto-selection tries them in this order):',
+  ];
+  for (const b of d.backends) {
+    const note = b.passedOver ? ' (a software adapter: used only with --backend webgpu)' : '';
+    lines.push(`  ${b.name.padEnd(15)}${yes(b.available)}  ${b.detail}${note}`);
+  }
+  lines.push(
+    'error' in d.train ? `train would fail: ${d.train.error}` : `train would use: ${d.train.name} (${d.train.reason})`,
+  );
+  lines.push('', 'WebGPU (Dawn, the webgpu package):');
+  const a = d.webgpu.adapter;
+  if (a) {
+    lines.push(
+      `  adapter: vendor ${a.vendor || '?'}, architecture ${a.architecture || '?'}, ` +
+        `${a.description || a.device || 'no description'}; fallback ${a.fallback ? 'yes' : 'no'}, ` +
+        `${a.software ? 'software (correct, but slower than the CPU backends)' : 'hardware'}`,
+    );
+  } else lines.push(`  adapter: none (${d.webgpu.error})`);
+  if (d.platform.startsWith('linux')) {
+    const { loader, drivers } = d.webgpu.vulkan;
+    lines.push(`  Vulkan loader: ${loader ?? 'none found'}; drivers: ${drivers}`);
+  }
+  for (const note of d.webgpu.vulkan.notes) lines.push(`  ganport: ${note}`);
+  lines.push('', `onnxruntime-node ${d.onnxruntime.version} execution providers (generate --provider):`);
+  for (const p of d.onnxruntime.providers) lines.push(`  ${p.name.padEnd(15)}${yes(p.available)}  ${p.detail}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export const doctorCommand = defineCommand({
+  name: 'doctor',
+  summary: 'show what would run here: tfjs backends, the WebGPU adapter, onnxruntime providers',
+  flags: { json: { type: 'boolean', help: 'print the diagnosis as JSON' } },
+  examples: ['ganport doctor', 'ganport doctor --json'],
+  async run({ json }) {
+    const diagnosis = await diagnose();
+    process.stdout.write(json ? `${JSON.stringify(diagnosis, null, 2)}\n` : formatDiagnosis(diagnosis));
+    return 0;
+  },
+});
