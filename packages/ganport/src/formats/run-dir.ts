@@ -15,12 +15,15 @@ export const runPaths = (dir: string) => ({
   discriminatorJson: join(dir, 'discriminator', 'model.json'),
   sample: (epoch: number) => join(dir, 'samples', `epoch-${String(epoch).padStart(3, '0')}.png`),
   lossPlot: join(dir, 'loss.svg'),
+  /** `train --eval-every`: the measurements against the step. */
+  evalPlot: join(dir, 'eval.svg'),
   /** Held by the training process writing the run (see util/lock.ts). */
   lock: join(dir, 'train.lock'),
   /** What --overwrite removes: everything a run writes, nothing else in the directory. */
   replaceable: [
     'metrics.jsonl',
     'loss.svg',
+    'eval.svg',
     'samples',
     'generator',
     'discriminator',
@@ -30,6 +33,9 @@ export const runPaths = (dir: string) => ({
     MANIFEST,
   ].map((f) => join(dir, f)),
 });
+
+/** Samples per `--eval-every` measurement: enough for stable FCD and precision/recall, a few seconds each. */
+export const DEFAULT_EVAL_SAMPLES = 2000;
 
 /** What config.json records about a run; the exporter reads it for the model's metadata. */
 export interface RunConfig {
@@ -60,6 +66,9 @@ export interface RunConfig {
   checkpointEvery: number;
   /** A metrics.jsonl line every this many steps (and at each epoch's end). */
   logEvery: number;
+  /** Measure the EMA generator as `ganport eval` does every this many steps (0: never), on `evalSamples` samples. */
+  evalEvery: number;
+  evalSamples: number;
   ganportVersion: string;
 }
 
@@ -93,6 +102,8 @@ const FIELD_CHECKS: [keyof RunConfig, (value: unknown) => boolean, string][] = [
   ['emaDecay', isNumber, 'a number'],
   ['checkpointEvery', isPositiveInt, 'a positive integer'],
   ['logEvery', isPositiveInt, 'a positive integer'],
+  ['evalEvery', (v) => Number.isSafeInteger(v) && (v as number) >= 0, 'a non-negative integer'],
+  ['evalSamples', isPositiveInt, 'a positive integer'],
 ];
 
 /** Reads a run's config.json, filling in what older runs recorded under other names or not at all. */
@@ -112,6 +123,8 @@ export async function readRunConfig(runDir: string): Promise<RunConfig> {
   const config = parsed as RunConfig & { imageShape?: number[] };
   config.sampleShape ??= config.imageShape!; // ganport 0.1.0 runs from before the 2-D presets called it imageShape
   config.logEvery ??= 50;
+  config.evalEvery ??= 0; // runs from before --eval-every
+  config.evalSamples ??= DEFAULT_EVAL_SAMPLES;
   config.pack ??= 1;
   config.discriminatorLearningRate ??= config.learningRate; // runs from before TTUR
   for (const [field, check, expected] of FIELD_CHECKS) {

@@ -1,10 +1,12 @@
 /**
- * A run's metrics.jsonl (one line every log interval and at each epoch's end) and the
- * loss.svg chart drawn from it after every epoch.
+ * A run's metrics.jsonl (a loss line every log interval and at each epoch's end, and with
+ * `--eval-every` an evaluation line every N steps) and the charts drawn from it: loss.svg
+ * after every epoch, eval.svg after every evaluation.
  */
 import { existsSync } from 'node:fs';
 import { appendFile, readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../util/files.js';
+import type { EvalScores } from './evaluation.js';
 
 export interface MetricsLine {
   step: number;
@@ -39,6 +41,33 @@ export async function readMetrics(path: string): Promise<MetricsLine[]> {
     .filter((record) => record !== undefined);
 }
 
+/** A `train --eval-every` measurement: the step it was taken at and what was measured. */
+export interface EvalLine {
+  step: number;
+  epoch: number;
+  eval: EvalScores;
+}
+
+function parseEvalLine(line: string): EvalLine | undefined {
+  try {
+    const record = JSON.parse(line) as EvalLine;
+    return Number.isSafeInteger(record?.step) && typeof record.eval === 'object' && record.eval !== null
+      ? record
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The evaluation lines of metrics.jsonl (written by `train --eval-every`), in order. */
+export async function readEvalLines(path: string): Promise<EvalLine[]> {
+  if (!existsSync(path)) return [];
+  return (await readFile(path, 'utf8'))
+    .split('\n')
+    .map(parseEvalLine)
+    .filter((record) => record !== undefined);
+}
+
 export class MetricsWriter {
   /** The newest line written, if any. */
   last: MetricsLine | undefined;
@@ -49,10 +78,20 @@ export class MetricsWriter {
     private readonly title: string,
   ) {}
 
-  /** On resume: drops lines past the checkpoint, which the resumed run will write again. */
+  /** On resume: drops lines past the checkpoint, which the resumed run will write again (and torn ones). */
   async truncateAfter(step: number): Promise<void> {
-    const kept = (await readMetrics(this.path)).filter((m) => m.step <= step);
+    if (!existsSync(this.path)) return;
+    const kept = (await readFile(this.path, 'utf8'))
+      .split('\n')
+      .map((line) => parseMetricsLine(line) ?? parseEvalLine(line))
+      .filter((record) => record !== undefined && record.step <= step);
     await writeFileAtomic(this.path, kept.map((m) => `${JSON.stringify(m)}\n`).join(''));
+  }
+
+  /** Appends a measurement and redraws the evaluation plot beside the loss plot. */
+  async appendEval(line: EvalLine, plotPath: string): Promise<void> {
+    await appendFile(this.path, `${JSON.stringify(line)}\n`);
+    await writeFileAtomic(plotPath, evalPlotSvg(await readEvalLines(this.path), this.title.replace(/: losses$/, '')));
   }
 
   async append(line: MetricsLine): Promise<void> {
@@ -65,31 +104,80 @@ export class MetricsWriter {
   }
 }
 
-/** A small SVG line chart of the run's D and G losses. */
-export function lossPlotSvg(metrics: MetricsLine[], title: string): string {
-  const width = 720;
-  const height = 360;
+interface Series {
+  label: string;
+  color: string;
+  points: [step: number, value: number][];
+}
+
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'];
+const WIDTH = 720;
+
+/** One line chart against the step, as an SVG group of the given height at vertical offset `top`. */
+function chart(title: string, series: Series[], top: number, height: number): string {
   const margin = { left: 56, right: 16, top: 32, bottom: 40 };
-  const steps = metrics.map((m) => m.step);
-  const values = metrics.flatMap((m) => [m.d_loss, m.g_loss]).filter(Number.isFinite);
+  const steps = series.flatMap((s) => s.points.map(([step]) => step));
+  const values = series.flatMap((s) => s.points.map(([, v]) => v)).filter(Number.isFinite);
   const [x0, x1] = [Math.min(...steps, 0), Math.max(...steps, 1)];
   const [y0, y1] = [Math.min(0, ...values), Math.max(1, ...values)];
-  const sx = (x: number) => margin.left + ((x - x0) / (x1 - x0 || 1)) * (width - margin.left - margin.right);
+  const sx = (x: number) => margin.left + ((x - x0) / (x1 - x0 || 1)) * (WIDTH - margin.left - margin.right);
   const sy = (y: number) =>
     height - margin.bottom - ((y - y0) / (y1 - y0 || 1)) * (height - margin.top - margin.bottom);
-  const line = (key: 'd_loss' | 'g_loss') =>
-    metrics.map((m, i) => `${i ? 'L' : 'M'}${sx(m.step).toFixed(1)},${sy(m[key]).toFixed(1)}`).join('');
+  const path = (s: Series) => s.points.map(([x, y], i) => `${i ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`);
   const ticks = Array.from({ length: 5 }, (_, i) => y0 + ((y1 - y0) * i) / 4);
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">
-<rect width="100%" height="100%" fill="white"/>
+  const grid = ticks.map((t) => {
+    const y = sy(t).toFixed(1);
+    const label = `<text x="${margin.left - 6}" y="${(sy(t) + 4).toFixed(1)}" text-anchor="end">${t.toFixed(2)}</text>`;
+    return `<line x1="${margin.left}" x2="${WIDTH - margin.right}" y1="${y}" y2="${y}" stroke="#ddd"/>${label}`;
+  });
+  const legend = series.map(
+    (s, i) => `<text x="${WIDTH - 70 * (series.length - i)}" y="20" fill="${s.color}">— ${escapeXml(s.label)}</text>`,
+  );
+  const lines = series.map((s) => `<path d="${path(s).join('')}" fill="none" stroke="${s.color}" stroke-width="1.5"/>`);
+  return `<g transform="translate(0 ${top})">
 <text x="${margin.left}" y="20" font-size="14">${escapeXml(title)}</text>
-${ticks.map((t) => `<line x1="${margin.left}" x2="${width - margin.right}" y1="${sy(t).toFixed(1)}" y2="${sy(t).toFixed(1)}" stroke="#ddd"/><text x="${margin.left - 6}" y="${(sy(t) + 4).toFixed(1)}" text-anchor="end">${t.toFixed(2)}</text>`).join('\n')}
-<text x="${width / 2}" y="${height - 8}" text-anchor="middle">step (last ${x1})</text>
-<path d="${line('d_loss')}" fill="none" stroke="#1f77b4" stroke-width="1.5"/>
-<path d="${line('g_loss')}" fill="none" stroke="#d62728" stroke-width="1.5"/>
-<text x="${width - 140}" y="20" fill="#1f77b4">— D loss</text><text x="${width - 70}" y="20" fill="#d62728">— G loss</text>
+${grid.join('\n')}
+<text x="${WIDTH / 2}" y="${height - 8}" text-anchor="middle">step (last ${x1})</text>
+${lines.join('\n')}
+${legend.join('')}
+</g>`;
+}
+
+function svg(height: number, body: string): string {
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+${body}
 </svg>
 `;
+}
+
+/** A small SVG line chart of the run's D and G losses. */
+export function lossPlotSvg(metrics: MetricsLine[], title: string): string {
+  const series = (label: string, key: 'd_loss' | 'g_loss', color: string): Series => ({
+    label,
+    color,
+    points: metrics.map((m) => [m.step, m[key]]),
+  });
+  return svg(360, chart(title, [series('D loss', 'd_loss', COLORS[0]), series('G loss', 'g_loss', COLORS[1])], 0, 360));
+}
+
+/** One chart per measured quantity (FCD, precision, recall, … or modes, high quality, reverse KL), stacked. */
+export function evalPlotSvg(lines: EvalLine[], title: string): string {
+  const keys = [...new Set(lines.flatMap((l) => Object.keys(l.eval)))];
+  const charts = keys.map((key, i) => {
+    const points = lines.flatMap((l): [number, number][] => {
+      const value = (l.eval as Record<string, number | undefined>)[key];
+      return value === undefined ? [] : [[l.step, value]];
+    });
+    const label = key.replaceAll('_', ' ');
+    return chart(
+      i === 0 ? `${title}: ${label}` : label,
+      [{ label, color: COLORS[i % COLORS.length], points }],
+      240 * i,
+      240,
+    );
+  });
+  return svg(240 * Math.max(keys.length, 1), charts.join('\n'));
 }
 
 function escapeXml(s: string): string {

@@ -8,7 +8,7 @@ import { GanportError, type Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { type Dataset, loadDataset } from '../datasets/dataset.js';
 import { loadCheckpoint, type RunPosition, type TrainingState } from '../formats/checkpoint.js';
-import { type RunConfig, readRunConfig, runPaths } from '../formats/run-dir.js';
+import { DEFAULT_EVAL_SAMPLES, type RunConfig, readRunConfig, runPaths } from '../formats/run-dir.js';
 import { getPreset, type Preset } from '../presets/index.js';
 import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
 import { packageVersion, writeFileAtomic } from '../util/files.js';
@@ -39,6 +39,10 @@ export interface TrainOptions {
   limit?: number;
   /** Append a metrics line every this many steps. */
   logEvery?: number;
+  /** Measure the EMA generator every this many steps (FCD, precision/recall, … or the 2-D protocol); 0 never. */
+  evalEvery?: number;
+  /** Samples per measurement (default 2,000). */
+  evalSamples?: number;
   /** Continue the run in outDir from its last checkpoint (its config wins; `epochs` may extend it). */
   resume?: boolean;
   /** With `resume`: stop with an error when the newest checkpoint fails verification, rather than fall back to the previous one. */
@@ -99,13 +103,18 @@ function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): Run
     batchSize,
     epochs: positiveInt('epochs', options.epochs ?? 1),
     learningRate,
-    discriminatorLearningRate: positiveNumber('discriminator learning rate', options.discriminatorLearningRate ?? learningRate),
+    discriminatorLearningRate: positiveNumber(
+      'discriminator learning rate',
+      options.discriminatorLearningRate ?? learningRate,
+    ),
     beta1: options.beta1 ?? 0.5,
     loss,
     labelSmoothing,
     emaDecay,
     checkpointEvery: positiveInt('checkpoint interval', options.checkpointEvery ?? 500),
     logEvery: positiveInt('log interval', options.logEvery ?? 50),
+    evalEvery: options.evalEvery === undefined ? 0 : positiveInt('eval interval', options.evalEvery),
+    evalSamples: positiveInt('eval samples', options.evalSamples ?? DEFAULT_EVAL_SAMPLES),
     backend: '',
     data: data.source,
     images,
@@ -142,6 +151,12 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
   log(`backend: ${backend.name} (${backend.reason})`);
   log(`data: ${config.images} ${preset.sampleShape.length === 1 ? 'points' : 'images'} from ${data.source}`);
   config.backend = backend.name;
+  if (config.evalEvery && backend.name === 'webgpu') {
+    // converting the generator reads its weights synchronously, which tfjs-backend-webgpu cannot do in Node
+    throw new GanportError(
+      '--eval-every does not run on the webgpu backend; evaluate exported epochs with ganport eval',
+    );
+  }
   if (!options.resume) {
     if (options.overwrite) for (const old of paths.replaceable) await rm(old, { recursive: true, force: true });
     await writeFileAtomic(paths.config, `${JSON.stringify(config, null, 2)}\n`);

@@ -12,6 +12,7 @@ import type { BackendChoice } from '../tfjs/backend.js';
 import { saveLayersModel } from '../tfjs/model-io.js';
 import { acquireLock } from '../util/lock.js';
 import { CheckpointPolicy } from './checkpoints.js';
+import { evaluateGenerator } from './evaluation.js';
 import { ganLoss } from './losses.js';
 import { type MetricsLine, MetricsWriter } from './metrics.js';
 import { ProgressBar } from './progress.js';
@@ -126,8 +127,18 @@ async function trainEpoch(run: Run, epoch: number): Promise<void> {
       { epoch, epochs: config.epochs, step: i + 1, steps: stepsPerEpoch, imagesPerSecond, etaSeconds, losses },
       endOfEpoch,
     );
+    // measured before the step's checkpoint, so a resume from that checkpoint keeps the measurement
+    if (config.evalEvery && step % config.evalEvery === 0) await measure(run);
     await run.checkpoints.afterStep(position);
   }
+}
+
+/** `--eval-every`: the EMA generator measured as `ganport eval` measures it, into metrics.jsonl and eval.svg. */
+async function measure(run: Run): Promise<void> {
+  const { config } = run.opened;
+  const { step, epoch } = run.position;
+  const scores = await evaluateGenerator(run.state.ema, config, config.evalSamples);
+  await run.metrics.appendEval({ step, epoch, eval: scores }, run.paths.evalPlot);
 }
 
 /** The epoch's picture, the exportable generator (EMA) and discriminator, a checkpoint and the loss plot. */

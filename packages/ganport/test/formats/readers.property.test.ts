@@ -56,6 +56,8 @@ const validConfig: RunConfig = {
   emaDecay: 0.999,
   checkpointEvery: 500,
   logEvery: 50,
+  evalEvery: 0,
+  evalSamples: 2000,
   ganportVersion: '0.2.0',
 };
 

@@ -69,6 +69,18 @@ export const trainCommand = defineCommand({
       option: 'logEvery',
       help: 'append a metrics line every N steps (default 50)',
     },
+    'eval-every': {
+      type: 'int',
+      value: 'N',
+      option: 'evalEvery',
+      help: 'every N steps, measure the generator as ganport eval does (FCD, precision/recall, …) into metrics.jsonl',
+    },
+    'eval-samples': {
+      type: 'int',
+      value: 'N',
+      option: 'evalSamples',
+      help: 'samples per --eval-every measurement (default 2000)',
+    },
     strict: {
       type: 'boolean',
       help: 'with --resume: stop if the newest checkpoint fails verification, rather than fall back to the previous one',

@@ -1,0 +1,40 @@
+/**
+ * `train --eval-every N`: every N steps the EMA generator is converted to ONNX in memory and
+ * measured through the runtime exactly as `ganport eval` measures a shipped model (a smaller
+ * sample), so the epochs and the checkpoint to ship are chosen from a curve, not by eye.
+ */
+import { GanportError, loadGenerator } from '@ganport/runtime';
+import type * as tf from '@tensorflow/tfjs';
+import { evaluateImages } from '../eval/images.js';
+import { evaluateMixture, MAX_MIXTURE_SAMPLES } from '../eval/mixtures.js';
+import { modelToBytes } from '../export/index.js';
+import { exportedModelFacts } from '../formats/model-dir.js';
+import type { RunConfig } from '../formats/run-dir.js';
+
+/** What one evaluation measured: image metrics, or the 2-D protocol's. */
+export type EvalScores =
+  | { fcd: number; precision: number; recall: number; class_kl: number; class_accuracy?: number }
+  | { modes: number; high_quality_percent: number; reverse_kl: number };
+
+export async function evaluateGenerator(ema: tf.LayersModel, config: RunConfig, samples: number): Promise<EvalScores> {
+  if (!Number.isInteger(samples) || samples < 10) {
+    throw new GanportError(`eval samples must be an integer of at least 10, got ${samples}`);
+  }
+  const generator = await loadGenerator(modelToBytes(ema, exportedModelFacts(config, 'NHWC').generator));
+  try {
+    if (config.sampleShape.length === 1) {
+      const points = Math.min(samples, MAX_MIXTURE_SAMPLES);
+      const r = await evaluateMixture(generator, { mixture: config.data, samples: points, seeds: 1 });
+      return {
+        modes: r.modesCaptured.mean,
+        high_quality_percent: r.highQualityPercent.mean,
+        reverse_kl: r.reverseKl.mean,
+      };
+    }
+    const { generated: g } = await evaluateImages(generator, { samples, seed: 0, dataDir: config.data });
+    const scores = { fcd: g.fcd, precision: g.precision, recall: g.recall, class_kl: g.classKl };
+    return g.classAccuracy === undefined ? scores : { ...scores, class_accuracy: g.classAccuracy };
+  } finally {
+    await generator.dispose();
+  }
+}
