@@ -10,7 +10,7 @@ import * as nodeRuntime from '@ganport/runtime';
 import * as webRuntime from '@ganport/runtime';
 import { defaultLabels, GanportError, type Generator } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
-import { modelPaths } from '../formats/model-dir.js';
+import { modelPaths, verifyModelDir } from '../formats/model-dir.js';
 import { selectReferenceBackend } from '../tfjs/backend.js';
 import { loadLayersModel } from '../tfjs/model-io.js';
 import { prepareVulkan } from '../tfjs/webgpu.js';
@@ -231,6 +231,7 @@ export async function runParity(modelDir: string, options: ParityOptions = {}): 
       `${modelDir} has no generator.onnx; export a run first (ganport export RUN_DIR --out ${modelDir})`,
       'not-found',
     );
+  await verifyModelDir(modelDir);
   if (!existsSync(paths.tfjsGeneratorJson)) {
     throw new GanportError(
       `${modelDir} has no tfjs reference (tfjs/generator/model.json); parity needs a model directory written by ganport export`,

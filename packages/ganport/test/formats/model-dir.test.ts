@@ -7,6 +7,7 @@ import { evaluate } from '../../src/eval/index.js';
 import { exportRun } from '../../src/export/index.js';
 import { MANIFEST, verifyManifest } from '../../src/formats/manifest.js';
 import { resolveGeneratorFile } from '../../src/formats/model-dir.js';
+import { runParity } from '../../src/parity/parity.js';
 import { train } from '../../src/train/train.js';
 import { damageFile, runCli, SAMPLE_DATA, SHIPPED_MODELS, tempDir } from '../helpers.js';
 
@@ -46,13 +47,14 @@ test('exportRun lists exactly what it wrote in the manifest, last', () => {
   ]);
 });
 
-test('a damaged model directory is refused by generate and eval, in one line', async () => {
+test('a damaged model directory is refused by generate, eval and parity, in one line', async () => {
   const damaged = join(tempDir(), 'damaged');
   cpSync(modelDir, damaged, { recursive: true });
   assert.equal(await resolveGeneratorFile(damaged), join(damaged, 'generator.onnx'));
   damageFile(join(damaged, 'generator.onnx'));
   await assert.rejects(resolveGeneratorFile(damaged), /damaged fails verification: generator\.onnx has SHA-256/);
   await assert.rejects(evaluate(damaged), /fails verification: generator\.onnx/);
+  await assert.rejects(runParity(damaged, { runtimes: ['tfjs', 'ort-node'] }), /fails verification: generator\.onnx/);
   const result = runCli(['generate', damaged, '--out', join(damaged, 'grid.png')]);
   assert.equal(result.status, 1);
   assert.match(result.stderr, /^ganport generate: .*damaged fails verification: generator\.onnx has SHA-256 .*\n$/);
