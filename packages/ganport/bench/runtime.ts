@@ -1,7 +1,9 @@
 /**
- * Generator inference benchmark, side by side in one run: onnxruntime-node, tfjs
- * `predict` on each available backend, onnxruntime-web (wasm) in Node and in
- * headless Chromium — ms per call at batch 1 and 64, and session creation (cold start).
+ * Generator inference benchmark, side by side in one run: onnxruntime-node (cpu, and WebGPU
+ * where there is an adapter), tfjs `predict` on each available backend, onnxruntime-web (wasm)
+ * in Node and in headless Chromium (wasm, and WebGPU) — ms per call at batch 1 and 64, and
+ * session creation (cold start). WebGPU rows name the adapter; on a software one (SwiftShader)
+ * they are correctness-only, not speed figures.
  * Run: npm run bench:runtime [-- MODEL_DIR]   (default: the shipped models/seed-mlp)
  */
 import { readFile } from 'node:fs/promises';
@@ -15,6 +17,7 @@ import { modelPaths } from '../src/export/index.js';
 import { openBrowserSession } from '../src/parity/browser.js';
 import { BACKENDS, selectBackend } from '../src/tfjs/backend.js';
 import { loadLayersModel } from '../src/tfjs/model-io.js';
+import { describeAdapter, prepareVulkan, setUpWebGpu } from '../src/tfjs/webgpu.js';
 
 const modelDir = process.argv[2] ?? join(shippedModelsDir(), 'seed-mlp');
 const paths = modelPaths(modelDir);
@@ -56,9 +59,29 @@ async function ortRow(name: string, load: () => Promise<Generator>): Promise<Row
   return { runtime: `${name} (${generator.provider})`, coldMs, ms };
 }
 
+/** "google swiftshader (…; software), correctness only": what the WebGPU rows ran on. */
+async function adapterLabel(): Promise<string | undefined> {
+  prepareVulkan();
+  try {
+    const { adapter } = await setUpWebGpu();
+    return `${describeAdapter(adapter)}${adapter.software ? ', correctness only' : ''}`;
+  } catch {
+    return undefined;
+  }
+}
+
 const bytes = await readFile(paths.generator);
 const rows: Row[] = [];
 rows.push(await ortRow('onnxruntime-node', () => nodeRuntime.loadGenerator(bytes)));
+const adapter = await adapterLabel();
+try {
+  const row = await ortRow('onnxruntime-node', () =>
+    nodeRuntime.loadGenerator(bytes, { executionProviders: ['webgpu'] }),
+  );
+  rows.push({ ...row, runtime: `${row.runtime} [${adapter ?? "onnxruntime's own adapter"}]` });
+} catch (err) {
+  console.log(`onnxruntime-node on webgpu: ${(err as Error).message.split('\n')[0]}`);
+}
 rows.push(await ortRow('onnxruntime-web in Node', () => webRuntime.loadGenerator(bytes)));
 
 for (const backend of BACKENDS) {
@@ -67,28 +90,56 @@ for (const backend of BACKENDS) {
   } catch {
     continue;
   }
+  // webgpu cannot read synchronously in Node, and its kernels run asynchronously: read with data()
   const t0 = performance.now();
   const model = await loadLayersModel(paths.tfjsGeneratorJson);
   const latentSize = model.inputs[0].shape[1] as number;
-  tf.tidy(() => (model.predict(tf.zeros([1, latentSize])) as tf.Tensor).dataSync());
+  await predict(model, tf.zeros([1, latentSize]));
   const coldMs = performance.now() - t0;
   const ms: Record<number, number> = {};
   for (const batch of BATCHES) {
     const z = tf.randomNormal([batch, latentSize], 0, 1, 'float32', 1);
-    ms[batch] = await time(async () => tf.tidy(() => (model.predict(z) as tf.Tensor).dataSync()));
+    ms[batch] = await time(() => predict(model, z));
     z.dispose();
   }
   model.dispose();
-  rows.push({ runtime: `tfjs predict (${backend})`, coldMs, ms });
+  const label = backend === 'webgpu' ? `webgpu [${adapter}]` : backend;
+  rows.push({ runtime: `tfjs predict (${label})`, coldMs, ms });
 }
 
-const session = await openBrowserSession({ modelFile: paths.generator });
-try {
+async function predict(model: tf.LayersModel, z: tf.Tensor): Promise<void> {
+  const y = model.predict(z) as tf.Tensor;
+  await y.data();
+  y.dispose();
+}
+
+for (const provider of ['wasm', 'webgpu'] as const) {
+  try {
+    rows.push(await chromiumRow(provider));
+  } catch (err) {
+    console.log(`onnxruntime-web in Chromium on ${provider}: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+async function chromiumRow(provider: 'wasm' | 'webgpu'): Promise<Row> {
+  const session = await openBrowserSession({ modelFile: paths.generator, webgpu: provider === 'webgpu' });
+  try {
+    return await chromiumRun(session, provider);
+  } finally {
+    await session.close();
+  }
+}
+
+async function chromiumRun(session: Awaited<ReturnType<typeof openBrowserSession>>, provider: string): Promise<Row> {
   const result = await session.page.evaluate(
-    async ({ url, batches, repeats }) => {
+    async ({ url, batches, repeats, provider }) => {
       const { ganport } = window as unknown as { ganport: typeof webRuntime };
+      type Adapter = { info: { vendor: string; architecture: string; isFallbackAdapter?: boolean } };
+      const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<Adapter | null> } }).gpu;
+      const info = provider === 'webgpu' ? (await gpu?.requestAdapter())?.info : undefined;
+      const adapter = info && `${info.vendor} ${info.architecture}${info.isFallbackAdapter ? ', fallback' : ''}`;
       const t0 = performance.now();
-      const generator = await ganport.loadGenerator(url);
+      const generator = await ganport.loadGenerator(url, { executionProviders: [provider] });
       const coldMs = performance.now() - t0;
       const ms: Record<number, number> = {};
       for (const batch of batches) {
@@ -102,17 +153,17 @@ try {
         }
         ms[batch] = times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
       }
-      return { coldMs, ms, provider: generator.provider, isolated: crossOriginIsolated };
+      return { coldMs, ms, provider: generator.provider, isolated: crossOriginIsolated, adapter };
     },
-    { url: session.modelUrl, batches: BATCHES, repeats: REPEATS },
+    { url: session.modelUrl, batches: BATCHES, repeats: REPEATS, provider },
   );
-  rows.push({
-    runtime: `onnxruntime-web in Chromium (${result.provider}${result.isolated ? ', isolated' : ''})`,
+  const software = result.adapter && /swiftshader|fallback/i.test(result.adapter) ? ', correctness only' : '';
+  const on = result.adapter ? ` [${result.adapter}${software}]` : '';
+  return {
+    runtime: `onnxruntime-web in Chromium (${result.provider}${result.isolated ? ', isolated' : ''})${on}`,
     coldMs: result.coldMs,
     ms: result.ms,
-  });
-} finally {
-  await session.close();
+  };
 }
 
 const ortNode = rows[0];

@@ -6,6 +6,8 @@
  * of its run: on a shared machine the fastest step is the one least disturbed (cpu: at most
  * 10 MLP steps, and no warm-up step). With
  * --profile, the ms per step of every kernel (tf.profile) on wasm and on ort, side by side.
+ * webgpu runs where there is an adapter, labelled with it; a software adapter (SwiftShader, …)
+ * is labelled correctness-only: its figures say nothing about a GPU.
  * Run: npm run bench:train [-- --dcgan-steps N --mlp-steps N --cpu-dcgan-steps N --backends a,b --profile]
  */
 import { spawnSync } from 'node:child_process';
@@ -42,6 +44,8 @@ const PROFILED_BACKENDS = ['wasm', 'ort'];
 
 interface Benchmark {
   step(i: number): void;
+  /** Resolves when the step's work is done: webgpu queues kernels and returns before the GPU has run them. */
+  sync(): Promise<unknown>;
   dispose(): void;
 }
 
@@ -62,6 +66,7 @@ function benchmark(preset: Preset): Benchmark {
     // No read-back (it would add two inference passes): the cpu, wasm and ort kernels run eagerly,
     // so the step's work is done when run returns.
     step: (i) => stepper.run(i, real, undefined, false),
+    sync: () => state.generator.weights[state.generator.weights.length - 1].read().data(),
     dispose() {
       real.dispose();
       state.generator.dispose();
@@ -76,13 +81,17 @@ function benchmark(preset: Preset): Benchmark {
  * The fastest of `steps` steps, after a warm-up step (kernel setup, weight packing, ORT sessions)
  * unless `warmUp` is false (cpu: nothing to set up, and a DCGAN step takes minutes).
  */
-function bestStepMs(preset: Preset, steps: number, warmUp: boolean): number {
+async function bestStepMs(preset: Preset, steps: number, warmUp: boolean): Promise<number> {
   const bench = benchmark(preset);
-  if (warmUp) bench.step(1);
+  if (warmUp) {
+    bench.step(1);
+    await bench.sync();
+  }
   let best = Infinity;
   for (let i = 0; i < steps; i++) {
     const t0 = performance.now();
     bench.step(i + 2);
+    await bench.sync();
     best = Math.min(best, performance.now() - t0);
   }
   bench.dispose();
@@ -124,18 +133,24 @@ function pytorchMs(): Record<string, { threads: number; ms: number }> | undefine
 
 const results: Record<string, Record<string, number>> = {};
 const profiles: Record<string, Record<string, Map<string, number>>> = {};
-for (const backend of values.backends!.split(',')) {
+for (const name of values.backends!.split(',')) {
+  let backend = name;
   try {
-    await selectBackend(backend);
+    const choice = await selectBackend(name);
+    // e.g. "webgpu [nvidia ampere (…; hardware)]"; software adapters are marked as not a speed figure
+    if (choice.adapter) {
+      const software = choice.software ? ', correctness only' : '';
+      backend = `${name} [${choice.adapter}${software}]`;
+    }
   } catch (err) {
-    console.log(`${backend}: ${(err as Error).message}`);
+    console.log(`${name}: ${(err as Error).message}`);
     continue;
   }
   for (const preset of models) {
     const isDcgan = preset.name === DCGAN;
     const cpu = backend === 'cpu';
     const steps = Number(isDcgan ? values[cpu ? 'cpu-dcgan-steps' : 'dcgan-steps'] : values['mlp-steps']);
-    const ms = bestStepMs(preset, cpu && !isDcgan ? Math.min(steps, 10) : steps, !cpu);
+    const ms = await bestStepMs(preset, cpu && !isDcgan ? Math.min(steps, 10) : steps, !cpu);
     results[preset.name] ??= {};
     results[preset.name][backend] = ms;
     console.log(`${backend.padEnd(14)} ${preset.name.padEnd(18)} ${ms.toFixed(1)} ms/step`);
