@@ -17,9 +17,8 @@ import { PRESETS, type Preset } from '../../src/presets/index.js';
 import { selectBackend, selectReferenceBackend } from '../../src/tfjs/backend.js';
 import { ORT_BACKEND, ortMinimumSizes, sessions } from '../../src/tfjs/ort-kernels.js';
 import { type OrtSession, ortBinding, PINNED_ORT_VERSION, SessionCache } from '../../src/tfjs/ort-session.js';
-import { ganLoss } from '../../src/train/losses.js';
-import { GanStep } from '../../src/train/step.js';
 import { ROOT, SHIPPED_MODEL_DIR } from '../helpers.js';
+import { oneTrainingStep, type StepResult } from './training-step.js';
 
 const defaults = { ...ortMinimumSizes };
 before(async () => {
@@ -336,39 +335,9 @@ test(`onnxruntime-node's internal synchronous binding is still the one the ort b
 });
 
 /** One training step of `preset` (batch 8) on `backend`: the losses and every weight afterwards. */
-async function trainingStep(preset: Preset, backend: string): Promise<{ losses: number[]; weights: Float32Array[] }> {
+async function trainingStep(preset: Preset, backend: string): Promise<StepResult> {
   await tf.setBackend(backend);
-  const batch = 8;
-  const generator = preset.buildGenerator(1);
-  const discriminator = preset.buildDiscriminator(1);
-  const state = {
-    generator,
-    discriminator,
-    ema: generator,
-    dOptimizer: tf.train.adam(2e-4, 0.5),
-    gOptimizer: tf.train.adam(2e-4, 0.5),
-    order: new Uint32Array(0),
-  };
-  const config = { latentSize: preset.latentSize, batchSize: batch, numClasses: preset.numClasses, emaDecay: 0 };
-  const stepper = new GanStep(state, ganLoss('bce'), config, new Rng(3));
-  const real = tf.tensor(random([batch, ...preset.sampleShape], new Rng(4)), [batch, ...preset.sampleShape]);
-  const labels = preset.numClasses
-    ? tf.tensor2d(
-        Int32Array.from({ length: batch }, (_, i) => i % preset.numClasses!),
-        [batch, 1],
-        'int32',
-      )
-    : undefined;
-  const values = stepper.run(1, real, labels, true)!;
-  const weights = [...generator.weights, ...discriminator.weights].map(
-    (w) => w.read().dataSync().slice() as Float32Array,
-  );
-  tf.dispose([real, ...(labels ? [labels] : [])]);
-  generator.dispose();
-  discriminator.dispose();
-  state.dOptimizer.dispose();
-  state.gOptimizer.dispose();
-  return { losses: [values.dLoss, values.gLoss, values.dReal, values.dFake], weights };
+  return oneTrainingStep(preset, 8);
 }
 
 for (const preset of Object.values(PRESETS)) {

@@ -10,17 +10,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Rng } from '@ganport/runtime';
-import * as tf from '@tensorflow/tfjs';
 import { exportRun } from '../../src/export/index.js';
 import { runParity } from '../../src/parity/parity.js';
 import { PRESETS, type Preset } from '../../src/presets/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { SWIFTSHADER_ICD, setUpWebGpu } from '../../src/tfjs/webgpu.js';
-import { ganLoss } from '../../src/train/losses.js';
-import { GanStep } from '../../src/train/step.js';
 import { train } from '../../src/train/train.js';
 import { SAMPLE_DATA, tempDir } from '../helpers.js';
+import { oneTrainingStep, type StepResult } from './training-step.js';
 
 // Where no Vulkan driver is configured, SwiftShader (ganport would pick it too; the test says so itself).
 if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(SWIFTSHADER_ICD)) {
@@ -41,38 +38,10 @@ const skip = noAdapter ?? false;
 const LOSS_TOLERANCE = 1e-4;
 const WEIGHT_TOLERANCE = 1e-5;
 
-function random(shape: number[], rng: Rng): Float32Array {
-  return Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.nextNormal());
-}
-
 /** One training step of `preset` (batch 2) on `backend`: the losses and every weight afterwards. */
-async function trainingStep(preset: Preset, backend: string): Promise<{ losses: number[]; weights: Float32Array[] }> {
+async function trainingStep(preset: Preset, backend: string): Promise<StepResult> {
   await selectBackend(backend);
-  const batch = 2;
-  const generator = preset.buildGenerator(1);
-  const discriminator = preset.buildDiscriminator(1);
-  const state = {
-    generator,
-    discriminator,
-    ema: generator,
-    dOptimizer: tf.train.adam(2e-4, 0.5),
-    gOptimizer: tf.train.adam(2e-4, 0.5),
-    order: new Uint32Array(0),
-  };
-  const config = { latentSize: preset.latentSize, batchSize: batch, numClasses: preset.numClasses, emaDecay: 0 };
-  const stepper = new GanStep(state, ganLoss('bce'), config, new Rng(3));
-  const real = tf.tensor(random([batch, ...preset.sampleShape], new Rng(4)), [batch, ...preset.sampleShape]);
-  const labels = preset.numClasses ? tf.tensor2d(Int32Array.of(1, 7), [batch, 1], 'int32') : undefined;
-  const values = (await stepper.runAsync(1, real, labels, true))!;
-  const weights = await Promise.all(
-    [...generator.weights, ...discriminator.weights].map(async (w) => (await w.read().data()) as Float32Array),
-  );
-  tf.dispose([real, ...(labels ? [labels] : [])]);
-  generator.dispose();
-  discriminator.dispose();
-  state.dOptimizer.dispose();
-  state.gOptimizer.dispose();
-  return { losses: [values.dLoss, values.gLoss, values.dReal, values.dFake], weights };
+  return oneTrainingStep(preset, 2);
 }
 
 // seed-mlp: dense; mlp-2d: batch norm; dcgan: (transposed) convolutions, their gradients, dropout;

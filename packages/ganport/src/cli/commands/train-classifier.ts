@@ -1,6 +1,6 @@
-import { BACKENDS } from '../../tfjs/backend.js';
 import { trainClassifier } from '../../train/classifier.js';
 import { defineCommand } from '../flags.js';
+import { backendFlag, quietFlag } from '../shared-flags.js';
 
 /** Trains the classifier `ganport eval` measures images with, on labelled IDX data (train and t10k splits). */
 export const trainClassifierCommand = defineCommand({
@@ -18,14 +18,10 @@ export const trainClassifierCommand = defineCommand({
     batch: { type: 'int', value: 'B', option: 'batchSize', help: 'batch size (default 64)' },
     lr: { type: 'number', value: 'LR', option: 'learningRate', help: 'Adam learning rate (default 0.001)' },
     seed: { type: 'int', value: 'S', help: 'seeds weights and shuffling (default 0)' },
-    backend: {
-      type: 'string',
-      value: 'NAME',
-      help: `tfjs backend: ${BACKENDS.join(', ')} (default: the fastest present)`,
-    },
+    backend: backendFlag,
     limit: { type: 'int', value: 'N', help: 'use only the first N training images' },
     overwrite: { type: 'boolean', help: 'replace a classifier already in --out' },
-    quiet: { type: 'boolean', help: 'no progress bar' },
+    quiet: quietFlag,
   },
   examples: [
     'ganport train-classifier --out models/classifier --epochs 8',

@@ -1,9 +1,10 @@
 import { readRunConfig } from '../../formats/run-dir.js';
 import { PRESETS } from '../../presets/index.js';
-import { BACKENDS, selectBackend } from '../../tfjs/backend.js';
+import { selectBackend } from '../../tfjs/backend.js';
 import { LOSSES, type LossName } from '../../train/losses.js';
 import { train } from '../../train/train.js';
 import { defineCommand, UsageError } from '../flags.js';
+import { backendFlag, quietFlag } from '../shared-flags.js';
 
 export const trainCommand = defineCommand({
   name: 'train',
@@ -25,11 +26,7 @@ export const trainCommand = defineCommand({
     },
     seed: { type: 'int', value: 'S', help: 'seeds weights, noise, shuffling and dropout (default 0)' },
     batch: { type: 'int', value: 'B', option: 'batchSize', help: "batch size (default: the preset's, else 64)" },
-    backend: {
-      type: 'string',
-      value: 'NAME',
-      help: `tfjs backend: ${BACKENDS.join(', ')} (default: the fastest present)`,
-    },
+    backend: backendFlag,
     lr: {
       type: 'number',
       value: 'LR',
@@ -86,7 +83,7 @@ export const trainCommand = defineCommand({
       help: 'with --resume: stop if the newest checkpoint fails verification, rather than fall back to the previous one',
     },
     overwrite: { type: 'boolean', help: 'replace a run already in --out' },
-    quiet: { type: 'boolean', help: 'no progress bar' },
+    quiet: quietFlag,
     'dry-run': {
       type: 'boolean',
       option: 'dryRun',
