@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Generator } from '@ganport/runtime';
 import * as nodeRuntime from '@ganport/runtime';
-import * as webRuntime from '@ganport/runtime';
+import * as webRuntime from '@ganport/runtime/web';
 import * as tf from '@tensorflow/tfjs';
 import { shippedModelsDir } from '../src/assets.js';
 import { modelPaths } from '../src/export/index.js';

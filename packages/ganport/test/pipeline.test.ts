@@ -100,6 +100,9 @@ test('exported generator matches tfjs in onnxruntime-node and onnxruntime-web', 
   const report = await runParity(modelDir, { runtimes: ['tfjs', 'ort-node', 'ort-web'], count: 32, seed: 9 });
   assert.equal(report.rows.length, 3);
   for (const row of report.rows) assert.ok(row.maxAbsError <= 1e-5, `${row.runtime}: ${row.maxAbsError}`);
+  // each row runs in the package it names: onnxruntime-web's wasm build, not onnxruntime-node again
+  const providers = Object.fromEntries(report.rows.map((row) => [row.runtime, row.provider]));
+  assert.deepEqual([providers['ort-node'], providers['ort-web']], ['cpu', 'wasm']);
   assert.ok(report.ok);
 });
 

@@ -49,9 +49,15 @@ export async function resolveGeneratorFile(model: string): Promise<string> {
   return file;
 }
 
-function generatorFile(model: string): string {
+/** MODEL_DIR as given, or the shipped model directory it names (`dcgan`, `seed-mlp`, …) when no such path exists. */
+export function resolveModelDir(model: string): string {
   const shipped = join(shippedModelsDir(), model);
-  if (!existsSync(model) && /^[a-z0-9-]+$/.test(model) && existsSync(shipped)) return modelPaths(shipped).generator;
+  return !existsSync(model) && /^[a-z0-9-]+$/.test(model) && existsSync(shipped) ? shipped : model;
+}
+
+function generatorFile(model: string): string {
+  const dir = resolveModelDir(model);
+  if (dir !== model) return modelPaths(dir).generator;
   if (existsSync(model) && statSync(model).isDirectory()) {
     const file = modelPaths(model).generator;
     if (!existsSync(file)) throw new GanportError(`${model} is a directory without generator.onnx`, 'not-found');

@@ -7,10 +7,10 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { GeneratorInfo } from '@ganport/runtime';
 import * as nodeRuntime from '@ganport/runtime';
-import * as webRuntime from '@ganport/runtime';
 import { defaultLabels, GanportError, type Generator } from '@ganport/runtime';
+import * as webRuntime from '@ganport/runtime/web';
 import * as tf from '@tensorflow/tfjs';
-import { modelPaths, verifyModelDir } from '../formats/model-dir.js';
+import { modelPaths, resolveModelDir, verifyModelDir } from '../formats/model-dir.js';
 import { selectReferenceBackend } from '../tfjs/backend.js';
 import { loadLayersModel } from '../tfjs/model-io.js';
 import { prepareVulkan } from '../tfjs/webgpu.js';
@@ -217,7 +217,9 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
   return ua.every((v, i) => v === ub[i]);
 }
 
-export async function runParity(modelDir: string, options: ParityOptions = {}): Promise<ParityReport> {
+/** Compares the runtimes on MODEL: an exported model directory, or the name of a shipped model. */
+export async function runParity(model: string, options: ParityOptions = {}): Promise<ParityReport> {
+  const modelDir = resolveModelDir(model);
   const seed = options.seed ?? 0;
   const count = options.count ?? 16;
   const tolerance = options.tolerance ?? DEFAULT_TOLERANCE;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type * as web from '@ganport/runtime';
+import type * as web from '@ganport/runtime/web';
 import { loadGenerator, sampleLatents } from '@ganport/runtime';
 import { exportRun } from '../../src/export/index.js';
 import { type BrowserSession, openBrowserSession } from '../../src/parity/browser.js';

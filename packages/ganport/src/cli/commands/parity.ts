@@ -12,7 +12,11 @@ import { defineCommand } from '../flags.js';
 export const parityCommand = defineCommand({
   name: 'parity',
   summary: 'compare tfjs, onnxruntime-node, onnxruntime-web and Chromium outputs (WebGPU too)',
-  positional: { name: 'MODEL_DIR', required: true, help: 'an exported model directory (with its tfjs/ reference)' },
+  positional: {
+    name: 'MODEL_DIR',
+    required: true,
+    help: 'an exported model directory (with its tfjs/ reference), or a shipped model: seed-mlp, dcgan, …',
+  },
   flags: {
     seed: { type: 'int', value: 'S', help: 'seeds the latent vectors (default 0)' },
     count: { type: 'int', value: 'N', help: 'latent vectors to compare on (default 16)' },
