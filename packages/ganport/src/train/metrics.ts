@@ -20,27 +20,6 @@ export interface MetricsLine {
   elapsed_s: number;
 }
 
-/** A line's record, or undefined when it is not one (torn by a kill mid-append, or damaged). */
-function parseMetricsLine(line: string): MetricsLine | undefined {
-  try {
-    const record = JSON.parse(line) as MetricsLine;
-    return Number.isSafeInteger(record?.step) && typeof record.d_loss === 'number' && typeof record.g_loss === 'number'
-      ? record
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The records of metrics.jsonl; lines that are not records are skipped (resuming rewrites the file without them). */
-export async function readMetrics(path: string): Promise<MetricsLine[]> {
-  if (!existsSync(path)) return [];
-  return (await readFile(path, 'utf8'))
-    .split('\n')
-    .map(parseMetricsLine)
-    .filter((record) => record !== undefined);
-}
-
 /** A `train --eval-every` measurement: the step it was taken at and what was measured. */
 export interface EvalLine {
   step: number;
@@ -48,24 +27,38 @@ export interface EvalLine {
   eval: EvalScores;
 }
 
-function parseEvalLine(line: string): EvalLine | undefined {
+const isMetricsLine = (r: MetricsLine | EvalLine): r is MetricsLine =>
+  typeof (r as MetricsLine).d_loss === 'number' && typeof (r as MetricsLine).g_loss === 'number';
+const isEvalLine = (r: MetricsLine | EvalLine): r is EvalLine =>
+  typeof (r as EvalLine).eval === 'object' && (r as EvalLine).eval !== null;
+
+/** A line's record of either kind, or undefined when it is neither (torn by a kill mid-append, or damaged). */
+function parseLine(line: string): MetricsLine | EvalLine | undefined {
   try {
-    const record = JSON.parse(line) as EvalLine;
-    return Number.isSafeInteger(record?.step) && typeof record.eval === 'object' && record.eval !== null
-      ? record
-      : undefined;
+    const record = JSON.parse(line) as MetricsLine | EvalLine;
+    return Number.isSafeInteger(record?.step) && (isMetricsLine(record) || isEvalLine(record)) ? record : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** The evaluation lines of metrics.jsonl (written by `train --eval-every`), in order. */
-export async function readEvalLines(path: string): Promise<EvalLine[]> {
+/** Every record of metrics.jsonl, in order; lines that are not records are skipped (resuming rewrites the file without them). */
+async function readLines(path: string): Promise<(MetricsLine | EvalLine)[]> {
   if (!existsSync(path)) return [];
   return (await readFile(path, 'utf8'))
     .split('\n')
-    .map(parseEvalLine)
+    .map(parseLine)
     .filter((record) => record !== undefined);
+}
+
+/** The loss records of metrics.jsonl. */
+export async function readMetrics(path: string): Promise<MetricsLine[]> {
+  return (await readLines(path)).filter(isMetricsLine);
+}
+
+/** The evaluation lines of metrics.jsonl (written by `train --eval-every`), in order. */
+export async function readEvalLines(path: string): Promise<EvalLine[]> {
+  return (await readLines(path)).filter(isEvalLine);
 }
 
 export class MetricsWriter {
@@ -81,10 +74,7 @@ export class MetricsWriter {
   /** On resume: drops lines past the checkpoint, which the resumed run will write again (and torn ones). */
   async truncateAfter(step: number): Promise<void> {
     if (!existsSync(this.path)) return;
-    const kept = (await readFile(this.path, 'utf8'))
-      .split('\n')
-      .map((line) => parseMetricsLine(line) ?? parseEvalLine(line))
-      .filter((record) => record !== undefined && record.step <= step);
+    const kept = (await readLines(this.path)).filter((record) => record.step <= step);
     await writeFileAtomic(this.path, kept.map((m) => `${JSON.stringify(m)}\n`).join(''));
   }
 
