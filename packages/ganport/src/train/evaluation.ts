@@ -3,7 +3,7 @@
  * measured through the runtime exactly as `ganport eval` measures a shipped model (a smaller
  * sample), so the epochs and the checkpoint to ship are chosen from a curve, not by eye.
  */
-import { GanportError, loadGenerator } from '@ganport/runtime';
+import { loadGenerator } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
 import { evaluateImages } from '../eval/images.js';
 import { evaluateMixture, MAX_MIXTURE_SAMPLES } from '../eval/mixtures.js';
@@ -16,10 +16,12 @@ export type EvalScores =
   | { fcd: number; precision: number; recall: number; class_kl: number; class_accuracy?: number }
   | { modes: number; high_quality_percent: number; reverse_kl: number };
 
-export async function evaluateGenerator(ema: tf.LayersModel, config: RunConfig, samples: number): Promise<EvalScores> {
-  if (!Number.isInteger(samples) || samples < 10) {
-    throw new GanportError(`eval samples must be an integer of at least 10, got ${samples}`);
-  }
+/** The fewest samples a measurement takes (k-NN precision/recall needs more than k = 3 neighbours, FCD far more). */
+export const MIN_EVAL_SAMPLES = 10;
+
+/** Measures `ema` on the run's `evalSamples` samples. */
+export async function evaluateGenerator(ema: tf.LayersModel, config: RunConfig): Promise<EvalScores> {
+  const samples = config.evalSamples;
   const generator = await loadGenerator(modelToBytes(ema, exportedModelFacts(config, 'NHWC').generator));
   try {
     if (config.sampleShape.length === 1) {

@@ -12,6 +12,7 @@ import { DEFAULT_EVAL_SAMPLES, type RunConfig, readRunConfig, runPaths } from '.
 import { getPreset, type Preset } from '../presets/index.js';
 import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
 import { packageVersion, writeFileAtomic } from '../util/files.js';
+import { MIN_EVAL_SAMPLES } from './evaluation.js';
 import { ganLoss, type LossName } from './losses.js';
 
 export interface TrainOptions {
@@ -88,6 +89,10 @@ function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): Run
   if (images < batchSize)
     throw new GanportError(`batch size ${batchSize} is larger than the ${images} images available`);
   const pack = positiveInt('pack', options.pack ?? 1);
+  const evalSamples = positiveInt('eval samples', options.evalSamples ?? DEFAULT_EVAL_SAMPLES);
+  if (evalSamples < MIN_EVAL_SAMPLES) {
+    throw new GanportError(`eval samples must be an integer of at least ${MIN_EVAL_SAMPLES}, got ${evalSamples}`);
+  }
   if (batchSize % pack !== 0) throw new GanportError(`pack ${pack} must divide the batch size ${batchSize}`);
   if (pack > 1 && preset.numClasses) {
     throw new GanportError(`preset ${preset.name} is class-conditional; packing (PacGAN) is for unconditional presets`);
@@ -114,7 +119,7 @@ function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): Run
     checkpointEvery: positiveInt('checkpoint interval', options.checkpointEvery ?? 500),
     logEvery: positiveInt('log interval', options.logEvery ?? 50),
     evalEvery: options.evalEvery === undefined ? 0 : positiveInt('eval interval', options.evalEvery),
-    evalSamples: positiveInt('eval samples', options.evalSamples ?? DEFAULT_EVAL_SAMPLES),
+    evalSamples,
     backend: '',
     data: data.source,
     images,

@@ -137,7 +137,7 @@ async function trainEpoch(run: Run, epoch: number): Promise<void> {
 async function measure(run: Run): Promise<void> {
   const { config } = run.opened;
   const { step, epoch } = run.position;
-  const scores = await evaluateGenerator(run.state.ema, config, config.evalSamples);
+  const scores = await evaluateGenerator(run.state.ema, config);
   await run.metrics.appendEval({ step, epoch, eval: scores }, run.paths.evalPlot);
 }
 

@@ -1,6 +1,6 @@
 /** train --eval-every: measurements written into metrics.jsonl and eval.svg during training, kept across a resume. */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readEvalLines, readMetrics } from '../../src/train/metrics.js';
@@ -60,4 +60,10 @@ test('eval options are checked before a run starts', async () => {
     train({ outDir: tempDir(), preset: 'mlp-2d', dataDir: 'grid', evalEvery: 5, evalSamples: -3, quiet: true }),
     /eval samples must be a positive integer/,
   );
+  const outDir = tempDir();
+  await assert.rejects(
+    train({ outDir, preset: 'mlp-2d', dataDir: 'grid', evalEvery: 5, evalSamples: 5, quiet: true }),
+    /eval samples must be an integer of at least 10, got 5/,
+  );
+  assert.ok(!existsSync(join(outDir, 'config.json')), 'refused before the run is written');
 });
