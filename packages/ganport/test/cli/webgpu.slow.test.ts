@@ -5,17 +5,16 @@
  * saying why, where there is none.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadGenerator } from '@ganport/runtime';
-import { prepareVulkan, SWIFTSHADER_ICD } from '../../src/tfjs/webgpu.js';
+import { prepareVulkan } from '../../src/tfjs/webgpu.js';
 import { maxAbsDiff, runCli, SHIPPED_MODELS, tempDir } from '../helpers.js';
 
-if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(SWIFTSHADER_ICD)) {
-  process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-}
-prepareVulkan(); // the Vulkan loader, for onnxruntime's own Dawn
+// the Vulkan loader and, where no driver is installed or configured, SwiftShader: for onnxruntime's own Dawn
+// here and for the CLI processes the tests start (they inherit the environment)
+prepareVulkan();
 
 const DCGAN = join(SHIPPED_MODELS, 'dcgan', 'generator.onnx');
 const probe = await loadGenerator(DCGAN, { executionProviders: ['webgpu'] }).then(

@@ -7,22 +7,19 @@
  * slow, so batches are tiny. Every test skips, saying why, where there is no adapter.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { exportRun } from '../../src/export/index.js';
 import { runParity } from '../../src/parity/parity.js';
 import { PRESETS, type Preset } from '../../src/presets/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
-import { SWIFTSHADER_ICD, setUpWebGpu } from '../../src/tfjs/webgpu.js';
+import { setUpWebGpu } from '../../src/tfjs/webgpu.js';
 import { train } from '../../src/train/train.js';
 import { SAMPLE_DATA, tempDir } from '../helpers.js';
 import { oneTrainingStep, type StepResult } from './training-step.js';
 
-// Where no Vulkan driver is configured, SwiftShader (ganport would pick it too; the test says so itself).
-if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(SWIFTSHADER_ICD)) {
-  process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-}
+// setUpWebGpu prepares Vulkan as ganport does: SwiftShader where no driver is installed or configured.
 const noAdapter = await setUpWebGpu().then(
   () => undefined,
   (err: Error) => `no WebGPU adapter here: ${err.message}`,
