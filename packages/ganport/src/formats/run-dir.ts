@@ -75,6 +75,7 @@ export interface RunConfig {
 const isString = (v: unknown) => typeof v === 'string';
 const isNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
 const isPositiveInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 0;
+const isNonNegativeInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
 
 /** What each field read back must be: the trainer and exporter rely on these. */
 const FIELD_CHECKS: [keyof RunConfig, (value: unknown) => boolean, string][] = [
@@ -86,7 +87,7 @@ const FIELD_CHECKS: [keyof RunConfig, (value: unknown) => boolean, string][] = [
     '[h, w, c] or [n] in positive integers',
   ],
   ['valueRange', (v) => Array.isArray(v) && v.length === 2 && v.every(isNumber), '[low, high]'],
-  ['seed', (v) => Number.isSafeInteger(v) && (v as number) >= 0, 'a non-negative integer'],
+  ['seed', isNonNegativeInt, 'a non-negative integer'],
   ['batchSize', isPositiveInt, 'a positive integer'],
   ['epochs', isPositiveInt, 'a positive integer'],
   ['learningRate', isNumber, 'a number'],
@@ -102,7 +103,7 @@ const FIELD_CHECKS: [keyof RunConfig, (value: unknown) => boolean, string][] = [
   ['emaDecay', isNumber, 'a number'],
   ['checkpointEvery', isPositiveInt, 'a positive integer'],
   ['logEvery', isPositiveInt, 'a positive integer'],
-  ['evalEvery', (v) => Number.isSafeInteger(v) && (v as number) >= 0, 'a non-negative integer'],
+  ['evalEvery', isNonNegativeInt, 'a non-negative integer'],
   ['evalSamples', isPositiveInt, 'a positive integer'],
 ];
 

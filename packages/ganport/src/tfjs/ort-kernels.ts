@@ -146,7 +146,6 @@ function runOnOrt(backend: WasmBackend, call: OrtCall): TensorInfo {
 /** Required inputs are present; optional ones (bias, PReLU weights) are read as possibly undefined. */
 type Planner = (inputs: Record<string, TensorInfo>, attrs: NamedAttrMap) => OrtCall | undefined;
 
-/** The wasm kernel `name`, computed by ORT whenever `plan` returns a call worth making. */
 /** ORT takes a call whose inputs it can read, when the work is big enough to beat wasm (see ortMinimumSizes). */
 function worthOrt(call: OrtCall): boolean {
   if (!call.inputs.every((t) => t.dtype in ELEMENT_TYPE && size(t.shape) > 0)) return false;
@@ -154,6 +153,7 @@ function worthOrt(call: OrtCall): boolean {
   return call.flops >= ortMinimumSizes.flops || largest >= ortMinimumSizes.elements;
 }
 
+/** The wasm kernel `name`, computed by ORT whenever `plan` returns a call worth making. */
 function overrideKernel(name: string, plan: Planner): KernelConfig {
   const wasm = getKernel(name, 'wasm');
   if (!wasm) throw new Error(`the wasm backend has no ${name} kernel to override`);
