@@ -15,6 +15,7 @@ import { buildClassifier, CLASS_LOGITS_LAYER, FEATURE_SIZE } from '../presets/cl
 import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
 import { saveLayersModel } from '../tfjs/model-io.js';
 import { packageVersion, writeFileAtomic } from '../util/files.js';
+import { positiveInt } from './option-checks.js';
 import { ProgressBar } from './progress.js';
 
 export interface ClassifierTrainOptions {
@@ -72,17 +73,10 @@ export async function trainClassifier(
       `${dir}: train images are ${train.height}×${train.width} but t10k images ${test.height}×${test.width}`,
     );
   const seed = options.seed ?? 0;
-  const epochs = options.epochs ?? 5;
-  const batchSize = options.batchSize ?? 64;
+  const epochs = positiveInt('epochs', options.epochs ?? 5);
+  const batchSize = positiveInt('batch size', options.batchSize ?? 64);
   const learningRate = options.learningRate ?? 1e-3;
-  const trainImages = Math.min(train.count, options.limit ?? Infinity);
-  for (const [name, v] of [
-    ['epochs', epochs],
-    ['batch size', batchSize],
-    ['limit', trainImages],
-  ] as const) {
-    if (!Number.isInteger(v) || v <= 0) throw new GanportError(`${name} must be a positive integer, got ${v}`);
-  }
+  const trainImages = positiveInt('limit', Math.min(train.count, options.limit ?? Infinity));
   if (trainImages < batchSize)
     throw new GanportError(`batch size ${batchSize} is larger than the ${trainImages} training images`);
   const numClasses = Math.max(numClassesOf(train), numClassesOf(test));

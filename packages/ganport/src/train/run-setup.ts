@@ -14,6 +14,7 @@ import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
 import { packageVersion, writeFileAtomic } from '../util/files.js';
 import { MIN_EVAL_SAMPLES } from './evaluation.js';
 import { ganLoss, type LossName } from './losses.js';
+import { positiveInt, positiveNumber } from './option-checks.js';
 
 export interface TrainOptions {
   /** The run directory; with `resume`, the run to continue. */
@@ -60,17 +61,6 @@ export interface OpenedRun {
   preset: Preset;
   data: Dataset;
   backend: BackendChoice;
-}
-
-function positiveInt(name: string, value: number): number {
-  if (!Number.isInteger(value) || value <= 0)
-    throw new GanportError(`${name} must be a positive integer, got ${value}`);
-  return value;
-}
-
-function positiveNumber(name: string, value: number): number {
-  if (!(Number.isFinite(value) && value > 0)) throw new GanportError(`${name} must be a positive number, got ${value}`);
-  return value;
 }
 
 function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): RunConfig {
