@@ -3,6 +3,7 @@
  * and `mlp-2d` for the 2-D mixtures (a 2-d latent as in VEEGAN / PacGAN).
  */
 import * as tf from '@tensorflow/tfjs';
+import { maxout } from '../tfjs/maxout.js';
 import { LOGIT_LAYER, type Preset, packedShape } from './preset.js';
 
 export interface MlpOptions {
@@ -16,21 +17,32 @@ export interface MlpOptions {
   activation: 'relu' | 'leakyRelu';
   /** Batch normalization before each hidden activation of the generator (as PacGAN's generator has). */
   generatorBatchNorm?: boolean;
+  /** Maxout hidden units with this many pieces in the discriminator, instead of dense + activation (PacGAN's D). */
+  discriminatorMaxoutPieces?: number;
+  /** Kernels start from N(0, weightStd²) (PacGAN's IsotropicGaussian) rather than Glorot uniform. */
+  weightStd?: number;
   /** tanh for images in [-1, 1]; linear for points. */
   output: 'tanh' | 'linear';
   defaults?: Preset['defaults'];
 }
 
-const init = (seed: number) => tf.initializers.glorotUniform({ seed });
+type Init = (seed: number) => ReturnType<typeof tf.initializers.glorotUniform>;
 
 function hidden(
   units: number[],
-  activation: MlpOptions['activation'],
+  o: MlpOptions,
+  init: Init,
   seed: number,
   batchNorm: boolean,
   inputShape?: number[],
+  maxoutPieces?: number,
 ): tf.layers.Layer[] {
+  const { activation } = o;
   return units.flatMap((n, i) => {
+    const name = `hidden${i}`;
+    const first = i === 0 && inputShape ? { inputShape } : {};
+    if (maxoutPieces)
+      return [maxout({ units: n, pieces: maxoutPieces, stddev: o.weightStd, seed: seed + i, name, ...first })];
     const fused = activation === 'relu' && !batchNorm;
     const layers: tf.layers.Layer[] = [
       tf.layers.dense({
@@ -38,8 +50,8 @@ function hidden(
         activation: fused ? 'relu' : 'linear',
         useBias: !batchNorm,
         kernelInitializer: init(seed + i),
-        name: `hidden${i}`,
-        ...(i === 0 && inputShape ? { inputShape } : {}),
+        name,
+        ...first,
       }),
     ];
     if (batchNorm) layers.push(tf.layers.batchNormalization({ momentum: 0.95, name: `hidden${i}_bn` }));
@@ -55,6 +67,10 @@ function hidden(
 
 export function mlpGan(o: MlpOptions): Preset {
   const size = o.sampleShape.reduce((a, b) => a * b, 1);
+  const init: Init = (seed) =>
+    o.weightStd === undefined
+      ? tf.initializers.glorotUniform({ seed })
+      : tf.initializers.randomNormal({ mean: 0, stddev: o.weightStd, seed });
   return {
     name: o.name,
     description: o.description,
@@ -63,7 +79,7 @@ export function mlpGan(o: MlpOptions): Preset {
     defaults: o.defaults,
     buildGenerator(seed) {
       const layers = [
-        ...hidden(o.generatorUnits, o.activation, seed, o.generatorBatchNorm ?? false, [o.latentSize]),
+        ...hidden(o.generatorUnits, o, init, seed, o.generatorBatchNorm ?? false, [o.latentSize]),
         tf.layers.dense({ units: size, activation: o.output, kernelInitializer: init(seed + 50), name: 'output' }),
       ];
       if (o.sampleShape.length > 1) layers.push(tf.layers.reshape({ targetShape: o.sampleShape, name: 'image' }));
@@ -76,7 +92,15 @@ export function mlpGan(o: MlpOptions): Preset {
         name: 'discriminator',
         layers: [
           ...flatten,
-          ...hidden(o.discriminatorUnits, o.activation, seed + 100, false, flatten.length ? undefined : inputShape),
+          ...hidden(
+            o.discriminatorUnits,
+            o,
+            init,
+            seed + 100,
+            false,
+            flatten.length ? undefined : inputShape,
+            o.discriminatorMaxoutPieces,
+          ),
           tf.layers.dense({ units: 1, kernelInitializer: init(seed + 150), name: LOGIT_LAYER }),
           tf.layers.activation({ activation: 'sigmoid', name: 'probability' }),
         ],
@@ -123,4 +147,24 @@ export const mlp2d = mlpGan({
   // and batch 256 runs ~11 steps/s on one wasm thread. No EMA: averaging the weights of a generator
   // that moves between modes puts its samples between them.
   defaults: { learningRate: 1e-3, batchSize: 256, emaDecay: 0 },
+});
+
+/**
+ * PacGAN's 2-D architecture (Lin et al. 2018, synthetic_data_experiments in fjxmlzn/PacGAN): G 2-d noise →
+ * 4 × (400, batch norm, ReLU) → 2; D 3 × Maxout(200 units, 5 pieces) → 1; kernels N(0, 0.02²); Adam lr 1e-4,
+ * β1 0.8, batch 100 (the paper trains 400 epochs of 100,000 points).
+ */
+export const pacgan2d = mlpGan({
+  name: 'pacgan-2d',
+  description: "PacGAN's 2-D pair (--data ring or grid): G 4×400 with batch norm and ReLU, D 3×200 maxout (5 pieces)",
+  latentSize: 2,
+  sampleShape: [2],
+  generatorUnits: [400, 400, 400, 400],
+  generatorBatchNorm: true,
+  discriminatorUnits: [200, 200, 200],
+  discriminatorMaxoutPieces: 5,
+  weightStd: 0.02,
+  activation: 'relu',
+  output: 'linear',
+  defaults: { learningRate: 1e-4, beta1: 0.8, batchSize: 100, emaDecay: 0 },
 });

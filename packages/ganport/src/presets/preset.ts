@@ -8,7 +8,7 @@ export interface Preset {
   /** Per-sample output shape: [height, width, channels] for images (channels last), [2] for points. */
   sampleShape: number[];
   /** Training settings this architecture wants unless the command line says otherwise. */
-  defaults?: { learningRate?: number; batchSize?: number; emaDecay?: number };
+  defaults?: { learningRate?: number; beta1?: number; batchSize?: number; emaDecay?: number };
   /** Set for class-conditional presets: both models then take an int32 label [batch, 1] as their second input. */
   numClasses?: number;
   /** Builds a fresh generator: latent [batch, latentSize] (and label) → image in [-1, 1]. */

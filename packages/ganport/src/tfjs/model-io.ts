@@ -7,6 +7,8 @@ import { dirname, join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../util/files.js';
+// Registers the custom layers ganport's presets use, so any model saved with them loads back.
+import './maxout.js';
 
 const WEIGHTS_FILE = 'weights.bin';
 

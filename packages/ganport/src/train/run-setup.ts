@@ -102,7 +102,7 @@ function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): Run
       'discriminator learning rate',
       options.discriminatorLearningRate ?? learningRate,
     ),
-    beta1: options.beta1 ?? 0.5,
+    beta1: options.beta1 ?? preset.defaults?.beta1 ?? 0.5,
     loss,
     labelSmoothing,
     emaDecay,

@@ -1,4 +1,4 @@
-/** Depthwise and separable convolutions, the 1-D layers, RepeatVector, Permute, Dot, ThresholdedReLU, Rescaling, noise. */
+/** Depthwise and separable convolutions, the 1-D layers, RepeatVector, Permute, Dot, ThresholdedReLU, Rescaling, noise, Maxout. */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -6,6 +6,7 @@ import * as ort from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { convertLayersModel, decodeModel, modelToBytes } from '../../src/export/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
+import { maxout } from '../../src/tfjs/maxout.js';
 import { maxAbsDiff } from '../helpers.js';
 import { assertRoundTrip, init, roundTrip, sequential, transposeCount } from './helpers.js';
 
@@ -274,5 +275,25 @@ describe('ThresholdedReLU, Softmax on any axis, Rescaling, noise layers', () => 
       ),
     );
     await assertRoundTrip(sequential([5, 3], [tf.layers.spatialDropout1d({ rate: 0.4 })]));
+  });
+});
+
+describe('Maxout (PacGAN discriminator units): Gemm or MatMul, Reshape to pieces, ReduceMax', () => {
+  for (const [units, pieces] of [
+    [1, 1],
+    [7, 5],
+    [16, 2],
+  ])
+    test(`${units} units × ${pieces} pieces on [batch, 9]`, async () => {
+      const bytes = await roundTrip(
+        sequential([9], [maxout({ units, pieces, stddev: 0.5, seed: units }), maxout({ units: 3, pieces, seed: 2 })]),
+        { batch: 5 },
+      );
+      const ops = decodeModel(bytes).graph.node.map((n) => n.opType);
+      assert.deepEqual(ops.filter((op) => op === 'ReduceMax').length, 2);
+    });
+  test('on a sequence [batch, 4, 6] (the kernel applied to the last axis), opsets 13 and 18', async () => {
+    const model = sequential([4, 6], [maxout({ units: 5, pieces: 3, stddev: 1, seed: 9 })]);
+    for (const opset of [13, 18]) await assertRoundTrip(model, { convert: { opset } });
   });
 });

@@ -139,3 +139,35 @@ test('train --pack 4: the discriminator judges 4 points at once, in tfjs and in 
     /class-conditional; packing \(PacGAN\) is for unconditional presets/,
   );
 });
+
+test("pacgan-2d: the paper's Adam settings as preset defaults; its packed maxout D exports and matches tfjs", async () => {
+  const run = tempDir();
+  const model = tempDir();
+  await train({
+    outDir: run,
+    preset: 'pacgan-2d',
+    dataDir: 'grid',
+    epochs: 1,
+    limit: 400,
+    seed: 3,
+    pack: 4,
+    quiet: true,
+  });
+  const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
+  assert.deepEqual(
+    [config.learningRate, config.beta1, config.batchSize, config.emaDecay, config.pack],
+    [1e-4, 0.8, 100, 0, 4],
+  );
+  await exportRun(run, model);
+  const d = await loadLayersModel(join(model, 'tfjs', 'discriminator', 'model.json'));
+  assert.deepEqual(
+    d.layers.filter((l) => l.getClassName() === 'Maxout').map((l) => l.name),
+    ['hidden0', 'hidden1', 'hidden2'],
+  );
+  const x = Float32Array.from({ length: 3 * 8 }, (_, i) => 4 * Math.cos(i));
+  const expected = (d.predict(tf.tensor2d(x, [3, 8])) as tf.Tensor).dataSync();
+  const session = await ort.InferenceSession.create(join(model, 'discriminator.onnx'));
+  const { probability } = await session.run({ point: new ort.Tensor('float32', x, [3, 8]) });
+  assert.ok(maxAbsDiff(probability.data as Float32Array, expected) < 1e-5);
+  await session.release();
+});

@@ -5,7 +5,7 @@
 import { activationLayer } from './activation.js';
 import type { LayerHandler } from './context.js';
 import { conv2d, conv2dTranspose, depthwiseConv2d, separableConv2d } from './conv.js';
-import { dense } from './dense.js';
+import { dense, maxout } from './dense.js';
 import { elu, leakyRelu, prelu, relu, rescaling, softmax, thresholdedRelu } from './elementwise-activations.js';
 import { embedding } from './embedding.js';
 import { add, average, concatenate, dot, maximum, minimum, multiply } from './merge.js';
@@ -19,6 +19,7 @@ import { masking, timeDistributed } from './wrappers.js';
 
 export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = {
   Dense: dense,
+  Maxout: maxout,
   Conv2D: conv2d,
   Conv2DTranspose: conv2dTranspose,
   DepthwiseConv2D: depthwiseConv2d,
