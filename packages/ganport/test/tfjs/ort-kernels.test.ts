@@ -226,6 +226,7 @@ test('the elementwise, reduction, batch-norm and tile kernels, and their gradien
     [(a) => tf.sum(a, [0, 1, 2], true), [x], ['ReduceSum']],
     [(a) => tf.sum(a), [x], ['ReduceSum']],
     [(a) => tf.mean(a, -1), [x], ['ReduceMean']],
+    [(a) => tf.max(a, -1), [x], ['Equal']], // Max's gradient: Equal of the input and its broadcast max (Maxout)
     [(a, m, v, s, o) => tf.batchNorm(a, m, v, o, s, 1e-3), [x, channel, variance, channel, channel], ['Tile', 'Rsqrt']],
     [(c) => tf.tile(c.reshape([1, 1, 1, 3]), [4, 5, 6, 1]), [channel], ['Tile']],
   ];
@@ -241,10 +242,11 @@ test('the elementwise, reduction, batch-norm and tile kernels, and their gradien
       greaterEqual: tf.greaterEqual(a, b),
       less: tf.less(a, b),
       lessEqual: tf.lessEqual(a, b),
+      equalBroadcast: tf.equal(a, tf.max(a, -1, true)),
     };
     // The value only: tfjs's Maximum gradient does not sum over broadcast axes, on any backend.
     return { ...comparisons, maximumBroadcast: tf.maximum(a, c) };
-  }, ['Greater', 'GreaterOrEqual', 'Less', 'LessOrEqual', 'Max']);
+  }, ['Greater', 'GreaterOrEqual', 'Less', 'LessOrEqual', 'Equal', 'Max']);
 });
 
 test('the ort kernels leave no tensors or backend data behind', async () => {
