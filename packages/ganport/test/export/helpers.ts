@@ -142,6 +142,13 @@ export async function assertRoundTrip(model: tf.LayersModel, options?: RoundTrip
   await roundTrip(model, options);
 }
 
+/** A graph input's or output's dims: each a size, or the name of a symbolic one ('batch'). */
+export const valueDims = (value: ModelProto['graph']['output'][number]) =>
+  value.type.tensorType.shape.dim.map((d) => ('dimValue' in d ? d.dimValue : d.dimParam));
+
+/** How many nodes of ONNX op type `op` the graph has. */
+export const opCount = (model: ModelProto, op: string) => model.graph.node.filter((n) => n.opType === op).length;
+
 /** How many Transpose nodes, and how many feed straight into a Transpose that undoes them. */
 export function transposeCount(model: ModelProto): { total: number; inversePairs: number } {
   const transposes = model.graph.node.filter((n) => n.opType === 'Transpose');
