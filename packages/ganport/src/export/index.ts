@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { GanportError, toLayout } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
 import { exportedModelFacts, modelPaths, writeModelManifest } from '../formats/model-dir.js';
-import { type RunConfig, readRunConfig, runPaths, verifyRunFiles } from '../formats/run-dir.js';
+import { type RunConfig, readBestMeasurement, readRunConfig, runPaths, verifyRunFiles } from '../formats/run-dir.js';
 import { isKerasFile, loadKerasModel } from '../keras/load.js';
 import { encodeModel } from '../onnx/proto.js';
 import { selectReferenceBackend } from '../tfjs/backend.js';
@@ -84,6 +84,8 @@ async function readTrainedRun(runDir: string): Promise<RunConfig> {
 export type RunExportOptions = Pick<ConvertOptions, 'opset' | 'layout' | 'foldBatchNorm' | 'fp16'> & {
   /** Also write a Triton Inference Server model repository for the generator here. */
   triton?: string;
+  /** Export the models of the run's best `--eval-every` measurement (RUN/best/) instead of its last epoch's. */
+  best?: boolean;
 };
 
 export async function exportRun(
@@ -96,8 +98,13 @@ export async function exportRun(
   const run = runPaths(runDir);
   await selectReferenceBackend('cpu');
   const facts = exportedModelFacts(config, toLayout(options.layout ?? 'NHWC'));
-  const generator = await loadLayersModel(run.generatorJson);
-  const discriminator = await loadLayersModel(run.discriminatorJson);
+  const source = options.best
+    ? { generator: run.bestGenerator, discriminator: run.bestDiscriminator }
+    : { generator: run.generator, discriminator: run.discriminator };
+  if (options.best && !(await readBestMeasurement(runDir)))
+    throw new GanportError(`${runDir} has no best measurement (best/); train it with --eval-every N`, 'not-found');
+  const generator = await loadLayersModel(join(source.generator, 'model.json'));
+  const discriminator = await loadLayersModel(join(source.discriminator, 'model.json'));
   const generatorBytes = modelToBytes(generator, { ...options, ...facts.generator });
   const discriminatorBytes = modelToBytes(discriminator, { ...options, ...facts.discriminator });
   generator.dispose();
@@ -107,8 +114,8 @@ export async function exportRun(
   await writeFileAtomic(out.generator, generatorBytes);
   await writeFileAtomic(out.discriminator, discriminatorBytes);
   for (const [from, to] of [
-    [run.generator, out.tfjsGenerator],
-    [run.discriminator, out.tfjsDiscriminator],
+    [source.generator, out.tfjsGenerator],
+    [source.discriminator, out.tfjsDiscriminator],
   ]) {
     await writeFileAtomic(join(to, 'weights.bin'), await readFile(join(from, 'weights.bin')));
     await writeFileAtomic(join(to, 'model.json'), await readFile(join(from, 'model.json')));

@@ -1,4 +1,5 @@
 /** The layout of a training run directory, shared by the trainer and the exporter. */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
@@ -17,6 +18,9 @@ export const runPaths = (dir: string) => ({
   lossPlot: join(dir, 'loss.svg'),
   /** `train --eval-every`: the measurements against the step. */
   evalPlot: join(dir, 'eval.svg'),
+  /** `train --eval-every`: the generator (EMA) and discriminator of the best measurement so far. */
+  bestGenerator: join(dir, 'best', 'generator'),
+  bestDiscriminator: join(dir, 'best', 'discriminator'),
   /** Held by the training process writing the run (see util/lock.ts). */
   lock: join(dir, 'train.lock'),
   /** What --overwrite removes: everything a run writes, nothing else in the directory. */
@@ -24,6 +28,7 @@ export const runPaths = (dir: string) => ({
     'metrics.jsonl',
     'loss.svg',
     'eval.svg',
+    'best',
     'samples',
     'generator',
     'discriminator',
@@ -135,11 +140,33 @@ export async function readRunConfig(runDir: string): Promise<RunConfig> {
   return config;
 }
 
-/** What a run's manifest.json covers: the files `ganport export` reads. */
-const EXPORTED_FILES = ['config.json', 'generator', 'discriminator'];
+/** What a run's manifest.json covers: the files `ganport export` reads (best/ once a measurement has been kept). */
+const EXPORTED_FILES = ['config.json', 'generator', 'discriminator', 'best'];
 
-/** Records config.json and the exported models in manifest.json; called after they are rewritten at an epoch's end. */
-export const writeRunManifest = (runDir: string): Promise<void> => writeManifest(runDir, EXPORTED_FILES);
+/** Records config.json and the exported models in manifest.json; called after any of them is rewritten. */
+export const writeRunManifest = (runDir: string): Promise<void> =>
+  writeManifest(
+    runDir,
+    EXPORTED_FILES.filter((entry) => existsSync(join(runDir, entry))),
+  );
+
+/** Where the best `--eval-every` measurement of a run was taken, and what it measured (scores as in metrics.jsonl). */
+export interface BestMeasurement {
+  step: number;
+  epoch: number;
+  eval: Record<string, number>;
+}
+
+/** The best measurement kept in RUN/best/ (recorded in its generator's model.json), or undefined when none is. */
+export async function readBestMeasurement(runDir: string): Promise<BestMeasurement | undefined> {
+  const path = join(runPaths(runDir).bestGenerator, 'model.json');
+  if (!existsSync(path)) return undefined;
+  const json = JSON.parse(await readFile(path, 'utf8')) as { userDefinedMetadata?: { ganport?: BestMeasurement } };
+  const best = json.userDefinedMetadata?.ganport;
+  if (!best || !Number.isInteger(best.step) || typeof best.eval !== 'object')
+    throw new GanportError(`${path} does not record the measurement it was kept for`);
+  return { step: best.step, epoch: best.epoch, eval: best.eval };
+}
 
 /** Checks config.json and the exported models against manifest.json; runs from before manifests pass unverified. */
 export async function verifyRunFiles(runDir: string): Promise<void> {

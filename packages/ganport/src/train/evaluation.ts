@@ -16,6 +16,22 @@ export type EvalScores =
   | { fcd: number; precision: number; recall: number; class_kl: number; class_accuracy?: number }
   | { modes: number; high_quality_percent: number; reverse_kl: number };
 
+/**
+ * Whether measurement `a` beats `best` (undefined: nothing kept yet): images by FCD, lower is better;
+ * 2-D mixtures by modes captured, then the share of high-quality samples, then reverse KL.
+ */
+export function isBetter(a: EvalScores, best: EvalScores | undefined): boolean {
+  if (!best) return true;
+  if ('fcd' in a && 'fcd' in best) return a.fcd < best.fcd;
+  if ('modes' in a && 'modes' in best) {
+    const rank = (s: typeof a) => [s.modes, s.high_quality_percent, -s.reverse_kl];
+    const [x, y] = [rank(a), rank(best)];
+    const differs = x.findIndex((v, i) => v !== y[i]);
+    return differs >= 0 && x[differs] > y[differs];
+  }
+  return false;
+}
+
 /** The fewest samples a measurement takes (k-NN precision/recall needs more than k = 3 neighbours, FCD far more). */
 export const MIN_EVAL_SAMPLES = 10;
 

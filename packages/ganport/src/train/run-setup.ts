@@ -4,11 +4,19 @@
  */
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { GanportError, type Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { type Dataset, loadDataset } from '../datasets/dataset.js';
 import { loadCheckpoint, type RunPosition, type TrainingState } from '../formats/checkpoint.js';
-import { DEFAULT_EVAL_SAMPLES, type RunConfig, readRunConfig, runPaths } from '../formats/run-dir.js';
+import {
+  DEFAULT_EVAL_SAMPLES,
+  type RunConfig,
+  readRunConfig,
+  runPaths,
+  verifyRunFiles,
+  writeRunManifest,
+} from '../formats/run-dir.js';
 import { getPreset, type Preset } from '../presets/index.js';
 import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
 import { packageVersion, writeFileAtomic } from '../util/files.js';
@@ -79,10 +87,7 @@ function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): Run
   if (images < batchSize)
     throw new GanportError(`batch size ${batchSize} is larger than the ${images} images available`);
   const pack = positiveInt('pack', options.pack ?? 1);
-  const evalSamples = positiveInt('eval samples', options.evalSamples ?? DEFAULT_EVAL_SAMPLES);
-  if (evalSamples < MIN_EVAL_SAMPLES) {
-    throw new GanportError(`eval samples must be an integer of at least ${MIN_EVAL_SAMPLES}, got ${evalSamples}`);
-  }
+  const evalSamples = checkedEvalSamples(options.evalSamples ?? DEFAULT_EVAL_SAMPLES);
   if (batchSize % pack !== 0) throw new GanportError(`pack ${pack} must divide the batch size ${batchSize}`);
   if (pack > 1 && preset.numClasses) {
     throw new GanportError(`preset ${preset.name} is class-conditional; packing (PacGAN) is for unconditional presets`);
@@ -117,6 +122,58 @@ function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): Run
   };
 }
 
+/** The options that define what a run learns: fixed by its config.json, so a resume cannot change them. */
+const FIXED_ON_RESUME = {
+  preset: 'preset',
+  seed: 'seed',
+  batchSize: 'batchSize',
+  learningRate: 'learningRate',
+  discriminatorLearningRate: 'discriminatorLearningRate',
+  beta1: 'beta1',
+  loss: 'loss',
+  labelSmoothing: 'labelSmoothing',
+  pack: 'pack',
+  emaDecay: 'emaDecay',
+} as const satisfies Partial<Record<keyof TrainOptions, keyof RunConfig>>;
+
+function refuseChangedOptions(options: TrainOptions, config: RunConfig, data: Dataset): void {
+  const changed = Object.entries(FIXED_ON_RESUME)
+    .filter(([option, field]) => {
+      const given = options[option as keyof typeof FIXED_ON_RESUME];
+      return given !== undefined && given !== config[field];
+    })
+    .map(([option]) => option);
+  if (options.dataDir !== undefined && options.dataDir !== config.data && resolve(options.dataDir) !== config.data)
+    changed.push('dataDir');
+  if (options.limit !== undefined && Math.min(data.count, options.limit) !== config.images) changed.push('limit');
+  if (changed.length) {
+    throw new GanportError(
+      `${options.outDir}/config.json fixes ${changed.join(', ')} for the whole run; a resume cannot change ` +
+        'them (start a new run with --out to train differently)',
+    );
+  }
+}
+
+/** What a resume may change, written back to config.json: the length of the run and how it is logged and measured. */
+function applyResumeOptions(options: TrainOptions, config: RunConfig): boolean {
+  const before = JSON.stringify(config);
+  if (options.epochs !== undefined) config.epochs = positiveInt('epochs', options.epochs);
+  if (options.evalEvery !== undefined) config.evalEvery = positiveInt('eval interval', options.evalEvery);
+  if (options.evalSamples !== undefined) config.evalSamples = checkedEvalSamples(options.evalSamples);
+  if (options.checkpointEvery !== undefined)
+    config.checkpointEvery = positiveInt('checkpoint interval', options.checkpointEvery);
+  if (options.logEvery !== undefined) config.logEvery = positiveInt('log interval', options.logEvery);
+  return JSON.stringify(config) !== before;
+}
+
+function checkedEvalSamples(samples: number): number {
+  const checked = positiveInt('eval samples', samples);
+  if (checked < MIN_EVAL_SAMPLES) {
+    throw new GanportError(`eval samples must be an integer of at least ${MIN_EVAL_SAMPLES}, got ${checked}`);
+  }
+  return checked;
+}
+
 /** Reads a run to resume, or checks the options of a new one and writes its config.json. */
 export async function openRun(options: TrainOptions): Promise<OpenedRun> {
   const log = options.log ?? (() => {});
@@ -128,8 +185,17 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
       throw new GanportError(`${options.outDir} is not a training run (no config.json) to resume`, 'not-found');
     }
     config = await readRunConfig(options.outDir);
-    if (options.epochs !== undefined) config.epochs = positiveInt('epochs', options.epochs);
     data = await loadDataset(config.data, getPreset(config.preset), config.seed);
+    refuseChangedOptions(options, config, data);
+    if (applyResumeOptions(options, config)) {
+      // re-recorded only if it held before: a damaged generator/ stays flagged until the next epoch's end rewrites it
+      const intact = await verifyRunFiles(options.outDir).then(
+        () => true,
+        () => false,
+      );
+      await writeFileAtomic(paths.config, `${JSON.stringify(config, null, 2)}\n`);
+      if (intact) await writeRunManifest(options.outDir);
+    }
   } else {
     if (existsSync(paths.config) && !options.overwrite) {
       throw new GanportError(

@@ -7,12 +7,18 @@
 import { GanportError, Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import type { RunPosition, TrainingState } from '../formats/checkpoint.js';
-import { type RunPaths, runPaths, writeRunManifest } from '../formats/run-dir.js';
+import {
+  type BestMeasurement,
+  type RunPaths,
+  readBestMeasurement,
+  runPaths,
+  writeRunManifest,
+} from '../formats/run-dir.js';
 import type { BackendChoice } from '../tfjs/backend.js';
 import { saveLayersModel } from '../tfjs/model-io.js';
 import { acquireLock } from '../util/lock.js';
 import { CheckpointPolicy } from './checkpoints.js';
-import { evaluateGenerator } from './evaluation.js';
+import { type EvalScores, evaluateGenerator, isBetter } from './evaluation.js';
 import { ganLoss } from './losses.js';
 import { type MetricsLine, MetricsWriter } from './metrics.js';
 import { ProgressBar } from './progress.js';
@@ -46,6 +52,8 @@ interface Run {
   speed: Throughput;
   bar: ProgressBar;
   stepsPerEpoch: number;
+  /** The best `--eval-every` measurement so far, whose models are in best/. */
+  best?: BestMeasurement;
 }
 
 /** Trains a new run, or resumes one, holding the run directory's lock so that no other process writes it meanwhile. */
@@ -85,6 +93,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     samples: new SampleWriter({ ...config, modes: data.mixture?.modes }),
     speed: new Throughput(position.step, config.batchSize, config.epochs * stepsPerEpoch),
     bar: new ProgressBar(process.stderr, 24, options.quiet),
+    best: await readBestMeasurement(options.outDir),
   };
   try {
     for (let epoch = position.epoch; epoch <= config.epochs; epoch++) {
@@ -133,12 +142,23 @@ async function trainEpoch(run: Run, epoch: number): Promise<void> {
   }
 }
 
-/** `--eval-every`: the EMA generator measured as `ganport eval` measures it, into metrics.jsonl and eval.svg. */
+/**
+ * `--eval-every`: the EMA generator measured as `ganport eval` measures it, into metrics.jsonl and
+ * eval.svg; the best measurement's models are kept in best/ for `ganport export --best`.
+ */
 async function measure(run: Run): Promise<void> {
-  const { config } = run.opened;
+  const { config, preset } = run.opened;
   const { step, epoch } = run.position;
   const scores = await evaluateGenerator(run.state.ema, config);
   await run.metrics.appendEval({ step, epoch, eval: scores }, run.paths.evalPlot);
+  if (!isBetter(scores, run.best?.eval as EvalScores | undefined)) return;
+  run.best = { step, epoch, eval: scores };
+  const kept = { role: 'generator', preset: preset.name, ema: config.emaDecay, ...run.best };
+  await saveLayersModel(run.state.ema, run.paths.bestGenerator, { ganport: kept });
+  await saveLayersModel(run.state.discriminator, run.paths.bestDiscriminator, {
+    ganport: { ...kept, role: 'discriminator' },
+  });
+  await writeRunManifest(run.outDir);
 }
 
 /** The epoch's picture, the exportable generator (EMA) and discriminator, a checkpoint and the loss plot. */

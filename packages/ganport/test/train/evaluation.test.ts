@@ -1,11 +1,18 @@
-/** train --eval-every: measurements written into metrics.jsonl and eval.svg during training, kept across a resume. */
+/**
+ * train --eval-every: measurements written into metrics.jsonl and eval.svg during training, kept across a resume;
+ * the best measurement's models kept in best/ and exported with export --best.
+ */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { loadGenerator } from '@ganport/runtime';
+import { exportRun } from '../../src/export/index.js';
+import { readBestMeasurement } from '../../src/formats/run-dir.js';
+import { type EvalScores, isBetter } from '../../src/train/evaluation.js';
 import { readEvalLines, readMetrics } from '../../src/train/metrics.js';
 import { train } from '../../src/train/train.js';
-import { SAMPLE_DATA, tempDir } from '../helpers.js';
+import { runCli, SAMPLE_DATA, tempDir } from '../helpers.js';
 
 test('a 2-D run measured every 4 steps: modes, high-quality share and reverse KL in metrics.jsonl and eval.svg', async () => {
   const outDir = tempDir();
@@ -66,4 +73,59 @@ test('eval options are checked before a run starts', async () => {
     /eval samples must be an integer of at least 10, got 5/,
   );
   assert.ok(!existsSync(join(outDir, 'config.json')), 'refused before the run is written');
+});
+
+test('which measurement is better: lower FCD; for 2-D more modes, then more high-quality samples, then lower reverse KL', () => {
+  const image = (fcd: number): EvalScores => ({ fcd, precision: 0.5, recall: 0.5, class_kl: 0.1 });
+  const points = (modes: number, hq: number, rkl: number): EvalScores => ({
+    modes,
+    high_quality_percent: hq,
+    reverse_kl: rkl,
+  });
+  assert.ok(isBetter(image(30), undefined));
+  assert.ok(isBetter(image(30), image(31)) && !isBetter(image(31), image(30)) && !isBetter(image(30), image(30)));
+  assert.ok(isBetter(points(25, 50, 0.5), points(24, 90, 0.01)));
+  assert.ok(isBetter(points(25, 60, 0.5), points(25, 50, 0.01)));
+  assert.ok(isBetter(points(25, 60, 0.1), points(25, 60, 0.2)) && !isBetter(points(25, 60, 0.2), points(25, 60, 0.1)));
+});
+
+test('best/ keeps the best measurement; export --best writes it, and its generator samples what was measured', async () => {
+  const outDir = tempDir();
+  await train({ outDir, preset: 'mlp-2d', dataDir: 'grid', limit: 2048, epochs: 2, evalEvery: 2, quiet: true });
+  const lines = await readEvalLines(join(outDir, 'metrics.jsonl'));
+  const best = lines.reduce((a, b) => (isBetter(b.eval, a.eval) ? b : a));
+  const kept = await readBestMeasurement(outDir);
+  assert.deepEqual(kept, { step: best.step, epoch: best.epoch, eval: best.eval });
+
+  const modelDir = tempDir();
+  const cli = runCli(['export', outDir, '--best', '--out', modelDir]);
+  assert.equal(cli.status, 0, cli.stderr);
+  assert.match(cli.stdout, new RegExp(`the best measurement: step ${best.step} \\(epoch ${best.epoch}\\), modes`));
+  const exported = JSON.parse(readFileSync(join(modelDir, 'tfjs', 'generator', 'model.json'), 'utf8'));
+  assert.equal(exported.userDefinedMetadata.ganport.step, best.step);
+  const generator = await loadGenerator(readFileSync(join(modelDir, 'generator.onnx')));
+  assert.equal(generator.info.latentSize, 2);
+  await generator.dispose();
+
+  const noEval = tempDir();
+  await train({ outDir: noEval, preset: 'mlp-2d', dataDir: 'grid', limit: 512, epochs: 1, quiet: true });
+  await assert.rejects(
+    exportRun(noEval, tempDir(), { best: true }),
+    /has no best measurement \(best\/\); train it with --eval-every/,
+  );
+});
+
+test('a resume may add --eval-every (recorded in config.json, the manifest still verifying) but not change what is learnt', async () => {
+  const outDir = tempDir();
+  await train({ outDir, preset: 'mlp-2d', dataDir: 'grid', limit: 1024, epochs: 1, seed: 4, quiet: true });
+  await assert.rejects(
+    train({ outDir, resume: true, epochs: 2, learningRate: 0.1, seed: 4, pack: 2, quiet: true }),
+    /config.json fixes learningRate, pack for the whole run; a resume cannot change them/,
+  );
+  await train({ outDir, resume: true, epochs: 2, seed: 4, evalEvery: 2, quiet: true });
+  const config = JSON.parse(readFileSync(join(outDir, 'config.json'), 'utf8'));
+  assert.deepEqual([config.epochs, config.evalEvery], [2, 2]);
+  const steps = (await readEvalLines(join(outDir, 'metrics.jsonl'))).map((l) => l.step);
+  assert.deepEqual(steps, [6, 8]);
+  await exportRun(outDir, tempDir(), { best: true }); // verifies the run's manifest first
 });

@@ -1,7 +1,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { toLayout } from '@ganport/runtime';
 import { DEFAULT_OPSET, exportModelFile, exportRun, MAX_OPSET, MIN_OPSET } from '../../export/index.js';
+import { readBestMeasurement } from '../../formats/run-dir.js';
 import { defineCommand, UsageError } from '../flags.js';
+
+const formatScores = (scores: Record<string, number>) =>
+  Object.entries(scores)
+    .map(([name, value]) => `${name} ${Number(value.toFixed(4))}`)
+    .join(', ');
 
 export const exportCommand = defineCommand({
   name: 'export',
@@ -32,25 +38,33 @@ export const exportCommand = defineCommand({
       help: 'export only this nested model of a model file (e.g. the generator of a combined GAN); see ganport inspect',
     },
     triton: { type: 'string', value: 'REPO_DIR', help: 'also write a Triton model repository serving the generator' },
+    best: {
+      type: 'boolean',
+      help: "export a run's best --eval-every measurement (kept in RUN_DIR/best/) rather than its last epoch",
+    },
   },
   examples: [
     'ganport export runs/dcgan --out models/my-dcgan',
+    'ganport export runs/dcgan --best --out models/my-dcgan',
     'ganport export runs/dcgan --out models/dcgan-nchw --layout nchw --fold-batchnorm --fp16',
     'ganport export runs/dcgan/generator/model.json --out generator.onnx --opset 13',
     'ganport export gan/model.json --submodel generator --out generator.onnx',
     'ganport export generator.h5 --out generator.onnx',
     'ganport export generator.keras --out generator.onnx',
   ],
-  async run({ out, triton, submodel, ...values }, source) {
+  async run({ out, triton, submodel, best, ...values }, source) {
     const options = { ...values, layout: toLayout(values.layout) };
     const isRun = existsSync(source) && statSync(source).isDirectory();
     if (triton !== undefined && !isRun) {
       throw new UsageError('--triton goes with a RUN_DIR export (it serves the generator)');
     }
     if (submodel !== undefined && isRun) throw new UsageError('--submodel goes with a model file export');
+    if (best && !isRun) throw new UsageError('--best goes with a RUN_DIR export');
     const files = isRun
-      ? await exportRun(source, out, { ...options, triton })
+      ? await exportRun(source, out, { ...options, triton, best })
       : [await exportModelFile(source, out, { ...options, submodel })];
+    const kept = best ? await readBestMeasurement(source) : undefined;
+    if (kept) console.log(`the best measurement: step ${kept.step} (epoch ${kept.epoch}), ${formatScores(kept.eval)}`);
     const notes = [`opset ${options.opset}`, options.layout, options.fp16 ? 'fp16' : 'fp32'];
     if (options.foldBatchNorm) notes.push('batch norm folded');
     for (const f of files) console.log(`wrote ${f.path} (${(f.bytes / 1024).toFixed(1)} KiB, ${notes.join(', ')})`);

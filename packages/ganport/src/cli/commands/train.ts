@@ -11,7 +11,11 @@ export const trainCommand = defineCommand({
   summary: 'train a GAN in Node with TensorFlow.js',
   flags: {
     out: { type: 'string', value: 'RUN_DIR', help: 'the directory of a new run (or give --resume)' },
-    resume: { type: 'string', value: 'RUN_DIR', help: 'continue the run in RUN_DIR from its last checkpoint' },
+    resume: {
+      type: 'string',
+      value: 'RUN_DIR',
+      help: 'continue the run in RUN_DIR from its last checkpoint (--epochs, --eval-every, --eval-samples, --checkpoint-every, --log-every may change)',
+    },
     preset: {
       type: 'string',
       value: 'NAME',
