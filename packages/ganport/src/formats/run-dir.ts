@@ -68,6 +68,12 @@ export interface RunConfig {
   labelSmoothing: number;
   /** Decay of the generator's exponential moving average (0: none); the EMA generator is what samples and exports use. */
   emaDecay: number;
+  /** Spectral normalization of the discriminator's kernels. */
+  spectralNorm: boolean;
+  /** Weight γ of the R1 gradient penalty on real samples, γ/2 · E‖∇D(x)‖² (0: none). */
+  r1Gamma: number;
+  /** Both learning rates decay linearly to 0 over the run's steps. */
+  lrDecay: boolean;
   checkpointEvery: number;
   /** A metrics.jsonl line every this many steps (and at each epoch's end). */
   logEvery: number;
@@ -78,6 +84,7 @@ export interface RunConfig {
 }
 
 const isString = (v: unknown) => typeof v === 'string';
+const isBoolean = (v: unknown) => typeof v === 'boolean';
 const isNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
 const isPositiveInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 0;
 const isNonNegativeInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
@@ -106,6 +113,9 @@ const FIELD_CHECKS: [keyof RunConfig, (value: unknown) => boolean, string][] = [
   ['loss', isString, 'a loss name'],
   ['labelSmoothing', isNumber, 'a number'],
   ['emaDecay', isNumber, 'a number'],
+  ['spectralNorm', isBoolean, 'true or false'],
+  ['r1Gamma', (v) => isNumber(v) && (v as number) >= 0, 'a non-negative number'],
+  ['lrDecay', isBoolean, 'true or false'],
   ['checkpointEvery', isPositiveInt, 'a positive integer'],
   ['logEvery', isPositiveInt, 'a positive integer'],
   ['evalEvery', isNonNegativeInt, 'a non-negative integer'],
@@ -133,6 +143,9 @@ export async function readRunConfig(runDir: string): Promise<RunConfig> {
   config.evalSamples ??= DEFAULT_EVAL_SAMPLES;
   config.pack ??= 1;
   config.discriminatorLearningRate ??= config.learningRate; // runs from before TTUR
+  config.spectralNorm ??= false; // runs from before these options
+  config.r1Gamma ??= 0;
+  config.lrDecay ??= false;
   for (const [field, check, expected] of FIELD_CHECKS) {
     if (!check(config[field]))
       throw new GanportError(`${path}: ${field} must be ${expected}, got ${JSON.stringify(config[field])}`);

@@ -9,6 +9,7 @@
 
 import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
+import { spectralNormConv2d, spectralNormDense } from '../tfjs/spectral-norm.js';
 import { LOGIT_LAYER, type Preset, packedShape } from './preset.js';
 
 export interface DcganOptions {
@@ -94,7 +95,11 @@ export function dcgan(options: DcganOptions): Preset {
         .apply(x) as tf.SymbolicTensor;
       return tf.model({ inputs: label ? [z, label] : [z], outputs: image, name: 'generator' });
     },
-    buildDiscriminator(seed, pack = 1) {
+    buildDiscriminator(seed, pack = 1, { spectralNorm = false } = {}) {
+      const dense = (units: number, layerSeed: number, name: string) =>
+        spectralNorm
+          ? spectralNormDense({ units, seed: layerSeed, name })
+          : tf.layers.dense({ units, kernelInitializer: glorot(layerSeed), name });
       if (numClasses && pack > 1)
         throw new GanportError(`${options.name} is class-conditional; packing (PacGAN) is for unconditional presets`);
       const image = tf.input({ shape: packedShape([size, size, channels], pack), name: 'image' });
@@ -109,9 +114,9 @@ export function dcgan(options: DcganOptions): Preset {
             name: 'label_embedding',
           })
           .apply(label) as tf.SymbolicTensor;
-        const map = tf.layers
-          .dense({ units: size * size, kernelInitializer: glorot(seed + 97), name: 'label_map' })
-          .apply(tf.layers.flatten().apply(embedded)) as tf.SymbolicTensor;
+        const map = dense(size * size, seed + 97, 'label_map').apply(
+          tf.layers.flatten().apply(embedded),
+        ) as tf.SymbolicTensor;
         x = tf.layers
           .concatenate({ name: 'image_and_label' })
           .apply([
@@ -120,23 +125,23 @@ export function dcgan(options: DcganOptions): Preset {
           ]) as tf.SymbolicTensor;
       }
       for (let level = 0; level < upsamplings; level++) {
-        x = tf.layers
-          .conv2d({
-            filters: widthAt(level),
-            kernelSize: 4,
-            strides: 2,
-            padding: 'same',
-            kernelInitializer: glorot(seed + 20 + level),
-            name: `down${level}`,
-          })
-          .apply(x) as tf.SymbolicTensor;
+        const conv = {
+          filters: widthAt(level),
+          kernelSize: 4,
+          strides: 2,
+          padding: 'same',
+          name: `down${level}`,
+        } as const;
+        x = (
+          spectralNorm
+            ? spectralNormConv2d({ ...conv, seed: seed + 20 + level })
+            : tf.layers.conv2d({ ...conv, kernelInitializer: glorot(seed + 20 + level) })
+        ).apply(x) as tf.SymbolicTensor;
         x = tf.layers.leakyReLU({ alpha: 0.2 }).apply(x) as tf.SymbolicTensor;
         if (dropout > 0)
           x = tf.layers.dropout({ rate: dropout, seed: seed + 30 + level }).apply(x) as tf.SymbolicTensor;
       }
-      const logit = tf.layers
-        .dense({ units: 1, kernelInitializer: glorot(seed + 2), name: LOGIT_LAYER })
-        .apply(tf.layers.flatten().apply(x)) as tf.SymbolicTensor;
+      const logit = dense(1, seed + 2, LOGIT_LAYER).apply(tf.layers.flatten().apply(x)) as tf.SymbolicTensor;
       const probability = tf.layers
         .activation({ activation: 'sigmoid', name: 'probability' })
         .apply(logit) as tf.SymbolicTensor;

@@ -2,8 +2,11 @@
  * Fully connected GANs: the beginner's seed-mlp, a wider `mlp` for 28×28 images,
  * and `mlp-2d` for the 2-D mixtures (a 2-d latent as in VEEGAN / PacGAN).
  */
+
+import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { maxout } from '../tfjs/maxout.js';
+import { spectralNormDense } from '../tfjs/spectral-norm.js';
 import { LOGIT_LAYER, type Preset, packedShape } from './preset.js';
 
 export interface MlpOptions {
@@ -28,31 +31,38 @@ export interface MlpOptions {
 
 type Init = (seed: number) => ReturnType<typeof tf.initializers.glorotUniform>;
 
-function hidden(
-  units: number[],
-  o: MlpOptions,
-  init: Init,
-  seed: number,
-  batchNorm: boolean,
-  inputShape?: number[],
-  maxoutPieces?: number,
-): tf.layers.Layer[] {
+/** One side's hidden layers. */
+interface HiddenStack {
+  units: number[];
+  seed: number;
+  batchNorm?: boolean;
+  inputShape?: number[];
+  maxoutPieces?: number;
+  spectralNorm?: boolean;
+}
+
+function hidden(o: MlpOptions, init: Init, stack: HiddenStack): tf.layers.Layer[] {
   const { activation } = o;
-  return units.flatMap((n, i) => {
+  const { seed, batchNorm = false, maxoutPieces, spectralNorm } = stack;
+  if (maxoutPieces && spectralNorm)
+    throw new GanportError(`preset ${o.name}: spectral normalization is not available for maxout layers`);
+  return stack.units.flatMap((n, i) => {
     const name = `hidden${i}`;
-    const first = i === 0 && inputShape ? { inputShape } : {};
+    const first = i === 0 && stack.inputShape ? { inputShape: stack.inputShape } : {};
     if (maxoutPieces)
       return [maxout({ units: n, pieces: maxoutPieces, stddev: o.weightStd, seed: seed + i, name, ...first })];
-    const fused = activation === 'relu' && !batchNorm;
+    const fused = activation === 'relu' && !batchNorm && !spectralNorm;
     const layers: tf.layers.Layer[] = [
-      tf.layers.dense({
-        units: n,
-        activation: fused ? 'relu' : 'linear',
-        useBias: !batchNorm,
-        kernelInitializer: init(seed + i),
-        name,
-        ...first,
-      }),
+      spectralNorm
+        ? spectralNormDense({ units: n, seed: seed + i, name, ...first })
+        : tf.layers.dense({
+            units: n,
+            activation: fused ? 'relu' : 'linear',
+            useBias: !batchNorm,
+            kernelInitializer: init(seed + i),
+            name,
+            ...first,
+          }),
     ];
     if (batchNorm) layers.push(tf.layers.batchNormalization({ momentum: 0.95, name: `hidden${i}_bn` }));
     if (!fused)
@@ -79,29 +89,34 @@ export function mlpGan(o: MlpOptions): Preset {
     defaults: o.defaults,
     buildGenerator(seed) {
       const layers = [
-        ...hidden(o.generatorUnits, o, init, seed, o.generatorBatchNorm ?? false, [o.latentSize]),
+        ...hidden(o, init, {
+          units: o.generatorUnits,
+          seed,
+          batchNorm: o.generatorBatchNorm,
+          inputShape: [o.latentSize],
+        }),
         tf.layers.dense({ units: size, activation: o.output, kernelInitializer: init(seed + 50), name: 'output' }),
       ];
       if (o.sampleShape.length > 1) layers.push(tf.layers.reshape({ targetShape: o.sampleShape, name: 'image' }));
       return tf.sequential({ name: 'generator', layers });
     },
-    buildDiscriminator(seed, pack = 1) {
+    buildDiscriminator(seed, pack = 1, { spectralNorm = false } = {}) {
       const inputShape = packedShape(o.sampleShape, pack);
       const flatten = o.sampleShape.length > 1 ? [tf.layers.flatten({ inputShape, name: 'flatten' })] : [];
       return tf.sequential({
         name: 'discriminator',
         layers: [
           ...flatten,
-          ...hidden(
-            o.discriminatorUnits,
-            o,
-            init,
-            seed + 100,
-            false,
-            flatten.length ? undefined : inputShape,
-            o.discriminatorMaxoutPieces,
-          ),
-          tf.layers.dense({ units: 1, kernelInitializer: init(seed + 150), name: LOGIT_LAYER }),
+          ...hidden(o, init, {
+            units: o.discriminatorUnits,
+            seed: seed + 100,
+            inputShape: flatten.length ? undefined : inputShape,
+            maxoutPieces: o.discriminatorMaxoutPieces,
+            spectralNorm,
+          }),
+          spectralNorm
+            ? spectralNormDense({ units: 1, seed: seed + 150, name: LOGIT_LAYER })
+            : tf.layers.dense({ units: 1, kernelInitializer: init(seed + 150), name: LOGIT_LAYER }),
           tf.layers.activation({ activation: 'sigmoid', name: 'probability' }),
         ],
       });

@@ -19,7 +19,12 @@ export interface Preset {
    * With `pack` > 1 (PacGAN) it judges that many samples at once, joined along the
    * last axis (see `packedShape`); conditional presets do not pack.
    */
-  buildDiscriminator(seed: number, pack?: number): tf.LayersModel;
+  buildDiscriminator(seed: number, pack?: number, options?: DiscriminatorOptions): tf.LayersModel;
+}
+
+export interface DiscriminatorOptions {
+  /** Spectral normalization (Miyato et al. 2018) on every dense and convolution kernel (src/tfjs/spectral-norm.ts). */
+  spectralNorm?: boolean;
 }
 
 /** The input shape of a discriminator that judges `pack` samples at once: their last axes (channels, or coordinates) joined. */

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../util/files.js';
 // Registers the custom layers ganport's presets use, so any model saved with them loads back.
 import './maxout.js';
+import './spectral-norm.js';
 
 const WEIGHTS_FILE = 'weights.bin';
 

@@ -11,3 +11,9 @@ export function positiveNumber(name: string, value: number): number {
   if (!(Number.isFinite(value) && value > 0)) throw new GanportError(`${name} must be a positive number, got ${value}`);
   return value;
 }
+
+export function nonNegativeNumber(name: string, value: number): number {
+  if (!(Number.isFinite(value) && value >= 0))
+    throw new GanportError(`${name} must be a non-negative number, got ${value}`);
+  return value;
+}

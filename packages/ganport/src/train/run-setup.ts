@@ -22,7 +22,7 @@ import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
 import { packageVersion, writeFileAtomic } from '../util/files.js';
 import { MIN_EVAL_SAMPLES } from './evaluation.js';
 import { ganLoss, type LossName } from './losses.js';
-import { positiveInt, positiveNumber } from './option-checks.js';
+import { nonNegativeNumber, positiveInt, positiveNumber } from './option-checks.js';
 
 export interface TrainOptions {
   /** The run directory; with `resume`, the run to continue. */
@@ -43,6 +43,12 @@ export interface TrainOptions {
   pack?: number;
   /** Generator EMA decay (default 0.999; 0 turns it off). */
   emaDecay?: number;
+  /** Spectral normalization of the discriminator's kernels (Miyato et al. 2018). */
+  spectralNorm?: boolean;
+  /** R1 gradient penalty weight γ (Mescheder et al. 2018): γ/2 · E‖∇D(x)‖² on real samples (default 0: none). */
+  r1Gamma?: number;
+  /** Decay both learning rates linearly to 0 over the run's steps. */
+  lrDecay?: boolean;
   /** Write a checkpoint every this many steps (default 500), and at every epoch's end. */
   checkpointEvery?: number;
   /** Use only the first N images of the dataset. */
@@ -111,6 +117,9 @@ function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): Run
     loss,
     labelSmoothing,
     emaDecay,
+    spectralNorm: options.spectralNorm ?? false,
+    r1Gamma: nonNegativeNumber('R1 gamma', options.r1Gamma ?? 0),
+    lrDecay: options.lrDecay ?? false,
     checkpointEvery: positiveInt('checkpoint interval', options.checkpointEvery ?? 500),
     logEvery: positiveInt('log interval', options.logEvery ?? 50),
     evalEvery: options.evalEvery === undefined ? 0 : positiveInt('eval interval', options.evalEvery),
@@ -134,6 +143,9 @@ const FIXED_ON_RESUME = {
   labelSmoothing: 'labelSmoothing',
   pack: 'pack',
   emaDecay: 'emaDecay',
+  spectralNorm: 'spectralNorm',
+  r1Gamma: 'r1Gamma',
+  lrDecay: 'lrDecay',
 } as const satisfies Partial<Record<keyof TrainOptions, keyof RunConfig>>;
 
 function refuseChangedOptions(options: TrainOptions, config: RunConfig, data: Dataset): void {
@@ -232,7 +244,7 @@ export function buildTrainingState(preset: Preset, config: RunConfig): TrainingS
   if (ema !== generator) ema.setWeights(generator.getWeights());
   return {
     generator,
-    discriminator: preset.buildDiscriminator(config.seed, config.pack),
+    discriminator: preset.buildDiscriminator(config.seed, config.pack, { spectralNorm: config.spectralNorm }),
     ema,
     dOptimizer: tf.train.adam(config.discriminatorLearningRate, config.beta1),
     gOptimizer: tf.train.adam(config.learningRate, config.beta1),

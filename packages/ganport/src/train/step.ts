@@ -8,6 +8,7 @@ import type { Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import type { TrainingState } from '../formats/checkpoint.js';
 import { LOGIT_LAYER } from '../presets/index.js';
+import '../tfjs/comparison-gradients.js';
 import type { GanLoss } from './losses.js';
 
 export interface StepConfig {
@@ -17,6 +18,8 @@ export interface StepConfig {
   emaDecay: number;
   /** PacGAN's packing degree: the discriminator judges this many samples at once (default 1: plain GAN). */
   pack?: number;
+  /** R1 penalty weight γ: the D loss adds γ/2 · E‖∇ₓD(x)‖² over real samples (0 or absent: none). */
+  r1Gamma?: number;
 }
 
 export interface StepValues {
@@ -85,7 +88,10 @@ export class GanStep {
       const zD = this.noise();
       const fakeLabelsD = this.randomLabels();
       const dLoss = state.dOptimizer.minimize(
-        () => loss.discriminator(this.D(real, realLabels), this.D(this.G(zD, fakeLabelsD), fakeLabelsD)),
+        () => {
+          const ganLoss = loss.discriminator(this.D(real, realLabels), this.D(this.G(zD, fakeLabelsD), fakeLabelsD));
+          return config.r1Gamma ? tf.add(ganLoss, this.r1Penalty(real, realLabels, config.r1Gamma)) : ganLoss;
+        },
         true,
         this.dVars,
       )!;
@@ -104,6 +110,19 @@ export class GanStep {
       const dFake = tf.sigmoid(this.D(this.G(zG, fakeLabelsG, false), fakeLabelsG, false)).mean();
       return tf.stack([dLoss, gLoss, dReal, dFake]);
     });
+  }
+
+  /**
+   * R1 (Mescheder et al. 2018): γ/2 · the mean over real samples of ‖∇ₓ D's logit‖², differentiated
+   * again for D's weights (a gradient of a gradient: tfjs records the inner one on the outer tape).
+   */
+  private r1Penalty(real: tf.Tensor, labels: tf.Tensor | undefined, gamma: number): tf.Scalar {
+    const gradient = tf.grad((x: tf.Tensor) => this.D(x, labels).sum())(real);
+    const perSample = tf.sum(
+      tf.square(gradient),
+      gradient.shape.slice(1).map((_, i) => i + 1),
+    );
+    return tf.mul(tf.mean(perSample), gamma / 2);
   }
 
   private G(z: tf.Tensor, labels?: tf.Tensor, training = true): tf.Tensor {

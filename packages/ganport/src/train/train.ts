@@ -125,6 +125,7 @@ async function trainEpoch(run: Run, epoch: number): Promise<void> {
   for (let i = firstBatch; i < stepsPerEpoch; i++) {
     const step = position.step + 1;
     const endOfEpoch = i === stepsPerEpoch - 1;
+    if (config.lrDecay) decayLearningRates(run, step);
     const batch = data.batch(state.order, i * config.batchSize, config.batchSize, config.numClasses !== undefined);
     const values = await run.stepper.runAsync(step, batch.x, batch.labels, step % config.logEvery === 0 || endOfEpoch);
     tf.dispose([batch.x, ...(batch.labels ? [batch.labels] : [])]);
@@ -140,6 +141,15 @@ async function trainEpoch(run: Run, epoch: number): Promise<void> {
     if (config.evalEvery && step % config.evalEvery === 0) await measure(run);
     await run.checkpoints.afterStep(position);
   }
+}
+
+/** `--lr-decay`: step n of N trains at (1 − (n − 1)/N) of each configured rate (Adam reads its rate at every update). */
+function decayLearningRates(run: Run, step: number): void {
+  const { config } = run.opened;
+  const factor = 1 - (step - 1) / (config.epochs * run.stepsPerEpoch);
+  const settable = (optimizer: tf.Optimizer) => optimizer as unknown as { learningRate: number };
+  settable(run.state.dOptimizer).learningRate = config.discriminatorLearningRate * factor;
+  settable(run.state.gOptimizer).learningRate = config.learningRate * factor;
 }
 
 /**

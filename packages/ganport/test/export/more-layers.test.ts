@@ -1,12 +1,14 @@
-/** Depthwise and separable convolutions, the 1-D layers, RepeatVector, Permute, Dot, ThresholdedReLU, Rescaling, noise, Maxout. */
+/** Depthwise and separable convolutions, the 1-D layers, RepeatVector, Permute, Dot, ThresholdedReLU, Rescaling, noise, Maxout, spectral norm. */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { convertLayersModel, decodeModel, modelToBytes } from '../../src/export/index.js';
+import { getPreset } from '../../src/presets/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { maxout } from '../../src/tfjs/maxout.js';
+import { spectralNormConv2d, spectralNormDense } from '../../src/tfjs/spectral-norm.js';
 import { maxAbsDiff } from '../helpers.js';
 import { assertRoundTrip, init, roundTrip, sequential, transposeCount } from './helpers.js';
 
@@ -295,5 +297,34 @@ describe('Maxout (PacGAN discriminator units): Gemm or MatMul, Reshape to pieces
   test('on a sequence [batch, 4, 6] (the kernel applied to the last axis), opsets 13 and 18', async () => {
     const model = sequential([4, 6], [maxout({ units: 5, pieces: 3, stddev: 1, seed: 9 })]);
     for (const opset of [13, 18]) await assertRoundTrip(model, { convert: { opset } });
+  });
+});
+
+describe('spectrally normalized layers: W / σ folded into plain Conv and Gemm', () => {
+  test('a trained conv + dense stack: the folded kernels, no u in the graph', async () => {
+    const model = sequential(
+      [9, 7, 3],
+      [
+        spectralNormConv2d({ filters: 4, kernelSize: 4, strides: 2, padding: 'same', seed: 1 }),
+        tf.layers.leakyReLU({ alpha: 0.2 }),
+        tf.layers.flatten(),
+        spectralNormDense({ units: 2, seed: 2 }),
+      ],
+    );
+    const x = tf.randomNormal([3, 9, 7, 3], 0, 1, 'float32', 3);
+    for (let i = 0; i < 5; i++) tf.tidy(() => model.apply(x, { training: true }) as tf.Tensor); // u moves off its init
+    const graph = decodeModel(await roundTrip(model)).graph;
+    assert.deepEqual(
+      graph.node.map((n) => n.opType).filter((op) => op === 'Conv' || op === 'Gemm'),
+      ['Conv', 'Gemm'],
+    );
+    assert.ok(!graph.initializer.some((t) => t.name.endsWith('/u')));
+  });
+  test('the dcgan, cdcgan and mlp discriminators built with spectral normalization', async () => {
+    for (const name of ['dcgan', 'cdcgan', 'mlp']) {
+      const d = getPreset(name).buildDiscriminator(5, 1, { spectralNorm: true });
+      assert.ok(d.layers.some((l) => l.getClassName().startsWith('SpectralNorm')), name);
+      await assertRoundTrip(d, { batch: 3 });
+    }
   });
 });

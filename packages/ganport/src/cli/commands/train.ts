@@ -57,6 +57,22 @@ export const trainCommand = defineCommand({
       help: "EMA decay of the generator's weights (default: the preset's, else 0.999; 0 turns it off)",
     },
     pack: { type: 'int', value: 'M', help: 'PacGAN: the discriminator judges M samples at once (default 1)' },
+    'spectral-norm': {
+      type: 'boolean',
+      option: 'spectralNorm',
+      help: "spectral normalization of the discriminator's kernels (folded into plain weights on export)",
+    },
+    r1: {
+      type: 'number',
+      value: 'GAMMA',
+      option: 'r1Gamma',
+      help: 'R1 gradient penalty on real samples, GAMMA/2 · E‖∇D(x)‖² (default 0: none)',
+    },
+    'lr-decay': {
+      type: 'boolean',
+      option: 'lrDecay',
+      help: 'decay both learning rates linearly to 0 over the run',
+    },
     'checkpoint-every': {
       type: 'int',
       value: 'N',
@@ -100,7 +116,7 @@ export const trainCommand = defineCommand({
     'ganport train --preset mlp-2d --data grid --epochs 150 --pack 4 --out runs/grid',
     'ganport train --backend webgpu --dry-run',
   ],
-  async run({ out, resume, loss, dryRun, ...options }) {
+  async run({ out, resume, loss, dryRun, spectralNorm, lrDecay, ...options }) {
     if (dryRun) {
       // as train() chooses: --backend, else the one a resumed run started on, else the fastest present
       const recorded = options.backend === undefined && resume !== undefined ? await readRunConfig(resume) : undefined;
@@ -119,6 +135,9 @@ export const trainCommand = defineCommand({
       outDir,
       resume: resume !== undefined,
       loss: loss as LossName | undefined, // train() checks the name
+      // absent switches stay undefined, so that a resume keeps what the run recorded
+      spectralNorm: spectralNorm || undefined,
+      lrDecay: lrDecay || undefined,
       log: (line) => console.log(line),
     });
     const { last } = result;

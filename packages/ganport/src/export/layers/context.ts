@@ -1,6 +1,7 @@
 /** What a layer handler is given, and what it must return. */
 
 import { GanportError } from '@ganport/runtime';
+import { spectralNormFolded } from '../../tfjs/spectral-norm.js';
 import type { GraphBuilder, Value } from '../graph.js';
 
 /** A tfjs shape: null for the batch (or any unknown) dimension. */
@@ -68,4 +69,12 @@ export function requireChannelsLast(ctx: LayerContext): void {
 export function refuseMask(ctx: LayerContext, effect: string): void {
   const origin = ctx.inputMasks?.[0];
   if (origin) unsupportedConfig(ctx, `an input masked by ${origin} (${effect})`);
+}
+
+/** The context of a spectrally normalized layer (src/tfjs/spectral-norm.ts) with W / σ folded into a plain kernel. */
+export function foldSpectralNorm(ctx: LayerContext): LayerContext {
+  const kernel = weight(ctx, 'kernel');
+  const u = weight(ctx, 'u');
+  const folded = { ...kernel, data: spectralNormFolded(kernel.data, u.data) };
+  return { ...ctx, weights: ctx.weights.map((w) => (w === kernel ? folded : w)).filter((w) => w !== u) };
 }

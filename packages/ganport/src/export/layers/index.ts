@@ -3,7 +3,7 @@
  * not here makes the export fail with a message naming the layer.
  */
 import { activationLayer } from './activation.js';
-import type { LayerHandler } from './context.js';
+import { foldSpectralNorm, type LayerHandler } from './context.js';
 import { conv2d, conv2dTranspose, depthwiseConv2d, separableConv2d } from './conv.js';
 import { dense, maxout } from './dense.js';
 import { elu, leakyRelu, prelu, relu, rescaling, softmax, thresholdedRelu } from './elementwise-activations.js';
@@ -20,6 +20,8 @@ import { masking, timeDistributed } from './wrappers.js';
 export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = {
   Dense: dense,
   Maxout: maxout,
+  SpectralNormDense: (ctx) => dense(foldSpectralNorm(ctx)),
+  SpectralNormConv2D: (ctx) => conv2d(foldSpectralNorm(ctx)),
   Conv2D: conv2d,
   Conv2DTranspose: conv2dTranspose,
   DepthwiseConv2D: depthwiseConv2d,
