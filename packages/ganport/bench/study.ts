@@ -1,0 +1,122 @@
+/**
+ * A training study over seeds: the same `ganport train` command run once per training seed, each
+ * measured during training with --eval-every, then the last and the best measurement of every
+ * run summarised as mean ± std over the seeds (the PacGAN paper reports its 2-D numbers over
+ * training runs this way), with the mean curve against the step drawn as an SVG.
+ *
+ * Run: npm run bench:study -- --out runs/study-grid --seeds 1,2,3,4,5 --eval-every 500 [--jobs 2] [--svg F]
+ *        -- --preset mlp-2d --data grid --epochs 150 --pack 4
+ * A run that already finished is read, not retrained; an interrupted one resumes.
+ */
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { readRunConfig } from '../src/formats/run-dir.js';
+import { type EvalScores, isBetter } from '../src/train/evaluation.js';
+import { type EvalLine, evalPlotSvg, readEvalLines, readMetrics } from '../src/train/metrics.js';
+import { packageRoot } from '../src/util/files.js';
+
+const separator = process.argv.indexOf('--');
+const { values } = parseArgs({
+  args: process.argv.slice(2, separator < 0 ? undefined : separator),
+  options: {
+    out: { type: 'string' },
+    seeds: { type: 'string', default: '1,2,3,4,5' },
+    'eval-every': { type: 'string', default: '500' },
+    'eval-samples': { type: 'string', default: '2500' },
+    jobs: { type: 'string', default: '1' },
+    svg: { type: 'string' },
+  },
+});
+const trainArgs = separator < 0 ? [] : process.argv.slice(separator + 1);
+if (!values.out || trainArgs.length === 0) {
+  console.error('usage: study --out DIR [--seeds 1,2,3] [--eval-every N] [--jobs J] [--svg FILE] -- TRAIN_ARGS…');
+  process.exit(2);
+}
+const seeds = values.seeds!.split(',').map(Number);
+const runDir = (seed: number) => join(values.out!, `seed-${seed}`);
+const cli = join(packageRoot(), 'bin', 'ganport.js');
+
+/** Trains (or resumes, or leaves alone when finished) the run of one seed; its output goes to RUN.log. */
+async function trainSeed(seed: number): Promise<void> {
+  const dir = runDir(seed);
+  const exists = existsSync(join(dir, 'config.json'));
+  if (exists && (await finished(dir))) return;
+  const measured = ['--eval-every', values['eval-every']!, '--eval-samples', values['eval-samples']!];
+  const args = exists
+    ? ['train', '--resume', dir, ...measured, ...epochsOf(trainArgs)]
+    : ['train', ...trainArgs, '--seed', String(seed), '--out', dir, ...measured];
+  const started = Date.now();
+  await mkdir(values.out!, { recursive: true });
+  const log = createWriteStream(`${dir}.log`, { flags: 'a' });
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args, '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.pipe(log);
+    child.stderr.pipe(log);
+    child.on('close', resolve);
+  });
+  if (code !== 0) throw new Error(`seed ${seed}: ganport ${args.join(' ')} exited with ${code}; see ${dir}.log`);
+  console.log(`seed ${seed}: trained in ${((Date.now() - started) / 60000).toFixed(1)} min`);
+}
+
+const epochsOf = (args: string[]) => {
+  const i = args.indexOf('--epochs');
+  return i < 0 ? [] : ['--epochs', args[i + 1]];
+};
+
+async function finished(dir: string): Promise<boolean> {
+  const config = await readRunConfig(dir);
+  const last = (await readMetrics(join(dir, 'metrics.jsonl'))).at(-1);
+  const wanted = Number(epochsOf(trainArgs)[1] ?? config.epochs);
+  return (
+    last !== undefined && last.epoch >= wanted && Math.floor(config.images / config.batchSize) * wanted <= last.step
+  );
+}
+
+/** Runs the seeds, `jobs` at a time. */
+async function trainAll(): Promise<void> {
+  const queue = [...seeds];
+  const worker = async () => {
+    for (let seed = queue.shift(); seed !== undefined; seed = queue.shift()) await trainSeed(seed);
+  };
+  await Promise.all(Array.from({ length: Number(values.jobs) }, worker));
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const std = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
+const cell = (xs: number[]) => `${mean(xs).toFixed(3)} ± ${std(xs).toFixed(3)}`;
+
+/** The measurement of each step, averaged over the seeds that reached it. */
+function meanCurve(runs: EvalLine[][]): EvalLine[] {
+  const steps = [...new Set(runs.flat().map((l) => l.step))].sort((a, b) => a - b);
+  return steps.map((step) => {
+    const at = runs.flatMap((lines) => lines.filter((l) => l.step === step));
+    const keys = Object.keys(at[0].eval) as (keyof (typeof at)[0]['eval'])[];
+    const averaged = Object.fromEntries(
+      keys.map((k) => [k, mean(at.map((l) => (l.eval as Record<string, number>)[k]))]),
+    );
+    return { step, epoch: at[0].epoch, eval: averaged as EvalScores };
+  });
+}
+
+await trainAll();
+const runs = await Promise.all(seeds.map((seed) => readEvalLines(join(runDir(seed), 'metrics.jsonl'))));
+const last = runs.map((lines) => lines.at(-1)!);
+const best = runs.map((lines) => lines.reduce((a, b) => (isBetter(b.eval, a.eval) ? b : a)));
+const keys = Object.keys(last[0].eval);
+console.log(
+  `\n${values.out}: ${seeds.length} training seeds (${seeds.join(', ')}), ganport train ${trainArgs.join(' ')}`,
+);
+for (const [name, lines] of [
+  ['last measurement', last],
+  ['best measurement', best],
+] as const) {
+  const column = (k: string) => lines.map((l) => (l.eval as Record<string, number>)[k]);
+  console.log(`  ${name.padEnd(17)} ${keys.map((k) => `${k} ${cell(column(k))}`).join('   ')}`);
+  console.log(`  ${''.padEnd(17)} at steps ${lines.map((l) => l.step).join(', ')}`);
+}
+const svg = evalPlotSvg(meanCurve(runs), `mean of ${seeds.length} seeds`);
+await writeFile(values.svg ?? join(values.out, 'curve.svg'), svg);
+console.log(`curve: ${values.svg ?? join(values.out, 'curve.svg')}`);
