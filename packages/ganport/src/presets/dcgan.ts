@@ -24,6 +24,11 @@ export interface DcganOptions {
   dropout?: number;
   /** Classes for the conditional variant. */
   numClasses?: number;
+  /**
+   * How the conditional discriminator sees the label: a learned label map as an extra image
+   * channel (default), or projection (Miyato & Koyama 2018): logit = ψ(φ(x)) + ⟨embed(y), φ(x)⟩.
+   */
+  conditioning?: 'label-map' | 'projection';
 }
 
 const glorot = (seed: number) => tf.initializers.glorotUniform({ seed });
@@ -105,7 +110,8 @@ export function dcgan(options: DcganOptions): Preset {
       const image = tf.input({ shape: packedShape([size, size, channels], pack), name: 'image' });
       const label = numClasses ? tf.input({ shape: [1], dtype: 'int32', name: 'label' }) : undefined;
       let x: tf.SymbolicTensor = image;
-      if (label) {
+      const projection = label !== undefined && options.conditioning === 'projection';
+      if (label && !projection) {
         const embedded = tf.layers
           .embedding({
             inputDim: numClasses!,
@@ -141,7 +147,24 @@ export function dcgan(options: DcganOptions): Preset {
         if (dropout > 0)
           x = tf.layers.dropout({ rate: dropout, seed: seed + 30 + level }).apply(x) as tf.SymbolicTensor;
       }
-      const logit = dense(1, seed + 2, LOGIT_LAYER).apply(tf.layers.flatten().apply(x)) as tf.SymbolicTensor;
+      const features = tf.layers.flatten().apply(x) as tf.SymbolicTensor;
+      let logit = dense(1, seed + 2, projection ? 'unconditional_logit' : LOGIT_LAYER).apply(
+        features,
+      ) as tf.SymbolicTensor;
+      if (projection) {
+        const embedded = tf.layers
+          .embedding({
+            inputDim: numClasses!,
+            outputDim: features.shape[1]!,
+            embeddingsInitializer: tf.initializers.randomNormal({ stddev: 0.02, seed: seed + 96 }),
+            name: 'label_projection',
+          })
+          .apply(label!) as tf.SymbolicTensor;
+        const agreement = tf.layers
+          .dot({ axes: 1, name: 'label_agreement' })
+          .apply([features, tf.layers.flatten().apply(embedded) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+        logit = tf.layers.add({ name: LOGIT_LAYER }).apply([logit, agreement]) as tf.SymbolicTensor;
+      }
       const probability = tf.layers
         .activation({ activation: 'sigmoid', name: 'probability' })
         .apply(logit) as tf.SymbolicTensor;

@@ -22,6 +22,14 @@ const list: Preset[] = [
     channels: 1,
     numClasses: 10,
   }),
+  dcgan({
+    name: 'cdcgan-projection',
+    description: 'cdcgan with a projection discriminator: logit = ψ(φ(x)) + ⟨embed(label), φ(x)⟩',
+    size: 28,
+    channels: 1,
+    numClasses: 10,
+    conditioning: 'projection',
+  }),
   dcgan({ name: 'dcgan-32', description: 'DCGAN for 32×32 RGB image folders, width 32', size: 32, channels: 3 }),
   dcgan({ name: 'dcgan-64', description: 'DCGAN for 64×64 RGB image folders, width 32', size: 64, channels: 3 }),
 ];
