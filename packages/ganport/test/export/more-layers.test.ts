@@ -323,7 +323,10 @@ describe('spectrally normalized layers: W / σ folded into plain Conv and Gemm',
   test('the dcgan, cdcgan and mlp discriminators built with spectral normalization', async () => {
     for (const name of ['dcgan', 'cdcgan', 'mlp']) {
       const d = getPreset(name).buildDiscriminator(5, 1, { spectralNorm: true });
-      assert.ok(d.layers.some((l) => l.getClassName().startsWith('SpectralNorm')), name);
+      assert.ok(
+        d.layers.some((l) => l.getClassName().startsWith('SpectralNorm')),
+        name,
+      );
       await assertRoundTrip(d, { batch: 3 });
     }
   });

@@ -3,18 +3,16 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { exportRun } from '../../src/export/index.js';
 import { getPreset, LOGIT_LAYER } from '../../src/presets/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { loadLayersModel } from '../../src/tfjs/model-io.js';
-import { ganLoss } from '../../src/train/losses.js';
 import { readMetrics } from '../../src/train/metrics.js';
-import { GanStep } from '../../src/train/step.js';
 import { train } from '../../src/train/train.js';
 import { maxAbsDiff, tempDir } from '../helpers.js';
+import { oneTrainingStep, realBatch } from '../tfjs/training-step.js';
 
 before(async () => {
   await selectBackend('cpu');
@@ -45,34 +43,16 @@ test('--spectral-norm: recorded, the discriminator trains with SN layers, and it
   );
 });
 
-/** One D + G step of mlp-2d from fixed weights and batch; returns the step's D loss. */
-function dLossOfOneStep(r1Gamma: number): number {
-  const preset = getPreset('mlp-2d');
-  const generator = preset.buildGenerator(1);
-  const state = {
-    generator,
-    discriminator: preset.buildDiscriminator(1),
-    ema: generator,
-    dOptimizer: tf.train.adam(1e-3, 0.5),
-    gOptimizer: tf.train.adam(1e-3, 0.5),
-    order: new Uint32Array(0),
-  };
-  const config = { latentSize: 2, batchSize: 16, emaDecay: 0, r1Gamma };
-  const real = tf.randomNormal([16, 2], 0, 2, 'float32', 5);
-  const values = new GanStep(state, ganLoss('bce'), config, new Rng(7)).run(1, real, undefined, true)!;
-  return values.dLoss;
-}
-
 test('--r1 γ adds γ/2 · mean ‖∇ₓ logit‖² over the real batch to the D loss, and trains through it', async () => {
   const preset = getPreset('mlp-2d');
   const d = preset.buildDiscriminator(1);
   const logit = tf.model({ inputs: d.inputs, outputs: d.getLayer(LOGIT_LAYER).output as tf.SymbolicTensor });
-  const real = tf.randomNormal([16, 2], 0, 2, 'float32', 5);
+  const real = realBatch([16, 2]);
   const gradient = tf.grad((x: tf.Tensor) => (logit.predict(x) as tf.Tensor).sum())(real);
   const penalty = tf.sum(tf.square(gradient), 1).mean().dataSync()[0];
   assert.ok(penalty > 0);
-  const plain = dLossOfOneStep(0);
-  const withR1 = dLossOfOneStep(10);
+  const [plain] = (await oneTrainingStep(preset, 16)).losses;
+  const [withR1] = (await oneTrainingStep(preset, 16, { r1Gamma: 10 })).losses;
   assert.ok(
     Math.abs(withR1 - plain - 5 * penalty) < 1e-5 * Math.max(1, withR1),
     `${withR1} - ${plain} vs ${5 * penalty}`,
