@@ -3,15 +3,29 @@ import { join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
 import { shippedModelsDir } from '../../assets.js';
 import { demoSite } from '../../demo/build.js';
+import { verifyModelDir } from '../../formats/model-dir.js';
 import { ORT_WEB_ROUTE, ortWebDist } from '../../util/ort-web.js';
 import { serveStatic } from '../../util/static-server.js';
 import { defineCommand } from '../flags.js';
 
-/** Model directories (with generator.onnx) under `dir`, as the demo's model list. */
-export function listModels(dir: string): { name: string; url: string }[] {
-  return readdirSync(dir, { withFileTypes: true })
+/**
+ * The model directories (with generator.onnx) under `dir` as the demo's model list, read once at
+ * start: each is verified against its manifest.json, and one that fails is left out with a warning.
+ */
+export async function listModels(dir: string, warn: (line: string) => void): Promise<{ name: string; url: string }[]> {
+  const names = readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isDirectory() && existsSync(join(dir, e.name, 'generator.onnx')))
-    .map((e) => ({ name: e.name, url: `./models/${e.name}/generator.onnx` }));
+    .map((e) => e.name);
+  const verified = [];
+  for (const name of names) {
+    try {
+      await verifyModelDir(join(dir, name));
+      verified.push({ name, url: `./models/${name}/generator.onnx` });
+    } catch (err) {
+      warn(`skipping ${join(dir, name)}: ${(err as Error).message}`);
+    }
+  }
+  return verified;
 }
 
 export const demoCommand = defineCommand({
@@ -28,6 +42,7 @@ export const demoCommand = defineCommand({
       throw new GanportError(`the demo is not built (${site}); run npm run build`, 'not-found');
     }
     if (!existsSync(models)) throw new GanportError(`models directory ${models} does not exist`, 'not-found');
+    const list = JSON.stringify(await listModels(models, (line) => console.error(line)));
     const { server, origin } = await serveStatic(
       {
         routes: [
@@ -35,7 +50,7 @@ export const demoCommand = defineCommand({
           [ORT_WEB_ROUTE, ortWebDist()],
           ['/', site],
         ],
-        pages: { '/models/index.json': { type: 'application/json', body: () => JSON.stringify(listModels(models)) } },
+        pages: { '/models/index.json': { type: 'application/json', body: () => list } },
       },
       port,
     ).catch((err: NodeJS.ErrnoException) => {

@@ -1,0 +1,22 @@
+/** The demo's model list: verified model directories only. */
+import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { listModels } from '../../src/cli/commands/demo.js';
+import { SHIPPED_MODEL_DIR, tempDir } from '../helpers.js';
+
+test('the demo lists model directories that verify (or have no manifest), and leaves out a damaged one with a warning', async () => {
+  const models = tempDir();
+  for (const name of ['intact', 'damaged', 'unmanifested'])
+    cpSync(SHIPPED_MODEL_DIR, join(models, name), { recursive: true });
+  writeFileSync(join(models, 'damaged', 'generator.onnx'), 'not the exported bytes');
+  rmSync(join(models, 'unmanifested', 'manifest.json'));
+  mkdirSync(join(models, 'not-a-model'));
+  const warnings: string[] = [];
+  const list = await listModels(models, (line) => warnings.push(line));
+  assert.deepEqual(list.map((m) => m.name).sort(), ['intact', 'unmanifested']);
+  assert.equal(list.find((m) => m.name === 'intact')!.url, './models/intact/generator.onnx');
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /skipping .*damaged: .*generator\.onnx/);
+});
