@@ -56,6 +56,34 @@ async function createExclusive(path: string, owner: LockOwner): Promise<boolean>
   return true;
 }
 
+const isStale = (owner: LockOwner | undefined, me: LockOwner) =>
+  owner !== undefined && owner.host === me.host && !isRunning(owner.pid);
+
+/**
+ * Replaces a lock left by a dead process with ours. Two processes may find the same stale lock;
+ * the takeover itself is serialized by a second exclusive file, `path.takeover`, so that one of
+ * them cannot delete the lock the other has just taken (a takeover file left by a process killed
+ * in those few milliseconds is itself cleared as stale).
+ */
+async function takeOverStale(path: string, what: string, me: LockOwner, log: (line: string) => void): Promise<boolean> {
+  if (!isStale(await readOwner(path), me)) return false;
+  const takeover = `${path}.takeover`;
+  if (!(await createExclusive(takeover, me))) {
+    if (!isStale(await readOwner(takeover), me)) return false; // another process is taking it over now
+    await rm(takeover, { force: true });
+    if (!(await createExclusive(takeover, me))) return false;
+  }
+  try {
+    const holder = await readOwner(path); // read again: it may have been taken over meanwhile
+    if (!isStale(holder, me)) return false;
+    log(`taking over the lock of ${what} from process ${holder!.pid}, which is no longer running`);
+    await rm(path, { force: true });
+    return await createExclusive(path, me);
+  } finally {
+    await rm(takeover, { force: true });
+  }
+}
+
 /**
  * Takes the lock file `path` for `what` (e.g. "the run in runs/x"), creating its directory if
  * needed. A lock left by a process no longer running on this host is taken over, with one line
@@ -74,15 +102,7 @@ export async function acquireLock(
     throw new GanportError(`cannot create directory ${dir}: ${(err as NodeJS.ErrnoException).code}`);
   }
   const me: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
-  let taken = await createExclusive(path, me);
-  if (!taken) {
-    const holder = await readOwner(path);
-    if (holder && holder.host === me.host && !isRunning(holder.pid)) {
-      log(`taking over the lock of ${what} from process ${holder.pid}, which is no longer running`);
-      await rm(path, { force: true });
-      taken = await createExclusive(path, me);
-    }
-  }
+  const taken = (await createExclusive(path, me)) || (await takeOverStale(path, what, me, log));
   if (!taken) {
     const holder = await readOwner(path);
     const who = holder ? `process ${holder.pid} on ${holder.host} (since ${holder.since})` : 'another process';

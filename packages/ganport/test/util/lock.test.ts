@@ -42,3 +42,21 @@ test('a training that fails releases its lock, and removes the directory it crea
   await assert.rejects(train({ outDir: existing, preset: 'no-such-preset' }), /unknown preset/);
   assert.ok(existsSync(existing) && !existsSync(lockOf(existing)));
 });
+
+test('two takers of one stale lock: exactly one gets it (the takeover is serialized), and a stale takeover file is cleared', async () => {
+  const lockFile = lockOf(tempDir());
+  const stale = () => writeFileSync(lockFile, JSON.stringify({ pid: deadPid(), host: hostname(), since: 'then' }));
+  for (let round = 0; round < 5; round++) {
+    stale();
+    const results = await Promise.allSettled([acquireLock(lockFile, 'the run'), acquireLock(lockFile, 'the run')]);
+    const held = results.filter((r) => r.status === 'fulfilled');
+    assert.equal(held.length, 1, `round ${round}: ${results.map((r) => r.status).join(', ')}`);
+    assert.ok(!existsSync(`${lockFile}.takeover`));
+    await (held[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof acquireLock>>>).value.release();
+  }
+  stale();
+  writeFileSync(`${lockFile}.takeover`, JSON.stringify({ pid: deadPid(), host: hostname(), since: 'then' }));
+  const lock = await acquireLock(lockFile, 'the run');
+  assert.ok(!existsSync(`${lockFile}.takeover`));
+  await lock.release();
+});
