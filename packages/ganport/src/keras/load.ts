@@ -22,6 +22,8 @@ import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { unzipSync } from 'fflate';
 import type * as h5 from 'h5wasm';
+// Keras layers tfjs has no class for (Subtract, Cropping1D, ZeroPadding1D, SpatialDropout2D).
+import '../tfjs/keras-layers.js';
 import { normalizeKerasConfig } from './normalize.js';
 
 type H5Module = typeof h5;

@@ -8,6 +8,7 @@ import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../util/files.js';
 // Registers the custom layers ganport's presets use, so any model saved with them loads back.
+import './keras-layers.js';
 import './maxout.js';
 import './spectral-norm.js';
 

@@ -1,4 +1,4 @@
-/** Depthwise and separable convolutions, the 1-D layers, RepeatVector, Permute, Dot, ThresholdedReLU, Rescaling, noise, Maxout, spectral norm. */
+/** Depthwise and separable convolutions, the 1-D layers, RepeatVector, Permute, Dot, ThresholdedReLU, Rescaling, noise, Maxout, spectral norm, the Keras-only layers. */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -7,6 +7,7 @@ import * as ortWeb from 'onnxruntime-web';
 import { convertLayersModel, decodeModel, modelToBytes } from '../../src/export/index.js';
 import { getPreset } from '../../src/presets/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
+import { Cropping1D, SpatialDropout2D, Subtract, ZeroPadding1D } from '../../src/tfjs/keras-layers.js';
 import { maxout } from '../../src/tfjs/maxout.js';
 import { spectralNormConv2d, spectralNormDense } from '../../src/tfjs/spectral-norm.js';
 import { maxAbsDiff } from '../helpers.js';
@@ -329,5 +330,48 @@ describe('spectrally normalized layers: W / σ folded into plain Conv and Gemm',
       );
       await assertRoundTrip(d, { batch: 3 });
     }
+  });
+});
+
+describe('Keras layers tfjs has no class for: Subtract, Cropping1D, ZeroPadding1D, SpatialDropout2D', () => {
+  test('Subtract of two inputs, Cropping1D and ZeroPadding1D around a Conv1D', async () => {
+    const a = tf.input({ shape: [6, 4] });
+    const b = tf.input({ shape: [6, 4] });
+    const difference = new Subtract({}).apply([a, b]) as tf.SymbolicTensor;
+    const padded = new ZeroPadding1D({ padding: [2, 1] }).apply(difference) as tf.SymbolicTensor;
+    const conv = tf.layers.conv1d({ filters: 3, kernelSize: 3, ...init(4) }).apply(padded) as tf.SymbolicTensor;
+    const cropped = new Cropping1D({ cropping: [1, 2] }).apply(conv) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: [a, b], outputs: cropped });
+    assert.deepEqual(model.outputs[0].shape, [null, 4, 3]);
+    const ops = decodeModel(await roundTrip(model, { batch: 2 })).graph.node.map((n) => n.opType);
+    for (const op of ['Sub', 'Pad', 'Slice']) assert.ok(ops.includes(op), op);
+    await assertRoundTrip(sequential([7, 2], [new Cropping1D({ cropping: [3, 0] }), new ZeroPadding1D({})]));
+  });
+  test('SpatialDropout2D: the identity at inference (exported as such), whole channels dropped in training', async () => {
+    const layer = new SpatialDropout2D({ rate: 0.5, seed: 3 });
+    await assertRoundTrip(sequential([5, 5, 6], [tf.layers.conv2d({ filters: 8, kernelSize: 3, ...init(2) }), layer]));
+    const x = tf.ones([2, 4, 4, 8]);
+    const y = (layer.apply(x, { training: true }) as tf.Tensor).arraySync() as number[][][][];
+    for (const image of y)
+      for (let c = 0; c < 8; c++) {
+        const channel = image.flat().map((pixel) => pixel[c]);
+        assert.ok(channel.every((v) => v === 0) || channel.every((v) => v === 2), `channel ${c} kept or dropped whole`);
+      }
+  });
+  test('they load from Keras-style JSON configs (snake_case, as Keras writes them)', async () => {
+    const model = await tf.models.modelFromJSON({
+      modelTopology: {
+        class_name: 'Sequential',
+        config: {
+          name: 'keras',
+          layers: [
+            { class_name: 'ZeroPadding1D', config: { name: 'pad', padding: [1, 2], batch_input_shape: [null, 5, 3] } },
+            { class_name: 'Cropping1D', config: { name: 'crop', cropping: 2 } },
+          ],
+        },
+      },
+    } as unknown as tf.io.ModelJSON);
+    assert.deepEqual(model.outputs[0].shape, [null, 4, 3]);
+    await assertRoundTrip(model);
   });
 });

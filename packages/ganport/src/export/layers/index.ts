@@ -8,11 +8,19 @@ import { conv2d, conv2dTranspose, depthwiseConv2d, separableConv2d } from './con
 import { dense, maxout } from './dense.js';
 import { elu, leakyRelu, prelu, relu, rescaling, softmax, thresholdedRelu } from './elementwise-activations.js';
 import { embedding } from './embedding.js';
-import { add, average, concatenate, dot, maximum, minimum, multiply } from './merge.js';
+import { add, average, concatenate, dot, maximum, minimum, multiply, subtract } from './merge.js';
 import { batchNormalization, layerNormalization } from './normalization.js';
 import { averagePooling2d, globalAveragePooling2d, globalMaxPooling2d, maxPooling2d } from './pooling.js';
 import { bidirectional, gru, lstm, simpleRnn } from './recurrent.js';
-import { averagePooling1d, conv1d, globalAveragePooling1d, globalMaxPooling1d, maxPooling1d } from './sequence.js';
+import {
+  averagePooling1d,
+  conv1d,
+  cropping1d,
+  globalAveragePooling1d,
+  globalMaxPooling1d,
+  maxPooling1d,
+  zeroPadding1d,
+} from './sequence.js';
 import { flatten, identity, permute, repeatVector, reshape } from './shape.js';
 import { cropping2d, upSampling2d, zeroPadding2d } from './spatial.js';
 import { masking, timeDistributed } from './wrappers.js';
@@ -44,6 +52,7 @@ export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = {
   Embedding: embedding,
   Concatenate: concatenate,
   Add: add,
+  Subtract: subtract,
   Multiply: multiply,
   Average: average,
   Maximum: maximum,
@@ -52,6 +61,8 @@ export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = {
   UpSampling2D: upSampling2d,
   ZeroPadding2D: zeroPadding2d,
   Cropping2D: cropping2d,
+  Cropping1D: cropping1d,
+  ZeroPadding1D: zeroPadding1d,
   MaxPooling2D: maxPooling2d,
   AveragePooling2D: averagePooling2d,
   GlobalAveragePooling2D: globalAveragePooling2d,

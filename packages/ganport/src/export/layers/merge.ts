@@ -39,6 +39,13 @@ export const average = variadic('Mean', 'Mean');
 export const maximum = variadic('Max', 'Max');
 export const minimum = variadic('Min', 'Min');
 
+/** Subtract (src/tfjs/keras-layers.ts): the first input minus the second. */
+export const subtract: LayerHandler = (ctx) => {
+  if (ctx.inputs.length !== 2) unsupportedConfig(ctx, `${ctx.inputs.length} inputs (Subtract takes 2)`);
+  const { names, like } = aligned(ctx);
+  return sameLayout(like, ctx.g.op('Sub', names, {}, ctx.name));
+};
+
 export const multiply: LayerHandler = (ctx) => {
   const { names, like } = aligned(ctx);
   let product = names[0];

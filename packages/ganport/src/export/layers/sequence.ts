@@ -8,6 +8,7 @@ import type { GraphBuilder } from '../graph.js';
 import { applyActivation } from './activation.js';
 import { type LayerContext, type LayerHandler, tfjsValue, unsupportedConfig, weight } from './context.js';
 import { samePads } from './conv.js';
+import { INT64_MAX } from './spatial.js';
 
 const single = (v: unknown, fallback: number): number =>
   v === undefined || v === null ? fallback : Array.isArray(v) ? (v[0] as number) : (v as number);
@@ -118,3 +119,26 @@ const globalPool1d =
 
 export const globalAveragePooling1d = globalPool1d('ReduceMean');
 export const globalMaxPooling1d = globalPool1d('ReduceMax');
+
+/** Cropping1D (src/tfjs/keras-layers.ts): Slice of the steps axis. */
+export const cropping1d: LayerHandler = (ctx) => {
+  const { g, name } = ctx;
+  const x = g.tfjsLayout(ctx.inputs[0]);
+  const [begin, end] = ctx.config.cropping as [number, number];
+  const inputs = [
+    x.name,
+    g.constInt64(`${name}/starts`, [begin]),
+    g.constInt64(`${name}/ends`, [end ? -end : INT64_MAX]),
+    g.constInt64(`${name}/axes`, [1]),
+  ];
+  return tfjsValue(g.op('Slice', inputs, {}, name), 3);
+};
+
+/** ZeroPadding1D (src/tfjs/keras-layers.ts): Pad of the steps axis with zeros. */
+export const zeroPadding1d: LayerHandler = (ctx) => {
+  const { g, name } = ctx;
+  const x = g.tfjsLayout(ctx.inputs[0]);
+  const [begin, end] = ctx.config.padding as [number, number];
+  const pads = g.constInt64(`${name}/pads`, [0, begin, 0, 0, end, 0]);
+  return tfjsValue(g.op('Pad', [x.name, pads], { mode: attr.string('constant') }, name), 3);
+};

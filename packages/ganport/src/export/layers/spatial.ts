@@ -41,7 +41,8 @@ export const zeroPadding2d: LayerHandler = (ctx) => {
   );
 };
 
-const INT64_MAX = Number.MAX_SAFE_INTEGER;
+/** Slice's "to the end". */
+export const INT64_MAX = Number.MAX_SAFE_INTEGER;
 
 export const cropping2d: LayerHandler = (ctx) => {
   requireChannelsLast(ctx);
