@@ -197,6 +197,9 @@ async function loadKeras2(path: string): Promise<tf.LayersModel> {
   }
 }
 
+/** The Keras class of the tfjs classes keras/normalize.ts renames. */
+const KERAS_CLASS: Record<string, string> = { Model: 'Functional', GRUResetAfter: 'GRU' };
+
 /** Keras's naming.to_snake_case. */
 export function snakeCase(name: string): string {
   return name
@@ -292,7 +295,8 @@ function loadKeras3Container(
   const layersKey = child(file, `${path}/layers`) ? 'layers' : '_layer_checkpoint_dependencies';
   const used = new Map<string, number>();
   for (const layerEntry of entry.config.layers ?? []) {
-    const className = layerEntry.class_name === 'Model' ? 'Functional' : layerEntry.class_name;
+    // the class Keras saved it as (the normalizer renamed Functional and reset_after GRUs)
+    const className = KERAS_CLASS[layerEntry.class_name] ?? layerEntry.class_name;
     // Keras 3's Sequential.layers leaves the InputLayer out; a functional model's layers include it.
     if (className === 'InputLayer' && entry.class_name === 'Sequential') continue;
     const base = snakeCase(className);

@@ -62,6 +62,8 @@ function normalizeLayer(entry: JsonObject, options: KerasNormalizeOptions, where
   const name = typeof config.name === 'string' ? config.name : where;
   const here = `layer "${name}" (${className})`;
   const out: JsonObject = { class_name: className === 'Functional' ? 'Model' : className, config };
+  // tfjs's GRU cannot build reset_after (Keras's default); ganport's GRUResetAfter (tfjs/keras-layers.ts) can
+  if (className === 'GRU' && config.reset_after === true) out.class_name = 'GRUResetAfter';
   if (entry.name !== undefined) out.name = entry.name;
   if (entry.inbound_nodes !== undefined) out.inbound_nodes = inboundNodes(entry.inbound_nodes, options, here);
 

@@ -112,3 +112,127 @@ export class SpatialDropout2D extends tf.layers.Layer {
 }
 
 for (const layer of [Subtract, Cropping1D, ZeroPadding1D, SpatialDropout2D]) tf.serialization.registerClass(layer);
+
+/** tfjs's activation functions by their config name, as a GRU cell applies them. */
+const ACTIVATIONS: Record<string, (x: tf.Tensor) => tf.Tensor> = {
+  tanh: tf.tanh,
+  sigmoid: tf.sigmoid,
+  hardSigmoid: (x) => tf.clipByValue(tf.add(tf.mul(x, 0.2), 0.5), 0, 1),
+  relu: tf.relu,
+  linear: (x) => x,
+  elu: tf.elu,
+  softsign: (x) => tf.div(x, tf.add(tf.abs(x), 1)),
+  softplus: tf.softplus,
+};
+
+function activation(name: string | undefined, fallback: string): { name: string; apply: (x: tf.Tensor) => tf.Tensor } {
+  const key = name ?? fallback;
+  const apply = ACTIVATIONS[key];
+  if (!apply)
+    throw new Error(`GRU (reset_after): activation "${key}" is not one of ${Object.keys(ACTIVATIONS).join(', ')}`);
+  return { name: key, apply };
+}
+
+export interface GruResetAfterArgs extends LayerArgs {
+  units: number;
+  activation?: string;
+  recurrentActivation?: string;
+  useBias?: boolean;
+}
+
+/**
+ * Keras's GRU cell with reset_after=True (its default; tfjs's GRUCell refuses it): the reset gate
+ * applies after the recurrent product, and input and recurrent biases are separate rows of a
+ * [2, 3·units] bias. Gates z, r, h:
+ *   x·W + b₀ = [x_z, x_r, x_h];  h·U + b₁ = [u_z, u_r, u_h]
+ *   z = σ(x_z + u_z);  r = σ(x_r + u_r);  h̃ = tanh(x_h + r ⊙ u_h);  h' = z ⊙ h + (1 − z) ⊙ h̃
+ * (ONNX GRU with linear_before_reset = 1). For loading trained Keras models: no dropout.
+ */
+class GruResetAfterCell extends tf.layers.RNNCell {
+  static readonly className = 'GRUResetAfterCell';
+  readonly units: number;
+  readonly stateSize: number;
+  readonly useBias: boolean;
+  private readonly activation: ReturnType<typeof activation>;
+  private readonly recurrentActivation: ReturnType<typeof activation>;
+  private kernel?: tf.LayerVariable;
+  private recurrentKernel?: tf.LayerVariable;
+  private bias?: tf.LayerVariable;
+
+  constructor(args: GruResetAfterArgs) {
+    super(args);
+    this.units = args.units;
+    this.stateSize = args.units;
+    this.useBias = args.useBias ?? true;
+    this.activation = activation(args.activation, 'tanh');
+    this.recurrentActivation = activation(args.recurrentActivation, 'hardSigmoid');
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const features = singleShape(inputShape).at(-1) as number;
+    const gates = 3 * this.units;
+    this.kernel = this.addWeight('kernel', [features, gates], 'float32', tf.initializers.glorotUniform({}));
+    this.recurrentKernel = this.addWeight(
+      'recurrent_kernel',
+      [this.units, gates],
+      'float32',
+      tf.initializers.orthogonal({}),
+    );
+    if (this.useBias) this.bias = this.addWeight('bias', [2, gates], 'float32', tf.initializers.zeros());
+    this.built = true;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor[] {
+    return tf.tidy(() => {
+      const [x, h] = inputs as tf.Tensor[];
+      let fromInput = tf.matMul(x, this.kernel!.read());
+      let fromState = tf.matMul(h, this.recurrentKernel!.read());
+      if (this.bias) {
+        const [inputBias, recurrentBias] = tf.unstack(this.bias.read());
+        fromInput = tf.add(fromInput, inputBias);
+        fromState = tf.add(fromState, recurrentBias);
+      }
+      const [xz, xr, xh] = tf.split(fromInput, 3, -1);
+      const [uz, ur, uh] = tf.split(fromState, 3, -1);
+      const z = this.recurrentActivation.apply(tf.add(xz, uz));
+      const r = this.recurrentActivation.apply(tf.add(xr, ur));
+      const candidate = this.activation.apply(tf.add(xh, tf.mul(r, uh)));
+      const next = tf.add(tf.mul(z, h), tf.mul(tf.sub(1, z), candidate));
+      return [next, next];
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      units: this.units,
+      activation: this.activation.name,
+      recurrentActivation: this.recurrentActivation.name,
+      useBias: this.useBias,
+      resetAfter: true,
+    };
+  }
+}
+
+/** Keras's GRU with reset_after=True as a tfjs RNN layer (the Keras loader maps such GRUs to it). */
+export class GRUResetAfter extends tf.RNN {
+  static readonly className = 'GRUResetAfter';
+
+  constructor(args: GruResetAfterArgs & Omit<ConstructorParameters<typeof tf.RNN>[0], 'cell'>) {
+    super({ ...args, cell: new GruResetAfterCell(args) });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    const { cell: _, ...config } = super.getConfig();
+    return { ...this.cell.getConfig(), ...config };
+  }
+
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    return new cls(config);
+  }
+}
+
+tf.serialization.registerClass(GRUResetAfter);

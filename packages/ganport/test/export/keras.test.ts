@@ -75,6 +75,14 @@ describe('Keras files (generated in the Keras layouts), exported end to end', ()
     assert.equal(opCount(onnx, 'LSTM'), 1);
   });
 
+  test("Keras 3 .keras: the same classifier with a GRU in Keras's default reset_after form (ONNX linear_before_reset 1)", async () => {
+    const file = join(dir, 'text-gru.keras');
+    const reference = await kerasArchiveTextClassifier(file, 'GRU');
+    const onnx = await exportAndCompare(file, reference, [(rng) => rng.nextInt(50)], 3);
+    const gru = onnx.graph.node.find((n) => n.opType === 'GRU')!;
+    assert.equal(Number(gru.attribute.find((a) => a.name === 'linear_before_reset')!.i), 1);
+  });
+
   test('ganport export and inspect take .h5 and .keras files', async () => {
     const h5 = join(dir, 'cli.h5');
     await kerasH5Generator(h5);
@@ -233,17 +241,5 @@ describe('broken and unsupported Keras files: one GanportError line each', () =>
     const file = join(dir, 'mismatch2.keras');
     await writeFile(file, zipSync(entries));
     await rejects(file, /layer "lstm" weight 0 .* is saved as \[8,64\], its config builds \[8,32\]/);
-  });
-  test("a GRU with reset_after (Keras's default) is refused: tfjs cannot build it", async () => {
-    const keras = join(dir, 'gru.keras');
-    await kerasArchiveTextClassifier(keras);
-    const entries = unzipSync(await readFile(keras));
-    const config = JSON.parse(new TextDecoder().decode(entries['config.json']));
-    config.config.layers[2].class_name = 'GRU';
-    config.config.layers[2].config.reset_after = true;
-    entries['config.json'] = new TextEncoder().encode(JSON.stringify(config));
-    const file = join(dir, 'gru2.keras');
-    await writeFile(file, zipSync(entries));
-    await rejects(file, /tfjs cannot build this model: GRUCell does not support reset_after/);
   });
 });

@@ -1,9 +1,11 @@
-/** SimpleRNN, GRU, LSTM, Bidirectional, TimeDistributed and Masking against onnxruntime-node and -web. */
+/** SimpleRNN, GRU (and Keras's reset_after GRU), LSTM, Bidirectional, TimeDistributed and Masking against onnxruntime-node and -web. */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { convertLayersModel, decodeModel } from '../../src/export/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
+import { GRUResetAfter } from '../../src/tfjs/keras-layers.js';
+import { maxAbsDiff } from '../helpers.js';
 import { assertRoundTrip, roundTrip, sequential } from './helpers.js';
 
 before(async () => {
@@ -230,5 +232,60 @@ describe('refused configurations, each saying why', () => {
     assert.throws(() => convertLayersModel(stateful), /stateful: true \(the state carried from one batch/);
     const selu = sequential([3, 2], [tf.layers.simpleRNN({ units: 2, activation: 'selu' })]);
     assert.throws(() => convertLayersModel(selu), /activation "selu" inside a recurrent cell/);
+  });
+});
+
+describe("Keras's GRU with reset_after (ganport's GRUResetAfter → GRU, linear_before_reset 1)", () => {
+  const gruResetAfter = (args: Record<string, unknown>) =>
+    new GRUResetAfter({ units: 4, ...args } as ConstructorParameters<typeof GRUResetAfter>[0]);
+  /** Sets random weights (the bias's two rows differ) on a built model's recurrent layers. */
+  const randomize = (model: tf.LayersModel, seed: number) => {
+    model.setWeights(model.getWeights().map((w, i) => tf.randomNormal(w.shape, 0, 0.6, 'float32', seed + i)));
+    return model;
+  };
+
+  test('its tfjs cell computes Keras reset_after exactly (against a plain float64 loop)', () => {
+    const layer = gruResetAfter({ returnSequences: true, recurrentActivation: 'sigmoid' });
+    const model = randomize(sequential([5, 3], [layer]), 1);
+    const [kernel, recurrent, bias] = model.getWeights().map((w) => w.arraySync() as number[][]);
+    const x = tf.randomNormal([2, 5, 3], 0, 1, 'float32', 9);
+    const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+    const expected = (x.arraySync() as number[][][]).map((sequence) => {
+      let h = [0, 0, 0, 0];
+      return sequence.map((xt) => {
+        const gate = (g: number, u: number) => {
+          const j = g * 4 + u;
+          const fromX = xt.reduce((s, v, i) => s + v * kernel[i][j], bias[0][j]);
+          const fromH = h.reduce((s, v, i) => s + v * recurrent[i][j], bias[1][j]);
+          return [fromX, fromH];
+        };
+        h = h.map((hu, u) => {
+          const z = sigmoid(gate(0, u)[0] + gate(0, u)[1]);
+          const r = sigmoid(gate(1, u)[0] + gate(1, u)[1]);
+          const [xh, uh] = gate(2, u);
+          return z * hu + (1 - z) * Math.tanh(xh + r * uh);
+        });
+        return h;
+      });
+    });
+    const actual = (model.predict(x) as tf.Tensor).dataSync();
+    assert.ok(maxAbsDiff(actual, Float32Array.from(expected.flat(2))) < 1e-5);
+  });
+
+  for (const returnSequences of [false, true])
+    for (const goBackwards of [false, true])
+      test(`returnSequences ${returnSequences}, goBackwards ${goBackwards}`, async () => {
+        const layer = gruResetAfter({ returnSequences, goBackwards });
+        const bytes = await roundTrip(randomize(sequential([6, 3], [layer]), 2), { batch: 3, relative: RELATIVE });
+        const gru = decodeModel(bytes).graph.node.find((n) => n.opType === 'GRU')!;
+        assert.equal(Number(gru.attribute.find((a) => a.name === 'linear_before_reset')!.i), 1);
+      });
+  test('no bias, sigmoid and hardSigmoid gates, and inside a Bidirectional (concat)', async () => {
+    await assertRoundTrip(randomize(sequential([5, 2], [gruResetAfter({ useBias: false })]), 3), {
+      relative: RELATIVE,
+    });
+    const inner = gruResetAfter({ recurrentActivation: 'sigmoid', returnSequences: true });
+    const model = randomize(sequential([5, 2], [tf.layers.bidirectional({ layer: inner as tf.RNN })]), 4);
+    await assertRoundTrip(model, { relative: RELATIVE });
   });
 });

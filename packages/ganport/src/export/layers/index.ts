@@ -73,6 +73,7 @@ export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = {
   GlobalMaxPooling1D: globalMaxPooling1d,
   SimpleRNN: simpleRnn,
   GRU: gru,
+  GRUResetAfter: gru,
   LSTM: lstm,
   Bidirectional: bidirectional,
   TimeDistributed: timeDistributed,

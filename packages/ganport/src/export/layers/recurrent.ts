@@ -8,7 +8,8 @@
  * features] and R [dirs, gates·units, units] (the transposes) and B [dirs, 2·gates·units] (input
  * bias, then recurrent bias: zeros here). Gate order: tfjs/Keras LSTM is i, f, c, o and ONNX
  * LSTM i, o, f, c; GRU is z, r, h in both (tfjs computes the candidate with the reset gate applied
- * before the recurrent product: linear_before_reset 0; tfjs has no reset_after).
+ * before the recurrent product: linear_before_reset 0; Keras's reset_after, loaded as ganport's
+ * GRUResetAfter, applies it after, with separate input and recurrent biases: linear_before_reset 1).
  *
  * go_backwards: tfjs runs the steps last to first and returns the outputs in that (processing)
  * order; ONNX "reverse" returns them aligned with the input steps, so the sequence is reversed
@@ -60,24 +61,27 @@ interface Cell {
   kernel: LayerWeight;
   recurrentKernel: LayerWeight;
   bias?: LayerWeight;
+  /** GRU only: the reset gate after the recurrent product; bias [2, 3·units] (input row, recurrent row). */
+  resetAfter: boolean;
 }
 
 /** AttributeProto.AttributeType STRINGS (the builder has no helper for string lists). */
 const STRINGS = 8;
 
-const isKind = (className: string): className is Kind => className in GATES;
+/** The recurrent kind of a tfjs layer class (GRUResetAfter: src/tfjs/keras-layers.ts), or undefined. */
+const kindOf = (className: string): Kind | undefined =>
+  className === 'GRUResetAfter' ? 'GRU' : className in GATES ? (className as Kind) : undefined;
 
 /** The options of a tfjs recurrent layer config that cannot be expressed, or change nothing at inference. */
-function checkConfig(ctx: LayerContext, kind: Kind, config: Record<string, unknown>): void {
+function checkConfig(ctx: LayerContext, config: Record<string, unknown>): void {
   if (config.stateful === true)
     unsupportedConfig(ctx, 'stateful: true (the state carried from one batch to the next lives outside the graph)');
   if (config.timeMajor === true) unsupportedConfig(ctx, 'timeMajor: true');
-  if (kind === 'GRU' && config.resetAfter === true) unsupportedConfig(ctx, 'resetAfter: true');
   // dropout and recurrentDropout are identities at inference; unroll and implementation only change how tfjs computes.
 }
 
 function cellOf(ctx: LayerContext, kind: Kind, config: Record<string, unknown>, weights: LayerWeight[]): Cell {
-  checkConfig(ctx, kind, config);
+  checkConfig(ctx, config);
   const find = (name: string) => {
     const w = weights.find((x) => x.name === name);
     if (!w) unsupportedConfig(ctx, `a ${kind} without its "${name}" weight`);
@@ -90,6 +94,7 @@ function cellOf(ctx: LayerContext, kind: Kind, config: Record<string, unknown>, 
     kernel: find('kernel'),
     recurrentKernel: find('recurrent_kernel'),
     bias: config.useBias === false ? undefined : find('bias'),
+    resetAfter: kind === 'GRU' && config.resetAfter === true,
   };
 }
 
@@ -159,8 +164,13 @@ function emitRecurrent(
     W.set(gatesTransposed(cell.kernel, kind, units), d * gates * units * features);
     R.set(gatesTransposed(cell.recurrentKernel, kind, units), d * gates * units * units);
     if (cell.bias) {
-      const b = gatesTransposed({ ...cell.bias, shape: [1, gates * units] }, kind, units);
-      B.set(b, d * 2 * gates * units);
+      // one row (input bias; ONNX's recurrent half stays 0), or Keras reset_after's two rows: input, recurrent
+      const rows = cell.resetAfter ? 2 : 1;
+      for (let row = 0; row < rows; row++) {
+        const data = cell.bias.data.subarray(row * gates * units, (row + 1) * gates * units);
+        const b = gatesTransposed({ ...cell.bias, shape: [1, gates * units], data }, kind, units);
+        B.set(b, (d * 2 + row) * gates * units);
+      }
     }
   });
   const x = g.op('Transpose', [g.tfjsLayout(ctx.inputs[0]).name], { perm: attr.ints([1, 0, 2]) }, `${name}/time_major`);
@@ -197,7 +207,7 @@ function emitRecurrent(
     activations: { type: STRINGS, strings: acts.map((a) => new TextEncoder().encode(a.op)) },
     ...(alphas.length ? { activation_alpha: attr.floats(alphas) } : {}),
     ...(betas.length ? { activation_beta: attr.floats(betas) } : {}),
-    ...(kind === 'GRU' ? { linear_before_reset: attr.int(0) } : {}),
+    ...(kind === 'GRU' ? { linear_before_reset: attr.int(cells[0].resetAfter ? 1 : 0) } : {}),
   };
   const outputs = [g.unique(`${name}/Y`), g.unique(`${name}/Y_h`)];
   if (kind === 'LSTM') outputs.push(g.unique(`${name}/Y_c`));
@@ -281,8 +291,8 @@ export const bidirectional: LayerHandler = (ctx) => {
   refuseMask(ctx, MASK_EFFECT);
   const { g, name } = ctx;
   const inner = ctx.config.layer as { className: string; config: Record<string, unknown> };
-  if (!isKind(inner.className)) unsupportedConfig(ctx, `a Bidirectional ${inner.className}`);
-  const kind = inner.className;
+  const kind = kindOf(inner.className);
+  if (!kind) unsupportedConfig(ctx, `a Bidirectional ${inner.className}`);
   if (inner.config.goBackwards === true)
     unsupportedConfig(ctx, 'a Bidirectional whose forward layer has goBackwards: true');
   const half = ctx.weights.length / 2;
