@@ -33,53 +33,53 @@ export class Subtract extends tf.layers.Layer {
   }
 }
 
-/** Cropping1D: drops `cropping` = (begin, end) steps of [batch, steps, channels]. */
-export class Cropping1D extends tf.layers.Layer {
-  static readonly className = 'Cropping1D';
-  readonly cropping: [number, number];
+/** Cropping1D and ZeroPadding1D: (begin, end) steps removed from, or zeros added to, [batch, steps, channels]. */
+abstract class StepEdges extends tf.layers.Layer {
+  readonly edges: [number, number];
 
-  constructor(args: LayerArgs & { cropping?: number | [number, number] }) {
+  /** `key`: the config name of the pair (cropping, padding); `sign`: −1 crops, +1 pads. */
+  constructor(
+    args: LayerArgs & { cropping?: unknown; padding?: unknown },
+    private readonly key: 'cropping' | 'padding',
+    private readonly sign: 1 | -1,
+  ) {
     super(args);
-    this.cropping = pair(args.cropping ?? 1, 'Cropping1D cropping');
+    this.edges = pair(args[key] ?? 1, `${new.target.name} ${key}`);
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
     const [batch, steps, channels] = singleShape(inputShape);
-    return [batch, steps === null ? null : steps - this.cropping[0] - this.cropping[1], channels];
+    return [batch, steps === null ? null : steps + this.sign * (this.edges[0] + this.edges[1]), channels];
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), [this.key]: this.edges };
+  }
+}
+
+export class Cropping1D extends StepEdges {
+  static readonly className = 'Cropping1D';
+
+  constructor(args: LayerArgs & { cropping?: number | [number, number] }) {
+    super(args, 'cropping', -1);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = single(inputs);
-    const [begin, end] = this.cropping;
+    const [begin, end] = this.edges;
     return tf.slice(x, [0, begin, 0], [-1, x.shape[1]! - begin - end, -1]);
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), cropping: this.cropping };
   }
 }
 
-/** ZeroPadding1D: adds `padding` = (begin, end) zero steps to [batch, steps, channels]. */
-export class ZeroPadding1D extends tf.layers.Layer {
+export class ZeroPadding1D extends StepEdges {
   static readonly className = 'ZeroPadding1D';
-  readonly padding: [number, number];
 
   constructor(args: LayerArgs & { padding?: number | [number, number] }) {
-    super(args);
-    this.padding = pair(args.padding ?? 1, 'ZeroPadding1D padding');
-  }
-
-  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    const [batch, steps, channels] = singleShape(inputShape);
-    return [batch, steps === null ? null : steps + this.padding[0] + this.padding[1], channels];
+    super(args, 'padding', 1);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return tf.pad(single(inputs), [[0, 0], this.padding, [0, 0]]);
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), padding: this.padding };
+    return tf.pad(single(inputs), [[0, 0], this.edges, [0, 0]]);
   }
 }
 
