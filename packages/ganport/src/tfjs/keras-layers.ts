@@ -4,11 +4,7 @@
  * names (as tfjs reads them: camelCase). Registered with tfjs's serialization on import.
  */
 import * as tf from '@tensorflow/tfjs';
-
-type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
-
-const single = (inputs: tf.Tensor | tf.Tensor[]) => (Array.isArray(inputs) ? inputs[0] : inputs);
-const singleShape = (shape: tf.Shape | tf.Shape[]) => (Array.isArray(shape[0]) ? shape[0] : shape) as tf.Shape;
+import { firstInput, firstShape, type LayerArgs, lastAxisSize } from './layer-basics.js';
 
 /** Keras's (begin, end) pair from an int or a pair. */
 function pair(value: unknown, name: string): [number, number] {
@@ -23,7 +19,7 @@ export class Subtract extends tf.layers.Layer {
   static readonly className = 'Subtract';
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    return singleShape(inputShape);
+    return firstShape(inputShape);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
@@ -48,7 +44,7 @@ abstract class StepEdges extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    const [batch, steps, channels] = singleShape(inputShape);
+    const [batch, steps, channels] = firstShape(inputShape);
     return [batch, steps === null ? null : steps + this.sign * (this.edges[0] + this.edges[1]), channels];
   }
 
@@ -65,7 +61,7 @@ export class Cropping1D extends StepEdges {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const x = single(inputs);
+    const x = firstInput(inputs);
     const [begin, end] = this.edges;
     return tf.slice(x, [0, begin, 0], [-1, x.shape[1]! - begin - end, -1]);
   }
@@ -79,7 +75,7 @@ export class ZeroPadding1D extends StepEdges {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return tf.pad(single(inputs), [[0, 0], this.edges, [0, 0]]);
+    return tf.pad(firstInput(inputs), [[0, 0], this.edges, [0, 0]]);
   }
 }
 
@@ -98,7 +94,7 @@ export class SpatialDropout2D extends tf.layers.Layer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
-    const x = single(inputs);
+    const x = firstInput(inputs);
     if (kwargs.training !== true || this.rate === 0) return x.clone();
     const [batch, , , channels] = x.shape;
     return tf.dropout(x, this.rate, [batch, 1, 1, channels], this.seed);
@@ -113,25 +109,7 @@ export class SpatialDropout2D extends tf.layers.Layer {
 
 for (const layer of [Subtract, Cropping1D, ZeroPadding1D, SpatialDropout2D]) tf.serialization.registerClass(layer);
 
-/** tfjs's activation functions by their config name, as a GRU cell applies them. */
-const ACTIVATIONS: Record<string, (x: tf.Tensor) => tf.Tensor> = {
-  tanh: tf.tanh,
-  sigmoid: tf.sigmoid,
-  hardSigmoid: (x) => tf.clipByValue(tf.add(tf.mul(x, 0.2), 0.5), 0, 1),
-  relu: tf.relu,
-  linear: (x) => x,
-  elu: tf.elu,
-  softsign: (x) => tf.div(x, tf.add(tf.abs(x), 1)),
-  softplus: tf.softplus,
-};
-
-function activation(name: string | undefined, fallback: string): { name: string; apply: (x: tf.Tensor) => tf.Tensor } {
-  const key = name ?? fallback;
-  const apply = ACTIVATIONS[key];
-  if (!apply)
-    throw new Error(`GRU (reset_after): activation "${key}" is not one of ${Object.keys(ACTIVATIONS).join(', ')}`);
-  return { name: key, apply };
-}
+type ActivationName = Parameters<typeof tf.layers.activation>[0]['activation'];
 
 export interface GruResetAfterArgs extends LayerArgs {
   units: number;
@@ -153,8 +131,9 @@ class GruResetAfterCell extends tf.layers.RNNCell {
   readonly units: number;
   readonly stateSize: number;
   readonly useBias: boolean;
-  private readonly activation: ReturnType<typeof activation>;
-  private readonly recurrentActivation: ReturnType<typeof activation>;
+  /** tfjs's own activations (Activation layers applied to tensors), so they compute as tfjs's GRU's do. */
+  private readonly activation: tf.layers.Layer;
+  private readonly recurrentActivation: tf.layers.Layer;
   private kernel?: tf.LayerVariable;
   private recurrentKernel?: tf.LayerVariable;
   private bias?: tf.LayerVariable;
@@ -164,12 +143,14 @@ class GruResetAfterCell extends tf.layers.RNNCell {
     this.units = args.units;
     this.stateSize = args.units;
     this.useBias = args.useBias ?? true;
-    this.activation = activation(args.activation, 'tanh');
-    this.recurrentActivation = activation(args.recurrentActivation, 'hardSigmoid');
+    this.activation = tf.layers.activation({ activation: (args.activation ?? 'tanh') as ActivationName });
+    this.recurrentActivation = tf.layers.activation({
+      activation: (args.recurrentActivation ?? 'hardSigmoid') as ActivationName,
+    });
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    const features = singleShape(inputShape).at(-1) as number;
+    const features = lastAxisSize(inputShape, `GRU ${this.name}`);
     const gates = 3 * this.units;
     this.kernel = this.addWeight('kernel', [features, gates], 'float32', tf.initializers.glorotUniform({}));
     this.recurrentKernel = this.addWeight(
@@ -194,9 +175,10 @@ class GruResetAfterCell extends tf.layers.RNNCell {
       }
       const [xz, xr, xh] = tf.split(fromInput, 3, -1);
       const [uz, ur, uh] = tf.split(fromState, 3, -1);
-      const z = this.recurrentActivation.apply(tf.add(xz, uz));
-      const r = this.recurrentActivation.apply(tf.add(xr, ur));
-      const candidate = this.activation.apply(tf.add(xh, tf.mul(r, uh)));
+      const gate = (x: tf.Tensor) => this.recurrentActivation.apply(x) as tf.Tensor;
+      const z = gate(tf.add(xz, uz));
+      const r = gate(tf.add(xr, ur));
+      const candidate = this.activation.apply(tf.add(xh, tf.mul(r, uh))) as tf.Tensor;
       const next = tf.add(tf.mul(z, h), tf.mul(tf.sub(1, z), candidate));
       return [next, next];
     });
@@ -206,8 +188,8 @@ class GruResetAfterCell extends tf.layers.RNNCell {
     return {
       ...super.getConfig(),
       units: this.units,
-      activation: this.activation.name,
-      recurrentActivation: this.recurrentActivation.name,
+      activation: this.activation.getConfig().activation,
+      recurrentActivation: this.recurrentActivation.getConfig().activation,
       useBias: this.useBias,
       resetAfter: true,
     };

@@ -5,8 +5,7 @@
  * reshapes them. Registered with tfjs's serialization on import, so saved models load back.
  */
 import * as tf from '@tensorflow/tfjs';
-
-type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
+import { firstInput, firstShape, type LayerArgs, lastAxisSize } from './layer-basics.js';
 
 export interface MaxoutArgs extends LayerArgs {
   units: number;
@@ -38,9 +37,7 @@ export class Maxout extends tf.layers.Layer {
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
-    const inputSize = shape.at(-1);
-    if (typeof inputSize !== 'number') throw new Error(`Maxout ${this.name}: the last input axis must be known`);
+    const inputSize = lastAxisSize(inputShape, `Maxout ${this.name}`);
     const outputs = this.units * this.pieces;
     const init = tf.initializers.randomNormal({ mean: 0, stddev: this.stddev, seed: this.seed });
     this.kernel = this.addWeight('kernel', [inputSize, outputs], 'float32', init);
@@ -49,13 +46,12 @@ export class Maxout extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
-    return [...shape.slice(0, -1), this.units];
+    return [...firstShape(inputShape).slice(0, -1), this.units];
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      const x = firstInput(inputs);
       const leading = x.shape.slice(0, -1);
       const flat = x.reshape([-1, x.shape.at(-1)!]);
       const linear = tf.add(tf.matMul(flat, this.kernel!.read()), this.bias!.read());

@@ -8,8 +8,7 @@
  * Registered with tfjs's serialization on import.
  */
 import * as tf from '@tensorflow/tfjs';
-
-type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
+import { firstInput, firstShape, type LayerArgs, lastAxisSize } from './layer-basics.js';
 
 /** The power iteration's ε, as PyTorch's spectral_norm uses. */
 const EPSILON = 1e-12;
@@ -90,16 +89,16 @@ export class SpectralNormDense extends SpectralNormLayer {
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    this.addSpectralWeights([lastAxis(inputShape), this.units]);
+    this.addSpectralWeights([lastAxisSize(inputShape, `${this.getClassName()} ${this.name}`), this.units]);
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    return [...singleShape(inputShape).slice(0, -1), this.units];
+    return [...firstShape(inputShape).slice(0, -1), this.units];
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
     return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      const x = firstInput(inputs);
       return tf.add(tf.matMul(x, this.normalizedKernel(kwargs.training === true)), this.bias!.read());
     });
   }
@@ -133,11 +132,16 @@ export class SpectralNormConv2D extends SpectralNormLayer {
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    this.addSpectralWeights([this.kernelSize, this.kernelSize, lastAxis(inputShape), this.filters]);
+    this.addSpectralWeights([
+      this.kernelSize,
+      this.kernelSize,
+      lastAxisSize(inputShape, `${this.getClassName()} ${this.name}`),
+      this.filters,
+    ]);
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    const [batch, height, width] = singleShape(inputShape);
+    const [batch, height, width] = firstShape(inputShape);
     const side = (n: number | null) =>
       n === null
         ? null
@@ -149,7 +153,7 @@ export class SpectralNormConv2D extends SpectralNormLayer {
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
     return tf.tidy(() => {
-      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+      const x = firstInput(inputs) as tf.Tensor4D;
       const kernel = this.normalizedKernel(kwargs.training === true) as tf.Tensor4D;
       return tf.add(tf.conv2d(x, kernel, this.strides, this.padding), this.bias!.read());
     });
@@ -176,16 +180,6 @@ export class SpectralNormConv2D extends SpectralNormLayer {
     const side = (v: unknown) => (Array.isArray(v) ? (v[0] as number) : (v as number));
     return new cls({ ...config, kernelSize: side(config.kernelSize), strides: side(config.strides) });
   }
-}
-
-function singleShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-  return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
-}
-
-function lastAxis(inputShape: tf.Shape | tf.Shape[]): number {
-  const size = singleShape(inputShape).at(-1);
-  if (typeof size !== 'number') throw new Error('a spectrally normalized layer needs its last input axis known');
-  return size;
 }
 
 /**
