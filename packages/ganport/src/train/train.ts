@@ -157,32 +157,39 @@ function decayLearningRates(run: Run, step: number): void {
  * eval.svg; the best measurement's models are kept in best/ for `ganport export --best`.
  */
 async function measure(run: Run): Promise<void> {
-  const { config, preset } = run.opened;
+  const { config } = run.opened;
   const { step, epoch } = run.position;
   const scores = await evaluateGenerator(run.state.ema, config);
   await run.metrics.appendEval({ step, epoch, eval: scores }, run.paths.evalPlot);
   if (!isBetter(scores, run.best?.eval as EvalScores | undefined)) return;
   run.best = { step, epoch, eval: scores };
-  const kept = { role: 'generator', preset: preset.name, ema: config.emaDecay, ...run.best };
-  await saveLayersModel(run.state.ema, run.paths.bestGenerator, { ganport: kept });
-  await saveLayersModel(run.state.discriminator, run.paths.bestDiscriminator, {
-    ganport: { ...kept, role: 'discriminator' },
-  });
+  await saveModels(run, { generator: run.paths.bestGenerator, discriminator: run.paths.bestDiscriminator }, run.best);
   await writeRunManifest(run.outDir);
 }
 
 /** The epoch's picture, the exportable generator (EMA) and discriminator, a checkpoint and the loss plot. */
 async function finishEpoch(run: Run, epoch: number): Promise<void> {
-  const { config, preset } = run.opened;
   const { paths, state, position } = run;
-  const saved = { role: 'generator', preset: preset.name, epoch, step: position.step };
   await run.samples.write(state.ema, paths.sample(epoch));
-  await saveLayersModel(state.ema, paths.generator, { ganport: { ...saved, ema: config.emaDecay } });
-  await saveLayersModel(state.discriminator, paths.discriminator, { ganport: { ...saved, role: 'discriminator' } });
+  await saveModels(run, paths, { epoch, step: position.step });
   await writeRunManifest(run.outDir);
   Object.assign(position, { epoch: epoch + 1, batchInEpoch: 0, rng: run.rng.state });
   await run.checkpoints.save(position);
   await run.metrics.writePlot();
+}
+
+/** The EMA generator and the discriminator into `dirs`, each model.json recording its role, the preset and `facts`. */
+async function saveModels(
+  run: Run,
+  dirs: { generator: string; discriminator: string },
+  facts: { epoch: number; step: number },
+): Promise<void> {
+  const { config, preset } = run.opened;
+  const common = { preset: preset.name, ...facts };
+  await saveLayersModel(run.state.ema, dirs.generator, {
+    ganport: { role: 'generator', ...common, ema: config.emaDecay },
+  });
+  await saveLayersModel(run.state.discriminator, dirs.discriminator, { ganport: { role: 'discriminator', ...common } });
 }
 
 /** Images per second since this process started training, and the time left to the last step. */
