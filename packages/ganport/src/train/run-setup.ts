@@ -93,7 +93,7 @@ function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): Run
   if (images < batchSize)
     throw new GanportError(`batch size ${batchSize} is larger than the ${images} images available`);
   const pack = positiveInt('pack', options.pack ?? 1);
-  const evalSamples = checkedEvalSamples(options.evalSamples ?? DEFAULT_EVAL_SAMPLES);
+  const adjustable = adjustableOptions(options); // checked with the others, before anything is written
   if (batchSize % pack !== 0) throw new GanportError(`pack ${pack} must divide the batch size ${batchSize}`);
   if (pack > 1 && preset.numClasses) {
     throw new GanportError(`preset ${preset.name} is class-conditional; packing (PacGAN) is for unconditional presets`);
@@ -107,7 +107,7 @@ function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): Run
     pack,
     seed,
     batchSize,
-    epochs: positiveInt('epochs', options.epochs ?? 1),
+    epochs: 1,
     learningRate,
     discriminatorLearningRate: positiveNumber(
       'discriminator learning rate',
@@ -120,41 +120,37 @@ function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): Run
     spectralNorm: options.spectralNorm ?? false,
     r1Gamma: nonNegativeNumber('R1 gamma', options.r1Gamma ?? 0),
     lrDecay: options.lrDecay ?? false,
-    checkpointEvery: positiveInt('checkpoint interval', options.checkpointEvery ?? 500),
-    logEvery: positiveInt('log interval', options.logEvery ?? 50),
-    evalEvery: options.evalEvery === undefined ? 0 : positiveInt('eval interval', options.evalEvery),
-    evalSamples,
+    checkpointEvery: 500,
+    logEvery: 50,
+    evalEvery: 0,
+    evalSamples: DEFAULT_EVAL_SAMPLES,
     backend: '',
     data: data.source,
     images,
     ganportVersion: packageVersion(),
+    ...adjustable,
   };
 }
 
 /** The options that define what a run learns: fixed by its config.json, so a resume cannot change them. */
-const FIXED_ON_RESUME = {
-  preset: 'preset',
-  seed: 'seed',
-  batchSize: 'batchSize',
-  learningRate: 'learningRate',
-  discriminatorLearningRate: 'discriminatorLearningRate',
-  beta1: 'beta1',
-  loss: 'loss',
-  labelSmoothing: 'labelSmoothing',
-  pack: 'pack',
-  emaDecay: 'emaDecay',
-  spectralNorm: 'spectralNorm',
-  r1Gamma: 'r1Gamma',
-  lrDecay: 'lrDecay',
-} as const satisfies Partial<Record<keyof TrainOptions, keyof RunConfig>>;
+const FIXED_ON_RESUME = [
+  'preset',
+  'seed',
+  'batchSize',
+  'learningRate',
+  'discriminatorLearningRate',
+  'beta1',
+  'loss',
+  'labelSmoothing',
+  'pack',
+  'emaDecay',
+  'spectralNorm',
+  'r1Gamma',
+  'lrDecay',
+] as const satisfies readonly (keyof TrainOptions & keyof RunConfig)[];
 
 function refuseChangedOptions(options: TrainOptions, config: RunConfig, data: Dataset): void {
-  const changed = Object.entries(FIXED_ON_RESUME)
-    .filter(([option, field]) => {
-      const given = options[option as keyof typeof FIXED_ON_RESUME];
-      return given !== undefined && given !== config[field];
-    })
-    .map(([option]) => option);
+  const changed: string[] = FIXED_ON_RESUME.filter((key) => options[key] !== undefined && options[key] !== config[key]);
   if (options.dataDir !== undefined && options.dataDir !== config.data && resolve(options.dataDir) !== config.data)
     changed.push('dataDir');
   if (options.limit !== undefined && Math.min(data.count, options.limit) !== config.images) changed.push('limit');
@@ -166,24 +162,27 @@ function refuseChangedOptions(options: TrainOptions, config: RunConfig, data: Da
   }
 }
 
-/** What a resume may change, written back to config.json: the length of the run and how it is logged and measured. */
-function applyResumeOptions(options: TrainOptions, config: RunConfig): boolean {
-  const before = JSON.stringify(config);
-  if (options.epochs !== undefined) config.epochs = positiveInt('epochs', options.epochs);
-  if (options.evalEvery !== undefined) config.evalEvery = positiveInt('eval interval', options.evalEvery);
-  if (options.evalSamples !== undefined) config.evalSamples = checkedEvalSamples(options.evalSamples);
-  if (options.checkpointEvery !== undefined)
-    config.checkpointEvery = positiveInt('checkpoint interval', options.checkpointEvery);
-  if (options.logEvery !== undefined) config.logEvery = positiveInt('log interval', options.logEvery);
-  return JSON.stringify(config) !== before;
-}
-
-function checkedEvalSamples(samples: number): number {
-  const checked = positiveInt('eval samples', samples);
-  if (checked < MIN_EVAL_SAMPLES) {
-    throw new GanportError(`eval samples must be an integer of at least ${MIN_EVAL_SAMPLES}, got ${checked}`);
+/**
+ * The options a resume may change too — the run's length and how it is logged and measured —
+ * checked; those not given are left out (a new run's config has their defaults).
+ */
+function adjustableOptions(
+  options: TrainOptions,
+): Partial<Pick<RunConfig, 'epochs' | 'evalEvery' | 'evalSamples' | 'checkpointEvery' | 'logEvery'>> {
+  const adjusted: ReturnType<typeof adjustableOptions> = {};
+  if (options.epochs !== undefined) adjusted.epochs = positiveInt('epochs', options.epochs);
+  if (options.evalEvery !== undefined) adjusted.evalEvery = positiveInt('eval interval', options.evalEvery);
+  if (options.evalSamples !== undefined) {
+    adjusted.evalSamples = positiveInt('eval samples', options.evalSamples);
+    if (adjusted.evalSamples < MIN_EVAL_SAMPLES)
+      throw new GanportError(
+        `eval samples must be an integer of at least ${MIN_EVAL_SAMPLES}, got ${adjusted.evalSamples}`,
+      );
   }
-  return checked;
+  if (options.checkpointEvery !== undefined)
+    adjusted.checkpointEvery = positiveInt('checkpoint interval', options.checkpointEvery);
+  if (options.logEvery !== undefined) adjusted.logEvery = positiveInt('log interval', options.logEvery);
+  return adjusted;
 }
 
 /** Reads a run to resume, or checks the options of a new one and writes its config.json. */
@@ -199,7 +198,9 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
     config = await readRunConfig(options.outDir);
     data = await loadDataset(config.data, getPreset(config.preset), config.seed);
     refuseChangedOptions(options, config, data);
-    if (applyResumeOptions(options, config)) {
+    const before = JSON.stringify(config);
+    Object.assign(config, adjustableOptions(options));
+    if (JSON.stringify(config) !== before) {
       // re-recorded only if it held before: a damaged generator/ stays flagged until the next epoch's end rewrites it
       const intact = await verifyRunFiles(options.outDir).then(
         () => true,
