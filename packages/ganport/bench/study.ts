@@ -70,9 +70,7 @@ async function finished(dir: string): Promise<boolean> {
   const config = await readRunConfig(dir);
   const last = (await readMetrics(join(dir, 'metrics.jsonl'))).at(-1);
   const wanted = Number(epochsOf(trainArgs)[1] ?? config.epochs);
-  return (
-    last !== undefined && last.epoch >= wanted && Math.floor(config.images / config.batchSize) * wanted <= last.step
-  );
+  return last !== undefined && last.step >= Math.floor(config.images / config.batchSize) * wanted;
 }
 
 /** Runs the seeds, `jobs` at a time. */
