@@ -6,8 +6,8 @@
  * Weights: a tfjs kernel is [features, gates·units] with the gates as column blocks, the
  * recurrent kernel [units, gates·units], the bias [gates·units]; ONNX wants W [dirs, gates·units,
  * features] and R [dirs, gates·units, units] (the transposes) and B [dirs, 2·gates·units] (input
- * bias, then recurrent bias: zeros here). Gate order: tfjs/Keras LSTM is i, f, c, o and ONNX
- * LSTM i, o, f, c; GRU is z, r, h in both (tfjs computes the candidate with the reset gate applied
+ * bias, then recurrent bias: zeros but for reset_after GRUs). Gate order: tfjs/Keras LSTM is
+ * i, f, c, o and ONNX LSTM i, o, f, c; GRU is z, r, h in both (tfjs computes the candidate with the reset gate applied
  * before the recurrent product: linear_before_reset 0; Keras's reset_after, loaded as ganport's
  * GRUResetAfter, applies it after, with separate input and recurrent biases: linear_before_reset 1).
  *
