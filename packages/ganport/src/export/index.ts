@@ -9,7 +9,14 @@ import { join } from 'node:path';
 import { GanportError, toLayout } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
 import { exportedModelFacts, modelPaths, writeModelManifest } from '../formats/model-dir.js';
-import { type RunConfig, readBestMeasurement, readRunConfig, runPaths, verifyRunFiles } from '../formats/run-dir.js';
+import {
+  type BestMeasurement,
+  type RunConfig,
+  readBestMeasurement,
+  readRunConfig,
+  runPaths,
+  verifyRunFiles,
+} from '../formats/run-dir.js';
 import { isKerasFile, loadKerasModel } from '../keras/load.js';
 import { encodeModel } from '../onnx/proto.js';
 import { selectReferenceBackend } from '../tfjs/backend.js';
@@ -88,11 +95,13 @@ export type RunExportOptions = Pick<ConvertOptions, 'opset' | 'layout' | 'foldBa
   best?: boolean;
 };
 
-export async function exportRun(
-  runDir: string,
-  outDir: string,
-  options: RunExportOptions = {},
-): Promise<ExportedFile[]> {
+/** What `exportRun` wrote, and with `best`, the measurement whose models those are. */
+export interface RunExport {
+  files: ExportedFile[];
+  best?: BestMeasurement;
+}
+
+export async function exportRun(runDir: string, outDir: string, options: RunExportOptions = {}): Promise<RunExport> {
   await verifyRunFiles(runDir);
   const config = await readTrainedRun(runDir);
   const run = runPaths(runDir);
@@ -101,7 +110,8 @@ export async function exportRun(
   const source = options.best
     ? { generator: run.bestGenerator, discriminator: run.bestDiscriminator }
     : { generator: run.generator, discriminator: run.discriminator };
-  if (options.best && !(await readBestMeasurement(runDir)))
+  const best = options.best ? await readBestMeasurement(runDir) : undefined;
+  if (options.best && !best)
     throw new GanportError(`${runDir} has no best measurement (best/); train it with --eval-every N`, 'not-found');
   const generator = await loadLayersModel(join(source.generator, 'model.json'));
   const discriminator = await loadLayersModel(join(source.discriminator, 'model.json'));
@@ -131,5 +141,5 @@ export async function exportRun(
       path: await writeTritonModel(options.triton, `${config.preset}-generator`, generatorBytes),
       bytes: generatorBytes.length,
     });
-  return files;
+  return { files, best };
 }

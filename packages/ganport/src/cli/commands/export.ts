@@ -1,7 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { toLayout } from '@ganport/runtime';
 import { DEFAULT_OPSET, exportModelFile, exportRun, MAX_OPSET, MIN_OPSET } from '../../export/index.js';
-import { readBestMeasurement } from '../../formats/run-dir.js';
 import { defineCommand, UsageError } from '../flags.js';
 
 const formatScores = (scores: Record<string, number>) =>
@@ -60,10 +59,9 @@ export const exportCommand = defineCommand({
     }
     if (submodel !== undefined && isRun) throw new UsageError('--submodel goes with a model file export');
     if (best && !isRun) throw new UsageError('--best goes with a RUN_DIR export');
-    const files = isRun
+    const { files, best: kept } = isRun
       ? await exportRun(source, out, { ...options, triton, best })
-      : [await exportModelFile(source, out, { ...options, submodel })];
-    const kept = best ? await readBestMeasurement(source) : undefined;
+      : { files: [await exportModelFile(source, out, { ...options, submodel })], best: undefined };
     if (kept) console.log(`the best measurement: step ${kept.step} (epoch ${kept.epoch}), ${formatScores(kept.eval)}`);
     const notes = [`opset ${options.opset}`, options.layout, options.fp16 ? 'fp16' : 'fp32'];
     if (options.foldBatchNorm) notes.push('batch norm folded');
