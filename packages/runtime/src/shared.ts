@@ -19,7 +19,7 @@ export {
   toRgba,
 } from './image.js';
 export { type InterpolationMode, interpolate } from './interpolate.js';
-export { type GeneratorInfo, isPointGenerator, META, type OutputLayout } from './metadata.js';
+export { type GeneratorInfo, generatorInfo, isPointGenerator, META, type OutputLayout } from './metadata.js';
 export { type OnnxInfo, readOnnxInfo, type TensorInfo } from './onnx-info.js';
 export { Rng, sampleLatents } from './sampler.js';
 export { type ScatterOptions, scatterPlot } from './scatter.js';

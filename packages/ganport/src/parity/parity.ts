@@ -5,9 +5,16 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { GeneratorInfo } from '@ganport/runtime';
 import * as nodeRuntime from '@ganport/runtime';
-import { defaultLabels, GanportError, type Generator } from '@ganport/runtime';
+import {
+  defaultLabels,
+  GanportError,
+  type Generator,
+  type GeneratorInfo,
+  generatorInfo,
+  readOnnxInfo,
+  sampleLatents,
+} from '@ganport/runtime';
 import * as webRuntime from '@ganport/runtime/web';
 import * as tf from '@tensorflow/tfjs';
 import { modelPaths, resolveModelDir, verifyModelDir } from '../formats/model-dir.js';
@@ -241,11 +248,9 @@ export async function runParity(model: string, options: ParityOptions = {}): Pro
     );
   }
   const bytes = await readFile(paths.generator);
-  const reference = await nodeRuntime.loadGenerator(bytes);
-  const latents = reference.sampleLatents({ seed, count });
-  const { info } = reference;
+  const info = generatorInfo(readOnnxInfo(bytes));
+  const latents = sampleLatents({ seed, count, dim: info.latentSize });
   const { layout, outputShape } = info;
-  await reference.dispose();
 
   const outputs = new Map<RuntimeName, RuntimeOutput>();
   const skipped = new Map<RuntimeName, string>();
