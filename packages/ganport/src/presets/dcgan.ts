@@ -9,7 +9,7 @@
 
 import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
-import { spectralNormConv2d, spectralNormDense } from '../tfjs/spectral-norm.js';
+import { discriminatorDense, spectralNormConv2d } from '../tfjs/spectral-norm.js';
 import { LOGIT_LAYER, type Preset, packedShape } from './preset.js';
 
 export interface DcganOptions {
@@ -102,9 +102,7 @@ export function dcgan(options: DcganOptions): Preset {
     },
     buildDiscriminator(seed, pack = 1, { spectralNorm = false } = {}) {
       const dense = (units: number, layerSeed: number, name: string) =>
-        spectralNorm
-          ? spectralNormDense({ units, seed: layerSeed, name })
-          : tf.layers.dense({ units, kernelInitializer: glorot(layerSeed), name });
+        discriminatorDense(spectralNorm, { units, seed: layerSeed, name, kernelInitializer: glorot(layerSeed) });
       if (numClasses && pack > 1)
         throw new GanportError(`${options.name} is class-conditional; packing (PacGAN) is for unconditional presets`);
       const image = tf.input({ shape: packedShape([size, size, channels], pack), name: 'image' });

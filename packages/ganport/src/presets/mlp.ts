@@ -6,7 +6,7 @@
 import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { maxout } from '../tfjs/maxout.js';
-import { spectralNormDense } from '../tfjs/spectral-norm.js';
+import { discriminatorDense, spectralNormDense } from '../tfjs/spectral-norm.js';
 import { LOGIT_LAYER, type Preset, packedShape } from './preset.js';
 
 export interface MlpOptions {
@@ -114,9 +114,12 @@ export function mlpGan(o: MlpOptions): Preset {
             maxoutPieces: o.discriminatorMaxoutPieces,
             spectralNorm,
           }),
-          spectralNorm
-            ? spectralNormDense({ units: 1, seed: seed + 150, name: LOGIT_LAYER })
-            : tf.layers.dense({ units: 1, kernelInitializer: init(seed + 150), name: LOGIT_LAYER }),
+          discriminatorDense(spectralNorm, {
+            units: 1,
+            seed: seed + 150,
+            name: LOGIT_LAYER,
+            kernelInitializer: init(seed + 150),
+          }),
           tf.layers.activation({ activation: 'sigmoid', name: 'probability' }),
         ],
       });

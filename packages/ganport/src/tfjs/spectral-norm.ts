@@ -205,3 +205,18 @@ tf.serialization.registerClass(SpectralNormConv2D);
 
 export const spectralNormDense = (args: SpectralNormDenseArgs) => new SpectralNormDense(args);
 export const spectralNormConv2d = (args: SpectralNormConv2DArgs) => new SpectralNormConv2D(args);
+
+/**
+ * A discriminator's Dense layer: its spectral-norm twin with `spectralNorm` (whose kernel is
+ * Glorot-uniform from `seed`), otherwise a plain Dense with `kernelInitializer`.
+ */
+export function discriminatorDense(
+  spectralNorm: boolean,
+  {
+    seed,
+    kernelInitializer,
+    ...layer
+  }: SpectralNormDenseArgs & Pick<Parameters<typeof tf.layers.dense>[0], 'kernelInitializer'>,
+): tf.layers.Layer {
+  return spectralNorm ? spectralNormDense({ ...layer, seed }) : tf.layers.dense({ ...layer, kernelInitializer });
+}
