@@ -41,6 +41,18 @@ export function dcgan(options: DcganOptions): Preset {
   const upsamplings = size === 28 ? 2 : Math.log2(size / 4);
   const base = size / 2 ** upsamplings;
   const widthAt = (level: number) => width * 2 ** level; // level upsamplings-1 … 0
+  /** The class label [B, 1] as a learned vector [B, dim]. */
+  const embedLabel = (
+    label: tf.SymbolicTensor,
+    dim: number,
+    embeddingsInitializer: ReturnType<typeof tf.initializers.randomNormal>,
+    name: string,
+  ) =>
+    tf.layers
+      .flatten()
+      .apply(
+        tf.layers.embedding({ inputDim: numClasses!, outputDim: dim, embeddingsInitializer, name }).apply(label),
+      ) as tf.SymbolicTensor;
 
   return {
     name: options.name,
@@ -53,17 +65,8 @@ export function dcgan(options: DcganOptions): Preset {
       const label = numClasses ? tf.input({ shape: [1], dtype: 'int32', name: 'label' }) : undefined;
       let x: tf.SymbolicTensor = z;
       if (label) {
-        const embedded = tf.layers
-          .embedding({
-            inputDim: numClasses!,
-            outputDim: 50,
-            embeddingsInitializer: tf.initializers.randomNormal({ seed: seed + 99 }),
-            name: 'label_embedding',
-          })
-          .apply(label) as tf.SymbolicTensor;
-        x = tf.layers
-          .concatenate({ name: 'latent_and_label' })
-          .apply([z, tf.layers.flatten().apply(embedded) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+        const embedded = embedLabel(label, 50, tf.initializers.randomNormal({ seed: seed + 99 }), 'label_embedding');
+        x = tf.layers.concatenate({ name: 'latent_and_label' }).apply([z, embedded]) as tf.SymbolicTensor;
       }
       const top = widthAt(upsamplings - 1);
       x = tf.layers
@@ -110,17 +113,8 @@ export function dcgan(options: DcganOptions): Preset {
       let x: tf.SymbolicTensor = image;
       const projection = label !== undefined && options.conditioning === 'projection';
       if (label && !projection) {
-        const embedded = tf.layers
-          .embedding({
-            inputDim: numClasses!,
-            outputDim: 50,
-            embeddingsInitializer: tf.initializers.randomNormal({ seed: seed + 98 }),
-            name: 'label_embedding',
-          })
-          .apply(label) as tf.SymbolicTensor;
-        const map = dense(size * size, seed + 97, 'label_map').apply(
-          tf.layers.flatten().apply(embedded),
-        ) as tf.SymbolicTensor;
+        const embedded = embedLabel(label, 50, tf.initializers.randomNormal({ seed: seed + 98 }), 'label_embedding');
+        const map = dense(size * size, seed + 97, 'label_map').apply(embedded) as tf.SymbolicTensor;
         x = tf.layers
           .concatenate({ name: 'image_and_label' })
           .apply([
@@ -150,17 +144,15 @@ export function dcgan(options: DcganOptions): Preset {
         features,
       ) as tf.SymbolicTensor;
       if (projection) {
-        const embedded = tf.layers
-          .embedding({
-            inputDim: numClasses!,
-            outputDim: features.shape[1]!,
-            embeddingsInitializer: tf.initializers.randomNormal({ stddev: 0.02, seed: seed + 96 }),
-            name: 'label_projection',
-          })
-          .apply(label!) as tf.SymbolicTensor;
+        const embedded = embedLabel(
+          label!,
+          features.shape[1]!,
+          tf.initializers.randomNormal({ stddev: 0.02, seed: seed + 96 }),
+          'label_projection',
+        );
         const agreement = tf.layers
           .dot({ axes: 1, name: 'label_agreement' })
-          .apply([features, tf.layers.flatten().apply(embedded) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+          .apply([features, embedded]) as tf.SymbolicTensor;
         logit = tf.layers.add({ name: LOGIT_LAYER }).apply([logit, agreement]) as tf.SymbolicTensor;
       }
       const probability = tf.layers
