@@ -19,7 +19,7 @@ const trained: TrainResult = await train({
 });
 console.log(`trained ${trained.steps} steps on ${trained.backend.name}: D loss ${trained.last.d_loss.toFixed(3)}`);
 
-const files = await exportRun(run, model);
+const { files } = await exportRun(run, model);
 console.log(`exported ${files.map((f) => f.path).join(', ')}`);
 
 const report: EvalReport = await evaluate(model, { samples: 1000, seeds: 2 });

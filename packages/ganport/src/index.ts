@@ -12,6 +12,7 @@ export {
   exportModelFile,
   exportRun,
   modelToBytes,
+  type RunExport,
   type RunExportOptions,
 } from './export/index.js';
 export { type ParityOptions, type ParityReport, runParity } from './parity/parity.js';
