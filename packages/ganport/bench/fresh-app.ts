@@ -60,13 +60,36 @@ export function installExample(example: string, packs: Map<string, PackedPackage
     if (pack) manifest.dependencies[name] = `file:${pack.tarball}`;
   }
   writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
-  const install = spawnSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], {
-    cwd: app,
-    encoding: 'utf8',
-    timeout: 300_000,
-  });
-  if (install.status !== 0) throw new Error(`npm install in ${app} failed:\n${install.stderr}`);
+  npmInstall(app);
   return app;
+}
+
+/** An empty app with both packed packages installed, as `npm install ./ganport-*.tgz ./ganport-runtime-*.tgz` makes it. */
+export function installPackedPackages(packs: Map<string, PackedPackage>): string {
+  const app = mkdtempSync(join(tmpdir(), 'ganport-app-installed-'));
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'ganport-user-app', private: true }, null, 2));
+  npmInstall(
+    app,
+    [...packs.values()].map((p) => p.tarball),
+  );
+  return app;
+}
+
+/**
+ * `npm install` as the README tells users to run it: onnxruntime-node's CUDA download skipped
+ * (its CPU and WebGPU providers ship in the npm package).
+ */
+function npmInstall(app: string, packages: string[] = []): void {
+  const args = [
+    'install',
+    ...packages,
+    '--onnxruntime-node-install=skip',
+    '--prefer-offline',
+    '--no-audit',
+    '--no-fund',
+  ];
+  const install = spawnSync('npm', args, { cwd: app, encoding: 'utf8', timeout: 300_000 });
+  if (install.status !== 0) throw new Error(`npm install in ${app} failed:\n${install.stderr}`);
 }
 
 /** Bytes under a directory (files only), as `du -sb` counts them. */

@@ -1,4 +1,7 @@
-/** The folder map stays a one-way street: no import cycle between src/ folders, no command importing another. */
+/**
+ * The folder map stays a one-way street: no import cycle between src/ folders, no command importing another;
+ * and what ships (src/) imports only the packages an installed ganport has.
+ */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
@@ -74,4 +77,34 @@ test('CLI commands import no sibling command', () => {
     const siblings = imports.filter((target) => dirname(target) === dirname(file));
     assert.deepEqual(siblings, [], `${relative(SRC, join(SRC, file))} imports ${siblings.join(', ')}`);
   }
+});
+
+/** The npm packages a source file imports (bare specifiers, reduced to the package name; node: built-ins left out). */
+function packagesImported(source: string): string[] {
+  const specs = [...source.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^import\s+)'([^.'/\n][^'\n]*)'/gm)].map((m) => m[1]);
+  return specs
+    .filter((s) => !s.startsWith('node:') && !s.startsWith('/'))
+    .map((s) =>
+      s
+        .split('/')
+        .slice(0, s.startsWith('@') ? 2 : 1)
+        .join('/'),
+    );
+}
+
+test('src/ imports only dependencies an installed ganport has (build tools such as vite stay in scripts/)', () => {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  const installed = new Set([
+    'ganport', // its own exports
+    ...Object.keys(manifest.dependencies),
+    ...Object.keys(manifest.optionalDependencies),
+  ]);
+  const foreign: string[] = [];
+  for (const file of importGraph().keys()) {
+    for (const pkg of packagesImported(readFileSync(join(SRC, file), 'utf8'))) {
+      if (!installed.has(pkg)) foreign.push(`${file} imports ${pkg}`);
+    }
+  }
+  assert.deepEqual(foreign, []);
+  assert.deepEqual(packagesImported("import { build } from 'vite';\nimport x from '@a/b/c';"), ['vite', '@a/b']);
 });

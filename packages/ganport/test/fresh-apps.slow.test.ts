@@ -3,16 +3,16 @@
  * into fresh copies of the example apps (examples/), then built and run there.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import * as node from '@ganport/runtime';
 import { PNG } from 'pngjs';
-import { installExample, type PackedPackage, packWorkspace } from '../bench/fresh-app.js';
+import { installExample, installPackedPackages, type PackedPackage, packWorkspace } from '../bench/fresh-app.js';
 import { runtimeBundleSize } from '../bench/package-size.js';
 import { openBrowserSession } from '../src/parity/browser.js';
-import { SHIPPED_MODEL_DIR, tempDir } from './helpers.js';
+import { SHIPPED_MODEL_DIR, SHIPPED_MODELS, sharedDataFile, tempDir } from './helpers.js';
 
 const SHIPPED_GENERATOR = join(SHIPPED_MODEL_DIR, 'generator.onnx');
 let packs: Map<string, PackedPackage>;
@@ -102,4 +102,90 @@ test('a TypeScript app imports ganport’s library API typed, trains, exports, e
 test('the runtime’s own browser bundle (ONNX Runtime excluded) stays small', async () => {
   const { gzipped } = await runtimeBundleSize();
   assert.ok(gzipped > 1000 && gzipped < 15 * 1024, `${gzipped} bytes gzipped`);
+});
+
+test('the installed CLI: every command runs once through npx ganport in an app that installed both tarballs', async (t) => {
+  const app = installPackedPackages(packs);
+  const work = tempDir();
+  const ganport = (...args: string[]) => {
+    const run = spawnSync('npx', ['--no-install', 'ganport', ...args], {
+      cwd: app,
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    assert.equal(run.status, 0, `ganport ${args.join(' ')} exited ${run.status}:\n${run.stderr}`);
+    return run.stdout;
+  };
+  await t.test('--help lists the commands', () => {
+    assert.match(ganport('--help'), /commands:[\s\S]*train[\s\S]*export[\s\S]*generate[\s\S]*demo[\s\S]*doctor/);
+  });
+  await t.test('generate writes the default model’s grid', () => {
+    ganport('generate', '--seed', '1', '--out', join(work, 'samples.png'));
+    const png = PNG.sync.read(readFileSync(join(work, 'samples.png')));
+    assert.ok(png.width > 100 && png.height > 100, `${png.width}×${png.height}`);
+  });
+  const shippedTfjs = join(SHIPPED_MODELS, 'dcgan', 'tfjs', 'generator', 'model.json');
+  await t.test('inspect and export a shipped tfjs model', () => {
+    assert.match(ganport('inspect', shippedTfjs), /Conv2DTranspose/);
+    ganport('export', shippedTfjs, '--out', join(work, 'dcgan.onnx'));
+    assert.ok(readFileSync(join(work, 'dcgan.onnx')).length > 1e6);
+  });
+  await t.test('inspect and export a real Keras file', (t) => {
+    const keras = sharedDataFile('keras', 'wcgan-gp-generator.h5');
+    if (!keras) return t.skip('../shared/keras/ is not beside this checkout');
+    assert.match(ganport('inspect', keras), /Dense/);
+    ganport('export', keras, '--out', join(work, 'keras.onnx'));
+    assert.ok(readFileSync(join(work, 'keras.onnx')).length > 1e5);
+  });
+  await t.test('parity of a shipped model in the Node runtimes', () => {
+    assert.match(ganport('parity', 'seed-mlp', '--runtimes', 'tfjs,ort-node,ort-web'), /^PASS$/m);
+  });
+  await t.test('eval on a small sample', () => {
+    const report = JSON.parse(ganport('eval', 'seed-mlp', '--samples', '500', '--json'));
+    assert.ok(report.generated.fcd > 0 && report.generated.fcd > report.realFloor.fcd, JSON.stringify(report));
+  });
+  await t.test('train one short epoch, then export it', () => {
+    const run = join(work, 'run');
+    ganport('train', '--epochs', '1', '--limit', '256', '--out', run, '--quiet');
+    ganport('export', run, '--out', join(work, 'trained'));
+    assert.ok(existsSync(join(work, 'trained', 'generator.onnx')));
+  });
+  await t.test('doctor', () => {
+    assert.match(ganport('doctor'), /onnxruntime/);
+  });
+  await t.test('demo serves its page, then stops on Ctrl-C', async () => {
+    // its own process group, so that the SIGINT reaches npx and ganport both, as Ctrl-C does in a terminal
+    const demo = spawn('npx', ['--no-install', 'ganport', 'demo', '--port', '0'], { cwd: app, detached: true });
+    const exited = new Promise<void>((resolve) => demo.once('exit', () => resolve()));
+    let origin = '';
+    try {
+      origin = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        demo.stdout.on('data', (chunk) => {
+          out += chunk;
+          const url = /http:\/\/127\.0\.0\.1:\d+/.exec(out);
+          if (url) resolve(url[0]);
+        });
+        demo.once('exit', (code) => reject(new Error(`demo exited ${code} before serving: ${out}`)));
+      });
+      const page = await fetch(`${origin}/`);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<canvas/);
+      const models = (await (await fetch(`${origin}/models/index.json`)).json()) as { name: string }[];
+      assert.ok(models.some((m) => m.name === 'cdcgan'));
+    } finally {
+      process.kill(-demo.pid!, 'SIGINT');
+    }
+    await exited;
+    const deadline = Date.now() + 10_000;
+    while (
+      await fetch(`${origin}/`).then(
+        () => true,
+        () => false,
+      )
+    ) {
+      assert.ok(Date.now() < deadline, 'the demo server still answers 10 s after Ctrl-C');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  });
 });

@@ -1,7 +1,7 @@
 /** Shared by the tests: temp dirs, running the CLI, paths of the shipped assets. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
@@ -13,6 +13,18 @@ export const ROOT = packageRoot();
 export const SAMPLE_DATA = shippedFashionMnistSample();
 export const SHIPPED_MODELS = shippedModelsDir();
 export const SHIPPED_MODEL_DIR = join(SHIPPED_MODELS, 'seed-mlp');
+
+/**
+ * A data file from the steering repo's shared/ folder (real published models: data from other
+ * repositories, never committed here), inside or beside the checkout. Absent: undefined, so the
+ * caller skips, except in CI (`CI` set), where shared/ is always provided and its absence is a failure.
+ */
+export function sharedDataFile(...path: string[]): string | undefined {
+  const candidates = [join(ROOT, '..', '..', 'shared', ...path), join(ROOT, '..', '..', '..', 'shared', ...path)];
+  const found = candidates.find((file) => existsSync(file));
+  if (!found && process.env.CI) throw new Error(`CI is set but shared/${path.join('/')} is missing`);
+  return found;
+}
 
 export function tempDir(prefix = 'ganport-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));

@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
 import { shippedModelsDir } from '../../assets.js';
-import { demoSite } from '../../demo/build.js';
+import { demoSite } from '../../demo/site-dir.js';
 import { verifyModelDir } from '../../formats/model-dir.js';
 import { ORT_WEB_ROUTE, ortWebDist } from '../../util/ort-web.js';
 import { serveStatic } from '../../util/static-server.js';
