@@ -1,12 +1,28 @@
 /** Where the package's shipped assets live: trained models and a small Fashion-MNIST sample. */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from './util/files.js';
 
 /** The directory of the shipped trained model directories (seed-mlp, dcgan, …, classifier). */
 export const shippedModelsDir = (): string => join(packageRoot(), 'assets', 'models');
 
-/** The generator `ganport generate` and the demo use when none is named. */
-export const defaultGenerator = (): string => join(shippedModelsDir(), 'seed-mlp', 'generator.onnx');
+/**
+ * The shipped model `ganport generate` and `npm start` use when none is named: the best one
+ * (the class-conditional cdcgan, FCD 9.3, a row per class). The others are there by name.
+ */
+export const DEFAULT_SHIPPED_MODEL = 'cdcgan';
+
+/** The shipped generator `ganport generate` uses when none is named. */
+export const defaultGenerator = (): string => join(shippedModelsDir(), DEFAULT_SHIPPED_MODEL, 'generator.onnx');
+
+/** The smallest shipped generator (the beginner's seed-mlp), for quick checks such as `ganport doctor`'s. */
+export const smallestGenerator = (): string => join(shippedModelsDir(), 'seed-mlp', 'generator.onnx');
+
+/** MODEL as given, or the shipped model directory it names (`dcgan`, `seed-mlp`, …) when no such path exists. */
+export function resolveShippedModel(model: string): string {
+  const shipped = join(shippedModelsDir(), model);
+  return !existsSync(model) && /^[a-z0-9-]+$/.test(model) && existsSync(shipped) ? shipped : model;
+}
 
 /** The Fashion-MNIST classifier `ganport eval` measures with. */
 export const shippedClassifier = (): string => join(shippedModelsDir(), 'classifier', 'classifier.onnx');

@@ -102,7 +102,8 @@ export class Generator {
    * give one row per class); the points of a 2-D generator as a scatter plot.
    */
   async generateGrid(request: GenerateRequest & GridOptions = {}): Promise<RgbaImage> {
-    const batch = await this.generate(request);
+    const count = request.latents ? undefined : gridCount(this.info, request.count ?? 1, request.labels);
+    const batch = await this.generate({ ...request, count });
     if (isPointGenerator(this.info)) return scatterPlot(batch.data);
     if (!batch.images)
       throw new GanportError(`this model's output (${this.info.outputShape.join('×')}) is not an image`, 'unsupported');
@@ -129,6 +130,16 @@ function checkCount(count: number): void {
   if (!Number.isInteger(count) || count <= 0 || count > MAX_COUNT) {
     throw new GanportError(`count must be an integer from 1 to ${MAX_COUNT}, got ${count}`);
   }
+}
+
+/**
+ * The images generateGrid draws for `count`: a conditional model given no labels draws the same
+ * number of each class, count rounded up to a multiple of the classes, so each class fills one row.
+ */
+export function gridCount(info: GeneratorInfo, count: number, labels?: ArrayLike<number>): number {
+  const n = info.numClasses;
+  if (!n || labels || !Number.isInteger(count) || count < 1) return count;
+  return Math.min(Math.ceil(count / n), Math.floor(MAX_COUNT / n)) * n;
 }
 
 /** The labels used when none are given: classes in equal consecutive runs, so a grid with count/numClasses columns has one row per class. */

@@ -4,6 +4,7 @@ export {
   type GeneratedBatch,
   type GenerateRequest,
   Generator,
+  gridCount,
   type LoadOptions,
   MAX_COUNT,
 } from './core.js';

@@ -8,7 +8,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { GanportError, type Layout, META } from '@ganport/runtime';
-import { shippedModelsDir } from '../assets.js';
+import { resolveShippedModel } from '../assets.js';
 import { packedShape } from '../presets/preset.js';
 import { hasManifest, verifyManifest, writeManifest } from './manifest.js';
 import type { RunConfig } from './run-dir.js';
@@ -49,14 +49,8 @@ export async function resolveGeneratorFile(model: string): Promise<string> {
   return file;
 }
 
-/** MODEL_DIR as given, or the shipped model directory it names (`dcgan`, `seed-mlp`, …) when no such path exists. */
-export function resolveModelDir(model: string): string {
-  const shipped = join(shippedModelsDir(), model);
-  return !existsSync(model) && /^[a-z0-9-]+$/.test(model) && existsSync(shipped) ? shipped : model;
-}
-
 function generatorFile(model: string): string {
-  const dir = resolveModelDir(model);
+  const dir = resolveShippedModel(model);
   if (dir !== model) return modelPaths(dir).generator;
   if (existsSync(model) && statSync(model).isDirectory()) {
     const file = modelPaths(model).generator;

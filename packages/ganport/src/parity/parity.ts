@@ -17,7 +17,8 @@ import {
 } from '@ganport/runtime';
 import * as webRuntime from '@ganport/runtime/web';
 import * as tf from '@tensorflow/tfjs';
-import { modelPaths, resolveModelDir, verifyModelDir } from '../formats/model-dir.js';
+import { resolveShippedModel } from '../assets.js';
+import { modelPaths, verifyModelDir } from '../formats/model-dir.js';
 import { selectReferenceBackend } from '../tfjs/backend.js';
 import { loadLayersModel } from '../tfjs/model-io.js';
 import { prepareVulkan } from '../tfjs/webgpu.js';
@@ -226,7 +227,7 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
 
 /** Compares the runtimes on MODEL: an exported model directory, or the name of a shipped model. */
 export async function runParity(model: string, options: ParityOptions = {}): Promise<ParityReport> {
-  const modelDir = resolveModelDir(model);
+  const modelDir = resolveShippedModel(model);
   const seed = options.seed ?? 0;
   const count = options.count ?? 16;
   const tolerance = options.tolerance ?? DEFAULT_TOLERANCE;

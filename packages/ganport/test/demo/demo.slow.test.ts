@@ -55,10 +55,18 @@ test('the demo page generates in Chromium and matches the Node runtime pixel for
       const differing = canvas.pixels.filter((v, i) => Math.abs(v - expected.pixels[i]) > 1).length;
       assert.equal(differing, 0);
 
-      // a conditional model shows the class picker; one class, compared with the Node runtime again
+      // a conditional model shows the class picker, and with all classes one row per class: the 16
+      // asked for become 2 of each of the 10 classes, 2 columns by 10 rows, each row its class
       await page.evaluate(() => (document.querySelector('#status')!.textContent = ''));
       await page.selectOption('#model', { label: 'cdcgan' });
       await rendered();
+      assert.match((await page.textContent('#status'))!, /^seed 7 · 20 images · /);
+      const byClass = await page.evaluate(() => {
+        const c = document.querySelector('canvas')!;
+        return { width: c.width, height: c.height };
+      });
+      const [tile, pad] = [28 * 2, 2];
+      assert.deepEqual(byClass, { width: 2 * tile + 3 * pad, height: 10 * tile + 11 * pad });
       assert.equal(await page.isVisible('#class'), true);
       assert.equal(await page.locator('#class option').count(), 11);
       await page.selectOption('#class', '3');

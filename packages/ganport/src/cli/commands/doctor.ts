@@ -1,5 +1,5 @@
 import { loadGenerator } from '@ganport/runtime';
-import { defaultGenerator } from '../../assets.js';
+import { smallestGenerator } from '../../assets.js';
 import { type BackendChoice, type BackendProbe, probeBackends, selectBackend } from '../../tfjs/backend.js';
 import { type AdapterSummary, prepareVulkan, setUpWebGpu, type VulkanSetup } from '../../tfjs/webgpu.js';
 import { defineCommand } from '../flags.js';
@@ -47,7 +47,7 @@ export async function diagnose(): Promise<Diagnosis> {
     }
     // the proof: the shipped seed-mlp generator loads and runs on it
     try {
-      const generator = await loadGenerator(defaultGenerator(), { executionProviders: [name] });
+      const generator = await loadGenerator(smallestGenerator(), { executionProviders: [name] });
       try {
         await generator.generate({ seed: 0, count: 2 });
       } finally {

@@ -1,4 +1,4 @@
-import { isPointGenerator, loadGenerator, MAX_COUNT, toPNG } from '@ganport/runtime';
+import { gridCount, isPointGenerator, loadGenerator, MAX_COUNT, toPNG } from '@ganport/runtime';
 import { defaultGenerator } from '../../assets.js';
 import { resolveGeneratorFile } from '../../formats/model-dir.js';
 import { prepareVulkan } from '../../tfjs/webgpu.js';
@@ -10,7 +10,7 @@ export const generateCommand = defineCommand({
   summary: 'write a PNG grid of generated images (onnxruntime-node)',
   positional: {
     name: 'MODEL',
-    help: 'a generator .onnx file, a model directory, or a shipped model: seed-mlp (default), dcgan, cdcgan, …',
+    help: 'a generator .onnx file, a model directory, or a shipped model: cdcgan (default), dcgan, seed-mlp, …',
   },
   flags: {
     out: { type: 'string', value: 'FILE.png', required: true, help: 'the PNG to write' },
@@ -41,12 +41,15 @@ export const generateCommand = defineCommand({
     try {
       const t0 = performance.now();
       // images as a grid, the points of 2-D generators as a scatter plot
-      const grid = await generator.generateGrid({ ...request, labels: label === undefined ? undefined : [label] });
+      const labels = label === undefined ? undefined : [label];
+      const grid = await generator.generateGrid({ ...request, labels });
       const ms = performance.now() - t0;
       await writeFileAtomic(out, toPNG(grid));
       const kind = isPointGenerator(generator.info) ? 'points' : 'images';
       const how = `${modelPath}, ${generator.provider}, ${ms.toFixed(1)} ms`;
-      console.log(`wrote ${out}: ${request.count} ${kind} from seed ${request.seed} (${how})`);
+      const count = gridCount(generator.info, request.count, labels);
+      const perClass = count === request.count ? '' : ` (${count / generator.info.numClasses!} per class)`;
+      console.log(`wrote ${out}: ${count} ${kind}${perClass} from seed ${request.seed} (${how})`);
     } finally {
       await generator.dispose();
     }

@@ -1,8 +1,8 @@
 /**
  * The demo page: pick a shipped model, seed, count, class and truncation; animate a
- * latent interpolation; download the grid. Built by vite (demo/build.ts) into dist/demo-site.
+ * latent interpolation; download the grid. Built by vite (scripts/build-demo.ts) into dist/demo-site.
  */
-import { drawToCanvas, type Generator, interpolate, loadGenerator } from '@ganport/runtime';
+import { drawToCanvas, type Generator, gridCount, interpolate, loadGenerator } from '@ganport/runtime';
 
 interface ModelEntry {
   name: string;
@@ -15,14 +15,17 @@ const canvas = $<HTMLCanvasElement>('grid');
 const state: { generator?: Generator; animation?: number; last?: { seed: number; count: number; ms: number } } = {};
 (window as unknown as { demoState: typeof state }).demoState = state;
 
+/** The form's values; the count as the grid draws it (a whole row per class for conditional models). */
 function settings() {
   const truncation = $<HTMLInputElement>('truncation').value;
   const label = $<HTMLSelectElement>('class').value;
+  const labels = label === '' ? undefined : [Number(label)];
+  const count = Number($<HTMLInputElement>('count').value);
   return {
     seed: Number($<HTMLInputElement>('seed').value),
-    count: Number($<HTMLInputElement>('count').value),
+    count: state.generator ? gridCount(state.generator.info, count, labels) : count,
     truncation: truncation ? Number(truncation) : undefined,
-    labels: label === '' ? undefined : [Number(label)],
+    labels,
   };
 }
 
