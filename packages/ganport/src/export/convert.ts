@@ -2,9 +2,9 @@
 
 import { GanportError, type Layout, toLayout } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
-import { DataType, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/builder.js';
+import { DataType, makeNode, makeValueInfo } from '../onnx/builder.js';
+import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from '../onnx/opsets.js';
 import type { ModelProto, ValueInfoProto } from '../onnx/proto.js';
-import { packageVersion } from '../util/files.js';
 import { toFloat16 } from './float16.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { cancelInverseTransposes, GraphBuilder, type Value } from './graph.js';
@@ -12,15 +12,6 @@ import { LAYER_HANDLERS, type LayerContext, type Shape } from './layers/index.js
 import { validateModel } from './validate.js';
 
 const MODEL_CLASSES = new Set(['Model', 'Functional', 'Sequential']);
-
-/**
- * Opset 17 by default: it is the first with LayerNormalization as a single op,
- * and onnxruntime (node and web) has supported it since 1.13, as have TensorRT 8.5+
- * and OpenVINO; newer opsets add nothing these models use.
- */
-export const DEFAULT_OPSET = 17;
-export const MIN_OPSET = 13;
-export const MAX_OPSET = 21;
 
 export const BATCH_DIM = 'batch';
 
@@ -70,13 +61,10 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
   if (options.foldBatchNorm) foldBatchNorm(g);
   if (options.fp16) toFloat16(g, inputs, outputs);
 
-  const graph = makeGraph(g.nodes, model.name, inputs, outputs, g.initializers, options.docString);
-  const onnx = makeModel(graph, {
-    opset,
-    producerName: 'ganport',
-    producerVersion: packageVersion(),
-    metadata: options.metadata,
+  const onnx = g.toModel(model.name, inputs, outputs, {
     docString: options.docString,
+    graphDocString: options.docString,
+    metadata: options.metadata,
   });
   validateModel(onnx);
   return onnx;

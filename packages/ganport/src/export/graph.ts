@@ -8,10 +8,10 @@
  * remembered in both directions, so converting back never stacks an inverse pair.
  */
 
-import { createHash } from 'node:crypto';
 import type { Layout } from '@ganport/runtime';
-import { type AttrValue, attr, DataType, makeNode, makeTensor } from '../onnx/builder.js';
-import type { NodeProto, TensorProto } from '../onnx/proto.js';
+import { DataType, makeTensor } from '../onnx/builder.js';
+import { OnnxGraph } from '../onnx/graph.js';
+import type { NodeProto } from '../onnx/proto.js';
 
 /** A value in the graph: its ONNX name, rank, and how a rank-4 value is stored (other ranks: 'NHWC'). */
 export interface Value {
@@ -29,69 +29,17 @@ export function onnxAxis(value: Value, tfjsAxis: number): number {
   return value.layout === 'NCHW' ? TO_CHANNELS_FIRST.indexOf(axis) : axis;
 }
 
-export class GraphBuilder {
-  readonly nodes: NodeProto[] = [];
-  readonly initializers: TensorProto[] = [];
-  /** Float initializer values by name, kept for graph passes such as batch-norm folding. */
-  readonly floatData = new Map<string, { dims: number[]; data: Float32Array }>();
-  private readonly names = new Set<string>();
+export class GraphBuilder extends OnnxGraph {
   private readonly transposed = new Map<string, string>();
-  private readonly byContent = new Map<string, string>();
-
-  constructor(readonly opset: number) {}
-
-  /** `base`, or `base_1`, `base_2`… whichever is still free; the name is then taken. */
-  unique(base: string): string {
-    const clean = base.replace(/[^A-Za-z0-9_./:-]/g, '_');
-    let name = clean;
-    for (let i = 1; this.names.has(name); i++) name = `${clean}_${i}`;
-    this.names.add(name);
-    return name;
-  }
-
-  /** Adds a single-output node; returns the output's name (derived from `base`). */
-  op(opType: string, inputs: string[], attributes: Record<string, AttrValue> = {}, base = opType): string {
-    const output = this.unique(base);
-    this.nodes.push(makeNode(opType, inputs, [output], attributes));
-    return output;
-  }
-
-  /**
-   * A float initializer. Identical constants (same shape and bytes) are stored once: a nested model
-   * applied twice, or a layer shared between calls, reads one initializer from every call.
-   * `shared: false` always makes a new one (for a graph pass that will change it).
-   */
-  constFloat(base: string, dims: number[], values: Float32Array, shared = true): string {
-    const key = shared ? contentKey(dims, values) : '';
-    const existing = shared ? this.byContent.get(key) : undefined;
-    if (existing !== undefined && sameValues(this.floatData.get(existing)!.data, values)) return existing;
-    const name = this.unique(base);
-    this.initializers.push(makeTensor(name, DataType.FLOAT, dims, values));
-    this.floatData.set(name, { dims, data: values });
-    if (shared && existing === undefined) this.byContent.set(key, name);
-    return name;
-  }
-
-  /** Forgets a float initializer as a deduplication target (its values are about to change). */
-  unshare(name: string): void {
-    for (const [key, owner] of this.byContent) if (owner === name) this.byContent.delete(key);
-  }
-
-  constInt64(base: string, values: number[]): string {
-    const name = this.unique(base);
-    this.initializers.push(makeTensor(name, DataType.INT64, [values.length], BigInt64Array.from(values, BigInt)));
-    return name;
-  }
 
   /** The value in the requested layout, transposing (once, remembered) if needed. */
   inLayout(value: Value, layout: Layout): Value {
     if (value.rank !== 4 || value.layout === layout) return value;
     let name = this.transposed.get(value.name);
     if (!name) {
-      name = this.op(
-        'Transpose',
-        [value.name],
-        { perm: attr.ints(layout === 'NCHW' ? TO_CHANNELS_FIRST : TO_CHANNELS_LAST) },
+      name = this.transpose(
+        value.name,
+        layout === 'NCHW' ? TO_CHANNELS_FIRST : TO_CHANNELS_LAST,
         `${value.name}/${layout.toLowerCase()}`,
       );
       this.transposed.set(value.name, name);
@@ -104,20 +52,6 @@ export class GraphBuilder {
   tfjsLayout(value: Value): Value {
     return this.inLayout(value, 'NHWC');
   }
-}
-
-/** A hash of a float constant's shape and bytes (equal keys are then compared value by value). */
-function contentKey(dims: number[], values: Float32Array): string {
-  const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-  return `${dims.join('x')}:${createHash('sha1').update(bytes).digest('base64')}`;
-}
-
-function sameValues(a: Float32Array, b: Float32Array): boolean {
-  if (a.length !== b.length) return false;
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
-  return true;
 }
 
 /** Replaces a float initializer's values (same shape). */

@@ -2,9 +2,10 @@
  * A tiny vocabulary for writing ONNX graphs, after onnx.helper:
  * makeNode / makeTensor / makeValueInfo / makeGraph / makeModel, plus typed attribute values.
  */
+import { irVersionFor } from './opsets.js';
 import type { AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto } from './proto.js';
 
-export const DataType = { FLOAT: 1, INT32: 6, INT64: 7, FLOAT16: 10 } as const;
+export const DataType = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
 export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
 
 const AttrType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
@@ -37,7 +38,7 @@ export function makeNode(
   };
 }
 
-export type TensorValues = Float32Array | Int32Array | BigInt64Array | Uint16Array;
+export type TensorValues = Float32Array | Int32Array | BigInt64Array | Uint16Array | Uint8Array;
 
 /** A tensor stored as little-endian raw_data (every platform ganport runs on is little-endian). */
 export function makeTensor(name: string, dataType: DataTypeCode, dims: number[], values: TensorValues): TensorProto {
@@ -69,14 +70,6 @@ export function makeGraph(
   docString?: string,
 ): GraphProto {
   return { name, node: nodes, input: inputs, output: outputs, initializer: initializers, docString };
-}
-
-/** The IR version each supported opset was released with (onnx/docs/Versioning.md). */
-export function irVersionFor(opset: number): number {
-  if (opset <= 14) return 7;
-  if (opset <= 18) return 8;
-  if (opset <= 20) return 9;
-  return 10;
 }
 
 export interface ModelOptions {

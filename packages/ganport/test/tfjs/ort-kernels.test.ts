@@ -47,7 +47,7 @@ type Values = Record<string, Float32Array | Uint8Array | Int32Array>;
 
 /**
  * Runs `compute` on cpu and on ort, and compares every output; `graphs` are the ORT graphs
- * (session key prefixes) the ort run must have used.
+ * (session key prefixes: the tfjs kernel names) the ort run must have used.
  */
 async function compareWithCpu(
   compute: () => Record<string, tf.Tensor>,
@@ -124,7 +124,7 @@ for (const [index, { batch, size, channels, kernel, stride, pad }] of convCases.
     const x = { shape: [batch, ...size, channels[0]], values: random([batch, ...size, channels[0]], rng) };
     const f = { shape: [kernel, kernel, ...channels], values: random([kernel, kernel, ...channels], rng) };
     const op = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad);
-    await compareWithCpu(withGradients(op, [x, f], index), ['Conv', 'ConvTranspose', 'FilterGradient']);
+    await compareWithCpu(withGradients(op, [x, f], index), ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']);
   });
   test(`Conv2DTranspose and its gradients: ${name}`, async () => {
     const rng = new Rng(100 + index);
@@ -140,7 +140,7 @@ for (const [index, { batch, size, channels, kernel, stride, pad }] of convCases.
     ];
     const op = (a: tf.Tensor, b: tf.Tensor) =>
       tf.conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, outShape, stride, pad);
-    await compareWithCpu(withGradients(op, [x, f], index), ['Conv', 'ConvTranspose', 'FilterGradient']);
+    await compareWithCpu(withGradients(op, [x, f], index), ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']);
   });
 }
 
@@ -170,7 +170,7 @@ test('FusedConv2D: bias and activations, a dilated convolution', async () => {
       }),
       dilated: tf.conv2d(x, filter, 1, 'same', 'NHWC', 2),
     }),
-    ['Conv'],
+    ['FusedConv2D'],
   );
   tf.dispose([x, filter, bias, prelu]);
 });
@@ -183,22 +183,22 @@ test('BatchMatMul and _FusedMatMul: transposes, broadcast batches, bias, activat
   const tensor = ({ shape, values }: { shape: number[]; values: Float32Array }) => tf.tensor(values, shape);
   await compareWithCpu(
     withGradients((x, y) => tf.matMul(x, y, false, true), [a, b], 1),
-    ['MatMul'],
+    ['BatchMatMul'],
   );
   await compareWithCpu(
     withGradients((x, y) => tf.matMul(x, y, true, false), [input([5, 6]), input([5, 7])], 2),
-    ['MatMul'],
+    ['BatchMatMul'],
   );
   await compareWithCpu(
     withGradients((x, y) => tf.matMul(x, y), [a3, b3], 3),
-    ['MatMul'],
+    ['BatchMatMul'],
   );
   // tfjs's own BatchMatMul gradient does not sum over broadcast batches, on any backend: the value only.
-  await compareWithCpu(() => ({ broadcast: tf.matMul(tensor(a3), tensor(b1)) }), ['MatMul']);
+  await compareWithCpu(() => ({ broadcast: tf.matMul(tensor(a3), tensor(b1)) }), ['BatchMatMul']);
   for (const activation of ['relu', 'leakyrelu'] as const) {
     const op = (x: tf.Tensor, y: tf.Tensor) =>
       tf.fused.matMul({ a: x, b: y, transposeB: true, bias, activation, leakyreluAlpha: 0.2 });
-    await compareWithCpu(withGradients(op, [a, b], 5), ['MatMul']);
+    await compareWithCpu(withGradients(op, [a, b], 5), ['_FusedMatMul']);
   }
   bias.dispose();
 });
@@ -217,15 +217,15 @@ test('the elementwise, reduction, batch-norm and tile kernels, and their gradien
     [tf.tanh, [x], ['Tanh']],
     [tf.exp, [x], ['Exp']],
     [tf.rsqrt, [positive], ['Rsqrt']],
-    [tf.maximum, [x, y], ['Max']],
+    [tf.maximum, [x, y], ['Maximum']],
     [
       (a, b) => tf.where(tf.greater(tf.tensor(x.values, shape), tf.tensor(y.values, shape)), a, b),
       [x, y],
-      ['Greater', 'Where'],
+      ['Greater', 'Select'],
     ],
-    [(a) => tf.sum(a, [0, 1, 2], true), [x], ['ReduceSum']],
-    [(a) => tf.sum(a), [x], ['ReduceSum']],
-    [(a) => tf.mean(a, -1), [x], ['ReduceMean']],
+    [(a) => tf.sum(a, [0, 1, 2], true), [x], ['Sum']],
+    [(a) => tf.sum(a), [x], ['Sum']],
+    [(a) => tf.mean(a, -1), [x], ['Mean']],
     [(a) => tf.max(a, -1), [x], ['Equal']], // Max's gradient: Equal of the input and its broadcast max (Maxout)
     [(a, m, v, s, o) => tf.batchNorm(a, m, v, o, s, 1e-3), [x, channel, variance, channel, channel], ['Tile', 'Rsqrt']],
     [(c) => tf.tile(c.reshape([1, 1, 1, 3]), [4, 5, 6, 1]), [channel], ['Tile']],
@@ -246,7 +246,7 @@ test('the elementwise, reduction, batch-norm and tile kernels, and their gradien
     };
     // The value only: tfjs's Maximum gradient does not sum over broadcast axes, on any backend.
     return { ...comparisons, maximumBroadcast: tf.maximum(a, c) };
-  }, ['Greater', 'GreaterOrEqual', 'Less', 'LessOrEqual', 'Equal', 'Max']);
+  }, ['Greater', 'GreaterEqual', 'Less', 'LessEqual', 'Equal', 'Maximum']);
 });
 
 test('the ort kernels leave no tensors or backend data behind', async () => {

@@ -5,7 +5,6 @@
 import type { Value } from '../graph.js';
 import { applyActivation } from './activation.js';
 import { type LayerContext, type LayerHandler, tfjsValue, weight } from './context.js';
-import { reduce } from './sequence.js';
 
 /** x · kernel (+ bias) over the last axis of the layer's input, in tfjs layout. */
 function affine(ctx: LayerContext, useBias: boolean): Value {
@@ -40,5 +39,5 @@ export const maxout: LayerHandler = (ctx) => {
     {},
     `${name}/pieces`,
   );
-  return tfjsValue(reduce(g, 'ReduceMax', split, [y.rank], false, name), y.rank);
+  return tfjsValue(g.reduce('ReduceMax', split, [y.rank], false, name), y.rank);
 };

@@ -6,7 +6,6 @@
 import { attr } from '../../onnx/builder.js';
 import { onnxAxis, type Value } from '../graph.js';
 import { type LayerContext, type LayerHandler, sameLayout, tfjsValue, unsupportedConfig } from './context.js';
-import { reduce } from './sequence.js';
 
 /** The inputs at one rank and one layout (that of the first rank-4 input, to avoid transposes). */
 function aligned(ctx: LayerContext): { names: string[]; like: Value } {
@@ -63,7 +62,7 @@ export const concatenate: LayerHandler = (ctx) => {
 /** tfjs's l2Normalize: x / sqrt(max(sum(x²), epsilon)) along `axis`, epsilon 1e-7. */
 function l2Normalize(ctx: LayerContext, x: string, axis: number, base: string): string {
   const { g } = ctx;
-  const sum = reduce(g, 'ReduceSum', g.op('Mul', [x, x], {}, `${base}/square`), [axis], true, `${base}/sum`);
+  const sum = g.reduce('ReduceSum', g.op('Mul', [x, x], {}, `${base}/square`), [axis], true, `${base}/sum`);
   const floor = g.op('Max', [sum, g.constFloat(`${base}/epsilon`, [], Float32Array.of(1e-7))], {}, `${base}/floor`);
   return g.op('Div', [x, g.op('Sqrt', [floor], {}, `${base}/norm`)], {}, base);
 }
@@ -88,7 +87,7 @@ export const dot: LayerHandler = (ctx) => {
     y = l2Normalize(ctx, y, axes[1], `${name}/normalized_1`);
   }
   if (rank === 2)
-    return tfjsValue(reduce(g, 'ReduceSum', g.op('Mul', [x, y], {}, `${name}/product`), [1], true, name), 2);
+    return tfjsValue(g.reduce('ReduceSum', g.op('Mul', [x, y], {}, `${name}/product`), [1], true, name), 2);
   const swap = { perm: attr.ints([0, 2, 1]) };
   if (axes[0] !== 2) x = g.op('Transpose', [x], swap, `${name}/transpose_0`);
   if (axes[1] === 2) y = g.op('Transpose', [y], swap, `${name}/transpose_1`);

@@ -17,6 +17,7 @@
  * alignment, so nothing is reversed there.
  */
 import { attr, DataType, makeNode, makeTensor } from '../../onnx/builder.js';
+import type { ReduceOp } from '../../onnx/opsets.js';
 import type { Value } from '../graph.js';
 import {
   type LayerContext,
@@ -26,7 +27,6 @@ import {
   tfjsValue,
   unsupportedConfig,
 } from './context.js';
-import { reduce } from './sequence.js';
 
 type Kind = 'SimpleRNN' | 'GRU' | 'LSTM';
 
@@ -280,7 +280,7 @@ export const simpleRnn = recurrent('SimpleRNN');
 export const gru = recurrent('GRU');
 export const lstm = recurrent('LSTM');
 
-const MERGE_REDUCE: Record<string, string> = { sum: 'ReduceSum', ave: 'ReduceMean', mul: 'ReduceProd' };
+const MERGE_REDUCE: Record<string, ReduceOp> = { sum: 'ReduceSum', ave: 'ReduceMean', mul: 'ReduceProd' };
 
 /**
  * Bidirectional(SimpleRNN | GRU | LSTM): one op with direction "bidirectional" (forward weights
@@ -314,7 +314,7 @@ export const bidirectional: LayerHandler = (ctx) => {
           3,
         ),
       );
-    else merged = [tfjsValue(reduce(g, mergeOp(ctx, mode), bt, [2], false, name), 3)];
+    else merged = [tfjsValue(g.reduce(mergeOp(ctx, mode), bt, [2], false, name), 3)];
   } else {
     // Y_h [2, batch, units] → [batch, 2, units]
     const bt = g.op('Transpose', [states[0]], { perm: attr.ints([1, 0, 2]) }, `${name}/batch_major`);
@@ -322,7 +322,7 @@ export const bidirectional: LayerHandler = (ctx) => {
       merged = [tfjsValue(g.op('Reshape', [bt, g.constInt64(`${name}/shape`, [0, -1])], {}, name), 2)];
     else if (mode === null)
       merged = [0, 1].map((d) => tfjsValue(stateOf(ctx, states[0], d, `${name}/${d ? 'backward' : 'forward'}`), 2));
-    else merged = [tfjsValue(reduce(g, mergeOp(ctx, mode), bt, [1], false, name), 2)];
+    else merged = [tfjsValue(g.reduce(mergeOp(ctx, mode), bt, [1], false, name), 2)];
   }
   if (inner.config.returnState !== true) return merged;
   const stateValues = [0, 1].flatMap((d) =>
@@ -331,7 +331,7 @@ export const bidirectional: LayerHandler = (ctx) => {
   return [...merged, ...stateValues];
 };
 
-function mergeOp(ctx: LayerContext, mode: string): string {
+function mergeOp(ctx: LayerContext, mode: string): ReduceOp {
   const op = MERGE_REDUCE[mode];
   if (!op) unsupportedConfig(ctx, `mergeMode "${mode}"`);
   return op;

@@ -4,7 +4,6 @@
  * cancels the inverse pairs between consecutive layers), the global poolings reduce the steps axis.
  */
 import { type AttrValue, attr } from '../../onnx/builder.js';
-import type { GraphBuilder } from '../graph.js';
 import { applyActivation } from './activation.js';
 import { type LayerContext, type LayerHandler, tfjsValue, unsupportedConfig, weight } from './context.js';
 import { samePads } from './conv.js';
@@ -14,22 +13,6 @@ const single = (v: unknown, fallback: number): number =>
   v === undefined || v === null ? fallback : Array.isArray(v) ? (v[0] as number) : (v as number);
 
 const SWAP_LAST = [0, 2, 1];
-
-/** ReduceMean/ReduceMax/ReduceSum over `axes`: an attribute before opset 18 (13 for ReduceSum), an input from it. */
-export function reduce(
-  g: GraphBuilder,
-  op: string,
-  x: string,
-  axes: number[],
-  keepdims: boolean,
-  base: string,
-): string {
-  const axesAsInput = op === 'ReduceSum' ? g.opset >= 13 : g.opset >= 18;
-  const k = { keepdims: attr.int(keepdims ? 1 : 0) };
-  return axesAsInput
-    ? g.op(op, [x, g.constInt64(`${base}/axes`, axes)], k, base)
-    : g.op(op, [x], { ...k, axes: attr.ints(axes) }, base);
-}
 
 function requireStepsLast(ctx: LayerContext): void {
   if (ctx.config.dataFormat !== undefined && ctx.config.dataFormat !== 'channelsLast')
@@ -114,7 +97,7 @@ const globalPool1d =
   (ctx) => {
     requireStepsLast(ctx);
     const keep = ctx.config.keepDims === true;
-    return tfjsValue(reduce(ctx.g, op, ctx.g.tfjsLayout(ctx.inputs[0]).name, [1], keep, ctx.name), keep ? 3 : 2);
+    return tfjsValue(ctx.g.reduce(op, ctx.g.tfjsLayout(ctx.inputs[0]).name, [1], keep, ctx.name), keep ? 3 : 2);
   };
 
 export const globalAveragePooling1d = globalPool1d('ReduceMean');

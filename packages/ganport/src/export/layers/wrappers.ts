@@ -9,7 +9,6 @@ import { attr, DataType } from '../../onnx/builder.js';
 import type { Value } from '../graph.js';
 import { type LayerContext, type LayerHandler, tfjsValue, unsupportedConfig } from './context.js';
 import { LAYER_HANDLERS } from './index.js';
-import { reduce } from './sequence.js';
 
 export const timeDistributed: LayerHandler = (ctx) => {
   const { g, name } = ctx;
@@ -86,6 +85,6 @@ export const masking: LayerHandler = (ctx) => {
     { to: attr.int(DataType.FLOAT) },
     `${name}/keep`,
   );
-  const any = reduce(g, 'ReduceMax', keep, [x.rank - 1], true, `${name}/any`);
+  const any = g.reduce('ReduceMax', keep, [x.rank - 1], true, `${name}/any`);
   return tfjsValue(g.op('Mul', [x.name, any], {}, name), x.rank);
 };
