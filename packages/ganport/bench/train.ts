@@ -19,6 +19,7 @@ import { dcgan } from '../src/presets/dcgan.js';
 import { getPreset, type Preset } from '../src/presets/index.js';
 import { BACKENDS, selectBackend } from '../src/tfjs/backend.js';
 import { ganLoss } from '../src/train/losses.js';
+import { buildTrainingState, disposeTrainingState } from '../src/train/run-setup.js';
 import { GanStep } from '../src/train/step.js';
 import { packageRoot } from '../src/util/files.js';
 
@@ -50,16 +51,19 @@ interface Benchmark {
 }
 
 function benchmark(preset: Preset): Benchmark {
-  const generator = preset.buildGenerator(1);
-  const state = {
-    generator,
-    discriminator: preset.buildDiscriminator(1),
-    ema: generator,
-    dOptimizer: tf.train.adam(2e-4, 0.5),
-    gOptimizer: tf.train.adam(2e-4, 0.5),
-    order: new Uint32Array(0),
+  const config = {
+    seed: 1,
+    emaDecay: 0,
+    pack: 1,
+    spectralNorm: false,
+    learningRate: 2e-4,
+    discriminatorLearningRate: 2e-4,
+    beta1: 0.5,
+    images: 0,
+    latentSize: preset.latentSize,
+    batchSize: BATCH,
   };
-  const config = { latentSize: preset.latentSize, batchSize: BATCH, emaDecay: 0 };
+  const state = buildTrainingState(preset, config);
   const stepper = new GanStep(state, ganLoss('bce'), config, new Rng(1));
   const real = tf.randomUniform([BATCH, ...preset.sampleShape], -1, 1, 'float32', 1);
   return {
@@ -69,10 +73,8 @@ function benchmark(preset: Preset): Benchmark {
     sync: () => state.generator.weights[state.generator.weights.length - 1].read().data(),
     dispose() {
       real.dispose();
-      state.generator.dispose();
-      state.discriminator.dispose();
-      state.dOptimizer.dispose();
-      state.gOptimizer.dispose();
+      stepper.dispose();
+      disposeTrainingState(state);
     },
   };
 }

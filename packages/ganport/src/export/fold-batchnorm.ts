@@ -5,7 +5,7 @@
  */
 
 import type { NodeProto } from '../onnx/proto.js';
-import { type GraphBuilder, pruneInitializers, setFloat } from './graph.js';
+import { type GraphBuilder, setFloat } from './graph.js';
 
 /** Which axis of each op's weight holds the output channels. */
 const OUTPUT_AXIS: Record<string, number> = { Conv: 0, ConvTranspose: 1, Gemm: 1 };
@@ -54,6 +54,6 @@ export function foldBatchNorm(g: GraphBuilder): number {
     g.nodes.splice(g.nodes.indexOf(bn), 1);
     folded++;
   }
-  pruneInitializers(g);
+  g.pruneInitializers();
   return folded;
 }

@@ -63,17 +63,6 @@ export function setFloat(g: GraphBuilder, name: string, data: Float32Array): voi
   g.initializers[index] = makeTensor(name, DataType.FLOAT, entry.dims, data);
 }
 
-/** Drops initializers no node reads any more. */
-export function pruneInitializers(g: GraphBuilder): void {
-  const used = new Set(g.nodes.flatMap((n) => n.input));
-  for (let i = g.initializers.length - 1; i >= 0; i--) {
-    if (!used.has(g.initializers[i].name)) {
-      g.floatData.delete(g.initializers[i].name);
-      g.initializers.splice(i, 1);
-    }
-  }
-}
-
 /**
  * Removes each Transpose that undoes the Transpose feeding it (as consecutive 1-D layers make:
  * back to channels-last after one, to channels-first again for the next): its consumers read the

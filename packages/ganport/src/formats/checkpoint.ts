@@ -14,22 +14,13 @@ import { loadLayersModel, saveLayersModel } from '../tfjs/model-io.js';
 import { writeFileAtomic } from '../util/files.js';
 import { hasManifest, verifyManifest, writeManifest } from './manifest.js';
 
-export interface RunPosition {
-  /** Steps completed. */
-  step: number;
-  /** The epoch in progress (1-based) and the number of its batches already done. */
-  epoch: number;
-  batchInEpoch: number;
-  rng: number[];
-}
-
-export interface TrainingState {
+/** What a checkpoint holds besides the run's position: the models, the optimizers and the data order. */
+export interface CheckpointState {
   generator: tf.LayersModel;
   discriminator: tf.LayersModel;
   ema: tf.LayersModel;
   dOptimizer: tf.Optimizer;
   gOptimizer: tf.Optimizer;
-  /** The current epoch's permutation of the dataset. */
   order: Uint32Array;
 }
 
@@ -73,7 +64,7 @@ async function loadOptimizer(optimizer: tf.Optimizer, file: string): Promise<voi
   await optimizer.setWeights(named);
 }
 
-export async function saveCheckpoint(runDir: string, state: TrainingState, position: RunPosition): Promise<void> {
+export async function saveCheckpoint(runDir: string, state: CheckpointState, position: object): Promise<void> {
   const { newest, previous, tmp } = checkpointDirs(runDir);
   await rm(tmp, { recursive: true, force: true });
   await saveLayersModel(state.generator, join(tmp, 'generator'));
@@ -114,27 +105,28 @@ function generations(runDir: string): string[] {
  * and returns where the run stopped; falls back to the previous generation (one line to `log`)
  * unless `strict`.
  */
-export async function loadCheckpoint(
+/** Restores `state` from the newest verified generation; returns the position it was saved at (position.json). */
+export async function loadCheckpoint<Position>(
   runDir: string,
-  state: TrainingState,
+  state: CheckpointState,
   options: LoadCheckpointOptions = {},
-): Promise<RunPosition> {
+): Promise<Position> {
   const candidates = generations(runDir);
   if (candidates.length === 0) throw new GanportError(`${runDir} has no checkpoint to resume from`, 'not-found');
   return loadFirstVerified(candidates, state, options);
 }
 
-async function loadFirstVerified(
+async function loadFirstVerified<Position>(
   [dir, fallback, ...older]: string[],
-  state: TrainingState,
+  state: CheckpointState,
   { strict = false, log = () => {} }: LoadCheckpointOptions,
-): Promise<RunPosition> {
+): Promise<Position> {
   if (!hasManifest(dir)) {
     // only ganport 0.1 wrote checkpoints without a manifest: nothing to verify them against
     const why = `${dir} has no manifest (written before ganport 0.2)`;
     if (strict) throw new GanportError(`${why}; --strict refuses to resume it unverified`);
     log(`${why}; resuming it unverified`);
-    return readGeneration(dir, state);
+    return readGeneration<Position>(dir, state);
   }
   try {
     await verifyManifest(dir);
@@ -144,12 +136,12 @@ async function loadFirstVerified(
       throw new GanportError(`${err.message}; there is no earlier checkpoint to fall back to`);
     if (strict) throw new GanportError(`${err.message}; --strict refuses to fall back to ${basename(fallback)}/`);
     log(`${err.message}; falling back to ${basename(fallback)}/`);
-    return loadFirstVerified([fallback, ...older], state, { strict, log });
+    return loadFirstVerified<Position>([fallback, ...older], state, { strict, log });
   }
-  return readGeneration(dir, state);
+  return readGeneration<Position>(dir, state);
 }
 
-async function readGeneration(dir: string, state: TrainingState): Promise<RunPosition> {
+async function readGeneration<Position>(dir: string, state: CheckpointState): Promise<Position> {
   for (const [name, model] of [
     ['generator', state.generator],
     ['discriminator', state.discriminator],
@@ -163,5 +155,5 @@ async function readGeneration(dir: string, state: TrainingState): Promise<RunPos
   await loadOptimizer(state.gOptimizer, join(dir, 'g-optimizer'));
   const order = await readFile(join(dir, 'order.bin'));
   state.order.set(new Uint32Array(order.buffer.slice(order.byteOffset, order.byteOffset + order.byteLength)));
-  return JSON.parse(await readFile(join(dir, 'position.json'), 'utf8')) as RunPosition;
+  return JSON.parse(await readFile(join(dir, 'position.json'), 'utf8')) as Position;
 }

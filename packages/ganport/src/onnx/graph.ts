@@ -120,6 +120,32 @@ export class OnnxGraph {
     return this.op('Unsqueeze', [x, this.constInt64(`${base}/axes`, axes)], {}, base);
   }
 
+  /**
+   * Drops the nodes nothing downstream of `outputs` reads (a captured step computes values no update
+   * needs), then the initializers no node reads.
+   */
+  prune(outputs: string[]): void {
+    const needed = new Set(outputs);
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const node = this.nodes[i];
+      if (node.output.some((o) => needed.has(o))) for (const input of node.input) needed.add(input);
+      else this.nodes.splice(i, 1);
+    }
+    this.pruneInitializers();
+  }
+
+  /** Drops the initializers no node reads any more. */
+  pruneInitializers(): void {
+    const used = new Set(this.nodes.flatMap((n) => n.input));
+    for (let i = this.initializers.length - 1; i >= 0; i--) {
+      const { name } = this.initializers[i];
+      if (used.has(name)) continue;
+      this.floatData.delete(name);
+      this.unshare(name);
+      this.initializers.splice(i, 1);
+    }
+  }
+
   /** The graph as a model, named and described as ganport (this package's version) produced it. */
   toModel(
     name: string,

@@ -1,7 +1,9 @@
 /**
- * Picks the TensorFlow.js backend: tfjs-node-gpu → webgpu (a hardware adapter) → tfjs-node → ort → wasm → cpu
- * (`ort`: the wasm backend with its heavy kernels computed by onnxruntime-node, see ort-kernels.ts;
- * `webgpu`: tfjs-backend-webgpu on Dawn's Node bindings, see webgpu.ts).
+ * Picks the training backend: tfjs-node-gpu → webgpu (a hardware adapter) → onnx → tfjs-node → ort → wasm → cpu
+ * (`onnx`: the onnx training engine, each whole step one graph in onnxruntime-node, see train/onnx-step.ts,
+ * with `ort` as the tfjs backend of everything else; `ort`: the wasm backend with its heavy kernels
+ * computed by onnxruntime-node, see ort-kernels.ts; `webgpu`: tfjs-backend-webgpu on Dawn's Node
+ * bindings, see webgpu.ts).
  * The native and WebGPU packages are optional dependencies (tfjs-node's install downloads
  * libtensorflow), so each is tried with a dynamic import and skipped when absent.
  */
@@ -9,10 +11,14 @@
 import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { ORT_BACKEND, registerOrtBackend } from './ort-kernels.js';
+
+/** The onnx training engine's name as a backend (train/onnx-step.ts). */
+export const ONNX_BACKEND = 'onnx';
+
 import { registerWasmGradientKernels } from './wasm-kernels.js';
 import { type AdapterSummary, describeAdapter, setUpWebGpu } from './webgpu.js';
 
-export const BACKENDS = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'ort', 'wasm', 'cpu'] as const;
+export const BACKENDS = ['tensorflow-gpu', 'webgpu', ONNX_BACKEND, 'tensorflow', ORT_BACKEND, 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 export interface BackendChoice {
@@ -23,6 +29,8 @@ export interface BackendChoice {
   adapter?: string;
   /** For webgpu: the adapter is a CPU implementation (SwiftShader, …): its speed is no GPU's. */
   software?: boolean;
+  /** For onnx: onnxruntime's execution providers, in order of preference (default: the CPU). */
+  providers?: string[];
 }
 
 interface Activation {
@@ -48,8 +56,10 @@ async function activate(name: BackendName, { auto }: Activation): Promise<Adapte
     await import('@tensorflow/tfjs-backend-wasm');
     registerWasmGradientKernels();
   }
-  if (name === ORT_BACKEND) await registerOrtBackend();
-  if (!(await tf.setBackend(name))) throw new Error(`the ${name} backend did not initialise`);
+  if (name === ORT_BACKEND || name === ONNX_BACKEND) await registerOrtBackend();
+  // the onnx engine runs its steps in onnxruntime, and everything else (capture, samples, eval) on ort
+  const tfjsName = name === ONNX_BACKEND ? ORT_BACKEND : name;
+  if (!(await tf.setBackend(tfjsName))) throw new Error(`the ${tfjsName} backend did not initialise`);
   return undefined;
 }
 
@@ -157,7 +167,7 @@ function firstLine(err: unknown): string {
 }
 
 /** Backends whose kernels are tfjs's own, so their outputs can be the reference onnxruntime is checked against. */
-export const REFERENCE_BACKENDS = BACKENDS.filter((name) => name !== ORT_BACKEND);
+export const REFERENCE_BACKENDS = BACKENDS.filter((name) => name !== ORT_BACKEND && name !== ONNX_BACKEND);
 
 /** Tried for a reference when none is asked for: not webgpu, whose float arithmetic varies by GPU and driver. */
 const AUTO_REFERENCE_BACKENDS = REFERENCE_BACKENDS.filter((name) => name !== 'webgpu');
@@ -168,9 +178,9 @@ const AUTO_REFERENCE_BACKENDS = REFERENCE_BACKENDS.filter((name) => name !== 'we
  * webgpu only when asked for.
  */
 export async function selectReferenceBackend(requested?: string): Promise<BackendChoice> {
-  if (requested === ORT_BACKEND) {
+  if (requested === ORT_BACKEND || requested === ONNX_BACKEND) {
     throw new GanportError(
-      `the ${ORT_BACKEND} backend computes with onnxruntime, so it cannot be the tfjs reference; ` +
+      `the ${requested} backend computes with onnxruntime, so it cannot be the tfjs reference; ` +
         `choose one of ${REFERENCE_BACKENDS.join(', ')}`,
     );
   }

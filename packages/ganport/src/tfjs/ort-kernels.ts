@@ -25,6 +25,7 @@ import { makeNode, makeValueInfo } from '../onnx/builder.js';
 import { OnnxGraph } from '../onnx/graph.js';
 import { DEFAULT_OPSET } from '../onnx/opsets.js';
 import { encodeModel } from '../onnx/proto.js';
+import { type WasmBackendInternals, wasmBackendInternals } from './internals.js';
 import { type ConvAttrs, convFlops, convGeometry, transposeOutputPadding } from './onnx-kernels/conv.js';
 import { KERNEL_HANDLERS, type KernelDtype, type KernelValue, ONNX_DTYPE, size } from './onnx-kernels/index.js';
 import { intraOpThreads, OrtSession, ortBinding, SessionCache } from './ort-session.js';
@@ -48,11 +49,6 @@ export const ortMinimumSizes = {
 export const sessions = new SessionCache(256);
 
 type OrtDtype = 'float32' | 'bool';
-
-interface WasmBackend {
-  makeOutput(shape: number[], dtype: OrtDtype): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array | Uint8Array;
-}
 
 /** One kernel invocation as an ORT graph: the kernel's handler over the inputs ORT reads. */
 interface OrtCall {
@@ -92,11 +88,11 @@ function encode(call: OrtCall): Uint8Array {
   return encodeModel(g.toModel(call.kernelName, inputs, [output]));
 }
 
-function runOnOrt(backend: WasmBackend, call: OrtCall): TensorInfo {
+function runOnOrt(backend: WasmBackendInternals, call: OrtCall): TensorInfo {
   const threads = intraOpThreads(call.flops);
   const shapes = Object.values(call.inputs).map((t) => t.shape.join('x'));
   const key = `${call.kernelName} ${JSON.stringify(call.attrs)} | ${shapes.join(', ')} | threads ${threads}`;
-  const session = sessions.get(key, () => new OrtSession(encode(call), threads));
+  const session = sessions.get(key, () => new OrtSession(encode(call), { threads }));
   const out = backend.makeOutput(call.outputShape, call.outputDtype ?? 'float32');
   // Views are taken after makeOutput: allocating may grow (and so replace) the wasm heap.
   const inputs = Object.entries(call.inputs).map(([name, t]) => ({
@@ -135,7 +131,7 @@ function overrideKernel(name: string, plan: Planner): KernelConfig {
     const attrs = args.attrs ?? {};
     const planned = plan(args.inputs as Record<string, TensorInfo>, attrs);
     const call = planned && { ...planned, kernelName: name, attrs };
-    return call && worthOrt(call) ? runOnOrt(args.backend as unknown as WasmBackend, call) : wasm.kernelFunc(args);
+    return call && worthOrt(call) ? runOnOrt(wasmBackendInternals(args.backend), call) : wasm.kernelFunc(args);
   };
   return { ...wasm, backendName: ORT_BACKEND, kernelFunc };
 }
@@ -226,7 +222,7 @@ const reduction: Planner = ({ x }, attrs) => {
  */
 const shareIdentity: KernelFunc = ({ inputs, backend }) => {
   const { x } = inputs as { x: TensorInfo };
-  (backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+  wasmBackendInternals(backend).incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 };
 

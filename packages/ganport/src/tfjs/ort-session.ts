@@ -26,10 +26,10 @@ import type { Tensor as OrtTensor } from 'onnxruntime-common';
 /** The onnxruntime-node version whose native binding this module was written against. */
 export const PINNED_ORT_VERSION = '1.30.0';
 
-/** A graph input or output on the caller's memory: float32, or bool as bytes. */
+/** A graph input or output on the caller's memory: float32, int32, or bool as bytes. */
 export interface Feed {
   name: string;
-  data: Float32Array | Uint8Array;
+  data: Float32Array | Int32Array | Uint8Array;
   dims: readonly number[];
 }
 
@@ -83,22 +83,36 @@ export function intraOpThreads(flops: number): number {
   return flops > PARALLEL_FLOPS ? PARALLEL_THREADS : 1;
 }
 
+export interface SessionOptions {
+  /** Intra-op threads (default 1). */
+  threads?: number;
+  /** Let idle intra-op threads spin (default off: they would compete with the JS thread between calls). */
+  spinning?: boolean;
+  /** Execution providers in order of preference (default: onnxruntime's, the CPU). */
+  providers?: string[];
+}
+
+const feedType = (data: Feed['data']) =>
+  data instanceof Float32Array ? 'float32' : data instanceof Int32Array ? 'int32' : 'bool';
+
 /** One loaded graph; `run` writes every output into the caller's arrays. */
 export class OrtSession {
   private readonly native: NativeSession;
 
-  constructor(model: Uint8Array, threads: number) {
+  constructor(model: Uint8Array, options: SessionOptions = {}) {
     const { binding } = ortBinding();
     this.native = new binding.InferenceSession();
     this.native.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, {
-      intraOpNumThreads: threads,
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
+      intraOpNumThreads: options.threads ?? 1,
+      logSeverityLevel: 3, // errors only: ganport reports what matters itself
+      ...(options.providers ? { executionProviders: options.providers } : {}),
+      extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } },
     });
   }
 
   run(inputs: Feed[], outputs: Feed[]): void {
     const { Tensor } = ortBinding();
-    const tensor = ({ data, dims }: Feed) => new Tensor(data instanceof Float32Array ? 'float32' : 'bool', data, dims);
+    const tensor = ({ data, dims }: Feed) => new Tensor(feedType(data), data, dims);
     const feeds = Object.fromEntries(inputs.map((i) => [i.name, tensor(i)]));
     const fetches = Object.fromEntries(outputs.map((o) => [o.name, tensor(o)]));
     this.native.run(feeds, fetches, {});

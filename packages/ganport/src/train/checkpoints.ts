@@ -1,5 +1,6 @@
 /** When the trainer writes checkpoints: every N steps and at each epoch's end. */
-import { type RunPosition, saveCheckpoint, type TrainingState } from '../formats/checkpoint.js';
+import { saveCheckpoint } from '../formats/checkpoint.js';
+import type { RunPosition, TrainingState } from './state.js';
 
 export class CheckpointPolicy {
   constructor(
@@ -8,6 +9,8 @@ export class CheckpointPolicy {
     private readonly every: number,
     /** The step of the newest checkpoint on disk (0: none yet). */
     public lastStep: number,
+    /** Brings `state` up to date first (the onnx engine keeps it in onnxruntime between steps). */
+    private readonly sync: () => void = () => {},
   ) {}
 
   /** After a step: saves when the step is a multiple of the interval. */
@@ -16,6 +19,7 @@ export class CheckpointPolicy {
   }
 
   async save(position: RunPosition): Promise<void> {
+    this.sync();
     await saveCheckpoint(this.runDir, this.state, position);
     this.lastStep = position.step;
   }

@@ -6,9 +6,9 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { GanportError, type Rng } from '@ganport/runtime';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { type Dataset, loadDataset } from '../datasets/dataset.js';
-import { loadCheckpoint, type RunPosition, type TrainingState } from '../formats/checkpoint.js';
+import { loadCheckpoint } from '../formats/checkpoint.js';
 import {
   DEFAULT_EVAL_SAMPLES,
   type RunConfig,
@@ -20,9 +20,11 @@ import {
 import { getPreset, type Preset } from '../presets/index.js';
 import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
 import { packageVersion, writeFileAtomic } from '../util/files.js';
+import { Adam } from './adam.js';
 import { MIN_EVAL_SAMPLES } from './evaluation.js';
 import { ganLoss, type LossName } from './losses.js';
 import { nonNegativeNumber, positiveInt, positiveNumber } from './option-checks.js';
+import type { RunPosition, TrainingState } from './state.js';
 
 export interface TrainOptions {
   /** The run directory; with `resume`, the run to continue. */
@@ -239,18 +241,33 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
 }
 
 /** Fresh models and optimizers, seeded; the EMA generator starts as a copy (or is the generator when EMA is off). */
-export function buildTrainingState(preset: Preset, config: RunConfig): TrainingState {
+export function buildTrainingState(
+  preset: Preset,
+  config: Pick<
+    RunConfig,
+    'seed' | 'emaDecay' | 'pack' | 'spectralNorm' | 'learningRate' | 'discriminatorLearningRate' | 'beta1' | 'images'
+  >,
+): TrainingState {
   const generator = preset.buildGenerator(config.seed);
   const ema = config.emaDecay > 0 ? preset.buildGenerator(config.seed) : generator;
   if (ema !== generator) ema.setWeights(generator.getWeights());
+  const discriminator = preset.buildDiscriminator(config.seed, config.pack, { spectralNorm: config.spectralNorm });
+  const trainable = (model: tf.LayersModel) => model.trainableWeights.map((w) => w.read() as tf.Variable);
   return {
     generator,
-    discriminator: preset.buildDiscriminator(config.seed, config.pack, { spectralNorm: config.spectralNorm }),
+    discriminator,
     ema,
-    dOptimizer: tf.train.adam(config.discriminatorLearningRate, config.beta1),
-    gOptimizer: tf.train.adam(config.learningRate, config.beta1),
+    dOptimizer: new Adam(trainable(discriminator), config.discriminatorLearningRate, config.beta1),
+    gOptimizer: new Adam(trainable(generator), config.learningRate, config.beta1),
     order: Uint32Array.from({ length: config.images }, (_, i) => i),
   };
+}
+
+/** Disposes the models and optimizers of a state. */
+export function disposeTrainingState(state: TrainingState): void {
+  for (const model of new Set([state.generator, state.ema, state.discriminator])) model.dispose();
+  state.dOptimizer.dispose();
+  state.gOptimizer.dispose();
 }
 
 /**
@@ -263,7 +280,7 @@ export async function startPosition(
   rng: Rng,
 ): Promise<RunPosition> {
   if (!resume) return { step: 0, epoch: 1, batchInEpoch: 0, rng: rng.state };
-  const position = await loadCheckpoint(outDir, state, { strict, log });
+  const position = await loadCheckpoint<RunPosition>(outDir, state, { strict, log });
   rng.state = position.rng;
   return position;
 }

@@ -1,15 +1,21 @@
 /**
- * One GAN training step: a discriminator update on a real and a generated batch,
- * then a generator update through the discriminator (whose weights it leaves
- * alone), then the generator's moving average. Shared by `train` and the benchmark.
+ * One GAN training step: a discriminator update on a real and a generated batch, then a
+ * generator update through the discriminator (whose weights it leaves alone), then the
+ * generator's moving average.
+ *
+ * The step is a function of tensors (`GanStep.train`): the real batch, what the step draws from
+ * the run's RNG (latents, labels, dropout seeds) and the model and optimizer variables it updates;
+ * the learning rates and the EMA decay are scalar variables too. The tfjs engine runs it eagerly;
+ * the onnx engine (onnx-step.ts) records it once as ONNX graphs and runs those.
  */
 
 import type { Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
-import type { TrainingState } from '../formats/checkpoint.js';
 import { LOGIT_LAYER } from '../presets/index.js';
 import '../tfjs/comparison-gradients.js';
+import { dropoutLayers, setDropoutSeed } from '../tfjs/internals.js';
 import type { GanLoss } from './losses.js';
+import type { TrainingState } from './state.js';
 
 export interface StepConfig {
   latentSize: number;
@@ -30,86 +36,159 @@ export interface StepValues {
   dFake: number;
 }
 
-export class GanStep {
+/** What one step draws from the run's RNG, in the order runs have always drawn it. */
+export interface StepDraws {
+  /** One per Dropout layer of the discriminator: tfjs seeds the layer's mask with it. */
+  dropoutSeeds: number[];
+  /** Latents and (conditional presets) labels of the discriminator's fake batch, then the generator's. */
+  zD: Float32Array;
+  fakeLabelsD?: Int32Array;
+  zG: Float32Array;
+  fakeLabelsG?: Int32Array;
+}
+
+/** A step's tensors: the real batch and the draws, as `train` and `measure` read them. */
+export interface StepTensors {
+  real: tf.Tensor;
+  realLabels?: tf.Tensor;
+  zD: tf.Tensor;
+  fakeLabelsD?: tf.Tensor;
+  zG: tf.Tensor;
+  fakeLabelsG?: tf.Tensor;
+}
+
+/** What runs steps: the tfjs engine (GanStep) or the onnx engine. */
+export interface StepEngine {
+  /** Runs step number `step` (1-based) on a real batch; reads the losses back only when `measure` is set. */
+  run(
+    step: number,
+    real: tf.Tensor,
+    realLabels: tf.Tensor | undefined,
+    measure: boolean,
+  ): Promise<StepValues | undefined>;
+  /** Makes the tfjs models and optimizers hold the engine's current state (before checkpoints, samples, exports). */
+  sync(): void;
+  dispose(): void;
+}
+
+/** The EMA decay of step `step`: warmed up as min(decay, (1 + t)/(10 + t)). */
+export const emaDecayAt = (decay: number, step: number): number => Math.min(decay, (1 + step) / (10 + step));
+
+export class GanStep implements StepEngine {
   private readonly logits: tf.LayersModel;
   private readonly dVars: tf.Variable[];
   private readonly gVars: tf.Variable[];
+  /** The EMA decay the step applies, set before each step. */
+  readonly emaDecay = tf.variable(tf.scalar(0), false);
 
   constructor(
-    private readonly state: TrainingState,
+    readonly state: TrainingState,
     private readonly loss: GanLoss,
-    private readonly config: StepConfig,
+    readonly config: StepConfig,
     private readonly rng: Rng,
   ) {
-    const { discriminator, generator } = state;
+    const { discriminator } = state;
     this.logits = tf.model({
       inputs: discriminator.inputs,
       outputs: discriminator.getLayer(LOGIT_LAYER).output as tf.SymbolicTensor,
     });
-    this.dVars = discriminator.trainableWeights.map((w) => w.read() as tf.Variable);
-    this.gVars = generator.trainableWeights.map((w) => w.read() as tf.Variable);
+    this.dVars = state.dOptimizer.variables;
+    this.gVars = state.gOptimizer.variables;
   }
 
-  /** Runs step number `step` (1-based) on a real batch; reads the losses back only when `measure` is set. */
-  run(step: number, real: tf.Tensor, realLabels: tf.Tensor | undefined, measure: boolean): StepValues | undefined {
-    const measured = this.update(step, real, realLabels, measure);
-    if (!measured) return undefined;
-    try {
-      return toValues(measured.dataSync());
-    } finally {
-      measured.dispose();
-    }
+  /** Draws the step's randomness from the run's RNG: dropout seeds, then the D batch's latents and labels, then G's. */
+  draw(): StepDraws {
+    const dropoutSeeds = dropoutLayers(this.state.discriminator).map(() => this.rng.nextUint32());
+    const zD = this.noise();
+    const fakeLabelsD = this.randomLabels();
+    const zG = this.noise();
+    const fakeLabelsG = this.randomLabels();
+    return { dropoutSeeds, zD, fakeLabelsD, zG, fakeLabelsG };
   }
 
-  /**
-   * `run`, reading the losses back asynchronously: what the webgpu backend needs, whose
-   * synchronous reads rely on a browser's OffscreenCanvas (Node has none).
-   */
-  async runAsync(
+  /** Sets the Dropout layers' seeds and the EMA decay of step `step` before the step runs. */
+  prepare(step: number, draws: StepDraws): void {
+    for (const [i, layer] of dropoutLayers(this.state.discriminator).entries())
+      setDropoutSeed(layer, draws.dropoutSeeds[i]);
+    const decay = this.state.ema !== this.state.generator ? emaDecayAt(this.config.emaDecay, step) : 0;
+    tf.tidy(() => this.emaDecay.assign(tf.scalar(decay)));
+  }
+
+  /** The tensors of a real batch and the draws. */
+  tensors(real: tf.Tensor, realLabels: tf.Tensor | undefined, draws: StepDraws): StepTensors {
+    const { batchSize, latentSize } = this.config;
+    const labels = (values?: Int32Array) => (values ? tf.tensor2d(values, [batchSize, 1], 'int32') : undefined);
+    return {
+      real,
+      realLabels,
+      zD: tf.tensor2d(draws.zD, [batchSize, latentSize]),
+      fakeLabelsD: labels(draws.fakeLabelsD),
+      zG: tf.tensor2d(draws.zG, [batchSize, latentSize]),
+      fakeLabelsG: labels(draws.fakeLabelsG),
+    };
+  }
+
+  async run(
     step: number,
     real: tf.Tensor,
     realLabels: tf.Tensor | undefined,
     measure: boolean,
   ): Promise<StepValues | undefined> {
-    const measured = this.update(step, real, realLabels, measure);
+    const draws = this.draw();
+    this.prepare(step, draws);
+    const measured = tf.tidy(() => {
+      const inputs = this.tensors(real, realLabels, draws);
+      const { dLoss, gLoss } = this.train(inputs);
+      if (!measure) return undefined;
+      return tf.concat([tf.stack([dLoss, gLoss]), this.measure(inputs)]);
+    });
     if (!measured) return undefined;
     try {
+      // data(), not dataSync(): the webgpu backend's synchronous reads rely on a browser's OffscreenCanvas
       return toValues(await measured.data());
     } finally {
       measured.dispose();
     }
   }
 
-  /** The step's updates; when `measure`, a tensor of [D loss, G loss, D(x), D(G(z))], for the caller to read and dispose. */
-  private update(step: number, real: tf.Tensor, realLabels: tf.Tensor | undefined, measure: boolean) {
+  /** The update: D on real and fake, G through D, then the EMA generator; returns the two losses. */
+  train(t: StepTensors): { dLoss: tf.Scalar; gLoss: tf.Scalar } {
     const { state, loss, config } = this;
-    reseedDropout(state.discriminator, this.rng);
-    return tf.tidy(() => {
-      const zD = this.noise();
-      const fakeLabelsD = this.randomLabels();
-      const dLoss = state.dOptimizer.minimize(
-        () => {
-          const ganLoss = loss.discriminator(this.D(real, realLabels), this.D(this.G(zD, fakeLabelsD), fakeLabelsD));
-          return config.r1Gamma ? tf.add(ganLoss, this.r1Penalty(real, realLabels, config.r1Gamma)) : ganLoss;
-        },
-        true,
-        this.dVars,
-      )!;
-      const zG = this.noise();
-      const fakeLabelsG = this.randomLabels();
-      const gLoss = state.gOptimizer.minimize(
-        () => loss.generator(this.D(this.G(zG, fakeLabelsG), fakeLabelsG)),
-        true,
-        this.gVars,
-      )!;
-      if (state.ema !== state.generator)
-        updateEma(state.ema, state.generator, Math.min(config.emaDecay, (1 + step) / (10 + step)));
-      if (!measure) return undefined;
-      // Inference mode, so that measuring never changes batch-norm statistics (and so the run).
-      const dReal = tf.sigmoid(this.D(real, realLabels, false)).mean();
-      const dFake = tf.sigmoid(this.D(this.G(zG, fakeLabelsG, false), fakeLabelsG, false)).mean();
-      return tf.stack([dLoss, gLoss, dReal, dFake]);
-    });
+    const dLoss = state.dOptimizer.minimize(
+      () => {
+        const ganLoss = loss.discriminator(
+          this.D(t.real, t.realLabels),
+          this.D(this.G(t.zD, t.fakeLabelsD), t.fakeLabelsD),
+        );
+        return config.r1Gamma ? tf.add(ganLoss, this.r1Penalty(t.real, t.realLabels, config.r1Gamma)) : ganLoss;
+      },
+      true,
+      this.dVars,
+    )!;
+    const gLoss = state.gOptimizer.minimize(
+      () => loss.generator(this.D(this.G(t.zG, t.fakeLabelsG), t.fakeLabelsG)),
+      true,
+      this.gVars,
+    )!;
+    if (state.ema !== state.generator) updateEma(state.ema, state.generator, this.emaDecay);
+    return { dLoss, gLoss };
+  }
+
+  /**
+   * [mean D(x), mean D(G(z))] over the real batch and the generator's batch, in inference mode, so
+   * that measuring never changes batch-norm statistics (and so the run).
+   */
+  measure(t: StepTensors): tf.Tensor1D {
+    const dReal = tf.sigmoid(this.D(t.real, t.realLabels, false)).mean();
+    const dFake = tf.sigmoid(this.D(this.G(t.zG, t.fakeLabelsG, false), t.fakeLabelsG, false)).mean();
+    return tf.stack([dReal, dFake]) as tf.Tensor1D;
+  }
+
+  /** The tfjs models and optimizers are the state: nothing to write back. */
+  sync(): void {}
+
+  dispose(): void {
+    this.emaDecay.dispose();
   }
 
   /**
@@ -134,22 +213,15 @@ export class GanStep {
     return this.logits.apply(labels ? [packed, labels] : packed, { training }) as tf.Tensor;
   }
 
-  private noise(): tf.Tensor2D {
+  private noise(): Float32Array {
     const { batchSize, latentSize } = this.config;
-    return tf.tensor2d(
-      Float32Array.from({ length: batchSize * latentSize }, () => this.rng.nextNormal()),
-      [batchSize, latentSize],
-    );
+    return Float32Array.from({ length: batchSize * latentSize }, () => this.rng.nextNormal());
   }
 
-  private randomLabels(): tf.Tensor2D | undefined {
+  private randomLabels(): Int32Array | undefined {
     const { batchSize, numClasses } = this.config;
     if (!numClasses) return undefined;
-    return tf.tensor2d(
-      Int32Array.from({ length: batchSize }, () => this.rng.nextInt(numClasses)),
-      [batchSize, 1],
-      'int32',
-    );
+    return Int32Array.from({ length: batchSize }, () => this.rng.nextInt(numClasses));
   }
 }
 
@@ -174,15 +246,9 @@ export function packSamples(x: tf.Tensor, pack: number): tf.Tensor {
     .reshape([batch / pack, h, w, pack * c]);
 }
 
-/** tfjs seeds a Dropout layer once, so it would draw the same mask every step; give each step its own seed from the run's RNG. */
-function reseedDropout(model: tf.LayersModel, rng: Rng): void {
-  for (const layer of model.layers)
-    if (layer.getClassName() === 'Dropout') (layer as unknown as { seed: number }).seed = rng.nextUint32();
-}
-
 /** ema ← d·ema + (1 − d)·generator, over every weight (batch-norm statistics included). */
-function updateEma(ema: tf.LayersModel, generator: tf.LayersModel, decay: number): void {
+function updateEma(ema: tf.LayersModel, generator: tf.LayersModel, decay: tf.Variable): void {
   const source = generator.weights;
-  for (const [i, w] of ema.weights.entries())
-    w.write(tf.add(tf.mul(w.read(), decay), tf.mul(source[i].read(), 1 - decay)));
+  const keep = tf.sub(1, decay);
+  for (const [i, w] of ema.weights.entries()) w.write(tf.add(tf.mul(w.read(), decay), tf.mul(source[i].read(), keep)));
 }

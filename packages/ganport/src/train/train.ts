@@ -6,7 +6,6 @@
 
 import { GanportError, Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
-import type { RunPosition, TrainingState } from '../formats/checkpoint.js';
 import {
   type BestMeasurement,
   type RunPaths,
@@ -18,13 +17,14 @@ import type { BackendChoice } from '../tfjs/backend.js';
 import { saveLayersModel } from '../tfjs/model-io.js';
 import { acquireLock } from '../util/lock.js';
 import { CheckpointPolicy } from './checkpoints.js';
+import { createStepEngine } from './engines.js';
 import { type EvalScores, evaluateGenerator, isBetter } from './evaluation.js';
-import { ganLoss } from './losses.js';
 import { type MetricsLine, MetricsWriter } from './metrics.js';
 import { ProgressBar } from './progress.js';
 import { buildTrainingState, type OpenedRun, openRun, startPosition, type TrainOptions } from './run-setup.js';
 import { SampleWriter } from './samples.js';
-import { GanStep, type StepValues } from './step.js';
+import type { RunPosition, TrainingState } from './state.js';
+import type { StepEngine, StepValues } from './step.js';
 
 export type { MetricsLine } from './metrics.js';
 export { readMetrics } from './metrics.js';
@@ -45,7 +45,7 @@ interface Run {
   state: TrainingState;
   rng: Rng;
   position: RunPosition;
-  stepper: GanStep;
+  stepper: StepEngine;
   metrics: MetricsWriter;
   checkpoints: CheckpointPolicy;
   samples: SampleWriter;
@@ -79,6 +79,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     options.log?.(`resuming at step ${position.step} (epoch ${position.epoch}, batch ${position.batchInEpoch})`);
   }
   const stepsPerEpoch = Math.floor(config.images / config.batchSize);
+  const stepper = createStepEngine(opened, state, rng);
   const run: Run = {
     outDir: options.outDir,
     opened,
@@ -88,8 +89,10 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     position,
     metrics,
     stepsPerEpoch,
-    stepper: new GanStep(state, ganLoss(config.loss, config.labelSmoothing), config, rng),
-    checkpoints: new CheckpointPolicy(options.outDir, state, config.checkpointEvery, position.step),
+    stepper,
+    checkpoints: new CheckpointPolicy(options.outDir, state, config.checkpointEvery, position.step, () =>
+      stepper.sync(),
+    ),
     samples: new SampleWriter({ ...config, modes: data.mixture?.modes }),
     speed: new Throughput(position.step, config.batchSize, config.epochs * stepsPerEpoch),
     bar: new ProgressBar(process.stderr, 24, options.quiet),
@@ -103,6 +106,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   } finally {
     run.bar.done();
     run.samples.dispose();
+    stepper.dispose();
   }
   const weights = state.ema !== state.generator ? 'EMA weights' : 'weights';
   options.log?.(
@@ -127,7 +131,7 @@ async function trainEpoch(run: Run, epoch: number): Promise<void> {
     const endOfEpoch = i === stepsPerEpoch - 1;
     if (config.lrDecay) decayLearningRates(run, step);
     const batch = data.batch(state.order, i * config.batchSize, config.batchSize, config.numClasses !== undefined);
-    const values = await run.stepper.runAsync(step, batch.x, batch.labels, step % config.logEvery === 0 || endOfEpoch);
+    const values = await run.stepper.run(step, batch.x, batch.labels, step % config.logEvery === 0 || endOfEpoch);
     tf.dispose([batch.x, ...(batch.labels ? [batch.labels] : [])]);
     Object.assign(position, { step, epoch, batchInEpoch: i + 1, rng: run.rng.state });
     if (values) await run.metrics.append(metricsLine(values, position, run.speed, run.checkpoints));
@@ -147,9 +151,8 @@ async function trainEpoch(run: Run, epoch: number): Promise<void> {
 function decayLearningRates(run: Run, step: number): void {
   const { config } = run.opened;
   const factor = 1 - (step - 1) / (config.epochs * run.stepsPerEpoch);
-  const settable = (optimizer: tf.Optimizer) => optimizer as unknown as { learningRate: number };
-  settable(run.state.dOptimizer).learningRate = config.discriminatorLearningRate * factor;
-  settable(run.state.gOptimizer).learningRate = config.learningRate * factor;
+  run.state.dOptimizer.rate = config.discriminatorLearningRate * factor;
+  run.state.gOptimizer.rate = config.learningRate * factor;
 }
 
 /**
@@ -159,6 +162,7 @@ function decayLearningRates(run: Run, step: number): void {
 async function measure(run: Run): Promise<void> {
   const { config } = run.opened;
   const { step, epoch } = run.position;
+  run.stepper.sync();
   const scores = await evaluateGenerator(run.state.ema, config);
   await run.metrics.appendEval({ step, epoch, eval: scores }, run.paths.evalPlot);
   if (!isBetter(scores, run.best?.eval as EvalScores | undefined)) return;
@@ -170,6 +174,7 @@ async function measure(run: Run): Promise<void> {
 /** The epoch's picture, the exportable generator (EMA) and discriminator, a checkpoint and the loss plot. */
 async function finishEpoch(run: Run, epoch: number): Promise<void> {
   const { paths, state, position } = run;
+  run.stepper.sync();
   await run.samples.write(state.ema, paths.sample(epoch));
   await saveModels(run, paths, { epoch, step: position.step });
   await writeRunManifest(run.outDir);

@@ -1,8 +1,9 @@
 /** What the checkpoint tests save and load: a seed-mlp training state and positions. */
-import type { RunPosition, TrainingState } from '../../src/formats/checkpoint.js';
+
 import type { RunConfig } from '../../src/formats/run-dir.js';
 import { getPreset } from '../../src/presets/index.js';
 import { buildTrainingState } from '../../src/train/run-setup.js';
+import type { RunPosition, TrainingState } from '../../src/train/state.js';
 
 /** The config fields buildTrainingState reads. */
 const config = {

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { checkpointDirs, loadCheckpoint, saveCheckpoint, type TrainingState } from '../../src/formats/checkpoint.js';
+import { checkpointDirs, loadCheckpoint, saveCheckpoint } from '../../src/formats/checkpoint.js';
 import { MANIFEST } from '../../src/formats/manifest.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
+import type { RunPosition, TrainingState } from '../../src/train/state.js';
 import { damageFile, tempDir } from '../helpers.js';
 import { freshState, positionAt } from './checkpoint-fixtures.js';
 
@@ -34,7 +35,7 @@ test('each generation carries a manifest; the newest and the previous one are ke
   assert.ok(!existsSync(tmp));
   const state = freshState(9);
   const lines: string[] = [];
-  assert.equal((await loadCheckpoint(dir, state, { log: (line) => lines.push(line) })).step, 2);
+  assert.equal((await loadCheckpoint<RunPosition>(dir, state, { log: (line) => lines.push(line) })).step, 2);
   assert.deepEqual(firstWeights(state), weights[1]);
   assert.deepEqual(lines, [], 'nothing to say when the newest verifies');
 });
@@ -44,7 +45,7 @@ test('a damaged newest generation is named in one line and the previous one is l
   damageFile(join(dir, 'checkpoint', 'generator', 'weights.bin'));
   const state = freshState(9);
   const lines: string[] = [];
-  const position = await loadCheckpoint(dir, state, { log: (line) => lines.push(line) });
+  const position = await loadCheckpoint<RunPosition>(dir, state, { log: (line) => lines.push(line) });
   assert.equal(position.step, 1);
   assert.deepEqual(firstWeights(state), weights[0]);
   assert.equal(lines.length, 1);
@@ -58,12 +59,12 @@ test('--strict refuses the fallback; with both generations damaged there is noth
   const { dir } = await twoGenerations();
   damageFile(join(dir, 'checkpoint', 'ema', 'weights.bin'));
   await assert.rejects(
-    loadCheckpoint(dir, freshState(9), { strict: true }),
+    loadCheckpoint<RunPosition>(dir, freshState(9), { strict: true }),
     /checkpoint fails verification: ema\/weights\.bin .*; --strict refuses to fall back to checkpoint\.previous\//,
   );
   rmSync(join(dir, 'checkpoint.previous', 'position.json'));
   await assert.rejects(
-    loadCheckpoint(dir, freshState(9)),
+    loadCheckpoint<RunPosition>(dir, freshState(9)),
     /checkpoint\.previous fails verification: position\.json is missing; there is no earlier checkpoint to fall back to/,
   );
 });
@@ -74,7 +75,7 @@ test('every moment of a save leaves a complete generation to load', async () => 
   // killed while writing checkpoint.tmp/: no manifest there yet, so it is not a generation
   mkdirSync(join(tmp, 'generator'), { recursive: true });
   writeFileSync(join(tmp, 'generator', 'model.json'), '{"half":');
-  assert.equal((await loadCheckpoint(dir, freshState(9))).step, 2);
+  assert.equal((await loadCheckpoint<RunPosition>(dir, freshState(9))).step, 2);
   // killed between the two renames: checkpoint.tmp/ is complete and the newest
   const third = tempDir();
   await saveCheckpoint(third, freshState(3), positionAt(3));
@@ -82,15 +83,15 @@ test('every moment of a save leaves a complete generation to load', async () => 
   cpSync(join(third, 'checkpoint'), tmp, { recursive: true });
   rmSync(previous, { recursive: true });
   renameSync(newest, previous);
-  assert.equal((await loadCheckpoint(dir, freshState(9))).step, 3);
+  assert.equal((await loadCheckpoint<RunPosition>(dir, freshState(9))).step, 3);
   // the next save completes the swap
   await saveCheckpoint(dir, freshState(4), positionAt(4));
-  assert.equal((await loadCheckpoint(dir, freshState(9))).step, 4);
+  assert.equal((await loadCheckpoint<RunPosition>(dir, freshState(9))).step, 4);
   assert.ok(!existsSync(tmp));
 });
 
 test('a run directory without any checkpoint says so', async () => {
-  await assert.rejects(loadCheckpoint(tempDir(), freshState(1)), /has no checkpoint to resume from/);
+  await assert.rejects(loadCheckpoint<RunPosition>(tempDir(), freshState(1)), /has no checkpoint to resume from/);
 });
 
 test('a checkpoint from before manifests (ganport 0.1) resumes unverified with one line, or not at all with --strict', async () => {
@@ -100,12 +101,12 @@ test('a checkpoint from before manifests (ganport 0.1) resumes unverified with o
   rmSync(join(checkpointDirs(dir).newest, MANIFEST));
   const state = freshState(9);
   const lines: string[] = [];
-  assert.equal((await loadCheckpoint(dir, state, { log: (line) => lines.push(line) })).step, 5);
+  assert.equal((await loadCheckpoint<RunPosition>(dir, state, { log: (line) => lines.push(line) })).step, 5);
   assert.deepEqual(firstWeights(state), firstWeights(saved));
   assert.equal(lines.length, 1);
   assert.match(lines[0], /has no manifest \(written before ganport 0\.2\); resuming it unverified/);
   await assert.rejects(
-    loadCheckpoint(dir, freshState(9), { strict: true }),
+    loadCheckpoint<RunPosition>(dir, freshState(9), { strict: true }),
     /--strict refuses to resume it unverified/,
   );
 });

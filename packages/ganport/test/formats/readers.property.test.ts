@@ -14,6 +14,7 @@ import { resolveGeneratorFile } from '../../src/formats/model-dir.js';
 import { type RunConfig, readRunConfig } from '../../src/formats/run-dir.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { readMetrics } from '../../src/train/metrics.js';
+import type { RunPosition } from '../../src/train/state.js';
 import { assertRefusal, damagedBytes, PROPERTY_RUNS, SHIPPED_MODEL_DIR, tempDir } from '../helpers.js';
 import { freshState, positionAt } from './checkpoint-fixtures.js';
 
@@ -126,7 +127,7 @@ test('checkpoints: any damage to any file of the newest generation falls back to
       writeFileSync(join(newest, file), bytes);
       const lines: string[] = [];
       await readsOrRefuses(
-        () => loadCheckpoint(runDir, freshState(), { log: (l) => lines.push(l) }),
+        () => loadCheckpoint<RunPosition>(runDir, freshState(), { log: (l) => lines.push(l) }),
         ({ step }) => {
           const unchanged = Buffer.compare(bytes, readFileSync(join(pristine, file))) === 0;
           assert.equal(step, unchanged ? 2 : 1, `${file} damaged: ${lines.join()}`);

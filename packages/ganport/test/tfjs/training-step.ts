@@ -3,6 +3,7 @@ import { Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import type { Preset } from '../../src/presets/index.js';
 import { ganLoss } from '../../src/train/losses.js';
+import { buildTrainingState, disposeTrainingState } from '../../src/train/run-setup.js';
 import { GanStep, type StepConfig } from '../../src/train/step.js';
 
 export interface StepResult {
@@ -30,23 +31,22 @@ export async function oneTrainingStep(
   batch: number,
   options: Partial<StepConfig> = {},
 ): Promise<StepResult> {
-  const generator = preset.buildGenerator(1);
-  const discriminator = preset.buildDiscriminator(1);
-  const state = {
-    generator,
-    discriminator,
-    ema: generator,
-    dOptimizer: tf.train.adam(2e-4, 0.5),
-    gOptimizer: tf.train.adam(2e-4, 0.5),
-    order: new Uint32Array(0),
-  };
   const config = {
+    seed: 1,
+    emaDecay: 0,
+    pack: options.pack ?? 1,
+    spectralNorm: false,
+    learningRate: 2e-4,
+    discriminatorLearningRate: 2e-4,
+    beta1: 0.5,
+    images: 0,
     latentSize: preset.latentSize,
     batchSize: batch,
     numClasses: preset.numClasses,
-    emaDecay: 0,
     ...options,
   };
+  const state = buildTrainingState(preset, config);
+  const { generator, discriminator } = state;
   const stepper = new GanStep(state, ganLoss('bce'), config, new Rng(3));
   const shape = [batch, ...preset.sampleShape];
   const real = realBatch(shape);
@@ -58,14 +58,12 @@ export async function oneTrainingStep(
         'int32',
       )
     : undefined;
-  const values = (await stepper.runAsync(1, real, labels, true))!;
+  const values = (await stepper.run(1, real, labels, true))!;
   const weights = await Promise.all(
     [...generator.weights, ...discriminator.weights].map(async (w) => (await w.read().data()) as Float32Array),
   );
   tf.dispose([real, ...(labels ? [labels] : [])]);
-  generator.dispose();
-  discriminator.dispose();
-  state.dOptimizer.dispose();
-  state.gOptimizer.dispose();
+  stepper.dispose();
+  disposeTrainingState(state);
   return { losses: [values.dLoss, values.gLoss, values.dReal, values.dFake], weights };
 }

@@ -7,7 +7,9 @@ const reduction =
   (op: ReduceOp): KernelHandler =>
   (call) => {
     const x = input(call, 'x');
-    const axes = util.parseAxisParam(call.attrs.axis as number | number[], x.shape);
+    // Max names its axes reductionIndices; the others, axis
+    const axis = (call.attrs.axis ?? call.attrs.reductionIndices) as number | number[];
+    const axes = util.parseAxisParam(axis, x.shape);
     if (axes.length === 0) return [x.name];
     return [call.g.reduce(op, x.name, axes, Boolean(call.attrs.keepDims))];
   };

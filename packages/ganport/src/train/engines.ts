@@ -1,0 +1,25 @@
+/** Which engine runs a run's steps: the onnx engine on the `onnx` backend, tfjs's eager kernels on the others. */
+import { Rng } from '@ganport/runtime';
+import * as tf from '@tensorflow/tfjs';
+import { ONNX_BACKEND } from '../tfjs/backend.js';
+import { ganLoss } from './losses.js';
+import { OnnxStep } from './onnx-step.js';
+import type { OpenedRun } from './run-setup.js';
+import type { TrainingState } from './state.js';
+import { GanStep, type StepEngine } from './step.js';
+
+export function createStepEngine(opened: OpenedRun, state: TrainingState, rng: Rng): StepEngine {
+  const { config, data, backend } = opened;
+  const loss = ganLoss(config.loss, config.labelSmoothing);
+  const stepper = new GanStep(state, loss, config, rng);
+  if (backend.name !== ONNX_BACKEND) return stepper;
+  // capturing runs one step on a real batch, drawing from an RNG of its own: the run's stays untouched
+  const capturing = new GanStep(state, loss, config, new Rng(config.seed));
+  const batch = data.batch(state.order, 0, config.batchSize, config.numClasses !== undefined);
+  try {
+    return OnnxStep.create(capturing, stepper, batch.x, batch.labels, { providers: backend.providers });
+  } finally {
+    tf.dispose([batch.x, ...(batch.labels ? [batch.labels] : [])]);
+    capturing.dispose();
+  }
+}
