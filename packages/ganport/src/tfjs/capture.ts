@@ -22,6 +22,7 @@ import { OnnxGraph } from '../onnx/graph.js';
 import { DEFAULT_OPSET } from '../onnx/opsets.js';
 import { encodeModel } from '../onnx/proto.js';
 import { KERNEL_HANDLERS, type KernelDtype, type KernelValue, ONNX_DTYPE, size } from './onnx-kernels/index.js';
+import { tfjsLayout } from './onnx-kernels/layout.js';
 
 /** A graph input or output: its name, shape and dtype. */
 export interface GraphTensor {
@@ -75,7 +76,7 @@ class ValueTable {
     if (!shapes) return undefined;
     const exact = shapes.get(shapeKey(t.shape));
     if (exact) return exact;
-    const [other] = shapes.values();
+    const other = tfjsLayout(g, [...shapes.values()][0]);
     if (size(other.shape) !== size(t.shape))
       throw new Error(`internal error: data of shape [${other.shape}] read as [${t.shape}]`);
     const value = { name: g.reshape(other.name, t.shape), shape: t.shape, dtype: other.dtype };
@@ -142,12 +143,13 @@ export function captureGraph(spec: CaptureSpec): CapturedGraph {
     const handler = KERNEL_HANDLERS[kernelName];
     if (!handler)
       throw new GanportError(`the onnx engine cannot capture the tfjs kernel ${kernelName} yet`, 'unsupported');
+    const layoutOf = (v: KernelValue) => (handler.channelsFirst ? v : tfjsLayout(g, v));
     const names = handler({
       g,
       inputs: Object.fromEntries(
         Object.entries(inputs)
           .filter(([, t]) => t !== undefined && t !== null)
-          .map(([key, t]) => [key, lookup(t)]),
+          .map(([key, t]) => [key, layoutOf(lookup(t))]),
       ),
       attrs,
       outputs: outputs.map((o) => ({ shape: o.shape, dtype: kernelDtype(o.dtype) })),
@@ -159,8 +161,11 @@ export function captureGraph(spec: CaptureSpec): CapturedGraph {
         'unsupported',
       );
     }
-    for (const [i, o] of outputs.entries())
-      values.set(o, { name: names[i], shape: o.shape, dtype: kernelDtype(o.dtype) });
+    for (const [i, o] of outputs.entries()) {
+      const out = names[i];
+      const named = typeof out === 'string' ? { name: out } : out;
+      values.set(o, { ...named, shape: o.shape, dtype: kernelDtype(o.dtype) });
+    }
     kernels++;
   };
   // A kernel call can make nested ones before it returns (tfjs clones the outputs a gradient will need):
@@ -194,8 +199,9 @@ export function captureGraph(spec: CaptureSpec): CapturedGraph {
 
   const outputs: GraphTensor[] = [];
   const output = (name: string, t: Traced) => {
-    const value = values.get(g, t);
-    if (!value) throw new Error(`internal error: the captured output ${name} was not computed by the function`);
+    const computed = values.get(g, t);
+    if (!computed) throw new Error(`internal error: the captured output ${name} was not computed by the function`);
+    const value = tfjsLayout(g, computed);
     const unique = g.unique(name);
     g.nodes.push(makeNode('Identity', [value.name], [unique]));
     outputs.push({ name: unique, shape: t.shape, dtype: value.dtype });

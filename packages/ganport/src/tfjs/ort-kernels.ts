@@ -28,6 +28,7 @@ import { encodeModel } from '../onnx/proto.js';
 import { type WasmBackendInternals, wasmBackendInternals } from './internals.js';
 import { type ConvAttrs, convFlops, convGeometry, transposeOutputPadding } from './onnx-kernels/conv.js';
 import { KERNEL_HANDLERS, type KernelDtype, type KernelValue, ONNX_DTYPE, size } from './onnx-kernels/index.js';
+import { inLayout } from './onnx-kernels/layout.js';
 import { intraOpThreads, OrtSession, ortBinding, SessionCache } from './ort-session.js';
 import { registerWasmGradientKernels } from './wasm-kernels.js';
 
@@ -74,12 +75,14 @@ function encode(call: OrtCall): Uint8Array {
   const names = Object.keys(call.inputs);
   for (const name of names) g.unique(name);
   const outputDtype = call.outputDtype ?? 'float32';
-  const [result] = KERNEL_HANDLERS[call.kernelName]({
+  const [out] = KERNEL_HANDLERS[call.kernelName]({
     g,
     inputs: Object.fromEntries(names.map((name) => [name, kernelValue(name, call.inputs[name])])),
     attrs: call.attrs,
     outputs: [{ shape: call.outputShape, dtype: outputDtype }],
   })!;
+  const result =
+    typeof out === 'string' ? out : inLayout(g, { ...out, shape: call.outputShape, dtype: outputDtype }, 'NHWC');
   g.nodes.push(makeNode('Identity', [result], ['out']));
   const inputs = names.map((name) =>
     makeValueInfo(name, ONNX_DTYPE[call.inputs[name].dtype as KernelDtype], call.inputs[name].shape),

@@ -1,15 +1,21 @@
 /** What a tfjs kernel → ONNX handler is given and returns (the handlers are found through index.ts). */
+import type { Layout } from '@ganport/runtime';
 import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { attr, DataType, type DataTypeCode, makeTensor } from '../../onnx/builder.js';
 import type { OnnxGraph } from '../../onnx/graph.js';
 
 export type KernelDtype = 'float32' | 'int32' | 'bool';
 
-/** A tensor in the graph: its value name, and the shape and dtype tfjs gave it. */
+/**
+ * A tensor in the graph: its value name, and the shape and dtype tfjs gave it. A rank-4 activation
+ * may be stored channels-first (`layout: 'NCHW'`, as ONNX's convolutions produce it) while `shape`
+ * stays tfjs's channels-last one; see layout.ts.
+ */
 export interface KernelValue {
   name: string;
   shape: number[];
   dtype: KernelDtype;
+  layout?: Layout;
 }
 
 /** One invocation of a tfjs kernel, to be written as ONNX nodes. */
@@ -22,11 +28,15 @@ export interface KernelCall {
   outputs: { shape: number[]; dtype: KernelDtype }[];
 }
 
+/** An output: a value name in tfjs's layout, or one stored channels-first. */
+export type KernelOutput = string | { name: string; layout: Layout };
+
 /**
- * Writes one kernel invocation; returns the value names of its outputs, or undefined where
- * ONNX cannot express this invocation (an attribute combination, a dtype).
+ * Writes one kernel invocation; returns its outputs, or undefined where ONNX cannot express this
+ * invocation (an attribute combination, a dtype). A handler marked `channelsFirst` takes inputs in
+ * either layout (see layout.ts); the others are given every input in tfjs's own.
  */
-export type KernelHandler = (call: KernelCall) => string[] | undefined;
+export type KernelHandler = ((call: KernelCall) => KernelOutput[] | undefined) & { readonly channelsFirst?: boolean };
 
 export const ONNX_DTYPE: Record<KernelDtype, DataTypeCode> = {
   float32: DataType.FLOAT,

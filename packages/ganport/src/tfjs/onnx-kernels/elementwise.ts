@@ -3,7 +3,17 @@
  * Also the kernels that make or pass values: Identity, Cast, Fill, ZerosLike, OnesLike.
  */
 import { type AttrValue, attr } from '../../onnx/builder.js';
-import { filled, input, type KernelCall, type KernelHandler, ONNX_DTYPE, variadic } from './context.js';
+import {
+  filled,
+  input,
+  type KernelCall,
+  type KernelHandler,
+  type KernelOutput,
+  type KernelValue,
+  ONNX_DTYPE,
+  variadic,
+} from './context.js';
+import { elementwiseAnyLayout, inLayout, physicalShape, takesChannelsFirst } from './layout.js';
 
 /** One ONNX op over the named tfjs inputs. */
 const op =
@@ -23,13 +33,19 @@ const op =
 const unary = (onnxOp: string) => op(onnxOp);
 const binary = (onnxOp: string) => op(onnxOp, ['a', 'b']);
 
-const identity: KernelHandler = (call) => [input(call, 'x').name];
+/** The output in the input's layout. */
+const sameLayout = (x: KernelValue, name: string): KernelOutput => (x.layout ? { name, layout: x.layout } : name);
 
-const cast: KernelHandler = (call) => {
+const identity: KernelHandler = takesChannelsFirst((call) => {
+  const x = input(call, 'x');
+  return [sameLayout(x, x.name)];
+});
+
+const cast: KernelHandler = takesChannelsFirst((call) => {
   const x = input(call, 'x');
   const to = call.outputs[0].dtype;
-  return [to === x.dtype ? x.name : call.g.op('Cast', [x.name], { to: attr.int(ONNX_DTYPE[to]) })];
-};
+  return [sameLayout(x, to === x.dtype ? x.name : call.g.op('Cast', [x.name], { to: attr.int(ONNX_DTYPE[to]) }))];
+});
 
 /** tfjs Step: 1 where x > 0, else alpha (the gradient of Relu and of Abs's sign). */
 const step: KernelHandler = (call) => {
@@ -39,30 +55,33 @@ const step: KernelHandler = (call) => {
   return [g.op('Where', [g.op('Greater', [x, g.scalar(0)]), g.scalar(1), g.scalar(alpha)])];
 };
 
-/** Select: where condition, t, else e; a rank-1 condition picks whole rows of higher-rank t and e. */
-const select: KernelHandler = (call) => {
+const where = elementwiseAnyLayout(op('Where', ['condition', 't', 'e']));
+
+/** Select: where condition, t, else e; a rank-1 condition picks whole rows (the batch) of higher-rank t and e. */
+const select: KernelHandler = takesChannelsFirst((call) => {
   const { g } = call;
   const condition = input(call, 'condition');
   const t = input(call, 't');
-  let c = condition.name;
-  if (condition.shape.length === 1 && t.shape.length > 1)
-    c = g.reshape(c, [condition.shape[0], ...t.shape.slice(1).map(() => 1)]);
-  return [g.op('Where', [c, t.name, input(call, 'e').name])];
-};
+  if (condition.shape.length !== 1 || t.shape.length === 1) return where(call);
+  const rows = g.reshape(condition.name, [condition.shape[0], ...t.shape.slice(1).map(() => 1)]);
+  const e = input(call, 'e');
+  const layout = t.layout === 'NCHW' || e.layout === 'NCHW' ? 'NCHW' : 'NHWC';
+  const out = g.op('Where', [rows, inLayout(g, t, layout), inLayout(g, e, layout)]);
+  return [layout === 'NCHW' ? { name: out, layout } : out];
+});
 
 const fill: KernelHandler = (call) => {
   const { shape, dtype } = call.outputs[0];
   return [filled(call.g, shape, dtype, call.attrs.value as number)];
 };
 
-const filledLike =
-  (value: number): KernelHandler =>
-  (call) => {
-    const { shape, dtype } = call.outputs[0];
-    return [filled(call.g, shape, dtype, value)];
-  };
+const filledLike = (value: number): KernelHandler =>
+  takesChannelsFirst((call) => {
+    const x = input(call, 'x');
+    return [sameLayout(x, filled(call.g, physicalShape(x), call.outputs[0].dtype, value))];
+  });
 
-export const ELEMENTWISE_HANDLERS: Record<string, KernelHandler> = {
+const table: Record<string, KernelHandler> = {
   Identity: identity,
   Cast: cast,
   Fill: fill,
@@ -123,3 +142,8 @@ export const ELEMENTWISE_HANDLERS: Record<string, KernelHandler> = {
     return [call.g.op('Clip', [input(call, 'x').name, call.g.scalar(clipValueMin), call.g.scalar(clipValueMax)])];
   },
 };
+
+/** Every elementwise kernel runs in either layout. */
+export const ELEMENTWISE_HANDLERS: Record<string, KernelHandler> = Object.fromEntries(
+  Object.entries(table).map(([name, h]) => [name, h.channelsFirst ? h : elementwiseAnyLayout(h)]),
+);

@@ -3,6 +3,7 @@ import { backend_util } from '@tensorflow/tfjs-core';
 import { attr } from '../../onnx/builder.js';
 import { input, type KernelHandler, size } from './context.js';
 import { fusedEpilogue } from './conv.js';
+import { broadcastChannelsFirst, takesChannelsFirst } from './layout.js';
 
 /** BatchMatMul and _FusedMatMul: a [..., M, K] · b [..., K, N] (+ bias, activation), batch dimensions broadcast. */
 const matMul: KernelHandler = (call) => {
@@ -40,17 +41,22 @@ const matMul: KernelHandler = (call) => {
  * FusedBatchNorm: (x − mean) · scale / √(variance + ε) + offset over the last axis, as tfjs
  * computes it (elementwise, so any layout and rank; training mode passes the batch moments).
  */
-const fusedBatchNorm: KernelHandler = (call) => {
+const fusedBatchNorm: KernelHandler = takesChannelsFirst((call) => {
   const { g } = call;
   const x = input(call, 'x');
-  const { offset, scale } = call.inputs;
+  // the per-channel vectors broadcast against x in its layout
+  const vector = (name: string) => {
+    const v = call.inputs[name];
+    return v && (x.layout === 'NCHW' ? broadcastChannelsFirst(g, v) : v.name);
+  };
+  const [mean, variance, offset, scale] = ['mean', 'variance', 'offset', 'scale'].map(vector);
   const epsilon = g.scalar(call.attrs.varianceEpsilon as number);
-  const inverse = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [input(call, 'variance').name, epsilon])])]);
-  const factor = scale ? g.op('Mul', [inverse, scale.name]) : inverse;
-  const centred = g.op('Sub', [x.name, input(call, 'mean').name]);
-  const y = g.op('Mul', [centred, factor]);
-  return [offset ? g.op('Add', [y, offset.name]) : y];
-};
+  const inverse = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [variance!, epsilon])])]);
+  const factor = scale ? g.op('Mul', [inverse, scale]) : inverse;
+  const y = g.op('Mul', [g.op('Sub', [x.name, mean!]), factor]);
+  const out = offset ? g.op('Add', [y, offset]) : y;
+  return [x.layout === 'NCHW' ? { name: out, layout: 'NCHW' } : out];
+});
 
 export const MATMUL_HANDLERS: Record<string, KernelHandler> = {
   BatchMatMul: matMul,

@@ -1,6 +1,7 @@
 /** Kernels that move values around: reshapes, transposes, joins, splits, slices, gathers and scatters. */
 import { attr, DataType } from '../../onnx/builder.js';
 import { filled, input, type KernelCall, type KernelHandler, positiveAxis, variadic } from './context.js';
+import { NHWC_TO_NCHW, takesChannelsFirst } from './layout.js';
 
 /** The output's shape, which tfjs resolved (a -1 in `shape` included). */
 const reshape: KernelHandler = (call) => [call.g.reshape(input(call, 'x').name, call.outputs[0].shape)];
@@ -65,9 +66,14 @@ const unpack: KernelHandler = (call) => {
   return parts.map((part) => g.squeeze(part, [axis]));
 };
 
-const tile: KernelHandler = (call) => [
-  call.g.op('Tile', [input(call, 'x').name, call.g.constInt64('repeats', call.attrs.reps as number[])]),
-];
+/** Tile, in the input's layout (the repeats permuted with it). */
+const tile: KernelHandler = takesChannelsFirst((call) => {
+  const x = input(call, 'x');
+  const reps = call.attrs.reps as number[];
+  const physical = x.layout === 'NCHW' ? NHWC_TO_NCHW.map((p) => reps[p]) : reps;
+  const out = call.g.op('Tile', [x.name, call.g.constInt64('repeats', physical)]);
+  return [x.layout === 'NCHW' ? { name: out, layout: 'NCHW' } : out];
+});
 
 const broadcastTo: KernelHandler = (call) => [
   call.g.op('Expand', [input(call, 'x').name, call.g.constInt64('shape', call.outputs[0].shape)]),
