@@ -1,15 +1,18 @@
-/** One seeded training step of a preset on the active tfjs backend, for comparing backends kernel for kernel. */
+/** Seeded training steps of a preset on the active tfjs backend or the onnx engine, for comparing them kernel for kernel. */
 import { Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import type { Preset } from '../../src/presets/index.js';
-import { ganLoss } from '../../src/train/losses.js';
+import { ganLoss, type LossName } from '../../src/train/losses.js';
+import { OnnxStep } from '../../src/train/onnx-step.js';
 import { buildTrainingState, disposeTrainingState } from '../../src/train/run-setup.js';
-import { GanStep, type StepConfig } from '../../src/train/step.js';
+import { GanStep, type StepConfig, type StepEngine } from '../../src/train/step.js';
 
 export interface StepResult {
-  /** D loss, G loss, mean D(x), mean D(G(z)). */
+  /** D loss, G loss, mean D(x), mean D(G(z)) of the last step. */
   losses: number[];
-  /** Every generator and discriminator weight after the step. */
+  /** The same for every step. */
+  curve: number[][];
+  /** Every generator, discriminator and (with EMA on) EMA generator weight after the last step. */
   weights: Float32Array[];
 }
 
@@ -22,22 +25,43 @@ function random(shape: number[], rng: Rng): Float32Array {
   return Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.nextNormal());
 }
 
+export interface TrainingStepOptions extends Partial<StepConfig> {
+  loss?: LossName;
+  labelSmoothing?: number;
+  spectralNorm?: boolean;
+  learningRate?: number;
+  discriminatorLearningRate?: number;
+  /** Steps to run (default 1); with `lrDecay`, both rates fall linearly to 0 over them, as `--lr-decay` does. */
+  steps?: number;
+  lrDecay?: boolean;
+  /** The tfjs engine (GanStep on the active backend, the default) or the onnx engine (captured on it). */
+  engine?: 'tfjs' | 'onnx';
+}
+
 /**
- * Fresh models (seed 1), one step on `realBatch` of `batch` (with `options` such as r1Gamma);
- * everything it made is disposed.
+ * Fresh models (seed 1), `steps` steps (default 1) on `realBatch` of `batch` (with `options` such as
+ * r1Gamma); every G, D and EMA weight after the last step, and each step's losses. Everything it made
+ * is disposed.
  */
 export async function oneTrainingStep(
   preset: Preset,
   batch: number,
-  options: Partial<StepConfig> = {},
+  {
+    engine = 'tfjs',
+    steps = 1,
+    lrDecay = false,
+    loss = 'bce',
+    labelSmoothing = 0,
+    ...options
+  }: TrainingStepOptions = {},
 ): Promise<StepResult> {
   const config = {
     seed: 1,
     emaDecay: 0,
-    pack: options.pack ?? 1,
+    pack: 1,
     spectralNorm: false,
     learningRate: 2e-4,
-    discriminatorLearningRate: 2e-4,
+    discriminatorLearningRate: options.learningRate ?? 2e-4,
     beta1: 0.5,
     images: 0,
     latentSize: preset.latentSize,
@@ -46,8 +70,9 @@ export async function oneTrainingStep(
     ...options,
   };
   const state = buildTrainingState(preset, config);
-  const { generator, discriminator } = state;
-  const stepper = new GanStep(state, ganLoss('bce'), config, new Rng(3));
+  const { generator, discriminator, ema } = state;
+  const gan = ganLoss(loss, labelSmoothing);
+  const stepper = new GanStep(state, gan, config, new Rng(3));
   const shape = [batch, ...preset.sampleShape];
   const real = realBatch(shape);
   const classes = preset.numClasses;
@@ -58,12 +83,26 @@ export async function oneTrainingStep(
         'int32',
       )
     : undefined;
-  const values = (await stepper.run(1, real, labels, true))!;
+  const runner: StepEngine =
+    engine === 'onnx' ? OnnxStep.create(new GanStep(state, gan, config, new Rng(11)), stepper, real, labels) : stepper;
+  const curve: number[][] = [];
+  for (let step = 1; step <= steps; step++) {
+    if (lrDecay) {
+      const factor = 1 - (step - 1) / steps;
+      state.dOptimizer.rate = config.discriminatorLearningRate * factor;
+      state.gOptimizer.rate = config.learningRate * factor;
+    }
+    const values = (await runner.run(step, real, labels, true))!;
+    curve.push([values.dLoss, values.gLoss, values.dReal, values.dFake]);
+  }
+  runner.sync();
+  const models = ema === generator ? [generator, discriminator] : [generator, discriminator, ema];
   const weights = await Promise.all(
-    [...generator.weights, ...discriminator.weights].map(async (w) => (await w.read().data()) as Float32Array),
+    models.flatMap((m) => m.weights).map(async (w) => (await w.read().data()) as Float32Array),
   );
   tf.dispose([real, ...(labels ? [labels] : [])]);
+  if (runner !== stepper) runner.dispose();
   stepper.dispose();
   disposeTrainingState(state);
-  return { losses: [values.dLoss, values.gLoss, values.dReal, values.dFake], weights };
+  return { losses: curve[steps - 1], curve, weights };
 }
