@@ -8,3 +8,12 @@ export const backendFlag = {
 } as const;
 
 export const quietFlag = { type: 'boolean', help: 'no progress bar' } as const;
+
+export const providerFlag = {
+  type: 'string',
+  value: 'NAME',
+  help: 'onnxruntime execution providers, tried in order: cpu (default), cuda, webgpu, e.g. webgpu,cpu',
+} as const;
+
+/** --provider's list. */
+export const providerList = (flag: string | undefined): string[] | undefined => flag?.split(',').map((p) => p.trim());

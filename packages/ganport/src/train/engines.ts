@@ -2,6 +2,7 @@
 import { Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { ONNX_BACKEND } from '../tfjs/backend.js';
+import { prepareVulkan } from '../tfjs/webgpu.js';
 import { ganLoss } from './losses.js';
 import { OnnxStep } from './onnx-step.js';
 import type { OpenedRun } from './run-setup.js';
@@ -15,6 +16,8 @@ export function createStepEngine(opened: OpenedRun, state: TrainingState, rng: R
   if (backend.name !== ONNX_BACKEND) return stepper;
   // capturing runs one step on a real batch, drawing from an RNG of its own: the run's stays untouched
   const capturing = new GanStep(state, loss, config, new Rng(config.seed));
+  // onnxruntime's WebGPU provider carries its own Dawn, which needs a Vulkan loader and driver on Linux
+  if (backend.providers?.includes('webgpu')) prepareVulkan();
   const batch = data.batch(state.order, 0, config.batchSize, config.numClasses !== undefined);
   try {
     return OnnxStep.create(capturing, stepper, batch.x, batch.labels, { providers: backend.providers });

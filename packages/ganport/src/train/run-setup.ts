@@ -18,7 +18,7 @@ import {
   writeRunManifest,
 } from '../formats/run-dir.js';
 import { getPreset, type Preset } from '../presets/index.js';
-import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
+import { type BackendChoice, ONNX_BACKEND, selectBackend } from '../tfjs/backend.js';
 import { packageVersion, writeFileAtomic } from '../util/files.js';
 import { Adam } from './adam.js';
 import { MIN_EVAL_SAMPLES } from './evaluation.js';
@@ -35,6 +35,8 @@ export interface TrainOptions {
   seed?: number;
   batchSize?: number;
   backend?: string;
+  /** With the onnx backend: onnxruntime's execution providers, in order of preference (default: the CPU). */
+  providers?: string[];
   learningRate?: number;
   /** TTUR (Heusel et al. 2017): the discriminator's own learning rate (default: `learningRate`). */
   discriminatorLearningRate?: number;
@@ -224,6 +226,12 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
   const preset = getPreset(config.preset);
   const backend = await selectBackend(options.backend ?? (options.resume ? config.backend : undefined));
   if (options.resume && options.backend === undefined) backend.reason = 'the backend the run started on';
+  if (options.providers) {
+    if (backend.name !== ONNX_BACKEND)
+      throw new GanportError(`--provider goes with the onnx backend (this run trains on ${backend.name})`);
+    backend.providers = options.providers;
+    backend.reason += `; onnxruntime providers ${options.providers.join(', ')}`;
+  }
   log(`backend: ${backend.name} (${backend.reason})`);
   log(`data: ${config.images} ${preset.sampleShape.length === 1 ? 'points' : 'images'} from ${data.source}`);
   config.backend = backend.name;

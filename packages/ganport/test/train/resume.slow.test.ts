@@ -29,8 +29,8 @@ const position = (dir: string): { step: number } | undefined => {
   }
 };
 
-// On the onnxruntime-backed kernels (what auto picks) and on plain wasm: a resumed run must be as deterministic on either.
-for (const backend of ['ort', 'wasm']) {
+// On the onnx engine (what auto picks), the onnxruntime-backed kernels and plain wasm: a resumed run must be as deterministic on each.
+for (const backend of ['onnx', 'ort', 'wasm']) {
   test(`SIGKILL mid-run, then --resume: the same losses as an uninterrupted run (${backend})`, async () => {
     const args = [
       '--preset',

@@ -4,6 +4,7 @@ import { resolveGeneratorFile } from '../../formats/model-dir.js';
 import { prepareVulkan } from '../../tfjs/webgpu.js';
 import { writeFileAtomic } from '../../util/files.js';
 import { defineCommand } from '../flags.js';
+import { providerFlag, providerList } from '../shared-flags.js';
 
 export const generateCommand = defineCommand({
   name: 'generate',
@@ -20,11 +21,7 @@ export const generateCommand = defineCommand({
     scale: { type: 'int', value: 'K', help: 'draw each pixel as K×K' },
     truncation: { type: 'number', value: 'T', help: 'resample latent components beyond ±T (the truncation trick)' },
     class: { type: 'int', value: 'K', help: 'only class K (class-conditional models)' },
-    provider: {
-      type: 'string',
-      value: 'NAME',
-      help: 'onnxruntime execution providers, tried in order: cpu (default), cuda, webgpu, e.g. webgpu,cpu',
-    },
+    provider: providerFlag,
   },
   examples: [
     'ganport generate --seed 1 --count 64 --out samples.png',
@@ -34,7 +31,7 @@ export const generateCommand = defineCommand({
   ],
   async run({ out, class: label, provider, ...request }, model) {
     const modelPath = await resolveGeneratorFile(model ?? defaultGenerator());
-    const providers = provider?.split(',').map((p) => p.trim());
+    const providers = providerList(provider);
     // onnxruntime-node's WebGPU provider carries its own Dawn, which needs a Vulkan loader and driver on Linux
     if (providers?.includes('webgpu')) prepareVulkan();
     const generator = await loadGenerator(modelPath, { executionProviders: providers });

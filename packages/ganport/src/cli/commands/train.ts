@@ -4,7 +4,7 @@ import { selectBackend } from '../../tfjs/backend.js';
 import { LOSSES, type LossName } from '../../train/losses.js';
 import { train } from '../../train/train.js';
 import { defineCommand, UsageError } from '../flags.js';
-import { backendFlag, quietFlag } from '../shared-flags.js';
+import { backendFlag, providerFlag, providerList, quietFlag } from '../shared-flags.js';
 
 export const trainCommand = defineCommand({
   name: 'train',
@@ -31,6 +31,7 @@ export const trainCommand = defineCommand({
     seed: { type: 'int', value: 'S', help: 'seeds weights, noise, shuffling and dropout (default 0)' },
     batch: { type: 'int', value: 'B', option: 'batchSize', help: "batch size (default: the preset's, else 64)" },
     backend: backendFlag,
+    provider: { ...providerFlag, help: `with the onnx backend: ${providerFlag.help}` },
     lr: {
       type: 'number',
       value: 'LR',
@@ -115,8 +116,9 @@ export const trainCommand = defineCommand({
     'ganport train --resume runs/dcgan --epochs 8',
     'ganport train --preset mlp-2d --data grid --epochs 150 --pack 4 --out runs/grid',
     'ganport train --backend webgpu --dry-run',
+    'ganport train --preset dcgan --backend onnx --provider cuda --out runs/dcgan-cuda',
   ],
-  async run({ out, resume, loss, dryRun, spectralNorm, lrDecay, ...options }) {
+  async run({ out, resume, loss, dryRun, spectralNorm, lrDecay, provider, ...options }) {
     if (dryRun) {
       // as train() chooses: --backend, else the one a resumed run started on, else the fastest present
       const recorded = options.backend === undefined && resume !== undefined ? await readRunConfig(resume) : undefined;
@@ -138,6 +140,7 @@ export const trainCommand = defineCommand({
       // absent switches stay undefined, so that a resume keeps what the run recorded
       spectralNorm: spectralNorm || undefined,
       lrDecay: lrDecay || undefined,
+      providers: providerList(provider),
       log: (line) => console.log(line),
     });
     const { last } = result;
