@@ -25,6 +25,7 @@ import {
   permute,
   physicalShape,
   takesChannelsFirst,
+  tfjsLayout,
 } from './layout.js';
 
 const FILTER_TO_OIHW = [3, 2, 0, 1];
@@ -103,7 +104,7 @@ export function fusedEpilogue(
 const conv2d: KernelHandler = takesChannelsFirst((call) => {
   const { g } = call;
   const x = input(call, 'x');
-  const filter = input(call, 'filter');
+  const filter = tfjsLayout(g, input(call, 'filter'));
   const info = convGeometry(x.shape, filter.shape, call.attrs as unknown as ConvAttrs);
   if (!info) return undefined;
   const bias = call.inputs.bias;
@@ -133,7 +134,7 @@ export function transposeOutputPadding(info: backend_util.Conv2DInfo): number[] 
 const conv2dBackpropInput: KernelHandler = takesChannelsFirst((call) => {
   const { g } = call;
   const dy = input(call, 'dy');
-  const filter = input(call, 'filter');
+  const filter = tfjsLayout(g, input(call, 'filter'));
   const attrs = call.attrs as unknown as ConvAttrs & { inputShape: number[] };
   const info = convGeometry(attrs.inputShape, filter.shape, attrs);
   const outputPadding = info && transposeOutputPadding(info);

@@ -1,10 +1,24 @@
 /** Kernels that move values around: reshapes, transposes, joins, splits, slices, gathers and scatters. */
 import { attr, DataType } from '../../onnx/builder.js';
 import { filled, input, type KernelCall, type KernelHandler, positiveAxis, variadic } from './context.js';
-import { NHWC_TO_NCHW, takesChannelsFirst } from './layout.js';
+import { inLayout, NHWC_TO_NCHW, takesChannelsFirst, tfjsLayout } from './layout.js';
 
-/** The output's shape, which tfjs resolved (a -1 in `shape` included). */
-const reshape: KernelHandler = (call) => [call.g.reshape(input(call, 'x').name, call.outputs[0].shape)];
+/**
+ * To the output's shape, which tfjs resolved (a -1 in `shape` included). A batch of images made from
+ * a batch of another rank (a dense layer's output becoming images, a gradient flowing back into a
+ * convolution's) is laid out channels-first at once: it is on its way to a convolution, and what
+ * happens in between (batch norm, activations, their gradients) then needs no Transpose of its own.
+ */
+const reshape: KernelHandler = takesChannelsFirst((call) => {
+  const { g } = call;
+  const x = input(call, 'x');
+  const shape = call.outputs[0].shape;
+  if (x.layout === 'NCHW' && shape.join() === x.shape.join()) return [{ name: x.name, layout: 'NCHW' }];
+  const y = g.reshape(tfjsLayout(g, x).name, shape);
+  const images = shape.length === 4 && x.shape.length !== 4 && shape[0] === x.shape[0] && shape[1] * shape[2] > 1;
+  if (!images) return [y];
+  return [{ name: inLayout(g, { ...x, name: y, shape, layout: undefined }, 'NCHW'), layout: 'NCHW' }];
+});
 
 const transpose: KernelHandler = (call) => [call.g.transpose(input(call, 'x').name, call.attrs.perm as number[])];
 
