@@ -1,12 +1,13 @@
 """PyTorch reference for bench/train.ts: ms per GAN step for the same architectures.
 
-The models mirror models/mlp.ts and models/dcgan.ts: seed-mlp, mlp and the 28×28 DCGAN
-at width 32 without dropout (Keras-style batch norm: momentum 0.99, epsilon 1e-3; 'same'
-padding of a 4×4 stride-2 convolution is padding 1 here), the non-saturating BCE loss on
-logits, Adam(2e-4, betas 0.5/0.999, eps 1e-7) as tf.train.adam's defaults, batch 64.
-A step is what train/step.ts does: a D update on a real and a generated batch, then a G
-update through D (D's weights frozen). Each model is timed with 1 and 2 threads; the best
-step time of each is printed as JSON: {"seed-mlp": {"1": ms, "2": ms}, ...}.
+The models mirror src/presets/mlp.ts and src/presets/dcgan.ts: seed-mlp, mlp, the 28×28 DCGAN
+and its class-conditional (label-map) variant at width 32 without dropout (Keras-style batch
+norm: momentum 0.99, epsilon 1e-3; 'same' padding of a 4×4 stride-2 convolution is padding 1
+here), batch 64; and PacGAN's 2-D pair packed 4 (G 4×(400, BN, ReLU), D 3×Maxout(200, 5)),
+batch 400. The non-saturating BCE loss on logits, Adam(2e-4, betas 0.5/0.999, eps 1e-7) as
+tf.train.adam's defaults. A step is what train/step.ts does: a D update on a real and a
+generated batch, then a G update through D (D's weights frozen). Each model is timed with 1
+and 2 threads; the best step time of each is printed as JSON: {"seed-mlp": {"1": ms, "2": ms}, ...}.
 Run: /usr/bin/python3 bench/pytorch_train.py [--dcgan-steps N] [--mlp-steps N]
 """
 import argparse
@@ -64,31 +65,101 @@ def dcgan_pair(width=32, latent=100):
     return latent, generator, discriminator
 
 
+class LabelledGenerator(nn.Module):
+    """cdcgan's G: the latent joined to a 50-d label embedding, then the DCGAN generator."""
+
+    def __init__(self, width, latent, classes):
+        super().__init__()
+        self.embedding = nn.Embedding(classes, 50)
+        _, self.body, _ = dcgan_pair(width, latent + 50)
+
+    def forward(self, z, label):
+        return self.body(torch.cat([z, self.embedding(label)], 1))
+
+
+class LabelMapDiscriminator(nn.Module):
+    """cdcgan's D: a learned 28×28 label map (embedding → dense) as the image's second channel."""
+
+    def __init__(self, width, classes):
+        super().__init__()
+        self.embedding = nn.Embedding(classes, 50)
+        self.label_map = nn.Linear(50, 28 * 28)
+        _, _, self.body = dcgan_pair(width)
+        self.body[0] = nn.Conv2d(2, width, 4, 2, 1)
+
+    def forward(self, image, label):
+        label_map = self.label_map(self.embedding(label)).view(-1, 1, 28, 28)
+        return self.body(torch.cat([image, label_map], 1))
+
+
+def cdcgan_pair(width=32, latent=100, classes=10):
+    return latent, LabelledGenerator(width, latent, classes), LabelMapDiscriminator(width, classes)
+
+
+class Maxout(nn.Module):
+    def __init__(self, features, units, pieces):
+        super().__init__()
+        self.units, self.pieces = units, pieces
+        self.linear = nn.Linear(features, units * pieces)
+
+    def forward(self, x):
+        return self.linear(x).view(-1, self.units, self.pieces).max(2).values
+
+
+def pacgan_pair(pack=4):
+    g_layers, width = [], 2
+    for _ in range(4):
+        g_layers += [nn.Linear(width, 400, bias=False), keras_batch_norm(nn.BatchNorm1d, 400), nn.ReLU()]
+        width = 400
+    generator = nn.Sequential(*g_layers, nn.Linear(400, 2))
+    discriminator = nn.Sequential(
+        nn.Unflatten(0, (-1, pack)), nn.Flatten(),  # PacGAN: `pack` consecutive samples judged as one
+        Maxout(2 * pack, 200, 5), Maxout(200, 200, 5), Maxout(200, 200, 5), nn.Linear(200, 1),
+    )
+    return 2, generator, discriminator
+
+
+class Spec:
+    def __init__(self, build, sample=(1, 28, 28), batch=BATCH, classes=None, pack=1):
+        self.build, self.sample, self.batch, self.classes, self.pack = build, sample, batch, classes, pack
+
+
 MODELS = {
-    'seed-mlp': lambda: mlp_pair(64, [64], [64], 'relu'),
-    'mlp': lambda: mlp_pair(100, [256, 512], [512, 256], 'leakyRelu'),
-    'dcgan': dcgan_pair,
+    'seed-mlp': Spec(lambda: mlp_pair(64, [64], [64], 'relu')),
+    'mlp': Spec(lambda: mlp_pair(100, [256, 512], [512, 256], 'leakyRelu')),
+    'dcgan': Spec(dcgan_pair),
+    'cdcgan': Spec(cdcgan_pair, classes=10),
+    'pacgan-2d': Spec(pacgan_pair, sample=(2,), batch=400, pack=4),
 }
 
 
-def best_step_ms(build, steps):
+def best_step_ms(spec, steps):
     torch.manual_seed(1)
-    latent, generator, discriminator = build()
+    latent, generator, discriminator = spec.build()
     d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-7)
     g_optimizer = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-7)
     bce = nn.BCEWithLogitsLoss()
-    ones, zeros = torch.ones(BATCH, 1), torch.zeros(BATCH, 1)
-    real = torch.rand(BATCH, 1, 28, 28) * 2 - 1
+    judged = spec.batch // spec.pack
+    ones, zeros = torch.ones(judged, 1), torch.zeros(judged, 1)
+    real = torch.rand(spec.batch, *spec.sample) * 2 - 1
+    labels = (lambda: torch.randint(0, spec.classes, (spec.batch,))) if spec.classes else None
+
+    def G(z, label):
+        return generator(z) if label is None else generator(z, label)
+
+    def D(x, label):
+        return discriminator(x) if label is None else discriminator(x, label)
 
     def step():
+        real_labels, fake_labels = (labels(), labels()) if labels else (None, None)
         d_optimizer.zero_grad(set_to_none=True)
-        fake = generator(torch.randn(BATCH, latent)).detach()
-        d_loss = bce(discriminator(real), ones) + bce(discriminator(fake), zeros)
+        fake = G(torch.randn(spec.batch, latent), fake_labels).detach()
+        d_loss = bce(D(real, real_labels), ones) + bce(D(fake, fake_labels), zeros)
         d_loss.backward()
         d_optimizer.step()
         discriminator.requires_grad_(False)
         g_optimizer.zero_grad(set_to_none=True)
-        g_loss = bce(discriminator(generator(torch.randn(BATCH, latent))), ones)
+        g_loss = bce(D(G(torch.randn(spec.batch, latent), fake_labels), fake_labels), ones)
         g_loss.backward()
         g_optimizer.step()
         discriminator.requires_grad_(True)
@@ -109,12 +180,12 @@ def main():
     parser.add_argument('--mlp-steps', type=int, default=50)
     args = parser.parse_args()
     results = {}
-    for name, build in MODELS.items():
-        steps = args.dcgan_steps if name == 'dcgan' else args.mlp_steps
+    for name, spec in MODELS.items():
+        steps = args.dcgan_steps if 'dcgan' in name else args.mlp_steps
         results[name] = {}
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            results[name][str(threads)] = best_step_ms(build, steps)
+            results[name][str(threads)] = best_step_ms(spec, steps)
     print(json.dumps(results))
 
 

@@ -1,26 +1,31 @@
 /**
- * Training-speed benchmark: ms per GAN step (D update + G update, batch 64) for seed-mlp,
- * mlp and the 28×28 DCGAN at width 32 (no dropout), on every tfjs backend available, side
- * by side in one run, beside PyTorch on the same architectures (bench/pytorch_train.py,
- * best of 1 and 2 threads) when /usr/bin/python3 has torch. Each figure is the best step
- * of its run: on a shared machine the fastest step is the one least disturbed (cpu: at most
- * 10 MLP steps, and no warm-up step). With
- * --profile, the ms per step of every kernel (tf.profile) on wasm and on ort, side by side.
+ * Training-speed benchmark: ms per GAN step (D update + G update) for seed-mlp, mlp, the 28×28
+ * DCGAN and cdcgan at width 32 (no dropout; batch 64) and PacGAN's 2-D pair (pack 4, batch 400), on
+ * the onnx engine and every tfjs backend available, side by side in one run, beside PyTorch on the
+ * same architectures (bench/pytorch_train.py, best of 1 and 2 threads) when /usr/bin/python3 has
+ * torch. Each figure is the best step of its run: on a shared machine the fastest step is the one
+ * least disturbed (cpu: at most 10 MLP steps, and no warm-up step). With --profile, the ms per
+ * step of every kernel (tf.profile) on wasm and on ort, side by side, and where the onnx engine's
+ * step goes (onnxruntime's profiler, per op type).
  * webgpu runs where there is an adapter, labelled with it; a software adapter (SwiftShader, …)
  * is labelled correctness-only: its figures say nothing about a GPU.
  * Run: npm run bench:train [-- --dcgan-steps N --mlp-steps N --cpu-dcgan-steps N --backends a,b --profile]
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
+import * as ort from 'onnxruntime-node';
 import { dcgan } from '../src/presets/dcgan.js';
 import { getPreset, type Preset } from '../src/presets/index.js';
-import { BACKENDS, selectBackend } from '../src/tfjs/backend.js';
+import { BACKENDS, ONNX_BACKEND, selectBackend } from '../src/tfjs/backend.js';
 import { ganLoss } from '../src/train/losses.js';
+import { OnnxStep } from '../src/train/onnx-step.js';
 import { buildTrainingState, disposeTrainingState } from '../src/train/run-setup.js';
-import { GanStep } from '../src/train/step.js';
+import { GanStep, type StepEngine } from '../src/train/step.js';
 import { packageRoot } from '../src/util/files.js';
 
 const { values } = parseArgs({
@@ -32,50 +37,89 @@ const { values } = parseArgs({
     profile: { type: 'boolean', default: false },
   },
 });
-const BATCH = 64;
-const DCGAN = 'dcgan (width 32)';
-const models: Preset[] = [
-  getPreset('seed-mlp'),
-  getPreset('mlp'),
-  dcgan({ name: DCGAN, description: '', size: 28, channels: 1, width: 32, dropout: 0 }),
+/** A benchmarked model: the preset, its batch and packing, and its name in bench/pytorch_train.py. */
+interface Model {
+  name: string;
+  preset: Preset;
+  batch: number;
+  pack: number;
+  pytorch: string;
+  /** Timed with --dcgan-steps (else --mlp-steps). */
+  convolutional: boolean;
+}
+
+const image = (name: string, preset: Preset, pytorch: string): Model => ({
+  name,
+  preset,
+  batch: 64,
+  pack: 1,
+  pytorch,
+  convolutional: preset.sampleShape.length === 3 && name !== 'seed-mlp' && name !== 'mlp',
+});
+const models: Model[] = [
+  image('seed-mlp', getPreset('seed-mlp'), 'seed-mlp'),
+  image('mlp', getPreset('mlp'), 'mlp'),
+  image('dcgan (width 32)', dcgan({ name: 'dcgan', description: '', size: 28, channels: 1, dropout: 0 }), 'dcgan'),
+  image(
+    'cdcgan (width 32)',
+    dcgan({ name: 'cdcgan', description: '', size: 28, channels: 1, dropout: 0, numClasses: 10 }),
+    'cdcgan',
+  ),
+  {
+    name: 'pacgan-2d (pack 4)',
+    preset: getPreset('pacgan-2d'),
+    batch: 400,
+    pack: 4,
+    pytorch: 'pacgan-2d',
+    convolutional: false,
+  },
 ];
-/** PyTorch's names for the same models (bench/pytorch_train.py). */
-const PYTORCH_NAMES: Record<string, string> = { 'seed-mlp': 'seed-mlp', mlp: 'mlp', [DCGAN]: 'dcgan' };
 const PROFILED_BACKENDS = ['wasm', 'ort'];
 
 interface Benchmark {
-  step(i: number): void;
+  step(i: number): Promise<unknown>;
   /** Resolves when the step's work is done: webgpu queues kernels and returns before the GPU has run them. */
   sync(): Promise<unknown>;
   dispose(): void;
+  /** The onnx engine's step graph (the profile runs it). */
+  engine?: OnnxStep;
 }
 
-function benchmark(preset: Preset): Benchmark {
+function benchmark({ preset, batch, pack }: Model, engine: 'tfjs' | 'onnx'): Benchmark {
   const config = {
     seed: 1,
     emaDecay: 0,
-    pack: 1,
+    pack,
     spectralNorm: false,
     learningRate: 2e-4,
     discriminatorLearningRate: 2e-4,
     beta1: 0.5,
     images: 0,
     latentSize: preset.latentSize,
-    batchSize: BATCH,
+    batchSize: batch,
+    numClasses: preset.numClasses,
   };
   const state = buildTrainingState(preset, config);
   const stepper = new GanStep(state, ganLoss('bce'), config, new Rng(1));
-  const real = tf.randomUniform([BATCH, ...preset.sampleShape], -1, 1, 'float32', 1);
+  const real = tf.randomUniform([batch, ...preset.sampleShape], -1, 1, 'float32', 1);
+  const labels = preset.numClasses ? tf.randomUniform([batch, 1], 0, preset.numClasses, 'int32', 2) : undefined;
+  const onnx =
+    engine === 'onnx'
+      ? OnnxStep.create(new GanStep(state, ganLoss('bce'), config, new Rng(2)), stepper, real, labels)
+      : undefined;
+  const runner: StepEngine = onnx ?? stepper;
   return {
-    // No read-back (it would add two inference passes): the cpu, wasm and ort kernels run eagerly,
-    // so the step's work is done when run returns.
-    step: (i) => stepper.run(i, real, undefined, false),
+    // No read-back (it would add two inference passes): the cpu, wasm and ort kernels and the onnx
+    // engine run synchronously, so the step's work is done when run returns.
+    step: (i) => runner.run(i, real, labels, false),
     sync: () => state.generator.weights[state.generator.weights.length - 1].read().data(),
     dispose() {
-      real.dispose();
+      tf.dispose([real, ...(labels ? [labels] : [])]);
+      onnx?.dispose();
       stepper.dispose();
       disposeTrainingState(state);
     },
+    engine: onnx,
   };
 }
 
@@ -83,16 +127,16 @@ function benchmark(preset: Preset): Benchmark {
  * The fastest of `steps` steps, after a warm-up step (kernel setup, weight packing, ORT sessions)
  * unless `warmUp` is false (cpu: nothing to set up, and a DCGAN step takes minutes).
  */
-async function bestStepMs(preset: Preset, steps: number, warmUp: boolean): Promise<number> {
-  const bench = benchmark(preset);
+async function bestStepMs(model: Model, engine: 'tfjs' | 'onnx', steps: number, warmUp: boolean): Promise<number> {
+  const bench = benchmark(model, engine);
   if (warmUp) {
-    bench.step(1);
+    await bench.step(1);
     await bench.sync();
   }
   let best = Infinity;
   for (let i = 0; i < steps; i++) {
     const t0 = performance.now();
-    bench.step(i + 2);
+    await bench.step(i + 2);
     await bench.sync();
     best = Math.min(best, performance.now() - t0);
   }
@@ -101,10 +145,12 @@ async function bestStepMs(preset: Preset, steps: number, warmUp: boolean): Promi
 }
 
 /** ms per step of each kernel over one profiled step (nested `…__op` scopes left out: their kernels are counted). */
-async function kernelProfile(preset: Preset): Promise<Map<string, number>> {
-  const bench = benchmark(preset);
-  bench.step(1);
-  const info = await tf.profile(() => bench.step(2));
+async function kernelProfile(model: Model): Promise<Map<string, number>> {
+  const bench = benchmark(model, 'tfjs');
+  await bench.step(1);
+  const info = await tf.profile(async () => {
+    await bench.step(2);
+  });
   const byKernel = new Map<string, number>();
   for (const kernel of info.kernels) {
     if (kernel.name.endsWith('__op')) continue;
@@ -133,8 +179,56 @@ function pytorchMs(): Record<string, { threads: number; ms: number }> | undefine
   );
 }
 
+/**
+ * Where the onnx engine's step goes: onnxruntime's own profile of its step graph, ms per op type per
+ * step (10 profiled runs, fed random values).
+ */
+async function onnxProfile(model: Model): Promise<Map<string, number>> {
+  const bench = benchmark(model, 'onnx');
+  const graph = bench.engine!.stepGraph;
+  const dir = mkdtempSync(join(tmpdir(), 'ganport-profile-'));
+  const session = await ort.InferenceSession.create(graph.model, {
+    enableProfiling: true,
+    profileFilePrefix: join(dir, 'step'),
+    intraOpNumThreads: cpus().length,
+    logSeverityLevel: 3,
+  });
+  const rng = new Rng(5);
+  const feeds = Object.fromEntries(
+    graph.inputs.map((input) => {
+      const n = input.shape.reduce((a, b) => a * b, 1);
+      const data =
+        input.dtype === 'float32' ? Float32Array.from({ length: n }, () => 0.1 * rng.nextNormal()) : new Int32Array(n);
+      return [input.name, new ort.Tensor(input.dtype as 'float32' | 'int32', data, input.shape)];
+    }),
+  );
+  const runs = 10;
+  await session.run(feeds); // warm-up, also profiled: left out below by counting from the end
+  for (let i = 0; i < runs; i++) await session.run(feeds);
+  await session.endProfiling(); // writes dir/step_<date>.json
+  const file = join(dir, readdirSync(dir)[0]);
+  const events = (JSON.parse(readFileSync(file, 'utf8')) as ProfileEvent[]).filter(
+    (e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'),
+  );
+  rmSync(dir, { recursive: true, force: true });
+  await session.release();
+  bench.dispose();
+  const perRun = events.slice(-events.length * (runs / (runs + 1)));
+  const byOp = new Map<string, number>();
+  for (const e of perRun) byOp.set(e.args.op_name, (byOp.get(e.args.op_name) ?? 0) + e.dur / 1000 / runs);
+  return byOp;
+}
+
+interface ProfileEvent {
+  cat: string;
+  name: string;
+  dur: number;
+  args: { op_name: string };
+}
+
 const results: Record<string, Record<string, number>> = {};
 const profiles: Record<string, Record<string, Map<string, number>>> = {};
+const onnxProfiles: Record<string, Map<string, number>> = {};
 for (const name of values.backends!.split(',')) {
   let backend = name;
   try {
@@ -148,30 +242,33 @@ for (const name of values.backends!.split(',')) {
     console.log(`${name}: ${(err as Error).message}`);
     continue;
   }
-  for (const preset of models) {
-    const isDcgan = preset.name === DCGAN;
+  const engine = name === ONNX_BACKEND ? 'onnx' : 'tfjs';
+  for (const model of models) {
     const cpu = backend === 'cpu';
-    const steps = Number(isDcgan ? values[cpu ? 'cpu-dcgan-steps' : 'dcgan-steps'] : values['mlp-steps']);
-    const ms = await bestStepMs(preset, cpu && !isDcgan ? Math.min(steps, 10) : steps, !cpu);
-    results[preset.name] ??= {};
-    results[preset.name][backend] = ms;
-    console.log(`${backend.padEnd(14)} ${preset.name.padEnd(18)} ${ms.toFixed(1)} ms/step`);
+    const steps = Number(model.convolutional ? values[cpu ? 'cpu-dcgan-steps' : 'dcgan-steps'] : values['mlp-steps']);
+    const ms = await bestStepMs(model, engine, cpu && !model.convolutional ? Math.min(steps, 10) : steps, !cpu);
+    results[model.name] ??= {};
+    results[model.name][backend] = ms;
+    console.log(`${backend.padEnd(14)} ${model.name.padEnd(20)} ${ms.toFixed(1)} ms/step`);
     if (values.profile && PROFILED_BACKENDS.includes(backend)) {
-      profiles[preset.name] ??= {};
-      profiles[preset.name][backend] = await kernelProfile(preset);
+      profiles[model.name] ??= {};
+      profiles[model.name][backend] = await kernelProfile(model);
     }
+    if (values.profile && engine === 'onnx') onnxProfiles[model.name] = await onnxProfile(model);
   }
 }
 
 const pytorch = pytorchMs();
 if (!pytorch) console.log('pytorch: /usr/bin/python3 has no torch; no reference column');
-console.log(`\nms per step, batch 64, best step of each run (× = time relative to PyTorch):`);
-for (const [name, byBackend] of Object.entries(results)) {
-  const reference = pytorch?.[PYTORCH_NAMES[name]];
+console.log('\nms per step, best step of each run (× = time relative to PyTorch):');
+for (const model of models) {
+  const byBackend = results[model.name];
+  if (!byBackend) continue;
+  const reference = pytorch?.[model.pytorch];
   const relative = (ms: number) => (reference ? ` (${(ms / reference.ms).toFixed(2)}×)` : '');
   const cells = Object.entries(byBackend).map(([b, ms]) => `${b} ${ms.toFixed(1)}${relative(ms)}`);
   if (reference) cells.push(`pytorch ${reference.ms.toFixed(1)} (threads: ${reference.threads})`);
-  console.log(`  ${name.padEnd(18)} ${cells.join('   ')}`);
+  console.log(`  ${`${model.name}, batch ${model.batch}`.padEnd(30)} ${cells.join('   ')}`);
 }
 
 for (const [name, byBackend] of Object.entries(profiles)) {
@@ -185,4 +282,18 @@ for (const [name, byBackend] of Object.entries(profiles)) {
   }
   const totals = PROFILED_BACKENDS.map((b) => [...(byBackend[b]?.values() ?? [])].reduce((x, y) => x + y, 0));
   console.log(`  ${'total'.padEnd(24)}${totals.map((t) => t.toFixed(2).padStart(9)).join('')}`);
+}
+
+for (const [name, byOp] of Object.entries(onnxProfiles)) {
+  // profiled runs are slower than plain ones: the shares are what to read, scaled to the best step
+  const total = [...byOp.values()].reduce((a, b) => a + b, 0);
+  const best = results[name]?.[ONNX_BACKEND] ?? total;
+  console.log(`\n${name}: where the onnx engine's step goes (onnxruntime's profiler, share of its kernel time)`);
+  for (const [op, ms] of [...byOp].sort((a, b) => b[1] - a[1])) {
+    const share = ms / total;
+    console.log(
+      `  ${op.padEnd(24)}${`${(100 * share).toFixed(1)} %`.padStart(9)}${`≈ ${(share * best).toFixed(2)} ms`.padStart(14)}`,
+    );
+  }
+  console.log(`  of a best step of ${best.toFixed(1)} ms, feeding, draws and dropout masks included`);
 }

@@ -134,6 +134,11 @@ export class OnnxStep implements StepEngine {
     return this.train.kernels;
   }
 
+  /** The captured step graph (for profiling it). */
+  get stepGraph(): CapturedGraph {
+    return this.train;
+  }
+
   async run(
     step: number,
     real: tf.Tensor,
