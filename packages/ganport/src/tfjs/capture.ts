@@ -217,7 +217,26 @@ export function captureGraph(spec: CaptureSpec): CapturedGraph {
   tf.dispose(Object.values(results));
 
   g.prune(outputs.map((o) => o.name));
+  nameOutputsOnProducers(g, new Set(outputs.map((o) => o.name)));
   const info = (t: GraphTensor) => makeValueInfo(t.name, ONNX_DTYPE[t.dtype], t.shape);
   const model = g.toModel(spec.name, graphInputs.map(info), outputs.map(info));
   return { model: encodeModel(model), inputs: graphInputs, outputs, updated, kernels };
+}
+
+/**
+ * Each output Identity whose input a node computes is dropped and that node's value renamed to the
+ * output (an Identity copies its tensor every run); a value that is two outputs keeps one Identity.
+ */
+function nameOutputsOnProducers(g: OnnxGraph, outputs: Set<string>): void {
+  const produced = new Set(g.nodes.flatMap((node) => node.output));
+  for (const identity of g.nodes.filter((n) => n.opType === 'Identity' && outputs.has(n.output[0]))) {
+    const [from] = identity.input;
+    if (!produced.has(from) || outputs.has(from)) continue;
+    const to = identity.output[0];
+    g.nodes.splice(g.nodes.indexOf(identity), 1);
+    for (const node of g.nodes) {
+      node.output = node.output.map((o) => (o === from ? to : o));
+      node.input = node.input.map((i) => (i === from ? to : i));
+    }
+  }
 }

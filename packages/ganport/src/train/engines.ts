@@ -9,7 +9,12 @@ import type { OpenedRun } from './run-setup.js';
 import type { TrainingState } from './state.js';
 import { GanStep, type StepEngine } from './step.js';
 
-export function createStepEngine(opened: OpenedRun, state: TrainingState, rng: Rng): StepEngine {
+export function createStepEngine(
+  opened: OpenedRun,
+  state: TrainingState,
+  rng: Rng,
+  log: (line: string) => void = () => {},
+): StepEngine {
   const { config, data, backend } = opened;
   const loss = ganLoss(config.loss, config.labelSmoothing);
   const stepper = new GanStep(state, loss, config, rng);
@@ -20,7 +25,13 @@ export function createStepEngine(opened: OpenedRun, state: TrainingState, rng: R
   if (backend.providers?.includes('webgpu')) prepareVulkan();
   const batch = data.batch(state.order, 0, config.batchSize, config.numClasses !== undefined);
   try {
-    return OnnxStep.create(capturing, stepper, batch.x, batch.labels, { providers: backend.providers });
+    const t0 = performance.now();
+    const engine = OnnxStep.create(capturing, stepper, batch.x, batch.labels, { providers: backend.providers });
+    const ms = Math.round(performance.now() - t0);
+    log(
+      `onnx engine: one step's ${engine.kernels} tfjs kernel calls captured as one graph (${ms} ms), ${engine.threads} onnxruntime thread(s)`,
+    );
+    return engine;
   } finally {
     tf.dispose([batch.x, ...(batch.labels ? [batch.labels] : [])]);
     capturing.dispose();

@@ -79,7 +79,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     options.log?.(`resuming at step ${position.step} (epoch ${position.epoch}, batch ${position.batchInEpoch})`);
   }
   const stepsPerEpoch = Math.floor(config.images / config.batchSize);
-  const stepper = createStepEngine(opened, state, rng);
+  const stepper = createStepEngine(opened, state, rng, options.log);
   const run: Run = {
     outDir: options.outDir,
     opened,

@@ -36,6 +36,8 @@ export interface TrainingStepOptions extends Partial<StepConfig> {
   lrDecay?: boolean;
   /** The tfjs engine (GanStep on the active backend, the default) or the onnx engine (captured on it). */
   engine?: 'tfjs' | 'onnx';
+  /** The onnx engine's onnxruntime threads (default: its choice). */
+  threads?: number;
 }
 
 /**
@@ -52,6 +54,7 @@ export async function oneTrainingStep(
     lrDecay = false,
     loss = 'bce',
     labelSmoothing = 0,
+    threads,
     ...options
   }: TrainingStepOptions = {},
 ): Promise<StepResult> {
@@ -84,7 +87,9 @@ export async function oneTrainingStep(
       )
     : undefined;
   const runner: StepEngine =
-    engine === 'onnx' ? OnnxStep.create(new GanStep(state, gan, config, new Rng(11)), stepper, real, labels) : stepper;
+    engine === 'onnx'
+      ? OnnxStep.create(new GanStep(state, gan, config, new Rng(11)), stepper, real, labels, { threads })
+      : stepper;
   const curve: number[][] = [];
   for (let step = 1; step <= steps; step++) {
     if (lrDecay) {

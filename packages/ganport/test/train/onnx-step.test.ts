@@ -108,6 +108,14 @@ test('the onnx engine: the same seed gives the same losses; a step leaves no ten
   disposeTrainingState(state);
 });
 
+test('the onnx engine gives the same losses on one onnxruntime thread as on two (so it may choose the faster)', async () => {
+  await selectBackend('wasm');
+  const single = await oneTrainingStep(getPreset('dcgan'), 8, { steps: 2, engine: 'onnx', threads: 1 });
+  const double = await oneTrainingStep(getPreset('dcgan'), 8, { steps: 2, engine: 'onnx', threads: 2 });
+  assert.deepEqual(single.curve, double.curve);
+  assert.deepEqual(single.weights, double.weights);
+});
+
 test('the onnx engine keeps its memory flat over 1,000 steps', async () => {
   await selectBackend('wasm');
   const preset = getPreset('mlp-2d');
