@@ -92,7 +92,7 @@ test('a TypeScript app imports ganport’s library API typed, trains, exports, e
   execFileSync(join(app, 'node_modules', '.bin', 'tsc'), ['-p', '.'], { cwd: app, encoding: 'utf8' });
   const work = tempDir();
   const stdout = execFileSync(process.execPath, ['dist/train-export-run.js', work], { cwd: app, encoding: 'utf8' });
-  assert.match(stdout, /^trained 16 steps on (wasm|ort|cpu)/m);
+  assert.match(stdout, /^trained 16 steps on (onnx|wasm|ort|cpu)/m);
   assert.match(stdout, /^exported .*generator\.onnx, .*discriminator\.onnx$/m);
   assert.match(stdout, /^modes captured: [\d.]+ of 25$/m);
   assert.match(stdout, /^converted one tfjs model: \d+ bytes$/m);

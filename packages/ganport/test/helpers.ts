@@ -44,11 +44,14 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], options: { env?: Record<string, string> } = {}): CliResult {
+/** Runs the CLI; `env` adds to the environment, `unset` takes variables out of it. */
+export function runCli(args: string[], options: { env?: Record<string, string>; unset?: string[] } = {}): CliResult {
+  const env = { ...process.env, ...options.env };
+  for (const name of options.unset ?? []) delete env[name];
   const result = spawnSync(process.execPath, [join(ROOT, 'bin', 'ganport.js'), ...args], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, ...options.env },
+    env,
     timeout: 300_000,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };

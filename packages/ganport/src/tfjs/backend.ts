@@ -15,6 +15,7 @@ import { ORT_BACKEND, registerOrtBackend } from './ort-kernels.js';
 /** The onnx training engine's name as a backend (train/onnx-step.ts). */
 export const ONNX_BACKEND = 'onnx';
 
+import { probeWebGpu } from './probe.js';
 import { registerWasmGradientKernels } from './wasm-kernels.js';
 import { type AdapterSummary, describeAdapter, setUpWebGpu } from './webgpu.js';
 
@@ -64,9 +65,15 @@ async function activate(name: BackendName, { auto }: Activation): Promise<Adapte
 }
 
 async function activateWebGpu(auto: boolean): Promise<AdapterSummary> {
+  // choosing by itself, ganport first asks a child process: Dawn is loaded here only to be used
+  if (auto) {
+    const { adapter, error } = await probeWebGpu();
+    if (!adapter) throw new Error(error ?? 'no WebGPU adapter');
+    if (adapter.software)
+      throw new Error(`only a software adapter, ${describeAdapter(adapter)}, slower than the CPU backends`);
+  }
   const { adapter } = await setUpWebGpu();
   const described = describeAdapter(adapter);
-  if (auto && adapter.software) throw new Error(`only a software adapter, ${described}, slower than the CPU backends`);
   try {
     await import('@tensorflow/tfjs-backend-webgpu'); // registers 'webgpu' now that navigator.gpu exists
   } catch (err) {
@@ -142,6 +149,10 @@ export async function probeBackends(): Promise<BackendProbe[]> {
   tf.env().set('PROD', true);
   const probes: BackendProbe[] = [];
   for (const name of BACKENDS) {
+    if (name === 'webgpu') {
+      probes.push(await probeWebGpuBackend());
+      continue;
+    }
     try {
       const adapter = await activate(name, { auto: false });
       probes.push({
@@ -155,6 +166,15 @@ export async function probeBackends(): Promise<BackendProbe[]> {
     }
   }
   return probes;
+}
+
+/** The webgpu backend as a child process found it (doctor loads no Dawn of its own). */
+async function probeWebGpuBackend(): Promise<BackendProbe> {
+  const { adapter, backend, error } = await probeWebGpu();
+  if (!adapter) return { name: 'webgpu', available: false, detail: firstLine(error) };
+  const available = backend === 'initialises';
+  const detail = available ? `adapter ${describeAdapter(adapter)}` : `tfjs-backend-webgpu ${backend}`;
+  return { name: 'webgpu', available, detail, passedOver: (available && adapter.software) || undefined };
 }
 
 function firstLine(err: unknown): string {

@@ -9,8 +9,8 @@
  * WebGPU execution provider brings its own Dawn but needs the same loader and driver, so
  * `prepareVulkan()` is also what `generate --provider webgpu` and parity call first.
  */
-import { existsSync, readdirSync } from 'node:fs';
-import { constants } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { constants, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
 /** Chromium's SwiftShader Vulkan driver and Vulkan loader, as Debian's `chromium` package installs them. */
@@ -44,6 +44,12 @@ export function prepareVulkan(): VulkanSetup {
     return vulkan;
   }
   const notes: string[] = [];
+  if (!isRuntimeDir(process.env.XDG_RUNTIME_DIR)) {
+    // Vulkan drivers with a Wayland surface (SwiftShader's) connect through libwayland, which prints
+    // "XDG_RUNTIME_DIR is invalid or not set" without one (CI containers, cron, ssh without a login)
+    process.env.XDG_RUNTIME_DIR = privateRuntimeDir();
+    notes.push(`XDG_RUNTIME_DIR was unset or invalid: set to ${process.env.XDG_RUNTIME_DIR}`);
+  }
   let loader: string | undefined;
   if (preload('libvulkan.so.1')) loader = 'system';
   else if (existsSync(CHROMIUM_VULKAN_LOADER) && preload(CHROMIUM_VULKAN_LOADER)) {
@@ -65,6 +71,24 @@ export function prepareVulkan(): VulkanSetup {
         : 'none';
   vulkan = { loader, drivers, notes };
   return vulkan;
+}
+
+/** A directory only this user may use, in the role of XDG_RUNTIME_DIR (created once, mode 0700). */
+export function privateRuntimeDir(): string {
+  const dir = join(tmpdir(), `ganport-runtime-${userInfo().uid}`);
+  if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700, recursive: true });
+  return dir;
+}
+
+/** What libwayland accepts as XDG_RUNTIME_DIR: an existing directory of this user's, closed to others. */
+function isRuntimeDir(dir: string | undefined): boolean {
+  if (!dir) return false;
+  try {
+    const stat = statSync(dir);
+    return stat.isDirectory() && stat.uid === userInfo().uid && (stat.mode & 0o077) === 0;
+  } catch {
+    return false;
+  }
 }
 
 /** Loads a shared library for the rest of the process; false when it cannot be found. */

@@ -6,15 +6,7 @@ import { before, test } from 'node:test';
 import { PNG } from 'pngjs';
 import { defineCommand, UsageError } from '../../src/cli/flags.js';
 import { COMMANDS } from '../../src/cli/main.js';
-import {
-  type CliResult,
-  runCli,
-  SAMPLE_DATA,
-  SHIPPED_MODEL_DIR,
-  SHIPPED_MODELS,
-  seedMlpGeneratorBytes,
-  tempDir,
-} from '../helpers.js';
+import { type CliResult, runCli, SAMPLE_DATA, SHIPPED_MODELS, seedMlpGeneratorBytes, tempDir } from '../helpers.js';
 
 /** A failure the user caused: non-zero exit, exactly one line on stderr naming the problem, no stack trace. */
 function assertCleanFailure(result: CliResult, message: RegExp, status = 1): void {
@@ -35,14 +27,16 @@ before(async () => {
   writeFileSync(validModel, await seedMlpGeneratorBytes());
 });
 
-test('generate with no model uses the shipped seed-mlp and writes a PNG grid', () => {
+test('generate with no model uses the best shipped generator, cdcgan: a whole row per class', () => {
   const out = join(tempDir(), 'grid.png');
   const result = runCli(['generate', '--seed', '1', '--count', '16', '--out', out]);
   assert.equal(result.status, 0, result.stderr);
-  assert.match(result.stdout, /wrote .*grid\.png: 16 images from seed 1/);
+  assert.match(result.stdout, /wrote .*grid\.png: 20 images \(2 per class\) from seed 1 \(.*cdcgan/);
   const png = PNG.sync.read(readFileSync(out));
-  assert.equal(png.width, 4 * 28 + 5 * 2);
-  assert.ok(existsSync(join(SHIPPED_MODEL_DIR, 'generator.onnx')));
+  assert.deepEqual([png.width, png.height], [2 * 28 + 3 * 2, 10 * 28 + 11 * 2]);
+  const seedMlp = runCli(['generate', 'seed-mlp', '--seed', '1', '--count', '16', '--out', out]);
+  assert.match(seedMlp.stdout, /wrote .*grid\.png: 16 images from seed 1 \(.*seed-mlp/, 'seed-mlp by name');
+  assert.equal(PNG.sync.read(readFileSync(out)).width, 4 * 28 + 5 * 2);
 });
 
 test('generate is reproducible: the same seed writes the same file', () => {
@@ -58,7 +52,7 @@ test('train → export → generate → parity through the CLI', () => {
   const settings = ['--preset', 'seed-mlp', '--epochs', '1', '--limit', '256', '--data', SAMPLE_DATA, '--seed', '2'];
   const train = runCli(['train', ...settings, '--out', join(dir, 'run')]);
   assert.equal(train.status, 0, train.stderr);
-  assert.match(train.stdout, /backend: (ort|wasm|cpu|tensorflow)/);
+  assert.match(train.stdout, /backend: (onnx|ort|wasm|cpu|tensorflow)/);
   assert.match(train.stderr, /epoch 1\/1 .* 4\/4 \| \d+ img\/s \| D \d\.\d{3} G \d\.\d{3}/, 'progress bar');
   const exported = runCli(['export', join(dir, 'run'), '--out', join(dir, 'model')]);
   assert.equal(exported.status, 0, exported.stderr);
@@ -147,6 +141,38 @@ test('a diverging run stops with a clear message and keeps its last good checkpo
   const [, divergedAt] = /diverged at step (\d+)/.exec(result.stderr)!;
   const checkpoint = JSON.parse(readFileSync(join(dir, 'checkpoint', 'position.json'), 'utf8')) as { step: number };
   assert.equal(checkpoint.step, Number(divergedAt) - 1);
+});
+
+/**
+ * Native libraries print to the process's stderr (the Vulkan loader with VK_LOADER_DEBUG set, libwayland
+ * without XDG_RUNTIME_DIR): with both, and no HOME either, ganport's stderr still holds only its own line.
+ */
+test('ganport owns its stderr: a bare environment and chatty native libraries add no line to a failure', (t) => {
+  const swiftShader = '/usr/lib/chromium/vk_swiftshader_icd.json';
+  if (!existsSync(swiftShader) && !process.env.CI) return t.skip('no Vulkan driver (Debian chromium) to probe');
+  const noisy = { env: { VK_LOADER_DEBUG: 'all', VK_ICD_FILENAMES: swiftShader }, unset: ['XDG_RUNTIME_DIR', 'HOME'] };
+  const dir = tempDir();
+  const settings = [
+    '--epochs',
+    '2',
+    '--limit',
+    '640',
+    '--data',
+    SAMPLE_DATA,
+    '--lr',
+    '3',
+    '--quiet',
+    '--log-every',
+    '1',
+  ];
+  const diverged = runCli(['train', ...settings, '--out', dir], noisy);
+  assertCleanFailure(diverged, /ganport train: training diverged at step \d+/);
+  const doctor = runCli(['doctor', '--json'], noisy);
+  assert.equal(doctor.status, 0, doctor.stderr);
+  assert.equal(doctor.stderr, '', 'doctor prints nothing foreign either');
+  const diagnosis = JSON.parse(doctor.stdout) as { native: { probe: string; lines: string[] }[] };
+  const dawn = diagnosis.native.find((n) => n.probe === 'WebGPU (Dawn)');
+  assert.ok(dawn && dawn.lines.some((line) => line.includes('Vulkan Loader')), 'doctor reports what the probe printed');
 });
 
 test('bad export input: no models in RUN_DIR, corrupt model.json, wrong weight size, unwritable output', () => {

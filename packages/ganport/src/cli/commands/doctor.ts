@@ -1,7 +1,6 @@
-import { loadGenerator } from '@ganport/runtime';
-import { smallestGenerator } from '../../assets.js';
 import { type BackendChoice, type BackendProbe, probeBackends, selectBackend } from '../../tfjs/backend.js';
-import { type AdapterSummary, prepareVulkan, setUpWebGpu, type VulkanSetup } from '../../tfjs/webgpu.js';
+import { probeIsolated, probeWebGpu } from '../../tfjs/probe.js';
+import type { AdapterSummary, VulkanSetup } from '../../tfjs/webgpu.js';
 import { defineCommand } from '../flags.js';
 
 export interface ProviderProbe {
@@ -20,11 +19,15 @@ export interface Diagnosis {
   train: BackendChoice | { error: string };
   webgpu: { adapter?: AdapterSummary; error?: string; vulkan: VulkanSetup };
   onnxruntime: { version: string; providers: ProviderProbe[] };
+  /** What native libraries printed while probed in child processes (and so never reach ganport's stderr). */
+  native: { probe: string; lines: string[] }[];
 }
 
-/** What would run here: every tfjs backend, the WebGPU adapter, and onnxruntime-node's execution providers. */
+/**
+ * What would run here: every tfjs backend, the WebGPU adapter, and onnxruntime-node's execution
+ * providers. The native GPU stacks are probed in child processes, whose stderr is captured.
+ */
 export async function diagnose(): Promise<Diagnosis> {
-  const vulkan = prepareVulkan();
   const backends = await probeBackends();
   let train: Diagnosis['train'];
   try {
@@ -32,12 +35,9 @@ export async function diagnose(): Promise<Diagnosis> {
   } catch (err) {
     train = { error: (err as Error).message };
   }
-  let webgpu: Diagnosis['webgpu'];
-  try {
-    webgpu = { ...(await setUpWebGpu()), vulkan };
-  } catch (err) {
-    webgpu = { error: (err as Error).message.split('\n')[0], vulkan };
-  }
+  const { adapter, error, vulkan, native: dawn } = await probeWebGpu();
+  const webgpu = { adapter, error: error?.split('\n')[0], vulkan };
+  const native = [{ probe: 'WebGPU (Dawn)', lines: dawn }];
   const ort = await import('onnxruntime-node');
   const providers: ProviderProbe[] = [];
   for (const { name, bundled } of ort.listSupportedBackends()) {
@@ -46,18 +46,12 @@ export async function diagnose(): Promise<Diagnosis> {
       continue;
     }
     // the proof: the shipped seed-mlp generator loads and runs on it
-    try {
-      const generator = await loadGenerator(smallestGenerator(), { executionProviders: [name] });
-      try {
-        await generator.generate({ seed: 0, count: 2 });
-      } finally {
-        await generator.dispose();
-      }
-      providers.push({ name, bundled, available: true, detail: 'ran the seed-mlp generator' });
-    } catch (err) {
-      const message = (err as Error).message.split('\n')[0].replace(/^.*Failed to get a WebGPU adapter: /, '');
-      providers.push({ name, bundled, available: false, detail: message });
-    }
+    const probe = await probeIsolated<{ ran: boolean }>('ort-provider', name);
+    native.push({ probe: `onnxruntime ${name}`, lines: probe.native });
+    const detail = probe.result
+      ? 'ran the seed-mlp generator'
+      : (probe.error ?? '').split('\n')[0].replace(/^.*Failed to get a WebGPU adapter: /, '');
+    providers.push({ name, bundled, available: probe.result !== undefined, detail });
   }
   return {
     node: process.version,
@@ -66,6 +60,7 @@ export async function diagnose(): Promise<Diagnosis> {
     train,
     webgpu,
     onnxruntime: { version: ort.env.versions.node ?? '?', providers },
+    native: native.filter((n) => n.lines.length > 0),
   };
 }
 
@@ -99,6 +94,16 @@ export function formatDiagnosis(d: Diagnosis): string {
   for (const note of d.webgpu.vulkan.notes) lines.push(`  ganport: ${note}`);
   lines.push('', `onnxruntime-node ${d.onnxruntime.version} execution providers (generate --provider):`);
   for (const p of d.onnxruntime.providers) lines.push(`  ${p.name.padEnd(15)}${yes(p.available)}  ${p.detail}`);
+  lines.push(
+    '',
+    'Native messages (printed by native libraries while probed in child processes; kept out of the commands):',
+  );
+  if (d.native.length === 0) lines.push('  none');
+  for (const { probe, lines: printed } of d.native) {
+    lines.push(`  ${probe}: ${printed.length} line(s)`);
+    for (const line of printed.slice(0, 5)) lines.push(`    ${line.slice(0, 160)}`);
+    if (printed.length > 5) lines.push(`    … ${printed.length - 5} more (ganport doctor --json lists them all)`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
