@@ -4,8 +4,11 @@ import { BACKENDS } from '../tfjs/backend.js';
 export const backendFlag = {
   type: 'string',
   value: 'NAME',
-  help: `tfjs backend: ${BACKENDS.join(', ')} (default: the fastest present)`,
+  help: `${BACKENDS.join(', ')} (default: the fastest present; onnx runs each GAN step as one onnxruntime graph)`,
 } as const;
+
+/** `--data DIR`: where the data comes from; each command says what it reads there. */
+export const dataFlag = (help: string) => ({ type: 'string', value: 'DIR', option: 'dataDir', help }) as const;
 
 export const quietFlag = { type: 'boolean', help: 'no progress bar' } as const;
 

@@ -39,8 +39,28 @@ export const runPaths = (dir: string) => ({
   ].map((f) => join(dir, f)),
 });
 
-/** Samples per `--eval-every` measurement: enough for stable FCD and precision/recall, a few seconds each. */
-export const DEFAULT_EVAL_SAMPLES = 2000;
+/**
+ * The training defaults, in one place: what a new run's config.json records when neither the command
+ * line nor the preset says otherwise, what an older config.json without a field is read as, and what
+ * the flags' help says. `evalSamples`: enough for stable FCD and precision/recall, a few seconds each.
+ */
+export const TRAINING_DEFAULTS = {
+  preset: 'seed-mlp',
+  epochs: 1,
+  seed: 0,
+  batchSize: 64,
+  learningRate: 2e-4,
+  beta1: 0.5,
+  loss: 'bce',
+  labelSmoothing: 0,
+  emaDecay: 0.999,
+  pack: 1,
+  r1Gamma: 0,
+  checkpointEvery: 500,
+  logEvery: 50,
+  evalEvery: 0,
+  evalSamples: 2000,
+} as const;
 
 /** What config.json records about a run; the exporter reads it for the model's metadata. */
 export interface RunConfig {
@@ -138,13 +158,13 @@ export async function readRunConfig(runDir: string): Promise<RunConfig> {
     throw new GanportError(`${path} does not hold a JSON object`);
   const config = parsed as RunConfig & { imageShape?: number[] };
   config.sampleShape ??= config.imageShape!; // ganport 0.1.0 runs from before the 2-D presets called it imageShape
-  config.logEvery ??= 50;
-  config.evalEvery ??= 0; // runs from before --eval-every
-  config.evalSamples ??= DEFAULT_EVAL_SAMPLES;
-  config.pack ??= 1;
+  config.logEvery ??= TRAINING_DEFAULTS.logEvery;
+  config.evalEvery ??= TRAINING_DEFAULTS.evalEvery; // runs from before --eval-every
+  config.evalSamples ??= TRAINING_DEFAULTS.evalSamples;
+  config.pack ??= TRAINING_DEFAULTS.pack;
   config.discriminatorLearningRate ??= config.learningRate; // runs from before TTUR
   config.spectralNorm ??= false; // runs from before these options
-  config.r1Gamma ??= 0;
+  config.r1Gamma ??= TRAINING_DEFAULTS.r1Gamma;
   config.lrDecay ??= false;
   for (const [field, check, expected] of FIELD_CHECKS) {
     if (!check(config[field]))

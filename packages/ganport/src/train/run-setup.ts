@@ -10,10 +10,10 @@ import type * as tf from '@tensorflow/tfjs';
 import { type Dataset, loadDataset } from '../datasets/dataset.js';
 import { loadCheckpoint } from '../formats/checkpoint.js';
 import {
-  DEFAULT_EVAL_SAMPLES,
   type RunConfig,
   readRunConfig,
   runPaths,
+  TRAINING_DEFAULTS,
   verifyRunFiles,
   writeRunManifest,
 } from '../formats/run-dir.js';
@@ -45,7 +45,7 @@ export interface TrainOptions {
   labelSmoothing?: number;
   /** PacGAN: the discriminator judges this many samples at once (default 1; must divide the batch size). */
   pack?: number;
-  /** Generator EMA decay (default 0.999; 0 turns it off). */
+  /** Generator EMA decay (default: the preset's, else TRAINING_DEFAULTS'; 0 turns it off). */
   emaDecay?: number;
   /** Spectral normalization of the discriminator's kernels (Miyato et al. 2018). */
   spectralNorm?: boolean;
@@ -53,7 +53,7 @@ export interface TrainOptions {
   r1Gamma?: number;
   /** Decay both learning rates linearly to 0 over the run's steps. */
   lrDecay?: boolean;
-  /** Write a checkpoint every this many steps (default 500), and at every epoch's end. */
+  /** Write a checkpoint every this many steps (default: TRAINING_DEFAULTS), and at every epoch's end. */
   checkpointEvery?: number;
   /** Use only the first N images of the dataset. */
   limit?: number;
@@ -82,21 +82,27 @@ export interface OpenedRun {
 }
 
 function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): RunConfig {
-  const seed = options.seed ?? 0;
+  const seed = options.seed ?? TRAINING_DEFAULTS.seed;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
     throw new GanportError(`seed must be an integer in [0, 2^32), got ${seed}`);
   }
-  const loss = options.loss ?? 'bce';
-  const learningRate = positiveNumber('learning rate', options.learningRate ?? preset.defaults?.learningRate ?? 2e-4);
-  const labelSmoothing = options.labelSmoothing ?? 0;
+  const loss = options.loss ?? TRAINING_DEFAULTS.loss;
+  const learningRate = positiveNumber(
+    'learning rate',
+    options.learningRate ?? preset.defaults?.learningRate ?? TRAINING_DEFAULTS.learningRate,
+  );
+  const labelSmoothing = options.labelSmoothing ?? TRAINING_DEFAULTS.labelSmoothing;
   ganLoss(loss, labelSmoothing); // checks both before anything is written
-  const emaDecay = options.emaDecay ?? preset.defaults?.emaDecay ?? 0.999;
+  const emaDecay = options.emaDecay ?? preset.defaults?.emaDecay ?? TRAINING_DEFAULTS.emaDecay;
   if (!(emaDecay >= 0 && emaDecay < 1)) throw new GanportError(`EMA decay must be in [0, 1), got ${emaDecay}`);
   const images = Math.min(data.count, options.limit === undefined ? Infinity : positiveInt('limit', options.limit));
-  const batchSize = positiveInt('batch size', options.batchSize ?? preset.defaults?.batchSize ?? 64);
+  const batchSize = positiveInt(
+    'batch size',
+    options.batchSize ?? preset.defaults?.batchSize ?? TRAINING_DEFAULTS.batchSize,
+  );
   if (images < batchSize)
     throw new GanportError(`batch size ${batchSize} is larger than the ${images} images available`);
-  const pack = positiveInt('pack', options.pack ?? 1);
+  const pack = positiveInt('pack', options.pack ?? TRAINING_DEFAULTS.pack);
   const adjustable = adjustableOptions(options); // checked with the others, before anything is written
   if (batchSize % pack !== 0) throw new GanportError(`pack ${pack} must divide the batch size ${batchSize}`);
   if (pack > 1 && preset.numClasses) {
@@ -111,23 +117,23 @@ function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): Run
     pack,
     seed,
     batchSize,
-    epochs: 1,
+    epochs: TRAINING_DEFAULTS.epochs,
     learningRate,
     discriminatorLearningRate: positiveNumber(
       'discriminator learning rate',
       options.discriminatorLearningRate ?? learningRate,
     ),
-    beta1: options.beta1 ?? preset.defaults?.beta1 ?? 0.5,
+    beta1: options.beta1 ?? preset.defaults?.beta1 ?? TRAINING_DEFAULTS.beta1,
     loss,
     labelSmoothing,
     emaDecay,
     spectralNorm: options.spectralNorm ?? false,
-    r1Gamma: nonNegativeNumber('R1 gamma', options.r1Gamma ?? 0),
+    r1Gamma: nonNegativeNumber('R1 gamma', options.r1Gamma ?? TRAINING_DEFAULTS.r1Gamma),
     lrDecay: options.lrDecay ?? false,
-    checkpointEvery: 500,
-    logEvery: 50,
-    evalEvery: 0,
-    evalSamples: DEFAULT_EVAL_SAMPLES,
+    checkpointEvery: TRAINING_DEFAULTS.checkpointEvery,
+    logEvery: TRAINING_DEFAULTS.logEvery,
+    evalEvery: TRAINING_DEFAULTS.evalEvery,
+    evalSamples: TRAINING_DEFAULTS.evalSamples,
     backend: '',
     data: data.source,
     images,
@@ -219,7 +225,7 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
         `${options.outDir} already holds a training run; choose another --out, pass --overwrite, or continue it with --resume`,
       );
     }
-    const preset = getPreset(options.preset ?? 'seed-mlp');
+    const preset = getPreset(options.preset ?? TRAINING_DEFAULTS.preset);
     data = await loadDataset(options.dataDir, preset, options.seed ?? 0);
     config = newRunConfig(options, data, preset);
   }

@@ -10,6 +10,7 @@ import {
   type MixtureEvalReport,
 } from '../../eval/index.js';
 import { defineCommand, flagFor, UsageError } from '../flags.js';
+import { dataFlag } from '../shared-flags.js';
 
 /** Named, so that an option the domain refuses can be reported as its flag. */
 const flags = {
@@ -19,12 +20,7 @@ const flags = {
     help: `images on each side (default ${DEFAULT_IMAGE_SAMPLES}, at most ${MAX_IMAGE_SAMPLES}); 2-D points per seed (default 2500)`,
   },
   seed: { type: 'int', value: 'S', help: 'images: seeds the latents and the real images drawn (default 0)' },
-  data: {
-    type: 'string',
-    value: 'DIR',
-    option: 'dataDir',
-    help: 'images: IDX data with train and t10k splits (default: Fashion-MNIST, else the shipped sample)',
-  },
+  data: dataFlag('images: IDX data with train and t10k splits (default: Fashion-MNIST, else the shipped sample)'),
   classifier: {
     type: 'string',
     value: 'FILE.onnx',

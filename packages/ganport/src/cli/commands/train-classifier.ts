@@ -1,6 +1,6 @@
 import { trainClassifier } from '../../train/classifier.js';
 import { defineCommand } from '../flags.js';
-import { backendFlag, quietFlag } from '../shared-flags.js';
+import { backendFlag, dataFlag, quietFlag } from '../shared-flags.js';
 
 /** Trains the classifier `ganport eval` measures images with, on labelled IDX data (train and t10k splits). */
 export const trainClassifierCommand = defineCommand({
@@ -8,12 +8,7 @@ export const trainClassifierCommand = defineCommand({
   summary: 'train the image classifier that ganport eval measures with',
   flags: {
     out: { type: 'string', value: 'DIR', option: 'outDir', required: true, help: 'where the classifier goes' },
-    data: {
-      type: 'string',
-      value: 'DIR',
-      option: 'dataDir',
-      help: 'labelled IDX data with train and t10k splits (default: Fashion-MNIST)',
-    },
+    data: dataFlag('labelled IDX data with train and t10k splits (default: Fashion-MNIST)'),
     epochs: { type: 'int', value: 'N', help: 'epochs to train (default 5)' },
     batch: { type: 'int', value: 'B', option: 'batchSize', help: 'batch size (default 64)' },
     lr: { type: 'number', value: 'LR', option: 'learningRate', help: 'Adam learning rate (default 0.001)' },

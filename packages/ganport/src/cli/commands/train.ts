@@ -1,10 +1,10 @@
-import { readRunConfig } from '../../formats/run-dir.js';
+import { readRunConfig, TRAINING_DEFAULTS } from '../../formats/run-dir.js';
 import { PRESETS } from '../../presets/index.js';
 import { selectBackend } from '../../tfjs/backend.js';
 import { LOSSES, type LossName } from '../../train/losses.js';
 import { train } from '../../train/train.js';
 import { defineCommand, UsageError } from '../flags.js';
-import { backendFlag, providerFlag, providerList, quietFlag } from '../shared-flags.js';
+import { backendFlag, dataFlag, providerFlag, providerList, quietFlag } from '../shared-flags.js';
 
 export const trainCommand = defineCommand({
   name: 'train',
@@ -19,24 +19,32 @@ export const trainCommand = defineCommand({
     preset: {
       type: 'string',
       value: 'NAME',
-      help: `the architecture: ${Object.keys(PRESETS).join(', ')} (default seed-mlp)`,
+      help: `the architecture: ${Object.keys(PRESETS).join(', ')} (default ${TRAINING_DEFAULTS.preset})`,
     },
-    epochs: { type: 'int', value: 'N', help: 'epochs to train (default 1); with --resume, the new total' },
-    data: {
-      type: 'string',
-      value: 'DIR',
-      option: 'dataDir',
-      help: 'IDX files, a folder of PNG/JPEG images, or a 2-D mixture: ring, grid (default: Fashion-MNIST)',
+    epochs: {
+      type: 'int',
+      value: 'N',
+      help: `epochs to train (default ${TRAINING_DEFAULTS.epochs}); with --resume, the new total`,
     },
-    seed: { type: 'int', value: 'S', help: 'seeds weights, noise, shuffling and dropout (default 0)' },
-    batch: { type: 'int', value: 'B', option: 'batchSize', help: "batch size (default: the preset's, else 64)" },
+    data: dataFlag('IDX files, a folder of PNG/JPEG images, or a 2-D mixture: ring, grid (default: Fashion-MNIST)'),
+    seed: {
+      type: 'int',
+      value: 'S',
+      help: `seeds weights, noise, shuffling and dropout (default ${TRAINING_DEFAULTS.seed})`,
+    },
+    batch: {
+      type: 'int',
+      value: 'B',
+      option: 'batchSize',
+      help: `batch size (default: the preset's, else ${TRAINING_DEFAULTS.batchSize})`,
+    },
     backend: backendFlag,
     provider: { ...providerFlag, help: `with the onnx backend: ${providerFlag.help}` },
     lr: {
       type: 'number',
       value: 'LR',
       option: 'learningRate',
-      help: "Adam learning rate (default: the preset's, else 2e-4)",
+      help: `Adam learning rate (default: the preset's, else ${TRAINING_DEFAULTS.learningRate})`,
     },
     'lr-d': {
       type: 'number',
@@ -44,20 +52,28 @@ export const trainCommand = defineCommand({
       option: 'discriminatorLearningRate',
       help: "TTUR: the discriminator's own learning rate (default: --lr)",
     },
-    loss: { type: 'string', value: LOSSES.join('|'), help: 'the GAN loss (default bce, non-saturating)' },
+    loss: {
+      type: 'string',
+      value: LOSSES.join('|'),
+      help: `the GAN loss (default ${TRAINING_DEFAULTS.loss}, non-saturating)`,
+    },
     'label-smoothing': {
       type: 'number',
       value: 'S',
       option: 'labelSmoothing',
-      help: 'real targets are 1 - S (default 0)',
+      help: `real targets are 1 - S (default ${TRAINING_DEFAULTS.labelSmoothing})`,
     },
     ema: {
       type: 'number',
       value: 'DECAY',
       option: 'emaDecay',
-      help: "EMA decay of the generator's weights (default: the preset's, else 0.999; 0 turns it off)",
+      help: `EMA decay of the generator's weights (default: the preset's, else ${TRAINING_DEFAULTS.emaDecay}; 0 turns it off)`,
     },
-    pack: { type: 'int', value: 'M', help: 'PacGAN: the discriminator judges M samples at once (default 1)' },
+    pack: {
+      type: 'int',
+      value: 'M',
+      help: `PacGAN: the discriminator judges M samples at once (default ${TRAINING_DEFAULTS.pack})`,
+    },
     'spectral-norm': {
       type: 'boolean',
       option: 'spectralNorm',
@@ -67,7 +83,7 @@ export const trainCommand = defineCommand({
       type: 'number',
       value: 'GAMMA',
       option: 'r1Gamma',
-      help: 'R1 gradient penalty on real samples, GAMMA/2 · E‖∇D(x)‖² (default 0: none)',
+      help: `R1 gradient penalty on real samples, GAMMA/2 · E‖∇D(x)‖² (default ${TRAINING_DEFAULTS.r1Gamma}: none)`,
     },
     'lr-decay': {
       type: 'boolean',
@@ -78,14 +94,14 @@ export const trainCommand = defineCommand({
       type: 'int',
       value: 'N',
       option: 'checkpointEvery',
-      help: "write a checkpoint every N steps (default 500) and at each epoch's end",
+      help: `write a checkpoint every N steps (default ${TRAINING_DEFAULTS.checkpointEvery}) and at each epoch's end`,
     },
     limit: { type: 'int', value: 'N', help: 'use only the first N images' },
     'log-every': {
       type: 'int',
       value: 'N',
       option: 'logEvery',
-      help: 'append a metrics line every N steps (default 50)',
+      help: `append a metrics line every N steps (default ${TRAINING_DEFAULTS.logEvery})`,
     },
     'eval-every': {
       type: 'int',
@@ -97,7 +113,7 @@ export const trainCommand = defineCommand({
       type: 'int',
       value: 'N',
       option: 'evalSamples',
-      help: 'samples per --eval-every measurement (default 2000)',
+      help: `samples per --eval-every measurement (default ${TRAINING_DEFAULTS.evalSamples})`,
     },
     strict: {
       type: 'boolean',
