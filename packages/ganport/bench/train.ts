@@ -85,7 +85,7 @@ interface Benchmark {
   engine?: OnnxStep;
 }
 
-function benchmark({ preset, batch, pack }: Model, engine: 'tfjs' | 'onnx'): Benchmark {
+async function benchmark({ preset, batch, pack }: Model, engine: 'tfjs' | 'onnx'): Promise<Benchmark> {
   const config = {
     seed: 1,
     emaDecay: 0,
@@ -105,7 +105,7 @@ function benchmark({ preset, batch, pack }: Model, engine: 'tfjs' | 'onnx'): Ben
   const labels = preset.numClasses ? tf.randomUniform([batch, 1], 0, preset.numClasses, 'int32', 2) : undefined;
   const onnx =
     engine === 'onnx'
-      ? OnnxStep.create(new GanStep(state, ganLoss('bce'), config, new Rng(2)), stepper, real, labels)
+      ? await OnnxStep.create(new GanStep(state, ganLoss('bce'), config, new Rng(2)), stepper, real, labels)
       : undefined;
   const runner: StepEngine = onnx ?? stepper;
   return {
@@ -115,7 +115,7 @@ function benchmark({ preset, batch, pack }: Model, engine: 'tfjs' | 'onnx'): Ben
     sync: () => state.generator.weights[state.generator.weights.length - 1].read().data(),
     dispose() {
       tf.dispose([real, ...(labels ? [labels] : [])]);
-      onnx?.dispose();
+      void onnx?.dispose();
       stepper.dispose();
       disposeTrainingState(state);
     },
@@ -128,7 +128,7 @@ function benchmark({ preset, batch, pack }: Model, engine: 'tfjs' | 'onnx'): Ben
  * unless `warmUp` is false (cpu: nothing to set up, and a DCGAN step takes minutes).
  */
 async function bestStepMs(model: Model, engine: 'tfjs' | 'onnx', steps: number, warmUp: boolean): Promise<number> {
-  const bench = benchmark(model, engine);
+  const bench = await benchmark(model, engine);
   if (warmUp) {
     await bench.step(1);
     await bench.sync();
@@ -146,7 +146,7 @@ async function bestStepMs(model: Model, engine: 'tfjs' | 'onnx', steps: number, 
 
 /** ms per step of each kernel over one profiled step (nested `…__op` scopes left out: their kernels are counted). */
 async function kernelProfile(model: Model): Promise<Map<string, number>> {
-  const bench = benchmark(model, 'tfjs');
+  const bench = await benchmark(model, 'tfjs');
   await bench.step(1);
   const info = await tf.profile(async () => {
     await bench.step(2);
@@ -184,7 +184,7 @@ function pytorchMs(): Record<string, { threads: number; ms: number }> | undefine
  * step (10 profiled runs, fed random values).
  */
 async function onnxProfile(model: Model): Promise<Map<string, number>> {
-  const bench = benchmark(model, 'onnx');
+  const bench = await benchmark(model, 'onnx');
   const graph = bench.engine!.stepGraph;
   const dir = mkdtempSync(join(tmpdir(), 'ganport-profile-'));
   const session = await ort.InferenceSession.create(graph.model, {

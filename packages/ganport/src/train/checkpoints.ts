@@ -10,7 +10,7 @@ export class CheckpointPolicy {
     /** The step of the newest checkpoint on disk (0: none yet). */
     public lastStep: number,
     /** Brings `state` up to date first (the onnx engine keeps it in onnxruntime between steps). */
-    private readonly sync: () => void = () => {},
+    private readonly sync: () => Promise<void> = async () => {},
   ) {}
 
   /** After a step: saves when the step is a multiple of the interval. */
@@ -19,7 +19,7 @@ export class CheckpointPolicy {
   }
 
   async save(position: RunPosition): Promise<void> {
-    this.sync();
+    await this.sync();
     await saveCheckpoint(this.runDir, this.state, position);
     this.lastStep = position.step;
   }

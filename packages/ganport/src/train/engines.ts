@@ -9,12 +9,12 @@ import type { OpenedRun } from './run-setup.js';
 import type { TrainingState } from './state.js';
 import { GanStep, type StepEngine } from './step.js';
 
-export function createStepEngine(
+export async function createStepEngine(
   opened: OpenedRun,
   state: TrainingState,
   rng: Rng,
   log: (line: string) => void = () => {},
-): StepEngine {
+): Promise<StepEngine> {
   const { config, data, backend } = opened;
   const loss = ganLoss(config.loss, config.labelSmoothing);
   const stepper = new GanStep(state, loss, config, rng);
@@ -26,7 +26,9 @@ export function createStepEngine(
   const batch = data.batch(state.order, 0, config.batchSize, config.numClasses !== undefined);
   try {
     const t0 = performance.now();
-    const engine = OnnxStep.create(capturing, stepper, batch.x, batch.labels, { providers: backend.providers });
+    const engine = await OnnxStep.create(capturing, stepper, batch.x, batch.labels, {
+      providers: backend.providers,
+    });
     const ms = Math.round(performance.now() - t0);
     log(
       `onnx engine: one step's ${engine.kernels} tfjs kernel calls captured as one graph (${ms} ms), ${engine.threads} onnxruntime thread(s)`,

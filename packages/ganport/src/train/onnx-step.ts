@@ -6,20 +6,19 @@
  * tfjs engine defines what is correct.
  *
  * State (weights, Adam's moments and bias corrections, batch-norm statistics, spectral-norm vectors,
- * the EMA generator) stays in onnxruntime's arrays between steps: each step reads one set of arrays
- * and writes the other. It is written into the tfjs models only when something reads them
- * (checkpoints, samples, --eval-every, exports): `sync`.
+ * the EMA generator) stays with onnxruntime between steps (onnx-runners.ts: arrays fed and written
+ * in place, or device buffers on WebGPU). It is written into the tfjs models only when something
+ * reads them (checkpoints, samples, --eval-every, exports): `sync`.
  *
  * Randomness stays the run's: latents and labels are drawn by GanStep.draw in the same order as the
  * tfjs engine draws them, and each Dropout layer's uniforms are tfjs's own (seedrandom's alea from the
  * layer's seed), fed as inputs.
  */
-import { cpus } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
-import { type CapturedGraph, captureGraph, type GraphTensor } from '../tfjs/capture.js';
-import { type Feed, OrtSession } from '../tfjs/ort-session.js';
+import { type CapturedGraph, captureGraph } from '../tfjs/capture.js';
 import type { Adam } from './adam.js';
+import { type Buffer, createRunner, type GraphRunner } from './onnx-runners.js';
 import {
   emaDecayAt,
   type GanStep,
@@ -36,8 +35,6 @@ export interface OnnxStepOptions {
   threads?: number;
 }
 
-type Buffer = Float32Array | Int32Array | Uint8Array;
-
 /** The step's inputs that change every step, by graph input name. */
 const STEP_INPUTS = ['real', 'realLabels', 'zD', 'fakeLabelsD', 'zG', 'fakeLabelsG'] as const;
 type StepInputName = (typeof STEP_INPUTS)[number];
@@ -46,39 +43,22 @@ type StepInputName = (typeof STEP_INPUTS)[number];
 const DROPOUT_INPUT = /^dropout\/(\d+)/;
 
 export class OnnxStep implements StepEngine {
-  private readonly trainSession: OrtSession;
-  private readonly measureSession: OrtSession;
-  /** The state's current values, by state name; `next` receives the updated ones. */
-  private current = new Map<string, Buffer>();
-  private next = new Map<string, Buffer>();
   private readonly variables: Map<string, tf.Variable>;
   private readonly optimizers: Adam[];
   /** Adam's iteration count when the engine took over, and the steps run since. */
   private readonly startIterations: number;
   private stepsRun = 0;
   private synced = true;
-  /** Step graph output → the state it updates. */
-  private readonly stateOutput: Map<string, string>;
-  /** onnxruntime's intra-op threads, as chosen (see fastestSession). */
-  threads = 1;
 
   private constructor(
     private readonly stepper: GanStep,
     private readonly train: CapturedGraph,
-    private readonly measure: CapturedGraph,
-    options: OnnxStepOptions,
+    private readonly runner: GraphRunner,
   ) {
     const { state } = stepper;
     this.variables = new Map(stateVariables(stepper).map(({ name, variable }) => [name, variable]));
     this.optimizers = [state.dOptimizer, state.gOptimizer];
     this.startIterations = state.dOptimizer.iterations;
-    for (const [name, variable] of this.variables) {
-      this.current.set(name, variable.dataSync().slice() as Buffer);
-      if (train.updated.has(name)) this.next.set(name, this.current.get(name)!.slice());
-    }
-    this.stateOutput = new Map([...train.updated].map(([name, output]) => [output, name]));
-    this.trainSession = this.fastestSession(options);
-    this.measureSession = new OrtSession(measure.model, { threads: this.threads, providers: options.providers });
   }
 
   /**
@@ -86,15 +66,15 @@ export class OnnxStep implements StepEngine {
    * onnxruntime; `stepper` then draws each step's randomness from the run's RNG. Capturing runs one
    * step for real, on `real` and draws from `capturing`'s own RNG; the tfjs state is restored afterwards.
    */
-  static create(
+  static async create(
     capturing: GanStep,
     stepper: GanStep,
     real: tf.Tensor,
     realLabels: tf.Tensor | undefined,
     options: OnnxStepOptions = {},
-  ): OnnxStep {
+  ): Promise<OnnxStep> {
     const state = stateVariables(capturing);
-    const saved = state.map(({ variable }) => variable.dataSync().slice());
+    const saved = state.map(({ variable }) => variable.dataSync().slice() as Buffer);
     const iterations = capturing.state.dOptimizer.iterations;
     const draws = capturing.draw();
     capturing.prepare(1, draws);
@@ -127,7 +107,8 @@ export class OnnxStep implements StepEngine {
         variable.assign(tf.tensor(saved[i], variable.shape, variable.dtype));
     });
     for (const optimizer of [capturing.state.dOptimizer, capturing.state.gOptimizer]) optimizer.iterations = iterations;
-    return new OnnxStep(stepper, train!, measure!, options);
+    const values = new Map(state.map(({ name }, i) => [name, saved[i].slice()]));
+    return new OnnxStep(stepper, train!, await createRunner(train!, measure!, values, options));
   }
 
   /** Kernel calls one step makes in tfjs, all now in one graph. */
@@ -140,6 +121,11 @@ export class OnnxStep implements StepEngine {
     return this.train;
   }
 
+  /** onnxruntime's intra-op threads, as chosen. */
+  get threads(): number {
+    return this.runner.threads;
+  }
+
   async run(
     step: number,
     real: tf.Tensor,
@@ -148,113 +134,53 @@ export class OnnxStep implements StepEngine {
   ): Promise<StepValues | undefined> {
     const { stepper } = this;
     const draws = stepper.draw();
-    const batch = this.stepFeeds(real, realLabels, draws);
-    const scalars: Record<string, number> = {
-      lrD: stepper.state.dOptimizer.rate,
-      lrG: stepper.state.gOptimizer.rate,
-      emaDecay: stepper.state.ema !== stepper.state.generator ? emaDecayAt(stepper.config.emaDecay, step) : 0,
-    };
-    const feeds: Feed[] = this.train.inputs.map((input) => {
-      const data =
-        this.current.get(input.name) ??
-        batch.get(input.name) ??
-        (input.name in scalars ? Float32Array.of(scalars[input.name]) : undefined) ??
-        dropoutUniforms(input, draws);
-      return { name: input.name, data, dims: input.shape };
-    });
-    const losses = { dLoss: new Float32Array(1), gLoss: new Float32Array(1) };
-    this.trainSession.run(feeds, this.fetches(losses, this.next));
-    for (const name of this.train.updated.keys()) {
-      const updated = this.next.get(name)!;
-      this.next.set(name, this.current.get(name)!);
-      this.current.set(name, updated);
+    const feeds = stepFeeds(real, realLabels, draws);
+    const { dOptimizer, gOptimizer, ema, generator } = stepper.state;
+    feeds.set('lrD', Float32Array.of(dOptimizer.rate));
+    feeds.set('lrG', Float32Array.of(gOptimizer.rate));
+    feeds.set('emaDecay', Float32Array.of(ema !== generator ? emaDecayAt(stepper.config.emaDecay, step) : 0));
+    for (const input of this.train.inputs) {
+      const layer = DROPOUT_INPUT.exec(input.name);
+      if (layer) feeds.set(input.name, uniforms(draws.dropoutSeeds[Number(layer[1])], size(input.shape)));
     }
+    const { dLoss, gLoss } = await this.runner.step(feeds);
     this.stepsRun++;
     this.synced = false;
     if (!measure) return undefined;
-    const measured = new Float32Array(2);
-    const measureFeeds = this.measure.inputs.map((input) => ({
-      name: input.name,
-      data: this.current.get(input.name) ?? batch.get(input.name)!,
-      dims: input.shape,
-    }));
-    this.measureSession.run(measureFeeds, [{ name: 'measured', data: measured, dims: [2] }]);
-    return { dLoss: losses.dLoss[0], gLoss: losses.gLoss[0], dReal: measured[0], dFake: measured[1] };
+    const [dReal, dFake] = await this.runner.measure(feeds);
+    return { dLoss, gLoss, dReal, dFake };
   }
 
-  sync(): void {
+  async sync(): Promise<void> {
     if (this.synced) return;
+    const state = await this.runner.read();
     tf.tidy(() => {
       for (const [name, variable] of this.variables)
-        variable.assign(tf.tensor(this.current.get(name)!.slice(), variable.shape, variable.dtype));
+        variable.assign(tf.tensor(state.get(name)!.slice(), variable.shape, variable.dtype));
     });
     for (const optimizer of this.optimizers) optimizer.iterations = this.startIterations + this.stepsRun;
     this.synced = true;
   }
 
-  dispose(): void {
-    this.trainSession.dispose();
-    this.measureSession.dispose();
-  }
-
-  /** The step graph's outputs: the state's into `into`, the losses into `losses`. */
-  private fetches(losses: Record<string, Float32Array>, into: Map<string, Buffer>): Feed[] {
-    return this.train.outputs.map((output) => {
-      const state = this.stateOutput.get(output.name);
-      return {
-        name: output.name,
-        data: state === undefined ? losses[output.name] : into.get(state)!,
-        dims: output.shape,
-      };
-    });
-  }
-
-  /**
-   * The step graph's session on the intra-op threads that run it fastest here: every core, or one
-   * (small graphs lose more to the threads' handovers than they gain), timed on the current state
-   * with the outputs going to scratch arrays. The thread count does not change the results (tested).
-   */
-  private fastestSession(options: OnnxStepOptions): OrtSession {
-    const override = options.threads ?? (Number(process.env.GANPORT_ORT_THREADS) || undefined);
-    const candidates = override ? [override] : [...new Set([cpus().length, 1])];
-    const feeds = this.train.inputs.map((input) => ({
-      name: input.name,
-      data: this.current.get(input.name) ?? zeros(input),
-      dims: input.shape,
-    }));
-    const scratch = new Map([...this.next].map(([name, buffer]) => [name, buffer.slice()]));
-    const fetches = this.fetches({ dLoss: new Float32Array(1), gLoss: new Float32Array(1) }, scratch);
-    let best: { session: OrtSession; ms: number; threads: number } | undefined;
-    for (const threads of candidates) {
-      const session = new OrtSession(this.train.model, { threads, providers: options.providers });
-      let ms = Infinity;
-      for (let run = 0; candidates.length > 1 && run < 4; run++) {
-        const t0 = performance.now();
-        session.run(feeds, fetches);
-        if (run > 0) ms = Math.min(ms, performance.now() - t0); // the first run sets up
-      }
-      if (best === undefined || ms < best.ms) {
-        best?.session.dispose();
-        best = { session, ms, threads };
-      } else session.dispose();
-    }
-    this.threads = best!.threads;
-    return best!.session;
-  }
-
-  /** The real batch and the draws as the graphs' inputs. */
-  private stepFeeds(real: tf.Tensor, realLabels: tf.Tensor | undefined, draws: StepDraws): Map<string, Buffer> {
-    const values: Record<StepInputName, Buffer | undefined> = {
-      real: real.dataSync() as Float32Array,
-      realLabels: realLabels?.dataSync() as Int32Array | undefined,
-      zD: draws.zD,
-      fakeLabelsD: draws.fakeLabelsD,
-      zG: draws.zG,
-      fakeLabelsG: draws.fakeLabelsG,
-    };
-    return new Map(Object.entries(values).filter((e): e is [string, Buffer] => e[1] !== undefined));
+  dispose(): Promise<void> {
+    return this.runner.dispose();
   }
 }
+
+/** The real batch and the draws as the graphs' inputs. */
+function stepFeeds(real: tf.Tensor, realLabels: tf.Tensor | undefined, draws: StepDraws): Map<string, Buffer> {
+  const values: Record<StepInputName, Buffer | undefined> = {
+    real: real.dataSync() as Float32Array,
+    realLabels: realLabels?.dataSync() as Int32Array | undefined,
+    zD: draws.zD,
+    fakeLabelsD: draws.fakeLabelsD,
+    zG: draws.zG,
+    fakeLabelsG: draws.fakeLabelsG,
+  };
+  return new Map(Object.entries(values).filter((e): e is [string, Buffer] => e[1] !== undefined));
+}
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** The variables a step reads and updates, named: both models, the EMA generator, both optimizers. */
 function stateVariables(stepper: GanStep): { name: string; variable: tf.Variable }[] {
@@ -288,22 +214,8 @@ function uniforms(seed: number, count: number): Float32Array {
   return values;
 }
 
-const zeros = (t: GraphTensor): Buffer => {
-  const n = t.shape.reduce((a, b) => a * b, 1);
-  return t.dtype === 'float32' ? new Float32Array(n) : t.dtype === 'int32' ? new Int32Array(n) : new Uint8Array(n);
-};
-
 function sameStart(values: ArrayLike<number>, start: Float32Array): boolean {
   if (values.length < start.length) return false;
   for (let i = 0; i < start.length; i++) if (values[i] !== start[i]) return false;
   return true;
-}
-
-function dropoutUniforms(input: GraphTensor, draws: StepDraws): Float32Array {
-  const match = DROPOUT_INPUT.exec(input.name);
-  if (!match) throw new Error(`internal error: no value for the step graph's input ${input.name}`);
-  return uniforms(
-    draws.dropoutSeeds[Number(match[1])],
-    input.shape.reduce((a, b) => a * b, 1),
-  );
 }

@@ -67,8 +67,8 @@ export interface StepEngine {
     measure: boolean,
   ): Promise<StepValues | undefined>;
   /** Makes the tfjs models and optimizers hold the engine's current state (before checkpoints, samples, exports). */
-  sync(): void;
-  dispose(): void;
+  sync(): Promise<void>;
+  dispose(): void | Promise<void>;
 }
 
 /** The EMA decay of step `step`: warmed up as min(decay, (1 + t)/(10 + t)). */
@@ -185,7 +185,7 @@ export class GanStep implements StepEngine {
   }
 
   /** The tfjs models and optimizers are the state: nothing to write back. */
-  sync(): void {}
+  async sync(): Promise<void> {}
 
   dispose(): void {
     this.emaDecay.dispose();

@@ -79,7 +79,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     options.log?.(`resuming at step ${position.step} (epoch ${position.epoch}, batch ${position.batchInEpoch})`);
   }
   const stepsPerEpoch = Math.floor(config.images / config.batchSize);
-  const stepper = createStepEngine(opened, state, rng, options.log);
+  const stepper = await createStepEngine(opened, state, rng, options.log);
   const run: Run = {
     outDir: options.outDir,
     opened,
@@ -106,7 +106,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   } finally {
     run.bar.done();
     run.samples.dispose();
-    stepper.dispose();
+    await stepper.dispose();
   }
   const weights = state.ema !== state.generator ? 'EMA weights' : 'weights';
   options.log?.(
@@ -162,7 +162,7 @@ function decayLearningRates(run: Run, step: number): void {
 async function measure(run: Run): Promise<void> {
   const { config } = run.opened;
   const { step, epoch } = run.position;
-  run.stepper.sync();
+  await run.stepper.sync();
   const scores = await evaluateGenerator(run.state.ema, config);
   await run.metrics.appendEval({ step, epoch, eval: scores }, run.paths.evalPlot);
   if (!isBetter(scores, run.best?.eval as EvalScores | undefined)) return;
@@ -174,7 +174,7 @@ async function measure(run: Run): Promise<void> {
 /** The epoch's picture, the exportable generator (EMA) and discriminator, a checkpoint and the loss plot. */
 async function finishEpoch(run: Run, epoch: number): Promise<void> {
   const { paths, state, position } = run;
-  run.stepper.sync();
+  await run.stepper.sync();
   await run.samples.write(state.ema, paths.sample(epoch));
   await saveModels(run, paths, { epoch, step: position.step });
   await writeRunManifest(run.outDir);

@@ -88,7 +88,7 @@ export async function oneTrainingStep(
     : undefined;
   const runner: StepEngine =
     engine === 'onnx'
-      ? OnnxStep.create(new GanStep(state, gan, config, new Rng(11)), stepper, real, labels, { threads })
+      ? await OnnxStep.create(new GanStep(state, gan, config, new Rng(11)), stepper, real, labels, { threads })
       : stepper;
   const curve: number[][] = [];
   for (let step = 1; step <= steps; step++) {
@@ -100,13 +100,13 @@ export async function oneTrainingStep(
     const values = (await runner.run(step, real, labels, true))!;
     curve.push([values.dLoss, values.gLoss, values.dReal, values.dFake]);
   }
-  runner.sync();
+  await runner.sync();
   const models = ema === generator ? [generator, discriminator] : [generator, discriminator, ema];
   const weights = await Promise.all(
     models.flatMap((m) => m.weights).map(async (w) => (await w.read().data()) as Float32Array),
   );
   tf.dispose([real, ...(labels ? [labels] : [])]);
-  if (runner !== stepper) runner.dispose();
+  if (runner !== stepper) await runner.dispose();
   stepper.dispose();
   disposeTrainingState(state);
   return { losses: curve[steps - 1], curve, weights };

@@ -93,16 +93,21 @@ test('the onnx engine: the same seed gives the same losses; a step leaves no ten
   const state = buildTrainingState(preset, config);
   const real = realBatch([8, ...preset.sampleShape]);
   const stepper = new GanStep(state, ganLoss('bce'), config, new Rng(3));
-  const engine = OnnxStep.create(new GanStep(state, ganLoss('bce'), config, new Rng(4)), stepper, real, undefined);
+  const engine = await OnnxStep.create(
+    new GanStep(state, ganLoss('bce'), config, new Rng(4)),
+    stepper,
+    real,
+    undefined,
+  );
   await engine.run(1, real, undefined, true);
   const before = tf.memory().numTensors;
   await engine.run(2, real, undefined, true);
   await engine.run(3, real, undefined, false);
   assert.equal(tf.memory().numTensors, before, 'steps make no tensors');
-  engine.sync();
+  await engine.sync();
   assert.equal(tf.memory().numTensors, before, 'sync replaces the state, it does not add to it');
   assert.equal(state.dOptimizer.iterations, 3);
-  engine.dispose();
+  await engine.dispose();
   stepper.dispose();
   real.dispose();
   disposeTrainingState(state);
@@ -123,7 +128,12 @@ test('the onnx engine keeps its memory flat over 1,000 steps', async () => {
   const state = buildTrainingState(preset, config);
   const real = realBatch([64, 2]);
   const stepper = new GanStep(state, ganLoss('bce'), config, new Rng(3));
-  const engine = OnnxStep.create(new GanStep(state, ganLoss('bce'), config, new Rng(4)), stepper, real, undefined);
+  const engine = await OnnxStep.create(
+    new GanStep(state, ganLoss('bce'), config, new Rng(4)),
+    stepper,
+    real,
+    undefined,
+  );
   const rss = () => process.memoryUsage().rss;
   for (let step = 1; step <= 100; step++) await engine.run(step, real, undefined, step % 50 === 0);
   global.gc?.();
@@ -134,7 +144,7 @@ test('the onnx engine keeps its memory flat over 1,000 steps', async () => {
   const grown = (rss() - warm) / 2 ** 20;
   assert.ok(grown < 20, `RSS grew by ${grown.toFixed(1)} MB over 900 steps`);
   assert.equal(tf.memory().numTensors, tensors);
-  engine.dispose();
+  await engine.dispose();
   stepper.dispose();
   real.dispose();
   disposeTrainingState(state);

@@ -38,19 +38,25 @@ async function threeSteps(
   const state = buildTrainingState(p, config);
   const real = realBatch([batch, ...p.sampleShape]);
   const stepper = new GanStep(state, ganLoss('bce'), config, new Rng(3));
-  const engine = OnnxStep.create(new GanStep(state, ganLoss('bce'), config, new Rng(4)), stepper, real, undefined, {
-    providers,
-  });
+  const engine = await OnnxStep.create(
+    new GanStep(state, ganLoss('bce'), config, new Rng(4)),
+    stepper,
+    real,
+    undefined,
+    {
+      providers,
+    },
+  );
   const curve: number[][] = [];
   for (let step = 1; step <= 3; step++) {
     const v = (await engine.run(step, real, undefined, true))!;
     curve.push([v.dLoss, v.gLoss, v.dReal, v.dFake]);
   }
-  engine.sync();
+  await engine.sync();
   const weights = [...state.generator.weights, ...state.discriminator.weights].map(
     (w) => w.read().dataSync().slice() as Float32Array,
   );
-  engine.dispose();
+  await engine.dispose();
   stepper.dispose();
   tf.dispose(real);
   disposeTrainingState(state);
