@@ -1,4 +1,6 @@
 /** Seeded training steps of a preset on the active tfjs backend or the onnx engine, for comparing them kernel for kernel. */
+
+import assert from 'node:assert/strict';
 import { Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import type { Preset } from '../../src/presets/index.js';
@@ -36,8 +38,9 @@ export interface TrainingStepOptions extends Partial<StepConfig> {
   lrDecay?: boolean;
   /** The tfjs engine (GanStep on the active backend, the default) or the onnx engine (captured on it). */
   engine?: 'tfjs' | 'onnx';
-  /** The onnx engine's onnxruntime threads (default: its choice). */
+  /** The onnx engine's onnxruntime threads (default: its choice) and execution providers (default: the CPU). */
   threads?: number;
+  providers?: string[];
 }
 
 /**
@@ -55,6 +58,7 @@ export async function oneTrainingStep(
     loss = 'bce',
     labelSmoothing = 0,
     threads,
+    providers,
     ...options
   }: TrainingStepOptions = {},
 ): Promise<StepResult> {
@@ -88,7 +92,10 @@ export async function oneTrainingStep(
     : undefined;
   const runner: StepEngine =
     engine === 'onnx'
-      ? await OnnxStep.create(new GanStep(state, gan, config, new Rng(11)), stepper, real, labels, { threads })
+      ? await OnnxStep.create(new GanStep(state, gan, config, new Rng(11)), stepper, real, labels, {
+          threads,
+          providers,
+        })
       : stepper;
   const curve: number[][] = [];
   for (let step = 1; step <= steps; step++) {
@@ -110,4 +117,28 @@ export async function oneTrainingStep(
   stepper.dispose();
   disposeTrainingState(state);
   return { losses: curve[steps - 1], curve, weights };
+}
+
+/** Each step's losses within `lossTolerance` (relative to max(1, |loss|)) and every weight within `weightTolerance`. */
+export function assertSameSteps(
+  actual: StepResult,
+  expected: StepResult,
+  what: string,
+  { lossTolerance = 1e-4, weightTolerance = 1e-5 } = {},
+): void {
+  for (const [s, losses] of actual.curve.entries()) {
+    for (const [i, l] of losses.entries()) {
+      const e = expected.curve[s][i];
+      assert.ok(
+        Math.abs(l - e) <= lossTolerance * Math.max(1, Math.abs(e)),
+        `${what} step ${s + 1} loss ${i}: ${l} vs ${e}`,
+      );
+    }
+  }
+  assert.equal(actual.weights.length, expected.weights.length);
+  actual.weights.forEach((w, i) => {
+    let worst = 0;
+    for (let j = 0; j < w.length; j++) worst = Math.max(worst, Math.abs(w[j] - expected.weights[i][j]));
+    assert.ok(worst <= weightTolerance, `${what}: weight ${i} differs by ${worst}`);
+  });
 }

@@ -12,32 +12,13 @@ import { ganLoss } from '../../src/train/losses.js';
 import { OnnxStep } from '../../src/train/onnx-step.js';
 import { buildTrainingState, disposeTrainingState } from '../../src/train/run-setup.js';
 import { GanStep } from '../../src/train/step.js';
-import { oneTrainingStep, realBatch, type StepResult, type TrainingStepOptions } from '../tfjs/training-step.js';
-
-/** Losses within 1e-4 (relative), every weight within 1e-5, as the issue's bar for a new engine. */
-function assertSameStep(onnx: StepResult, tfjs: StepResult, what: string): void {
-  for (const [s, losses] of onnx.curve.entries()) {
-    for (const [i, l] of losses.entries()) {
-      const expected = tfjs.curve[s][i];
-      assert.ok(
-        Math.abs(l - expected) <= 1e-4 * Math.max(1, Math.abs(expected)),
-        `${what} step ${s + 1} loss ${i}: ${l} vs ${expected}`,
-      );
-    }
-  }
-  assert.equal(onnx.weights.length, tfjs.weights.length);
-  onnx.weights.forEach((w, i) => {
-    let worst = 0;
-    for (let j = 0; j < w.length; j++) worst = Math.max(worst, Math.abs(w[j] - tfjs.weights[i][j]));
-    assert.ok(worst <= 1e-5, `${what}: weight ${i} differs by ${worst}`);
-  });
-}
+import { assertSameSteps, oneTrainingStep, realBatch, type TrainingStepOptions } from '../tfjs/training-step.js';
 
 async function compareEngines(preset: string, batch: number, options: TrainingStepOptions = {}): Promise<void> {
   await selectBackend('wasm');
   const tfjs = await oneTrainingStep(getPreset(preset), batch, options);
   const onnx = await oneTrainingStep(getPreset(preset), batch, { ...options, engine: 'onnx' });
-  assertSameStep(onnx, tfjs, `${preset} ${JSON.stringify(options)}`);
+  assertSameSteps(onnx, tfjs, `${preset} ${JSON.stringify(options)}`);
 }
 
 for (const preset of Object.values(PRESETS)) {
@@ -68,15 +49,7 @@ test('200 steps of seed-mlp on a fixed batch: the onnx loss curve follows the wa
   const tfjs = await oneTrainingStep(getPreset('seed-mlp'), 32, options);
   const onnx = await oneTrainingStep(getPreset('seed-mlp'), 32, { ...options, engine: 'onnx' });
   // float summation order differs (XNNPACK vs MLAS), so the runs drift apart slowly; each loss stays close
-  for (const [s, losses] of onnx.curve.entries()) {
-    for (const [i, l] of losses.entries()) {
-      const expected = tfjs.curve[s][i];
-      assert.ok(
-        Math.abs(l - expected) <= 1e-2 * Math.max(1, Math.abs(expected)),
-        `step ${s + 1} loss ${i}: ${l} vs ${expected}`,
-      );
-    }
-  }
+  assertSameSteps(onnx, tfjs, 'seed-mlp', { lossTolerance: 1e-2, weightTolerance: 1e-2 });
   const moved = Math.abs(tfjs.curve[199][1] - tfjs.curve[0][1]);
   assert.ok(moved > 0.05, `the generator loss moved over the run (${moved})`);
 });
@@ -88,29 +61,16 @@ test('the onnx engine: the same seed gives the same losses; a step leaves no ten
   const second = await oneTrainingStep(getPreset('dcgan'), 8, options);
   assert.deepEqual(first.curve, second.curve);
 
-  const preset = getPreset('dcgan');
-  const config = { ...stateConfig(preset.latentSize, 8), emaDecay: 0.99 };
-  const state = buildTrainingState(preset, config);
-  const real = realBatch([8, ...preset.sampleShape]);
-  const stepper = new GanStep(state, ganLoss('bce'), config, new Rng(3));
-  const engine = await OnnxStep.create(
-    new GanStep(state, ganLoss('bce'), config, new Rng(4)),
-    stepper,
-    real,
-    undefined,
-  );
-  await engine.run(1, real, undefined, true);
+  const { state, engine, step, dispose } = await handMadeEngine('dcgan', 8, 0.99);
+  await step(1, true);
   const before = tf.memory().numTensors;
-  await engine.run(2, real, undefined, true);
-  await engine.run(3, real, undefined, false);
+  await step(2, true);
+  await step(3, false);
   assert.equal(tf.memory().numTensors, before, 'steps make no tensors');
   await engine.sync();
   assert.equal(tf.memory().numTensors, before, 'sync replaces the state, it does not add to it');
   assert.equal(state.dOptimizer.iterations, 3);
-  await engine.dispose();
-  stepper.dispose();
-  real.dispose();
-  disposeTrainingState(state);
+  await dispose();
 });
 
 test('the onnx engine gives the same losses on one onnxruntime thread as on two (so it may choose the faster)', async () => {
@@ -123,31 +83,18 @@ test('the onnx engine gives the same losses on one onnxruntime thread as on two 
 
 test('the onnx engine keeps its memory flat over 1,000 steps', async () => {
   await selectBackend('wasm');
-  const preset = getPreset('mlp-2d');
-  const config = stateConfig(preset.latentSize, 64);
-  const state = buildTrainingState(preset, config);
-  const real = realBatch([64, 2]);
-  const stepper = new GanStep(state, ganLoss('bce'), config, new Rng(3));
-  const engine = await OnnxStep.create(
-    new GanStep(state, ganLoss('bce'), config, new Rng(4)),
-    stepper,
-    real,
-    undefined,
-  );
+  const { step, dispose } = await handMadeEngine('mlp-2d', 64);
   const rss = () => process.memoryUsage().rss;
-  for (let step = 1; step <= 100; step++) await engine.run(step, real, undefined, step % 50 === 0);
+  for (let n = 1; n <= 100; n++) await step(n, n % 50 === 0);
   global.gc?.();
   const warm = rss();
   const tensors = tf.memory().numTensors;
-  for (let step = 101; step <= 1000; step++) await engine.run(step, real, undefined, step % 50 === 0);
+  for (let n = 101; n <= 1000; n++) await step(n, n % 50 === 0);
   global.gc?.();
   const grown = (rss() - warm) / 2 ** 20;
   assert.ok(grown < 20, `RSS grew by ${grown.toFixed(1)} MB over 900 steps`);
   assert.equal(tf.memory().numTensors, tensors);
-  await engine.dispose();
-  stepper.dispose();
-  real.dispose();
-  disposeTrainingState(state);
+  await dispose();
 });
 
 test('a kernel the engine cannot write stops the capture with one line naming it', async () => {
@@ -160,6 +107,29 @@ test('a kernel the engine cannot write stops the capture with one line naming it
   );
   x.dispose();
 });
+
+/** A fresh state of `preset` and an onnx engine over it, stepping on a fixed real batch. */
+async function handMadeEngine(preset: string, batchSize: number, emaDecay = 0) {
+  const p = getPreset(preset);
+  const config = { ...stateConfig(p.latentSize, batchSize), emaDecay };
+  const state = buildTrainingState(p, config);
+  const real = realBatch([batchSize, ...p.sampleShape]);
+  const stepper = new GanStep(state, ganLoss('bce'), config, new Rng(3));
+  const engine = await OnnxStep.create(
+    new GanStep(state, ganLoss('bce'), config, new Rng(4)),
+    stepper,
+    real,
+    undefined,
+  );
+  const step = (n: number, measure: boolean) => engine.run(n, real, undefined, measure);
+  const dispose = async () => {
+    await engine.dispose();
+    stepper.dispose();
+    real.dispose();
+    disposeTrainingState(state);
+  };
+  return { state, engine, step, dispose };
+}
 
 /** What buildTrainingState and GanStep read, for the hand-made engines above. */
 function stateConfig(latentSize: number, batchSize: number) {
