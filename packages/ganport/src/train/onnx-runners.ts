@@ -15,7 +15,7 @@ import { DEFAULT_OPSET } from '../onnx/opsets.js';
 import { encodeModel } from '../onnx/proto.js';
 import type { CapturedGraph, GraphTensor } from '../tfjs/capture.js';
 import { ONNX_DTYPE } from '../tfjs/onnx-kernels/index.js';
-import { type Feed, OrtSession } from '../tfjs/ort-session.js';
+import { type Feed, OrtSession, type SessionOptions } from '../tfjs/ort-session.js';
 
 export type Buffer = Float32Array | Int32Array | Uint8Array;
 
@@ -127,19 +127,25 @@ class HostRunner implements GraphRunner {
   }
 
   /**
-   * The step graph's session on the intra-op threads that run it fastest here: every core, or one
-   * (small graphs lose more to the threads' handovers than they gain), timed on the current state
-   * with the outputs going to scratch arrays. The thread count does not change the results (tested).
+   * The step graph's session on the intra-op threads that run it fastest here: every core (their
+   * idle threads spinning between ops or sleeping) or one (small graphs lose more to the threads'
+   * handovers than they gain), timed on the current state with the outputs going to scratch arrays.
+   * Neither changes the results (tested).
    */
   private fastestSession(options: RunnerOptions): { session: OrtSession; threads: number } {
     const override = options.threads ?? (Number(process.env.GANPORT_ORT_THREADS) || undefined);
-    const candidates = override ? [override] : [...new Set([cpus().length, 1])];
+    const cores = cpus().length;
+    const candidates: SessionOptions[] = override
+      ? [{ threads: override }]
+      : cores > 1
+        ? [{ threads: cores }, { threads: cores, spinning: true }, { threads: 1 }]
+        : [{ threads: 1 }];
     const feeds = this.inputs(this.train, new Map());
     const scratch = new Map([...this.next].map(([name, buffer]) => [name, buffer.slice()]));
     const fetches = this.fetches({ dLoss: new Float32Array(1), gLoss: new Float32Array(1) }, scratch);
     let best: { session: OrtSession; ms: number; threads: number } | undefined;
-    for (const threads of candidates) {
-      const session = new OrtSession(this.train.model, { threads, providers: options.providers });
+    for (const candidate of candidates) {
+      const session = new OrtSession(this.train.model, { ...candidate, providers: options.providers });
       let ms = Infinity;
       for (let run = 0; candidates.length > 1 && run < 4; run++) {
         const t0 = performance.now();
@@ -148,7 +154,7 @@ class HostRunner implements GraphRunner {
       }
       if (best === undefined || ms < best.ms) {
         best?.session.dispose();
-        best = { session, ms, threads };
+        best = { session, ms, threads: candidate.threads ?? 1 };
       } else session.dispose();
     }
     return { session: best!.session, threads: best!.threads };
