@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
+import type { EvalScores } from './eval-scores.js';
 import { hasManifest, MANIFEST, verifyManifest, writeManifest } from './manifest.js';
 
 export type RunPaths = ReturnType<typeof runPaths>;
@@ -187,7 +188,7 @@ export const writeRunManifest = (runDir: string): Promise<void> =>
 export interface BestMeasurement {
   step: number;
   epoch: number;
-  eval: Record<string, number>;
+  eval: EvalScores;
 }
 
 /** The best measurement kept in RUN/best/ (recorded in its generator's model.json), or undefined when none is. */

@@ -8,13 +8,9 @@ import type * as tf from '@tensorflow/tfjs';
 import { evaluateImages } from '../eval/images.js';
 import { evaluateMixture, MAX_MIXTURE_SAMPLES } from '../eval/mixtures.js';
 import { modelToBytes } from '../export/index.js';
+import type { EvalScores } from '../formats/eval-scores.js';
 import { exportedModelFacts } from '../formats/model-dir.js';
 import type { RunConfig } from '../formats/run-dir.js';
-
-/** What one evaluation measured: image metrics, or the 2-D protocol's. */
-export type EvalScores =
-  | { fcd: number; precision: number; recall: number; class_kl: number; class_accuracy?: number }
-  | { modes: number; high_quality_percent: number; reverse_kl: number };
 
 /**
  * Whether measurement `a` beats `best` (undefined: nothing kept yet): images by FCD, lower is better;

@@ -5,8 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { appendFile, readFile } from 'node:fs/promises';
+import { type EvalScores, scoreNames, scoreOf } from '../formats/eval-scores.js';
 import { writeFileAtomic } from '../util/files.js';
-import type { EvalScores } from './evaluation.js';
 
 export interface MetricsLine {
   step: number;
@@ -153,10 +153,10 @@ export function lossPlotSvg(metrics: MetricsLine[], title: string): string {
 
 /** One chart per measured quantity (FCD, precision, recall, … or modes, high quality, reverse KL), stacked. */
 export function evalPlotSvg(lines: EvalLine[], title: string): string {
-  const keys = [...new Set(lines.flatMap((l) => Object.keys(l.eval)))];
+  const keys = [...new Set(lines.flatMap((l) => scoreNames(l.eval)))];
   const charts = keys.map((key, i) => {
     const points = lines.flatMap((l): [number, number][] => {
-      const value = (l.eval as Record<string, number | undefined>)[key];
+      const value = scoreOf(l.eval, key);
       return value === undefined ? [] : [[l.step, value]];
     });
     const label = key.replaceAll('_', ' ');

@@ -18,7 +18,7 @@ import { saveLayersModel } from '../tfjs/model-io.js';
 import { acquireLock } from '../util/lock.js';
 import { CheckpointPolicy } from './checkpoints.js';
 import { createStepEngine } from './engines.js';
-import { type EvalScores, evaluateGenerator, isBetter } from './evaluation.js';
+import { evaluateGenerator, isBetter } from './evaluation.js';
 import { type MetricsLine, MetricsWriter } from './metrics.js';
 import { ProgressBar } from './progress.js';
 import { buildTrainingState, type OpenedRun, openRun, startPosition, type TrainOptions } from './run-setup.js';
@@ -165,7 +165,7 @@ async function measure(run: Run): Promise<void> {
   run.stepper.sync();
   const scores = await evaluateGenerator(run.state.ema, config);
   await run.metrics.appendEval({ step, epoch, eval: scores }, run.paths.evalPlot);
-  if (!isBetter(scores, run.best?.eval as EvalScores | undefined)) return;
+  if (!isBetter(scores, run.best?.eval)) return;
   run.best = { step, epoch, eval: scores };
   await saveModels(run, { generator: run.paths.bestGenerator, discriminator: run.paths.bestDiscriminator }, run.best);
   await writeRunManifest(run.outDir);
