@@ -8,6 +8,7 @@ import { GanportError, Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import {
   type BestMeasurement,
+  bestMeasurementMetadata,
   type RunPaths,
   readBestMeasurement,
   runPaths,
@@ -136,7 +137,7 @@ async function trainEpoch(run: Run, epoch: number): Promise<void> {
     Object.assign(position, { step, epoch, batchInEpoch: i + 1, rng: run.rng.state });
     if (values) await run.metrics.append(metricsLine(values, position, run.speed, run.checkpoints));
     const { imagesPerSecond, etaSeconds } = run.speed.at(step);
-    const losses = { D: run.metrics.last?.d_loss, G: run.metrics.last?.g_loss };
+    const losses = { D: run.metrics.last?.dLoss, G: run.metrics.last?.gLoss };
     run.bar.update(
       { epoch, epochs: config.epochs, step: i + 1, steps: stepsPerEpoch, imagesPerSecond, etaSeconds, losses },
       endOfEpoch,
@@ -167,7 +168,8 @@ async function measure(run: Run): Promise<void> {
   await run.metrics.appendEval({ step, epoch, eval: scores }, run.paths.evalPlot);
   if (!isBetter(scores, run.best?.eval)) return;
   run.best = { step, epoch, eval: scores };
-  await saveModels(run, { generator: run.paths.bestGenerator, discriminator: run.paths.bestDiscriminator }, run.best);
+  const bestDirs = { generator: run.paths.bestGenerator, discriminator: run.paths.bestDiscriminator };
+  await saveModels(run, bestDirs, bestMeasurementMetadata(run.best));
   await writeRunManifest(run.outDir);
 }
 
@@ -235,12 +237,12 @@ function metricsLine(
   return {
     step: position.step,
     epoch: position.epoch,
-    d_loss: dLoss,
-    g_loss: gLoss,
-    d_real: dReal,
-    d_fake: dFake,
-    images_per_sec: round(imagesPerSecond),
-    elapsed_s: round(elapsedSeconds),
+    dLoss,
+    gLoss,
+    dReal,
+    dFake,
+    imagesPerSecond: round(imagesPerSecond),
+    elapsedSeconds: round(elapsedSeconds),
   };
 }
 
