@@ -26,6 +26,7 @@ import { buildTrainingState, type OpenedRun, openRun, startPosition, type TrainO
 import { SampleWriter } from './samples.js';
 import type { RunPosition, TrainingState } from './state.js';
 import type { StepEngine, StepValues } from './step.js';
+import { Throughput } from './throughput.js';
 
 export type { MetricsLine } from './metrics.js';
 export { readMetrics } from './metrics.js';
@@ -197,27 +198,6 @@ async function saveModels(
     ganport: { role: 'generator', ...common, ema: config.emaDecay },
   });
   await saveLayersModel(run.state.discriminator, dirs.discriminator, { ganport: { role: 'discriminator', ...common } });
-}
-
-/** Images per second since this process started training, and the time left to the last step. */
-class Throughput {
-  private readonly start = Date.now();
-
-  constructor(
-    private readonly startStep: number,
-    private readonly batchSize: number,
-    private readonly totalSteps: number,
-  ) {}
-
-  at(step: number): { imagesPerSecond: number; etaSeconds: number; elapsedSeconds: number } {
-    const elapsedSeconds = (Date.now() - this.start) / 1000;
-    const imagesPerSecond = ((step - this.startStep) * this.batchSize) / Math.max(elapsedSeconds, 1e-3);
-    return {
-      imagesPerSecond,
-      elapsedSeconds,
-      etaSeconds: ((this.totalSteps - step) * this.batchSize) / imagesPerSecond,
-    };
-  }
 }
 
 /** The metrics line of a measured step; a diverged step stops the run, naming the checkpoint it leaves. */
