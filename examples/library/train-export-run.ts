@@ -17,7 +17,7 @@ const trained: TrainResult = await train({
   limit: 4096,
   quiet: true,
 });
-console.log(`trained ${trained.steps} steps on ${trained.backend.name}: D loss ${trained.last.d_loss.toFixed(3)}`);
+console.log(`trained ${trained.steps} steps on ${trained.backend.name}: D loss ${trained.last.dLoss.toFixed(3)}`);
 
 const { files } = await exportRun(run, model);
 console.log(`exported ${files.map((f) => f.path).join(', ')}`);

@@ -13,8 +13,9 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { mapScores, type ScoreName, scoreNames, scoreOf } from '../src/formats/eval-scores.js';
 import { readRunConfig } from '../src/formats/run-dir.js';
-import { type EvalScores, isBetter } from '../src/train/evaluation.js';
+import { isBetter } from '../src/train/evaluation.js';
 import { type EvalLine, evalPlotSvg, readEvalLines, readMetrics } from '../src/train/metrics.js';
 import { packageRoot } from '../src/util/files.js';
 
@@ -91,11 +92,8 @@ function meanCurve(runs: EvalLine[][]): EvalLine[] {
   const steps = [...new Set(runs.flat().map((l) => l.step))].sort((a, b) => a - b);
   return steps.map((step) => {
     const at = runs.flatMap((lines) => lines.filter((l) => l.step === step));
-    const keys = Object.keys(at[0].eval) as (keyof (typeof at)[0]['eval'])[];
-    const averaged = Object.fromEntries(
-      keys.map((k) => [k, mean(at.map((l) => (l.eval as Record<string, number>)[k]))]),
-    );
-    return { step, epoch: at[0].epoch, eval: averaged as EvalScores };
+    const averaged = mapScores(at[0].eval, (name) => mean(at.map((l) => scoreOf(l.eval, name)!)));
+    return { step, epoch: at[0].epoch, eval: averaged };
   });
 }
 
@@ -103,7 +101,7 @@ await trainAll();
 const runs = await Promise.all(seeds.map((seed) => readEvalLines(join(runDir(seed), 'metrics.jsonl'))));
 const last = runs.map((lines) => lines.at(-1)!);
 const best = runs.map((lines) => lines.reduce((a, b) => (isBetter(b.eval, a.eval) ? b : a)));
-const keys = Object.keys(last[0].eval);
+const keys = scoreNames(last[0].eval);
 console.log(
   `\n${values.out}: ${seeds.length} training seeds (${seeds.join(', ')}), ganport train ${trainArgs.join(' ')}`,
 );
@@ -111,7 +109,7 @@ for (const [name, lines] of [
   ['last measurement', last],
   ['best measurement', best],
 ] as const) {
-  const column = (k: string) => lines.map((l) => (l.eval as Record<string, number>)[k]);
+  const column = (k: ScoreName) => lines.map((l) => scoreOf(l.eval, k)!);
   console.log(`  ${name.padEnd(17)} ${keys.map((k) => `${k} ${cell(column(k))}`).join('   ')}`);
   console.log(`  ${''.padEnd(17)} at steps ${lines.map((l) => l.step).join(', ')}`);
 }

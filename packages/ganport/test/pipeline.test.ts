@@ -11,14 +11,10 @@ import { loadImageDataset } from '../src/datasets/fashion-mnist.js';
 import { exportRun, modelPaths } from '../src/export/index.js';
 import { runParity } from '../src/parity/parity.js';
 import { loadLayersModel } from '../src/tfjs/model-io.js';
-import { type MetricsLine, train } from '../src/train/train.js';
+import { readMetrics, train } from '../src/train/train.js';
 import { maxAbsDiff, runCli, SAMPLE_DATA, tempDir } from './helpers.js';
 
-const readMetrics = (dir: string): MetricsLine[] =>
-  readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as MetricsLine);
+const metricsOf = (dir: string) => readMetrics(join(dir, 'metrics.jsonl'));
 
 const options = (outDir: string) => ({
   preset: 'seed-mlp',
@@ -42,7 +38,7 @@ before(async () => {
   await exportRun(runDir, modelDir);
 });
 
-test('a run writes models, config, metrics and a sample grid', () => {
+test('a run writes models, config, metrics and a sample grid', async () => {
   for (const f of [
     'config.json',
     'metrics.jsonl',
@@ -53,7 +49,7 @@ test('a run writes models, config, metrics and a sample grid', () => {
   ]) {
     assert.ok(existsSync(join(runDir, f)), f);
   }
-  const metrics = readMetrics(runDir);
+  const metrics = await metricsOf(runDir);
   assert.deepEqual(
     metrics.map((m) => m.step),
     [5, 10, 15, 20],
@@ -63,18 +59,18 @@ test('a run writes models, config, metrics and a sample grid', () => {
   assert.equal(grid.height, grid.width);
 });
 
-test('the discriminator learns to tell real images from generated ones', () => {
-  const last = readMetrics(runDir).at(-1)!;
-  assert.ok(last.d_real > last.d_fake + 0.1, `D(real) ${last.d_real} vs D(fake) ${last.d_fake}`);
-  assert.ok(Number.isFinite(last.d_loss) && Number.isFinite(last.g_loss));
+test('the discriminator learns to tell real images from generated ones', async () => {
+  const last = (await metricsOf(runDir)).at(-1)!;
+  assert.ok(last.dReal > last.dFake + 0.1, `D(real) ${last.dReal} vs D(fake) ${last.dFake}`);
+  assert.ok(Number.isFinite(last.dLoss) && Number.isFinite(last.gLoss));
 });
 
 test('the same seed on the same backend gives the same losses', async () => {
   const again = tempDir();
   await train(options(again));
   assert.deepEqual(
-    readMetrics(again).map(({ d_loss, g_loss, d_real, d_fake }) => [d_loss, g_loss, d_real, d_fake]),
-    readMetrics(runDir).map(({ d_loss, g_loss, d_real, d_fake }) => [d_loss, g_loss, d_real, d_fake]),
+    (await metricsOf(again)).map(({ dLoss, gLoss, dReal, dFake }) => [dLoss, gLoss, dReal, dFake]),
+    (await metricsOf(runDir)).map(({ dLoss, gLoss, dReal, dFake }) => [dLoss, gLoss, dReal, dFake]),
   );
 });
 

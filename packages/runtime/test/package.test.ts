@@ -2,12 +2,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-
-/** packages/runtime, from dist/test/ where this file runs. */
-const PACKAGE = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { PACKAGE } from './helpers.js';
 
 test('package.json exports pick the node adapter in Node and the web adapter for browsers', () => {
   const resolve = (conditions: string[]) =>

@@ -3,6 +3,7 @@
  * `features` and `probabilities` outputs), classifier.json, metrics.jsonl and the tfjs model.
  */
 import { join } from 'node:path';
+import type { FileFieldNames } from '../util/file-fields.js';
 
 /** What classifier.json records: the settings, and the accuracy measured on the held-out test split. */
 export interface ClassifierRecord {
@@ -21,6 +22,25 @@ export interface ClassifierRecord {
   trainSeconds: number;
   ganportVersion: string;
 }
+
+/** One line of metrics.jsonl per epoch. */
+export interface ClassifierMetricsLine {
+  epoch: number;
+  /** The mean loss of the epoch's steps. */
+  trainLoss: number;
+  testAccuracy: number;
+  elapsedSeconds: number;
+}
+
+/** A metrics line's fields as metrics.jsonl names them. */
+export const CLASSIFIER_METRICS_FILE_NAMES: FileFieldNames<ClassifierMetricsLine> = {
+  epoch: 'epoch',
+  trainLoss: 'train_loss',
+  testAccuracy: 'test_accuracy',
+  elapsedSeconds: 'elapsed_s',
+};
+
+export type ClassifierPaths = ReturnType<typeof classifierPaths>;
 
 export const classifierPaths = (dir: string) => ({
   onnx: join(dir, 'classifier.onnx'),

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
+import { type EvalScores, scoresFromFile, scoresToFile } from './eval-scores.js';
 import { hasManifest, MANIFEST, verifyManifest, writeManifest } from './manifest.js';
 
 export type RunPaths = ReturnType<typeof runPaths>;
@@ -183,22 +184,32 @@ export const writeRunManifest = (runDir: string): Promise<void> =>
     EXPORTED_FILES.filter((entry) => existsSync(join(runDir, entry))),
   );
 
-/** Where the best `--eval-every` measurement of a run was taken, and what it measured (scores as in metrics.jsonl). */
+/** Where the best `--eval-every` measurement of a run was taken, and what it measured. */
 export interface BestMeasurement {
   step: number;
   epoch: number;
-  eval: Record<string, number>;
+  eval: EvalScores;
 }
+
+/** How the models kept for a measurement record it in their model.json (the scores under their file names). */
+export const bestMeasurementMetadata = ({ step, epoch, eval: scores }: BestMeasurement) => ({
+  step,
+  epoch,
+  eval: scoresToFile(scores),
+});
 
 /** The best measurement kept in RUN/best/ (recorded in its generator's model.json), or undefined when none is. */
 export async function readBestMeasurement(runDir: string): Promise<BestMeasurement | undefined> {
   const path = join(runPaths(runDir).bestGenerator, 'model.json');
   if (!existsSync(path)) return undefined;
-  const json = JSON.parse(await readFile(path, 'utf8')) as { userDefinedMetadata?: { ganport?: BestMeasurement } };
-  const best = json.userDefinedMetadata?.ganport;
-  if (!best || !Number.isInteger(best.step) || typeof best.eval !== 'object')
+  const json = JSON.parse(await readFile(path, 'utf8')) as {
+    userDefinedMetadata?: { ganport?: { step?: unknown; epoch?: unknown; eval?: unknown } };
+  };
+  const { step, epoch, eval: recorded } = json.userDefinedMetadata?.ganport ?? {};
+  const scores = scoresFromFile(recorded);
+  if (!Number.isInteger(step) || !Number.isInteger(epoch) || !scores)
     throw new GanportError(`${path} does not record the measurement it was kept for`);
-  return { step: best.step, epoch: best.epoch, eval: best.eval };
+  return { step: step as number, epoch: epoch as number, eval: scores };
 }
 
 /** Checks config.json and the exported models against manifest.json; runs from before manifests pass unverified. */

@@ -225,14 +225,43 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
   return ua.every((v, i) => v === ub[i]);
 }
 
+/** What a parity run compares: the exported generator, the latents every runtime is fed, and the rows to run. */
+interface ParityPlan {
+  paths: ReturnType<typeof modelPaths>;
+  /** generator.onnx */
+  bytes: Uint8Array;
+  info: GeneratorInfo;
+  latents: Float32Array;
+  seed: number;
+  count: number;
+  tolerance: number;
+  webgpuTolerance: number;
+  runtimes: RuntimeName[];
+  /** Rows named by the caller must run; by default a WebGPU row that cannot is skipped instead. */
+  runtimesNamed: boolean;
+  backend?: string;
+  chromium?: string;
+}
+
+/** What the runtimes computed, and why the WebGPU rows that did not run were skipped. */
+interface RuntimeOutputs {
+  outputs: Map<RuntimeName, RuntimeOutput>;
+  skipped: Map<RuntimeName, string>;
+}
+
 /** Compares the runtimes on MODEL: an exported model directory, or the name of a shipped model. */
 export async function runParity(model: string, options: ParityOptions = {}): Promise<ParityReport> {
+  const plan = await resolveParity(model, options);
+  return reportParity(plan, await runRuntimes(plan));
+}
+
+/** The settings with their defaults, and the model directory checked and read. */
+async function resolveParity(model: string, options: ParityOptions): Promise<ParityPlan> {
   const modelDir = resolveShippedModel(model);
   const seed = options.seed ?? 0;
   const count = options.count ?? 16;
   const tolerance = options.tolerance ?? DEFAULT_TOLERANCE;
   const webgpuTolerance = options.webgpuTolerance ?? Math.max(tolerance, DEFAULT_WEBGPU_TOLERANCE);
-  const runtimes = options.runtimes ?? [...RUNTIMES];
   if (!(tolerance > 0)) throw new GanportError(`tolerance must be > 0, got ${tolerance}`);
   if (!(webgpuTolerance > 0)) throw new GanportError(`the WebGPU tolerance must be > 0, got ${webgpuTolerance}`);
   const paths = modelPaths(modelDir);
@@ -250,70 +279,68 @@ export async function runParity(model: string, options: ParityOptions = {}): Pro
   }
   const bytes = await readFile(paths.generator);
   const info = generatorInfo(readOnnxInfo(bytes));
-  const latents = sampleLatents({ seed, count, dim: info.latentSize });
-  const { layout, outputShape } = info;
+  return {
+    paths,
+    bytes,
+    info,
+    latents: sampleLatents({ seed, count, dim: info.latentSize }),
+    seed,
+    count,
+    tolerance,
+    webgpuTolerance,
+    runtimes: options.runtimes ?? [...RUNTIMES],
+    runtimesNamed: options.runtimes !== undefined,
+    backend: options.backend,
+    chromium: options.chromium,
+  };
+}
 
+/** The tfjs reference, then each runtime asked for, one at a time. */
+async function runRuntimes(plan: ParityPlan): Promise<RuntimeOutputs> {
+  const { paths, bytes, latents, seed, count, chromium } = plan;
   const outputs = new Map<RuntimeName, RuntimeOutput>();
   const skipped = new Map<RuntimeName, string>();
   /** Runs one row; a WebGPU row that cannot run is skipped unless it was asked for by name. */
   const run = async (runtime: RuntimeName, compute: () => Promise<RuntimeOutput>) => {
-    if (!runtimes.includes(runtime)) return;
+    if (!plan.runtimes.includes(runtime)) return;
     try {
       outputs.set(runtime, await compute());
     } catch (err) {
-      if (!WEBGPU_RUNTIMES.includes(runtime) || options.runtimes !== undefined) throw err;
+      if (!WEBGPU_RUNTIMES.includes(runtime) || plan.runtimesNamed) throw err;
       skipped.set(runtime, (err as Error).message.split('\n')[0]);
     }
   };
-  outputs.set('tfjs', await runTfjs(paths.tfjsGeneratorJson, latents, info, options.backend));
+  outputs.set('tfjs', await runTfjs(paths.tfjsGeneratorJson, latents, plan.info, plan.backend));
   await run('ort-node', () => runOrt(nodeRuntime, bytes, latents));
   await run('ort-node-webgpu', () => {
     prepareVulkan(); // onnxruntime-node's own Dawn needs a Vulkan loader and driver on Linux
     return runOrt(nodeRuntime, bytes, latents, ['webgpu']);
   });
   await run('ort-web', () => runOrt(webRuntime, bytes, latents));
-  await run('ort-web-chromium', () => runChromium(paths.generator, seed, count, 'wasm', options.chromium));
-  await run('ort-web-chromium-webgpu', () => runChromium(paths.generator, seed, count, 'webgpu', options.chromium));
+  await run('ort-web-chromium', () => runChromium(paths.generator, seed, count, 'wasm', chromium));
+  await run('ort-web-chromium-webgpu', () => runChromium(paths.generator, seed, count, 'webgpu', chromium));
+  return { outputs, skipped };
+}
 
+/** Every row against tfjs's output, and the verdict: each row within its tolerance, the latents the same bits. */
+function reportParity(plan: ParityPlan, { outputs, skipped }: RuntimeOutputs): ParityReport {
+  const { count, tolerance, webgpuTolerance } = plan;
+  const { layout, outputShape } = plan.info;
   // tfjs is channels-last; a model exported with --layout nchw is compared in its own layout.
   const tfjsRaw = outputs.get('tfjs')!.output;
   const tfjsOutput =
     layout === 'NCHW' ? toChannelsFirst(tfjsRaw, count, [outputShape[1], outputShape[2], outputShape[0]]) : tfjsRaw;
-  const rows: ParityRow[] = [];
-  for (const runtime of RUNTIMES) {
-    const out = outputs.get(runtime);
+  const rows = RUNTIMES.flatMap((runtime): ParityRow[] => {
     const rowTolerance = WEBGPU_RUNTIMES.includes(runtime) ? webgpuTolerance : tolerance;
     const reason = skipped.get(runtime);
-    if (reason !== undefined) {
-      rows.push({
-        runtime,
-        provider: 'webgpu',
-        maxAbsError: Number.NaN,
-        meanAbsError: Number.NaN,
-        loadMs: 0,
-        runMs: 0,
-        tolerance: rowTolerance,
-        ok: true,
-        skipped: reason,
-      });
-    }
-    if (!out) continue;
-    const { max, mean } = compare(tfjsOutput, out.output);
-    rows.push({
-      runtime,
-      provider: out.provider,
-      maxAbsError: max,
-      meanAbsError: mean,
-      loadMs: out.loadMs,
-      runMs: out.runMs,
-      tolerance: rowTolerance,
-      ok: max <= rowTolerance,
-    });
-  }
-  const latentsIdentical = [...outputs.values()].every((o) => !o.latents || sameBits(o.latents, latents));
+    if (reason !== undefined) return [skippedRow(runtime, rowTolerance, reason)];
+    const out = outputs.get(runtime);
+    return out ? [comparedRow(runtime, out, tfjsOutput, rowTolerance)] : [];
+  });
+  const latentsIdentical = [...outputs.values()].every((o) => !o.latents || sameBits(o.latents, plan.latents));
   return {
-    model: paths.generator,
-    seed,
+    model: plan.paths.generator,
+    seed: plan.seed,
     count,
     tolerance,
     webgpuTolerance,
@@ -322,6 +349,32 @@ export async function runParity(model: string, options: ParityOptions = {}): Pro
     ok: latentsIdentical && rows.every((r) => r.ok),
   };
 }
+
+function comparedRow(runtime: RuntimeName, out: RuntimeOutput, reference: Float32Array, tolerance: number): ParityRow {
+  const { max, mean } = compare(reference, out.output);
+  return {
+    runtime,
+    provider: out.provider,
+    maxAbsError: max,
+    meanAbsError: mean,
+    loadMs: out.loadMs,
+    runMs: out.runMs,
+    tolerance,
+    ok: max <= tolerance,
+  };
+}
+
+const skippedRow = (runtime: RuntimeName, tolerance: number, reason: string): ParityRow => ({
+  runtime,
+  provider: 'webgpu',
+  maxAbsError: Number.NaN,
+  meanAbsError: Number.NaN,
+  loadMs: 0,
+  runMs: 0,
+  tolerance,
+  ok: true,
+  skipped: reason,
+});
 
 export function formatParity(report: ParityReport): string {
   const header = ['runtime', 'provider', 'max abs err', 'mean abs err', 'load ms', 'run ms', 'tolerance', 'status'];

@@ -1,22 +1,30 @@
 /**
- * Trains the evaluation classifier (models/classifier.ts) on labelled IDX data
- * with the same pieces as the GAN trainer (backend choice, seeded order, progress
- * bar), measures its test accuracy and exports it to ONNX for `ganport eval`.
+ * Trains the evaluation classifier (presets/classifier.ts) on labelled IDX data with the same pieces
+ * as the GAN trainer (backend choice, seeded order, progress bar, throughput, metrics.jsonl lines),
+ * measures its test accuracy after every epoch and exports it to ONNX for `ganport eval`.
  */
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { GanportError, META, Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { type ImageDataset, imagesAsFloats, loadImageDataset, resolveDataDir } from '../datasets/fashion-mnist.js';
 import { modelToBytes } from '../export/index.js';
-import { type ClassifierRecord, classifierPaths } from '../formats/classifier-dir.js';
+import {
+  CLASSIFIER_METRICS_FILE_NAMES,
+  type ClassifierPaths,
+  type ClassifierRecord,
+  classifierPaths,
+} from '../formats/classifier-dir.js';
 import { buildClassifier, CLASS_LOGITS_LAYER, FEATURE_SIZE } from '../presets/classifier.js';
 import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
 import { saveLayersModel } from '../tfjs/model-io.js';
+import { toFileFields } from '../util/file-fields.js';
 import { packageVersion, writeFileAtomic } from '../util/files.js';
+import { appendJsonLine } from './metrics.js';
 import { positiveInt } from './option-checks.js';
 import { ProgressBar } from './progress.js';
+import { Throughput } from './throughput.js';
 
 export interface ClassifierTrainOptions {
   outDir: string;
@@ -31,6 +39,198 @@ export interface ClassifierTrainOptions {
   overwrite?: boolean;
   quiet?: boolean;
   log?: (line: string) => void;
+}
+
+/** What a classifier run trains on and how, settled before its first step. */
+interface ClassifierSetup {
+  outDir: string;
+  paths: ClassifierPaths;
+  dataDir: string;
+  train: ImageDataset;
+  test: ImageDataset;
+  numClasses: number;
+  seed: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  trainImages: number;
+  backend: BackendChoice;
+  quiet?: boolean;
+  log: (line: string) => void;
+}
+
+/** Everything one run's steps share. */
+interface ClassifierRun extends ClassifierSetup {
+  model: tf.LayersModel;
+  /** The model up to its class logits, which the loss is computed on. */
+  logits: tf.LayersModel;
+  optimizer: tf.Optimizer;
+  rng: Rng;
+  order: Uint32Array;
+  stepsPerEpoch: number;
+  bar: ProgressBar;
+  speed: Throughput;
+}
+
+export async function trainClassifier(
+  options: ClassifierTrainOptions,
+): Promise<{ record: ClassifierRecord; backend: BackendChoice }> {
+  const run = startRun(await openClassifierRun(options));
+  let testAccuracy = 0;
+  try {
+    for (let epoch = 1; epoch <= run.epochs; epoch++) {
+      const trainLoss = await trainEpoch(run, epoch);
+      testAccuracy = await finishEpoch(run, epoch, trainLoss);
+    }
+  } finally {
+    run.bar.done();
+    run.optimizer.dispose();
+  }
+  return { record: await exportClassifier(run, testAccuracy), backend: run.backend };
+}
+
+/** Checks the options and the data, selects the backend and prepares the output directory. */
+async function openClassifierRun(options: ClassifierTrainOptions): Promise<ClassifierSetup> {
+  const log = options.log ?? (() => {});
+  const paths = classifierPaths(options.outDir);
+  if (existsSync(paths.record) && !options.overwrite)
+    throw new GanportError(`${options.outDir} already holds a classifier; choose another --out or pass --overwrite`);
+  const dataDir = resolve(resolveDataDir(options.dataDir));
+  const { train, test } = await loadSplits(dataDir);
+  const seed = options.seed ?? 0;
+  const epochs = positiveInt('epochs', options.epochs ?? 5);
+  const batchSize = positiveInt('batch size', options.batchSize ?? 64);
+  const learningRate = options.learningRate ?? 1e-3;
+  const trainImages = positiveInt('limit', Math.min(train.count, options.limit ?? Infinity));
+  if (trainImages < batchSize)
+    throw new GanportError(`batch size ${batchSize} is larger than the ${trainImages} training images`);
+  const numClasses = Math.max(numClassesOf(train), numClassesOf(test));
+
+  const backend = await selectBackend(options.backend);
+  log(`backend: ${backend.name} (${backend.reason})`);
+  log(`data: ${trainImages} training and ${test.count} test images from ${dataDir}`);
+  if (options.overwrite) for (const old of Object.values(paths)) await rm(old, { recursive: true, force: true });
+  await mkdir(options.outDir, { recursive: true });
+  const { outDir, quiet } = options;
+  const settings = { seed, epochs, batchSize, learningRate, trainImages, numClasses };
+  return { outDir, paths, dataDir, train, test, ...settings, backend, quiet, log };
+}
+
+/** The train split and the t10k split the accuracy is measured on, of the same image size. */
+async function loadSplits(dir: string): Promise<{ train: ImageDataset; test: ImageDataset }> {
+  const train = await loadImageDataset(dir, 'train');
+  const test = await loadImageDataset(dir, 't10k').catch((err: Error) => {
+    throw new GanportError(
+      `${err.message}; the classifier's accuracy is measured on the t10k split, so the data directory needs both`,
+      'not-found',
+    );
+  });
+  if (test.height !== train.height || test.width !== train.width)
+    throw new GanportError(
+      `${dir}: train images are ${train.height}×${train.width} but t10k images ${test.height}×${test.width}`,
+    );
+  return { train, test };
+}
+
+/** The seeded model, its optimizer and the order the images are drawn in. */
+function startRun(setup: ClassifierSetup): ClassifierRun {
+  const { train, numClasses, seed, epochs, batchSize, trainImages } = setup;
+  const model = buildClassifier({ height: train.height, width: train.width, channels: 1, numClasses }, seed);
+  const logits = tf.model({
+    inputs: model.inputs,
+    outputs: model.getLayer(CLASS_LOGITS_LAYER).output as tf.SymbolicTensor,
+  });
+  const stepsPerEpoch = Math.floor(trainImages / batchSize);
+  return {
+    ...setup,
+    model,
+    logits,
+    optimizer: tf.train.adam(setup.learningRate),
+    rng: new Rng(seed),
+    order: Uint32Array.from({ length: trainImages }, (_, i) => i),
+    stepsPerEpoch,
+    bar: new ProgressBar(process.stderr, 24, setup.quiet),
+    speed: new Throughput(0, batchSize, epochs * stepsPerEpoch),
+  };
+}
+
+/** One pass over the training images in a new order; the mean loss of its steps. */
+async function trainEpoch(run: ClassifierRun, epoch: number): Promise<number> {
+  const { batchSize, stepsPerEpoch } = run;
+  run.rng.shuffle(run.order);
+  let lossSum = 0;
+  for (let i = 0; i < stepsPerEpoch; i++) {
+    const loss = await trainStep(run, run.order.subarray(i * batchSize, (i + 1) * batchSize));
+    lossSum += loss;
+    const { imagesPerSecond, etaSeconds } = run.speed.at((epoch - 1) * stepsPerEpoch + i + 1);
+    run.bar.update(
+      { epoch, epochs: run.epochs, step: i + 1, steps: stepsPerEpoch, imagesPerSecond, etaSeconds, losses: { loss } },
+      i === stepsPerEpoch - 1,
+    );
+  }
+  return lossSum / stepsPerEpoch;
+}
+
+/** One Adam step on the images at `indices`; its softmax cross-entropy. */
+async function trainStep(run: ClassifierRun, indices: Uint32Array): Promise<number> {
+  const { train, numClasses } = run;
+  const x = imageBatch(train, indices);
+  const labels = Int32Array.from(indices, (index) => train.labels[index]);
+  const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), numClasses).toFloat());
+  const loss = run.optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, run.logits.apply(x) as tf.Tensor), true)!;
+  const value = (await loss.data())[0];
+  tf.dispose([x, y, loss]);
+  return value;
+}
+
+/** The epoch's test accuracy into metrics.jsonl and the log, and the tfjs model saved; returns the accuracy. */
+async function finishEpoch(run: ClassifierRun, epoch: number, trainLoss: number): Promise<number> {
+  const testAccuracy = accuracy(run.logits, run.test);
+  const line = { epoch, trainLoss, testAccuracy, elapsedSeconds: run.speed.elapsedSeconds() };
+  await appendJsonLine(run.paths.metrics, toFileFields(line, CLASSIFIER_METRICS_FILE_NAMES));
+  await saveLayersModel(run.model, run.paths.tfjs, { ganport: { role: 'classifier', epoch } });
+  run.log(`epoch ${epoch}: train loss ${trainLoss.toFixed(4)}, test accuracy ${(100 * testAccuracy).toFixed(2)} %`);
+  return testAccuracy;
+}
+
+/** classifier.onnx (features and probabilities, for `ganport eval`) and classifier.json. */
+async function exportClassifier(run: ClassifierRun, testAccuracy: number): Promise<ClassifierRecord> {
+  const { model, numClasses, train } = run;
+  const record: ClassifierRecord = {
+    data: run.dataDir,
+    dataName: basename(run.dataDir),
+    numClasses,
+    imageShape: [train.height, train.width, 1],
+    seed: run.seed,
+    epochs: run.epochs,
+    batchSize: run.batchSize,
+    learningRate: run.learningRate,
+    backend: run.backend.name,
+    trainImages: run.trainImages,
+    testImages: run.test.count,
+    testAccuracy,
+    trainSeconds: Math.round(run.speed.elapsedSeconds()),
+    ganportVersion: packageVersion(),
+  };
+  const bytes = modelToBytes(model, {
+    inputNames: ['image'],
+    outputNames: ['features', 'probabilities'],
+    docString: `ganport evaluation classifier: image [batch, ${record.imageShape.join(', ')}] (NHWC) in [-1, 1] → features [batch, ${FEATURE_SIZE}], probabilities [batch, ${numClasses}]; test accuracy ${(100 * testAccuracy).toFixed(2)} % on ${record.dataName}`,
+    metadata: {
+      [META.role]: 'classifier',
+      [META.data]: record.dataName,
+      [META.numClasses]: String(numClasses),
+      [META.outputShape]: JSON.stringify(record.imageShape),
+      [META.layout]: 'NHWC',
+      [META.valueRange]: '[-1,1]',
+      [META.testAccuracy]: testAccuracy.toFixed(4),
+    },
+  });
+  model.dispose();
+  await writeFileAtomic(run.paths.onnx, bytes);
+  await writeFileAtomic(run.paths.record, `${JSON.stringify(record, null, 2)}\n`);
+  run.log(`wrote ${run.outDir}: classifier.onnx (${bytes.length} bytes), classifier.json, metrics.jsonl, tfjs/`);
+  return record;
 }
 
 /** Real and generated images are embedded alike: both in [-1, 1]. */
@@ -51,141 +251,4 @@ function numClassesOf(data: ImageDataset): number {
   const n = data.labels.reduce((max, label) => Math.max(max, label), 0) + 1; // no spread: it would overflow the stack on large label files
   if (n < 2) throw new GanportError(`${data.source}: the labels name only one class; a classifier needs at least two`);
   return n;
-}
-
-export async function trainClassifier(
-  options: ClassifierTrainOptions,
-): Promise<{ record: ClassifierRecord; backend: BackendChoice }> {
-  const log = options.log ?? (() => {});
-  const paths = classifierPaths(options.outDir);
-  if (existsSync(paths.record) && !options.overwrite)
-    throw new GanportError(`${options.outDir} already holds a classifier; choose another --out or pass --overwrite`);
-  const dir = resolve(resolveDataDir(options.dataDir));
-  const train = await loadImageDataset(dir, 'train');
-  const test = await loadImageDataset(dir, 't10k').catch((err: Error) => {
-    throw new GanportError(
-      `${err.message}; the classifier's accuracy is measured on the t10k split, so the data directory needs both`,
-      'not-found',
-    );
-  });
-  if (test.height !== train.height || test.width !== train.width)
-    throw new GanportError(
-      `${dir}: train images are ${train.height}×${train.width} but t10k images ${test.height}×${test.width}`,
-    );
-  const seed = options.seed ?? 0;
-  const epochs = positiveInt('epochs', options.epochs ?? 5);
-  const batchSize = positiveInt('batch size', options.batchSize ?? 64);
-  const learningRate = options.learningRate ?? 1e-3;
-  const trainImages = positiveInt('limit', Math.min(train.count, options.limit ?? Infinity));
-  if (trainImages < batchSize)
-    throw new GanportError(`batch size ${batchSize} is larger than the ${trainImages} training images`);
-  const numClasses = Math.max(numClassesOf(train), numClassesOf(test));
-
-  const backend = await selectBackend(options.backend);
-  log(`backend: ${backend.name} (${backend.reason})`);
-  log(`data: ${trainImages} training and ${test.count} test images from ${dir}`);
-  if (options.overwrite) for (const old of Object.values(paths)) await rm(old, { recursive: true, force: true });
-  await mkdir(options.outDir, { recursive: true });
-
-  const model = buildClassifier({ height: train.height, width: train.width, channels: 1, numClasses }, seed);
-  const logits = tf.model({
-    inputs: model.inputs,
-    outputs: model.getLayer(CLASS_LOGITS_LAYER).output as tf.SymbolicTensor,
-  });
-  const optimizer = tf.train.adam(learningRate);
-  const rng = new Rng(seed);
-  const order = Uint32Array.from({ length: trainImages }, (_, i) => i);
-  const stepsPerEpoch = Math.floor(trainImages / batchSize);
-  const bar = new ProgressBar(process.stderr, 24, options.quiet);
-  const start = Date.now();
-  let testAccuracy = 0;
-  try {
-    for (let epoch = 1; epoch <= epochs; epoch++) {
-      rng.shuffle(order);
-      let lossSum = 0;
-      let lastLoss: number | undefined;
-      for (let i = 0; i < stepsPerEpoch; i++) {
-        const indices = order.subarray(i * batchSize, (i + 1) * batchSize);
-        const x = imageBatch(train, indices);
-        const y = tf
-          .oneHot(
-            tf.tensor1d(
-              Int32Array.from(indices, (index) => train.labels[index]),
-              'int32',
-            ),
-            numClasses,
-          )
-          .toFloat();
-        const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, logits.apply(x) as tf.Tensor), true)!;
-        lastLoss = (await loss.data())[0];
-        lossSum += lastLoss;
-        tf.dispose([x, y, loss]);
-        const done = (epoch - 1) * stepsPerEpoch + i + 1;
-        const imagesPerSecond = (done * batchSize) / Math.max((Date.now() - start) / 1000, 1e-3);
-        bar.update(
-          {
-            epoch,
-            epochs,
-            step: i + 1,
-            steps: stepsPerEpoch,
-            imagesPerSecond,
-            losses: { loss: lastLoss },
-            etaSeconds: ((epochs * stepsPerEpoch - done) * batchSize) / imagesPerSecond,
-          },
-          i === stepsPerEpoch - 1,
-        );
-      }
-      testAccuracy = accuracy(logits, test);
-      const line = {
-        epoch,
-        train_loss: lossSum / stepsPerEpoch,
-        test_accuracy: testAccuracy,
-        elapsed_s: (Date.now() - start) / 1000,
-      };
-      await appendFile(paths.metrics, `${JSON.stringify(line)}\n`);
-      await saveLayersModel(model, paths.tfjs, { ganport: { role: 'classifier', epoch } });
-      log(
-        `epoch ${epoch}: train loss ${line.train_loss.toFixed(4)}, test accuracy ${(100 * testAccuracy).toFixed(2)} %`,
-      );
-    }
-  } finally {
-    bar.done();
-    optimizer.dispose();
-  }
-
-  const record: ClassifierRecord = {
-    data: dir,
-    dataName: basename(dir),
-    numClasses,
-    imageShape: [train.height, train.width, 1],
-    seed,
-    epochs,
-    batchSize,
-    learningRate,
-    backend: backend.name,
-    trainImages,
-    testImages: test.count,
-    testAccuracy,
-    trainSeconds: Math.round((Date.now() - start) / 1000),
-    ganportVersion: packageVersion(),
-  };
-  const bytes = modelToBytes(model, {
-    inputNames: ['image'],
-    outputNames: ['features', 'probabilities'],
-    docString: `ganport evaluation classifier: image [batch, ${record.imageShape.join(', ')}] (NHWC) in [-1, 1] → features [batch, ${FEATURE_SIZE}], probabilities [batch, ${numClasses}]; test accuracy ${(100 * testAccuracy).toFixed(2)} % on ${record.dataName}`,
-    metadata: {
-      [META.role]: 'classifier',
-      [META.data]: record.dataName,
-      [META.numClasses]: String(numClasses),
-      [META.outputShape]: JSON.stringify(record.imageShape),
-      [META.layout]: 'NHWC',
-      [META.valueRange]: '[-1,1]',
-      [META.testAccuracy]: testAccuracy.toFixed(4),
-    },
-  });
-  model.dispose();
-  await writeFileAtomic(paths.onnx, bytes);
-  await writeFileAtomic(paths.record, `${JSON.stringify(record, null, 2)}\n`);
-  log(`wrote ${options.outDir}: classifier.onnx (${bytes.length} bytes), classifier.json, metrics.jsonl, tfjs/`);
-  return { record, backend };
 }

@@ -8,13 +8,9 @@ import type * as tf from '@tensorflow/tfjs';
 import { evaluateImages } from '../eval/images.js';
 import { evaluateMixture, MAX_MIXTURE_SAMPLES } from '../eval/mixtures.js';
 import { modelToBytes } from '../export/index.js';
+import type { EvalScores } from '../formats/eval-scores.js';
 import { exportedModelFacts } from '../formats/model-dir.js';
 import type { RunConfig } from '../formats/run-dir.js';
-
-/** What one evaluation measured: image metrics, or the 2-D protocol's. */
-export type EvalScores =
-  | { fcd: number; precision: number; recall: number; class_kl: number; class_accuracy?: number }
-  | { modes: number; high_quality_percent: number; reverse_kl: number };
 
 /**
  * Whether measurement `a` beats `best` (undefined: nothing kept yet): images by FCD, lower is better;
@@ -24,7 +20,7 @@ export function isBetter(a: EvalScores, best: EvalScores | undefined): boolean {
   if (!best) return true;
   if ('fcd' in a && 'fcd' in best) return a.fcd < best.fcd;
   if ('modes' in a && 'modes' in best) {
-    const rank = (s: typeof a) => [s.modes, s.high_quality_percent, -s.reverse_kl];
+    const rank = (s: typeof a) => [s.modes, s.highQualityPercent, -s.reverseKl];
     const [x, y] = [rank(a), rank(best)];
     const differs = x.findIndex((v, i) => v !== y[i]);
     return differs >= 0 && x[differs] > y[differs];
@@ -45,13 +41,13 @@ export async function evaluateGenerator(ema: tf.LayersModel, config: RunConfig):
       const r = await evaluateMixture(generator, { mixture: config.data, samples: points, seeds: 1 });
       return {
         modes: r.modesCaptured.mean,
-        high_quality_percent: r.highQualityPercent.mean,
-        reverse_kl: r.reverseKl.mean,
+        highQualityPercent: r.highQualityPercent.mean,
+        reverseKl: r.reverseKl.mean,
       };
     }
     const { generated: g } = await evaluateImages(generator, { samples, seed: 0, dataDir: config.data });
-    const scores = { fcd: g.fcd, precision: g.precision, recall: g.recall, class_kl: g.classKl };
-    return g.classAccuracy === undefined ? scores : { ...scores, class_accuracy: g.classAccuracy };
+    const scores = { fcd: g.fcd, precision: g.precision, recall: g.recall, classKl: g.classKl };
+    return g.classAccuracy === undefined ? scores : { ...scores, classAccuracy: g.classAccuracy };
   } finally {
     await generator.dispose();
   }

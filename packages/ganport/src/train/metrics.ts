@@ -5,20 +5,40 @@
  */
 import { existsSync } from 'node:fs';
 import { appendFile, readFile } from 'node:fs/promises';
+import {
+  type EvalScores,
+  scoreLabel,
+  scoreNames,
+  scoreOf,
+  scoresFromFile,
+  scoresToFile,
+} from '../formats/eval-scores.js';
+import { type FileFieldNames, fromFileFields, toFileFields } from '../util/file-fields.js';
 import { writeFileAtomic } from '../util/files.js';
-import type { EvalScores } from './evaluation.js';
 
 export interface MetricsLine {
   step: number;
   epoch: number;
-  d_loss: number;
-  g_loss: number;
+  dLoss: number;
+  gLoss: number;
   /** Mean sigmoid of D's logit on the real batch and on the fake one. */
-  d_real: number;
-  d_fake: number;
-  images_per_sec: number;
-  elapsed_s: number;
+  dReal: number;
+  dFake: number;
+  imagesPerSecond: number;
+  elapsedSeconds: number;
 }
+
+/** A loss line's fields as metrics.jsonl names them. */
+const METRICS_FILE_NAMES: FileFieldNames<MetricsLine> = {
+  step: 'step',
+  epoch: 'epoch',
+  dLoss: 'd_loss',
+  gLoss: 'g_loss',
+  dReal: 'd_real',
+  dFake: 'd_fake',
+  imagesPerSecond: 'images_per_sec',
+  elapsedSeconds: 'elapsed_s',
+};
 
 /** A `train --eval-every` measurement: the step it was taken at and what was measured. */
 export interface EvalLine {
@@ -27,19 +47,30 @@ export interface EvalLine {
   eval: EvalScores;
 }
 
-const isMetricsLine = (r: MetricsLine | EvalLine): r is MetricsLine =>
-  typeof (r as MetricsLine).d_loss === 'number' && typeof (r as MetricsLine).g_loss === 'number';
-const isEvalLine = (r: MetricsLine | EvalLine): r is EvalLine =>
-  typeof (r as EvalLine).eval === 'object' && (r as EvalLine).eval !== null;
+const isMetricsLine = (r: MetricsLine | EvalLine): r is MetricsLine => !('eval' in r);
+const isEvalLine = (r: MetricsLine | EvalLine): r is EvalLine => 'eval' in r;
 
 /** A line's record of either kind, or undefined when it is neither (torn by a kill mid-append, or damaged). */
 function parseLine(line: string): MetricsLine | EvalLine | undefined {
+  let record: unknown;
   try {
-    const record = JSON.parse(line) as MetricsLine | EvalLine;
-    return Number.isSafeInteger(record?.step) && (isMetricsLine(record) || isEvalLine(record)) ? record : undefined;
+    record = JSON.parse(line);
   } catch {
     return undefined;
   }
+  if (typeof record !== 'object' || record === null) return undefined;
+  const fields = fromFileFields(record, METRICS_FILE_NAMES);
+  if (!Number.isSafeInteger(fields.step)) return undefined;
+  if ('eval' in record) {
+    const scores = scoresFromFile(record.eval);
+    return scores && { step: fields.step as number, epoch: fields.epoch as number, eval: scores };
+  }
+  return typeof fields.dLoss === 'number' && typeof fields.gLoss === 'number' ? (fields as MetricsLine) : undefined;
+}
+
+/** Appends one JSON line; the record's fields already carry the file's names. */
+export async function appendJsonLine(path: string, record: object): Promise<void> {
+  await appendFile(path, `${JSON.stringify(record)}\n`);
 }
 
 /** Every record of metrics.jsonl, in order; lines that are not records are skipped (resuming rewrites the file without them). */
@@ -74,19 +105,22 @@ export class MetricsWriter {
   /** On resume: drops lines past the checkpoint, which the resumed run will write again (and torn ones). */
   async truncateAfter(step: number): Promise<void> {
     if (!existsSync(this.path)) return;
-    const kept = (await readLines(this.path)).filter((record) => record.step <= step);
-    await writeFileAtomic(this.path, kept.map((m) => `${JSON.stringify(m)}\n`).join(''));
+    const kept = (await readFile(this.path, 'utf8')).split('\n').filter((line) => {
+      const record = parseLine(line);
+      return record !== undefined && record.step <= step;
+    });
+    await writeFileAtomic(this.path, kept.map((line) => `${line}\n`).join(''));
   }
 
   /** Appends a measurement and redraws the evaluation plot beside the loss plot. */
-  async appendEval(line: EvalLine, plotPath: string): Promise<void> {
-    await appendFile(this.path, `${JSON.stringify(line)}\n`);
+  async appendEval({ step, epoch, eval: scores }: EvalLine, plotPath: string): Promise<void> {
+    await appendJsonLine(this.path, { step, epoch, eval: scoresToFile(scores) });
     await writeFileAtomic(plotPath, evalPlotSvg(await readEvalLines(this.path), this.title.replace(/: losses$/, '')));
   }
 
   async append(line: MetricsLine): Promise<void> {
     this.last = line;
-    await appendFile(this.path, `${JSON.stringify(line)}\n`);
+    await appendJsonLine(this.path, toFileFields(line, METRICS_FILE_NAMES));
   }
 
   async writePlot(): Promise<void> {
@@ -143,23 +177,23 @@ ${body}
 
 /** A small SVG line chart of the run's D and G losses. */
 export function lossPlotSvg(metrics: MetricsLine[], title: string): string {
-  const series = (label: string, key: 'd_loss' | 'g_loss', color: string): Series => ({
+  const series = (label: string, key: 'dLoss' | 'gLoss', color: string): Series => ({
     label,
     color,
     points: metrics.map((m) => [m.step, m[key]]),
   });
-  return svg(360, chart(title, [series('D loss', 'd_loss', COLORS[0]), series('G loss', 'g_loss', COLORS[1])], 0, 360));
+  return svg(360, chart(title, [series('D loss', 'dLoss', COLORS[0]), series('G loss', 'gLoss', COLORS[1])], 0, 360));
 }
 
 /** One chart per measured quantity (FCD, precision, recall, … or modes, high quality, reverse KL), stacked. */
 export function evalPlotSvg(lines: EvalLine[], title: string): string {
-  const keys = [...new Set(lines.flatMap((l) => Object.keys(l.eval)))];
+  const keys = [...new Set(lines.flatMap((l) => scoreNames(l.eval)))];
   const charts = keys.map((key, i) => {
     const points = lines.flatMap((l): [number, number][] => {
-      const value = (l.eval as Record<string, number | undefined>)[key];
+      const value = scoreOf(l.eval, key);
       return value === undefined ? [] : [[l.step, value]];
     });
-    const label = key.replaceAll('_', ' ');
+    const label = scoreLabel(key);
     return chart(
       i === 0 ? `${title}: ${label}` : label,
       [{ label, color: COLORS[i % COLORS.length], points }],

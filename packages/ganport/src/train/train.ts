@@ -8,6 +8,7 @@ import { GanportError, Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import {
   type BestMeasurement,
+  bestMeasurementMetadata,
   type RunPaths,
   readBestMeasurement,
   runPaths,
@@ -18,13 +19,14 @@ import { saveLayersModel } from '../tfjs/model-io.js';
 import { acquireLock } from '../util/lock.js';
 import { CheckpointPolicy } from './checkpoints.js';
 import { createStepEngine } from './engines.js';
-import { type EvalScores, evaluateGenerator, isBetter } from './evaluation.js';
+import { evaluateGenerator, isBetter } from './evaluation.js';
 import { type MetricsLine, MetricsWriter } from './metrics.js';
 import { ProgressBar } from './progress.js';
 import { buildTrainingState, type OpenedRun, openRun, startPosition, type TrainOptions } from './run-setup.js';
 import { SampleWriter } from './samples.js';
 import type { RunPosition, TrainingState } from './state.js';
 import type { StepEngine, StepValues } from './step.js';
+import { Throughput } from './throughput.js';
 
 export type { MetricsLine } from './metrics.js';
 export { readMetrics } from './metrics.js';
@@ -136,7 +138,7 @@ async function trainEpoch(run: Run, epoch: number): Promise<void> {
     Object.assign(position, { step, epoch, batchInEpoch: i + 1, rng: run.rng.state });
     if (values) await run.metrics.append(metricsLine(values, position, run.speed, run.checkpoints));
     const { imagesPerSecond, etaSeconds } = run.speed.at(step);
-    const losses = { D: run.metrics.last?.d_loss, G: run.metrics.last?.g_loss };
+    const losses = { D: run.metrics.last?.dLoss, G: run.metrics.last?.gLoss };
     run.bar.update(
       { epoch, epochs: config.epochs, step: i + 1, steps: stepsPerEpoch, imagesPerSecond, etaSeconds, losses },
       endOfEpoch,
@@ -165,9 +167,10 @@ async function measure(run: Run): Promise<void> {
   await run.stepper.sync();
   const scores = await evaluateGenerator(run.state.ema, config);
   await run.metrics.appendEval({ step, epoch, eval: scores }, run.paths.evalPlot);
-  if (!isBetter(scores, run.best?.eval as EvalScores | undefined)) return;
+  if (!isBetter(scores, run.best?.eval)) return;
   run.best = { step, epoch, eval: scores };
-  await saveModels(run, { generator: run.paths.bestGenerator, discriminator: run.paths.bestDiscriminator }, run.best);
+  const bestDirs = { generator: run.paths.bestGenerator, discriminator: run.paths.bestDiscriminator };
+  await saveModels(run, bestDirs, bestMeasurementMetadata(run.best));
   await writeRunManifest(run.outDir);
 }
 
@@ -197,27 +200,6 @@ async function saveModels(
   await saveLayersModel(run.state.discriminator, dirs.discriminator, { ganport: { role: 'discriminator', ...common } });
 }
 
-/** Images per second since this process started training, and the time left to the last step. */
-class Throughput {
-  private readonly start = Date.now();
-
-  constructor(
-    private readonly startStep: number,
-    private readonly batchSize: number,
-    private readonly totalSteps: number,
-  ) {}
-
-  at(step: number): { imagesPerSecond: number; etaSeconds: number; elapsedSeconds: number } {
-    const elapsedSeconds = (Date.now() - this.start) / 1000;
-    const imagesPerSecond = ((step - this.startStep) * this.batchSize) / Math.max(elapsedSeconds, 1e-3);
-    return {
-      imagesPerSecond,
-      elapsedSeconds,
-      etaSeconds: ((this.totalSteps - step) * this.batchSize) / imagesPerSecond,
-    };
-  }
-}
-
 /** The metrics line of a measured step; a diverged step stops the run, naming the checkpoint it leaves. */
 function metricsLine(
   values: StepValues,
@@ -235,12 +217,12 @@ function metricsLine(
   return {
     step: position.step,
     epoch: position.epoch,
-    d_loss: dLoss,
-    g_loss: gLoss,
-    d_real: dReal,
-    d_fake: dFake,
-    images_per_sec: round(imagesPerSecond),
-    elapsed_s: round(elapsedSeconds),
+    dLoss,
+    gLoss,
+    dReal,
+    dFake,
+    imagesPerSecond: round(imagesPerSecond),
+    elapsedSeconds: round(elapsedSeconds),
   };
 }
 

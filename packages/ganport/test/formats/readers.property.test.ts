@@ -105,7 +105,7 @@ test('metrics.jsonl: damaged lines are skipped, whole records kept, nothing thro
       writeFileSync(path, bytes);
       const records = await readMetrics(path);
       assert.ok(records.length <= 3);
-      for (const record of records) assert.ok(Number.isSafeInteger(record.step) && typeof record.d_loss === 'number');
+      for (const record of records) assert.ok(Number.isSafeInteger(record.step) && typeof record.dLoss === 'number');
     }),
     PROPERTY_RUNS,
   );

@@ -73,7 +73,7 @@ test('a seed-mlp run on webgpu exports and passes parity (ort-node on cpu and on
   const first = await train({ ...common, epochs: 1, backend: 'webgpu', quiet: true, log: () => {} });
   assert.equal(first.backend.name, 'webgpu');
   assert.equal(first.steps, 4);
-  assert.ok(Number.isFinite(first.last.d_loss) && Number.isFinite(first.last.g_loss));
+  assert.ok(Number.isFinite(first.last.dLoss) && Number.isFinite(first.last.gLoss));
 
   const modelDir = join(tempDir(), 'model');
   await exportRun(runDir, modelDir);

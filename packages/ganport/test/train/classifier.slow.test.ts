@@ -35,7 +35,16 @@ test('train-classifier learns from the shipped sample and exports features + pro
   assert.equal(record.trainImages, 1024);
   assert.equal(record.numClasses, 10);
   assert.ok(record.testAccuracy > 0.6, `accuracy after 2 short epochs: ${record.testAccuracy}`);
-  assert.equal(readFileSync(paths.metrics, 'utf8').trim().split('\n').length, 2);
+  const epochs = readFileSync(paths.metrics, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  const fields = ['epoch', 'train_loss', 'test_accuracy', 'elapsed_s'];
+  assert.deepEqual(
+    epochs.map((line) => Object.keys(line)),
+    [fields, fields],
+  );
+  assert.equal(epochs[1].test_accuracy, record.testAccuracy);
 
   const test = await loadImageDataset(SAMPLE_DATA, 't10k');
   const indices = Array.from({ length: 64 }, (_, i) => i * 31);

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadGenerator } from '@ganport/runtime';
 import { exportRun } from '../../src/export/index.js';
+import type { EvalScores } from '../../src/formats/eval-scores.js';
 import { readBestMeasurement } from '../../src/formats/run-dir.js';
-import { type EvalScores, isBetter } from '../../src/train/evaluation.js';
+import { isBetter } from '../../src/train/evaluation.js';
 import { readEvalLines, readMetrics } from '../../src/train/metrics.js';
 import { train } from '../../src/train/train.js';
 import { runCli, SAMPLE_DATA, tempDir } from '../helpers.js';
@@ -24,8 +25,8 @@ test('a 2-D run measured every 4 steps: modes, high-quality share and reverse KL
   );
   for (const { eval: scores } of lines) {
     assert.ok('modes' in scores && scores.modes >= 0 && scores.modes <= 25, JSON.stringify(scores));
-    assert.ok(scores.high_quality_percent >= 0 && scores.high_quality_percent <= 100);
-    assert.ok(scores.reverse_kl >= 0 && scores.reverse_kl <= Math.log(25) + 1e-9);
+    assert.ok(scores.highQualityPercent >= 0 && scores.highQualityPercent <= 100);
+    assert.ok(scores.reverseKl >= 0 && scores.reverseKl <= Math.log(25) + 1e-9);
   }
   assert.equal((await readMetrics(join(outDir, 'metrics.jsonl'))).length, 1, 'loss lines read apart from eval lines');
   const svg = readFileSync(join(outDir, 'eval.svg'), 'utf8');
@@ -44,7 +45,7 @@ test('an image run measured as ganport eval measures: FCD, precision, recall, cl
   for (const { eval: scores } of lines) {
     assert.ok('fcd' in scores && Number.isFinite(scores.fcd) && scores.fcd > 0, JSON.stringify(scores));
     assert.ok(scores.precision >= 0 && scores.precision <= 1 && scores.recall >= 0 && scores.recall <= 1);
-    assert.ok(scores.class_kl >= 0);
+    assert.ok(scores.classKl >= 0);
   }
   assert.match(readFileSync(join(outDir, 'eval.svg'), 'utf8'), /fcd/);
 });
@@ -76,11 +77,11 @@ test('eval options are checked before a run starts', async () => {
 });
 
 test('which measurement is better: lower FCD; for 2-D more modes, then more high-quality samples, then lower reverse KL', () => {
-  const image = (fcd: number): EvalScores => ({ fcd, precision: 0.5, recall: 0.5, class_kl: 0.1 });
+  const image = (fcd: number): EvalScores => ({ fcd, precision: 0.5, recall: 0.5, classKl: 0.1 });
   const points = (modes: number, hq: number, rkl: number): EvalScores => ({
     modes,
-    high_quality_percent: hq,
-    reverse_kl: rkl,
+    highQualityPercent: hq,
+    reverseKl: rkl,
   });
   assert.ok(isBetter(image(30), undefined));
   assert.ok(isBetter(image(30), image(31)) && !isBetter(image(31), image(30)) && !isBetter(image(30), image(30)));

@@ -42,12 +42,12 @@ test('the loss plot is an SVG with one path per loss', () => {
     [1, 2, 3].map((step) => ({
       step,
       epoch: 1,
-      d_loss: 1 / step,
-      g_loss: step,
-      d_real: 0.5,
-      d_fake: 0.5,
-      images_per_sec: 1,
-      elapsed_s: step,
+      dLoss: 1 / step,
+      gLoss: step,
+      dReal: 0.5,
+      dFake: 0.5,
+      imagesPerSecond: 1,
+      elapsedSeconds: step,
     })),
     'a <run>',
   );

@@ -55,7 +55,7 @@ test('--r1 γ adds γ/2 · mean ‖∇ₓ logit‖² over the real batch to the 
 
   const run = tempDir();
   await train({ ...base, outDir: run, limit: 1024, epochs: 1, r1Gamma: 1, logEvery: 1 });
-  const losses = (await readMetrics(join(run, 'metrics.jsonl'))).map((l) => l.d_loss);
+  const losses = (await readMetrics(join(run, 'metrics.jsonl'))).map((l) => l.dLoss);
   assert.equal(losses.length, 4);
   assert.ok(losses.every(Number.isFinite));
   await assert.rejects(train({ ...base, outDir: tempDir(), r1Gamma: -1 }), /R1 gamma must be a non-negative number/);
@@ -65,7 +65,7 @@ test('--lr-decay: the first two steps as without it (full rate), the rest slower
   const [plain, decayed] = [tempDir(), tempDir()];
   await train({ ...base, outDir: plain, limit: 1024, epochs: 1, logEvery: 1, seed: 2 });
   await train({ ...base, outDir: decayed, limit: 1024, epochs: 1, logEvery: 1, seed: 2, lrDecay: true });
-  const dLoss = async (run: string) => (await readMetrics(join(run, 'metrics.jsonl'))).map((l) => l.d_loss);
+  const dLoss = async (run: string) => (await readMetrics(join(run, 'metrics.jsonl'))).map((l) => l.dLoss);
   const [a, b] = [await dLoss(plain), await dLoss(decayed)];
   // step n's loss is measured before its update: steps 1 and 2 see weights moved at rate ×1 only
   assert.deepEqual(a.slice(0, 2), b.slice(0, 2));

@@ -13,7 +13,7 @@ function assertSameLosses(actual: MetricsLine[], expected: MetricsLine[]): void 
     expected.map((m) => m.step),
   );
   actual.forEach((m, i) => {
-    for (const key of ['d_loss', 'g_loss', 'd_real', 'd_fake'] as const) {
+    for (const key of ['dLoss', 'gLoss', 'dReal', 'dFake'] as const) {
       const e = expected[i][key];
       assert.ok(Math.abs(m[key] - e) <= 1e-5 * Math.max(1, Math.abs(e)), `step ${m.step} ${key}: ${m[key]} vs ${e}`);
     }

@@ -1,11 +1,12 @@
 import { existsSync, statSync } from 'node:fs';
 import { toLayout } from '@ganport/runtime';
 import { DEFAULT_OPSET, exportModelFile, exportRun, MAX_OPSET, MIN_OPSET } from '../../export/index.js';
+import { type EvalScores, scoreLabel, scoreNames, scoreOf } from '../../formats/eval-scores.js';
 import { defineCommand, UsageError } from '../flags.js';
 
-const formatScores = (scores: Record<string, number>) =>
-  Object.entries(scores)
-    .map(([name, value]) => `${name} ${Number(value.toFixed(4))}`)
+const formatScores = (scores: EvalScores) =>
+  scoreNames(scores)
+    .map((name) => `${scoreLabel(name)} ${Number(scoreOf(scores, name)!.toFixed(4))}`)
     .join(', ');
 
 export const exportCommand = defineCommand({

@@ -161,8 +161,8 @@ export const trainCommand = defineCommand({
     });
     const { last } = result;
     console.log(
-      `trained to step ${result.steps}: D loss ${last.d_loss.toFixed(4)}, G loss ${last.g_loss.toFixed(4)}, ` +
-        `${last.images_per_sec} img/s`,
+      `trained to step ${result.steps}: D loss ${last.dLoss.toFixed(4)}, G loss ${last.gLoss.toFixed(4)}, ` +
+        `${last.imagesPerSecond} img/s`,
     );
     return 0;
   },

@@ -4,16 +4,12 @@
  * is refused with a GanportError, never another exception or a hang.
  */
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
-import { loadGenerator, readOnnxInfo } from '@ganport/runtime';
+import { test } from 'node:test';
 import fc from 'fast-check';
-import { assertReadsOrRefuses, assertRefusal, damagedBytes, PROPERTY_RUNS, seedMlpGeneratorBytes } from './helpers.js';
+import { loadGenerator, readOnnxInfo } from '../src/node.js';
+import { assertReadsOrRefuses, assertRefusal, damagedBytes, PROPERTY_RUNS, shippedGenerator } from './helpers.js';
 
-let model: Uint8Array;
-
-before(async () => {
-  model = await seedMlpGeneratorBytes();
-});
+const model = shippedGenerator('seed-mlp');
 
 test('readOnnxInfo: damaged or random bytes give consistent info or a GanportError', () => {
   fc.assert(
