@@ -2,6 +2,7 @@
 
 import { GanportError, type Layout, toLayout } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
+import { kerasName } from '../keras/names.js';
 import { DataType, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/builder.js';
 import type { ModelProto, ValueInfoProto } from '../onnx/proto.js';
 import { packageVersion } from '../util/files.js';
@@ -23,6 +24,12 @@ export const MIN_OPSET = 13;
 export const MAX_OPSET = 21;
 
 export const BATCH_DIM = 'batch';
+
+/** Metadata the exporter writes itself, where a model needs it (JSON values). */
+export const EXPORT_METADATA = {
+  /** {inputs, outputs, layers}: ONNX name → Keras name, for names Keras allows and tfjs and ONNX do not. */
+  kerasNames: 'ganport.keras_names',
+} as const;
 
 export interface ConvertOptions {
   opset?: number;
@@ -75,11 +82,42 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
     opset,
     producerName: 'ganport',
     producerVersion: packageVersion(),
-    metadata: options.metadata,
+    metadata: { ...exportMetadata(model, inputs, outputNames), ...options.metadata },
     docString: options.docString,
   });
   validateModel(onnx);
   return onnx;
+}
+
+/** The metadata a model needs beyond its graph: Keras names ONNX could not keep. */
+function exportMetadata(
+  model: tf.LayersModel,
+  inputs: ValueInfoProto[],
+  outputNames: string[],
+): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  const named = (tensors: tf.SymbolicTensor[], names: string[]) =>
+    Object.fromEntries(
+      tensors.flatMap((t, i) => (kerasName(t.sourceLayer) ? [[names[i], kerasName(t.sourceLayer)]] : [])),
+    );
+  const names = {
+    inputs: named(
+      model.inputs,
+      inputs.map((i) => i.name),
+    ),
+    outputs: named(model.outputs, outputNames),
+    layers: Object.fromEntries(renamedLayers(model, '')),
+  };
+  if (Object.keys(names.layers).length > 0) metadata[EXPORT_METADATA.kerasNames] = JSON.stringify(names);
+  return metadata;
+}
+
+/** [ONNX name prefix (nesting path), Keras name] of every layer tfjs knows by another name, nested ones included. */
+function renamedLayers(model: tf.LayersModel, prefix: string): [string, string][] {
+  return model.layers.flatMap((layer) => [
+    ...(kerasName(layer) ? [[`${prefix}${layer.name}`, kerasName(layer) as string] as [string, string]] : []),
+    ...(isNestedModel(layer) ? renamedLayers(layer, `${prefix}${layer.name}/`) : []),
+  ]);
 }
 
 function onnxShape(tfjsShape: Shape, layout: Layout): (number | string)[] {

@@ -28,7 +28,15 @@ import { writeTritonModel } from './triton.js';
 
 export { modelPaths } from '../formats/model-dir.js';
 export { decodeModel, encodeModel, type ModelProto } from '../onnx/proto.js';
-export { BATCH_DIM, type ConvertOptions, convertLayersModel, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from './convert.js';
+export {
+  BATCH_DIM,
+  type ConvertOptions,
+  convertLayersModel,
+  DEFAULT_OPSET,
+  EXPORT_METADATA,
+  MAX_OPSET,
+  MIN_OPSET,
+} from './convert.js';
 export { findSubmodel, formatInspection, inspectModel, type LayerReport, nestedModelPaths } from './inspect.js';
 export { tritonConfig, writeTritonModel } from './triton.js';
 export { findProblems } from './validate.js';

@@ -5,12 +5,15 @@
  */
 import { GanportError } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
+import { kerasName } from '../keras/names.js';
 import { convertLayersModel, isNestedModel, type LayerCall, layerCalls, layerContext } from './convert.js';
 import { GraphBuilder, type Value } from './graph.js';
 import { LAYER_HANDLERS } from './layers/index.js';
 
 export interface LayerReport {
   name: string;
+  /** Its name in the Keras file, where tfjs (and so ONNX) knows it by `name`. */
+  kerasName?: string;
   className: string;
   /** Output shapes as tfjs prints them, one per call when a layer is called more than once. */
   outputShapes: string[];
@@ -59,6 +62,7 @@ export function inspectModel(model: tf.LayersModel): LayerReport[] {
     const className = layer.getClassName();
     const report: LayerReport = {
       name: layer.name,
+      ...(kerasName(layer) ? { kerasName: kerasName(layer) } : {}),
       className,
       outputShapes: [...new Set(layerCallList.map((c) => c.outputTensors.map((t) => shapeText(t.shape)).join(' ')))],
       calls: layerCallList.length,
@@ -115,7 +119,7 @@ export function formatInspection(model: tf.LayersModel): string {
     for (const r of reports) {
       const support = { yes: 'yes', input: 'input', nested: 'nested, inlined', no: `NO: ${r.reason}` }[r.support];
       rows.push([
-        `${'  '.repeat(depth)}${r.name}`,
+        `${'  '.repeat(depth)}${r.name}${r.kerasName ? ` (Keras: "${r.kerasName}")` : ''}`,
         r.className,
         r.outputShapes.join(' | ') + (r.calls > 1 ? ` (${r.calls} calls, shared weights)` : ''),
         String(r.params),
@@ -128,8 +132,9 @@ export function formatInspection(model: tf.LayersModel): string {
   const header: [string, string, string, string, string] = ['layer', 'class', 'output shape', 'params', 'exports'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   for (const row of [header, ...rows]) lines.push(row.map((c, i) => (i === 4 ? c : c.padEnd(widths[i]))).join('  '));
-  const inputs = model.inputs.map((t) => `${t.name} ${shapeText(t.shape)} ${t.dtype}`).join(', ');
-  const outputs = model.outputs.map((t) => `${t.name} ${shapeText(t.shape)}`).join(', ');
+  const keras = (t: tf.SymbolicTensor) => (kerasName(t.sourceLayer) ? ` (Keras: "${kerasName(t.sourceLayer)}")` : '');
+  const inputs = model.inputs.map((t) => `${t.name}${keras(t)} ${shapeText(t.shape)} ${t.dtype}`).join(', ');
+  const outputs = model.outputs.map((t) => `${t.name}${keras(t)} ${shapeText(t.shape)}`).join(', ');
   lines.push('', `inputs: ${inputs}`, `outputs: ${outputs}`, `parameters: ${model.countParams()}`);
   const nested = nestedModelPaths(model);
   if (nested.length) lines.push(`nested models (--submodel): ${nested.join(', ')}`);
