@@ -8,7 +8,7 @@ import type { ModelProto, ValueInfoProto } from '../onnx/proto.js';
 import { packageVersion } from '../util/files.js';
 import { toFloat16 } from './float16.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
-import { cancelInverseTransposes, GraphBuilder, type Value } from './graph.js';
+import { type CarriedState, cancelInverseTransposes, GraphBuilder, type Value } from './graph.js';
 import { LAYER_HANDLERS, type LayerContext, type Shape } from './layers/index.js';
 import { validateModel } from './validate.js';
 
@@ -29,6 +29,8 @@ export const BATCH_DIM = 'batch';
 export const EXPORT_METADATA = {
   /** {inputs, outputs, layers}: ONNX name → Keras name, for names Keras allows and tfjs and ONNX do not. */
   kerasNames: 'ganport.keras_names',
+  /** {about, states: [{layer, state, input, output, shape}]}: the stateful recurrent layers' carried states. */
+  recurrentState: 'ganport.recurrent_state',
 } as const;
 
 export interface ConvertOptions {
@@ -72,6 +74,10 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
     g.nodes.push(makeNode('Identity', [value.name], [name]));
     return makeValueInfo(name, DataType.FLOAT, onnxShape(t.shape, value.layout));
   });
+  for (const state of g.carried) {
+    inputs.push(makeValueInfo(state.input, DataType.FLOAT, onnxShape(state.shape, 'NHWC')));
+    outputs.push(makeValueInfo(state.output, DataType.FLOAT, onnxShape(state.shape, 'NHWC')));
+  }
   cancelInverseTransposes(g);
   foldOutputIdentities(g, outputNames);
   if (options.foldBatchNorm) foldBatchNorm(g);
@@ -82,18 +88,19 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
     opset,
     producerName: 'ganport',
     producerVersion: packageVersion(),
-    metadata: { ...exportMetadata(model, inputs, outputNames), ...options.metadata },
+    metadata: { ...exportMetadata(model, inputs, outputNames, g.carried), ...options.metadata },
     docString: options.docString,
   });
   validateModel(onnx);
   return onnx;
 }
 
-/** The metadata a model needs beyond its graph: Keras names ONNX could not keep. */
+/** The metadata a model needs beyond its graph: Keras names ONNX could not keep, and carried recurrent states. */
 function exportMetadata(
   model: tf.LayersModel,
   inputs: ValueInfoProto[],
   outputNames: string[],
+  carried: CarriedState[],
 ): Record<string, string> {
   const metadata: Record<string, string> = {};
   const named = (tensors: tf.SymbolicTensor[], names: string[]) =>
@@ -109,6 +116,12 @@ function exportMetadata(
     layers: Object.fromEntries(renamedLayers(model, '')),
   };
   if (Object.keys(names.layers).length > 0) metadata[EXPORT_METADATA.kerasNames] = JSON.stringify(names);
+  if (carried.length > 0)
+    metadata[EXPORT_METADATA.recurrentState] = JSON.stringify({
+      about:
+        'stateful recurrent layers: feed each output back as its input on the next call; zeros start a sequence afresh',
+      states: carried,
+    });
   return metadata;
 }
 

@@ -20,6 +20,20 @@ export interface Value {
   layout: Layout;
 }
 
+/**
+ * A value the graph carries from one call to the next (a stateful recurrent layer's state): the graph
+ * input it starts from and the graph output holding it after the call, which the caller feeds back.
+ */
+export interface CarriedState {
+  /** The layer (nesting path) that holds the state in tfjs, and which of its states this is (h, c). */
+  layer: string;
+  state: string;
+  input: string;
+  output: string;
+  /** Its tfjs shape, [batch, units]. */
+  shape: (number | null)[];
+}
+
 export const TO_CHANNELS_FIRST = [0, 3, 1, 2];
 export const TO_CHANNELS_LAST = [0, 2, 3, 1];
 
@@ -34,6 +48,8 @@ export class GraphBuilder {
   readonly initializers: TensorProto[] = [];
   /** Float initializer values by name, kept for graph passes such as batch-norm folding. */
   readonly floatData = new Map<string, { dims: number[]; data: Float32Array }>();
+  /** The states that become extra graph inputs and outputs. */
+  readonly carried: CarriedState[] = [];
   private readonly names = new Set<string>();
   private readonly transposed = new Map<string, string>();
   private readonly byContent = new Map<string, string>();

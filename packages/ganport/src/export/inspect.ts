@@ -6,7 +6,14 @@
 import { GanportError } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
 import { kerasName } from '../keras/names.js';
-import { convertLayersModel, isNestedModel, type LayerCall, layerCalls, layerContext } from './convert.js';
+import {
+  convertLayersModel,
+  EXPORT_METADATA,
+  isNestedModel,
+  type LayerCall,
+  layerCalls,
+  layerContext,
+} from './convert.js';
 import { GraphBuilder, type Value } from './graph.js';
 import { LAYER_HANDLERS } from './layers/index.js';
 
@@ -24,6 +31,8 @@ export interface LayerReport {
   support: 'yes' | 'input' | 'nested' | 'no';
   /** Why not, for an unsupported layer or configuration. */
   reason?: string;
+  /** What the export adds for it: the graph inputs and outputs that carry a stateful layer's state. */
+  note?: string;
   children?: LayerReport[];
 }
 
@@ -35,18 +44,23 @@ function callsOf(model: tf.LayersModel): Map<tf.layers.Layer, LayerCall[]> {
   return calls;
 }
 
-/** Runs the layer's handler on placeholder inputs: undefined if it converts, else the reason it does not. */
-function probe(layer: tf.layers.Layer, call: LayerCall): string | undefined {
+/**
+ * Runs the layer's handler on placeholder inputs: a reason if it does not convert, or a note on the graph
+ * inputs and outputs it adds (a stateful layer's state).
+ */
+function probe(layer: tf.layers.Layer, call: LayerCall): { reason?: string; note?: string } {
   const handler = LAYER_HANDLERS[layer.getClassName()];
-  if (!handler) return 'no ONNX mapping for this layer class';
+  if (!handler) return { reason: 'no ONNX mapping for this layer class' };
   const g = new GraphBuilder(17);
   const inputs: Value[] = call.inputTensors.map((t, i) => ({ name: `x${i}`, rank: t.shape.length, layout: 'NHWC' }));
   try {
     handler(layerContext(g, layer, call, inputs, layer.name));
-    return undefined;
   } catch (err) {
-    return (err as Error).message.replace(/^layer \S+ \([^)]*\): /, '');
+    return { reason: (err as Error).message.replace(/^layer \S+ \([^)]*\): /, '') };
   }
+  if (g.carried.length === 0) return {};
+  const list = (key: 'input' | 'output') => g.carried.map((c) => c[key]).join(', ');
+  return { note: `stateful: its state is carried in graph inputs ${list('input')} and outputs ${list('output')}` };
 }
 
 /** The layer tree of `model`: its own layers in execution order, nested models expanded. */
@@ -76,8 +90,9 @@ export function inspectModel(model: tf.LayersModel): LayerReport[] {
       if (report.outputShapes.length === 0)
         report.outputShapes = [layer.outputs.map((t) => shapeText(t.shape)).join(' ')];
     } else if (layerCallList.length > 0) {
-      const reason = probe(layer, layerCallList[0]);
+      const { reason, note } = probe(layer, layerCallList[0]);
       if (reason) Object.assign(report, { support: 'no', reason });
+      if (note) report.note = note;
     }
     reports.push(report);
   }
@@ -123,7 +138,7 @@ export function formatInspection(model: tf.LayersModel): string {
         r.className,
         r.outputShapes.join(' | ') + (r.calls > 1 ? ` (${r.calls} calls, shared weights)` : ''),
         String(r.params),
-        support,
+        r.note ? `${support}; ${r.note}` : support,
       ]);
       if (r.children) walk(r.children, depth + 1);
     }
@@ -146,6 +161,15 @@ export function formatInspection(model: tf.LayersModel): string {
     lines.push(
       `export: ok, ${onnx.graph.node.length} ONNX nodes (${opText}), ${onnx.graph.initializer.length} initializers`,
     );
+    const carried = onnx.metadataProps?.find((p) => p.key === EXPORT_METADATA.recurrentState);
+    if (carried)
+      lines.push(
+        `recurrent state carried between calls (feed each output back as its input; zeros to start): ${(
+          JSON.parse(carried.value) as { states: { input: string; output: string }[] }
+        ).states
+          .map((c) => `${c.input} → ${c.output}`)
+          .join(', ')}`,
+      );
   } catch (err) {
     lines.push(`export: fails: ${(err as Error).message}`);
   }
