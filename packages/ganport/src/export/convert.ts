@@ -80,6 +80,7 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
   }
   cancelInverseTransposes(g);
   foldOutputIdentities(g, outputNames);
+  keepPadsBeforePooling(g);
   if (options.foldBatchNorm) foldBatchNorm(g);
   if (options.fp16) toFloat16(g, inputs, outputs);
 
@@ -288,5 +289,27 @@ function foldOutputIdentities(g: GraphBuilder, outputNames: string[]): void {
     if (!producer || uses !== 1 || outputNames.includes(source)) continue;
     producer.output = producer.output.map((o) => (o === source ? name : o));
     g.nodes.splice(g.nodes.indexOf(identity), 1);
+  }
+}
+
+/**
+ * ONNX Runtime (1.30's PadFusion) folds a zero Pad into a following MaxPool or AveragePool's own pads,
+ * which changes the result: MaxPool ignores its pads (a window of negatives then keeps its maximum, not
+ * the 0 tfjs padded with), and AveragePool with count_include_pad 0 leaves the zeros out of the mean
+ * (and a pad wider than the window fails to load). Its layout optimizer first moves Transposes out of
+ * the way, so a Pad that reaches a pool through Transposes is exposed too. It only folds a pad value whose
+ * bytes are all zero, so such a Pad pads with −0.0 instead: the same number to every comparison and sum.
+ */
+function keepPadsBeforePooling(g: GraphBuilder): void {
+  const consumers = (value: string) => g.nodes.filter((n) => n.input.includes(value));
+  const reachesPool = (value: string): boolean =>
+    consumers(value).some(
+      (n) =>
+        n.opType === 'MaxPool' || n.opType === 'AveragePool' || (n.opType === 'Transpose' && reachesPool(n.output[0])),
+    );
+  for (const pad of g.nodes.filter((n) => n.opType === 'Pad' && reachesPool(n.output[0]))) {
+    const mode = pad.attribute.find((a) => a.name === 'mode');
+    if (mode && new TextDecoder().decode(mode.s) !== 'constant') continue;
+    pad.input = [pad.input[0], pad.input[1], g.constFloat(`${pad.output[0]}/value`, [], Float32Array.of(-0))];
   }
 }

@@ -168,6 +168,89 @@ export function mirrorMode(op: TfOp): 'reflect' | 'symmetric' {
   return mode;
 }
 
+/** A slice's "to the end" (an index beyond any axis; negated, before the start for a negative step). */
+export const TO_END = Number.MAX_SAFE_INTEGER;
+
+/** A StridedSlice as the ranges it takes, the axes it drops and the axes it inserts. */
+export interface StridedSliceSpec {
+  /** [start, stop) by step over input axis `axis`, for each axis not taken whole. */
+  ranges: { axis: number; start: number; stop: number; step: number }[];
+  /** Input axes (numbered as in the input) reduced to one entry and dropped. */
+  squeeze: number[];
+  /** Where new axes of size 1 stand in the output. */
+  unsqueeze: number[];
+}
+
+/**
+ * How TensorFlow reads a StridedSlice's sparse spec (begin, end, strides and the five masks) on an input
+ * of rank `rank`: an ellipsis stands for the axes the spec does not name, and the axes after the spec
+ * are taken whole; a new axis inserts a 1; a shrunk axis takes the one entry at begin (its end and
+ * stride ignored) and is dropped; a masked bound runs to the end in the stride's direction.
+ */
+export function stridedSliceSpec(op: TfOp, rank: number): StridedSliceSpec {
+  const [begin, end, strides] = [1, 2, 3].map((i) => constantValues(op, i));
+  const mask = (name: string) => {
+    const bits = attrOf(op, name, 0);
+    return (i: number) => ((bits >> i) & 1) === 1;
+  };
+  const [beginMasked, endMasked, ellipsis, newAxis, shrunk] = [
+    'begin_mask',
+    'end_mask',
+    'ellipsis_mask',
+    'new_axis_mask',
+    'shrink_axis_mask',
+  ].map(mask);
+  const named = begin.filter((_, i) => !ellipsis(i) && !newAxis(i)).length;
+  const spec: StridedSliceSpec = { ranges: [], squeeze: [], unsqueeze: [] };
+  let axis = 0; // the input axis the spec entry reads
+  let outAxis = 0; // the output axis it writes
+  begin.forEach((b, i) => {
+    if (ellipsis(i)) {
+      axis += rank - named;
+      outAxis += rank - named;
+    } else if (newAxis(i)) spec.unsqueeze.push(outAxis++);
+    else if (shrunk(i)) {
+      spec.ranges.push({ axis, start: b, stop: b === -1 ? TO_END : b + 1, step: 1 });
+      spec.squeeze.push(axis++);
+    } else {
+      const step = strides[i];
+      const start = beginMasked(i) ? (step > 0 ? 0 : TO_END) : b;
+      const stop = endMasked(i) ? (step > 0 ? TO_END : -TO_END) : end[i];
+      if (start !== 0 || stop !== TO_END || step !== 1) spec.ranges.push({ axis, start, stop, step });
+      axis++;
+      outAxis++;
+    }
+  });
+  return spec;
+}
+
+/**
+ * A StridedSlice in tfjs from its spec: tfjs's stridedSlice with plain bounds, then squeeze and
+ * expandDims (tfjs's own shrink-axis handling slices wrongly with other axes' strides, and applies the
+ * stride TensorFlow ignores on a shrunk axis).
+ */
+function stridedSlice(x: tf.Tensor, { ranges, squeeze, unsqueeze }: StridedSliceSpec): tf.Tensor {
+  const begin = x.shape.map(() => 0);
+  const end = [...x.shape];
+  const strides = x.shape.map(() => 1);
+  let endMask = 0;
+  for (const { axis, start, stop, step } of ranges) {
+    const size = x.shape[axis];
+    // Python's slice bounds, as TensorFlow clamps them: [0, size] forwards, [-1, size - 1] backwards
+    const [low, high] = step > 0 ? [0, size] : [-1, size - 1];
+    const bound = (i: number) => Math.min(Math.max(i < 0 ? i + size : i, low), high);
+    begin[axis] = bound(start);
+    strides[axis] = step;
+    if (step < 0 && bound(stop) === -1)
+      endMask |= 1 << axis; // before index 0, which tfjs reads as size − 1
+    else end[axis] = bound(stop);
+  }
+  let y = tf.stridedSlice(x, begin, end, strides, 0, endMask);
+  if (squeeze.length > 0) y = tf.squeeze(y, squeeze);
+  for (const axis of unsqueeze) y = tf.expandDims(y, axis);
+  return y;
+}
+
 /** Every TensorFlow op a TensorFlowOpLayer may hold, by its op type. */
 export const TF_OPS: Readonly<Record<string, TfOpDefinition>> = {
   DepthToSpace: {
@@ -212,21 +295,7 @@ export const TF_OPS: Readonly<Record<string, TfOpDefinition>> = {
   Mean: reduction(tf.mean),
   Sum: reduction(tf.sum),
   Max: reduction(tf.max),
-  StridedSlice: {
-    constantInputs: [1, 2, 3],
-    run: ([x], op) =>
-      tf.stridedSlice(
-        x,
-        constantValues(op, 1),
-        constantValues(op, 2),
-        constantValues(op, 3),
-        attrOf(op, 'begin_mask', 0),
-        attrOf(op, 'end_mask', 0),
-        attrOf(op, 'ellipsis_mask', 0),
-        attrOf(op, 'new_axis_mask', 0),
-        attrOf(op, 'shrink_axis_mask', 0),
-      ),
-  },
+  StridedSlice: { constantInputs: [1, 2, 3], run: ([x], op) => stridedSlice(x, stridedSliceSpec(op, x.rank)) },
 };
 
 /** Why `op` cannot be computed, or undefined: an op not in TF_OPS, or a bound, shape or axis that is not constant. */

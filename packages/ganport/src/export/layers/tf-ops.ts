@@ -16,6 +16,7 @@ import {
   mirrorMode,
   paddingsOf,
   parseTfOp,
+  stridedSliceSpec,
   type TfConstant,
   type TfOp,
   type TfOperand,
@@ -157,19 +158,51 @@ function resizeSizes(ctx: LayerContext, x: Value, size: number[]): string {
   return g.op('Concat', parts, { axis: attr.int(0) }, `${name}/sizes`);
 }
 
+/** The input row (or column) each output one reads in TensorFlow's nearest resize, as tfjs computes it. */
+function nearestSources(size: number, out: number, alignCorners: boolean, halfPixel: boolean): number[] {
+  const ratio = alignCorners && out > 1 ? (size - 1) / (out - 1) : size / out;
+  return Array.from({ length: out }, (_, o) => {
+    const source = halfPixel ? (o + 0.5) * ratio : o * ratio;
+    return Math.max(0, Math.min(size - 1, alignCorners ? Math.round(source) : Math.floor(source)));
+  });
+}
+
 /**
  * ResizeBilinear / ResizeNearestNeighbor with TensorFlow's coordinates: align_corners maps corner to
  * corner, half_pixel_centers samples at pixel centres ((out + ½)·in/out − ½), neither is ONNX's
- * 'asymmetric' (out·in/out). Nearest rounds down, except where TensorFlow rounds (align_corners) or
- * floors the half-pixel coordinate plus ½: ONNX's round_prefer_ceil.
+ * 'asymmetric' (out·in/out).
+ * - Nearest, the input size known: a Gather of the rows, then of the columns, TensorFlow picks
+ *   (ONNX Runtime's nearest divides by a float32 scale, and floors 7 − ε where TensorFlow has 2 · 3.5).
+ * - Bilinear: Resize channels-first, as UpSampling2D's (spatial.ts: ONNX Runtime's layout optimizer).
+ * - Otherwise Resize with sizes from the input's shape; nearest rounds down, or where TensorFlow rounds
+ *   (align_corners) or floors the half-pixel coordinate plus ½, ONNX's round_prefer_ceil.
  */
 const resize =
   (mode: 'linear' | 'nearest'): TfOpHandler =>
   (ctx, op) => {
-    const x = inputOf(ctx, op, 0);
+    const { g, name } = ctx;
     const alignCorners = attrOf(op, 'align_corners', false);
     const halfPixel = attrOf(op, 'half_pixel_centers', false);
     if (alignCorners && halfPixel) unsupportedConfig(ctx, `${op.op} with both align_corners and half_pixel_centers`);
+    const size = constantValues(op, 1);
+    const [, height, width] = ctx.inputShapes[0];
+    const known = height !== null && width !== null;
+    if (mode === 'nearest' && known) {
+      const x = inputOf(ctx, op, 0);
+      const rows = nearestSources(height, size[0], alignCorners, halfPixel);
+      const columns = nearestSources(width, size[1], alignCorners, halfPixel);
+      const picked = g.op(
+        'Gather',
+        [x.name, g.constInt64(`${name}/rows`, rows)],
+        { axis: attr.int(onnxAxis(x, 1)) },
+        `${name}/rows`,
+      );
+      return sameLayout(
+        x,
+        g.op('Gather', [picked, g.constInt64(`${name}/columns`, columns)], { axis: attr.int(onnxAxis(x, 2)) }, name),
+      );
+    }
+    const x = mode === 'linear' ? g.inLayout(inputOf(ctx, op, 0), 'NCHW') : inputOf(ctx, op, 0);
     const transform = alignCorners ? 'align_corners' : halfPixel ? 'half_pixel' : 'asymmetric';
     const attributes = {
       mode: attr.string(mode),
@@ -178,8 +211,7 @@ const resize =
         ? { nearest_mode: attr.string(transform === 'asymmetric' ? 'floor' : 'round_prefer_ceil') }
         : {}),
     };
-    const sizes = resizeSizes(ctx, x, constantValues(op, 1));
-    return sameLayout(x, ctx.g.op('Resize', [x.name, '', '', sizes], attributes, ctx.name));
+    return sameLayout(x, g.op('Resize', [x.name, '', '', resizeSizes(ctx, x, size)], attributes, name));
   };
 
 /** ConcatV2: the values (all but the last input, which is the axis), in the layout elementwise ops would use. */
@@ -241,49 +273,14 @@ const rsqrt: TfOpHandler = (ctx, op) => {
   return sameLayout(x, ctx.g.op('Reciprocal', [root], {}, ctx.name));
 };
 
-const bit = (mask: number, i: number) => ((mask >> i) & 1) === 1;
-
 /**
- * StridedSlice with constant bounds, as TensorFlow reads its sparse spec: an ellipsis stands for the
- * axes the spec does not name; a new axis inserts a 1; a shrunk axis takes the one entry at begin
- * (end and stride ignored) and is dropped; masked bounds run to the end in the stride's direction.
- * One Slice over the named axes, then Squeeze (shrunk axes) and Unsqueeze (new axes, at their places
- * in the output).
+ * StridedSlice with constant bounds, as TensorFlow reads its spec (stridedSliceSpec): one Slice over the
+ * axes it ranges over, then Squeeze (shrunk axes) and Unsqueeze (new axes, at their places in the output).
  */
 const stridedSlice: TfOpHandler = (ctx, op) => {
   const { g, name } = ctx;
   const x = g.tfjsLayout(inputOf(ctx, op, 0));
-  const [begin, end, strides] = [1, 2, 3].map((i) => constantValues(op, i));
-  const [beginMask, endMask, ellipsisMask, newAxisMask, shrinkMask] = [
-    'begin_mask',
-    'end_mask',
-    'ellipsis_mask',
-    'new_axis_mask',
-    'shrink_axis_mask',
-  ].map((m) => attrOf(op, m, 0));
-  const named = begin.filter((_, i) => !bit(ellipsisMask, i) && !bit(newAxisMask, i)).length;
-  const ranges: { start: number; stop: number; axis: number; step: number }[] = [];
-  const squeeze: number[] = [];
-  const unsqueeze: number[] = [];
-  let axis = 0; // the input axis the spec entry reads
-  let outAxis = 0; // the output axis it writes
-  begin.forEach((b, i) => {
-    if (bit(ellipsisMask, i)) {
-      axis += x.rank - named;
-      outAxis += x.rank - named;
-    } else if (bit(newAxisMask, i)) unsqueeze.push(outAxis++);
-    else if (bit(shrinkMask, i)) {
-      ranges.push({ start: b, stop: b === -1 ? INT64_MAX : b + 1, axis, step: 1 });
-      squeeze.push(axis++);
-    } else {
-      const step = strides[i];
-      const start = bit(beginMask, i) ? (step > 0 ? 0 : INT64_MAX) : b;
-      const stop = bit(endMask, i) ? (step > 0 ? INT64_MAX : -INT64_MAX) : end[i];
-      if (start !== 0 || stop !== INT64_MAX || step !== 1) ranges.push({ start, stop, axis, step });
-      axis++;
-      outAxis++;
-    }
-  });
+  const { ranges, squeeze, unsqueeze } = stridedSliceSpec(op, x.rank);
   let y = x.name;
   if (ranges.length > 0) {
     const ints = (key: keyof (typeof ranges)[number]) =>
