@@ -117,10 +117,7 @@ function carriedStates(onnx: ModelProto): { layer: string; input: string; output
 describe('real published models: exported, validated, and run against tfjs', () => {
   const found = filesInShared();
   test('every model file in the shared folders has its input ranges here, and every one listed is there', {
-    skip: skipUnlessPresent(
-      existsSync(join(SHARED, 'realmodels')) ? SHARED : undefined,
-      'the shared/realmodels folder',
-    ),
+    skip: skipUnlessPresent(join(SHARED, 'realmodels'), 'the folder of real models'),
   }, () => {
     assert.deepEqual(found, Object.keys(REAL_MODELS).sort());
   });
