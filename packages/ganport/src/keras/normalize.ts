@@ -131,10 +131,10 @@ function tfjsNames(kerasNames: (string | undefined)[]): (string | undefined)[] {
 }
 
 /**
- * A model's config as an object: Keras ≤ 2.2 wrote a Sequential's as the bare list of its layers (no
+ * A layer's config as an object: Keras ≤ 2.2 wrote a Sequential's as the bare list of its layers (no
  * name, which its container gives), which becomes {layers}.
  */
-function containerConfig(entry: JsonObject, options: KerasNormalizeOptions, here: string): JsonObject {
+function configObject(entry: JsonObject, options: KerasNormalizeOptions, here: string): JsonObject {
   const config = entry.config;
   if (isObject(config)) return config;
   if (Array.isArray(config) && entry.class_name === 'Sequential') return { layers: config };
@@ -162,7 +162,7 @@ function normalizeLayer(
   const { options } = state;
   const className = entry.class_name as string;
   const here = `layer "${kerasNameOf(entry) ?? name ?? where}" (${className})`;
-  const config = normalizeValue(containerConfig(entry, options, here), options, where) as JsonObject;
+  const config = normalizeValue(configObject(entry, options, here), options, where) as JsonObject;
   if (name !== undefined) config.name = name;
   const out: JsonObject = { class_name: className === 'Functional' ? 'Model' : className, config };
   // tfjs's GRU cannot build reset_after (Keras's default); ganport's GRUResetAfter (tfjs/keras-layers.ts) can
