@@ -2,18 +2,27 @@
 
 import { GanportError, type Layout, toLayout } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
+import { kerasName } from '../keras/names.js';
 import { DataType, makeNode, makeValueInfo } from '../onnx/builder.js';
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from '../onnx/opsets.js';
 import type { ModelProto, ValueInfoProto } from '../onnx/proto.js';
 import { toFloat16 } from './float16.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
-import { cancelInverseTransposes, GraphBuilder, type Value } from './graph.js';
+import { type CarriedState, cancelInverseTransposes, GraphBuilder, type Value } from './graph.js';
 import { LAYER_HANDLERS, type LayerContext, type Shape } from './layers/index.js';
 import { validateModel } from './validate.js';
 
 const MODEL_CLASSES = new Set(['Model', 'Functional', 'Sequential']);
 
 export const BATCH_DIM = 'batch';
+
+/** Metadata the exporter writes itself, where a model needs it (JSON values). */
+export const EXPORT_METADATA = {
+  /** {inputs, outputs, layers}: ONNX name → Keras name, for names Keras allows and tfjs and ONNX do not. */
+  kerasNames: 'ganport.keras_names',
+  /** {about, states: [{layer, state, input, output, shape}]}: the stateful recurrent layers' carried states. */
+  recurrentState: 'ganport.recurrent_state',
+} as const;
 
 export interface ConvertOptions {
   opset?: number;
@@ -56,18 +65,61 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
     g.nodes.push(makeNode('Identity', [value.name], [name]));
     return makeValueInfo(name, DataType.FLOAT, onnxShape(t.shape, value.layout));
   });
+  for (const state of g.carried) {
+    inputs.push(makeValueInfo(state.input, DataType.FLOAT, onnxShape(state.shape, 'NHWC')));
+    outputs.push(makeValueInfo(state.output, DataType.FLOAT, onnxShape(state.shape, 'NHWC')));
+  }
   cancelInverseTransposes(g);
   foldOutputIdentities(g, outputNames);
+  keepPadsBeforePooling(g);
   if (options.foldBatchNorm) foldBatchNorm(g);
   if (options.fp16) toFloat16(g, inputs, outputs);
 
   const onnx = g.toModel(model.name, inputs, outputs, {
     docString: options.docString,
     graphDocString: options.docString,
-    metadata: options.metadata,
+    metadata: { ...exportMetadata(model, inputs, outputNames, g.carried), ...options.metadata },
   });
   validateModel(onnx);
   return onnx;
+}
+
+/** The metadata a model needs beyond its graph: Keras names ONNX could not keep, and carried recurrent states. */
+function exportMetadata(
+  model: tf.LayersModel,
+  inputs: ValueInfoProto[],
+  outputNames: string[],
+  carried: CarriedState[],
+): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  const named = (tensors: tf.SymbolicTensor[], names: string[]) =>
+    Object.fromEntries(
+      tensors.flatMap((t, i) => (kerasName(t.sourceLayer) ? [[names[i], kerasName(t.sourceLayer)]] : [])),
+    );
+  const names = {
+    inputs: named(
+      model.inputs,
+      inputs.map((i) => i.name),
+    ),
+    outputs: named(model.outputs, outputNames),
+    layers: Object.fromEntries(renamedLayers(model, '')),
+  };
+  if (Object.keys(names.layers).length > 0) metadata[EXPORT_METADATA.kerasNames] = JSON.stringify(names);
+  if (carried.length > 0)
+    metadata[EXPORT_METADATA.recurrentState] = JSON.stringify({
+      about:
+        'stateful recurrent layers: feed each output back as its input on the next call; zeros start a sequence afresh',
+      states: carried,
+    });
+  return metadata;
+}
+
+/** [ONNX name prefix (nesting path), Keras name] of every layer tfjs knows by another name, nested ones included. */
+function renamedLayers(model: tf.LayersModel, prefix: string): [string, string][] {
+  return model.layers.flatMap((layer) => [
+    ...(kerasName(layer) ? [[`${prefix}${layer.name}`, kerasName(layer) as string] as [string, string]] : []),
+    ...(isNestedModel(layer) ? renamedLayers(layer, `${prefix}${layer.name}/`) : []),
+  ]);
 }
 
 function onnxShape(tfjsShape: Shape, layout: Layout): (number | string)[] {
@@ -225,5 +277,27 @@ function foldOutputIdentities(g: GraphBuilder, outputNames: string[]): void {
     if (!producer || uses !== 1 || outputNames.includes(source)) continue;
     producer.output = producer.output.map((o) => (o === source ? name : o));
     g.nodes.splice(g.nodes.indexOf(identity), 1);
+  }
+}
+
+/**
+ * ONNX Runtime (1.30's PadFusion) folds a zero Pad into a following MaxPool or AveragePool's own pads,
+ * which changes the result: MaxPool ignores its pads (a window of negatives then keeps its maximum, not
+ * the 0 tfjs padded with), and AveragePool with count_include_pad 0 leaves the zeros out of the mean
+ * (and a pad wider than the window fails to load). Its layout optimizer first moves Transposes out of
+ * the way, so a Pad that reaches a pool through Transposes is exposed too. It only folds a pad value whose
+ * bytes are all zero, so such a Pad pads with −0.0 instead: the same number to every comparison and sum.
+ */
+function keepPadsBeforePooling(g: GraphBuilder): void {
+  const consumers = (value: string) => g.nodes.filter((n) => n.input.includes(value));
+  const reachesPool = (value: string): boolean =>
+    consumers(value).some(
+      (n) =>
+        n.opType === 'MaxPool' || n.opType === 'AveragePool' || (n.opType === 'Transpose' && reachesPool(n.output[0])),
+    );
+  for (const pad of g.nodes.filter((n) => n.opType === 'Pad' && reachesPool(n.output[0]))) {
+    const mode = pad.attribute.find((a) => a.name === 'mode');
+    if (mode && new TextDecoder().decode(mode.s) !== 'constant') continue;
+    pad.input = [pad.input[0], pad.input[1], g.constFloat(`${pad.output[0]}/value`, [], Float32Array.of(-0))];
   }
 }

@@ -20,6 +20,20 @@ export interface Value {
   layout: Layout;
 }
 
+/**
+ * A value the graph carries from one call to the next (a stateful recurrent layer's state): the graph
+ * input it starts from and the graph output holding it after the call, which the caller feeds back.
+ */
+export interface CarriedState {
+  /** The layer (nesting path) that holds the state in tfjs, and which of its states this is (h, c). */
+  layer: string;
+  state: string;
+  input: string;
+  output: string;
+  /** Its tfjs shape, [batch, units]. */
+  shape: (number | null)[];
+}
+
 export const TO_CHANNELS_FIRST = [0, 3, 1, 2];
 export const TO_CHANNELS_LAST = [0, 2, 3, 1];
 
@@ -30,6 +44,8 @@ export function onnxAxis(value: Value, tfjsAxis: number): number {
 }
 
 export class GraphBuilder extends OnnxGraph {
+  /** The states that become extra graph inputs and outputs. */
+  readonly carried: CarriedState[] = [];
   private readonly transposed = new Map<string, string>();
 
   /** The value in the requested layout, transposing (once, remembered) if needed. */

@@ -29,7 +29,7 @@ import { writeTritonModel } from './triton.js';
 export { modelPaths } from '../formats/model-dir.js';
 export { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from '../onnx/opsets.js';
 export { decodeModel, encodeModel, type ModelProto } from '../onnx/proto.js';
-export { BATCH_DIM, type ConvertOptions, convertLayersModel } from './convert.js';
+export { BATCH_DIM, type ConvertOptions, convertLayersModel, EXPORT_METADATA } from './convert.js';
 export { findSubmodel, formatInspection, inspectModel, type LayerReport, nestedModelPaths } from './inspect.js';
 export { tritonConfig, writeTritonModel } from './triton.js';
 export { findProblems } from './validate.js';

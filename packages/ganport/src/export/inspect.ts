@@ -5,12 +5,22 @@
  */
 import { GanportError } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
-import { convertLayersModel, isNestedModel, type LayerCall, layerCalls, layerContext } from './convert.js';
+import { kerasName } from '../keras/names.js';
+import {
+  convertLayersModel,
+  EXPORT_METADATA,
+  isNestedModel,
+  type LayerCall,
+  layerCalls,
+  layerContext,
+} from './convert.js';
 import { GraphBuilder, type Value } from './graph.js';
 import { LAYER_HANDLERS } from './layers/index.js';
 
 export interface LayerReport {
   name: string;
+  /** Its name in the Keras file, where tfjs (and so ONNX) knows it by `name`. */
+  kerasName?: string;
   className: string;
   /** Output shapes as tfjs prints them, one per call when a layer is called more than once. */
   outputShapes: string[];
@@ -21,6 +31,8 @@ export interface LayerReport {
   support: 'yes' | 'input' | 'nested' | 'no';
   /** Why not, for an unsupported layer or configuration. */
   reason?: string;
+  /** What the export adds for it: the graph inputs and outputs that carry a stateful layer's state. */
+  note?: string;
   children?: LayerReport[];
 }
 
@@ -32,18 +44,23 @@ function callsOf(model: tf.LayersModel): Map<tf.layers.Layer, LayerCall[]> {
   return calls;
 }
 
-/** Runs the layer's handler on placeholder inputs: undefined if it converts, else the reason it does not. */
-function probe(layer: tf.layers.Layer, call: LayerCall): string | undefined {
+/**
+ * Runs the layer's handler on placeholder inputs: a reason if it does not convert, or a note on the graph
+ * inputs and outputs it adds (a stateful layer's state).
+ */
+function probe(layer: tf.layers.Layer, call: LayerCall): { reason?: string; note?: string } {
   const handler = LAYER_HANDLERS[layer.getClassName()];
-  if (!handler) return 'no ONNX mapping for this layer class';
+  if (!handler) return { reason: 'no ONNX mapping for this layer class' };
   const g = new GraphBuilder(17);
   const inputs: Value[] = call.inputTensors.map((t, i) => ({ name: `x${i}`, rank: t.shape.length, layout: 'NHWC' }));
   try {
     handler(layerContext(g, layer, call, inputs, layer.name));
-    return undefined;
   } catch (err) {
-    return (err as Error).message.replace(/^layer \S+ \([^)]*\): /, '');
+    return { reason: (err as Error).message.replace(/^layer \S+ \([^)]*\): /, '') };
   }
+  if (g.carried.length === 0) return {};
+  const list = (key: 'input' | 'output') => g.carried.map((c) => c[key]).join(', ');
+  return { note: `stateful: its state is carried in graph inputs ${list('input')} and outputs ${list('output')}` };
 }
 
 /** The layer tree of `model`: its own layers in execution order, nested models expanded. */
@@ -59,6 +76,7 @@ export function inspectModel(model: tf.LayersModel): LayerReport[] {
     const className = layer.getClassName();
     const report: LayerReport = {
       name: layer.name,
+      ...(kerasName(layer) ? { kerasName: kerasName(layer) } : {}),
       className,
       outputShapes: [...new Set(layerCallList.map((c) => c.outputTensors.map((t) => shapeText(t.shape)).join(' ')))],
       calls: layerCallList.length,
@@ -72,8 +90,9 @@ export function inspectModel(model: tf.LayersModel): LayerReport[] {
       if (report.outputShapes.length === 0)
         report.outputShapes = [layer.outputs.map((t) => shapeText(t.shape)).join(' ')];
     } else if (layerCallList.length > 0) {
-      const reason = probe(layer, layerCallList[0]);
+      const { reason, note } = probe(layer, layerCallList[0]);
       if (reason) Object.assign(report, { support: 'no', reason });
+      if (note) report.note = note;
     }
     reports.push(report);
   }
@@ -115,11 +134,11 @@ export function formatInspection(model: tf.LayersModel): string {
     for (const r of reports) {
       const support = { yes: 'yes', input: 'input', nested: 'nested, inlined', no: `NO: ${r.reason}` }[r.support];
       rows.push([
-        `${'  '.repeat(depth)}${r.name}`,
+        `${'  '.repeat(depth)}${r.name}${r.kerasName ? ` (Keras: "${r.kerasName}")` : ''}`,
         r.className,
         r.outputShapes.join(' | ') + (r.calls > 1 ? ` (${r.calls} calls, shared weights)` : ''),
         String(r.params),
-        support,
+        r.note ? `${support}; ${r.note}` : support,
       ]);
       if (r.children) walk(r.children, depth + 1);
     }
@@ -128,8 +147,9 @@ export function formatInspection(model: tf.LayersModel): string {
   const header: [string, string, string, string, string] = ['layer', 'class', 'output shape', 'params', 'exports'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   for (const row of [header, ...rows]) lines.push(row.map((c, i) => (i === 4 ? c : c.padEnd(widths[i]))).join('  '));
-  const inputs = model.inputs.map((t) => `${t.name} ${shapeText(t.shape)} ${t.dtype}`).join(', ');
-  const outputs = model.outputs.map((t) => `${t.name} ${shapeText(t.shape)}`).join(', ');
+  const keras = (t: tf.SymbolicTensor) => (kerasName(t.sourceLayer) ? ` (Keras: "${kerasName(t.sourceLayer)}")` : '');
+  const inputs = model.inputs.map((t) => `${t.name}${keras(t)} ${shapeText(t.shape)} ${t.dtype}`).join(', ');
+  const outputs = model.outputs.map((t) => `${t.name}${keras(t)} ${shapeText(t.shape)}`).join(', ');
   lines.push('', `inputs: ${inputs}`, `outputs: ${outputs}`, `parameters: ${model.countParams()}`);
   const nested = nestedModelPaths(model);
   if (nested.length) lines.push(`nested models (--submodel): ${nested.join(', ')}`);
@@ -141,6 +161,15 @@ export function formatInspection(model: tf.LayersModel): string {
     lines.push(
       `export: ok, ${onnx.graph.node.length} ONNX nodes (${opText}), ${onnx.graph.initializer.length} initializers`,
     );
+    const carried = onnx.metadataProps?.find((p) => p.key === EXPORT_METADATA.recurrentState);
+    if (carried)
+      lines.push(
+        `recurrent state carried between calls (feed each output back as its input; zeros to start): ${(
+          JSON.parse(carried.value) as { states: { input: string; output: string }[] }
+        ).states
+          .map((c) => `${c.input} → ${c.output}`)
+          .join(', ')}`,
+      );
   } catch (err) {
     lines.push(`export: fails: ${(err as Error).message}`);
   }

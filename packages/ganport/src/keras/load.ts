@@ -22,9 +22,10 @@ import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { unzipSync } from 'fflate';
 import type * as h5 from 'h5wasm';
-// Keras layers tfjs has no class for (Subtract, Cropping1D, ZeroPadding1D, SpatialDropout2D).
+// Keras layers tfjs has no class for (Subtract, Cropping1D, ZeroPadding1D, SpatialDropout2D, TensorFlowOpLayer).
 import '../tfjs/keras-layers.js';
-import { normalizeKerasConfig } from './normalize.js';
+import { kerasName, setKerasName } from './names.js';
+import { type NormalizedKerasModel, normalizeKerasConfig, type RenamedLayer } from './normalize.js';
 
 type H5Module = typeof h5;
 let h5wasm: Promise<H5Module> | undefined;
@@ -120,13 +121,23 @@ function floatArray(dataset: h5.Dataset, source: string, where: string): SavedAr
   return invalid(source, `${where} is not a numeric array (dtype ${JSON.stringify(dataset.dtype)})`);
 }
 
-async function buildModel(config: object, source: string): Promise<tf.LayersModel> {
+function rememberKerasNames(model: tf.LayersModel, renamed: RenamedLayer[]): void {
+  for (const { path, name, kerasName } of renamed) {
+    const container = path.reduce((m, part) => m.getLayer(part) as tf.LayersModel, model);
+    setKerasName(container.getLayer(name), kerasName);
+  }
+}
+
+async function buildModel({ config, renamed }: NormalizedKerasModel, source: string): Promise<tf.LayersModel> {
+  let model: tf.LayersModel;
   try {
-    return await tf.models.modelFromJSON({ modelTopology: config } as unknown as tf.io.ModelJSON);
+    model = await tf.models.modelFromJSON({ modelTopology: config } as unknown as tf.io.ModelJSON);
   } catch (err) {
     const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
     throw new GanportError(`${source}: tfjs cannot build this model: ${message}`, 'unsupported');
   }
+  rememberKerasNames(model, renamed);
+  return model;
 }
 
 /** Sets a layer's weights from arrays in tfjs/Keras order, checking count and shapes. */
@@ -168,21 +179,35 @@ async function loadKeras2(path: string): Promise<tf.LayersModel> {
       return invalid(path, `model_config is not JSON (${(err as Error).message})`);
     }
     const version = text(file.attrs.keras_version?.value ?? '2');
-    const config = normalizeKerasConfig(modelConfig, { kerasMajor: version.startsWith('3') ? 3 : 2, source: path });
-    const model = await buildModel(config, path);
+    if (version.startsWith('1.'))
+      throw new GanportError(
+        `${path}: saved by Keras ${version}; Keras 1 configs (Merge layers, Keras 1 argument names) are not supported`,
+        'unsupported',
+      );
     const weights = child(file, 'model_weights') as h5.Group | null;
     if (!weights) invalid(path, 'no model_weights group');
-    const layerNames = stringList(weights, 'layer_names');
-    for (const name of layerNames) {
+    const savedLayerNames = stringList(weights, 'layer_names');
+    const normalized = normalizeKerasConfig(modelConfig, {
+      kerasMajor: version.startsWith('3') ? 3 : 2,
+      source: path,
+      savedLayerNames,
+    });
+    const model = await buildModel(normalized, path);
+    const tfjsName = new Map(normalized.renamed.filter((r) => r.path.length === 0).map((r) => [r.kerasName, r.name]));
+    for (const name of savedLayerNames) {
       const group = child(weights, name) as h5.Group | null;
       if (!group) invalid(path, `model_weights has no group for layer "${name}"`);
       const names = stringList(group, 'weight_names');
       if (names.length === 0) continue;
       let layer: tf.layers.Layer;
       try {
-        layer = model.getLayer(name);
+        layer = model.getLayer(tfjsName.get(name) ?? name);
       } catch {
-        return invalid(path, `the saved weights name layer "${name}", which the model config does not have`);
+        const known = model.layers.map((l) => kerasName(l) ?? l.name).join(', ');
+        return invalid(
+          path,
+          `the saved weights name layer "${name}", which the model config does not have (it has ${known})`,
+        );
       }
       const arrays = names.map((w) => {
         const dataset = child(group, w);
@@ -233,15 +258,15 @@ async function loadKeras3(path: string): Promise<tf.LayersModel> {
   } catch (err) {
     return invalid(path, `config.json is not JSON (${(err as Error).message})`);
   }
-  const config = normalizeKerasConfig(modelConfig, { kerasMajor: 3, source: path });
-  const model = await buildModel(config, path);
+  const normalized = normalizeKerasConfig(modelConfig, { kerasMajor: 3, source: path });
+  const model = await buildModel(normalized, path);
   const dir = await mkdtemp(join(tmpdir(), 'ganport-keras-'));
   try {
     const weightsPath = join(dir, 'model.weights.h5');
     await writeFile(weightsPath, entries['model.weights.h5']);
     const file = await openH5(weightsPath, `${path} (model.weights.h5)`);
     try {
-      loadKeras3Container(model, config as unknown as LayerEntry, file, '', `${path} (model.weights.h5)`);
+      loadKeras3Container(model, normalized.config as unknown as LayerEntry, file, '', `${path} (model.weights.h5)`);
     } finally {
       file.close();
     }

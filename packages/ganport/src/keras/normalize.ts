@@ -16,10 +16,19 @@
  *   `Functional` is `Model`;
  * - initializers become Zeros, and regularizers and constraints are dropped: the saved weights
  *   replace every initial value, and neither matters at inference.
+ * Older and freer forms are made regular too:
+ * - Keras ≤ 2.2 wrote a Sequential's config as a bare list of layers, without its name: it becomes
+ *   {name, layers}, the name taken from the layer entry that wraps it in a functional model, or, for a
+ *   Sequential nested in a list-form Sequential, from the saved weights (which name every layer);
+ * - Keras accepts any layer name (`label Input`); tfjs only [A-Za-z0-9][-A-Za-z0-9._/]*, so other
+ *   names are sanitised (unique within their model) everywhere they are referred to, and reported;
+ * - a TensorFlowOpLayer's config names it without the `tf_op_layer_` prefix its layer (and every
+ *   reference to it) has: it is given its real name, and an op tfjs cannot run is refused by name.
  * What cannot be expressed is refused by name: Keras 3's `hard_sigmoid` (x/6 + 1/2, where tfjs's
  * and Keras 2's is 0.2·x + 0.5), a functional call with tensors in its keyword arguments.
  */
 import { GanportError } from '@ganport/runtime';
+import { parseTfOp, tfOpProblem } from '../tfjs/tf-op-layer.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -29,44 +38,146 @@ const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !==
 const DROPPED_KEYS = new Set(['module', 'registered_name', 'build_config', 'compile_config', 'shared_object_id']);
 const MODEL_CLASSES = new Set(['Sequential', 'Functional', 'Model']);
 
+/** The names tfjs accepts for layers (tfjs-layers' isValidTensorName). */
+const TFJS_NAME = /^[A-Za-z0-9][-A-Za-z0-9._/]*$/;
+
 export interface KerasNormalizeOptions {
   /** 2 for tf.keras 2.x files (.h5), 3 for Keras 3 (.keras, and .h5 files Keras 3 wrote). */
   kerasMajor: 2 | 3;
   /** The file, for messages. */
   source: string;
+  /**
+   * The names of the model's layers as its saved weights have them (`model_weights`'s `layer_names`), in
+   * layer order: where a list-form Sequential nests another, the only record of the nested one's name.
+   */
+  savedLayerNames?: string[];
 }
 
-/** A Keras model config (`{class_name, config}`) as tfjs's loader takes it. */
-export function normalizeKerasConfig(modelConfig: unknown, options: KerasNormalizeOptions): JsonObject {
-  if (!isObject(modelConfig) || typeof modelConfig.class_name !== 'string' || !isObject(modelConfig.config))
-    throw new GanportError(
-      `${options.source}: the model config is not a Keras {class_name, config} object`,
-      'invalid-model',
+/** A layer given another name for tfjs: its Keras name, its tfjs name, and the models it sits in (tfjs names). */
+export interface RenamedLayer {
+  path: string[];
+  name: string;
+  kerasName: string;
+}
+
+export interface NormalizedKerasModel {
+  /** The model config as tfjs's loader takes it. */
+  config: JsonObject;
+  /** Every layer whose Keras name tfjs refuses, with the name it has in `config`. */
+  renamed: RenamedLayer[];
+}
+
+interface Normalizing {
+  options: KerasNormalizeOptions;
+  renamed: RenamedLayer[];
+}
+
+/** What a config value is, for messages that name what was found. */
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return `a list of ${value.length} item${value.length === 1 ? '' : 's'}`;
+  if (isObject(value)) return `an object with keys ${Object.keys(value).join(', ') || '(none)'}`;
+  return value === null ? 'null' : `a ${typeof value} ${JSON.stringify(value).slice(0, 40)}`;
+}
+
+const invalidModel = (options: KerasNormalizeOptions, what: string) =>
+  new GanportError(`${options.source}: ${what}`, 'invalid-model');
+
+/** A Keras model config (`{class_name, config}`) as tfjs's loader takes it, and the layers it renamed. */
+export function normalizeKerasConfig(modelConfig: unknown, options: KerasNormalizeOptions): NormalizedKerasModel {
+  if (!isObject(modelConfig))
+    throw invalidModel(
+      options,
+      `the model config is ${describe(modelConfig)}, not a Keras {class_name, config} object`,
     );
-  if (!MODEL_CLASSES.has(modelConfig.class_name))
+  const className = modelConfig.class_name;
+  if (typeof className !== 'string')
+    throw invalidModel(options, `the model config has no class_name (it is ${describe(modelConfig)})`);
+  if (!MODEL_CLASSES.has(className))
     throw new GanportError(
-      `${options.source}: the saved object is a ${modelConfig.class_name}, not a Sequential or functional model (a subclassed model has no config to rebuild it from)`,
+      `${options.source}: the saved object is a ${className}, not a Sequential or functional model (a subclassed model has no config to rebuild it from)`,
       'unsupported',
     );
-  return normalizeLayer(modelConfig, options, 'the model');
+  const state: Normalizing = { options, renamed: [] };
+  const [name] = tfjsNames([kerasNameOf(modelConfig)]);
+  return { config: normalizeLayer(modelConfig, state, 'the model', undefined, name), renamed: state.renamed };
 }
 
 function fail(options: KerasNormalizeOptions, where: string, what: string): never {
   throw new GanportError(`${options.source}: ${where}: ${what}`, 'unsupported');
 }
 
-/** One layer entry ({class_name, config, name?, inbound_nodes?}), recursively for nested models and wrappers. */
-function normalizeLayer(entry: JsonObject, options: KerasNormalizeOptions, where: string): JsonObject {
+/**
+ * A layer's name as Keras knows it: a functional model's entry names it; a Sequential's layer only in its
+ * config, where a TensorFlowOpLayer leaves out the `tf_op_layer_` prefix of its real name (tf.keras's
+ * TensorFlowOpLayer.get_config); a list-form Sequential nested in another has none at all.
+ */
+function kerasNameOf(entry: JsonObject): string | undefined {
+  if (typeof entry.name === 'string') return entry.name;
+  const name = isObject(entry.config) && typeof entry.config.name === 'string' ? entry.config.name : undefined;
+  return name !== undefined && entry.class_name === 'TensorFlowOpLayer' ? `tf_op_layer_${name}` : name;
+}
+
+/** Names tfjs accepts, one for each Keras name: the same where valid, else sanitised and kept unique. */
+function tfjsNames(kerasNames: (string | undefined)[]): (string | undefined)[] {
+  const taken = new Set(kerasNames.filter((n) => n !== undefined && TFJS_NAME.test(n)));
+  return kerasNames.map((kerasName) => {
+    if (kerasName === undefined || TFJS_NAME.test(kerasName)) return kerasName;
+    const base = kerasName.replace(/[^-A-Za-z0-9._/]/g, '_').replace(/^[^A-Za-z0-9]/, 'x$&');
+    let name = base;
+    for (let i = 1; taken.has(name); i++) name = `${base}_${i}`;
+    taken.add(name);
+    return name;
+  });
+}
+
+/**
+ * A layer's config as an object: Keras ≤ 2.2 wrote a Sequential's as the bare list of its layers (no
+ * name, which its container gives), which becomes {layers}.
+ */
+function configObject(entry: JsonObject, options: KerasNormalizeOptions, here: string): JsonObject {
+  const config = entry.config;
+  if (isObject(config)) return config;
+  if (Array.isArray(config) && entry.class_name === 'Sequential') return { layers: config };
+  return fail(
+    options,
+    here,
+    Array.isArray(config)
+      ? `its config is ${describe(config)}, a form only a Sequential's config has (Keras ≤ 2.2)`
+      : `its config is ${describe(config)}, not an object`,
+  );
+}
+
+/**
+ * One layer entry ({class_name, config, name?, inbound_nodes?}), recursively for nested models and
+ * wrappers. `name` is the tfjs name its container gave it; `path` the models it sits in (undefined
+ * for the model itself).
+ */
+function normalizeLayer(
+  entry: JsonObject,
+  state: Normalizing,
+  where: string,
+  path: string[] | undefined,
+  name: string | undefined,
+): JsonObject {
+  const { options } = state;
   const className = entry.class_name as string;
-  const config = normalizeValue(entry.config, options, where) as JsonObject;
-  const name = typeof config.name === 'string' ? config.name : where;
-  const here = `layer "${name}" (${className})`;
+  const here = `layer "${kerasNameOf(entry) ?? name ?? where}" (${className})`;
+  const config = normalizeValue(configObject(entry, options, here), options, where) as JsonObject;
+  if (name !== undefined) config.name = name;
   const out: JsonObject = { class_name: className === 'Functional' ? 'Model' : className, config };
   // tfjs's GRU cannot build reset_after (Keras's default); ganport's GRUResetAfter (tfjs/keras-layers.ts) can
   if (className === 'GRU' && config.reset_after === true) out.class_name = 'GRUResetAfter';
-  if (entry.name !== undefined) out.name = entry.name;
+  if (entry.name !== undefined) out.name = name ?? entry.name;
   if (entry.inbound_nodes !== undefined) out.inbound_nodes = inboundNodes(entry.inbound_nodes, options, here);
-
+  if (className === 'TensorFlowOpLayer') {
+    let problem: string | undefined;
+    try {
+      problem = tfOpProblem(parseTfOp(config, here));
+    } catch (err) {
+      problem = (err as Error).message;
+    }
+    if (problem) fail(options, here, problem);
+  }
   if (className === 'InputLayer') {
     if (config.batch_shape !== undefined) {
       config.batch_input_shape = config.batch_shape;
@@ -94,20 +205,66 @@ function normalizeLayer(entry: JsonObject, options: KerasNormalizeOptions, where
       );
     if (isObject(activation)) fail(options, here, `${key} is a serialized function ${JSON.stringify(activation)}`);
   }
-  if (isObject(config.layer)) config.layer = normalizeLayer(config.layer, options, here);
+  if (isObject(config.layer))
+    config.layer = normalizeLayer(config.layer, state, here, path ?? [], tfjsNames([kerasNameOf(config.layer)])[0]);
   if (className === 'Bidirectional') delete config.backward_layer; // the mirror of `layer`, as tfjs builds it
   if (Array.isArray(config.layers)) {
-    config.layers = config.layers.map((layer, i) =>
-      isObject(layer)
-        ? normalizeLayer(layer, options, `${here} layer ${i}`)
-        : fail(options, here, `layer ${i} is not an object`),
-    );
+    const renames = normalizeLayers(config, state, here, path === undefined ? [] : [...path, name ?? '']);
     if (className === 'Sequential') sequentialInput(config, options, here);
+    for (const key of ['input_layers', 'output_layers'])
+      if (config[key] !== undefined) config[key] = (triples(config[key]) as Json[]).map((t) => renamed(t, renames));
   }
-  for (const key of ['input_layers', 'output_layers'])
-    if (config[key] !== undefined) config[key] = triples(config[key]);
   return out;
 }
+
+/**
+ * A model's layers (`config.layers`, replaced), each given a name tfjs accepts and normalised, with
+ * their references to each other renamed; returns the renames (Keras name → tfjs name).
+ */
+function normalizeLayers(config: JsonObject, state: Normalizing, here: string, inside: string[]): Map<string, string> {
+  const layers = (config.layers as Json[]).map((layer, i) =>
+    isObject(layer) ? layer : fail(state.options, here, `layer ${i} is not an object`),
+  );
+  const kerasNames = layers.map(kerasNameOf);
+  if (inside.length === 0) withSavedNames(layers, kerasNames, state.options.savedLayerNames);
+  const names = tfjsNames(kerasNames);
+  const renames = new Map<string, string>();
+  names.forEach((name, i) => {
+    const kerasName = kerasNames[i];
+    if (name === undefined || kerasName === undefined || name === kerasName) return;
+    renames.set(kerasName, name);
+    // (inside a nested model that has no name at all, tfjs names it, and the rename is not reported)
+    if (!inside.includes('')) state.renamed.push({ path: inside, name, kerasName });
+  });
+  config.layers = layers.map((layer, i) => {
+    const out = normalizeLayer(layer, state, `${here} layer ${i}`, inside, names[i]);
+    if (Array.isArray(out.inbound_nodes))
+      out.inbound_nodes = out.inbound_nodes.map((node) =>
+        Array.isArray(node) ? node.map((t) => renamed(t, renames)) : node,
+      );
+    return out;
+  });
+  return renames;
+}
+
+/**
+ * Fills in the names a list-form Sequential (Keras ≤ 2.2) leaves out, those of the models nested in it,
+ * from the saved weights' layer names: one per layer, in order, InputLayers aside (Keras's
+ * Sequential.layers leaves out its InputLayer).
+ */
+function withSavedNames(layers: JsonObject[], kerasNames: (string | undefined)[], saved?: string[]): void {
+  const indices = layers.flatMap((layer, i) => (layer.class_name === 'InputLayer' ? [] : [i]));
+  if (saved?.length !== indices.length) return;
+  indices.forEach((i, k) => {
+    kerasNames[i] ??= saved[k];
+  });
+}
+
+/** A [layer, node, tensor, …] reference with its layer renamed. */
+const renamed = (reference: Json, renames: Map<string, string>): Json =>
+  Array.isArray(reference) && typeof reference[0] === 'string'
+    ? [renames.get(reference[0]) ?? reference[0], ...reference.slice(1)]
+    : reference;
 
 /** Values inside a config: wrappers dropped, DTypePolicy objects to names, initializers to Zeros. */
 function normalizeValue(value: Json, options: KerasNormalizeOptions, where: string, key = ''): Json {

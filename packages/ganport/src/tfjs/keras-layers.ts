@@ -1,10 +1,13 @@
 /**
  * Keras layers that tfjs has no class for, so that Keras files using them load (and export):
  * Subtract, Cropping1D, ZeroPadding1D and SpatialDropout2D, with Keras's semantics and config
- * names (as tfjs reads them: camelCase). Registered with tfjs's serialization on import.
+ * names (as tfjs reads them: camelCase), Keras's reset_after GRU, and TensorFlowOpLayer (raw
+ * TensorFlow ops, tf-op-layer.ts). Registered with tfjs's serialization on import.
  */
 import * as tf from '@tensorflow/tfjs';
 import { firstInput, firstShape, type LayerArgs, lastAxisSize } from './layer-basics.js';
+
+export { TensorFlowOpLayer } from './tf-op-layer.js';
 
 /** Keras's (begin, end) pair from an int or a pair. */
 function pair(value: unknown, name: string): [number, number] {

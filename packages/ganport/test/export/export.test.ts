@@ -5,7 +5,7 @@ import { readOnnxInfo } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { convertLayersModel, decodeModel, encodeModel, findProblems, modelToBytes } from '../../src/export/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
-import { assertRoundTrip, init, sequential } from './helpers.js';
+import { assertRoundTrip, init, roundTrip, sequential, transposeCount } from './helpers.js';
 
 before(async () => {
   await selectBackend('cpu');
@@ -62,6 +62,16 @@ describe('activation layers', () => {
       ),
     ));
   test('Softmax', () => assertRoundTrip(sequential([6], [tf.layers.softmax()])));
+  test('PReLU with sharedAxes: one slope per channel stays channels-first between convolutions; others', async () => {
+    const alphaInitializer = tf.initializers.randomUniform({ minval: 0, maxval: 0.5, seed: 7 });
+    const conv = (seed: number) => tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', ...init(seed) });
+    for (const sharedAxes of [[1, 2], [1], [2, 3]]) {
+      const model = sequential([5, 6, 2], [conv(1), tf.layers.prelu({ sharedAxes, alphaInitializer }), conv(2)]);
+      const bytes = await roundTrip(model);
+      // input and output; per channel ([1, 2]) no more, else a pair around the PRelu
+      assert.equal(transposeCount(decodeModel(bytes)).total, sharedAxes.length === 2 && sharedAxes[0] === 1 ? 2 : 4);
+    }
+  });
 });
 
 describe('shape layers', () => {

@@ -40,16 +40,20 @@ export interface RoundTripOptions {
   relative?: number;
 }
 
-/** One tensor per model input, `batch` rows, each value `value(rng, input)` from one Rng(`seed`) in input order. */
+/**
+ * One tensor per model input, `batch` rows (free dimensions `freeLength` long), each value
+ * `value(rng, input)` from one Rng(`seed`) in input order.
+ */
 export function seededInputs(
   model: tf.LayersModel,
   batch: number,
   seed: number,
   value: (rng: Rng, input: number) => number,
+  freeLength = 1,
 ): tf.Tensor[] {
   const rng = new Rng(seed);
   return model.inputs.map((input, i) => {
-    const shape = [batch, ...(input.shape.slice(1) as number[])];
+    const shape = [batch, ...input.shape.slice(1).map((d) => d ?? freeLength)];
     const values = Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => value(rng, i));
     return tf.tensor(values, shape, input.dtype);
   });
@@ -63,10 +67,18 @@ function randomInputs(model: tf.LayersModel, batch: number, seed: number, range?
   });
 }
 
+/** The largest |value|, at least 1 (a loop: outputs of a million values overflow a spread). */
+function largestMagnitude(values: ArrayLike<number>): number {
+  let largest = 1;
+  for (let i = 0; i < values.length; i++) largest = Math.max(largest, Math.abs(values[i]));
+  return largest;
+}
+
 /**
  * Runs the ONNX model `bytes` in onnxruntime-node and onnxruntime-web on `inputs.xs` (int32 fed as
  * int64) and checks every output named in `expected` against those values: within TOLERANCE, or
- * with `relative`, within that fraction of the largest |expected| value (at least 1).
+ * with `relative`, within that fraction of the largest |expected| value (at least 1). Returns the
+ * largest error, as that fraction where `relative` is given.
  */
 export async function assertRuntimesAgree(
   label: string,
@@ -74,7 +86,7 @@ export async function assertRuntimesAgree(
   inputs: { names: string[]; xs: tf.Tensor[] },
   expected: Record<string, ArrayLike<number>>,
   relative?: number,
-): Promise<void> {
+): Promise<number> {
   const feeds = Object.fromEntries(
     inputs.xs.map((x, i) => [
       inputs.names[i],
@@ -83,6 +95,7 @@ export async function assertRuntimesAgree(
         : new ortNode.Tensor('float32', x.dataSync() as Float32Array, x.shape),
     ]),
   );
+  let worst = 0;
   for (const [runtime, ort] of [
     ['onnxruntime-node', ortNode],
     ['onnxruntime-web', ortWeb],
@@ -91,11 +104,14 @@ export async function assertRuntimesAgree(
     const out = await session.run(feeds);
     for (const [output, values] of Object.entries(expected)) {
       const err = maxAbsDiff(values, out[output].data as Float32Array);
-      const tolerance = relative === undefined ? TOLERANCE : relative * Math.max(1, ...Array.from(values, Math.abs));
+      const scale = relative === undefined ? 1 : largestMagnitude(values);
+      const tolerance = relative === undefined ? TOLERANCE : relative * scale;
       assert.ok(err <= tolerance, `${label} in ${runtime}, output ${output}: max abs error ${err} > ${tolerance}`);
+      worst = Math.max(worst, err / scale);
     }
     await session.release();
   }
+  return worst;
 }
 
 /** Exports `model`, runs it in onnxruntime-node and -web, and checks both against tfjs; returns the ONNX bytes. */

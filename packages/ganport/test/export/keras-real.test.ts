@@ -10,7 +10,8 @@
  *
  * The files are data taken from other repositories, so they are not committed here: the test looks
  * for them in $GANPORT_KERAS_FIXTURES, test/fixtures/keras/, and shared/keras/ inside or beside the
- * repository, checks each one's SHA-256, and skips a file it finds nowhere.
+ * repository, checks each one's SHA-256, and skips a file it finds nowhere — unless CI is set, where a
+ * missing file fails its test.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -25,13 +26,14 @@ import { formatInspection, loadModelFile } from '../../src/export/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { ROOT } from '../helpers.js';
 import { exportFileAndCompare, opCount, seededInputs, valueDims } from './helpers.js';
+import { assertPresent, SHARED, skipUnlessPresent } from './shared-files.js';
 
 /** Where the files may be, first match wins. */
 const FIXTURE_DIRS = [
   process.env.GANPORT_KERAS_FIXTURES,
   join(ROOT, 'test', 'fixtures', 'keras'),
   join(ROOT, '..', '..', 'shared', 'keras'),
-  join(ROOT, '..', '..', '..', 'shared', 'keras'),
+  join(SHARED, 'keras'),
 ].filter((d): d is string => d !== undefined && d !== '');
 
 /** The file's path in the first of FIXTURE_DIRS that has it, or undefined. */
@@ -99,8 +101,9 @@ const REAL_FILES: RealFile[] = [
   },
 ];
 
-/** Where a test of `name` is skipped: not found in any of FIXTURE_DIRS. */
-const missing = (name: string) => `${name} is in none of ${FIXTURE_DIRS.join(', ')}`;
+/** Where a test of `name` is skipped: not found in any of FIXTURE_DIRS (never under CI). */
+const skipped = (name: string, file: string | undefined) =>
+  skipUnlessPresent(file, `${name} (looked in ${FIXTURE_DIRS.join(', ')})`);
 
 /** The moving variance of every BatchNormalization, nested models included. */
 function movingVariances(model: tf.LayersModel): Float32Array[] {
@@ -116,9 +119,10 @@ function movingVariances(model: tf.LayersModel): Float32Array[] {
 describe('real Keras files (published, saved by Keras), exported end to end', () => {
   for (const real of REAL_FILES) {
     const file = fixture(real.name);
-    test(real.what, { skip: file === undefined && missing(real.name) }, async () => {
-      assert.equal(sha256(file as string), real.sha256, `${file} is not the published file`);
-      const reference = await loadModelFile(file as string);
+    test(real.what, { skip: skipped(real.name, file) }, async () => {
+      assertPresent(file, real.name);
+      assert.equal(sha256(file), real.sha256, `${file} is not the published file`);
+      const reference = await loadModelFile(file);
       assert.equal(reference.countParams(), real.params);
       // trained statistics, each in its place: a variance is never negative, and not the fresh 1s
       for (const variance of movingVariances(reference))
@@ -127,7 +131,7 @@ describe('real Keras files (published, saved by Keras), exported end to end', ()
       for (const batch of [1, 5]) {
         const names = reference.inputs.map((_, i) => `x${i}`);
         const xs = seededInputs(reference, batch, 7, (rng, i) => real.inputs[i](rng));
-        const onnx = await exportFileAndCompare(file as string, join(dir, `${real.name}.onnx`), reference, {
+        const onnx = await exportFileAndCompare(file, join(dir, `${real.name}.onnx`), reference, {
           names,
           xs,
         });
@@ -147,13 +151,28 @@ describe('real Keras files (published, saved by Keras), exported end to end', ()
   const patient = REAL_FILES.find((r) => r.name === 'synthetic-patient-generator.keras') as RealFile;
   const patientFile = fixture(patient.name);
   test('the Keras 3 generator as read generates the distribution Keras generated with it', {
-    skip: patientFile === undefined && missing(patient.name),
+    skip: skipped(patient.name, patientFile),
   }, async () => {
-    const model = await loadModelFile(patientFile as string);
+    assertPresent(patientFile, patient.name);
+    const model = await loadModelFile(patientFile);
     const [x] = seededInputs(model, 2000, 3, (rng) => rng.nextNormal());
     const means = tf.tidy(() => (model.predict(x) as tf.Tensor).mean(0).dataSync());
     const worst = Math.max(...KERAS_MEANS.map((m, j) => Math.abs(m - means[j])));
     assert.ok(worst < 0.05, `a feature mean differs from Keras's by ${worst}`);
     model.dispose();
+  });
+
+  test('a missing real file skips its test, except under CI, where the test fails', () => {
+    const ci = process.env.CI;
+    try {
+      delete process.env.CI;
+      assert.match(String(skipUnlessPresent('/nowhere/x.h5', 'x.h5')), /^x\.h5 is not at \/nowhere\/x\.h5$/);
+      process.env.CI = 'true';
+      assert.equal(skipUnlessPresent('/nowhere/x.h5', 'x.h5'), false);
+      assert.throws(() => assertPresent('/nowhere/x.h5', 'x.h5'), /x\.h5 is missing \(\/nowhere\/x\.h5\); CI is set/);
+    } finally {
+      if (ci === undefined) delete process.env.CI;
+      else process.env.CI = ci;
+    }
   });
 });

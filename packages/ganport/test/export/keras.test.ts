@@ -13,7 +13,14 @@ import { GanportError, type Rng } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
 import { unzipSync, zipSync } from 'fflate';
 import { main } from '../../src/cli/main.js';
-import { decodeModel, exportModelFile, findProblems, formatInspection, loadModelFile } from '../../src/export/index.js';
+import {
+  decodeModel,
+  EXPORT_METADATA,
+  exportModelFile,
+  findProblems,
+  formatInspection,
+  loadModelFile,
+} from '../../src/export/index.js';
 import { snakeCase } from '../../src/keras/load.js';
 import { normalizeKerasConfig } from '../../src/keras/normalize.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
@@ -21,6 +28,9 @@ import {
   kerasArchiveConditionalGenerator,
   kerasArchiveTextClassifier,
   kerasH5Generator,
+  kerasListSequentialH5,
+  kerasSpacedNamesH5,
+  SPACED_NAMES,
 } from '../fixtures/keras-files.js';
 import { maxAbsDiff } from '../helpers.js';
 import { exportFileAndCompare, opCount, seededInputs, valueDims } from './helpers.js';
@@ -104,6 +114,67 @@ describe('Keras files (generated in the Keras layouts), exported end to end', ()
   });
 });
 
+describe('old Keras configs and names Keras allows (generated Keras 2.2 .h5 files)', () => {
+  test('a list-form Sequential (Keras ≤ 2.2) nesting another, whose name only the saved weights have', async () => {
+    const file = join(dir, 'list.h5');
+    const reference = await kerasListSequentialH5(file);
+    const onnx = await exportAndCompare(file, reference, [(rng) => rng.nextNormal()], 3);
+    assert.deepEqual(
+      ['Gemm', 'Relu', 'BatchNormalization', 'Softmax'].map((op) => opCount(onnx, op)),
+      [3, 1, 1, 1],
+    );
+    assert.match(formatInspection(await loadModelFile(file)), /^ {2}dense_2 +Dense/m);
+  });
+
+  test('layer and input names with spaces, and a functional model wrapping a list-form Sequential', async () => {
+    const file = join(dir, 'spaced.h5');
+    const reference = await kerasSpacedNamesH5(file);
+    await exportAndCompare(file, reference, [(rng) => rng.nextNormal(), (rng) => rng.nextInt(10)], 4);
+    // Exported with its own names: sanitised for ONNX, the Keras ones kept in the metadata.
+    const out = join(dir, 'spaced.onnx');
+    await exportModelFile(file, out);
+    const onnx = decodeModel(new Uint8Array(await readFile(out)));
+    const inputs = onnx.graph.input.map((i) => i.name);
+    assert.deepEqual(
+      inputs.map((name) => name.replace(/_\d+$/, '')),
+      ['Noise_Input', 'label_Input'],
+    );
+    const names = JSON.parse(onnx.metadataProps.find((p) => p.key === EXPORT_METADATA.kerasNames)!.value);
+    assert.deepEqual(names.inputs, { [inputs[0]]: 'Noise Input', [inputs[1]]: 'label Input' });
+    assert.deepEqual(names.layers, {
+      Noise_Input: 'Noise Input',
+      label_Input: 'label Input',
+      label_embedding_1: 'label embedding',
+      'sequential_19/leaky_re_lu': 'leaky re lu',
+    });
+    assert.ok(onnx.graph.node.some((n) => n.name.startsWith('sequential_19/leaky_re_lu')));
+    const inspection = formatInspection(await loadModelFile(file));
+    for (const [name, kerasName] of Object.entries(SPACED_NAMES))
+      assert.match(inspection, new RegExp(`${name} \\(Keras: "${kerasName}"\\) `));
+    assert.match(inspection, /^inputs: Noise_Input\S* \(Keras: "Noise Input"\) \[null,8\] float32, label_Input/m);
+  });
+
+  test('what is wrong with a model config is named as found', () => {
+    const normalize = (config: unknown) => () => normalizeKerasConfig(config, { kerasMajor: 2, source: 'f.h5' });
+    assert.throws(
+      normalize([{ class_name: 'Dense', config: {} }]),
+      /^GanportError: f\.h5: the model config is a list of 1 item, not a Keras/,
+    );
+    assert.throws(
+      normalize({ config: { layers: [] } }),
+      /the model config has no class_name \(it is an object with keys config\)/,
+    );
+    assert.throws(
+      normalize({ class_name: 'Model', config: [{ class_name: 'Dense', config: { name: 'd' } }] }),
+      /layer "the model" \(Model\): its config is a list of 1 item, a form only a Sequential's config has \(Keras ≤ 2\.2\)/,
+    );
+    assert.throws(
+      normalize({ class_name: 'Sequential', config: [{ class_name: 'Sequential', config: 'x' }] }),
+      /\(Sequential\): its config is a string "x", not an object/,
+    );
+  });
+});
+
 describe('Keras configs normalised in one place', () => {
   test('snake_case keys as Keras names its layer storage', () => {
     assert.deepEqual(
@@ -114,7 +185,7 @@ describe('Keras configs normalised in one place', () => {
     );
   });
   test('Keras 3 wrappers, DTypePolicy, batch_shape, negative_slope, inbound nodes', () => {
-    const config = normalizeKerasConfig(
+    const { config, renamed } = normalizeKerasConfig(
       {
         module: 'keras',
         class_name: 'Functional',
@@ -125,9 +196,9 @@ describe('Keras configs normalised in one place', () => {
             {
               module: 'keras.layers',
               class_name: 'InputLayer',
-              config: { batch_shape: [null, 3], dtype: 'float32', sparse: false, name: 'in' },
+              config: { batch_shape: [null, 3], dtype: 'float32', sparse: false, name: 'the input' },
               registered_name: null,
-              name: 'in',
+              name: 'the input',
               inbound_nodes: [],
             },
             {
@@ -142,18 +213,24 @@ describe('Keras configs normalised in one place', () => {
               build_config: { input_shape: [null, 3] },
               inbound_nodes: [
                 {
-                  args: [{ class_name: '__keras_tensor__', config: { shape: [null, 3], keras_history: ['in', 0, 0] } }],
+                  args: [
+                    {
+                      class_name: '__keras_tensor__',
+                      config: { shape: [null, 3], keras_history: ['the input', 0, 0] },
+                    },
+                  ],
                   kwargs: {},
                 },
               ],
             },
           ],
-          input_layers: [['in', 0, 0]],
+          input_layers: [['the input', 0, 0]],
           output_layers: ['act', 0, 0],
         },
       },
       { kerasMajor: 3, source: 'm.keras' },
     );
+    assert.deepEqual(renamed, [{ path: [], name: 'the_input', kerasName: 'the input' }]);
     assert.deepEqual(config, {
       class_name: 'Model',
       config: {
@@ -161,18 +238,18 @@ describe('Keras configs normalised in one place', () => {
         layers: [
           {
             class_name: 'InputLayer',
-            config: { batch_input_shape: [null, 3], dtype: 'float32', name: 'in' },
-            name: 'in',
+            config: { batch_input_shape: [null, 3], dtype: 'float32', name: 'the_input' },
+            name: 'the_input',
             inbound_nodes: [],
           },
           {
             class_name: 'LeakyReLU',
             config: { name: 'act', dtype: 'float32', alpha: 0.1 },
             name: 'act',
-            inbound_nodes: [[['in', 0, 0, {}]]],
+            inbound_nodes: [[['the_input', 0, 0, {}]]],
           },
         ],
-        input_layers: [['in', 0, 0]],
+        input_layers: [['the_input', 0, 0]],
         output_layers: [['act', 0, 0]],
       },
     });

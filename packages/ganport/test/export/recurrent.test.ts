@@ -1,12 +1,22 @@
-/** SimpleRNN, GRU (and Keras's reset_after GRU), LSTM, Bidirectional, TimeDistributed and Masking against onnxruntime-node and -web. */
+/**
+ * SimpleRNN, GRU (and Keras's reset_after GRU), LSTM, Bidirectional, TimeDistributed, Masking and
+ * stateful layers against onnxruntime-node and -web.
+ */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { convertLayersModel, decodeModel } from '../../src/export/index.js';
+import * as ortNode from 'onnxruntime-node';
+import {
+  convertLayersModel,
+  decodeModel,
+  EXPORT_METADATA,
+  formatInspection,
+  modelToBytes,
+} from '../../src/export/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { GRUResetAfter } from '../../src/tfjs/keras-layers.js';
 import { maxAbsDiff } from '../helpers.js';
-import { assertRoundTrip, roundTrip, sequential } from './helpers.js';
+import { assertRoundTrip, roundTrip, sequential, valueDims } from './helpers.js';
 
 before(async () => {
   await selectBackend('cpu');
@@ -224,14 +234,103 @@ describe('masks', () => {
   });
 });
 
-describe('refused configurations, each saying why', () => {
-  test('stateful, an activation the recurrent ops cannot apply', () => {
-    const stateful = tf.sequential({
-      layers: [tf.layers.lstm({ units: 2, stateful: true, batchInputShape: [1, 3, 2] })],
+describe('stateful layers: the state carried between calls as graph inputs and outputs', () => {
+  const stateNames = (kind: Kind) => (kind === 'lstm' ? ['h', 'c'] : ['h']);
+  /**
+   * Runs two calls in a row in tfjs and in onnxruntime-node, feeding ONNX's final states (graph outputs
+   * `states`) back; compares the outputs and the states with tfjs's (`tfjsStates`, after each call).
+   */
+  async function assertCarried(
+    model: tf.LayersModel,
+    states: string[],
+    tfjsStates: () => tf.Tensor[],
+    seed: number,
+  ): Promise<void> {
+    const bytes = modelToBytes(model, { inputNames: ['x'], outputNames: ['y'] });
+    const session = await ortNode.InferenceSession.create(bytes);
+    const [batch, steps, features] = model.inputs[0].shape as number[];
+    let carried: ortNode.Tensor[] = states.map(
+      () => new ortNode.Tensor('float32', new Float32Array(batch * 4), [batch, 4]),
+    );
+    for (const call of [0, 1]) {
+      const x = tf.randomNormal([batch, steps, features], 0, 1, 'float32', seed + call);
+      const expected = (model.predict(x) as tf.Tensor).dataSync();
+      const out = await session.run({
+        x: new ortNode.Tensor('float32', x.dataSync() as Float32Array, x.shape),
+        ...Object.fromEntries(states.map((s, i) => [s.replace('final', 'initial'), carried[i]])),
+      });
+      assert.ok(maxAbsDiff(expected, out.y.data as Float32Array) <= 1e-5, `call ${call}: output`);
+      const expectedStates = tfjsStates().map((t) => t.dataSync());
+      states.forEach((s, i) => {
+        assert.ok(maxAbsDiff(expectedStates[i], out[s].data as Float32Array) <= 1e-5, `call ${call}: ${s}`);
+      });
+      carried = states.map((s) => out[s] as ortNode.Tensor);
+    }
+  }
+
+  for (const kind of KINDS)
+    test(`${kind}: two calls in a row, the state fed back, as tfjs carries it`, async () => {
+      const model = tf.sequential({
+        layers: [
+          rnn(kind, { units: 4, stateful: true, returnSequences: true, batchInputShape: [3, 5, 2], ...rnnInit(80) }),
+        ],
+      });
+      const layer = model.layers[0].name;
+      const onnx = convertLayersModel(model, { inputNames: ['x'], outputNames: ['y'] });
+      const states = stateNames(kind);
+      assert.deepEqual(
+        onnx.graph.input.map((i) => i.name),
+        ['x', ...states.map((s) => `${layer}/initial_${s}`)],
+      );
+      assert.deepEqual(
+        onnx.graph.output.map((o) => o.name),
+        ['y', ...states.map((s) => `${layer}/final_${s}`)],
+      );
+      assert.deepEqual(valueDims(onnx.graph.input[1]), [3, 4]);
+      const metadata = JSON.parse(onnx.metadataProps.find((p) => p.key === EXPORT_METADATA.recurrentState)!.value);
+      assert.deepEqual(
+        metadata.states.map((c: { input: string; output: string }) => [c.input, c.output]),
+        states.map((s) => [`${layer}/initial_${s}`, `${layer}/final_${s}`]),
+      );
+      assert.match(
+        formatInspection(model),
+        new RegExp(`stateful: its state is carried in graph inputs ${layer}/initial_h`),
+      );
+      assert.match(formatInspection(model), /^recurrent state carried between calls/m);
+      const finals = states.map((s) => `${layer}/final_${s}`);
+      await assertCarried(model, finals, () => (model.layers[0] as tf.RNN).states, 90);
     });
-    assert.throws(() => convertLayersModel(stateful), /stateful: true \(the state carried from one batch/);
+
+  test('a stateful Bidirectional LSTM: each direction its own state', async () => {
+    const model = tf.sequential({
+      layers: [
+        tf.layers.bidirectional({
+          layer: rnn('lstm', { units: 4, stateful: true, ...rnnInit(85) }) as tf.RNN,
+          batchInputShape: [2, 6, 3],
+        }),
+      ],
+    });
+    const layer = model.layers[0] as unknown as { name: string; forwardLayer: tf.RNN; backwardLayer: tf.RNN };
+    const finals = ['h_forward', 'c_forward', 'h_backward', 'c_backward'].map((s) => `${layer.name}/final_${s}`);
+    assert.deepEqual(
+      convertLayersModel(model)
+        .graph.output.slice(1)
+        .map((o) => o.name),
+      finals,
+    );
+    await assertCarried(model, finals, () => [...layer.forwardLayer.states, ...layer.backwardLayer.states], 95);
+  });
+});
+
+describe('refused configurations, each saying why', () => {
+  test('an activation the recurrent ops cannot apply, initial states given to a stateful layer', () => {
     const selu = sequential([3, 2], [tf.layers.simpleRNN({ units: 2, activation: 'selu' })]);
     assert.throws(() => convertLayersModel(selu), /activation "selu" inside a recurrent cell/);
+    const x = tf.input({ batchShape: [2, 3, 2] });
+    const h = tf.input({ batchShape: [2, 2] });
+    const layer = tf.layers.simpleRNN({ units: 2, stateful: true });
+    const given = tf.model({ inputs: [x, h], outputs: layer.apply(x, { initialState: [h] }) as tf.SymbolicTensor });
+    assert.throws(() => convertLayersModel(given), /stateful: true with initial states from other inputs/);
   });
 });
 

@@ -1,7 +1,7 @@
 /** The standalone activation layers: ReLU, LeakyReLU, ELU, PReLU, Softmax. */
 import { attr } from '../../onnx/builder.js';
 import { onnxAxis } from '../graph.js';
-import { type LayerHandler, refuseMask, sameLayout, unsupportedConfig, weight } from './context.js';
+import { type LayerHandler, refuseMask, sameLayout, weight } from './context.js';
 
 export const relu: LayerHandler = (ctx) => {
   const { g, name, config } = ctx;
@@ -30,14 +30,19 @@ export const leakyRelu = withScalarAlpha('LeakyRelu', 'alpha', 0.3);
 
 export const elu = withScalarAlpha('Elu', 'alpha', 1);
 
-/** PReLU's alpha has the input's tfjs shape (without batch), so it runs in tfjs layout. */
+/**
+ * PReLU's alpha has the input's tfjs shape (without batch), with 1s on the `sharedAxes`; ONNX PRelu
+ * broadcasts it as tfjs does. Shared over both spatial axes ([1, 1, C]) it is one slope per channel,
+ * applied in whichever layout the input is held ([C, 1, 1] channels-first); otherwise in tfjs layout.
+ */
 export const prelu: LayerHandler = (ctx) => {
-  if (ctx.config.sharedAxes) unsupportedConfig(ctx, 'sharedAxes');
-  const x = ctx.g.tfjsLayout(ctx.inputs[0]);
   const alpha = weight(ctx, 'alpha');
+  const perChannel = ctx.inputs[0].rank === 4 && alpha.shape[0] === 1 && alpha.shape[1] === 1;
+  const x = perChannel ? ctx.inputs[0] : ctx.g.tfjsLayout(ctx.inputs[0]);
+  const shape = perChannel && x.layout === 'NCHW' ? [alpha.shape[2], 1, 1] : alpha.shape;
   return sameLayout(
     x,
-    ctx.g.op('PRelu', [x.name, ctx.g.constFloat(`${ctx.name}/alpha`, alpha.shape, alpha.data)], {}, ctx.name),
+    ctx.g.op('PRelu', [x.name, ctx.g.constFloat(`${ctx.name}/alpha`, shape, alpha.data)], {}, ctx.name),
   );
 };
 

@@ -23,6 +23,7 @@ import {
 } from './sequence.js';
 import { flatten, identity, permute, repeatVector, reshape } from './shape.js';
 import { cropping2d, upSampling2d, zeroPadding2d } from './spatial.js';
+import { tensorFlowOpLayer } from './tf-ops.js';
 import { masking, timeDistributed } from './wrappers.js';
 
 export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = {
@@ -78,6 +79,7 @@ export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = {
   Bidirectional: bidirectional,
   TimeDistributed: timeDistributed,
   Masking: masking,
+  TensorFlowOpLayer: tensorFlowOpLayer,
   Dropout: identity,
   SpatialDropout1D: identity,
   SpatialDropout2D: identity,

@@ -11,6 +11,10 @@
  * before the recurrent product: linear_before_reset 0; Keras's reset_after, loaded as ganport's
  * GRUResetAfter, applies it after, with separate input and recurrent biases: linear_before_reset 1).
  *
+ * stateful: tfjs keeps the state in the layer from one call to the next; the export makes it explicit, as
+ * graph inputs `<layer>/initial_h` (and `_c`) the op starts from and graph outputs `<layer>/final_h`
+ * (`_c`) holding it after the call, for the app to feed back (zeros start a sequence afresh).
+ *
  * go_backwards: tfjs runs the steps last to first and returns the outputs in that (processing)
  * order; ONNX "reverse" returns them aligned with the input steps, so the sequence is reversed
  * after the op. Bidirectional reverses its backward layer's outputs back, which is ONNX's own
@@ -74,8 +78,6 @@ const kindOf = (className: string): Kind | undefined =>
 
 /** The options of a tfjs recurrent layer config that cannot be expressed, or change nothing at inference. */
 function checkConfig(ctx: LayerContext, config: Record<string, unknown>): void {
-  if (config.stateful === true)
-    unsupportedConfig(ctx, 'stateful: true (the state carried from one batch to the next lives outside the graph)');
   if (config.timeMajor === true) unsupportedConfig(ctx, 'timeMajor: true');
   // dropout and recurrentDropout are identities at inference; unroll and implementation only change how tfjs computes.
 }
@@ -251,6 +253,35 @@ function initialStates(ctx: LayerContext, dirs: number): Value[][] {
   return Array.from({ length: dirs }, (_, d) => extra.slice(d * per, (d + 1) * per));
 }
 
+const STATE_NAMES: Record<Kind, string[]> = { SimpleRNN: ['h'], GRU: ['h'], LSTM: ['h', 'c'] };
+const DIRECTION_SUFFIXES = [[''], ['_forward', '_backward']];
+
+/**
+ * The states a call starts from: the initial-state inputs of the call, or for a stateful layer new graph
+ * inputs `<layer>/initial_<state>[_forward|_backward]` ([batch, units]); `carry` then makes the op's
+ * final states the matching graph outputs `<layer>/final_…`.
+ */
+function startStates(ctx: LayerContext, kind: Kind, units: number, dirs: number, stateful: boolean) {
+  if (!stateful) return { initial: initialStates(ctx, dirs), carry: (_states: string[]) => {} };
+  if (ctx.inputs.length > 1) unsupportedConfig(ctx, 'stateful: true with initial states from other inputs');
+  const { g, name } = ctx;
+  const shape = [ctx.inputShapes[0][0], units];
+  const suffixes = DIRECTION_SUFFIXES[dirs - 1];
+  const initial = suffixes.map((suffix) =>
+    STATE_NAMES[kind].map((state) => tfjsValue(g.unique(`${name}/initial_${state}${suffix}`), 2)),
+  );
+  const carry = (states: string[]) => {
+    suffixes.forEach((suffix, d) => {
+      STATE_NAMES[kind].forEach((state, k) => {
+        const base = `${name}/final_${state}${suffix}`;
+        const output = dirs === 1 ? onlyState(ctx, states[k], base) : stateOf(ctx, states[k], d, base);
+        g.carried.push({ layer: name, state: `${state}${suffix}`, input: initial[d][k].name, output, shape });
+      });
+    });
+  };
+  return { initial, carry };
+}
+
 const MASK_EFFECT = 'tfjs skips the masked steps, holding the state; the ONNX recurrent ops take no per-step mask';
 
 /** SimpleRNN, GRU, LSTM: [batch, steps, features] → the last output or every output, then the states if returnState. */
@@ -261,7 +292,9 @@ const recurrent =
     const cell = cellOf(ctx, kind, ctx.config, ctx.weights);
     const { g, name } = ctx;
     const backwards = ctx.config.goBackwards === true;
-    const { y, states } = emitRecurrent(ctx, [cell], initialStates(ctx, 1), backwards ? 'reverse' : 'forward');
+    const start = startStates(ctx, kind, cell.units, 1, ctx.config.stateful === true);
+    const { y, states } = emitRecurrent(ctx, [cell], start.initial, backwards ? 'reverse' : 'forward');
+    start.carry(states);
     const sequences = ctx.config.returnSequences === true;
     const hLast = sequences && ctx.config.returnState !== true ? '' : onlyState(ctx, states[0], `${name}/h`);
     let output = hLast;
@@ -298,7 +331,9 @@ export const bidirectional: LayerHandler = (ctx) => {
   const half = ctx.weights.length / 2;
   const forward = cellOf(ctx, kind, inner.config, ctx.weights.slice(0, half));
   const backward = cellOf(ctx, kind, inner.config, ctx.weights.slice(half));
-  const { y, states } = emitRecurrent(ctx, [forward, backward], initialStates(ctx, 2), 'bidirectional');
+  const start = startStates(ctx, kind, forward.units, 2, inner.config.stateful === true);
+  const { y, states } = emitRecurrent(ctx, [forward, backward], start.initial, 'bidirectional');
+  start.carry(states);
   const sequences = inner.config.returnSequences === true;
   const mode = ctx.config.mergeMode as string | null | undefined;
   let merged: Value[];

@@ -8,12 +8,17 @@ import { pair } from './conv.js';
 const byAxis = <T>(x: Value, batch: T, channel: T, h: T, w: T): T[] =>
   x.layout === 'NCHW' ? [batch, channel, h, w] : [batch, h, w, channel];
 
-/** tfjs resizes with alignCorners and halfPixelCenters off: ONNX's 'asymmetric' transform, nearest rounding down. */
+/**
+ * tfjs resizes with alignCorners and halfPixelCenters off: ONNX's 'asymmetric' transform, nearest rounding down.
+ * Bilinear resizes channels-first: ONNX Runtime's layout optimizer (level 'extended' and up) can move a
+ * Transpose through a channels-last linear Resize and leave its scales on axes its linear kernel refuses
+ * (found by the fuzzer: Permute → UpSampling2D in an nchw export).
+ */
 export const upSampling2d: LayerHandler = (ctx) => {
   requireChannelsLast(ctx);
-  const [x] = ctx.inputs;
   const [sh, sw] = pair(ctx.config.size ?? 2);
   const interpolation = (ctx.config.interpolation as string | undefined) ?? 'nearest';
+  const x = interpolation === 'bilinear' ? ctx.g.inLayout(ctx.inputs[0], 'NCHW') : ctx.inputs[0];
   if (interpolation !== 'nearest' && interpolation !== 'bilinear')
     unsupportedConfig(ctx, `interpolation "${interpolation}"`);
   const scales = ctx.g.constFloat(`${ctx.name}/scales`, [4], Float32Array.from(byAxis(x, 1, 1, sh, sw)));
