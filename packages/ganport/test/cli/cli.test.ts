@@ -6,6 +6,7 @@ import { before, test } from 'node:test';
 import { PNG } from 'pngjs';
 import { defineCommand, UsageError } from '../../src/cli/flags.js';
 import { COMMANDS } from '../../src/cli/main.js';
+import { decodeModel } from '../../src/export/index.js';
 import { type CliResult, runCli, SAMPLE_DATA, SHIPPED_MODELS, seedMlpGeneratorBytes, tempDir } from '../helpers.js';
 
 /** A failure the user caused: non-zero exit, exactly one line on stderr naming the problem, no stack trace. */
@@ -67,7 +68,7 @@ test('train → export → generate → parity through the CLI', () => {
   assert.match(strict.stdout, /FAIL/);
 });
 
-test('export options: --fp16 halves the file, passes parity at 1e-2; --layout nchw, --fold-batchnorm at 1e-5', () => {
+test('export options: --fp16 halves the file, passes parity at 1e-2; --layout nchw at 1e-5', () => {
   const dir = tempDir();
   assert.equal(trainBriefly(join(dir, 'run')).status, 0);
   assert.equal(runCli(['export', join(dir, 'run'), '--out', join(dir, 'fp32')]).status, 0);
@@ -81,10 +82,7 @@ test('export options: --fp16 halves the file, passes parity at 1e-2; --layout nc
     runCli(['parity', join(dir, 'fp16'), '--runtimes', 'ort-node,ort-web', '--tolerance', '1e-2']).status,
     0,
   );
-  assert.equal(
-    runCli(['export', join(dir, 'run'), '--out', join(dir, 'nchw'), '--layout', 'nchw', '--fold-batchnorm']).status,
-    0,
-  );
+  assert.equal(runCli(['export', join(dir, 'run'), '--out', join(dir, 'nchw'), '--layout', 'nchw']).status, 0);
   const parity = runCli(['parity', join(dir, 'nchw'), '--runtimes', 'ort-node', '--tolerance', '1e-5']);
   assert.equal(parity.status, 0, parity.stdout);
   assertCleanFailure(
@@ -95,6 +93,23 @@ test('export options: --fp16 halves the file, passes parity at 1e-2; --layout nc
     runCli(['export', join(dir, 'run'), '--out', join(dir, 'x'), '--opset', '9']),
     /opset must be an integer from 13 to 21, got 9/,
   );
+});
+
+test('export --fold-batchnorm: an mlp-2d generator (batch norm after each hidden layer) exports with none, at 1e-5', () => {
+  const dir = tempDir();
+  const train = runCli(['train', '--preset', 'mlp-2d', '--data', 'grid', '--limit', '512', '--out', join(dir, 'run')]);
+  assert.equal(train.status, 0, train.stderr);
+  const batchNorms = (model: string) => {
+    const onnx = decodeModel(readFileSync(join(dir, model, 'generator.onnx')));
+    return onnx.graph.node.filter((n) => n.opType === 'BatchNormalization').length;
+  };
+  assert.equal(runCli(['export', join(dir, 'run'), '--out', join(dir, 'plain')]).status, 0);
+  assert.equal(batchNorms('plain'), 3, 'the unfolded export has one per hidden layer');
+  const folded = runCli(['export', join(dir, 'run'), '--out', join(dir, 'folded'), '--fold-batchnorm']);
+  assert.equal(folded.status, 0, folded.stderr);
+  assert.equal(batchNorms('folded'), 0);
+  const parity = runCli(['parity', join(dir, 'folded'), '--runtimes', 'ort-node', '--tolerance', '1e-5']);
+  assert.equal(parity.status, 0, parity.stdout);
 });
 
 test('export of a single model.json writes one .onnx file', () => {
