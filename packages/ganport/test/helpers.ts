@@ -1,4 +1,5 @@
 /** Shared by the tests: temp dirs, running the CLI, paths of the shipped assets. */
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,6 +64,15 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
     timeout: 300_000,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A failure the user caused: non-zero exit, exactly one line on stderr naming the problem, no stack trace. */
+export function assertCleanFailure(result: CliResult, message: RegExp, status = 1): void {
+  assert.equal(result.status, status, `exit status; stderr: ${result.stderr}`);
+  const lines = result.stderr.trim().split('\n');
+  assert.match(lines[0], message);
+  if (status === 1) assert.equal(lines.length, 1, `one line expected, got:\n${result.stderr}`);
+  assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
 }
 
 /**

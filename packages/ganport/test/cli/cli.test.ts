@@ -9,16 +9,7 @@ import { defineCommand, UsageError } from '../../src/cli/flags.js';
 import { COMMANDS } from '../../src/cli/main.js';
 import { Classifier, predictedClasses } from '../../src/eval/classifier.js';
 import { decodeModel } from '../../src/export/index.js';
-import { type CliResult, runCli, SAMPLE_DATA, SHIPPED_MODELS, seedMlpGeneratorBytes, tempDir } from '../helpers.js';
-
-/** A failure the user caused: non-zero exit, exactly one line on stderr naming the problem, no stack trace. */
-function assertCleanFailure(result: CliResult, message: RegExp, status = 1): void {
-  assert.equal(result.status, status, `exit status; stderr: ${result.stderr}`);
-  const lines = result.stderr.trim().split('\n');
-  assert.match(lines[0], message);
-  if (status === 1) assert.equal(lines.length, 1, `one line expected, got:\n${result.stderr}`);
-  assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
-}
+import { assertCleanFailure, runCli, SAMPLE_DATA, SHIPPED_MODELS, seedMlpGeneratorBytes, tempDir } from '../helpers.js';
 
 /** One quiet epoch on 128 sample images. */
 const trainBriefly = (runDir: string) =>
