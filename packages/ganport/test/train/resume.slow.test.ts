@@ -4,21 +4,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type MetricsLine, readMetrics, train } from '../../src/train/train.js';
-import { ROOT, runCli, SAMPLE_DATA, tempDir } from '../helpers.js';
-
-function assertSameLosses(actual: MetricsLine[], expected: MetricsLine[]): void {
-  assert.deepEqual(
-    actual.map((m) => m.step),
-    expected.map((m) => m.step),
-  );
-  actual.forEach((m, i) => {
-    for (const key of ['dLoss', 'gLoss', 'dReal', 'dFake'] as const) {
-      const e = expected[i][key];
-      assert.ok(Math.abs(m[key] - e) <= 1e-5 * Math.max(1, Math.abs(e)), `step ${m.step} ${key}: ${m[key]} vs ${e}`);
-    }
-  });
-}
+import { readMetrics, train } from '../../src/train/train.js';
+import { assertSameLosses, ROOT, runCli, SAMPLE_DATA, tempDir } from '../helpers.js';
 
 const position = (dir: string): { step: number } | undefined => {
   const file = join(dir, 'checkpoint', 'position.json');
