@@ -124,8 +124,11 @@ test('only GET and HEAD; no directory listings; overlong URLs and headers are re
     assert.match(text, /\r\nAllow: GET, HEAD\r\n/i);
   }
   assert.equal((await get('/bare/')).status, 404);
-  assert.equal((await get(`/${'a'.repeat(REQUEST_LIMITS.urlLength)}`)).status, 414);
-  assert.equal((await get('/app.js', 'GET', `X-Big: ${'b'.repeat(REQUEST_LIMITS.headerBytes)}\r\n`)).status, 431);
+  // the README's limits: URLs of up to 2,048 characters, headers of up to 16 KB
+  assert.equal((await get(`/${'a'.repeat(2047)}`)).status, 404, 'a URL of 2,048 characters');
+  assert.equal((await get(`/${'a'.repeat(2048)}`)).status, 414, 'a URL of 2,049 characters');
+  assert.equal((await get('/app.js', 'GET', `X-Big: ${'b'.repeat(15 * 1024)}\r\n`)).status, 200, '15 KB of headers');
+  assert.equal((await get('/app.js', 'GET', `X-Big: ${'b'.repeat(16 * 1024)}\r\n`)).status, 431, 'over 16 KB');
   for (const key of ['/constructor', '/__proto__', '/toString', '/hasOwnProperty']) {
     assert.equal((await get(key)).status, 404, key);
   }
