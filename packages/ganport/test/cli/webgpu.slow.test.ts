@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadGenerator } from '@ganport/runtime';
+import { BACKENDS } from '../../src/tfjs/backend.js';
 import { prepareVulkan } from '../../src/tfjs/webgpu.js';
 import { maxAbsDiff, runCli, SHIPPED_MODELS, tempDir } from '../helpers.js';
 import { skipUnlessWebGpuExpected } from '../webgpu-expected.js';
@@ -54,7 +55,7 @@ test('doctor names every backend, the adapter, the Vulkan setup and the onnxrunt
   const d = JSON.parse(stdout);
   assert.deepEqual(
     d.backends.map((b: { name: string }) => b.name),
-    ['tensorflow-gpu', 'webgpu', 'tensorflow', 'ort', 'wasm', 'cpu'],
+    [...BACKENDS],
   );
   const webgpu = d.backends.find((b: { name: string }) => b.name === 'webgpu');
   assert.equal(webgpu.available, true, webgpu.detail);
