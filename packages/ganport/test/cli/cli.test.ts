@@ -115,9 +115,9 @@ test('generate --class K: the shipped classifier sees class K in what cdcgan dra
 
 test('train --overwrite replaces a run: what the old run wrote goes, other files in the directory stay', () => {
   const dir = tempDir();
-  const run = (data: string, ...flags: string[]) =>
-    runCli(['train', '--preset', 'mlp-2d', '--data', data, '--limit', '512', '--quiet', '--out', dir, ...flags]);
-  assert.equal(run('ring', '--eval-every', '2').status, 0);
+  const settings = ['--preset', 'mlp-2d', '--limit', '256', '--backend', 'wasm', '--quiet', '--out', dir];
+  const run = (data: string, ...flags: string[]) => runCli(['train', ...settings, '--data', data, ...flags]);
+  assert.equal(run('ring', '--eval-every', '1', '--eval-samples', '100').status, 0);
   assert.ok(existsSync(join(dir, 'eval.svg')) && existsSync(join(dir, 'best')));
   writeFileSync(join(dir, 'notes.txt'), 'mine');
   assertCleanFailure(run('grid'), /already holds a training run; choose another --out, pass --overwrite/);
@@ -132,7 +132,7 @@ test('train --overwrite replaces a run: what the old run wrote goes, other files
   const steps = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
   assert.deepEqual(
     steps.map((l) => JSON.parse(l).step),
-    [2],
+    [1],
     'metrics of the new run only',
   );
   assert.equal(runCli(['export', dir, '--out', join(dir, 'model')]).status, 0, 'its manifest verifies');
@@ -187,7 +187,8 @@ test('export options: --fp16 halves the file, passes parity at 1e-2; --layout nc
 
 test('export --fold-batchnorm: an mlp-2d generator (batch norm after each hidden layer) exports with none, at 1e-5', () => {
   const dir = tempDir();
-  const train = runCli(['train', '--preset', 'mlp-2d', '--data', 'grid', '--limit', '512', '--out', join(dir, 'run')]);
+  const settings = ['--preset', 'mlp-2d', '--data', 'grid', '--limit', '256', '--backend', 'wasm'];
+  const train = runCli(['train', ...settings, '--out', join(dir, 'run')]);
   assert.equal(train.status, 0, train.stderr);
   const batchNorms = (model: string) => {
     const onnx = decodeModel(readFileSync(join(dir, model, 'generator.onnx')));
