@@ -1,4 +1,5 @@
 /** Shared by the tests: temp dirs, running the CLI, paths of the shipped assets. */
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,6 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type * as RuntimeTestHelpers from '../../runtime/test/helpers.js';
 import { shippedFashionMnistSample, shippedModelsDir } from '../src/assets.js';
+import type { MetricsLine } from '../src/train/metrics.js';
 import { packageRoot } from '../src/util/files.js';
 
 export const ROOT = packageRoot();
@@ -63,6 +65,29 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
     timeout: 300_000,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A failure the user caused: non-zero exit, exactly one line on stderr naming the problem, no stack trace. */
+export function assertCleanFailure(result: CliResult, message: RegExp, status = 1): void {
+  assert.equal(result.status, status, `exit status; stderr: ${result.stderr}`);
+  const lines = result.stderr.trim().split('\n');
+  assert.match(lines[0], message);
+  if (status === 1) assert.equal(lines.length, 1, `one line expected, got:\n${result.stderr}`);
+  assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+}
+
+/** The same steps, and losses and mean D outputs within 1e-5 (relative to their size, at least 1): a resumed run's. */
+export function assertSameLosses(actual: MetricsLine[], expected: MetricsLine[]): void {
+  assert.deepEqual(
+    actual.map((m) => m.step),
+    expected.map((m) => m.step),
+  );
+  actual.forEach((m, i) => {
+    for (const key of ['dLoss', 'gLoss', 'dReal', 'dFake'] as const) {
+      const e = expected[i][key];
+      assert.ok(Math.abs(m[key] - e) <= 1e-5 * Math.max(1, Math.abs(e)), `step ${m.step} ${key}: ${m[key]} vs ${e}`);
+    }
+  });
 }
 
 /**

@@ -6,10 +6,22 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { loadGenerator, readOnnxInfo } from '../src/node.js';
+import { type GeneratedBatch, type GeneratorInfo, loadGenerator, readOnnxInfo } from '../src/node.js';
 import { assertReadsOrRefuses, assertRefusal, damagedBytes, PROPERTY_RUNS, shippedGenerator } from './helpers.js';
 
 const model = shippedGenerator('seed-mlp');
+
+/**
+ * What a generator that loads must give: `count` samples of the shape its info declares, every value
+ * a finite number; NaN or infinite output is a damaged model that should have been refused.
+ */
+function assertGeneratedBatch(batch: GeneratedBatch, info: GeneratorInfo, count = 2): void {
+  assert.equal(batch.count, count);
+  assert.deepEqual(batch.dims, [count, ...info.outputShape]);
+  assert.equal(batch.data.length, count * info.outputShape.reduce((a, b) => a * b, 1));
+  const bad = batch.data.findIndex((v) => !Number.isFinite(v));
+  assert.equal(bad, -1, `value ${bad} is ${batch.data[bad]}`);
+}
 
 test('readOnnxInfo: damaged or random bytes give consistent info or a GanportError', () => {
   fc.assert(
@@ -30,7 +42,7 @@ test('loadGenerator + generate: a damaged model generates or is refused with a G
       try {
         generator = await loadGenerator(bytes);
         const batch = await generator.generate({ count: 2 });
-        assert.equal(batch.count, 2);
+        assertGeneratedBatch(batch, generator.info);
       } catch (err) {
         assertRefusal(err);
       } finally {

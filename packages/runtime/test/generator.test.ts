@@ -153,3 +153,28 @@ test('a conditional generator given no labels tiles one row per class', async ()
   assert.equal(oneClass.width, 5 * 28 + 6 * 2, 'with labels, the default square-ish grid');
   await g.dispose();
 });
+
+test('labels out of range are a GanportError, in both environments', async () => {
+  for (const runtime of [node, web]) {
+    const g = await runtime.loadGenerator(shippedGenerator('cdcgan'));
+    for (const label of [10, -1, 2.5]) {
+      await assert.rejects(
+        g.generate({ count: 2, labels: [label] }),
+        (err: Error) => err instanceof runtime.GanportError && err.message === `label ${label} is out of range [0, 10)`,
+        `label ${label}`,
+      );
+    }
+    await g.dispose();
+  }
+});
+
+test('a model that computes NaN or infinite values (damaged weights, NaN latents) is a GanportError, in both environments', async () => {
+  for (const runtime of [node, web]) {
+    const g = await runtime.loadGenerator(bytes);
+    await assert.rejects(
+      g.generate({ latents: new Float32Array(64).fill(Number.NaN) }),
+      (err: Error) => err instanceof runtime.GanportError && /computed NaN or infinite values/.test(err.message),
+    );
+    await g.dispose();
+  }
+});

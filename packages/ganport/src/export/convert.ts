@@ -156,6 +156,17 @@ export function layerCalls(model: tf.LayersModel): LayerCall[] {
     .flatMap((depth) => byDepth[depth]);
 }
 
+/**
+ * The layer's config as its handler reads it. tfjs's Conv2DTranspose.getConfig drops the dilationRate
+ * the layer was built with (tfjs then convolves undilated, Keras dilated): it is put back, so that the
+ * handler refuses it rather than export what neither computes alike.
+ */
+function layerConfig(layer: tf.layers.Layer): Record<string, unknown> {
+  const config = layer.getConfig() as Record<string, unknown>;
+  const { dilationRate } = layer as unknown as { dilationRate?: unknown };
+  return config.dilationRate === undefined && dilationRate !== undefined ? { ...config, dilationRate } : config;
+}
+
 /** What a layer handler is given for one call of `layer`. */
 export function layerContext(
   g: GraphBuilder,
@@ -170,7 +181,7 @@ export function layerContext(
     g,
     className: layer.getClassName(),
     name,
-    config: layer.getConfig() as Record<string, unknown>,
+    config: layerConfig(layer),
     inputs,
     inputShapes: call.inputTensors.map((t) => t.shape),
     outputShape: call.outputTensors[0].shape,

@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { appendFile, readFile } from 'node:fs/promises';
+import { GanportError } from '@ganport/runtime';
 import {
   type EvalScores,
   scoreLabel,
@@ -70,7 +71,12 @@ function parseLine(line: string): MetricsLine | EvalLine | undefined {
 
 /** Appends one JSON line; the record's fields already carry the file's names. */
 export async function appendJsonLine(path: string, record: object): Promise<void> {
-  await appendFile(path, `${JSON.stringify(record)}\n`);
+  try {
+    await appendFile(path, `${JSON.stringify(record)}\n`);
+  } catch (err) {
+    // a full disk, say: one line naming the file, as a failed writeFileAtomic gives
+    throw new GanportError(`cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }
 
 /** Every record of metrics.jsonl, in order; lines that are not records are skipped (resuming rewrites the file without them). */

@@ -6,7 +6,7 @@
  * Every request gets an answer and none can stop the process: GET and HEAD only (405),
  * malformed or overlong URLs are 400/414, files are served only when their real path
  * (symlinks resolved) lies inside the route's real directory, directories serve their
- * index.html and are never listed, and slow or oversized requests are cut off.
+ * index.html and are never listed, and slow or oversized requests are cut off (408, 431).
  */
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
@@ -40,6 +40,8 @@ export const REQUEST_LIMITS = {
   requestTimeoutMs: 30_000,
   /** An idle keep-alive connection is closed after this long. */
   keepAliveTimeoutMs: 5_000,
+  /** How often the two request timeouts are checked (Node's default, 30 s, let a slow request hold on for 40 s). */
+  timeoutCheckMs: 1_000,
 };
 
 export interface StaticSite {
@@ -128,9 +130,23 @@ async function handle(site: StaticSite, req: IncomingMessage, res: ServerRespons
   stream.pipe(res);
 }
 
+/** The status lines of the client errors that are not plain 400s. */
+const CLIENT_ERRORS: Record<string, string> = {
+  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
+  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
+};
+
+/** A complete response without a body, for sockets the server answers itself. */
+const bareAnswer = (status: string, headers = '') =>
+  `HTTP/1.1 ${status}\r\n${headers}Connection: close\r\nContent-Length: 0\r\n\r\n`;
+
 export async function serveStatic(site: StaticSite, port = 0): Promise<{ server: Server; origin: string }> {
   const server = createServer(
-    { maxHeaderSize: REQUEST_LIMITS.headerBytes, requestTimeout: REQUEST_LIMITS.requestTimeoutMs },
+    {
+      maxHeaderSize: REQUEST_LIMITS.headerBytes,
+      requestTimeout: REQUEST_LIMITS.requestTimeoutMs,
+      connectionsCheckingInterval: REQUEST_LIMITS.timeoutCheckMs,
+    },
     (req, res) => {
       handle(site, req, res).catch(() => {
         if (res.headersSent) res.destroy();
@@ -140,13 +156,14 @@ export async function serveStatic(site: StaticSite, port = 0): Promise<{ server:
   );
   server.headersTimeout = REQUEST_LIMITS.headersTimeoutMs;
   server.keepAliveTimeout = REQUEST_LIMITS.keepAliveTimeoutMs;
-  // malformed request lines and headers, oversized headers, resets: answer if the socket still can, never throw
+  // malformed request lines and headers, oversized headers, slow requests, resets: answer if the socket still can
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (socket.writable && err.code !== 'ECONNRESET') {
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    } else socket.destroy();
+    if (socket.writable && err.code !== 'ECONNRESET')
+      socket.end(bareAnswer(CLIENT_ERRORS[err.code ?? ''] ?? '400 Bad Request'));
+    else socket.destroy();
   });
+  // CONNECT (a proxy tunnel) bypasses the request handler; without this Node would close the connection unanswered
+  server.on('connect', (_req, socket) => socket.end(bareAnswer('405 Method Not Allowed', 'Allow: GET, HEAD\r\n')));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', resolve);

@@ -3,19 +3,13 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
+import { loadGenerator, toPNG } from '@ganport/runtime';
 import { PNG } from 'pngjs';
 import { defineCommand, UsageError } from '../../src/cli/flags.js';
 import { COMMANDS } from '../../src/cli/main.js';
-import { type CliResult, runCli, SAMPLE_DATA, SHIPPED_MODELS, seedMlpGeneratorBytes, tempDir } from '../helpers.js';
-
-/** A failure the user caused: non-zero exit, exactly one line on stderr naming the problem, no stack trace. */
-function assertCleanFailure(result: CliResult, message: RegExp, status = 1): void {
-  assert.equal(result.status, status, `exit status; stderr: ${result.stderr}`);
-  const lines = result.stderr.trim().split('\n');
-  assert.match(lines[0], message);
-  if (status === 1) assert.equal(lines.length, 1, `one line expected, got:\n${result.stderr}`);
-  assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
-}
+import { Classifier, predictedClasses } from '../../src/eval/classifier.js';
+import { decodeModel } from '../../src/export/index.js';
+import { assertCleanFailure, runCli, SAMPLE_DATA, SHIPPED_MODELS, seedMlpGeneratorBytes, tempDir } from '../helpers.js';
 
 /** One quiet epoch on 128 sample images. */
 const trainBriefly = (runDir: string) =>
@@ -47,6 +41,103 @@ test('generate is reproducible: the same seed writes the same file', () => {
   assert.deepEqual(readFileSync(join(dir, 'a.png')), readFileSync(join(dir, 'b.png')));
 });
 
+/**
+ * The tiles of a grid PNG that generate wrote (padding 2): one gray level per source pixel, in
+ * tile order; the grid's size and every scale×scale block's uniformity are checked on the way.
+ */
+function gridTiles(file: string, { count, columns, scale = 1 }: { count: number; columns: number; scale?: number }) {
+  const png = PNG.sync.read(readFileSync(file));
+  const [size, cell, rows] = [28, 28 * scale, Math.ceil(count / columns)];
+  assert.deepEqual([png.width, png.height], [columns * cell + (columns + 1) * 2, rows * cell + (rows + 1) * 2]);
+  return Array.from({ length: count }, (_, i) => {
+    const [x0, y0] = [2 + (i % columns) * (cell + 2), 2 + Math.floor(i / columns) * (cell + 2)];
+    const tile = new Uint8Array(size * size);
+    for (let y = 0; y < cell; y++)
+      for (let x = 0; x < cell; x++) {
+        const value = png.data[4 * ((y0 + y) * png.width + x0 + x)];
+        const at = Math.floor(y / scale) * size + Math.floor(x / scale);
+        if (x % scale === 0 && y % scale === 0) tile[at] = value;
+        else assert.equal(value, tile[at], `tile ${i}: pixel (${x}, ${y}) differs from its block's first`);
+      }
+    return tile;
+  });
+}
+
+/** Runs generate on MODEL with `flags` into dir/NAME and returns that path. */
+function generateInto(dir: string, name: string, model: string, flags: string[]): string {
+  const out = join(dir, name);
+  const result = runCli(['generate', model, '--out', out, ...flags]);
+  assert.equal(result.status, 0, result.stderr);
+  return out;
+}
+
+test('generate --columns C --scale K: the same images, C to a row, each pixel drawn K×K', () => {
+  const dir = tempDir();
+  const flags = ['--seed', '3', '--count', '6'];
+  const square = gridTiles(generateInto(dir, 'square.png', validModel, flags), { count: 6, columns: 3 });
+  assert.notDeepEqual(square[0], square[1]);
+  const laidOut = generateInto(dir, 'laid-out.png', validModel, [...flags, '--columns', '2', '--scale', '3']);
+  assert.deepEqual(gridTiles(laidOut, { count: 6, columns: 2, scale: 3 }), square);
+});
+
+test('generate --truncation T draws from truncated latents, as the runtime does with truncation T', async () => {
+  const dir = tempDir();
+  const flags = ['--seed', '3', '--count', '6'];
+  const plain = readFileSync(generateInto(dir, 'plain.png', validModel, flags));
+  const truncated = readFileSync(generateInto(dir, 'truncated.png', validModel, [...flags, '--truncation', '0.5']));
+  const generator = await loadGenerator(validModel);
+  const expected = toPNG(await generator.generateGrid({ seed: 3, count: 6, truncation: 0.5 }));
+  await generator.dispose();
+  assert.deepEqual(truncated, Buffer.from(expected));
+  assert.notDeepEqual(truncated, plain);
+});
+
+test('generate --class K: the shipped classifier sees class K in what cdcgan draws; a class out of range is refused', async () => {
+  const dir = tempDir();
+  const classifier = await Classifier.load();
+  try {
+    for (const label of [1, 3]) {
+      const file = generateInto(dir, `class-${label}.png`, 'cdcgan', ['--class', String(label), '--count', '16']);
+      const tiles = gridTiles(file, { count: 16, columns: 4 });
+      const images = Float32Array.from(tiles.flatMap((t) => Array.from(t, (v) => v / 127.5 - 1)));
+      const classes = predictedClasses(await classifier.embed(images, 16), 10);
+      const hits = classes.filter((c) => c === label).length;
+      assert.ok(hits >= 12, `class ${label}: the classifier sees ${Array.from(classes)}`); // cdcgan: 89.8 % of requests
+    }
+  } finally {
+    await classifier.dispose();
+  }
+  assertCleanFailure(
+    runCli(['generate', 'cdcgan', '--class', '10', '--out', join(dir, 'x.png')]),
+    /label 10 is out of range \[0, 10\)/,
+  );
+});
+
+test('train --overwrite replaces a run: what the old run wrote goes, other files in the directory stay', () => {
+  const dir = tempDir();
+  const settings = ['--preset', 'mlp-2d', '--limit', '256', '--backend', 'wasm', '--quiet', '--out', dir];
+  const run = (data: string, ...flags: string[]) => runCli(['train', ...settings, '--data', data, ...flags]);
+  assert.equal(run('ring', '--eval-every', '1', '--eval-samples', '100').status, 0);
+  assert.ok(existsSync(join(dir, 'eval.svg')) && existsSync(join(dir, 'best')));
+  writeFileSync(join(dir, 'notes.txt'), 'mine');
+  assertCleanFailure(run('grid'), /already holds a training run; choose another --out, pass --overwrite/);
+  const replaced = run('grid', '--overwrite');
+  assert.equal(replaced.status, 0, replaced.stderr);
+  assert.equal(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).data, 'grid');
+  assert.ok(
+    !existsSync(join(dir, 'eval.svg')) && !existsSync(join(dir, 'best')),
+    "the old run's measurements are gone",
+  );
+  assert.equal(readFileSync(join(dir, 'notes.txt'), 'utf8'), 'mine');
+  const steps = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
+  assert.deepEqual(
+    steps.map((l) => JSON.parse(l).step),
+    [1],
+    'metrics of the new run only',
+  );
+  assert.equal(runCli(['export', dir, '--out', join(dir, 'model')]).status, 0, 'its manifest verifies');
+});
+
 test('train → export → generate → parity through the CLI', () => {
   const dir = tempDir();
   const settings = ['--preset', 'seed-mlp', '--epochs', '1', '--limit', '256', '--data', SAMPLE_DATA, '--seed', '2'];
@@ -67,7 +158,7 @@ test('train → export → generate → parity through the CLI', () => {
   assert.match(strict.stdout, /FAIL/);
 });
 
-test('export options: --fp16 halves the file, passes parity at 1e-2; --layout nchw, --fold-batchnorm at 1e-5', () => {
+test('export options: --fp16 halves the file, passes parity at 1e-2; --layout nchw at 1e-5', () => {
   const dir = tempDir();
   assert.equal(trainBriefly(join(dir, 'run')).status, 0);
   assert.equal(runCli(['export', join(dir, 'run'), '--out', join(dir, 'fp32')]).status, 0);
@@ -81,10 +172,7 @@ test('export options: --fp16 halves the file, passes parity at 1e-2; --layout nc
     runCli(['parity', join(dir, 'fp16'), '--runtimes', 'ort-node,ort-web', '--tolerance', '1e-2']).status,
     0,
   );
-  assert.equal(
-    runCli(['export', join(dir, 'run'), '--out', join(dir, 'nchw'), '--layout', 'nchw', '--fold-batchnorm']).status,
-    0,
-  );
+  assert.equal(runCli(['export', join(dir, 'run'), '--out', join(dir, 'nchw'), '--layout', 'nchw']).status, 0);
   const parity = runCli(['parity', join(dir, 'nchw'), '--runtimes', 'ort-node', '--tolerance', '1e-5']);
   assert.equal(parity.status, 0, parity.stdout);
   assertCleanFailure(
@@ -95,6 +183,24 @@ test('export options: --fp16 halves the file, passes parity at 1e-2; --layout nc
     runCli(['export', join(dir, 'run'), '--out', join(dir, 'x'), '--opset', '9']),
     /opset must be an integer from 13 to 21, got 9/,
   );
+});
+
+test('export --fold-batchnorm: an mlp-2d generator (batch norm after each hidden layer) exports with none, at 1e-5', () => {
+  const dir = tempDir();
+  const settings = ['--preset', 'mlp-2d', '--data', 'grid', '--limit', '256', '--backend', 'wasm'];
+  const train = runCli(['train', ...settings, '--out', join(dir, 'run')]);
+  assert.equal(train.status, 0, train.stderr);
+  const batchNorms = (model: string) => {
+    const onnx = decodeModel(readFileSync(join(dir, model, 'generator.onnx')));
+    return onnx.graph.node.filter((n) => n.opType === 'BatchNormalization').length;
+  };
+  assert.equal(runCli(['export', join(dir, 'run'), '--out', join(dir, 'plain')]).status, 0);
+  assert.equal(batchNorms('plain'), 3, 'the unfolded export has one per hidden layer');
+  const folded = runCli(['export', join(dir, 'run'), '--out', join(dir, 'folded'), '--fold-batchnorm']);
+  assert.equal(folded.status, 0, folded.stderr);
+  assert.equal(batchNorms('folded'), 0);
+  const parity = runCli(['parity', join(dir, 'folded'), '--runtimes', 'ort-node', '--tolerance', '1e-5']);
+  assert.equal(parity.status, 0, parity.stdout);
 });
 
 test('export of a single model.json writes one .onnx file', () => {

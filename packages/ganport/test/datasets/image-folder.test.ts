@@ -9,7 +9,7 @@ import { cropAndResize, decodeImage, loadImageFolder } from '../../src/datasets/
 import { exportRun } from '../../src/export/index.js';
 import { runParity } from '../../src/parity/parity.js';
 import { train } from '../../src/train/train.js';
-import { runCli, tempDir } from '../helpers.js';
+import { assertCleanFailure, runCli, tempDir } from '../helpers.js';
 
 function rgba(width: number, height: number, pixel: (x: number, y: number) => [number, number, number]): Uint8Array {
   const data = new Uint8Array(width * height * 4);
@@ -82,8 +82,12 @@ test('dcgan-32 trains on a folder of PNG and JPEG files (nested), exports and pa
   assert.ok(report.ok, JSON.stringify(report.rows));
 
   const empty = tempDir();
-  const result = runCli(['train', '--preset', 'dcgan-32', '--data', empty, '--out', join(empty, 'run')]);
-  assert.match(result.stderr, /holds neither train-images-idx3-ubyte\[\.gz\] nor PNG\/JPEG images/);
-  const cdc = runCli(['train', '--preset', 'cdcgan', '--data', data, '--out', join(empty, 'run2')]);
-  assert.match(cdc.stderr, /needs 28×28×1 images|needs labelled data/);
+  assertCleanFailure(
+    runCli(['train', '--preset', 'dcgan-32', '--data', empty, '--out', join(empty, 'run')]),
+    /holds neither train-images-idx3-ubyte\[\.gz\] nor PNG\/JPEG images/,
+  );
+  assertCleanFailure(
+    runCli(['train', '--preset', 'cdcgan', '--data', data, '--out', join(empty, 'run2')]),
+    /needs 28×28×1 images|needs labelled data/,
+  );
 });

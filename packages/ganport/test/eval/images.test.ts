@@ -278,7 +278,7 @@ const shippedGenerators = () =>
     .filter((e) => e.isDirectory() && existsSync(join(SHIPPED_MODELS, e.name, 'generator.onnx')))
     .map((e) => e.name);
 
-test('ganport eval works on every shipped model: image scores sit above the real floor, 2-D scores are in range', () => {
+test('ganport eval works on every shipped model: image scores sit above the real floor, 2-D generators capture most of their modes', () => {
   const models = shippedGenerators();
   assert.ok(
     ['seed-mlp', 'dcgan', 'cdcgan'].every((m) => models.includes(m)),
@@ -294,8 +294,10 @@ test('ganport eval works on every shipped model: image scores sit above the real
         modesCaptured: { mean: number };
         highQualityPercent: { mean: number };
       };
-      assert.ok(r.modesCaptured.mean > 0 && r.modesCaptured.mean <= r.modes, `${model}: ${r.modesCaptured.mean} modes`);
-      assert.ok(r.highQualityPercent.mean > 0 && r.highQualityPercent.mean <= 100);
+      // trained generators, not noise: the README has the grid at 24.2/25 modes, 52 % high quality; the ring 7.9/8, 44 %
+      const scores = `${model}: ${r.modesCaptured.mean} modes, ${r.highQualityPercent.mean} % high quality`;
+      assert.ok(r.modesCaptured.mean >= 0.8 * r.modes && r.modesCaptured.mean <= r.modes, scores);
+      assert.ok(r.highQualityPercent.mean >= 30 && r.highQualityPercent.mean <= 100, scores);
       continue;
     }
     const r = evalJson([`assets/models/${model}`, '--samples', '2000', '--data', SAMPLE_DATA]);
@@ -363,10 +365,20 @@ test('ganport eval refuses images the classifier cannot read, naming both shapes
   assert.match(result.stderr, /the generator makes 32×32×3 images but the classifier .*classifier\.onnx takes 28×28×1/);
 });
 
-test('image eval refuses more samples than its cap, before loading anything, in one line', async () => {
-  const { evaluate, MAX_IMAGE_SAMPLES } = await import('../../src/eval/index.js');
-  await assert.rejects(
-    evaluate('seed-mlp', { samples: MAX_IMAGE_SAMPLES + 1, dataDir: '/nonexistent' }),
-    new RegExp(`the sample count is capped at ${MAX_IMAGE_SAMPLES} images per side .*, got ${MAX_IMAGE_SAMPLES + 1}$`),
-  );
+test('eval --samples is capped as the README says: 100,000 images per side (checked before loading), 4,096 2-D points', () => {
+  const images = (samples: number) =>
+    runCli(['eval', 'seed-mlp', '--samples', String(samples), '--data', '/nonexistent']);
+  const overCap = images(100_001);
+  assert.equal(overCap.status, 1);
+  assert.match(overCap.stderr, /^ganport eval: the sample count is capped at 100000 images per side .*, got 100001\n$/);
+  const atCap = images(100_000); // allowed: it gets as far as the data, which is missing
+  assert.equal(atCap.status, 1);
+  assert.match(atCap.stderr, /^ganport eval: data directory \/nonexistent does not exist\n$/);
+  const points = (samples: number) => runCli(['eval', 'mlp-2d-ring', '--samples', String(samples), '--seeds', '1']);
+  const overPoints = points(4097);
+  assert.equal(overPoints.status, 1);
+  assert.match(overPoints.stderr, /^ganport eval: samples must be an integer from 1 to 4096, got 4097\n$/);
+  const atPoints = points(4096);
+  assert.equal(atPoints.status, 0, atPoints.stderr);
+  assert.match(atPoints.stdout, /: 4096 samples × 1 seeds\n/);
 });

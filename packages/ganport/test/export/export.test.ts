@@ -142,6 +142,36 @@ describe('graph structure', () => {
     );
   });
 
+  test('what the README says it refuses stops the export, naming the layer with its nesting path, its class and why', () => {
+    const decoder = tf.sequential({
+      name: 'decoder',
+      layers: [tf.layers.conv2dTranspose({ inputShape: [8, 8, 2], filters: 2, kernelSize: 3, dilationRate: 2 })],
+    });
+    const input = tf.input({ shape: [8, 8, 2] });
+    const lstm = tf.layers.lstm({ units: 4, goBackwards: true }) as tf.RNN;
+    const cases: [string, tf.LayersModel, RegExp][] = [
+      [
+        'channelsFirst',
+        sequential(
+          [1, 8, 8],
+          [tf.layers.conv2d({ filters: 2, kernelSize: 3, dataFormat: 'channelsFirst', name: 'nchw' })],
+        ),
+        /layer nchw \(Conv2D\): dataFormat channelsFirst is not supported by the ONNX exporter$/,
+      ],
+      [
+        'a dilated Conv2DTranspose in a nested model',
+        tf.model({ inputs: input, outputs: decoder.apply(input) as tf.SymbolicTensor }),
+        /layer decoder\/conv2d_transpose_\w+ \(Conv2DTranspose\): dilationRate > 1 is not supported by the ONNX exporter$/,
+      ],
+      [
+        'a Bidirectional whose forward layer goes backwards',
+        sequential([5, 3], [tf.layers.bidirectional({ layer: lstm, name: 'reversed' })]),
+        /layer reversed \(Bidirectional\): a Bidirectional whose forward layer has goBackwards: true is not supported/,
+      ],
+    ];
+    for (const [what, model, message] of cases) assert.throws(() => convertLayersModel(model), message, what);
+  });
+
   test('opsets outside 13..21 are refused', () => {
     const model = sequential([4], [tf.layers.dense({ units: 2 })]);
     assert.throws(() => convertLayersModel(model, { opset: 12 }), /opset must be an integer from 13 to 21/);

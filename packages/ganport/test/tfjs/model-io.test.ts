@@ -8,9 +8,9 @@ import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { toHalfBits } from '../../src/export/float16.js';
-import { exportModelFile } from '../../src/export/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { loadLayersModel, saveLayersModel } from '../../src/tfjs/model-io.js';
+import { exportFileAndCompare } from '../export/helpers.js';
 import { maxAbsDiff } from '../helpers.js';
 
 let dir: string;
@@ -126,33 +126,37 @@ describe('formats seen in the wild', () => {
     await assertSamePredictions(path, 1e-2);
   });
 
-  test('uint8-quantized weights (scale, min) are dequantized on load, and the model exports', async () => {
-    const bytes = weightBytes();
-    const quantized: Uint8Array[] = [];
-    const expected: number[] = [];
-    const weights = saved.specs.map((spec, i) => {
-      const values = new Float32Array(Uint8Array.from(bytes[i]).buffer); // a copy: Buffer.slice is a view
-      const min = Math.min(...values);
-      const scale = (Math.max(...values) - min) / 255 || 1;
-      const q = Uint8Array.from(values, (v) => Math.round((v - min) / scale));
-      quantized.push(q);
-      for (const v of q) expected.push(Math.fround(v * scale + min));
-      return { ...spec, quantization: { dtype: 'uint8', scale, min } };
+  for (const [dtype, levels] of [
+    ['uint8', 255],
+    ['uint16', 65535],
+  ] as const) {
+    test(`${dtype}-quantized weights (scale, min) are dequantized on load; the export runs as the loaded model`, async () => {
+      const bytes = weightBytes();
+      const quantized: number[] = [];
+      const expected: number[] = [];
+      const weights = saved.specs.map((spec, i) => {
+        const values = new Float32Array(Uint8Array.from(bytes[i]).buffer); // a copy: Buffer.slice is a view
+        const min = Math.min(...values);
+        const scale = (Math.max(...values) - min) / levels || 1;
+        for (const v of values) {
+          const q = Math.round((v - min) / scale);
+          quantized.push(q);
+          expected.push(Math.fround(q * scale + min));
+        }
+        return { ...spec, quantization: { dtype, scale, min } };
+      });
+      const shard = new Uint8Array(
+        (dtype === 'uint8' ? Uint8Array.from(quantized) : Uint16Array.from(quantized)).buffer,
+      );
+      const json = { ...saved.json, weightsManifest: [{ paths: ['group1-shard1of1'], weights }] };
+      const path = await variant(dtype, 'model.json', json, { 'group1-shard1of1': shard });
+      const loaded = await loadLayersModel(path);
+      const got = loaded.getWeights().flatMap((w) => Array.from(w.dataSync()));
+      assert.ok(maxAbsDiff(got, expected) <= 1e-6);
+      // the ONNX file, in both runtimes, computes what the dequantized model predicts
+      await exportFileAndCompare(path, join(dir, `${dtype}.onnx`), loaded, { names: ['x'], xs: [x()] });
     });
-    const shard = new Uint8Array(quantized.reduce((n, q) => n + q.length, 0));
-    let offset = 0;
-    for (const q of quantized) {
-      shard.set(q, offset);
-      offset += q.length;
-    }
-    const json = { ...saved.json, weightsManifest: [{ paths: ['group1-shard1of1'], weights }] };
-    const path = await variant('uint8', 'model.json', json, { 'group1-shard1of1': shard });
-    const loaded = await loadLayersModel(path);
-    const got = loaded.getWeights().flatMap((w) => Array.from(w.dataSync()));
-    assert.ok(maxAbsDiff(got, expected) <= 1e-6);
-    const out = await exportModelFile(path, join(dir, 'uint8.onnx'));
-    assert.ok(out.bytes > 0);
-  });
+  }
 });
 
 describe('corrupt files fail with a GanportError that says what is wrong', () => {

@@ -1,11 +1,14 @@
 /**
  * The ort backend against the pure-JS cpu backend (every kernel and its gradient), against
- * wasm (a whole training step of every preset), its session cache, its use of
- * onnxruntime-node's internal synchronous binding, and the parity guard.
+ * wasm (a whole training step of every preset, as training routes it and with every call on ORT),
+ * its routing thresholds and thread counts, its session cache, its use of onnxruntime-node's
+ * internal synchronous binding, and the parity guard.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Rng } from '@ganport/runtime';
@@ -17,7 +20,7 @@ import { PRESETS, type Preset } from '../../src/presets/index.js';
 import { selectBackend, selectReferenceBackend } from '../../src/tfjs/backend.js';
 import { ORT_BACKEND, ortMinimumSizes, sessions } from '../../src/tfjs/ort-kernels.js';
 import { type OrtSession, ortBinding, PINNED_ORT_VERSION, SessionCache } from '../../src/tfjs/ort-session.js';
-import { ROOT, SHIPPED_MODEL_DIR } from '../helpers.js';
+import { maxAbsDiff, ROOT, SHIPPED_MODEL_DIR } from '../helpers.js';
 import { oneTrainingStep, type StepResult } from './training-step.js';
 
 const defaults = { ...ortMinimumSizes };
@@ -305,6 +308,57 @@ test('the session cache is bounded, evicts the least recently used session and r
   }
 });
 
+test('a call goes to ORT when it computes ≥ 1 MFLOP or touches ≥ 32k elements, and stays on wasm below both', async () => {
+  await tf.setBackend(ORT_BACKEND);
+  /** The ORT graphs one op ran (none: it stayed on wasm). */
+  const graphsOf = (op: () => tf.Tensor) => {
+    sessions.clear();
+    tf.tidy(() => op().dataSync());
+    return [...graphsRun()];
+  };
+  await withThresholds(defaults, async () => {
+    // [50, 100] · [100, n] computes 2 · 50 · 100 · n FLOP, no tensor near 32k elements; tanh counts no FLOP, only size
+    const cases: [string, () => tf.Tensor, string[]][] = [
+      ['0.99 MFLOP', () => tf.matMul(tf.ones([50, 100]), tf.ones([100, 99])), []],
+      ['1 MFLOP', () => tf.matMul(tf.ones([50, 100]), tf.ones([100, 100])), ['BatchMatMul']],
+      ['32,767 elements', () => tf.tanh(tf.ones([32767])), []],
+      ['32,768 elements', () => tf.tanh(tf.ones([32768])), ['Tanh']],
+    ];
+    for (const [what, op, graphs] of cases) assert.deepEqual(graphsOf(op), graphs, what);
+  });
+});
+
+/**
+ * The intra-op threads of the ORT sessions a fresh process (environment + `env`) makes for a
+ * 67-MFLOP and a 2-MFLOP matrix product: the variable is read once, when ganport loads.
+ */
+function ortThreadsInChild(env: Record<string, string | undefined>): { big: number; small: number } {
+  const url = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
+  const script = `
+    const tf = await import('@tensorflow/tfjs');
+    const { selectBackend } = await import(${url('../../src/tfjs/backend.js')});
+    const { sessions } = await import(${url('../../src/tfjs/ort-kernels.js')});
+    await selectBackend('ort');
+    tf.matMul(tf.ones([256, 512]), tf.ones([512, 256])).dataSync();
+    tf.matMul(tf.ones([64, 128]), tf.ones([128, 128])).dataSync();
+    console.log(JSON.stringify(sessions.keys()));`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
+  assert.equal(child.status, 0, child.stderr);
+  const keys = JSON.parse(child.stdout) as string[];
+  const threads = (shapes: string) => Number(/threads (\d+)$/.exec(keys.find((k) => k.includes(shapes)) ?? '')?.[1]);
+  return { big: threads('256x512, 512x256'), small: threads('64x128, 128x128') };
+}
+
+test('ORT runs ops on 1 thread, those above 50 MFLOP on cores − 1 (at most 4), or on GANPORT_ORT_THREADS', () => {
+  const cores = Math.max(1, Math.min(4, cpus().length - 1));
+  assert.deepEqual(ortThreadsInChild({ GANPORT_ORT_THREADS: undefined }), { big: cores, small: 1 });
+  assert.deepEqual(ortThreadsInChild({ GANPORT_ORT_THREADS: '3' }), { big: 3, small: 1 });
+});
+
 test(`onnxruntime-node's internal synchronous binding is still the one the ort backend calls`, () => {
   const require = createRequire(import.meta.url);
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
@@ -336,31 +390,66 @@ test(`onnxruntime-node's internal synchronous binding is still the one the ort b
   session.dispose();
 });
 
-/** One training step of `preset` (batch 8) on `backend`: the losses and every weight afterwards. */
-async function trainingStep(preset: Preset, backend: string): Promise<StepResult> {
+/** One training step of `preset` on `backend`: the losses and every weight afterwards. */
+async function trainingStep(preset: Preset, backend: string, batch: number): Promise<StepResult> {
   await tf.setBackend(backend);
-  return oneTrainingStep(preset, 8);
+  return oneTrainingStep(preset, batch);
 }
 
+/** Runs `body` with ORT's routing thresholds set to `sizes`, then restores every-call-to-ORT for the kernel tests. */
+async function withThresholds<T>(sizes: typeof ortMinimumSizes, body: () => Promise<T>): Promise<T> {
+  Object.assign(ortMinimumSizes, sizes);
+  try {
+    return await body();
+  } finally {
+    Object.assign(ortMinimumSizes, { flops: 0, elements: 0 });
+  }
+}
+
+/**
+ * The ORT graphs (tfjs kernel names) a preset's step must run, each as the kernels that may compute it:
+ * its dense layers' matrix products; with convolutions, the convolutions and both their gradients.
+ */
+function expectedGraphs(preset: Preset): string[][] {
+  const classes = [preset.buildGenerator(1), preset.buildDiscriminator(1)].flatMap((model) => {
+    const names = model.layers.map((l) => l.getClassName());
+    model.dispose();
+    return names;
+  });
+  const matMul = ['BatchMatMul', '_FusedMatMul'];
+  const convolutions = [['Conv2D', 'FusedConv2D'], ['Conv2DBackpropInput'], ['Conv2DBackpropFilter']];
+  return classes.some((c) => c.startsWith('Conv2D')) ? [matMul, ...convolutions] : [matMul];
+}
+
+/** The ops (session key prefixes) that ran in ORT since the cache was last cleared. */
+const graphsRun = () => new Set(sessions.keys().map((key) => key.split(' ')[0]));
+
 for (const preset of Object.values(PRESETS)) {
-  test(`one training step of ${preset.name}: ort and wasm within 1e-4 (losses, relative), 1e-5 (weights)`, async () => {
-    Object.assign(ortMinimumSizes, defaults);
-    try {
-      const wasm = await trainingStep(preset, 'wasm');
-      const ort = await trainingStep(preset, ORT_BACKEND);
+  // The 2-D presets train at their own batch size (256, 100): smaller, their layers stay under the thresholds.
+  const batch = preset.sampleShape.length === 1 ? preset.defaults!.batchSize! : 8;
+  for (const [routing, sizes] of [
+    ['as training routes it', defaults],
+    ['every call on ORT', { flops: 0, elements: 0 }],
+  ] as const) {
+    test(`one training step of ${preset.name} (batch ${batch}, ${routing}): ort and wasm within 1e-4 (losses, relative), 1e-5 (weights)`, async () => {
+      const wasm = await trainingStep(preset, 'wasm', batch);
+      sessions.clear();
+      const ort = await withThresholds(sizes, () => trainingStep(preset, ORT_BACKEND, batch));
+      const ran = graphsRun();
+      for (const kernels of expectedGraphs(preset))
+        assert.ok(
+          kernels.some((k) => ran.has(k)),
+          `no ${kernels.join(' or ')} graph ran in ORT: ${[...ran]}`,
+        );
       for (const [i, l] of ort.losses.entries()) {
         const expected = wasm.losses[i];
         assert.ok(Math.abs(l - expected) <= 1e-4 * Math.max(1, Math.abs(expected)), `loss ${i}: ${l} vs ${expected}`);
       }
       ort.weights.forEach((w, i) => {
-        let worst = 0;
-        for (let j = 0; j < w.length; j++) worst = Math.max(worst, Math.abs(w[j] - wasm.weights[i][j]));
-        assert.ok(worst <= 1e-5, `weight ${i}: differs by ${worst}`);
+        assert.ok(maxAbsDiff(w, wasm.weights[i]) <= 1e-5, `weight ${i}: differs by ${maxAbsDiff(w, wasm.weights[i])}`);
       });
-    } finally {
-      Object.assign(ortMinimumSizes, { flops: 0, elements: 0 });
-    }
-  });
+    });
+  }
 }
 
 test('parity and the exporter never take their tfjs reference from the ort backend', async () => {

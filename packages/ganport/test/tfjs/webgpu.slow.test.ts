@@ -4,7 +4,8 @@
  * convolutions and their gradients, dropout, the embedding's segment sum); a short seed-mlp run
  * that exports and passes parity; and a run started on webgpu that resumes on wasm.
  * Here there is no GPU: the adapter is Chromium's SwiftShader (Vulkan on the CPU), correct but
- * slow, so batches are tiny. Every test skips, saying why, where there is no adapter.
+ * slow, so batches are tiny. Every test skips, saying why, only where plain Dawn finds no adapter and
+ * CI expects none (webgpu-expected.ts).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -14,17 +15,13 @@ import { exportRun } from '../../src/export/index.js';
 import { runParity } from '../../src/parity/parity.js';
 import { PRESETS, type Preset } from '../../src/presets/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
-import { setUpWebGpu } from '../../src/tfjs/webgpu.js';
 import { train } from '../../src/train/train.js';
 import { SAMPLE_DATA, tempDir } from '../helpers.js';
+import { skipUnlessWebGpuExpected } from '../webgpu-expected.js';
 import { oneTrainingStep, type StepResult } from './training-step.js';
 
-// setUpWebGpu prepares Vulkan as ganport does: SwiftShader where no driver is installed or configured.
-const noAdapter = await setUpWebGpu().then(
-  () => undefined,
-  (err: Error) => `no WebGPU adapter here: ${err.message}`,
-);
-const skip = noAdapter ?? false;
+// decided without ganport's WebGPU code: where an adapter is expected, a failure to use it fails the test
+const skip = skipUnlessWebGpuExpected();
 
 /**
  * Losses relative to their size; weights absolute, after one Adam step of 2e-4 (as the ort backend's

@@ -1,9 +1,15 @@
-/** Resuming trusts only verified checkpoints: a damaged newest one falls back to the previous, or stops with --strict. */
+/**
+ * Resuming trusts only verified checkpoints: a damaged newest one falls back to the previous, or stops with
+ * --strict; a disk that fills up mid-run stops it with the last good checkpoint in place.
+ */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { train } from '../../src/train/train.js';
-import { damageFile, runCli, SAMPLE_DATA, tempDir } from '../helpers.js';
+import { verifyManifest } from '../../src/formats/manifest.js';
+import { readMetrics, train } from '../../src/train/train.js';
+import { assertRefusal, assertSameLosses, damageFile, runCli, SAMPLE_DATA, tempDir } from '../helpers.js';
 
 /** Two epochs of two steps: epoch-end checkpoints at step 2 (kept as the previous generation) and step 4. */
 async function twoEpochRun(): Promise<string> {
@@ -34,3 +40,61 @@ test('train --resume --strict stops with one line and exit status 1 instead', as
     /^ganport train: .*checkpoint fails verification: generator\/weights\.bin .*; --strict refuses to fall back to checkpoint\.previous\/\n$/,
   );
 });
+
+/**
+ * A disk that fills up: from the `nth` write or append to a path containing `part` on, every file write
+ * and append of this process fails with ENOSPC, as the kernel's would, until `free()`.
+ */
+function diskFullFrom(part: string, nth: number): { free(): void } {
+  const fsp = createRequire(import.meta.url)('node:fs/promises') as typeof import('node:fs/promises');
+  const { writeFile, appendFile } = fsp;
+  let [seen, full] = [0, false];
+  const check = (path: unknown) => {
+    if (!full && String(path).includes(part)) full = ++seen === nth;
+    if (full)
+      throw Object.assign(new Error(`ENOSPC: no space left on device, write '${path}'`), { code: 'ENOSPC', path });
+  };
+  const failing =
+    (write: (path: string, data: string) => Promise<void>) =>
+    (path: string, ...rest: unknown[]): Promise<void> => {
+      check(path);
+      return write(path, ...(rest as [string]));
+    };
+  Object.assign(fsp, { writeFile: failing(writeFile), appendFile: failing(appendFile) });
+  syncBuiltinESMExports(); // the modules that import them by name see the full disk too
+  return {
+    free() {
+      Object.assign(fsp, { writeFile, appendFile });
+      syncBuiltinESMExports();
+    },
+  };
+}
+
+for (const [where, part] of [
+  ['in the middle of a checkpoint', '/ema/weights.bin'], // only checkpoints hold an ema/
+  ['at a metrics line', 'metrics.jsonl'],
+] as const) {
+  test(`a disk that fills ${where} stops training with the last good checkpoint in place, which resumes`, async () => {
+    // four steps of 64, a checkpoint and a metrics line after each: the disk fills at step 3's
+    const run = { preset: 'seed-mlp', epochs: 1, limit: 256, dataDir: SAMPLE_DATA, backend: 'wasm', seed: 3 };
+    const settings = { ...run, checkpointEvery: 1, logEvery: 1, quiet: true };
+    const reference = tempDir();
+    await train({ ...settings, outDir: reference });
+    const dir = tempDir();
+    const disk = diskFullFrom(part, 3);
+    const stopped = await train({ ...settings, outDir: dir }).then(
+      () => assert.fail('training went on with a full disk'),
+      (err: unknown) => err,
+    );
+    disk.free();
+    assertRefusal(stopped); // a GanportError: one line, as the CLI prints it
+    assert.match((stopped as Error).message, new RegExp(`^cannot write .*${part.split('/').pop()}.*: ENOSPC$`));
+    await verifyManifest(join(dir, 'checkpoint'));
+    assert.equal(JSON.parse(readFileSync(join(dir, 'checkpoint', 'position.json'), 'utf8')).step, 2);
+    await train({ outDir: dir, resume: true, quiet: true });
+    assertSameLosses(
+      await readMetrics(join(dir, 'metrics.jsonl')),
+      await readMetrics(join(reference, 'metrics.jsonl')),
+    );
+  });
+}

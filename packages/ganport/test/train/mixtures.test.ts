@@ -6,13 +6,16 @@ import { test } from 'node:test';
 import { loadGenerator, Rng, readOnnxInfo } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { PNG } from 'pngjs';
+import { loadDataset } from '../../src/datasets/dataset.js';
 import { mixture, sampleMixture } from '../../src/datasets/mixtures.js';
+import { type MixtureEvalReport, scoreMixture, summarize } from '../../src/eval/mixtures.js';
 import { exportRun } from '../../src/export/index.js';
 import { runParity } from '../../src/parity/parity.js';
+import { getPreset } from '../../src/presets/index.js';
 import { packedShape } from '../../src/presets/preset.js';
 import { packSamples } from '../../src/train/step.js';
 import { train } from '../../src/train/train.js';
-import { runCli, SAMPLE_DATA, tempDir } from '../helpers.js';
+import { assertCleanFailure, runCli, SAMPLE_DATA, tempDir } from '../helpers.js';
 import { exportedDiscriminatorGap } from './exported-discriminator.js';
 
 test('ring: 8 modes on the unit circle, σ 0.01; grid: 25 modes on {-4,-2,0,2,4}², σ 0.05', () => {
@@ -41,6 +44,22 @@ test('mixture samples sit around their modes with the stated spread, every mode 
   assert.equal(new Set(modes).size, 25);
 });
 
+test("--data ring|grid: train's dataset is 25,600 points drawn from the mixture with the run's seed", async () => {
+  for (const name of ['ring', 'grid']) {
+    const m = mixture(name);
+    const data = await loadDataset(name, getPreset('mlp-2d'), 5);
+    assert.equal(data.count, 25_600, name);
+    const order = Uint32Array.from({ length: data.count }, (_, i) => i);
+    const { x } = data.batch(order, 0, data.count, false);
+    const points = (await x.data()) as Float32Array;
+    x.dispose();
+    assert.equal(points.length, 2 * 25_600);
+    // 98.9 % of a mixture's points lie within 3σ of a mode (1 − e^−4.5); these are its draw for the seed
+    assert.ok(scoreMixture(points, m).highQualityFraction > 0.98, name);
+    assert.deepEqual(points, sampleMixture(m, 25_600, new Rng(5)).points);
+  }
+});
+
 test('mlp-2d trains on a mixture, exports a flat 2-d output, passes parity and plots', async () => {
   const run = tempDir();
   const model = tempDir();
@@ -59,6 +78,10 @@ test('mlp-2d trains on a mixture, exports a flat 2-d output, passes parity and p
   assert.equal(PNG.sync.read(readFileSync(out)).width, 400);
   const generator = await loadGenerator(join(model, 'generator.onnx')); // the runtime draws point generators as a scatter plot (the demo relies on it)
   const picture = await generator.generateGrid({ seed: 1, count: 300 });
+  // what eval must report below: the protocol on 500 points from each sampling seed 0, 1, 2, scored on the grid
+  const perSeed = await Promise.all(
+    [0, 1, 2].map(async (seed) => scoreMixture((await generator.generate({ seed, count: 500 })).data, mixture('grid'))),
+  );
   await generator.dispose();
   assert.deepEqual([picture.width, picture.height], [400, 400]);
   assert.ok(
@@ -77,21 +100,23 @@ test('mlp-2d trains on a mixture, exports a flat 2-d output, passes parity and p
     join(model, 'eval.png'),
   ]);
   assert.equal(evaluated.status, 0, evaluated.stderr);
-  const scores = JSON.parse(evaluated.stdout) as {
-    mixture: string;
-    modes: number;
-    seeds: number;
-    modesCaptured: { mean: number; std: number };
-    reverseKl: { mean: number };
-  };
+  const scores = JSON.parse(evaluated.stdout) as MixtureEvalReport;
   assert.equal(scores.mixture, 'grid', 'the mixture comes from the model metadata');
   assert.equal(scores.modes, 25);
   assert.equal(scores.seeds, 3);
-  assert.ok(scores.modesCaptured.mean >= 0 && scores.modesCaptured.mean <= 25);
-  assert.ok(scores.reverseKl.mean >= 0 && scores.reverseKl.mean <= Math.log(25) + 1e-9);
+  assert.deepEqual(
+    [scores.modesCaptured, scores.highQualityPercent, scores.reverseKl],
+    [
+      summarize(perSeed.map((s) => s.modesCaptured)),
+      summarize(perSeed.map((s) => 100 * s.highQualityFraction)),
+      summarize(perSeed.map((s) => s.reverseKl)),
+    ],
+  );
   assert.equal(PNG.sync.read(readFileSync(join(model, 'eval.png'))).width, 400);
-  const wrongData = runCli(['train', '--preset', 'dcgan', '--data', 'ring', '--out', join(run, 'x')]);
-  assert.match(wrongData.stderr, /makes images; the ring mixture needs a 2-D preset/);
+  assertCleanFailure(
+    runCli(['train', '--preset', 'dcgan', '--data', 'ring', '--out', join(run, 'x')]),
+    /makes images; the ring mixture needs a 2-D preset/,
+  );
 });
 
 test('PacGAN packing joins consecutive samples along the last axis', () => {

@@ -4,21 +4,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type MetricsLine, readMetrics, train } from '../../src/train/train.js';
-import { ROOT, runCli, SAMPLE_DATA, tempDir } from '../helpers.js';
+import { readMetrics, train } from '../../src/train/train.js';
+import { assertSameLosses, ROOT, runCli, SAMPLE_DATA, tempDir } from '../helpers.js';
 
-function assertSameLosses(actual: MetricsLine[], expected: MetricsLine[]): void {
-  assert.deepEqual(
-    actual.map((m) => m.step),
-    expected.map((m) => m.step),
-  );
-  actual.forEach((m, i) => {
-    for (const key of ['dLoss', 'gLoss', 'dReal', 'dFake'] as const) {
-      const e = expected[i][key];
-      assert.ok(Math.abs(m[key] - e) <= 1e-5 * Math.max(1, Math.abs(e)), `step ${m.step} ${key}: ${m[key]} vs ${e}`);
-    }
-  });
-}
+/** Far longer than the 70 steps take even on a loaded machine (a few seconds): a process that never gets there fails. */
+const CHECKPOINT_DEADLINE_MS = 180_000;
 
 const position = (dir: string): { step: number } | undefined => {
   const file = join(dir, 'checkpoint', 'position.json');
@@ -67,14 +57,32 @@ for (const backend of ['onnx', 'ort', 'wasm']) {
 
     const killed = tempDir();
     const child = spawn(process.execPath, [join(ROOT, 'bin', 'ganport.js'), 'train', ...args, '--out', killed], {
-      stdio: 'ignore',
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    let exit: string | undefined;
     const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-      child.on('exit', (_code, signal) => resolve(signal)),
+      child.on('exit', (code, signal) => {
+        exit = `exit status ${code}, signal ${signal}`;
+        resolve(signal);
+      }),
     );
-    while ((position(killed)?.step ?? 0) < 70) await new Promise((r) => setTimeout(r, 20));
+    const deadline = Date.now() + CHECKPOINT_DEADLINE_MS;
+    while ((position(killed)?.step ?? 0) < 70) {
+      if (exit) assert.fail(`the training process ended (${exit}) before its checkpoint of step 70:\n${stderr}`);
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        assert.fail(
+          `no checkpoint of step 70 in ${CHECKPOINT_DEADLINE_MS / 1000} s (at ${position(killed)?.step}):\n${stderr}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
     child.kill('SIGKILL');
-    assert.equal(await exited, 'SIGKILL');
+    assert.equal(await exited, 'SIGKILL', stderr);
     const stoppedAt = position(killed)!.step;
     assert.ok(stoppedAt < 600, `killed before the end (checkpoint at step ${stoppedAt})`);
 

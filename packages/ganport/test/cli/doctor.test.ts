@@ -1,0 +1,50 @@
+/** `ganport doctor` wherever the tests run, with a GPU or without: what it reports, and that its report holds together. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BACKENDS } from '../../src/tfjs/backend.js';
+import { runCli } from '../helpers.js';
+
+/** The order auto-selection tries the backends in, which doctor reports them in. */
+const BACKEND_ORDER = [...BACKENDS];
+
+interface DoctorReport {
+  backends: { name: string; available: boolean; detail: string; passedOver?: boolean }[];
+  train: { name: string; reason: string };
+  onnxruntime: { providers: { name: string; available: boolean; detail: string }[] };
+}
+
+test('doctor --json: every backend in auto-selection order, each saying why; train takes the first it does not pass over', () => {
+  const { status, stdout, stderr } = runCli(['doctor', '--json']);
+  assert.equal(status, 0, stderr);
+  const report = JSON.parse(stdout) as DoctorReport;
+  assert.deepEqual(
+    report.backends.map((b) => b.name),
+    BACKEND_ORDER,
+  );
+  for (const backend of report.backends) assert.ok(backend.detail, `${backend.name} says why`);
+  for (const name of ['onnx', 'ort', 'wasm', 'cpu']) {
+    assert.equal(report.backends.find((b) => b.name === name)?.available, true, `${name} runs anywhere`);
+  }
+  assert.equal(report.train.name, report.backends.find((b) => b.available && !b.passedOver)?.name);
+  const cpu = report.onnxruntime.providers.find((p) => p.name === 'cpu');
+  assert.deepEqual(cpu, { ...cpu, available: true, detail: 'ran the seed-mlp generator' });
+});
+
+const notLinux = process.platform !== 'linux' && 'a Vulkan driver list only decides the adapter on Linux';
+test('doctor without a WebGPU adapter: webgpu says why not, and train would use the first backend that runs', {
+  skip: notLinux,
+}, () => {
+  const { status, stdout, stderr } = runCli(['doctor'], { env: { VK_ICD_FILENAMES: '/nonexistent/icd.json' } });
+  assert.equal(status, 0, stderr);
+  const rows = [...stdout.matchAll(/^ {2}(\S+) +(yes|no) +(.*)$/gm)].slice(0, BACKEND_ORDER.length);
+  assert.deepEqual(
+    rows.map(([, name]) => name),
+    BACKEND_ORDER,
+  );
+  const webgpu = rows[1];
+  assert.equal(webgpu[2], 'no');
+  assert.match(webgpu[3], /^no WebGPU adapter \(.*drivers: VK_ICD_FILENAMES=\/nonexistent\/icd\.json\)$/);
+  const first = rows.find(([, , available]) => available === 'yes')!;
+  assert.match(stdout, new RegExp(`^train would use: ${first[1]} \\(fastest available`, 'm'));
+  assert.match(stdout, /^ {2}cpu +yes +ran the seed-mlp generator$/m);
+});
