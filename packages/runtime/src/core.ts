@@ -98,11 +98,7 @@ export class Generator {
     return { data, dims, count, latents, images: this.asImages(data, count) };
   }
 
-  /**
-   * generate(), drawn as one RGBA picture: images tiled into a grid (for a conditional
-   * model given no labels, the default labels run class by class, so the default columns
-   * give one row per class); the points of a 2-D generator as a scatter plot.
-   */
+  /** generate() as one RGBA picture: an image grid (a row per class for a conditional model without labels), or a 2-D scatter plot. */
   async generateGrid(request: GenerateRequest & GridOptions = {}): Promise<RgbaImage> {
     const count = request.latents ? undefined : gridCount(this.info, request.count ?? 1, request.labels);
     const batch = await this.generate({ ...request, count });
@@ -134,17 +130,14 @@ function checkCount(count: number): void {
   }
 }
 
-/**
- * The images generateGrid draws for `count`: a conditional model given no labels draws the same
- * number of each class, count rounded up to a multiple of the classes, so each class fills one row.
- */
+/** Images generateGrid draws for `count`: without labels, a conditional model draws each class equally often (one row each). */
 export function gridCount(info: GeneratorInfo, count: number, labels?: ArrayLike<number>): number {
   const n = info.numClasses;
   if (!n || labels || !Number.isInteger(count) || count < 1) return count;
   return Math.min(Math.ceil(count / n), Math.floor(MAX_COUNT / n)) * n;
 }
 
-/** The labels used when none are given: classes in equal consecutive runs, so a grid with count/numClasses columns has one row per class. */
+/** Labels used when none are given: the classes in equal consecutive runs. */
 export function defaultLabels(count: number, numClasses: number): number[] {
   return Array.from({ length: count }, (_, i) => Math.floor((i * numClasses) / count));
 }
