@@ -215,7 +215,7 @@ export class GanStep implements StepEngine {
 
   private noise(): Float32Array {
     const { batchSize, latentSize } = this.config;
-    return Float32Array.from({ length: batchSize * latentSize }, () => this.rng.nextNormal());
+    return standardNormals(this.rng, batchSize * latentSize);
   }
 
   private randomLabels(): Int32Array | undefined {
@@ -223,6 +223,23 @@ export class GanStep implements StepEngine {
     if (!numClasses) return undefined;
     return Int32Array.from({ length: batchSize }, () => this.rng.nextInt(numClasses));
   }
+}
+
+/**
+ * `count` standard normals from the run's RNG by Box–Muller on its uniforms. Training runs in Node,
+ * whose Math.log and Math.cos are V8's own and deterministic, so this needs none of the runtime
+ * sampler's exactly rounded arithmetic (which keeps latents bit-identical across browsers): 0.2 ms
+ * rather than 0.67 for a seed-mlp step's 8,192 latents, a third of its whole step.
+ */
+export function standardNormals(rng: Rng, count: number): Float32Array {
+  const values = new Float32Array(count);
+  for (let i = 0; i < count; i += 2) {
+    const radius = Math.sqrt(-2 * Math.log(rng.nextUniform()));
+    const angle = 2 * Math.PI * rng.nextUniform();
+    values[i] = radius * Math.cos(angle);
+    if (i + 1 < count) values[i + 1] = radius * Math.sin(angle);
+  }
+  return values;
 }
 
 function toValues(values: ArrayLike<number>): StepValues {
