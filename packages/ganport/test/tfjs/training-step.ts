@@ -115,11 +115,14 @@ export async function oneTrainingStep(
   await runner.sync();
   const models = ema === generator ? [generator, discriminator] : [generator, discriminator, ema];
   const variables = models.flatMap((m) => m.weights).map((w) => w.read() as tf.Variable);
-  const weights = variables.map((v) => v.dataSync().slice() as Float32Array);
+  // data(), not dataSync(): the webgpu backend cannot read synchronously in Node
+  const weights = await Promise.all(variables.map(async (v) => (await v.data()) as Float32Array));
   const momentOf = new Map(
     [state.dOptimizer, state.gOptimizer].flatMap((o) => o.variables.map((v, i) => [v, o.firstMoments[i]] as const)),
   );
-  const moments = variables.map((v) => momentOf.get(v)?.dataSync().slice() as Float32Array | undefined);
+  const moments = await Promise.all(
+    variables.map(async (v) => (await momentOf.get(v)?.data()) as Float32Array | undefined),
+  );
   tf.dispose([real, ...(labels ? [labels] : [])]);
   if (runner !== stepper) await runner.dispose();
   stepper.dispose();
