@@ -6,10 +6,11 @@ import { kerasName } from '../keras/names.js';
 import { DataType, makeNode, makeValueInfo } from '../onnx/builder.js';
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from '../onnx/opsets.js';
 import type { ModelProto, ValueInfoProto } from '../onnx/proto.js';
+import { nodesByDepth } from '../tfjs/internals.js';
 import { toFloat16 } from './float16.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { type CarriedState, cancelInverseTransposes, GraphBuilder, type Value } from './graph.js';
-import { LAYER_HANDLERS, type LayerContext, type Shape } from './layers/index.js';
+import { LAYER_HANDLERS, type LayerContext, MASK_RULES, type Shape } from './layers/index.js';
 import { validateModel } from './validate.js';
 
 const MODEL_CLASSES = new Set(['Model', 'Functional', 'Sequential']);
@@ -147,9 +148,7 @@ export const isNestedModel = (layer: tf.layers.Layer): layer is tf.LayersModel =
  * walks them: by decreasing depth. A Sequential builds its graph on first use.
  */
 export function layerCalls(model: tf.LayersModel): LayerCall[] {
-  const container = model as unknown as { nodesByDepth?: Record<string, LayerCall[]>; model?: unknown };
-  if (model.getClassName() === 'Sequential' && !container.model) (model as tf.Sequential).build();
-  const byDepth = container.nodesByDepth ?? {};
+  const byDepth = nodesByDepth<LayerCall>(model);
   return Object.keys(byDepth)
     .map(Number)
     .sort((a, b) => b - a)
@@ -252,19 +251,16 @@ function convertContainer(
   };
 }
 
-const RECURRENT_CLASSES = new Set(['SimpleRNN', 'GRU', 'LSTM', 'Bidirectional']);
-
 /**
  * Which layer's mask the outputs of a call carry, following tfjs's executor (which gives every
  * output of a call the first mask the layer computes): a layer that does not support masking drops
- * it; Embedding (maskZero) and Masking make one; a recurrent layer passes it on only with its
- * sequence output; a merge layer passes on any input's, any other masking layer its first input's.
+ * it; the rest follow MASK_RULES (layers/index.ts); a merge layer passes on any input's.
  */
 function outputMaskOf(layer: tf.layers.Layer, name: string, inputMasks: (string | undefined)[]): string | undefined {
   if (!layer.supportsMasking) return undefined;
-  const className = layer.getClassName();
-  if (className === 'Embedding' || className === 'Masking') return name;
-  if (RECURRENT_CLASSES.has(className)) {
+  const rule = MASK_RULES[layer.getClassName()];
+  if (rule === 'makes') return name;
+  if (rule === 'sequence') {
     const config = layer.getConfig() as {
       returnSequences?: boolean;
       layer?: { config: { returnSequences?: boolean } };

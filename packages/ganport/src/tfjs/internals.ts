@@ -18,8 +18,8 @@ function checkVersion(): void {
   if (version !== PINNED_TFJS_VERSION) {
     throw new Error(
       `ganport reads tfjs internals written for ${PINNED_TFJS_VERSION} (src/tfjs/internals.ts), but ` +
-        `@tensorflow/tfjs-layers ${version} is installed: check Dropout's seed and the wasm backend's ` +
-        'makeOutput/typedArrayFromHeap/incRef there, then update PINNED_TFJS_VERSION',
+        `@tensorflow/tfjs-layers ${version} is installed: check Dropout's seed, LayersModel's nodesByDepth ` +
+        "and the wasm backend's makeOutput/typedArrayFromHeap/incRef there, then update PINNED_TFJS_VERSION",
     );
   }
   checked = true;
@@ -37,6 +37,17 @@ export function dropoutLayers(model: tf.LayersModel): tf.layers.Layer[] {
 export function setDropoutSeed(layer: tf.layers.Layer, seed: number): void {
   checkVersion();
   (layer as unknown as { seed: number }).seed = seed;
+}
+
+/**
+ * A model's layer calls by depth (tfjs's private `nodesByDepth`, which its own executor walks); a
+ * Sequential builds its inner model on first use.
+ */
+export function nodesByDepth<Call>(model: tf.LayersModel): Record<string, Call[]> {
+  checkVersion();
+  const container = model as unknown as { nodesByDepth?: Record<string, Call[]>; model?: unknown };
+  if (model.getClassName() === 'Sequential' && !container.model) (model as tf.Sequential).build();
+  return container.nodesByDepth ?? {};
 }
 
 /** What the ort backend uses of the wasm backend: outputs allocated on, and arrays viewing, the wasm heap. */

@@ -89,3 +89,18 @@ export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = {
 };
 
 export type { LayerContext, LayerHandler, Shape } from './context.js';
+
+/**
+ * How a layer call's outputs carry a mask, as tfjs's executor gives them one (see export/convert.ts):
+ * `makes`, its own (Embedding with maskZero, Masking); `sequence`, its input's with its sequence output
+ * only (recurrent layers); any other layer that supports masking passes its input's on.
+ */
+export const MASK_RULES: Readonly<Record<string, 'makes' | 'sequence'>> = {
+  Embedding: 'makes',
+  Masking: 'makes',
+  SimpleRNN: 'sequence',
+  GRU: 'sequence',
+  GRUResetAfter: 'sequence',
+  LSTM: 'sequence',
+  Bidirectional: 'sequence',
+};

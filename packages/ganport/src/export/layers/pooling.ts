@@ -1,7 +1,7 @@
 /** MaxPooling2D, AveragePooling2D (padding excluded from the average, as in TensorFlow) and the global poolings. */
 import { attr } from '../../onnx/builder.js';
 import { type LayerHandler, requireChannelsLast, tfjsValue } from './context.js';
-import { pair, windowPads } from './conv.js';
+import { pair, windowPads } from './geometry.js';
 
 const pool =
   (op: 'MaxPool' | 'AveragePool'): LayerHandler =>

@@ -6,7 +6,7 @@
 import { type AttrValue, attr } from '../../onnx/builder.js';
 import { applyActivation } from './activation.js';
 import { type LayerContext, type LayerHandler, tfjsValue, unsupportedConfig, weight } from './context.js';
-import { samePads } from './conv.js';
+import { samePads } from './geometry.js';
 import { INT64_MAX } from './spatial.js';
 
 const single = (v: unknown, fallback: number): number =>

@@ -2,7 +2,7 @@
 import { attr } from '../../onnx/builder.js';
 import type { Value } from '../graph.js';
 import { type LayerHandler, requireChannelsLast, sameLayout, unsupportedConfig } from './context.js';
-import { pair } from './conv.js';
+import { pair } from './geometry.js';
 
 /** Per-axis values for a rank-4 value: `batch` and `channel` entries, `h` and `w` for the spatial axes. */
 const byAxis = <T>(x: Value, batch: T, channel: T, h: T, w: T): T[] =>
