@@ -278,7 +278,10 @@ test('ganport owns its stderr: a bare environment and chatty native libraries ad
   assert.equal(doctor.stderr, '', 'doctor prints nothing foreign either');
   const diagnosis = JSON.parse(doctor.stdout) as { native: { probe: string; lines: string[] }[] };
   const dawn = diagnosis.native.find((n) => n.probe === 'WebGPU (Dawn)');
-  assert.ok(dawn && dawn.lines.some((line) => line.includes('Vulkan Loader')), 'doctor reports what the probe printed');
+  assert.ok(
+    dawn?.lines.some((line) => line.includes('Vulkan Loader')),
+    'doctor reports what the probe printed',
+  );
 });
 
 test('bad export input: no models in RUN_DIR, corrupt model.json, wrong weight size, unwritable output', () => {

@@ -157,7 +157,7 @@ const conv2dBackpropFilter: KernelHandler = takesChannelsFirst((call) => {
   const dy = input(call, 'dy');
   const attrs = call.attrs as unknown as ConvAttrs & { filterShape: number[] };
   const info = convGeometry(x.shape, attrs.filterShape, attrs);
-  if (!info || info.dilationHeight !== 1 || info.dilationWidth !== 1) return undefined;
+  if (info?.dilationHeight !== 1 || info.dilationWidth !== 1) return undefined;
   const { strideHeight, strideWidth, filterHeight, filterWidth, outHeight, outWidth } = info;
   const { top, left } = info.padInfo;
   const channelMajor = (v: KernelValue) =>
