@@ -92,7 +92,7 @@ export class Generator {
     const results = await this.session.run(feeds);
     const out = results[this.info.output];
     const data = out.data as Float32Array;
-    if (data.some((x) => x - x !== 0))
+    if (data.some((x) => !Number.isFinite(x)))
       throw new GanportError('the model computed NaN or infinite values', 'invalid-model');
     const dims = out.dims.slice();
     return { data, dims, count, latents, images: this.asImages(data, count) };
