@@ -129,6 +129,7 @@ async function benchmark({ preset, batch, pack }: Model, engine: 'tfjs' | 'onnx'
  */
 async function bestStepMs(model: Model, engine: 'tfjs' | 'onnx', steps: number, warmUp: boolean): Promise<number> {
   const bench = await benchmark(model, engine);
+  if (bench.engine) threading[model.name] = bench.engine.threading;
   if (warmUp) {
     await bench.step(1);
     await bench.sync();
@@ -227,6 +228,8 @@ interface ProfileEvent {
 }
 
 const results: Record<string, Record<string, number>> = {};
+/** The onnx engine's choice of onnxruntime threads, by model. */
+const threading: Record<string, string> = {};
 const profiles: Record<string, Record<string, Map<string, number>>> = {};
 const onnxProfiles: Record<string, Map<string, number>> = {};
 for (const name of values.backends!.split(',')) {
@@ -249,7 +252,8 @@ for (const name of values.backends!.split(',')) {
     const ms = await bestStepMs(model, engine, cpu && !model.convolutional ? Math.min(steps, 10) : steps, !cpu);
     results[model.name] ??= {};
     results[model.name][backend] = ms;
-    console.log(`${backend.padEnd(14)} ${model.name.padEnd(20)} ${ms.toFixed(1)} ms/step`);
+    const threads = engine === 'onnx' ? ` (onnxruntime on ${threading[model.name]})` : '';
+    console.log(`${backend.padEnd(14)} ${model.name.padEnd(20)} ${ms.toFixed(1)} ms/step${threads}`);
     if (values.profile && PROFILED_BACKENDS.includes(backend)) {
       profiles[model.name] ??= {};
       profiles[model.name][backend] = await kernelProfile(model);

@@ -31,7 +31,7 @@ export async function createStepEngine(
     });
     const ms = Math.round(performance.now() - t0);
     log(
-      `onnx engine: one step's ${engine.kernels} tfjs kernel calls captured as one graph (${ms} ms), ${engine.threads} onnxruntime thread(s)`,
+      `onnx engine: one step's ${engine.kernels} tfjs kernel calls captured as one graph (${ms} ms), onnxruntime on ${engine.threading}`,
     );
     return engine;
   } finally {

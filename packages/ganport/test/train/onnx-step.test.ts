@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import { getPreset, PRESETS } from '../../src/presets/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { ganLoss } from '../../src/train/losses.js';
-import { OnnxStep } from '../../src/train/onnx-step.js';
+import { fastestByMedian } from '../../src/train/onnx-runners.js';
+import { OnnxStep, uniforms } from '../../src/train/onnx-step.js';
 import { buildTrainingState, disposeTrainingState } from '../../src/train/run-setup.js';
 import { GanStep } from '../../src/train/step.js';
 import {
@@ -94,6 +95,23 @@ test('the onnx engine gives the same losses on one onnxruntime thread as on two 
   const double = await oneTrainingStep(getPreset('dcgan'), 8, { steps: 2, engine: 'onnx', threads: 2 });
   assert.deepEqual(single.curve, double.curve);
   assert.deepEqual(single.weights, double.weights);
+});
+
+test("the dropout uniforms fed to the graph are tfjs's own randomUniform, number for number", async () => {
+  await selectBackend('wasm');
+  for (const seed of [0, 31, 1234567]) {
+    const expected = tf.tidy(() => tf.randomUniform([3, 1000], 0, 1, 'float32', seed).dataSync());
+    assert.deepEqual(uniforms(seed, 3000), expected);
+  }
+});
+
+test('the thread setting is chosen by its median run, not by one lucky run', () => {
+  // one setting with a single fast run among slow ones, one steadily a little slower than that run
+  const lucky = [40, 70, 72, 75, 71];
+  const steady = [50, 49, 51, 50, 52];
+  assert.equal(fastestByMedian([lucky, steady]), 1);
+  assert.equal(fastestByMedian([steady, lucky]), 0);
+  assert.equal(fastestByMedian([[3], [2], [4]]), 1);
 });
 
 test('the onnx engine keeps its memory flat over 1,000 steps', async () => {
