@@ -1,13 +1,14 @@
 /** The registry of architectures `ganport train --preset NAME` knows. */
 import { GanportError } from '@ganport/runtime';
 import { dcgan } from './dcgan.js';
-import { mlp, mlp2d, pacgan2d, seedMlp } from './mlp.js';
+import { mlp, mlp2d, mlp2dDeep, pacgan2d, seedMlp } from './mlp.js';
 import type { Preset } from './preset.js';
 
 const list: Preset[] = [
   seedMlp,
   mlp,
   mlp2d,
+  mlp2dDeep,
   pacgan2d,
   dcgan({
     name: 'dcgan',

@@ -17,7 +17,9 @@ export interface MlpOptions {
   generatorUnits: number[];
   discriminatorUnits: number[];
   /** Hidden activation: relu, or LeakyReLU(0.2). */
-  activation: 'relu' | 'leakyRelu';
+  activation: Activation;
+  /** The generator's own hidden activation, where it differs from `activation`. */
+  generatorActivation?: Activation;
   /** Batch normalization before each hidden activation of the generator (as PacGAN's generator has). */
   generatorBatchNorm?: boolean;
   /** Maxout hidden units with this many pieces in the discriminator, instead of dense + activation (PacGAN's D). */
@@ -29,6 +31,7 @@ export interface MlpOptions {
   defaults?: Preset['defaults'];
 }
 
+type Activation = 'relu' | 'leakyRelu';
 type Init = (seed: number) => ReturnType<typeof tf.initializers.glorotUniform>;
 
 /** One side's hidden layers. */
@@ -39,11 +42,11 @@ interface HiddenStack {
   inputShape?: number[];
   maxoutPieces?: number;
   spectralNorm?: boolean;
+  activation: Activation;
 }
 
 function hidden(o: MlpOptions, init: Init, stack: HiddenStack): tf.layers.Layer[] {
-  const { activation } = o;
-  const { seed, batchNorm = false, maxoutPieces, spectralNorm } = stack;
+  const { activation, seed, batchNorm = false, maxoutPieces, spectralNorm } = stack;
   if (maxoutPieces && spectralNorm)
     throw new GanportError(`preset ${o.name}: spectral normalization is not available for maxout layers`);
   return stack.units.flatMap((n, i) => {
@@ -94,6 +97,7 @@ export function mlpGan(o: MlpOptions): Preset {
           seed,
           batchNorm: o.generatorBatchNorm,
           inputShape: [o.latentSize],
+          activation: o.generatorActivation ?? o.activation,
         }),
         tf.layers.dense({ units: size, activation: o.output, kernelInitializer: init(seed + 50), name: 'output' }),
       ];
@@ -113,6 +117,7 @@ export function mlpGan(o: MlpOptions): Preset {
             inputShape: flatten.length ? undefined : inputShape,
             maxoutPieces: o.discriminatorMaxoutPieces,
             spectralNorm,
+            activation: o.activation,
           }),
           discriminatorDense(spectralNorm, {
             units: 1,
@@ -150,7 +155,7 @@ export const mlp = mlpGan({
   output: 'tanh',
 });
 
-export const mlp2d = mlpGan({
+const mlp2dOptions: MlpOptions = {
   name: 'mlp-2d',
   description:
     'MLP GAN for the 2-D mixtures (--data ring or grid): 2-d noise, G 3×128 with batch norm, D 3×128, LeakyReLU',
@@ -165,6 +170,23 @@ export const mlp2d = mlpGan({
   // and batch 256 runs ~11 steps/s on one wasm thread. No EMA: averaging the weights of a generator
   // that moves between modes puts its samples between them.
   defaults: { learningRate: 1e-3, batchSize: 256, emaDecay: 0 },
+};
+
+export const mlp2d = mlpGan(mlp2dOptions);
+
+/**
+ * mlp-2d with a deeper generator in ReLU, as PacGAN's generator is (4 hidden layers, batch norm, ReLU).
+ * A ReLU unit can switch off, so the generator can map a whole region of the latent plane onto one
+ * point, where LeakyReLU's 0.2 slope keeps every region moving; one more layer lets it fold the plane
+ * once more. Both leave fewer samples on the lines between the grid's modes (README: 2-D mixtures).
+ */
+export const mlp2dDeep = mlpGan({
+  ...mlp2dOptions,
+  name: 'mlp-2d-deep',
+  description:
+    'mlp-2d with a deeper ReLU generator (--data ring or grid): G 4×128 with batch norm and ReLU, D 3×128 LeakyReLU',
+  generatorUnits: [128, 128, 128, 128],
+  generatorActivation: 'relu',
 });
 
 /**

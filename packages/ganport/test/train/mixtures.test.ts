@@ -186,3 +186,18 @@ test("pacgan-2d: the paper's Adam settings as preset defaults; its packed maxout
   );
   assert.ok(gap < 1e-5);
 });
+
+test('mlp-2d-deep: mlp-2d with a 4-layer ReLU generator (batch norm before each ReLU); the discriminator is unchanged', () => {
+  const layers = (m: tf.LayersModel) => m.layers.map((l) => l.getClassName());
+  const deep = getPreset('mlp-2d-deep');
+  const plain = getPreset('mlp-2d');
+  const [generator, discriminator, plainDiscriminator] = [
+    deep.buildGenerator(1),
+    deep.buildDiscriminator(1),
+    plain.buildDiscriminator(1),
+  ];
+  assert.deepEqual(layers(generator), [...Array(4).fill(['Dense', 'BatchNormalization', 'ReLU']).flat(), 'Dense']);
+  assert.deepEqual(layers(discriminator), layers(plainDiscriminator), 'the same LeakyReLU discriminator as mlp-2d');
+  assert.deepEqual(deep.defaults, plain.defaults);
+  for (const model of [generator, discriminator, plainDiscriminator]) model.dispose();
+});
