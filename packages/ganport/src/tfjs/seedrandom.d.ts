@@ -1,15 +1,5 @@
 /** The part of seedrandom (tfjs-core's own random source) that ganport uses. */
 declare module 'seedrandom' {
-  /** alea's state: a carry and three lags. */
-  interface AleaState {
-    c: number;
-    s0: number;
-    s1: number;
-    s2: number;
-  }
-  const seedrandom: {
-    alea(seed: string): () => number;
-    alea(seed: string, options: { state: true }): (() => number) & { state(): AleaState };
-  };
+  const seedrandom: { alea(seed: string): () => number };
   export default seedrandom;
 }
