@@ -144,24 +144,26 @@ class HostRunner implements GraphRunner {
         ? [{ threads: cores }, { threads: cores, spinning: true }, { threads: 1 }]
         : [{ threads: 1 }];
     const sessions = candidates.map((c) => new OrtSession(this.train.model, { ...c, providers: options.providers }));
-    if (sessions.length > 1) {
-      const feeds = this.inputs(this.train, new Map());
-      const scratch = new Map([...this.next].map(([name, buffer]) => [name, buffer.slice()]));
-      const fetches = this.fetches({ dLoss: new Float32Array(1), gLoss: new Float32Array(1) }, scratch);
-      const times = sessions.map(() => [] as number[]);
-      for (const session of sessions) session.run(feeds, fetches); // the first run sets up
-      for (let round = 0; round < THREAD_TRIAL_ROUNDS; round++)
-        for (const [i, session] of sessions.entries()) {
-          const t0 = performance.now();
-          session.run(feeds, fetches);
-          times[i].push(performance.now() - t0);
-        }
-      const fastest = fastestByMedian(times);
-      [sessions[0], sessions[fastest]] = [sessions[fastest], sessions[0]];
-      [candidates[0], candidates[fastest]] = [candidates[fastest], candidates[0]];
-    }
-    for (const session of sessions.slice(1)) session.dispose();
-    return { session: sessions[0], threads: candidates[0].threads ?? 1, spinning: candidates[0].spinning ?? false };
+    const chosen = sessions.length > 1 ? fastestByMedian(this.trialTimes(sessions)) : 0;
+    for (const [i, session] of sessions.entries()) if (i !== chosen) session.dispose();
+    const { threads = 1, spinning = false } = candidates[chosen];
+    return { session: sessions[chosen], threads, spinning };
+  }
+
+  /** Each session's times for the step graph, the sessions taking turns (after one set-up run each). */
+  private trialTimes(sessions: OrtSession[]): number[][] {
+    const feeds = this.inputs(this.train, new Map());
+    const scratch = new Map([...this.next].map(([name, buffer]) => [name, buffer.slice()]));
+    const fetches = this.fetches({ dLoss: new Float32Array(1), gLoss: new Float32Array(1) }, scratch);
+    const times = sessions.map(() => [] as number[]);
+    for (const session of sessions) session.run(feeds, fetches);
+    for (let round = 0; round < THREAD_TRIAL_ROUNDS; round++)
+      for (const [i, session] of sessions.entries()) {
+        const t0 = performance.now();
+        session.run(feeds, fetches);
+        times[i].push(performance.now() - t0);
+      }
+    return times;
   }
 }
 
