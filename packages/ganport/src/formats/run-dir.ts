@@ -84,6 +84,8 @@ export interface RunConfig {
   numClasses?: number;
   /** PacGAN packing degree of the discriminator (1: none). */
   pack: number;
+  /** The DCGAN presets' width when not their own (channels of the last hidden layer; each earlier one doubles it). */
+  width?: number;
   /** One of train/losses.ts's LOSSES. */
   loss: string;
   labelSmoothing: number;
@@ -131,6 +133,7 @@ const FIELD_CHECKS: [keyof RunConfig, (value: unknown) => boolean, string][] = [
   ['images', isPositiveInt, 'a positive integer'],
   ['numClasses', (v) => v === undefined || isPositiveInt(v), 'a positive integer when present'],
   ['pack', isPositiveInt, 'a positive integer'],
+  ['width', (v) => v === undefined || isPositiveInt(v), 'a positive integer when present'],
   ['loss', isString, 'a loss name'],
   ['labelSmoothing', isNumber, 'a number'],
   ['emaDecay', isNumber, 'a number'],

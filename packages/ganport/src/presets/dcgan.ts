@@ -60,6 +60,7 @@ export function dcgan(options: DcganOptions): Preset {
     latentSize,
     sampleShape: [size, size, channels],
     numClasses,
+    withWidth: (w) => dcgan({ ...options, width: w }),
     buildGenerator(seed) {
       const z = tf.input({ shape: [latentSize], name: 'latent' });
       const label = numClasses ? tf.input({ shape: [1], dtype: 'int32', name: 'label' }) : undefined;

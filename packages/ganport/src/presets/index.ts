@@ -37,10 +37,18 @@ const list: Preset[] = [
 
 export const PRESETS: Record<string, Preset> = Object.fromEntries(list.map((p) => [p.name, p]));
 
-export function getPreset(name: string): Preset {
+/** The preset called `name`, at `width` when given (the DCGAN presets; default their own, 32). */
+export function getPreset(name: string, width?: number): Preset {
   const preset = PRESETS[name];
   if (!preset) throw new GanportError(`unknown preset "${name}"; available: ${Object.keys(PRESETS).join(', ')}`);
-  return preset;
+  if (width === undefined) return preset;
+  if (!preset.withWidth) {
+    const widenable = Object.values(PRESETS).filter((p) => p.withWidth);
+    throw new GanportError(
+      `--width is for the DCGAN presets (${widenable.map((p) => p.name).join(', ')}); ${name} has fixed widths`,
+    );
+  }
+  return preset.withWidth(width);
 }
 
 export { LOGIT_LAYER, type Preset } from './preset.js';

@@ -20,6 +20,8 @@ export interface Preset {
    * last axis (see `packedShape`); conditional presets do not pack.
    */
   buildDiscriminator(seed: number, pack?: number, options?: DiscriminatorOptions): tf.LayersModel;
+  /** The DCGAN presets: the same architecture at another width (channels of the last hidden layer). */
+  withWidth?(width: number): Preset;
 }
 
 export interface DiscriminatorOptions {

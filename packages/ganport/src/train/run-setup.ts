@@ -45,6 +45,8 @@ export interface TrainOptions {
   labelSmoothing?: number;
   /** PacGAN: the discriminator judges this many samples at once (default 1; must divide the batch size). */
   pack?: number;
+  /** The DCGAN presets' width: channels of the last hidden layer, each earlier one doubling it (default 32). */
+  width?: number;
   /** Generator EMA decay (default: the preset's, else TRAINING_DEFAULTS'; 0 turns it off). */
   emaDecay?: number;
   /** Spectral normalization of the discriminator's kernels (Miyato et al. 2018). */
@@ -110,6 +112,7 @@ function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): Run
   }
   return {
     preset: preset.name,
+    ...(options.width === undefined ? {} : { width: options.width }),
     latentSize: preset.latentSize,
     sampleShape: preset.sampleShape,
     valueRange: [-1, 1],
@@ -153,6 +156,7 @@ const FIXED_ON_RESUME = [
   'loss',
   'labelSmoothing',
   'pack',
+  'width',
   'emaDecay',
   'spectralNorm',
   'r1Gamma',
@@ -206,7 +210,7 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
       throw new GanportError(`${options.outDir} is not a training run (no config.json) to resume`, 'not-found');
     }
     config = await readRunConfig(options.outDir);
-    data = await loadDataset(config.data, getPreset(config.preset), config.seed);
+    data = await loadDataset(config.data, getPreset(config.preset, config.width), config.seed);
     refuseChangedOptions(options, config, data);
     const before = JSON.stringify(config);
     Object.assign(config, adjustableOptions(options));
@@ -225,11 +229,12 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
         `${options.outDir} already holds a training run; choose another --out, pass --overwrite, or continue it with --resume`,
       );
     }
-    const preset = getPreset(options.preset ?? TRAINING_DEFAULTS.preset);
+    const width = options.width === undefined ? undefined : positiveInt('width', options.width);
+    const preset = getPreset(options.preset ?? TRAINING_DEFAULTS.preset, width);
     data = await loadDataset(options.dataDir, preset, options.seed ?? 0);
     config = newRunConfig(options, data, preset);
   }
-  const preset = getPreset(config.preset);
+  const preset = getPreset(config.preset, config.width);
   const backend = await selectBackend(options.backend ?? (options.resume ? config.backend : undefined));
   if (options.resume && options.backend === undefined) backend.reason = 'the backend the run started on';
   if (options.providers) {

@@ -236,6 +236,11 @@ test('bad training input: missing data, corrupt data, unknown preset, bad number
     /unknown backend "tpu"/,
   );
   assertCleanFailure(runCli(['train', '--out', join(dir, 'r7'), '--bogus']), /Unknown option '--bogus'/, 2);
+  assertCleanFailure(
+    runCli(['train', '--preset', 'mlp-2d', '--data', 'grid', '--width', '64', '--out', join(dir, 'r8')]),
+    /--width is for the DCGAN presets .*; mlp-2d has fixed widths/,
+  );
+  assert.ok(!existsSync(join(dir, 'r8')));
 });
 
 test('a diverging run stops with a clear message and keeps its last good checkpoint', () => {

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type * as tf from '@tensorflow/tfjs';
 import { readRunConfig } from '../../src/formats/run-dir.js';
-import { buildTrainingState, openRun } from '../../src/train/run-setup.js';
-import { tempDir } from '../helpers.js';
+import { buildTrainingState, disposeTrainingState, openRun } from '../../src/train/run-setup.js';
+import { SAMPLE_DATA, tempDir } from '../helpers.js';
 
 test('TTUR: --lr-d gives the discriminator its own Adam learning rate, recorded in config.json', async () => {
   const outDir = tempDir();
@@ -36,4 +37,44 @@ test('a run from before TTUR reads back with the discriminator on the common lea
   const { discriminatorLearningRate: _, ...old } = config;
   writeFileSync(join(outDir, 'config.json'), JSON.stringify(old));
   assert.equal((await readRunConfig(outDir)).discriminatorLearningRate, 2e-3);
+});
+
+test('--width sets a DCGAN preset’s channels, is recorded in config.json and fixed for the run', async () => {
+  const outDir = tempDir();
+  const base = { outDir, preset: 'dcgan', dataDir: SAMPLE_DATA, backend: 'cpu', quiet: true };
+  const { config, preset } = await openRun({ ...base, width: 8 });
+  assert.equal(config.width, 8);
+  assert.equal(JSON.parse(readFileSync(join(outDir, 'config.json'), 'utf8')).width, 8);
+  const filters = (m: tf.LayersModel) =>
+    m.layers.filter((l) => /Conv2D/.test(l.getClassName())).map((l) => (l.getConfig() as { filters: number }).filters);
+  const state = buildTrainingState(preset, config);
+  assert.deepEqual(filters(state.generator), [8, 1], 'generator: 16 → 8 → the image');
+  assert.deepEqual(filters(state.discriminator), [8, 16]);
+  disposeTrainingState(state);
+
+  const resumed = await openRun({ outDir, resume: true, backend: 'cpu' });
+  const generator = resumed.preset.buildGenerator(0);
+  assert.equal(generator.getLayer('up0').getConfig().filters, 8, 'a resume keeps the width');
+  generator.dispose();
+  await assert.rejects(
+    openRun({ outDir, resume: true, backend: 'cpu', width: 16 }),
+    /config\.json fixes width for the whole run/,
+  );
+  const plain = await openRun({ ...base, outDir: tempDir() });
+  assert.equal(plain.config.width, undefined, 'no --width: the preset’s own, and nothing recorded');
+});
+
+test('--width is refused for presets without one, and must be a positive integer', async () => {
+  await assert.rejects(
+    openRun({ outDir: tempDir(), preset: 'mlp-2d', dataDir: 'grid', backend: 'cpu', width: 64 }),
+    /--width is for the DCGAN presets \(dcgan, cdcgan, .*\); mlp-2d has fixed widths/,
+  );
+  await assert.rejects(
+    openRun({ outDir: tempDir(), preset: 'dcgan', dataDir: SAMPLE_DATA, backend: 'cpu', width: 0 }),
+    /width must be a positive integer/,
+  );
+  const outDir = tempDir();
+  const { config } = await openRun({ outDir, preset: 'dcgan', dataDir: SAMPLE_DATA, backend: 'cpu' });
+  writeFileSync(join(outDir, 'config.json'), JSON.stringify({ ...config, width: 2.5 }));
+  await assert.rejects(readRunConfig(outDir), /width must be a positive integer when present, got 2.5/);
 });

@@ -21,6 +21,11 @@ export const trainCommand = defineCommand({
       value: 'NAME',
       help: `the architecture: ${Object.keys(PRESETS).join(', ')} (default ${TRAINING_DEFAULTS.preset})`,
     },
+    width: {
+      type: 'int',
+      value: 'W',
+      help: "the DCGAN presets' width: channels of the last hidden layer, each earlier one doubling it (default 32)",
+    },
     epochs: {
       type: 'int',
       value: 'N',
