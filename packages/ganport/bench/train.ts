@@ -125,11 +125,16 @@ async function benchmark({ preset, batch, pack }: Model, engine: 'tfjs' | 'onnx'
 
 /**
  * The fastest of `steps` steps, after a warm-up step (kernel setup, weight packing, ORT sessions)
- * unless `warmUp` is false (cpu: nothing to set up, and a DCGAN step takes minutes).
+ * unless `warmUp` is false (cpu: nothing to set up, and a DCGAN step takes minutes); and, on the onnx
+ * engine, the onnxruntime threads it chose.
  */
-async function bestStepMs(model: Model, engine: 'tfjs' | 'onnx', steps: number, warmUp: boolean): Promise<number> {
+async function bestStep(
+  model: Model,
+  engine: 'tfjs' | 'onnx',
+  steps: number,
+  warmUp: boolean,
+): Promise<{ ms: number; threading?: string }> {
   const bench = await benchmark(model, engine);
-  if (bench.engine) threading[model.name] = bench.engine.threading;
   if (warmUp) {
     await bench.step(1);
     await bench.sync();
@@ -142,7 +147,7 @@ async function bestStepMs(model: Model, engine: 'tfjs' | 'onnx', steps: number, 
     best = Math.min(best, performance.now() - t0);
   }
   bench.dispose();
-  return best;
+  return { ms: best, threading: bench.engine?.threading };
 }
 
 /** ms per step of each kernel over one profiled step (nested `…__op` scopes left out: their kernels are counted). */
@@ -228,8 +233,6 @@ interface ProfileEvent {
 }
 
 const results: Record<string, Record<string, number>> = {};
-/** The onnx engine's choice of onnxruntime threads, by model. */
-const threading: Record<string, string> = {};
 const profiles: Record<string, Record<string, Map<string, number>>> = {};
 const onnxProfiles: Record<string, Map<string, number>> = {};
 for (const name of values.backends!.split(',')) {
@@ -249,10 +252,15 @@ for (const name of values.backends!.split(',')) {
   for (const model of models) {
     const cpu = backend === 'cpu';
     const steps = Number(model.convolutional ? values[cpu ? 'cpu-dcgan-steps' : 'dcgan-steps'] : values['mlp-steps']);
-    const ms = await bestStepMs(model, engine, cpu && !model.convolutional ? Math.min(steps, 10) : steps, !cpu);
+    const { ms, threading } = await bestStep(
+      model,
+      engine,
+      cpu && !model.convolutional ? Math.min(steps, 10) : steps,
+      !cpu,
+    );
     results[model.name] ??= {};
     results[model.name][backend] = ms;
-    const threads = engine === 'onnx' ? ` (onnxruntime on ${threading[model.name]})` : '';
+    const threads = threading ? ` (onnxruntime on ${threading})` : '';
     console.log(`${backend.padEnd(14)} ${model.name.padEnd(20)} ${ms.toFixed(1)} ms/step${threads}`);
     if (values.profile && PROFILED_BACKENDS.includes(backend)) {
       profiles[model.name] ??= {};
