@@ -12,6 +12,7 @@ export const META = {
   preset: 'ganport.preset',
   latentSize: 'ganport.latent_size',
   numClasses: 'ganport.num_classes',
+  labelKind: 'ganport.label_kind', // 'class' (default) | 'cluster': unsupervised k-means clusters (self-conditioning)
   outputShape: 'ganport.output_shape', // JSON, per sample, without the batch dimension
   layout: 'ganport.layout', // 'NHWC' | 'NCHW' | 'flat'
   valueRange: 'ganport.value_range', // JSON [lo, hi]
@@ -21,6 +22,7 @@ export const META = {
 } as const;
 
 export type OutputLayout = Layout | 'flat';
+export type LabelKind = 'class' | 'cluster';
 
 export interface GeneratorInfo {
   latentInput: string;
@@ -30,6 +32,8 @@ export interface GeneratorInfo {
   output: string;
   latentSize: number;
   numClasses?: number;
+  /** What a conditional generator's labels are: classes, or unsupervised clusters of the training images. */
+  labelKind?: LabelKind;
   /** Per-sample output shape, without the batch dimension. */
   outputShape: number[];
   layout: OutputLayout;
@@ -63,6 +67,7 @@ export function generatorInfo(onnx: OnnxInfo): GeneratorInfo {
     output: output.name,
     latentSize,
     numClasses: intMeta(meta, META.numClasses),
+    labelKind: label ? labelKind(meta) : undefined,
     outputShape,
     layout,
     valueRange: jsonMeta<[number, number]>(meta, META.valueRange) ?? [-1, 1],
@@ -70,6 +75,13 @@ export function generatorInfo(onnx: OnnxInfo): GeneratorInfo {
     opsetVersion: onnx.opsetVersion,
     metadata: meta,
   };
+}
+
+function labelKind(meta: Record<string, string>): LabelKind {
+  const kind = meta[META.labelKind] ?? 'class';
+  if (kind !== 'class' && kind !== 'cluster')
+    throw new GanportError(`the model's ${META.labelKind} "${kind}" is not class or cluster`, 'invalid-model');
+  return kind;
 }
 
 /** 2-D point generators (the mixture presets): drawn as scatter plots rather than image grids. */

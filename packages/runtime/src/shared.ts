@@ -20,7 +20,14 @@ export {
   toRgba,
 } from './image.js';
 export { type InterpolationMode, interpolate } from './interpolate.js';
-export { type GeneratorInfo, generatorInfo, isPointGenerator, META, type OutputLayout } from './metadata.js';
+export {
+  type GeneratorInfo,
+  generatorInfo,
+  isPointGenerator,
+  type LabelKind,
+  META,
+  type OutputLayout,
+} from './metadata.js';
 export { type OnnxInfo, readOnnxInfo, type TensorInfo } from './onnx-info.js';
 export { Rng, sampleLatents } from './sampler.js';
 export { type ScatterOptions, scatterPlot } from './scatter.js';

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { GanportError, Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import type { Preset } from '../presets/index.js';
+import { balancedClusters } from './clusters.js';
 import { loadImageDataset, resolveDataDir } from './fashion-mnist.js';
 import { hasImages, loadImageFolder } from './image-folder.js';
 import { MIXTURES, type Mixture, mixture, sampleMixture } from './mixtures.js';
@@ -45,8 +46,16 @@ function labelTensor(labels: Uint8Array, order: Uint32Array, from: number, size:
   );
 }
 
-/** Loads what `spec` names (a directory, 'ring' or 'grid'; default by preset) and checks it fits the preset. */
-export async function loadDataset(spec: string | undefined, preset: Preset, seed: number): Promise<Dataset> {
+/**
+ * Loads what `spec` names (a directory, 'ring' or 'grid'; default by preset) and checks it fits the preset.
+ * With `clusters`, images are labelled by their balanced k-means cluster (seeded) instead of any class labels.
+ */
+export async function loadDataset(
+  spec: string | undefined,
+  preset: Preset,
+  seed: number,
+  clusters?: number,
+): Promise<Dataset> {
   if (preset.sampleShape.length === 1) {
     const m = mixture(spec ?? 'ring');
     const { points, modes } = sampleMixture(m, MIXTURE_SIZE, new Rng(seed));
@@ -87,6 +96,7 @@ export async function loadDataset(spec: string | undefined, preset: Preset, seed
       throw new GanportError(`preset ${preset.name} cannot train on an image folder`);
     ({ images, count } = await loadImageFolder(dir, height, channels));
   }
+  if (clusters !== undefined) labels = balancedClusters(images, count, height * width * channels, clusters, { seed });
   if (preset.numClasses && !labels)
     throw new GanportError(
       `preset ${preset.name} is class-conditional and needs labelled data (IDX files with labels); ${dir} has none`,

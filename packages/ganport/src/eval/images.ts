@@ -141,7 +141,8 @@ export async function evaluateImages(generator: Generator, options: ImageEvalOpt
         `the generator makes ${shape.join('×')} images but the classifier ${classifier.path} takes ${classifier.imageShape.join('×')}`,
       );
     }
-    if (info.numClasses !== undefined && info.numClasses !== classifier.numClasses) {
+    const classes = info.labelKind === 'class';
+    if (classes && info.numClasses !== undefined && info.numClasses !== classifier.numClasses) {
       throw new GanportError(
         `the generator is conditioned on ${info.numClasses} classes but the classifier knows ${classifier.numClasses}`,
       );
@@ -173,7 +174,16 @@ export async function evaluateImages(generator: Generator, options: ImageEvalOpt
       k,
       data: dir,
       classifier: { path: classifier.path, data: classifier.dataName, testAccuracy: classifier.testAccuracy },
-      generated: await score(generated, testStats, testManifold, classifier, k, distances, labels),
+      // cluster labels name no class, so only class labels have an accuracy to check
+      generated: await score(
+        generated,
+        testStats,
+        testManifold,
+        classifier,
+        k,
+        distances,
+        classes ? labels : undefined,
+      ),
       realFloor: {
         ...(await score(trainEmbeddings, testStats, testManifold, classifier, k, distances)),
         classAccuracy: agreement(predictedClasses(testEmbeddings, classifier.numClasses), trueTestLabels),

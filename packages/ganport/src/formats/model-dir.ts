@@ -88,6 +88,7 @@ export function exportedModelFacts(
     [META.data]: basename(config.data),
   };
   if (config.numClasses) common[META.numClasses] = String(config.numClasses);
+  if (config.clusters) common[META.labelKind] = 'cluster';
   const packing = config.pack > 1 ? `; each input joins ${config.pack} samples along the last axis (PacGAN)` : '';
   return {
     generator: {

@@ -86,6 +86,11 @@ export interface RunConfig {
   pack: number;
   /** The DCGAN presets' width when not their own (channels of the last hidden layer; each earlier one doubles it). */
   width?: number;
+  /**
+   * Self-conditioning: both models are conditioned on this many balanced k-means clusters of the
+   * training images (then `numClasses`), drawn uniformly when sampling, as classes are.
+   */
+  clusters?: number;
   /** One of train/losses.ts's LOSSES. */
   loss: string;
   labelSmoothing: number;
@@ -134,6 +139,7 @@ const FIELD_CHECKS: [keyof RunConfig, (value: unknown) => boolean, string][] = [
   ['numClasses', (v) => v === undefined || isPositiveInt(v), 'a positive integer when present'],
   ['pack', isPositiveInt, 'a positive integer'],
   ['width', (v) => v === undefined || isPositiveInt(v), 'a positive integer when present'],
+  ['clusters', (v) => v === undefined || isPositiveInt(v), 'a positive integer when present'],
   ['loss', isString, 'a loss name'],
   ['labelSmoothing', isNumber, 'a number'],
   ['emaDecay', isNumber, 'a number'],

@@ -61,6 +61,15 @@ export function dcgan(options: DcganOptions): Preset {
     sampleShape: [size, size, channels],
     numClasses,
     withWidth: (w) => dcgan({ ...options, width: w }),
+    withClusters: numClasses
+      ? undefined
+      : (k) =>
+          dcgan({
+            ...options,
+            description: `${options.description}, self-conditioned on ${k} clusters`,
+            numClasses: k,
+            conditioning: 'projection',
+          }),
     buildGenerator(seed) {
       const z = tf.input({ shape: [latentSize], name: 'latent' });
       const label = numClasses ? tf.input({ shape: [1], dtype: 'int32', name: 'label' }) : undefined;

@@ -37,18 +37,36 @@ const list: Preset[] = [
 
 export const PRESETS: Record<string, Preset> = Object.fromEntries(list.map((p) => [p.name, p]));
 
-/** The preset called `name`, at `width` when given (the DCGAN presets; default their own, 32). */
-export function getPreset(name: string, width?: number): Preset {
-  const preset = PRESETS[name];
+/** How a run varies its preset (`train --width`, `--clusters`). */
+export interface PresetVariant {
+  /** The DCGAN presets' width (default their own, 32). */
+  width?: number;
+  /** Self-conditioning on this many clusters (the unconditional DCGAN presets). */
+  clusters?: number;
+}
+
+/** The preset called `name`, varied as `variant` asks. */
+export function getPreset(name: string, { width, clusters }: PresetVariant = {}): Preset {
+  let preset = PRESETS[name];
   if (!preset) throw new GanportError(`unknown preset "${name}"; available: ${Object.keys(PRESETS).join(', ')}`);
-  if (width === undefined) return preset;
-  if (!preset.withWidth) {
-    const widenable = Object.values(PRESETS).filter((p) => p.withWidth);
-    throw new GanportError(
-      `--width is for the DCGAN presets (${widenable.map((p) => p.name).join(', ')}); ${name} has fixed widths`,
-    );
+  const able = (what: keyof Preset) =>
+    Object.values(PRESETS)
+      .filter((p) => p[what])
+      .map((p) => p.name)
+      .join(', ');
+  if (width !== undefined) {
+    if (!preset.withWidth)
+      throw new GanportError(`--width is for the DCGAN presets (${able('withWidth')}); ${name} has fixed widths`);
+    preset = preset.withWidth(width);
   }
-  return preset.withWidth(width);
+  if (clusters !== undefined) {
+    if (!preset.withClusters)
+      throw new GanportError(
+        `--clusters is for the unconditional DCGAN presets (${able('withClusters')}); ${name} ${preset.numClasses ? 'is conditioned on its classes already' : 'is not one'}`,
+      );
+    preset = preset.withClusters(clusters);
+  }
+  return preset;
 }
 
 export { LOGIT_LAYER, type Preset } from './preset.js';

@@ -22,6 +22,12 @@ export interface Preset {
   buildDiscriminator(seed: number, pack?: number, options?: DiscriminatorOptions): tf.LayersModel;
   /** The DCGAN presets: the same architecture at another width (channels of the last hidden layer). */
   withWidth?(width: number): Preset;
+  /**
+   * The unconditional DCGAN presets: the same architecture self-conditioned on `k` unsupervised
+   * clusters of the training images (datasets/clusters.ts): a label embedding joins the latent and
+   * the discriminator is a projection discriminator, as in `cdcgan-projection`.
+   */
+  withClusters?(k: number): Preset;
 }
 
 export interface DiscriminatorOptions {

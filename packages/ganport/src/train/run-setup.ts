@@ -47,6 +47,8 @@ export interface TrainOptions {
   pack?: number;
   /** The DCGAN presets' width: channels of the last hidden layer, each earlier one doubling it (default 32). */
   width?: number;
+  /** Self-conditioning (unconditional DCGAN presets): condition both models on this many k-means clusters of the images. */
+  clusters?: number;
   /** Generator EMA decay (default: the preset's, else TRAINING_DEFAULTS'; 0 turns it off). */
   emaDecay?: number;
   /** Spectral normalization of the discriminator's kernels (Miyato et al. 2018). */
@@ -113,6 +115,7 @@ function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): Run
   return {
     preset: preset.name,
     ...(options.width === undefined ? {} : { width: options.width }),
+    ...(options.clusters === undefined ? {} : { clusters: options.clusters }),
     latentSize: preset.latentSize,
     sampleShape: preset.sampleShape,
     valueRange: [-1, 1],
@@ -157,6 +160,7 @@ const FIXED_ON_RESUME = [
   'labelSmoothing',
   'pack',
   'width',
+  'clusters',
   'emaDecay',
   'spectralNorm',
   'r1Gamma',
@@ -199,6 +203,9 @@ function adjustableOptions(
   return adjusted;
 }
 
+const clusteringLine = (clusters: number, seed: number) =>
+  `self-conditioning: labelling the images by ${clusters} balanced k-means clusters (seed ${seed})`;
+
 /** Reads a run to resume, or checks the options of a new one and writes its config.json. */
 export async function openRun(options: TrainOptions): Promise<OpenedRun> {
   const log = options.log ?? (() => {});
@@ -210,7 +217,8 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
       throw new GanportError(`${options.outDir} is not a training run (no config.json) to resume`, 'not-found');
     }
     config = await readRunConfig(options.outDir);
-    data = await loadDataset(config.data, getPreset(config.preset, config.width), config.seed);
+    if (config.clusters !== undefined) log(clusteringLine(config.clusters, config.seed));
+    data = await loadDataset(config.data, getPreset(config.preset, config), config.seed, config.clusters);
     refuseChangedOptions(options, config, data);
     const before = JSON.stringify(config);
     Object.assign(config, adjustableOptions(options));
@@ -230,11 +238,13 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
       );
     }
     const width = options.width === undefined ? undefined : positiveInt('width', options.width);
-    const preset = getPreset(options.preset ?? TRAINING_DEFAULTS.preset, width);
-    data = await loadDataset(options.dataDir, preset, options.seed ?? 0);
+    const clusters = options.clusters === undefined ? undefined : positiveInt('clusters', options.clusters);
+    const preset = getPreset(options.preset ?? TRAINING_DEFAULTS.preset, { width, clusters });
+    if (clusters !== undefined) log(clusteringLine(clusters, options.seed ?? 0));
+    data = await loadDataset(options.dataDir, preset, options.seed ?? 0, clusters);
     config = newRunConfig(options, data, preset);
   }
-  const preset = getPreset(config.preset, config.width);
+  const preset = getPreset(config.preset, config);
   const backend = await selectBackend(options.backend ?? (options.resume ? config.backend : undefined));
   if (options.resume && options.backend === undefined) backend.reason = 'the backend the run started on';
   if (options.providers) {

@@ -313,7 +313,9 @@ test('ganport eval works on every shipped model: image scores sit above the real
       2000,
     );
     assert.ok(r.generated.classKl < Math.log(10));
-    assert.equal(r.generated.classAccuracy === undefined, info.metadata['ganport.num_classes'] === undefined);
+    const classLabels =
+      info.metadata['ganport.num_classes'] !== undefined && info.metadata['ganport.label_kind'] !== 'cluster';
+    assert.equal(r.generated.classAccuracy !== undefined, classLabels, `${model}: accuracy only for class labels`);
     if (r.generated.classAccuracy !== undefined)
       assert.ok(r.generated.classAccuracy > 0.6, `${model}: requested-class accuracy ${r.generated.classAccuracy}`);
   }
@@ -363,6 +365,49 @@ test('ganport eval refuses images the classifier cannot read, naming both shapes
   const result = runCli(['eval', file, '--samples', '100', '--data', SAMPLE_DATA]);
   assert.equal(result.status, 1);
   assert.match(result.stderr, /the generator makes 32×32×3 images but the classifier .*classifier\.onnx takes 28×28×1/);
+});
+
+test('a generator self-conditioned on clusters is measured over all its clusters, with no class accuracy', async () => {
+  const { getPreset } = await import('../../src/presets/index.js');
+  const { modelToBytes } = await import('../../src/export/index.js');
+  const { exportedModelFacts } = await import('../../src/formats/model-dir.js');
+  const { TRAINING_DEFAULTS } = await import('../../src/formats/run-dir.js');
+  const { selectBackend } = await import('../../src/tfjs/backend.js');
+  await selectBackend('cpu');
+  const preset = getPreset('dcgan', { clusters: 4 });
+  const generator = preset.buildGenerator(1);
+  const config = {
+    ...TRAINING_DEFAULTS,
+    preset: 'dcgan',
+    spectralNorm: false,
+    lrDecay: false,
+    latentSize: 100,
+    sampleShape: [28, 28, 1],
+    valueRange: [-1, 1] as [number, number],
+    numClasses: 4,
+    clusters: 4,
+    pack: 1,
+    discriminatorLearningRate: 2e-4,
+    images: 2000,
+    backend: 'cpu',
+    data: SAMPLE_DATA,
+    ganportVersion: '0',
+  };
+  const file = join(tempDir(), 'self-conditioned.onnx');
+  writeFileSync(file, modelToBytes(generator, exportedModelFacts(config, 'NHWC').generator));
+  generator.dispose();
+  const info = readOnnxInfo(readFileSync(file));
+  assert.deepEqual([info.metadata['ganport.num_classes'], info.metadata['ganport.label_kind']], ['4', 'cluster']);
+  // 4 clusters against the classifier's 10 classes: no mismatch to refuse, no accuracy to report
+  const r = evalJson([file, '--samples', '100', '--data', SAMPLE_DATA]);
+  assert.equal(r.generated.classAccuracy, undefined);
+  assert.equal(
+    r.generated.classHistogram.reduce((a, b) => a + b, 0),
+    100,
+  );
+  const grid = runCli(['generate', file, '--count', '6', '--out', join(tempDir(), 'clusters.png')]);
+  assert.equal(grid.status, 0, grid.stderr);
+  assert.match(grid.stdout, /: 8 images \(2 per cluster\) from seed 0/);
 });
 
 test('eval --samples is capped as the README says: 100,000 images per side (checked before loading), 4,096 2-D points', () => {

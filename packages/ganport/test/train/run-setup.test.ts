@@ -78,3 +78,45 @@ test('--width is refused for presets without one, and must be a positive integer
   writeFileSync(join(outDir, 'config.json'), JSON.stringify({ ...config, width: 2.5 }));
   await assert.rejects(readRunConfig(outDir), /width must be a positive integer when present, got 2.5/);
 });
+
+test('--clusters self-conditions a DCGAN preset on k-means labels, recorded in config.json and fixed for the run', async () => {
+  const outDir = tempDir();
+  const lines: string[] = [];
+  const base = { outDir, preset: 'dcgan', dataDir: SAMPLE_DATA, backend: 'cpu', log: (l: string) => lines.push(l) };
+  const { config, preset, data } = await openRun({ ...base, clusters: 5, seed: 3 });
+  assert.deepEqual([config.clusters, config.numClasses, preset.numClasses], [5, 5, 5]);
+  assert.equal(JSON.parse(readFileSync(join(outDir, 'config.json'), 'utf8')).clusters, 5);
+  assert.match(lines[0], /self-conditioning: labelling the images by 5 balanced k-means clusters \(seed 3\)/);
+  const sizes = Array.from({ length: 5 }, (_, c) => data.labels!.filter((l) => l === c).length);
+  assert.deepEqual(sizes, Array(5).fill(data.count / 5), 'every cluster the same size, no class labels left');
+  const state = buildTrainingState(preset, config);
+  assert.deepEqual(
+    state.generator.inputs.map((t) => t.dtype),
+    ['float32', 'int32'],
+    'the generator takes a cluster label beside the latent',
+  );
+  assert.ok(state.discriminator.getLayer('label_projection'), 'a projection discriminator');
+  disposeTrainingState(state);
+
+  const resumed = await openRun({ outDir, resume: true, backend: 'cpu', quiet: true });
+  assert.deepEqual(resumed.data.labels, data.labels, 'a resume labels every image as before');
+  await assert.rejects(
+    openRun({ outDir, resume: true, backend: 'cpu', clusters: 6 }),
+    /config\.json fixes clusters for the whole run/,
+  );
+});
+
+test('--clusters is refused for conditional and 2-D presets', async () => {
+  await assert.rejects(
+    openRun({ outDir: tempDir(), preset: 'cdcgan', dataDir: SAMPLE_DATA, backend: 'cpu', clusters: 5 }),
+    /--clusters is for the unconditional DCGAN presets \(dcgan, dcgan-32, dcgan-64\); cdcgan is conditioned on its classes already/,
+  );
+  await assert.rejects(
+    openRun({ outDir: tempDir(), preset: 'mlp-2d', dataDir: 'grid', backend: 'cpu', clusters: 5 }),
+    /--clusters is for the unconditional DCGAN presets .*; mlp-2d is not one/,
+  );
+  await assert.rejects(
+    openRun({ outDir: tempDir(), preset: 'dcgan', dataDir: SAMPLE_DATA, backend: 'cpu', clusters: 1 }),
+    /clusters must be an integer in \[2, 255\]/,
+  );
+});

@@ -20,7 +20,11 @@ export const generateCommand = defineCommand({
     columns: { type: 'int', value: 'C', help: 'grid columns (default: square, or one row per class)' },
     scale: { type: 'int', value: 'K', help: 'draw each pixel as K×K' },
     truncation: { type: 'number', value: 'T', help: 'resample latent components beyond ±T (the truncation trick)' },
-    class: { type: 'int', value: 'K', help: 'only class K (class-conditional models)' },
+    class: {
+      type: 'int',
+      value: 'K',
+      help: 'only class K (class-conditional models), or cluster K (models self-conditioned with train --clusters)',
+    },
     provider: providerFlag,
   },
   examples: [
@@ -45,7 +49,8 @@ export const generateCommand = defineCommand({
       const kind = isPointGenerator(generator.info) ? 'points' : 'images';
       const how = `${modelPath}, ${generator.provider}, ${ms.toFixed(1)} ms`;
       const count = gridCount(generator.info, request.count, labels);
-      const perClass = count === request.count ? '' : ` (${count / generator.info.numClasses!} per class)`;
+      const perClass =
+        count === request.count ? '' : ` (${count / generator.info.numClasses!} per ${generator.info.labelKind})`;
       console.log(`wrote ${out}: ${count} ${kind}${perClass} from seed ${request.seed} (${how})`);
     } finally {
       await generator.dispose();

@@ -26,6 +26,11 @@ export const trainCommand = defineCommand({
       value: 'W',
       help: "the DCGAN presets' width: channels of the last hidden layer, each earlier one doubling it (default 32)",
     },
+    clusters: {
+      type: 'int',
+      value: 'K',
+      help: 'self-conditioning (dcgan, dcgan-32, dcgan-64): label the images by K balanced k-means clusters and condition both models on them, with no class labels',
+    },
     epochs: {
       type: 'int',
       value: 'N',
