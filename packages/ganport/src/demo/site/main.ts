@@ -90,12 +90,14 @@ async function selectModel(url: string): Promise<void> {
   state.animation = undefined;
   await previous?.dispose();
   state.generator = await loadGenerator(url);
-  const classes = state.generator.info.numClasses;
+  const { numClasses: classes, labelKind: kind = 'class' } = state.generator.info;
   const field = $<HTMLLabelElement>('class-field');
   const select = $<HTMLSelectElement>('class');
   field.hidden = !classes;
+  $('label-kind').textContent = kind; // a class, or a cluster of a self-conditioned model
   select.length = 1;
-  for (let c = 0; c < (classes ?? 0); c++) select.add(new Option(`class ${c}`, String(c)));
+  select.options[0].text = `one row per ${kind}`;
+  for (let c = 0; c < (classes ?? 0); c++) select.add(new Option(`${kind} ${c}`, String(c)));
   await generate();
 }
 
