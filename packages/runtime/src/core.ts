@@ -98,16 +98,17 @@ export class Generator {
     return { data, dims, count, latents, images: this.asImages(data, count) };
   }
 
-  /** generate() as one RGBA picture: an image grid (a row per class for a conditional model without labels), or a 2-D scatter plot. */
+  /** generate() as one RGBA picture: an image grid (a row per class for a class-conditional model without labels), or a 2-D scatter plot. */
   async generateGrid(request: GenerateRequest & GridOptions = {}): Promise<RgbaImage> {
     const count = request.latents ? undefined : gridCount(this.info, request.count ?? 1, request.labels);
     const batch = await this.generate({ ...request, count });
     if (isPointGenerator(this.info)) return scatterPlot(batch.data);
     if (!batch.images)
       throw new GanportError(`this model's output (${this.info.outputShape.join('×')}) is not an image`, 'unsupported');
-    const { numClasses } = this.info;
-    const columns =
-      request.columns ?? (numClasses && !request.labels ? Math.ceil(batch.count / numClasses) : undefined);
+    const { numClasses, labelKind } = this.info;
+    // a row per class; a self-conditioned model's clusters (often dozens) make a square grid in cluster order
+    const rowPerClass = numClasses && labelKind === 'class' && !request.labels;
+    const columns = request.columns ?? (rowPerClass ? Math.ceil(batch.count / numClasses) : undefined);
     return toGrid(batch.images, { ...request, columns });
   }
 

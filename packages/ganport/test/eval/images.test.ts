@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Rng, readOnnxInfo } from '@ganport/runtime';
+import { PNG } from 'pngjs';
 import { loadImageDataset, resolveDataDir } from '../../src/datasets/fashion-mnist.js';
 import { Classifier, classHistogramKl, predictedClasses } from '../../src/eval/classifier.js';
 import { PairwiseDistances } from '../../src/eval/distances.js';
@@ -405,9 +406,12 @@ test('a generator self-conditioned on clusters is measured over all its clusters
     r.generated.classHistogram.reduce((a, b) => a + b, 0),
     100,
   );
-  const grid = runCli(['generate', file, '--count', '6', '--out', join(tempDir(), 'clusters.png')]);
+  const png = join(tempDir(), 'clusters.png');
+  const grid = runCli(['generate', file, '--count', '6', '--out', png]);
   assert.equal(grid.status, 0, grid.stderr);
   assert.match(grid.stdout, /: 8 images \(2 per cluster\) from seed 0/);
+  const { width, height } = PNG.sync.read(readFileSync(png));
+  assert.deepEqual([width, height], [3 * 28 + 4 * 2, 3 * 28 + 4 * 2], 'a square grid, not a row per cluster');
 });
 
 test('eval --samples is capped as the README says: 100,000 images per side (checked before loading), 4,096 2-D points', () => {
