@@ -241,6 +241,15 @@ test('bad training input: missing data, corrupt data, unknown preset, bad number
     /--width is for the DCGAN presets .*; mlp-2d has fixed widths/,
   );
   assert.ok(!existsSync(join(dir, 'r8')));
+  assertCleanFailure(
+    runCli(['train', '--preset', 'cdcgan', '--data', SAMPLE_DATA, '--clusters', '20', '--out', join(dir, 'r9')]),
+    /--clusters is for the unconditional DCGAN presets .*; cdcgan is conditioned on its classes already/,
+  );
+  assertCleanFailure(
+    runCli(['train', '--preset', 'dcgan', '--data', SAMPLE_DATA, '--clusters', '300', '--out', join(dir, 'r10')]),
+    /clusters must be an integer in \[2, 255\], got 300/,
+  );
+  assert.ok(!existsSync(join(dir, 'r9')) && !existsSync(join(dir, 'r10')));
 });
 
 test('a diverging run stops with a clear message and keeps its last good checkpoint', () => {
