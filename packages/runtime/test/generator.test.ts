@@ -4,7 +4,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { generatorInfo } from '../src/metadata.js';
 import * as node from '../src/node.js';
+import type { OnnxInfo } from '../src/onnx-info.js';
 import * as web from '../src/web.js';
 import { maxAbsDiff, shippedGenerator, withoutMetadata } from './helpers.js';
 
@@ -152,6 +154,28 @@ test('a conditional generator given no labels tiles one row per class', async ()
   const oneClass = await g.generateGrid({ seed: 0, count: 20, labels: [4] });
   assert.equal(oneClass.width, 5 * 28 + 6 * 2, 'with labels, the default square-ish grid');
   await g.dispose();
+});
+
+test('what a conditional generator’s labels are: classes unless its metadata says clusters', () => {
+  const onnx = (metadata: Record<string, string>, label = true): OnnxInfo => ({
+    irVersion: 8,
+    producerName: 'test',
+    producerVersion: '',
+    opsetVersion: 17,
+    metadata: { 'ganport.num_classes': '50', ...metadata },
+    inputs: [
+      { name: 'latent', elemType: 1, dims: ['batch', 100] },
+      ...(label ? [{ name: 'label', elemType: 7, dims: ['batch', 1] }] : []),
+    ],
+    outputs: [{ name: 'image', elemType: 1, dims: ['batch', 28, 28, 1] }],
+  });
+  assert.equal(generatorInfo(onnx({})).labelKind, 'class');
+  assert.equal(generatorInfo(onnx({ 'ganport.label_kind': 'cluster' })).labelKind, 'cluster');
+  assert.equal(generatorInfo(onnx({ 'ganport.label_kind': 'cluster' }, false)).labelKind, undefined, 'no label input');
+  assert.throws(
+    () => generatorInfo(onnx({ 'ganport.label_kind': 'mode' })),
+    /the model's ganport\.label_kind "mode" is not class or cluster/,
+  );
 });
 
 test('labels out of range are a GanportError, in both environments', async () => {

@@ -19,6 +19,11 @@ export interface ClusterOptions {
   fitSample?: number;
 }
 
+export function checkClusterCount(k: number): void {
+  if (!Number.isInteger(k) || k < 2 || k > MAX_CLUSTERS)
+    throw new GanportError(`clusters must be an integer in [2, ${MAX_CLUSTERS}], got ${k}`);
+}
+
 /** Balanced k-means labels (0 … k-1, sizes differing by at most one) for `count` images of `pixels` bytes each. */
 export function balancedClusters(
   images: Uint8Array,
@@ -27,8 +32,7 @@ export function balancedClusters(
   k: number,
   { seed, fitSample = FIT_SAMPLE }: ClusterOptions,
 ): Uint8Array {
-  if (!Number.isInteger(k) || k < 2 || k > MAX_CLUSTERS)
-    throw new GanportError(`clusters must be an integer in [2, ${MAX_CLUSTERS}], got ${k}`);
+  checkClusterCount(k);
   if (k > count) throw new GanportError(`${k} clusters need at least ${k} images; the data has ${count}`);
   const rng = new Rng(seed);
   const fit = shuffled(count, rng).subarray(0, Math.min(count, Math.max(fitSample, k)));

@@ -16,11 +16,17 @@ export interface Dataset {
   /** Where it came from: an absolute directory, or a mixture's name. */
   source: string;
   count: number;
-  /** Present for labelled data. */
+  /** Present for labelled data; with self-conditioning, the clusters of the images a run trains on. */
   labels?: Uint8Array;
   mixture?: Mixture;
   /** Samples order[from .. from+size) as a batch, scaled for the models, with their labels as [size, 1]. */
   batch(order: Uint32Array, from: number, size: number, withLabels: boolean): { x: tf.Tensor; labels?: tf.Tensor2D };
+}
+
+/** Self-conditioning: label the first `images` images (default all: those a run trains on) by `k` clusters. */
+export interface ClusterRequest {
+  k: number;
+  images?: number;
 }
 
 /** Points drawn once from the mixture with the run's seed: an epoch is this many samples. */
@@ -54,7 +60,7 @@ export async function loadDataset(
   spec: string | undefined,
   preset: Preset,
   seed: number,
-  clusters?: number,
+  clusters?: ClusterRequest,
 ): Promise<Dataset> {
   if (preset.sampleShape.length === 1) {
     const m = mixture(spec ?? 'ring');
@@ -96,7 +102,10 @@ export async function loadDataset(
       throw new GanportError(`preset ${preset.name} cannot train on an image folder`);
     ({ images, count } = await loadImageFolder(dir, height, channels));
   }
-  if (clusters !== undefined) labels = balancedClusters(images, count, height * width * channels, clusters, { seed });
+  if (clusters) {
+    const labelled = Math.min(count, clusters.images ?? count);
+    labels = balancedClusters(images, labelled, height * width * channels, clusters.k, { seed });
+  }
   if (preset.numClasses && !labels)
     throw new GanportError(
       `preset ${preset.name} is class-conditional and needs labelled data (IDX files with labels); ${dir} has none`,

@@ -141,8 +141,8 @@ export async function evaluateImages(generator: Generator, options: ImageEvalOpt
         `the generator makes ${shape.join('×')} images but the classifier ${classifier.path} takes ${classifier.imageShape.join('×')}`,
       );
     }
-    const classes = info.labelKind === 'class';
-    if (classes && info.numClasses !== undefined && info.numClasses !== classifier.numClasses) {
+    const hasClassLabels = info.labelKind === 'class';
+    if (hasClassLabels && info.numClasses !== undefined && info.numClasses !== classifier.numClasses) {
       throw new GanportError(
         `the generator is conditioned on ${info.numClasses} classes but the classifier knows ${classifier.numClasses}`,
       );
@@ -182,7 +182,7 @@ export async function evaluateImages(generator: Generator, options: ImageEvalOpt
         classifier,
         k,
         distances,
-        classes ? labels : undefined,
+        hasClassLabels ? labels : undefined,
       ),
       realFloor: {
         ...(await score(trainEmbeddings, testStats, testManifold, classifier, k, distances)),

@@ -91,6 +91,8 @@ export interface RunConfig {
    * training images (then `numClasses`), drawn uniformly when sampling, as classes are.
    */
   clusters?: number;
+  /** SHA-256 (hex) of the cluster labels of the images trained on, checked on resume. */
+  clusterLabelsSha256?: string;
   /** One of train/losses.ts's LOSSES. */
   loss: string;
   labelSmoothing: number;
@@ -140,6 +142,11 @@ const FIELD_CHECKS: [keyof RunConfig, (value: unknown) => boolean, string][] = [
   ['pack', isPositiveInt, 'a positive integer'],
   ['width', (v) => v === undefined || isPositiveInt(v), 'a positive integer when present'],
   ['clusters', (v) => v === undefined || isPositiveInt(v), 'a positive integer when present'],
+  [
+    'clusterLabelsSha256',
+    (v) => v === undefined || (isString(v) && /^[0-9a-f]{64}$/.test(v as string)),
+    'a SHA-256 hex digest when present',
+  ],
   ['loss', isString, 'a loss name'],
   ['labelSmoothing', isNumber, 'a number'],
   ['emaDecay', isNumber, 'a number'],

@@ -2,6 +2,7 @@
  * Everything a training run decides before its first step: the options checked, the run's
  * config.json written (new run) or read back (resume), the backend, the models and optimizers.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -110,7 +111,10 @@ function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): Run
   const adjustable = adjustableOptions(options); // checked with the others, before anything is written
   if (batchSize % pack !== 0) throw new GanportError(`pack ${pack} must divide the batch size ${batchSize}`);
   if (pack > 1 && preset.numClasses) {
-    throw new GanportError(`preset ${preset.name} is class-conditional; packing (PacGAN) is for unconditional presets`);
+    const conditional = options.clusters
+      ? `--clusters makes ${preset.name} conditional on its clusters`
+      : `preset ${preset.name} is class-conditional`;
+    throw new GanportError(`${conditional}; packing (PacGAN) is for unconditional presets`);
   }
   return {
     preset: preset.name,
@@ -203,6 +207,9 @@ function adjustableOptions(
   return adjusted;
 }
 
+/** Fingerprint of a self-conditioned run's cluster labels: a resume must train on the same ones. */
+const labelsDigest = (data: Dataset) => createHash('sha256').update(data.labels!).digest('hex');
+
 const clusteringLine = (clusters: number, seed: number) =>
   `self-conditioning: labelling the images by ${clusters} balanced k-means clusters (seed ${seed})`;
 
@@ -217,8 +224,15 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
       throw new GanportError(`${options.outDir} is not a training run (no config.json) to resume`, 'not-found');
     }
     config = await readRunConfig(options.outDir);
-    if (config.clusters !== undefined) log(clusteringLine(config.clusters, config.seed));
-    data = await loadDataset(config.data, getPreset(config.preset, config), config.seed, config.clusters);
+    const clusters = config.clusters === undefined ? undefined : { k: config.clusters, images: config.images };
+    if (clusters) log(clusteringLine(clusters.k, config.seed));
+    data = await loadDataset(config.data, getPreset(config.preset, config), config.seed, clusters);
+    if (config.clusterLabelsSha256 !== undefined && config.clusterLabelsSha256 !== labelsDigest(data)) {
+      throw new GanportError(
+        `the images' clusters differ from those ${options.outDir} was trained on (its data or ganport's clustering ` +
+          'changed since it began); start a new run with --out',
+      );
+    }
     refuseChangedOptions(options, config, data);
     const before = JSON.stringify(config);
     Object.assign(config, adjustableOptions(options));
@@ -238,11 +252,14 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
       );
     }
     const width = options.width === undefined ? undefined : positiveInt('width', options.width);
-    const clusters = options.clusters === undefined ? undefined : positiveInt('clusters', options.clusters);
-    const preset = getPreset(options.preset ?? TRAINING_DEFAULTS.preset, { width, clusters });
-    if (clusters !== undefined) log(clusteringLine(clusters, options.seed ?? 0));
-    data = await loadDataset(options.dataDir, preset, options.seed ?? 0, clusters);
+    const k = options.clusters === undefined ? undefined : positiveInt('clusters', options.clusters);
+    const preset = getPreset(options.preset ?? TRAINING_DEFAULTS.preset, { width, clusters: k });
+    const seed = options.seed ?? TRAINING_DEFAULTS.seed;
+    const limit = options.limit === undefined ? undefined : positiveInt('limit', options.limit);
+    if (k !== undefined) log(clusteringLine(k, seed));
+    data = await loadDataset(options.dataDir, preset, seed, k === undefined ? undefined : { k, images: limit });
     config = newRunConfig(options, data, preset);
+    if (k !== undefined) config.clusterLabelsSha256 = labelsDigest(data);
   }
   const preset = getPreset(config.preset, config);
   const backend = await selectBackend(options.backend ?? (options.resume ? config.backend : undefined));

@@ -402,10 +402,7 @@ test('a generator self-conditioned on clusters is measured over all its clusters
   // 4 clusters against the classifier's 10 classes: no mismatch to refuse, no accuracy to report
   const r = evalJson([file, '--samples', '100', '--data', SAMPLE_DATA]);
   assert.equal(r.generated.classAccuracy, undefined);
-  assert.equal(
-    r.generated.classHistogram.reduce((a, b) => a + b, 0),
-    100,
-  );
+  assert.ok(r.generated.fcd > r.realFloor.fcd, 'an untrained generator, measured');
   const png = join(tempDir(), 'clusters.png');
   const grid = runCli(['generate', file, '--count', '6', '--out', png]);
   assert.equal(grid.status, 0, grid.stderr);

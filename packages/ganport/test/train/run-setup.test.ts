@@ -104,6 +104,36 @@ test('--clusters self-conditions a DCGAN preset on k-means labels, recorded in c
     openRun({ outDir, resume: true, backend: 'cpu', clusters: 6 }),
     /config\.json fixes clusters for the whole run/,
   );
+  // labels that came out otherwise (other data, or a changed clustering) would scramble the learned embeddings
+  const saved = JSON.parse(readFileSync(join(outDir, 'config.json'), 'utf8'));
+  assert.match(saved.clusterLabelsSha256, /^[0-9a-f]{64}$/);
+  writeFileSync(join(outDir, 'config.json'), JSON.stringify({ ...saved, clusterLabelsSha256: '0'.repeat(64) }));
+  await assert.rejects(
+    openRun({ outDir, resume: true, backend: 'cpu', quiet: true }),
+    /the images' clusters differ from those .* was trained on/,
+  );
+});
+
+test('with --limit, --clusters labels only the images the run trains on, in equal clusters', async () => {
+  const { config, data } = await openRun({
+    outDir: tempDir(),
+    preset: 'dcgan',
+    dataDir: SAMPLE_DATA,
+    backend: 'cpu',
+    clusters: 4,
+    limit: 100,
+    quiet: true,
+  });
+  assert.equal(config.images, 100);
+  assert.equal(data.labels!.length, 100);
+  assert.deepEqual(
+    Array.from({ length: 4 }, (_, c) => data.labels!.filter((l) => l === c).length),
+    [25, 25, 25, 25],
+  );
+  await assert.rejects(
+    openRun({ outDir: tempDir(), preset: 'dcgan', dataDir: SAMPLE_DATA, backend: 'cpu', clusters: 4, pack: 2 }),
+    /--clusters makes dcgan conditional on its clusters; packing \(PacGAN\) is for unconditional presets/,
+  );
 });
 
 test('--clusters is refused for conditional and 2-D presets', async () => {

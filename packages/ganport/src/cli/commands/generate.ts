@@ -50,7 +50,9 @@ export const generateCommand = defineCommand({
       const how = `${modelPath}, ${generator.provider}, ${ms.toFixed(1)} ms`;
       const count = gridCount(generator.info, request.count, labels);
       const perClass =
-        count === request.count ? '' : ` (${count / generator.info.numClasses!} per ${generator.info.labelKind})`;
+        count === request.count
+          ? ''
+          : ` (${count / generator.info.numClasses!} per ${generator.info.labelKind ?? 'class'})`;
       console.log(`wrote ${out}: ${count} ${kind}${perClass} from seed ${request.seed} (${how})`);
     } finally {
       await generator.dispose();

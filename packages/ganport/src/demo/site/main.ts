@@ -96,7 +96,7 @@ async function selectModel(url: string): Promise<void> {
   field.hidden = !classes;
   $('label-kind').textContent = kind; // a class, or a cluster of a self-conditioned model
   select.length = 1;
-  select.options[0].text = `one row per ${kind}`;
+  select.options[0].text = kind === 'cluster' ? 'every cluster' : 'one row per class';
   for (let c = 0; c < (classes ?? 0); c++) select.add(new Option(`${kind} ${c}`, String(c)));
   await generate();
 }
