@@ -8,6 +8,7 @@ import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { GanportError, type Rng } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
+import { checkClusterCount } from '../datasets/clusters.js';
 import { type Dataset, loadDataset } from '../datasets/dataset.js';
 import { loadCheckpoint } from '../formats/checkpoint.js';
 import {
@@ -252,7 +253,8 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
       );
     }
     const width = options.width === undefined ? undefined : positiveInt('width', options.width);
-    const k = options.clusters === undefined ? undefined : positiveInt('clusters', options.clusters);
+    const k = options.clusters;
+    if (k !== undefined) checkClusterCount(k); // before the data loads: clustering takes a while
     const preset = getPreset(options.preset ?? TRAINING_DEFAULTS.preset, { width, clusters: k });
     const seed = options.seed ?? TRAINING_DEFAULTS.seed;
     const limit = options.limit === undefined ? undefined : positiveInt('limit', options.limit);

@@ -21,7 +21,7 @@ before(async () => {
   writeFileSync(validModel, await seedMlpGeneratorBytes());
 });
 
-test('generate with no model uses the best shipped generator, cdcgan: a whole row per class', () => {
+test('generate with no model uses the default shipped generator, cdcgan: a whole row per class', () => {
   const out = join(tempDir(), 'grid.png');
   const result = runCli(['generate', '--seed', '1', '--count', '16', '--out', out]);
   assert.equal(result.status, 0, result.stderr);
