@@ -98,7 +98,7 @@ export class Generator {
     return { data, dims, count, latents, images: this.asImages(data, count) };
   }
 
-  /** generate() as one RGBA picture: an image grid (a row per class for a class-conditional model without labels), or a 2-D scatter plot. */
+  /** generate() as one RGBA picture: an image grid (without labels, a row per class), or a 2-D scatter plot. */
   async generateGrid(request: GenerateRequest & GridOptions = {}): Promise<RgbaImage> {
     const count = request.latents ? undefined : gridCount(this.info, request.count ?? 1, request.labels);
     const batch = await this.generate({ ...request, count });
@@ -106,7 +106,6 @@ export class Generator {
     if (!batch.images)
       throw new GanportError(`this model's output (${this.info.outputShape.join('×')}) is not an image`, 'unsupported');
     const { numClasses, labelKind } = this.info;
-    // a row per class; a self-conditioned model's clusters (often dozens) make a square grid in cluster order
     const rowPerClass = numClasses && labelKind === 'class' && !request.labels;
     const columns = request.columns ?? (rowPerClass ? Math.ceil(batch.count / numClasses) : undefined);
     return toGrid(batch.images, { ...request, columns });
@@ -131,7 +130,7 @@ function checkCount(count: number): void {
   }
 }
 
-/** Images generateGrid draws for `count`: without labels, a conditional model draws each class equally often (one row each). */
+/** Images generateGrid draws for `count`: without labels, each class (or cluster) equally often. */
 export function gridCount(info: GeneratorInfo, count: number, labels?: ArrayLike<number>): number {
   const n = info.numClasses;
   if (!n || labels || !Number.isInteger(count) || count < 1) return count;

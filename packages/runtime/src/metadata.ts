@@ -12,7 +12,7 @@ export const META = {
   preset: 'ganport.preset',
   latentSize: 'ganport.latent_size',
   numClasses: 'ganport.num_classes',
-  labelKind: 'ganport.label_kind', // 'class' (default) | 'cluster': unsupervised k-means clusters (self-conditioning)
+  labelKind: 'ganport.label_kind',
   outputShape: 'ganport.output_shape', // JSON, per sample, without the batch dimension
   layout: 'ganport.layout', // 'NHWC' | 'NCHW' | 'flat'
   valueRange: 'ganport.value_range', // JSON [lo, hi]
@@ -22,6 +22,7 @@ export const META = {
 } as const;
 
 export type OutputLayout = Layout | 'flat';
+/** 'cluster': k-means clusters of the training images (`ganport train --clusters`). */
 export type LabelKind = 'class' | 'cluster';
 
 export interface GeneratorInfo {
@@ -32,7 +33,6 @@ export interface GeneratorInfo {
   output: string;
   latentSize: number;
   numClasses?: number;
-  /** What a conditional generator's labels are: classes, or unsupervised clusters of the training images. */
   labelKind?: LabelKind;
   /** Per-sample output shape, without the batch dimension. */
   outputShape: number[];
@@ -57,9 +57,11 @@ export function generatorInfo(onnx: OnnxInfo): GeneratorInfo {
   const outputShape =
     jsonMeta<number[]>(meta, META.outputShape) ??
     output.dims.slice(1).map((_, i) => fixedDim(output, i + 1, 'output shape'));
-  const layout = (meta[META.layout] as OutputLayout | undefined) ?? guessLayout(outputShape);
-  if (!['NHWC', 'NCHW', 'flat'].includes(layout))
-    throw new GanportError(`the model's ${META.layout} "${layout}" is not NHWC, NCHW or flat`, 'invalid-model');
+  const layout = oneOf<OutputLayout>(META.layout, meta[META.layout] ?? guessLayout(outputShape), [
+    'NHWC',
+    'NCHW',
+    'flat',
+  ]);
   return {
     latentInput: latent.name,
     labelInput: label?.name,
@@ -67,7 +69,9 @@ export function generatorInfo(onnx: OnnxInfo): GeneratorInfo {
     output: output.name,
     latentSize,
     numClasses: intMeta(meta, META.numClasses),
-    labelKind: label ? labelKind(meta) : undefined,
+    labelKind: label
+      ? oneOf<LabelKind>(META.labelKind, meta[META.labelKind] ?? 'class', ['class', 'cluster'])
+      : undefined,
     outputShape,
     layout,
     valueRange: jsonMeta<[number, number]>(meta, META.valueRange) ?? [-1, 1],
@@ -77,11 +81,11 @@ export function generatorInfo(onnx: OnnxInfo): GeneratorInfo {
   };
 }
 
-function labelKind(meta: Record<string, string>): LabelKind {
-  const kind = meta[META.labelKind] ?? 'class';
-  if (kind !== 'class' && kind !== 'cluster')
-    throw new GanportError(`the model's ${META.labelKind} "${kind}" is not class or cluster`, 'invalid-model');
-  return kind;
+/** `value` (of metadata `key`) if `allowed`. */
+function oneOf<T extends string>(key: string, value: string, allowed: T[]): T {
+  if (!allowed.includes(value as T))
+    throw new GanportError(`the model's ${key} "${value}" is not one of ${allowed.join(', ')}`, 'invalid-model');
+  return value as T;
 }
 
 /** 2-D point generators (the mixture presets): drawn as scatter plots rather than image grids. */

@@ -1,10 +1,6 @@
 /**
- * Seeded latent sampler, bit-identical in every JavaScript engine.
- *
- * Math.log/Math.cos are not required by the spec to be correctly rounded, so two
- * engines may disagree in the last bit. Everything here uses only integer ops,
- * IEEE-754 + - * / and Math.sqrt (which is exactly rounded), so Node and any
- * browser produce the same Float32Array for the same seed.
+ * Seeded latent sampler, bit-identical in every JavaScript engine: Math.log/cos may differ in the
+ * last bit between engines, so it uses only integer ops, + - * / and Math.sqrt (exactly rounded).
  */
 
 import { GanportError } from './errors.js';

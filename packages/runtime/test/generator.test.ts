@@ -174,7 +174,7 @@ test('what a conditional generator’s labels are: classes unless its metadata s
   assert.equal(generatorInfo(onnx({ 'ganport.label_kind': 'cluster' }, false)).labelKind, undefined, 'no label input');
   assert.throws(
     () => generatorInfo(onnx({ 'ganport.label_kind': 'mode' })),
-    /the model's ganport\.label_kind "mode" is not class or cluster/,
+    /the model's ganport\.label_kind "mode" is not one of class, cluster/,
   );
 });
 

@@ -34,8 +34,9 @@ export function balancedClusters(
 ): Uint8Array {
   checkClusterCount(k);
   if (k > count) throw new GanportError(`${k} clusters need at least ${k} images; the data has ${count}`);
-  const rng = new Rng(seed);
-  const fit = shuffled(count, rng).subarray(0, Math.min(count, Math.max(fitSample, k)));
+  const order = Uint32Array.from({ length: count }, (_, i) => i);
+  new Rng(seed).shuffle(order);
+  const fit = order.subarray(0, Math.min(count, Math.max(fitSample, k)));
   const centroids = new Float32Array(k * pixels);
   fit.subarray(0, k).forEach((image, c) => {
     for (let p = 0; p < pixels; p++) centroids[c * pixels + p] = images[image * pixels + p] / 255;
@@ -58,16 +59,6 @@ export function balancedClusters(
   }
   const all = Uint32Array.from({ length: count }, (_, i) => i);
   return balancedAssignment(centroidScores(images, all, pixels, centroids, k), count, k);
-}
-
-/** The images 0 … count-1 in a seeded random order (Fisher–Yates). */
-function shuffled(count: number, rng: Rng): Uint32Array {
-  const order = Uint32Array.from({ length: count }, (_, i) => i);
-  for (let i = count - 1; i > 0; i--) {
-    const j = rng.nextUint32() % (i + 1);
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  return order;
 }
 
 /** Squared distances ‖x − c‖² of each listed image to each centroid, [images × k]. */

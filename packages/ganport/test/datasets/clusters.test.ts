@@ -10,10 +10,7 @@ function groupedImages(sizes: number[], seed = 3) {
   const rng = new Rng(seed);
   const prototypes = sizes.map((_, g) => Array.from({ length: PIXELS }, (_, p) => ((p >> g) & 1 ? 230 : 20)));
   const groups = sizes.flatMap((n, g) => Array<number>(n).fill(g));
-  for (let i = groups.length - 1; i > 0; i--) {
-    const j = rng.nextUint32() % (i + 1);
-    [groups[i], groups[j]] = [groups[j], groups[i]];
-  }
+  rng.shuffle(groups);
   const images = new Uint8Array(groups.length * PIXELS);
   groups.forEach((g, i) => {
     for (let p = 0; p < PIXELS; p++) images[i * PIXELS + p] = prototypes[g][p] + Math.floor(rng.nextUniform() * 20);
