@@ -140,6 +140,7 @@ export const trainCommand = defineCommand({
   examples: [
     'ganport train --preset dcgan --epochs 5 --out runs/dcgan',
     'ganport train --resume runs/dcgan --epochs 8',
+    'ganport train --preset dcgan --clusters 100 --epochs 68 --lr-decay --out runs/dcgan-clusters',
     'ganport train --preset mlp-2d --data grid --epochs 150 --pack 4 --out runs/grid',
     'ganport train --backend webgpu --dry-run',
     'ganport train --preset dcgan --backend onnx --provider cuda --out runs/dcgan-cuda',
