@@ -18,6 +18,13 @@
  * 231–244). A second thread pays only on big ops and only with a core to spare, so ops above
  * PARALLEL_FLOPS get one thread fewer than the machine has cores (at most 4), the rest one;
  * GANPORT_ORT_THREADS overrides the former.
+ *
+ * Denormals: every session flushes them to zero (onnxruntime's `session.set_denormal_as_zero`), as
+ * TensorFlow's CPU kernels do. Training makes them (a gradient of 1e-20 squared in Adam), and x86
+ * computes them slowly: a dcgan step in `ganport train` took 49.7 ms with the flag against 54.0 ms
+ * without (200 steps each, one after the other). onnxruntime applies the flag of the first session a
+ * process creates to the thread that created it, for good: in a process that trains on the ort or
+ * onnx backend, the main thread (its JavaScript and wasm too) then computes denormals as zero.
  */
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
@@ -106,7 +113,7 @@ export class OrtSession {
       intraOpNumThreads: options.threads ?? 1,
       logSeverityLevel: 3, // errors only: ganport reports what matters itself
       ...(options.providers ? { executionProviders: options.providers } : {}),
-      extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } },
+      extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' }, set_denormal_as_zero: '1' } },
     });
   }
 
