@@ -206,11 +206,23 @@ function stepInputs(t: StepTensors): { name: string; tensor: tf.Tensor }[] {
   return STEP_INPUTS.flatMap((name) => (t[name] ? [{ name, tensor: t[name]! }] : []));
 }
 
-/** tfjs's randomUniform(shape, 0, 1, 'float32', seed): seedrandom's alea, seeded with the seed's string. */
+/**
+ * tfjs's randomUniform(shape, 0, 1, 'float32', seed): seedrandom's alea, seeded with the seed's string.
+ * Alea's step is written out here on local variables, the same arithmetic as seedrandom's `next`
+ * (so the same numbers, tested): called through seedrandom, the 600,000 uniforms of a dcgan step's
+ * two Dropout layers took 3.3 ms of each 57 ms step in `ganport train` (a CPU profile of 200 steps).
+ */
 export function uniforms(seed: number, count: number): Float32Array {
-  const random = seedrandom.alea(String(seed));
+  let { c, s0, s1, s2 } = seedrandom.alea(String(seed), { state: true }).state();
   const values = new Float32Array(count);
-  for (let i = 0; i < count; i++) values[i] = random();
+  for (let i = 0; i < count; i++) {
+    const t = 2091639 * s0 + c * 2.3283064365386963e-10; // 2^-32
+    s0 = s1;
+    s1 = s2;
+    c = t | 0;
+    s2 = t - c;
+    values[i] = s2;
+  }
   return values;
 }
 
