@@ -33,10 +33,10 @@ import type { Tensor as OrtTensor } from 'onnxruntime-common';
 /** The onnxruntime-node version whose native binding this module was written against. */
 export const PINNED_ORT_VERSION = '1.30.0';
 
-/** A graph input or output on the caller's memory: float32, int32, or bool as bytes. */
+/** A graph input or output on the caller's memory: float32, int32, int64, or bool as bytes. */
 export interface Feed {
   name: string;
-  data: Float32Array | Int32Array | Uint8Array;
+  data: Float32Array | Int32Array | BigInt64Array | Uint8Array;
   dims: readonly number[];
 }
 
@@ -100,7 +100,13 @@ export interface SessionOptions {
 }
 
 const feedType = (data: Feed['data']) =>
-  data instanceof Float32Array ? 'float32' : data instanceof Int32Array ? 'int32' : 'bool';
+  data instanceof Float32Array
+    ? 'float32'
+    : data instanceof Int32Array
+      ? 'int32'
+      : data instanceof BigInt64Array
+        ? 'int64'
+        : 'bool';
 
 /** One loaded graph; `run` writes every output into the caller's arrays. */
 export class OrtSession {

@@ -2,7 +2,8 @@
  * Where the onnx engine's state lives between steps, and how its graphs run.
  * - HostRunner (the CPU, and GPU providers onnxruntime-node cannot hand device buffers to): the state
  *   is two sets of arrays in JavaScript, fed to the step graph and written by it in place, swapped
- *   every step; the native binding's synchronous `run` (see tfjs/ort-session.ts).
+ *   every step; the native binding's synchronous `run` (see tfjs/ort-session.ts), on one session or
+ *   split over lanes (lanes/executor.ts), whichever its trial finds faster.
  * - DeviceRunner (WebGPU): the step graph's state outputs stay on the GPU (onnxruntime-node's
  *   `preferredOutputLocation: 'gpu-buffer'`) and are fed back as the next step's inputs; only the
  *   losses come back each step, and the state is downloaded when the trainer reads it.
@@ -16,6 +17,7 @@ import { encodeModel } from '../onnx/proto.js';
 import type { CapturedGraph, GraphTensor } from '../tfjs/capture.js';
 import { ONNX_DTYPE } from '../tfjs/onnx-kernels/index.js';
 import { type Feed, OrtSession, type SessionOptions } from '../tfjs/ort-session.js';
+import { LaneExecutor } from './lanes/executor.js';
 
 export type Buffer = Float32Array | Int32Array | Uint8Array;
 
@@ -33,7 +35,12 @@ export interface GraphRunner {
 
 export interface RunnerOptions {
   providers?: string[];
+  /** Intra-op threads of one session (GANPORT_ORT_THREADS): no trial, no lanes. */
   threads?: number;
+  /** Run the step on this many lanes (GANPORT_ORT_LANES), where the graph splits; else the trial decides. */
+  lanes?: number;
+  /** The step graph's per-step inputs, by which the lanes split it (lanes/plan.ts). */
+  sources?: readonly string[];
 }
 
 /** Providers whose outputs can stay on the device in onnxruntime-node 1.30. */
@@ -48,7 +55,7 @@ export function createRunner(
   const first = options.providers?.[0];
   return first && DEVICE_RESIDENT.has(first)
     ? DeviceRunner.create(train, measure, state, options)
-    : Promise.resolve(new HostRunner(train, measure, state, options));
+    : HostRunner.create(train, measure, state, options);
 }
 
 /** The state names the step graph's outputs update, by output name. */
@@ -59,33 +66,59 @@ export const zeros = (t: GraphTensor): Buffer => {
   return t.dtype === 'float32' ? new Float32Array(n) : t.dtype === 'int32' ? new Int32Array(n) : new Uint8Array(n);
 };
 
+/** What runs the step graph: one onnxruntime session, or the lanes. */
+interface StepExecutor {
+  run(inputs: Feed[], outputs: Feed[]): void;
+  dispose(): void;
+}
+
+interface Candidate {
+  executor: StepExecutor;
+  /** In words: "1 thread", "2 threads, spinning", "2 lanes (3 + 3 segments)". */
+  threading: string;
+  /** The measurement graph's intra-op threads alongside. */
+  threads: number;
+}
+
 class HostRunner implements GraphRunner {
-  readonly threading: string;
-  private readonly trainSession: OrtSession;
-  private readonly measureSession: OrtSession;
   private readonly stateOutput: Map<string, string>;
   /** The state the next step reads; `next` receives what it writes. */
   private current: Map<string, Buffer>;
   private next: Map<string, Buffer>;
+  private trainExecutor!: StepExecutor;
+  private measureSession!: OrtSession;
+  threading = '';
 
-  constructor(
+  private constructor(
     private readonly train: CapturedGraph,
     private readonly measureGraph: CapturedGraph,
     state: Map<string, Buffer>,
-    options: RunnerOptions,
   ) {
     this.current = state;
     this.next = new Map([...train.updated.keys()].map((name) => [name, state.get(name)!.slice()]));
     this.stateOutput = stateOutputs(train);
-    const { session, threads, spinning } = this.fastestSession(options);
-    this.trainSession = session;
-    this.threading = `${threads} thread${threads > 1 ? 's' : ''}${spinning ? ', spinning' : ''}`;
-    this.measureSession = new OrtSession(measureGraph.model, { threads, providers: options.providers });
+  }
+
+  static async create(
+    train: CapturedGraph,
+    measure: CapturedGraph,
+    state: Map<string, Buffer>,
+    options: RunnerOptions,
+  ): Promise<HostRunner> {
+    const runner = new HostRunner(train, measure, state);
+    const candidates = await runner.candidates(options);
+    const chosen = candidates.length > 1 ? fastestByMedian(runner.trialTimes(candidates.map((c) => c.executor))) : 0;
+    for (const [i, c] of candidates.entries()) if (i !== chosen) c.executor.dispose();
+    const { executor, threading, threads } = candidates[chosen];
+    runner.trainExecutor = executor;
+    runner.threading = threading;
+    runner.measureSession = new OrtSession(measure.model, { threads, providers: options.providers });
+    return runner;
   }
 
   async step(feeds: Map<string, Buffer>): Promise<{ dLoss: number; gLoss: number }> {
     const losses = { dLoss: new Float32Array(1), gLoss: new Float32Array(1) };
-    this.trainSession.run(this.inputs(this.train, feeds), this.fetches(losses, this.next));
+    this.trainExecutor.run(this.inputs(this.train, feeds), this.fetches(losses, this.next));
     for (const name of this.train.updated.keys()) {
       const updated = this.next.get(name)!;
       this.next.set(name, this.current.get(name)!);
@@ -105,7 +138,7 @@ class HostRunner implements GraphRunner {
   }
 
   async dispose(): Promise<void> {
-    this.trainSession.dispose();
+    this.trainExecutor.dispose();
     this.measureSession.dispose();
   }
 
@@ -127,47 +160,65 @@ class HostRunner implements GraphRunner {
   }
 
   /**
-   * The step graph's session on the intra-op threads that run it fastest here: every core (their
-   * idle threads spinning between ops or sleeping) or one (small graphs lose more to the threads'
-   * handovers than they gain), timed on the current state with the outputs going to scratch arrays.
-   * The candidates take turns, round after round, and the median run decides: a burst of luck for one
-   * of them, or a neighbour's load, then cannot pick a setting that is slower over a whole run (on 2
-   * vCPUs the best of three runs each picked 2 threads for the cdcgan, 1.4× slower per step than 1).
-   * Neither changes the results (tested).
+   * The ways to run the step graph that the trial compares: one session on every core (its idle
+   * threads spinning between ops or sleeping) or on one (small graphs lose more to the threads'
+   * handovers than they gain), and the step split over two lanes where its plan promises a gain.
+   * GANPORT_ORT_THREADS or GANPORT_ORT_LANES (or the options) fix the choice instead.
    */
-  private fastestSession(options: RunnerOptions): { session: OrtSession; threads: number; spinning: boolean } {
-    const override = options.threads ?? (Number(process.env.GANPORT_ORT_THREADS) || undefined);
+  private async candidates(options: RunnerOptions): Promise<Candidate[]> {
+    const threads = options.threads ?? (Number(process.env.GANPORT_ORT_THREADS) || undefined);
+    const lanes = options.lanes ?? (Number(process.env.GANPORT_ORT_LANES) || undefined);
     const cores = cpus().length;
-    const candidates: SessionOptions[] = override
-      ? [{ threads: override }]
-      : cores > 1
-        ? [{ threads: cores }, { threads: cores, spinning: true }, { threads: 1 }]
-        : [{ threads: 1 }];
-    const sessions = candidates.map((c) => new OrtSession(this.train.model, { ...c, providers: options.providers }));
-    const chosen = sessions.length > 1 ? fastestByMedian(this.trialTimes(sessions)) : 0;
-    for (const [i, session] of sessions.entries()) if (i !== chosen) session.dispose();
-    const { threads = 1, spinning = false } = candidates[chosen];
-    return { session: sessions[chosen], threads, spinning };
+    const session = (c: SessionOptions): Candidate => ({
+      executor: new OrtSession(this.train.model, { ...c, providers: options.providers }),
+      threading: `${c.threads} thread${c.threads! > 1 ? 's' : ''}${c.spinning ? ', spinning' : ''}`,
+      threads: c.threads!,
+    });
+    if (threads) return [session({ threads })];
+    const laneCount = lanes ?? (cores > 1 ? 2 : 0);
+    const onCpu = (options.providers ?? []).every((p) => p === 'cpu');
+    // forced (GANPORT_ORT_LANES), the lanes fail loudly; offered, a failure to set them up leaves the others
+    const split =
+      laneCount > 1 && onCpu
+        ? await LaneExecutor.create(this.train, {
+            lanes: laneCount,
+            sources: options.sources ?? [],
+            always: !!lanes,
+          }).catch((error: unknown) => {
+            if (lanes) throw error;
+            return undefined;
+          })
+        : undefined;
+    const onLanes: Candidate[] = split ? [{ executor: split, threading: split.description, threads: 1 }] : [];
+    if (lanes && onLanes.length) return onLanes;
+    const sessions =
+      cores > 1 ? [{ threads: cores }, { threads: cores, spinning: true }, { threads: 1 }] : [{ threads: 1 }];
+    return [...sessions.map(session), ...onLanes];
   }
 
-  /** Each session's times for the step graph, the sessions taking turns (after one set-up run each). */
-  private trialTimes(sessions: OrtSession[]): number[][] {
+  /** Each executor's times for the step graph, taking turns (after its warm-up runs), on the current state into scratch arrays. */
+  private trialTimes(executors: StepExecutor[]): number[][] {
     const feeds = this.inputs(this.train, new Map());
     const scratch = new Map([...this.next].map(([name, buffer]) => [name, buffer.slice()]));
     const fetches = this.fetches({ dLoss: new Float32Array(1), gLoss: new Float32Array(1) }, scratch);
-    const times = sessions.map(() => [] as number[]);
-    for (const session of sessions) session.run(feeds, fetches);
+    const times = executors.map(() => [] as number[]);
+    for (const executor of executors) for (let i = 0; i < TRIAL_WARM_UP_RUNS; i++) executor.run(feeds, fetches);
     for (let round = 0; round < THREAD_TRIAL_ROUNDS; round++)
-      for (const [i, session] of sessions.entries()) {
+      for (const [i, executor] of executors.entries()) {
         const t0 = performance.now();
-        session.run(feeds, fetches);
+        executor.run(feeds, fetches);
         times[i].push(performance.now() - t0);
       }
     return times;
   }
 }
 
-/** Timed runs of each thread setting (after one set-up run). */
+/**
+ * Runs of each setting before the timed ones: the first runs of a session (more so of the lanes,
+ * whose worker thread allocates its own memory) are slower, a dcgan step's first five 280 → 43 ms.
+ */
+const TRIAL_WARM_UP_RUNS = 5;
+/** Timed runs of each setting. */
 const THREAD_TRIAL_ROUNDS = 7;
 
 /** Which setting's runs were fastest: the lowest median (not the single best run, which luck decides). */

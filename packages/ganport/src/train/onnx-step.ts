@@ -31,8 +31,10 @@ import {
 export interface OnnxStepOptions {
   /** onnxruntime execution providers, in order of preference (default: the CPU). */
   providers?: string[];
-  /** Intra-op threads (default: every core; the JS thread waits while a step runs). */
+  /** Intra-op threads of one session (default: the fastest setting in a trial; the JS thread waits while a step runs). */
   threads?: number;
+  /** Run the step split over this many lanes (threads), where the graph splits (default: the trial decides). */
+  lanes?: number;
 }
 
 /** The step's inputs that change every step, by graph input name. */
@@ -108,7 +110,11 @@ export class OnnxStep implements StepEngine {
     });
     for (const optimizer of [capturing.state.dOptimizer, capturing.state.gOptimizer]) optimizer.iterations = iterations;
     const values = new Map(state.map(({ name }, i) => [name, saved[i].slice()]));
-    return new OnnxStep(stepper, train!, await createRunner(train!, measure!, values, options));
+    return new OnnxStep(
+      stepper,
+      train!,
+      await createRunner(train!, measure!, values, { ...options, sources: STEP_INPUTS }),
+    );
   }
 
   /** Kernel calls one step makes in tfjs, all now in one graph. */
@@ -121,7 +127,7 @@ export class OnnxStep implements StepEngine {
     return this.train;
   }
 
-  /** onnxruntime's intra-op threads as chosen, in words. */
+  /** How the step runs, as chosen: onnxruntime's intra-op threads or the lanes, in words. */
   get threading(): string {
     return this.runner.threading;
   }

@@ -21,6 +21,8 @@ export interface StepResult {
    * trained; undefined for the others (batch-norm statistics, the EMA generator).
    */
   moments: (Float32Array | undefined)[];
+  /** The onnx engine's threads or lanes as it chose them, in words. */
+  threading?: string;
 }
 
 /** The real batch oneTrainingStep trains on: N(0, 1) values from a fixed seed. */
@@ -43,8 +45,9 @@ export interface TrainingStepOptions extends Partial<StepConfig> {
   lrDecay?: boolean;
   /** The tfjs engine (GanStep on the active backend, the default) or the onnx engine (captured on it). */
   engine?: 'tfjs' | 'onnx';
-  /** The onnx engine's onnxruntime threads (default: its choice) and execution providers (default: the CPU). */
+  /** The onnx engine's onnxruntime threads or lanes (default: its choice) and execution providers (default: the CPU). */
   threads?: number;
+  lanes?: number;
   providers?: string[];
 }
 
@@ -63,6 +66,7 @@ export async function oneTrainingStep(
     loss = 'bce',
     labelSmoothing = 0,
     threads,
+    lanes,
     providers,
     ...options
   }: TrainingStepOptions = {},
@@ -99,6 +103,7 @@ export async function oneTrainingStep(
     engine === 'onnx'
       ? await OnnxStep.create(new GanStep(state, gan, config, new Rng(11)), stepper, real, labels, {
           threads,
+          lanes,
           providers,
         })
       : stepper;
@@ -124,10 +129,11 @@ export async function oneTrainingStep(
     variables.map(async (v) => (await momentOf.get(v)?.data()) as Float32Array | undefined),
   );
   tf.dispose([real, ...(labels ? [labels] : [])]);
+  const threading = runner instanceof OnnxStep ? runner.threading : undefined;
   if (runner !== stepper) await runner.dispose();
   stepper.dispose();
   disposeTrainingState(state);
-  return { losses: curve[steps - 1], curve, weights, moments };
+  return { losses: curve[steps - 1], curve, weights, moments, threading };
 }
 
 /**

@@ -97,6 +97,23 @@ test('the onnx engine gives the same losses on one onnxruntime thread as on two 
   assert.deepEqual(single.weights, double.weights);
 });
 
+const LANE_CASES: [string, number, TrainingStepOptions][] = [
+  ['dcgan', 8, { steps: 2, emaDecay: 0.99 }],
+  ['cdcgan-projection', 8, { r1Gamma: 0.5, spectralNorm: true, loss: 'hinge' }],
+  ['pacgan-2d', 16, { pack: 4, steps: 2 }],
+];
+
+for (const [preset, batch, options] of LANE_CASES) {
+  test(`${preset} with ${JSON.stringify(options)}: the step split over two lanes gives the same losses and weights as one thread`, async () => {
+    await selectBackend('wasm');
+    const single = await oneTrainingStep(getPreset(preset), batch, { ...options, engine: 'onnx', threads: 1 });
+    const split = await oneTrainingStep(getPreset(preset), batch, { ...options, engine: 'onnx', lanes: 2 });
+    assert.match(split.threading ?? '', /^2 lanes \(\d+ \+ \d+ segments\)$/);
+    assert.deepEqual(split.curve, single.curve);
+    assert.deepEqual(split.weights, single.weights);
+  });
+}
+
 test("the dropout uniforms fed to the graph are tfjs's own randomUniform, number for number", async () => {
   await selectBackend('wasm');
   for (const seed of [0, 31, 1234567]) {

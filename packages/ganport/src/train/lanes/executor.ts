@@ -1,0 +1,341 @@
+/**
+ * Runs a step graph on several lanes: the main thread's and worker threads', each segment of the
+ * plan (plan.ts) as its own one-thread onnxruntime session. `run` has OrtSession's signature, so the
+ * engine can time it against one session and keep the faster.
+ */
+import { Worker } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import { DataType, type DataTypeCode, makeValueInfo } from '../../onnx/builder.js';
+import { decodeModel, encodeModel, type ModelProto, type NodeProto, type ValueInfoProto } from '../../onnx/proto.js';
+
+import type { CapturedGraph, GraphTensor } from '../../tfjs/capture.js';
+import { type Feed, OrtSession } from '../../tfjs/ort-session.js';
+import { type LanePlan, type PlanNode, planLanes } from './plan.js';
+import {
+  awaitFlag,
+  byteSize,
+  CONTROL,
+  fail,
+  failureText,
+  type LaneDtype,
+  type LaneProgram,
+  raiseFlag,
+  runLane,
+  type SegmentStep,
+  STOP,
+  sharedSlot,
+  typedArray,
+  type ValueSpec,
+} from './program.js';
+import type { WorkerData } from './worker.js';
+
+/** Lanes are offered only where the plan promises at least this much off one lane's time. */
+const WORTHWHILE = 0.85;
+/** The cost model's rates (this project's 2-vCPU machine, onnxruntime 1.30 on one thread). */
+const COSTS = {
+  convFlopsPerUs: 80e3,
+  gemmFlopsPerUs: 100e3,
+  bytesPerUs: 50e3,
+  perNodeUs: 1.5,
+  copyBytesPerUs: 8e3,
+  syncUs: 40,
+  segmentUs: 40,
+};
+const ERROR_BYTES = 1024;
+const PRODUCTS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
+
+const ELEM_TYPES: Partial<Record<string, { dtype: LaneDtype; code: DataTypeCode }>> = {
+  float32: { dtype: 'float32', code: DataType.FLOAT },
+  int32: { dtype: 'int32', code: DataType.INT32 },
+  int64: { dtype: 'int64', code: DataType.INT64 },
+  bool: { dtype: 'bool', code: DataType.BOOL },
+};
+
+export class LaneExecutor {
+  private step = 0;
+  private broken = false;
+  private readonly control: Int32Array;
+  private readonly message: Uint8Array;
+
+  private constructor(
+    readonly description: string,
+    private readonly main: LaneProgram,
+    private readonly sessions: OrtSession[],
+    /** The main lane's own arrays (graph inputs and outputs are the caller's, bound each run). */
+    private readonly arrays: Map<string, Feed['data']>,
+    private readonly slots: Map<string, Feed['data']>,
+    private readonly workers: Worker[],
+    /** Graph inputs the workers read, and graph outputs they make (copied through their slots). */
+    private readonly workerInputs: string[],
+    private readonly workerOutputs: string[],
+    /** Each worker lane's last segment: the step is done when they are. */
+    private readonly lastSegments: number[],
+    control: SharedArrayBuffer,
+    message: SharedArrayBuffer,
+  ) {
+    this.control = new Int32Array(control);
+    this.message = new Uint8Array(message);
+  }
+
+  /**
+   * The executor for `graph` on `lanes` lanes, split by `sources` (plan.ts); undefined where a value
+   * between segments has a type the lanes do not carry, or, unless `always`, where the plan would
+   * not be worth its hand-overs (small graphs).
+   */
+  static async create(
+    { model, inputs, outputs }: Pick<CapturedGraph, 'model' | 'inputs' | 'outputs'>,
+    { lanes, sources, always = false }: { lanes: number; sources: readonly string[]; always?: boolean },
+  ): Promise<LaneExecutor | undefined> {
+    const decoded = decodeModel(model);
+    const values = await valueSpecs(decoded, inputs);
+    if (!values) return undefined;
+    const nodes = decoded.graph.node;
+    const bytes = (name: string) => {
+      const spec = values.get(name);
+      return spec?.dtype ? byteSize(spec as ValueSpec) : 0;
+    };
+    const dims = new Map([...values].map(([name, spec]) => [name, spec.dims]));
+    for (const t of decoded.graph.initializer) dims.set(t.name, t.dims.map(Number));
+    const planNodes: PlanNode[] = nodes.map((n) => ({
+      inputs: n.input.filter((name) => name !== ''),
+      outputs: n.output,
+      cost: nodeCost(n, dims),
+      product: PRODUCTS.has(n.opType),
+    }));
+    const plan = planLanes(planNodes, {
+      lanes,
+      sources,
+      copyCost: (name) => bytes(name) / COSTS.copyBytesPerUs,
+      syncCost: COSTS.syncUs,
+      segmentCost: COSTS.segmentUs,
+      graphOutputs: new Set(outputs.map((o) => o.name)),
+    });
+    if (!always && plan.estimate > WORTHWHILE * plan.serial) return undefined;
+    return LaneExecutor.start(decoded, plan, values, inputs, outputs, lanes);
+  }
+
+  private static start(
+    model: ModelProto,
+    plan: LanePlan,
+    values: Map<string, ValueInfoSpec>,
+    inputs: GraphTensor[],
+    outputs: GraphTensor[],
+    lanes: number,
+  ): LaneExecutor | undefined {
+    const { segments } = plan;
+    const nodes = model.graph.node;
+    const initializers = new Map(model.graph.initializer.map((t) => [t.name, t]));
+    const graphInputs = new Set(inputs.map((i) => i.name));
+    const graphOutputs = new Set(outputs.map((o) => o.name));
+    // where each value is made: by the segment whose own (not copied) node makes it
+    const madeIn = new Map<string, number>();
+    const makes = segments.map((s) => new Set(s.nodes.flatMap((i) => nodes[i].output)));
+    for (const [k, s] of segments.entries()) {
+      const replicas = new Set(s.replicas);
+      for (const i of s.nodes) if (!replicas.has(i)) for (const o of nodes[i].output) madeIn.set(o, k);
+    }
+    const laneOf = (name: string) => (graphInputs.has(name) ? 0 : segments[madeIn.get(name)!].lane);
+    // the segments that read each value without making it
+    const readers = new Map<string, number[]>();
+    for (const [k, s] of segments.entries())
+      for (const name of new Set(s.nodes.flatMap((i) => nodes[i].input)))
+        if (name && !initializers.has(name) && !makes[k].has(name))
+          readers.set(name, [...(readers.get(name) ?? []), k]);
+
+    const crossing = new Set<string>();
+    const steps: SegmentStep[][] = Array.from({ length: lanes }, () => []);
+    for (const [k, s] of segments.entries()) {
+      const members = s.nodes.map((i) => nodes[i]);
+      const read = [...new Set(members.flatMap((n) => n.input))].filter((name) => name && !makes[k].has(name));
+      const segmentInputs = read.filter((name) => !initializers.has(name));
+      const segmentOutputs = [...makes[k]].filter(
+        (name) => madeIn.get(name) === k && (graphOutputs.has(name) || readers.has(name)),
+      );
+      const copyIn = segmentInputs.filter((name) => laneOf(name) !== s.lane);
+      const copyOut = segmentOutputs.filter(
+        (name) =>
+          (graphOutputs.has(name) && s.lane !== 0) ||
+          (readers.get(name) ?? []).some((r) => segments[r].lane !== s.lane),
+      );
+      for (const name of [...copyIn, ...copyOut]) crossing.add(name);
+      // a value crossing segments must have a type the lanes carry
+      if ([...segmentInputs, ...segmentOutputs].some((name) => !values.get(name)!.dtype)) return undefined;
+      const info = (name: string) => {
+        const spec = values.get(name)!;
+        return makeValueInfo(name, ELEM_TYPES[spec.dtype!]!.code, spec.dims);
+      };
+      const sub: ModelProto = {
+        ...model,
+        graph: {
+          name: `${model.graph.name}_segment_${k}`,
+          node: members,
+          initializer: read.filter((name) => initializers.has(name)).map((name) => initializers.get(name)!),
+          input: segmentInputs.map(info),
+          output: segmentOutputs.map(info),
+        },
+      };
+      steps[s.lane].push({
+        index: k,
+        model: encodeModel(sub),
+        waits: s.waits,
+        inputs: segmentInputs,
+        outputs: segmentOutputs,
+        copyIn,
+        copyOut,
+      });
+    }
+    // every value below is a segment's input or output: of a type the lanes carry (checked above)
+    const spec = (name: string) => values.get(name) as ValueSpec;
+    const programs = steps.map((laneSteps, lane): LaneProgram => {
+      const names = new Set(laneSteps.flatMap((s) => [...s.inputs, ...s.outputs]));
+      return {
+        lane,
+        steps: laneSteps,
+        values: Object.fromEntries([...names].map((n) => [n, values.get(n) as ValueSpec])),
+      };
+    });
+    const slotBuffers = new Map([...crossing].map((name) => [name, sharedSlot(spec(name))]));
+    const control = new SharedArrayBuffer(4 * (CONTROL.firstSegment + segments.length + lanes));
+    const message = new SharedArrayBuffer(ERROR_BYTES);
+    const controlWords = new Int32Array(control);
+    const readyWord = (lane: number) => CONTROL.firstSegment + segments.length + lane;
+    const workers = programs.slice(1).map((program) => {
+      const slots = Object.fromEntries(
+        [...crossing]
+          .filter((name) => name in program.values)
+          .map((name) => [name, { buffer: slotBuffers.get(name)!.buffer as SharedArrayBuffer, spec: spec(name) }]),
+      );
+      const data: WorkerData = { program, slots, control, message, ready: readyWord(program.lane) };
+      // a worker thread starts with its creator's floating-point flags: denormals are zero there too
+      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
+      worker.unref(); // an executor nobody disposed must not keep the process alive
+      return worker;
+    });
+    const main = programs[0];
+    const sessions = main.steps.map((s) => new OrtSession(s.model, { threads: 1 }));
+    const messageView = new Uint8Array(message);
+    try {
+      for (let lane = 1; lane < lanes; lane++)
+        awaitFlag(controlWords, readyWord(lane), 1, () => failureText(messageView));
+    } catch (error) {
+      Atomics.store(controlWords, CONTROL.step, STOP);
+      for (const w of workers) void w.terminate();
+      for (const s of sessions) s.dispose();
+      throw error;
+    }
+    const arrays = new Map(
+      Object.entries(main.values)
+        .filter(([name]) => !graphInputs.has(name) && !graphOutputs.has(name))
+        .map(([name, spec]) => [name, typedArray(spec)]),
+    );
+    const workerInputs = [...crossing].filter((name) => graphInputs.has(name));
+    const workerOutputs = [...crossing].filter((name) => graphOutputs.has(name) && laneOf(name) !== 0);
+    const lastSegments = programs.slice(1).flatMap((p) => (p.steps.length ? [p.steps[p.steps.length - 1].index] : []));
+    const counts = programs.map((p) => p.steps.length).join(' + ');
+    const description = `${lanes} lanes (${counts} segments)`;
+    return new LaneExecutor(
+      description,
+      main,
+      sessions,
+      arrays,
+      slotBuffers,
+      workers,
+      workerInputs,
+      workerOutputs,
+      lastSegments,
+      control,
+      message,
+    );
+  }
+
+  run(inputs: Feed[], outputs: Feed[]): void {
+    if (this.broken) throw new Error('the training lanes stopped after an error');
+    const failure = () => failureText(this.message);
+    const arrays = new Map(this.arrays);
+    for (const f of [...inputs, ...outputs]) arrays.set(f.name, f.data);
+    const step = ++this.step;
+    try {
+      for (const name of this.workerInputs) copyInto(this.slots.get(name)!, arrays.get(name)!);
+      raiseFlag(this.control, CONTROL.step, step);
+      runLane(this.main, this.sessions, arrays, this.slots, this.control, step, failure);
+      for (const k of this.lastSegments) awaitFlag(this.control, CONTROL.firstSegment + k, step, failure);
+      for (const name of this.workerOutputs) copyInto(arrays.get(name)!, this.slots.get(name)!);
+    } catch (error) {
+      this.broken = true;
+      fail(this.control, this.message, error);
+      throw error;
+    }
+  }
+
+  dispose(): void {
+    Atomics.store(this.control, CONTROL.step, STOP);
+    Atomics.notify(this.control, CONTROL.step);
+    for (const w of this.workers) void w.terminate();
+    for (const s of this.sessions) s.dispose();
+  }
+}
+
+const size = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
+
+function copyInto(to: Feed['data'], from: Feed['data']): void {
+  (to as Float32Array).set(from as Float32Array);
+}
+
+/** A value's type (undefined: one the lanes do not carry, such as int64) and shape. */
+type ValueInfoSpec = { dtype: LaneDtype | undefined; dims: number[] };
+
+/**
+ * Every value's type and shape, as onnxruntime infers them for a graph with every node output
+ * declared an output (the capture knows the graph inputs' shapes, not those of the values between
+ * its nodes); undefined where a shape is not static.
+ */
+async function valueSpecs(model: ModelProto, inputs: GraphTensor[]): Promise<Map<string, ValueInfoSpec> | undefined> {
+  const probe: ModelProto = {
+    ...model,
+    graph: {
+      ...model.graph,
+      output: model.graph.node.flatMap((n) => n.output.map((name) => ({ name }) as ValueInfoProto)),
+    },
+  };
+  const session = await ort.InferenceSession.create(encodeModel(probe), {
+    graphOptimizationLevel: 'disabled',
+    logSeverityLevel: 3,
+    // as every session of the engine's (ort-session.ts): the first of a process sets the thread's flags
+    extra: { session: { set_denormal_as_zero: '1' } },
+  });
+  try {
+    const specs = new Map<string, ValueInfoSpec>(inputs.map((i) => [i.name, { dtype: i.dtype, dims: i.shape }]));
+    for (const output of session.outputMetadata) {
+      const type = output.isTensor ? ELEM_TYPES[output.type] : undefined;
+      if (!output.isTensor || output.shape.some((d) => typeof d !== 'number')) return undefined;
+      specs.set(output.name, { dtype: type?.dtype, dims: output.shape as number[] });
+    }
+    return specs;
+  } finally {
+    await session.release();
+  }
+}
+
+/** About how many µs `node` takes on one thread: multiply-adds for the matrix products, bytes for the rest. */
+function nodeCost(node: NodeProto, dims: Map<string, number[]>): number {
+  const shape = (name: string) => dims.get(name) ?? [1];
+  const out = size(shape(node.output[0]));
+  const w = shape(node.input[1] ?? '');
+  switch (node.opType) {
+    case 'Conv':
+      return (2 * out * size(w.slice(1))) / COSTS.convFlopsPerUs;
+    case 'ConvTranspose':
+      return (2 * size(shape(node.input[0])) * size(w.slice(1))) / COSTS.convFlopsPerUs;
+    case 'Gemm':
+    case 'MatMul': {
+      const a = shape(node.input[0]);
+      const transA = node.attribute.some((at) => at.name === 'transA' && Number(at.i) === 1);
+      const k = node.opType === 'Gemm' && transA ? a[0] : a[a.length - 1];
+      return (2 * out * k) / COSTS.gemmFlopsPerUs;
+    }
+    default: {
+      const elements = [...node.input, ...node.output].reduce((sum, name) => sum + (name ? size(shape(name)) : 0), 0);
+      return (4 * elements) / COSTS.bytesPerUs + COSTS.perNodeUs;
+    }
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * A worker thread's lane: one onnxruntime session (one thread) per segment, run step after step as
+ * the main thread raises the step word, until it is set to STOP.
+ */
+import { workerData } from 'node:worker_threads';
+import { OrtSession } from '../../tfjs/ort-session.js';
+import {
+  CONTROL,
+  fail,
+  failureText,
+  type LaneProgram,
+  raiseFlag,
+  runLane,
+  STOP,
+  typedArray,
+  type ValueSpec,
+} from './program.js';
+
+export interface WorkerData {
+  program: LaneProgram;
+  slots: Record<string, { buffer: SharedArrayBuffer; spec: ValueSpec }>;
+  control: SharedArrayBuffer;
+  message: SharedArrayBuffer;
+  /** Control word the worker raises to 1 once its sessions are loaded. */
+  ready: number;
+}
+
+const { program, slots, control: controlBuffer, message: messageBuffer, ready } = workerData as WorkerData;
+const control = new Int32Array(controlBuffer);
+const message = new Uint8Array(messageBuffer);
+const failure = () => failureText(message);
+try {
+  const sessions = program.steps.map((s) => new OrtSession(s.model, { threads: 1 }));
+  const arrays = new Map(Object.entries(program.values).map(([name, spec]) => [name, typedArray(spec)]));
+  const shared = new Map(Object.entries(slots).map(([name, { buffer, spec }]) => [name, typedArray(spec, buffer)]));
+  raiseFlag(control, ready, 1);
+  for (let last = 0; ; ) {
+    while (Atomics.load(control, CONTROL.step) === last) Atomics.wait(control, CONTROL.step, last);
+    const step = Atomics.load(control, CONTROL.step);
+    if (step === STOP) break;
+    runLane(program, sessions, arrays, shared, control, step, failure);
+    last = step;
+  }
+  for (const session of sessions) session.dispose();
+} catch (error) {
+  if (Atomics.load(control, CONTROL.step) !== STOP) fail(control, message, error);
+}
