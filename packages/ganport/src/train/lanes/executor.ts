@@ -13,10 +13,13 @@ import { type Feed, OrtSession } from '../../tfjs/ort-session.js';
 import { type LanePlan, type PlanNode, planLanes } from './plan.js';
 import {
   awaitFlag,
+  awaitWord,
   byteSize,
   CONTROL,
   fail,
   failureText,
+  LANE_DONE,
+  LANE_READY,
   type LaneDtype,
   type LaneProgram,
   raiseFlag,
@@ -64,7 +67,8 @@ export class LaneExecutor {
     /** The main lane's own arrays (graph inputs and outputs are the caller's, bound each run). */
     private readonly arrays: Map<string, Feed['data']>,
     private readonly slots: Map<string, Feed['data']>,
-    private readonly workers: Worker[],
+    /** Each worker lane's state word (LANE_READY, LANE_DONE). */
+    private readonly workerStates: number[],
     /** Graph inputs the workers read, and graph outputs they make (copied through their slots). */
     private readonly workerInputs: string[],
     private readonly workerOutputs: string[],
@@ -198,28 +202,26 @@ export class LaneExecutor {
     const control = new SharedArrayBuffer(4 * (CONTROL.firstSegment + segments.length + lanes));
     const message = new SharedArrayBuffer(ERROR_BYTES);
     const controlWords = new Int32Array(control);
-    const readyWord = (lane: number) => CONTROL.firstSegment + segments.length + lane;
-    const workers = programs.slice(1).map((program) => {
+    const stateWord = (lane: number) => CONTROL.firstSegment + segments.length + lane;
+    for (const program of programs.slice(1)) {
       const slots = Object.fromEntries(
         [...crossing]
           .filter((name) => name in program.values)
           .map((name) => [name, { buffer: slotBuffers.get(name)!.buffer as SharedArrayBuffer, spec: spec(name) }]),
       );
-      const data: WorkerData = { program, slots, control, message, ready: readyWord(program.lane) };
+      const data: WorkerData = { program, slots, control, message, state: stateWord(program.lane) };
       // a worker thread starts with its creator's floating-point flags: denormals are zero there too
       const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
       worker.unref(); // an executor nobody disposed must not keep the process alive
-      return worker;
-    });
+    }
     const main = programs[0];
     const sessions = main.steps.map((s) => new OrtSession(s.model, { threads: 1 }));
     const messageView = new Uint8Array(message);
+    const stateWords = programs.slice(1).map((p) => stateWord(p.lane));
     try {
-      for (let lane = 1; lane < lanes; lane++)
-        awaitFlag(controlWords, readyWord(lane), 1, () => failureText(messageView));
+      for (const word of stateWords) awaitFlag(controlWords, word, LANE_READY, () => failureText(messageView));
     } catch (error) {
-      Atomics.store(controlWords, CONTROL.step, STOP);
-      for (const w of workers) void w.terminate();
+      stopWorkers(controlWords, stateWords);
       for (const s of sessions) s.dispose();
       throw error;
     }
@@ -239,7 +241,7 @@ export class LaneExecutor {
       sessions,
       arrays,
       slotBuffers,
-      workers,
+      stateWords,
       workerInputs,
       workerOutputs,
       lastSegments,
@@ -261,21 +263,36 @@ export class LaneExecutor {
       for (const k of this.lastSegments) awaitFlag(this.control, CONTROL.firstSegment + k, step, failure);
       for (const name of this.workerOutputs) copyInto(arrays.get(name)!, this.slots.get(name)!);
     } catch (error) {
+      // the other lanes give up at their next wait; they end before the error goes on (a process
+      // that exits while a worker is inside onnxruntime aborts)
       this.broken = true;
       fail(this.control, this.message, error);
+      stopWorkers(this.control, this.workerStates);
       throw error;
     }
   }
 
+  /** Stops the workers and waits for them to release their sessions; releases the main lane's. */
   dispose(): void {
-    Atomics.store(this.control, CONTROL.step, STOP);
-    Atomics.notify(this.control, CONTROL.step);
-    for (const w of this.workers) void w.terminate();
+    stopWorkers(this.control, this.workerStates);
     for (const s of this.sessions) s.dispose();
   }
 }
 
 const size = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
+
+/** How long dispose waits for a worker to end (it may be finishing a segment); it is unref'd either way. */
+const WORKER_STOP_MS = 10_000;
+
+/**
+ * Tells the workers to stop and waits until each has released its sessions. They end by themselves:
+ * `Worker.terminate` while a worker is inside onnxruntime's native code aborts the whole process.
+ */
+function stopWorkers(control: Int32Array, states: number[]): void {
+  Atomics.store(control, CONTROL.step, STOP);
+  Atomics.notify(control, CONTROL.step);
+  for (const word of states) awaitWord(control, word, LANE_DONE, WORKER_STOP_MS);
+}
 
 function copyInto(to: Feed['data'], from: Feed['data']): void {
   (to as Float32Array).set(from as Float32Array);

@@ -39,6 +39,9 @@ export interface LaneProgram {
 export const CONTROL = { step: 0, failed: 1, firstSegment: 2 } as const;
 /** ctrl[step] set to this stops the workers. */
 export const STOP = -1;
+/** A worker lane's state word: its sessions loaded, then released (the worker is ending). */
+export const LANE_READY = 1;
+export const LANE_DONE = 2;
 /** Spins before sleeping on a flag: a lane is usually waiting for a segment that is about to end. */
 const SPINS = 2000;
 
@@ -64,6 +67,16 @@ export function awaitFlag(control: Int32Array, index: number, step: number, fail
     if (Atomics.load(control, CONTROL.step) === STOP) throw new Error('the lanes were stopped');
     if (spin > SPINS) Atomics.wait(control, index, Atomics.load(control, index), 20);
   }
+}
+
+/** Waits, at most `ms`, until control word `index` reaches `value`, whatever the other words say. */
+export function awaitWord(control: Int32Array, index: number, value: number, ms: number): boolean {
+  const deadline = performance.now() + ms;
+  for (let now = performance.now(); Atomics.load(control, index) < value; now = performance.now()) {
+    if (now > deadline) return false;
+    Atomics.wait(control, index, Atomics.load(control, index), deadline - now);
+  }
+  return true;
 }
 
 export function raiseFlag(control: Int32Array, index: number, step: number): void {

@@ -1,6 +1,7 @@
 /**
  * A worker thread's lane: one onnxruntime session (one thread) per segment, run step after step as
- * the main thread raises the step word, until it is set to STOP.
+ * the main thread raises the step word, until it is set to STOP; then the worker releases its
+ * sessions and ends.
  */
 import { workerData } from 'node:worker_threads';
 import { OrtSession } from '../../tfjs/ort-session.js';
@@ -8,6 +9,8 @@ import {
   CONTROL,
   fail,
   failureText,
+  LANE_DONE,
+  LANE_READY,
   type LaneProgram,
   raiseFlag,
   runLane,
@@ -21,19 +24,20 @@ export interface WorkerData {
   slots: Record<string, { buffer: SharedArrayBuffer; spec: ValueSpec }>;
   control: SharedArrayBuffer;
   message: SharedArrayBuffer;
-  /** Control word the worker raises to 1 once its sessions are loaded. */
-  ready: number;
+  /** The control word the worker raises to LANE_READY once its sessions are loaded, to LANE_DONE once released. */
+  state: number;
 }
 
-const { program, slots, control: controlBuffer, message: messageBuffer, ready } = workerData as WorkerData;
+const { program, slots, control: controlBuffer, message: messageBuffer, state } = workerData as WorkerData;
 const control = new Int32Array(controlBuffer);
 const message = new Uint8Array(messageBuffer);
 const failure = () => failureText(message);
+const sessions: OrtSession[] = [];
 try {
-  const sessions = program.steps.map((s) => new OrtSession(s.model, { threads: 1 }));
+  for (const s of program.steps) sessions.push(new OrtSession(s.model, { threads: 1 }));
   const arrays = new Map(Object.entries(program.values).map(([name, spec]) => [name, typedArray(spec)]));
   const shared = new Map(Object.entries(slots).map(([name, { buffer, spec }]) => [name, typedArray(spec, buffer)]));
-  raiseFlag(control, ready, 1);
+  raiseFlag(control, state, LANE_READY);
   for (let last = 0; ; ) {
     while (Atomics.load(control, CONTROL.step) === last) Atomics.wait(control, CONTROL.step, last);
     const step = Atomics.load(control, CONTROL.step);
@@ -41,7 +45,10 @@ try {
     runLane(program, sessions, arrays, shared, control, step, failure);
     last = step;
   }
-  for (const session of sessions) session.dispose();
 } catch (error) {
   if (Atomics.load(control, CONTROL.step) !== STOP) fail(control, message, error);
+} finally {
+  // released here, by the worker itself: terminating a worker inside onnxruntime's native code aborts the process
+  for (const session of sessions) session.dispose();
+  raiseFlag(control, state, LANE_DONE);
 }
