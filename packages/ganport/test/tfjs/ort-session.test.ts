@@ -3,18 +3,25 @@
  * OrtSession, so its flush-to-zero setting is the one onnxruntime gives this process's main thread.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { makeNode, makeValueInfo } from '../../src/onnx/builder.js';
 import { OnnxGraph } from '../../src/onnx/graph.js';
 import { DEFAULT_OPSET } from '../../src/onnx/opsets.js';
 import { encodeModel } from '../../src/onnx/proto.js';
 import { OrtSession } from '../../src/tfjs/ort-session.js';
 
-test('sessions compute denormals as zero: made (flush to zero) or read (denormals are zero)', () => {
+/** A session computing y = x · scale over 4 floats. */
+function multiplier(): OrtSession {
   const g = new OnnxGraph(DEFAULT_OPSET);
   g.nodes.push(makeNode('Mul', ['x', 'scale'], ['y']));
   const info = (name: string) => makeValueInfo(name, 1, [4]);
-  const session = new OrtSession(encodeModel(g.toModel('denormals', [info('x'), info('scale')], [info('y')])));
+  return new OrtSession(encodeModel(g.toModel('denormals', [info('x'), info('scale')], [info('y')])));
+}
+
+test('sessions compute denormals as zero: made (flush to zero) or read (denormals are zero)', () => {
+  const session = multiplier();
   // written as bits: made here, after the session, a float32 denormal would already be zero (below)
   const fromBits = (...bits: number[]) => new Float32Array(Uint32Array.from(bits).buffer);
   // the smallest normal float32 × 0.5 = a denormal; a denormal (2^-128) × 1; two products that stay normal
@@ -34,4 +41,17 @@ test('sessions compute denormals as zero: made (flush to zero) or read (denormal
   // onnxruntime set the flags on this thread when the process's first session was made: JavaScript too
   assert.equal(Math.fround(smallestNormal * Number(scale[0])), 0);
   session.dispose();
+});
+
+test("a thread started after the first session inherits the flags (the lanes' worker computes as the main thread)", async () => {
+  multiplier().dispose();
+  const worker = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     const smallestNormal = new Float32Array(new Uint32Array([0x00800000]).buffer)[0];
+     parentPort.postMessage(Math.fround(smallestNormal * 0.5));`,
+    { eval: true },
+  );
+  const [half] = await once(worker, 'message');
+  assert.equal(half, 0);
+  await worker.terminate();
 });
