@@ -7,7 +7,6 @@ import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { DataType, type DataTypeCode, makeValueInfo } from '../../onnx/builder.js';
 import { decodeModel, encodeModel, type ModelProto, type NodeProto, type ValueInfoProto } from '../../onnx/proto.js';
-
 import type { CapturedGraph, GraphTensor } from '../../tfjs/capture.js';
 import { type Feed, OrtSession } from '../../tfjs/ort-session.js';
 import { type LanePlan, type PlanNode, planLanes } from './plan.js';
@@ -16,6 +15,7 @@ import {
   awaitWord,
   byteSize,
   CONTROL,
+  copy,
   fail,
   failureText,
   LANE_DONE,
@@ -257,11 +257,11 @@ export class LaneExecutor {
     for (const f of [...inputs, ...outputs]) arrays.set(f.name, f.data);
     const step = ++this.step;
     try {
-      for (const name of this.workerInputs) copyInto(this.slots.get(name)!, arrays.get(name)!);
+      for (const name of this.workerInputs) copy(arrays.get(name)!, this.slots.get(name)!);
       raiseFlag(this.control, CONTROL.step, step);
       runLane(this.main, this.sessions, arrays, this.slots, this.control, step, failure);
       for (const k of this.lastSegments) awaitFlag(this.control, CONTROL.firstSegment + k, step, failure);
-      for (const name of this.workerOutputs) copyInto(arrays.get(name)!, this.slots.get(name)!);
+      for (const name of this.workerOutputs) copy(this.slots.get(name)!, arrays.get(name)!);
     } catch (error) {
       // the other lanes give up at their next wait; they end before the error goes on (a process
       // that exits while a worker is inside onnxruntime aborts)
@@ -292,10 +292,6 @@ function stopWorkers(control: Int32Array, states: number[]): void {
   Atomics.store(control, CONTROL.step, STOP);
   Atomics.notify(control, CONTROL.step);
   for (const word of states) awaitWord(control, word, LANE_DONE, WORKER_STOP_MS);
-}
-
-function copyInto(to: Feed['data'], from: Feed['data']): void {
-  (to as Float32Array).set(from as Float32Array);
 }
 
 /** A value's type (undefined: one the lanes do not carry, such as int64) and shape. */

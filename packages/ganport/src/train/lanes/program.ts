@@ -97,8 +97,8 @@ export function failureText(message: Uint8Array): string {
   return `a training lane failed: ${new TextDecoder().decode(message.slice(0, end < 0 ? undefined : end))}`;
 }
 
-/** A lane's sessions, one per segment, with the arrays they read and write. */
-export interface LaneSessions {
+/** What runs a segment (an OrtSession). */
+export interface SegmentSession {
   run(inputs: Feed[], outputs: Feed[]): void;
 }
 
@@ -108,7 +108,7 @@ export interface LaneSessions {
  */
 export function runLane(
   program: LaneProgram,
-  sessions: LaneSessions[],
+  sessions: SegmentSession[],
   arrays: Map<string, Feed['data']>,
   slots: Map<string, Feed['data']>,
   control: Int32Array,
@@ -125,6 +125,7 @@ export function runLane(
   }
 }
 
-function copy(from: Feed['data'], to: Feed['data']): void {
+/** Copies a value between a lane's own array and its shared slot (the same type and length). */
+export function copy(from: Feed['data'], to: Feed['data']): void {
   (to as Float32Array).set(from as Float32Array);
 }
