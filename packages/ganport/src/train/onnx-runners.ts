@@ -15,7 +15,7 @@ import { OnnxGraph } from '../onnx/graph.js';
 import { DEFAULT_OPSET } from '../onnx/opsets.js';
 import { encodeModel } from '../onnx/proto.js';
 import type { CapturedGraph, GraphTensor } from '../tfjs/capture.js';
-import { ONNX_DTYPE } from '../tfjs/onnx-kernels/index.js';
+import { ONNX_DTYPE, size } from '../tfjs/onnx-kernels/index.js';
 import { type Feed, OrtSession, type SessionOptions } from '../tfjs/ort-session.js';
 import { LaneExecutor } from './lanes/executor.js';
 
@@ -62,7 +62,7 @@ export function createRunner(
 const stateOutputs = (train: CapturedGraph) => new Map([...train.updated].map(([name, output]) => [output, name]));
 
 export const zeros = (t: GraphTensor): Buffer => {
-  const n = t.shape.reduce((a, b) => a * b, 1);
+  const n = size(t.shape);
   return t.dtype === 'float32' ? new Float32Array(n) : t.dtype === 'int32' ? new Int32Array(n) : new Uint8Array(n);
 };
 
@@ -207,7 +207,6 @@ class HostRunner implements GraphRunner {
     for (const executor of executors) for (let i = 0; i < TRIAL_WARM_UP_RUNS; i++) executor.run(feeds, fetches);
     for (let round = 0; round < THREAD_TRIAL_ROUNDS; round++)
       for (const [i, executor] of executors.entries()) {
-        if (process.env.DOUBLE) executor.run(feeds, fetches);
         const t0 = performance.now();
         executor.run(feeds, fetches);
         times[i].push(performance.now() - t0);

@@ -17,6 +17,7 @@
 import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
 import { type CapturedGraph, captureGraph } from '../tfjs/capture.js';
+import { size } from '../tfjs/onnx-kernels/index.js';
 import type { Adam } from './adam.js';
 import { type Buffer, createRunner, type GraphRunner } from './onnx-runners.js';
 import {
@@ -185,8 +186,6 @@ function stepFeeds(real: tf.Tensor, realLabels: tf.Tensor | undefined, draws: St
   };
   return new Map(Object.entries(values).filter((e): e is [string, Buffer] => e[1] !== undefined));
 }
-
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** The variables a step reads and updates, named: both models, the EMA generator, both optimizers. */
 function stateVariables(stepper: GanStep): { name: string; variable: tf.Variable }[] {

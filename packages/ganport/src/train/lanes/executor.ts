@@ -8,6 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { DataType, type DataTypeCode, makeValueInfo } from '../../onnx/builder.js';
 import { decodeModel, encodeModel, type ModelProto, type NodeProto, type ValueInfoProto } from '../../onnx/proto.js';
 import type { CapturedGraph, GraphTensor } from '../../tfjs/capture.js';
+import { ONNX_DTYPE, size } from '../../tfjs/onnx-kernels/index.js';
 import { type Feed, OrtSession } from '../../tfjs/ort-session.js';
 import { type LanePlan, type PlanNode, planLanes } from './plan.js';
 import {
@@ -47,12 +48,9 @@ const COSTS = {
 const ERROR_BYTES = 1024;
 const PRODUCTS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 
-const ELEM_TYPES: Partial<Record<string, { dtype: LaneDtype; code: DataTypeCode }>> = {
-  float32: { dtype: 'float32', code: DataType.FLOAT },
-  int32: { dtype: 'int32', code: DataType.INT32 },
-  int64: { dtype: 'int64', code: DataType.INT64 },
-  bool: { dtype: 'bool', code: DataType.BOOL },
-};
+/** The types a value crossing segments may have: the capture's, and int64 (labels cast for a Gather). */
+const LANE_CODES: Record<LaneDtype, DataTypeCode> = { ...ONNX_DTYPE, int64: DataType.INT64 };
+const laneDtype = (type: string): LaneDtype | undefined => (type in LANE_CODES ? (type as LaneDtype) : undefined);
 
 export class LaneExecutor {
   private step = 0;
@@ -166,7 +164,7 @@ export class LaneExecutor {
       if ([...segmentInputs, ...segmentOutputs].some((name) => !values.get(name)!.dtype)) return undefined;
       const info = (name: string) => {
         const spec = values.get(name)!;
-        return makeValueInfo(name, ELEM_TYPES[spec.dtype!]!.code, spec.dims);
+        return makeValueInfo(name, LANE_CODES[spec.dtype!], spec.dims);
       };
       const sub: ModelProto = {
         ...model,
@@ -279,8 +277,6 @@ export class LaneExecutor {
   }
 }
 
-const size = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
-
 /** How long dispose waits for a worker to end (it may be finishing a segment); it is unref'd either way. */
 const WORKER_STOP_MS = 10_000;
 
@@ -319,9 +315,8 @@ async function valueSpecs(model: ModelProto, inputs: GraphTensor[]): Promise<Map
   try {
     const specs = new Map<string, ValueInfoSpec>(inputs.map((i) => [i.name, { dtype: i.dtype, dims: i.shape }]));
     for (const output of session.outputMetadata) {
-      const type = output.isTensor ? ELEM_TYPES[output.type] : undefined;
       if (!output.isTensor || output.shape.some((d) => typeof d !== 'number')) return undefined;
-      specs.set(output.name, { dtype: type?.dtype, dims: output.shape as number[] });
+      specs.set(output.name, { dtype: laneDtype(output.type), dims: output.shape as number[] });
     }
     return specs;
   } finally {

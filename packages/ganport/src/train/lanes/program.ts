@@ -5,6 +5,7 @@
  * onnxruntime-node's binding refuses typed arrays on a SharedArrayBuffer, so each lane feeds its
  * sessions from arrays of its own and copies values in from, and out to, the shared slots.
  */
+import { size } from '../../tfjs/onnx-kernels/index.js';
 import type { Feed } from '../../tfjs/ort-session.js';
 
 export type LaneDtype = 'float32' | 'int32' | 'int64' | 'bool';
@@ -48,13 +49,11 @@ const SPINS = 2000;
 const ARRAY_TYPES = { float32: Float32Array, int32: Int32Array, int64: BigInt64Array, bool: Uint8Array };
 
 export function typedArray(spec: ValueSpec, buffer?: SharedArrayBuffer): Feed['data'] {
-  const n = spec.dims.reduce((a, b) => a * b, 1);
   const Type = ARRAY_TYPES[spec.dtype];
-  return buffer ? new Type(buffer as unknown as ArrayBuffer, 0, n) : new Type(n);
+  return buffer ? new Type(buffer as unknown as ArrayBuffer, 0, size(spec.dims)) : new Type(size(spec.dims));
 }
 
-export const byteSize = (spec: ValueSpec): number =>
-  spec.dims.reduce((a, b) => a * b, 1) * ARRAY_TYPES[spec.dtype].BYTES_PER_ELEMENT;
+export const byteSize = (spec: ValueSpec): number => size(spec.dims) * ARRAY_TYPES[spec.dtype].BYTES_PER_ELEMENT;
 
 export function sharedSlot(spec: ValueSpec): Feed['data'] {
   return typedArray(spec, new SharedArrayBuffer(Math.max(8, byteSize(spec))));
