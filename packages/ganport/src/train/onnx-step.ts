@@ -12,13 +12,13 @@
  *
  * Randomness stays the run's: latents and labels are drawn by GanStep.draw in the same order as the
  * tfjs engine draws them, and each Dropout layer's uniforms are tfjs's own (seedrandom's alea from the
- * layer's seed), fed as inputs.
+ * layer's seed, alea-uniforms.ts), fed as inputs.
  */
 import * as tf from '@tensorflow/tfjs';
-import seedrandom from 'seedrandom';
 import { type CapturedGraph, captureGraph } from '../tfjs/capture.js';
 import { size } from '../tfjs/onnx-kernels/index.js';
 import type { Adam } from './adam.js';
+import { uniforms } from './alea-uniforms.js';
 import { type Buffer, createRunner, type GraphRunner } from './onnx-runners.js';
 import {
   emaDecayAt,
@@ -52,6 +52,8 @@ export class OnnxStep implements StepEngine {
   private readonly startIterations: number;
   private stepsRun = 0;
   private synced = true;
+  /** The Dropout inputs' arrays, refilled every step. */
+  private readonly dropoutUniforms = new Map<string, Float32Array>();
 
   private constructor(
     private readonly stepper: GanStep,
@@ -148,7 +150,11 @@ export class OnnxStep implements StepEngine {
     feeds.set('emaDecay', Float32Array.of(ema !== generator ? emaDecayAt(stepper.config.emaDecay, step) : 0));
     for (const input of this.train.inputs) {
       const layer = DROPOUT_INPUT.exec(input.name);
-      if (layer) feeds.set(input.name, uniforms(draws.dropoutSeeds[Number(layer[1])], size(input.shape)));
+      if (!layer) continue;
+      const count = size(input.shape);
+      const into = this.dropoutUniforms.get(input.name) ?? new Float32Array(count);
+      this.dropoutUniforms.set(input.name, into);
+      feeds.set(input.name, uniforms(draws.dropoutSeeds[Number(layer[1])], count, into));
     }
     const { dLoss, gLoss } = await this.runner.step(feeds);
     this.stepsRun++;
@@ -209,26 +215,6 @@ function stateVariables(stepper: GanStep): { name: string; variable: tf.Variable
 
 function stepInputs(t: StepTensors): { name: string; tensor: tf.Tensor }[] {
   return STEP_INPUTS.flatMap((name) => (t[name] ? [{ name, tensor: t[name]! }] : []));
-}
-
-/**
- * tfjs's randomUniform(shape, 0, 1, 'float32', seed): seedrandom's alea, seeded with the seed's string.
- * Alea's step is written out here on local variables, the same arithmetic as seedrandom's `next`
- * (so the same numbers, tested): called through seedrandom, the 600,000 uniforms of a dcgan step's
- * two Dropout layers took 3.3 ms of each 57 ms step in `ganport train` (a CPU profile of 200 steps).
- */
-export function uniforms(seed: number, count: number): Float32Array {
-  let { c, s0, s1, s2 } = seedrandom.alea(String(seed), { state: true }).state();
-  const values = new Float32Array(count);
-  for (let i = 0; i < count; i++) {
-    const t = 2091639 * s0 + c * 2.3283064365386963e-10; // 2^-32
-    s0 = s1;
-    s1 = s2;
-    c = t | 0;
-    s2 = t - c;
-    values[i] = s2;
-  }
-  return values;
 }
 
 function sameStart(values: ArrayLike<number>, start: Float32Array): boolean {
