@@ -24,8 +24,12 @@ export type Buffer = Float32Array | Int32Array | Uint8Array;
 export interface GraphRunner {
   /** How the step runs, as chosen, in words: "1 thread", "2 threads, spinning", "2 lanes (3 + 3 segments)". */
   readonly threading: string;
-  /** Runs the step graph on the state and `feeds` (the per-step inputs); the state moves on; returns the losses. */
-  step(feeds: Map<string, Buffer>): Promise<{ dLoss: number; gLoss: number }>;
+  /**
+   * Runs the step graph on the state and `feeds` (the per-step inputs); the state moves on; returns the
+   * losses. `whileWaiting` is called once during the step: while the main thread waits for other
+   * lanes' segments, or, where it never waits, right before or after running the graph.
+   */
+  step(feeds: Map<string, Buffer>, whileWaiting?: () => void): Promise<{ dLoss: number; gLoss: number }>;
   /** Runs the measurement graph on the state and `feeds`: [mean D(x), mean D(G(z))]. */
   measure(feeds: Map<string, Buffer>): Promise<Float32Array>;
   /** The state's current values on the host, by state name. */
@@ -68,9 +72,18 @@ export const zeros = (t: GraphTensor): Buffer => {
 
 /** What runs the step graph: one onnxruntime session, or the lanes. */
 interface StepExecutor {
-  run(inputs: Feed[], outputs: Feed[]): void;
+  run(inputs: Feed[], outputs: Feed[], whileWaiting?: () => void): void;
   dispose(): void;
 }
+
+/** One session as a step executor: the main thread runs the whole step, so it never waits for it. */
+const sessionExecutor = (session: OrtSession): StepExecutor => ({
+  run(inputs, outputs, whileWaiting) {
+    session.run(inputs, outputs);
+    whileWaiting?.();
+  },
+  dispose: () => session.dispose(),
+});
 
 interface Candidate {
   executor: StepExecutor;
@@ -117,9 +130,9 @@ class HostRunner implements GraphRunner {
     return runner;
   }
 
-  async step(feeds: Map<string, Buffer>): Promise<{ dLoss: number; gLoss: number }> {
+  async step(feeds: Map<string, Buffer>, whileWaiting?: () => void): Promise<{ dLoss: number; gLoss: number }> {
     const losses = { dLoss: new Float32Array(1), gLoss: new Float32Array(1) };
-    this.trainExecutor.run(this.inputs(this.train, feeds), this.fetches(losses, this.next));
+    this.trainExecutor.run(this.inputs(this.train, feeds), this.fetches(losses, this.next), whileWaiting);
     for (const name of this.train.updated.keys()) {
       const updated = this.next.get(name)!;
       this.next.set(name, this.current.get(name)!);
@@ -171,7 +184,7 @@ class HostRunner implements GraphRunner {
     const lanes = options.lanes ?? (Number(process.env.GANPORT_ORT_LANES) || undefined);
     const cores = cpus().length;
     const session = (c: SessionOptions): Candidate => ({
-      executor: new OrtSession(this.train.model, { ...c, providers: options.providers }),
+      executor: sessionExecutor(new OrtSession(this.train.model, { ...c, providers: options.providers })),
       threading: `${c.threads} thread${c.threads! > 1 ? 's' : ''}${c.spinning ? ', spinning' : ''}`,
       threads: c.threads!,
     });
@@ -282,8 +295,10 @@ class DeviceRunner implements GraphRunner {
     );
   }
 
-  async step(feeds: Map<string, Buffer>): Promise<{ dLoss: number; gLoss: number }> {
-    const results = await this.trainSession.run(this.inputs(this.train, feeds));
+  async step(feeds: Map<string, Buffer>, whileWaiting?: () => void): Promise<{ dLoss: number; gLoss: number }> {
+    const running = this.trainSession.run(this.inputs(this.train, feeds));
+    whileWaiting?.();
+    const results = await running;
     const next = new Map(this.state);
     for (const [name, output] of this.train.updated) {
       this.state.get(name)!.dispose(); // the last step's device buffer (or the first host tensor)

@@ -15,7 +15,7 @@
  * layer's seed, alea-uniforms.ts), fed as inputs.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type CapturedGraph, captureGraph } from '../tfjs/capture.js';
+import { type CapturedGraph, captureGraph, type GraphTensor } from '../tfjs/capture.js';
 import { size } from '../tfjs/onnx-kernels/index.js';
 import type { Adam } from './adam.js';
 import { uniforms } from './alea-uniforms.js';
@@ -52,8 +52,7 @@ export class OnnxStep implements StepEngine {
   private readonly startIterations: number;
   private stepsRun = 0;
   private synced = true;
-  /** The Dropout inputs' arrays, refilled every step. */
-  private readonly dropoutUniforms = new Map<string, Float32Array>();
+  private readonly dropout: DropoutFeeds;
 
   private constructor(
     private readonly stepper: GanStep,
@@ -64,6 +63,7 @@ export class OnnxStep implements StepEngine {
     this.variables = new Map(stateVariables(stepper).map(({ name, variable }) => [name, variable]));
     this.optimizers = [state.dOptimizer, state.gOptimizer];
     this.startIterations = state.dOptimizer.iterations;
+    this.dropout = new DropoutFeeds(train.inputs);
   }
 
   /**
@@ -148,15 +148,9 @@ export class OnnxStep implements StepEngine {
     feeds.set('lrD', Float32Array.of(dOptimizer.rate));
     feeds.set('lrG', Float32Array.of(gOptimizer.rate));
     feeds.set('emaDecay', Float32Array.of(ema !== generator ? emaDecayAt(stepper.config.emaDecay, step) : 0));
-    for (const input of this.train.inputs) {
-      const layer = DROPOUT_INPUT.exec(input.name);
-      if (!layer) continue;
-      const count = size(input.shape);
-      const into = this.dropoutUniforms.get(input.name) ?? new Float32Array(count);
-      this.dropoutUniforms.set(input.name, into);
-      feeds.set(input.name, uniforms(draws.dropoutSeeds[Number(layer[1])], count, into));
-    }
-    const { dLoss, gLoss } = await this.runner.step(feeds);
+    for (const [name, uniforms] of this.dropout.take(draws.dropoutSeeds)) feeds.set(name, uniforms);
+    const drawAhead = this.dropout.inputs.length ? () => this.dropout.drawAhead(stepper.nextDropoutSeeds()) : undefined;
+    const { dLoss, gLoss } = await this.runner.step(feeds, drawAhead);
     this.stepsRun++;
     this.synced = false;
     if (!measure) return undefined;
@@ -215,6 +209,46 @@ function stateVariables(stepper: GanStep): { name: string; variable: tf.Variable
 
 function stepInputs(t: StepTensors): { name: string; tensor: tf.Tensor }[] {
   return STEP_INPUTS.flatMap((name) => (t[name] ? [{ name, tensor: t[name]! }] : []));
+}
+
+/**
+ * The Dropout inputs' uniforms. Each step's are drawn while the step before runs (in the time the main
+ * thread waits for the lanes), from the next step's seeds peeked from a copy of the run's RNG; a step
+ * whose seeds turn out otherwise (something drew from the RNG between steps) draws its own.
+ */
+export class DropoutFeeds {
+  readonly inputs: { name: string; layer: number; count: number }[];
+  /** Arrays free to fill (holding the uniforms of `aheadSeeds`, when set), and those a step is reading. */
+  private free = new Map<string, Float32Array>();
+  private inUse = new Map<string, Float32Array>();
+  private aheadSeeds: number[] | undefined;
+
+  constructor(graphInputs: GraphTensor[]) {
+    this.inputs = graphInputs.flatMap(({ name, shape }) => {
+      const layer = DROPOUT_INPUT.exec(name);
+      return layer ? [{ name, layer: Number(layer[1]), count: size(shape) }] : [];
+    });
+    for (const { name, count } of this.inputs) {
+      this.free.set(name, new Float32Array(count));
+      this.inUse.set(name, new Float32Array(count));
+    }
+  }
+
+  /** This step's uniforms by input name, for the Dropout layers' `seeds`. */
+  take(seeds: number[]): Map<string, Float32Array> {
+    const ahead = this.aheadSeeds;
+    for (const { name, layer, count } of this.inputs)
+      if (ahead?.[layer] !== seeds[layer]) uniforms(seeds[layer], count, this.free.get(name));
+    [this.free, this.inUse] = [this.inUse, this.free];
+    this.aheadSeeds = undefined;
+    return this.inUse;
+  }
+
+  /** Draws the uniforms of the next step's `seeds` into the arrays the running step does not read. */
+  drawAhead(seeds: number[]): void {
+    for (const { name, layer, count } of this.inputs) uniforms(seeds[layer], count, this.free.get(name));
+    this.aheadSeeds = seeds;
+  }
 }
 
 function sameStart(values: ArrayLike<number>, start: Float32Array): boolean {

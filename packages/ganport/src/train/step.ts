@@ -9,7 +9,7 @@
  * the onnx engine (onnx-step.ts) records it once as ONNX graphs and runs those.
  */
 
-import type { Rng } from '@ganport/runtime';
+import { Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { LOGIT_LAYER } from '../presets/index.js';
 import '../tfjs/comparison-gradients.js';
@@ -104,6 +104,13 @@ export class GanStep implements StepEngine {
     const zG = this.noise();
     const fakeLabelsG = this.randomLabels();
     return { dropoutSeeds, zD, fakeLabelsD, zG, fakeLabelsG };
+  }
+
+  /** The dropout seeds the next `draw` will draw (drawn from a copy of the run's RNG, which stays as it is). */
+  nextDropoutSeeds(): number[] {
+    const copy = new Rng(0);
+    copy.state = this.rng.state;
+    return dropoutLayers(this.state.discriminator).map(() => copy.nextUint32());
   }
 
   /** Sets the Dropout layers' seeds and the EMA decay of step `step` before the step runs. */

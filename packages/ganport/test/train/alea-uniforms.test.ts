@@ -1,13 +1,16 @@
 /**
  * The dropout uniforms the onnx engine feeds are tfjs's own: randomUniform with the layer's seed, number
- * for number, however many are drawn (the fast path splits them into streams at jumped-ahead offsets).
+ * for number, however many are drawn (the fast path splits them into streams at jumped-ahead offsets),
+ * and drawn ahead for the next step without disturbing the running one.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { selectBackend } from '../../src/tfjs/backend.js';
+import { size } from '../../src/tfjs/onnx-kernels/index.js';
 import { uniforms } from '../../src/train/alea-uniforms.js';
+import { DropoutFeeds } from '../../src/train/onnx-step.js';
 
 const tfjsUniforms = (seed: number, count: number) =>
   tf.tidy(() => tf.randomUniform([count], 0, 1, 'float32', seed).dataSync() as Float32Array);
@@ -30,4 +33,23 @@ test("a dcgan Dropout layer's 401,408 uniforms, written into the caller's array"
     assert.deepEqual(into, tfjsUniforms(seed, into.length));
   }
   assert.equal(uniforms(5, 0).length, 0);
+});
+
+test("the onnx engine's Dropout feeds: drawn ahead into arrays the running step does not read, redrawn when the seeds differ", () => {
+  const inputs = [
+    { name: 'dropout/0/2x3x3x4', shape: [2, 3, 3, 4], dtype: 'float32' as const },
+    { name: 'dropout/1/2x5', shape: [2, 5], dtype: 'float32' as const },
+  ];
+  const feeds = new DropoutFeeds(inputs);
+  const expected = (seeds: number[]) =>
+    new Map(inputs.map(({ name, shape }, layer) => [name, uniforms(seeds[layer], size(shape))]));
+  const first = feeds.take([1, 2]);
+  assert.deepEqual(first, expected([1, 2]));
+  const reading = new Map([...first].map(([name, values]) => [name, values.slice()]));
+  feeds.drawAhead([3, 4]);
+  assert.deepEqual(first, reading, 'drawing ahead left the running step’s arrays alone');
+  assert.deepEqual(feeds.take([3, 4]), expected([3, 4]));
+  feeds.drawAhead([5, 6]);
+  // the run's RNG moved on in between: the second layer's seed is not the one drawn ahead
+  assert.deepEqual(feeds.take([5, 7]), expected([5, 7]));
 });

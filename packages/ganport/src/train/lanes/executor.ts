@@ -1,6 +1,6 @@
 /**
  * Runs a step graph on several lanes: the main thread's and worker threads', each segment of the
- * plan (plan.ts) as its own one-thread onnxruntime session. `run` has OrtSession's signature, so the
+ * plan (plan.ts) as its own one-thread onnxruntime session. `run` takes what OrtSession's does, so the
  * engine can time it against one session and keep the faster.
  */
 import { Worker } from 'node:worker_threads';
@@ -248,7 +248,11 @@ export class LaneExecutor {
     );
   }
 
-  run(inputs: Feed[], outputs: Feed[]): void {
+  /**
+   * Runs the step; `whileWaiting` is called once the main thread's own segments are done, while it
+   * would otherwise wait for the other lanes' (in a GAN step, the generator's update).
+   */
+  run(inputs: Feed[], outputs: Feed[], whileWaiting?: () => void): void {
     if (this.broken) throw new Error('the training lanes stopped after an error');
     const failure = () => failureText(this.message);
     const arrays = new Map(this.arrays);
@@ -258,6 +262,7 @@ export class LaneExecutor {
       for (const name of this.workerInputs) copy(arrays.get(name)!, this.slots.get(name)!);
       raiseFlag(this.control, CONTROL.step, step);
       runLane(this.main, this.sessions, arrays, this.slots, this.control, step, failure);
+      whileWaiting?.();
       for (const k of this.lastSegments) awaitFlag(this.control, CONTROL.firstSegment + k, step, failure);
       for (const name of this.workerOutputs) copy(this.slots.get(name)!, arrays.get(name)!);
     } catch (error) {
