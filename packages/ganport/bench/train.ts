@@ -126,7 +126,7 @@ async function benchmark({ preset, batch, pack }: Model, engine: 'tfjs' | 'onnx'
 /**
  * The fastest of `steps` steps, after a warm-up step (kernel setup, weight packing, ORT sessions)
  * unless `warmUp` is false (cpu: nothing to set up, and a DCGAN step takes minutes); and, on the onnx
- * engine, the onnxruntime threads it chose.
+ * engine, the onnxruntime threads it chose (its warm-up is its trial's steps, which take turns on each way).
  */
 async function bestStep(
   model: Model,
@@ -135,14 +135,13 @@ async function bestStep(
   warmUp: boolean,
 ): Promise<{ ms: number; threading?: string }> {
   const bench = await benchmark(model, engine);
-  if (warmUp) {
-    await bench.step(1);
-    await bench.sync();
-  }
+  const warmUpSteps = warmUp ? Math.max(1, bench.engine?.trialStepsLeft ?? 0) : 0;
+  for (let i = 0; i < warmUpSteps; i++) await bench.step(i + 1);
+  if (warmUp) await bench.sync();
   let best = Infinity;
   for (let i = 0; i < steps; i++) {
     const t0 = performance.now();
-    await bench.step(i + 2);
+    await bench.step(warmUpSteps + i + 1);
     await bench.sync();
     best = Math.min(best, performance.now() - t0);
   }

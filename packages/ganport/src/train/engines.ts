@@ -28,10 +28,14 @@ export async function createStepEngine(
     const t0 = performance.now();
     const engine = await OnnxStep.create(capturing, stepper, batch.x, batch.labels, {
       providers: backend.providers,
+      log,
     });
     const ms = Math.round(performance.now() - t0);
+    const threads = engine.trialStepsLeft
+      ? `${engine.threading} over the first ${engine.trialStepsLeft} steps`
+      : `on ${engine.threading}`;
     log(
-      `onnx engine: one step's ${engine.kernels} tfjs kernel calls captured as one graph (${ms} ms), onnxruntime on ${engine.threading}`,
+      `onnx engine: one step's ${engine.kernels} tfjs kernel calls captured as one graph (${ms} ms), onnxruntime ${threads}`,
     );
     return engine;
   } finally {

@@ -3,7 +3,7 @@
  * - HostRunner (the CPU, and GPU providers onnxruntime-node cannot hand device buffers to): the state
  *   is two sets of arrays in JavaScript, fed to the step graph and written by it in place, swapped
  *   every step; the native binding's synchronous `run` (see tfjs/ort-session.ts), on one session or
- *   split over lanes (lanes/executor.ts), whichever its trial finds faster.
+ *   split over lanes (lanes/executor.ts), whichever is faster over the run's first steps (the trial).
  * - DeviceRunner (WebGPU): the step graph's state outputs stay on the GPU (onnxruntime-node's
  *   `preferredOutputLocation: 'gpu-buffer'`) and are fed back as the next step's inputs; only the
  *   losses come back each step, and the state is downloaded when the trainer reads it.
@@ -22,8 +22,10 @@ import { LaneExecutor } from './lanes/executor.js';
 export type Buffer = Float32Array | Int32Array | Uint8Array;
 
 export interface GraphRunner {
-  /** How the step runs, as chosen, in words: "1 thread", "2 threads, spinning", "2 lanes (3 + 3 segments)". */
+  /** How the step runs, in words: "1 thread", "2 threads, spinning", "2 lanes (3 + 3 segments)"; "timing …" during the trial. */
   readonly threading: string;
+  /** Steps left before the trial has chosen how the step runs (0: chosen, or nothing to choose). */
+  readonly trialStepsLeft: number;
   /**
    * Runs the step graph on the state and `feeds` (the per-step inputs); the state moves on; returns the
    * losses. `whileWaiting` is called once during the step: while the main thread waits for other
@@ -45,6 +47,8 @@ export interface RunnerOptions {
   lanes?: number;
   /** The step graph's per-step inputs, by which the lanes split it (lanes/plan.ts). */
   sources?: readonly string[];
+  /** Reports the trial's choice. */
+  log?: (line: string) => void;
 }
 
 /** Providers whose outputs can stay on the device in onnxruntime-node 1.30. */
@@ -93,23 +97,74 @@ interface Candidate {
   threads: number;
 }
 
+/**
+ * The trial: the run's first steps take turns on each way to run the step (its warm-up steps, then its
+ * timed ones). Every way gives the same numbers bit for bit (tested), so trying them costs only the
+ * slower ones' extra time, and they are timed on the run's own steps, with its JavaScript between
+ * them. A trial of extra runs on made-up feeds before training, as before, picked one thread (46–50 ms
+ * a step) over the lanes (39 ms) in three CLI runs of four here, and took 1.7 s.
+ */
+export class Trial {
+  private readonly times: number[][];
+  private steps = 0;
+
+  constructor(readonly candidates: Candidate[]) {
+    this.times = candidates.map(() => []);
+  }
+
+  get stepsLeft(): number {
+    return this.candidates.length * (TRIAL_WARM_UP_RUNS + TRIAL_ROUNDS) - this.steps;
+  }
+
+  /** The candidate whose turn the next step is. */
+  get next(): Candidate {
+    return this.candidates[this.steps % this.candidates.length];
+  }
+
+  /** Records the step just run (on `next`); returns the chosen candidate's index once the trial is over. */
+  record(ms: number): number | undefined {
+    const n = this.candidates.length;
+    if (this.steps >= n * TRIAL_WARM_UP_RUNS) this.times[this.steps % n].push(ms);
+    this.steps++;
+    return this.stepsLeft === 0 ? fastestByLowerQuartile(this.times) : undefined;
+  }
+
+  /** Each candidate's lower quartile, in words. */
+  summary(): string {
+    const quartile = (runs: number[]) => [...runs].sort((a, b) => a - b)[runs.length >> 2].toFixed(1);
+    return this.candidates.map((c, i) => `${c.threading} ${quartile(this.times[i])} ms`).join('; ');
+  }
+}
+
 class HostRunner implements GraphRunner {
   private readonly stateOutput: Map<string, string>;
   /** The state the next step reads; `next` receives what it writes. */
   private current: Map<string, Buffer>;
   private next: Map<string, Buffer>;
-  private trainExecutor!: StepExecutor;
-  private measureSession!: OrtSession;
-  threading = '';
+  private trainExecutor: StepExecutor;
+  private trial: Trial | undefined;
+  private readonly measureSession: OrtSession;
+  threading: string;
 
   private constructor(
     private readonly train: CapturedGraph,
     private readonly measureGraph: CapturedGraph,
     state: Map<string, Buffer>,
+    candidates: Candidate[],
+    private readonly options: RunnerOptions,
   ) {
     this.current = state;
     this.next = new Map([...train.updated.keys()].map((name) => [name, state.get(name)!.slice()]));
     this.stateOutput = stateOutputs(train);
+    this.trainExecutor = candidates[0].executor;
+    this.threading = candidates[0].threading;
+    if (candidates.length > 1) {
+      this.trial = new Trial(candidates);
+      this.threading = `timing ${candidates.map((c) => c.threading).join('; ')}`;
+    }
+    // the measurement graph (the discriminator on two batches, every few steps): the step's threads where forced, else one
+    const threads = candidates.length === 1 ? candidates[0].threads : 1;
+    this.measureSession = new OrtSession(measureGraph.model, { threads, providers: options.providers });
   }
 
   static async create(
@@ -118,21 +173,19 @@ class HostRunner implements GraphRunner {
     state: Map<string, Buffer>,
     options: RunnerOptions,
   ): Promise<HostRunner> {
-    const runner = new HostRunner(train, measure, state);
-    const candidates = await runner.candidates(options);
-    const executors = candidates.map((c) => c.executor);
-    const chosen = candidates.length > 1 ? fastestByLowerQuartile(runner.trialTimes(executors)) : 0;
-    for (const [i, c] of candidates.entries()) if (i !== chosen) c.executor.dispose();
-    const { executor, threading, threads } = candidates[chosen];
-    runner.trainExecutor = executor;
-    runner.threading = threading;
-    runner.measureSession = new OrtSession(measure.model, { threads, providers: options.providers });
-    return runner;
+    return new HostRunner(train, measure, state, await candidates(train, options), options);
+  }
+
+  get trialStepsLeft(): number {
+    return this.trial?.stepsLeft ?? 0;
   }
 
   async step(feeds: Map<string, Buffer>, whileWaiting?: () => void): Promise<{ dLoss: number; gLoss: number }> {
     const losses = { dLoss: new Float32Array(1), gLoss: new Float32Array(1) };
-    this.trainExecutor.run(this.inputs(this.train, feeds), this.fetches(losses, this.next), whileWaiting);
+    const executor = this.trial?.next.executor ?? this.trainExecutor;
+    const t0 = performance.now();
+    executor.run(this.inputs(this.train, feeds), this.fetches(losses, this.next), whileWaiting);
+    if (this.trial) this.recordTrialStep(performance.now() - t0);
     for (const name of this.train.updated.keys()) {
       const updated = this.next.get(name)!;
       this.next.set(name, this.current.get(name)!);
@@ -152,8 +205,19 @@ class HostRunner implements GraphRunner {
   }
 
   async dispose(): Promise<void> {
-    this.trainExecutor.dispose();
+    for (const { executor } of this.trial?.candidates ?? [{ executor: this.trainExecutor }]) executor.dispose();
     this.measureSession.dispose();
+  }
+
+  private recordTrialStep(ms: number): void {
+    const trial = this.trial!;
+    const chosen = trial.record(ms);
+    if (chosen === undefined) return;
+    for (const [i, c] of trial.candidates.entries()) if (i !== chosen) c.executor.dispose();
+    this.trainExecutor = trial.candidates[chosen].executor;
+    this.threading = trial.candidates[chosen].threading;
+    this.trial = undefined;
+    this.options.log?.(`onnx engine: ${this.threading} chosen; lower quartiles of the first steps: ${trial.summary()}`);
   }
 
   private inputs(graph: CapturedGraph, feeds: Map<string, Buffer>): Feed[] {
@@ -172,72 +236,56 @@ class HostRunner implements GraphRunner {
       return { name: output.name, data, dims: output.shape };
     });
   }
-
-  /**
-   * The ways to run the step graph that the trial compares: one session on every core (its idle
-   * threads spinning between ops) or on one (small graphs lose more to the threads' handovers than
-   * they gain), and the step split over two lanes where its plan promises a gain.
-   * GANPORT_ORT_THREADS or GANPORT_ORT_LANES (or the options) fix the choice instead.
-   */
-  private async candidates(options: RunnerOptions): Promise<Candidate[]> {
-    const threads = options.threads ?? (Number(process.env.GANPORT_ORT_THREADS) || undefined);
-    const lanes = options.lanes ?? (Number(process.env.GANPORT_ORT_LANES) || undefined);
-    const cores = cpus().length;
-    const session = (c: SessionOptions): Candidate => ({
-      executor: sessionExecutor(new OrtSession(this.train.model, { ...c, providers: options.providers })),
-      threading: `${c.threads} thread${c.threads! > 1 ? 's' : ''}${c.spinning ? ', spinning' : ''}`,
-      threads: c.threads!,
-    });
-    if (threads) return [session({ threads })];
-    const laneCount = lanes ?? (cores > 1 ? 2 : 0);
-    const onCpu = (options.providers ?? []).every((p) => p === 'cpu');
-    // forced (GANPORT_ORT_LANES), the lanes fail loudly; offered, a failure to set them up leaves the others
-    const split =
-      laneCount > 1 && onCpu
-        ? await LaneExecutor.create(this.train, {
-            lanes: laneCount,
-            sources: options.sources ?? [],
-            always: !!lanes,
-          }).catch((error: unknown) => {
-            if (lanes) throw error;
-            return undefined;
-          })
-        : undefined;
-    const onLanes: Candidate[] = split ? [{ executor: split, threading: split.description, threads: 1 }] : [];
-    if (lanes && onLanes.length) return onLanes;
-    // every core with its idle threads sleeping lost to them spinning in every trial here (dcgan 68 against
-    // 56 ms, cdcgan 76 against 64, PacGAN 35 against 32): not a candidate
-    const sessions = cores > 1 ? [{ threads: cores, spinning: true }, { threads: 1 }] : [{ threads: 1 }];
-    return [...sessions.map(session), ...onLanes];
-  }
-
-  /** Each executor's times for the step graph, taking turns (after its warm-up runs), on the current state into scratch arrays. */
-  private trialTimes(executors: StepExecutor[]): number[][] {
-    const feeds = this.inputs(this.train, new Map());
-    const scratch = new Map([...this.next].map(([name, buffer]) => [name, buffer.slice()]));
-    const fetches = this.fetches({ dLoss: new Float32Array(1), gLoss: new Float32Array(1) }, scratch);
-    const times = executors.map(() => [] as number[]);
-    for (const executor of executors) for (let i = 0; i < TRIAL_WARM_UP_RUNS; i++) executor.run(feeds, fetches);
-    for (let round = 0; round < THREAD_TRIAL_ROUNDS; round++)
-      for (const [i, executor] of executors.entries()) {
-        const t0 = performance.now();
-        executor.run(feeds, fetches);
-        times[i].push(performance.now() - t0);
-      }
-    return times;
-  }
 }
 
 /**
- * Runs of each setting before the timed ones: the first runs of a session (more so of the lanes,
- * whose worker thread allocates its own memory) are slower, a dcgan step's first five 280 → 43 ms.
+ * The ways to run the step graph that the trial compares: one session on every core (its idle
+ * threads spinning between ops) or on one (small graphs lose more to the threads' handovers than
+ * they gain), and the step split over two lanes where its plan promises a gain.
+ * GANPORT_ORT_THREADS or GANPORT_ORT_LANES (or the options) fix the choice instead.
  */
-const TRIAL_WARM_UP_RUNS = 5;
-/** Timed runs of each setting. */
-const THREAD_TRIAL_ROUNDS = 7;
+async function candidates(train: CapturedGraph, options: RunnerOptions): Promise<Candidate[]> {
+  const threads = options.threads ?? (Number(process.env.GANPORT_ORT_THREADS) || undefined);
+  const lanes = options.lanes ?? (Number(process.env.GANPORT_ORT_LANES) || undefined);
+  const cores = cpus().length;
+  const session = (c: SessionOptions): Candidate => ({
+    executor: sessionExecutor(new OrtSession(train.model, { ...c, providers: options.providers })),
+    threading: `${c.threads} thread${c.threads! > 1 ? 's' : ''}${c.spinning ? ', spinning' : ''}`,
+    threads: c.threads!,
+  });
+  if (threads) return [session({ threads })];
+  const laneCount = lanes ?? (cores > 1 ? 2 : 0);
+  const onCpu = (options.providers ?? []).every((p) => p === 'cpu');
+  // forced (GANPORT_ORT_LANES), the lanes fail loudly; offered, a failure to set them up leaves the others
+  const split =
+    laneCount > 1 && onCpu
+      ? await LaneExecutor.create(train, {
+          lanes: laneCount,
+          sources: options.sources ?? [],
+          always: !!lanes,
+        }).catch((error: unknown) => {
+          if (lanes) throw error;
+          return undefined;
+        })
+      : undefined;
+  const onLanes: Candidate[] = split ? [{ executor: split, threading: split.description, threads: 1 }] : [];
+  if (lanes && onLanes.length) return onLanes;
+  // every core with its idle threads sleeping lost to them spinning in every trial here (dcgan 68 against
+  // 56 ms, cdcgan 76 against 64, PacGAN 35 against 32): not a candidate
+  const sessions = cores > 1 ? [{ threads: cores, spinning: true }, { threads: 1 }] : [{ threads: 1 }];
+  return [...sessions.map(session), ...onLanes];
+}
 
 /**
- * Which setting's runs were fastest: the lowest lower quartile (of 7 runs, the second fastest). Not
+ * Steps of each way before its timed ones: the first runs of a session (more so of the lanes, whose
+ * worker thread allocates its own memory) are slower, a dcgan step's first five 330 → 51 ms.
+ */
+const TRIAL_WARM_UP_RUNS = 5;
+/** Timed steps of each way. */
+const TRIAL_ROUNDS = 9;
+
+/**
+ * Which setting's runs were fastest: the lowest lower quartile (of 9 runs, the third fastest). Not
  * the single best run, which one burst of luck decides; nor the median, because the lanes' runs in
  * the trial are bimodal (the dcgan's: 33–37 ms, or 45–80 ms when a turn finds the other core busy,
  * two or three runs in seven), and over a run of steps they keep to the fast mode: the median picked
@@ -252,6 +300,7 @@ type Tensors = Map<string, ort.Tensor>;
 
 class DeviceRunner implements GraphRunner {
   readonly threading = '1 thread';
+  readonly trialStepsLeft = 0;
 
   private constructor(
     private readonly train: CapturedGraph,

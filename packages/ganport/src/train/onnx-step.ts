@@ -36,6 +36,8 @@ export interface OnnxStepOptions {
   threads?: number;
   /** Run the step split over this many lanes (threads), where the graph splits (default: the trial decides). */
   lanes?: number;
+  /** Reports the trial's choice (after the run's first steps). */
+  log?: (line: string) => void;
 }
 
 /** The step's inputs that change every step, by graph input name. */
@@ -133,6 +135,11 @@ export class OnnxStep implements StepEngine {
   /** How the step runs, as chosen: onnxruntime's intra-op threads or the lanes, in words. */
   get threading(): string {
     return this.runner.threading;
+  }
+
+  /** Steps left before the engine has chosen how the step runs (its trial: the first steps take turns). */
+  get trialStepsLeft(): number {
+    return this.runner.trialStepsLeft;
   }
 
   async run(

@@ -16,6 +16,8 @@ export interface ProgressState {
 export class ProgressBar {
   private lastPrint = 0;
   private readonly tty: boolean;
+  /** The line on screen (a terminal's), if any. */
+  private shown: string | undefined;
 
   constructor(
     private readonly stream: NodeJS.WriteStream = process.stderr,
@@ -31,13 +33,23 @@ export class ProgressBar {
     if (!force && now - this.lastPrint < (this.tty ? 100 : 5000)) return;
     this.lastPrint = now;
     const line = formatProgress(state, this.width);
-    if (this.tty) this.stream.write(`\r${line}\x1b[K`);
-    else this.stream.write(`${line}\n`);
+    if (this.tty) {
+      this.stream.write(`\r${line}\x1b[K`);
+      this.shown = line;
+    } else this.stream.write(`${line}\n`);
+  }
+
+  /** Lets `print` write a line of its own while the bar is on screen: the bar clears its line, then redraws it below. */
+  interrupt(print: () => void): void {
+    if (this.shown !== undefined) this.stream.write('\r\x1b[K');
+    print();
+    if (this.shown !== undefined) this.stream.write(this.shown);
   }
 
   /** Ends the bar's line so later output starts on a fresh one. */
   done(): void {
     if (this.tty && !this.quiet) this.stream.write('\n');
+    this.shown = undefined;
   }
 }
 

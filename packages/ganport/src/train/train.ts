@@ -81,7 +81,9 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     options.log?.(`resuming at step ${position.step} (epoch ${position.epoch}, batch ${position.batchInEpoch})`);
   }
   const stepsPerEpoch = Math.floor(config.images / config.batchSize);
-  const stepper = await createStepEngine(opened, state, rng, options.log);
+  const bar = new ProgressBar(process.stderr, 24, options.quiet);
+  // the onnx engine reports its choice of threads after the first steps, while the bar is showing
+  const stepper = await createStepEngine(opened, state, rng, (line) => bar.interrupt(() => options.log?.(line)));
   const run: Run = {
     outDir: options.outDir,
     opened,
@@ -97,7 +99,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     ),
     samples: new SampleWriter({ ...config, modes: data.mixture?.modes }),
     speed: new Throughput(position.step, config.batchSize, config.epochs * stepsPerEpoch),
-    bar: new ProgressBar(process.stderr, 24, options.quiet),
+    bar,
     best: await readBestMeasurement(options.outDir),
   };
   try {

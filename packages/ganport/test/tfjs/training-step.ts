@@ -49,6 +49,8 @@ export interface TrainingStepOptions extends Partial<StepConfig> {
   threads?: number;
   lanes?: number;
   providers?: string[];
+  /** Receives the onnx engine's report of its trial's choice. */
+  log?: (line: string) => void;
 }
 
 /**
@@ -68,6 +70,7 @@ export async function oneTrainingStep(
     threads,
     lanes,
     providers,
+    log,
     ...options
   }: TrainingStepOptions = {},
 ): Promise<StepResult> {
@@ -105,6 +108,7 @@ export async function oneTrainingStep(
           threads,
           lanes,
           providers,
+          log,
         })
       : stepper;
   const curve: number[][] = [];

@@ -3,13 +3,14 @@
  * same losses and weights, over one step and over runs; nothing leaks; what cannot be captured says so.
  */
 import assert from 'node:assert/strict';
+import { cpus } from 'node:os';
 import { test } from 'node:test';
 import { Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { getPreset, PRESETS } from '../../src/presets/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { ganLoss } from '../../src/train/losses.js';
-import { fastestByLowerQuartile } from '../../src/train/onnx-runners.js';
+import { fastestByLowerQuartile, Trial } from '../../src/train/onnx-runners.js';
 import { OnnxStep } from '../../src/train/onnx-step.js';
 import { buildTrainingState, disposeTrainingState } from '../../src/train/run-setup.js';
 import { GanStep } from '../../src/train/step.js';
@@ -113,6 +114,42 @@ for (const [preset, batch, options] of LANE_CASES) {
     assert.deepEqual(split.weights, single.weights);
   });
 }
+
+test("the trial: the run's first steps take turns on each way to run the step, bit for bit as one thread, then one is chosen and reported", async () => {
+  await selectBackend('wasm');
+  const lines: string[] = [];
+  const single = await oneTrainingStep(getPreset('dcgan'), 8, { steps: 45, engine: 'onnx', threads: 1 });
+  const tried = await oneTrainingStep(getPreset('dcgan'), 8, { steps: 45, engine: 'onnx', log: (l) => lines.push(l) });
+  assert.deepEqual(tried.curve, single.curve);
+  assert.deepEqual(tried.weights, single.weights);
+  if (cpus().length === 1) return; // one way only: nothing to try
+  assert.equal(lines.length, 1);
+  assert.match(
+    lines[0],
+    /^onnx engine: (.+) chosen; lower quartiles of the first steps: (.+ \d+\.\d ms; )+.+ \d+\.\d ms$/,
+  );
+  assert.ok(lines[0].includes(`${tried.threading} chosen`), tried.threading);
+});
+
+test("the trial takes turns, leaves out each way's warm-up steps, and picks the lowest lower quartile", () => {
+  const ways = ['a', 'b', 'c'].map((threading) => ({ executor: { run() {}, dispose() {} }, threading, threads: 1 }));
+  const trial = new Trial(ways);
+  const total = trial.stepsLeft;
+  const turns: string[] = [];
+  let chosen: number | undefined;
+  while (chosen === undefined) {
+    const { threading } = trial.next;
+    const turn = turns.filter((t) => t === threading).length;
+    turns.push(threading);
+    // b: fast in its warm-up turns (5), slower than a and c afterwards; c a little slower than a
+    chosen = trial.record(threading === 'b' ? (turn < 5 ? 1 : 50) : threading === 'a' ? 40 : 41);
+  }
+  assert.equal(chosen, 0);
+  assert.equal(turns.length, total);
+  assert.equal(trial.stepsLeft, 0);
+  assert.deepEqual(turns.slice(0, 6), ['a', 'b', 'c', 'a', 'b', 'c']);
+  assert.equal(trial.summary(), 'a 40.0 ms; b 50.0 ms; c 41.0 ms');
+});
 
 test('the thread setting is chosen by its lower quartile: not by one lucky run, nor by a few unlucky ones', () => {
   // one setting with a single fast run among slow ones, one steadily a little slower than that run
