@@ -15,9 +15,10 @@ import { OnnxGraph } from '../onnx/graph.js';
 import { DEFAULT_OPSET } from '../onnx/opsets.js';
 import { encodeModel } from '../onnx/proto.js';
 import type { CapturedGraph, GraphTensor } from '../tfjs/capture.js';
-import { ONNX_DTYPE, size } from '../tfjs/onnx-kernels/index.js';
+import { ONNX_DTYPE } from '../tfjs/onnx-kernels/index.js';
 import { type Feed, OrtSession, type SessionOptions } from '../tfjs/ort-session.js';
 import { LaneExecutor } from './lanes/executor.js';
+import { typedArray } from './lanes/program.js';
 
 export type Buffer = Float32Array | Int32Array | Uint8Array;
 
@@ -69,10 +70,8 @@ export function createRunner(
 /** The state names the step graph's outputs update, by output name. */
 const stateOutputs = (train: CapturedGraph) => new Map([...train.updated].map(([name, output]) => [output, name]));
 
-export const zeros = (t: GraphTensor): Buffer => {
-  const n = size(t.shape);
-  return t.dtype === 'float32' ? new Float32Array(n) : t.dtype === 'int32' ? new Int32Array(n) : new Uint8Array(n);
-};
+/** A graph input's zeros (the capture's dtypes: never int64). */
+const zeros = (t: GraphTensor): Buffer => typedArray({ dtype: t.dtype, dims: t.shape }) as Buffer;
 
 /** What runs the step graph: one onnxruntime session, or the lanes. */
 interface StepExecutor {
