@@ -22,6 +22,7 @@ const STREAMS = 8;
 
 /** `count` uniforms of alea seeded with String(seed), written into `into` (a new array if not given). */
 export function uniforms(seed: number, count: number, into: Float32Array = new Float32Array(count)): Float32Array {
+  if (into.length < count) throw new Error(`internal error: ${count} uniforms into an array of ${into.length}`);
   const { c, s0, s1, s2 } = seedrandom.alea(String(seed), { state: true }).state();
   const start = BigInt(c) * B ** 3n + BigInt(s2 / TO_UNIT) * B * B + BigInt(s1 / TO_UNIT) * B + BigInt(s0 / TO_UNIT);
   const length = Math.floor(count / STREAMS);

@@ -23,14 +23,14 @@ import { typedArray } from './lanes/program.js';
 export type Buffer = Float32Array | Int32Array | Uint8Array;
 
 export interface GraphRunner {
-  /** How the step runs, in words: "1 thread", "2 threads, spinning", "2 lanes (3 + 3 segments)"; "timing …" during the trial. */
+  /** How the step runs, in words: "1 thread", "2 threads, spinning", "2 lanes (3 + 3 segments)"; "trying … in turn" during the trial. */
   readonly threading: string;
   /** Steps left before the trial has chosen how the step runs (0: chosen, or nothing to choose). */
   readonly trialStepsLeft: number;
   /**
    * Runs the step graph on the state and `feeds` (the per-step inputs); the state moves on; returns the
    * losses. `whileWaiting` is called once during the step: while the main thread waits for other
-   * lanes' segments, or, where it never waits, right before or after running the graph.
+   * lanes' segments, or, where it never waits, right after running the graph.
    */
   step(feeds: Map<string, Buffer>, whileWaiting?: () => void): Promise<{ dLoss: number; gLoss: number }>;
   /** Runs the measurement graph on the state and `feeds`: [mean D(x), mean D(G(z))]. */
@@ -116,11 +116,11 @@ export class Trial {
   }
 
   /** The candidate whose turn the next step is. */
-  get next(): Candidate {
+  get turn(): Candidate {
     return this.candidates[this.steps % this.candidates.length];
   }
 
-  /** Records the step just run (on `next`); returns the chosen candidate's index once the trial is over. */
+  /** Records the step just run (on `turn`); returns the chosen candidate's index once the trial is over. */
   record(ms: number): number | undefined {
     const n = this.candidates.length;
     if (this.steps >= n * TRIAL_WARM_UP_RUNS) this.times[this.steps % n].push(ms);
@@ -130,8 +130,7 @@ export class Trial {
 
   /** Each candidate's lower quartile, in words. */
   summary(): string {
-    const quartile = (runs: number[]) => [...runs].sort((a, b) => a - b)[runs.length >> 2].toFixed(1);
-    return this.candidates.map((c, i) => `${c.threading} ${quartile(this.times[i])} ms`).join('; ');
+    return this.candidates.map((c, i) => `${c.threading} ${lowerQuartile(this.times[i]).toFixed(1)} ms`).join('; ');
   }
 }
 
@@ -142,7 +141,7 @@ class HostRunner implements GraphRunner {
   private next: Map<string, Buffer>;
   private trainExecutor: StepExecutor;
   private trial: Trial | undefined;
-  private readonly measureSession: OrtSession;
+  private measureSession: OrtSession;
   threading: string;
 
   private constructor(
@@ -159,9 +158,9 @@ class HostRunner implements GraphRunner {
     this.threading = candidates[0].threading;
     if (candidates.length > 1) {
       this.trial = new Trial(candidates);
-      this.threading = `timing ${candidates.map((c) => c.threading).join('; ')}`;
+      this.threading = `trying ${candidates.map((c) => c.threading).join('; ')} in turn`;
     }
-    // the measurement graph (the discriminator on two batches, every few steps): the step's threads where forced, else one
+    // the measurement graph (the discriminator on two batches, every few steps): one thread until the step's are chosen
     const threads = candidates.length === 1 ? candidates[0].threads : 1;
     this.measureSession = new OrtSession(measureGraph.model, { threads, providers: options.providers });
   }
@@ -181,7 +180,7 @@ class HostRunner implements GraphRunner {
 
   async step(feeds: Map<string, Buffer>, whileWaiting?: () => void): Promise<{ dLoss: number; gLoss: number }> {
     const losses = { dLoss: new Float32Array(1), gLoss: new Float32Array(1) };
-    const executor = this.trial?.next.executor ?? this.trainExecutor;
+    const executor = this.trial?.turn.executor ?? this.trainExecutor;
     const t0 = performance.now();
     executor.run(this.inputs(this.train, feeds), this.fetches(losses, this.next), whileWaiting);
     if (this.trial) this.recordTrialStep(performance.now() - t0);
@@ -213,9 +212,14 @@ class HostRunner implements GraphRunner {
     const chosen = trial.record(ms);
     if (chosen === undefined) return;
     for (const [i, c] of trial.candidates.entries()) if (i !== chosen) c.executor.dispose();
-    this.trainExecutor = trial.candidates[chosen].executor;
-    this.threading = trial.candidates[chosen].threading;
+    const { executor, threading, threads } = trial.candidates[chosen];
+    this.trainExecutor = executor;
+    this.threading = threading;
     this.trial = undefined;
+    if (threads > 1) {
+      this.measureSession.dispose();
+      this.measureSession = new OrtSession(this.measureGraph.model, { threads, providers: this.options.providers });
+    }
     this.options.log?.(`onnx engine: ${this.threading} chosen; lower quartiles of the first steps: ${trial.summary()}`);
   }
 
@@ -287,13 +291,16 @@ const TRIAL_ROUNDS = 9;
  * Which setting's runs were fastest: the lowest lower quartile (of 9 runs, the third fastest). Not
  * the single best run, which one burst of luck decides; nor the median, because the lanes' runs in
  * the trial are bimodal (the dcgan's: 33–37 ms, or 45–80 ms when a turn finds the other core busy,
- * two or three runs in seven), and over a run of steps they keep to the fast mode: the median picked
- * one thread (42 ms a step) over the lanes (34 ms) in one trial in four.
+ * in a trial of extra runs before training: two or three runs in seven), and over a run of steps they
+ * keep to the fast mode: there the median picked one thread (42 ms a step) over the lanes (34 ms) in
+ * one trial in four.
  */
 export function fastestByLowerQuartile(times: number[][]): number {
-  const quartiles = times.map((runs) => [...runs].sort((a, b) => a - b)[runs.length >> 2]);
+  const quartiles = times.map(lowerQuartile);
   return quartiles.indexOf(Math.min(...quartiles));
 }
+
+const lowerQuartile = (runs: number[]): number => [...runs].sort((a, b) => a - b)[runs.length >> 2];
 
 type Tensors = Map<string, ort.Tensor>;
 
@@ -344,9 +351,9 @@ class DeviceRunner implements GraphRunner {
   }
 
   async step(feeds: Map<string, Buffer>, whileWaiting?: () => void): Promise<{ dLoss: number; gLoss: number }> {
-    const running = this.trainSession.run(this.inputs(this.train, feeds));
+    // onnxruntime-node's run is synchronous on this thread (after a setImmediate): nothing to overlap
+    const results = await this.trainSession.run(this.inputs(this.train, feeds));
     whileWaiting?.();
-    const results = await running;
     const next = new Map(this.state);
     for (const [name, output] of this.train.updated) {
       this.state.get(name)!.dispose(); // the last step's device buffer (or the first host tensor)

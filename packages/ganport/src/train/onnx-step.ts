@@ -132,7 +132,7 @@ export class OnnxStep implements StepEngine {
     return this.train;
   }
 
-  /** How the step runs, as chosen: onnxruntime's intra-op threads or the lanes, in words. */
+  /** How the step runs: onnxruntime's intra-op threads or the lanes, in words ("trying …" during the trial). */
   get threading(): string {
     return this.runner.threading;
   }

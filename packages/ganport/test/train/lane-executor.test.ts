@@ -86,6 +86,29 @@ for (const bad of ['ia', 'ib'] as const) {
   });
 }
 
+test("the caller's work while the main lane waits runs once a step; its error ends the step, not the lanes", async () => {
+  const graph = twoBranches();
+  const lanes = (await LaneExecutor.create(graph, { lanes: 2, sources: ['ia', 'ib'], always: true }))!;
+  const one = new OrtSession(graph.model);
+  let calls = 0;
+  lanes.run(feeds(1), fetches(), () => calls++);
+  assert.equal(calls, 1);
+  assert.throws(
+    () =>
+      lanes.run(feeds(2), fetches(), () => {
+        throw new Error('the caller failed');
+      }),
+    /the caller failed/,
+  );
+  const [expected, actual] = [fetches(), fetches()];
+  one.run(feeds(3), expected);
+  lanes.run(feeds(3), actual, () => calls++);
+  assert.deepEqual(actual, expected);
+  assert.equal(calls, 2);
+  lanes.dispose();
+  one.dispose();
+});
+
 test('the lanes keep their memory flat: no growth over the last 3,000 of 9,000 steps', async () => {
   const lanes = (await LaneExecutor.create(twoBranches(), { lanes: 2, sources: ['ia', 'ib'], always: true }))!;
   const [input, output] = [feeds(1), fetches()];

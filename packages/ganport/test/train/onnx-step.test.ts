@@ -138,7 +138,7 @@ test("the trial takes turns, leaves out each way's warm-up steps, and picks the 
   const turns: string[] = [];
   let chosen: number | undefined;
   while (chosen === undefined) {
-    const { threading } = trial.next;
+    const { threading } = trial.turn;
     const turn = turns.filter((t) => t === threading).length;
     turns.push(threading);
     // b: fast in its warm-up turns (5), slower than a and c afterwards; c a little slower than a

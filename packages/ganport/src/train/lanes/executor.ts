@@ -250,7 +250,8 @@ export class LaneExecutor {
 
   /**
    * Runs the step; `whileWaiting` is called once the main thread's own segments are done, while it
-   * would otherwise wait for the other lanes' (in a GAN step, the generator's update).
+   * would otherwise wait for the other lanes' (in a GAN step, the generator's update). Its error is
+   * the caller's, not the lanes': it goes on after the step, and the lanes run on.
    */
   run(inputs: Feed[], outputs: Feed[], whileWaiting?: () => void): void {
     if (this.broken) throw new Error('the training lanes stopped after an error');
@@ -258,11 +259,16 @@ export class LaneExecutor {
     const arrays = new Map(this.arrays);
     for (const f of [...inputs, ...outputs]) arrays.set(f.name, f.data);
     const step = ++this.step;
+    let callback: { error: unknown } | undefined;
     try {
       for (const name of this.workerInputs) copy(arrays.get(name)!, this.slots.get(name)!);
       raiseFlag(this.control, CONTROL.step, step);
       runLane(this.main, this.sessions, arrays, this.slots, this.control, step, failure);
-      whileWaiting?.();
+      try {
+        whileWaiting?.();
+      } catch (error) {
+        callback = { error };
+      }
       for (const k of this.lastSegments) awaitFlag(this.control, CONTROL.firstSegment + k, step, failure);
       for (const name of this.workerOutputs) copy(this.slots.get(name)!, arrays.get(name)!);
     } catch (error) {
@@ -273,6 +279,7 @@ export class LaneExecutor {
       stopWorkers(this.control, this.workerStates);
       throw error;
     }
+    if (callback) throw callback.error;
   }
 
   /** Stops the workers and waits for them to release their sessions; releases the main lane's. */
