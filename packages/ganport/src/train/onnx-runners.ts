@@ -100,8 +100,9 @@ interface Candidate {
  * The trial: the run's first steps take turns on each way to run the step (its warm-up steps, then its
  * timed ones). Every way gives the same numbers bit for bit (tested), so trying them costs only the
  * slower ones' extra time, and they are timed on the run's own steps, with its JavaScript between
- * them. A trial of extra runs on made-up feeds before training, as before, picked one thread (46–50 ms
- * a step) over the lanes (39 ms) in three CLI runs of four here, and took 1.7 s.
+ * them. A trial of extra runs on made-up feeds before training, as before, took 1.7 s and, in five
+ * of ten CLI dcgan runs here, picked a single session (one thread: 46–50 ms a step) over the lanes
+ * (39 ms).
  */
 export class Trial {
   private readonly times: number[][];
