@@ -28,8 +28,8 @@ export function uniforms(seed: number, count: number, into: Float32Array = new F
   const length = Math.floor(count / STREAMS);
   // per stream: x₁, x₂, x₃ (as fractions of b, oldest first, as alea keeps them) and the carry
   const state = new Float64Array(4 * STREAMS);
-  for (let j = 0; j < STREAMS; j++) {
-    const w = (start * modPow(B_INVERSE, BigInt(j * length), M)) % M;
+  const jump = modPow(B_INVERSE, BigInt(length), M);
+  for (let j = 0, w = start; j < STREAMS; j++, w = (w * jump) % M) {
     state.set(
       [Number(w % B) * TO_UNIT, Number((w / B) % B) * TO_UNIT, Number((w / B / B) % B) * TO_UNIT, Number(w / B ** 3n)],
       4 * j,
