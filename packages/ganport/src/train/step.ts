@@ -98,7 +98,7 @@ export class GanStep implements StepEngine {
 
   /** Draws the step's randomness from the run's RNG: dropout seeds, then the D batch's latents and labels, then G's. */
   draw(): StepDraws {
-    const dropoutSeeds = dropoutLayers(this.state.discriminator).map(() => this.rng.nextUint32());
+    const dropoutSeeds = this.dropoutSeeds(this.rng);
     const zD = this.noise();
     const fakeLabelsD = this.randomLabels();
     const zG = this.noise();
@@ -110,7 +110,12 @@ export class GanStep implements StepEngine {
   nextDropoutSeeds(): number[] {
     const copy = new Rng(0);
     copy.state = this.rng.state;
-    return dropoutLayers(this.state.discriminator).map(() => copy.nextUint32());
+    return this.dropoutSeeds(copy);
+  }
+
+  /** One seed per Dropout layer of the discriminator, drawn from `rng`: the first draws of a step. */
+  private dropoutSeeds(rng: Rng): number[] {
+    return dropoutLayers(this.state.discriminator).map(() => rng.nextUint32());
   }
 
   /** Sets the Dropout layers' seeds and the EMA decay of step `step` before the step runs. */

@@ -193,7 +193,7 @@ export class LaneExecutor {
       return {
         lane,
         steps: laneSteps,
-        values: Object.fromEntries([...names].map((n) => [n, values.get(n) as ValueSpec])),
+        values: Object.fromEntries([...names].map((n) => [n, spec(n)])),
       };
     });
     const slotBuffers = new Map([...crossing].map((name) => [name, sharedSlot(spec(name))]));

@@ -195,8 +195,7 @@ function withSharedNodes(nodes: readonly PlanNode[], segments: Segment[], shared
 
 /** List scheduling of the groups: the costliest path to the end first, each where it would end first. */
 function schedule(groups: Group[], { lanes, copyCost, syncCost }: PlanOptions): void {
-  const readers = groups.map(() => [] as number[]);
-  for (const [g, group] of groups.entries()) for (const from of group.reads.keys()) readers[from].push(g);
+  const readers = groupReaders(groups);
   const rank = new Array<number>(groups.length);
   for (const g of topologicalOrder(groups, readers).reverse())
     rank[g] = groups[g].cost + Math.max(0, ...readers[g].map((r) => rank[r]));
@@ -224,6 +223,13 @@ function schedule(groups: Group[], { lanes, copyCost, syncCost }: PlanOptions): 
   }
 }
 
+/** For each group, the groups that read its outputs. */
+function groupReaders(groups: Group[]): number[][] {
+  const readers = groups.map(() => [] as number[]);
+  for (const [g, group] of groups.entries()) for (const from of group.reads.keys()) readers[from].push(g);
+  return readers;
+}
+
 function topologicalOrder(groups: Group[], readers: number[][]): number[] {
   const waiting = groups.map((group) => group.reads.size);
   const order = groups.flatMap((_, g) => (waiting[g] === 0 ? [g] : []));
@@ -239,8 +245,7 @@ function topologicalOrder(groups: Group[], readers: number[][]): number[] {
  */
 function mergeIntoSegments(groups: Group[], lanes: number): Segment[] {
   const order = groups.map((_, g) => g).sort((a, b) => groups[a].start - groups[b].start || a - b);
-  const readers = groups.map(() => [] as number[]);
-  for (const [g, group] of groups.entries()) for (const from of group.reads.keys()) readers[from].push(g);
+  const readers = groupReaders(groups);
   const segmentOf = new Array<number>(groups.length);
   const segments: { lane: number; groups: number[]; waits: Set<number> }[] = [];
   const current = new Array<number | undefined>(lanes);
