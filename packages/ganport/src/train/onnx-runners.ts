@@ -19,6 +19,7 @@ import { ONNX_DTYPE } from '../tfjs/onnx-kernels/index.js';
 import { type Feed, OrtSession, type SessionOptions } from '../tfjs/ort-session.js';
 import { LaneExecutor } from './lanes/executor.js';
 import { typedArray } from './lanes/program.js';
+import { onNchwcKernels } from './nchwc.js';
 
 export type Buffer = Float32Array | Int32Array | Uint8Array;
 
@@ -48,6 +49,8 @@ export interface RunnerOptions {
   lanes?: number;
   /** The step graph's per-step inputs, by which the lanes split it (lanes/plan.ts). */
   sources?: readonly string[];
+  /** The big convolutions on onnxruntime's NCHWc kernels (nchwc.ts), on the CPU; false (GANPORT_ORT_NCHWC=0) keeps ONNX's own. */
+  nchwc?: boolean;
   /** Reports the trial's choice. */
   log?: (line: string) => void;
 }
@@ -55,17 +58,22 @@ export interface RunnerOptions {
 /** Providers whose outputs can stay on the device in onnxruntime-node 1.30. */
 const DEVICE_RESIDENT = new Set(['webgpu']);
 
-export function createRunner(
+export async function createRunner(
   train: CapturedGraph,
   measure: CapturedGraph,
   state: Map<string, Buffer>,
   options: RunnerOptions,
 ): Promise<GraphRunner> {
   const first = options.providers?.[0];
-  return first && DEVICE_RESIDENT.has(first)
-    ? DeviceRunner.create(train, measure, state, options)
-    : HostRunner.create(train, measure, state, options);
+  if (first && DEVICE_RESIDENT.has(first)) return DeviceRunner.create(train, measure, state, options);
+  const nchwc = options.nchwc ?? process.env.GANPORT_ORT_NCHWC !== '0';
+  // NCHWc's kernels are the CPU provider's own
+  if (!nchwc || !onCpu(options)) return HostRunner.create(train, measure, state, options);
+  const [cpuTrain, cpuMeasure] = await Promise.all([onNchwcKernels(train), onNchwcKernels(measure)]);
+  return HostRunner.create(cpuTrain, cpuMeasure, state, options);
 }
+
+const onCpu = (options: RunnerOptions) => (options.providers ?? []).every((p) => p === 'cpu');
 
 /** The state names the step graph's outputs update, by output name. */
 const stateOutputs = (train: CapturedGraph) => new Map([...train.updated].map(([name, output]) => [output, name]));
@@ -259,10 +267,9 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
   });
   if (threads) return [session({ threads })];
   const laneCount = lanes ?? (cores > 1 ? 2 : 0);
-  const onCpu = (options.providers ?? []).every((p) => p === 'cpu');
   // forced (GANPORT_ORT_LANES), the lanes fail loudly; offered, a failure to set them up leaves the others
   const split =
-    laneCount > 1 && onCpu
+    laneCount > 1 && onCpu(options)
       ? await LaneExecutor.create(train, {
           lanes: laneCount,
           sources: options.sources ?? [],

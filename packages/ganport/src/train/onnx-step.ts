@@ -36,6 +36,8 @@ export interface OnnxStepOptions {
   threads?: number;
   /** Run the step split over this many lanes (threads), where the graph splits (default: the trial decides). */
   lanes?: number;
+  /** The big convolutions on onnxruntime's NCHWc kernels, on the CPU (default: yes; see nchwc.ts). */
+  nchwc?: boolean;
   /** Reports the trial's choice (after the run's first steps). */
   log?: (line: string) => void;
 }

@@ -4,12 +4,12 @@
  * engine can time it against one session and keep the faster.
  */
 import { Worker } from 'node:worker_threads';
-import * as ort from 'onnxruntime-node';
-import { DataType, type DataTypeCode, makeValueInfo } from '../../onnx/builder.js';
-import { decodeModel, encodeModel, type ModelProto, type NodeProto, type ValueInfoProto } from '../../onnx/proto.js';
+import { makeValueInfo } from '../../onnx/builder.js';
+import { decodeModel, encodeModel, type ModelProto, type NodeProto } from '../../onnx/proto.js';
 import type { CapturedGraph, GraphTensor } from '../../tfjs/capture.js';
-import { ONNX_DTYPE, size } from '../../tfjs/onnx-kernels/index.js';
+import { size } from '../../tfjs/onnx-kernels/index.js';
 import { type Feed, OrtSession } from '../../tfjs/ort-session.js';
+import { LANE_CODES, type ValueInfoSpec, valueSpecs } from '../value-specs.js';
 import { type LanePlan, type PlanNode, planLanes } from './plan.js';
 import {
   awaitFlag,
@@ -21,7 +21,6 @@ import {
   failureText,
   LANE_DONE,
   LANE_READY,
-  type LaneDtype,
   type LaneProgram,
   raiseFlag,
   runLane,
@@ -38,6 +37,10 @@ const WORTHWHILE = 0.85;
 /** The cost model's rates (this project's 2-vCPU machine, onnxruntime 1.30 on one thread). */
 const COSTS = {
   convFlopsPerUs: 80e3,
+  /** NCHWc's convolutions (nchwc.ts): 165–205 GFLOP/s on the dcgan's. */
+  nchwcConvFlopsPerUs: 170e3,
+  /** DepthToSpace, which interleaves NCHWc's transposed-convolution phases: 0.7 ms a 1.6 MB dcgan one. */
+  depthToSpaceBytesPerUs: 4.5e3,
   gemmFlopsPerUs: 100e3,
   bytesPerUs: 50e3,
   perNodeUs: 1.5,
@@ -47,10 +50,6 @@ const COSTS = {
 };
 const ERROR_BYTES = 1024;
 const PRODUCTS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
-
-/** The types a value crossing segments may have: the capture's, and int64 (labels cast for a Gather). */
-const LANE_CODES: Record<LaneDtype, DataTypeCode> = { ...ONNX_DTYPE, int64: DataType.INT64 };
-const laneDtype = (type: string): LaneDtype | undefined => (type in LANE_CODES ? (type as LaneDtype) : undefined);
 
 export class LaneExecutor {
   private step = 0;
@@ -302,40 +301,6 @@ function stopWorkers(control: Int32Array, states: number[]): void {
   for (const word of states) awaitWord(control, word, LANE_DONE, WORKER_STOP_MS);
 }
 
-/** A value's type (undefined: one the lanes do not carry, such as int64) and shape. */
-type ValueInfoSpec = { dtype: LaneDtype | undefined; dims: number[] };
-
-/**
- * Every value's type and shape, as onnxruntime infers them for a graph with every node output
- * declared an output (the capture knows the graph inputs' shapes, not those of the values between
- * its nodes); undefined where a shape is not static.
- */
-async function valueSpecs(model: ModelProto, inputs: GraphTensor[]): Promise<Map<string, ValueInfoSpec> | undefined> {
-  const probe: ModelProto = {
-    ...model,
-    graph: {
-      ...model.graph,
-      output: model.graph.node.flatMap((n) => n.output.map((name) => ({ name }) as ValueInfoProto)),
-    },
-  };
-  const session = await ort.InferenceSession.create(encodeModel(probe), {
-    graphOptimizationLevel: 'disabled',
-    logSeverityLevel: 3,
-    // as every session of the engine's (ort-session.ts): the first of a process sets the thread's flags
-    extra: { session: { set_denormal_as_zero: '1' } },
-  });
-  try {
-    const specs = new Map<string, ValueInfoSpec>(inputs.map((i) => [i.name, { dtype: i.dtype, dims: i.shape }]));
-    for (const output of session.outputMetadata) {
-      if (!output.isTensor || output.shape.some((d) => typeof d !== 'number')) return undefined;
-      specs.set(output.name, { dtype: laneDtype(output.type), dims: output.shape as number[] });
-    }
-    return specs;
-  } finally {
-    await session.release();
-  }
-}
-
 /** About how many µs `node` takes on one thread: multiply-adds for the matrix products, bytes for the rest. */
 function nodeCost(node: NodeProto, dims: Map<string, number[]>): number {
   const shape = (name: string) => dims.get(name) ?? [1];
@@ -343,7 +308,9 @@ function nodeCost(node: NodeProto, dims: Map<string, number[]>): number {
   const w = shape(node.input[1] ?? '');
   switch (node.opType) {
     case 'Conv':
-      return (2 * out * size(w.slice(1))) / COSTS.convFlopsPerUs;
+      return (2 * out * size(w.slice(1))) / (node.domain ? COSTS.nchwcConvFlopsPerUs : COSTS.convFlopsPerUs);
+    case 'DepthToSpace':
+      return (8 * out) / COSTS.depthToSpaceBytesPerUs;
     case 'ConvTranspose':
       return (2 * size(shape(node.input[0])) * size(w.slice(1))) / COSTS.convFlopsPerUs;
     case 'Gemm':
