@@ -69,7 +69,12 @@ export async function createRunner(
   const nchwc = options.nchwc ?? process.env.GANPORT_ORT_NCHWC !== '0';
   // NCHWc's kernels are the CPU provider's own
   if (!nchwc || !onCpu(options)) return HostRunner.create(train, measure, state, options);
-  const [cpuTrain, cpuMeasure] = await Promise.all([onNchwcKernels(train), onNchwcKernels(measure)]);
+  const rewritten = (graph: CapturedGraph) =>
+    onNchwcKernels(graph).catch((error: unknown) => {
+      options.log?.(`onnx engine: the NCHWc rewrite failed, onnxruntime's own kernels run the step: ${error}`);
+      return graph;
+    });
+  const [cpuTrain, cpuMeasure] = await Promise.all([rewritten(train), rewritten(measure)]);
   return HostRunner.create(cpuTrain, cpuMeasure, state, options);
 }
 

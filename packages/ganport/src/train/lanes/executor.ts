@@ -9,6 +9,7 @@ import { decodeModel, encodeModel, type ModelProto, type NodeProto } from '../..
 import type { CapturedGraph, GraphTensor } from '../../tfjs/capture.js';
 import { size } from '../../tfjs/onnx-kernels/index.js';
 import { type Feed, OrtSession } from '../../tfjs/ort-session.js';
+import { NCHWC } from '../nchwc.js';
 import { LANE_CODES, type ValueInfoSpec, valueSpecs } from '../value-specs.js';
 import { type LanePlan, type PlanNode, planLanes } from './plan.js';
 import {
@@ -308,7 +309,7 @@ function nodeCost(node: NodeProto, dims: Map<string, number[]>): number {
   const w = shape(node.input[1] ?? '');
   switch (node.opType) {
     case 'Conv':
-      return (2 * out * size(w.slice(1))) / (node.domain ? COSTS.nchwcConvFlopsPerUs : COSTS.convFlopsPerUs);
+      return (2 * out * size(w.slice(1))) / (node.domain === NCHWC ? COSTS.nchwcConvFlopsPerUs : COSTS.convFlopsPerUs);
     case 'DepthToSpace':
       return (8 * out) / COSTS.depthToSpaceBytesPerUs;
     case 'ConvTranspose':
