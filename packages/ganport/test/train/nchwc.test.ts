@@ -176,7 +176,7 @@ test('a transposed convolution as one NCHWc convolution per output phase gives t
       if (!rewritten) return; // a phase's padding out of range: left to the plain kernel
       rewrites++;
       const stride = Number(c.attributes.strides.ints![0]);
-      assert.equal(nchwcNodes(rewritten), 1 + 2 * stride * stride);
+      assert.equal(nchwcNodes(rewritten), 2 + stride * stride);
       assertSameOutputs(c, rewritten, seed);
     }),
     { numRuns: 40, seed: 22 },
@@ -184,7 +184,7 @@ test('a transposed convolution as one NCHWc convolution per output phase gives t
   assert.ok(rewrites >= 15, `only ${rewrites} of 40 cases rewritten`);
 });
 
-test('the rule leaves alone what measured slower: small convolutions, dilated ones, short phases, partial blocks', {
+test('the rule leaves alone what measured slower: small convolutions, dilated ones, partial blocks', {
   skip,
 }, () => {
   const rewrite = (op: Case['op'], x: number[], w: number[], y: number[], attributes: Record<string, AttrValue>) =>
@@ -209,8 +209,8 @@ test('the rule leaves alone what measured slower: small convolutions, dilated on
   // padding as wide as the kernel
   const wide = { kernel_shape: attr.ints([1, 1]), pads: attr.ints([1, 1, 1, 1]) };
   assert.equal(rewrite('Conv', [64, 64, 14, 14], [64, 64, 1, 1], [64, 64, 16, 16], wide), undefined);
-  // a phase reduction of 32·2·2: 14×14×32 → 28×28×32
-  assert.equal(rewrite('ConvTranspose', [64, 32, 14, 14], [32, 32, 4, 4], [64, 32, 28, 28], convTranspose), undefined);
+  // the generator's 14×14×32 → 28×28×32 upsampling, measured faster too
+  assert.ok(rewrite('ConvTranspose', [64, 32, 14, 14], [32, 32, 4, 4], [64, 32, 28, 28], convTranspose));
   // the generator's last layer: one output channel
   assert.equal(rewrite('ConvTranspose', [64, 64, 14, 14], [64, 1, 4, 4], [64, 1, 28, 28], convTranspose), undefined);
 });

@@ -40,8 +40,6 @@ const COSTS = {
   convFlopsPerUs: 80e3,
   /** NCHWc's convolutions (nchwc.ts): 165–205 GFLOP/s on the dcgan's. */
   nchwcConvFlopsPerUs: 170e3,
-  /** DepthToSpace, which interleaves NCHWc's transposed-convolution phases: 0.7 ms a 1.6 MB dcgan one. */
-  depthToSpaceBytesPerUs: 4.5e3,
   gemmFlopsPerUs: 100e3,
   bytesPerUs: 50e3,
   perNodeUs: 1.5,
@@ -310,8 +308,6 @@ function nodeCost(node: NodeProto, dims: Map<string, number[]>): number {
   switch (node.opType) {
     case 'Conv':
       return (2 * out * size(w.slice(1))) / (node.domain === NCHWC ? COSTS.nchwcConvFlopsPerUs : COSTS.convFlopsPerUs);
-    case 'DepthToSpace':
-      return (8 * out) / COSTS.depthToSpaceBytesPerUs;
     case 'ConvTranspose':
       return (2 * size(shape(node.input[0])) * size(w.slice(1))) / COSTS.convFlopsPerUs;
     case 'Gemm':
