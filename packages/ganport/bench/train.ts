@@ -135,9 +135,13 @@ async function bestStep(
   warmUp: boolean,
 ): Promise<{ ms: number; threading?: string }> {
   const bench = await benchmark(model, engine);
-  const warmUpSteps = warmUp ? Math.max(1, bench.engine?.trialStepsLeft ?? 0) : 0;
-  for (let i = 0; i < warmUpSteps; i++) await bench.step(i + 1);
-  if (warmUp) await bench.sync();
+  let warmUpSteps = 0;
+  if (warmUp) {
+    // the trial's length depends on its times (onnx-runners.ts): step until it has chosen
+    do await bench.step(++warmUpSteps);
+    while ((bench.engine?.trialStepsLeft ?? 0) > 0);
+    await bench.sync();
+  }
   let best = Infinity;
   for (let i = 0; i < steps; i++) {
     const t0 = performance.now();

@@ -32,7 +32,7 @@ export async function createStepEngine(
     });
     const ms = Math.round(performance.now() - t0);
     const threads = engine.trialStepsLeft
-      ? `${engine.threading} over the first ${engine.trialStepsLeft} steps`
+      ? `${engine.threading} over at least the first ${engine.trialStepsLeft} steps`
       : `on ${engine.threading}`;
     log(
       `onnx engine: one step's ${engine.kernels} tfjs kernel calls captured as one graph (${ms} ms), onnxruntime ${threads}`,

@@ -125,8 +125,10 @@ export class Trial {
     this.times = candidates.map(() => []);
   }
 
+  /** Steps left as far as the times so far tell: short steps get more timed rounds (trialRounds). */
   get stepsLeft(): number {
-    return this.candidates.length * (TRIAL_WARM_UP_RUNS + TRIAL_ROUNDS) - this.steps;
+    const rounds = Math.max(...this.times.map((times) => Math.max(trialRounds(times), times.length)));
+    return this.candidates.length * (TRIAL_WARM_UP_RUNS + rounds) - this.steps;
   }
 
   /** The candidate whose turn the next step is. */
@@ -297,8 +299,22 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
  * worker thread allocates its own memory) are slower, a dcgan step's first five 330 → 51 ms.
  */
 const TRIAL_WARM_UP_RUNS = 5;
-/** Timed steps of each way. */
+/**
+ * Timed steps of each way: at least TRIAL_ROUNDS, and, where steps are short, enough for about
+ * TRIAL_TIMED_MS of the way's time, at most TRIAL_MAX_ROUNDS. A burst of the machine's other work
+ * then spoils a smaller share of them: in one bench run of 9 rounds here, the mlp (9.5 ms a step on
+ * two spinning threads) was left on one thread at 13.9 ms.
+ */
 const TRIAL_ROUNDS = 9;
+const TRIAL_TIMED_MS = 600;
+const TRIAL_MAX_ROUNDS = 60;
+
+/** The timed rounds a way needs, judged by its `times` so far (TRIAL_ROUNDS before it has any). */
+export function trialRounds(times: number[]): number {
+  if (times.length === 0) return TRIAL_ROUNDS;
+  const rounds = Math.ceil(TRIAL_TIMED_MS / lowerQuartile(times));
+  return Math.min(TRIAL_MAX_ROUNDS, Math.max(TRIAL_ROUNDS, rounds));
+}
 
 /**
  * Which setting's runs were fastest: the lowest lower quartile (of 9 runs, the third fastest). Not

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { getPreset, PRESETS } from '../../src/presets/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { ganLoss } from '../../src/train/losses.js';
-import { fastestByLowerQuartile, Trial } from '../../src/train/onnx-runners.js';
+import { fastestByLowerQuartile, Trial, trialRounds } from '../../src/train/onnx-runners.js';
 import { OnnxStep } from '../../src/train/onnx-step.js';
 import { buildTrainingState, disposeTrainingState } from '../../src/train/run-setup.js';
 import { GanStep } from '../../src/train/step.js';
@@ -118,8 +118,10 @@ for (const [preset, batch, options] of LANE_CASES) {
 test("the trial: the run's first steps take turns on each way to run the step, bit for bit as one thread, then one is chosen and reported", async () => {
   await selectBackend('wasm');
   const lines: string[] = [];
-  const single = await oneTrainingStep(getPreset('dcgan'), 8, { steps: 45, engine: 'onnx', threads: 1 });
-  const tried = await oneTrainingStep(getPreset('dcgan'), 8, { steps: 45, engine: 'onnx', log: (l) => lines.push(l) });
+  // steps enough for the longest trial: 3 ways × (5 warm-up + 60 timed rounds)
+  const steps = 3 * (5 + 60) + 3;
+  const single = await oneTrainingStep(getPreset('dcgan'), 8, { steps, engine: 'onnx', threads: 1 });
+  const tried = await oneTrainingStep(getPreset('dcgan'), 8, { steps, engine: 'onnx', log: (l) => lines.push(l) });
   assert.deepEqual(tried.curve, single.curve);
   assert.deepEqual(tried.weights, single.weights);
   if (cpus().length === 1) return; // one way only: nothing to try
@@ -134,7 +136,7 @@ test("the trial: the run's first steps take turns on each way to run the step, b
 test("the trial takes turns, leaves out each way's warm-up steps, and picks the lowest lower quartile", () => {
   const ways = ['a', 'b', 'c'].map((threading) => ({ executor: { run() {}, dispose() {} }, threading, threads: 1 }));
   const trial = new Trial(ways);
-  const total = trial.stepsLeft;
+  assert.equal(trial.stepsLeft, 3 * (5 + 9)); // before any times: 9 timed rounds each
   const turns: string[] = [];
   let chosen: number | undefined;
   while (chosen === undefined) {
@@ -145,10 +147,18 @@ test("the trial takes turns, leaves out each way's warm-up steps, and picks the 
     chosen = trial.record(threading === 'b' ? (turn < 5 ? 1 : 50) : threading === 'a' ? 40 : 41);
   }
   assert.equal(chosen, 0);
-  assert.equal(turns.length, total);
+  // 600 ms of a's 40 ms steps (the slowest need of the three): 15 timed rounds each
+  assert.equal(turns.length, 3 * (5 + 15));
   assert.equal(trial.stepsLeft, 0);
   assert.deepEqual(turns.slice(0, 6), ['a', 'b', 'c', 'a', 'b', 'c']);
   assert.equal(trial.summary(), 'a 40.0 ms; b 50.0 ms; c 41.0 ms');
+});
+
+test('short steps get more timed rounds in the trial, up to a cap; long ones the minimum', () => {
+  assert.equal(trialRounds([]), 9);
+  assert.equal(trialRounds([50, 50, 60, 500]), 12); // 600 ms of the lower quartile's 50 ms
+  assert.equal(trialRounds([200, 210]), 9);
+  assert.equal(trialRounds([1.5, 1.6, 1.4]), 60);
 });
 
 test('the thread setting is chosen by its lower quartile: not by one lucky run, nor by a few unlucky ones', () => {
