@@ -140,7 +140,7 @@ class Rewriter {
   /**
    * ConvTranspose x [N, Ci, H, W], w [Ci, Co, kh, kw] → y [N, Co, OH, OW], as one stride-1 convolution
    * per output phase: y[n, o, s·p + a, s·q + b] reads taps a + pad ≡ k (mod s) only. Qualifies where
-   * every phase has the same taps and rows (k and OH multiples of s) and the same stride both ways.
+   * every phase has the same taps and size (kh, kw, OH and OW multiples of s) and the stride is the same both ways.
    */
   convTranspose(node: NodeProto, x: number[], w: number[], y: number[]): boolean {
     const [Ci, Co, kh, kw] = w;
@@ -167,14 +167,7 @@ class Rewriter {
     // each phase's [Ci, Co, th, tw] taps as [Co/b, Ci/b, th, tw, b (of Ci), b (of Co)]
     const split = [Ci / this.block, this.block, Co / this.block, this.block, ...taps];
     const phaseShape = [Co, Ci, ...taps];
-    // NCHWc's [N, Co/b, H', W', b] buffers seen as they are laid out (Reshape moves nothing): the
-    // interleave then moves whole channel blocks, b floats at a time
-    const [OH, OW] = [y[2], y[3]];
-    const blocks = [y[0], Co / this.block, OH / s];
-    const phaseView = this.int64(`${base}/phase_view`, [...blocks, OW / s, 1, this.block]);
-    const rowView = this.int64(`${base}/row_view`, [...blocks, 1, OW * this.block]);
-    const interleavedRows: string[] = [];
-    for (const [a, row] of rows.entries()) {
+    const convolved = rows.map((row, a) => {
       const rowTaps = this.add(
         'Gather',
         [node.input[1], this.int64(`${base}/rows${a}`, row.taps)],
@@ -183,30 +176,45 @@ class Rewriter {
           axis: attr.int(2),
         },
       );
-      const columnPhases: string[] = [];
-      for (const [b, column] of columns.entries()) {
+      return columns.map((column, b) => {
         const phase = `${base}/phase${a}_${b}`;
         const columnTaps = this.int64(`${phase}/columns`, column.taps);
         const phaseTaps = this.add('Gather', [rowTaps, columnTaps], `${phase}/w`, { axis: attr.int(3) });
         const filter = this.blockedFilter(phaseTaps, phase, split, [2, 0, 4, 5, 1, 3], phaseShape);
-        const convolved = this.add(
+        return this.add(
           'Conv',
           [input, filter, ...node.input.slice(2)],
           `${phase}/y`,
           { kernel_shape: attr.ints(taps), pads: attr.ints([row.before, column.before, row.after, column.after]) },
           NCHWC,
         );
-        columnPhases.push(this.add('Reshape', [convolved, phaseView], `${phase}/blocks`));
-      }
-      // y's row s·p + a: the column phases' blocks side by side, [N, Co/b, H', W', s, b]
-      const interleaved = this.add('Concat', columnPhases, `${base}/row${a}`, { axis: attr.int(4) });
-      interleavedRows.push(this.add('Reshape', [interleaved, rowView], `${base}/row${a}/blocks`));
-    }
-    // the rows in turn, [N, Co/b, H', s, OW·b]: y's NCHWc buffer
-    const interleaved = this.add('Concat', interleavedRows, `${base}/rows`, { axis: attr.int(3) });
-    const blocked = this.add('Reshape', [interleaved, this.int64(`${base}/y_shape`, y)], `${base}/y`);
+      });
+    });
+    const blocked = s === 1 ? convolved[0][0] : this.interleave(base, convolved, y);
     this.add('ReorderOutput', [blocked], node.output[0], { channels: attr.int(Co) }, NCHWC);
     return true;
+  }
+
+  /**
+   * The NCHWc buffer of y [N, Co, OH, OW] from its phases' (`phases[a][b]`: y[…, s·p + a, s·q + b]).
+   * The buffers [N, Co/b, H', W', b] are seen as they are laid out (Reshape moves nothing), so the
+   * interleave moves whole channel blocks, b floats at a time.
+   */
+  private interleave(base: string, phases: string[][], y: number[]): string {
+    const [N, Co, OH, OW] = y;
+    const s = phases.length;
+    const blocks = [N, Co / this.block, OH / s];
+    const phaseView = this.int64(`${base}/phase_view`, [...blocks, OW / s, 1, this.block]);
+    const rowView = this.int64(`${base}/row_view`, [...blocks, 1, OW * this.block]);
+    const rows = phases.map((row, a) => {
+      const views = row.map((phase, b) => this.add('Reshape', [phase, phaseView], `${base}/phase${a}_${b}/blocks`));
+      // y's row s·p + a: the column phases' blocks side by side, [N, Co/b, H', W', s, b]
+      const interleaved = this.add('Concat', views, `${base}/row${a}`, { axis: attr.int(4) });
+      return this.add('Reshape', [interleaved, rowView], `${base}/row${a}/blocks`);
+    });
+    // the rows in turn, [N, Co/b, H', s, OW·b]
+    const interleaved = this.add('Concat', rows, `${base}/rows`, { axis: attr.int(3) });
+    return this.add('Reshape', [interleaved, this.int64(`${base}/y_shape`, y)], `${base}/y`);
   }
 
   /** The prefix of the new values' names; the node's output becomes the last new node's. */

@@ -125,7 +125,10 @@ export class Trial {
     this.times = candidates.map(() => []);
   }
 
-  /** Steps left as far as the times so far tell: short steps get more timed rounds (trialRounds). */
+  /**
+   * Steps left as far as the times so far tell: short steps get more timed rounds (trialRounds). Never
+   * negative, and 0 only after a whole round, however the times move: a way's rounds already run count.
+   */
   get stepsLeft(): number {
     const rounds = Math.max(...this.times.map((times) => Math.max(trialRounds(times), times.length)));
     return this.candidates.length * (TRIAL_WARM_UP_RUNS + rounds) - this.steps;
@@ -136,7 +139,10 @@ export class Trial {
     return this.candidates[this.steps % this.candidates.length];
   }
 
-  /** Records the step just run (on `turn`); returns the chosen candidate's index once the trial is over. */
+  /**
+   * Records the step just run (on `turn`); returns the chosen candidate's index when this step ends the
+   * trial (the caller then stops recording).
+   */
   record(ms: number): number | undefined {
     const n = this.candidates.length;
     if (this.steps >= n * TRIAL_WARM_UP_RUNS) this.times[this.steps % n].push(ms);

@@ -147,11 +147,27 @@ test("the trial takes turns, leaves out each way's warm-up steps, and picks the 
     chosen = trial.record(threading === 'b' ? (turn < 5 ? 1 : 50) : threading === 'a' ? 40 : 41);
   }
   assert.equal(chosen, 0);
-  // 600 ms of a's 40 ms steps (the slowest need of the three): 15 timed rounds each
+  // 600 ms of a's 40 ms steps (the fastest way's, which needs the most): 15 timed rounds each
   assert.equal(turns.length, 3 * (5 + 15));
   assert.equal(trial.stepsLeft, 0);
   assert.deepEqual(turns.slice(0, 6), ['a', 'b', 'c', 'a', 'b', 'c']);
   assert.equal(trial.summary(), 'a 40.0 ms; b 50.0 ms; c 41.0 ms');
+});
+
+test('a trial whose steps grow slower ends after a whole round, never counting below zero', () => {
+  const ways = ['a', 'b'].map((threading) => ({ executor: { run() {}, dispose() {} }, threading, threads: 1 }));
+  const trial = new Trial(ways);
+  let chosen: number | undefined;
+  let steps = 0;
+  // 10 ms steps ask for 60 rounds; from the 20th timed step on, 1 s steps ask for 9, fewer than already run
+  while (chosen === undefined && steps < 1000) {
+    chosen = trial.record(steps < 2 * (5 + 10) ? 10 : 1000);
+    steps++;
+    assert.ok(trial.stepsLeft >= 0, `${trial.stepsLeft} steps left after ${steps}`);
+  }
+  assert.notEqual(chosen, undefined);
+  assert.equal(steps % 2, 0);
+  assert.equal(trial.stepsLeft, 0);
 });
 
 test('short steps get more timed rounds in the trial, up to a cap; long ones the minimum', () => {
