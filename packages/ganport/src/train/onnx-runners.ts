@@ -121,7 +121,12 @@ export class Trial {
   private readonly times: number[][];
   private steps = 0;
 
-  constructor(readonly candidates: Candidate[]) {
+  /** `warmUp` untimed turns of each way first; each way's timed rounds at most `maxRounds` (trialRounds). */
+  constructor(
+    readonly candidates: Candidate[],
+    private readonly warmUp = TRIAL_WARM_UP_RUNS,
+    private readonly maxRounds = TRIAL_MAX_ROUNDS,
+  ) {
     this.times = candidates.map(() => []);
   }
 
@@ -130,8 +135,8 @@ export class Trial {
    * negative, and 0 only after a whole round, however the times move: a way's rounds already run count.
    */
   get stepsLeft(): number {
-    const rounds = Math.max(...this.times.map((times) => Math.max(trialRounds(times), times.length)));
-    return this.candidates.length * (TRIAL_WARM_UP_RUNS + rounds) - this.steps;
+    const needs = this.times.map((times) => Math.max(trialRounds(times, this.maxRounds), times.length));
+    return this.candidates.length * (this.warmUp + Math.max(...needs)) - this.steps;
   }
 
   /** The candidate whose turn the next step is. */
@@ -145,7 +150,7 @@ export class Trial {
    */
   record(ms: number): number | undefined {
     const n = this.candidates.length;
-    if (this.steps >= n * TRIAL_WARM_UP_RUNS) this.times[this.steps % n].push(ms);
+    if (this.steps >= n * this.warmUp) this.times[this.steps % n].push(ms);
     this.steps++;
     return this.stepsLeft === 0 ? fastestByLowerQuartile(this.times) : undefined;
   }
@@ -162,7 +167,9 @@ class HostRunner implements GraphRunner {
   private current: Map<string, Buffer>;
   private next: Map<string, Buffer>;
   private trainExecutor: StepExecutor;
+  private chosen: Candidate;
   private trial: Trial | undefined;
+  private stepsSinceTrial = 0;
   private measureSession: OrtSession;
   threading: string;
 
@@ -170,12 +177,13 @@ class HostRunner implements GraphRunner {
     private readonly train: CapturedGraph,
     private readonly measureGraph: CapturedGraph,
     state: Map<string, Buffer>,
-    candidates: Candidate[],
+    private readonly candidates: Candidate[],
     private readonly options: RunnerOptions,
   ) {
     this.current = state;
     this.next = new Map([...train.updated.keys()].map((name) => [name, state.get(name)!.slice()]));
     this.stateOutput = stateOutputs(train);
+    this.chosen = candidates[0];
     this.trainExecutor = candidates[0].executor;
     this.threading = candidates[0].threading;
     if (candidates.length > 1) {
@@ -202,6 +210,8 @@ class HostRunner implements GraphRunner {
 
   async step(feeds: Map<string, Buffer>, whileWaiting?: () => void): Promise<{ dLoss: number; gLoss: number }> {
     const losses = { dLoss: new Float32Array(1), gLoss: new Float32Array(1) };
+    if (!this.trial && this.candidates.length > 1 && ++this.stepsSinceTrial > RETRIAL_EVERY)
+      this.trial = new Trial(this.candidates, RETRIAL_WARM_UP_RUNS, TRIAL_ROUNDS);
     const executor = this.trial?.turn.executor ?? this.trainExecutor;
     const t0 = performance.now();
     executor.run(this.inputs(this.train, feeds), this.fetches(losses, this.next), whileWaiting);
@@ -225,24 +235,32 @@ class HostRunner implements GraphRunner {
   }
 
   async dispose(): Promise<void> {
-    for (const { executor } of this.trial?.candidates ?? [{ executor: this.trainExecutor }]) executor.dispose();
+    for (const { executor } of this.candidates) executor.dispose();
     this.measureSession.dispose();
   }
 
+  /** Times the step just run in the trial; at its end, runs the rest on the chosen way (the others stay loaded for the re-trials). */
   private recordTrialStep(ms: number): void {
     const trial = this.trial!;
-    const chosen = trial.record(ms);
-    if (chosen === undefined) return;
-    for (const [i, c] of trial.candidates.entries()) if (i !== chosen) c.executor.dispose();
-    const { executor, threading, threads } = trial.candidates[chosen];
-    this.trainExecutor = executor;
-    this.threading = threading;
+    const index = trial.record(ms);
+    if (index === undefined) return;
+    const first = this.stepsSinceTrial === 0;
+    const previous = this.chosen;
+    this.chosen = trial.candidates[index];
+    this.trainExecutor = this.chosen.executor;
+    this.threading = this.chosen.threading;
     this.trial = undefined;
-    if (threads > 1) {
+    this.stepsSinceTrial = 0;
+    if (this.chosen.threads !== (first ? 1 : previous.threads)) {
       this.measureSession.dispose();
-      this.measureSession = new OrtSession(this.measureGraph.model, { threads, providers: this.options.providers });
+      this.measureSession = new OrtSession(this.measureGraph.model, {
+        threads: this.chosen.threads,
+        providers: this.options.providers,
+      });
     }
-    this.options.log?.(`onnx engine: ${this.threading} chosen; lower quartiles of the first steps: ${trial.summary()}`);
+    const outcome = first ? 'chosen' : this.chosen === previous ? 'kept' : `chosen over ${previous.threading}`;
+    const steps = first ? 'the first steps' : 'the re-trial';
+    this.options.log?.(`onnx engine: ${this.threading} ${outcome}; lower quartiles of ${steps}: ${trial.summary()}`);
   }
 
   private inputs(graph: CapturedGraph, feeds: Map<string, Buffer>): Feed[] {
@@ -316,11 +334,21 @@ const TRIAL_TIMED_MS = 600;
 const TRIAL_MAX_ROUNDS = 60;
 
 /** The timed rounds a way needs, judged by its `times` so far (TRIAL_ROUNDS before it has any). */
-export function trialRounds(times: number[]): number {
+export function trialRounds(times: number[], maxRounds = TRIAL_MAX_ROUNDS): number {
   if (times.length === 0) return TRIAL_ROUNDS;
   const rounds = Math.ceil(TRIAL_TIMED_MS / lowerQuartile(times));
-  return Math.min(TRIAL_MAX_ROUNDS, Math.max(TRIAL_ROUNDS, rounds));
+  return Math.min(maxRounds, Math.max(TRIAL_ROUNDS, rounds));
 }
+
+/**
+ * Steps between re-trials. The machine's other work comes and goes: on this project's VM, two spinning
+ * threads won one CLI trial at 30.8 ms a step and lost the next two at 45.1–63.6 ms to the lanes'
+ * 36.3–52.4, so a choice made once would hold a whole run to the machine's state in its first steps.
+ * A re-trial gives each way one warm-up turn and TRIAL_ROUNDS timed ones (about 30 of each 1,000
+ * steps; the sessions stay loaded in between).
+ */
+export const RETRIAL_EVERY = 1000;
+const RETRIAL_WARM_UP_RUNS = 1;
 
 /**
  * Which setting's runs were fastest: the lowest lower quartile (of 9 runs, the third fastest). Not

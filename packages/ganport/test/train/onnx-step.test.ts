@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { getPreset, PRESETS } from '../../src/presets/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { ganLoss } from '../../src/train/losses.js';
-import { fastestByLowerQuartile, Trial, trialRounds } from '../../src/train/onnx-runners.js';
+import { fastestByLowerQuartile, RETRIAL_EVERY, Trial, trialRounds } from '../../src/train/onnx-runners.js';
 import { OnnxStep } from '../../src/train/onnx-step.js';
 import { buildTrainingState, disposeTrainingState } from '../../src/train/run-setup.js';
 import { GanStep } from '../../src/train/step.js';
@@ -133,6 +133,24 @@ test("the trial: the run's first steps take turns on each way to run the step, b
   assert.ok(lines[0].includes(`${tried.threading} chosen`), tried.threading);
 });
 
+test('a re-trial after the first thousand steps gives each way its turns again; the numbers stay those of one thread', async () => {
+  await selectBackend('wasm');
+  const lines: string[] = [];
+  // at most 3 ways: the first trial (5 warm-up turns, at most 60 timed), 1,000 steps, the re-trial (1 + 9)
+  const steps = 3 * (5 + 60) + RETRIAL_EVERY + 3 * (1 + 9) + 1;
+  const options = { steps, engine: 'onnx' as const };
+  const single = await oneTrainingStep(getPreset('mlp-2d'), 16, { ...options, threads: 1 });
+  const tried = await oneTrainingStep(getPreset('mlp-2d'), 16, { ...options, log: (l) => lines.push(l) });
+  assert.deepEqual(tried.curve, single.curve);
+  assert.deepEqual(tried.weights, single.weights);
+  if (cpus().length === 1) return; // one way only: nothing to try
+  assert.equal(lines.length, 2, lines.join('\n'));
+  assert.match(
+    lines[1],
+    /^onnx engine: .+ (kept|chosen over .+); lower quartiles of the re-trial: (.+ \d+\.\d ms; )+.+ \d+\.\d ms$/,
+  );
+});
+
 test("the trial takes turns, leaves out each way's warm-up steps, and picks the lowest lower quartile", () => {
   const ways = ['a', 'b', 'c'].map((threading) => ({ executor: { run() {}, dispose() {} }, threading, threads: 1 }));
   const trial = new Trial(ways);
@@ -172,6 +190,7 @@ test('a trial whose steps grow slower ends after a whole round, never counting b
 
 test('short steps get more timed rounds in the trial, up to a cap; long ones the minimum', () => {
   assert.equal(trialRounds([]), 9);
+  assert.equal(trialRounds([1.5], 9), 9); // a re-trial's cap
   assert.equal(trialRounds([50, 50, 60, 500]), 12); // 600 ms of the lower quartile's 50 ms
   assert.equal(trialRounds([200, 210]), 9);
   assert.equal(trialRounds([1.5, 1.6, 1.4]), 60);
