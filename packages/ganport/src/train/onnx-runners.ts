@@ -24,9 +24,12 @@ import { onNchwcKernels } from './nchwc.js';
 export type Buffer = Float32Array | Int32Array | Uint8Array;
 
 export interface GraphRunner {
-  /** How the step runs, in words: "1 thread", "2 threads, spinning", "2 lanes (3 + 3 segments)"; "trying … in turn" during the trial. */
+  /**
+   * How the step runs, in words: "1 thread", "2 threads, spinning", "2 lanes (3 + 3 segments)"; "trying
+   * … in turn" during the first trial, the way chosen before during a re-trial.
+   */
   readonly threading: string;
-  /** Steps left before the trial has chosen how the step runs (0: chosen, or nothing to choose). */
+  /** Steps left in the trial under way, the first or a re-trial (0: none, or nothing to choose). */
   readonly trialStepsLeft: number;
   /**
    * Runs the step graph on the state and `feeds` (the per-step inputs); the state moves on; returns the
@@ -169,6 +172,8 @@ class HostRunner implements GraphRunner {
   private trainExecutor: StepExecutor;
   private chosen: Candidate;
   private trial: Trial | undefined;
+  /** Trials ended so far (the first, then the re-trials), and steps since the last. */
+  private trials = 0;
   private stepsSinceTrial = 0;
   private measureSession: OrtSession;
   threading: string;
@@ -244,7 +249,7 @@ class HostRunner implements GraphRunner {
     const trial = this.trial!;
     const index = trial.record(ms);
     if (index === undefined) return;
-    const first = this.stepsSinceTrial === 0;
+    const first = this.trials++ === 0;
     const previous = this.chosen;
     this.chosen = trial.candidates[index];
     this.trainExecutor = this.chosen.executor;
@@ -258,9 +263,7 @@ class HostRunner implements GraphRunner {
         providers: this.options.providers,
       });
     }
-    const outcome = first ? 'chosen' : this.chosen === previous ? 'kept' : `chosen over ${previous.threading}`;
-    const steps = first ? 'the first steps' : 'the re-trial';
-    this.options.log?.(`onnx engine: ${this.threading} ${outcome}; lower quartiles of ${steps}: ${trial.summary()}`);
+    this.options.log?.(trialReport(first ? undefined : previous.threading, this.threading, trial.summary()));
   }
 
   private inputs(graph: CapturedGraph, feeds: Map<string, Buffer>): Feed[] {
@@ -279,6 +282,13 @@ class HostRunner implements GraphRunner {
       return { name: output.name, data, dims: output.shape };
     });
   }
+}
+
+/** The trial's log line: the way `chosen`, and whether it was the way before (`previous`; none after the first). */
+export function trialReport(previous: string | undefined, chosen: string, summary: string): string {
+  if (previous === undefined) return `onnx engine: ${chosen} chosen; lower quartiles of the first steps: ${summary}`;
+  const outcome = chosen === previous ? 'kept' : `chosen over ${previous}`;
+  return `onnx engine: ${chosen} ${outcome}; lower quartiles of the re-trial: ${summary}`;
 }
 
 /**

@@ -134,12 +134,12 @@ export class OnnxStep implements StepEngine {
     return this.train;
   }
 
-  /** How the step runs: onnxruntime's intra-op threads or the lanes, in words ("trying …" during the trial). */
+  /** How the step runs: onnxruntime's intra-op threads or the lanes, in words ("trying …" during the first trial). */
   get threading(): string {
     return this.runner.threading;
   }
 
-  /** Steps left before the engine has chosen how the step runs (its trial: the first steps take turns). */
+  /** Steps left in the trial under way (the first steps take turns on each way to run the step, and again every so often). */
   get trialStepsLeft(): number {
     return this.runner.trialStepsLeft;
   }

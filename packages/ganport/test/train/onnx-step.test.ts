@@ -10,7 +10,13 @@ import * as tf from '@tensorflow/tfjs';
 import { getPreset, PRESETS } from '../../src/presets/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { ganLoss } from '../../src/train/losses.js';
-import { fastestByLowerQuartile, RETRIAL_EVERY, Trial, trialRounds } from '../../src/train/onnx-runners.js';
+import {
+  fastestByLowerQuartile,
+  RETRIAL_EVERY,
+  Trial,
+  trialReport,
+  trialRounds,
+} from '../../src/train/onnx-runners.js';
 import { OnnxStep } from '../../src/train/onnx-step.js';
 import { buildTrainingState, disposeTrainingState } from '../../src/train/run-setup.js';
 import { GanStep } from '../../src/train/step.js';
@@ -145,9 +151,26 @@ test('a re-trial after the first thousand steps gives each way its turns again; 
   assert.deepEqual(tried.weights, single.weights);
   if (cpus().length === 1) return; // one way only: nothing to try
   assert.equal(lines.length, 2, lines.join('\n'));
-  assert.match(
-    lines[1],
-    /^onnx engine: .+ (kept|chosen over .+); lower quartiles of the re-trial: (.+ \d+\.\d ms; )+.+ \d+\.\d ms$/,
+  const first = /^onnx engine: (.+) chosen; lower quartiles of the first steps: /.exec(lines[0])?.[1];
+  assert.ok(first, lines[0]);
+  assert.match(lines[1], /; lower quartiles of the re-trial: (.+ \d+\.\d ms; )+.+ \d+\.\d ms$/);
+  // the way the run ends on, and whether it is the one the first trial chose
+  const outcome = tried.threading === first ? 'kept' : `chosen over ${first}`;
+  assert.ok(lines[1].startsWith(`onnx engine: ${tried.threading} ${outcome}; `), lines[1]);
+});
+
+test('the trial reports its choice, and after a re-trial whether the way changed', () => {
+  assert.equal(
+    trialReport(undefined, 'a', 'a 1.0 ms; b 2.0 ms'),
+    'onnx engine: a chosen; lower quartiles of the first steps: a 1.0 ms; b 2.0 ms',
+  );
+  assert.equal(
+    trialReport('a', 'a', 'a 1.0 ms; b 2.0 ms'),
+    'onnx engine: a kept; lower quartiles of the re-trial: a 1.0 ms; b 2.0 ms',
+  );
+  assert.equal(
+    trialReport('a', 'b', 'a 2.0 ms; b 1.0 ms'),
+    'onnx engine: b chosen over a; lower quartiles of the re-trial: a 2.0 ms; b 1.0 ms',
   );
 });
 
