@@ -139,16 +139,13 @@ test("the trial: the run's first steps take turns on each way to run the step, b
   assert.ok(lines[0].includes(`${tried.threading} chosen`), tried.threading);
 });
 
-test('a re-trial after the first thousand steps gives each way its turns again; the numbers stay those of one thread', async () => {
+test('a re-trial after the first thousand steps gives each way its turns again, and the log says how it ended', async () => {
   await selectBackend('wasm');
   const lines: string[] = [];
   // at most 3 ways: the first trial (5 warm-up turns, at most 60 timed), 1,000 steps, the re-trial (1 + 9)
   const steps = 3 * (5 + 60) + RETRIAL_EVERY + 3 * (1 + 9) + 1;
-  const options = { steps, engine: 'onnx' as const };
-  const single = await oneTrainingStep(getPreset('mlp-2d'), 16, { ...options, threads: 1 });
-  const tried = await oneTrainingStep(getPreset('mlp-2d'), 16, { ...options, log: (l) => lines.push(l) });
-  assert.deepEqual(tried.curve, single.curve);
-  assert.deepEqual(tried.weights, single.weights);
+  // (the ways' numbers are the same bit for bit, whenever the run switches: the trial test above)
+  const tried = await oneTrainingStep(getPreset('mlp-2d'), 16, { steps, engine: 'onnx', log: (l) => lines.push(l) });
   if (cpus().length === 1) return; // one way only: nothing to try
   assert.equal(lines.length, 2, lines.join('\n'));
   const first = /^onnx engine: (.+) chosen; lower quartiles of the first steps: /.exec(lines[0])?.[1];
