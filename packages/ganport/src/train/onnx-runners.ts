@@ -31,6 +31,8 @@ export interface GraphRunner {
   readonly threading: string;
   /** Steps left in the trial under way, the first or a re-trial (0: none, or nothing to choose). */
   readonly trialStepsLeft: number;
+  /** Starts a re-trial with the next step, where there is a choice and no trial under way. */
+  retry(): void;
   /**
    * Runs the step graph on the state and `feeds` (the per-step inputs); the state moves on; returns the
    * losses. `whileWaiting` is called once during the step: while the main thread waits for other
@@ -213,10 +215,14 @@ class HostRunner implements GraphRunner {
     return this.trial?.stepsLeft ?? 0;
   }
 
+  retry(): void {
+    if (!this.trial && this.candidates.length > 1)
+      this.trial = new Trial(this.candidates, RETRIAL_WARM_UP_RUNS, TRIAL_ROUNDS);
+  }
+
   async step(feeds: Map<string, Buffer>, whileWaiting?: () => void): Promise<{ dLoss: number; gLoss: number }> {
     const losses = { dLoss: new Float32Array(1), gLoss: new Float32Array(1) };
-    if (!this.trial && this.candidates.length > 1 && ++this.stepsSinceTrial > RETRIAL_EVERY)
-      this.trial = new Trial(this.candidates, RETRIAL_WARM_UP_RUNS, TRIAL_ROUNDS);
+    if (!this.trial && ++this.stepsSinceTrial > RETRIAL_EVERY) this.retry();
     const executor = this.trial?.turn.executor ?? this.trainExecutor;
     const t0 = performance.now();
     executor.run(this.inputs(this.train, feeds), this.fetches(losses, this.next), whileWaiting);
@@ -380,6 +386,8 @@ type Tensors = Map<string, ort.Tensor>;
 class DeviceRunner implements GraphRunner {
   readonly threading = '1 thread';
   readonly trialStepsLeft = 0;
+
+  retry(): void {} // one way only
 
   private constructor(
     private readonly train: CapturedGraph,

@@ -144,6 +144,11 @@ export class OnnxStep implements StepEngine {
     return this.runner.trialStepsLeft;
   }
 
+  /** Starts a re-trial with the next step (the runs' own come every RETRIAL_EVERY steps). */
+  retry(): void {
+    this.runner.retry();
+  }
+
   async run(
     step: number,
     real: tf.Tensor,
