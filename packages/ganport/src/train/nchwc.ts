@@ -70,8 +70,7 @@ export function rewriteConvolutions(
   const out = new Rewriter(block, everySize, names);
   let changed = false;
   for (const node of graph.node) {
-    const shapes = [...node.input.slice(0, 2), node.output[0]].map((name) => dims(name));
-    const [x, w, y] = shapes;
+    const [x, w, y] = [...node.input.slice(0, 2), node.output[0]].map(dims);
     const plain = !node.domain && x?.length === 4 && w?.length === 4 && y?.length === 4;
     const done =
       plain &&

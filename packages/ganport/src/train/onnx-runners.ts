@@ -171,13 +171,15 @@ class HostRunner implements GraphRunner {
   /** The state the next step reads; `next` receives what it writes. */
   private current: Map<string, Buffer>;
   private next: Map<string, Buffer>;
-  private trainExecutor: StepExecutor;
+  /** The way the step runs outside trials (the first candidate until the first trial has chosen). */
   private chosen: Candidate;
   private trial: Trial | undefined;
   /** Trials ended so far (the first, then the re-trials), and steps since the last. */
   private trials = 0;
   private stepsSinceTrial = 0;
+  /** The measurement graph (the discriminator on two batches, every few steps), on the chosen way's threads. */
   private measureSession: OrtSession;
+  private measureThreads: number;
   threading: string;
 
   private constructor(
@@ -191,15 +193,14 @@ class HostRunner implements GraphRunner {
     this.next = new Map([...train.updated.keys()].map((name) => [name, state.get(name)!.slice()]));
     this.stateOutput = stateOutputs(train);
     this.chosen = candidates[0];
-    this.trainExecutor = candidates[0].executor;
     this.threading = candidates[0].threading;
     if (candidates.length > 1) {
       this.trial = new Trial(candidates);
       this.threading = `trying ${candidates.map((c) => c.threading).join('; ')} in turn`;
     }
-    // the measurement graph (the discriminator on two batches, every few steps): one thread until the step's are chosen
-    const threads = candidates.length === 1 ? candidates[0].threads : 1;
-    this.measureSession = new OrtSession(measureGraph.model, { threads, providers: options.providers });
+    // one thread until the step's are chosen
+    this.measureThreads = candidates.length === 1 ? candidates[0].threads : 1;
+    this.measureSession = this.openMeasureSession();
   }
 
   static async create(
@@ -223,7 +224,7 @@ class HostRunner implements GraphRunner {
   async step(feeds: Map<string, Buffer>, whileWaiting?: () => void): Promise<{ dLoss: number; gLoss: number }> {
     const losses = { dLoss: new Float32Array(1), gLoss: new Float32Array(1) };
     if (!this.trial && ++this.stepsSinceTrial > RETRIAL_EVERY) this.retry();
-    const executor = this.trial?.turn.executor ?? this.trainExecutor;
+    const executor = (this.trial?.turn ?? this.chosen).executor;
     const t0 = performance.now();
     executor.run(this.inputs(this.train, feeds), this.fetches(losses, this.next), whileWaiting);
     if (this.trial) this.recordTrialStep(performance.now() - t0);
@@ -258,18 +259,19 @@ class HostRunner implements GraphRunner {
     const first = this.trials++ === 0;
     const previous = this.chosen;
     this.chosen = trial.candidates[index];
-    this.trainExecutor = this.chosen.executor;
     this.threading = this.chosen.threading;
     this.trial = undefined;
     this.stepsSinceTrial = 0;
-    if (this.chosen.threads !== (first ? 1 : previous.threads)) {
+    if (this.chosen.threads !== this.measureThreads) {
       this.measureSession.dispose();
-      this.measureSession = new OrtSession(this.measureGraph.model, {
-        threads: this.chosen.threads,
-        providers: this.options.providers,
-      });
+      this.measureThreads = this.chosen.threads;
+      this.measureSession = this.openMeasureSession();
     }
     this.options.log?.(trialReport(first ? undefined : previous.threading, this.threading, trial.summary()));
+  }
+
+  private openMeasureSession(): OrtSession {
+    return new OrtSession(this.measureGraph.model, { threads: this.measureThreads, providers: this.options.providers });
   }
 
   private inputs(graph: CapturedGraph, feeds: Map<string, Buffer>): Feed[] {
