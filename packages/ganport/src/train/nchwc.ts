@@ -17,36 +17,15 @@
  *   channels that are not whole blocks; padding as wide as the kernel.
  * The choice is a fixed rule on the graph, never timed: a run's numbers must not depend on a race.
  */
-import {
-  type AttrValue,
-  attr,
-  DataType,
-  makeGraph,
-  makeModel,
-  makeNode,
-  makeTensor,
-  makeValueInfo,
-} from '../onnx/builder.js';
+import { attr, DataType, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/builder.js';
+import { GraphEdit } from '../onnx/edit.js';
 import { DEFAULT_OPSET } from '../onnx/opsets.js';
-import { decodeModel, encodeModel, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto.js';
-import type { CapturedGraph } from '../tfjs/capture.js';
+import { encodeModel, type GraphProto, type ModelProto, type NodeProto } from '../onnx/proto.js';
 import { size } from '../tfjs/onnx-kernels/index.js';
 import { OrtSession } from '../tfjs/ort-session.js';
-import { valueSpecs } from './value-specs.js';
 
 export const NCHWC = 'com.microsoft.nchwc';
 const MIN_FLOPS = 50e6;
-
-/** The step graph with its big convolutions on NCHWc kernels; itself where none qualifies or the CPU has none. */
-export async function onNchwcKernels(graph: CapturedGraph): Promise<CapturedGraph> {
-  const block = nchwcBlock();
-  if (!block) return graph;
-  const model = decodeModel(graph.model);
-  const specs = await valueSpecs(model, graph.inputs);
-  if (!specs) return graph;
-  const rewritten = rewriteConvolutions(model, (name) => specs.get(name)?.dims, { block });
-  return rewritten ? { ...graph, model: encodeModel(rewritten) } : graph;
-}
 
 export interface RewriteOptions {
   /** Channels per block (nchwcBlock()). */
@@ -64,12 +43,9 @@ export function rewriteConvolutions(
   dims: (name: string) => number[] | undefined,
   { block, everySize = false }: RewriteOptions,
 ): ModelProto | undefined {
-  const { graph } = model;
-  const names = new Set([...graph.input, ...graph.initializer].map((v) => v.name));
-  for (const node of graph.node) for (const name of node.output) names.add(name);
-  const out = new Rewriter(block, everySize, names);
+  const out = new Rewriter(model.graph, block, everySize);
   let changed = false;
-  for (const node of graph.node) {
+  for (const node of model.graph.node) {
     const [x, w, y] = [...node.input.slice(0, 2), node.output[0]].map(dims);
     const plain = !node.domain && x?.length === 4 && w?.length === 4 && y?.length === 4;
     const done =
@@ -79,12 +55,7 @@ export function rewriteConvolutions(
     if (!done) out.nodes.push(node);
     changed ||= !!done;
   }
-  if (!changed) return undefined;
-  return {
-    ...model,
-    opsetImport: [...model.opsetImport, { domain: NCHWC, version: 1 }],
-    graph: { ...graph, node: out.nodes, initializer: [...graph.initializer, ...out.initializers] },
-  };
+  return changed ? out.model(model, [NCHWC]) : undefined;
 }
 
 const ints = (node: NodeProto, name: string): number[] | undefined =>
@@ -99,17 +70,15 @@ const untranslated = (node: NodeProto) =>
   (ints(node, 'dilations') ?? [1, 1]).some((d) => d !== 1) ||
   node.attribute.some((a) => a.name === 'auto_pad' || a.name === 'output_shape');
 
-/** The nodes of the rewritten graph, and the constants its new nodes read. */
-class Rewriter {
-  readonly nodes: NodeProto[] = [];
-  readonly initializers: TensorProto[] = [];
-
+/** The rewritten graph's nodes, and the constants its new nodes read. */
+class Rewriter extends GraphEdit {
   constructor(
+    graph: GraphProto,
     private readonly block: number,
     private readonly everySize: boolean,
-    /** The graph's value names: a new name must not be one of them. */
-    private readonly taken: Set<string>,
-  ) {}
+  ) {
+    super(graph, 'NCHWc');
+  }
 
   /** Conv x [N, C, H, W] ⊛ w [O, C, kh, kw] → y [N, O, oh, ow], or false where it does not qualify. */
   conv(node: NodeProto, w: number[], y: number[]): boolean {
@@ -123,7 +92,7 @@ class Rewriter {
       (flops < MIN_FLOPS && !this.everySize)
     )
       return false;
-    const base = this.replacing(node);
+    const base = this.replacingNode(node);
     // [O, C, kh, kw] as [O/b, C/b, kh, kw, b (of C), b (of O)]
     const split = [O / this.block, this.block, C / this.block, this.block, kh, kw];
     const filter = this.blockedFilter(node.input[1], base, split, [0, 2, 4, 5, 3, 1], w);
@@ -161,7 +130,7 @@ class Rewriter {
     const rows = phases(s, taps[0], pads[0], x[2], y[2]);
     const columns = phases(s, taps[1], pads[1], x[3], y[3]);
     if (!rows || !columns) return false;
-    const base = this.replacing(node);
+    const base = this.replacingNode(node);
     const input = this.add('ReorderInput', [node.input[0]], `${base}/x`, {}, NCHWC);
     // each phase's [Ci, Co, th, tw] taps as [Co/b, Ci/b, th, tw, b (of Ci), b (of Co)]
     const split = [Ci / this.block, this.block, Co / this.block, this.block, ...taps];
@@ -217,8 +186,8 @@ class Rewriter {
   }
 
   /** The prefix of the new values' names; the node's output becomes the last new node's. */
-  private replacing(node: NodeProto): string {
-    this.taken.delete(node.output[0]);
+  private replacingNode(node: NodeProto): string {
+    this.replacing(node.output[0]);
     return `${node.output[0]}/nchwc`;
   }
 
@@ -231,34 +200,6 @@ class Rewriter {
     const parts = this.add('Reshape', [filter, this.int64(`${base}/w_split`, split)], `${base}/w_parts`);
     const permuted = this.add('Transpose', [parts], `${base}/w_permuted`, { perm: attr.ints(perm) });
     return this.add('Reshape', [permuted, this.int64(`${base}/w_shape`, shape)], `${base}/w_blocked`);
-  }
-
-  private int64(name: string, values: number[]): string {
-    this.initializers.push(
-      makeTensor(this.claim(name), DataType.INT64, [values.length], BigInt64Array.from(values.map(BigInt))),
-    );
-    return name;
-  }
-
-  /** Adds a node (`domain`: NCHWc's own ops); returns its output's name. */
-  private add(
-    opType: string,
-    inputs: string[],
-    output: string,
-    attributes: Record<string, AttrValue> = {},
-    domain?: string,
-  ): string {
-    const node = makeNode(opType, inputs, [this.claim(output)], attributes);
-    if (domain) node.domain = domain;
-    this.nodes.push(node);
-    return output;
-  }
-
-  /** `name`, checked to be new to the graph. */
-  private claim(name: string): string {
-    if (this.taken.has(name)) throw new Error(`internal error: NCHWc rewrite's value ${name} is already in the graph`);
-    this.taken.add(name);
-    return name;
   }
 }
 

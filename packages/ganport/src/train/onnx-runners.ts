@@ -17,9 +17,9 @@ import { encodeModel } from '../onnx/proto.js';
 import type { CapturedGraph, GraphTensor } from '../tfjs/capture.js';
 import { ONNX_DTYPE } from '../tfjs/onnx-kernels/index.js';
 import { type Feed, OrtSession, type SessionOptions } from '../tfjs/ort-session.js';
+import { forCpuKernels } from './cpu-rewrites.js';
 import { LaneExecutor } from './lanes/executor.js';
 import { typedArray } from './lanes/program.js';
-import { onNchwcKernels } from './nchwc.js';
 
 export type Buffer = Float32Array | Int32Array | Uint8Array;
 
@@ -29,6 +29,8 @@ export interface GraphRunner {
    * … in turn" during the first trial, the way chosen before during a re-trial.
    */
   readonly threading: string;
+  /** The step graph as this runner runs it (on the CPU, rewritten: cpu-rewrites.ts). */
+  readonly stepGraph: CapturedGraph;
   /** Steps left in the trial under way, the first or a re-trial (0: none, or nothing to choose). */
   readonly trialStepsLeft: number;
   /** Starts a re-trial with the next step, where there is a choice and no trial under way. */
@@ -71,12 +73,11 @@ export async function createRunner(
 ): Promise<GraphRunner> {
   const first = options.providers?.[0];
   if (first && DEVICE_RESIDENT.has(first)) return DeviceRunner.create(train, measure, state, options);
+  if (!onCpu(options)) return HostRunner.create(train, measure, state, options);
   const nchwc = options.nchwc ?? process.env.GANPORT_ORT_NCHWC !== '0';
-  // NCHWc's kernels are the CPU provider's own
-  if (!nchwc || !onCpu(options)) return HostRunner.create(train, measure, state, options);
   const rewritten = (graph: CapturedGraph) =>
-    onNchwcKernels(graph).catch((error: unknown) => {
-      options.log?.(`onnx engine: the NCHWc rewrite failed, onnxruntime's own kernels run the step: ${error}`);
+    forCpuKernels(graph, { nchwc }).catch((error: unknown) => {
+      options.log?.(`onnx engine: the CPU rewrite failed, onnxruntime's own kernels run the step: ${error}`);
       return graph;
     });
   const [cpuTrain, cpuMeasure] = await Promise.all([rewritten(train), rewritten(measure)]);
@@ -183,15 +184,15 @@ class HostRunner implements GraphRunner {
   threading: string;
 
   private constructor(
-    private readonly train: CapturedGraph,
+    readonly stepGraph: CapturedGraph,
     private readonly measureGraph: CapturedGraph,
     state: Map<string, Buffer>,
     private readonly candidates: Candidate[],
     private readonly options: RunnerOptions,
   ) {
     this.current = state;
-    this.next = new Map([...train.updated.keys()].map((name) => [name, state.get(name)!.slice()]));
-    this.stateOutput = stateOutputs(train);
+    this.next = new Map([...stepGraph.updated.keys()].map((name) => [name, state.get(name)!.slice()]));
+    this.stateOutput = stateOutputs(stepGraph);
     this.chosen = candidates[0];
     this.threading = candidates[0].threading;
     if (candidates.length > 1) {
@@ -226,9 +227,9 @@ class HostRunner implements GraphRunner {
     if (!this.trial && ++this.stepsSinceTrial > RETRIAL_EVERY) this.retry();
     const executor = (this.trial?.turn ?? this.chosen).executor;
     const t0 = performance.now();
-    executor.run(this.inputs(this.train, feeds), this.fetches(losses, this.next), whileWaiting);
+    executor.run(this.inputs(this.stepGraph, feeds), this.fetches(losses, this.next), whileWaiting);
     if (this.trial) this.recordTrialStep(performance.now() - t0);
-    for (const name of this.train.updated.keys()) {
+    for (const name of this.stepGraph.updated.keys()) {
       const updated = this.next.get(name)!;
       this.next.set(name, this.current.get(name)!);
       this.current.set(name, updated);
@@ -284,7 +285,7 @@ class HostRunner implements GraphRunner {
 
   /** The step graph's outputs: the state's into `into`, the losses into `losses`. */
   private fetches(losses: Record<string, Float32Array>, into: Map<string, Buffer>): Feed[] {
-    return this.train.outputs.map((output) => {
+    return this.stepGraph.outputs.map((output) => {
       const state = this.stateOutput.get(output.name);
       const data = state === undefined ? losses[output.name] : into.get(state)!;
       return { name: output.name, data, dims: output.shape };
@@ -392,7 +393,7 @@ class DeviceRunner implements GraphRunner {
   retry(): void {} // one way only
 
   private constructor(
-    private readonly train: CapturedGraph,
+    readonly stepGraph: CapturedGraph,
     private readonly measureGraph: CapturedGraph,
     private readonly trainSession: ort.InferenceSession,
     private readonly measureSession: ort.InferenceSession,
@@ -435,10 +436,10 @@ class DeviceRunner implements GraphRunner {
 
   async step(feeds: Map<string, Buffer>, whileWaiting?: () => void): Promise<{ dLoss: number; gLoss: number }> {
     // onnxruntime-node's run is synchronous on this thread (after a setImmediate): nothing to overlap
-    const results = await this.trainSession.run(this.inputs(this.train, feeds));
+    const results = await this.trainSession.run(this.inputs(this.stepGraph, feeds));
     whileWaiting?.();
     const next = new Map(this.state);
-    for (const [name, output] of this.train.updated) {
+    for (const [name, output] of this.stepGraph.updated) {
       this.state.get(name)!.dispose(); // the last step's device buffer (or the first host tensor)
       next.set(name, results[output]);
     }

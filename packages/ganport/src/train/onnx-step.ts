@@ -129,9 +129,9 @@ export class OnnxStep implements StepEngine {
     return this.train.kernels;
   }
 
-  /** The captured step graph (for profiling it). */
+  /** The step graph as the engine runs it: on the CPU, rewritten for its kernels (for profiling it). */
   get stepGraph(): CapturedGraph {
-    return this.train;
+    return this.runner.stepGraph;
   }
 
   /** How the step runs: onnxruntime's intra-op threads or the lanes, in words ("trying …" during the first trial). */

@@ -20,7 +20,8 @@ import {
 import { DEFAULT_OPSET } from '../../src/onnx/opsets.js';
 import { decodeModel, encodeModel, type ModelProto } from '../../src/onnx/proto.js';
 import { OrtSession } from '../../src/tfjs/ort-session.js';
-import { NCHWC, nchwcBlock, onNchwcKernels, rewriteConvolutions } from '../../src/train/nchwc.js';
+import { forCpuKernels } from '../../src/train/cpu-rewrites.js';
+import { NCHWC, nchwcBlock, rewriteConvolutions } from '../../src/train/nchwc.js';
 
 const block = nchwcBlock();
 const skip = block === 0 && 'no NCHWc kernels in this onnxruntime build';
@@ -233,7 +234,7 @@ test('a step graph comes back with its big convolutions on NCHWc kernels, its ou
     updated: new Map(),
     kernels: 1,
   };
-  const rewritten = decodeModel((await onNchwcKernels(graph)).model);
+  const rewritten = decodeModel((await forCpuKernels(graph, { nchwc: true })).model);
   assert.equal(nchwcNodes(rewritten), 3);
   assertSameOutputs(c, rewritten, 7);
 });

@@ -1,0 +1,73 @@
+/**
+ * A rewrite of a graph's nodes, for the passes that replace some nodes with others (the training
+ * engine's CPU rewrites): the nodes in their new order, the constants the new ones read, and every
+ * new name checked against the graph's.
+ */
+import { type AttrValue, DataType, makeNode, makeTensor } from './builder.js';
+import type { GraphProto, ModelProto, NodeProto, TensorProto } from './proto.js';
+
+export class GraphEdit {
+  readonly nodes: NodeProto[] = [];
+  readonly initializers: TensorProto[] = [];
+  /** The graph's value names and the new ones: a new name must not be one of them. */
+  private readonly taken: Set<string>;
+
+  /** `pass` names the rewrite in an internal error. */
+  constructor(
+    graph: GraphProto,
+    private readonly pass: string,
+  ) {
+    this.taken = new Set([...graph.input, ...graph.initializer].map((v) => v.name));
+    for (const node of graph.node) for (const name of node.output) this.taken.add(name);
+  }
+
+  /** Frees a value's name for a new node to write: the node that wrote it is being replaced. */
+  replacing(name: string): void {
+    this.taken.delete(name);
+  }
+
+  /** Adds a node (`domain`: an operator set's other than ONNX's); returns its output's name. */
+  add(
+    opType: string,
+    inputs: string[],
+    output: string,
+    attributes: Record<string, AttrValue> = {},
+    domain?: string,
+  ): string {
+    const node = makeNode(opType, inputs, [this.claim(output)], attributes);
+    if (domain) node.domain = domain;
+    this.nodes.push(node);
+    return output;
+  }
+
+  /** An int64 vector constant (a shape, indices); returns its name. */
+  int64(name: string, values: number[]): string {
+    this.initializers.push(
+      makeTensor(this.claim(name), DataType.INT64, [values.length], BigInt64Array.from(values.map(BigInt))),
+    );
+    return name;
+  }
+
+  /** A float32 constant; returns its name. */
+  float(name: string, dims: number[], values: Float32Array): string {
+    this.initializers.push(makeTensor(this.claim(name), DataType.FLOAT, dims, values));
+    return name;
+  }
+
+  /** `model` with the rewritten nodes, the new constants and `domains` imported (version 1). */
+  model(model: ModelProto, domains: string[] = []): ModelProto {
+    return {
+      ...model,
+      opsetImport: [...model.opsetImport, ...domains.map((domain) => ({ domain, version: 1 }))],
+      graph: { ...model.graph, node: this.nodes, initializer: [...model.graph.initializer, ...this.initializers] },
+    };
+  }
+
+  /** `name`, checked to be new to the graph. */
+  private claim(name: string): string {
+    if (this.taken.has(name))
+      throw new Error(`internal error: the ${this.pass} rewrite's value ${name} is already in the graph`);
+    this.taken.add(name);
+    return name;
+  }
+}

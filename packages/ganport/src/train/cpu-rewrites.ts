@@ -1,0 +1,26 @@
+/**
+ * The step graph rewritten for onnxruntime's CPU kernels, where they run it: short inner
+ * broadcasts spread out (inner-broadcasts.ts), then the big convolutions on NCHWc kernels (nchwc.ts).
+ * Both are fixed rules on the graph, exact or within float error, never timed.
+ */
+import { decodeModel, encodeModel } from '../onnx/proto.js';
+import type { CapturedGraph } from '../tfjs/capture.js';
+import { expandInnerBroadcasts } from './inner-broadcasts.js';
+import { nchwcBlock, rewriteConvolutions } from './nchwc.js';
+import { valueSpecs } from './value-specs.js';
+
+export interface CpuRewrites {
+  /** The big convolutions on NCHWc kernels, where this CPU's onnxruntime has them. */
+  nchwc: boolean;
+}
+
+/** `graph` rewritten; itself where no rewrite applies or its values' shapes are not static. */
+export async function forCpuKernels(graph: CapturedGraph, { nchwc }: CpuRewrites): Promise<CapturedGraph> {
+  const model = decodeModel(graph.model);
+  const specs = await valueSpecs(model, graph.inputs);
+  if (!specs) return graph;
+  const spread = expandInnerBroadcasts(model, (name) => specs.get(name)) ?? model;
+  const block = nchwc ? nchwcBlock() : 0;
+  const blocked = (block && rewriteConvolutions(spread, (name) => specs.get(name)?.dims, { block })) || spread;
+  return blocked === model ? graph : { ...graph, model: encodeModel(blocked) };
+}

@@ -1,0 +1,119 @@
+/**
+ * Elementwise ops whose input repeats along a short last axis ([…, 1] against […, k], k ≤ MAX_SPAN)
+ * read that input spread out first: a MatMul of it as a column with a row of k ones, exact (x·1 = x;
+ * −0 comes out as +0). onnxruntime's CPU broadcast calls its inner loop once per span of k values,
+ * so over many short spans the calls cost more than the arithmetic.
+ *
+ * A maxout layer's gradient is the case (tfjs's Max gradient: dy · (x == max), over [N, units, pieces]).
+ * Measured on this project's 2-vCPU machine, one thread, 100 × 200 × 5 (PacGAN's), its Equal, Cast
+ * and Mul: 0.39 → 0.13 ms with both repeated inputs spread; with spans of 8, 0.25 → 0.12 ms; of 16,
+ * 0.14 → 0.09 ms, though one op alone there gains nothing (0.087 against 0.061 + 0.053 ms); of 32 and
+ * more, the broadcast is as fast.
+ */
+import { GraphEdit } from '../onnx/edit.js';
+import type { GraphProto, ModelProto, NodeProto } from '../onnx/proto.js';
+import { size } from '../tfjs/onnx-kernels/index.js';
+import type { ValueInfoSpec } from './value-specs.js';
+
+/** The longest last axis whose broadcast is spread out. */
+export const MAX_SPAN = 8;
+/** Spans below this many (the output's size / k) are too few for their calls to matter. */
+export const MIN_SPANS = 1024;
+/** Ops that broadcast their inputs against each other, on onnxruntime's CPU broadcast helper. */
+const ELEMENTWISE = new Set([
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'Max',
+  'Min',
+  'Equal',
+  'Greater',
+  'GreaterOrEqual',
+  'Less',
+  'LessOrEqual',
+  'Where',
+]);
+
+/**
+ * `model` with the repeated inputs of its elementwise ops spread out over their output's shape;
+ * undefined where none qualifies. `spec` gives a value's type and shape.
+ */
+export function expandInnerBroadcasts(
+  model: ModelProto,
+  spec: (name: string) => ValueInfoSpec | undefined,
+): ModelProto | undefined {
+  const edit = new Spreader(model.graph);
+  let changed = false;
+  for (const node of model.graph.node) {
+    const output = spec(node.output[0])?.dims;
+    const repeated = output && !node.domain && ELEMENTWISE.has(node.opType) ? repeatedInputs(node, output, spec) : [];
+    const input = node.input.map((name) => (repeated.includes(name) ? edit.spread(name, output as number[]) : name));
+    edit.nodes.push(repeated.length ? { ...node, input } : node);
+    changed ||= repeated.length > 0;
+  }
+  return changed ? edit.model(model) : undefined;
+}
+
+/**
+ * The float inputs of `node` that repeat along its output's short last axis, where every other
+ * input has the output's shape or one value (so that, spread out, the op broadcasts nothing).
+ */
+function repeatedInputs(
+  node: NodeProto,
+  output: number[],
+  spec: (name: string) => ValueInfoSpec | undefined,
+): string[] {
+  const span = output[output.length - 1];
+  if (output.length < 2 || span < 2 || span > MAX_SPAN || size(output) / span < MIN_SPANS) return [];
+  const repeated: string[] = [];
+  for (const name of node.input) {
+    const input = spec(name);
+    if (!input) return [];
+    // numpy broadcasting: a shorter shape is read with 1s in front
+    const dims = [...Array(Math.max(0, output.length - input.dims.length)).fill(1), ...input.dims];
+    const same = (length: number) =>
+      dims.length === output.length && dims.slice(0, length).every((d, i) => d === output[i]);
+    if (same(output.length) || size(dims) === 1) continue;
+    if (input.dtype !== 'float32' || !same(output.length - 1) || dims[dims.length - 1] !== 1) return [];
+    if (!repeated.includes(name)) repeated.push(name);
+  }
+  return repeated;
+}
+
+class Spreader extends GraphEdit {
+  /** Spread-out values by input and shape: each is made once, before its first reader. */
+  private readonly spreads = new Map<string, string>();
+  private readonly ones = new Map<number, string>();
+
+  constructor(graph: GraphProto) {
+    super(graph, 'broadcast');
+  }
+
+  /** `name` ([…, 1]) spread out to `shape` ([…, k]). */
+  spread(name: string, shape: number[]): string {
+    const base = `${name}/spread_${shape.join('x')}`;
+    const known = this.spreads.get(base);
+    if (known) return known;
+    const span = shape[shape.length - 1];
+    const column = this.add(
+      'Reshape',
+      [name, this.int64(`${base}/column_shape`, [size(shape) / span, 1])],
+      `${base}/column`,
+    );
+    const rows = this.add('MatMul', [column, this.onesRow(span)], `${base}/rows`);
+    const spread = this.add('Reshape', [rows, this.int64(`${base}/shape`, shape)], base);
+    this.spreads.set(base, spread);
+    return spread;
+  }
+
+  private onesRow(span: number): string {
+    let ones = this.ones.get(span);
+    if (!ones) {
+      ones = this.float(`broadcast/ones_${span}`, [1, span], new Float32Array(span).fill(1));
+      this.ones.set(span, ones);
+    }
+    return ones;
+  }
+}
