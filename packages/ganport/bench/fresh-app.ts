@@ -2,12 +2,12 @@
  * Fresh apps installed exactly as users install ganport: `npm pack` tarballs of both workspace
  * packages, an example app from examples/ copied to a temp dir with its ganport dependencies
  * pointed at those tarballs, and a plain `npm install`. Used by the fresh-app tests and bench:size.
+ * Each goes when the process exits (temporaryDir).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from '../src/util/files.js';
+import { packageRoot, temporaryDir } from '../src/util/files.js';
 
 export const REPO_ROOT = join(packageRoot(), '..', '..');
 
@@ -22,7 +22,7 @@ export interface PackedPackage {
 
 /** Packs @ganport/runtime and ganport (already built) into a temp dir. */
 export function packWorkspace(): Map<string, PackedPackage> {
-  const dir = mkdtempSync(join(tmpdir(), 'ganport-pack-'));
+  const dir = temporaryDir('ganport-pack-');
   const json = execFileSync(
     'npm',
     ['pack', '--json', '--pack-destination', dir, '-w', '@ganport/runtime', '-w', 'ganport'],
@@ -51,7 +51,7 @@ export function packWorkspace(): Map<string, PackedPackage> {
 
 /** Copies examples/EXAMPLE to a temp dir, points its ganport dependencies at the tarballs and installs it. */
 export function installExample(example: string, packs: Map<string, PackedPackage>): string {
-  const app = mkdtempSync(join(tmpdir(), `ganport-app-${example}-`));
+  const app = temporaryDir(`ganport-app-${example}-`);
   cpSync(join(REPO_ROOT, 'examples', example), app, { recursive: true });
   const manifestPath = join(app, 'package.json');
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { dependencies: Record<string, string> };
@@ -66,7 +66,7 @@ export function installExample(example: string, packs: Map<string, PackedPackage
 
 /** An empty app with both packed packages installed, as `npm install ./ganport-*.tgz ./ganport-runtime-*.tgz` makes it. */
 export function installPackedPackages(packs: Map<string, PackedPackage>): string {
-  const app = mkdtempSync(join(tmpdir(), 'ganport-app-installed-'));
+  const app = temporaryDir('ganport-app-installed-');
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'ganport-user-app', private: true }, null, 2));
   npmInstall(
     app,

@@ -1,14 +1,13 @@
 /** Shared by the tests: temp dirs, running the CLI, paths of the shipped assets. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type * as RuntimeTestHelpers from '../../runtime/test/helpers.js';
 import { shippedFashionMnistSample, shippedModelsDir } from '../src/assets.js';
 import type { MetricsLine } from '../src/train/metrics.js';
-import { packageRoot } from '../src/util/files.js';
+import { packageRoot, temporaryDir } from '../src/util/files.js';
 
 export const ROOT = packageRoot();
 
@@ -36,8 +35,9 @@ export function sharedDataFile(...path: string[]): string | undefined {
   return found;
 }
 
+/** A temp dir, removed when the test file's process exits. */
 export function tempDir(prefix = 'ganport-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return temporaryDir(prefix);
 }
 
 /** Overwrites `count` bytes in the middle of a file, as a failing disk or a stray write would. */

@@ -1,6 +1,6 @@
 /** The Generator in onnxruntime-node and onnxruntime-web: what it reads from a model, what it generates, what it refuses. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -123,10 +123,12 @@ test('interpolate: endpoints exact, slerp keeps the norm of equal-norm latents, 
   assert.throws(() => node.interpolate(a, b, 1), /steps must be an integer ≥ 2/);
 });
 
-test('the Node runtime loads from file: and http: URLs, and reports HTTP failures', async () => {
+test('the Node runtime loads from file: and http: URLs, and reports HTTP failures', async (t) => {
   const { createServer } = await import('node:http');
   const { pathToFileURL } = await import('node:url');
-  const file = join(mkdtempSync(join(tmpdir(), 'ganport-runtime-test-')), 'g.onnx');
+  const dir = mkdtempSync(join(tmpdir(), 'ganport-runtime-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'g.onnx');
   writeFileSync(file, bytes);
   const fromFile = await node.loadGenerator(pathToFileURL(file));
   assert.equal(fromFile.info.latentSize, 64);

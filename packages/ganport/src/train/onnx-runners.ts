@@ -3,7 +3,8 @@
  * - HostRunner (the CPU, and GPU providers onnxruntime-node cannot hand device buffers to): the state
  *   is two sets of arrays in JavaScript, fed to the step graph and written by it in place, swapped
  *   every step; the native binding's synchronous `run` (see tfjs/ort-session.ts), on one session or
- *   split over lanes (lanes/executor.ts), whichever is faster over the run's first steps (the trial).
+ *   split over lanes (lanes/executor.ts), whichever is faster over the run's first steps (the trial:
+ *   ways.ts).
  * - DeviceRunner (WebGPU): the step graph's state outputs stay on the GPU (onnxruntime-node's
  *   `preferredOutputLocation: 'gpu-buffer'`) and are fed back as the next step's inputs; only the
  *   losses come back each step, and the state is downloaded when the trainer reads it.
@@ -20,6 +21,7 @@ import { type Feed, OrtSession, type SessionOptions } from '../tfjs/ort-session.
 import { forCpuKernels } from './cpu-rewrites.js';
 import { LaneExecutor } from './lanes/executor.js';
 import { typedArray } from './lanes/program.js';
+import { type Candidate, type StepExecutor, Ways } from './ways.js';
 
 export type Buffer = Float32Array | Int32Array | Uint8Array;
 
@@ -92,12 +94,6 @@ const stateOutputs = (train: CapturedGraph) => new Map([...train.updated].map(([
 /** A graph input's zeros (the capture's dtypes: never int64). */
 const zeros = (t: GraphTensor): Buffer => typedArray({ dtype: t.dtype, dims: t.shape }) as Buffer;
 
-/** What runs the step graph: one onnxruntime session, or the lanes. */
-interface StepExecutor {
-  run(inputs: Feed[], outputs: Feed[], whileWaiting?: () => void): void;
-  dispose(): void;
-}
-
 /** One session as a step executor: the main thread runs the whole step, so it never waits for it. */
 const sessionExecutor = (session: OrtSession): StepExecutor => ({
   run(inputs, outputs, whileWaiting) {
@@ -107,100 +103,26 @@ const sessionExecutor = (session: OrtSession): StepExecutor => ({
   dispose: () => session.dispose(),
 });
 
-interface Candidate {
-  executor: StepExecutor;
-  /** In words: "1 thread", "2 threads, spinning", "2 lanes (3 + 3 segments)". */
-  threading: string;
-  /** The measurement graph's intra-op threads alongside. */
-  threads: number;
-}
-
-/**
- * The trial: the run's first steps take turns on each way to run the step (its warm-up steps, then its
- * timed ones). Every way gives the same numbers bit for bit (tested), so trying them costs only the
- * slower ones' extra time, and they are timed on the run's own steps, with its JavaScript between
- * them. A trial of extra runs on made-up feeds before training, as before, took 1.7 s and, in five
- * of ten CLI dcgan runs here, picked a single session (one thread: 46–50 ms a step) over the lanes
- * (39 ms).
- */
-export class Trial {
-  private readonly times: number[][];
-  private steps = 0;
-
-  /** `warmUp` untimed turns of each way first; each way's timed rounds at most `maxRounds` (trialRounds). */
-  constructor(
-    readonly candidates: Candidate[],
-    private readonly warmUp = TRIAL_WARM_UP_RUNS,
-    private readonly maxRounds = TRIAL_MAX_ROUNDS,
-  ) {
-    this.times = candidates.map(() => []);
-  }
-
-  /**
-   * Steps left as far as the times so far tell: short steps get more timed rounds (trialRounds). Never
-   * negative, and 0 only after a whole round, however the times move: a way's rounds already run count.
-   */
-  get stepsLeft(): number {
-    const needs = this.times.map((times) => Math.max(trialRounds(times, this.maxRounds), times.length));
-    return this.candidates.length * (this.warmUp + Math.max(...needs)) - this.steps;
-  }
-
-  /** The candidate whose turn the next step is. */
-  get turn(): Candidate {
-    return this.candidates[this.steps % this.candidates.length];
-  }
-
-  /**
-   * Records the step just run (on `turn`); returns the chosen candidate's index when this step ends the
-   * trial (the caller then stops recording).
-   */
-  record(ms: number): number | undefined {
-    const n = this.candidates.length;
-    if (this.steps >= n * this.warmUp) this.times[this.steps % n].push(ms);
-    this.steps++;
-    return this.stepsLeft === 0 ? fastestByLowerQuartile(this.times) : undefined;
-  }
-
-  /** Each candidate's lower quartile, in words. */
-  summary(): string {
-    return this.candidates.map((c, i) => `${c.threading} ${lowerQuartile(this.times[i]).toFixed(1)} ms`).join('; ');
-  }
-}
-
 class HostRunner implements GraphRunner {
   private readonly stateOutput: Map<string, string>;
   /** The state the next step reads; `next` receives what it writes. */
   private current: Map<string, Buffer>;
   private next: Map<string, Buffer>;
-  /** The way the step runs outside trials (the first candidate until the first trial has chosen). */
-  private chosen: Candidate;
-  private trial: Trial | undefined;
-  /** Trials ended so far (the first, then the re-trials), and steps since the last. */
-  private trials = 0;
-  private stepsSinceTrial = 0;
-  /** The measurement graph (the discriminator on two batches, every few steps), on the chosen way's threads. */
+  /** The measurement graph (the discriminator on two batches, every few steps), on `ways.measureThreads`. */
   private measureSession: OrtSession;
   private measureThreads: number;
-  threading: string;
 
   private constructor(
     readonly stepGraph: CapturedGraph,
     private readonly measureGraph: CapturedGraph,
     state: Map<string, Buffer>,
-    private readonly candidates: Candidate[],
+    private readonly ways: Ways,
     private readonly options: RunnerOptions,
   ) {
     this.current = state;
     this.next = new Map([...stepGraph.updated.keys()].map((name) => [name, state.get(name)!.slice()]));
     this.stateOutput = stateOutputs(stepGraph);
-    this.chosen = candidates[0];
-    this.threading = candidates[0].threading;
-    if (candidates.length > 1) {
-      this.trial = new Trial(candidates);
-      this.threading = `trying ${candidates.map((c) => c.threading).join('; ')} in turn`;
-    }
-    // one thread until the step's are chosen
-    this.measureThreads = candidates.length === 1 ? candidates[0].threads : 1;
+    this.measureThreads = ways.measureThreads;
     this.measureSession = this.openMeasureSession();
   }
 
@@ -210,25 +132,29 @@ class HostRunner implements GraphRunner {
     state: Map<string, Buffer>,
     options: RunnerOptions,
   ): Promise<HostRunner> {
-    return new HostRunner(train, measure, state, await candidates(train, options), options);
+    return new HostRunner(train, measure, state, new Ways(await candidates(train, options), options.log), options);
+  }
+
+  get threading(): string {
+    return this.ways.threading;
   }
 
   get trialStepsLeft(): number {
-    return this.trial?.stepsLeft ?? 0;
+    return this.ways.trialStepsLeft;
   }
 
   retry(): void {
-    if (!this.trial && this.candidates.length > 1)
-      this.trial = new Trial(this.candidates, RETRIAL_WARM_UP_RUNS, TRIAL_ROUNDS);
+    this.ways.retry();
   }
 
   async step(feeds: Map<string, Buffer>, whileWaiting?: () => void): Promise<{ dLoss: number; gLoss: number }> {
     const losses = { dLoss: new Float32Array(1), gLoss: new Float32Array(1) };
-    if (!this.trial && ++this.stepsSinceTrial > RETRIAL_EVERY) this.retry();
-    const executor = (this.trial?.turn ?? this.chosen).executor;
-    const t0 = performance.now();
-    executor.run(this.inputs(this.stepGraph, feeds), this.fetches(losses, this.next), whileWaiting);
-    if (this.trial) this.recordTrialStep(performance.now() - t0);
+    this.ways.run(this.inputs(this.stepGraph, feeds), this.fetches(losses, this.next), whileWaiting);
+    if (this.ways.measureThreads !== this.measureThreads) {
+      this.measureSession.dispose();
+      this.measureThreads = this.ways.measureThreads;
+      this.measureSession = this.openMeasureSession();
+    }
     for (const name of this.stepGraph.updated.keys()) {
       const updated = this.next.get(name)!;
       this.next.set(name, this.current.get(name)!);
@@ -248,27 +174,8 @@ class HostRunner implements GraphRunner {
   }
 
   async dispose(): Promise<void> {
-    for (const { executor } of this.candidates) executor.dispose();
+    this.ways.dispose();
     this.measureSession.dispose();
-  }
-
-  /** Times the step just run in the trial; at its end, runs the rest on the chosen way (the others stay loaded for the re-trials). */
-  private recordTrialStep(ms: number): void {
-    const trial = this.trial!;
-    const index = trial.record(ms);
-    if (index === undefined) return;
-    const first = this.trials++ === 0;
-    const previous = this.chosen;
-    this.chosen = trial.candidates[index];
-    this.threading = this.chosen.threading;
-    this.trial = undefined;
-    this.stepsSinceTrial = 0;
-    if (this.chosen.threads !== this.measureThreads) {
-      this.measureSession.dispose();
-      this.measureThreads = this.chosen.threads;
-      this.measureSession = this.openMeasureSession();
-    }
-    this.options.log?.(trialReport(first ? undefined : previous.threading, this.threading, trial.summary()));
   }
 
   private openMeasureSession(): OrtSession {
@@ -291,13 +198,6 @@ class HostRunner implements GraphRunner {
       return { name: output.name, data, dims: output.shape };
     });
   }
-}
-
-/** The trial's log line: the way `chosen`, and whether it was the way before (`previous`; none after the first). */
-export function trialReport(previous: string | undefined, chosen: string, summary: string): string {
-  if (previous === undefined) return `onnx engine: ${chosen} chosen; lower quartiles of the first steps: ${summary}`;
-  const outcome = chosen === previous ? 'kept' : `chosen over ${previous}`;
-  return `onnx engine: ${chosen} ${outcome}; lower quartiles of the re-trial: ${summary}`;
 }
 
 /**
@@ -336,53 +236,6 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
   const sessions = cores > 1 ? [{ threads: cores, spinning: true }, { threads: 1 }] : [{ threads: 1 }];
   return [...sessions.map(session), ...onLanes];
 }
-
-/**
- * Steps of each way before its timed ones: the first runs of a session (more so of the lanes, whose
- * worker thread allocates its own memory) are slower, a dcgan step's first five 330 → 51 ms.
- */
-const TRIAL_WARM_UP_RUNS = 5;
-/**
- * Timed steps of each way: at least TRIAL_ROUNDS, and, where steps are short, enough for about
- * TRIAL_TIMED_MS of the way's time, at most TRIAL_MAX_ROUNDS. A burst of the machine's other work
- * then spoils a smaller share of them: in one bench run of 9 rounds here, the mlp (9.5 ms a step on
- * two spinning threads) was left on one thread at 13.9 ms.
- */
-const TRIAL_ROUNDS = 9;
-const TRIAL_TIMED_MS = 600;
-const TRIAL_MAX_ROUNDS = 60;
-
-/** The timed rounds a way needs, judged by its `times` so far (TRIAL_ROUNDS before it has any). */
-export function trialRounds(times: number[], maxRounds = TRIAL_MAX_ROUNDS): number {
-  if (times.length === 0) return TRIAL_ROUNDS;
-  const rounds = Math.ceil(TRIAL_TIMED_MS / lowerQuartile(times));
-  return Math.min(maxRounds, Math.max(TRIAL_ROUNDS, rounds));
-}
-
-/**
- * Steps between re-trials. The machine's other work comes and goes: on this project's VM, two spinning
- * threads won one CLI trial at 30.8 ms a step and lost the next two at 45.1–63.6 ms to the lanes'
- * 36.3–52.4, so a choice made once would hold a whole run to the machine's state in its first steps.
- * A re-trial gives each way one warm-up turn and TRIAL_ROUNDS timed ones (about 30 of each 1,000
- * steps; the sessions stay loaded in between).
- */
-export const RETRIAL_EVERY = 1000;
-const RETRIAL_WARM_UP_RUNS = 1;
-
-/**
- * Which setting's runs were fastest: the lowest lower quartile (of 9 runs, the third fastest). Not
- * the single best run, which one burst of luck decides; nor the median, because the lanes' runs in
- * the trial are bimodal (the dcgan's: 33–37 ms, or 45–80 ms when a turn finds the other core busy,
- * in a trial of extra runs before training: two or three runs in seven), and over a run of steps they
- * keep to the fast mode: there the median picked one thread (42 ms a step) over the lanes (34 ms) in
- * one trial in four.
- */
-export function fastestByLowerQuartile(times: number[][]): number {
-  const quartiles = times.map(lowerQuartile);
-  return quartiles.indexOf(Math.min(...quartiles));
-}
-
-const lowerQuartile = (runs: number[]): number => [...runs].sort((a, b) => a - b)[runs.length >> 2];
 
 type Tensors = Map<string, ort.Tensor>;
 

@@ -1,6 +1,10 @@
-/** File helpers shared by the CLI, trainer and exporter: atomic writes and the package's own paths. */
-import { existsSync, readFileSync } from 'node:fs';
+/**
+ * File helpers shared by the CLI, trainer and exporter: atomic writes and the package's own paths;
+ * and, for the tests and benches, temp dirs that go when the process does.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GanportError } from '@ganport/runtime';
@@ -26,6 +30,21 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     await rm(tmp, { force: true });
     throw new GanportError(`cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+}
+
+const temporaryDirs: string[] = [];
+
+/**
+ * A new dir under the OS's temp dir, removed when the process exits (a fresh app's install is about
+ * 1 GB: left behind, a few test runs fill a disk).
+ */
+export function temporaryDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (temporaryDirs.push(dir) === 1)
+    process.on('exit', () => {
+      for (const d of temporaryDirs) rmSync(d, { recursive: true, force: true });
+    });
+  return dir;
 }
 
 let root: string | undefined;

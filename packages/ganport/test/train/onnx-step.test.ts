@@ -10,16 +10,10 @@ import * as tf from '@tensorflow/tfjs';
 import { getPreset, PRESETS } from '../../src/presets/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { ganLoss } from '../../src/train/losses.js';
-import {
-  fastestByLowerQuartile,
-  RETRIAL_EVERY,
-  Trial,
-  trialReport,
-  trialRounds,
-} from '../../src/train/onnx-runners.js';
 import { OnnxStep } from '../../src/train/onnx-step.js';
 import { buildTrainingState, disposeTrainingState } from '../../src/train/run-setup.js';
 import { GanStep } from '../../src/train/step.js';
+import { RETRIAL_EVERY } from '../../src/train/ways.js';
 import {
   assertSameSteps,
   DCGAN_64_GRADIENT_TOLERANCE,
@@ -155,79 +149,6 @@ test('a re-trial after the first thousand steps gives each way its turns again, 
   // the way the run ends on, and whether it is the one the first trial chose
   const outcome = tried.threading === first ? 'kept' : `chosen over ${first}`;
   assert.ok(lines[1].startsWith(`onnx engine: ${tried.threading} ${outcome}; `), lines[1]);
-});
-
-test('the trial reports its choice, and after a re-trial whether the way changed', () => {
-  assert.equal(
-    trialReport(undefined, 'a', 'a 1.0 ms; b 2.0 ms'),
-    'onnx engine: a chosen; lower quartiles of the first steps: a 1.0 ms; b 2.0 ms',
-  );
-  assert.equal(
-    trialReport('a', 'a', 'a 1.0 ms; b 2.0 ms'),
-    'onnx engine: a kept; lower quartiles of the re-trial: a 1.0 ms; b 2.0 ms',
-  );
-  assert.equal(
-    trialReport('a', 'b', 'a 2.0 ms; b 1.0 ms'),
-    'onnx engine: b chosen over a; lower quartiles of the re-trial: a 2.0 ms; b 1.0 ms',
-  );
-});
-
-test("the trial takes turns, leaves out each way's warm-up steps, and picks the lowest lower quartile", () => {
-  const ways = ['a', 'b', 'c'].map((threading) => ({ executor: { run() {}, dispose() {} }, threading, threads: 1 }));
-  const trial = new Trial(ways);
-  assert.equal(trial.stepsLeft, 3 * (5 + 9)); // before any times: 9 timed rounds each
-  const turns: string[] = [];
-  let chosen: number | undefined;
-  while (chosen === undefined) {
-    const { threading } = trial.turn;
-    const turn = turns.filter((t) => t === threading).length;
-    turns.push(threading);
-    // b: fast in its warm-up turns (5), slower than a and c afterwards; c a little slower than a
-    chosen = trial.record(threading === 'b' ? (turn < 5 ? 1 : 50) : threading === 'a' ? 40 : 41);
-  }
-  assert.equal(chosen, 0);
-  // 600 ms of a's 40 ms steps (the fastest way's, which needs the most): 15 timed rounds each
-  assert.equal(turns.length, 3 * (5 + 15));
-  assert.equal(trial.stepsLeft, 0);
-  assert.deepEqual(turns.slice(0, 6), ['a', 'b', 'c', 'a', 'b', 'c']);
-  assert.equal(trial.summary(), 'a 40.0 ms; b 50.0 ms; c 41.0 ms');
-});
-
-test('a trial whose steps grow slower ends after a whole round, never counting below zero', () => {
-  const ways = ['a', 'b'].map((threading) => ({ executor: { run() {}, dispose() {} }, threading, threads: 1 }));
-  const trial = new Trial(ways);
-  let chosen: number | undefined;
-  let steps = 0;
-  // 10 ms steps ask for 60 rounds; from the 20th timed step on, 1 s steps ask for 9, fewer than already run
-  while (chosen === undefined && steps < 1000) {
-    chosen = trial.record(steps < 2 * (5 + 10) ? 10 : 1000);
-    steps++;
-    assert.ok(trial.stepsLeft >= 0, `${trial.stepsLeft} steps left after ${steps}`);
-  }
-  assert.notEqual(chosen, undefined);
-  assert.equal(steps % 2, 0);
-  assert.equal(trial.stepsLeft, 0);
-});
-
-test('short steps get more timed rounds in the trial, up to a cap; long ones the minimum', () => {
-  assert.equal(trialRounds([]), 9);
-  assert.equal(trialRounds([1.5], 9), 9); // a re-trial's cap
-  assert.equal(trialRounds([50, 50, 60, 500]), 12); // 600 ms of the lower quartile's 50 ms
-  assert.equal(trialRounds([200, 210]), 9);
-  assert.equal(trialRounds([1.5, 1.6, 1.4]), 60);
-});
-
-test('the thread setting is chosen by its lower quartile: not by one lucky run, nor by a few unlucky ones', () => {
-  // one setting with a single fast run among slow ones, one steadily a little slower than that run
-  const lucky = [40, 70, 72, 75, 71, 70, 73];
-  const steady = [50, 49, 51, 50, 52, 50, 51];
-  assert.equal(fastestByLowerQuartile([lucky, steady]), 1);
-  assert.equal(fastestByLowerQuartile([steady, lucky]), 0);
-  // the lanes' bimodal runs (fast, or slowed when a turn finds the other core busy) against one thread's
-  const bimodal = [34, 62, 35, 51, 65, 36, 36];
-  const oneThread = [42, 49, 42, 42, 53, 43, 41];
-  assert.equal(fastestByLowerQuartile([oneThread, bimodal]), 1);
-  assert.equal(fastestByLowerQuartile([[3], [2], [4]]), 1);
 });
 
 test('the onnx engine keeps its memory flat over 1,000 steps', async () => {
