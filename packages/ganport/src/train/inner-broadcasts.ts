@@ -1,15 +1,17 @@
 /**
  * Elementwise ops whose input repeats along a short last axis ([…, 1] against […, k], k ≤ MAX_SPAN)
- * read that input spread out first: a MatMul of it as a column with a row of k ones, exact (x·1 = x;
- * −0 comes out as +0). onnxruntime's CPU broadcast calls its inner loop once per span of k values,
- * so over many short spans the calls cost more than the arithmetic.
+ * read that input spread out first: k copies side by side (Concat), the same bytes, −0 and NaNs
+ * included. onnxruntime's CPU broadcast calls its inner loop once per span of k values, so over many
+ * short spans the calls cost more than the arithmetic.
  *
  * A maxout layer's gradient is the case (tfjs's Max gradient: dy · (x == max), over [N, units, pieces]).
- * Measured on this project's 2-vCPU machine, one thread, 100 × 200 × 5 (PacGAN's), its Equal, Cast
- * and Mul: 0.39 → 0.13 ms with both repeated inputs spread; with spans of 8, 0.25 → 0.12 ms; of 16,
- * 0.14 → 0.09 ms, though one op alone there gains nothing (0.087 against 0.061 + 0.053 ms); of 32 and
- * more, the broadcast is as fast.
+ * Measured on this project's 2-vCPU machine, lower quartiles of 250 runs, its Equal, Cast and Mul with
+ * both repeated inputs spread, on one thread and on two (spinning): 20,000 × 5 (PacGAN's) 0.40 → 0.17
+ * and 0.32 → 0.17 ms; 12,500 × 8: 0.27 → 0.18 and 0.43 → 0.22 ms; 6,250 × 16: 0.30 → 0.22 but
+ * 0.18 → 0.31 ms; 3,125 × 32: slower either way. A MatMul by a row of ones spreads a little faster,
+ * but turns −0 into +0; an Expand along the outer axis and a Transpose, exact too, ran slower on two threads.
  */
+import { attr } from '../onnx/builder.js';
 import { GraphEdit } from '../onnx/edit.js';
 import type { GraphProto, ModelProto, NodeProto } from '../onnx/proto.js';
 import { size } from '../tfjs/onnx-kernels/index.js';
@@ -19,15 +21,17 @@ import type { ValueInfoSpec } from './value-specs.js';
 export const MAX_SPAN = 8;
 /** Spans below this many (the output's size / k) are too few for their calls to matter. */
 export const MIN_SPANS = 1024;
-/** Ops that broadcast their inputs against each other, on onnxruntime's CPU broadcast helper. */
+/**
+ * Ops that broadcast their inputs against each other, on onnxruntime's CPU broadcast helper. Not Max
+ * and Min: their paths there differ on NaN and on −0 against +0 (a scalar one from a vector one), so
+ * spreading an input would change which value comes out.
+ */
 const ELEMENTWISE = new Set([
   'Add',
   'Sub',
   'Mul',
   'Div',
   'Pow',
-  'Max',
-  'Min',
   'Equal',
   'Greater',
   'GreaterOrEqual',
@@ -85,35 +89,20 @@ function repeatedInputs(
 class Spreader extends GraphEdit {
   /** Spread-out values by input and shape: each is made once, before its first reader. */
   private readonly spreads = new Map<string, string>();
-  private readonly ones = new Map<number, string>();
 
   constructor(graph: GraphProto) {
     super(graph, 'broadcast');
   }
 
-  /** `name` ([…, 1]) spread out to `shape` ([…, k]). */
+  /** `name` ([…, 1]) spread out to `shape` ([…, k]): k copies of it side by side (Concat copies values as they are). */
   spread(name: string, shape: number[]): string {
     const base = `${name}/spread_${shape.join('x')}`;
     const known = this.spreads.get(base);
     if (known) return known;
-    const span = shape[shape.length - 1];
-    const column = this.add(
-      'Reshape',
-      [name, this.int64(`${base}/column_shape`, [size(shape) / span, 1])],
-      `${base}/column`,
-    );
-    const rows = this.add('MatMul', [column, this.onesRow(span)], `${base}/rows`);
-    const spread = this.add('Reshape', [rows, this.int64(`${base}/shape`, shape)], base);
+    const spread = this.add('Concat', Array(shape[shape.length - 1]).fill(name), base, {
+      axis: attr.int(-1),
+    });
     this.spreads.set(base, spread);
     return spread;
-  }
-
-  private onesRow(span: number): string {
-    let ones = this.ones.get(span);
-    if (!ones) {
-      ones = this.float(`broadcast/ones_${span}`, [1, span], new Float32Array(span).fill(1));
-      this.ones.set(span, ones);
-    }
-    return ones;
   }
 }
