@@ -230,6 +230,7 @@ export class Ways {
       // it failed already: what it holds goes with the process
     }
     if (this.chosen === way) this.chosen = this.ways[0];
+    if (this.trial && this.trials > 0) this.stepsSinceTrial = 0; // a re-trial ends: the next comes as after one
     this.trial = this.trials === 0 && this.ways.length > 1 ? new Trial([...this.ways]) : undefined;
     const reason = String(error instanceof Error ? error.message : error).split('\n')[0];
     const goesOn = this.trial

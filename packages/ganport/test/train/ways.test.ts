@@ -88,75 +88,113 @@ test('the thread setting is chosen by its lower quartile: not by one lucky run, 
   assert.equal(fastestByLowerQuartile([[3], [2], [4]]), 1);
 });
 
-/** Fake ways: each run writes its name into the output (or throws while `failing` says so), and counts. */
+/**
+ * Fake ways: way i writes i + 1 into the output (or throws while `failing` says so) and counts its
+ * runs; way i asks for i + 1 measurement threads.
+ */
 function fakeWays(names: string[], failing: (name: string, run: number) => boolean = () => false) {
   const runs = new Map(names.map((n) => [n, 0]));
   const disposed: string[] = [];
   const ways: Candidate[] = names.map((threading, i) => ({
     threading,
-    threads: 1,
+    threads: i + 1,
     executor: {
       run(_inputs: Feed[], outputs: Feed[], whileWaiting?: () => void) {
         const run = runs.get(threading)!;
         runs.set(threading, run + 1);
         whileWaiting?.(); // as the lanes do: while the other lane finishes, so before a failure there
         if (failing(threading, run)) throw new Error(`${threading} broke\nat a second line`);
-        (outputs[0].data as Float32Array)[0] = i;
+        (outputs[0].data as Float32Array)[0] = i + 1;
       },
       dispose: () => void disposed.push(threading),
     },
   }));
   const output = { name: 'y', data: new Float32Array(1), dims: [1] };
-  return { ways, runs, disposed, output };
+  /** Runs a step and returns what it wrote (NaN: nothing). */
+  const step = (chooser: Ways, whileWaiting?: () => void) => {
+    output.data[0] = Number.NaN;
+    chooser.run([], [output], whileWaiting);
+    return output.data[0];
+  };
+  return { ways, runs, disposed, output, step };
 }
 
 test('a way that fails in the first trial is left out: the step runs again, the trial starts over on the others', () => {
-  const { ways, runs, disposed, output } = fakeWays(['a', 'b', 'c'], (name) => name === 'b');
+  const { ways, runs, disposed, step } = fakeWays(['a', 'b', 'c'], (name) => name === 'b');
   const lines: string[] = [];
   const chooser = new Ways(ways, (line) => lines.push(line));
   let waits = 0;
-  chooser.run([], [output], () => waits++); // a
-  chooser.run([], [output], () => waits++); // b fails, then a again: the first turn of the new trial
+  assert.equal(chooser.measureThreads, 1, 'one thread until the first trial has chosen');
+  assert.equal(
+    step(chooser, () => waits++),
+    1,
+  ); // a
+  assert.equal(
+    step(chooser, () => waits++),
+    1,
+    "b failed, then a ran the step: the new trial's first turn",
+  );
   assert.equal(waits, 2, 'once a step, though the second ran twice');
-  assert.equal(output.data[0], 0, "the step's output is a's");
+  assert.deepEqual([runs.get('a'), runs.get('b')], [2, 1]);
   assert.deepEqual(disposed, ['b']);
   assert.deepEqual(lines, [
     'onnx engine: b failed (b broke) and is left out; the trial starts again: trying a; c in turn',
   ]);
   assert.equal(chooser.threading, 'trying a; c in turn');
-  while (chooser.trialStepsLeft > 0) chooser.run([], [output]);
+  while (chooser.trialStepsLeft > 0) step(chooser);
   assert.match(lines[1], /^onnx engine: (a|c) chosen; lower quartiles of the first steps: a .* ms; c .* ms$/);
+  const chosen: string = chooser.threading;
+  assert.equal(chooser.measureThreads, chosen === 'a' ? 1 : 3, "then the chosen way's");
   assert.equal(runs.get('b'), 1);
 });
 
 test('outside the first trial, a failing way is left out and the run goes on with another; the last one left fails the step', () => {
   const broken = new Set<string>();
-  const { ways, output } = fakeWays(['a', 'b'], (name) => broken.has(name));
+  const { ways, step } = fakeWays(['a', 'b'], (name) => broken.has(name));
   const lines: string[] = [];
   const chooser = new Ways(ways, (line) => lines.push(line));
-  while (chooser.trialStepsLeft > 0) chooser.run([], [output]);
+  while (chooser.trialStepsLeft > 0) step(chooser);
   const chosen = chooser.threading;
   const other = chosen === 'a' ? 'b' : 'a';
   broken.add(chosen);
-  chooser.run([], [output]);
-  assert.equal(output.data[0], other === 'a' ? 0 : 1);
+  assert.equal(step(chooser), other === 'a' ? 1 : 2);
   assert.equal(
     lines[1],
     `onnx engine: ${chosen} failed (${chosen} broke) and is left out; the run goes on with ${other}`,
   );
   assert.equal(chooser.threading, other);
+  assert.equal(chooser.measureThreads, other === 'a' ? 1 : 2);
   chooser.retry();
   assert.equal(chooser.trialStepsLeft, 0, 'no re-trial with one way left');
   broken.add(other);
-  assert.throws(() => chooser.run([], [output]), new RegExp(`${other} broke`));
+  assert.throws(() => step(chooser), new RegExp(`${other} broke`));
+});
+
+test('a way failing in a re-trial ends it; the next re-trial comes RETRIAL_EVERY steps later', () => {
+  let failAt = Number.POSITIVE_INFINITY;
+  const { ways, runs, step } = fakeWays(['a', 'b', 'c'], (name, run) => name === 'c' && run >= failAt);
+  const lines: string[] = [];
+  const chooser = new Ways(ways, (line) => lines.push(line));
+  while (chooser.trialStepsLeft > 0) step(chooser);
+  for (let i = 0; i < RETRIAL_EVERY; i++) step(chooser);
+  failAt = runs.get('c')!; // c fails at its next turn: in the re-trial the next step starts
+  do step(chooser);
+  while (chooser.trialStepsLeft > 0);
+  assert.match(lines[1], /^onnx engine: c failed \(c broke\) and is left out; the run goes on with (a|b|c)$/);
+  for (let i = 0; i < RETRIAL_EVERY; i++) {
+    step(chooser);
+    assert.equal(chooser.trialStepsLeft, 0, `a re-trial ${i + 1} steps after the last ended`);
+  }
+  step(chooser);
+  assert.ok(chooser.trialStepsLeft > 0);
 });
 
 test("the step's own callback failing fails the step, and leaves the way in", () => {
-  const { ways, disposed, output } = fakeWays(['a', 'b']);
+  const { ways, disposed, step } = fakeWays(['a', 'b']);
   const chooser = new Ways(ways);
   assert.throws(
     () =>
-      chooser.run([], [output], () => {
+      step(chooser, () => {
         throw new Error('the callback broke');
       }),
     /the callback broke/,
@@ -166,16 +204,16 @@ test("the step's own callback failing fails the step, and leaves the way in", ()
 });
 
 test('re-trials come every RETRIAL_EVERY steps after a trial, with one warm-up turn and 9 timed ones each', () => {
-  const { ways, runs, output } = fakeWays(['a', 'b']);
+  const { ways, runs, step } = fakeWays(['a', 'b']);
   const lines: string[] = [];
   const chooser = new Ways(ways, (line) => lines.push(line));
-  while (chooser.trialStepsLeft > 0) chooser.run([], [output]);
+  while (chooser.trialStepsLeft > 0) step(chooser);
   const before = runs.get('a')! + runs.get('b')!;
-  for (let i = 0; i < RETRIAL_EVERY; i++) chooser.run([], [output]);
+  for (let i = 0; i < RETRIAL_EVERY; i++) step(chooser);
   assert.equal(chooser.trialStepsLeft, 0);
-  chooser.run([], [output]);
+  step(chooser);
   assert.equal(chooser.trialStepsLeft, 2 * (1 + 9) - 1);
-  while (chooser.trialStepsLeft > 0) chooser.run([], [output]);
+  while (chooser.trialStepsLeft > 0) step(chooser);
   assert.equal(runs.get('a')! + runs.get('b')! - before, RETRIAL_EVERY + 2 * (1 + 9));
   assert.match(lines[1], /^onnx engine: (a|b) (kept|chosen over (a|b)); lower quartiles of the re-trial: /);
 });
