@@ -216,6 +216,18 @@ test('the rule leaves alone long spans, few spans, int inputs and broadcasts tha
   const middle = spec('float32', [rows, 4, k]);
   assert.equal(untouched(spec('float32', [rows, 1, 1]), middle, middle), undefined);
   assert.equal(untouched(spec('float32', [rows, 1]), spec('float32', [1, k]), full), undefined);
+  // a single value beside the repeated input (Where's other branch a scalar) is no broadcast to keep
+  const bool = spec('bool', [rows, k]);
+  const scalar = spec('float32', []);
+  const where: Graph = {
+    nodes: [makeNode('Where', ['c', 'r', 's'], ['y'])],
+    inputs: { c: bool, r: spec('float32', [rows, 1]), s: scalar },
+    values: { c: bool, r: spec('float32', [rows, 1]), s: scalar, y: full },
+    outputs: ['y'],
+  };
+  const spreadWhere = expandInnerBroadcasts(model(where), lookup(where));
+  assert.ok(spreadWhere);
+  assert.deepEqual(run(spreadWhere, where, 5), run(model(where), where, 5));
   // an op outside onnxruntime's broadcast helper, and one whose broadcast paths disagree on NaN and ±0
   assert.equal(untouched(spec('float32', [rows, 1]), full, full, 'PRelu'), undefined);
   assert.equal(untouched(spec('float32', [rows, 1]), full, full, 'Max'), undefined);
