@@ -48,12 +48,6 @@ export class GraphEdit {
     return name;
   }
 
-  /** A float32 constant; returns its name. */
-  float(name: string, dims: number[], values: Float32Array): string {
-    this.initializers.push(makeTensor(this.claim(name), DataType.FLOAT, dims, values));
-    return name;
-  }
-
   /** `model` with the rewritten nodes, the new constants and `domains` imported (version 1). */
   model(model: ModelProto, domains: string[] = []): ModelProto {
     return {

@@ -87,8 +87,8 @@ function repeatedInputs(
 }
 
 class Spreader extends GraphEdit {
-  /** Spread-out values by input and shape: each is made once, before its first reader. */
-  private readonly spreads = new Map<string, string>();
+  /** Spread-out values (named by input and shape): each is made once, before its first reader. */
+  private readonly spreads = new Set<string>();
 
   constructor(graph: GraphProto) {
     super(graph, 'broadcast');
@@ -96,13 +96,10 @@ class Spreader extends GraphEdit {
 
   /** `name` ([…, 1]) spread out to `shape` ([…, k]): k copies of it side by side (Concat copies values as they are). */
   spread(name: string, shape: number[]): string {
-    const base = `${name}/spread_${shape.join('x')}`;
-    const known = this.spreads.get(base);
-    if (known) return known;
-    const spread = this.add('Concat', Array(shape[shape.length - 1]).fill(name), base, {
-      axis: attr.int(-1),
-    });
-    this.spreads.set(base, spread);
+    const spread = `${name}/spread_${shape.join('x')}`;
+    if (this.spreads.has(spread)) return spread;
+    this.add('Concat', Array(shape[shape.length - 1]).fill(name), spread, { axis: attr.int(-1) });
+    this.spreads.add(spread);
     return spread;
   }
 }

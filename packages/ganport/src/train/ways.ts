@@ -150,7 +150,7 @@ export class Ways {
 
   /** In words: the chosen way, or, in the first trial, the ways it tries. */
   get threading(): string {
-    if (this.trial && this.trials === 0) return `trying ${this.ways.map((w) => w.threading).join('; ')} in turn`;
+    if (this.inFirstTrial) return `trying ${this.ways.map((w) => w.threading).join('; ')} in turn`;
     return this.chosen.threading;
   }
 
@@ -161,7 +161,11 @@ export class Ways {
 
   /** The measurement graph's intra-op threads: one until the first trial has chosen, then the chosen way's. */
   get measureThreads(): number {
-    return this.trial && this.trials === 0 ? 1 : this.chosen.threads;
+    return this.inFirstTrial ? 1 : this.chosen.threads;
+  }
+
+  private get inFirstTrial(): boolean {
+    return this.trial !== undefined && this.trials === 0;
   }
 
   /** Starts a re-trial with the next step, where there is a choice and no trial under way. */
