@@ -15,7 +15,8 @@ import * as tf from '@tensorflow/tfjs';
 import { shippedModelsDir } from '../src/assets.js';
 import { modelPaths } from '../src/export/index.js';
 import { openBrowserSession } from '../src/parity/browser.js';
-import { BACKENDS, selectBackend } from '../src/tfjs/backend.js';
+import { selectBackend } from '../src/tfjs/backend.js';
+import { BACKENDS } from '../src/tfjs/backend-names.js';
 import { loadLayersModel } from '../src/tfjs/model-io.js';
 import { describeAdapter, prepareVulkan, setUpWebGpu } from '../src/tfjs/webgpu.js';
 

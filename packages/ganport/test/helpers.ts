@@ -54,11 +54,14 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the CLI; `env` adds to the environment, `unset` takes variables out of it. */
-export function runCli(args: string[], options: { env?: Record<string, string>; unset?: string[] } = {}): CliResult {
+/** Runs the CLI; `env` adds to the environment, `unset` takes variables out of it, `node` are node's own flags. */
+export function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; unset?: string[]; node?: string[] } = {},
+): CliResult {
   const env = { ...process.env, ...options.env };
   for (const name of options.unset ?? []) delete env[name];
-  const result = spawnSync(process.execPath, [join(ROOT, 'bin', 'ganport.js'), ...args], {
+  const result = spawnSync(process.execPath, [...(options.node ?? []), join(ROOT, 'bin', 'ganport.js'), ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     env,

@@ -1,5 +1,5 @@
 /** Flags that several commands take with the same meaning, declared once. */
-import { BACKENDS } from '../tfjs/backend.js';
+import { BACKENDS } from '../tfjs/backend-names.js';
 
 export const backendFlag = {
   type: 'string',

@@ -93,7 +93,7 @@ export interface RunConfig {
   clusters?: number;
   /** SHA-256 (hex) of the cluster labels of the images trained on, checked on resume. */
   clusterLabelsSha256?: string;
-  /** One of train/losses.ts's LOSSES. */
+  /** One of train/loss-names.ts's LOSSES. */
   loss: string;
   labelSmoothing: number;
   /** Decay of the generator's exponential moving average (0: none); the EMA generator is what samples and exports use. */

@@ -10,8 +10,7 @@ import { GanportError } from '@ganport/runtime';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { ORT_WEB_ROUTE, ortWebDist } from '../util/ort-web.js';
 import { serveStatic } from '../util/static-server.js';
-
-export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
+import { DEFAULT_CHROMIUM } from './runtimes.js';
 
 export function chromiumPath(requested?: string): string {
   return requested ?? process.env.GANPORT_CHROMIUM ?? DEFAULT_CHROMIUM;

@@ -23,26 +23,13 @@ import { selectReferenceBackend } from '../tfjs/backend.js';
 import { loadLayersModel } from '../tfjs/model-io.js';
 import { prepareVulkan } from '../tfjs/webgpu.js';
 import { openBrowserSession } from './browser.js';
-
-export const RUNTIMES = [
-  'tfjs',
-  'ort-node',
-  'ort-node-webgpu',
-  'ort-web',
-  'ort-web-chromium',
-  'ort-web-chromium-webgpu',
-] as const;
-export type RuntimeName = (typeof RUNTIMES)[number];
-
-/** The rows that run on a GPU through WebGPU: skipped, with the reason, where there is no adapter and none was asked for. */
-const WEBGPU_RUNTIMES: readonly RuntimeName[] = ['ort-node-webgpu', 'ort-web-chromium-webgpu'];
-
-export const DEFAULT_TOLERANCE = 1e-4;
-/**
- * For the WebGPU rows: GPUs reorder sums and may use fused multiply-adds and faster transcendentals
- * (onnxruntime's own web tests allow 1e-3 for webgpu). Measured on SwiftShader: about 1e-6.
- */
-export const DEFAULT_WEBGPU_TOLERANCE = 1e-3;
+import {
+  DEFAULT_TOLERANCE,
+  DEFAULT_WEBGPU_TOLERANCE,
+  RUNTIMES,
+  type RuntimeName,
+  WEBGPU_RUNTIMES,
+} from './runtimes.js';
 
 export interface ParityOptions {
   seed?: number;
@@ -90,18 +77,6 @@ interface RuntimeOutput {
   loadMs: number;
   runMs: number;
   latents?: Float32Array;
-}
-
-export function parseRuntimes(list: string): RuntimeName[] {
-  const names = list
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const n of names)
-    if (!(RUNTIMES as readonly string[]).includes(n))
-      throw new GanportError(`unknown runtime "${n}"; choose from ${RUNTIMES.join(', ')}`);
-  if (!names.includes('tfjs')) names.unshift('tfjs'); // the reference is always run
-  return names as RuntimeName[];
 }
 
 async function runOrt(

@@ -2,6 +2,7 @@
 import { GanportError } from '@ganport/runtime';
 import { dcgan } from './dcgan.js';
 import { mlp, mlp2d, mlp2dDeep, pacgan2d, seedMlp } from './mlp.js';
+import { PRESET_NAMES } from './names.js';
 import type { Preset } from './preset.js';
 
 const list: Preset[] = [
@@ -36,6 +37,10 @@ const list: Preset[] = [
 ];
 
 export const PRESETS: Record<string, Preset> = Object.fromEntries(list.map((p) => [p.name, p]));
+if (Object.keys(PRESETS).join() !== PRESET_NAMES.join())
+  throw new Error(
+    `internal error: presets/names.ts lists ${PRESET_NAMES.join(', ')}; the presets are ${Object.keys(PRESETS)}`,
+  );
 
 /** How a run varies its preset (`train --width`, `--clusters`). */
 export interface PresetVariant {

@@ -10,17 +10,11 @@
 
 import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
-import { ORT_BACKEND, registerOrtBackend } from './ort-kernels.js';
-
-/** The onnx training engine's name as a backend (train/onnx-step.ts). */
-export const ONNX_BACKEND = 'onnx';
-
+import { BACKENDS, type BackendName, ONNX_BACKEND, ORT_BACKEND } from './backend-names.js';
+import { registerOrtBackend } from './ort-kernels.js';
 import { probeWebGpu } from './probe.js';
 import { registerWasmGradientKernels } from './wasm-kernels.js';
 import { type AdapterSummary, describeAdapter, setUpWebGpu } from './webgpu.js';
-
-export const BACKENDS = ['tensorflow-gpu', 'webgpu', ONNX_BACKEND, 'tensorflow', ORT_BACKEND, 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKENDS)[number];
 
 export interface BackendChoice {
   name: BackendName;

@@ -25,14 +25,13 @@ import { makeNode, makeValueInfo } from '../onnx/builder.js';
 import { OnnxGraph } from '../onnx/graph.js';
 import { DEFAULT_OPSET } from '../onnx/opsets.js';
 import { encodeModel } from '../onnx/proto.js';
+import { ORT_BACKEND } from './backend-names.js';
 import { type WasmBackendInternals, wasmBackendInternals } from './internals.js';
 import { type ConvAttrs, convFlops, convGeometry, transposeOutputPadding } from './onnx-kernels/conv.js';
 import { KERNEL_HANDLERS, type KernelDtype, type KernelValue, ONNX_DTYPE, size } from './onnx-kernels/index.js';
 import { inLayout } from './onnx-kernels/layout.js';
 import { intraOpThreads, OrtSession, ortBinding, SessionCache } from './ort-session.js';
 import { registerWasmGradientKernels } from './wasm-kernels.js';
-
-export const ORT_BACKEND = 'ort';
 
 /** Smaller calls stay on wasm (tests set both to 0 to send every call to ORT). */
 export const ortMinimumSizes = {

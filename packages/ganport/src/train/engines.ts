@@ -1,7 +1,7 @@
 /** Which engine runs a run's steps: the onnx engine on the `onnx` backend, tfjs's eager kernels on the others. */
 import { Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
-import { ONNX_BACKEND } from '../tfjs/backend.js';
+import { ONNX_BACKEND } from '../tfjs/backend-names.js';
 import { prepareVulkan } from '../tfjs/webgpu.js';
 import { ganLoss } from './losses.js';
 import { OnnxStep } from './onnx-step.js';

@@ -2,9 +2,7 @@
 
 import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
-
-export const LOSSES = ['bce', 'lsgan', 'hinge'] as const;
-export type LossName = (typeof LOSSES)[number];
+import { LOSSES } from './loss-names.js';
 
 export interface GanLoss {
   /** Discriminator loss from the logits of a real and a fake batch. */

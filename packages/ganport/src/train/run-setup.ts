@@ -20,11 +20,13 @@ import {
   writeRunManifest,
 } from '../formats/run-dir.js';
 import { getPreset, type Preset } from '../presets/index.js';
-import { type BackendChoice, ONNX_BACKEND, selectBackend } from '../tfjs/backend.js';
+import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
+import { ONNX_BACKEND } from '../tfjs/backend-names.js';
 import { packageVersion, writeFileAtomic } from '../util/files.js';
 import { Adam } from './adam.js';
 import { MIN_EVAL_SAMPLES } from './evaluation.js';
-import { ganLoss, type LossName } from './losses.js';
+import type { LossName } from './loss-names.js';
+import { ganLoss } from './losses.js';
 import { nonNegativeNumber, positiveInt, positiveNumber } from './option-checks.js';
 import type { RunPosition, TrainingState } from './state.js';
 

@@ -394,6 +394,34 @@ test('every command has --help: its usage, each flag of its table with its help,
   }
 });
 
+/**
+ * A preload that prints, as the process exits, the npm packages loaded through require. tfjs,
+ * playwright-core, h5wasm and onnxruntime are CommonJS: imported from ESM, they are listed too.
+ * (createRequire is given the node binary's path: a data: URL has none to require from.)
+ */
+const LIST_PACKAGES = `data:text/javascript,${encodeURIComponent(
+  "import { createRequire } from 'node:module'; import { writeSync } from 'node:fs';" +
+    'const loaded = createRequire(process.execPath).cache;' +
+    "process.on('exit', () => writeSync(2, 'packages: ' + Object.keys(loaded).join(' ') + '\\n'));",
+)}`;
+
+test('help and usage errors load none of the training, export or browser code', () => {
+  const cases = [
+    ['--help'],
+    ...COMMANDS.map((c) => [c.name, '--help']),
+    ['train', '--bogus'],
+    ['export', 'm', '--opset', 'x'],
+  ];
+  for (const args of cases) {
+    const result = runCli(args, { node: ['--import', LIST_PACKAGES] });
+    const packages = result.stderr.split('\n').find((line) => line.startsWith('packages: '));
+    assert.ok(packages, `${args.join(' ')}: the preload listed what was loaded; stderr: ${result.stderr}`);
+    // the runtime's onnxruntime-node is light, and it shows that the list sees CommonJS imported from ESM
+    assert.match(packages, /node_modules\/onnxruntime-node\//);
+    assert.doesNotMatch(packages, /node_modules\/(@tensorflow|playwright-core|h5wasm)\//, args.join(' '));
+  }
+});
+
 test('ganport --help lists every command with its summary; --version prints the version', () => {
   const help = runCli(['--help']);
   assert.equal(help.status, 0);

@@ -1,7 +1,7 @@
 /** `ganport doctor` wherever the tests run, with a GPU or without: what it reports, and that its report holds together. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BACKENDS } from '../../src/tfjs/backend.js';
+import { BACKENDS } from '../../src/tfjs/backend-names.js';
 import { runCli } from '../helpers.js';
 
 /** The order auto-selection tries the backends in, which doctor reports them in. */

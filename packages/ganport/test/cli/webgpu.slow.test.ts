@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadGenerator } from '@ganport/runtime';
-import { BACKENDS } from '../../src/tfjs/backend.js';
+import { BACKENDS } from '../../src/tfjs/backend-names.js';
 import { prepareVulkan } from '../../src/tfjs/webgpu.js';
 import { maxAbsDiff, runCli, SHIPPED_MODELS, tempDir } from '../helpers.js';
 import { skipUnlessWebGpuExpected } from '../webgpu-expected.js';

@@ -1,5 +1,4 @@
-import { type BackendChoice, type BackendProbe, probeBackends, selectBackend } from '../../tfjs/backend.js';
-import { probeIsolated, probeWebGpu } from '../../tfjs/probe.js';
+import type { BackendChoice, BackendProbe } from '../../tfjs/backend.js';
 import type { AdapterSummary, VulkanSetup } from '../../tfjs/webgpu.js';
 import { defineCommand } from '../flags.js';
 
@@ -28,6 +27,8 @@ export interface Diagnosis {
  * providers. The native GPU stacks are probed in child processes, whose stderr is captured.
  */
 export async function diagnose(): Promise<Diagnosis> {
+  const { probeBackends, selectBackend } = await import('../../tfjs/backend.js');
+  const { probeIsolated, probeWebGpu } = await import('../../tfjs/probe.js');
   const backends = await probeBackends();
   let train: Diagnosis['train'];
   try {

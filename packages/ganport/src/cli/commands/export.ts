@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { toLayout } from '@ganport/runtime';
-import { DEFAULT_OPSET, exportModelFile, exportRun, MAX_OPSET, MIN_OPSET } from '../../export/index.js';
 import { type EvalScores, scoreLabel, scoreNames, scoreOf } from '../../formats/eval-scores.js';
+import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from '../../onnx/opsets.js';
 import { defineCommand, UsageError } from '../flags.js';
 
 const formatScores = (scores: EvalScores) =>
@@ -60,6 +60,7 @@ export const exportCommand = defineCommand({
     }
     if (submodel !== undefined && isRun) throw new UsageError('--submodel goes with a model file export');
     if (best && !isRun) throw new UsageError('--best goes with a RUN_DIR export');
+    const { exportModelFile, exportRun } = await import('../../export/index.js');
     const { files, best: kept } = isRun
       ? await exportRun(source, out, { ...options, triton, best })
       : { files: [await exportModelFile(source, out, { ...options, submodel })], best: undefined };

@@ -1,5 +1,3 @@
-import { formatInspection, loadModelFile } from '../../export/index.js';
-import { selectBackend } from '../../tfjs/backend.js';
 import { defineCommand } from '../flags.js';
 
 export const inspectCommand = defineCommand({
@@ -17,6 +15,8 @@ export const inspectCommand = defineCommand({
     'ganport inspect generator.h5',
   ],
   async run(_values, source) {
+    const { formatInspection, loadModelFile } = await import('../../export/index.js');
+    const { selectBackend } = await import('../../tfjs/backend.js');
     await selectBackend('cpu');
     const model = await loadModelFile(source);
     process.stdout.write(formatInspection(model));

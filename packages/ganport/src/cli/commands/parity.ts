@@ -1,12 +1,10 @@
-import { DEFAULT_CHROMIUM } from '../../parity/browser.js';
 import {
+  DEFAULT_CHROMIUM,
   DEFAULT_TOLERANCE,
   DEFAULT_WEBGPU_TOLERANCE,
-  formatParity,
   parseRuntimes,
   RUNTIMES,
-  runParity,
-} from '../../parity/parity.js';
+} from '../../parity/runtimes.js';
 import { defineCommand } from '../flags.js';
 
 export const parityCommand = defineCommand({
@@ -51,6 +49,7 @@ export const parityCommand = defineCommand({
     'ganport parity models/my-dcgan --runtimes ort-node,ort-web --tolerance 1e-2',
   ],
   async run({ json, runtimes, ...options }, modelDir) {
+    const { formatParity, runParity } = await import('../../parity/parity.js');
     const report = await runParity(modelDir, { ...options, runtimes: runtimes ? parseRuntimes(runtimes) : undefined });
     console.log(json ? JSON.stringify(report, null, 2) : formatParity(report));
     return report.ok ? 0 : 1;

@@ -1,4 +1,3 @@
-import { trainClassifier } from '../../train/classifier.js';
 import { defineCommand } from '../flags.js';
 import { backendFlag, dataFlag, quietFlag } from '../shared-flags.js';
 
@@ -23,6 +22,7 @@ export const trainClassifierCommand = defineCommand({
     'ganport train-classifier --out runs/classifier --data data/mnist --limit 10000',
   ],
   async run(options) {
+    const { trainClassifier } = await import('../../train/classifier.js');
     const { record } = await trainClassifier({ ...options, log: (line) => console.log(line) });
     const accuracy = (100 * record.testAccuracy).toFixed(2);
     console.log(

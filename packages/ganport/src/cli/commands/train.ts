@@ -1,8 +1,6 @@
 import { readRunConfig, TRAINING_DEFAULTS } from '../../formats/run-dir.js';
-import { PRESETS } from '../../presets/index.js';
-import { selectBackend } from '../../tfjs/backend.js';
-import { LOSSES, type LossName } from '../../train/losses.js';
-import { train } from '../../train/train.js';
+import { PRESET_NAMES } from '../../presets/names.js';
+import { LOSSES, type LossName } from '../../train/loss-names.js';
 import { defineCommand, UsageError } from '../flags.js';
 import { backendFlag, dataFlag, providerFlag, providerList, quietFlag } from '../shared-flags.js';
 
@@ -19,7 +17,7 @@ export const trainCommand = defineCommand({
     preset: {
       type: 'string',
       value: 'NAME',
-      help: `the architecture: ${Object.keys(PRESETS).join(', ')} (default ${TRAINING_DEFAULTS.preset})`,
+      help: `the architecture: ${PRESET_NAMES.join(', ')} (default ${TRAINING_DEFAULTS.preset})`,
     },
     width: {
       type: 'int',
@@ -149,6 +147,7 @@ export const trainCommand = defineCommand({
     if (dryRun) {
       // as train() chooses: --backend, else the one a resumed run started on, else the fastest present
       const recorded = options.backend === undefined && resume !== undefined ? await readRunConfig(resume) : undefined;
+      const { selectBackend } = await import('../../tfjs/backend.js');
       const choice = await selectBackend(options.backend ?? recorded?.backend);
       const reason = recorded ? 'the backend the run started on' : choice.reason;
       console.log(`backend: ${choice.name} (${reason})`);
@@ -159,6 +158,7 @@ export const trainCommand = defineCommand({
     if (outDir === undefined || (out !== undefined && resume !== undefined)) {
       throw new UsageError('give either --out RUN_DIR (a new run) or --resume RUN_DIR');
     }
+    const { train } = await import('../../train/train.js');
     const result = await train({
       ...options,
       outDir,
