@@ -29,15 +29,35 @@ import { buildTrainingState, disposeTrainingState } from '../src/train/run-setup
 import { GanStep, type StepEngine } from '../src/train/step.js';
 import { packageRoot } from '../src/util/files.js';
 
-const { values } = parseArgs({
-  options: {
-    'dcgan-steps': { type: 'string', default: '10' },
-    'mlp-steps': { type: 'string', default: '50' },
-    'cpu-dcgan-steps': { type: 'string', default: '1' },
-    backends: { type: 'string', default: BACKENDS.join(',') },
-    profile: { type: 'boolean', default: false },
-  },
-});
+const USAGE =
+  'usage: npm run bench:train [-- --dcgan-steps N --mlp-steps N --cpu-dcgan-steps N --backends a,b --profile]\n' +
+  `  --backends: of ${BACKENDS.join(', ')} (default: all)`;
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        'dcgan-steps': { type: 'string', default: '10' },
+        'mlp-steps': { type: 'string', default: '50' },
+        'cpu-dcgan-steps': { type: 'string', default: '1' },
+        backends: { type: 'string', default: BACKENDS.join(',') },
+        profile: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    console.error(`bench:train: ${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+})();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const unknownBackend = values.backends!.split(',').find((b) => !(BACKENDS as readonly string[]).includes(b));
+if (unknownBackend !== undefined) {
+  console.error(`bench:train: unknown backend "${unknownBackend}"\n${USAGE}`);
+  process.exit(2);
+}
 /** A benchmarked model: the preset, its batch and packing, and its name in bench/pytorch_train.py. */
 interface Model {
   name: string;
