@@ -11,6 +11,7 @@ import { encodeModel } from '../../src/onnx/proto.js';
 import type { CapturedGraph, GraphTensor } from '../../src/tfjs/capture.js';
 import { type Feed, OrtSession } from '../../src/tfjs/ort-session.js';
 import { LaneExecutor } from '../../src/train/lanes/executor.js';
+import { collectGarbage } from '../helpers.js';
 
 const N = 64;
 
@@ -114,7 +115,7 @@ test('the lanes keep their memory flat: no growth over the last 3,000 of 9,000 s
   const [input, output] = [feeds(1), fetches()];
   const rssAfter = (steps: number) => {
     for (let i = 0; i < steps; i++) lanes.run(input, output);
-    global.gc?.();
+    collectGarbage();
     return process.memoryUsage().rss;
   };
   // the worker's heap and allocator settle over the first thousands of steps (+42 MB here), then stay

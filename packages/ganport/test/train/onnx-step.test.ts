@@ -14,6 +14,7 @@ import { OnnxStep } from '../../src/train/onnx-step.js';
 import { buildTrainingState, disposeTrainingState } from '../../src/train/run-setup.js';
 import { GanStep } from '../../src/train/step.js';
 import { RETRIAL_EVERY } from '../../src/train/ways.js';
+import { collectGarbage } from '../helpers.js';
 import {
   assertSameSteps,
   DCGAN_64_GRADIENT_TOLERANCE,
@@ -156,11 +157,11 @@ test('the onnx engine keeps its memory flat over 1,000 steps', async () => {
   const { step, dispose } = await handMadeEngine('mlp-2d', 64);
   const rss = () => process.memoryUsage().rss;
   for (let n = 1; n <= 100; n++) await step(n, n % 50 === 0);
-  global.gc?.();
+  collectGarbage();
   const warm = rss();
   const tensors = tf.memory().numTensors;
   for (let n = 101; n <= 1000; n++) await step(n, n % 50 === 0);
-  global.gc?.();
+  collectGarbage();
   const grown = (rss() - warm) / 2 ** 20;
   assert.ok(grown < 20, `RSS grew by ${grown.toFixed(1)} MB over 900 steps`);
   assert.equal(tf.memory().numTensors, tensors);
