@@ -48,6 +48,12 @@ export class GraphEdit {
     return name;
   }
 
+  /** A float32 scalar constant; returns its name. */
+  float(name: string, value: number): string {
+    this.initializers.push(makeTensor(this.claim(name), DataType.FLOAT, [], Float32Array.of(value)));
+    return name;
+  }
+
   /** `model` with the rewritten nodes, the new constants and `domains` imported (version 1). */
   model(model: ModelProto, domains: string[] = []): ModelProto {
     return {

@@ -1,12 +1,14 @@
 /**
  * The step graph rewritten for onnxruntime's CPU kernels, where they run it: short inner
- * broadcasts spread out (inner-broadcasts.ts), then the big convolutions on NCHWc kernels (nchwc.ts).
- * Both are fixed rules on the graph, exact or within float error, never timed.
+ * broadcasts spread out (inner-broadcasts.ts), ReLU's and LeakyReLU's gradient selects as masks
+ * (select-masks.ts), then the big convolutions on NCHWc kernels (nchwc.ts). All are fixed rules on
+ * the graph, exact or within float error, never timed.
  */
 import { decodeModel, encodeModel } from '../onnx/proto.js';
 import type { CapturedGraph } from '../tfjs/capture.js';
 import { expandInnerBroadcasts } from './inner-broadcasts.js';
 import { nchwcBlock, rewriteConvolutions } from './nchwc.js';
+import { castSelectMasks } from './select-masks.js';
 import { valueSpecs } from './value-specs.js';
 
 export interface CpuRewrites {
@@ -19,8 +21,10 @@ export async function forCpuKernels(graph: CapturedGraph, { nchwc }: CpuRewrites
   const model = decodeModel(graph.model);
   const specs = await valueSpecs(model, graph.inputs);
   if (!specs) return graph;
-  const spread = expandInnerBroadcasts(model, (name) => specs.get(name)) ?? model;
+  const spec = (name: string) => specs.get(name);
+  const spread = expandInnerBroadcasts(model, spec) ?? model;
+  const masked = castSelectMasks(spread, spec) ?? spread;
   const block = nchwc ? nchwcBlock() : 0;
-  const blocked = (block && rewriteConvolutions(spread, (name) => specs.get(name)?.dims, { block })) || spread;
+  const blocked = (block && rewriteConvolutions(masked, (name) => specs.get(name)?.dims, { block })) || masked;
   return blocked === model ? graph : { ...graph, model: encodeModel(blocked) };
 }

@@ -1,0 +1,98 @@
+/**
+ * tfjs's ReLU and LeakyReLU gradients select with Where: ReLU's step(x) as Where(x > 0, 1, 0),
+ * LeakyReLU's as Where(x > 0, dy, dy · α). onnxruntime's CPU Where goes element by element; a Cast of
+ * the condition runs vectorised. So here step(x) becomes Cast(x > 0), and LeakyReLU's gradient
+ * dy · (Cast(x > 0) · (1 − α) + α): tfjs's values bit for bit, since dy · 1 is dy (NaN and ±∞ included),
+ * dy · α is the Mul the graph had, and the mask is exactly 1 or α where (1 − α) + α rounds to 1 in float32
+ * (checked; it does for the usual slopes). One difference from onnxruntime's Where, which turns a chosen
+ * −0 into +0: the mask keeps it, as tfjs's select does.
+ *
+ * Measured on an Intel Xeon VM (2 vCPUs, AVX-512), 64 × 32 × 14 × 14 values, lower quartiles of 200 runs,
+ * one thread and two (spinning): the ReLU gradient (Greater, Where, Mul) 0.90 → 0.61 and 0.83 → 0.53 ms;
+ * LeakyReLU's 0.94–0.95 → 0.85–0.90 and 0.82–0.85 → 0.55–0.66 ms.
+ */
+import { attr, DataType } from '../onnx/builder.js';
+import { GraphEdit } from '../onnx/edit.js';
+import type { ModelProto, NodeProto, TensorProto } from '../onnx/proto.js';
+import type { ValueInfoSpec } from './value-specs.js';
+
+/**
+ * `model` with its float Where(c, 1, 0) and Where(c, a, a · α) written as masks from Cast(c); undefined
+ * where none qualifies. `spec` gives a value's type and shape.
+ */
+export function castSelectMasks(
+  model: ModelProto,
+  spec: (name: string) => ValueInfoSpec | undefined,
+): ModelProto | undefined {
+  const scalars = new Map(model.graph.initializer.map((t) => [t.name, floatScalar(t)]));
+  const valueNamed = (name: string) => scalars.get(name)?.value;
+  const madeBy = new Map(model.graph.node.flatMap((node) => node.output.map((name) => [name, node] as const)));
+  const readers = new Map<string, number>(model.graph.output.map((o) => [o.name, 1]));
+  for (const node of model.graph.node) for (const name of node.input) readers.set(name, (readers.get(name) ?? 0) + 1);
+  const edit = new GraphEdit(model.graph, 'select-mask');
+  const unread = new Set<NodeProto>(); // slope Muls whose one reader was a rewritten Where
+  let changed = false;
+  for (const node of model.graph.node) {
+    const [condition, chosen, otherwise] = node.input;
+    const out = spec(node.output[0]);
+    // the condition (and the value chosen) as big as the output: the masks then broadcast nothing new
+    const sameShape = (name: string) => spec(name)?.dims.join() === out?.dims.join();
+    const rewrite = node.opType === 'Where' && !node.domain && out?.dtype === 'float32' && sameShape(condition);
+    const slope = rewrite ? slopeOf(madeBy.get(otherwise), chosen, scalars) : undefined;
+    const [output] = node.output;
+    if (rewrite && valueNamed(chosen) === 1 && scalars.get(otherwise)?.bits === 0) {
+      edit.replacing(output);
+      edit.add('Cast', [condition], output, { to: attr.int(DataType.FLOAT) });
+    } else if (slope && sameShape(chosen)) {
+      edit.replacing(output);
+      const ones = edit.add('Cast', [condition], `${output}/mask/ones`, { to: attr.int(DataType.FLOAT) });
+      const rest = edit.float(`${output}/mask/rest`, Math.fround(1 - slope.value));
+      const scaled = edit.add('Mul', [ones, rest], `${output}/mask/scaled`);
+      const mask = edit.add('Add', [scaled, slope.name], `${output}/mask`);
+      edit.add('Mul', [chosen, mask], output);
+      if (readers.get(otherwise) === 1) unread.add(madeBy.get(otherwise)!);
+    } else {
+      edit.nodes.push(node);
+      continue;
+    }
+    changed = true;
+  }
+  if (!changed) return undefined;
+  const kept = edit.nodes.filter((node) => !unread.has(node));
+  edit.nodes.splice(0, edit.nodes.length, ...kept);
+  return edit.model(model);
+}
+
+interface FloatScalar {
+  value: number;
+  /** Its float32 bits: JavaScript's own comparisons may see a subnormal as 0 (onnxruntime sets the thread's
+   * denormals-are-zero flag), so the rule reads the bits. */
+  bits: number;
+}
+
+/**
+ * α where `mul` is a · α (either order) with α a float constant, +0 or normal, for which the mask
+ * (1 − α) + α is exactly 1. A subnormal α is flushed to zero in the Mul, not alike in the mask's
+ * arithmetic; −0 would come out of the mask as +0.
+ */
+function slopeOf(
+  mul: NodeProto | undefined,
+  chosen: string,
+  scalars: Map<string, FloatScalar | undefined>,
+): { name: string; value: number } | undefined {
+  if (mul?.opType !== 'Mul' || mul.domain || !mul.input.includes(chosen)) return undefined;
+  const name = mul.input[0] === chosen ? mul.input[1] : mul.input[0];
+  const slope = scalars.get(name);
+  const exponent = slope ? (slope.bits >>> 23) & 0xff : 0;
+  const normal = slope !== undefined && (slope.bits === 0 || (exponent > 0 && exponent < 0xff));
+  return normal && Math.fround(Math.fround(1 - slope.value) + slope.value) === 1
+    ? { name, value: slope.value }
+    : undefined;
+}
+
+/** A float constant's one value (any shape of one element); undefined for anything else. */
+function floatScalar(t: TensorProto): FloatScalar | undefined {
+  if (t.dataType !== DataType.FLOAT || t.dims.some((d) => Number(d) !== 1) || t.rawData?.length !== 4) return undefined;
+  const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, 4);
+  return { value: view.getFloat32(0, true), bits: view.getUint32(0, true) };
+}
