@@ -53,9 +53,19 @@ if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const unknownBackend = values.backends!.split(',').find((b) => !(BACKENDS as readonly string[]).includes(b));
+const backendNames = values
+  .backends!.split(',')
+  .map((name) => name.trim())
+  .filter(Boolean);
+const unknownBackend = backendNames.find((b) => !(BACKENDS as readonly string[]).includes(b));
 if (unknownBackend !== undefined) {
   console.error(`bench:train: unknown backend "${unknownBackend}"\n${USAGE}`);
+  process.exit(2);
+}
+const STEP_FLAGS = ['dcgan-steps', 'mlp-steps', 'cpu-dcgan-steps'] as const;
+const badSteps = STEP_FLAGS.find((flag) => !/^[1-9]\d*$/.test(values[flag]!));
+if (badSteps !== undefined) {
+  console.error(`bench:train: --${badSteps} must be a positive integer, got "${values[badSteps]}"\n${USAGE}`);
   process.exit(2);
 }
 /** A benchmarked model: the preset, its batch and packing, and its name in bench/pytorch_train.py. */
@@ -271,7 +281,7 @@ interface ProfileEvent {
 const results: Record<string, Record<string, number>> = {};
 const profiles: Record<string, Record<string, Map<string, number>>> = {};
 const onnxProfiles: Record<string, Map<string, number>> = {};
-for (const name of values.backends!.split(',')) {
+for (const name of backendNames) {
   let backend = name;
   try {
     const choice = await selectBackend(name);

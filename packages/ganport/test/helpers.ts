@@ -37,7 +37,6 @@ export function sharedDataFile(...path: string[]): string | undefined {
   return found;
 }
 
-/** A temp dir, removed when the test file's process exits. */
 /**
  * A full garbage collection, for the memory tests: without one, garbage not yet collected (tens of MB
  * of dropped onnxruntime tensors, more when another test process slows this one) counts as growth.
@@ -48,6 +47,7 @@ export function collectGarbage(): void {
   (runInNewContext('gc') as () => void)();
 }
 
+/** A temp dir, removed when the test file's process exits. */
 export function tempDir(prefix = 'ganport-test-'): string {
   return temporaryDir(prefix);
 }

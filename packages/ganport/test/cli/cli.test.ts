@@ -396,7 +396,8 @@ test('every command has --help: its usage, each flag of its table with its help,
 
 /**
  * A preload that prints, as the process exits, the npm packages loaded through require. tfjs,
- * playwright-core, h5wasm and onnxruntime are CommonJS: imported from ESM, they are listed too.
+ * playwright-core and onnxruntime are CommonJS: imported from ESM, they are listed too. (h5wasm, an
+ * ES module, would not be; only the Keras loader imports it, and that loads tfjs as well.)
  * (createRequire is given the node binary's path: a data: URL has none to require from.)
  */
 const LIST_PACKAGES = `data:text/javascript,${encodeURIComponent(
@@ -405,7 +406,7 @@ const LIST_PACKAGES = `data:text/javascript,${encodeURIComponent(
     "process.on('exit', () => writeSync(2, 'packages: ' + Object.keys(loaded).join(' ') + '\\n'));",
 )}`;
 
-test('help and usage errors load none of the training, export or browser code', () => {
+test('help and usage errors load none of the training, export or browser code (no tfjs, no playwright)', () => {
   const cases = [
     ['--help'],
     ...COMMANDS.map((c) => [c.name, '--help']),
@@ -418,7 +419,7 @@ test('help and usage errors load none of the training, export or browser code', 
     assert.ok(packages, `${args.join(' ')}: the preload listed what was loaded; stderr: ${result.stderr}`);
     // the runtime's onnxruntime-node is light, and it shows that the list sees CommonJS imported from ESM
     assert.match(packages, /node_modules\/onnxruntime-node\//);
-    assert.doesNotMatch(packages, /node_modules\/(@tensorflow|playwright-core|h5wasm)\//, args.join(' '));
+    assert.doesNotMatch(packages, /node_modules\/(@tensorflow|playwright-core)\//, args.join(' '));
   }
 });
 

@@ -213,8 +213,9 @@ test('the rule leaves alone what measured slower: small convolutions, partial bl
   const dilated = { dilations: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) };
   assert.ok(rewrite('Conv', [32, 64, 14, 14], [64, 64, 7, 7], [32, 64, 4, 4], dilated));
   // but not a dilated transposed convolution: its output phases assume undilated taps
-  const dilatedTranspose = { ...convTranspose, dilations: attr.ints([2, 2]) };
-  assert.equal(rewrite('ConvTranspose', [64, 64, 7, 7], [64, 32, 4, 4], [64, 32, 17, 17], dilatedTranspose), undefined);
+  // (7 → 14 with a kernel of extent 7: 2 · 6 + 7 − 1 − 4, a geometry whose phases the rule would take)
+  const dilatedTranspose = { ...convTranspose, pads: attr.ints([1, 1, 4, 4]), dilations: attr.ints([2, 2]) };
+  assert.equal(rewrite('ConvTranspose', [64, 64, 7, 7], [64, 32, 4, 4], [64, 32, 14, 14], dilatedTranspose), undefined);
   // but the filter gradient of a 3×3 stride-1 layer, a 14×14 kernel with a 3×3 output, measured faster
   const padded = { pads: attr.ints([1, 1, 1, 1]) };
   assert.ok(rewrite('Conv', [32, 64, 14, 14], [32, 64, 14, 14], [32, 32, 3, 3], padded));

@@ -13,14 +13,26 @@ import { OrtSession } from '../../src/tfjs/ort-session.js';
 import { castSelectMasks } from '../../src/train/select-masks.js';
 import type { ValueInfoSpec } from '../../src/train/value-specs.js';
 
+interface Variant {
+  dtype?: 'float32' | 'int32';
+  /** More values as graph outputs. */
+  extraOutputs?: string[];
+  /** The slope's Mul as α · dy. */
+  slopeFirst?: boolean;
+  /** Where(x > 0, dy · α, dy): not LeakyReLU's gradient. */
+  swapped?: boolean;
+  /** x's shape, broadcast against dy's (default: the same). */
+  xDims?: number[];
+}
+
 /**
- * relu = dy · Where(x > 0, 1, 0) and leaky = Where(x > 0, dy, dy · α), as tfjs's gradients write them;
- * `extraOutputs` makes more values graph outputs.
+ * relu = dy · Where(x > 0, 1, 0) and leaky = Where(x > 0, dy, dy · α), as tfjs's gradients write them,
+ * or varied as `Variant` says.
  */
 function gradients(
   dims: number[],
   alpha: number | Float32Array,
-  { dtype = 'float32', extraOutputs = [] as string[] } = {},
+  { dtype = 'float32', extraOutputs = [], slopeFirst = false, swapped = false, xDims = dims }: Variant = {},
 ) {
   const code = dtype === 'float32' ? DataType.FLOAT : DataType.INT32;
   const scalar = (name: string, v: number) =>
@@ -29,14 +41,14 @@ function gradients(
     makeNode('Greater', ['x', 'zero'], ['positive']),
     makeNode('Where', ['positive', 'one', 'zero'], ['step']),
     makeNode('Mul', ['dy', 'step'], ['relu']),
-    makeNode('Mul', ['dy', 'alpha'], ['sloped']),
-    makeNode('Where', ['positive', 'dy', 'sloped'], ['leaky']),
+    makeNode('Mul', slopeFirst ? ['alpha', 'dy'] : ['dy', 'alpha'], ['sloped']),
+    makeNode('Where', swapped ? ['positive', 'sloped', 'dy'] : ['positive', 'dy', 'sloped'], ['leaky']),
   ];
   const outputs = ['relu', 'leaky', ...extraOutputs];
   const graph = makeGraph(
     nodes,
     'gradients',
-    ['x', 'dy'].map((name) => makeValueInfo(name, code, dims)),
+    [makeValueInfo('x', code, xDims), makeValueInfo('dy', code, dims)],
     outputs.map((name) => makeValueInfo(name, code, dims)),
     [
       scalar('zero', 0),
@@ -46,31 +58,47 @@ function gradients(
     ],
   );
   const model = makeModel(graph, { opset: DEFAULT_OPSET, producerName: 'test', producerVersion: '0' });
+  // as valueSpecs gives them: every value's but the constants'
+  const specs: Record<string, ValueInfoSpec> = {
+    x: { dtype: dtype as ValueInfoSpec['dtype'], dims: xDims },
+    positive: { dtype: undefined, dims: xDims },
+    step: { dtype: dtype as ValueInfoSpec['dtype'], dims: xDims },
+  };
   const spec = (name: string): ValueInfoSpec | undefined =>
-    name === 'positive' ? { dtype: undefined, dims } : { dtype: dtype as ValueInfoSpec['dtype'], dims };
+    ['zero', 'one', 'alpha'].includes(name)
+      ? undefined
+      : (specs[name] ?? { dtype: dtype as ValueInfoSpec['dtype'], dims });
   return { model, spec, outputs };
 }
 
-/** x and dy drawn from `values`, as `seed` picks them. */
-function inputs(dims: number[], values: number[], seed: number): [Float32Array, Float32Array] {
+const count = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
+
+/** x (of `xDims`) and dy (of `dims`) drawn from `values`, as `seed` picks them. */
+function inputs(dims: number[], values: number[], seed: number, xDims = dims): [Float32Array, Float32Array] {
   let state = seed;
   const pick = () => {
     state = (state * 16807) % 2147483647;
     return values[state % values.length];
   };
-  const n = dims.reduce((a, b) => a * b, 1);
-  return [Float32Array.from({ length: n }, pick), Float32Array.from({ length: n }, pick)];
+  return [Float32Array.from({ length: count(xDims) }, pick), Float32Array.from({ length: count(dims) }, pick)];
 }
 
-/** Every output's bytes, for inputs(dims, values, seed). */
-function run(model: ModelProto, dims: number[], outputs: string[], values: number[], seed: number): Uint8Array[] {
-  const [x, dy] = inputs(dims, values, seed);
-  const fetches = outputs.map((name) => ({ name, data: new Float32Array(x.length), dims }));
+/** Every output's bytes (each of `dims`), for inputs(dims, values, seed, xDims). */
+function run(
+  model: ModelProto,
+  dims: number[],
+  outputs: string[],
+  values: number[],
+  seed: number,
+  xDims = dims,
+): Uint8Array[] {
+  const [x, dy] = inputs(dims, values, seed, xDims);
+  const fetches = outputs.map((name) => ({ name, data: new Float32Array(dy.length), dims }));
   const session = new OrtSession(encodeModel(model), { threads: 1 });
   try {
     session.run(
       [
-        { name: 'x', data: x, dims },
+        { name: 'x', data: x, dims: xDims },
         { name: 'dy', data: dy, dims },
       ],
       fetches,
@@ -94,10 +122,10 @@ test('the gradient selects as masks give tfjs’s values bit for bit, −0, infi
     magnitude.map((m) => -m),
   );
   fc.assert(
-    fc.property(shape, slope, fc.integer({ min: 1, max: 1e6 }), (dims, alpha, seed) => {
+    fc.property(shape, slope, fc.boolean(), fc.integer({ min: 1, max: 1e6 }), (dims, alpha, slopeFirst, seed) => {
       const a = Math.fround(alpha);
       fc.pre(Math.fround(Math.fround(1 - a) + a) === 1); // the rule's own condition: the other slopes stay
-      const { model, spec, outputs } = gradients(dims, alpha);
+      const { model, spec, outputs } = gradients(dims, alpha, { slopeFirst });
       const masked = castSelectMasks(model, spec);
       assert.ok(masked);
       assert.ok(!ops(masked).includes('Where'));
@@ -120,7 +148,7 @@ test('the gradient selects as masks give tfjs’s values bit for bit, −0, infi
   );
 });
 
-test('slopes whose mask is not exact, subnormal or −0, a Mul read elsewhere and an integer Where stay', () => {
+test('slopes whose mask is not exact, subnormal or −0, other selects, a Mul read elsewhere and integers stay', () => {
   // (1 − α) + α rounds to 0.99999994 in float32; a subnormal α (2^-130, by its bits: onnxruntime's sessions
   // flush subnormals in this thread, its JavaScript's conversions too) is flushed in the Mul; −0 would come out +0
   const subnormal = new Float32Array(Uint32Array.of(0x00080000).buffer);
@@ -138,6 +166,19 @@ test('slopes whose mask is not exact, subnormal or −0, a Mul read elsewhere an
     'the Mul stays for its other reader',
   );
   assert.ok(!ops(masked).includes('Where'));
+
+  // Where(x > 0, dy · α, dy) is not LeakyReLU's gradient; a condition broadcast against dy is left too
+  // (its step, whose output has the condition's shape, is still a Cast)
+  for (const variant of [{ swapped: true }, { xDims: [1, 3] }]) {
+    const other = gradients([4, 3], 0.2, variant);
+    const left = castSelectMasks(other.model, other.spec)!;
+    assert.deepEqual(ops(left), ['Greater', 'Cast', 'Mul', 'Mul', 'Where'], JSON.stringify(variant));
+    const xDims = variant.xDims ?? [4, 3];
+    assert.deepEqual(
+      run(left, [4, 3], other.outputs, VALUES, 5, xDims),
+      run(other.model, [4, 3], other.outputs, VALUES, 5, xDims),
+    );
+  }
 
   const integers = gradients([4, 3], 2, { dtype: 'int32' });
   assert.equal(castSelectMasks(integers.model, integers.spec), undefined);
