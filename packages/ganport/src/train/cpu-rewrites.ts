@@ -25,6 +25,6 @@ export async function forCpuKernels(graph: CapturedGraph, { nchwc }: CpuRewrites
   const spread = expandInnerBroadcasts(model, spec) ?? model;
   const masked = castSelectMasks(spread, spec) ?? spread;
   const block = nchwc ? nchwcBlock() : 0;
-  const blocked = (block && rewriteConvolutions(masked, (name) => specs.get(name)?.dims, { block })) || masked;
+  const blocked = (block && rewriteConvolutions(masked, (name) => spec(name)?.dims, { block })) || masked;
   return blocked === model ? graph : { ...graph, model: encodeModel(blocked) };
 }

@@ -27,7 +27,6 @@ export function castSelectMasks(
   spec: (name: string) => ValueInfoSpec | undefined,
 ): ModelProto | undefined {
   const scalars = new Map(model.graph.initializer.map((t) => [t.name, floatScalar(t)]));
-  const valueNamed = (name: string) => scalars.get(name)?.value;
   const madeBy = new Map(model.graph.node.flatMap((node) => node.output.map((name) => [name, node] as const)));
   const readers = new Map<string, number>(model.graph.output.map((o) => [o.name, 1]));
   for (const node of model.graph.node) for (const name of node.input) readers.set(name, (readers.get(name) ?? 0) + 1);
@@ -42,7 +41,7 @@ export function castSelectMasks(
     const rewrite = node.opType === 'Where' && !node.domain && out?.dtype === 'float32' && sameShape(condition);
     const slope = rewrite ? slopeOf(madeBy.get(otherwise), chosen, scalars) : undefined;
     const [output] = node.output;
-    if (rewrite && valueNamed(chosen) === 1 && scalars.get(otherwise)?.bits === 0) {
+    if (rewrite && scalars.get(chosen)?.value === 1 && scalars.get(otherwise)?.bits === 0) {
       edit.replacing(output);
       edit.add('Cast', [condition], output, { to: attr.int(DataType.FLOAT) });
     } else if (slope && sameShape(chosen)) {

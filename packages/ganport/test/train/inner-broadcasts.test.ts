@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Rng } from '@ganport/runtime';
 import fc from 'fast-check';
 import { attr, DataType, makeGraph, makeModel, makeNode, makeValueInfo } from '../../src/onnx/builder.js';
 import { DEFAULT_OPSET } from '../../src/onnx/opsets.js';
@@ -43,11 +44,8 @@ function model({ nodes, inputs, values, outputs }: Graph): ModelProto {
 
 /** Every output's bytes. */
 function run(m: ModelProto, g: Graph, seed: number): Uint8Array[] {
-  let state = seed;
-  const next = () => {
-    state = (state * 16807) % 2147483647;
-    return state / 2147483647;
-  };
+  const rng = new Rng(seed);
+  const next = () => rng.nextUniform();
   const array = (s: ValueInfoSpec, fill: () => number) => {
     const n = count(s.dims);
     const kind = dtypeOf(s);

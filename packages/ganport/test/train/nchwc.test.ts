@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { Rng } from '@ganport/runtime';
 import fc from 'fast-check';
 import {
   type AttrValue,
@@ -61,12 +62,8 @@ const dimsOf = (c: Case) => (name: string) => ({ x: c.x, w: c.w, y: c.y, b: c.bi
 const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 function run(m: ModelProto, c: Case, seed: number): Float32Array {
-  let state = seed;
-  const values = (shape: number[]) =>
-    Float32Array.from({ length: count(shape) }, () => {
-      state = (state * 16807) % 2147483647;
-      return state / 2147483647 - 0.5;
-    });
+  const rng = new Rng(seed);
+  const values = (shape: number[]) => Float32Array.from({ length: count(shape) }, () => rng.nextUniform() - 0.5);
   const feeds = [
     { name: 'x', data: values(c.x), dims: c.x },
     { name: 'w', data: values(c.w), dims: c.w },

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Rng } from '@ganport/runtime';
 import fc from 'fast-check';
 import { DataType, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../../src/onnx/builder.js';
 import { DEFAULT_OPSET } from '../../src/onnx/opsets.js';
@@ -75,11 +76,8 @@ const count = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
 
 /** x (of `xDims`) and dy (of `dims`) drawn from `values`, as `seed` picks them. */
 function inputs(dims: number[], values: number[], seed: number, xDims = dims): [Float32Array, Float32Array] {
-  let state = seed;
-  const pick = () => {
-    state = (state * 16807) % 2147483647;
-    return values[state % values.length];
-  };
+  const rng = new Rng(seed);
+  const pick = () => values[rng.nextInt(values.length)];
   return [Float32Array.from({ length: count(xDims) }, pick), Float32Array.from({ length: count(dims) }, pick)];
 }
 
