@@ -1,7 +1,11 @@
 /**
- * Adam as tfjs's AdamOptimizer computes it — the same operations in the same order, and the same
- * weights for checkpoints (the iteration count, then each variable's `name/m`, then its `name/v`) —
- * with two differences that make a training step a pure function of its tensors:
+ * Adam with tfjs's AdamOptimizer's moments — the same operations in the same order, so the same values
+ * — and the same weights for checkpoints (the iteration count, then each variable's `name/m`, then its
+ * `name/v`), with three differences:
+ * - the update takes PyTorch's form, the bias corrections folded into two scalars:
+ *   m̂ / (√v̂ + ε) = (√c2 / c1) · m / (√v + ε√c2), with c = 1 − βᵗ. The same value to a few float32
+ *   roundings, in 12 kernels a variable where tfjs's form takes 14 (two divisions over the whole
+ *   variable fewer): 3–5 % of an mlp or PacGAN step on the onnx engine (measured; see the README);
  * - the learning rate is a scalar variable, so `--lr-decay` changes a tensor, not a number the step
  *   would otherwise bake into its graph (the onnx engine captures it as an input);
  * - the moments exist from the start (zeros), for the variables given at construction, so the first
@@ -68,9 +72,10 @@ export class Adam extends tf.Optimizer {
         : Object.entries(variableGradients),
     );
     tf.tidy(() => {
-      const oneMinusAccBeta1 = tf.sub(1, this.accBeta1);
-      const oneMinusAccBeta2 = tf.sub(1, this.accBeta2);
-      const negativeRate = tf.neg(this.learningRate);
+      const correction1 = tf.sub(1, this.accBeta1);
+      const correction2Root = tf.sqrt(tf.sub(1, this.accBeta2));
+      const epsilon = tf.mul(correction2Root, this.epsilon);
+      const negativeStepSize = tf.neg(tf.div(tf.mul(this.learningRate, correction2Root), correction1));
       for (const [i, value] of this.variables.entries()) {
         const gradient = gradients.get(value.name);
         if (gradient === undefined) continue;
@@ -78,12 +83,10 @@ export class Adam extends tf.Optimizer {
         const secondMoment = this.secondMoments[i];
         const newFirstMoment = tf.add(tf.mul(firstMoment, this.beta1), tf.mul(gradient, 1 - this.beta1));
         const newSecondMoment = tf.add(tf.mul(secondMoment, this.beta2), tf.mul(tf.square(gradient), 1 - this.beta2));
-        const biasCorrectedFirstMoment = tf.div(newFirstMoment, oneMinusAccBeta1);
-        const biasCorrectedSecondMoment = tf.div(newSecondMoment, oneMinusAccBeta2);
         firstMoment.assign(newFirstMoment);
         secondMoment.assign(newSecondMoment);
-        const step = tf.div(biasCorrectedFirstMoment, tf.add(tf.sqrt(biasCorrectedSecondMoment), this.epsilon));
-        value.assign(tf.add(tf.mul(step, negativeRate), value));
+        const step = tf.div(newFirstMoment, tf.add(tf.sqrt(newSecondMoment), epsilon));
+        value.assign(tf.add(tf.mul(step, negativeStepSize), value));
       }
       this.accBeta1.assign(tf.mul(this.accBeta1, this.beta1));
       this.accBeta2.assign(tf.mul(this.accBeta2, this.beta2));
