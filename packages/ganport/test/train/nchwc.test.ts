@@ -22,7 +22,7 @@ import { DEFAULT_OPSET } from '../../src/onnx/opsets.js';
 import { decodeModel, encodeModel, type ModelProto } from '../../src/onnx/proto.js';
 import { OrtSession } from '../../src/tfjs/ort-session.js';
 import { forCpuKernels } from '../../src/train/cpu-rewrites.js';
-import { NCHWC, nchwcBlock, rewriteConvolutions } from '../../src/train/nchwc.js';
+import { moveView, NCHWC, nchwcBlock, rewriteConvolutions, singleAxisMoves } from '../../src/train/nchwc.js';
 
 const block = nchwcBlock();
 const skip = block === 0 && 'no NCHWc kernels in this onnxruntime build';
@@ -246,6 +246,99 @@ test('a step graph comes back with its big convolutions on NCHWc kernels, its ou
   const rewritten = decodeModel((await forCpuKernels(graph, { nchwc: true })).model);
   assert.equal(nchwcNodes(rewritten), 3);
   assertSameOutputs(c, rewritten, 7);
+});
+
+test('a batch-sized filter is permuted an axis at a time, with the plain kernel outputs', { skip }, () => {
+  const moves = (m: ModelProto) =>
+    m.graph.node.filter((n) => n.opType === 'Transpose' && n.attribute[0].ints?.map(Number).join() === '0,2,1,3');
+  // a strided layer's filter gradient: its filter is a batch of activations, 64 · 64 · 7 · 7 values
+  const gradient: Case = {
+    op: 'Conv',
+    x: [4, 64, 14, 14],
+    w: [64, 64, 7, 7],
+    y: [4, 64, 4, 4],
+    attributes: { kernel_shape: attr.ints([7, 7]), dilations: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) },
+  };
+  // a transposed convolution whose output phases' filters reach the size (256 · 128 · 2 · 2 values)
+  const upsampling: Case = {
+    op: 'ConvTranspose',
+    x: [1, 256, 4, 4],
+    w: [256, 128, 4, 4],
+    y: [1, 128, 8, 8],
+    attributes: { strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) },
+  };
+  for (const [c, movesEach] of [
+    [gradient, 2],
+    [upsampling, 3],
+  ] as const) {
+    const rewritten = rewriteConvolutions(model(c), dimsOf(c), { block, everySize: true });
+    assert.ok(rewritten);
+    const filters = c.op === 'Conv' ? 1 : 4;
+    assert.equal(moves(rewritten).length, filters * movesEach, `${c.op}: the filters' moves`);
+    assertSameOutputs(c, rewritten, 3);
+  }
+  // a small filter keeps one Transpose, which onnxruntime merges with the one that made it
+  const small: Case = { ...gradient, x: [4, 32, 14, 14], w: [32, 32, 7, 7], y: [4, 32, 4, 4] };
+  const rewritten = rewriteConvolutions(model(small), dimsOf(small), { block, everySize: true });
+  assert.ok(rewritten);
+  assert.equal(moves(rewritten).length, 0);
+});
+
+/** `values` (of `dims`, row-major) transposed by `perm`. */
+function transposed(values: number[], dims: number[], perm: number[]): number[] {
+  const strides = dims.map((_, i) => count(dims.slice(i + 1)));
+  const outDims = perm.map((a) => dims[a]);
+  return values.map((_, flat) => {
+    let rest = flat;
+    let source = 0;
+    for (const [i, a] of perm.entries()) {
+      const inner = count(outDims.slice(i + 1));
+      source += Math.floor(rest / inner) * strides[a];
+      rest %= inner;
+    }
+    return values[source];
+  });
+}
+
+test('a permutation goes as the fewest moves of one axis each, each a swap of two groups of axes', () => {
+  /** The longest increasing subsequence's length, by patience sorting. */
+  const increasingRun = (values: number[]) => {
+    const tops: number[] = [];
+    for (const v of values) {
+      const pile = tops.findIndex((top) => top > v);
+      if (pile === -1) tops.push(v);
+      else tops[pile] = v;
+    }
+    return tops.length;
+  };
+  const permutation = fc
+    .integer({ min: 1, max: 8 })
+    .chain((n) => fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n }));
+  fc.assert(
+    fc.property(permutation, (perm) => {
+      let order = perm.map((_, i) => i);
+      let dims = perm.map((a) => 2 + (a % 2)); // sizes 2 and 3, so that a wrong view shows
+      const steps = singleAxisMoves(perm);
+      for (const { from, to } of steps) {
+        assert.notEqual(from, to);
+        const rest = order.filter((_, i) => i !== from);
+        const next = [...rest.slice(0, to), order[from], ...rest.slice(to)];
+        // the move as the rewrite writes it: the view [before, a, b, after] with a and b swapped
+        const values = [...Array(count(dims)).keys()];
+        const step = next.map((a) => order.indexOf(a));
+        assert.deepEqual(
+          transposed(values, moveView(dims, { from, to }), [0, 2, 1, 3]),
+          transposed(values, dims, step),
+          `[${dims}] moving ${from} to ${to}`,
+        );
+        dims = step.map((a) => dims[a]);
+        order = next;
+      }
+      assert.deepEqual(order, perm);
+      assert.equal(steps.length, perm.length - increasingRun(perm));
+    }),
+    { numRuns: 300, seed: 5 },
+  );
 });
 
 test('a new value whose name the graph already has stops the rewrite with an internal error', { skip }, () => {
