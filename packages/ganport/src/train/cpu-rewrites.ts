@@ -1,12 +1,14 @@
 /**
  * The step graph rewritten for onnxruntime's CPU kernels, where they run it: short inner
  * broadcasts spread out (inner-broadcasts.ts), ReLU's and LeakyReLU's gradient selects as masks
- * (select-masks.ts), sums over leading axes as vector–matrix products (leading-sums.ts), then the big
- * convolutions on NCHWc kernels (nchwc.ts). All are fixed rules on the graph, exact or within float
+ * (select-masks.ts), sums over leading axes as vector–matrix products (leading-sums.ts), flattens into
+ * dense layers in channels-first order (flatten-order.ts), then the big convolutions on NCHWc kernels
+ * (nchwc.ts). All are fixed rules on the graph, exact or within float
  * error, never timed.
  */
 import { decodeModel, encodeModel } from '../onnx/proto.js';
 import type { CapturedGraph } from '../tfjs/capture.js';
+import { flattenInChannelOrder } from './flatten-order.js';
 import { expandInnerBroadcasts } from './inner-broadcasts.js';
 import { leadingSumsAsProducts } from './leading-sums.js';
 import { nchwcBlock, rewriteConvolutions } from './nchwc.js';
@@ -27,7 +29,8 @@ export async function forCpuKernels(graph: CapturedGraph, { nchwc }: CpuRewrites
   const spread = expandInnerBroadcasts(model, spec) ?? model;
   const masked = castSelectMasks(spread, spec) ?? spread;
   const summed = leadingSumsAsProducts(masked, spec) ?? masked;
+  const flattened = flattenInChannelOrder(summed, spec) ?? summed;
   const block = nchwc ? nchwcBlock() : 0;
-  const blocked = (block && rewriteConvolutions(summed, (name) => spec(name)?.dims, { block })) || summed;
+  const blocked = (block && rewriteConvolutions(flattened, (name) => spec(name)?.dims, { block })) || flattened;
   return blocked === model ? graph : { ...graph, model: encodeModel(blocked) };
 }
