@@ -10,6 +10,7 @@
 
 import type { Layout } from '@ganport/runtime';
 import { DataType, makeTensor } from '../onnx/builder.js';
+import { intsAttribute } from '../onnx/edit.js';
 import { OnnxGraph } from '../onnx/graph.js';
 import type { NodeProto } from '../onnx/proto.js';
 
@@ -85,7 +86,7 @@ export function setFloat(g: GraphBuilder, name: string, data: Float32Array): voi
  * first one's input instead, and the first is dropped too where nothing else reads it.
  */
 export function cancelInverseTransposes(g: GraphBuilder): number {
-  const perm = (n: NodeProto) => (n.attribute.find((a) => a.name === 'perm')?.ints ?? []).map(Number);
+  const perm = (n: NodeProto) => intsAttribute(n, 'perm') ?? [];
   let cancelled = 0;
   for (const second of g.nodes.filter((n) => n.opType === 'Transpose')) {
     if (!g.nodes.includes(second)) continue; // already removed as the first of a pair

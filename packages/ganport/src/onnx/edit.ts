@@ -6,6 +6,16 @@
 import { type AttrValue, DataType, makeNode, makeTensor } from './builder.js';
 import type { GraphProto, ModelProto, NodeProto, TensorProto } from './proto.js';
 
+/** A node's ints attribute `name`, as numbers; undefined where it has none. */
+export const intsAttribute = (node: NodeProto, name: string): number[] | undefined =>
+  node.attribute.find((a) => a.name === name)?.ints?.map(Number);
+
+/** A node's int attribute `name`, as a number; `otherwise` where it has none. */
+export function intAttribute(node: NodeProto, name: string, otherwise: number): number {
+  const value = node.attribute.find((a) => a.name === name)?.i;
+  return value === undefined ? otherwise : Number(value);
+}
+
 export class GraphEdit {
   readonly nodes: NodeProto[] = [];
   readonly initializers: TensorProto[] = [];

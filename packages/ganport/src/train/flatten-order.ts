@@ -15,8 +15,9 @@
  * threads, 53.1 → 52.5 on one.
  */
 import { type AttrValue, attr } from '../onnx/builder.js';
-import { GraphEdit } from '../onnx/edit.js';
+import { GraphEdit, intAttribute, intsAttribute } from '../onnx/edit.js';
 import type { ModelProto, NodeProto } from '../onnx/proto.js';
+import { size } from '../tfjs/onnx-kernels/index.js';
 import type { ValueInfoSpec } from './value-specs.js';
 
 const TO_CHANNELS_LAST = '0,2,3,1';
@@ -39,14 +40,26 @@ export function flattenInChannelOrder(
   const gone = new Set([...forward, ...backward].flatMap((f) => f.replaced));
   const rows = new Map<Flatten, string>(); // each flatten's NCHW output as [N, C·H·W]
   const permuted = new Map<string, string>(); // a weight's rows in channels-first order
-  const channelsFirst = (weight: string, [C, H, W]: number[]) => {
+  /** `rows` [H·W·C, units] from channels-last row order to channels-first (or back), written as `out`. */
+  const reorderRows = (rows: string, [C, H, W]: number[], units: number, toChannelsFirst: boolean, out: string) => {
+    const [grouped, perm] = toChannelsFirst
+      ? [
+          [H, W, C, units],
+          [2, 0, 1, 3],
+        ]
+      : [
+          [C, H, W, units],
+          [1, 2, 0, 3],
+        ];
+    const split = edit.add('Reshape', [rows, edit.int64(`${out}/grouped/shape`, grouped)], `${out}/grouped`);
+    const moved = edit.add('Transpose', [split], `${out}/moved`, { perm: attr.ints(perm) });
+    return edit.add('Reshape', [moved, edit.int64(`${out}/shape`, [C * H * W, units])], out);
+  };
+  const channelsFirst = (weight: string, chw: number[]) => {
     const known = permuted.get(weight);
     if (known) return known;
-    const units = spec(weight)!.dims[1];
-    const name = `${weight}/channels-first`;
-    const grouped = edit.add('Reshape', [weight, edit.int64(`${name}/hwcu/shape`, [H, W, C, units])], `${name}/hwcu`);
-    const moved = edit.add('Transpose', [grouped], `${name}/chwu`, { perm: attr.ints([2, 0, 1, 3]) });
-    permuted.set(weight, edit.add('Reshape', [moved, edit.int64(`${name}/shape`, [C * H * W, units])], name));
+    const name = reorderRows(weight, chw, spec(weight)!.dims[1], true, `${weight}/channels-first`);
+    permuted.set(weight, name);
     return name;
   };
   for (const node of model.graph.node) {
@@ -61,15 +74,11 @@ export function flattenInChannelOrder(
       edit.nodes.push({ ...node, input: [rows.get(product)!, weight, ...node.input.slice(2)] });
     } else if (product) {
       // xᵀ·dy, the weight's gradient: its rows come in channels-first order, and are permuted back
-      const [C, H, W] = product.chw;
       const out = node.output[0];
-      const units = spec(out)!.dims[1];
       const grad = `${out}/channels-first`;
       edit.replacing(out);
       edit.add(node.opType, [rows.get(product)!, node.input[1]], grad, attributes(node));
-      const grouped = edit.add('Reshape', [grad, edit.int64(`${grad}/chwu/shape`, [C, H, W, units])], `${grad}/chwu`);
-      const moved = edit.add('Transpose', [grouped], `${grad}/hwcu`, { perm: attr.ints([1, 2, 0, 3]) });
-      edit.add('Reshape', [moved, edit.int64(`${out}/shape`, [H * W * C, units])], out);
+      reorderRows(grad, product.chw, spec(out)!.dims[1], false, out);
     } else if (unflat) {
       // dy·Wᵀ as dy·W'ᵀ: the input gradient in NCHW order
       const out = node.output[0];
@@ -189,10 +198,7 @@ class Graph {
   /** A float Transpose's input dims where `node` is one with `perm` of a 4-D batch of images. */
   private batchImage(node: NodeProto, perm: string): number[] | undefined {
     if (node.opType !== 'Transpose' || node.domain) return undefined;
-    const order = node.attribute
-      .find((a) => a.name === 'perm')
-      ?.ints?.map(Number)
-      .join();
+    const order = intsAttribute(node, 'perm')?.join();
     const input = this.spec(node.input[0]);
     return order === perm && input?.dtype === 'float32' && input.dims.length === 4 ? input.dims : undefined;
   }
@@ -203,11 +209,7 @@ class Graph {
   }
 }
 
-const size = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
-
 const attributes = (node: NodeProto): Record<string, AttrValue> =>
   Object.fromEntries(node.attribute.map(({ name, ...value }) => [name, value]));
 
-function transposed(gemm: NodeProto, which: 'transA' | 'transB'): boolean {
-  return Number(gemm.attribute.find((a) => a.name === which)?.i ?? 0) === 1;
-}
+const transposed = (gemm: NodeProto, which: 'transA' | 'transB') => intAttribute(gemm, which, 0) === 1;

@@ -14,8 +14,8 @@
  * kernel takes alpha = 1 only: 34.6 µs on two threads at [400, 400]).
  */
 import { DataType, makeTensor } from '../onnx/builder.js';
-import { GraphEdit } from '../onnx/edit.js';
-import type { AttributeProto, ModelProto, NodeProto, TensorProto } from '../onnx/proto.js';
+import { GraphEdit, intsAttribute } from '../onnx/edit.js';
+import type { ModelProto, NodeProto, TensorProto } from '../onnx/proto.js';
 import type { ValueInfoSpec } from './value-specs.js';
 
 /** `model` with its float ReduceSum and ReduceMean over leading axes as Gemms; undefined where none qualifies. */
@@ -93,8 +93,8 @@ function leadingSplit(
 
 /** The axes a reduction names: its `axes` attribute (ReduceMean before opset 18) or its int64 constant input. */
 function reducedAxes(node: NodeProto, constants: Map<string, TensorProto>): number[] | undefined {
-  const attribute = node.attribute.find((a: AttributeProto) => a.name === 'axes');
-  if (attribute) return (attribute.ints ?? []).map(Number);
+  const attribute = intsAttribute(node, 'axes');
+  if (attribute) return attribute;
   if (!node.input[1]) return [];
   const tensor = constants.get(node.input[1]);
   if (tensor?.dataType !== DataType.INT64) return undefined;

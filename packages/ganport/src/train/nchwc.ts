@@ -28,7 +28,7 @@
  * The choice is a fixed rule on the graph, never timed: a run's numbers must not depend on a race.
  */
 import { attr, DataType, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/builder.js';
-import { GraphEdit } from '../onnx/edit.js';
+import { GraphEdit, intAttribute, intsAttribute } from '../onnx/edit.js';
 import { DEFAULT_OPSET } from '../onnx/opsets.js';
 import { encodeModel, type GraphProto, type ModelProto, type NodeProto } from '../onnx/proto.js';
 import { size } from '../tfjs/onnx-kernels/index.js';
@@ -70,17 +70,12 @@ export function rewriteConvolutions(
   return changed ? out.model(model, [NCHWC]) : undefined;
 }
 
-const ints = (node: NodeProto, name: string): number[] | undefined =>
-  node.attribute.find((a) => a.name === name)?.ints?.map(Number);
-const int = (node: NodeProto, name: string, otherwise: number): number => {
-  const value = node.attribute.find((a) => a.name === name)?.i;
-  return value === undefined ? otherwise : Number(value);
-};
 /** Attributes this pass does not translate: their node stays as it is. */
 const untranslated = (node: NodeProto) =>
-  int(node, 'group', 1) !== 1 || node.attribute.some((a) => a.name === 'auto_pad' || a.name === 'output_shape');
+  intAttribute(node, 'group', 1) !== 1 ||
+  node.attribute.some((a) => a.name === 'auto_pad' || a.name === 'output_shape');
 /** A transposed convolution's output phases (convTranspose) assume undilated taps. */
-const dilated = (node: NodeProto) => (ints(node, 'dilations') ?? [1, 1]).some((d) => d !== 1);
+const dilated = (node: NodeProto) => (intsAttribute(node, 'dilations') ?? [1, 1]).some((d) => d !== 1);
 
 /** The rewritten graph's nodes, and the constants its new nodes read. */
 class Rewriter extends GraphEdit {
@@ -95,7 +90,7 @@ class Rewriter extends GraphEdit {
   /** Conv x [N, C, H, W] ⊛ w [O, C, kh, kw] → y [N, O, oh, ow], or false where it does not qualify. */
   conv(node: NodeProto, w: number[], y: number[]): boolean {
     const [O, C, kh, kw] = w;
-    const pads = ints(node, 'pads') ?? [0, 0, 0, 0];
+    const pads = intsAttribute(node, 'pads') ?? [0, 0, 0, 0];
     const flops = 2 * size(y) * C * kh * kw;
     if (
       untranslated(node) ||
@@ -126,8 +121,8 @@ class Rewriter extends GraphEdit {
    */
   convTranspose(node: NodeProto, x: number[], w: number[], y: number[]): boolean {
     const [Ci, Co, kh, kw] = w;
-    const strides = ints(node, 'strides') ?? [1, 1];
-    const pads = ints(node, 'pads') ?? [0, 0, 0, 0];
+    const strides = intsAttribute(node, 'strides') ?? [1, 1];
+    const pads = intsAttribute(node, 'pads') ?? [0, 0, 0, 0];
     const s = strides[0];
     const taps = [kh / s, kw / s];
     const flops = 2 * size(x) * Co * kh * kw;
