@@ -19,6 +19,7 @@ import type { CapturedGraph, GraphTensor } from '../tfjs/capture.js';
 import { ONNX_DTYPE } from '../tfjs/onnx-kernels/index.js';
 import { type Feed, OrtSession, type SessionOptions } from '../tfjs/ort-session.js';
 import { forCpuKernels } from './cpu-rewrites.js';
+import { detachGeneratorUpdate, HostUpdate, type HostUpdatePlan } from './host-update.js';
 import { LaneExecutor } from './lanes/executor.js';
 import { typedArray } from './lanes/program.js';
 import { type Candidate, type StepExecutor, Ways } from './ways.js';
@@ -60,6 +61,11 @@ export interface RunnerOptions {
   sources?: readonly string[];
   /** The big convolutions on onnxruntime's NCHWc kernels (nchwc.ts), on the CPU; false (GANPORT_ORT_NCHWC=0) keeps ONNX's own. */
   nchwc?: boolean;
+  /**
+   * The generator's Adam and EMA after the graph, in one WebAssembly pass a variable (host-update.ts), on
+   * the CPU; false (GANPORT_ORT_HOST_UPDATE=0) keeps them in the graph.
+   */
+  hostUpdate?: boolean;
   /** Reports the trial's choice. */
   log?: (line: string) => void;
 }
@@ -82,8 +88,19 @@ export async function createRunner(
       options.log?.(`onnx engine: the CPU rewrite failed, onnxruntime's own kernels run the step: ${error}`);
       return graph;
     });
-  const [cpuTrain, cpuMeasure] = await Promise.all([rewritten(train), rewritten(measure)]);
-  return HostRunner.create(cpuTrain, cpuMeasure, state, options);
+  const detached =
+    (options.hostUpdate ?? process.env.GANPORT_ORT_HOST_UPDATE !== '0') ? detach(train, options) : undefined;
+  const [cpuTrain, cpuMeasure] = await Promise.all([rewritten(detached?.graph ?? train), rewritten(measure)]);
+  return HostRunner.create(cpuTrain, cpuMeasure, state, options, detached?.plan);
+}
+
+function detach(train: CapturedGraph, options: RunnerOptions) {
+  try {
+    return detachGeneratorUpdate(train);
+  } catch (error) {
+    options.log?.(`onnx engine: the host update's rewrite failed, the generator's Adam stays in the graph: ${error}`);
+    return undefined;
+  }
 }
 
 const onCpu = (options: RunnerOptions) => (options.providers ?? []).every((p) => p === 'cpu');
@@ -111,6 +128,7 @@ class HostRunner implements GraphRunner {
   /** The measurement graph (the discriminator on two batches, every few steps), on `ways.measureThreads`. */
   private measureSession: OrtSession;
   private measureThreads: number;
+  private readonly hostUpdate?: HostUpdate;
 
   private constructor(
     readonly stepGraph: CapturedGraph,
@@ -118,9 +136,11 @@ class HostRunner implements GraphRunner {
     state: Map<string, Buffer>,
     private readonly ways: Ways,
     private readonly options: RunnerOptions,
+    plan?: HostUpdatePlan,
   ) {
-    this.current = state;
+    this.current = new Map(state);
     this.next = new Map([...stepGraph.updated.keys()].map((name) => [name, state.get(name)!.slice()]));
+    if (plan) this.hostUpdate = new HostUpdate(plan, this.current, this.next);
     this.stateOutput = stateOutputs(stepGraph);
     this.measureThreads = ways.measureThreads;
     this.measureSession = this.openMeasureSession();
@@ -131,8 +151,10 @@ class HostRunner implements GraphRunner {
     measure: CapturedGraph,
     state: Map<string, Buffer>,
     options: RunnerOptions,
+    plan?: HostUpdatePlan,
   ): Promise<HostRunner> {
-    return new HostRunner(train, measure, state, new Ways(await candidates(train, options), options.log), options);
+    const ways = new Ways(await candidates(train, options), options.log);
+    return new HostRunner(train, measure, state, ways, options, plan);
   }
 
   get threading(): string {
@@ -160,6 +182,7 @@ class HostRunner implements GraphRunner {
       this.next.set(name, this.current.get(name)!);
       this.current.set(name, updated);
     }
+    this.hostUpdate?.apply(this.current);
     return { dLoss: losses.dLoss[0], gLoss: losses.gLoss[0] };
   }
 
@@ -194,7 +217,8 @@ class HostRunner implements GraphRunner {
   private fetches(losses: Record<string, Float32Array>, into: Map<string, Buffer>): Feed[] {
     return this.stepGraph.outputs.map((output) => {
       const state = this.stateOutput.get(output.name);
-      const data = state === undefined ? losses[output.name] : into.get(state)!;
+      const data =
+        state === undefined ? (losses[output.name] ?? this.hostUpdate?.output(output.name)) : into.get(state)!;
       return { name: output.name, data, dims: output.shape };
     });
   }

@@ -38,6 +38,8 @@ export interface OnnxStepOptions {
   lanes?: number;
   /** The big convolutions on onnxruntime's NCHWc kernels, on the CPU (default: yes; see nchwc.ts). */
   nchwc?: boolean;
+  /** The generator's Adam and EMA after the graph, on the CPU (default: yes; see host-update.ts). */
+  hostUpdate?: boolean;
   /** Reports the trial's choice (after the run's first steps). */
   log?: (line: string) => void;
 }

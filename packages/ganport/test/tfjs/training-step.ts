@@ -39,6 +39,7 @@ export interface TrainingStepOptions extends Partial<StepConfig> {
   loss?: LossName;
   labelSmoothing?: number;
   spectralNorm?: boolean;
+  beta1?: number;
   learningRate?: number;
   discriminatorLearningRate?: number;
   /** Steps to run (default 1); with `lrDecay`, both rates fall linearly to 0 over them, as `--lr-decay` does. */
@@ -50,6 +51,8 @@ export interface TrainingStepOptions extends Partial<StepConfig> {
   threads?: number;
   lanes?: number;
   providers?: string[];
+  /** The onnx engine's generator update after the graph (default) or in it. */
+  hostUpdate?: boolean;
   /** Receives the onnx engine's report of its trial's choice. */
   log?: (line: string) => void;
 }
@@ -71,6 +74,7 @@ export async function oneTrainingStep(
     threads,
     lanes,
     providers,
+    hostUpdate,
     log,
     ...options
   }: TrainingStepOptions = {},
@@ -109,6 +113,7 @@ export async function oneTrainingStep(
           threads,
           lanes,
           providers,
+          hostUpdate,
           log,
         })
       : stepper;

@@ -7,10 +7,12 @@ import { cpus } from 'node:os';
 import { test } from 'node:test';
 import { Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
+import { decodeModel, encodeModel } from '../../src/onnx/proto.js';
 import { getPreset, PRESETS } from '../../src/presets/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
+import { detachGeneratorUpdate } from '../../src/train/host-update.js';
 import { ganLoss } from '../../src/train/losses.js';
-import { OnnxStep } from '../../src/train/onnx-step.js';
+import { OnnxStep, type OnnxStepOptions } from '../../src/train/onnx-step.js';
 import { buildTrainingState, disposeTrainingState } from '../../src/train/run-setup.js';
 import { GanStep } from '../../src/train/step.js';
 import { RETRIAL_EVERY } from '../../src/train/ways.js';
@@ -181,8 +183,65 @@ test('a kernel the engine cannot write stops the capture with one line naming it
   x.dispose();
 });
 
+const HOST_UPDATE_CASES: [string, number, TrainingStepOptions][] = [
+  ['dcgan', 8, { steps: 3, emaDecay: 0.9, loss: 'hinge' }],
+  ['pacgan-2d', 24, { pack: 4, steps: 2, beta1: 0.8 }],
+  ['mlp-2d', 16, { lrDecay: true, steps: 3, emaDecay: 0.5, spectralNorm: true }],
+];
+
+for (const [preset, batch, options] of HOST_UPDATE_CASES) {
+  test(`${preset} with ${JSON.stringify(options)}: the generator's update after the graph gives the same bits as in it`, async () => {
+    await selectBackend('wasm');
+    const log = (line: string) => assert.doesNotMatch(line, /rewrite failed/);
+    const base = { ...options, engine: 'onnx', threads: 1 } as const;
+    const inGraph = await oneTrainingStep(getPreset(preset), batch, { ...base, hostUpdate: false });
+    const after = await oneTrainingStep(getPreset(preset), batch, { ...base, log });
+    assert.deepEqual(after.curve, inGraph.curve);
+    assert.deepEqual(after.weights, inGraph.weights);
+    assert.deepEqual(after.moments, inGraph.moments);
+  });
+}
+
+test("the host update's rewrite: the step graph ends at the generator's gradients; another form of update is refused", async () => {
+  await selectBackend('wasm');
+  const { engine, dispose } = await handMadeEngine('dcgan', 8, 0.9, { threads: 1, hostUpdate: false });
+  const graph = engine.stepGraph;
+  const { graph: detached, plan } = detachGeneratorUpdate(graph);
+  const optimized = [...graph.updated.keys()].filter((s) => /^gOptimizer\/m\//.test(s));
+  assert.ok(optimized.length >= 4);
+  assert.deepEqual(
+    plan.adam.map((v) => v.firstMoment),
+    optimized,
+  );
+  assert.ok(plan.ema.length >= optimized.length, 'every EMA weight follows the generator');
+  const onHost = [
+    ...plan.adam.flatMap((v) => [v.weight, v.firstMoment, v.secondMoment]),
+    ...plan.ema.map((e) => e.average),
+  ];
+  for (const state of onHost) assert.ok(!detached.updated.has(state), `${state} is left to the host update`);
+  assert.ok(detached.updated.has('gOptimizer/accBeta1') && detached.updated.has('dOptimizer/m/0'));
+  const nodes = (g: typeof graph) => decodeModel(g.model).graph.node.length;
+  assert.ok(nodes(graph) - nodes(detached) >= 12 * optimized.length, `${nodes(graph)} → ${nodes(detached)} nodes`);
+  assert.deepEqual(
+    detached.outputs
+      .filter((o) => o.name.startsWith('hostUpdate/'))
+      .map((o) => o.name)
+      .sort(),
+    ['beta1', 'beta2', 'decay', 'epsilon', 'keep', 'negativeStep', 'oneMinusBeta1', 'oneMinusBeta2'].map(
+      (r) => `hostUpdate/${r}`,
+    ),
+  );
+  const model = decodeModel(graph.model);
+  const sqrt = model.graph.node.find((n) => n.opType === 'Sqrt' && n.input[0] === graph.updated.get('gOptimizer/v/0'))!;
+  sqrt.opType = 'Abs';
+  assert.throws(() => detachGeneratorUpdate({ ...graph, model: encodeModel(model) }), /is not made by Sqrt/);
+  const withoutGenerator = new Map([...graph.updated].filter(([s]) => !s.startsWith('gOptimizer/')));
+  assert.throws(() => detachGeneratorUpdate({ ...graph, updated: withoutGenerator }), /no generator variables/);
+  await dispose();
+});
+
 /** A fresh state of `preset` and an onnx engine over it, stepping on a fixed real batch. */
-async function handMadeEngine(preset: string, batchSize: number, emaDecay = 0) {
+async function handMadeEngine(preset: string, batchSize: number, emaDecay = 0, options: OnnxStepOptions = {}) {
   const p = getPreset(preset);
   const config = { ...stateConfig(p.latentSize, batchSize), emaDecay };
   const state = buildTrainingState(p, config);
@@ -193,6 +252,7 @@ async function handMadeEngine(preset: string, batchSize: number, emaDecay = 0) {
     stepper,
     real,
     undefined,
+    options,
   );
   const step = (n: number, measure: boolean) => engine.run(n, real, undefined, measure);
   const dispose = async () => {
