@@ -34,6 +34,8 @@ export interface GraphRunner {
   readonly threading: string;
   /** The step graph as this runner runs it (on the CPU, rewritten: cpu-rewrites.ts). */
   readonly stepGraph: CapturedGraph;
+  /** ms the last step spent after its graph, on the generator's update (host-update.ts); 0 where the graph has it. */
+  readonly hostUpdateMs: number;
   /** Steps left in the trial under way, the first or a re-trial (0: none, or nothing to choose). */
   readonly trialStepsLeft: number;
   /** Starts a re-trial with the next step, where there is a choice and no trial under way. */
@@ -129,6 +131,7 @@ class HostRunner implements GraphRunner {
   private measureSession: OrtSession;
   private measureThreads: number;
   private readonly hostUpdate?: HostUpdate;
+  hostUpdateMs = 0;
 
   private constructor(
     readonly stepGraph: CapturedGraph,
@@ -182,7 +185,11 @@ class HostRunner implements GraphRunner {
       this.next.set(name, this.current.get(name)!);
       this.current.set(name, updated);
     }
-    this.hostUpdate?.apply(this.current);
+    if (this.hostUpdate) {
+      const start = performance.now();
+      this.hostUpdate.apply(this.current);
+      this.hostUpdateMs = performance.now() - start;
+    }
     return { dLoss: losses.dLoss[0], gLoss: losses.gLoss[0] };
   }
 
@@ -265,6 +272,7 @@ type Tensors = Map<string, ort.Tensor>;
 
 class DeviceRunner implements GraphRunner {
   readonly threading = '1 thread';
+  readonly hostUpdateMs = 0;
   readonly trialStepsLeft = 0;
 
   retry(): void {} // one way only

@@ -142,6 +142,11 @@ export class OnnxStep implements StepEngine {
   }
 
   /** Steps left in the trial under way (the first steps take turns on each way to run the step, and again every so often). */
+  /** ms the last step spent on the generator's update after its graph (host-update.ts); 0 where the graph has it. */
+  get hostUpdateMs(): number {
+    return this.runner.hostUpdateMs;
+  }
+
   get trialStepsLeft(): number {
     return this.runner.trialStepsLeft;
   }
