@@ -95,6 +95,11 @@ export interface SessionOptions {
   threads?: number;
   /** Let idle intra-op threads spin (default off: they would compete with the JS thread between calls). */
   spinning?: boolean;
+  /**
+   * Stop the spinning when a run returns (onnxruntime's `session.force_spinning_stop`): for sessions run
+   * one after another, whose idle threads would otherwise spin through the next one's run.
+   */
+  stopSpinning?: boolean;
   /** Execution providers in order of preference (default: onnxruntime's, the CPU). */
   providers?: string[];
 }
@@ -119,7 +124,13 @@ export class OrtSession {
       intraOpNumThreads: options.threads ?? 1,
       logSeverityLevel: 3, // errors only: ganport reports what matters itself
       ...(options.providers ? { executionProviders: options.providers } : {}),
-      extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' }, set_denormal_as_zero: '1' } },
+      extra: {
+        session: {
+          intra_op: { allow_spinning: options.spinning ? '1' : '0' },
+          set_denormal_as_zero: '1',
+          ...(options.stopSpinning ? { force_spinning_stop: '1' } : {}),
+        },
+      },
     });
   }
 

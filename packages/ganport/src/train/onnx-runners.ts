@@ -22,6 +22,7 @@ import { forCpuKernels } from './cpu-rewrites.js';
 import { detachGeneratorUpdate, HostUpdate, type HostUpdatePlan } from './host-update.js';
 import { LaneExecutor } from './lanes/executor.js';
 import { typedArray } from './lanes/program.js';
+import { discriminatorValues, SPLIT_MIN_VALUES, splitAtDiscriminatorUpdate } from './split-step.js';
 import { type Candidate, type StepExecutor, Ways } from './ways.js';
 
 export type Buffer = Float32Array | Int32Array | Uint8Array;
@@ -83,7 +84,7 @@ export async function createRunner(
 ): Promise<GraphRunner> {
   const first = options.providers?.[0];
   if (first && DEVICE_RESIDENT.has(first)) return DeviceRunner.create(train, measure, state, options);
-  if (!onCpu(options)) return HostRunner.create(train, measure, state, options);
+  if (!onCpu(options)) return HostRunner.create({ graph: train, parts: [train] }, measure, state, options);
   const nchwc = options.nchwc ?? process.env.GANPORT_ORT_NCHWC !== '0';
   const rewritten = (graph: CapturedGraph) =>
     forCpuKernels(graph, { nchwc }).catch((error: unknown) => {
@@ -93,7 +94,8 @@ export async function createRunner(
   const detached =
     (options.hostUpdate ?? process.env.GANPORT_ORT_HOST_UPDATE !== '0') ? detach(train, options) : undefined;
   const [cpuTrain, cpuMeasure] = await Promise.all([rewritten(detached?.graph ?? train), rewritten(measure)]);
-  return HostRunner.create(cpuTrain, cpuMeasure, state, options, detached?.plan);
+  const step = detached ? await split(cpuTrain, detached.plan, options) : { graph: cpuTrain, parts: [cpuTrain] };
+  return HostRunner.create(step, cpuMeasure, state, options);
 }
 
 function detach(train: CapturedGraph, options: RunnerOptions) {
@@ -105,10 +107,42 @@ function detach(train: CapturedGraph, options: RunnerOptions) {
   }
 }
 
+/** How a HostRunner runs the step: one graph, or two around the discriminator's update (split-step.ts). */
+interface HostStep {
+  /** The step's inputs, outputs and state. */
+  graph: CapturedGraph;
+  /** What runs, in turn. */
+  parts: CapturedGraph[];
+  plan?: HostUpdatePlan;
+  crossing?: GraphTensor[];
+  /** The second graph's inputs holding updated weights, by weight. */
+  updatedInputs?: Map<string, string>;
+}
+
+/** `train` split where the discriminator's Adam is big (and the lanes are not forced: they run one graph). */
+async function split(train: CapturedGraph, plan: HostUpdatePlan, options: RunnerOptions): Promise<HostStep> {
+  const whole = { graph: train, parts: [train], plan };
+  const lanes = options.lanes ?? (Number(process.env.GANPORT_ORT_LANES) || undefined);
+  if (lanes || discriminatorValues(train) < SPLIT_MIN_VALUES) return whole;
+  try {
+    const { step, parts, crossing, discriminator, updatedInputs } = await splitAtDiscriminatorUpdate(train);
+    return { graph: step, parts, plan: { ...plan, discriminator }, crossing, updatedInputs };
+  } catch (error) {
+    options.log?.(
+      `onnx engine: the split step's rewrite failed, the discriminator's Adam stays in the graph: ${error}`,
+    );
+    return whole;
+  }
+}
+
 const onCpu = (options: RunnerOptions) => (options.providers ?? []).every((p) => p === 'cpu');
 
 /** The state names the step graph's outputs update, by output name. */
 const stateOutputs = (train: CapturedGraph) => new Map([...train.updated].map(([name, output]) => [output, name]));
+
+/** A session's threads in words: "1 thread", "2 threads, spinning". */
+const threadingOf = (c: SessionOptions) =>
+  `${c.threads} thread${c.threads! > 1 ? 's' : ''}${c.spinning ? ', spinning' : ''}`;
 
 /** A graph input's zeros (the capture's dtypes: never int64). */
 const zeros = (t: GraphTensor): Buffer => typedArray({ dtype: t.dtype, dims: t.shape }) as Buffer;
@@ -123,6 +157,7 @@ const sessionExecutor = (session: OrtSession): StepExecutor => ({
 });
 
 class HostRunner implements GraphRunner {
+  readonly stepGraph: CapturedGraph;
   private readonly stateOutput: Map<string, string>;
   /** The state the next step reads; `next` receives what it writes. */
   private current: Map<string, Buffer>;
@@ -131,33 +166,43 @@ class HostRunner implements GraphRunner {
   private measureSession: OrtSession;
   private measureThreads: number;
   private readonly hostUpdate?: HostUpdate;
+  /** The weight each input holding an updated weight reads (the split step's second graph's). */
+  private readonly updatedWeight: Map<string, string>;
   hostUpdateMs = 0;
 
   private constructor(
-    readonly stepGraph: CapturedGraph,
+    step: HostStep,
     private readonly measureGraph: CapturedGraph,
     state: Map<string, Buffer>,
     private readonly ways: Ways,
     private readonly options: RunnerOptions,
-    plan?: HostUpdatePlan,
   ) {
+    this.stepGraph = step.graph;
     this.current = new Map(state);
-    this.next = new Map([...stepGraph.updated.keys()].map((name) => [name, state.get(name)!.slice()]));
-    if (plan) this.hostUpdate = new HostUpdate(plan, this.current, this.next);
-    this.stateOutput = stateOutputs(stepGraph);
+    this.next = new Map([...step.graph.updated.keys()].map((name) => [name, state.get(name)!.slice()]));
+    if (step.plan) this.hostUpdate = new HostUpdate(step.plan, this.current, this.next);
+    this.updatedWeight = new Map([...(step.updatedInputs ?? [])].map(([weight, input]) => [input, weight]));
+    this.stateOutput = stateOutputs(step.graph);
     this.measureThreads = ways.measureThreads;
     this.measureSession = this.openMeasureSession();
   }
 
   static async create(
-    train: CapturedGraph,
+    step: HostStep,
     measure: CapturedGraph,
     state: Map<string, Buffer>,
     options: RunnerOptions,
-    plan?: HostUpdatePlan,
   ): Promise<HostRunner> {
-    const ways = new Ways(await candidates(train, options), options.log);
-    return new HostRunner(train, measure, state, ways, options, plan);
+    let runner: HostRunner | undefined;
+    const [first, second] = step.parts;
+    const ways = new Ways(
+      second
+        ? splitCandidates([first, second], step.crossing ?? [], () => runner!.updateDiscriminator(), options)
+        : await candidates(first, options),
+      options.log,
+    );
+    runner = new HostRunner(step, measure, state, ways, options);
+    return runner;
   }
 
   get threading(): string {
@@ -174,6 +219,7 @@ class HostRunner implements GraphRunner {
 
   async step(feeds: Map<string, Buffer>, whileWaiting?: () => void): Promise<{ dLoss: number; gLoss: number }> {
     const losses = { dLoss: new Float32Array(1), gLoss: new Float32Array(1) };
+    this.hostUpdateMs = 0;
     this.ways.run(this.inputs(this.stepGraph, feeds), this.fetches(losses, this.next), whileWaiting);
     if (this.ways.measureThreads !== this.measureThreads) {
       this.measureSession.dispose();
@@ -187,8 +233,8 @@ class HostRunner implements GraphRunner {
     }
     if (this.hostUpdate) {
       const start = performance.now();
-      this.hostUpdate.apply(this.current);
-      this.hostUpdateMs = performance.now() - start;
+      this.hostUpdate.applyGenerator(this.current);
+      this.hostUpdateMs += performance.now() - start;
     }
     return { dLoss: losses.dLoss[0], gLoss: losses.gLoss[0] };
   }
@@ -208,6 +254,13 @@ class HostRunner implements GraphRunner {
     this.measureSession.dispose();
   }
 
+  /** The split step's discriminator update, between its two graphs. */
+  private updateDiscriminator(): void {
+    const start = performance.now();
+    this.hostUpdate!.applyDiscriminator(this.current);
+    this.hostUpdateMs += performance.now() - start;
+  }
+
   private openMeasureSession(): OrtSession {
     return new OrtSession(this.measureGraph.model, { threads: this.measureThreads, providers: this.options.providers });
   }
@@ -215,7 +268,11 @@ class HostRunner implements GraphRunner {
   private inputs(graph: CapturedGraph, feeds: Map<string, Buffer>): Feed[] {
     return graph.inputs.map((input) => ({
       name: input.name,
-      data: this.current.get(input.name) ?? feeds.get(input.name) ?? zeros(input),
+      data:
+        this.current.get(input.name) ??
+        this.current.get(this.updatedWeight.get(input.name) ?? '') ??
+        feeds.get(input.name) ??
+        zeros(input),
       dims: input.shape,
     }));
   }
@@ -243,7 +300,7 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
   const cores = cpus().length;
   const session = (c: SessionOptions): Candidate => ({
     executor: sessionExecutor(new OrtSession(train.model, { ...c, providers: options.providers })),
-    threading: `${c.threads} thread${c.threads! > 1 ? 's' : ''}${c.spinning ? ', spinning' : ''}`,
+    threading: threadingOf(c),
     threads: c.threads!,
   });
   if (threads) return [session({ threads })];
@@ -266,6 +323,61 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
   // 56 ms, cdcgan 76 against 64, PacGAN 35 against 32): not a candidate
   const sessions = cores > 1 ? [{ threads: cores, spinning: true }, { threads: 1 }] : [{ threads: 1 }];
   return [...sessions.map(session), ...onLanes];
+}
+
+/**
+ * The split step's ways (split-step.ts): its two graphs on sessions of the same threads, the host's
+ * update of the discriminator between them. Not on the lanes, which run one graph.
+ */
+function splitCandidates(
+  parts: [CapturedGraph, CapturedGraph],
+  crossing: GraphTensor[],
+  between: () => void,
+  options: RunnerOptions,
+): Candidate[] {
+  const threads = options.threads ?? (Number(process.env.GANPORT_ORT_THREADS) || undefined);
+  const cores = cpus().length;
+  const ways: SessionOptions[] = threads
+    ? [{ threads }]
+    : cores > 1
+      ? [{ threads: cores, spinning: true }, { threads: 1 }]
+      : [{ threads: 1 }];
+  const handedOver = crossing.map((t) => ({ name: t.name, data: zeros(t), dims: t.shape }));
+  return ways.map((c) => {
+    const sessions = parts.map(
+      (graph) => new OrtSession(graph.model, { ...c, stopSpinning: c.spinning, providers: options.providers }),
+    );
+    return {
+      executor: new SplitExecutor(parts, sessions, handedOver, between),
+      threading: threadingOf(c),
+      threads: c.threads!,
+    };
+  });
+}
+
+/** The step as two graphs, each on its own session, and the host's work between them. */
+class SplitExecutor implements StepExecutor {
+  constructor(
+    private readonly parts: [CapturedGraph, CapturedGraph],
+    private readonly sessions: OrtSession[],
+    /** The values the first graph hands the second that are not the step's own outputs. */
+    private readonly handedOver: Feed[],
+    private readonly between: () => void,
+  ) {}
+
+  run(inputs: Feed[], outputs: Feed[], whileWaiting?: () => void): void {
+    const feeds = new Map([...inputs, ...outputs, ...this.handedOver].map((feed) => [feed.name, feed]));
+    const fed = (tensors: GraphTensor[]) => tensors.map((t) => feeds.get(t.name)!);
+    for (const [i, graph] of this.parts.entries()) {
+      this.sessions[i].run(fed(graph.inputs), fed(graph.outputs));
+      if (i === 0) this.between();
+    }
+    whileWaiting?.();
+  }
+
+  dispose(): void {
+    for (const session of this.sessions) session.dispose();
+  }
 }
 
 type Tensors = Map<string, ort.Tensor>;

@@ -52,20 +52,37 @@ test("Adam's and the EMA's passes equal the graph's operations, value for value,
           decay: c.decay,
           keep: f(1 - c.decay),
         };
+        const names = (prefix: string) =>
+          Object.fromEntries(
+            ROLES.slice(0, 6).map((r) => [r, `${prefix}/${r}`]),
+          ) as HostUpdatePlan['generator']['scalars'];
         const plan: HostUpdatePlan = {
-          adam: [{ weight: 'w', firstMoment: 'm', secondMoment: 'v', gradient: 'g' }],
+          generator: {
+            variables: [{ weight: 'w', firstMoment: 'm', secondMoment: 'v', gradient: 'g' }],
+            scalars: names('g'),
+          },
+          discriminator: {
+            variables: [{ weight: 'dw', firstMoment: 'dm', secondMoment: 'dv', gradient: 'dg' }],
+            scalars: names('d'),
+          },
           // the second EMA follows a state of two arrays (one the graph updates: `next` has it too)
-          ema: [
-            { average: 'average', source: 'w' },
-            { average: 'average2', source: 'statistic' },
-          ],
-          scalars: Object.fromEntries(ROLES.map((r) => [r, `s/${r}`])),
+          ema: {
+            weights: [
+              { average: 'average', source: 'w' },
+              { average: 'average2', source: 'statistic' },
+            ],
+            decay: 'e/decay',
+            keep: 'e/keep',
+          },
         };
         const array = (values: number[]) => Float32Array.from(values);
         const current = new Map<string, Float32Array>([
           ['w', array(c.w)],
           ['m', array(c.m)],
           ['v', array(c.v)],
+          ['dw', array(c.w)],
+          ['dm', array(c.m)],
+          ['dv', array(c.v)],
           ['average', array(c.average)],
           ['average2', array(c.average)],
           ['statistic', array(c.g)],
@@ -77,9 +94,13 @@ test("Adam's and the EMA's passes equal the graph's operations, value for value,
         assert.ok(
           current.get('other') instanceof Float32Array && current.get('w')!.buffer !== current.get('other')!.buffer,
         );
-        update.output('g')!.set(c.g);
-        for (const role of ROLES) update.output(`s/${role}`)![0] = scalars[role];
-        update.apply(current);
+        for (const gradient of ['g', 'dg']) update.output(gradient)!.set(c.g);
+        for (const role of ROLES.slice(0, 6))
+          for (const p of ['g', 'd']) update.output(`${p}/${role}`)![0] = scalars[role];
+        for (const role of ROLES.slice(6)) update.output(`e/${role}`)![0] = scalars[role];
+        update.applyDiscriminator(current);
+        assert.deepEqual(current.get('w'), array(c.w), "the discriminator's update leaves the generator alone");
+        update.applyGenerator(current);
 
         const s = scalars;
         const expected = c.g.map((g, i) => {
@@ -92,6 +113,9 @@ test("Adam's and the EMA's passes equal the graph's operations, value for value,
         });
         for (const key of ['m', 'v', 'w', 'average', 'average2'] as const) {
           assert.deepEqual(current.get(key), array(expected.map((e) => e[key])), key);
+        }
+        for (const key of ['m', 'v', 'w'] as const) {
+          assert.deepEqual(current.get(`d${key}`), array(expected.map((e) => e[key])), `d${key}`);
         }
       },
     ),

@@ -14,6 +14,7 @@ import { detachGeneratorUpdate } from '../../src/train/host-update.js';
 import { ganLoss } from '../../src/train/losses.js';
 import { OnnxStep, type OnnxStepOptions } from '../../src/train/onnx-step.js';
 import { buildTrainingState, disposeTrainingState } from '../../src/train/run-setup.js';
+import { splitAtDiscriminatorUpdate } from '../../src/train/split-step.js';
 import { GanStep } from '../../src/train/step.js';
 import { RETRIAL_EVERY } from '../../src/train/ways.js';
 import { collectGarbage } from '../helpers.js';
@@ -187,6 +188,8 @@ const HOST_UPDATE_CASES: [string, number, TrainingStepOptions][] = [
   ['dcgan', 8, { steps: 3, emaDecay: 0.9, loss: 'hinge' }],
   ['pacgan-2d', 24, { pack: 4, steps: 2, beta1: 0.8 }],
   ['mlp-2d', 16, { lrDecay: true, steps: 3, emaDecay: 0.5, spectralNorm: true }],
+  // a discriminator of 533,000 values: the step runs as two graphs (split-step.ts)
+  ['mlp', 16, { steps: 3, emaDecay: 0.9, r1Gamma: 1, beta1: 0.9 }],
 ];
 
 for (const [preset, batch, options] of HOST_UPDATE_CASES) {
@@ -210,13 +213,13 @@ test("the host update's rewrite: the step graph ends at the generator's gradient
   const optimized = [...graph.updated.keys()].filter((s) => /^gOptimizer\/m\//.test(s));
   assert.ok(optimized.length >= 4);
   assert.deepEqual(
-    plan.adam.map((v) => v.firstMoment),
+    plan.generator.variables.map((v) => v.firstMoment),
     optimized,
   );
-  assert.ok(plan.ema.length >= optimized.length, 'every EMA weight follows the generator');
+  assert.ok(plan.ema && plan.ema.weights.length >= optimized.length, 'every EMA weight follows the generator');
   const onHost = [
-    ...plan.adam.flatMap((v) => [v.weight, v.firstMoment, v.secondMoment]),
-    ...plan.ema.map((e) => e.average),
+    ...plan.generator.variables.flatMap((v) => [v.weight, v.firstMoment, v.secondMoment]),
+    ...plan.ema.weights.map((e) => e.average),
   ];
   for (const state of onHost) assert.ok(!detached.updated.has(state), `${state} is left to the host update`);
   assert.ok(detached.updated.has('gOptimizer/accBeta1') && detached.updated.has('dOptimizer/m/0'));
@@ -227,9 +230,11 @@ test("the host update's rewrite: the step graph ends at the generator's gradient
       .filter((o) => o.name.startsWith('hostUpdate/'))
       .map((o) => o.name)
       .sort(),
-    ['beta1', 'beta2', 'decay', 'epsilon', 'keep', 'negativeStep', 'oneMinusBeta1', 'oneMinusBeta2'].map(
-      (r) => `hostUpdate/${r}`,
-    ),
+    [
+      'ema/decay',
+      'ema/keep',
+      ...['beta1', 'beta2', 'epsilon', 'negativeStep', 'oneMinusBeta1', 'oneMinusBeta2'].map((r) => `generator/${r}`),
+    ].map((r) => `hostUpdate/${r}`),
   );
   const model = decodeModel(graph.model);
   const sqrt = model.graph.node.find((n) => n.opType === 'Sqrt' && n.input[0] === graph.updated.get('gOptimizer/v/0'))!;
@@ -237,6 +242,37 @@ test("the host update's rewrite: the step graph ends at the generator's gradient
   assert.throws(() => detachGeneratorUpdate({ ...graph, model: encodeModel(model) }), /is not made by Sqrt/);
   const withoutGenerator = new Map([...graph.updated].filter(([s]) => !s.startsWith('gOptimizer/')));
   assert.throws(() => detachGeneratorUpdate({ ...graph, updated: withoutGenerator }), /no generator variables/);
+  await dispose();
+});
+
+test("the split step: through the trial, each way gives the update in the graph's bits; the first graph ends at the discriminator's gradients", async () => {
+  await selectBackend('wasm');
+  const lines: string[] = [];
+  const steps = 2 * (5 + 60) + 3; // two ways (no lanes for two graphs) through their longest trial
+  const options = { steps, engine: 'onnx', emaDecay: 0.9 } as const;
+  const inGraph = await oneTrainingStep(getPreset('mlp'), 16, { ...options, threads: 1, hostUpdate: false });
+  const tried = await oneTrainingStep(getPreset('mlp'), 16, { ...options, log: (l) => lines.push(l) });
+  assert.deepEqual(tried.curve, inGraph.curve);
+  assert.deepEqual(tried.weights, inGraph.weights);
+  for (const line of lines) assert.doesNotMatch(line, /rewrite failed|lanes/);
+
+  const { engine, dispose } = await handMadeEngine('mlp', 16, 0, { threads: 1, hostUpdate: false });
+  const whole = engine.stepGraph;
+  const { parts, crossing, discriminator, updatedInputs } = await splitAtDiscriminatorUpdate(
+    detachGeneratorUpdate(whole).graph,
+  );
+  const [first, second] = parts.map((p) => decodeModel(p.model).graph);
+  const outputs = new Set(first.output.map((o) => o.name));
+  for (const v of discriminator.variables) assert.ok(outputs.has(v.gradient), `${v.weight}'s gradient`);
+  for (const scalar of Object.values(discriminator.scalars)) assert.ok(outputs.has(scalar), scalar);
+  const secondReads = new Set(second.node.flatMap((n) => n.input));
+  for (const [weight, input] of updatedInputs) {
+    assert.ok(secondReads.has(input), `the second graph reads ${input}`);
+    assert.ok(!secondReads.has(weight), `the second graph does not read the old ${weight}`);
+  }
+  // what the second graph reads of the first's: a few per-unit statistics and loss terms, no activations
+  const handed = crossing.reduce((total, t) => total + t.shape.reduce((a, b) => a * b, 1), 0);
+  assert.ok(handed < 16 * 1024, `${handed} values handed over`);
   await dispose();
 });
 

@@ -1,0 +1,125 @@
+/**
+ * The step as two graphs around the discriminator's Adam, on the CPU, where that Adam is big enough to
+ * be worth moving to the host update too (host-update.ts): the first graph ends at the discriminator's
+ * gradients, the host updates its weights in place, and the second graph, the generator's half of the
+ * step, reads them. What the second reads of the first's values (activations, the discriminator's
+ * layouts of its old weights and so on) the first hands over as extra outputs.
+ *
+ * Measured on this project's 2-vCPU Intel VM, bench steps side by side: see the README (Speed).
+ */
+import { makeValueInfo } from '../onnx/builder.js';
+import { decodeModel, encodeModel, type ModelProto, type NodeProto } from '../onnx/proto.js';
+import type { CapturedGraph, GraphTensor } from '../tfjs/capture.js';
+import { type AdamPart, detachDiscriminatorUpdate } from './host-update.js';
+import type { LaneDtype } from './lanes/program.js';
+import { LANE_CODES, valueSpecs } from './value-specs.js';
+
+/** The discriminator's Adam moves to the host from this many values up (an mlp's 533,000; a dcgan's 36,000 stays). */
+export const SPLIT_MIN_VALUES = 100_000;
+
+export interface SplitStep {
+  /** The step's inputs, outputs and state as one graph: what the runner feeds and fetches. */
+  step: CapturedGraph;
+  /** The two graphs, run in turn with the host's update of the discriminator between them. */
+  parts: [CapturedGraph, CapturedGraph];
+  /** Values the first graph hands the second that are not the step's outputs (the runner's buffers). */
+  crossing: GraphTensor[];
+  discriminator: AdamPart;
+  /** The second graph's inputs holding the updated weights, by weight. */
+  updatedInputs: Map<string, string>;
+}
+
+/** The discriminator's Adam's values in `graph`: the size of its moments. */
+export const discriminatorValues = (graph: CapturedGraph): number =>
+  graph.inputs
+    .filter((input) => /^dOptimizer\/m\/\d+$/.test(input.name))
+    .reduce((total, input) => total + input.shape.reduce((a, b) => a * b, 1), 0);
+
+/** `graph` (the generator's update already on the host) split; throws where it cannot be. */
+export async function splitAtDiscriminatorUpdate(graph: CapturedGraph): Promise<SplitStep> {
+  const { graph: step, part, updatedInputs } = detachDiscriminatorUpdate(graph);
+  const model = decodeModel(step.model);
+  const specs = await valueSpecs(model, step.inputs);
+  if (!specs) throw new Error('the step has values of no static shape');
+
+  // the first graph: what the discriminator's update needs (its gradients and scalars) and what reads
+  // its old weights; the second: the rest, every node that reads an updated weight among them
+  const producer = new Map(model.graph.node.flatMap((node) => node.output.map((output) => [output, node] as const)));
+  const oldWeights = new Set(updatedInputs.keys());
+  const needed = [
+    ...part.variables.map((v) => v.gradient),
+    ...Object.values(part.scalars),
+    ...model.graph.node
+      .filter((node) => node.input.some((input) => oldWeights.has(input)))
+      .flatMap((node) => node.output),
+  ];
+  const early = new Set<NodeProto>();
+  for (let value = needed.pop(); value !== undefined; value = needed.pop()) {
+    const node = producer.get(value);
+    if (!node || early.has(node)) continue;
+    early.add(node);
+    needed.push(...node.input);
+  }
+  const updated = new Set(updatedInputs.values());
+  for (const node of early) {
+    const read = node.input.find((input) => updated.has(input));
+    if (read) throw new Error(`${node.output[0]} is needed before the update but reads ${read}`);
+  }
+  const first = model.graph.node.filter((node) => early.has(node));
+  const second = model.graph.node.filter((node) => !early.has(node));
+
+  const madeFirst = new Set(first.flatMap((node) => node.output));
+  const finals = new Map(step.outputs.map((output) => [output.name, output]));
+  const crossingNames = [...new Set(second.flatMap((node) => node.input))].filter((name) => madeFirst.has(name));
+  const tensor = (name: string): GraphTensor => {
+    const spec = specs.get(name);
+    if (!spec?.dtype) throw new Error(`${name}, handed to the second graph, has a type the runner does not carry`);
+    return { name, shape: spec.dims, dtype: spec.dtype as GraphTensor['dtype'] };
+  };
+  const crossing = crossingNames.filter((name) => !finals.has(name)).map(tensor);
+  const handedOver = crossingNames.map((name) => finals.get(name) ?? tensor(name));
+
+  const inputsRead = (nodes: NodeProto[]) => {
+    const read = new Set(nodes.flatMap((node) => node.input));
+    return step.inputs.filter((input) => read.has(input.name));
+  };
+  const made = (nodes: NodeProto[]) => {
+    const names = new Set(nodes.flatMap((node) => node.output));
+    return step.outputs.filter((output) => names.has(output.name));
+  };
+  const firstOutputs = [...made(first), ...crossing];
+  const parts: [CapturedGraph, CapturedGraph] = [
+    graphOf(model, step, first, inputsRead(first), firstOutputs),
+    graphOf(model, step, second, [...inputsRead(second), ...handedOver], made(second)),
+  ];
+  return { step, parts, crossing, discriminator: part, updatedInputs };
+}
+
+/** One of the two graphs: `nodes` of `model`, with its inputs and outputs. */
+function graphOf(
+  model: ModelProto,
+  step: CapturedGraph,
+  nodes: NodeProto[],
+  inputs: GraphTensor[],
+  outputs: GraphTensor[],
+): CapturedGraph {
+  const read = new Set(nodes.flatMap((node) => node.input));
+  const info = (t: GraphTensor) => makeValueInfo(t.name, LANE_CODES[t.dtype as LaneDtype], t.shape);
+  const names = new Set(outputs.map((o) => o.name));
+  return {
+    model: encodeModel({
+      ...model,
+      graph: {
+        ...model.graph,
+        node: nodes,
+        input: inputs.map(info),
+        output: outputs.map(info),
+        initializer: model.graph.initializer.filter((t) => read.has(t.name)),
+      },
+    }),
+    inputs,
+    outputs,
+    updated: new Map([...step.updated].filter(([, output]) => names.has(output))),
+    kernels: step.kernels,
+  };
+}
