@@ -283,7 +283,7 @@ interface ProfileEvent {
 const results: Record<string, Record<string, number>> = {};
 const profiles: Record<string, Record<string, Map<string, number>>> = {};
 const onnxProfiles: Record<string, Map<string, number>> = {};
-/** The onnx engine's best steps' time after the graph, on the generator's update (host-update.ts). */
+/** The onnx engine's best steps' time on Adam and the EMA outside the graph (host-update.ts). */
 const hostUpdates: Record<string, number> = {};
 for (const name of backendNames) {
   let backend = name;
@@ -359,7 +359,6 @@ for (const [name, byOp] of Object.entries(onnxProfiles)) {
       `  ${op.padEnd(24)}${`${(100 * share).toFixed(1)} %`.padStart(9)}${`≈ ${(share * (best - host)).toFixed(2)} ms`.padStart(14)}`,
     );
   }
-  if (host)
-    console.log(`  then the generator's Adam and EMA after the graph (WebAssembly): ${host.toFixed(2)} ms, measured`);
+  if (host) console.log(`  and Adam and the EMA outside the graph (WebAssembly): ${host.toFixed(2)} ms, measured`);
   console.log(`  of a best step of ${best.toFixed(1)} ms, feeding, draws and dropout masks included`);
 }

@@ -6,8 +6,9 @@
  * Why: in the graph, Adam is 12 elementwise kernels a variable, each a pass over the whole variable
  * with its own dispatch. On this project's 2-vCPU machine, Adam over mlp's variable shapes (1.09
  * million values) took 4.3–4.8 ms in onnxruntime on two threads, PyTorch's 1.2–2.6 ms, one fused pass
- * 0.69 ms on one thread. The discriminator's Adam stays in the graph: the generator's half of the step
- * reads its result.
+ * 0.69 ms on one thread. The discriminator's Adam stays in the graph, whose generator half reads its
+ * result, unless the step is split in two graphs around it (split-step.ts): then the same pass runs
+ * between them.
  *
  * Same values: the pass makes the graph's own float32 operations in the graph's order, and its
  * scalars (β's, the step's ε and step size, the EMA decay) are the graph's own values, handed out as

@@ -35,7 +35,7 @@ export interface GraphRunner {
   readonly threading: string;
   /** The step graph as this runner runs it (on the CPU, rewritten: cpu-rewrites.ts). */
   readonly stepGraph: CapturedGraph;
-  /** ms the last step spent after its graph, on the generator's update (host-update.ts); 0 where the graph has it. */
+  /** ms the last step spent on Adam and the EMA outside its graphs (host-update.ts); 0 where they are in it. */
   readonly hostUpdateMs: number;
   /** Steps left in the trial under way, the first or a re-trial (0: none, or nothing to choose). */
   readonly trialStepsLeft: number;
@@ -65,8 +65,8 @@ export interface RunnerOptions {
   /** The big convolutions on onnxruntime's NCHWc kernels (nchwc.ts), on the CPU; false (GANPORT_ORT_NCHWC=0) keeps ONNX's own. */
   nchwc?: boolean;
   /**
-   * The generator's Adam and EMA after the graph, in one WebAssembly pass a variable (host-update.ts), on
-   * the CPU; false (GANPORT_ORT_HOST_UPDATE=0) keeps them in the graph.
+   * The generator's Adam and EMA (and a big discriminator's Adam, split-step.ts) outside the graph, one
+   * WebAssembly pass a variable (host-update.ts), on the CPU; false (GANPORT_ORT_HOST_UPDATE=0) keeps them in it.
    */
   hostUpdate?: boolean;
   /** Reports the trial's choice. */
@@ -295,7 +295,7 @@ class HostRunner implements GraphRunner {
  * GANPORT_ORT_THREADS or GANPORT_ORT_LANES (or the options) fix the choice instead.
  */
 async function candidates(train: CapturedGraph, options: RunnerOptions): Promise<Candidate[]> {
-  const threads = options.threads ?? (Number(process.env.GANPORT_ORT_THREADS) || undefined);
+  const threads = fixedThreads(options);
   const lanes = options.lanes ?? (Number(process.env.GANPORT_ORT_LANES) || undefined);
   const cores = cpus().length;
   const session = (c: SessionOptions): Candidate => ({
@@ -319,10 +319,19 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
       : undefined;
   const onLanes: Candidate[] = split ? [{ executor: split, threading: split.description, threads: 1 }] : [];
   if (lanes && onLanes.length) return onLanes;
+  return [...sessionWays(options).map(session), ...onLanes];
+}
+
+const fixedThreads = (options: RunnerOptions) =>
+  options.threads ?? (Number(process.env.GANPORT_ORT_THREADS) || undefined);
+
+/** One session's ways: on every core, idle threads spinning, and on one; the fixed threads alone. */
+function sessionWays(options: RunnerOptions): SessionOptions[] {
+  const threads = fixedThreads(options);
+  if (threads) return [{ threads }];
   // every core with its idle threads sleeping lost to them spinning in every trial here (dcgan 68 against
   // 56 ms, cdcgan 76 against 64, PacGAN 35 against 32): not a candidate
-  const sessions = cores > 1 ? [{ threads: cores, spinning: true }, { threads: 1 }] : [{ threads: 1 }];
-  return [...sessions.map(session), ...onLanes];
+  return cpus().length > 1 ? [{ threads: cpus().length, spinning: true }, { threads: 1 }] : [{ threads: 1 }];
 }
 
 /**
@@ -335,15 +344,8 @@ function splitCandidates(
   between: () => void,
   options: RunnerOptions,
 ): Candidate[] {
-  const threads = options.threads ?? (Number(process.env.GANPORT_ORT_THREADS) || undefined);
-  const cores = cpus().length;
-  const ways: SessionOptions[] = threads
-    ? [{ threads }]
-    : cores > 1
-      ? [{ threads: cores, spinning: true }, { threads: 1 }]
-      : [{ threads: 1 }];
   const handedOver = crossing.map((t) => ({ name: t.name, data: zeros(t), dims: t.shape }));
-  return ways.map((c) => {
+  return sessionWays(options).map((c) => {
     const sessions = parts.map(
       (graph) => new OrtSession(graph.model, { ...c, stopSpinning: c.spinning, providers: options.providers }),
     );

@@ -38,7 +38,7 @@ export interface OnnxStepOptions {
   lanes?: number;
   /** The big convolutions on onnxruntime's NCHWc kernels, on the CPU (default: yes; see nchwc.ts). */
   nchwc?: boolean;
-  /** The generator's Adam and EMA after the graph, on the CPU (default: yes; see host-update.ts). */
+  /** Adam and the EMA outside the graph, on the CPU (default: yes; see host-update.ts and split-step.ts). */
   hostUpdate?: boolean;
   /** Reports the trial's choice (after the run's first steps). */
   log?: (line: string) => void;
@@ -142,7 +142,7 @@ export class OnnxStep implements StepEngine {
   }
 
   /** Steps left in the trial under way (the first steps take turns on each way to run the step, and again every so often). */
-  /** ms the last step spent on the generator's update after its graph (host-update.ts); 0 where the graph has it. */
+  /** ms the last step spent on Adam and the EMA outside its graphs (host-update.ts); 0 where they are in it. */
   get hostUpdateMs(): number {
     return this.runner.hostUpdateMs;
   }
