@@ -22,7 +22,7 @@ import { forCpuKernels } from './cpu-rewrites.js';
 import { detachGeneratorUpdate, HostUpdate, type HostUpdatePlan } from './host-update.js';
 import { LaneExecutor } from './lanes/executor.js';
 import { typedArray } from './lanes/program.js';
-import { discriminatorValues, SPLIT_MIN_VALUES, splitAtDiscriminatorUpdate } from './split-step.js';
+import { splitAtDiscriminatorUpdate, worthSplitting } from './split-step.js';
 import { type Candidate, type StepExecutor, Ways } from './ways.js';
 
 export type Buffer = Float32Array | Int32Array | Uint8Array;
@@ -119,11 +119,11 @@ interface HostStep {
   updatedInputs?: Map<string, string>;
 }
 
-/** `train` split where the discriminator's Adam is big (and the lanes are not forced: they run one graph). */
+/** `train` split where that pays (split-step.ts), unless the lanes are forced: they run one graph. */
 async function split(train: CapturedGraph, plan: HostUpdatePlan, options: RunnerOptions): Promise<HostStep> {
   const whole = { graph: train, parts: [train], plan };
   const lanes = options.lanes ?? (Number(process.env.GANPORT_ORT_LANES) || undefined);
-  if (lanes || discriminatorValues(train) < SPLIT_MIN_VALUES) return whole;
+  if (lanes || !worthSplitting(train)) return whole;
   try {
     const { step, parts, crossing, discriminator, updatedInputs } = await splitAtDiscriminatorUpdate(train);
     return { graph: step, parts, plan: { ...plan, discriminator }, crossing, updatedInputs };

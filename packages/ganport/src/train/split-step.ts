@@ -1,11 +1,11 @@
 /**
- * The step as two graphs around the discriminator's Adam, on the CPU, where that Adam is big enough to
- * be worth moving to the host update too (host-update.ts): the first graph ends at the discriminator's
- * gradients, the host updates its weights in place, and the second graph, the generator's half of the
- * step, reads them. What the second reads of the first's values (activations, the discriminator's
- * layouts of its old weights and so on) the first hands over as extra outputs.
+ * The step as two graphs around the discriminator's Adam, on the CPU, where moving that Adam to the host
+ * update too (host-update.ts) pays: the first graph ends at the discriminator's gradients, the host
+ * updates its weights in place, and the second graph, the generator's half of the step, reads them. What
+ * the second reads of the first's values (a few per-unit statistics and loss terms) the first hands over
+ * as extra outputs.
  *
- * Measured on this project's 2-vCPU Intel VM, bench steps side by side: see the README (Speed).
+ * Where it pays: worthSplitting (measured).
  */
 import { makeValueInfo } from '../onnx/builder.js';
 import { decodeModel, encodeModel, type ModelProto, type NodeProto } from '../onnx/proto.js';
@@ -14,7 +14,7 @@ import { type AdamPart, detachDiscriminatorUpdate } from './host-update.js';
 import type { LaneDtype } from './lanes/program.js';
 import { LANE_CODES, valueSpecs } from './value-specs.js';
 
-/** The discriminator's Adam moves to the host from this many values up (an mlp's 533,000; a dcgan's 36,000 stays). */
+/** The discriminator's Adam moves to the host from this many values up (an mlp's 533,000; PacGAN's 411,000). */
 export const SPLIT_MIN_VALUES = 100_000;
 
 export interface SplitStep {
@@ -29,11 +29,19 @@ export interface SplitStep {
   updatedInputs: Map<string, string>;
 }
 
-/** The discriminator's Adam's values in `graph`: the size of its moments. */
-export const discriminatorValues = (graph: CapturedGraph): number =>
-  graph.inputs
+/**
+ * Whether `graph` is worth splitting: a discriminator whose Adam has SPLIT_MIN_VALUES or more, in a step
+ * without convolutions. Measured side by side on the Intel VM (lower quartiles, two threads), split against
+ * whole: PacGAN 24.1 against 26.9 ms and the mlp 2–4 ms faster, but with convolutions slower or no faster:
+ * dcgan (36,000 values) 45.6–46.2 against 42.7–42.9, dcgan-32 (168,000) 88.5–91.0 against 86.2–87.3,
+ * dcgan-64 (694,000, batch 32) 234.8–238.2 against 236.1–242.3.
+ */
+export function worthSplitting(graph: CapturedGraph): boolean {
+  const values = graph.inputs
     .filter((input) => /^dOptimizer\/m\/\d+$/.test(input.name))
     .reduce((total, input) => total + input.shape.reduce((a, b) => a * b, 1), 0);
+  return values >= SPLIT_MIN_VALUES && !decodeModel(graph.model).graph.node.some((n) => n.opType.startsWith('Conv'));
+}
 
 /** `graph` (the generator's update already on the host) split; throws where it cannot be. */
 export async function splitAtDiscriminatorUpdate(graph: CapturedGraph): Promise<SplitStep> {

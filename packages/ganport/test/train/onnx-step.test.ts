@@ -14,7 +14,7 @@ import { detachGeneratorUpdate } from '../../src/train/host-update.js';
 import { ganLoss } from '../../src/train/losses.js';
 import { OnnxStep, type OnnxStepOptions } from '../../src/train/onnx-step.js';
 import { buildTrainingState, disposeTrainingState } from '../../src/train/run-setup.js';
-import { splitAtDiscriminatorUpdate } from '../../src/train/split-step.js';
+import { splitAtDiscriminatorUpdate, worthSplitting } from '../../src/train/split-step.js';
 import { GanStep } from '../../src/train/step.js';
 import { RETRIAL_EVERY } from '../../src/train/ways.js';
 import { collectGarbage } from '../helpers.js';
@@ -216,6 +216,7 @@ test("the host update's rewrite: the step graph ends at the generator's gradient
   const { engine, dispose } = await handMadeEngine('dcgan', 8, 0.9, { threads: 1, hostUpdate: false });
   const graph = engine.stepGraph;
   const { graph: detached, plan } = detachGeneratorUpdate(graph);
+  assert.ok(!worthSplitting(detached), 'a convolutional discriminator is not split');
   const optimized = [...graph.updated.keys()].filter((s) => /^gOptimizer\/m\//.test(s));
   assert.ok(optimized.length >= 4);
   assert.deepEqual(
@@ -264,9 +265,9 @@ test("the split step: through the trial, each way gives the update in the graph'
 
   const { engine, dispose } = await handMadeEngine('mlp', 16, 0, { threads: 1, hostUpdate: false });
   const whole = engine.stepGraph;
-  const { parts, crossing, discriminator, updatedInputs } = await splitAtDiscriminatorUpdate(
-    detachGeneratorUpdate(whole).graph,
-  );
+  const detached = detachGeneratorUpdate(whole).graph;
+  assert.ok(worthSplitting(detached), 'a dense discriminator of 533,000 values is split');
+  const { parts, crossing, discriminator, updatedInputs } = await splitAtDiscriminatorUpdate(detached);
   const [first, second] = parts.map((p) => decodeModel(p.model).graph);
   const outputs = new Set(first.output.map((o) => o.name));
   for (const v of discriminator.variables) assert.ok(outputs.has(v.gradient), `${v.weight}'s gradient`);
