@@ -32,7 +32,8 @@ export interface SplitStep {
 /**
  * Whether `graph` is worth splitting: a discriminator whose Adam has SPLIT_MIN_VALUES or more, in a step
  * without convolutions. Measured side by side on the Intel VM (lower quartiles, two threads), split against
- * whole: PacGAN 24.1 against 26.9 ms and the mlp 2–4 ms faster, but with convolutions slower or no faster:
+ * whole (the generator's update outside it): the mlp 8.3–8.4 against 10.0–10.5 ms, PacGAN 22.5–22.8
+ * against 23.2–23.5; with convolutions slower or no faster:
  * dcgan (36,000 values) 45.6–46.2 against 42.7–42.9, dcgan-32 (168,000) 88.5–91.0 against 86.2–87.3,
  * dcgan-64 (694,000, batch 32) 234.8–238.2 against 236.1–242.3.
  */
