@@ -108,13 +108,22 @@ class UpdateForms {
         throw new Error('√v is not the denominator');
       const step = this.reader(ratio.output[0], 'Mul', 0);
       const sum = this.reader(step.output[0], 'Add', 0);
-      const weight = sum.input[1];
-      if (this.graph.updated.get(weight) !== sum.output[0])
-        throw new Error(`${firstMoment}'s weight is not updated by it`);
+      // a weight kept in another shape than its update's (spectral norm's kernel) is read through Reshapes
+      // and written back through them: the same values in the same order
+      let weight = sum.input[1];
+      for (let r = this.producer.get(weight); r?.opType === 'Reshape'; r = this.producer.get(weight))
+        weight = r.input[0];
+      const updatedWeight = this.graph.updated.get(weight);
+      let written = sum.output[0];
+      while (written !== updatedWeight) {
+        const reshape = (this.readers.get(written) ?? []).find((n) => n.opType === 'Reshape');
+        if (!reshape || updatedWeight === undefined) throw new Error(`${firstMoment}'s weight is not updated by it`);
+        written = reshape.output[0];
+      }
       if (!this.producer.has(gradient)) throw new Error(`${weight}'s gradient is not computed`);
       const values = [beta1, oneMinusBeta1, beta2, oneMinusBeta2, denominator.input[1], step.input[1]];
       for (const [i, role] of ADAM_SCALARS.entries()) same(scalars, role, values[i]);
-      variables.push({ weight, firstMoment, secondMoment, gradient, updatedWeight: sum.output[0] });
+      variables.push({ weight, firstMoment, secondMoment, gradient, updatedWeight: written });
     }
     if (variables.length === 0) throw new Error(`no ${optimizer} variables found`);
     return { variables, scalars: scalars as Record<AdamScalar, string> };
@@ -222,6 +231,10 @@ export function detachDiscriminatorUpdate(graph: CapturedGraph): {
     ...[...updatedInputs].map(([weight, name]) => makeValueInfo(name, DataType.FLOAT, weights.get(weight)!.shape)),
   );
   const outputs = handOut(model, withInputs, onHost, adam.variables, prefixed('discriminator', adam.scalars));
+  // what still read a moment would read it after the host updated it in place
+  const moments = new Set(adam.variables.flatMap((v) => [v.firstMoment, v.secondMoment]));
+  const stillRead = outputs.graph.inputs.find((input) => moments.has(input.name));
+  if (stillRead) throw new Error(`${stillRead.name} is read by more than its update`);
   return {
     graph: outputs.graph,
     part: { variables: adam.variables.map(withoutUpdated), scalars: adamScalars(outputs.scalars) },

@@ -196,6 +196,8 @@ const HOST_UPDATE_CASES: [string, number, TrainingStepOptions][] = [
   ['mlp-2d', 16, { lrDecay: true, steps: 3, emaDecay: 0.5, spectralNorm: true }],
   // a discriminator of 533,000 values: the step runs as two graphs (split-step.ts)
   ['mlp', 16, { steps: 3, emaDecay: 0.9, r1Gamma: 1, beta1: 0.9 }],
+  // spectral norm's power iteration reads the old weights (the first graph); TTUR and lr decay, both Adams' scalars
+  ['mlp', 16, { steps: 2, spectralNorm: true, lrDecay: true, learningRate: 1e-4, discriminatorLearningRate: 4e-4 }],
 ];
 
 for (const [preset, batch, options] of HOST_UPDATE_CASES) {
