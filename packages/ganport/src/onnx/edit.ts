@@ -16,6 +16,22 @@ export function intAttribute(node: NodeProto, name: string, otherwise: number): 
   return value === undefined ? otherwise : Number(value);
 }
 
+/**
+ * The nodes (of a topologically ordered list) that the values `needed` depend on, in their order: those
+ * that make a needed value, and those that make what they read, and so on.
+ */
+export function liveNodes(nodes: readonly NodeProto[], needed: Iterable<string>): NodeProto[] {
+  const wanted = new Set(needed);
+  const live: NodeProto[] = [];
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const node = nodes[i];
+    if (!node.output.some((o) => wanted.has(o))) continue;
+    live.push(node);
+    for (const input of node.input) wanted.add(input);
+  }
+  return live.reverse();
+}
+
 export class GraphEdit {
   readonly nodes: NodeProto[] = [];
   readonly initializers: TensorProto[] = [];

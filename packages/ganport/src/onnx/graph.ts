@@ -18,6 +18,7 @@ import {
   makeTensor,
   type TensorValues,
 } from './builder.js';
+import { liveNodes } from './edit.js';
 import { axesAreInputs, type ReduceOp } from './opsets.js';
 import type { ModelProto, NodeProto, TensorProto, ValueInfoProto } from './proto.js';
 
@@ -125,12 +126,7 @@ export class OnnxGraph {
    * needs), then the initializers no node reads.
    */
   prune(outputs: string[]): void {
-    const needed = new Set(outputs);
-    for (let i = this.nodes.length - 1; i >= 0; i--) {
-      const node = this.nodes[i];
-      if (node.output.some((o) => needed.has(o))) for (const input of node.input) needed.add(input);
-      else this.nodes.splice(i, 1);
-    }
+    this.nodes.splice(0, this.nodes.length, ...liveNodes(this.nodes, outputs));
     this.pruneInitializers();
   }
 

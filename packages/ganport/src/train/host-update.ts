@@ -15,6 +15,7 @@
  * outputs, so the weights, moments and averages come out the same bits.
  */
 import { DataType, makeNode, makeValueInfo } from '../onnx/builder.js';
+import { liveNodes } from '../onnx/edit.js';
 import { decodeModel, encodeModel, type ModelProto, type NodeProto } from '../onnx/proto.js';
 import type { CapturedGraph, GraphTensor } from '../tfjs/capture.js';
 import { HOST_UPDATE_WASM } from './host-update-wasm.js';
@@ -296,20 +297,18 @@ function handOut(
 
 /** `model` computing only `outputs`: nodes nothing needs, inputs and initializers nothing reads, dropped. */
 function prune(model: ModelProto, outputs: GraphTensor[]): ModelProto & { graph: NonNullable<ModelProto['graph']> } {
-  const needed = new Set(outputs.map((o) => o.name));
-  const nodes: NodeProto[] = [];
-  for (const node of [...model.graph.node].reverse()) {
-    if (!node.output.some((o) => needed.has(o))) continue;
-    nodes.unshift(node);
-    for (const input of node.input) needed.add(input);
-  }
+  const nodes = liveNodes(
+    model.graph.node,
+    outputs.map((o) => o.name),
+  );
+  const read = new Set(nodes.flatMap((node) => node.input));
   return {
     ...model,
     graph: {
       ...model.graph,
       node: nodes,
-      input: model.graph.input.filter((i) => needed.has(i.name)),
-      initializer: model.graph.initializer.filter((t) => needed.has(t.name)),
+      input: model.graph.input.filter((i) => read.has(i.name)),
+      initializer: model.graph.initializer.filter((t) => read.has(t.name)),
     },
   };
 }

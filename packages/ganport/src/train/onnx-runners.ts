@@ -122,8 +122,7 @@ interface HostStep {
 /** `train` split where that pays (split-step.ts), unless the lanes are forced: they run one graph. */
 async function split(train: CapturedGraph, plan: HostUpdatePlan, options: RunnerOptions): Promise<HostStep> {
   const whole = { graph: train, parts: [train], plan };
-  const lanes = options.lanes ?? (Number(process.env.GANPORT_ORT_LANES) || undefined);
-  if (lanes || !worthSplitting(train)) return whole;
+  if (fixedLanes(options) || !worthSplitting(train)) return whole;
   try {
     const { step, parts, crossing, discriminator, updatedInputs } = await splitAtDiscriminatorUpdate(train);
     return { graph: step, parts, plan: { ...plan, discriminator }, crossing, updatedInputs };
@@ -296,7 +295,7 @@ class HostRunner implements GraphRunner {
  */
 async function candidates(train: CapturedGraph, options: RunnerOptions): Promise<Candidate[]> {
   const threads = fixedThreads(options);
-  const lanes = options.lanes ?? (Number(process.env.GANPORT_ORT_LANES) || undefined);
+  const lanes = fixedLanes(options);
   const cores = cpus().length;
   const session = (c: SessionOptions): Candidate => ({
     executor: sessionExecutor(new OrtSession(train.model, { ...c, providers: options.providers })),
@@ -324,6 +323,7 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
 
 const fixedThreads = (options: RunnerOptions) =>
   options.threads ?? (Number(process.env.GANPORT_ORT_THREADS) || undefined);
+const fixedLanes = (options: RunnerOptions) => options.lanes ?? (Number(process.env.GANPORT_ORT_LANES) || undefined);
 
 /** One session's ways: on every core, idle threads spinning, and on one; the fixed threads alone. */
 function sessionWays(options: RunnerOptions): SessionOptions[] {

@@ -8,6 +8,7 @@
  * Where it pays: worthSplitting (measured).
  */
 import { makeValueInfo } from '../onnx/builder.js';
+import { liveNodes } from '../onnx/edit.js';
 import { decodeModel, encodeModel, type ModelProto, type NodeProto } from '../onnx/proto.js';
 import type { CapturedGraph, GraphTensor } from '../tfjs/capture.js';
 import { type AdamPart, detachDiscriminatorUpdate } from './host-update.js';
@@ -53,22 +54,16 @@ export async function splitAtDiscriminatorUpdate(graph: CapturedGraph): Promise<
 
   // the first graph: what the discriminator's update needs (its gradients and scalars) and what reads
   // its old weights; the second: the rest, every node that reads an updated weight among them
-  const producer = new Map(model.graph.node.flatMap((node) => node.output.map((output) => [output, node] as const)));
   const oldWeights = new Set(updatedInputs.keys());
-  const needed = [
-    ...part.variables.map((v) => v.gradient),
-    ...Object.values(part.scalars),
-    ...model.graph.node
-      .filter((node) => node.input.some((input) => oldWeights.has(input)))
-      .flatMap((node) => node.output),
-  ];
-  const early = new Set<NodeProto>();
-  for (let value = needed.pop(); value !== undefined; value = needed.pop()) {
-    const node = producer.get(value);
-    if (!node || early.has(node)) continue;
-    early.add(node);
-    needed.push(...node.input);
-  }
+  const early = new Set(
+    liveNodes(model.graph.node, [
+      ...part.variables.map((v) => v.gradient),
+      ...Object.values(part.scalars),
+      ...model.graph.node
+        .filter((node) => node.input.some((input) => oldWeights.has(input)))
+        .flatMap((node) => node.output),
+    ]),
+  );
   const updated = new Set(updatedInputs.values());
   for (const node of early) {
     const read = node.input.find((input) => updated.has(input));
