@@ -370,10 +370,10 @@ class SplitExecutor implements StepExecutor {
   run(inputs: Feed[], outputs: Feed[], whileWaiting?: () => void): void {
     const feeds = new Map([...inputs, ...outputs, ...this.handedOver].map((feed) => [feed.name, feed]));
     const fed = (tensors: GraphTensor[]) => tensors.map((t) => feeds.get(t.name)!);
-    for (const [i, graph] of this.parts.entries()) {
-      this.sessions[i].run(fed(graph.inputs), fed(graph.outputs));
-      if (i === 0) this.between();
-    }
+    const [first, second] = this.parts;
+    this.sessions[0].run(fed(first.inputs), fed(first.outputs));
+    this.between();
+    this.sessions[1].run(fed(second.inputs), fed(second.outputs));
     whileWaiting?.();
   }
 

@@ -16,7 +16,7 @@ import type { LaneDtype } from './lanes/program.js';
 import { LANE_CODES, valueSpecs } from './value-specs.js';
 
 /** The discriminator's Adam moves to the host from this many values up (an mlp's 533,000; PacGAN's 411,000). */
-export const SPLIT_MIN_VALUES = 100_000;
+const SPLIT_MIN_VALUES = 100_000;
 
 export interface SplitStep {
   /** The step's inputs, outputs and state as one graph: what the runner feeds and fetches. */
