@@ -9,6 +9,7 @@
 
 import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
+import { batchNormalization } from '../tfjs/batch-norm.js';
 import { discriminatorDense, spectralNormConv2d } from '../tfjs/spectral-norm.js';
 import { LOGIT_LAYER, type Preset, packedShape } from './preset.js';
 
@@ -82,7 +83,7 @@ export function dcgan(options: DcganOptions): Preset {
       x = tf.layers
         .dense({ units: base * base * top, useBias: false, kernelInitializer: glorot(seed), name: 'project' })
         .apply(x) as tf.SymbolicTensor;
-      x = tf.layers.reLU().apply(tf.layers.batchNormalization({ name: 'project_bn' }).apply(x)) as tf.SymbolicTensor;
+      x = tf.layers.reLU().apply(batchNormalization({ name: 'project_bn' }).apply(x)) as tf.SymbolicTensor;
       x = tf.layers.reshape({ targetShape: [base, base, top] }).apply(x) as tf.SymbolicTensor;
       for (let level = upsamplings - 2; level >= 0; level--) {
         x = tf.layers
@@ -96,9 +97,7 @@ export function dcgan(options: DcganOptions): Preset {
             name: `up${level}`,
           })
           .apply(x) as tf.SymbolicTensor;
-        x = tf.layers
-          .reLU()
-          .apply(tf.layers.batchNormalization({ name: `up${level}_bn` }).apply(x)) as tf.SymbolicTensor;
+        x = tf.layers.reLU().apply(batchNormalization({ name: `up${level}_bn` }).apply(x)) as tf.SymbolicTensor;
       }
       const image = tf.layers
         .conv2dTranspose({

@@ -5,6 +5,7 @@
 
 import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
+import { batchNormalization } from '../tfjs/batch-norm.js';
 import { maxout } from '../tfjs/maxout.js';
 import { discriminatorDense, spectralNormDense } from '../tfjs/spectral-norm.js';
 import { LOGIT_LAYER, type Preset, packedShape } from './preset.js';
@@ -67,7 +68,7 @@ function hidden(o: MlpOptions, init: Init, stack: HiddenStack): tf.layers.Layer[
             ...first,
           }),
     ];
-    if (batchNorm) layers.push(tf.layers.batchNormalization({ momentum: 0.95, name: `hidden${i}_bn` }));
+    if (batchNorm) layers.push(batchNormalization({ momentum: 0.95, name: `hidden${i}_bn` }));
     if (!fused)
       layers.push(
         activation === 'relu'
