@@ -14,13 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GradSaveFunc } from '@tensorflow/tfjs-core';
-
-type BatchNormalizationArgs = NonNullable<Parameters<typeof tf.layers.batchNormalization>[0]>;
-
-/** tfjs-layers' BatchNormalization class, which the package does not export by name. */
-const TfjsBatchNormalization = tf.layers.batchNormalization().constructor as new (
-  args?: BatchNormalizationArgs,
-) => tf.layers.Layer;
+import { type BatchNormalizationArgs, batchNormalizationClass } from './internals.js';
 
 /** x normalized over its rows with γ and β ([rows, features]); the batch's mean and variance. */
 interface TrainingForward {
@@ -65,39 +59,46 @@ function normalizeInTraining(x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor
   return { y, mean, variance };
 }
 
-class TrainingBatchNormalization extends TfjsBatchNormalization {
-  static readonly className = 'BatchNormalization';
+/** tfjs's BatchNormalization class with the training forward above (made once, on first use). */
+function withClosedFormGradient(Base: ReturnType<typeof batchNormalizationClass>) {
+  return class TrainingBatchNormalization extends Base {
+    static readonly className = 'BatchNormalization';
 
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
-    const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    const { axis, center, scale, epsilon, momentum } = this.getConfig();
-    if (!kwargs.training || !center || !scale || (axis !== -1 && axis !== x.rank - 1))
-      return super.call(inputs, kwargs);
-    // tfjs creates them in this order; frozen or not, `weights` lists them so.
-    const [gamma, beta, movingMean, movingVariance] = this.weights;
-    return tf.tidy(() => {
-      const rows = tf.reshape(x, [-1, x.shape.at(-1) as number]) as tf.Tensor2D;
-      const { y, mean, variance } = normalizeInTraining(
-        rows,
-        gamma.read() as tf.Tensor1D,
-        beta.read() as tf.Tensor1D,
-        epsilon as number,
-      );
-      // tfjs's update, op for op: moving ← moving − (moving − batch)·(1 − momentum).
-      const decay = 1 - (momentum as number);
-      for (const [variable, batch] of [
-        [movingMean, mean],
-        [movingVariance, variance],
-      ] as const) {
-        const moving = variable.read();
-        variable.write(tf.sub(moving, tf.mul(tf.sub(moving, batch), decay)));
-      }
-      tf.dispose([mean, variance]);
-      return tf.reshape(y, x.shape);
-    });
-  }
+    override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
+      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      const { axis, center, scale, epsilon, momentum } = this.getConfig();
+      if (!kwargs.training || !center || !scale || (axis !== -1 && axis !== x.rank - 1))
+        return super.call(inputs, kwargs);
+      // tfjs creates them in this order; frozen or not, `weights` lists them so.
+      const [gamma, beta, movingMean, movingVariance] = this.weights;
+      return tf.tidy(() => {
+        const rows = tf.reshape(x, [-1, x.shape.at(-1) as number]) as tf.Tensor2D;
+        const { y, mean, variance } = normalizeInTraining(
+          rows,
+          gamma.read() as tf.Tensor1D,
+          beta.read() as tf.Tensor1D,
+          epsilon as number,
+        );
+        // tfjs's update, op for op: moving ← moving − (moving − batch)·(1 − momentum).
+        const decay = 1 - (momentum as number);
+        for (const [variable, batch] of [
+          [movingMean, mean],
+          [movingVariance, variance],
+        ] as const) {
+          const moving = variable.read();
+          variable.write(tf.sub(moving, tf.mul(tf.sub(moving, batch), decay)));
+        }
+        tf.dispose([mean, variance]);
+        return tf.reshape(y, x.shape);
+      });
+    }
+  };
 }
 
+let trainingBatchNormalization: ReturnType<typeof withClosedFormGradient> | undefined;
+
 /** A BatchNormalization layer (tfjs's arguments) with the closed-form training gradient. */
-export const batchNormalization = (args: BatchNormalizationArgs = {}): tf.layers.Layer =>
-  new TrainingBatchNormalization(args);
+export function batchNormalization(args: BatchNormalizationArgs = {}): tf.layers.Layer {
+  trainingBatchNormalization ??= withClosedFormGradient(batchNormalizationClass());
+  return new trainingBatchNormalization(args);
+}

@@ -4,7 +4,7 @@
  * fails here with one line saying what to check, not somewhere deep in a training step.
  */
 import { createRequire } from 'node:module';
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 
 /** The @tensorflow/tfjs version whose private fields this module reads and writes. */
 export const PINNED_TFJS_VERSION = '4.22.0';
@@ -18,8 +18,9 @@ function checkVersion(): void {
   if (version !== PINNED_TFJS_VERSION) {
     throw new Error(
       `ganport reads tfjs internals written for ${PINNED_TFJS_VERSION} (src/tfjs/internals.ts), but ` +
-        `@tensorflow/tfjs-layers ${version} is installed: check Dropout's seed, LayersModel's nodesByDepth ` +
-        "and the wasm backend's makeOutput/typedArrayFromHeap/incRef there, then update PINNED_TFJS_VERSION",
+        `@tensorflow/tfjs-layers ${version} is installed: check Dropout's seed, LayersModel's nodesByDepth, ` +
+        "BatchNormalization's class and weight order, and the wasm backend's makeOutput/typedArrayFromHeap/incRef " +
+        'there, then update PINNED_TFJS_VERSION',
     );
   }
   checked = true;
@@ -48,6 +49,20 @@ export function nodesByDepth<Call>(model: tf.LayersModel): Record<string, Call[]
   const container = model as unknown as { nodesByDepth?: Record<string, Call[]>; model?: unknown };
   if (model.getClassName() === 'Sequential' && !container.model) (model as tf.Sequential).build();
   return container.nodesByDepth ?? {};
+}
+
+/** The arguments of tfjs's BatchNormalization layer. */
+export type BatchNormalizationArgs = NonNullable<Parameters<typeof tf.layers.batchNormalization>[0]>;
+
+/**
+ * tfjs-layers' BatchNormalization class, which the package does not export by name. Its `weights` are
+ * γ, β, the moving mean and the moving variance, in that order, frozen or not.
+ */
+export function batchNormalizationClass(): new (args?: BatchNormalizationArgs) => tf.layers.Layer {
+  checkVersion();
+  return tf.layers.batchNormalization().constructor as new (
+    args?: BatchNormalizationArgs,
+  ) => tf.layers.Layer;
 }
 
 /** What the ort backend uses of the wasm backend: outputs allocated on, and arrays viewing, the wasm heap. */
