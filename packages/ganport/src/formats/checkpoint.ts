@@ -10,6 +10,7 @@ import { readFile, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
+import { maxoutRelayouts } from '../tfjs/maxout.js';
 import { loadLayersModel, saveLayersModel } from '../tfjs/model-io.js';
 import { writeFileAtomic } from '../util/files.js';
 import { hasManifest, verifyManifest, writeManifest } from './manifest.js';
@@ -23,6 +24,9 @@ export interface CheckpointState {
   gOptimizer: tf.Optimizer;
   order: Uint32Array;
 }
+
+/** How values saved for a weight are regrouped for the layer that now holds it (Maxout's layouts). */
+type Relayout = (values: tf.Tensor) => tf.Tensor;
 
 export const checkpointDirs = (runDir: string) => ({
   newest: join(runDir, 'checkpoint'),
@@ -45,7 +49,16 @@ async function saveOptimizer(optimizer: tf.Optimizer, file: string): Promise<voi
   await writeFileAtomic(`${file}.json`, JSON.stringify(manifest));
 }
 
-async function loadOptimizer(optimizer: tf.Optimizer, file: string): Promise<void> {
+/**
+ * Restores an optimizer from what getWeights saved: the iteration count, then one first moment per
+ * variable, then one second moment each (Adam's layout, tfjs's and ours), each regrouped by
+ * `relayouts[i]` where variable i's layer changed layout.
+ */
+async function loadOptimizer(
+  optimizer: tf.Optimizer,
+  file: string,
+  relayouts: (Relayout | undefined)[],
+): Promise<void> {
   const manifest = JSON.parse(await readFile(`${file}.json`, 'utf8')) as {
     name: string;
     shape: number[];
@@ -54,12 +67,17 @@ async function loadOptimizer(optimizer: tf.Optimizer, file: string): Promise<voi
   const bytes = await readFile(`${file}.bin`);
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
   let offset = 0; // in 4-byte elements
-  const named = manifest.map(({ name, shape, dtype }) => {
+  const named = manifest.map(({ name, shape, dtype }, i) => {
     const size = shape.reduce((a, b) => a * b, 1);
     const values =
       dtype === 'int32' ? new Int32Array(buffer, offset * 4, size) : new Float32Array(buffer, offset * 4, size);
     offset += size;
-    return { name, tensor: tf.tensor(values, shape, dtype) };
+    const tensor = tf.tensor(values, shape, dtype);
+    const regroup = i > 0 ? relayouts[(i - 1) % relayouts.length] : undefined;
+    if (!regroup) return { name, tensor };
+    const regrouped = regroup(tensor);
+    tensor.dispose();
+    return { name, tensor: regrouped };
   });
   await optimizer.setWeights(named);
 }
@@ -142,6 +160,7 @@ async function loadFirstVerified<Position>(
 }
 
 async function readGeneration<Position>(dir: string, state: CheckpointState): Promise<Position> {
+  const relayouts = new Map<tf.LayersModel, Map<tf.LayerVariable, Relayout>>();
   for (const [name, model] of [
     ['generator', state.generator],
     ['discriminator', state.discriminator],
@@ -149,10 +168,19 @@ async function readGeneration<Position>(dir: string, state: CheckpointState): Pr
   ] as const) {
     const saved = await loadLayersModel(join(dir, name, 'model.json'));
     model.setWeights(saved.getWeights());
+    const relayout = maxoutRelayouts(saved, model);
+    for (const [variable, regroup] of relayout) {
+      const values = regroup(variable.read());
+      variable.write(values);
+      values.dispose();
+    }
+    relayouts.set(model, relayout);
     saved.dispose();
   }
-  await loadOptimizer(state.dOptimizer, join(dir, 'd-optimizer'));
-  await loadOptimizer(state.gOptimizer, join(dir, 'g-optimizer'));
+  /** Per trainable weight (the optimizer's order), how to regroup its moments; none where the layout holds. */
+  const momentRelayouts = (model: tf.LayersModel) => model.trainableWeights.map((w) => relayouts.get(model)?.get(w));
+  await loadOptimizer(state.dOptimizer, join(dir, 'd-optimizer'), momentRelayouts(state.discriminator));
+  await loadOptimizer(state.gOptimizer, join(dir, 'g-optimizer'), momentRelayouts(state.generator));
   const order = await readFile(join(dir, 'order.bin'));
   state.order.set(new Uint32Array(order.buffer.slice(order.byteOffset, order.byteOffset + order.byteLength)));
   return JSON.parse(await readFile(join(dir, 'position.json'), 'utf8')) as Position;

@@ -54,7 +54,17 @@ function hidden(o: MlpOptions, init: Init, stack: HiddenStack): tf.layers.Layer[
     const name = `hidden${i}`;
     const first = i === 0 && stack.inputShape ? { inputShape: stack.inputShape } : {};
     if (maxoutPieces)
-      return [maxout({ units: n, pieces: maxoutPieces, stddev: o.weightStd, seed: seed + i, name, ...first })];
+      return [
+        maxout({
+          units: n,
+          pieces: maxoutPieces,
+          stddev: o.weightStd,
+          seed: seed + i,
+          layout: 'piece-major',
+          name,
+          ...first,
+        }),
+      ];
     const fused = activation === 'relu' && !batchNorm && !spectralNorm;
     const layers: tf.layers.Layer[] = [
       spectralNorm

@@ -1,14 +1,12 @@
 /**
- * The step graph rewritten for onnxruntime's CPU kernels, where they run it: short inner
- * broadcasts spread out (inner-broadcasts.ts), ReLU's and LeakyReLU's gradient selects as masks
- * (select-masks.ts), sums over leading axes as vector–matrix products (leading-sums.ts), flattens into
- * dense layers in channels-first order (flatten-order.ts), then the big convolutions on NCHWc kernels
- * (nchwc.ts). All are fixed rules on the graph, exact or within float error, never timed.
+ * The step graph rewritten for onnxruntime's CPU kernels, where they run it: ReLU's and LeakyReLU's
+ * gradient selects as masks (select-masks.ts), sums over leading axes as vector–matrix products
+ * (leading-sums.ts), flattens into dense layers in channels-first order (flatten-order.ts), then the big
+ * convolutions on NCHWc kernels (nchwc.ts). All are fixed rules on the graph, exact or within float error, never timed.
  */
 import { decodeModel, encodeModel } from '../onnx/proto.js';
 import type { CapturedGraph } from '../tfjs/capture.js';
 import { flattenInChannelOrder } from './flatten-order.js';
-import { expandInnerBroadcasts } from './inner-broadcasts.js';
 import { leadingSumsAsProducts } from './leading-sums.js';
 import { nchwcBlock, rewriteConvolutions } from './nchwc.js';
 import { castSelectMasks } from './select-masks.js';
@@ -25,8 +23,7 @@ export async function forCpuKernels(graph: CapturedGraph, { nchwc }: CpuRewrites
   const specs = await valueSpecs(model, graph.inputs);
   if (!specs) return graph;
   const spec = (name: string) => specs.get(name);
-  const spread = expandInnerBroadcasts(model, spec) ?? model;
-  const masked = castSelectMasks(spread, spec) ?? spread;
+  const masked = castSelectMasks(model, spec) ?? model;
   const summed = leadingSumsAsProducts(masked, spec) ?? masked;
   const flattened = flattenInChannelOrder(summed, spec) ?? summed;
   const block = nchwc ? nchwcBlock() : 0;

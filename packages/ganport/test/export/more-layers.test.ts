@@ -282,22 +282,27 @@ describe('ThresholdedReLU, Softmax on any axis, Rescaling, noise layers', () => 
 });
 
 describe('Maxout (PacGAN discriminator units): Gemm or MatMul, Reshape to pieces, ReduceMax', () => {
-  for (const [units, pieces] of [
-    [1, 1],
-    [7, 5],
-    [16, 2],
-  ])
-    test(`${units} units × ${pieces} pieces on [batch, 9]`, async () => {
-      const bytes = await roundTrip(
-        sequential([9], [maxout({ units, pieces, stddev: 0.5, seed: units }), maxout({ units: 3, pieces, seed: 2 })]),
-        { batch: 5 },
-      );
+  for (const [units, pieces, layout] of [
+    [1, 1, 'unit-major'],
+    [7, 5, 'unit-major'],
+    [16, 2, 'unit-major'],
+    [7, 5, 'piece-major'],
+    [16, 2, 'piece-major'],
+  ] as const)
+    test(`${units} units × ${pieces} pieces on [batch, 9], ${layout}`, async () => {
+      const layers = [
+        maxout({ units, pieces, stddev: 0.5, seed: units, layout }),
+        maxout({ units: 3, pieces, seed: 2, layout }),
+      ];
+      const bytes = await roundTrip(sequential([9], layers), { batch: 5 });
       const ops = decodeModel(bytes).graph.node.map((n) => n.opType);
       assert.deepEqual(ops.filter((op) => op === 'ReduceMax').length, 2);
     });
   test('on a sequence [batch, 4, 6] (the kernel applied to the last axis), opsets 13 and 18', async () => {
-    const model = sequential([4, 6], [maxout({ units: 5, pieces: 3, stddev: 1, seed: 9 })]);
-    for (const opset of [13, 18]) await assertRoundTrip(model, { convert: { opset } });
+    for (const layout of ['unit-major', 'piece-major'] as const) {
+      const model = sequential([4, 6], [maxout({ units: 5, pieces: 3, stddev: 1, seed: 9, layout })]);
+      for (const opset of [13, 18]) await assertRoundTrip(model, { convert: { opset } });
+    }
   });
 });
 

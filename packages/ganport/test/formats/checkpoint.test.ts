@@ -1,11 +1,15 @@
 /** Checkpoint generations: a manifest written last, the previous generation kept, and the fallback when the newest is damaged. */
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
 import { checkpointDirs, loadCheckpoint, saveCheckpoint } from '../../src/formats/checkpoint.js';
-import { MANIFEST } from '../../src/formats/manifest.js';
+import { MANIFEST, writeManifest } from '../../src/formats/manifest.js';
+import type { RunConfig } from '../../src/formats/run-dir.js';
+import { getPreset } from '../../src/presets/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
+import { buildTrainingState } from '../../src/train/run-setup.js';
 import type { RunPosition, TrainingState } from '../../src/train/state.js';
 import { damageFile, tempDir } from '../helpers.js';
 import { freshState, positionAt } from './checkpoint-fixtures.js';
@@ -108,5 +112,94 @@ test('a checkpoint from before manifests (ganport 0.1) resumes unverified with o
   await assert.rejects(
     loadCheckpoint<RunPosition>(dir, freshState(9), { strict: true }),
     /--strict refuses to resume it unverified/,
+  );
+});
+
+/** In place: each [rows, units·pieces] block of `data` (piece-major columns) rewritten unit-major, index by index. */
+function toUnitMajor(data: Float32Array, units: number, pieces: number): void {
+  const columns = units * pieces;
+  for (let row = 0; row < data.length / columns; row++) {
+    const pieceMajor = data.slice(row * columns, (row + 1) * columns);
+    for (let u = 0; u < units; u++)
+      for (let p = 0; p < pieces; p++) data[row * columns + u * pieces + p] = pieceMajor[p * units + u];
+  }
+}
+
+/** The discriminator's weights and both Adam moments, as arrays. */
+const discriminatorState = (state: TrainingState) => ({
+  weights: state.discriminator.getWeights().map((w) => Array.from(w.dataSync())),
+  moments: [...state.dOptimizer.firstMoments, ...state.dOptimizer.secondMoments].map((m) => Array.from(m.dataSync())),
+});
+
+test('a PacGAN checkpoint from before piece-major maxouts resumes as the same discriminator, its Adam moments regrouped too', async () => {
+  const dir = tempDir();
+  const preset = getPreset('pacgan-2d');
+  const config = {
+    seed: 4,
+    emaDecay: 0,
+    pack: 4,
+    learningRate: 1e-4,
+    discriminatorLearningRate: 1e-4,
+    beta1: 0.8,
+    images: 64,
+  };
+  const saved = buildTrainingState(preset, config as RunConfig);
+  for (const [i, m] of [...saved.dOptimizer.firstMoments, ...saved.dOptimizer.secondMoments].entries())
+    m.assign(tf.randomUniform(m.shape, 0, 1, 'float32', i));
+  await saveCheckpoint(dir, saved, positionAt(7));
+
+  // The files as an earlier ganport wrote them: no layout (so unit-major), and the values grouped so.
+  const generation = checkpointDirs(dir).newest;
+  const modelJson = join(generation, 'discriminator', 'model.json');
+  const model = JSON.parse(readFileSync(modelJson, 'utf8'));
+  const maxouts = new Map<string, { units: number; pieces: number }>();
+  for (const layer of model.modelTopology.config.layers)
+    if (layer.class_name === 'Maxout') {
+      assert.equal(layer.config.layout, 'piece-major');
+      delete layer.config.layout;
+      maxouts.set(layer.config.name, layer.config);
+    }
+  assert.equal(maxouts.size, 3);
+  writeFileSync(modelJson, JSON.stringify(model));
+  const regroup = (file: string, names: string[], shapes: number[][], maxoutOf: (name: string) => string) => {
+    const bytes = readFileSync(file);
+    const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    let offset = 0;
+    for (const [i, name] of names.entries()) {
+      const size = shapes[i].reduce((a, b) => a * b, 1);
+      const maxout = maxouts.get(maxoutOf(name));
+      if (maxout) toUnitMajor(data.subarray(offset, offset + size), maxout.units, maxout.pieces);
+      offset += size;
+    }
+    writeFileSync(file, new Uint8Array(data.buffer));
+  };
+  const weights = model.weightsManifest[0].weights as { name: string; shape: number[] }[];
+  const layerOf = (name: string) => name.split('/')[0];
+  regroup(
+    join(generation, 'discriminator', 'weights.bin'),
+    weights.map((w) => w.name),
+    weights.map((w) => w.shape),
+    layerOf,
+  );
+  const moments = JSON.parse(readFileSync(join(generation, 'd-optimizer.json'), 'utf8')) as {
+    name: string;
+    shape: number[];
+  }[];
+  regroup(
+    join(generation, 'd-optimizer.bin'),
+    moments.map((m) => m.name),
+    moments.map((m) => m.shape),
+    layerOf,
+  );
+  await writeManifest(generation);
+
+  const resumed = buildTrainingState(preset, { ...config, seed: 5 } as RunConfig);
+  assert.notDeepEqual(discriminatorState(resumed).weights, discriminatorState(saved).weights);
+  assert.equal((await loadCheckpoint<RunPosition>(dir, resumed)).step, 7);
+  assert.deepEqual(discriminatorState(resumed), discriminatorState(saved));
+  const x = tf.randomNormal([5, 8], 0, 1, 'float32', 6);
+  assert.deepEqual(
+    (resumed.discriminator.predict(x) as tf.Tensor).arraySync(),
+    (saved.discriminator.predict(x) as tf.Tensor).arraySync(),
   );
 });

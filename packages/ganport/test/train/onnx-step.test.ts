@@ -48,7 +48,6 @@ const OPTIONS: [string, number, TrainingStepOptions][] = [
   ['dcgan', 8, { pack: 2, learningRate: 1e-4, discriminatorLearningRate: 4e-4 }],
   ['cdcgan-projection', 8, { r1Gamma: 0.5, spectralNorm: true, loss: 'hinge' }],
   ['cdcgan', 8, { labelSmoothing: 0.2, emaDecay: 0.99, steps: 2 }],
-  // 24 samples in packs of 4: 6 × 200 maxout spans, enough to be spread out (inner-broadcasts.ts)
   ['pacgan-2d', 24, { pack: 4, steps: 2 }],
   ['mlp-2d', 16, { lrDecay: true, steps: 4, emaDecay: 0.5 }],
   ['seed-mlp', 8, { loss: 'lsgan', lrDecay: true, steps: 3, r1Gamma: 2 }],

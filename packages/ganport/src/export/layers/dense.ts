@@ -26,18 +26,22 @@ function affine(ctx: LayerContext, useBias: boolean): Value {
 export const dense: LayerHandler = (ctx) =>
   applyActivation(ctx.g, affine(ctx, ctx.config.useBias !== false), ctx.config.activation as string, ctx.name);
 
-/** Maxout (src/tfjs/maxout.ts): the affine map to units × pieces, Reshape to […, units, pieces], ReduceMax. */
+/**
+ * Maxout (src/tfjs/maxout.ts): the affine map to units × pieces, Reshape to […, units, pieces] (unit-major,
+ * and files saved without a layout) or […, pieces, units] (piece-major), ReduceMax over the pieces.
+ */
 export const maxout: LayerHandler = (ctx) => {
   const { g, name } = ctx;
   const y = affine(ctx, true);
   const units = ctx.config.units as number;
   const pieces = ctx.config.pieces as number;
+  const pieceMajor = ctx.config.layout === 'piece-major';
   const leading = new Array<number>(y.rank - 1).fill(0); // Reshape's 0 keeps that input dimension
   const split = g.op(
     'Reshape',
-    [y.name, g.constInt64(`${name}/pieces_shape`, [...leading, units, pieces])],
+    [y.name, g.constInt64(`${name}/pieces_shape`, [...leading, ...(pieceMajor ? [pieces, units] : [units, pieces])])],
     {},
     `${name}/pieces`,
   );
-  return tfjsValue(g.reduce('ReduceMax', split, [y.rank], false, name), y.rank);
+  return tfjsValue(g.reduce('ReduceMax', split, [pieceMajor ? y.rank - 1 : y.rank], false, name), y.rank);
 };
