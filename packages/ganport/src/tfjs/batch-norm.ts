@@ -6,7 +6,7 @@
  * to x), this one five. Both engines run it, so the onnx engine's step graph is smaller by the same
  * ops. Measured on the onnx engine, two threads, lower quartiles: PacGAN's step (its generator
  * normalizes four [400, 400] activations) 24.9 → 21.7 ms; the dcgan's (two on convolutions, 4-D)
- * 42.7–43.5 → 38.7–40.3 ms, side by side.
+ * 42.9–44.3 → 38.5–40.4 ms, side by side.
  *
  * Everything else is tfjs's layer: the weights, inference, the moving averages' update (the same
  * ops) and the saved class name, so checkpoints, exports and Keras files see a plain

@@ -10,7 +10,7 @@
  *   its gradient (dy · (x == max)) broadcasts max and dy over spans of `units` values, not of `pieces`.
  *   onnxruntime's CPU broadcast pays a call per span; spreading max and dy out first (Concats) cost as
  *   much. PacGAN's onnx step side by side, lower quartiles of 300 steps, unit-major with the spreads
- *   against piece-major: 20.3–20.5 → 18.5–19.7 ms.
+ *   against piece-major: 20.4–20.9 → 18.8–19.6 ms.
  */
 import * as tf from '@tensorflow/tfjs';
 import { firstInput, firstShape, type LayerArgs, lastAxisSize } from './layer-basics.js';
