@@ -10,7 +10,7 @@ import { readFile, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
-import { maxoutRelayouts } from '../tfjs/maxout.js';
+import { maxoutRelayouts, type Relayout } from '../tfjs/maxout.js';
 import { loadLayersModel, saveLayersModel } from '../tfjs/model-io.js';
 import { writeFileAtomic } from '../util/files.js';
 import { hasManifest, verifyManifest, writeManifest } from './manifest.js';
@@ -24,9 +24,6 @@ export interface CheckpointState {
   gOptimizer: tf.Optimizer;
   order: Uint32Array;
 }
-
-/** How values saved for a weight are regrouped for the layer that now holds it (Maxout's layouts). */
-type Relayout = (values: tf.Tensor) => tf.Tensor;
 
 export const checkpointDirs = (runDir: string) => ({
   newest: join(runDir, 'checkpoint'),
@@ -160,7 +157,7 @@ async function loadFirstVerified<Position>(
 }
 
 async function readGeneration<Position>(dir: string, state: CheckpointState): Promise<Position> {
-  const relayouts = new Map<tf.LayersModel, Map<tf.LayerVariable, Relayout>>();
+  const relayouts = new Map<tf.LayerVariable, Relayout>();
   for (const [name, model] of [
     ['generator', state.generator],
     ['discriminator', state.discriminator],
@@ -168,17 +165,16 @@ async function readGeneration<Position>(dir: string, state: CheckpointState): Pr
   ] as const) {
     const saved = await loadLayersModel(join(dir, name, 'model.json'));
     model.setWeights(saved.getWeights());
-    const relayout = maxoutRelayouts(saved, model);
-    for (const [variable, regroup] of relayout) {
+    for (const [variable, regroup] of maxoutRelayouts(saved, model)) {
       const values = regroup(variable.read());
       variable.write(values);
       values.dispose();
+      relayouts.set(variable, regroup);
     }
-    relayouts.set(model, relayout);
     saved.dispose();
   }
   /** Per trainable weight (the optimizer's order), how to regroup its moments; none where the layout holds. */
-  const momentRelayouts = (model: tf.LayersModel) => model.trainableWeights.map((w) => relayouts.get(model)?.get(w));
+  const momentRelayouts = (model: tf.LayersModel) => model.trainableWeights.map((w) => relayouts.get(w));
   await loadOptimizer(state.dOptimizer, join(dir, 'd-optimizer'), momentRelayouts(state.discriminator));
   await loadOptimizer(state.gOptimizer, join(dir, 'g-optimizer'), momentRelayouts(state.generator));
   const order = await readFile(join(dir, 'order.bin'));

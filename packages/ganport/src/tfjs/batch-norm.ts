@@ -67,10 +67,17 @@ function normalizeInTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D
 function withClosedFormGradient(Base: ReturnType<typeof batchNormalizationClass>) {
   return class TrainingBatchNormalization extends Base {
     static readonly className = 'BatchNormalization';
+    /** The arguments' settings as tfjs resolved them (its fields are private), read once. */
+    private readonly settings: tf.serialization.ConfigDict;
+
+    constructor(args?: BatchNormalizationArgs) {
+      super(args);
+      this.settings = this.getConfig();
+    }
 
     override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
-      const { axis, center, scale, epsilon, momentum } = this.getConfig();
+      const { axis, center, scale, epsilon, momentum } = this.settings;
       if (!kwargs.training || !center || !scale || (axis !== -1 && axis !== x.rank - 1))
         return super.call(inputs, kwargs);
       // tfjs creates them in this order; frozen or not, `weights` lists them so.

@@ -105,16 +105,16 @@ export function relayoutMaxoutWeight(weight: tf.Tensor, units: number, pieces: n
   });
 }
 
+/** How values saved for a Maxout weight are regrouped for the layer that now holds it. */
+export type Relayout = (values: tf.Tensor) => tf.Tensor;
+
 /**
  * Where `model` (as the presets build it now) has a Maxout layer whose layout differs from the same layer
  * of `saved` (a checkpoint's model, written before the presets' maxouts were piece-major): each of
  * the layer's weights, and how to regroup values saved for it (the weight itself, its Adam moments).
  */
-export function maxoutRelayouts(
-  saved: tf.LayersModel,
-  model: tf.LayersModel,
-): Map<tf.LayerVariable, (values: tf.Tensor) => tf.Tensor> {
-  const relayouts = new Map<tf.LayerVariable, (values: tf.Tensor) => tf.Tensor>();
+export function maxoutRelayouts(saved: tf.LayersModel, model: tf.LayersModel): Map<tf.LayerVariable, Relayout> {
+  const relayouts = new Map<tf.LayerVariable, Relayout>();
   for (const [i, layer] of model.layers.entries()) {
     const before = saved.layers[i];
     if (!(layer instanceof Maxout) || !(before instanceof Maxout) || before.layout === layer.layout) continue;

@@ -2,7 +2,8 @@
  * The step graph rewritten for onnxruntime's CPU kernels, where they run it: ReLU's and LeakyReLU's
  * gradient selects as masks (select-masks.ts), sums over leading axes as vector–matrix products
  * (leading-sums.ts), flattens into dense layers in channels-first order (flatten-order.ts), then the big
- * convolutions on NCHWc kernels (nchwc.ts). All are fixed rules on the graph, exact or within float error, never timed.
+ * convolutions on NCHWc kernels (nchwc.ts). All are fixed rules on the graph, exact or within float
+ * error, never timed.
  */
 import { decodeModel, encodeModel } from '../onnx/proto.js';
 import type { CapturedGraph } from '../tfjs/capture.js';

@@ -73,7 +73,11 @@ class UpdateForms {
   ) {
     for (const node of model.graph.node) {
       for (const output of node.output) this.producer.set(output, node);
-      for (const input of node.input) this.readers.set(input, [...(this.readers.get(input) ?? []), node]);
+      for (const input of node.input) {
+        const readers = this.readers.get(input);
+        if (readers) readers.push(node);
+        else this.readers.set(input, [node]);
+      }
     }
     this.constant = new Set(model.graph.initializer.map((t) => t.name));
   }

@@ -294,7 +294,6 @@ class HostRunner implements GraphRunner {
  * GANPORT_ORT_THREADS or GANPORT_ORT_LANES (or the options) fix the choice instead.
  */
 async function candidates(train: CapturedGraph, options: RunnerOptions): Promise<Candidate[]> {
-  const threads = fixedThreads(options);
   const lanes = fixedLanes(options);
   const cores = cpus().length;
   const session = (c: SessionOptions): Candidate => ({
@@ -302,7 +301,7 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
     threading: threadingOf(c),
     threads: c.threads!,
   });
-  if (threads) return [session({ threads })];
+  if (fixedThreads(options)) return sessionWays(options).map(session);
   const laneCount = lanes ?? (cores > 1 ? 2 : 0);
   // forced (GANPORT_ORT_LANES), the lanes fail loudly; offered, a failure to set them up leaves the others
   const split =

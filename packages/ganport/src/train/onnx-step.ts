@@ -141,12 +141,12 @@ export class OnnxStep implements StepEngine {
     return this.runner.threading;
   }
 
-  /** Steps left in the trial under way (the first steps take turns on each way to run the step, and again every so often). */
   /** ms the last step spent on Adam and the EMA outside its graphs (host-update.ts); 0 where they are in it. */
   get hostUpdateMs(): number {
     return this.runner.hostUpdateMs;
   }
 
+  /** Steps left in the trial under way (the first steps take turns on each way to run the step, and again every so often). */
   get trialStepsLeft(): number {
     return this.runner.trialStepsLeft;
   }
