@@ -10,7 +10,7 @@ import type { CapturedGraph } from '../tfjs/capture.js';
 import { flattenInChannelOrder } from './flatten-order.js';
 import { leadingSumsAsProducts } from './leading-sums.js';
 import { nchwcBlock, rewriteConvolutions } from './nchwc.js';
-import { castSelectMasks } from './select-masks.js';
+import { selectsAsMasks } from './select-masks.js';
 import { valueSpecs } from './value-specs.js';
 
 export interface CpuRewrites {
@@ -24,7 +24,7 @@ export async function forCpuKernels(graph: CapturedGraph, { nchwc }: CpuRewrites
   const specs = await valueSpecs(model, graph.inputs);
   if (!specs) return graph;
   const spec = (name: string) => specs.get(name);
-  const masked = castSelectMasks(model, spec) ?? model;
+  const masked = selectsAsMasks(model, spec) ?? model;
   const summed = leadingSumsAsProducts(masked, spec) ?? masked;
   const flattened = flattenInChannelOrder(summed, spec) ?? summed;
   const block = nchwc ? nchwcBlock() : 0;

@@ -1,7 +1,7 @@
 /**
  * ReLU's and LeakyReLU's gradient selects written as masks: random shapes and slopes, with −0, ±∞ and
- * NaN among the values, give tfjs's values bit for bit; slopes whose mask would not be exact, a Mul
- * read elsewhere and a Where over integers stay as they are.
+ * NaN among the values, give tfjs's values bit for bit (but a NaN x in the Clip form); slopes whose mask
+ * would not be exact, a Mul read elsewhere and a Where over integers stay as they are.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -11,7 +11,7 @@ import { DataType, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } f
 import { DEFAULT_OPSET } from '../../src/onnx/opsets.js';
 import { encodeModel, type ModelProto } from '../../src/onnx/proto.js';
 import { OrtSession } from '../../src/tfjs/ort-session.js';
-import { castSelectMasks } from '../../src/train/select-masks.js';
+import { selectsAsMasks } from '../../src/train/select-masks.js';
 import type { ValueInfoSpec } from '../../src/train/value-specs.js';
 
 interface Variant {
@@ -22,6 +22,10 @@ interface Variant {
   slopeFirst?: boolean;
   /** Where(x > 0, dy · α, dy): not LeakyReLU's gradient. */
   swapped?: boolean;
+  /** The condition x > threshold (default 0). */
+  threshold?: number;
+  /** Only LeakyReLU's gradient, its condition read by nothing else. */
+  leakyOnly?: boolean;
   /** x's shape, broadcast against dy's (default: the same). */
   xDims?: number[];
 }
@@ -33,19 +37,27 @@ interface Variant {
 function gradients(
   dims: number[],
   alpha: number | Float32Array,
-  { dtype = 'float32', extraOutputs = [], slopeFirst = false, swapped = false, xDims = dims }: Variant = {},
+  {
+    dtype = 'float32',
+    extraOutputs = [],
+    slopeFirst = false,
+    swapped = false,
+    threshold = 0,
+    leakyOnly = false,
+    xDims = dims,
+  }: Variant = {},
 ) {
   const code = dtype === 'float32' ? DataType.FLOAT : DataType.INT32;
   const scalar = (name: string, v: number) =>
     makeTensor(name, code, [], dtype === 'float32' ? Float32Array.of(v) : Int32Array.of(v));
+  const relu = [makeNode('Where', ['positive', 'one', 'zero'], ['step']), makeNode('Mul', ['dy', 'step'], ['relu'])];
   const nodes = [
-    makeNode('Greater', ['x', 'zero'], ['positive']),
-    makeNode('Where', ['positive', 'one', 'zero'], ['step']),
-    makeNode('Mul', ['dy', 'step'], ['relu']),
+    makeNode('Greater', ['x', 'threshold'], ['positive']),
+    ...(leakyOnly ? [] : relu),
     makeNode('Mul', slopeFirst ? ['alpha', 'dy'] : ['dy', 'alpha'], ['sloped']),
     makeNode('Where', swapped ? ['positive', 'sloped', 'dy'] : ['positive', 'dy', 'sloped'], ['leaky']),
   ];
-  const outputs = ['relu', 'leaky', ...extraOutputs];
+  const outputs = [...(leakyOnly ? [] : ['relu']), 'leaky', ...extraOutputs];
   const graph = makeGraph(
     nodes,
     'gradients',
@@ -54,6 +66,7 @@ function gradients(
     [
       scalar('zero', 0),
       scalar('one', 1),
+      scalar('threshold', threshold),
       // a Float32Array's bits go in as they are (a number would be converted, and a subnormal flushed)
       alpha instanceof Float32Array ? makeTensor('alpha', code, [], alpha) : scalar('alpha', alpha),
     ],
@@ -66,7 +79,7 @@ function gradients(
     step: { dtype: dtype as ValueInfoSpec['dtype'], dims: xDims },
   };
   const spec = (name: string): ValueInfoSpec | undefined =>
-    ['zero', 'one', 'alpha'].includes(name)
+    ['zero', 'one', 'alpha', 'threshold'].includes(name)
       ? undefined
       : (specs[name] ?? { dtype: dtype as ValueInfoSpec['dtype'], dims });
   return { model, spec, outputs };
@@ -74,11 +87,15 @@ function gradients(
 
 const count = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
 
+/** Values to draw inputs from: one list for x and dy, or one each. */
+type Draws = number[] | { x: number[]; dy: number[] };
+
 /** x (of `xDims`) and dy (of `dims`) drawn from `values`, as `seed` picks them. */
-function inputs(dims: number[], values: number[], seed: number, xDims = dims): [Float32Array, Float32Array] {
+function inputs(dims: number[], values: Draws, seed: number, xDims = dims): [Float32Array, Float32Array] {
   const rng = new Rng(seed);
-  const pick = () => values[rng.nextInt(values.length)];
-  return [Float32Array.from({ length: count(xDims) }, pick), Float32Array.from({ length: count(dims) }, pick)];
+  const { x, dy } = Array.isArray(values) ? { x: values, dy: values } : values;
+  const pick = (from: number[]) => () => from[rng.nextInt(from.length)];
+  return [Float32Array.from({ length: count(xDims) }, pick(x)), Float32Array.from({ length: count(dims) }, pick(dy))];
 }
 
 /** Every output's bytes (each of `dims`), for inputs(dims, values, seed, xDims). */
@@ -86,7 +103,7 @@ function run(
   model: ModelProto,
   dims: number[],
   outputs: string[],
-  values: number[],
+  values: Draws,
   seed: number,
   xDims = dims,
 ): Uint8Array[] {
@@ -124,10 +141,12 @@ test('the gradient selects as masks give tfjs’s values bit for bit, −0, infi
       const a = Math.fround(alpha);
       fc.pre(Math.fround(Math.fround(1 - a) + a) === 1); // the rule's own condition: the other slopes stay
       const { model, spec, outputs } = gradients(dims, alpha, { slopeFirst });
-      const masked = castSelectMasks(model, spec);
+      const masked = selectsAsMasks(model, spec);
       assert.ok(masked);
       assert.ok(!ops(masked).includes('Where'));
       assert.ok(!masked.graph.node.some((n) => n.output[0] === 'sloped'), 'the unread Mul is gone');
+      const clipped = a > 0 && a < 1;
+      assert.equal(ops(masked).includes('Clip'), clipped, 'the Clip form for slopes between 0 and 1 only');
       const [relu, leaky] = run(masked, dims, outputs, VALUES, seed).map(floats);
       const [x, dy] = inputs(dims, VALUES, seed);
       // tfjs's step(x) · dy and where(x > 0, dy, dy · α), in float32
@@ -136,14 +155,43 @@ test('the gradient selects as masks give tfjs’s values bit for bit, −0, infi
         leaky: dy.map((d, i) => (x[i] > 0 ? d : Math.fround(d * a))),
       };
       assert.deepEqual(new Uint8Array(relu.buffer), new Uint8Array(expected.relu.buffer));
-      assert.deepEqual(new Uint8Array(leaky.buffer), new Uint8Array(expected.leaky.buffer));
+      // the Clip form's one exception, NaN for a NaN x, checked on its own; every other value by its bits
+      const nanX = Array.from(x, (v) => clipped && Number.isNaN(v));
+      const others = (values: Float32Array) => new Uint8Array(values.filter((_, i) => !nanX[i]).buffer);
+      assert.deepEqual(others(leaky), others(expected.leaky));
+      assert.ok(
+        leaky.every((v, i) => !nanX[i] || Number.isNaN(v)),
+        'a NaN x gives NaN in the Clip form',
+      );
       // onnxruntime's Where differs from it only in the sign of a chosen −0
       const [, whereLeaky] = run(model, dims, outputs, VALUES, seed).map(floats);
       for (const [i, w] of whereLeaky.entries())
-        assert.ok(Object.is(w, leaky[i]) || (w === 0 && leaky[i] === 0), `${w} against ${leaky[i]}`);
+        if (!nanX[i]) assert.ok(Object.is(w, leaky[i]) || (w === 0 && leaky[i] === 0), `${w} against ${leaky[i]}`);
     }),
     { numRuns: 60 },
   );
+});
+
+test('LeakyReLU’s gradient alone is three passes, its condition gone; another threshold keeps the Cast form', () => {
+  const dims = [5, 6];
+  const alone = gradients(dims, 0.2, { leakyOnly: true });
+  const clipped = selectsAsMasks(alone.model, alone.spec)!;
+  assert.deepEqual(ops(clipped), ['Mul', 'Clip', 'Mul']);
+  // tfjs's where(x > threshold, dy, dy · α) for `values`
+  const tfjs = (values: Draws, seed: number, threshold: number) => {
+    const [x, dy] = inputs(dims, values, seed);
+    return new Uint8Array(dy.map((d, i) => (x[i] > threshold ? d : Math.fround(d * Math.fround(0.2)))).buffer);
+  };
+  const values = VALUES.filter((v) => !Number.isNaN(v));
+  assert.deepEqual(run(clipped, dims, alone.outputs, values, 7)[0], tfjs(values, 7, 0));
+  // the smallest normal floats either side of 0 (dy kept normal: a product flushed to 0 is another matter)
+  const tiny = { x: [2 ** -126, -(2 ** -126), 3, -3], dy: [1.5, -0.5] };
+  assert.deepEqual(run(clipped, dims, alone.outputs, tiny, 8)[0], tfjs(tiny, 8, 0));
+
+  const above = gradients(dims, 0.2, { leakyOnly: true, threshold: 0.5 });
+  const cast = selectsAsMasks(above.model, above.spec)!;
+  assert.deepEqual(ops(cast), ['Greater', 'Cast', 'Mul', 'Add', 'Mul']);
+  assert.deepEqual(run(cast, dims, above.outputs, VALUES, 9)[0], tfjs(VALUES, 9, 0.5));
 });
 
 test('slopes whose mask is not exact, subnormal or −0, other selects, a Mul read elsewhere and integers stay', () => {
@@ -152,13 +200,13 @@ test('slopes whose mask is not exact, subnormal or −0, other selects, a Mul re
   const subnormal = new Float32Array(Uint32Array.of(0x00080000).buffer);
   for (const alpha of [-0.3459094166755676, subnormal, -0]) {
     const kept = gradients([4, 3], alpha);
-    const masked = castSelectMasks(kept.model, kept.spec)!;
+    const masked = selectsAsMasks(kept.model, kept.spec)!;
     assert.deepEqual(ops(masked).slice(-2), ['Mul', 'Where'], String(alpha));
     assert.deepEqual(run(masked, [4, 3], kept.outputs, VALUES, 3), run(kept.model, [4, 3], kept.outputs, VALUES, 3));
   }
 
   const shared = gradients([4, 3], 0.2, { extraOutputs: ['sloped'] });
-  const masked = castSelectMasks(shared.model, shared.spec)!;
+  const masked = selectsAsMasks(shared.model, shared.spec)!;
   assert.ok(
     masked.graph.node.some((n) => n.output[0] === 'sloped'),
     'the Mul stays for its other reader',
@@ -169,7 +217,7 @@ test('slopes whose mask is not exact, subnormal or −0, other selects, a Mul re
   // (its step, whose output has the condition's shape, is still a Cast)
   for (const variant of [{ swapped: true }, { xDims: [1, 3] }]) {
     const other = gradients([4, 3], 0.2, variant);
-    const left = castSelectMasks(other.model, other.spec)!;
+    const left = selectsAsMasks(other.model, other.spec)!;
     assert.deepEqual(ops(left), ['Greater', 'Cast', 'Mul', 'Mul', 'Where'], JSON.stringify(variant));
     const xDims = variant.xDims ?? [4, 3];
     assert.deepEqual(
@@ -179,5 +227,5 @@ test('slopes whose mask is not exact, subnormal or −0, other selects, a Mul re
   }
 
   const integers = gradients([4, 3], 2, { dtype: 'int32' });
-  assert.equal(castSelectMasks(integers.model, integers.spec), undefined);
+  assert.equal(selectsAsMasks(integers.model, integers.spec), undefined);
 });
