@@ -1,8 +1,8 @@
 /**
- * Compiles src/train/host-update.wat into src/train/host-update-wasm.ts, the bytes the trainer loads:
- * `npm run build:wasm -w ganport` after editing the .wat. A build-time script (wabt is a dev
- * dependency), so the installed package carries the compiled module and no compiler; a test checks
- * that the two files agree.
+ * Compiles the trainer's WebAssembly, each src/train/NAME.wat into src/train/NAME-wasm.ts (the bytes the
+ * trainer loads): `npm run build:wasm -w ganport` after editing a .wat. A build-time script (wabt is a dev
+ * dependency), so the installed package carries the compiled modules and no compiler; tests check that
+ * the files agree.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,11 +10,16 @@ import { pathToFileURL } from 'node:url';
 import wabt from 'wabt';
 import { packageRoot } from '../src/util/files.js';
 
-const source = () => join(packageRoot(), 'src', 'train', 'host-update.wat');
+/** The modules, by .wat name, with the constant their -wasm.ts exports. */
+export const WASM_MODULES = { 'host-update': 'HOST_UPDATE_WASM', 'alea-uniforms': 'ALEA_UNIFORMS_WASM' } as const;
+export type WasmModule = keyof typeof WASM_MODULES;
 
-/** host-update.wat as a WebAssembly binary. */
-export async function compileHostUpdate(): Promise<Uint8Array> {
-  const module = (await wabt()).parseWat('host-update.wat', readFileSync(source(), 'utf8'), { simd: true });
+const trainFile = (name: string) => join(packageRoot(), 'src', 'train', name);
+
+/** src/train/NAME.wat as a WebAssembly binary. */
+export async function compileWat(name: WasmModule): Promise<Uint8Array> {
+  // as bytes: wabt sizes a string's buffer by its characters, and the comments hold multi-byte ones
+  const module = (await wabt()).parseWat(`${name}.wat`, readFileSync(trainFile(`${name}.wat`)), { simd: true });
   try {
     module.validate();
     return module.toBinary({}).buffer;
@@ -24,10 +29,12 @@ export async function compileHostUpdate(): Promise<Uint8Array> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const base64 = Buffer.from(await compileHostUpdate()).toString('base64');
-  writeFileSync(
-    join(packageRoot(), 'src', 'train', 'host-update-wasm.ts'),
-    `// Generated from host-update.wat by \`npm run build:wasm -w ganport\` (scripts/build-wasm.ts); do not edit.\n` +
-      `export const HOST_UPDATE_WASM = '${base64}';\n`,
-  );
+  for (const [name, constant] of Object.entries(WASM_MODULES)) {
+    const base64 = Buffer.from(await compileWat(name as WasmModule)).toString('base64');
+    writeFileSync(
+      trainFile(`${name}-wasm.ts`),
+      `// Generated from ${name}.wat by \`npm run build:wasm -w ganport\` (scripts/build-wasm.ts); do not edit.\n` +
+        `export const ${constant} = '${base64}';\n`,
+    );
+  }
 }

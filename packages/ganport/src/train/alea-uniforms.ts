@@ -8,9 +8,11 @@
  * is a linear congruential one in disguise: with m = a·b³ − 1, the state read as the integer
  * W = c·b³ + x₃·b² + x₂·b + x₁ (newest value first) steps as W ← W·b⁻¹ mod m, and b⁻¹ = a·b² mod m.
  * So the state k draws ahead is W·(a·b²)^k mod m (BigInt), and the draws split into streams that start
- * at even offsets and run side by side, their chains overlapping in the CPU.
+ * at even offsets and run side by side, their chains overlapping in the CPU: eight of them, two to a
+ * SIMD vector, in WebAssembly (alea-uniforms.wat), in float64 as alea computes them.
  */
 import seedrandom from 'seedrandom';
+import { ALEA_UNIFORMS_WASM } from './alea-uniforms-wasm.js';
 
 const A = 2091639;
 const B = 2n ** 32n;
@@ -18,78 +20,53 @@ const M = BigInt(A) * B ** 3n - 1n;
 const B_INVERSE = BigInt(A) * B * B;
 const TO_UNIT = 2 ** -32;
 /**
- * Streams run side by side: measured 3.8 → 1.7 ms for a dcgan step's 600,000 uniforms on the AMD VM (8
- * streams or 4 alike); on the Intel VM, 2.7 → 1.1 ms with four streams' states in local variables
- * (drawStreams) rather than an array.
+ * A dcgan step's 600,000 uniforms: one stream at a time 3.8 ms, eight side by side in JavaScript 1.7 ms
+ * (on the AMD VM); on the Intel VM, 2.7 ms in JavaScript (1.1 in most process starts with four streams'
+ * states in local variables, but 2.4–2.6 in 10 of 37, where V8's compile of the loop boxed them), 0.64 ms
+ * in WebAssembly, the copy out of its memory included.
  */
-const STREAMS = 4;
+const STREAMS = 8;
+/** The streams' states at the start of the kernel's memory, the draws after them. */
+const STATE_BYTES = 32 * STREAMS;
+const PAGE = 65536;
 
 /** `count` uniforms of alea seeded with String(seed), written into `into` (a new array if not given). */
 export function uniforms(seed: number, count: number, into: Float32Array = new Float32Array(count)): Float32Array {
   if (into.length < count) throw new Error(`internal error: ${count} uniforms into an array of ${into.length}`);
   const length = Math.floor(count / STREAMS);
-  const state = streamStates(seed, length);
-  drawStreams(into, length, state);
+  const states = streamStates(seed, length);
+  const { draw, memory } = drawKernel(STATE_BYTES + 4 * STREAMS * length);
+  // by pairs, as the kernel reads them: x₁ of streams 2p and 2p + 1 side by side, then x₂, x₃ and the carry
+  const pairs = new Float64Array(memory.buffer, 0, 4 * STREAMS);
+  for (let j = 0; j < STREAMS; j++)
+    for (let k = 0; k < 4; k++) pairs[8 * (j >> 1) + 2 * k + (j & 1)] = states[4 * j + k];
+  draw(0, STATE_BYTES, length);
+  into.set(new Float32Array(memory.buffer, STATE_BYTES, STREAMS * length));
   // the few draws left over, from the state one more stream would start at
-  drawOn(state.subarray(4 * STREAMS), into, STREAMS * length, count);
+  drawOn(states.subarray(4 * STREAMS), into, STREAMS * length, count);
   return into;
 }
 
-/**
- * `length` draws of each of the streams whose states `state` starts with, side by side, into `into` one
- * after another. The states are read into locals, which V8 keeps in registers, in a function of the loop
- * alone: with the states in an array, or with code after the loop (V8 compiles the loop while it runs,
- * and code it has not seen run yet sends it back), it ran 2.3–2.5 times as slow. Even so, in about one
- * process start in four V8's compile of the loop keeps the states boxed, 2.4–2.6 ms for a dcgan step's
- * uniforms against 1.1 (10 of 37 starts measured; 2.7 ms before this form).
- */
-function drawStreams(into: Float32Array, length: number, state: Float64Array): void {
-  // alea's step, t = a·x₁ + carry/b, carry = ⌊t⌋ and x₃ = t − carry the draw, for each stream in turn
-  let a1 = state[0],
-    a2 = state[1],
-    a3 = state[2],
-    ac = state[3];
-  let b1 = state[4],
-    b2 = state[5],
-    b3 = state[6],
-    bc = state[7];
-  let c1 = state[8],
-    c2 = state[9],
-    c3 = state[10],
-    cc = state[11];
-  let d1 = state[12],
-    d2 = state[13],
-    d3 = state[14],
-    dc = state[15];
-  const bAt = length;
-  const cAt = 2 * length;
-  const dAt = 3 * length;
-  for (let i = 0; i < length; i++) {
-    let t = A * a1 + ac * TO_UNIT;
-    ac = t | 0;
-    a1 = a2;
-    a2 = a3;
-    a3 = t - ac;
-    into[i] = a3;
-    t = A * b1 + bc * TO_UNIT;
-    bc = t | 0;
-    b1 = b2;
-    b2 = b3;
-    b3 = t - bc;
-    into[bAt + i] = b3;
-    t = A * c1 + cc * TO_UNIT;
-    cc = t | 0;
-    c1 = c2;
-    c2 = c3;
-    c3 = t - cc;
-    into[cAt + i] = c3;
-    t = A * d1 + dc * TO_UNIT;
-    dc = t | 0;
-    d1 = d2;
-    d2 = d3;
-    d3 = t - dc;
-    into[dAt + i] = d3;
+interface DrawKernel {
+  /** `length` draws of each stream, their states at byte `states`, into byte `out` on (alea-uniforms.wat). */
+  draw(states: number, out: number, length: number): void;
+  memory: WebAssembly.Memory;
+}
+
+let kernel: DrawKernel | undefined;
+
+/** The kernel, its memory grown to `bytes` at least. */
+function drawKernel(bytes: number): DrawKernel {
+  const pages = Math.ceil(bytes / PAGE);
+  if (!kernel) {
+    const memory = new WebAssembly.Memory({ initial: pages });
+    const module = new WebAssembly.Module(Buffer.from(ALEA_UNIFORMS_WASM, 'base64'));
+    const { draw } = new WebAssembly.Instance(module, { host: { memory } }).exports as Pick<DrawKernel, 'draw'>;
+    kernel = { draw, memory };
   }
+  const missing = pages - kernel.memory.buffer.byteLength / PAGE;
+  if (missing > 0) kernel.memory.grow(missing);
+  return kernel;
 }
 
 /** Draws into `into` from `from` to `to`, from one stream's state (as streamStates holds it). */

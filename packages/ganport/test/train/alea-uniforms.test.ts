@@ -1,16 +1,23 @@
 /**
  * The dropout uniforms the onnx engine feeds are tfjs's own: randomUniform with the layer's seed, number
- * for number, however many are drawn (the fast path splits them into streams at jumped-ahead offsets),
- * and drawn ahead for the next step without disturbing the running one.
+ * for number, however many are drawn (the fast path splits them into streams at jumped-ahead offsets, run
+ * in WebAssembly compiled from the .wat the repository holds), and drawn ahead for the next step without
+ * disturbing the running one.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
+import { compileWat } from '../../scripts/build-wasm.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { size } from '../../src/tfjs/onnx-kernels/index.js';
 import { uniforms } from '../../src/train/alea-uniforms.js';
+import { ALEA_UNIFORMS_WASM } from '../../src/train/alea-uniforms-wasm.js';
 import { DropoutFeeds } from '../../src/train/onnx-step.js';
+
+test('alea-uniforms-wasm.ts holds alea-uniforms.wat compiled (npm run build:wasm -w ganport)', async () => {
+  assert.deepEqual(Buffer.from(ALEA_UNIFORMS_WASM, 'base64'), Buffer.from(await compileWat('alea-uniforms')));
+});
 
 const tfjsUniforms = (seed: number, count: number) =>
   tf.tidy(() => tf.randomUniform([count], 0, 1, 'float32', seed).dataSync() as Float32Array);

@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { compileHostUpdate } from '../../scripts/build-wasm.js';
+import { compileWat } from '../../scripts/build-wasm.js';
 import { HostUpdate, type HostUpdatePlan } from '../../src/train/host-update.js';
 import { HOST_UPDATE_WASM } from '../../src/train/host-update-wasm.js';
 
 test('host-update-wasm.ts holds host-update.wat compiled (npm run build:wasm -w ganport)', async () => {
-  assert.deepEqual(Buffer.from(HOST_UPDATE_WASM, 'base64'), Buffer.from(await compileHostUpdate()));
+  assert.deepEqual(Buffer.from(HOST_UPDATE_WASM, 'base64'), Buffer.from(await compileWat('host-update')));
 });
 
 const f = Math.fround;
