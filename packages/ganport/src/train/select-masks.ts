@@ -56,7 +56,7 @@ export function selectsAsMasks(
       const positive = madeBy.get(condition);
       const source = positive && clipSource(positive, slope.value, scalars);
       const x = source && sameShape(source) && spec(source)?.dtype === 'float32' ? source : undefined;
-      const mask = x ? clipMask(edit, output, x, slope.name) : castMask(edit, output, condition, slope);
+      const mask = x ? clipMask(edit, output, x, slope.value) : castMask(edit, output, condition, slope);
       edit.add('Mul', [chosen, mask], output);
       if (readers.get(otherwise) === 1) unread.add(madeBy.get(otherwise)!);
       if (x && positive && readers.get(condition) === 1) unread.add(positive);
@@ -99,10 +99,15 @@ function slopeOf(
     : undefined;
 }
 
-/** LeakyReLU's mask Clip(x · 2^126, α, 1), for a slope strictly between 0 and 1 (clipSource). */
-function clipMask(edit: GraphEdit, output: string, x: string, slope: string): string {
+/**
+ * LeakyReLU's mask Clip(x · 2^126, α, 1), for a slope strictly between 0 and 1 (clipSource); α as a
+ * constant of its own, of rank 0 as ONNX's Clip asks of its bounds (the graph's may be of shape [1], which
+ * onnxruntime's CPU kernel takes as well).
+ */
+function clipMask(edit: GraphEdit, output: string, x: string, slope: number): string {
   const scaled = edit.add('Mul', [x, edit.float(`${output}/mask/normal_scale`, 2 ** 126)], `${output}/mask/scaled`);
-  return edit.add('Clip', [scaled, slope, edit.float(`${output}/mask/one`, 1)], `${output}/mask`);
+  const bounds = [edit.float(`${output}/mask/slope`, slope), edit.float(`${output}/mask/one`, 1)];
+  return edit.add('Clip', [scaled, ...bounds], `${output}/mask`);
 }
 
 /** LeakyReLU's mask Cast(c) · (1 − α) + α. */

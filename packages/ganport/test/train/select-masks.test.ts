@@ -26,6 +26,8 @@ interface Variant {
   threshold?: number;
   /** Only LeakyReLU's gradient, its condition read by nothing else. */
   leakyOnly?: boolean;
+  /** The slope constant's shape (default: a scalar's, []). */
+  slopeDims?: number[];
   /** x's shape, broadcast against dy's (default: the same). */
   xDims?: number[];
 }
@@ -44,12 +46,13 @@ function gradients(
     swapped = false,
     threshold = 0,
     leakyOnly = false,
+    slopeDims = [],
     xDims = dims,
   }: Variant = {},
 ) {
   const code = dtype === 'float32' ? DataType.FLOAT : DataType.INT32;
-  const scalar = (name: string, v: number) =>
-    makeTensor(name, code, [], dtype === 'float32' ? Float32Array.of(v) : Int32Array.of(v));
+  const scalar = (name: string, v: number, dims: number[] = []) =>
+    makeTensor(name, code, dims, dtype === 'float32' ? Float32Array.of(v) : Int32Array.of(v));
   const relu = [makeNode('Where', ['positive', 'one', 'zero'], ['step']), makeNode('Mul', ['dy', 'step'], ['relu'])];
   const nodes = [
     makeNode('Greater', ['x', 'threshold'], ['positive']),
@@ -68,7 +71,7 @@ function gradients(
       scalar('one', 1),
       scalar('threshold', threshold),
       // a Float32Array's bits go in as they are (a number would be converted, and a subnormal flushed)
-      alpha instanceof Float32Array ? makeTensor('alpha', code, [], alpha) : scalar('alpha', alpha),
+      alpha instanceof Float32Array ? makeTensor('alpha', code, slopeDims, alpha) : scalar('alpha', alpha, slopeDims),
     ],
   );
   const model = makeModel(graph, { opset: DEFAULT_OPSET, producerName: 'test', producerVersion: '0' });
@@ -187,6 +190,13 @@ test('LeakyReLU’s gradient alone is three passes, its condition gone; another 
   // the smallest normal floats either side of 0 (dy kept normal: a product flushed to 0 is another matter)
   const tiny = { x: [2 ** -126, -(2 ** -126), 3, -3], dy: [1.5, -0.5] };
   assert.deepEqual(run(clipped, dims, alone.outputs, tiny, 8)[0], tfjs(tiny, 8, 0));
+
+  // a slope of shape [1] (the Clip form's bound is a scalar of its own)
+  const shaped = gradients(dims, 0.2, { leakyOnly: true, slopeDims: [1] });
+  assert.deepEqual(
+    run(selectsAsMasks(shaped.model, shaped.spec)!, dims, shaped.outputs, values, 7)[0],
+    tfjs(values, 7, 0),
+  );
 
   const above = gradients(dims, 0.2, { leakyOnly: true, threshold: 0.5 });
   const cast = selectsAsMasks(above.model, above.spec)!;
