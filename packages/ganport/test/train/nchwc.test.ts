@@ -61,31 +61,39 @@ function model({ op, x, w, y, bias, attributes }: Case): ModelProto {
 const dimsOf = (c: Case) => (name: string) => ({ x: c.x, w: c.w, y: c.y, b: c.bias ? [c.bias] : undefined })[name];
 const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
-function run(m: ModelProto, c: Case, seed: number): Float32Array {
+/** `m`'s `outputs` on uniform inputs from `seed`, drawn in the order of `inputs`. */
+function runOutputs(m: ModelProto, inputs: Record<string, number[]>, outputs: Record<string, number[]>, seed: number) {
   const rng = new Rng(seed);
-  const values = (shape: number[]) => Float32Array.from({ length: count(shape) }, () => rng.nextUniform() - 0.5);
-  const feeds = [
-    { name: 'x', data: values(c.x), dims: c.x },
-    { name: 'w', data: values(c.w), dims: c.w },
-  ];
-  if (c.bias) feeds.push({ name: 'b', data: values([c.bias]), dims: [c.bias] });
-  const y = new Float32Array(count(c.y));
+  const feeds = Object.entries(inputs).map(([name, dims]) => ({
+    name,
+    dims,
+    data: Float32Array.from({ length: count(dims) }, () => rng.nextUniform() - 0.5),
+  }));
+  const fetches = Object.entries(outputs).map(([name, dims]) => ({ name, dims, data: new Float32Array(count(dims)) }));
   const session = new OrtSession(encodeModel(m), { threads: 1 });
   try {
-    session.run(feeds, [{ name: 'y', data: y, dims: c.y }]);
+    session.run(feeds, fetches);
   } finally {
     session.dispose();
   }
-  return y;
+  return fetches;
+}
+
+const run = (m: ModelProto, c: Case, seed: number) =>
+  runOutputs(m, { x: c.x, w: c.w, ...(c.bias ? { b: [c.bias] } : {}) }, { y: c.y }, seed)[0].data;
+
+/** `actual` within float error of `expected`: of one ulp per term summed into an output (input channels × taps). */
+function assertWithinSums(c: Case, name: string, actual: Float32Array, expected: Float32Array): void {
+  const terms = (c.op === 'Conv' ? c.w[1] : c.w[0]) * c.w[2] * c.w[3];
+  for (const [i, v] of expected.entries())
+    assert.ok(
+      Math.abs(actual[i] - v) <= 1e-6 * terms,
+      `${name}[${i}] = ${actual[i]}, expected ${v} (${JSON.stringify(c)})`,
+    );
 }
 
 function assertSameOutputs(c: Case, rewritten: ModelProto, seed: number): void {
-  const expected = run(model(c), c, seed);
-  const actual = run(rewritten, c, seed);
-  // the terms summed into one output, at most: input channels × taps
-  const terms = (c.op === 'Conv' ? c.w[1] : c.w[0]) * c.w[2] * c.w[3];
-  for (const [i, v] of expected.entries())
-    assert.ok(Math.abs(actual[i] - v) <= 1e-6 * terms, `y[${i}] = ${actual[i]}, expected ${v} (${JSON.stringify(c)})`);
+  assertWithinSums(c, 'y', run(rewritten, c, seed), run(model(c), c, seed));
 }
 
 const nchwcNodes = (m: ModelProto) => m.graph.node.filter((n) => n.domain === NCHWC).length;
@@ -246,6 +254,67 @@ test('a step graph comes back with its big convolutions on NCHWc kernels, its ou
   const rewritten = decodeModel((await forCpuKernels(graph, { nchwc: true })).model);
   assert.equal(nchwcNodes(rewritten), 3);
   assertSameOutputs(c, rewritten, 7);
+});
+
+/** What else reads the channels-first x and y, which then stay (see betweenLayouts). */
+type AlsoRead = 'nothing' | 'graph outputs' | 'other nodes';
+
+/**
+ * `c` between layout Transposes, as a captured tfjs step has it: x channels-last to channels-first, the
+ * result back. Where x and y are also read (`alsoRead`), both Transposes stay.
+ */
+function betweenLayouts(c: Case, alsoRead: AlsoRead) {
+  const nhwc = (dims: number[]) => [dims[0], dims[2], dims[3], dims[1]];
+  const inputs: Record<string, number[]> = { x_nhwc: nhwc(c.x), w: c.w, ...(c.bias ? { b: [c.bias] } : {}) };
+  const outputs: Record<string, number[]> = { y_nhwc: nhwc(c.y) };
+  const nodes = [
+    makeNode('Transpose', ['x_nhwc'], ['x'], { perm: attr.ints([0, 3, 1, 2]) }),
+    makeNode(c.op, ['x', ...Object.keys(inputs).slice(1)], ['y'], c.attributes),
+    makeNode('Transpose', ['y'], ['y_nhwc'], { perm: attr.ints([0, 2, 3, 1]) }),
+  ];
+  if (alsoRead === 'graph outputs') Object.assign(outputs, { x: c.x, y: c.y });
+  if (alsoRead === 'other nodes') {
+    nodes.push(makeNode('Neg', ['x'], ['x_negated']), makeNode('Neg', ['y'], ['y_negated']));
+    Object.assign(outputs, { x_negated: c.x, y_negated: c.y });
+  }
+  const values = (named: Record<string, number[]>) =>
+    Object.entries(named).map(([name, dims]) => makeValueInfo(name, DataType.FLOAT, dims));
+  const graph = makeGraph(nodes, 'layouts', values(inputs), values(outputs), []);
+  const model = makeModel(graph, { opset: DEFAULT_OPSET, producerName: 'test', producerVersion: '0' });
+  return { model, inputs, outputs };
+}
+
+test('layout Transposes around a convolution go into its reorders, with the plain kernel outputs', { skip }, () => {
+  const layoutTransposes = (m: ModelProto) =>
+    m.graph.node.filter((n) => n.opType === 'Transpose' && ['x', 'y_nhwc'].includes(n.output[0])).length;
+  const channelsLast = (m: ModelProto, op: string) =>
+    m.graph.node.filter((n) => n.opType === op && n.attribute.some((a) => a.name === 'channels_last' && a.i === 1))
+      .length;
+  let rewrites = 0;
+  fc.assert(
+    fc.property(
+      fc.oneof(convCase, transposeCase),
+      fc.constantFrom<AlsoRead>('nothing', 'graph outputs', 'other nodes'),
+      fc.integer({ min: 1, max: 1e6 }),
+      (c, alsoRead, seed) => {
+        const { model: plain, inputs, outputs } = betweenLayouts(c, alsoRead);
+        const dims = (name: string) => ({ x: c.x, w: c.w, y: c.y, b: c.bias ? [c.bias] : undefined })[name];
+        const rewritten = rewriteConvolutions(plain, dims, { block, everySize: true });
+        if (!rewritten) return; // a transposed convolution's phase padding out of range
+        rewrites++;
+        // read elsewhere, the channels-first x and y are still made; the input's reorder reads channels-last either way
+        const stay = alsoRead !== 'nothing';
+        assert.equal(layoutTransposes(rewritten), stay ? 2 : 0, 'layout Transposes left');
+        assert.equal(channelsLast(rewritten, 'ReorderInput'), 1);
+        assert.equal(channelsLast(rewritten, 'ReorderOutput'), stay ? 0 : 1);
+        const expected = runOutputs(plain, inputs, outputs, seed);
+        const actual = runOutputs(rewritten, inputs, outputs, seed);
+        for (const [o, { name, data }] of expected.entries()) assertWithinSums(c, name, actual[o].data, data);
+      },
+    ),
+    { numRuns: 30, seed: 9 },
+  );
+  assert.ok(rewrites >= 15, `only ${rewrites} of 30 cases rewritten`);
 });
 
 test('a batch-sized filter is permuted an axis at a time, with the plain kernel outputs', { skip }, () => {
