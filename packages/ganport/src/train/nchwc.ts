@@ -99,6 +99,14 @@ const isTranspose = (node: NodeProto | undefined, perm: string): node is NodePro
 
 /** The rewritten graph's nodes, and the constants its new nodes read. */
 class Rewriter extends GraphEdit {
+  /**
+   * Filters already in the blocked order, by what they were made from: a weight read by several
+   * convolutions (the discriminator's on the real and the generated batch, the generator's in both
+   * halves of the step) is reordered once. onnxruntime's common-subexpression pass would not merge the
+   * copies: their index and shape constants are equal but have different names. The dcgan step graph
+   * side by side, medians of lower quartiles over 12 blocks: 0.05–0.2 ms faster (of 28).
+   */
+  private readonly filters = new Map<string, string>();
   /** Transposes whose work a reorder does (reorderOutput): they are left out. */
   readonly folded = new Set<NodeProto>();
   private readonly producer = new Map<string, NodeProto>();
@@ -133,7 +141,9 @@ class Rewriter extends GraphEdit {
     const base = this.replacingNode(node);
     // [O, C, kh, kw] as [O/b, C/b, kh, kw, b (of C), b (of O)]
     const split = [O / this.block, this.block, C / this.block, this.block, kh, kw];
-    const filter = this.blockedFilter(node.input[1], base, split, [0, 2, 4, 5, 3, 1], w);
+    const filter = this.prepared(`${node.input[1]} filter`, () =>
+      this.blockedFilter(node.input[1], base, split, [0, 2, 4, 5, 3, 1], w),
+    );
     const input = this.reorderInput(node.input[0], base);
     const attributes = Object.fromEntries(
       node.attribute
@@ -176,20 +186,20 @@ class Rewriter extends GraphEdit {
     // each phase's [Ci, Co, th, tw] taps as [Co/b, Ci/b, th, tw, b (of Ci), b (of Co)]
     const split = [Ci / this.block, this.block, Co / this.block, this.block, ...taps];
     const phaseShape = [Co, Ci, ...taps];
+    const weight = node.input[1];
     const convolved = rows.map((row, a) => {
-      const rowTaps = this.add(
-        'Gather',
-        [node.input[1], this.int64(`${base}/rows${a}`, row.taps)],
-        `${base}/w_rows${a}`,
-        {
+      const rowTaps = this.prepared(`${weight} rows ${row.taps}`, () =>
+        this.add('Gather', [weight, this.int64(`${base}/rows${a}`, row.taps)], `${base}/w_rows${a}`, {
           axis: attr.int(2),
-        },
+        }),
       );
       return columns.map((column, b) => {
         const phase = `${base}/phase${a}_${b}`;
-        const columnTaps = this.int64(`${phase}/columns`, column.taps);
-        const phaseTaps = this.add('Gather', [rowTaps, columnTaps], `${phase}/w`, { axis: attr.int(3) });
-        const filter = this.blockedFilter(phaseTaps, phase, split, [2, 0, 4, 5, 1, 3], phaseShape);
+        const filter = this.prepared(`${weight} phase ${row.taps} ${column.taps}`, () => {
+          const columnTaps = this.int64(`${phase}/columns`, column.taps);
+          const phaseTaps = this.add('Gather', [rowTaps, columnTaps], `${phase}/w`, { axis: attr.int(3) });
+          return this.blockedFilter(phaseTaps, phase, split, [2, 0, 4, 5, 1, 3], phaseShape);
+        });
         return this.add(
           'Conv',
           [input, filter, ...node.input.slice(2)],
@@ -224,6 +234,16 @@ class Rewriter extends GraphEdit {
     // the rows in turn, [N, Co/b, H', s, OW·b]
     const interleaved = this.add('Concat', rows, `${base}/rows`, { axis: attr.int(3) });
     return this.add('Reshape', [interleaved, this.int64(`${base}/y_shape`, y)], `${base}/y`);
+  }
+
+  /** The filter value `key` names, made by `make` the first time. */
+  private prepared(key: string, make: () => string): string {
+    let filter = this.filters.get(key);
+    if (filter === undefined) {
+      filter = make();
+      this.filters.set(key, filter);
+    }
+    return filter;
   }
 
   /**

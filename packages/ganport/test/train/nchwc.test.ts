@@ -317,6 +317,50 @@ test('layout Transposes around a convolution go into its reorders, with the plai
   assert.ok(rewrites >= 15, `only ${rewrites} of 30 cases rewritten`);
 });
 
+test('a weight read by several convolutions is reordered once, with the plain kernel outputs', { skip }, () => {
+  // as in a step: the discriminator's filter on the real and the generated batch, and its input gradients
+  const conv: Case = {
+    op: 'Conv',
+    x: [2, 2 * block, 6, 6],
+    w: [block, 2 * block, 2, 2],
+    y: [2, block, 3, 3],
+    attributes: { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) },
+  };
+  const transpose: Case = {
+    op: 'ConvTranspose',
+    x: [2, block, 3, 3],
+    w: [block, 2 * block, 2, 2],
+    y: [2, 2 * block, 6, 6],
+    attributes: { strides: attr.ints([2, 2]) },
+  };
+  const inputs = { x1: conv.x, x2: conv.x, g1: transpose.x, g2: transpose.x, w: conv.w };
+  const outputs = { y1: conv.y, y2: conv.y, d1: transpose.y, d2: transpose.y };
+  const nodes = [
+    makeNode('Conv', ['x1', 'w'], ['y1'], conv.attributes),
+    makeNode('Conv', ['x2', 'w'], ['y2'], conv.attributes),
+    makeNode('ConvTranspose', ['g1', 'w'], ['d1'], transpose.attributes),
+    makeNode('ConvTranspose', ['g2', 'w'], ['d2'], transpose.attributes),
+  ];
+  const values = (named: Record<string, number[]>) =>
+    Object.entries(named).map(([name, dims]) => makeValueInfo(name, DataType.FLOAT, dims));
+  const plain = makeModel(makeGraph(nodes, 'shared', values(inputs), values(outputs), []), {
+    opset: DEFAULT_OPSET,
+    producerName: 'test',
+    producerVersion: '0',
+  });
+  const dims = (name: string) => ({ ...inputs, ...outputs })[name as keyof typeof inputs];
+  const rewritten = rewriteConvolutions(plain, dims, { block, everySize: true });
+  assert.ok(rewritten);
+  const made = (pattern: RegExp) => rewritten.graph.node.filter((n) => pattern.test(n.output[0])).length;
+  assert.equal(made(/\/w_blocked$/), 1 + 4, "blocked filters: the convolutions' one, the four output phases'");
+  assert.equal(made(/\/w_rows\d$/), 2, "the transposed convolutions' row taps");
+  assert.equal(nchwcNodes(rewritten), 2 * 3 + 2 * (2 + 4));
+  const expected = runOutputs(plain, inputs, outputs, 4);
+  const actual = runOutputs(rewritten, inputs, outputs, 4);
+  for (const [o, { name, data }] of expected.entries())
+    assertWithinSums(name.startsWith('y') ? conv : transpose, name, actual[o].data, data);
+});
+
 test('a batch-sized filter is permuted an axis at a time, with the plain kernel outputs', { skip }, () => {
   const moves = (m: ModelProto) =>
     m.graph.node.filter((n) => n.opType === 'Transpose' && n.attribute[0].ints?.map(Number).join() === '0,2,1,3');
