@@ -1,6 +1,7 @@
 /**
- * The step graph rewritten for onnxruntime's CPU kernels, where they run it: ReLU's and LeakyReLU's
- * gradient selects as masks (select-masks.ts), sums over leading axes as vector–matrix products
+ * The step graph rewritten for onnxruntime's CPU kernels, where they run it: outputs written by the
+ * nodes before their shape-keeping Reshapes (output-reshapes.ts), ReLU's and LeakyReLU's gradient
+ * selects as masks (select-masks.ts), sums over leading axes as vector–matrix products
  * (leading-sums.ts), flattens into dense layers in channels-first order (flatten-order.ts), then the big
  * convolutions on NCHWc kernels (nchwc.ts). All are fixed rules on the graph, exact or within float
  * error, never timed.
@@ -10,6 +11,7 @@ import type { CapturedGraph } from '../tfjs/capture.js';
 import { flattenInChannelOrder } from './flatten-order.js';
 import { leadingSumsAsProducts } from './leading-sums.js';
 import { nchwcBlock, rewriteConvolutions } from './nchwc.js';
+import { outputsWithoutReshapes } from './output-reshapes.js';
 import { selectsAsMasks } from './select-masks.js';
 import { valueSpecs } from './value-specs.js';
 
@@ -24,7 +26,8 @@ export async function forCpuKernels(graph: CapturedGraph, { nchwc }: CpuRewrites
   const specs = await valueSpecs(model, graph.inputs);
   if (!specs) return graph;
   const spec = (name: string) => specs.get(name);
-  const masked = selectsAsMasks(model, spec) ?? model;
+  const unreshaped = outputsWithoutReshapes(model, spec) ?? model;
+  const masked = selectsAsMasks(unreshaped, spec) ?? unreshaped;
   const summed = leadingSumsAsProducts(masked, spec) ?? masked;
   const flattened = flattenInChannelOrder(summed, spec) ?? summed;
   const block = nchwc ? nchwcBlock() : 0;
