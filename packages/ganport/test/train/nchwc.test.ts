@@ -22,7 +22,14 @@ import { DEFAULT_OPSET } from '../../src/onnx/opsets.js';
 import { decodeModel, encodeModel, type ModelProto, type NodeProto } from '../../src/onnx/proto.js';
 import { OrtSession } from '../../src/tfjs/ort-session.js';
 import { forCpuKernels } from '../../src/train/cpu-rewrites.js';
-import { moveView, NCHWC, nchwcBlock, rewriteConvolutions, singleAxisMoves } from '../../src/train/nchwc.js';
+import {
+  moveView,
+  NCHWC,
+  nchwcBlock,
+  rewriteConvolutions,
+  singleAxisMoves,
+  throughTranspose,
+} from '../../src/train/nchwc.js';
 
 const block = nchwcBlock();
 const skip = block === 0 && 'no NCHWc kernels in this onnxruntime build';
@@ -429,6 +436,75 @@ function transposed(values: number[], dims: number[], perm: number[]): number[] 
     return values[source];
   });
 }
+
+test("a permutation of a transposed tensor's parts is one permutation of its source's parts", () => {
+  const permutation = (n: number) => fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n });
+  // up to 4 axes, each split into 1–2 parts of sizes 1–3
+  const grouped = fc
+    .array(fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 2 }), { minLength: 1, maxLength: 4 })
+    .chain((groups) => fc.tuple(fc.constant(groups), permutation(groups.length), permutation(groups.flat().length)));
+  fc.assert(
+    fc.property(grouped, ([groups, transpose, perm]) => {
+      const sourceDims = groups.map((_, i) => count(groups[transpose.indexOf(i)]));
+      const source = [...Array(count(sourceDims)).keys()];
+      // the filter (the source transposed), its parts permuted: what the rewrite computed before
+      const filter = transposed(source, sourceDims, transpose);
+      const expected = transposed(filter, groups.flat(), perm);
+      const through = throughTranspose(groups, perm, transpose);
+      assert.deepEqual(transposed(source, through.split, through.perm), expected);
+    }),
+    { numRuns: 300, seed: 11 },
+  );
+});
+
+test('a small filter made by a Transpose is blocked from its source in one permutation, with the plain kernel outputs', {
+  skip,
+}, () => {
+  // tfjs's [kh, kw, in, out] to ONNX's order: Conv's [out, in, kh, kw], ConvTranspose's [in, out, kh, kw]
+  const toOnnx = [3, 2, 0, 1];
+  const cases: Case[] = [
+    {
+      op: 'Conv',
+      x: [2, 2 * block, 6, 6],
+      w: [block, 2 * block, 4, 4],
+      y: [2, block, 3, 3],
+      attributes: { kernel_shape: attr.ints([4, 4]), strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) },
+    },
+    {
+      op: 'ConvTranspose',
+      x: [2, block, 3, 3],
+      w: [block, 2 * block, 4, 4],
+      y: [2, 2 * block, 6, 6],
+      attributes: { strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) },
+    },
+  ];
+  for (const c of cases) {
+    const tfjs = [c.w[2], c.w[3], c.w[1], c.w[0]];
+    const inputs = { x: c.x, w_tfjs: tfjs };
+    const nodes = [
+      makeNode('Transpose', ['w_tfjs'], ['w'], { perm: attr.ints(toOnnx) }),
+      makeNode(c.op, ['x', 'w'], ['y'], c.attributes),
+    ];
+    const values = (named: Record<string, number[]>) =>
+      Object.entries(named).map(([name, dims]) => makeValueInfo(name, DataType.FLOAT, dims));
+    const plain = makeModel(makeGraph(nodes, 'weights', values(inputs), values({ y: c.y }), []), {
+      opset: DEFAULT_OPSET,
+      producerName: 'test',
+      producerVersion: '0',
+    });
+    const rewritten = rewriteConvolutions(plain, (name) => ({ x: c.x, w: c.w, y: c.y })[name], {
+      block,
+      everySize: true,
+    });
+    assert.ok(rewritten);
+    assert.ok(!rewritten.graph.node.some((n) => n.output.includes('w')), `${c.op}: the weight's Transpose is left`);
+    const readers = rewritten.graph.node.filter((n) => n.input.includes('w_tfjs')).map((n) => n.opType);
+    assert.deepEqual(readers, c.op === 'Conv' ? ['Reshape'] : ['Gather', 'Gather'], `${c.op}: what reads the source`);
+    const expected = runOutputs(plain, inputs, { y: c.y }, 6);
+    const actual = runOutputs(rewritten, inputs, { y: c.y }, 6);
+    assertWithinSums(c, 'y', actual[0].data, expected[0].data);
+  }
+});
 
 test('a permutation goes as the fewest moves of one axis each, each a swap of two groups of axes', () => {
   /** The longest increasing subsequence's length, by patience sorting. */
