@@ -335,8 +335,8 @@ class Rewriter extends GraphEdit {
     shape: number[],
   ): string {
     const split = groups.flat();
-    const read = filter.perm.every((axis, i) => axis === i);
-    const moves = read && size(split) >= MOVES_MIN ? singleAxisMoves(perm) : undefined;
+    const untransposed = filter.perm.every((axis, i) => axis === i);
+    const moves = untransposed && size(split) >= MOVES_MIN ? singleAxisMoves(perm) : undefined;
     let moved: string;
     if (!moves) {
       const { split: sourceSplit, perm: sourcePerm } = throughTranspose(groups, perm, filter.perm);
