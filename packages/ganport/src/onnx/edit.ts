@@ -32,6 +32,24 @@ export function liveNodes(nodes: readonly NodeProto[], needed: Iterable<string>)
   return live.reverse();
 }
 
+/** The node that makes each value, and the nodes that read it (in node order), over `nodes`. */
+export function nodeIndex(nodes: readonly NodeProto[]): {
+  producer: Map<string, NodeProto>;
+  readers: Map<string, NodeProto[]>;
+} {
+  const producer = new Map<string, NodeProto>();
+  const readers = new Map<string, NodeProto[]>();
+  for (const node of nodes) {
+    for (const output of node.output) producer.set(output, node);
+    for (const input of node.input) {
+      const list = readers.get(input);
+      if (list) list.push(node);
+      else readers.set(input, [node]);
+    }
+  }
+  return { producer, readers };
+}
+
 export class GraphEdit {
   readonly nodes: NodeProto[] = [];
   readonly initializers: TensorProto[] = [];

@@ -15,7 +15,7 @@
  * threads, 53.1 → 52.5 on one.
  */
 import { type AttrValue, attr } from '../onnx/builder.js';
-import { GraphEdit, intAttribute, intsAttribute } from '../onnx/edit.js';
+import { GraphEdit, intAttribute, intsAttribute, nodeIndex } from '../onnx/edit.js';
 import type { ModelProto, NodeProto } from '../onnx/proto.js';
 import { size } from '../tfjs/onnx-kernels/index.js';
 import type { ValueInfoSpec } from './value-specs.js';
@@ -117,16 +117,14 @@ interface Unflatten {
 
 class Graph {
   private readonly madeBy: Map<string, NodeProto>;
-  private readonly readers = new Map<string, NodeProto[]>();
+  private readonly readers: Map<string, NodeProto[]>;
   private readonly outputs: Set<string>;
 
   constructor(
     model: ModelProto,
     private readonly spec: (name: string) => ValueInfoSpec | undefined,
   ) {
-    this.madeBy = new Map(model.graph.node.flatMap((n) => n.output.map((o) => [o, n] as const)));
-    for (const node of model.graph.node)
-      for (const name of node.input) this.readers.set(name, [...(this.readers.get(name) ?? []), node]);
+    ({ producer: this.madeBy, readers: this.readers } = nodeIndex(model.graph.node));
     this.outputs = new Set(model.graph.output.map((o) => o.name));
   }
 

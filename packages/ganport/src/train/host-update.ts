@@ -15,7 +15,7 @@
  * outputs, so the weights, moments and averages come out the same bits.
  */
 import { DataType, makeNode, makeValueInfo } from '../onnx/builder.js';
-import { liveNodes } from '../onnx/edit.js';
+import { liveNodes, nodeIndex } from '../onnx/edit.js';
 import { decodeModel, encodeModel, type ModelProto, type NodeProto } from '../onnx/proto.js';
 import type { CapturedGraph, GraphTensor } from '../tfjs/capture.js';
 import { HOST_UPDATE_WASM } from './host-update-wasm.js';
@@ -63,22 +63,15 @@ const EMA = /^ema\/\d+$/;
 
 /** A graph's producers, readers and constants, and the forms its updates are matched against. */
 class UpdateForms {
-  private readonly producer = new Map<string, NodeProto>();
-  private readonly readers = new Map<string, NodeProto[]>();
+  private readonly producer: Map<string, NodeProto>;
+  private readonly readers: Map<string, NodeProto[]>;
   private readonly constant: Set<string>;
 
   constructor(
     model: ModelProto,
     private readonly graph: CapturedGraph,
   ) {
-    for (const node of model.graph.node) {
-      for (const output of node.output) this.producer.set(output, node);
-      for (const input of node.input) {
-        const readers = this.readers.get(input);
-        if (readers) readers.push(node);
-        else this.readers.set(input, [node]);
-      }
-    }
+    ({ producer: this.producer, readers: this.readers } = nodeIndex(model.graph.node));
     this.constant = new Set(model.graph.initializer.map((t) => t.name));
   }
 

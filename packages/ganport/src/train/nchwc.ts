@@ -44,7 +44,7 @@
  * The choice is a fixed rule on the graph, never timed: a run's numbers must not depend on a race.
  */
 import { attr, DataType, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/builder.js';
-import { GraphEdit, intAttribute, intsAttribute, liveNodes } from '../onnx/edit.js';
+import { GraphEdit, intAttribute, intsAttribute, liveNodes, nodeIndex } from '../onnx/edit.js';
 import { DEFAULT_OPSET } from '../onnx/opsets.js';
 import { encodeModel, type GraphProto, type ModelProto, type NodeProto } from '../onnx/proto.js';
 import { size } from '../tfjs/onnx-kernels/index.js';
@@ -120,8 +120,8 @@ class Rewriter extends GraphEdit {
   private readonly filters = new Map<string, string>();
   /** Transposes whose work a reorder does (reorderOutput): they are left out. */
   readonly folded = new Set<NodeProto>();
-  private readonly producer = new Map<string, NodeProto>();
-  private readonly readers = new Map<string, NodeProto[]>();
+  private readonly producer: Map<string, NodeProto>;
+  private readonly readers: Map<string, NodeProto[]>;
   private readonly outputs: Set<string>;
 
   constructor(
@@ -130,10 +130,7 @@ class Rewriter extends GraphEdit {
     private readonly everySize: boolean,
   ) {
     super(graph, 'NCHWc');
-    for (const node of graph.node) {
-      for (const output of node.output) this.producer.set(output, node);
-      for (const input of node.input) this.readers.set(input, [...(this.readers.get(input) ?? []), node]);
-    }
+    ({ producer: this.producer, readers: this.readers } = nodeIndex(graph.node));
     this.outputs = new Set(graph.output.map((o) => o.name));
   }
 

@@ -10,8 +10,8 @@
  * from their sources, the two differed by less than the order they ran in). An earlier, wider rewrite
  * (every Reshape that moves no data) did not show in PacGAN's step, so it was not kept.
  */
-import { liveNodes } from '../onnx/edit.js';
-import type { ModelProto, NodeProto } from '../onnx/proto.js';
+import { liveNodes, nodeIndex } from '../onnx/edit.js';
+import type { ModelProto } from '../onnx/proto.js';
 import type { ValueInfoSpec } from './value-specs.js';
 
 /** `model` with its outputs written by the nodes before their shape-keeping Reshapes; undefined where none has any. */
@@ -19,8 +19,7 @@ export function outputsWithoutReshapes(
   model: ModelProto,
   spec: (name: string) => ValueInfoSpec | undefined,
 ): ModelProto | undefined {
-  const producer = new Map<string, NodeProto>();
-  for (const node of model.graph.node) for (const output of node.output) producer.set(output, node);
+  const { producer } = nodeIndex(model.graph.node);
   const outputs = new Set(model.graph.output.map((o) => o.name));
   const rename = new Map<string, string>(); // a node's output → the graph output it becomes
   for (const output of outputs) {
