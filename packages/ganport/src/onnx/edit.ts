@@ -16,6 +16,11 @@ export function intAttribute(node: NodeProto, name: string, otherwise: number): 
   return value === undefined ? otherwise : Number(value);
 }
 
+/** A node's float attribute `name`; `otherwise` where it has none. */
+export function floatAttribute(node: NodeProto, name: string, otherwise: number): number {
+  return node.attribute.find((a) => a.name === name)?.f ?? otherwise;
+}
+
 /**
  * The nodes (of a topologically ordered list) that the values `needed` depend on, in their order: those
  * that make a needed value, and those that make what they read, and so on.

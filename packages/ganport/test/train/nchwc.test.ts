@@ -187,6 +187,103 @@ test('a convolution on NCHWc kernels gives the plain kernel outputs', { skip }, 
   );
 });
 
+/** convCase with fewer input channels than a block, as an image has. */
+const narrowCase = fc
+  .tuple(convCase, fc.integer({ min: 1, max: block - 1 }))
+  .map(
+    ([c, channels]): Case => ({ ...c, x: [c.x[0], channels, ...c.x.slice(2)], w: [c.w[0], channels, ...c.w.slice(2)] }),
+  );
+
+test('a convolution of fewer input channels than a block reads its NCHW input as it is, with the plain kernel outputs', {
+  skip,
+}, () => {
+  fc.assert(
+    fc.property(narrowCase, fc.integer({ min: 1, max: 1e6 }), (c, seed) => {
+      const rewritten = rewriteConvolutions(model(c), dimsOf(c), { block });
+      assert.ok(rewritten, 'rewritten at any size');
+      const nchwc = rewritten.graph.node.filter((n) => n.domain === NCHWC).map((n) => n.opType);
+      assert.deepEqual(nchwc, ['Conv', 'ReorderOutput']);
+      assert.equal(rewritten.graph.node.find((n) => n.opType === 'Conv')?.input[0], 'x');
+      assertSameOutputs(c, rewritten, seed);
+    }),
+    { numRuns: 30 },
+  );
+});
+
+type Activation = 'Relu' | 'LeakyRelu' | 'Tanh' | 'Sigmoid';
+
+/**
+ * Conv → activation → Conv, as a discriminator's layers: y = conv(x), a = act(y), z = conv(a), with a
+ * an output too; `yRead`: y a graph output as well.
+ */
+function activatedLayers(activation: Activation, alpha: number, yRead: boolean) {
+  const first: Case = {
+    op: 'Conv',
+    x: [2, 3, 8, 8],
+    w: [2 * block, 3, 4, 4],
+    y: [2, 2 * block, 4, 4],
+    bias: 2 * block,
+    attributes: { kernel_shape: attr.ints([4, 4]), strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) },
+  };
+  const second: Case = { ...first, x: first.y, w: [block, 2 * block, 2, 2], y: [2, block, 2, 2], bias: undefined };
+  const inputs = { x: first.x, w: first.w, b: [2 * block], v: second.w };
+  const outputs = { a: first.y, z: second.y, ...(yRead ? { y: first.y } : {}) };
+  const attributes: Record<string, AttrValue> = activation === 'LeakyRelu' ? { alpha: attr.float(alpha) } : {};
+  const nodes = [
+    makeNode('Conv', ['x', 'w', 'b'], ['y'], first.attributes),
+    makeNode(activation, ['y'], ['a'], attributes),
+    makeNode('Conv', ['a', 'v'], ['z'], { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) }),
+  ];
+  const values = (named: Record<string, number[]>) =>
+    Object.entries(named).map(([name, dims]) => makeValueInfo(name, DataType.FLOAT, dims));
+  const plain = makeModel(makeGraph(nodes, 'layers', values(inputs), values(outputs), []), {
+    opset: DEFAULT_OPSET,
+    producerName: 'test',
+    producerVersion: '0',
+  });
+  return { plain, first, second, inputs, outputs };
+}
+
+test("a convolution's one reader, an activation, runs inside it; the next convolution reads its blocks", {
+  skip,
+}, () => {
+  fc.assert(
+    fc.property(
+      fc.constantFrom<Activation>('Relu', 'LeakyRelu', 'Tanh', 'Sigmoid'),
+      fc.float({ min: Math.fround(0.01), max: Math.fround(0.5), noNaN: true }),
+      fc.boolean(),
+      fc.integer({ min: 1, max: 1e6 }),
+      (activation, alpha, yRead, seed) => {
+        const { plain, first, second, inputs, outputs } = activatedLayers(activation, alpha, yRead);
+        const dims = (name: string) => ({ ...inputs, ...outputs, y: first.y })[name as keyof typeof inputs];
+        const rewritten = rewriteConvolutions(plain, dims, { block, everySize: true });
+        assert.ok(rewritten);
+        const writer = (name: string) => rewritten.graph.node.find((n) => n.output.includes(name));
+        const [conv, next] = rewritten.graph.node.filter((n) => n.domain === NCHWC && n.opType === 'Conv');
+        const fused = conv.attribute.find((a) => a.name === 'activation');
+        if (yRead) {
+          // y is read elsewhere: the activation stays, reading y, and the next convolution reorders a
+          assert.equal(fused, undefined);
+          assert.deepEqual([writer('a')?.opType, writer('a')?.input[0]], [activation, 'y']);
+          assert.equal(writer(next.input[0])?.opType, 'ReorderInput');
+        } else {
+          assert.equal(new TextDecoder().decode(fused?.s), activation);
+          const params = conv.attribute.find((a) => a.name === 'activation_params')?.floats;
+          assert.deepEqual(params, activation === 'LeakyRelu' ? [alpha] : undefined);
+          assert.ok(!rewritten.graph.node.some((n) => n.opType === activation), 'the activation node is gone');
+          assert.deepEqual([writer('a')?.opType, writer('a')?.input[0]], ['ReorderOutput', conv.output[0]]);
+          assert.equal(next.input[0], conv.output[0], 'the next convolution reads the blocks');
+        }
+        const expected = runOutputs(plain, inputs, outputs, seed);
+        const actual = runOutputs(rewritten, inputs, outputs, seed);
+        for (const [o, { name, data }] of expected.entries())
+          assertWithinSums(name === 'z' ? second : first, name, actual[o].data, data);
+      },
+    ),
+    { numRuns: 24, seed: 3 },
+  );
+});
+
 test('a transposed convolution as one NCHWc convolution per output phase gives the plain kernel outputs', {
   skip,
 }, () => {
@@ -236,6 +333,10 @@ test('the rule leaves alone what measured slower: small convolutions, partial bl
   assert.equal(rewrite('Conv', [64, 64, 14, 14], [64, 64, 1, 1], [64, 64, 16, 16], wide), undefined);
   // the generator's 14×14×32 → 28×28×32 upsampling, measured faster too
   assert.ok(rewrite('ConvTranspose', [64, 32, 14, 14], [32, 32, 4, 4], [64, 32, 28, 28], convTranspose));
+  // the discriminator's first layer at batch 8 (1.6 MFLOP): one input channel, read as it is, at any size
+  assert.ok(rewrite('Conv', [8, 1, 28, 28], [32, 1, 4, 4], [8, 32, 14, 14], k4s2));
+  // but not where its output channels are not whole blocks
+  assert.equal(rewrite('Conv', [8, 1, 28, 28], [block / 2, 1, 4, 4], [8, block / 2, 14, 14], k4s2), undefined);
   // the generator's last layer: one output channel
   assert.equal(rewrite('ConvTranspose', [64, 64, 14, 14], [64, 1, 4, 4], [64, 1, 28, 28], convTranspose), undefined);
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Rng } from '@ganport/runtime';
 import fc from 'fast-check';
-import { DataType, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../../src/onnx/builder.js';
+import { attr, DataType, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../../src/onnx/builder.js';
 import { DEFAULT_OPSET } from '../../src/onnx/opsets.js';
 import { encodeModel, type ModelProto } from '../../src/onnx/proto.js';
 import { OrtSession } from '../../src/tfjs/ort-session.js';
@@ -30,6 +30,8 @@ interface Variant {
   slopeDims?: number[];
   /** x's shape, broadcast against dy's (default: the same). */
   xDims?: number[];
+  /** The forward pass's LeakyReLU of x of this slope, its output `activated` a graph output too. */
+  activation?: number;
 }
 
 /**
@@ -48,6 +50,7 @@ function gradients(
     leakyOnly = false,
     slopeDims = [],
     xDims = dims,
+    activation,
   }: Variant = {},
 ) {
   const code = dtype === 'float32' ? DataType.FLOAT : DataType.INT32;
@@ -60,7 +63,10 @@ function gradients(
     makeNode('Mul', slopeFirst ? ['alpha', 'dy'] : ['dy', 'alpha'], ['sloped']),
     makeNode('Where', swapped ? ['positive', 'sloped', 'dy'] : ['positive', 'dy', 'sloped'], ['leaky']),
   ];
-  const outputs = [...(leakyOnly ? [] : ['relu']), 'leaky', ...extraOutputs];
+  if (activation !== undefined)
+    nodes.unshift(makeNode('LeakyRelu', ['x'], ['activated'], { alpha: attr.float(activation) }));
+  const activated = activation === undefined ? [] : ['activated'];
+  const outputs = [...(leakyOnly ? [] : ['relu']), 'leaky', ...activated, ...extraOutputs];
   const graph = makeGraph(
     nodes,
     'gradients',
@@ -202,6 +208,28 @@ test('LeakyReLU’s gradient alone is three passes, its condition gone; another 
   const cast = selectsAsMasks(above.model, above.spec)!;
   assert.deepEqual(ops(cast), ['Greater', 'Cast', 'Mul', 'Add', 'Mul']);
   assert.deepEqual(run(cast, dims, above.outputs, VALUES, 9)[0], tfjs(VALUES, 9, 0.5));
+});
+
+test('the Clip mask reads the forward LeakyReLU of x where it has a positive slope, bit for bit the same', () => {
+  const dims = [6, 5];
+  const values = VALUES.filter((v) => !Number.isNaN(v));
+  const tiny = { x: [2 ** -126, -(2 ** -126), 3, -3], dy: [1.5, -0.5] };
+  for (const slope of [0.2, 0.01, 3, 0, -0.2]) {
+    const withActivation = gradients(dims, 0.2, { leakyOnly: true, activation: slope });
+    const masked = selectsAsMasks(withActivation.model, withActivation.spec)!;
+    const scaled = masked.graph.node.find((n) => n.output[0].endsWith('/mask/scaled'));
+    assert.equal(scaled?.input[0], slope > 0 ? 'activated' : 'x', `slope ${slope}`);
+    // tfjs's where(x > 0, dy, dy · 0.2), bit for bit, with the activation beside it
+    for (const [draws, seed] of [
+      [values, 4],
+      [tiny, 5],
+    ] as const) {
+      const [x, dy] = inputs(dims, draws, seed);
+      const expected = dy.map((d, i) => (x[i] > 0 ? d : Math.fround(d * Math.fround(0.2))));
+      const [leaky] = run(masked, dims, withActivation.outputs, draws, seed);
+      assert.deepEqual(leaky, new Uint8Array(expected.buffer), `slope ${slope}, seed ${seed}`);
+    }
+  }
 });
 
 test('slopes whose mask is not exact, subnormal or −0, other selects, a Mul read elsewhere and integers stay', () => {
