@@ -53,15 +53,20 @@ interface Case {
 }
 
 function model({ op, x, w, y, bias, attributes }: Case): ModelProto {
-  const values = [makeValueInfo('x', DataType.FLOAT, x), makeValueInfo('w', DataType.FLOAT, w)];
-  if (bias) values.push(makeValueInfo('b', DataType.FLOAT, [bias]));
-  const node = makeNode(
-    op,
-    values.map((v) => v.name),
-    ['y'],
-    attributes,
-  );
-  const graph = makeGraph([node], 'case', values, [makeValueInfo('y', DataType.FLOAT, y)], []);
+  const inputs = { x, w, ...(bias ? { b: [bias] } : {}) };
+  return floatModel([makeNode(op, Object.keys(inputs), ['y'], attributes)], 'case', inputs, { y });
+}
+
+/** A float graph of `nodes` with the named inputs and outputs (their shapes). */
+function floatModel(
+  nodes: NodeProto[],
+  name: string,
+  inputs: Record<string, number[]>,
+  outputs: Record<string, number[]>,
+): ModelProto {
+  const values = (named: Record<string, number[]>) =>
+    Object.entries(named).map(([value, dims]) => makeValueInfo(value, DataType.FLOAT, dims));
+  const graph = makeGraph(nodes, name, values(inputs), values(outputs), []);
   return makeModel(graph, { opset: DEFAULT_OPSET, producerName: 'test', producerVersion: '0' });
 }
 
@@ -234,14 +239,7 @@ function activatedLayers(activation: Activation, alpha: number, yRead: boolean) 
     makeNode(activation, ['y'], ['a'], attributes),
     makeNode('Conv', ['a', 'v'], ['z'], { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) }),
   ];
-  const values = (named: Record<string, number[]>) =>
-    Object.entries(named).map(([name, dims]) => makeValueInfo(name, DataType.FLOAT, dims));
-  const plain = makeModel(makeGraph(nodes, 'layers', values(inputs), values(outputs), []), {
-    opset: DEFAULT_OPSET,
-    producerName: 'test',
-    producerVersion: '0',
-  });
-  return { plain, first, second, inputs, outputs };
+  return { plain: floatModel(nodes, 'layers', inputs, outputs), first, second, inputs, outputs };
 }
 
 test("a convolution's one reader, an activation, runs inside it; the next convolution reads its blocks", {
@@ -393,11 +391,7 @@ function betweenLayouts(c: Case, alsoRead: AlsoRead, outPerm: number[]) {
     nodes.push(makeNode('Neg', ['x'], ['x_negated']), makeNode('Neg', ['y'], ['y_negated']));
     Object.assign(outputs, { x_negated: c.x, y_negated: c.y });
   }
-  const values = (named: Record<string, number[]>) =>
-    Object.entries(named).map(([name, dims]) => makeValueInfo(name, DataType.FLOAT, dims));
-  const graph = makeGraph(nodes, 'layouts', values(inputs), values(outputs), []);
-  const model = makeModel(graph, { opset: DEFAULT_OPSET, producerName: 'test', producerVersion: '0' });
-  return { model, inputs, outputs };
+  return { model: floatModel(nodes, 'layouts', inputs, outputs), inputs, outputs };
 }
 
 test('layout Transposes around a convolution go into its reorders, with the plain kernel outputs', { skip }, () => {
@@ -466,13 +460,7 @@ test('a weight read by several convolutions is reordered once, with the plain ke
     makeNode('ConvTranspose', ['g1', 'w'], ['d1'], transpose.attributes),
     makeNode('ConvTranspose', ['g2', 'w'], ['d2'], transpose.attributes),
   ];
-  const values = (named: Record<string, number[]>) =>
-    Object.entries(named).map(([name, dims]) => makeValueInfo(name, DataType.FLOAT, dims));
-  const plain = makeModel(makeGraph(nodes, 'shared', values(inputs), values(outputs), []), {
-    opset: DEFAULT_OPSET,
-    producerName: 'test',
-    producerVersion: '0',
-  });
+  const plain = floatModel(nodes, 'shared', inputs, outputs);
   const dims = (name: string) => ({ ...inputs, ...outputs })[name as keyof typeof inputs];
   const rewritten = rewriteConvolutions(plain, dims, { block, everySize: true });
   assert.ok(rewritten);
@@ -586,13 +574,7 @@ test('a small filter made by a Transpose is blocked from its source in one permu
       makeNode('Transpose', ['w_tfjs'], ['w'], { perm: attr.ints(toOnnx) }),
       makeNode(c.op, ['x', 'w'], ['y'], c.attributes),
     ];
-    const values = (named: Record<string, number[]>) =>
-      Object.entries(named).map(([name, dims]) => makeValueInfo(name, DataType.FLOAT, dims));
-    const plain = makeModel(makeGraph(nodes, 'weights', values(inputs), values({ y: c.y }), []), {
-      opset: DEFAULT_OPSET,
-      producerName: 'test',
-      producerVersion: '0',
-    });
+    const plain = floatModel(nodes, 'weights', inputs, { y: c.y });
     const rewritten = rewriteConvolutions(plain, (name) => ({ x: c.x, w: c.w, y: c.y })[name], {
       block,
       everySize: true,
