@@ -36,8 +36,8 @@ export function selectsAsMasks(
   spec: (name: string) => ValueInfoSpec | undefined,
 ): ModelProto | undefined {
   const scalars = new Map(model.graph.initializer.map((t) => [t.name, floatScalar(t)]));
-  const madeBy = new Map(model.graph.node.flatMap((node) => node.output.map((name) => [name, node] as const)));
-  const { readers: reading } = nodeIndex(model.graph.node);
+  const { producer: madeBy, readers: reading } = nodeIndex(model.graph.node);
+  const position = new Map(model.graph.node.map((node, i) => [node, i]));
   const readers = new Map<string, number>(model.graph.output.map((o) => [o.name, 1]));
   for (const node of model.graph.node) for (const name of node.input) readers.set(name, (readers.get(name) ?? 0) + 1);
   const edit = new GraphEdit(model.graph, 'select-mask');
@@ -60,7 +60,7 @@ export function selectsAsMasks(
       const source = positive && clipSource(positive, slope.value, scalars);
       const x = source && sameShape(source) && spec(source)?.dtype === 'float32' ? source : undefined;
       const mask = x
-        ? clipMask(edit, output, leakyReluOf(x, reading) ?? x, slope.value)
+        ? clipMask(edit, output, leakyReluOf(x, reading, position, node) ?? x, slope.value)
         : castMask(edit, output, condition, slope);
       edit.add('Mul', [chosen, mask], output);
       if (readers.get(otherwise) === 1) unread.add(madeBy.get(otherwise)!);
@@ -124,14 +124,26 @@ function castMask(edit: GraphEdit, output: string, condition: string, slope: { n
 }
 
 /**
- * A LeakyReLU of `x` with a slope above 0, where `x` has one: it is x where x > 0 and at most 0 elsewhere
- * (NaN where x is), so the Clip mask of it is x's bit for bit. Read from it, the mask leaves the activation
- * x's one reader, which the NCHWc rewrite then runs inside x's convolution (nchwc.ts).
+ * A LeakyReLU of `x` with a slope above 0, made before `where` (the graph stays in order), where `x` has
+ * one: it is x where x > 0 and at most 0 elsewhere (NaN where x is), so the Clip mask of it is x's bit for
+ * bit. Read from it, the mask leaves the activation x's one reader, which the NCHWc rewrite then runs
+ * inside x's convolution (nchwc.ts).
  */
-function leakyReluOf(x: string, readers: Map<string, NodeProto[]>): string | undefined {
+function leakyReluOf(
+  x: string,
+  readers: Map<string, NodeProto[]>,
+  position: Map<NodeProto, number>,
+  where: NodeProto,
+): string | undefined {
   const activation = readers
     .get(x)
-    ?.find((node) => node.opType === 'LeakyRelu' && !node.domain && floatAttribute(node, 'alpha', 0.01) > 0);
+    ?.find(
+      (node) =>
+        node.opType === 'LeakyRelu' &&
+        !node.domain &&
+        floatAttribute(node, 'alpha', 0.01) > 0 &&
+        position.get(node)! < position.get(where)!,
+    );
   return activation?.output[0];
 }
 

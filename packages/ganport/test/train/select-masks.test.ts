@@ -32,6 +32,8 @@ interface Variant {
   xDims?: number[];
   /** The forward pass's LeakyReLU of x of this slope, its output `activated` a graph output too. */
   activation?: number;
+  /** That LeakyReLU listed after the gradient (as no captured step has it). */
+  activationLast?: boolean;
 }
 
 /**
@@ -51,6 +53,7 @@ function gradients(
     slopeDims = [],
     xDims = dims,
     activation,
+    activationLast = false,
   }: Variant = {},
 ) {
   const code = dtype === 'float32' ? DataType.FLOAT : DataType.INT32;
@@ -63,8 +66,11 @@ function gradients(
     makeNode('Mul', slopeFirst ? ['alpha', 'dy'] : ['dy', 'alpha'], ['sloped']),
     makeNode('Where', swapped ? ['positive', 'sloped', 'dy'] : ['positive', 'dy', 'sloped'], ['leaky']),
   ];
-  if (activation !== undefined)
-    nodes.unshift(makeNode('LeakyRelu', ['x'], ['activated'], { alpha: attr.float(activation) }));
+  if (activation !== undefined) {
+    const leakyRelu = makeNode('LeakyRelu', ['x'], ['activated'], { alpha: attr.float(activation) });
+    if (activationLast) nodes.push(leakyRelu);
+    else nodes.unshift(leakyRelu);
+  }
   const activated = activation === undefined ? [] : ['activated'];
   const outputs = [...(leakyOnly ? [] : ['relu']), 'leaky', ...activated, ...extraOutputs];
   const graph = makeGraph(
@@ -210,15 +216,23 @@ test('LeakyReLU’s gradient alone is three passes, its condition gone; another 
   assert.deepEqual(run(cast, dims, above.outputs, VALUES, 9)[0], tfjs(VALUES, 9, 0.5));
 });
 
-test('the Clip mask reads the forward LeakyReLU of x where it has a positive slope, bit for bit the same', () => {
+test('the Clip mask reads the forward LeakyReLU of x where it has a positive slope and comes first, bit for bit the same', () => {
   const dims = [6, 5];
   const values = VALUES.filter((v) => !Number.isNaN(v));
   const tiny = { x: [2 ** -126, -(2 ** -126), 3, -3], dy: [1.5, -0.5] };
-  for (const slope of [0.2, 0.01, 3, 0, -0.2]) {
-    const withActivation = gradients(dims, 0.2, { leakyOnly: true, activation: slope });
+  for (const [slope, activationLast] of [
+    [0.2, false],
+    [0.01, false],
+    [3, false],
+    [0, false],
+    [-0.2, false],
+    [0.2, true],
+  ] as const) {
+    const withActivation = gradients(dims, 0.2, { leakyOnly: true, activation: slope, activationLast });
     const masked = selectsAsMasks(withActivation.model, withActivation.spec)!;
     const scaled = masked.graph.node.find((n) => n.output[0].endsWith('/mask/scaled'));
-    assert.equal(scaled?.input[0], slope > 0 ? 'activated' : 'x', `slope ${slope}`);
+    const readsActivation = slope > 0 && !activationLast;
+    assert.equal(scaled?.input[0], readsActivation ? 'activated' : 'x', `slope ${slope}, last ${activationLast}`);
     // tfjs's where(x > 0, dy, dy · 0.2), bit for bit, with the activation beside it
     for (const [draws, seed] of [
       [values, 4],
