@@ -21,6 +21,20 @@ export function floatAttribute(node: NodeProto, name: string, otherwise: number)
   return node.attribute.find((a) => a.name === name)?.f ?? otherwise;
 }
 
+export interface FloatScalar {
+  value: number;
+  /** Its float32 bits: JavaScript's own comparisons may see a subnormal as 0 (onnxruntime sets the thread's
+   * denormals-are-zero flag), so rules read the bits. */
+  bits: number;
+}
+
+/** A float constant's one value (any shape of one element); undefined for anything else. */
+export function floatScalar(t: TensorProto): FloatScalar | undefined {
+  if (t.dataType !== DataType.FLOAT || t.dims.some((d) => Number(d) !== 1) || t.rawData?.length !== 4) return undefined;
+  const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, 4);
+  return { value: view.getFloat32(0, true), bits: view.getUint32(0, true) };
+}
+
 /**
  * The nodes (of a topologically ordered list) that the values `needed` depend on, in their order: those
  * that make a needed value, and those that make what they read, and so on.

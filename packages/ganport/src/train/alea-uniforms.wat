@@ -92,4 +92,122 @@
         (f32.store (i32.add (local.get $o) (local.get $at6)) (f32x4.extract_lane 0 (local.get $f)))
         (f32.store (i32.add (local.get $o) (local.get $at7)) (f32x4.extract_lane 1 (local.get $f)))
         (local.set $o (i32.add (local.get $o) (i32.const 4)))
-        (br $draws)))))
+        (br $draws))))
+
+;; Dropout's mask, tfjs's floor(u + keep) / keep in float32, of the uniforms at `src` seen as
+  ;; [batch, spatial, channels], written channels first, [batch, channels, spatial], at `dst` (spatial 1
+  ;; keeps the order). Four pixels by four channels at a time, transposed in registers, so that reads and
+  ;; writes are whole vectors; the pixels and channels left over one row at a time.
+  (func (export "mask") (param $src i32) (param $dst i32) (param $batch i32) (param $spatial i32)
+    (param $channels i32) (param $keep f32)
+    (local $k v128) (local $a v128) (local $b v128) (local $e v128) (local $d v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $m v128)
+    (local $plane i32) (local $pixel i32) (local $in i32) (local $out i32) (local $image i32)
+    (local $s i32) (local $c i32) (local $r i32) (local $o i32)
+    (local.set $k (f32x4.splat (local.get $keep)))
+    (local.set $plane (i32.mul (local.get $spatial) (i32.const 4)))
+    (local.set $pixel (i32.mul (local.get $channels) (i32.const 4)))
+    (local.set $in (local.get $src))
+    (local.set $out (local.get $dst))
+    (local.set $image (i32.const 0))
+    (block $images
+      (loop $each_image
+        (br_if $images (i32.ge_u (local.get $image) (local.get $batch)))
+        (local.set $s (i32.const 0))
+        ;; four pixels at a time
+        (block $quads
+          (loop $each_quad
+            (br_if $quads (i32.gt_u (i32.add (local.get $s) (i32.const 4)) (local.get $spatial)))
+            (local.set $c (i32.const 0))
+            (block $vectors
+              (loop $each_vector
+                (br_if $vectors (i32.gt_u (i32.add (local.get $c) (i32.const 4)) (local.get $channels)))
+                (local.set $r (i32.add (local.get $in)
+                  (i32.mul (i32.add (i32.mul (local.get $s) (local.get $channels)) (local.get $c)) (i32.const 4))))
+                (local.set $a (f32x4.div (f32x4.floor (f32x4.add (v128.load (local.get $r)) (local.get $k))) (local.get $k)))
+                (local.set $r (i32.add (local.get $r) (local.get $pixel)))
+                (local.set $b (f32x4.div (f32x4.floor (f32x4.add (v128.load (local.get $r)) (local.get $k))) (local.get $k)))
+                (local.set $r (i32.add (local.get $r) (local.get $pixel)))
+                (local.set $e (f32x4.div (f32x4.floor (f32x4.add (v128.load (local.get $r)) (local.get $k))) (local.get $k)))
+                (local.set $r (i32.add (local.get $r) (local.get $pixel)))
+                (local.set $d (f32x4.div (f32x4.floor (f32x4.add (v128.load (local.get $r)) (local.get $k))) (local.get $k)))
+                ;; [a0 b0 a1 b1], [a2 b2 a3 b3], [e0 d0 e1 d1], [e2 d2 e3 d3]
+                (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b)))
+                (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b)))
+                (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $e) (local.get $d)))
+                (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $e) (local.get $d)))
+                ;; channel c + j of the four pixels: [a_j b_j e_j d_j]
+                (local.set $o (i32.add (local.get $out)
+                  (i32.mul (i32.add (i32.mul (local.get $c) (local.get $spatial)) (local.get $s)) (i32.const 4))))
+                (v128.store (local.get $o)
+                  (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+                (local.set $o (i32.add (local.get $o) (local.get $plane)))
+                (v128.store (local.get $o)
+                  (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+                (local.set $o (i32.add (local.get $o) (local.get $plane)))
+                (v128.store (local.get $o)
+                  (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+                (local.set $o (i32.add (local.get $o) (local.get $plane)))
+                (v128.store (local.get $o)
+                  (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+                (local.set $c (i32.add (local.get $c) (i32.const 4)))
+                (br $each_vector)))
+            ;; the channels left over, for each of the four pixels
+            (block $singles
+              (loop $each_single
+                (br_if $singles (i32.ge_u (local.get $c) (local.get $channels)))
+                (local.set $r (i32.add (local.get $in)
+                  (i32.mul (i32.add (i32.mul (local.get $s) (local.get $channels)) (local.get $c)) (i32.const 4))))
+                (local.set $o (i32.add (local.get $out)
+                  (i32.mul (i32.add (i32.mul (local.get $c) (local.get $spatial)) (local.get $s)) (i32.const 4))))
+                (f32.store offset=0 (local.get $o) (call $masked (f32.load (local.get $r)) (local.get $keep)))
+                (local.set $r (i32.add (local.get $r) (local.get $pixel)))
+                (f32.store offset=4 (local.get $o) (call $masked (f32.load (local.get $r)) (local.get $keep)))
+                (local.set $r (i32.add (local.get $r) (local.get $pixel)))
+                (f32.store offset=8 (local.get $o) (call $masked (f32.load (local.get $r)) (local.get $keep)))
+                (local.set $r (i32.add (local.get $r) (local.get $pixel)))
+                (f32.store offset=12 (local.get $o) (call $masked (f32.load (local.get $r)) (local.get $keep)))
+                (local.set $c (i32.add (local.get $c) (i32.const 1)))
+                (br $each_single)))
+            (local.set $s (i32.add (local.get $s) (i32.const 4)))
+            (br $each_quad)))
+        ;; the pixels left over, one at a time: four channels to a vector, its lanes stored a plane apart
+        (block $rows
+          (loop $each_row
+            (br_if $rows (i32.ge_u (local.get $s) (local.get $spatial)))
+            (local.set $r (i32.add (local.get $in) (i32.mul (i32.mul (local.get $s) (local.get $channels)) (i32.const 4))))
+            (local.set $o (i32.add (local.get $out) (i32.mul (local.get $s) (i32.const 4))))
+            (local.set $c (i32.const 0))
+            (block $row_vectors
+              (loop $each_row_vector
+                (br_if $row_vectors (i32.gt_u (i32.add (local.get $c) (i32.const 4)) (local.get $channels)))
+                (local.set $m (f32x4.div (f32x4.floor (f32x4.add (v128.load (local.get $r)) (local.get $k))) (local.get $k)))
+                (f32.store (local.get $o) (f32x4.extract_lane 0 (local.get $m)))
+                (f32.store (i32.add (local.get $o) (local.get $plane)) (f32x4.extract_lane 1 (local.get $m)))
+                (f32.store (i32.add (local.get $o) (i32.mul (local.get $plane) (i32.const 2)))
+                  (f32x4.extract_lane 2 (local.get $m)))
+                (f32.store (i32.add (local.get $o) (i32.mul (local.get $plane) (i32.const 3)))
+                  (f32x4.extract_lane 3 (local.get $m)))
+                (local.set $o (i32.add (local.get $o) (i32.mul (local.get $plane) (i32.const 4))))
+                (local.set $r (i32.add (local.get $r) (i32.const 16)))
+                (local.set $c (i32.add (local.get $c) (i32.const 4)))
+                (br $each_row_vector)))
+            (block $row_singles
+              (loop $each_row_single
+                (br_if $row_singles (i32.ge_u (local.get $c) (local.get $channels)))
+                (f32.store (local.get $o) (call $masked (f32.load (local.get $r)) (local.get $keep)))
+                (local.set $o (i32.add (local.get $o) (local.get $plane)))
+                (local.set $r (i32.add (local.get $r) (i32.const 4)))
+                (local.set $c (i32.add (local.get $c) (i32.const 1)))
+                (br $each_row_single)))
+            (local.set $s (i32.add (local.get $s) (i32.const 1)))
+            (br $each_row)))
+        (local.set $in (i32.add (local.get $in) (i32.mul (local.get $spatial) (local.get $pixel))))
+        (local.set $out (i32.add (local.get $out) (i32.mul (local.get $spatial) (local.get $pixel))))
+        (local.set $image (i32.add (local.get $image) (i32.const 1)))
+        (br $each_image))))
+
+  ;; One mask value: floor(u + keep) / keep.
+  (func $masked (param $u f32) (param $keep f32) (result f32)
+    (f32.div (f32.floor (f32.add (local.get $u) (local.get $keep))) (local.get $keep)))
+)

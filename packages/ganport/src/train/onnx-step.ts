@@ -12,13 +12,15 @@
  *
  * Randomness stays the run's: latents and labels are drawn by GanStep.draw in the same order as the
  * tfjs engine draws them, and each Dropout layer's uniforms are tfjs's own (seedrandom's alea from the
- * layer's seed, alea-uniforms.ts), fed as inputs.
+ * layer's seed, alea-uniforms.ts), fed as inputs, or the mask made from them where the graph takes that
+ * (dropout-masks.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { type CapturedGraph, captureGraph, type GraphTensor } from '../tfjs/capture.js';
 import { size } from '../tfjs/onnx-kernels/index.js';
 import type { Adam } from './adam.js';
-import { uniforms } from './alea-uniforms.js';
+import { dropoutMask, uniforms } from './alea-uniforms.js';
+import { type DropoutMask, dropoutMasksAsInputs } from './dropout-masks.js';
 import { type Buffer, createRunner, type GraphRunner } from './onnx-runners.js';
 import {
   emaDecayAt,
@@ -40,6 +42,8 @@ export interface OnnxStepOptions {
   nchwc?: boolean;
   /** Adam and the EMA outside the graph, on the CPU (default: yes; see host-update.ts and split-step.ts). */
   hostUpdate?: boolean;
+  /** Dropout's masks made on the host and fed to the graph (default: yes; see dropout-masks.ts). */
+  hostMasks?: boolean;
   /** Reports the trial's choice (after the run's first steps). */
   log?: (line: string) => void;
 }
@@ -64,12 +68,13 @@ export class OnnxStep implements StepEngine {
     private readonly stepper: GanStep,
     private readonly train: CapturedGraph,
     private readonly runner: GraphRunner,
+    masks: DropoutMask[],
   ) {
     const { state } = stepper;
     this.variables = new Map(stateVariables(stepper).map(({ name, variable }) => [name, variable]));
     this.optimizers = [state.dOptimizer, state.gOptimizer];
     this.startIterations = state.dOptimizer.iterations;
-    this.dropout = new DropoutFeeds(train.inputs);
+    this.dropout = new DropoutFeeds(train.inputs, masks);
   }
 
   /**
@@ -119,11 +124,12 @@ export class OnnxStep implements StepEngine {
     });
     for (const optimizer of [capturing.state.dOptimizer, capturing.state.gOptimizer]) optimizer.iterations = iterations;
     const values = new Map(state.map(({ name }, i) => [name, saved[i].slice()]));
-    return new OnnxStep(
-      stepper,
-      train!,
-      await createRunner(train!, measure!, values, { ...options, sources: STEP_INPUTS }),
-    );
+    const hostMasks = options.hostMasks ?? process.env.GANPORT_ORT_HOST_MASKS !== '0';
+    const { graph: step, masks } = hostMasks
+      ? dropoutMasksAsInputs(train!, (name) => DROPOUT_INPUT.test(name))
+      : { graph: train!, masks: [] };
+    const runner = await createRunner(step, measure!, values, { ...options, sources: STEP_INPUTS });
+    return new OnnxStep(stepper, step, runner, masks);
   }
 
   /** Kernel calls one step makes in tfjs, all now in one graph. */
@@ -233,21 +239,23 @@ function stepInputs(t: StepTensors): { name: string; tensor: tf.Tensor }[] {
 }
 
 /**
- * The Dropout inputs' uniforms. Each step's are drawn while the step before runs (in the time the main
- * thread waits for the lanes), from the next step's seeds peeked from a copy of the run's RNG; a step
- * whose seeds turn out otherwise (something drew from the RNG between steps) draws its own.
+ * The Dropout inputs: each layer's uniforms, or its mask where the graph takes that (dropout-masks.ts).
+ * Each step's are drawn while the step before runs (in the time the main thread waits for the lanes),
+ * from the next step's seeds peeked from a copy of the run's RNG; a step whose seeds turn out otherwise
+ * (something drew from the RNG between steps) draws its own.
  */
 export class DropoutFeeds {
-  readonly inputs: { name: string; layer: number; count: number }[];
+  readonly inputs: { name: string; layer: number; count: number; mask?: DropoutMask }[];
   /** Arrays free to fill (holding the uniforms of `aheadSeeds`, when set), and those a step is reading. */
   private free = new Map<string, Float32Array>();
   private inUse = new Map<string, Float32Array>();
   private aheadSeeds: number[] | undefined;
 
-  constructor(graphInputs: GraphTensor[]) {
+  constructor(graphInputs: GraphTensor[], masks: DropoutMask[] = []) {
+    const maskOf = new Map(masks.map((mask) => [mask.input, mask]));
     this.inputs = graphInputs.flatMap(({ name, shape }) => {
       const layer = DROPOUT_INPUT.exec(name);
-      return layer ? [{ name, layer: Number(layer[1]), count: size(shape) }] : [];
+      return layer ? [{ name, layer: Number(layer[1]), count: size(shape), mask: maskOf.get(name) }] : [];
     });
     for (const { name, count } of this.inputs) {
       this.free.set(name, new Float32Array(count));
@@ -255,20 +263,25 @@ export class DropoutFeeds {
     }
   }
 
-  /** This step's uniforms by input name, for the Dropout layers' `seeds`. */
+  /** This step's uniforms or masks by input name, for the Dropout layers' `seeds`. */
   take(seeds: number[]): Map<string, Float32Array> {
     const ahead = this.aheadSeeds;
-    for (const { name, layer, count } of this.inputs)
-      if (ahead?.[layer] !== seeds[layer]) uniforms(seeds[layer], count, this.free.get(name));
+    for (const input of this.inputs) if (ahead?.[input.layer] !== seeds[input.layer]) this.draw(input, seeds);
     [this.free, this.inUse] = [this.inUse, this.free];
     this.aheadSeeds = undefined;
     return this.inUse;
   }
 
-  /** Draws the uniforms of the next step's `seeds` into the arrays the running step does not read. */
+  /** Draws the next step's `seeds` into the arrays the running step does not read. */
   drawAhead(seeds: number[]): void {
-    for (const { name, layer, count } of this.inputs) uniforms(seeds[layer], count, this.free.get(name));
+    for (const input of this.inputs) this.draw(input, seeds);
     this.aheadSeeds = seeds;
+  }
+
+  private draw({ name, layer, count, mask }: DropoutFeeds['inputs'][number], seeds: number[]): void {
+    const into = this.free.get(name)!;
+    if (mask) dropoutMask(seeds[layer], mask.keep, mask.layout, into);
+    else uniforms(seeds[layer], count, into);
   }
 }
 

@@ -23,8 +23,8 @@
  * (0.31–0.34 ms alone): 0.81–0.86 → 0.56–0.60 ms.
  */
 import { attr, DataType } from '../onnx/builder.js';
-import { floatAttribute, GraphEdit, nodeIndex } from '../onnx/edit.js';
-import type { ModelProto, NodeProto, TensorProto } from '../onnx/proto.js';
+import { type FloatScalar, floatAttribute, floatScalar, GraphEdit, nodeIndex } from '../onnx/edit.js';
+import type { ModelProto, NodeProto } from '../onnx/proto.js';
 import type { ValueInfoSpec } from './value-specs.js';
 
 /**
@@ -75,13 +75,6 @@ export function selectsAsMasks(
   const kept = edit.nodes.filter((node) => !unread.has(node));
   edit.nodes.splice(0, edit.nodes.length, ...kept);
   return edit.model(model);
-}
-
-interface FloatScalar {
-  value: number;
-  /** Its float32 bits: JavaScript's own comparisons may see a subnormal as 0 (onnxruntime sets the thread's
-   * denormals-are-zero flag), so the rule reads the bits. */
-  bits: number;
 }
 
 /**
@@ -161,11 +154,4 @@ function clipSource(
   return positive.opType === 'Greater' && !positive.domain && againstZero && slope > 0 && slope < 1
     ? positive.input[0]
     : undefined;
-}
-
-/** A float constant's one value (any shape of one element); undefined for anything else. */
-function floatScalar(t: TensorProto): FloatScalar | undefined {
-  if (t.dataType !== DataType.FLOAT || t.dims.some((d) => Number(d) !== 1) || t.rawData?.length !== 4) return undefined;
-  const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, 4);
-  return { value: view.getFloat32(0, true), bits: view.getUint32(0, true) };
 }
