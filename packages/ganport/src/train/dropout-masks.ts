@@ -38,6 +38,7 @@ export function dropoutMasksAsInputs(
   graph: CapturedGraph,
   isUniforms: (name: string) => boolean,
 ): { graph: CapturedGraph; masks: DropoutMask[] } {
+  if (!graph.inputs.some((tensor) => isUniforms(tensor.name))) return { graph, masks: [] };
   const model = decodeModel(graph.model);
   const { readers } = nodeIndex(model.graph.node);
   const constants = new Map(model.graph.initializer.map((t) => [t.name, floatScalar(t)]));
