@@ -48,7 +48,7 @@ export function dropoutMasksAsInputs(
   const inputs: GraphTensor[] = [];
   for (const tensor of graph.inputs) {
     const mask = isUniforms(tensor.name) ? maskMadeFrom(tensor, readers, constants) : undefined;
-    if (!mask || mask.values.some((value) => outputs.has(value))) {
+    if (!mask || mask.chain.some((value) => outputs.has(value))) {
       inputs.push(tensor);
       continue;
     }
@@ -83,13 +83,14 @@ const channelsFirst = ([n, ...rest]: number[]) => [n, rest.at(-1)!, ...rest.slic
 /**
  * The mask made from `uniforms` where every reader is Add(u, keep) → Floor → Div(·, keep) with the same
  * keep: the values that hold it (the Divs', or their channels-first Transposes' where every Div is read
- * by those alone), its keep, and whether it is channels first.
+ * by those alone), every value of the chains (none may be a graph output), its keep, and whether it is
+ * channels first.
  */
 function maskMadeFrom(
   uniforms: GraphTensor,
   readers: Map<string, NodeProto[]>,
   constants: Map<string, ReturnType<typeof floatScalar>>,
-): { values: string[]; keep: number; channelsFirst: boolean } | undefined {
+): { values: string[]; chain: string[]; keep: number; channelsFirst: boolean } | undefined {
   const only = (value: string, opType: string) => {
     const [reader, ...others] = readers.get(value) ?? [];
     return others.length === 0 && reader?.opType === opType && !reader.domain ? reader : undefined;
@@ -100,7 +101,7 @@ function maskMadeFrom(
     const floor = keep && only(add.output[0], 'Floor');
     const div = floor && only(floor.output[0], 'Div');
     return div && div.input[0] === floor.output[0] && constants.get(div.input[1])?.bits === keep.bits
-      ? { div, keep }
+      ? { div, keep, chain: [add.output[0], floor.output[0], div.output[0]] }
       : undefined;
   });
   const [first] = divs;
@@ -112,9 +113,7 @@ function maskMadeFrom(
     uniforms.shape.length >= 3 &&
     transposes.length > 0 &&
     transposes.every((t) => t.opType === 'Transpose' && !t.domain && intsAttribute(t, 'perm')?.join() === perm);
-  return {
-    values: allTransposed ? transposes.map((t) => t.output[0]) : made,
-    keep: first.keep.value,
-    channelsFirst: allTransposed,
-  };
+  const values = allTransposed ? transposes.map((t) => t.output[0]) : made;
+  const chain = [uniforms.name, ...divs.flatMap((d) => d!.chain), ...values];
+  return { values, chain, keep: first.keep.value, channelsFirst: allTransposed };
 }

@@ -165,6 +165,7 @@ test('a mask also read otherwise is fed as it is, its Transposes kept; other for
     stepGraph({ dims, keep, transposed: true, uniformsReadElsewhere: true }),
     stepGraph({ dims, keep, transposed: true, divKeep: Math.fround(0.5) }),
     stepGraph({ dims, keep, transposed: false, maskOutput: true }),
+    stepGraph({ dims, keep, transposed: true, maskOutput: true }),
     stepGraph({ dims, keep, transposed: true, floorReadElsewhere: true }),
   ]) {
     const left = dropoutMasksAsInputs(other, isDropout);
