@@ -311,16 +311,14 @@ class Rewriter extends GraphEdit {
    * element at a time.
    */
   private reorderOutput(blocked: string, y: string, channels: number, base: string): void {
-    const readers = this.readers.get(y) ?? [];
-    const [reader] = readers;
-    const perm = readers.length === 1 && !this.outputs.has(y) ? transposePerm(reader) : undefined;
-    if (perm?.[3] !== 1) {
+    const reader = this.soleReader(y);
+    const perm = transposePerm(reader);
+    if (!reader || perm?.[3] !== 1) {
       this.add('ReorderOutput', [blocked], y, { channels: attr.int(channels) }, NCHWC);
       this.blocked.set(y, blocked);
       return;
     }
-    this.folded.add(reader);
-    this.replacing(reader.output[0]);
+    this.fold(reader);
     const attributes = { channels: attr.int(channels), channels_last: attr.int(1) };
     const rest = perm.map((axis) => CHANNELS_LAST.indexOf(axis));
     if (rest.every((axis, i) => axis === i)) this.add('ReorderOutput', [blocked], reader.output[0], attributes, NCHWC);
@@ -335,13 +333,22 @@ class Rewriter extends GraphEdit {
    * y is not a graph output): it is left out (folded), and its output freed for the reorder to write.
    */
   private soleActivation(y: string): NodeProto | undefined {
+    const reader = this.soleReader(y);
+    if (!reader || reader.domain || !ACTIVATIONS.has(reader.opType)) return undefined;
+    this.fold(reader);
+    return reader;
+  }
+
+  /** `y`'s one reader, where it has one and is not a graph output. */
+  private soleReader(y: string): NodeProto | undefined {
     const readers = this.readers.get(y) ?? [];
-    const [reader] = readers;
-    if (readers.length !== 1 || this.outputs.has(y) || reader.domain || !ACTIVATIONS.has(reader.opType))
-      return undefined;
+    return readers.length === 1 && !this.outputs.has(y) ? readers[0] : undefined;
+  }
+
+  /** Leaves `reader` out, its work done by the new nodes, which write its output. */
+  private fold(reader: NodeProto): void {
     this.folded.add(reader);
     this.replacing(reader.output[0]);
-    return reader;
   }
 
   /** The prefix of the new values' names; the node's output becomes the last new node's. */
