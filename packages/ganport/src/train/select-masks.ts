@@ -36,10 +36,11 @@ export function selectsAsMasks(
   spec: (name: string) => ValueInfoSpec | undefined,
 ): ModelProto | undefined {
   const scalars = new Map(model.graph.initializer.map((t) => [t.name, floatScalar(t)]));
-  const { producer: madeBy, readers: reading } = nodeIndex(model.graph.node);
+  const { producer: madeBy, readers } = nodeIndex(model.graph.node);
   const position = new Map(model.graph.node.map((node, i) => [node, i]));
-  const readers = new Map<string, number>(model.graph.output.map((o) => [o.name, 1]));
-  for (const node of model.graph.node) for (const name of node.input) readers.set(name, (readers.get(name) ?? 0) + 1);
+  const outputs = new Set(model.graph.output.map((o) => o.name));
+  // a graph output counts as a reader
+  const readCount = (name: string) => (readers.get(name)?.length ?? 0) + (outputs.has(name) ? 1 : 0);
   const edit = new GraphEdit(model.graph, 'select-mask');
   const unread = new Set<NodeProto>(); // slope Muls and conditions whose one reader was a rewritten Where
   let changed = false;
@@ -60,11 +61,11 @@ export function selectsAsMasks(
       const source = positive && clipSource(positive, slope.value, scalars);
       const x = source && sameShape(source) && spec(source)?.dtype === 'float32' ? source : undefined;
       const mask = x
-        ? clipMask(edit, output, leakyReluOf(x, reading, position, node) ?? x, slope.value)
+        ? clipMask(edit, output, leakyReluOf(x, readers, position, node) ?? x, slope.value)
         : castMask(edit, output, condition, slope);
       edit.add('Mul', [chosen, mask], output);
-      if (readers.get(otherwise) === 1) unread.add(madeBy.get(otherwise)!);
-      if (x && positive && readers.get(condition) === 1) unread.add(positive);
+      if (readCount(otherwise) === 1) unread.add(madeBy.get(otherwise)!);
+      if (x && positive && readCount(condition) === 1) unread.add(positive);
     } else {
       edit.nodes.push(node);
       continue;
