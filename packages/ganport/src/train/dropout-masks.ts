@@ -46,6 +46,7 @@ export function dropoutMasksAsInputs(
   const rename = new Map<string, string>();
   const masks: DropoutMask[] = [];
   const inputs: GraphTensor[] = [];
+  const fedFor = new Map<string, GraphTensor>(); // a uniforms input → the mask input in its place
   for (const tensor of graph.inputs) {
     const mask = isUniforms(tensor.name) ? maskMadeFrom(tensor, readers, constants) : undefined;
     if (!mask || mask.chain.some((value) => outputs.has(value))) {
@@ -53,7 +54,11 @@ export function dropoutMasksAsInputs(
       continue;
     }
     const input = `${tensor.name}/mask`;
-    const dims = mask.channelsFirst ? channelsFirst(tensor.shape) : tensor.shape;
+    const fed: GraphTensor = {
+      name: input,
+      shape: mask.channelsFirst ? channelsFirst(tensor.shape) : tensor.shape,
+      dtype: 'float32',
+    };
     for (const value of mask.values) rename.set(value, input);
     masks.push({
       uniforms: tensor.name,
@@ -61,14 +66,14 @@ export function dropoutMasksAsInputs(
       keep: mask.keep,
       layout: { dims: tensor.shape, channelsFirst: mask.channelsFirst },
     });
-    inputs.push({ name: input, shape: dims, dtype: 'float32' });
+    inputs.push(fed);
+    fedFor.set(tensor.name, fed);
   }
   if (masks.length === 0) return { graph, masks };
   const nodes = model.graph.node.map((node) => ({ ...node, input: node.input.map((i) => rename.get(i) ?? i) }));
-  const replaced = new Map(masks.map((m) => [m.uniforms, m]));
   const graphInputs = model.graph.input.map((value) => {
-    const mask = replaced.get(value.name);
-    return mask ? makeValueInfo(mask.input, DataType.FLOAT, inputs.find((i) => i.name === mask.input)!.shape) : value;
+    const fed = fedFor.get(value.name);
+    return fed ? makeValueInfo(fed.name, DataType.FLOAT, fed.shape) : value;
   });
   const rewritten = {
     ...model,
