@@ -12,6 +12,13 @@ export const DEFAULT_OPSET = 17;
 export const MIN_OPSET = 13;
 export const MAX_OPSET = 21;
 
+/**
+ * The opset captured training steps are written in (tfjs/capture.ts): the first with Col2Im, which the
+ * training engine's CPU rewrite of transposed convolutions writes (train/col2im.ts). The step graph runs
+ * only in the onnxruntime it is made for, and is never exported.
+ */
+export const STEP_OPSET = 18;
+
 export type ReduceOp =
   | 'ReduceSum'
   | 'ReduceMean'

@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { makeNode, makeValueInfo } from '../onnx/builder.js';
 import { OnnxGraph } from '../onnx/graph.js';
-import { DEFAULT_OPSET } from '../onnx/opsets.js';
+import { STEP_OPSET } from '../onnx/opsets.js';
 import { encodeModel } from '../onnx/proto.js';
 import { KERNEL_HANDLERS, type KernelDtype, type KernelValue, ONNX_DTYPE, size } from './onnx-kernels/index.js';
 import { tfjsLayout } from './onnx-kernels/layout.js';
@@ -101,7 +101,7 @@ function unshare(state: CaptureSpec['state'], inputs: CaptureSpec['inputs']): vo
 
 export function captureGraph(spec: CaptureSpec): CapturedGraph {
   unshare(spec.state, spec.inputs);
-  const g = new OnnxGraph(DEFAULT_OPSET);
+  const g = new OnnxGraph(STEP_OPSET);
   const values = new ValueTable();
   const graphInputs: GraphTensor[] = [];
   const bind = (name: string, t: Traced) => {

@@ -2,12 +2,13 @@
  * The step graph rewritten for onnxruntime's CPU kernels, where they run it: outputs written by the
  * nodes before their shape-keeping Reshapes (output-reshapes.ts), ReLU's and LeakyReLU's gradient
  * selects as masks (select-masks.ts), sums over leading axes as vector–matrix products
- * (leading-sums.ts), flattens into dense layers in channels-first order (flatten-order.ts), then the big
- * convolutions on NCHWc kernels (nchwc.ts). All are fixed rules on the graph, exact or within float
- * error, never timed.
+ * (leading-sums.ts), flattens into dense layers in channels-first order (flatten-order.ts), the big
+ * convolutions on NCHWc kernels (nchwc.ts), then the transposed convolutions left as a batch's MatMul
+ * and a Col2Im (col2im.ts). All are fixed rules on the graph, exact or within float error, never timed.
  */
 import { decodeModel, encodeModel } from '../onnx/proto.js';
 import type { CapturedGraph } from '../tfjs/capture.js';
+import { transposedConvolutionsAsCol2Im } from './col2im.js';
 import { flattenInChannelOrder } from './flatten-order.js';
 import { leadingSumsAsProducts } from './leading-sums.js';
 import { nchwcBlock, rewriteConvolutions } from './nchwc.js';
@@ -32,5 +33,6 @@ export async function forCpuKernels(graph: CapturedGraph, { nchwc }: CpuRewrites
   const flattened = flattenInChannelOrder(summed, spec) ?? summed;
   const block = nchwc ? nchwcBlock() : 0;
   const blocked = (block && rewriteConvolutions(flattened, (name) => spec(name)?.dims, { block })) || flattened;
-  return blocked === model ? graph : { ...graph, model: encodeModel(blocked) };
+  const columns = transposedConvolutionsAsCol2Im(blocked, spec) ?? blocked;
+  return columns === model ? graph : { ...graph, model: encodeModel(columns) };
 }
