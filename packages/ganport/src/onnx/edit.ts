@@ -74,6 +74,8 @@ export class GraphEdit {
   readonly initializers: TensorProto[] = [];
   /** The graph's value names and the new ones: a new name must not be one of them. */
   private readonly taken: Set<string>;
+  /** The int64Of constants written, by what they hold. */
+  private readonly int64s = new Map<string, string>();
 
   /** `pass` names the rewrite in an internal error. */
   constructor(
@@ -108,6 +110,16 @@ export class GraphEdit {
     this.initializers.push(
       makeTensor(this.claim(name), DataType.INT64, [values.length], BigInt64Array.from(values.map(BigInt))),
     );
+    return name;
+  }
+
+  /** An int64 vector constant holding `values` (a shape), written once however often it is asked for; returns its name. */
+  int64Of(values: number[]): string {
+    const key = values.join('x');
+    const known = this.int64s.get(key);
+    if (known) return known;
+    const name = this.int64(`${this.pass}/${key}`, values);
+    this.int64s.set(key, name);
     return name;
   }
 

@@ -33,15 +33,6 @@ export function transposedConvolutionsAsCol2Im(
   if (opset === undefined || Number(opset) < STEP_OPSET) return undefined; // the first with Col2Im
   const edit = new GraphEdit(model.graph, 'col2im');
   const columnsOf = new Map<string, string>(); // each filter as [out channels · taps, in channels], by filter
-  const shapes = new Map<string, string>(); // the int64 constants written, by what they hold
-  const int64 = (values: number[]) => {
-    const key = values.join('x');
-    const known = shapes.get(key);
-    if (known) return known;
-    const name = edit.int64(`col2im/${key}`, values);
-    shapes.set(key, name);
-    return name;
-  };
   let changed = false;
   for (const node of model.graph.node) {
     const geometry = plainTransposed(node, spec);
@@ -55,20 +46,26 @@ export function transposedConvolutionsAsCol2Im(
     const taps = kernel[0] * kernel[1];
     let columns = columnsOf.get(w);
     if (!columns) {
-      const rows = edit.add('Reshape', [w, int64([inChannels, outChannels * taps])], `${y}/col2im/filter`);
+      const rows = edit.add('Reshape', [w, edit.int64Of([inChannels, outChannels * taps])], `${y}/col2im/filter`);
       columns = edit.add('Transpose', [rows], `${y}/col2im/filter_t`, { perm: attr.ints([1, 0]) });
       columnsOf.set(w, columns);
     }
     edit.replacing(y);
-    const pixels = edit.add('Reshape', [x, int64([batch, inChannels, inSize[0] * inSize[1]])], `${y}/col2im/x`);
+    const pixels = edit.add('Reshape', [x, edit.int64Of([batch, inChannels, inSize[0] * inSize[1]])], `${y}/col2im/x`);
     const product = edit.add('MatMul', [columns, pixels], `${y}/col2im/columns`);
-    const image = edit.add('Col2Im', [product, int64(outSize), int64(kernel)], bias ? `${y}/col2im/image` : y, {
-      strides: attr.ints(intsAttribute(node, 'strides') ?? [1, 1]),
-      pads: attr.ints(intsAttribute(node, 'pads') ?? [0, 0, 0, 0]),
-      dilations: attr.ints(intsAttribute(node, 'dilations') ?? [1, 1]),
-    });
+    const image = edit.add(
+      'Col2Im',
+      [product, edit.int64Of(outSize), edit.int64Of(kernel)],
+      bias ? `${y}/col2im/image` : y,
+      {
+        strides: attr.ints(intsAttribute(node, 'strides') ?? [1, 1]),
+        pads: attr.ints(intsAttribute(node, 'pads') ?? [0, 0, 0, 0]),
+        dilations: attr.ints(intsAttribute(node, 'dilations') ?? [1, 1]),
+      },
+    );
     // onnxruntime's ConvTranspose adds the bias after its col2im too
-    if (bias) edit.add('Add', [image, edit.add('Reshape', [bias, int64([outChannels, 1, 1])], `${y}/col2im/bias`)], y);
+    if (bias)
+      edit.add('Add', [image, edit.add('Reshape', [bias, edit.int64Of([outChannels, 1, 1])], `${y}/col2im/bias`)], y);
     changed = true;
   }
   return changed ? edit.model(model) : undefined;
