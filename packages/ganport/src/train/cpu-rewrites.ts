@@ -13,6 +13,7 @@ import { flattenInChannelOrder } from './flatten-order.js';
 import { leadingSumsAsProducts } from './leading-sums.js';
 import { nchwcBlock, rewriteConvolutions } from './nchwc.js';
 import { outputsWithoutReshapes } from './output-reshapes.js';
+import { filterGradientsAsPatchProducts } from './patch-products.js';
 import { selectsAsMasks } from './select-masks.js';
 import { valueSpecs } from './value-specs.js';
 
@@ -32,7 +33,9 @@ export async function forCpuKernels(graph: CapturedGraph, { nchwc }: CpuRewrites
   const summed = leadingSumsAsProducts(masked, spec) ?? masked;
   const flattened = flattenInChannelOrder(summed, spec) ?? summed;
   const block = nchwc ? nchwcBlock() : 0;
-  const blocked = (block && rewriteConvolutions(flattened, (name) => spec(name)?.dims, { block })) || flattened;
+  const products = block ? filterGradientsAsPatchProducts(flattened, spec, block) : undefined;
+  const dims = (name: string) => spec(name)?.dims ?? products?.dims.get(name);
+  const blocked = (block && rewriteConvolutions(products?.model ?? flattened, dims, { block })) || flattened;
   const columns = transposedConvolutionsAsCol2Im(blocked, spec) ?? blocked;
   return columns === model ? graph : { ...graph, model: encodeModel(columns) };
 }

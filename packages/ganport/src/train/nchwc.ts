@@ -193,7 +193,7 @@ class Rewriter extends GraphEdit {
       { ...attributes, ...(activation && fusedActivation(activation)) },
       NCHWC,
     );
-    this.reorderOutput(convolved, activation?.output[0] ?? node.output[0], O, base);
+    this.reorderOutput(convolved, activation?.output[0] ?? node.output[0], y, base);
     return true;
   }
 
@@ -254,7 +254,7 @@ class Rewriter extends GraphEdit {
       });
     });
     const blocked = s === 1 ? convolved[0][0] : this.interleave(base, convolved, y);
-    this.reorderOutput(blocked, node.output[0], Co, base);
+    this.reorderOutput(blocked, node.output[0], y, base);
     return true;
   }
 
@@ -305,12 +305,14 @@ class Rewriter extends GraphEdit {
   }
 
   /**
-   * The blocked result as `y` [N, C, H, W]. Where y's one reader transposes it with the channels last
-   * (to NHWC, or a filter gradient to HWIO), the reorder writes NHWC (channels_last) and what is left of
-   * the Transpose moves whole runs of channels, or nothing: onnxruntime walks a general permutation an
-   * element at a time.
+   * The blocked result as `y` [N, C, H, W] (`dims`). Where y's one reader transposes it with the channels
+   * last (to NHWC, or a filter gradient to HWIO), the reorder writes NHWC (channels_last) and what is left
+   * of the Transpose moves whole runs of channels, or nothing: onnxruntime walks a general permutation an
+   * element at a time. One block of channels is in NHWC's order already ([N, 1, H, W, b]): a Reshape
+   * names it so, where the reorder would copy it (0.10 ms for 64 · 16 · 14 · 14 values, profiled).
    */
-  private reorderOutput(blocked: string, y: string, channels: number, base: string): void {
+  private reorderOutput(blocked: string, y: string, dims: number[], base: string): void {
+    const [n, channels, h, w] = dims;
     const reader = this.soleReader(y);
     const perm = transposePerm(reader);
     if (!reader || perm?.[3] !== 1) {
@@ -319,13 +321,15 @@ class Rewriter extends GraphEdit {
       return;
     }
     this.fold(reader);
-    const attributes = { channels: attr.int(channels), channels_last: attr.int(1) };
     const rest = perm.map((axis) => CHANNELS_LAST.indexOf(axis));
-    if (rest.every((axis, i) => axis === i)) this.add('ReorderOutput', [blocked], reader.output[0], attributes, NCHWC);
+    const inOrder = rest.every((axis, i) => axis === i);
+    const nhwc = inOrder ? reader.output[0] : `${base}/y_nhwc`;
+    if (channels === this.block) this.add('Reshape', [blocked, this.int64Of([n, h, w, channels])], nhwc);
     else {
-      const nhwc = this.add('ReorderOutput', [blocked], `${base}/y_nhwc`, attributes, NCHWC);
-      this.add('Transpose', [nhwc], reader.output[0], { perm: attr.ints(rest) });
+      const attributes = { channels: attr.int(channels), channels_last: attr.int(1) };
+      this.add('ReorderOutput', [blocked], nhwc, attributes, NCHWC);
     }
+    if (!inOrder) this.add('Transpose', [nhwc], reader.output[0], { perm: attr.ints(rest) });
   }
 
   /**
