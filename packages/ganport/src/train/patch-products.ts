@@ -10,17 +10,22 @@
  * and the gradient is one MatMul of the filter, as [out channels, channels · kernel taps], by the
  * patches, as [channels · kernel taps, output positions]: the products of the plain Conv's GEMM.
  *
+ * Where the filter is the output gradient with its first two axes swapped, as tfjs makes it, the product
+ * reads it unswapped instead, one product per channel (per image of the layer's batch) and then their sum,
+ * and the swap, which moved every value, goes: 0.22 → 0.10 ms alone for the dcgan's.
+ *
  * Measured on an Intel Xeon VM (2 vCPUs, AVX-512), two spinning threads. Profiled in the dcgan step
  * graph (batch 64, 28×28 images, k4 s2): the plain Convs 0.35–0.42 ms each; the patches' convolution
- * 0.06 and the MatMul 0.14–0.19 (the patches' reorder to channels-last, 0.10 more, became a Reshape: see
- * nchwc.ts's reorderOutput). The step graphs side by side (blocks of 30 runs alternating, medians of their
- * lower quartiles, each order once): dcgan with its dropout 24.57 → 24.11 and 24.34 → 23.56 ms; cdcgan
- * (a label map beside the image: a batch of 2) 29.01 → 28.19 and 29.06 → 28.26; dcgan-64 (3 channels,
- * batch 32) 185.9 → 183.4 and 189.0 → 180.8. The weights after a few steps are bit for bit as before
- * for the dcgan (pack 2, cdcgan's too), in the last bits different for dcgan-64.
+ * 0.06 and the one MatMul 0.14–0.19 (the patches' reorder to channels-last, 0.10 more, became a Reshape:
+ * see nchwc.ts's reorderOutput). The step graphs side by side (blocks of 30 runs alternating, medians of
+ * their lower quartiles, each order once), with the one product: dcgan with its dropout 24.57 → 24.11 and
+ * 24.34 → 23.56 ms; cdcgan (a label map beside the image: a batch of 2) 29.01 → 28.19 and 29.06 → 28.26;
+ * dcgan-64 (3 channels, batch 32) 185.9 → 183.4 and 189.0 → 180.8 — the weights after a few steps bit for
+ * bit as before but dcgan-64's. Then the products per channel, the dcgan: 22.65 → 22.20 and 23.48 → 22.98,
+ * the weights different in the last bits (the sums in another order), the loss curves the same to 5 digits.
  */
 import { attr, DataType, makeTensor } from '../onnx/builder.js';
-import { GraphEdit, intAttribute, intsAttribute } from '../onnx/edit.js';
+import { GraphEdit, intAttribute, intsAttribute, liveNodes, nodeIndex } from '../onnx/edit.js';
 import type { ModelProto, NodeProto } from '../onnx/proto.js';
 import type { ValueInfoSpec } from './value-specs.js';
 
@@ -45,7 +50,18 @@ export function filterGradientsAsPatchProducts(
     dims.set(name, shape);
     return name;
   };
+  const { producer } = nodeIndex(model.graph.node);
   const oneHots = new Map<string, string>(); // the one-hot kernels written, by output size
+  const onesOf = new Map<number, string>(); // rows of ones [1, n] (a sum over n as a product), by n
+  const ones = (n: number) => {
+    let name = onesOf.get(n);
+    if (!name) {
+      name = `patch-products/ones${n}`;
+      edit.initializers.push(makeTensor(name, DataType.FLOAT, [1, n], new Float32Array(n).fill(1)));
+      onesOf.set(n, name);
+    }
+    return name;
+  };
   for (const node of model.graph.node) {
     const geometry = imageFilterGradient(node, spec, block);
     if (!geometry) {
@@ -79,14 +95,52 @@ export function filterGradientsAsPatchProducts(
       perm: attr.ints([0, 2, 3, 1]),
     });
     made(channelsLast, [batch * channels, ...filter, positions]);
-    const taps = channels * filter[0] * filter[1];
-    const columns = edit.add('Reshape', [channelsLast, edit.int64Of([batch, taps, positions])], `${y}/patches/columns`);
-    const rows = edit.add('Reshape', [w, edit.int64Of([outputs, taps])], `${y}/patches/filter`);
-    const product = edit.add('MatMul', [rows, columns], `${y}/patches/product`);
+    const taps = filter[0] * filter[1];
+    const unswapped = swappedFrom(producer.get(w));
+    let product: string;
+    if (unswapped) {
+      // the filter as tfjs made it before swapping its first axes ([channels, outputs, fh, fw]: an output
+      // gradient): a product per channel, then their sum, where the swap moved every value (0.22 → 0.10 ms alone)
+      const perChannel = edit.add(
+        'MatMul',
+        [
+          edit.add('Reshape', [unswapped, edit.int64Of([channels, outputs, taps])], `${y}/patches/filters`),
+          edit.add('Reshape', [channelsLast, edit.int64Of([batch, channels, taps, positions])], `${y}/patches/columns`),
+        ],
+        `${y}/patches/products`,
+      );
+      const flat = edit.add(
+        'Reshape',
+        [perChannel, edit.int64Of([batch, channels, outputs * positions])],
+        `${y}/patches/flat`,
+      );
+      product = edit.add('MatMul', [ones(channels), flat], `${y}/patches/product`);
+    } else {
+      const columns = edit.add(
+        'Reshape',
+        [channelsLast, edit.int64Of([batch, channels * taps, positions])],
+        `${y}/patches/columns`,
+      );
+      const rows = edit.add('Reshape', [w, edit.int64Of([outputs, channels * taps])], `${y}/patches/filter`);
+      product = edit.add('MatMul', [rows, columns], `${y}/patches/product`);
+    }
     edit.replacing(y);
     edit.add('Reshape', [product, edit.int64Of([batch, outputs, ...out])], y);
   }
-  return dims.size ? { model: edit.model(model), dims } : undefined;
+  if (!dims.size) return undefined;
+  // a swap whose one reader was the gradient's Conv is read by nothing
+  const live = liveNodes(
+    edit.nodes,
+    model.graph.output.map((o) => o.name),
+  );
+  const rewritten = edit.model(model);
+  return { model: { ...rewritten, graph: { ...rewritten.graph, node: live } }, dims };
+}
+
+/** The input of `node` where it swaps the first two axes of a rank-4 value (perm [1, 0, 2, 3]). */
+function swappedFrom(node: NodeProto | undefined): string | undefined {
+  const perm = node?.opType === 'Transpose' && !node.domain ? intsAttribute(node, 'perm') : undefined;
+  return perm?.join() === '1,0,2,3' ? node!.input[0] : undefined;
 }
 
 interface Geometry {
