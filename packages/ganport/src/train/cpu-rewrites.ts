@@ -2,9 +2,11 @@
  * The step graph rewritten for onnxruntime's CPU kernels, where they run it: outputs written by the
  * nodes before their shape-keeping Reshapes (output-reshapes.ts), ReLU's and LeakyReLU's gradient
  * selects as masks (select-masks.ts), sums over leading axes as vector–matrix products
- * (leading-sums.ts), flattens into dense layers in channels-first order (flatten-order.ts), the big
- * convolutions on NCHWc kernels (nchwc.ts), then the transposed convolutions left as a batch's MatMul
- * and a Col2Im (col2im.ts). All are fixed rules on the graph, exact or within float error, never timed.
+ * (leading-sums.ts), flattens into dense layers in channels-first order (flatten-order.ts), image
+ * layers' filter gradients as products with the input's patches (patch-products.ts), the big
+ * convolutions (the patches' among them) on NCHWc kernels (nchwc.ts), then the transposed convolutions
+ * left as a batch's MatMul and a Col2Im (col2im.ts). All are fixed rules on the graph, exact or within
+ * float error, never timed.
  */
 import { decodeModel, encodeModel } from '../onnx/proto.js';
 import type { CapturedGraph } from '../tfjs/capture.js';
