@@ -513,6 +513,50 @@ test('a batch-sized filter is permuted an axis at a time, with the plain kernel 
   assert.equal(moves(rewritten).length, 0);
 });
 
+test("a filter gradient's swapped output gradient is blocked from the blocks its input gradient reads, in one Transpose", {
+  skip,
+}, () => {
+  // tfjs's filter gradient of a strided layer: the output gradient g [batch, out, 7, 7] swapped to the filter;
+  // a 1×1 convolution stands for the layer's input gradient, which reads g's blocks too
+  const gradient: Case = {
+    op: 'Conv',
+    x: [4, 64, 14, 14],
+    w: [64, 64, 7, 7],
+    y: [4, 64, 4, 4],
+    attributes: { kernel_shape: attr.ints([7, 7]), dilations: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) },
+  };
+  const inputs = { x: gradient.x, g: [64, 64, 7, 7], k: [64, 64, 1, 1] };
+  const outputs = { y: gradient.y, z: [64, 64, 7, 7] };
+  const plain = floatModel(
+    [
+      makeNode('Transpose', ['g'], ['w'], { perm: attr.ints([1, 0, 2, 3]) }),
+      makeNode('Conv', ['x', 'w'], ['y'], gradient.attributes),
+      makeNode('Conv', ['g', 'k'], ['z'], { kernel_shape: attr.ints([1, 1]) }),
+    ],
+    'swapped',
+    inputs,
+    outputs,
+  );
+  const dims = (name: string) => ({ ...inputs, ...outputs, w: gradient.w })[name];
+  const rewritten = rewriteConvolutions(plain, dims, { block, everySize: true });
+  assert.ok(rewritten);
+  const readers = (name: string) => rewritten.graph.node.filter((n) => n.input.includes(name));
+  assert.deepEqual(
+    readers('g').map((n) => n.opType),
+    ['ReorderInput'],
+    'one reorder of g, and its swap gone',
+  );
+  const perms = rewritten.graph.node
+    .filter((n) => n.opType === 'Transpose')
+    .map((n) => n.attribute[0].ints?.map(Number).join());
+  // the filter's one Transpose, and the 1×1 filter's own blocking; no swap, no moves
+  assert.deepEqual(perms.sort(), ['0,2,4,5,3,1', '2,0,3,4,1,5']);
+  const expected = runOutputs(plain, inputs, outputs, 4);
+  const actual = runOutputs(rewritten, inputs, outputs, 4);
+  assertWithinSums(gradient, 'y', actual[0].data, expected[0].data);
+  assertWithinSums({ ...gradient, w: [64, 64, 1, 1] }, 'z', actual[1].data, expected[1].data);
+});
+
 /** `values` (of `dims`, row-major) transposed by `perm`. */
 function transposed(values: number[], dims: number[], perm: number[]): number[] {
   const strides = dims.map((_, i) => count(dims.slice(i + 1)));
