@@ -7,26 +7,18 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
-import {
-  type AttrValue,
-  attr,
-  DataType,
-  makeGraph,
-  makeModel,
-  makeNode,
-  makeValueInfo,
-} from '../../src/onnx/builder.js';
+import { type AttrValue, attr, makeNode } from '../../src/onnx/builder.js';
 import { DEFAULT_OPSET, STEP_OPSET } from '../../src/onnx/opsets.js';
-import { decodeModel, encodeModel, type ModelProto, type NodeProto } from '../../src/onnx/proto.js';
+import { decodeModel, type ModelProto } from '../../src/onnx/proto.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { captureGraph } from '../../src/tfjs/capture.js';
 import { OrtSession } from '../../src/tfjs/ort-session.js';
 import { transposedConvolutionsAsCol2Im } from '../../src/train/col2im.js';
 import { forCpuKernels } from '../../src/train/cpu-rewrites.js';
 import { PROPERTY_RUNS } from '../helpers.js';
+import { floatModel, runOutputs } from './graph-runs.js';
 
 interface Case {
   x: number[];
@@ -36,49 +28,21 @@ interface Case {
   attributes: Record<string, AttrValue>;
 }
 
-const count = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
-
-/** `nodes` as a float graph at `opset`, its inputs and outputs named with their shapes. */
-function floatModel(
-  nodes: NodeProto[],
-  inputs: Record<string, number[]>,
-  outputs: Record<string, number[]>,
-  opset = STEP_OPSET,
-): ModelProto {
-  const values = (named: Record<string, number[]>) =>
-    Object.entries(named).map(([name, dims]) => makeValueInfo(name, DataType.FLOAT, dims));
-  const graph = makeGraph(nodes, 'case', values(inputs), values(outputs), []);
-  return makeModel(graph, { opset, producerName: 'test', producerVersion: '0' });
-}
-
 const inputsOf = (c: Case) => ({ x: c.x, w: c.w, ...(c.bias ? { b: [c.w[1]] } : {}) });
 const caseModel = (c: Case, opset?: number) =>
   floatModel(
     [makeNode('ConvTranspose', Object.keys(inputsOf(c)), ['y'], c.attributes)],
+    'case',
     inputsOf(c),
     { y: c.y },
-    opset,
+    opset ?? STEP_OPSET,
   );
 const specOf = (named: Record<string, number[]>) => (name: string) =>
   named[name] && { dtype: 'float32' as const, dims: named[name] };
 
 /** `m`'s outputs on uniform inputs from `seed`, on two threads (the engine's usual). */
-function run(m: ModelProto, inputs: Record<string, number[]>, outputs: Record<string, number[]>, seed: number) {
-  const rng = new Rng(seed);
-  const feeds = Object.entries(inputs).map(([name, dims]) => ({
-    name,
-    dims,
-    data: Float32Array.from({ length: count(dims) }, () => rng.nextUniform() - 0.5),
-  }));
-  const fetches = Object.entries(outputs).map(([name, dims]) => ({ name, dims, data: new Float32Array(count(dims)) }));
-  const session = new OrtSession(encodeModel(m), { threads: 2 });
-  try {
-    session.run(feeds, fetches);
-  } finally {
-    session.dispose();
-  }
-  return fetches.map((f) => f.data);
-}
+const run = (m: ModelProto, inputs: Record<string, number[]>, outputs: Record<string, number[]>, seed: number) =>
+  runOutputs(m, inputs, outputs, seed, 2).map((f) => f.data);
 
 const opTypes = (m: ModelProto) => m.graph.node.map((n) => n.opType);
 
@@ -184,8 +148,10 @@ test('a filter read by two transposed convolutions is laid out as columns once',
       makeNode('ConvTranspose', ['x', 'w'], ['y'], attributes),
       makeNode('ConvTranspose', ['x2', 'w'], ['y2'], attributes),
     ],
+    'shared',
     inputs,
     outputs,
+    STEP_OPSET,
   );
   const rewritten = transposedConvolutionsAsCol2Im(m, specOf({ ...inputs, ...outputs }));
   assert.ok(rewritten);

@@ -7,20 +7,9 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { Rng } from '@ganport/runtime';
 import fc from 'fast-check';
-import {
-  type AttrValue,
-  attr,
-  DataType,
-  makeGraph,
-  makeModel,
-  makeNode,
-  makeValueInfo,
-} from '../../src/onnx/builder.js';
-import { DEFAULT_OPSET } from '../../src/onnx/opsets.js';
+import { type AttrValue, attr, makeNode } from '../../src/onnx/builder.js';
 import { decodeModel, encodeModel, type ModelProto, type NodeProto } from '../../src/onnx/proto.js';
-import { OrtSession } from '../../src/tfjs/ort-session.js';
 import { forCpuKernels } from '../../src/train/cpu-rewrites.js';
 import {
   moveView,
@@ -30,6 +19,7 @@ import {
   singleAxisMoves,
   throughTranspose,
 } from '../../src/train/nchwc.js';
+import { count, floatModel, runOutputs } from './graph-runs.js';
 
 const block = nchwcBlock();
 const skip = block === 0 && 'no NCHWc kernels in this onnxruntime build';
@@ -57,40 +47,7 @@ function model({ op, x, w, y, bias, attributes }: Case): ModelProto {
   return floatModel([makeNode(op, Object.keys(inputs), ['y'], attributes)], 'case', inputs, { y });
 }
 
-/** A float graph of `nodes` with the named inputs and outputs (their shapes). */
-function floatModel(
-  nodes: NodeProto[],
-  name: string,
-  inputs: Record<string, number[]>,
-  outputs: Record<string, number[]>,
-): ModelProto {
-  const values = (named: Record<string, number[]>) =>
-    Object.entries(named).map(([value, dims]) => makeValueInfo(value, DataType.FLOAT, dims));
-  const graph = makeGraph(nodes, name, values(inputs), values(outputs), []);
-  return makeModel(graph, { opset: DEFAULT_OPSET, producerName: 'test', producerVersion: '0' });
-}
-
 const dimsOf = (c: Case) => (name: string) => ({ x: c.x, w: c.w, y: c.y, b: c.bias ? [c.bias] : undefined })[name];
-const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-
-/** `m`'s `outputs` on uniform inputs from `seed`, drawn in the order of `inputs`. */
-function runOutputs(m: ModelProto, inputs: Record<string, number[]>, outputs: Record<string, number[]>, seed: number) {
-  const rng = new Rng(seed);
-  const feeds = Object.entries(inputs).map(([name, dims]) => ({
-    name,
-    dims,
-    data: Float32Array.from({ length: count(dims) }, () => rng.nextUniform() - 0.5),
-  }));
-  const fetches = Object.entries(outputs).map(([name, dims]) => ({ name, dims, data: new Float32Array(count(dims)) }));
-  const session = new OrtSession(encodeModel(m), { threads: 1 });
-  try {
-    session.run(feeds, fetches);
-  } finally {
-    session.dispose();
-  }
-  return fetches;
-}
-
 const run = (m: ModelProto, c: Case, seed: number) =>
   runOutputs(m, { x: c.x, w: c.w, ...(c.bias ? { b: [c.bias] } : {}) }, { y: c.y }, seed)[0].data;
 
@@ -477,17 +434,19 @@ test('a weight read by several convolutions is reordered once, with the plain ke
     assertWithinSums(name.startsWith('y') ? conv : transpose, name, actual[o].data, data);
 });
 
+/** A strided layer's filter gradient: its filter is a batch of activations, 64 · 64 · 7 · 7 values. */
+const STRIDED_FILTER_GRADIENT: Case = {
+  op: 'Conv',
+  x: [4, 64, 14, 14],
+  w: [64, 64, 7, 7],
+  y: [4, 64, 4, 4],
+  attributes: { kernel_shape: attr.ints([7, 7]), dilations: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) },
+};
+
 test('a batch-sized filter is permuted an axis at a time, with the plain kernel outputs', { skip }, () => {
   const moves = (m: ModelProto) =>
     m.graph.node.filter((n) => n.opType === 'Transpose' && n.attribute[0].ints?.map(Number).join() === '0,2,1,3');
-  // a strided layer's filter gradient: its filter is a batch of activations, 64 · 64 · 7 · 7 values
-  const gradient: Case = {
-    op: 'Conv',
-    x: [4, 64, 14, 14],
-    w: [64, 64, 7, 7],
-    y: [4, 64, 4, 4],
-    attributes: { kernel_shape: attr.ints([7, 7]), dilations: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) },
-  };
+  const gradient = STRIDED_FILTER_GRADIENT;
   // a transposed convolution whose output phases' filters reach the size (256 · 128 · 2 · 2 values)
   const upsampling: Case = {
     op: 'ConvTranspose',
@@ -516,15 +475,9 @@ test('a batch-sized filter is permuted an axis at a time, with the plain kernel 
 test("a filter gradient's swapped output gradient is blocked from the blocks its input gradient reads, in one Transpose", {
   skip,
 }, () => {
-  // tfjs's filter gradient of a strided layer: the output gradient g [batch, out, 7, 7] swapped to the filter;
-  // a 1×1 convolution stands for the layer's input gradient, which reads g's blocks too
-  const gradient: Case = {
-    op: 'Conv',
-    x: [4, 64, 14, 14],
-    w: [64, 64, 7, 7],
-    y: [4, 64, 4, 4],
-    attributes: { kernel_shape: attr.ints([7, 7]), dilations: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) },
-  };
+  // its filter the output gradient g [batch, out, 7, 7] swapped, as tfjs makes it; a 1×1 convolution stands
+  // for the layer's input gradient, which reads g's blocks too
+  const gradient = STRIDED_FILTER_GRADIENT;
   const inputs = { x: gradient.x, g: [64, 64, 7, 7], k: [64, 64, 1, 1] };
   const outputs = { y: gradient.y, z: [64, 64, 7, 7] };
   const plain = floatModel(

@@ -7,24 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Rng } from '@ganport/runtime';
 import fc from 'fast-check';
-import {
-  type AttrValue,
-  attr,
-  DataType,
-  makeGraph,
-  makeModel,
-  makeNode,
-  makeValueInfo,
-} from '../../src/onnx/builder.js';
+import { type AttrValue, attr, makeNode } from '../../src/onnx/builder.js';
 import { STEP_OPSET } from '../../src/onnx/opsets.js';
 import { decodeModel, encodeModel, type ModelProto } from '../../src/onnx/proto.js';
-import { OrtSession } from '../../src/tfjs/ort-session.js';
 import { forCpuKernels } from '../../src/train/cpu-rewrites.js';
 import { NCHWC, nchwcBlock } from '../../src/train/nchwc.js';
 import { filterGradientsAsPatchProducts } from '../../src/train/patch-products.js';
 import { PROPERTY_RUNS } from '../helpers.js';
+import { floatModel, runOutputs } from './graph-runs.js';
 
 const block = nchwcBlock();
 const skip = block === 0 && 'no NCHWc kernels in this onnxruntime build';
@@ -38,20 +29,16 @@ interface Case {
   swapped?: boolean;
 }
 
-const count = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
 const swap = ([a, b, ...rest]: number[]) => [b, a, ...rest];
 
 /** The graph's inputs, by name: x, and w or g. */
 const inputsOf = (c: Case): Record<string, number[]> => ({ x: c.x, ...(c.swapped ? { g: swap(c.w) } : { w: c.w }) });
 
 function caseModel(c: Case, bias = false): ModelProto {
-  const values = (named: Record<string, number[]>) =>
-    Object.entries(named).map(([name, dims]) => makeValueInfo(name, DataType.FLOAT, dims));
   const nodes = [makeNode('Conv', ['x', 'w', ...(bias ? ['b'] : [])], ['y'], c.attributes)];
   if (c.swapped) nodes.unshift(makeNode('Transpose', ['g'], ['w'], { perm: attr.ints([1, 0, 2, 3]) }));
   const inputs = { ...inputsOf(c), ...(bias ? { b: [c.w[0]] } : {}) };
-  const graph = makeGraph(nodes, 'case', values(inputs), values({ y: c.y }), []);
-  return makeModel(graph, { opset: STEP_OPSET, producerName: 'test', producerVersion: '0' });
+  return floatModel(nodes, 'case', inputs, { y: c.y }, STEP_OPSET);
 }
 
 const specOf = (c: Case) => (name: string) => {
@@ -71,23 +58,8 @@ function captured(c: Case) {
   };
 }
 
-/** `m`'s y on uniform inputs from `seed`. */
-function run(m: ModelProto, c: Case, seed: number): Float32Array {
-  const rng = new Rng(seed);
-  const feeds = Object.entries(inputsOf(c)).map(([name, dims]) => ({
-    name,
-    dims,
-    data: Float32Array.from({ length: count(dims) }, () => rng.nextUniform() - 0.5),
-  }));
-  const y = new Float32Array(count(c.y));
-  const session = new OrtSession(encodeModel(m), { threads: 2 });
-  try {
-    session.run(feeds, [{ name: 'y', data: y, dims: c.y }]);
-  } finally {
-    session.dispose();
-  }
-  return y;
-}
+/** `m`'s y on uniform inputs from `seed`, on two threads. */
+const run = (m: ModelProto, c: Case, seed: number) => runOutputs(m, inputsOf(c), { y: c.y }, seed, 2)[0].data;
 
 /** Within float error: one ulp per term summed into an output (channels × kernel taps). */
 function assertWithinSums(c: Case, actual: Float32Array, expected: Float32Array): void {
