@@ -123,6 +123,12 @@ export class GraphEdit {
     return name;
   }
 
+  /** A float32 constant of shape `dims`; returns its name. */
+  floats(name: string, dims: number[], values: Float32Array): string {
+    this.initializers.push(makeTensor(this.claim(name), DataType.FLOAT, dims, values));
+    return name;
+  }
+
   /** A float32 scalar constant; returns its name. */
   float(name: string, value: number): string {
     this.initializers.push(makeTensor(this.claim(name), DataType.FLOAT, [], Float32Array.of(value)));

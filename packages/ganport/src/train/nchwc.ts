@@ -144,7 +144,11 @@ class Rewriter extends GraphEdit {
   private readonly filters = new Map<string, string>();
   /** Transposes whose work a reorder does (reorderOutput): they are left out. */
   readonly folded = new Set<NodeProto>();
-  /** Values reordered back from NCHWc's blocks (reorderOutput): their blocked form, which a later convolution reads. */
+  /**
+   * Values in NCHWc's blocks too, by name: those reordered back from them (reorderOutput) and those
+   * reordered into them (reorderInput); a later convolution, or a filter (fromSwappedBlocks), reads the
+   * blocks rather than reordering the value again.
+   */
   private readonly blocked = new Map<string, string>();
   private readonly producer: Map<string, NodeProto>;
   private readonly readers: Map<string, NodeProto[]>;

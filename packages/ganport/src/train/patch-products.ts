@@ -24,7 +24,7 @@
  * bit as before but dcgan-64's. Then the products per channel, the dcgan: 22.65 → 22.20 and 23.48 → 22.98,
  * the weights different in the last bits (the sums in another order), the loss curves the same to 5 digits.
  */
-import { attr, DataType, makeTensor } from '../onnx/builder.js';
+import { attr } from '../onnx/builder.js';
 import { GraphEdit, intAttribute, intsAttribute, liveNodes, nodeIndex } from '../onnx/edit.js';
 import type { ModelProto, NodeProto } from '../onnx/proto.js';
 import type { ValueInfoSpec } from './value-specs.js';
@@ -56,8 +56,7 @@ export function filterGradientsAsPatchProducts(
   const ones = (n: number) => {
     let name = onesOf.get(n);
     if (!name) {
-      name = `patch-products/ones${n}`;
-      edit.initializers.push(makeTensor(name, DataType.FLOAT, [1, n], new Float32Array(n).fill(1)));
+      name = edit.floats(`patch-products/ones${n}`, [1, n], new Float32Array(n).fill(1));
       onesOf.set(n, name);
     }
     return name;
@@ -75,12 +74,10 @@ export function filterGradientsAsPatchProducts(
     const key = out.join('x');
     let oneHot = oneHots.get(key);
     if (!oneHot) {
-      oneHot = `patch-products/one-hot${key}`;
       const values = new Float32Array(positions * positions);
       for (let p = 0; p < positions; p++) values[p * positions + p] = 1;
-      edit.initializers.push(
-        makeTensor(made(oneHot, [positions, 1, ...out]), DataType.FLOAT, dims.get(oneHot)!, values),
-      );
+      const shape = [positions, 1, ...out];
+      oneHot = made(edit.floats(`patch-products/one-hot${key}`, shape, values), shape);
       oneHots.set(key, oneHot);
     }
     const images = edit.add('Reshape', [x, edit.int64Of([batch * channels, 1, ...size])], `${y}/patches/images`);
