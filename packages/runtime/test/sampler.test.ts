@@ -93,21 +93,3 @@ test('bad arguments are rejected', () => {
   assert.throws(() => sampleLatents({ seed: 0, count: 1, dim: 0 }), /latent size/);
   assert.throws(() => sampleLatents({ seed: 0, count: 1, dim: 4, truncation: 0 }), /truncation/);
 });
-
-test('fillUniforms gives the uniforms nextUniform would, and leaves the same state', () => {
-  for (const [seed, count] of [
-    [0, 0],
-    [1, 1],
-    [42, 7],
-    [2 ** 32 - 1, 1000],
-  ]) {
-    const one = new Rng(seed);
-    const batch = new Rng(seed);
-    one.nextUniform(); // a stream part-way through
-    batch.nextUniform();
-    const expected = Float64Array.from({ length: count }, () => one.nextUniform());
-    assert.deepEqual(batch.fillUniforms(new Float64Array(count)), expected);
-    assert.deepEqual(batch.state, one.state);
-    assert.equal(batch.nextUniform(), one.nextUniform());
-  }
-});
