@@ -1,9 +1,10 @@
 /**
  * The transposed convolutions that nchwc.ts leaves — those to an image's few channels: the generator's
- * last layer, the discriminator's first layer's input gradient — as one MatMul of the whole batch to
- * the columns and a Col2Im (opset 18) that sums them into the image. onnxruntime's ConvTranspose goes
- * an image at a time, a small GEMM and a col2im each, and hands each to its thread pool; the MatMul
- * hands the batch over once. The same products summed in the same order: bit for bit the same.
+ * last layer, the discriminator's first layer's input gradient; every one where that rewrite is off — as
+ * one MatMul of the whole batch to the columns and a Col2Im (opset 18) that sums them into the image.
+ * onnxruntime's ConvTranspose goes an image at a time, a small GEMM and a col2im each, and hands each to
+ * its thread pool; the MatMul hands the batch over once. The same products summed in the same order: bit
+ * for bit the same.
  *
  * Measured on an Intel Xeon VM (2 vCPUs, AVX-512), two spinning threads, batch 64, k4 s2:
  * - 32 → 1 channel, 14×14 → 28×28: alone 0.39 → 0.37 ms, but in the dcgan step graph its three took
