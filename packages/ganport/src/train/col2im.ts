@@ -13,6 +13,8 @@
  *   side (blocks of 30 runs alternating, medians of their lower quartiles over 12 blocks, each order
  *   once): with the preset's dropout 25.82 → 24.72 ms and 25.74 → 24.21; without 24.71 → 23.80 and
  *   24.83 → 23.10.
+ * - With the NCHWc rewrite off (GANPORT_ORT_NCHWC=0), all eight of the dcgan step graph's, side by side
+ *   with its dropout: 57.73 → 52.84 ms and 55.78 → 50.63.
  * - Alone: 32 → 3 channels, 16×16 → 32×32, 1.90 → 1.24 ms; 32 → 2, 14×14 → 28×28, 0.88 → 0.70; 64 → 32,
  *   7×7 → 14×14, 4.22 → 3.20 (nchwc.ts's form takes that one where it can), and 0.52 → 0.43 at batch 8.
  * - Tried: the phases as one plain Conv to 4 channels over the 3×3 union of their taps, then a
