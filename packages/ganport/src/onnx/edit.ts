@@ -51,10 +51,17 @@ export function liveNodes(nodes: readonly NodeProto[], needed: Iterable<string>)
   return live.reverse();
 }
 
-/** The node that makes each value, and the nodes that read it (in node order), over `nodes`. */
-export function nodeIndex(nodes: readonly NodeProto[]): {
+/**
+ * The node that makes each value, and the nodes that read it (in node order), over `nodes`; and a value's
+ * one reader, where it has one and is not among `outputs` (the graph's: an output counts as a reader).
+ */
+export function nodeIndex(
+  nodes: readonly NodeProto[],
+  outputs: Iterable<string> = [],
+): {
   producer: Map<string, NodeProto>;
   readers: Map<string, NodeProto[]>;
+  soleReader: (value: string) => NodeProto | undefined;
 } {
   const producer = new Map<string, NodeProto>();
   const readers = new Map<string, NodeProto[]>();
@@ -66,7 +73,12 @@ export function nodeIndex(nodes: readonly NodeProto[]): {
       else readers.set(input, [node]);
     }
   }
-  return { producer, readers };
+  const graphOutputs = new Set(outputs);
+  const soleReader = (value: string) => {
+    const list = readers.get(value) ?? [];
+    return list.length === 1 && !graphOutputs.has(value) ? list[0] : undefined;
+  };
+  return { producer, readers, soleReader };
 }
 
 export class GraphEdit {

@@ -119,13 +119,19 @@ class Graph {
   private readonly madeBy: Map<string, NodeProto>;
   private readonly readers: Map<string, NodeProto[]>;
   private readonly outputs: Set<string>;
+  private readonly soleReader: (value: string) => NodeProto | undefined;
 
   constructor(
     model: ModelProto,
     private readonly spec: (name: string) => ValueInfoSpec | undefined,
   ) {
-    ({ producer: this.madeBy, readers: this.readers } = nodeIndex(model.graph.node));
-    this.outputs = new Set(model.graph.output.map((o) => o.name));
+    const outputs = model.graph.output.map((o) => o.name);
+    ({
+      producer: this.madeBy,
+      readers: this.readers,
+      soleReader: this.soleReader,
+    } = nodeIndex(model.graph.node, outputs));
+    this.outputs = new Set(outputs);
   }
 
   /** The flatten `node` starts, where it is a Transpose to NHWC read only as the rule needs. */
@@ -202,8 +208,7 @@ class Graph {
   }
 
   private readOnlyBy(value: string, reader: NodeProto): boolean {
-    const readers = this.readers.get(value) ?? [];
-    return !this.outputs.has(value) && readers.length === 1 && readers[0] === reader;
+    return this.soleReader(value) === reader;
   }
 }
 

@@ -151,8 +151,8 @@ class Rewriter extends GraphEdit {
    */
   private readonly blocked = new Map<string, string>();
   private readonly producer: Map<string, NodeProto>;
-  private readonly readers: Map<string, NodeProto[]>;
-  private readonly outputs: Set<string>;
+  /** A value's one reader, where it has one and is not a graph output (nodeIndex). */
+  private readonly soleReader: (value: string) => NodeProto | undefined;
 
   constructor(
     graph: GraphProto,
@@ -160,8 +160,10 @@ class Rewriter extends GraphEdit {
     private readonly everySize: boolean,
   ) {
     super(graph, 'NCHWc');
-    ({ producer: this.producer, readers: this.readers } = nodeIndex(graph.node));
-    this.outputs = new Set(graph.output.map((o) => o.name));
+    ({ producer: this.producer, soleReader: this.soleReader } = nodeIndex(
+      graph.node,
+      graph.output.map((o) => o.name),
+    ));
   }
 
   /** Conv x [N, C, H, W] ⊛ w [O, C, kh, kw] → y [N, O, oh, ow], or false where it does not qualify. */
@@ -379,12 +381,6 @@ class Rewriter extends GraphEdit {
     if (!reader || reader.domain || !ACTIVATIONS.has(reader.opType)) return undefined;
     this.fold(reader);
     return reader;
-  }
-
-  /** `y`'s one reader, where it has one and is not a graph output. */
-  private soleReader(y: string): NodeProto | undefined {
-    const readers = this.readers.get(y) ?? [];
-    return readers.length === 1 && !this.outputs.has(y) ? readers[0] : undefined;
   }
 
   /** Leaves `reader` out, its work done by the new nodes, which write its output. */

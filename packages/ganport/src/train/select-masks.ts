@@ -36,11 +36,15 @@ export function selectsAsMasks(
   spec: (name: string) => ValueInfoSpec | undefined,
 ): ModelProto | undefined {
   const scalars = new Map(model.graph.initializer.map((t) => [t.name, floatScalar(t)]));
-  const { producer: madeBy, readers } = nodeIndex(model.graph.node);
+  const {
+    producer: madeBy,
+    readers,
+    soleReader,
+  } = nodeIndex(
+    model.graph.node,
+    model.graph.output.map((o) => o.name),
+  );
   const position = new Map(model.graph.node.map((node, i) => [node, i]));
-  const outputs = new Set(model.graph.output.map((o) => o.name));
-  // a graph output counts as a reader
-  const readCount = (name: string) => (readers.get(name)?.length ?? 0) + (outputs.has(name) ? 1 : 0);
   const edit = new GraphEdit(model.graph, 'select-mask');
   const unread = new Set<NodeProto>(); // slope Muls and conditions whose one reader was a rewritten Where
   let changed = false;
@@ -64,8 +68,9 @@ export function selectsAsMasks(
         ? clipMask(edit, output, leakyReluOf(x, readers, position, node) ?? x, slope.value)
         : castMask(edit, output, condition, slope);
       edit.add('Mul', [chosen, mask], output);
-      if (readCount(otherwise) === 1) unread.add(madeBy.get(otherwise)!);
-      if (x && positive && readCount(condition) === 1) unread.add(positive);
+      // read by this Where alone
+      if (soleReader(otherwise)) unread.add(madeBy.get(otherwise)!);
+      if (x && positive && soleReader(condition)) unread.add(positive);
     } else {
       edit.nodes.push(node);
       continue;
