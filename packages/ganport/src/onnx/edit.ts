@@ -10,6 +10,10 @@ import type { GraphProto, ModelProto, NodeProto, TensorProto } from './proto.js'
 export const intsAttribute = (node: NodeProto, name: string): number[] | undefined =>
   node.attribute.find((a) => a.name === name)?.ints?.map(Number);
 
+/** `node`'s perm where it is one of ONNX's Transposes; undefined for any other node. */
+export const transposePerm = (node: NodeProto | undefined): number[] | undefined =>
+  node?.opType === 'Transpose' && !node.domain ? intsAttribute(node, 'perm') : undefined;
+
 /** A node's int attribute `name`, as a number; `otherwise` where it has none. */
 export function intAttribute(node: NodeProto, name: string, otherwise: number): number {
   const value = node.attribute.find((a) => a.name === name)?.i;

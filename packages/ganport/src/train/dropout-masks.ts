@@ -14,7 +14,7 @@
  * 2.5 faster).
  */
 import { DataType, makeValueInfo } from '../onnx/builder.js';
-import { floatScalar, intsAttribute, liveNodes, nodeIndex } from '../onnx/edit.js';
+import { floatScalar, liveNodes, nodeIndex, transposePerm } from '../onnx/edit.js';
 import { decodeModel, encodeModel, type NodeProto } from '../onnx/proto.js';
 import type { CapturedGraph, GraphTensor } from '../tfjs/capture.js';
 import type { MaskLayout } from './alea-uniforms.js';
@@ -115,9 +115,7 @@ function maskMadeFrom(
   const perm = channelsFirst([...uniforms.shape.keys()]).join();
   const transposes = made.flatMap((value) => readers.get(value) ?? []);
   const allTransposed =
-    uniforms.shape.length >= 3 &&
-    transposes.length > 0 &&
-    transposes.every((t) => t.opType === 'Transpose' && !t.domain && intsAttribute(t, 'perm')?.join() === perm);
+    uniforms.shape.length >= 3 && transposes.length > 0 && transposes.every((t) => transposePerm(t)?.join() === perm);
   const values = allTransposed ? transposes.map((t) => t.output[0]) : made;
   const chain = [uniforms.name, ...divs.flatMap((d) => d!.chain), ...values];
   return { values, chain, keep: first.keep.value, channelsFirst: allTransposed };

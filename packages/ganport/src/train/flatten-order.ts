@@ -15,7 +15,7 @@
  * threads, 53.1 → 52.5 on one.
  */
 import { type AttrValue, attr } from '../onnx/builder.js';
-import { GraphEdit, intAttribute, intsAttribute, nodeIndex } from '../onnx/edit.js';
+import { GraphEdit, intAttribute, nodeIndex, transposePerm } from '../onnx/edit.js';
 import type { ModelProto, NodeProto } from '../onnx/proto.js';
 import { size } from '../tfjs/onnx-kernels/index.js';
 import type { ValueInfoSpec } from './value-specs.js';
@@ -201,10 +201,9 @@ class Graph {
 
   /** A float Transpose's input dims where `node` is one with `perm` of a 4-D batch of images. */
   private batchImage(node: NodeProto, perm: string): number[] | undefined {
-    if (node.opType !== 'Transpose' || node.domain) return undefined;
-    const order = intsAttribute(node, 'perm')?.join();
+    if (transposePerm(node)?.join() !== perm) return undefined;
     const input = this.spec(node.input[0]);
-    return order === perm && input?.dtype === 'float32' && input.dims.length === 4 ? input.dims : undefined;
+    return input?.dtype === 'float32' && input.dims.length === 4 ? input.dims : undefined;
   }
 
   private readOnlyBy(value: string, reader: NodeProto): boolean {

@@ -58,7 +58,15 @@
  * The choice is a fixed rule on the graph, never timed: a run's numbers must not depend on a race.
  */
 import { type AttrValue, attr, DataType, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/builder.js';
-import { floatAttribute, GraphEdit, intAttribute, intsAttribute, liveNodes, nodeIndex } from '../onnx/edit.js';
+import {
+  floatAttribute,
+  GraphEdit,
+  intAttribute,
+  intsAttribute,
+  liveNodes,
+  nodeIndex,
+  transposePerm,
+} from '../onnx/edit.js';
 import { DEFAULT_OPSET } from '../onnx/opsets.js';
 import { encodeModel, type GraphProto, type ModelProto, type NodeProto } from '../onnx/proto.js';
 import { size } from '../tfjs/onnx-kernels/index.js';
@@ -128,9 +136,6 @@ function fusedActivation(activation: NodeProto): Record<string, AttrValue> {
 /** NHWC's axes, as NCHW's; and ONNX's Transpose from channels-last to channels-first. */
 const CHANNELS_LAST = [0, 2, 3, 1];
 const TO_CHANNELS_FIRST = [0, 3, 1, 2].join();
-/** `node`'s perm where it is one of ONNX's Transposes. */
-const transposePerm = (node: NodeProto | undefined) =>
-  node?.opType === 'Transpose' && !node.domain ? intsAttribute(node, 'perm') : undefined;
 
 /** The rewritten graph's nodes, and the constants its new nodes read. */
 class Rewriter extends GraphEdit {
