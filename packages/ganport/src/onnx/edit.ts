@@ -14,6 +14,13 @@ export const intsAttribute = (node: NodeProto, name: string): number[] | undefin
 export const transposePerm = (node: NodeProto | undefined): number[] | undefined =>
   node?.opType === 'Transpose' && !node.domain ? intsAttribute(node, 'perm') : undefined;
 
+/**
+ * The input of `node` where it swaps the first two axes of a rank-4 value (perm [1, 0, 2, 3]), as tfjs
+ * makes a filter gradient's filter from the output gradient.
+ */
+export const swappedFrom = (node: NodeProto | undefined): string | undefined =>
+  transposePerm(node)?.join() === '1,0,2,3' ? node!.input[0] : undefined;
+
 /** A node's int attribute `name`, as a number; `otherwise` where it has none. */
 export function intAttribute(node: NodeProto, name: string, otherwise: number): number {
   const value = node.attribute.find((a) => a.name === name)?.i;

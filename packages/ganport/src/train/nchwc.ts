@@ -65,6 +65,7 @@ import {
   intsAttribute,
   liveNodes,
   nodeIndex,
+  swappedFrom,
   transposePerm,
 } from '../onnx/edit.js';
 import { DEFAULT_OPSET } from '../onnx/opsets.js';
@@ -333,11 +334,10 @@ class Rewriter extends GraphEdit {
    * 0.51 at [64, 64, 7, 7] (two threads). Undefined for any other filter.
    */
   private fromSwappedBlocks(w: string, dims: number[], base: string): string | undefined {
-    const swap = this.producer.get(w);
-    if (transposePerm(swap)?.join() !== '1,0,2,3' || size(dims) < MOVES_MIN) return undefined;
+    const v = swappedFrom(this.producer.get(w));
+    if (!v || size(dims) < MOVES_MIN) return undefined;
     const [O, C, kh, kw] = dims;
     const b = this.block;
-    const v = swap!.input[0];
     return this.prepared(`${v} swapped blocks`, () => {
       const blocks = this.add(
         'Reshape',

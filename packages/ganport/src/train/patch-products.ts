@@ -25,7 +25,7 @@
  * the weights different in the last bits (the sums in another order), the loss curves the same to 5 digits.
  */
 import { attr } from '../onnx/builder.js';
-import { GraphEdit, intAttribute, intsAttribute, liveNodes, nodeIndex, transposePerm } from '../onnx/edit.js';
+import { GraphEdit, intAttribute, intsAttribute, liveNodes, nodeIndex, swappedFrom } from '../onnx/edit.js';
 import type { ModelProto, NodeProto } from '../onnx/proto.js';
 import type { ValueInfoSpec } from './value-specs.js';
 
@@ -132,11 +132,6 @@ export function filterGradientsAsPatchProducts(
   );
   const rewritten = edit.model(model);
   return { model: { ...rewritten, graph: { ...rewritten.graph, node: live } }, dims };
-}
-
-/** The input of `node` where it swaps the first two axes of a rank-4 value (perm [1, 0, 2, 3]). */
-function swappedFrom(node: NodeProto | undefined): string | undefined {
-  return transposePerm(node)?.join() === '1,0,2,3' ? node!.input[0] : undefined;
 }
 
 interface Geometry {
