@@ -130,10 +130,14 @@ function checkCount(count: number): void {
   }
 }
 
-/** Images generateGrid draws for `count`: without labels, each class (or cluster) equally often. */
+/**
+ * Images generateGrid draws for `count`: without labels, each class (or cluster) equally often, the
+ * count rounded up to a multiple of the classes (down where up would pass MAX_COUNT). A count that
+ * is not one of 1…MAX_COUNT comes back as it is, for generate() to refuse.
+ */
 export function gridCount(info: GeneratorInfo, count: number, labels?: ArrayLike<number>): number {
   const n = info.numClasses;
-  if (!n || labels || !Number.isInteger(count) || count < 1) return count;
+  if (!n || labels || !Number.isInteger(count) || count < 1 || count > MAX_COUNT) return count;
   return Math.min(Math.ceil(count / n), Math.floor(MAX_COUNT / n)) * n;
 }
 

@@ -126,6 +126,12 @@ export function portableLog(x: number): number {
   return 2 * sum + e * LN2;
 }
 
+/**
+ * The smallest truncation: each component is redrawn until |z| ≤ T, about 1 / P(|z| ≤ T) draws, 125 at
+ * 0.01; far smaller values would redraw for minutes.
+ */
+export const MIN_TRUNCATION = 0.01;
+
 export interface LatentRequest {
   seed: number;
   count: number;
@@ -138,8 +144,8 @@ export interface LatentRequest {
 export function sampleLatents({ seed, count, dim, truncation }: LatentRequest): Float32Array {
   if (!Number.isInteger(count) || count <= 0) throw new GanportError(`count must be a positive integer, got ${count}`);
   if (!Number.isInteger(dim) || dim <= 0) throw new GanportError(`latent size must be a positive integer, got ${dim}`);
-  if (truncation !== undefined && !(truncation > 0))
-    throw new GanportError(`truncation must be > 0, got ${truncation}`);
+  if (truncation !== undefined && !(truncation >= MIN_TRUNCATION))
+    throw new GanportError(`truncation must be at least ${MIN_TRUNCATION}, got ${truncation}`);
   const rng = new Rng(seed);
   const out = new Float32Array(count * dim);
   for (let i = 0; i < out.length; i++) {

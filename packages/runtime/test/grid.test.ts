@@ -20,4 +20,5 @@ test('the count stays as asked with labels, for unconditional models, and when i
   assert.equal(gridCount(unconditional, 64), 64);
   assert.equal(gridCount(conditional, 0), 0);
   assert.equal(gridCount(conditional, 2.5), 2.5);
+  assert.equal(gridCount(conditional, MAX_COUNT + 1), MAX_COUNT + 1, 'too many is refused, not clamped');
 });

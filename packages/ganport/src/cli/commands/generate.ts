@@ -19,7 +19,11 @@ export const generateCommand = defineCommand({
     count: { type: 'int', value: 'N', default: 64, help: `images (or 2-D points) to generate, 1 to ${MAX_COUNT}` },
     columns: { type: 'int', value: 'C', help: 'grid columns (default: square, or one row per class)' },
     scale: { type: 'int', value: 'K', help: 'draw each pixel as K×K' },
-    truncation: { type: 'number', value: 'T', help: 'resample latent components beyond ±T (the truncation trick)' },
+    truncation: {
+      type: 'number',
+      value: 'T',
+      help: 'resample latent components beyond ±T (the truncation trick; T ≥ 0.01)',
+    },
     class: {
       type: 'int',
       value: 'K',
