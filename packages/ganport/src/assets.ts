@@ -1,6 +1,7 @@
 /** Where the package's shipped assets live: trained models and a small Fashion-MNIST sample. */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { GanportError } from '@ganport/runtime';
 import { packageRoot } from './util/files.js';
 
 /** The directory of the shipped trained model directories (seed-mlp, dcgan, …, classifier). */
@@ -18,10 +19,28 @@ export const defaultGenerator = (): string => join(shippedModelsDir(), DEFAULT_S
 /** The smallest shipped generator (the beginner's seed-mlp), for quick checks such as `ganport doctor`'s. */
 export const smallestGenerator = (): string => join(shippedModelsDir(), 'seed-mlp', 'generator.onnx');
 
-/** MODEL as given, or the shipped model directory it names (`dcgan`, `seed-mlp`, …) when no such path exists. */
+/** The shipped generators' names (the model directories with generator.onnx), sorted. */
+export function shippedModelNames(): string[] {
+  const dir = shippedModelsDir();
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && existsSync(join(dir, e.name, 'generator.onnx')))
+    .map((e) => e.name)
+    .sort();
+}
+
+/**
+ * MODEL as given where that path exists, else the shipped model directory it names (`dcgan`,
+ * `seed-mlp`, …); a GanportError naming the shipped models where it is neither.
+ */
 export function resolveShippedModel(model: string): string {
+  if (existsSync(model)) return model;
+  if (!/^[a-z0-9-]+$/.test(model)) throw new GanportError(`${model} does not exist`, 'not-found');
   const shipped = join(shippedModelsDir(), model);
-  return !existsSync(model) && /^[a-z0-9-]+$/.test(model) && existsSync(shipped) ? shipped : model;
+  if (existsSync(shipped)) return shipped;
+  throw new GanportError(
+    `no model ${model}: no such path, and no shipped model of that name (${shippedModelNames().join(', ')})`,
+    'not-found',
+  );
 }
 
 /** The Fashion-MNIST classifier `ganport eval` measures with. */

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { GanportError, Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import type { Preset } from '../presets/index.js';
+import { requireDirectory } from '../util/files.js';
 import { balancedClusters } from './clusters.js';
 import { loadImageDataset, resolveDataDir } from './fashion-mnist.js';
 import { hasImages, loadImageFolder } from './image-folder.js';
@@ -82,7 +83,7 @@ export async function loadDataset(
     throw new GanportError(`preset ${preset.name} makes images; the ${spec} mixture needs a 2-D preset such as mlp-2d`);
   const [height, width, channels] = preset.sampleShape;
   const dir = resolveDataDir(spec);
-  if (!existsSync(dir)) throw new GanportError(`data directory ${dir} does not exist`, 'not-found');
+  requireDirectory(dir, 'data directory');
   const idx = existsSync(join(dir, 'train-images-idx3-ubyte')) || existsSync(join(dir, 'train-images-idx3-ubyte.gz'));
   let images: Uint8Array;
   let count: number;

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
 import { shippedFashionMnistSample } from '../assets.js';
+import { requireDirectory } from '../util/files.js';
 import { parseIdx } from './idx.js';
 
 /** Where Debian's dataset-fashion-mnist package installs the files. */
@@ -37,7 +38,7 @@ async function readIdxFile(dir: string, stem: string) {
 }
 
 export async function loadImageDataset(dir: string, split: Split = 'train'): Promise<ImageDataset> {
-  if (!existsSync(dir)) throw new GanportError(`data directory ${dir} does not exist`, 'not-found');
+  requireDirectory(dir, 'data directory');
   const images = await readIdxFile(dir, `${split}-images-idx3-ubyte`);
   const labels = await readIdxFile(dir, `${split}-labels-idx1-ubyte`);
   if (images.dims.length !== 3)

@@ -1,10 +1,11 @@
 /** The evaluation classifier (trained by `ganport train-classifier`) run in onnxruntime-node. */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { GanportError, META, readOnnxInfo } from '@ganport/runtime';
 import * as ort from 'onnxruntime-node';
 import { shippedClassifier } from '../assets.js';
+import { classifierPaths } from '../formats/classifier-dir.js';
 import { verifyModelDir } from '../formats/model-dir.js';
 
 /** Images per onnxruntime call. */
@@ -31,7 +32,9 @@ export class Classifier {
     readonly testAccuracy: number,
   ) {}
 
-  static async load(path = shippedClassifier()): Promise<Classifier> {
+  /** Loads classifier.onnx, or the one in a directory train-classifier wrote. */
+  static async load(model = shippedClassifier()): Promise<Classifier> {
+    const path = existsSync(model) && statSync(model).isDirectory() ? classifierPaths(model).onnx : model;
     if (!existsSync(path))
       throw new GanportError(`no classifier at ${path}; train one with ganport train-classifier`, 'not-found');
     await verifyModelDir(dirname(path));

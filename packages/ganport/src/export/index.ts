@@ -5,7 +5,7 @@
 
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import { GanportError, toLayout } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
 import { exportedModelFacts, modelPaths, writeModelManifest } from '../formats/model-dir.js';
@@ -54,6 +54,8 @@ export interface ModelFileExportOptions extends ConvertOptions {
  * tf.keras 2.x `.h5` or a Keras 3 `.keras`, told apart by the file name.
  */
 export async function loadModelFile(path: string): Promise<tf.LayersModel> {
+  if (extname(path).toLowerCase() === '.onnx')
+    throw new GanportError(`${path} is already ONNX; export converts tfjs model.json and Keras .h5/.keras files`);
   return isKerasFile(path) ? loadKerasModel(path) : loadLayersModel(path);
 }
 

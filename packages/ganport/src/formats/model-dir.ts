@@ -50,14 +50,11 @@ export async function resolveGeneratorFile(model: string): Promise<string> {
 }
 
 function generatorFile(model: string): string {
-  const dir = resolveShippedModel(model);
-  if (dir !== model) return modelPaths(dir).generator;
-  if (existsSync(model) && statSync(model).isDirectory()) {
-    const file = modelPaths(model).generator;
-    if (!existsSync(file)) throw new GanportError(`${model} is a directory without generator.onnx`, 'not-found');
-    return file;
-  }
-  return model;
+  const path = resolveShippedModel(model);
+  if (!statSync(path).isDirectory()) return path;
+  const file = modelPaths(path).generator;
+  if (!existsSync(file)) throw new GanportError(`${path} is a directory without generator.onnx`, 'not-found');
+  return file;
 }
 
 /** Graph names, doc string and metadata of one exported model. */

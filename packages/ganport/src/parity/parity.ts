@@ -3,7 +3,7 @@
  * generator in onnxruntime-node (cpu, and WebGPU), onnxruntime-web (wasm, in Node) and
  * onnxruntime-web in headless Chromium (wasm, and WebGPU), and compares every output with tfjs's.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as nodeRuntime from '@ganport/runtime';
 import {
@@ -239,6 +239,10 @@ async function resolveParity(model: string, options: ParityOptions): Promise<Par
   const webgpuTolerance = options.webgpuTolerance ?? Math.max(tolerance, DEFAULT_WEBGPU_TOLERANCE);
   if (!(tolerance > 0)) throw new GanportError(`tolerance must be > 0, got ${tolerance}`);
   if (!(webgpuTolerance > 0)) throw new GanportError(`the WebGPU tolerance must be > 0, got ${webgpuTolerance}`);
+  if (!statSync(modelDir).isDirectory())
+    throw new GanportError(
+      `parity compares a model directory (generator.onnx and its tfjs reference, as ganport export writes them), not the file ${modelDir}`,
+    );
   const paths = modelPaths(modelDir);
   if (!existsSync(paths.generator))
     throw new GanportError(

@@ -1,13 +1,19 @@
 /**
- * File helpers shared by the CLI, trainer and exporter: atomic writes and the package's own paths;
+ * File helpers shared by the CLI, trainer and exporter: atomic writes, directory checks and the package's own paths;
  * and, for the tests and benches, temp dirs that go when the process does.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GanportError } from '@ganport/runtime';
+
+/** Throws a one-line GanportError unless `path` is a directory; `what` says what it is for ('data directory'). */
+export function requireDirectory(path: string, what: string): void {
+  if (!existsSync(path)) throw new GanportError(`${what} ${path} does not exist`, 'not-found');
+  if (!statSync(path).isDirectory()) throw new GanportError(`${what} ${path} is a file, not a directory`);
+}
 
 /**
  * Writes to a temporary file beside `path`, then renames it into place, so a

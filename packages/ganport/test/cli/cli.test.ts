@@ -235,6 +235,32 @@ test('bad training input: missing data, corrupt data, unknown preset, bad number
     runCli(['train', '--backend', 'tpu', '--data', SAMPLE_DATA, '--out', join(dir, 'r6')]),
     /unknown backend "tpu"/,
   );
+  // the backend is checked before the data loads: no clustering line before the error
+  assertCleanFailure(
+    runCli([
+      'train',
+      '--preset',
+      'dcgan',
+      '--clusters',
+      '10',
+      '--backend',
+      'tpu',
+      '--data',
+      SAMPLE_DATA,
+      '--out',
+      join(dir, 'r6'),
+    ]),
+    /^ganport train: unknown backend "tpu"/,
+  );
+  assertCleanFailure(
+    runCli(['train', '--backend', 'cpu', '--provider', 'cpu', '--data', SAMPLE_DATA, '--out', join(dir, 'r6')]),
+    /^ganport train: --provider goes with the onnx backend/,
+  );
+  assertCleanFailure(
+    runCli(['train', '--data', join(SAMPLE_DATA, 'train-images-idx3-ubyte.gz'), '--out', join(dir, 'r6')]),
+    /^ganport train: data directory .*train-images-idx3-ubyte\.gz is a file, not a directory$/,
+  );
+  assert.ok(!existsSync(join(dir, 'r6')));
   assertCleanFailure(runCli(['train', '--out', join(dir, 'r7'), '--bogus']), /Unknown option '--bogus'/, 2);
   assertCleanFailure(
     runCli(['train', '--preset', 'mlp-2d', '--data', 'grid', '--width', '64', '--out', join(dir, 'r8')]),
@@ -302,6 +328,10 @@ test('bad export input: no models in RUN_DIR, corrupt model.json, wrong weight s
   const dir = tempDir();
   assertCleanFailure(runCli(['export', dir, '--out', join(dir, 'm')]), /has no trained models/);
   assertCleanFailure(runCli(['export', join(dir, 'absent'), '--out', join(dir, 'm')]), /does not exist|cannot read/);
+  assertCleanFailure(
+    runCli(['export', validModel, '--out', join(dir, 'again.onnx')]),
+    /generator\.onnx is already ONNX; export converts tfjs model\.json and Keras \.h5\/\.keras files/,
+  );
   assert.equal(trainBriefly(join(dir, 'run')).status, 0);
   const json = join(dir, 'run', 'generator', 'model.json');
   const weights = join(dir, 'run', 'generator', 'weights.bin');
@@ -342,7 +372,15 @@ test('bad generate input: truncated or non-ONNX model, bad counts; no output fil
   const text = join(dir, 'notes.onnx');
   writeFileSync(text, 'this is not a model at all');
   assertCleanFailure(runCli(['generate', text, '--out', out]), /not a valid ONNX model/);
-  assertCleanFailure(runCli(['generate', join(dir, 'missing.onnx'), '--out', out]), /cannot read model .*ENOENT/);
+  assertCleanFailure(runCli(['generate', join(dir, 'missing.onnx'), '--out', out]), /missing\.onnx does not exist/);
+  assertCleanFailure(
+    runCli(['generate', 'dcgna', '--out', out]),
+    /^ganport generate: no model dcgna: no such path, and no shipped model of that name \(cdcgan, dcgan, mlp-2d-grid, mlp-2d-ring, seed-mlp\)$/,
+  );
+  assertCleanFailure(
+    runCli(['generate', 'classifier', '--out', out]),
+    /classifier is a directory without generator\.onnx/,
+  );
   const countRange = /count must be an integer from 1 to 4096, got/;
   assertCleanFailure(
     runCli(['generate', validModel, '--count', '0', '--out', out]),
@@ -350,6 +388,17 @@ test('bad generate input: truncated or non-ONNX model, bad counts; no output fil
   );
   assertCleanFailure(runCli(['generate', validModel, '--count=-3', '--out', out]), countRange);
   assertCleanFailure(runCli(['generate', validModel, '--count', '1000000000', '--out', out]), countRange);
+  // a conditional model rounds the count to whole rows per class, but never past the limit by clamping
+  assertCleanFailure(runCli(['generate', 'cdcgan', '--count', '100000', '--out', out]), /count must .* got 100000$/);
+  assertCleanFailure(
+    runCli(['generate', validModel, '--truncation', '1e-9', '--out', out]),
+    /truncation must be at least 0\.01, got 1e-9/,
+  );
+  for (const columns of ['0', '-3'])
+    assertCleanFailure(
+      runCli(['generate', validModel, `--columns=${columns}`, '--out', out]),
+      new RegExp(`columns must be an integer of at least 1, got ${columns}`),
+    );
   assertCleanFailure(
     runCli(['generate', validModel, '--seed=-1', '--out', out]),
     /seed must be an integer in \[0, 2\^32\)/,
@@ -361,6 +410,11 @@ test('bad generate input: truncated or non-ONNX model, bad counts; no output fil
 test('bad parity input and unknown commands', () => {
   const dir = tempDir();
   assertCleanFailure(runCli(['parity', dir]), /has no generator\.onnx/);
+  assertCleanFailure(
+    runCli(['parity', validModel]),
+    /parity compares a model directory .*, not the file .*generator\.onnx$/,
+  );
+  assertCleanFailure(runCli(['parity', 'dcgna']), /^ganport parity: no model dcgna: no such path/);
   mkdirSync(join(dir, 'm'));
   writeFileSync(join(dir, 'm', 'generator.onnx'), readFileSync(validModel));
   assertCleanFailure(runCli(['parity', join(dir, 'm')]), /has no tfjs reference/);

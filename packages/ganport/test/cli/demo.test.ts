@@ -4,7 +4,7 @@ import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { listModels } from '../../src/cli/commands/demo.js';
-import { SHIPPED_MODEL_DIR, tempDir } from '../helpers.js';
+import { assertCleanFailure, runCli, SHIPPED_MODEL_DIR, tempDir } from '../helpers.js';
 
 test('the demo lists model directories that verify (or have no manifest), and leaves out a damaged one with a warning', async () => {
   const models = tempDir();
@@ -19,4 +19,16 @@ test('the demo lists model directories that verify (or have no manifest), and le
   assert.equal(list.find((m) => m.name === 'intact')!.url, './models/intact/generator.onnx');
   assert.equal(warnings.length, 1);
   assert.match(warnings[0], /skipping .*damaged: .*generator\.onnx/);
+});
+
+test('demo --models takes a directory: a file or a missing path is one clear line', () => {
+  const file = join(SHIPPED_MODEL_DIR, 'generator.onnx');
+  assertCleanFailure(
+    runCli(['demo', '--models', file]),
+    /^ganport demo: models directory .*generator\.onnx is a file, not a directory$/,
+  );
+  assertCleanFailure(
+    runCli(['demo', '--models', join(tempDir(), 'absent')]),
+    /^ganport demo: models directory .*absent does not exist$/,
+  );
 });

@@ -248,6 +248,9 @@ test('the shipped classifier: its documented test accuracy is what onnxruntime m
     testImages: number;
   };
   const classifier = await Classifier.load();
+  const fromDirectory = await Classifier.load(join(SHIPPED_MODELS, 'classifier')); // what train-classifier --out wrote
+  assert.equal(fromDirectory.path, join(SHIPPED_MODELS, 'classifier', 'classifier.onnx'));
+  await fromDirectory.dispose();
   try {
     assert.equal(classifier.testAccuracy.toFixed(4), record.testAccuracy.toFixed(4));
     assert.ok(record.testAccuracy > 0.88, `test accuracy ${record.testAccuracy}`);

@@ -4,6 +4,7 @@ import { GanportError } from '@ganport/runtime';
 import { shippedModelsDir } from '../../assets.js';
 import { demoSite } from '../../demo/site-dir.js';
 import { verifyModelDir } from '../../formats/model-dir.js';
+import { requireDirectory } from '../../util/files.js';
 import { ORT_WEB_ROUTE, ortWebDist } from '../../util/ort-web.js';
 import { serveStatic } from '../../util/static-server.js';
 import { defineCommand } from '../flags.js';
@@ -37,11 +38,11 @@ export const demoCommand = defineCommand({
   },
   examples: ['ganport demo', 'ganport demo --port 8080 --models models'],
   async run({ port, models = shippedModelsDir() }) {
+    requireDirectory(models, 'models directory');
     const site = demoSite();
     if (!existsSync(join(site, 'index.html'))) {
       throw new GanportError(`the demo is not built (${site}); run npm run build`, 'not-found');
     }
-    if (!existsSync(models)) throw new GanportError(`models directory ${models} does not exist`, 'not-found');
     const list = JSON.stringify(await listModels(models, (line) => console.error(line)));
     const { server, origin } = await serveStatic(
       {
