@@ -1,6 +1,7 @@
 /**
- * Everything a training run decides before its first step: the options checked, the run's
- * config.json written (new run) or read back (resume), the backend, the models and optimizers.
+ * Everything a training run decides before its first step: the options and the backend checked
+ * before the data loads, the run's config.json written (new run) or read back (resume: the options
+ * it adjusts are recorded once its checkpoint is loaded), the models and optimizers.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -187,14 +188,13 @@ function refuseChangedOptions(options: TrainOptions, config: RunConfig, data: Da
   }
 }
 
-/**
- * The options a resume may change too — the run's length and how it is logged and measured —
- * checked; those not given are left out (a new run's config has their defaults).
- */
-function adjustableOptions(
-  options: TrainOptions,
-): Partial<Pick<RunConfig, 'epochs' | 'evalEvery' | 'evalSamples' | 'checkpointEvery' | 'logEvery'>> {
-  const adjusted: ReturnType<typeof adjustableOptions> = {};
+/** The options a resume may change too: the run's length and how it is logged and measured. */
+const ADJUSTABLE_ON_RESUME = ['epochs', 'evalEvery', 'evalSamples', 'checkpointEvery', 'logEvery'] as const;
+type AdjustableOptions = Partial<Pick<RunConfig, (typeof ADJUSTABLE_ON_RESUME)[number]>>;
+
+/** The adjustable options given, checked; those not given are left out (a new run's config has their defaults). */
+function adjustableOptions(options: TrainOptions): AdjustableOptions {
+  const adjusted: AdjustableOptions = {};
   if (options.epochs !== undefined) adjusted.epochs = positiveInt('epochs', options.epochs);
   if (options.evalEvery !== undefined) adjusted.evalEvery = positiveInt('eval interval', options.evalEvery);
   if (options.evalSamples !== undefined) {
@@ -222,11 +222,14 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
   const paths = runPaths(options.outDir);
   let config: RunConfig;
   let data: Dataset;
+  let backend: BackendChoice;
   if (options.resume) {
     if (!existsSync(paths.config)) {
       throw new GanportError(`${options.outDir} is not a training run (no config.json) to resume`, 'not-found');
     }
-    config = await readRunConfig(options.outDir);
+    config = { ...(await readRunConfig(options.outDir)), ...adjustableOptions(options) };
+    // the backend is checked before the data loads (clustering takes a while); config.json changes only in trainLocked
+    backend = await chooseBackend(options, config.backend, config.evalEvery);
     const clusters = config.clusters === undefined ? undefined : { k: config.clusters, images: config.images };
     if (clusters) log(clusteringLine(clusters.k, config.seed));
     data = await loadDataset(config.data, getPreset(config.preset, config), config.seed, clusters);
@@ -237,17 +240,6 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
       );
     }
     refuseChangedOptions(options, config, data);
-    const before = JSON.stringify(config);
-    Object.assign(config, adjustableOptions(options));
-    if (JSON.stringify(config) !== before) {
-      // re-recorded only if it held before: a damaged generator/ stays flagged until the next epoch's end rewrites it
-      const intact = await verifyRunFiles(options.outDir).then(
-        () => true,
-        () => false,
-      );
-      await writeFileAtomic(paths.config, `${JSON.stringify(config, null, 2)}\n`);
-      if (intact) await writeRunManifest(options.outDir);
-    }
   } else {
     if (existsSync(paths.config) && !options.overwrite) {
       throw new GanportError(
@@ -260,34 +252,70 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
     const preset = getPreset(options.preset ?? TRAINING_DEFAULTS.preset, { width, clusters: k });
     const seed = options.seed ?? TRAINING_DEFAULTS.seed;
     const limit = options.limit === undefined ? undefined : positiveInt('limit', options.limit);
+    backend = await chooseBackend(options, undefined, adjustableOptions(options).evalEvery);
     if (k !== undefined) log(clusteringLine(k, seed));
     data = await loadDataset(options.dataDir, preset, seed, k === undefined ? undefined : { k, images: limit });
     config = newRunConfig(options, data, preset);
     if (k !== undefined) config.clusterLabelsSha256 = labelsDigest(data);
   }
   const preset = getPreset(config.preset, config);
-  const backend = await selectBackend(options.backend ?? (options.resume ? config.backend : undefined));
-  if (options.resume && options.backend === undefined) backend.reason = 'the backend the run started on';
+  log(`backend: ${backend.name} (${backend.reason})`);
+  log(`data: ${config.images} ${preset.sampleShape.length === 1 ? 'points' : 'images'} from ${data.source}`);
+  config.backend = backend.name;
+  if (!options.resume) {
+    if (options.overwrite) for (const old of paths.replaceable) await rm(old, { recursive: true, force: true });
+    await writeFileAtomic(paths.config, `${JSON.stringify(config, null, 2)}\n`);
+  }
+  return { config, preset, data, backend };
+}
+
+/**
+ * The backend a run trains on (--backend, else the one a resumed run started on, else the fastest),
+ * checked against --provider and --eval-every.
+ */
+async function chooseBackend(
+  options: TrainOptions,
+  startedOn: string | undefined,
+  evalEvery: number | undefined,
+): Promise<BackendChoice> {
+  const backend = await selectBackend(options.backend ?? startedOn);
+  if (options.backend === undefined && startedOn !== undefined) backend.reason = 'the backend the run started on';
   if (options.providers) {
     if (backend.name !== ONNX_BACKEND)
       throw new GanportError(`--provider goes with the onnx backend (this run trains on ${backend.name})`);
     backend.providers = options.providers;
     backend.reason += `; onnxruntime providers ${options.providers.join(', ')}`;
   }
-  log(`backend: ${backend.name} (${backend.reason})`);
-  log(`data: ${config.images} ${preset.sampleShape.length === 1 ? 'points' : 'images'} from ${data.source}`);
-  config.backend = backend.name;
-  if (config.evalEvery && backend.name === 'webgpu') {
+  if (evalEvery && backend.name === 'webgpu') {
     // converting the generator reads its weights synchronously, which tfjs-backend-webgpu cannot do in Node
     throw new GanportError(
       '--eval-every does not run on the webgpu backend; evaluate exported epochs with ganport eval',
     );
   }
-  if (!options.resume) {
-    if (options.overwrite) for (const old of paths.replaceable) await rm(old, { recursive: true, force: true });
-    await writeFileAtomic(paths.config, `${JSON.stringify(config, null, 2)}\n`);
-  }
-  return { config, preset, data, backend };
+  return backend;
+}
+
+/**
+ * Records a resume's adjusted options (--epochs, --eval-every, …) in config.json, once the checkpoint
+ * has shown how far the run got: an --epochs short of that is refused and nothing is written.
+ */
+export async function recordAdjustedOptions(outDir: string, config: RunConfig, position: RunPosition): Promise<void> {
+  const reached = position.batchInEpoch > 0 ? position.epoch : position.epoch - 1;
+  if (config.epochs < reached)
+    throw new GanportError(
+      `the run in ${outDir} has reached epoch ${reached}; --epochs ${config.epochs} would end it before that`,
+    );
+  const saved = await readRunConfig(outDir);
+  const adjusted = { ...saved };
+  for (const key of ADJUSTABLE_ON_RESUME) Object.assign(adjusted, { [key]: config[key] });
+  if (JSON.stringify(adjusted) === JSON.stringify(saved)) return;
+  // re-recorded only if it held before: a damaged generator/ stays flagged until the next epoch's end rewrites it
+  const intact = await verifyRunFiles(outDir).then(
+    () => true,
+    () => false,
+  );
+  await writeFileAtomic(runPaths(outDir).config, `${JSON.stringify(adjusted, null, 2)}\n`);
+  if (intact) await writeRunManifest(outDir);
 }
 
 /** Fresh models and optimizers, seeded; the EMA generator starts as a copy (or is the generator when EMA is off). */

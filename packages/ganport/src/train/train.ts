@@ -22,7 +22,14 @@ import { createStepEngine } from './engines.js';
 import { evaluateGenerator, isBetter } from './evaluation.js';
 import { type MetricsLine, MetricsWriter } from './metrics.js';
 import { ProgressBar } from './progress.js';
-import { buildTrainingState, type OpenedRun, openRun, startPosition, type TrainOptions } from './run-setup.js';
+import {
+  buildTrainingState,
+  type OpenedRun,
+  openRun,
+  recordAdjustedOptions,
+  startPosition,
+  type TrainOptions,
+} from './run-setup.js';
 import { SampleWriter } from './samples.js';
 import type { RunPosition, TrainingState } from './state.js';
 import type { StepEngine, StepValues } from './step.js';
@@ -77,6 +84,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   const paths = runPaths(options.outDir);
   const metrics = new MetricsWriter(paths.metrics, paths.lossPlot, `${preset.name}, seed ${config.seed}: losses`);
   if (options.resume) {
+    await recordAdjustedOptions(options.outDir, config, position);
     await metrics.truncateAfter(position.step);
     options.log?.(`resuming at step ${position.step} (epoch ${position.epoch}, batch ${position.batchInEpoch})`);
   }

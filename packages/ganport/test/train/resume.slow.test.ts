@@ -148,5 +148,17 @@ test('resume refuses a directory without a checkpoint, and a finished run withou
   writeFileSync(configPath, JSON.stringify({ ...rest, imageShape: sampleShape }));
   const extended = await train({ outDir: dir, resume: true, epochs: 2, quiet: true });
   assert.equal(extended.steps, 4);
+  // a resume that fails records none of its options: not a shorter run, not one on a refused backend
+  const recorded = readFileSync(configPath, 'utf8');
+  assert.equal((JSON.parse(recorded) as { epochs: number }).epochs, 2);
+  await assert.rejects(
+    train({ outDir: dir, resume: true, epochs: 1, quiet: true }),
+    /has reached epoch 2; --epochs 1 would end it before that/,
+  );
+  await assert.rejects(
+    train({ outDir: dir, resume: true, epochs: 3, backend: 'cpu', providers: ['cpu'], quiet: true }),
+    /--provider goes with the onnx backend/,
+  );
+  assert.equal(readFileSync(configPath, 'utf8'), recorded);
   assert.equal(runCli(['export', dir, '--out', join(dir, 'model')]).status, 0);
 });
