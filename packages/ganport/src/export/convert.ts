@@ -183,6 +183,7 @@ export function layerContext(
     config: layerConfig(layer),
     inputs,
     inputShapes: call.inputTensors.map((t) => t.shape),
+    inputDtypes: call.inputTensors.map((t) => t.dtype),
     outputShape: call.outputTensors[0].shape,
     outputShapes: call.outputTensors.map((t) => t.shape),
     inputMasks,

@@ -1,7 +1,8 @@
 /**
  * The --fp16 pass: weights stored and computed in float16, graph inputs and
  * outputs kept float32 (a Cast at each end) so callers feed and read the same
- * arrays as with an fp32 model. Resize's scales must stay float32 by the spec.
+ * arrays as with an fp32 model. Resize's scales must stay float32 by the spec. Casts to
+ * float32 inside the graph (Masking's mask, a TF Cast op) cast to float16 instead, to meet the rest.
  */
 import { attr, DataType, makeNode, makeTensor } from '../onnx/builder.js';
 import type { ValueInfoProto } from '../onnx/proto.js';
@@ -47,6 +48,8 @@ export function toFloat16(g: GraphBuilder, inputs: ValueInfoProto[], outputs: Va
       Uint16Array.from(values.data, toHalfBits),
     );
   });
+  for (const node of g.nodes.filter((n) => n.opType === 'Cast'))
+    for (const a of node.attribute) if (a.name === 'to' && Number(a.i) === DataType.FLOAT) a.i = DataType.FLOAT16;
   const casts = [];
   for (const input of inputs.filter((v) => v.type.tensorType.elemType === DataType.FLOAT)) {
     const half = g.unique(`${input.name}/fp16`);

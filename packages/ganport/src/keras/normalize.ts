@@ -194,6 +194,16 @@ function normalizeLayer(
     config.alpha = config.negative_slope;
     delete config.negative_slope;
   }
+  const ignored = optionTfjsIgnores(className, config);
+  if (ignored) fail(options, here, ignored);
+  // a ReLU with only a negative slope is a LeakyReLU; tfjs's ReLU reads max_value alone
+  if (className === 'ReLU' && Number(config.negative_slope ?? 0) !== 0) {
+    out.class_name = 'LeakyReLU';
+    config.alpha = config.negative_slope;
+    delete config.negative_slope;
+    delete config.threshold;
+    delete config.max_value;
+  }
   for (const key of ['activation', 'recurrent_activation']) {
     const activation = config[key];
     if (activation === 'silu') config[key] = 'swish';
@@ -215,6 +225,30 @@ function normalizeLayer(
       if (config[key] !== undefined) config[key] = (triples(config[key]) as Json[]).map((t) => renamed(t, renames));
   }
   return out;
+}
+
+/**
+ * A Keras option that tfjs's layer would drop, changing the output (a message), or undefined: a ReLU's
+ * threshold, or its negative slope beside a max value; a transposed convolution's output_padding where
+ * its length is not tfjs's (tfjs ignores it); keepdims on global pooling (tfjs drops the pooled axes).
+ */
+function optionTfjsIgnores(className: string, config: JsonObject): string | undefined {
+  if (className === 'ReLU') {
+    if (Number(config.threshold ?? 0) !== 0) return `threshold ${config.threshold}: tfjs's ReLU has none`;
+    if (Number(config.negative_slope ?? 0) !== 0 && config.max_value != null)
+      return "negative_slope with max_value: tfjs's ReLU has no negative slope, and its LeakyReLU no max value";
+  }
+  if (className.endsWith('Transpose') && config.output_padding != null) {
+    const axes = (list: Json) => (Array.isArray(list) ? list : [list]) as number[];
+    const [kernels, strides, paddings] = [config.kernel_size, config.strides, config.output_padding].map(axes);
+    // the output_padding with which Keras's length, (n − 1)·s + k − 2·pad + p, is tfjs's (n·s for same)
+    const tfjsPadding = (k: number, s: number) => (config.padding === 'same' ? s - (k % 2) : Math.max(s - k, 0));
+    const agrees = paddings.every((p, i) => p === tfjsPadding(kernels[i] ?? kernels[0], strides[i] ?? strides[0]));
+    if (!agrees)
+      return `output_padding ${JSON.stringify(config.output_padding)}: tfjs ignores it, giving another output size`;
+  }
+  if (className.startsWith('Global') && config.keepdims === true) return 'keepdims: tfjs drops the pooled axes';
+  return undefined;
 }
 
 /**

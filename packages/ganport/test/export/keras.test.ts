@@ -276,6 +276,27 @@ describe('Keras configs normalised in one place', () => {
       /a MyModel, not a Sequential or functional model \(a subclassed model/,
     );
   });
+  test("Keras options tfjs's layers would drop are refused; a ReLU with a negative slope becomes a LeakyReLU", () => {
+    const one = (class_name: string, config: Record<string, unknown>) =>
+      normalizeKerasConfig(
+        { class_name: 'Sequential', config: { name: 's', layers: [{ class_name, config: { name: 'l', ...config } }] } },
+        { kerasMajor: 2, source: 'f.h5' },
+      ).config as { config: { layers: { class_name: string; config: Record<string, unknown> }[] } };
+    const leaky = one('ReLU', { max_value: null, negative_slope: 0.1, threshold: 0 }).config.layers[0];
+    assert.deepEqual([leaky.class_name, leaky.config], ['LeakyReLU', { name: 'l', alpha: 0.1 }]);
+    assert.equal(one('ReLU', { max_value: 6, negative_slope: 0, threshold: 0 }).config.layers[0].class_name, 'ReLU');
+    assert.throws(() => one('ReLU', { threshold: 0.5 }), /layer "l" \(ReLU\): threshold 0\.5: tfjs's ReLU has none/);
+    assert.throws(() => one('ReLU', { max_value: 6, negative_slope: 0.1 }), /negative_slope with max_value/);
+    const convT = (kernel_size: number[], strides: number[], padding: string, output_padding: number[] | null) =>
+      one('Conv2DTranspose', { filters: 2, kernel_size, strides, padding, output_padding });
+    assert.doesNotThrow(() => convT([4, 4], [2, 2], 'same', null));
+    assert.doesNotThrow(() => convT([3, 3], [2, 2], 'same', [1, 1]), 'the length tfjs gives: 2n');
+    assert.doesNotThrow(() => convT([4, 4], [2, 2], 'valid', [0, 0]));
+    assert.throws(() => convT([3, 3], [2, 2], 'same', [0, 0]), /output_padding \[0,0\]: tfjs ignores it/);
+    assert.throws(() => convT([4, 4], [2, 2], 'valid', [1, 1]), /output_padding \[1,1\]: tfjs ignores it/);
+    assert.doesNotThrow(() => one('GlobalAveragePooling2D', { keepdims: false }));
+    assert.throws(() => one('GlobalMaxPooling1D', { keepdims: true }), /keepdims: tfjs drops the pooled axes/);
+  });
 });
 
 describe('broken and unsupported Keras files: one GanportError line each', () => {

@@ -265,6 +265,19 @@ describe('ThresholdedReLU, Softmax on any axis, Rescaling, noise layers', () => 
     });
     await assertRoundTrip(sequential([6], [tf.layers.rescaling({ scale: 0.5 })]));
   });
+  test('Rescaling of integer pixels (an int32 input, as tf.browser.fromPixels gives) casts them to float first', async () => {
+    const pixels = tf.input({ shape: [4], dtype: 'int32' });
+    const scaled = tf.layers.rescaling({ scale: 1 / 127.5, offset: -1 }).apply(pixels) as tf.SymbolicTensor;
+    const model = tf.model({
+      inputs: pixels,
+      outputs: tf.layers.dense({ units: 2 }).apply(scaled) as tf.SymbolicTensor,
+    });
+    const values = Int32Array.of(0, 17, 128, 255, 3, 90, 200, 254);
+    const expected = (model.predict(tf.tensor2d(values, [2, 4], 'int32')) as tf.Tensor).dataSync();
+    const session = await ort.InferenceSession.create(modelToBytes(model, { inputNames: ['x'], outputNames: ['y'] }));
+    const out = await session.run({ x: new ort.Tensor('int64', BigInt64Array.from(values, BigInt), [2, 4]) });
+    assert.ok(maxAbsDiff(expected, out.y.data as Float32Array) <= 1e-6);
+  });
   test('GaussianNoise, GaussianDropout, AlphaDropout, SpatialDropout1D are the identity at inference', async () => {
     await assertRoundTrip(
       sequential(

@@ -209,6 +209,13 @@ describe('masks', () => {
     const got = (await session.run({ x: new ort.Tensor('float32', x.dataSync() as Float32Array, [2, 6, 3]) })).y
       .data as Float32Array;
     for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(got[i] - expected[i]) <= 1e-6);
+    // --fp16: the mask's Cast to float computes in float16 too, beside the halved weights
+    const half = await ort.InferenceSession.create(
+      modelToBytes(model, { inputNames: ['x'], outputNames: ['y'], fp16: true }),
+    );
+    const fromHalf = (await half.run({ x: new ort.Tensor('float32', x.dataSync() as Float32Array, [2, 6, 3]) })).y;
+    assert.equal(fromHalf.type, 'float32');
+    assert.ok(maxAbsDiff(expected, fromHalf.data as Float32Array) <= 1e-2);
   });
   test('a mask reaching a recurrent layer or a Softmax is refused, saying where it comes from', () => {
     const masked = sequential(

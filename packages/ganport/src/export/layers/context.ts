@@ -1,6 +1,7 @@
 /** What a layer handler is given, and what it must return. */
 
 import { GanportError } from '@ganport/runtime';
+import type * as tf from '@tensorflow/tfjs';
 import { spectralNormFolded } from '../../tfjs/spectral-norm.js';
 import type { GraphBuilder, Value } from '../graph.js';
 
@@ -23,6 +24,8 @@ export interface LayerContext {
   inputs: Value[];
   /** The tfjs (channels-last) shapes of the inputs and output. */
   inputShapes: Shape[];
+  /** The tfjs dtypes of the inputs (an int32 input is an int64 ONNX value). */
+  inputDtypes: tf.DataType[];
   outputShape: Shape;
   /** Every output's shape, for layers with several outputs. */
   outputShapes: Shape[];

@@ -1,5 +1,5 @@
 /** The standalone activation layers: ReLU, LeakyReLU, ELU, PReLU, Softmax. */
-import { attr } from '../../onnx/builder.js';
+import { attr, DataType } from '../../onnx/builder.js';
 import { onnxAxis } from '../graph.js';
 import { type LayerHandler, refuseMask, sameLayout, weight } from './context.js';
 
@@ -56,12 +56,16 @@ export const softmax: LayerHandler = (ctx) => {
 /** ThresholdedReLU: x where x > theta, else 0 (ONNX ThresholdedRelu, alpha = theta; tfjs's default theta 1). */
 export const thresholdedRelu = withScalarAlpha('ThresholdedRelu', 'theta', 1);
 
-/** Rescaling: x·scale + offset (scalars), e.g. [0, 255] pixels to [−1, 1]. */
+/** Rescaling: x·scale + offset (scalars), e.g. [0, 255] pixels to [−1, 1]; integer input is cast to float first, as tfjs does. */
 export const rescaling: LayerHandler = (ctx) => {
   const { g, name } = ctx;
   const [x] = ctx.inputs;
+  const input =
+    ctx.inputDtypes[0] === 'float32'
+      ? x.name
+      : g.op('Cast', [x.name], { to: attr.int(DataType.FLOAT) }, `${name}/float`);
   const scale = g.constFloat(`${name}/scale`, [], Float32Array.of(ctx.config.scale as number));
-  const scaled = g.op('Mul', [x.name, scale], {}, ctx.config.offset ? `${name}/scaled` : name);
+  const scaled = g.op('Mul', [input, scale], {}, ctx.config.offset ? `${name}/scaled` : name);
   if (!ctx.config.offset) return sameLayout(x, scaled);
   const offset = g.constFloat(`${name}/offset`, [], Float32Array.of(ctx.config.offset as number));
   return sameLayout(x, g.op('Add', [scaled, offset], {}, name));
