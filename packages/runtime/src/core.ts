@@ -4,7 +4,7 @@
  * onnxruntime-node and onnxruntime-web (selected by package.json `exports`).
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
-import { GanportError } from './errors.js';
+import { GanportError, integerIn } from './errors.js';
 import { type GridOptions, type ImageBatch, type RgbaImage, toGrid } from './image.js';
 import { type GeneratorInfo, generatorInfo, isPointGenerator } from './metadata.js';
 import { readOnnxInfo } from './onnx-info.js';
@@ -124,17 +124,9 @@ export class Generator {
   }
 }
 
-function checkCount(count: number): void {
-  if (!Number.isInteger(count) || count <= 0 || count > MAX_COUNT) {
-    throw new GanportError(`count must be an integer from 1 to ${MAX_COUNT}, got ${count}`);
-  }
-}
+const checkCount = (count: number) => integerIn('count', count, 1, MAX_COUNT);
 
-/**
- * Images generateGrid draws for `count`: without labels, each class (or cluster) equally often, the
- * count rounded up to a multiple of the classes (down where up would pass MAX_COUNT). A count that
- * is not one of 1…MAX_COUNT comes back as it is, for generate() to refuse.
- */
+/** Images generateGrid draws for `count`: without labels, each class (or cluster) equally often. */
 export function gridCount(info: GeneratorInfo, count: number, labels?: ArrayLike<number>): number {
   const n = info.numClasses;
   if (!n || labels || !Number.isInteger(count) || count < 1 || count > MAX_COUNT) return count;

@@ -13,4 +13,11 @@ export class GanportError extends Error {
   }
 }
 
+/** @internal `value` if an integer in [min, max], else a GanportError. */
+export function integerIn(name: string, value: number, min: number, max = Number.POSITIVE_INFINITY): number {
+  if (Number.isInteger(value) && value >= min && value <= max) return value;
+  const range = max < Number.POSITIVE_INFINITY ? `from ${min} to ${max}` : `≥ ${min}`;
+  throw new GanportError(`${name} must be an integer ${range}, got ${value}`);
+}
+
 export type GanportErrorCode = 'invalid-input' | 'invalid-model' | 'not-found' | 'unsupported' | 'unavailable';

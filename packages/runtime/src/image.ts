@@ -1,5 +1,5 @@
 /** Turning generator outputs into pixels: the same code in Node and the browser. */
-import { GanportError } from './errors.js';
+import { GanportError, integerIn } from './errors.js';
 
 /** How image tensors are laid out: channels last (tfjs's own) or channels first. */
 export type Layout = 'NHWC' | 'NCHW';
@@ -61,13 +61,12 @@ export function toGrid(batch: ImageBatch, options: GridOptions = {}): RgbaImage 
   const columns = Math.min(count, integerIn('columns', options.columns ?? Math.ceil(Math.sqrt(count)), 1));
   const rows = Math.ceil(count / columns);
   const pad = integerIn('padding', options.padding ?? 2, 0, 64);
-  const background = integerIn('background', options.background ?? 32, 0, 255);
   const gridWidth = columns * width + (columns + 1) * pad;
   const gridHeight = rows * height + (rows + 1) * pad;
   if (gridWidth * gridHeight > MAX_GRID_PIXELS) {
     throw new GanportError(`a ${gridWidth}×${gridHeight} grid is too large; generate fewer images`);
   }
-  const pixels = new Uint8ClampedArray(gridWidth * gridHeight * 4).fill(background);
+  const pixels = new Uint8ClampedArray(gridWidth * gridHeight * 4).fill(options.background ?? 32);
   for (let i = 0; i < count; i++) {
     const x0 = pad + (i % columns) * (width + pad);
     const y0 = pad + Math.floor(i / columns) * (height + pad);
@@ -75,15 +74,6 @@ export function toGrid(batch: ImageBatch, options: GridOptions = {}): RgbaImage 
   }
   for (let i = 3; i < pixels.length; i += 4) pixels[i] = 255;
   return { width: gridWidth, height: gridHeight, pixels };
-}
-
-/** `value` when it is an integer from `min` to `max`; a GanportError naming the option otherwise. */
-function integerIn(name: string, value: number, min: number, max = Number.POSITIVE_INFINITY): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    const range = max === Number.POSITIVE_INFINITY ? `of at least ${min}` : `from ${min} to ${max}`;
-    throw new GanportError(`${name} must be an integer ${range}, got ${value}`);
-  }
-  return value;
 }
 
 /** Writes image `index` of the batch into `out` at (x0, y0), each source pixel as a `scale`×`scale` block. */

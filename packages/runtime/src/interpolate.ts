@@ -1,5 +1,5 @@
 /** Paths through latent space between two latent vectors, for animations. */
-import { GanportError } from './errors.js';
+import { GanportError, integerIn } from './errors.js';
 
 export type InterpolationMode = 'slerp' | 'lerp';
 
@@ -18,7 +18,7 @@ export function interpolate(
     throw new GanportError(
       `interpolate needs two latents of the same non-zero length, got ${a.length} and ${b.length}`,
     );
-  if (!Number.isInteger(steps) || steps < 2) throw new GanportError(`steps must be an integer ≥ 2, got ${steps}`);
+  integerIn('steps', steps, 2);
   if (mode !== 'slerp' && mode !== 'lerp') throw new GanportError(`mode must be slerp or lerp, got ${String(mode)}`);
   const dim = a.length;
   let dot = 0;

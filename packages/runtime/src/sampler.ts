@@ -3,7 +3,7 @@
  * last bit between engines, so it uses only integer ops, + - * / and Math.sqrt (exactly rounded).
  */
 
-import { GanportError } from './errors.js';
+import { GanportError, integerIn } from './errors.js';
 
 /** xoshiro128** seeded through splitmix32: a small, fast, well-tested 32-bit PRNG. */
 export class Rng {
@@ -126,12 +126,6 @@ export function portableLog(x: number): number {
   return 2 * sum + e * LN2;
 }
 
-/**
- * The smallest truncation: each component is redrawn until |z| ≤ T, about 1 / P(|z| ≤ T) draws, 125 at
- * 0.01; far smaller values would redraw for minutes.
- */
-export const MIN_TRUNCATION = 0.01;
-
 export interface LatentRequest {
   seed: number;
   count: number;
@@ -142,10 +136,10 @@ export interface LatentRequest {
 
 /** `count` latent vectors of length `dim`, row-major, as float32. */
 export function sampleLatents({ seed, count, dim, truncation }: LatentRequest): Float32Array {
-  if (!Number.isInteger(count) || count <= 0) throw new GanportError(`count must be a positive integer, got ${count}`);
-  if (!Number.isInteger(dim) || dim <= 0) throw new GanportError(`latent size must be a positive integer, got ${dim}`);
-  if (truncation !== undefined && !(truncation >= MIN_TRUNCATION))
-    throw new GanportError(`truncation must be at least ${MIN_TRUNCATION}, got ${truncation}`);
+  integerIn('count', count, 1);
+  integerIn('latent size', dim, 1);
+  if (truncation !== undefined && !(truncation >= 0.01))
+    throw new GanportError(`truncation must be at least 0.01, got ${truncation}`);
   const rng = new Rng(seed);
   const out = new Float32Array(count * dim);
   for (let i = 0; i < out.length; i++) {
