@@ -7,7 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { defaultLabels, GanportError, type Generator, MAX_COUNT, Rng, sampleLatents, toRgba } from '@ganport/runtime';
-import { imagesAsFloats, loadImageDataset, resolveDataDir } from '../datasets/fashion-mnist.js';
+import { type ImageDataset, imagesAsFloats, loadImageDataset, resolveDataDir } from '../datasets/fashion-mnist.js';
 import { Classifier, classHistogramKl, type Embeddings, predictedClasses } from './classifier.js';
 import { PairwiseDistances } from './distances.js';
 import { frechetDistance, type GaussianStats, gaussianStats } from './linalg.js';
@@ -136,25 +136,9 @@ export async function evaluateImages(generator: Generator, options: ImageEvalOpt
   const classifier = await Classifier.load(options.classifier);
   const distances = await PairwiseDistances.create();
   try {
-    if (shape.join() !== classifier.imageShape.join()) {
-      throw new GanportError(
-        `the generator makes ${shape.join('×')} images but the classifier ${classifier.path} takes ${classifier.imageShape.join('×')}`,
-      );
-    }
     const hasClassLabels = info.labelKind === 'class';
-    if (hasClassLabels && info.numClasses !== undefined && info.numClasses !== classifier.numClasses) {
-      throw new GanportError(
-        `the generator is conditioned on ${info.numClasses} classes but the classifier knows ${classifier.numClasses}`,
-      );
-    }
-    const dir = resolve(resolveDataDir(options.dataDir));
-    const train = await loadImageDataset(dir, 'train');
-    const test = await loadImageDataset(dir, 't10k');
-    const available = Math.min(train.count, test.count);
-    if (available < n)
-      throw new GanportError(
-        `${n} samples need ${n} images in each split, but ${dir} holds ${train.count} train and ${test.count} t10k images; pass --samples ${available} or a fuller --data`,
-      );
+    const classes = hasClassLabels ? info.numClasses : undefined;
+    const { dir, train, test } = await realImages(classifier, shape, classes, n, options.dataDir);
     const rng = new Rng(seed);
     const testIndices = draw(test.count, n, rng);
     log(`embedding ${n} real test and ${n} real train images from ${dir}`);
@@ -193,6 +177,39 @@ export async function evaluateImages(generator: Generator, options: ImageEvalOpt
     await distances.dispose();
     await classifier.dispose();
   }
+}
+
+/**
+ * The real images an evaluation of `shape` images (conditioned on `classes`) draws `samples` of from
+ * each split of `dataDir`, checked against the classifier first; `samplesFlag` is the option to lower.
+ */
+export async function realImages(
+  classifier: Classifier,
+  shape: number[],
+  classes: number | undefined,
+  samples: number,
+  dataDir: string | undefined,
+  samplesFlag = '--samples',
+): Promise<{ dir: string; train: ImageDataset; test: ImageDataset }> {
+  if (shape.join() !== classifier.imageShape.join()) {
+    throw new GanportError(
+      `the generator makes ${shape.join('×')} images but the classifier ${classifier.path} takes ${classifier.imageShape.join('×')}`,
+    );
+  }
+  if (classes !== undefined && classes !== classifier.numClasses) {
+    throw new GanportError(
+      `the generator is conditioned on ${classes} classes but the classifier knows ${classifier.numClasses}`,
+    );
+  }
+  const dir = resolve(resolveDataDir(dataDir));
+  const train = await loadImageDataset(dir, 'train');
+  const test = await loadImageDataset(dir, 't10k');
+  const available = Math.min(train.count, test.count);
+  if (available < samples)
+    throw new GanportError(
+      `${samples} samples need ${samples} images in each split, but ${dir} holds ${train.count} train and ${test.count} t10k images; pass ${samplesFlag} ${available} or a fuller --data`,
+    );
+  return { dir, train, test };
 }
 
 /** The share of predicted classes that equal the expected ones. */

@@ -32,11 +32,14 @@ export interface DcganOptions {
   conditioning?: 'label-map' | 'projection';
 }
 
+/** The DCGAN presets' width when none is given (channels of the last hidden layer). */
+export const DEFAULT_DCGAN_WIDTH = 32;
+
 const glorot = (seed: number) => tf.initializers.glorotUniform({ seed });
 
 export function dcgan(options: DcganOptions): Preset {
   const { size, channels, numClasses } = options;
-  const width = options.width ?? 32;
+  const width = options.width ?? DEFAULT_DCGAN_WIDTH;
   const latentSize = options.latentSize ?? 100;
   const dropout = options.dropout ?? 0.3;
   const upsamplings = size === 28 ? 2 : Math.log2(size / 4);

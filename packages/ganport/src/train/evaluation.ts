@@ -3,9 +3,10 @@
  * measured through the runtime exactly as `ganport eval` measures a shipped model (a smaller
  * sample), so the epochs and the checkpoint to ship are chosen from a curve, not by eye.
  */
-import { loadGenerator } from '@ganport/runtime';
+import { GanportError, loadGenerator } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
-import { evaluateImages } from '../eval/images.js';
+import { Classifier } from '../eval/classifier.js';
+import { evaluateImages, MAX_IMAGE_SAMPLES, realImages } from '../eval/images.js';
 import { evaluateMixture, MAX_MIXTURE_SAMPLES } from '../eval/mixtures.js';
 import { modelToBytes } from '../export/index.js';
 import type { EvalScores } from '../formats/eval-scores.js';
@@ -30,6 +31,26 @@ export function isBetter(a: EvalScores, best: EvalScores | undefined): boolean {
 
 /** The fewest samples a measurement takes (k-NN precision/recall needs more than k = 3 neighbours, FCD far more). */
 export const MIN_EVAL_SAMPLES = 10;
+
+/**
+ * Refuses, before a run's first step, what its --eval-every measurements would refuse after N steps:
+ * images the classifier cannot read, classes it does not know, data without a test split or with too
+ * few images for --eval-samples.
+ */
+export async function checkEvaluation(config: RunConfig): Promise<void> {
+  if (config.sampleShape.length === 1) return; // 2-D points are measured against their mixture
+  if (config.evalSamples > MAX_IMAGE_SAMPLES)
+    throw new GanportError(`eval samples are capped at ${MAX_IMAGE_SAMPLES}, got ${config.evalSamples}`);
+  const classifier = await Classifier.load();
+  try {
+    const classes = config.clusters === undefined ? config.numClasses : undefined; // clusters name no class
+    await realImages(classifier, config.sampleShape, classes, config.evalSamples, config.data, '--eval-samples');
+  } catch (err) {
+    throw err instanceof GanportError ? new GanportError(`--eval-every: ${err.message}`, err.code) : err;
+  } finally {
+    await classifier.dispose();
+  }
+}
 
 /** Measures `ema` on the run's `evalSamples` samples. */
 export async function evaluateGenerator(ema: tf.LayersModel, config: RunConfig): Promise<EvalScores> {

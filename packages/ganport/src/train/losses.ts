@@ -19,6 +19,8 @@ export interface GanLoss {
 export function ganLoss(name: string, labelSmoothing = 0): GanLoss {
   if (!(labelSmoothing >= 0 && labelSmoothing < 0.5))
     throw new GanportError(`label smoothing must be in [0, 0.5), got ${labelSmoothing}`);
+  if (name === 'hinge' && labelSmoothing > 0)
+    throw new GanportError('label smoothing is for the bce and lsgan losses: the hinge loss has no target to smooth');
   const bce = (target: number, logits: tf.Tensor) =>
     tf.losses.sigmoidCrossEntropy(tf.fill(logits.shape, target), logits) as tf.Scalar;
   switch (name) {

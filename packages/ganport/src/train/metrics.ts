@@ -108,7 +108,10 @@ export class MetricsWriter {
     private readonly title: string,
   ) {}
 
-  /** On resume: drops lines past the checkpoint, which the resumed run will write again (and torn ones). */
+  /**
+   * On resume: drops lines past the checkpoint, which the resumed run will write again (and torn ones);
+   * the newest line kept is `last` until the run writes another.
+   */
   async truncateAfter(step: number): Promise<void> {
     if (!existsSync(this.path)) return;
     const kept = (await readFile(this.path, 'utf8')).split('\n').filter((line) => {
@@ -116,6 +119,7 @@ export class MetricsWriter {
       return record !== undefined && record.step <= step;
     });
     await writeFileAtomic(this.path, kept.map((line) => `${line}\n`).join(''));
+    this.last = (await readMetrics(this.path)).at(-1);
   }
 
   /** Appends a measurement and redraws the evaluation plot beside the loss plot. */

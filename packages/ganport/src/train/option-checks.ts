@@ -7,6 +7,12 @@ export function positiveInt(name: string, value: number): number {
   return value;
 }
 
+export function nonNegativeInt(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0)
+    throw new GanportError(`${name} must be a non-negative integer, got ${value}`);
+  return value;
+}
+
 export function positiveNumber(name: string, value: number): number {
   if (!(Number.isFinite(value) && value > 0)) throw new GanportError(`${name} must be a positive number, got ${value}`);
   return value;

@@ -20,15 +20,16 @@ import {
   verifyRunFiles,
   writeRunManifest,
 } from '../formats/run-dir.js';
+import { DEFAULT_DCGAN_WIDTH } from '../presets/dcgan.js';
 import { getPreset, type Preset } from '../presets/index.js';
 import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
 import { ONNX_BACKEND } from '../tfjs/backend-names.js';
 import { packageVersion, writeFileAtomic } from '../util/files.js';
 import { Adam } from './adam.js';
-import { MIN_EVAL_SAMPLES } from './evaluation.js';
+import { checkEvaluation, MIN_EVAL_SAMPLES } from './evaluation.js';
 import type { LossName } from './loss-names.js';
 import { ganLoss } from './losses.js';
-import { nonNegativeNumber, positiveInt, positiveNumber } from './option-checks.js';
+import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './option-checks.js';
 import type { RunPosition, TrainingState } from './state.js';
 
 export interface TrainOptions {
@@ -90,7 +91,8 @@ export interface OpenedRun {
   backend: BackendChoice;
 }
 
-function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): RunConfig {
+/** A new run's config from its options, every one checked; `data` and `images` are the data's, filled in once it loads. */
+function newRunConfig(options: TrainOptions, preset: Preset): RunConfig {
   const seed = options.seed ?? TRAINING_DEFAULTS.seed;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
     throw new GanportError(`seed must be an integer in [0, 2^32), got ${seed}`);
@@ -104,13 +106,12 @@ function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): Run
   ganLoss(loss, labelSmoothing); // checks both before anything is written
   const emaDecay = options.emaDecay ?? preset.defaults?.emaDecay ?? TRAINING_DEFAULTS.emaDecay;
   if (!(emaDecay >= 0 && emaDecay < 1)) throw new GanportError(`EMA decay must be in [0, 1), got ${emaDecay}`);
-  const images = Math.min(data.count, options.limit === undefined ? Infinity : positiveInt('limit', options.limit));
   const batchSize = positiveInt(
     'batch size',
     options.batchSize ?? preset.defaults?.batchSize ?? TRAINING_DEFAULTS.batchSize,
   );
-  if (images < batchSize)
-    throw new GanportError(`batch size ${batchSize} is larger than the ${images} images available`);
+  const beta1 = options.beta1 ?? preset.defaults?.beta1 ?? TRAINING_DEFAULTS.beta1;
+  if (!(beta1 >= 0 && beta1 < 1)) throw new GanportError(`beta1 must be in [0, 1), got ${beta1}`);
   const pack = positiveInt('pack', options.pack ?? TRAINING_DEFAULTS.pack);
   const adjustable = adjustableOptions(options); // checked with the others, before anything is written
   if (batchSize % pack !== 0) throw new GanportError(`pack ${pack} must divide the batch size ${batchSize}`);
@@ -137,7 +138,7 @@ function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): Run
       'discriminator learning rate',
       options.discriminatorLearningRate ?? learningRate,
     ),
-    beta1: options.beta1 ?? preset.defaults?.beta1 ?? TRAINING_DEFAULTS.beta1,
+    beta1,
     loss,
     labelSmoothing,
     emaDecay,
@@ -149,8 +150,8 @@ function newRunConfig(options: TrainOptions, data: Dataset, preset: Preset): Run
     evalEvery: TRAINING_DEFAULTS.evalEvery,
     evalSamples: TRAINING_DEFAULTS.evalSamples,
     backend: '',
-    data: data.source,
-    images,
+    data: '',
+    images: 0,
     ganportVersion: packageVersion(),
     ...adjustable,
   };
@@ -175,11 +176,20 @@ const FIXED_ON_RESUME = [
   'lrDecay',
 ] as const satisfies readonly (keyof TrainOptions & keyof RunConfig)[];
 
-function refuseChangedOptions(options: TrainOptions, config: RunConfig, data: Dataset): void {
-  const changed: string[] = FIXED_ON_RESUME.filter((key) => options[key] !== undefined && options[key] !== config[key]);
+/**
+ * Refuses a resume's options that differ from what config.json fixes; `limit` once the data's size is
+ * known (`count`). A DCGAN run started without --width has the presets' width, 32.
+ */
+function refuseChangedOptions(options: TrainOptions, config: RunConfig, count?: number): void {
+  const presetWidth = getPreset(config.preset).withWidth ? DEFAULT_DCGAN_WIDTH : undefined;
+  const recorded = { ...config, width: config.width ?? presetWidth };
+  const changed: string[] = FIXED_ON_RESUME.filter(
+    (key) => options[key] !== undefined && options[key] !== recorded[key],
+  );
   if (options.dataDir !== undefined && options.dataDir !== config.data && resolve(options.dataDir) !== config.data)
     changed.push('dataDir');
-  if (options.limit !== undefined && Math.min(data.count, options.limit) !== config.images) changed.push('limit');
+  if (count !== undefined && options.limit !== undefined && Math.min(count, options.limit) !== config.images)
+    changed.push('limit');
   if (changed.length) {
     throw new GanportError(
       `${options.outDir}/config.json fixes ${changed.join(', ')} for the whole run; a resume cannot change ` +
@@ -196,7 +206,7 @@ type AdjustableOptions = Partial<Pick<RunConfig, (typeof ADJUSTABLE_ON_RESUME)[n
 function adjustableOptions(options: TrainOptions): AdjustableOptions {
   const adjusted: AdjustableOptions = {};
   if (options.epochs !== undefined) adjusted.epochs = positiveInt('epochs', options.epochs);
-  if (options.evalEvery !== undefined) adjusted.evalEvery = positiveInt('eval interval', options.evalEvery);
+  if (options.evalEvery !== undefined) adjusted.evalEvery = nonNegativeInt('eval interval', options.evalEvery);
   if (options.evalSamples !== undefined) {
     adjusted.evalSamples = positiveInt('eval samples', options.evalSamples);
     if (adjusted.evalSamples < MIN_EVAL_SAMPLES)
@@ -228,7 +238,9 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
       throw new GanportError(`${options.outDir} is not a training run (no config.json) to resume`, 'not-found');
     }
     config = { ...(await readRunConfig(options.outDir)), ...adjustableOptions(options) };
-    // the backend is checked before the data loads (clustering takes a while); config.json changes only in trainLocked
+    // the options and the backend are checked before the data loads (clustering takes a while);
+    // config.json changes only once the checkpoint is loaded (confirmResume)
+    refuseChangedOptions(options, config);
     backend = await chooseBackend(options, config.backend, config.evalEvery);
     const clusters = config.clusters === undefined ? undefined : { k: config.clusters, images: config.images };
     if (clusters) log(clusteringLine(clusters.k, config.seed));
@@ -239,7 +251,7 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
           'changed since it began); start a new run with --out',
       );
     }
-    refuseChangedOptions(options, config, data);
+    refuseChangedOptions(options, config, data.count);
   } else {
     if (existsSync(paths.config) && !options.overwrite) {
       throw new GanportError(
@@ -252,12 +264,17 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
     const preset = getPreset(options.preset ?? TRAINING_DEFAULTS.preset, { width, clusters: k });
     const seed = options.seed ?? TRAINING_DEFAULTS.seed;
     const limit = options.limit === undefined ? undefined : positiveInt('limit', options.limit);
-    backend = await chooseBackend(options, undefined, adjustableOptions(options).evalEvery);
+    config = newRunConfig(options, preset);
+    backend = await chooseBackend(options, undefined, config.evalEvery);
     if (k !== undefined) log(clusteringLine(k, seed));
     data = await loadDataset(options.dataDir, preset, seed, k === undefined ? undefined : { k, images: limit });
-    config = newRunConfig(options, data, preset);
+    config.data = data.source;
+    config.images = Math.min(data.count, limit ?? Number.POSITIVE_INFINITY);
+    if (config.images < config.batchSize)
+      throw new GanportError(`batch size ${config.batchSize} is larger than the ${config.images} images available`);
     if (k !== undefined) config.clusterLabelsSha256 = labelsDigest(data);
   }
+  if (config.evalEvery) await checkEvaluation(config);
   const preset = getPreset(config.preset, config);
   log(`backend: ${backend.name} (${backend.reason})`);
   log(`data: ${config.images} ${preset.sampleShape.length === 1 ? 'points' : 'images'} from ${data.source}`);
@@ -273,8 +290,8 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
  * The backend a run trains on (--backend, else the one a resumed run started on, else the fastest),
  * checked against --provider and --eval-every.
  */
-async function chooseBackend(
-  options: TrainOptions,
+export async function chooseBackend(
+  options: Pick<TrainOptions, 'backend' | 'providers'>,
   startedOn: string | undefined,
   evalEvery: number | undefined,
 ): Promise<BackendChoice> {
@@ -296,14 +313,19 @@ async function chooseBackend(
 }
 
 /**
- * Records a resume's adjusted options (--epochs, --eval-every, …) in config.json, once the checkpoint
- * has shown how far the run got: an --epochs short of that is refused and nothing is written.
+ * Checks a resume against how far its checkpoint got, before any work: a finished run, or an --epochs
+ * short of where it got, is refused. Then records the options it adjusts (--epochs, --eval-every, …)
+ * in config.json.
  */
-export async function recordAdjustedOptions(outDir: string, config: RunConfig, position: RunPosition): Promise<void> {
+export async function confirmResume(outDir: string, config: RunConfig, position: RunPosition): Promise<void> {
   const reached = position.batchInEpoch > 0 ? position.epoch : position.epoch - 1;
   if (config.epochs < reached)
     throw new GanportError(
       `the run in ${outDir} has reached epoch ${reached}; --epochs ${config.epochs} would end it before that`,
+    );
+  if (position.epoch > config.epochs)
+    throw new GanportError(
+      `the run in ${outDir} had already finished its ${config.epochs} epochs; pass --epochs to extend it`,
     );
   const saved = await readRunConfig(outDir);
   const adjusted = { ...saved };

@@ -24,9 +24,9 @@ import { type MetricsLine, MetricsWriter } from './metrics.js';
 import { ProgressBar } from './progress.js';
 import {
   buildTrainingState,
+  confirmResume,
   type OpenedRun,
   openRun,
-  recordAdjustedOptions,
   startPosition,
   type TrainOptions,
 } from './run-setup.js';
@@ -84,7 +84,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   const paths = runPaths(options.outDir);
   const metrics = new MetricsWriter(paths.metrics, paths.lossPlot, `${preset.name}, seed ${config.seed}: losses`);
   if (options.resume) {
-    await recordAdjustedOptions(options.outDir, config, position);
+    await confirmResume(options.outDir, config, position);
     await metrics.truncateAfter(position.step);
     options.log?.(`resuming at step ${position.step} (epoch ${position.epoch}, batch ${position.batchInEpoch})`);
   }
@@ -124,11 +124,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   options.log?.(
     `wrote ${options.outDir}: generator/ (${weights}), discriminator/, checkpoint/, metrics.jsonl, loss.svg, samples/epoch-*.png`,
   );
-  if (!metrics.last) {
-    throw new GanportError(
-      `the run in ${options.outDir} had already finished its ${config.epochs} epochs; pass --epochs to extend it`,
-    );
-  }
+  if (!metrics.last) throw new GanportError(`${paths.metrics} holds no losses to report`, 'not-found');
   return { outDir: options.outDir, steps: position.step, backend: opened.backend, last: metrics.last };
 }
 

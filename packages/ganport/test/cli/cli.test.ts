@@ -235,26 +235,36 @@ test('bad training input: missing data, corrupt data, unknown preset, bad number
     runCli(['train', '--backend', 'tpu', '--data', SAMPLE_DATA, '--out', join(dir, 'r6')]),
     /unknown backend "tpu"/,
   );
-  // the backend is checked before the data loads: no clustering line before the error
+  // the options and the backend are checked before the data loads: no clustering line before the error
+  for (const [flag, value, message] of [
+    ['--backend', 'tpu', /^ganport train: unknown backend "tpu"/],
+    ['--loss', 'hinj', /^ganport train: unknown loss "hinj"/],
+  ] as const) {
+    const clustered = ['--preset', 'dcgan', '--clusters', '10', flag, value];
+    const early = runCli(['train', ...clustered, '--data', SAMPLE_DATA, '--out', join(dir, 'r6')]);
+    assertCleanFailure(early, message);
+    assert.doesNotMatch(early.stdout, /self-conditioning/);
+  }
+  for (const dryRun of [[], ['--dry-run']])
+    assertCleanFailure(
+      runCli([
+        'train',
+        '--backend',
+        'cpu',
+        '--provider',
+        'cpu',
+        '--data',
+        SAMPLE_DATA,
+        '--out',
+        join(dir, 'r6'),
+        ...dryRun,
+      ]),
+      /^ganport train: --provider goes with the onnx backend/,
+    );
   assertCleanFailure(
-    runCli([
-      'train',
-      '--preset',
-      'dcgan',
-      '--clusters',
-      '10',
-      '--backend',
-      'tpu',
-      '--data',
-      SAMPLE_DATA,
-      '--out',
-      join(dir, 'r6'),
-    ]),
-    /^ganport train: unknown backend "tpu"/,
-  );
-  assertCleanFailure(
-    runCli(['train', '--backend', 'cpu', '--provider', 'cpu', '--data', SAMPLE_DATA, '--out', join(dir, 'r6')]),
-    /^ganport train: --provider goes with the onnx backend/,
+    runCli(['train', '--dry-run', '--out', join(dir, 'r6'), '--resume', join(dir, 'r6')]),
+    /give either --out RUN_DIR \(a new run\) or --resume RUN_DIR/,
+    2,
   );
   assertCleanFailure(
     runCli(['train', '--data', join(SAMPLE_DATA, 'train-images-idx3-ubyte.gz'), '--out', join(dir, 'r6')]),
@@ -397,7 +407,7 @@ test('bad generate input: truncated or non-ONNX model, bad counts; no output fil
   for (const columns of ['0', '-3'])
     assertCleanFailure(
       runCli(['generate', validModel, `--columns=${columns}`, '--out', out]),
-      new RegExp(`columns must be an integer of at least 1, got ${columns}`),
+      new RegExp(`columns must be an integer ≥ 1, got ${columns}`),
     );
   assertCleanFailure(
     runCli(['generate', validModel, '--seed=-1', '--out', out]),

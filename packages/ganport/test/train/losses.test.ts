@@ -22,6 +22,11 @@ test('bce: the non-saturating loss, with label smoothing on the real targets', (
   close(value(ganLoss('bce', 0.1).discriminator(big, tf.neg(big))), 3);
 });
 
+test('label smoothing is refused with the hinge loss, which has no target to smooth', () => {
+  assert.throws(() => ganLoss('hinge', 0.1), /label smoothing is for the bce and lsgan losses/);
+  assert.doesNotThrow(() => ganLoss('hinge', 0));
+});
+
 test('lsgan and hinge at their optima and away from them', () => {
   const ones = tf.ones([3, 1]);
   const zeros = tf.zeros([3, 1]);

@@ -137,7 +137,12 @@ test('resume refuses a directory without a checkpoint, and a finished run withou
   const dir = tempDir();
   await assert.rejects(train({ outDir: dir, resume: true }), /not a training run/);
   await train({ outDir: dir, preset: 'seed-mlp', epochs: 1, limit: 128, dataDir: SAMPLE_DATA, quiet: true });
-  await assert.rejects(train({ outDir: dir, resume: true }), /already finished its 1 epochs; pass --epochs/);
+  const lines: string[] = [];
+  await assert.rejects(
+    train({ outDir: dir, resume: true, log: (line) => lines.push(line) }),
+    /already finished its 1 epochs; pass --epochs/,
+  );
+  assert.ok(!lines.some((line) => line.startsWith('wrote')), `refused before any work: ${lines.join(' | ')}`);
   // a run directory written by ganport 0.1.0 (imageShape, no logEvery) still resumes and exports
   const configPath = join(dir, 'config.json');
   const {
@@ -160,5 +165,9 @@ test('resume refuses a directory without a checkpoint, and a finished run withou
     /--provider goes with the onnx backend/,
   );
   assert.equal(readFileSync(configPath, 'utf8'), recorded);
+  // --eval-every 0 turns measurements off again on a resume
+  writeFileSync(configPath, JSON.stringify({ ...JSON.parse(recorded), evalEvery: 500 }));
+  assert.equal((await train({ outDir: dir, resume: true, epochs: 3, evalEvery: 0, quiet: true })).steps, 6);
+  assert.equal((JSON.parse(readFileSync(configPath, 'utf8')) as { evalEvery: number }).evalEvery, 0);
   assert.equal(runCli(['export', dir, '--out', join(dir, 'model')]).status, 0);
 });

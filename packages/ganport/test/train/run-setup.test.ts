@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type * as tf from '@tensorflow/tfjs';
@@ -60,8 +60,40 @@ test('--width sets a DCGAN preset’s channels, is recorded in config.json and f
     openRun({ outDir, resume: true, backend: 'cpu', width: 16 }),
     /config\.json fixes width for the whole run/,
   );
-  const plain = await openRun({ ...base, outDir: tempDir() });
+  const plainDir = tempDir();
+  const plain = await openRun({ ...base, outDir: plainDir });
   assert.equal(plain.config.width, undefined, 'no --width: the preset’s own, and nothing recorded');
+  await openRun({ outDir: plainDir, resume: true, backend: 'cpu', width: 32 }); // the width it has
+  await assert.rejects(openRun({ outDir: plainDir, resume: true, backend: 'cpu', width: 16 }), /fixes width/);
+});
+
+test('every option is checked before the data loads; beta1 in [0, 1), --eval-every 0 is "never"', async () => {
+  const missing = join(tempDir(), 'no-data-here');
+  const base = { preset: 'dcgan', dataDir: missing, backend: 'cpu', quiet: true };
+  for (const [options, message] of [
+    [{ beta1: 1 }, /beta1 must be in \[0, 1\), got 1/],
+    [{ emaDecay: 5 }, /EMA decay must be in \[0, 1\)/],
+    [{ loss: 'hinge', labelSmoothing: 0.1 }, /label smoothing is for the bce and lsgan losses/],
+    [{ pack: 3 }, /pack 3 must divide the batch size 64/],
+    [{ backend: 'tpu' }, /unknown backend "tpu"/],
+  ] as const)
+    await assert.rejects(openRun({ ...base, ...options, outDir: tempDir() }), message);
+  await assert.rejects(openRun({ ...base, outDir: tempDir() }), /data directory .*no-data-here does not exist/);
+  const { config } = await openRun({ ...base, dataDir: SAMPLE_DATA, outDir: tempDir(), evalEvery: 0 });
+  assert.equal(config.evalEvery, 0);
+});
+
+test('--eval-every is checked against the classifier and the data before the first step', async () => {
+  const base = { preset: 'dcgan', dataDir: SAMPLE_DATA, backend: 'cpu', quiet: true, evalEvery: 10 };
+  const outDir = tempDir();
+  await assert.rejects(
+    openRun({ ...base, outDir, evalSamples: 3000 }),
+    /--eval-every: 3000 samples need 3000 images in each split, but .* holds 2000 train and 2000 t10k images; pass --eval-samples 2000/,
+  );
+  assert.ok(!existsSync(join(outDir, 'config.json')), 'nothing written');
+  await assert.rejects(openRun({ ...base, outDir, evalSamples: 200_000 }), /eval samples are capped at 100000/);
+  const { config } = await openRun({ ...base, outDir, evalSamples: 2000 });
+  assert.equal(config.evalSamples, 2000);
 });
 
 test('--width is refused for presets without one, and must be a positive integer', async () => {

@@ -69,7 +69,7 @@ export const trainCommand = defineCommand({
       type: 'number',
       value: 'S',
       option: 'labelSmoothing',
-      help: `real targets are 1 - S (default ${TRAINING_DEFAULTS.labelSmoothing})`,
+      help: `real targets are 1 - S, for bce and lsgan (default ${TRAINING_DEFAULTS.labelSmoothing})`,
     },
     ema: {
       type: 'number',
@@ -132,7 +132,7 @@ export const trainCommand = defineCommand({
     'dry-run': {
       type: 'boolean',
       option: 'dryRun',
-      help: 'print the backend that would be chosen (and its GPU adapter), and train nothing',
+      help: 'print the backend that would be chosen (and its GPU adapter), checked against --provider and --eval-every, and train nothing',
     },
   },
   examples: [
@@ -144,20 +144,21 @@ export const trainCommand = defineCommand({
     'ganport train --preset dcgan --backend onnx --provider cuda --out runs/dcgan-cuda',
   ],
   async run({ out, resume, loss, dryRun, spectralNorm, lrDecay, provider, ...options }) {
+    if (out !== undefined && resume !== undefined)
+      throw new UsageError('give either --out RUN_DIR (a new run) or --resume RUN_DIR');
+    const providers = providerList(provider);
     if (dryRun) {
-      // as train() chooses: --backend, else the one a resumed run started on, else the fastest present
-      const recorded = options.backend === undefined && resume !== undefined ? await readRunConfig(resume) : undefined;
-      const { selectBackend } = await import('../../tfjs/backend.js');
-      const choice = await selectBackend(options.backend ?? recorded?.backend);
-      const reason = recorded ? 'the backend the run started on' : choice.reason;
-      console.log(`backend: ${choice.name} (${reason})`);
+      // as train() chooses and checks it: --backend, else the one a resumed run started on, else the fastest present
+      const recorded = resume === undefined ? undefined : await readRunConfig(resume);
+      const { chooseBackend } = await import('../../train/run-setup.js');
+      const evalEvery = options.evalEvery ?? recorded?.evalEvery;
+      const choice = await chooseBackend({ backend: options.backend, providers }, recorded?.backend, evalEvery);
+      console.log(`backend: ${choice.name} (${choice.reason})`);
       console.log('dry run: nothing trained');
       return 0;
     }
     const outDir = out ?? resume;
-    if (outDir === undefined || (out !== undefined && resume !== undefined)) {
-      throw new UsageError('give either --out RUN_DIR (a new run) or --resume RUN_DIR');
-    }
+    if (outDir === undefined) throw new UsageError('give either --out RUN_DIR (a new run) or --resume RUN_DIR');
     const { train } = await import('../../train/train.js');
     const result = await train({
       ...options,
@@ -167,7 +168,7 @@ export const trainCommand = defineCommand({
       // absent switches stay undefined, so that a resume keeps what the run recorded
       spectralNorm: spectralNorm || undefined,
       lrDecay: lrDecay || undefined,
-      providers: providerList(provider),
+      providers,
       log: (line) => console.log(line),
     });
     const { last } = result;
