@@ -23,8 +23,8 @@ const flags = {
   data: dataFlag('images: IDX data with train and t10k splits (default: Fashion-MNIST, else the shipped sample)'),
   classifier: {
     type: 'string',
-    value: 'FILE.onnx',
-    help: 'images: the classifier to measure with (default: the shipped one)',
+    value: 'PATH',
+    help: 'images: the classifier to measure with, its .onnx or the directory train-classifier wrote (default: the shipped one)',
   },
   k: { type: 'int', value: 'K', help: 'images: neighbours of the precision/recall manifolds (default 3)' },
   mixture: {
