@@ -101,16 +101,17 @@ export async function loadDataset(
   } else {
     if (height !== width || (channels !== 1 && channels !== 3))
       throw new GanportError(`preset ${preset.name} cannot train on an image folder`);
+    if (preset.numClasses && !clusters)
+      // refused before the decode, which takes a while
+      throw new GanportError(
+        `preset ${preset.name} is class-conditional and needs labelled data (IDX files with labels); ${dir} has none`,
+      );
     ({ images, count } = await loadImageFolder(dir, height, channels));
   }
   if (clusters) {
     const labelled = Math.min(count, clusters.images ?? count);
     labels = balancedClusters(images, labelled, height * width * channels, clusters.k, { seed });
   }
-  if (preset.numClasses && !labels)
-    throw new GanportError(
-      `preset ${preset.name} is class-conditional and needs labelled data (IDX files with labels); ${dir} has none`,
-    );
   const pixels = height * width * channels;
   return {
     source: resolve(dir),

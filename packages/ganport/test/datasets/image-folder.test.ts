@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { loadDataset } from '../../src/datasets/dataset.js';
 import { cropAndResize, decodeImage, loadImageFolder } from '../../src/datasets/image-folder.js';
 import { exportRun } from '../../src/export/index.js';
 import { runParity } from '../../src/parity/parity.js';
+import { getPreset } from '../../src/presets/index.js';
 import { train } from '../../src/train/train.js';
 import { assertCleanFailure, runCli, tempDir } from '../helpers.js';
 
@@ -38,6 +40,15 @@ test('centre crop and area resize', () => {
   assert.deepEqual(Array.from(cropAndResize(image, 1, 3)), [100, 0, 50]);
   assert.deepEqual(Array.from(cropAndResize(image, 2, 3)), [200, 0, 0, 0, 0, 100, 200, 0, 0, 0, 0, 100]);
   assert.deepEqual(Array.from(cropAndResize(image, 1, 1)), [Math.round(0.299 * 100 + 0.114 * 50)]);
+});
+
+test('a class-conditional preset is refused on an image folder before any image is decoded', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'a.png'), 'not a PNG: decoding it would fail first'); // never read
+  await assert.rejects(
+    loadDataset(dir, getPreset('cdcgan'), 0),
+    /preset cdcgan is class-conditional and needs labelled data \(IDX files with labels\); .* has none/,
+  );
 });
 
 test('PNG and JPEG files decode, anything else is refused by name', () => {

@@ -92,8 +92,8 @@ test('a resumed run keeps the measurements up to its checkpoint and adds the res
 
 test('eval options are checked before a run starts', async () => {
   await assert.rejects(
-    train({ outDir: tempDir(), preset: 'mlp-2d', dataDir: 'grid', evalEvery: 0, quiet: true }),
-    /eval interval must be a positive integer, got 0/,
+    train({ outDir: tempDir(), preset: 'mlp-2d', dataDir: 'grid', evalEvery: -1, quiet: true }),
+    /eval interval must be a non-negative integer, got -1/,
   );
   await assert.rejects(
     train({ outDir: tempDir(), preset: 'mlp-2d', dataDir: 'grid', evalEvery: 5, evalSamples: -3, quiet: true }),
