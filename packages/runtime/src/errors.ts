@@ -13,7 +13,7 @@ export class GanportError extends Error {
   }
 }
 
-/** @internal `value` if an integer in [min, max], else a GanportError. */
+/** @internal `value` if an integer in [min, max], else throws. */
 export function integerIn(name: string, value: number, min: number, max = Number.POSITIVE_INFINITY): number {
   if (Number.isInteger(value) && value >= min && value <= max) return value;
   const range = max < Number.POSITIVE_INFINITY ? `from ${min} to ${max}` : `≥ ${min}`;

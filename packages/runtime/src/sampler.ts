@@ -139,7 +139,7 @@ export function sampleLatents({ seed, count, dim, truncation }: LatentRequest): 
   integerIn('count', count, 1);
   integerIn('latent size', dim, 1);
   if (truncation !== undefined && !(truncation >= 0.01))
-    throw new GanportError(`truncation must be at least 0.01, got ${truncation}`);
+    throw new GanportError(`truncation must be ≥ 0.01, got ${truncation}`);
   const rng = new Rng(seed);
   const out = new Float32Array(count * dim);
   for (let i = 0; i < out.length; i++) {

@@ -75,6 +75,8 @@ test('grids place tiles row-major with padding, and refuse absurd sizes', () => 
   for (const padding of [-5, 1.5, Number.NaN, 65])
     assert.throws(() => toGrid(batch('NHWC'), { padding }), /padding must be an integer from 0 to 64/, `${padding}`);
   assert.equal(toGrid(batch('NHWC'), { columns: 9, padding: 0 }).width, 2 * 2, 'more columns than images: one row');
+  const empty = toGrid({ ...batch('NHWC'), count: 0 }, { padding: 1 });
+  assert.deepEqual([empty.width, empty.height], [2 + 2, 1], 'no images: one empty column of padding');
   const huge: ImageBatch = { ...batch('NHWC'), count: 100000, height: 64, width: 64, data: new Float32Array(0) };
   assert.throws(() => toGrid(huge), /too large/);
 });

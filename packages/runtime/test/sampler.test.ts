@@ -93,6 +93,6 @@ test('bad arguments are rejected', () => {
   assert.throws(() => sampleLatents({ seed: 0, count: 1, dim: 0 }), /latent size/);
   // |z| ≤ 0.01 takes about 125 draws a component; far smaller bounds would redraw for minutes
   for (const truncation of [0, 1e-9, 0.009, Number.NaN])
-    assert.throws(() => sampleLatents({ seed: 0, count: 1, dim: 4, truncation }), /truncation must be at least 0\.01/);
+    assert.throws(() => sampleLatents({ seed: 0, count: 1, dim: 4, truncation }), /truncation must be ≥ 0\.01/);
   assert.ok(sampleLatents({ seed: 0, count: 4, dim: 8, truncation: 0.01 }).every((z) => Math.abs(z) <= 0.01));
 });

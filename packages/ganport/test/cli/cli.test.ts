@@ -402,7 +402,7 @@ test('bad generate input: truncated or non-ONNX model, bad counts; no output fil
   assertCleanFailure(runCli(['generate', 'cdcgan', '--count', '100000', '--out', out]), /count must .* got 100000$/);
   assertCleanFailure(
     runCli(['generate', validModel, '--truncation', '1e-9', '--out', out]),
-    /truncation must be at least 0\.01, got 1e-9/,
+    /truncation must be ≥ 0\.01, got 1e-9/,
   );
   for (const columns of ['0', '-3'])
     assertCleanFailure(
