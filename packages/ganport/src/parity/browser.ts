@@ -84,19 +84,26 @@ export async function openBrowserSession(options: SessionOptions = {}): Promise<
   const origin = served?.origin;
   let browser: Browser | undefined;
   try {
-    browser = await chromium.launch({
-      executablePath,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        ...(options.webgpu ? ['--enable-unsafe-webgpu'] : ['--disable-gpu']),
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await chromium
+      .launch({
+        executablePath,
+        headless: true,
+        args: [
+          '--no-sandbox',
+          ...(options.webgpu ? ['--enable-unsafe-webgpu'] : ['--disable-gpu']),
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      })
+      .catch((err: Error) => {
+        throw new GanportError(
+          `cannot start Chromium at ${executablePath}: ${err.message.split('\n')[0]}`,
+          'unavailable',
+        );
+      });
     const page = await browser.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (err) => pageErrors.push(err.message));

@@ -314,7 +314,10 @@ function reportParity(plan: ParityPlan, { outputs, skipped }: RuntimeOutputs): P
     const reason = skipped.get(runtime);
     if (reason !== undefined) return [skippedRow(runtime, rowTolerance, reason)];
     const out = outputs.get(runtime);
-    return out ? [comparedRow(runtime, out, tfjsOutput, rowTolerance)] : [];
+    if (!out) return [];
+    // the tfjs row is the reference itself, in the exported layout
+    const compared = runtime === 'tfjs' ? { ...out, output: tfjsOutput } : out;
+    return [comparedRow(runtime, compared, tfjsOutput, rowTolerance)];
   });
   const latentsIdentical = [...outputs.values()].every((o) => !o.latents || sameBits(o.latents, plan.latents));
   return {

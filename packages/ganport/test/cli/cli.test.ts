@@ -429,6 +429,12 @@ test('bad parity input and unknown commands', () => {
   writeFileSync(join(dir, 'm', 'generator.onnx'), readFileSync(validModel));
   assertCleanFailure(runCli(['parity', join(dir, 'm')]), /has no tfjs reference/);
   assertCleanFailure(runCli(['parity', dir, '--runtimes', 'tfjs,onnx-magic']), /unknown runtime "onnx-magic"/);
+  for (const runtimes of ['tfjs', ','])
+    assertCleanFailure(runCli(['parity', 'seed-mlp', '--runtimes', runtimes]), /--runtimes names nothing to compare/);
+  assertCleanFailure(
+    runCli(['parity', 'seed-mlp', '--runtimes', 'ort-web-chromium', '--chromium', '/bin/true']),
+    /cannot start Chromium at \/bin\/true: /,
+  );
   assertCleanFailure(runCli(['frobnicate']), /unknown command "frobnicate"/, 2);
   const help = runCli(['--help']);
   assert.equal(help.status, 0);

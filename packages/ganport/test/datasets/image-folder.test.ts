@@ -91,6 +91,12 @@ test('dcgan-32 trains on a folder of PNG and JPEG files (nested), exports and pa
   await exportRun(run, model);
   const report = await runParity(model, { runtimes: ['tfjs', 'ort-node'], count: 4 });
   assert.ok(report.ok, JSON.stringify(report.rows));
+  // channels first: tfjs's channels-last reference is compared in the model's layout, its own row too
+  const nchw = tempDir();
+  await exportRun(run, nchw, { layout: 'NCHW' });
+  const channelsFirst = await runParity(nchw, { runtimes: ['tfjs', 'ort-node'], count: 4 });
+  assert.ok(channelsFirst.ok, JSON.stringify(channelsFirst.rows));
+  assert.equal(channelsFirst.rows[0].maxAbsError, 0);
 
   const empty = tempDir();
   assertCleanFailure(

@@ -95,6 +95,28 @@ test('the demo page generates in Chromium and matches the Node runtime pixel for
         null,
         { timeout: 30_000 },
       );
+      await page.click('#animate'); // stops it
+
+      // a truncation the runtime takes is one the form takes; bad input is shown, not thrown
+      await page.fill('#truncation', '0.25');
+      await page.evaluate(() => (document.querySelector('#status')!.textContent = ''));
+      await page.click('#generate');
+      await rendered();
+      await page.fill('#count', '0');
+      await page.click('#animate');
+      assert.equal(await page.textContent('#status'), 'error: count must be an integer from 1 to 4096, got 0');
+      await page.fill('#count', '16');
+
+      // picked one after the other, the second model is the one loaded, whichever load ends first
+      await page.evaluate(() => (document.querySelector('#status')!.textContent = ''));
+      await page.selectOption('#model', { label: 'cdcgan' });
+      await page.selectOption('#model', { label: 'seed-mlp' });
+      await rendered();
+      await page.waitForTimeout(1000); // time for the overtaken cdcgan load to finish too
+      const classes = await page.evaluate(
+        () => (window as unknown as { demoState: { generator?: node.Generator } }).demoState.generator?.info.numClasses,
+      );
+      assert.equal(classes, undefined, 'seed-mlp, not cdcgan');
       assert.deepEqual(session.pageErrors, []);
     } finally {
       await session.close();

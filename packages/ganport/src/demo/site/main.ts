@@ -12,7 +12,13 @@ interface ModelEntry {
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $<HTMLParagraphElement>('status');
 const canvas = $<HTMLCanvasElement>('grid');
-const state: { generator?: Generator; animation?: number; last?: { seed: number; count: number; ms: number } } = {};
+const state: {
+  generator?: Generator;
+  animation?: number;
+  last?: { seed: number; count: number; ms: number };
+  /** Counts model loads: a load that another has overtaken releases its generator instead of using it. */
+  loads: number;
+} = { loads: 0 };
 (window as unknown as { demoState: typeof state }).demoState = state;
 
 /** The form's values; the count as the grid draws it (a whole row per class for conditional models). */
@@ -39,24 +45,41 @@ async function generate(): Promise<void> {
     const ms = performance.now() - t0;
     drawToCanvas(grid, canvas);
     state.last = { seed, count, ms };
-    status.textContent = `seed ${seed} · ${count} images · ${generator.provider}${crossOriginIsolated ? ' (threads)' : ''} · ${ms.toFixed(1)} ms per batch`;
+    const threads = generator.provider === 'wasm' && crossOriginIsolated ? ' (threads)' : '';
+    status.textContent = `seed ${seed} · ${count} images · ${generator.provider}${threads} · ${ms.toFixed(1)} ms per batch`;
   } catch (err) {
-    status.textContent = `error: ${(err as Error).message}`;
+    showError(err);
   }
 }
 
-/** Walks the great circle from seed's latents to seed+1's and back, one frame per animation tick. */
+function showError(err: unknown): void {
+  status.textContent = `error: ${(err as Error).message}`;
+}
+
+function stopAnimation(): void {
+  if (state.animation !== undefined) cancelAnimationFrame(state.animation);
+  state.animation = undefined;
+}
+
+/** Walks the great circle from seed's latents to the next seed's and back, one frame per animation tick. */
 function animate(): void {
   const generator = state.generator;
   if (!generator) return;
   if (state.animation !== undefined) {
-    cancelAnimationFrame(state.animation);
-    state.animation = undefined;
+    stopAnimation();
     return;
   }
-  const { seed, count, labels } = settings();
-  const a = generator.sampleLatents({ seed, count });
-  const b = generator.sampleLatents({ seed: seed + 1, count });
+  const { seed, count, truncation, labels } = settings();
+  const next = (seed + 1) >>> 0; // the seeds are 32-bit: 2^32 − 1 walks to 0
+  let a: Float32Array;
+  let b: Float32Array;
+  try {
+    a = generator.sampleLatents({ seed, count, truncation });
+    b = generator.sampleLatents({ seed: next, count, truncation });
+  } catch (err) {
+    showError(err);
+    return;
+  }
   const steps = 48;
   const size = generator.info.latentSize;
   let frame = 0;
@@ -75,21 +98,27 @@ function animate(): void {
     }
     const t0 = performance.now();
     drawToCanvas(await generator.generateGrid({ latents, labels, scale: 2 }), canvas);
-    status.textContent = `interpolating seed ${seed} → ${seed + 1} · frame ${s}/${steps} · ${generator.provider} · ${(performance.now() - t0).toFixed(1)} ms per batch`;
+    status.textContent = `interpolating seed ${seed} → ${next} · frame ${s}/${steps} · ${generator.provider} · ${(performance.now() - t0).toFixed(1)} ms per batch`;
     frame++;
-    if (state.animation !== undefined) state.animation = requestAnimationFrame(tick);
+    if (state.animation !== undefined) state.animation = requestAnimationFrame(() => tick().catch(fail));
   };
-  state.animation = requestAnimationFrame(tick);
+  const fail = (err: unknown) => {
+    stopAnimation();
+    showError(err);
+  };
+  state.animation = requestAnimationFrame(() => tick().catch(fail));
 }
 
 async function selectModel(url: string): Promise<void> {
+  const load = ++state.loads;
   status.textContent = `loading ${url}…`;
   const previous = state.generator;
   state.generator = undefined; // generate/animate wait for the new model rather than use a released one
-  if (state.animation !== undefined) cancelAnimationFrame(state.animation);
-  state.animation = undefined;
+  stopAnimation();
   await previous?.dispose();
-  state.generator = await loadGenerator(url);
+  const generator = await loadGenerator(url);
+  if (load !== state.loads) return generator.dispose(); // another model was picked meanwhile
+  state.generator = generator;
   const { numClasses: classes, labelKind: kind = 'class' } = state.generator.info;
   const field = $<HTMLLabelElement>('class-field');
   const select = $<HTMLSelectElement>('class');
@@ -105,7 +134,7 @@ async function main(): Promise<void> {
   const models = (await (await fetch('./models/index.json')).json()) as ModelEntry[];
   const picker = $<HTMLSelectElement>('model');
   for (const m of models) picker.add(new Option(m.name, m.url));
-  picker.addEventListener('change', () => void selectModel(picker.value));
+  picker.addEventListener('change', () => selectModel(picker.value).catch(showError));
   $<HTMLFormElement>('controls').addEventListener('submit', (e) => {
     e.preventDefault();
     void generate();
@@ -115,7 +144,7 @@ async function main(): Promise<void> {
     canvas.toBlob((blob) => {
       const link = document.createElement('a');
       link.href = URL.createObjectURL(blob!);
-      link.download = `ganport-${picker.selectedOptions[0]?.text}-seed${settings().seed}.png`;
+      link.download = `ganport-${picker.selectedOptions[0]?.text}-seed${state.last?.seed ?? settings().seed}.png`;
       link.click();
     }),
   );
@@ -123,4 +152,4 @@ async function main(): Promise<void> {
   else status.textContent = 'no models found';
 }
 
-main().catch((err: Error) => (status.textContent = `error: ${err.message}`));
+main().catch(showError);
