@@ -4,11 +4,11 @@
  */
 
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
+import { extname, join, resolve, sep } from 'node:path';
 import { GanportError, toLayout } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
-import { exportedModelFacts, modelPaths, writeModelManifest } from '../formats/model-dir.js';
+import { exportedModelFacts, modelPaths, moveModelDir } from '../formats/model-dir.js';
 import {
   type BestMeasurement,
   type RunConfig,
@@ -22,6 +22,7 @@ import { encodeModel } from '../onnx/proto.js';
 import { selectReferenceBackend } from '../tfjs/backend.js';
 import { loadLayersModel } from '../tfjs/model-io.js';
 import { writeFileAtomic } from '../util/files.js';
+import { acquireLock } from '../util/lock.js';
 import { type ConvertOptions, convertLayersModel } from './convert.js';
 import { findSubmodel } from './inspect.js';
 import { writeTritonModel } from './triton.js';
@@ -65,6 +66,8 @@ export async function exportModelFile(
   outFile: string,
   { submodel, ...options }: ModelFileExportOptions = {},
 ): Promise<ExportedFile> {
+  if (resolve(outFile) === resolve(modelFile))
+    throw new GanportError(`--out ${outFile} is the model file itself; write the .onnx beside it`);
   await selectReferenceBackend('cpu');
   const model = await loadModelFile(modelFile);
   const bytes = modelToBytes(submodel === undefined ? model : findSubmodel(model, submodel), options);
@@ -104,7 +107,25 @@ export interface RunExport {
   best?: BestMeasurement;
 }
 
+/**
+ * Exports a run into the model directory `outDir`, holding the run's lock (so no training writes it
+ * meanwhile). Everything is written beside `outDir` first: a failure leaves an earlier export as it was.
+ */
 export async function exportRun(runDir: string, outDir: string, options: RunExportOptions = {}): Promise<RunExport> {
+  const to = resolve(outDir);
+  if (to === resolve(runDir) || runPaths(runDir).replaceable.some((own) => isWithin(to, resolve(own))))
+    throw new GanportError(`--out ${outDir} is the run ${runDir} or what it writes; export to a directory of its own`);
+  const lock = await acquireLock(runPaths(runDir).lock, `the run in ${runDir}`);
+  try {
+    return await exportLockedRun(runDir, outDir, options);
+  } finally {
+    await lock.release();
+  }
+}
+
+const isWithin = (path: string, dir: string) => path === dir || path.startsWith(`${dir}${sep}`);
+
+async function exportLockedRun(runDir: string, outDir: string, options: RunExportOptions): Promise<RunExport> {
   await verifyRunFiles(runDir);
   const config = await readTrainedRun(runDir);
   const run = runPaths(runDir);
@@ -123,7 +144,9 @@ export async function exportRun(runDir: string, outDir: string, options: RunExpo
   generator.dispose();
   discriminator.dispose();
 
-  const out = modelPaths(outDir);
+  const staging = `${resolve(outDir)}.${process.pid}.tmp`;
+  await rm(staging, { recursive: true, force: true });
+  const out = modelPaths(staging);
   await writeFileAtomic(out.generator, generatorBytes);
   await writeFileAtomic(out.discriminator, discriminatorBytes);
   for (const [from, to] of [
@@ -134,10 +157,10 @@ export async function exportRun(runDir: string, outDir: string, options: RunExpo
     await writeFileAtomic(join(to, 'model.json'), await readFile(join(from, 'model.json')));
   }
   await writeFileAtomic(out.trainingConfig, await readFile(run.config));
-  await writeModelManifest(outDir);
+  await moveModelDir(staging, outDir);
   const files = [
-    { path: out.generator, bytes: generatorBytes.length },
-    { path: out.discriminator, bytes: discriminatorBytes.length },
+    { path: modelPaths(outDir).generator, bytes: generatorBytes.length },
+    { path: modelPaths(outDir).discriminator, bytes: discriminatorBytes.length },
   ];
   if (options.triton)
     files.push({

@@ -30,8 +30,8 @@ export function tritonConfig(name: string, info: OnnxInfo): string {
 
 /** Writes the repository entry; returns the config's path. */
 export async function writeTritonModel(repository: string, name: string, onnx: Uint8Array): Promise<string> {
-  const config = join(repository, name, 'config.pbtxt');
-  await writeFileAtomic(join(repository, name, '1', 'model.onnx'), onnx);
-  await writeFileAtomic(config, tritonConfig(name, readOnnxInfo(onnx)));
-  return config;
+  const model = join(repository, name, '1', 'model.onnx');
+  await writeFileAtomic(model, onnx);
+  await writeFileAtomic(join(repository, name, 'config.pbtxt'), tritonConfig(name, readOnnxInfo(onnx)));
+  return model;
 }

@@ -81,6 +81,9 @@ async function loadOptimizer(
 
 export async function saveCheckpoint(runDir: string, state: CheckpointState, position: object): Promise<void> {
   const { newest, previous, tmp } = checkpointDirs(runDir);
+  // a save killed between its two renames left the newest generation in checkpoint.tmp/ (generations()):
+  // it becomes checkpoint/ before anything is removed
+  if (!existsSync(newest) && hasManifest(tmp)) await rename(tmp, newest);
   await rm(tmp, { recursive: true, force: true });
   await saveLayersModel(state.generator, join(tmp, 'generator'));
   await saveLayersModel(state.discriminator, join(tmp, 'discriminator'));

@@ -6,11 +6,12 @@
  * `generatorInfo` (packages/runtime/src/metadata.ts) is its reader.
  */
 import { existsSync, statSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { GanportError, type Layout, META } from '@ganport/runtime';
 import { resolveShippedModel } from '../assets.js';
 import { packedShape } from '../presets/preset.js';
-import { hasManifest, verifyManifest, writeManifest } from './manifest.js';
+import { hasManifest, MANIFEST, verifyManifest, writeManifest } from './manifest.js';
 import type { RunConfig } from './run-dir.js';
 
 export const modelPaths = (dir: string) => ({
@@ -23,14 +24,32 @@ export const modelPaths = (dir: string) => ({
   trainingConfig: join(dir, 'training-config.json'),
 });
 
-/** Records what `exportRun` wrote into MODEL_DIR (and only that) in its manifest.json; called last. */
-export async function writeModelManifest(dir: string): Promise<void> {
-  const paths = modelPaths(dir);
-  const written = [paths.generator, paths.discriminator, dirname(paths.tfjsGenerator), paths.trainingConfig];
-  await writeManifest(
-    dir,
-    written.map((path) => relative(dir, path)),
-  );
+/** What `exportRun` writes into MODEL_DIR besides the manifest, relative to it. */
+const EXPORTED_ENTRIES = (() => {
+  const paths = modelPaths('.');
+  return [paths.generator, paths.discriminator, dirname(paths.tfjsGenerator), paths.trainingConfig];
+})();
+
+/**
+ * Puts an export written into `staging` in place as `dir`, its manifest recording the exported entries
+ * (and only those): `staging` renamed where `dir` is new; else each entry replaces the old one, the old
+ * manifest gone first and the new one last, so `dir` never pairs new files with an old manifest. Any
+ * other files in `dir` stay.
+ */
+export async function moveModelDir(staging: string, dir: string): Promise<void> {
+  await writeManifest(staging, EXPORTED_ENTRIES);
+  if (!existsSync(dir)) {
+    await mkdir(dirname(resolve(dir)), { recursive: true });
+    await rename(staging, dir);
+    return;
+  }
+  await rm(join(dir, MANIFEST), { force: true });
+  for (const entry of EXPORTED_ENTRIES) {
+    await rm(join(dir, entry), { recursive: true, force: true });
+    await rename(join(staging, entry), join(dir, entry));
+  }
+  await rename(join(staging, MANIFEST), join(dir, MANIFEST));
+  await rm(staging, { recursive: true, force: true });
 }
 
 /** Checks a model directory against its manifest.json; directories without one (older exports, hand-made) pass unverified. */

@@ -337,13 +337,18 @@ test('ganport owns its stderr: a bare environment and chatty native libraries ad
 test('bad export input: no models in RUN_DIR, corrupt model.json, wrong weight size, unwritable output', () => {
   const dir = tempDir();
   assertCleanFailure(runCli(['export', dir, '--out', join(dir, 'm')]), /has no trained models/);
-  assertCleanFailure(runCli(['export', join(dir, 'absent'), '--out', join(dir, 'm')]), /does not exist|cannot read/);
+  assertCleanFailure(runCli(['export', join(dir, 'absent'), '--out', join(dir, 'm')]), /absent does not exist$/);
+  assertCleanFailure(
+    runCli(['export', join(dir, 'absent'), '--best', '--out', join(dir, 'm')]),
+    /absent does not exist$/,
+  );
   assertCleanFailure(
     runCli(['export', validModel, '--out', join(dir, 'again.onnx')]),
     /generator\.onnx is already ONNX; export converts tfjs model\.json and Keras \.h5\/\.keras files/,
   );
   assert.equal(trainBriefly(join(dir, 'run')).status, 0);
   const json = join(dir, 'run', 'generator', 'model.json');
+  assertCleanFailure(runCli(['export', json, '--out', json]), /--out .*model\.json is the model file itself/);
   const weights = join(dir, 'run', 'generator', 'weights.bin');
   const goodWeights = readFileSync(weights);
   writeFileSync(weights, goodWeights.subarray(0, 1000));

@@ -49,9 +49,9 @@ test('config.pbtxt parses and matches the generator it serves', async () => {
   const onnx = await seedMlpGeneratorBytes();
   const repo = tempDir();
   const path = await writeTritonModel(repo, 'seed-mlp-generator', onnx);
-  assert.equal(path, join(repo, 'seed-mlp-generator', 'config.pbtxt'));
-  assert.deepEqual(readFileSync(join(repo, 'seed-mlp-generator', '1', 'model.onnx')), Buffer.from(onnx));
-  const config = parseTextProto(readFileSync(path, 'utf8'));
+  assert.equal(path, join(repo, 'seed-mlp-generator', '1', 'model.onnx'));
+  assert.deepEqual(readFileSync(path), Buffer.from(onnx));
+  const config = parseTextProto(readFileSync(join(repo, 'seed-mlp-generator', 'config.pbtxt'), 'utf8'));
   assert.equal(config.name, 'seed-mlp-generator');
   assert.equal(config.backend, 'onnxruntime');
   const info = readOnnxInfo(onnx);
@@ -80,6 +80,8 @@ test('ganport export --triton writes the repository next to the model directory'
   const result = runCli(['export', join(dir, 'run'), '--out', join(dir, 'model'), '--triton', join(dir, 'triton')]);
   assert.equal(result.status, 0, result.stderr);
   assert.ok(existsSync(join(dir, 'triton', 'seed-mlp-generator', 'config.pbtxt')));
+  const size = (readFileSync(join(dir, 'triton', 'seed-mlp-generator', '1', 'model.onnx')).length / 1024).toFixed(1);
+  assert.match(result.stdout, new RegExp(`wrote .*seed-mlp-generator/1/model\\.onnx \\(${size} KiB`));
   const single = runCli([
     'export',
     join(dir, 'run', 'generator', 'model.json'),

@@ -88,9 +88,10 @@ test('every moment of a save leaves a complete generation to load', async () => 
   rmSync(previous, { recursive: true });
   renameSync(newest, previous);
   assert.equal((await loadCheckpoint<RunPosition>(dir, freshState(9))).step, 3);
-  // the next save completes the swap
+  // the next save completes the swap first: step 3, the generation resumed from, stays as the previous
   await saveCheckpoint(dir, freshState(4), positionAt(4));
   assert.equal((await loadCheckpoint<RunPosition>(dir, freshState(9))).step, 4);
+  assert.equal((JSON.parse(readFileSync(join(previous, 'position.json'), 'utf8')) as RunPosition).step, 3);
   assert.ok(!existsSync(tmp));
 });
 

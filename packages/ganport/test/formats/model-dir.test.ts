@@ -1,7 +1,7 @@
 /** Model directories you can trust: exportRun writes a manifest, ganport verifies it on load, and every shipped directory passes. */
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { before, test } from 'node:test';
 import { evaluate } from '../../src/eval/index.js';
 import { exportRun } from '../../src/export/index.js';
@@ -9,6 +9,7 @@ import { MANIFEST, verifyManifest } from '../../src/formats/manifest.js';
 import { resolveGeneratorFile } from '../../src/formats/model-dir.js';
 import { runParity } from '../../src/parity/parity.js';
 import { train } from '../../src/train/train.js';
+import { acquireLock } from '../../src/util/lock.js';
 import { damageFile, runCli, SAMPLE_DATA, SHIPPED_MODELS, tempDir } from '../helpers.js';
 
 let runDir: string;
@@ -59,6 +60,25 @@ test('a damaged model directory is refused by generate, eval and parity, in one 
   assert.equal(result.status, 1);
   assert.match(result.stderr, /^ganport generate: .*damaged fails verification: generator\.onnx has SHA-256 .*\n$/);
   assert.ok(!existsSync(join(damaged, 'grid.png')));
+});
+
+test('export replaces an earlier export whole, keeps other files, leaves no staging behind; refuses the run itself as --out, and a run in training', async () => {
+  const out = join(tempDir(), 'again');
+  await exportRun(runDir, out);
+  writeFileSync(join(out, 'notes.txt'), 'mine');
+  await exportRun(runDir, out, { fp16: true });
+  await verifyManifest(out);
+  assert.equal(readFileSync(join(out, 'notes.txt'), 'utf8'), 'mine');
+  assert.ok(readFileSync(join(out, 'generator.onnx')).length < readFileSync(join(modelDir, 'generator.onnx')).length);
+  assert.deepEqual(readdirSync(dirname(out)), ['again']);
+  for (const inside of [runDir, join(runDir, 'generator'), join(runDir, 'checkpoint', 'x')])
+    await assert.rejects(exportRun(runDir, inside), /--out .* is the run .* or what it writes/);
+  const lock = await acquireLock(join(runDir, 'train.lock'), 'the run');
+  try {
+    await assert.rejects(exportRun(runDir, join(tempDir(), 'x')), /the run in .* is being written by process/);
+  } finally {
+    await lock.release();
+  }
 });
 
 test('export refuses a run whose models no longer match its manifest, and writes nothing', async () => {

@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { toLayout } from '@ganport/runtime';
+import { GanportError, toLayout } from '@ganport/runtime';
 import { type EvalScores, scoreLabel, scoreNames, scoreOf } from '../../formats/eval-scores.js';
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from '../../onnx/opsets.js';
 import { defineCommand, UsageError } from '../flags.js';
@@ -54,7 +54,8 @@ export const exportCommand = defineCommand({
   ],
   async run({ out, triton, submodel, best, ...values }, source) {
     const options = { ...values, layout: toLayout(values.layout) };
-    const isRun = existsSync(source) && statSync(source).isDirectory();
+    if (!existsSync(source)) throw new GanportError(`${source} does not exist`, 'not-found');
+    const isRun = statSync(source).isDirectory();
     if (triton !== undefined && !isRun) {
       throw new UsageError('--triton goes with a RUN_DIR export (it serves the generator)');
     }
