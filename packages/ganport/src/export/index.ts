@@ -3,7 +3,7 @@
  * + the tfjs reference copies) or any single tfjs LayersModel file.
  */
 
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
 import { GanportError, toLayout } from '@ganport/runtime';
@@ -115,6 +115,8 @@ export async function exportRun(runDir: string, outDir: string, options: RunExpo
   const to = resolve(outDir);
   if (to === resolve(runDir) || runPaths(runDir).replaceable.some((own) => isWithin(to, resolve(own))))
     throw new GanportError(`--out ${outDir} is the run ${runDir} or what it writes; export to a directory of its own`);
+  if (existsSync(outDir) && !statSync(outDir).isDirectory())
+    throw new GanportError(`--out ${outDir} is a file; a run exports to a model directory`);
   const lock = await acquireLock(runPaths(runDir).lock, `the run in ${runDir}`);
   try {
     return await exportLockedRun(runDir, outDir, options);

@@ -71,6 +71,7 @@ test('export replaces an earlier export whole, keeps other files, leaves no stag
   assert.equal(readFileSync(join(out, 'notes.txt'), 'utf8'), 'mine');
   assert.ok(readFileSync(join(out, 'generator.onnx')).length < readFileSync(join(modelDir, 'generator.onnx')).length);
   assert.deepEqual(readdirSync(dirname(out)), ['again']);
+  await assert.rejects(exportRun(runDir, join(out, 'notes.txt')), /--out .*notes\.txt is a file/);
   for (const inside of [runDir, join(runDir, 'generator'), join(runDir, 'checkpoint', 'x')])
     await assert.rejects(exportRun(runDir, inside), /--out .* is the run .* or what it writes/);
   const lock = await acquireLock(join(runDir, 'train.lock'), 'the run');
