@@ -8,15 +8,16 @@ import { assertCleanFailure, runCli, SHIPPED_MODEL_DIR, tempDir } from '../helpe
 
 test('the demo lists model directories that verify (or have no manifest), and leaves out a damaged one with a warning', async () => {
   const models = tempDir();
-  for (const name of ['intact', 'damaged', 'unmanifested'])
+  for (const name of ['intact', 'damaged', 'unmanifested', 'a#b'])
     cpSync(SHIPPED_MODEL_DIR, join(models, name), { recursive: true });
   writeFileSync(join(models, 'damaged', 'generator.onnx'), 'not the exported bytes');
   rmSync(join(models, 'unmanifested', 'manifest.json'));
   mkdirSync(join(models, 'not-a-model'));
   const warnings: string[] = [];
   const list = await listModels(models, (line) => warnings.push(line));
-  assert.deepEqual(list.map((m) => m.name).sort(), ['intact', 'unmanifested']);
+  assert.deepEqual(list.map((m) => m.name).sort(), ['a#b', 'intact', 'unmanifested']);
   assert.equal(list.find((m) => m.name === 'intact')!.url, './models/intact/generator.onnx');
+  assert.equal(list.find((m) => m.name === 'a#b')!.url, './models/a%23b/generator.onnx', 'a name that needs escaping');
   assert.equal(warnings.length, 1);
   assert.match(warnings[0], /skipping .*damaged: .*generator\.onnx/);
 });

@@ -30,6 +30,7 @@ before(async () => {
   writeFileSync(join(site, 'index.html'), '<h1>home</h1>');
   writeFileSync(join(site, 'sub', 'index.html'), '<h1>sub</h1>');
   writeFileSync(join(site, 'app.js'), 'export {};');
+  writeFileSync(join(site, '..notes.txt'), 'two dots, inside');
   writeFileSync(join(root, 'site-secret', 'secret.txt'), SECRET);
   symlinkSync(join(root, 'site-secret', 'secret.txt'), join(site, 'leak.txt'));
   symlinkSync(join(site, 'app.js'), join(site, 'alias.js'));
@@ -88,6 +89,7 @@ test('serves files, a directory index and generated pages; HEAD sends headers on
   assert.equal(await (await fetch(`${origin}/`)).text(), '<h1>home</h1>');
   assert.equal(await (await fetch(`${origin}/alias.js`)).text(), 'export {};', 'a symlink that stays inside is fine');
   assert.equal(await (await fetch(`${origin}/list.json`)).text(), '[]');
+  assert.equal(await (await fetch(`${origin}/..notes.txt`)).text(), 'two dots, inside', 'a name that starts with ..');
   const head = await fetch(`${origin}/app.js`, { method: 'HEAD' });
   assert.equal(head.headers.get('content-length'), '10');
   assert.equal(await head.text(), '');

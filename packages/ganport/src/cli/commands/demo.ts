@@ -21,7 +21,7 @@ export async function listModels(dir: string, warn: (line: string) => void): Pro
   for (const name of names) {
     try {
       await verifyModelDir(join(dir, name));
-      verified.push({ name, url: `./models/${name}/generator.onnx` });
+      verified.push({ name, url: `./models/${encodeURIComponent(name)}/generator.onnx` });
     } catch (err) {
       warn(`skipping ${join(dir, name)}: ${(err as Error).message}`);
     }
