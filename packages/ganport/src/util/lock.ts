@@ -2,7 +2,7 @@
  * A lock file that keeps two processes from writing one directory. It names its owner (pid and
  * host); a lock whose owner is a dead process on this host is taken over, any other is refused.
  */
-import { mkdir, open, readFile, rm, rmdir } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { GanportError } from '@ganport/runtime';
@@ -29,13 +29,23 @@ function isRunning(pid: number): boolean {
   }
 }
 
-async function readOwner(path: string): Promise<LockOwner | undefined> {
+/** How long a lock file may stay without a readable owner before it counts as left by a dead process. */
+export const UNWRITTEN_LOCK_MS = 10_000;
+
+/**
+ * The owner a lock file names; undefined when it is gone, or empty or damaged but recent (its owner may be
+ * between creating and writing it); 'abandoned' when it has had no readable owner for UNWRITTEN_LOCK_MS.
+ */
+async function readOwner(path: string): Promise<LockOwner | 'abandoned' | undefined> {
   try {
     const owner = JSON.parse(await readFile(path, 'utf8')) as Partial<LockOwner>;
-    return Number.isSafeInteger(owner.pid) && typeof owner.host === 'string' ? (owner as LockOwner) : undefined;
-  } catch {
-    return undefined; // gone, empty (its owner is between creating and writing it) or damaged
-  }
+    if (Number.isSafeInteger(owner.pid) && typeof owner.host === 'string') return owner as LockOwner;
+  } catch {}
+  const written = await stat(path).then(
+    (s) => s.mtimeMs,
+    () => undefined,
+  );
+  return written !== undefined && Date.now() - written > UNWRITTEN_LOCK_MS ? 'abandoned' : undefined;
 }
 
 /** Creates `path` only if it does not exist; false when it does. */
@@ -56,8 +66,8 @@ async function createExclusive(path: string, owner: LockOwner): Promise<boolean>
   return true;
 }
 
-const isStale = (owner: LockOwner | undefined, me: LockOwner) =>
-  owner !== undefined && owner.host === me.host && !isRunning(owner.pid);
+const isStale = (owner: LockOwner | 'abandoned' | undefined, me: LockOwner) =>
+  owner === 'abandoned' || (owner !== undefined && owner.host === me.host && !isRunning(owner.pid));
 
 /**
  * Replaces a lock left by a dead process with ours. Two processes may find the same stale lock;
@@ -76,7 +86,11 @@ async function takeOverStale(path: string, what: string, me: LockOwner, log: (li
   try {
     const holder = await readOwner(path); // read again: it may have been taken over meanwhile
     if (!isStale(holder, me)) return false;
-    log(`taking over the lock of ${what} from process ${holder!.pid}, which is no longer running`);
+    log(
+      holder === 'abandoned'
+        ? `taking over the lock of ${what}, left empty by a process that died while taking it`
+        : `taking over the lock of ${what} from process ${holder!.pid}, which is no longer running`,
+    );
     await rm(path, { force: true });
     return await createExclusive(path, me);
   } finally {
@@ -105,7 +119,10 @@ export async function acquireLock(
   const taken = (await createExclusive(path, me)) || (await takeOverStale(path, what, me, log));
   if (!taken) {
     const holder = await readOwner(path);
-    const who = holder ? `process ${holder.pid} on ${holder.host} (since ${holder.since})` : 'another process';
+    const who =
+      typeof holder === 'object'
+        ? `process ${holder.pid} on ${holder.host} (since ${holder.since})`
+        : 'another process';
     throw new GanportError(
       `${what} is being written by ${who}; wait for it to finish, or delete ${path} if that process is gone`,
       'unavailable',
@@ -114,7 +131,8 @@ export async function acquireLock(
   return {
     async release() {
       const holder = await readOwner(path);
-      if (holder?.pid === me.pid && holder.host === me.host) await rm(path, { force: true });
+      if (typeof holder === 'object' && holder.pid === me.pid && holder.host === me.host)
+        await rm(path, { force: true });
       if (createdDir) await rmdir(dir).catch(() => {}); // fails, and keeps it, when anything was written there
     },
   };

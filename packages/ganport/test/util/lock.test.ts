@@ -1,12 +1,12 @@
 /** Lock files: refused when their owner may be alive or is elsewhere, taken over when it died on this host, released after a failure. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { train } from '../../src/train/train.js';
-import { acquireLock } from '../../src/util/lock.js';
+import { acquireLock, UNWRITTEN_LOCK_MS } from '../../src/util/lock.js';
 import { tempDir } from '../helpers.js';
 
 const lockOf = (dir: string) => join(dir, 'train.lock');
@@ -30,6 +30,23 @@ test('locks of live processes, of other hosts and unreadable ones are refused; a
   writeFileSync(lockFile, JSON.stringify({ pid: deadPid(), host: hostname(), since: 'then' }));
   const lock = await acquireLock(lockFile, 'the run');
   assert.equal((JSON.parse(readFileSync(lockFile, 'utf8')) as { pid: number }).pid, process.pid);
+  await lock.release();
+  assert.ok(!existsSync(lockFile));
+});
+
+test('a lock file left empty for longer than UNWRITTEN_LOCK_MS (its owner died between creating and writing it) is taken over', async () => {
+  const lockFile = lockOf(tempDir());
+  writeFileSync(lockFile, '');
+  await assert.rejects(
+    acquireLock(lockFile, 'the run'),
+    /being written by another process/,
+    'a fresh empty one may be mid-write',
+  );
+  const before = (Date.now() - UNWRITTEN_LOCK_MS - 5000) / 1000;
+  utimesSync(lockFile, before, before);
+  const lines: string[] = [];
+  const lock = await acquireLock(lockFile, 'the run', (line) => lines.push(line));
+  assert.deepEqual(lines, ['taking over the lock of the run, left empty by a process that died while taking it']);
   await lock.release();
   assert.ok(!existsSync(lockFile));
 });
