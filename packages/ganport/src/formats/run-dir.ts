@@ -1,6 +1,6 @@
 /** The layout of a training run directory, shared by the trainer and the exporter. */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
 import { type EvalScores, scoresFromFile, scoresToFile } from './eval-scores.js';
@@ -20,8 +20,11 @@ export const runPaths = (dir: string) => ({
   /** `train --eval-every`: the measurements against the step. */
   evalPlot: join(dir, 'eval.svg'),
   /** `train --eval-every`: the generator (EMA) and discriminator of the best measurement so far. */
+  best: join(dir, 'best'),
   bestGenerator: join(dir, 'best', 'generator'),
   bestDiscriminator: join(dir, 'best', 'discriminator'),
+  /** A new best/ while it is written (replaceBest). */
+  bestStaged: join(dir, 'best.tmp'),
   /** Held by the training process writing the run (see util/lock.ts). */
   lock: join(dir, 'train.lock'),
   /** What --overwrite removes: everything a run writes, nothing else in the directory. */
@@ -30,6 +33,7 @@ export const runPaths = (dir: string) => ({
     'loss.svg',
     'eval.svg',
     'best',
+    'best.tmp',
     'samples',
     'generator',
     'discriminator',
@@ -216,6 +220,7 @@ export const bestMeasurementMetadata = ({ step, epoch, eval: scores }: BestMeasu
 
 /** The best measurement kept in RUN/best/ (recorded in its generator's model.json), or undefined when none is. */
 export async function readBestMeasurement(runDir: string): Promise<BestMeasurement | undefined> {
+  await finishBestSwap(runDir);
   const path = join(runPaths(runDir).bestGenerator, 'model.json');
   if (!existsSync(path)) return undefined;
   const json = JSON.parse(await readFile(path, 'utf8')) as {
@@ -226,6 +231,28 @@ export async function readBestMeasurement(runDir: string): Promise<BestMeasureme
   if (!Number.isInteger(step) || !Number.isInteger(epoch) || !scores)
     throw new GanportError(`${path} does not record the measurement it was kept for`);
   return { step: step as number, epoch: epoch as number, eval: scores };
+}
+
+/**
+ * Writes a new best/ through `write` into best.tmp/, then swaps it in whole: best/ never pairs one
+ * measurement's generator with another's discriminator, and a failed write leaves the old one.
+ */
+export async function replaceBest(
+  runDir: string,
+  write: (dirs: { generator: string; discriminator: string }) => Promise<void>,
+): Promise<void> {
+  const { best, bestStaged } = runPaths(runDir);
+  await finishBestSwap(runDir);
+  await rm(bestStaged, { recursive: true, force: true });
+  await write({ generator: join(bestStaged, 'generator'), discriminator: join(bestStaged, 'discriminator') });
+  await rm(best, { recursive: true, force: true });
+  await rename(bestStaged, best);
+}
+
+/** A swap killed between removing best/ and renaming best.tmp/ (complete by then) is finished. */
+async function finishBestSwap(runDir: string): Promise<void> {
+  const { best, bestStaged } = runPaths(runDir);
+  if (!existsSync(best) && existsSync(bestStaged)) await rename(bestStaged, best);
 }
 
 /** Checks config.json and the exported models against manifest.json; runs from before manifests pass unverified. */

@@ -11,6 +11,7 @@ import {
   bestMeasurementMetadata,
   type RunPaths,
   readBestMeasurement,
+  replaceBest,
   runPaths,
   writeRunManifest,
 } from '../formats/run-dir.js';
@@ -175,8 +176,8 @@ async function measure(run: Run): Promise<void> {
   await run.metrics.appendEval({ step, epoch, eval: scores }, run.paths.evalPlot);
   if (!isBetter(scores, run.best?.eval)) return;
   run.best = { step, epoch, eval: scores };
-  const bestDirs = { generator: run.paths.bestGenerator, discriminator: run.paths.bestDiscriminator };
-  await saveModels(run, bestDirs, bestMeasurementMetadata(run.best));
+  const metadata = bestMeasurementMetadata(run.best);
+  await replaceBest(run.outDir, (dirs) => saveModels(run, dirs, metadata));
   await writeRunManifest(run.outDir);
 }
 

@@ -3,13 +3,13 @@
  * the best measurement's models kept in best/ and exported with export --best.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { EvalReport } from '../../src/eval/index.js';
 import { exportRun } from '../../src/export/index.js';
 import type { EvalScores } from '../../src/formats/eval-scores.js';
-import { readBestMeasurement } from '../../src/formats/run-dir.js';
+import { readBestMeasurement, replaceBest } from '../../src/formats/run-dir.js';
 import { isBetter } from '../../src/train/evaluation.js';
 import { readEvalLines, readMetrics } from '../../src/train/metrics.js';
 import { train } from '../../src/train/train.js';
@@ -128,6 +128,17 @@ test('best/ keeps the best measurement; export --best writes it, and ganport eva
   const best = lines.reduce((a, b) => (isBetter(b.eval, a.eval) ? b : a));
   const kept = await readBestMeasurement(outDir);
   assert.deepEqual(kept, { step: best.step, epoch: best.epoch, eval: best.eval });
+  // best/ is replaced whole: a failed write keeps the old pair, a swap killed midway is finished on the next read
+  await assert.rejects(
+    replaceBest(outDir, async () => {
+      throw new Error('disk full');
+    }),
+    /disk full/,
+  );
+  assert.deepEqual(await readBestMeasurement(outDir), kept);
+  renameSync(join(outDir, 'best'), join(outDir, 'best.tmp'));
+  assert.deepEqual(await readBestMeasurement(outDir), kept);
+  assert.ok(existsSync(join(outDir, 'best')) && !existsSync(join(outDir, 'best.tmp')));
 
   // training measured 2,000 points (the default) from sampling seed 0: ganport eval of the export must agree
   const { modelDir, stdout } = await assertBestExportEvaluatesAsMeasured(outDir, ['--samples', '2000', '--seeds', '1']);
