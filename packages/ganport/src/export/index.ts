@@ -148,18 +148,22 @@ async function exportLockedRun(runDir: string, outDir: string, options: RunExpor
 
   const staging = `${resolve(outDir)}.${process.pid}.tmp`;
   await rm(staging, { recursive: true, force: true });
-  const out = modelPaths(staging);
-  await writeFileAtomic(out.generator, generatorBytes);
-  await writeFileAtomic(out.discriminator, discriminatorBytes);
-  for (const [from, to] of [
-    [source.generator, out.tfjsGenerator],
-    [source.discriminator, out.tfjsDiscriminator],
-  ]) {
-    await writeFileAtomic(join(to, 'weights.bin'), await readFile(join(from, 'weights.bin')));
-    await writeFileAtomic(join(to, 'model.json'), await readFile(join(from, 'model.json')));
+  try {
+    const out = modelPaths(staging);
+    await writeFileAtomic(out.generator, generatorBytes);
+    await writeFileAtomic(out.discriminator, discriminatorBytes);
+    for (const [from, to] of [
+      [source.generator, out.tfjsGenerator],
+      [source.discriminator, out.tfjsDiscriminator],
+    ]) {
+      await writeFileAtomic(join(to, 'weights.bin'), await readFile(join(from, 'weights.bin')));
+      await writeFileAtomic(join(to, 'model.json'), await readFile(join(from, 'model.json')));
+    }
+    await writeFileAtomic(out.trainingConfig, await readFile(run.config));
+    await moveModelDir(staging, outDir);
+  } finally {
+    await rm(staging, { recursive: true, force: true }); // gone already unless something failed
   }
-  await writeFileAtomic(out.trainingConfig, await readFile(run.config));
-  await moveModelDir(staging, outDir);
   const files = [
     { path: modelPaths(outDir).generator, bytes: generatorBytes.length },
     { path: modelPaths(outDir).discriminator, bytes: discriminatorBytes.length },
