@@ -5,7 +5,7 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
-import { extname, join, resolve, sep } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 import { GanportError, toLayout } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
 import { exportedModelFacts, modelPaths, moveModelDir } from '../formats/model-dir.js';
@@ -21,7 +21,7 @@ import { isKerasFile, loadKerasModel } from '../keras/load.js';
 import { encodeModel } from '../onnx/proto.js';
 import { selectReferenceBackend } from '../tfjs/backend.js';
 import { loadLayersModel } from '../tfjs/model-io.js';
-import { writeFileAtomic } from '../util/files.js';
+import { isInside, writeFileAtomic } from '../util/files.js';
 import { acquireLock } from '../util/lock.js';
 import { type ConvertOptions, convertLayersModel } from './convert.js';
 import { findSubmodel } from './inspect.js';
@@ -113,7 +113,7 @@ export interface RunExport {
  */
 export async function exportRun(runDir: string, outDir: string, options: RunExportOptions = {}): Promise<RunExport> {
   const to = resolve(outDir);
-  if (to === resolve(runDir) || runPaths(runDir).replaceable.some((own) => isWithin(to, resolve(own))))
+  if (to === resolve(runDir) || runPaths(runDir).replaceable.some((own) => isInside(resolve(own), to)))
     throw new GanportError(`--out ${outDir} is the run ${runDir} or what it writes; export to a directory of its own`);
   if (existsSync(outDir) && !statSync(outDir).isDirectory())
     throw new GanportError(`--out ${outDir} is a file; a run exports to a model directory`);
@@ -124,8 +124,6 @@ export async function exportRun(runDir: string, outDir: string, options: RunExpo
     await lock.release();
   }
 }
-
-const isWithin = (path: string, dir: string) => path === dir || path.startsWith(`${dir}${sep}`);
 
 async function exportLockedRun(runDir: string, outDir: string, options: RunExportOptions): Promise<RunExport> {
   await verifyRunFiles(runDir);

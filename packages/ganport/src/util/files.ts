@@ -5,9 +5,15 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GanportError } from '@ganport/runtime';
+
+/** Whether `path` is `dir` or lies beneath it (both resolved, or both real, paths). */
+export function isInside(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel)); // `..notes` is inside
+}
 
 /** Throws a one-line GanportError unless `path` is a directory; `what` says what it is for ('data directory'). */
 export function requireDirectory(path: string, what: string): void {

@@ -12,7 +12,8 @@ import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, isAbsolute, join, relative, sep } from 'node:path';
+import { extname, join } from 'node:path';
+import { isInside } from './files.js';
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -50,12 +51,6 @@ export interface StaticSite {
   /** Generated responses by exact path, e.g. a page or a JSON listing. */
   pages?: Record<string, { type: string; body: () => string }>;
 }
-
-/** Whether `path` is `dir` or lies beneath it (both real paths). */
-const isInside = (dir: string, path: string) => {
-  const rel = relative(dir, path);
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel)); // `..notes` is inside
-};
 
 /** A regular file's real path, or undefined when it does not exist or is something else. */
 async function regularFile(path: string): Promise<string | undefined> {
