@@ -239,6 +239,11 @@ async function resolveParity(model: string, options: ParityOptions): Promise<Par
   const webgpuTolerance = options.webgpuTolerance ?? Math.max(tolerance, DEFAULT_WEBGPU_TOLERANCE);
   if (!(tolerance > 0)) throw new GanportError(`tolerance must be > 0, got ${tolerance}`);
   if (!(webgpuTolerance > 0)) throw new GanportError(`the WebGPU tolerance must be > 0, got ${webgpuTolerance}`);
+  // the verdict needs a row to compare with tfjs's, the reference, for parity to pass
+  if (options.runtimes && !options.runtimes.some((runtime) => runtime !== 'tfjs'))
+    throw new GanportError(
+      `--runtimes names nothing to compare with tfjs; choose from ${RUNTIMES.slice(1).join(', ')}`,
+    );
   if (!statSync(modelDir).isDirectory())
     throw new GanportError(
       `parity compares a model directory (generator.onnx and its tfjs reference, as ganport export writes them), not the file ${modelDir}`,

@@ -56,6 +56,7 @@ test('a damaged model directory is refused by generate, eval and parity, in one 
   await assert.rejects(resolveGeneratorFile(damaged), /damaged fails verification: generator\.onnx has SHA-256/);
   await assert.rejects(evaluate(damaged), /fails verification: generator\.onnx/);
   await assert.rejects(runParity(damaged, { runtimes: ['tfjs', 'ort-node'] }), /fails verification: generator\.onnx/);
+  await assert.rejects(runParity(modelDir, { runtimes: ['tfjs'] }), /names nothing to compare with tfjs/);
   const result = runCli(['generate', damaged, '--out', join(damaged, 'grid.png')]);
   assert.equal(result.status, 1);
   assert.match(result.stderr, /^ganport generate: .*damaged fails verification: generator\.onnx has SHA-256 .*\n$/);
