@@ -189,6 +189,7 @@ async function loadKeras2(path: string): Promise<tf.LayersModel> {
     const savedLayerNames = stringList(weights, 'layer_names');
     const normalized = normalizeKerasConfig(modelConfig, {
       kerasMajor: version.startsWith('3') ? 3 : 2,
+      kerasVersion: file.attrs.keras_version ? version : undefined,
       source: path,
       savedLayerNames,
     });

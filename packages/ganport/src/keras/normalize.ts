@@ -24,8 +24,11 @@
  *   names are sanitised (unique within their model) everywhere they are referred to, and reported;
  * - a TensorFlowOpLayer's config names it without the `tf_op_layer_` prefix its layer (and every
  *   reference to it) has: it is given its real name, and an op tfjs cannot run is refused by name.
+ * - bilinear UpSampling2D, where Keras resized with half-pixel centres and tfjs does not, becomes
+ *   ganport's HalfPixelUpSampling2D (tfjs/keras-layers.ts), by the version that saved the file.
  * What cannot be expressed is refused by name: Keras 3's `hard_sigmoid` (x/6 + 1/2, where tfjs's
- * and Keras 2's is 0.2·x + 0.5), a functional call with tensors in its keyword arguments.
+ * and Keras 2's is 0.2·x + 0.5), a functional call with tensors in its keyword arguments, bilinear
+ * UpSampling2D from a version that ran on TensorFlows of both kinds.
  */
 import { GanportError } from '@ganport/runtime';
 import { parseTfOp, tfOpProblem } from '../tfjs/tf-op-layer.js';
@@ -44,6 +47,8 @@ const TFJS_NAME = /^[A-Za-z0-9][-A-Za-z0-9._/]*$/;
 export interface KerasNormalizeOptions {
   /** 2 for tf.keras 2.x files (.h5), 3 for Keras 3 (.keras, and .h5 files Keras 3 wrote). */
   kerasMajor: 2 | 3;
+  /** The `keras_version` the file records (`2.12.0`, `2.2.4-tf`, `2.2.4`), where it records one. */
+  kerasVersion?: string;
   /** The file, for messages. */
   source: string;
   /**
@@ -194,6 +199,19 @@ function normalizeLayer(
     config.alpha = config.negative_slope;
     delete config.negative_slope;
   }
+  if (className === 'UpSampling2D' && config.interpolation === 'bilinear') {
+    const centres = bilinearCentres(options);
+    if (centres === undefined)
+      fail(
+        options,
+        here,
+        `interpolation "bilinear" saved by Keras ${options.kerasVersion ?? '(no version recorded)'}: tf.keras resized with half-pixel centres from TensorFlow 1.15 on and asymmetrically before, and this version does not say which TensorFlow it ran on; save the model again with TensorFlow ≥ 2.2 or Keras 3`,
+      );
+    if (centres === 'half-pixel') {
+      out.class_name = 'HalfPixelUpSampling2D';
+      delete config.interpolation;
+    }
+  }
   const ignored = optionTfjsIgnores(className, config);
   if (ignored) fail(options, here, ignored);
   // a ReLU with only a negative slope is a LeakyReLU; tfjs's ReLU reads max_value alone
@@ -225,6 +243,27 @@ function normalizeLayer(
       if (config[key] !== undefined) config[key] = (triples(config[key]) as Json[]).map((t) => renamed(t, renames));
   }
   return out;
+}
+
+/**
+ * Where bilinear UpSampling2D samples, by the Keras that saved the file: 'asymmetric' (out / factor, as
+ * tfjs does) where Keras called TensorFlow 1's resize_bilinear, 'half-pixel' ((out + ½) / factor − ½)
+ * where it called tf.image.resize (tf.keras from TensorFlow 1.15, Keras 3), undefined where the version
+ * covers both. The versions: standalone Keras ≤ 2.2 called resize_bilinear; tf.keras recorded 2.1.x-tf up
+ * to TensorFlow 1.12, 2.2.4-tf for TensorFlow 1.13–2.1 (1.15 switched to tf.image.resize), 2.3.0-tf for
+ * 2.2–2.3, and its own version from 2.4 (standalone Keras 2.4 on is tf.keras). Standalone Keras 2.3 is
+ * left undecided: which call it made was not checked.
+ */
+function bilinearCentres(options: KerasNormalizeOptions): 'asymmetric' | 'half-pixel' | undefined {
+  if (options.kerasMajor === 3) return 'half-pixel';
+  const match = /^(\d+)\.(\d+)\.(\d+)(-tf)?$/.exec(options.kerasVersion ?? '');
+  if (!match) return undefined;
+  const [major, minor, patch] = match.slice(1, 4).map(Number);
+  const version = major * 10000 + minor * 100 + patch;
+  if (version >= 20400) return 'half-pixel';
+  if (match[4] === undefined) return version < 20300 ? 'asymmetric' : undefined;
+  if (version >= 20300) return 'half-pixel';
+  return version < 20204 ? 'asymmetric' : undefined;
 }
 
 /**

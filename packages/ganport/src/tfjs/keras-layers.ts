@@ -1,7 +1,8 @@
 /**
  * Keras layers that tfjs has no class for, so that Keras files using them load (and export):
  * Subtract, Cropping1D, ZeroPadding1D and SpatialDropout2D, with Keras's semantics and config
- * names (as tfjs reads them: camelCase), Keras's reset_after GRU, and TensorFlowOpLayer (raw
+ * names (as tfjs reads them: camelCase), bilinear UpSampling2D as TensorFlow 2 computes it
+ * (HalfPixelUpSampling2D), Keras's reset_after GRU, and TensorFlowOpLayer (raw
  * TensorFlow ops, tf-op-layer.ts). Registered with tfjs's serialization on import.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -110,7 +111,44 @@ export class SpatialDropout2D extends tf.layers.Layer {
   }
 }
 
-for (const layer of [Subtract, Cropping1D, ZeroPadding1D, SpatialDropout2D]) tf.serialization.registerClass(layer);
+/**
+ * Keras's bilinear UpSampling2D where Keras resizes with half-pixel centres (tf.image.resize in
+ * TensorFlow ≥ 1.15 and Keras 3): source row (out + ½)/factor − ½. tfjs's UpSampling2D samples
+ * out/factor, which shifts the image by a quarter pixel at factor 2. Channels last.
+ */
+export class HalfPixelUpSampling2D extends tf.layers.Layer {
+  static readonly className = 'HalfPixelUpSampling2D';
+  readonly size: [number, number];
+
+  constructor(args: LayerArgs & { size?: number | [number, number]; dataFormat?: string }) {
+    super(args);
+    if (args.dataFormat !== undefined && args.dataFormat !== 'channelsLast')
+      throw new Error(`HalfPixelUpSampling2D ${this.name}: dataFormat ${args.dataFormat} is not supported`);
+    const [rows, columns] = Array.isArray(args.size) ? args.size : [args.size ?? 2, args.size ?? 2];
+    if (![rows, columns].every((v) => Number.isInteger(v) && v >= 1))
+      throw new Error(`HalfPixelUpSampling2D ${this.name}: size must be positive integers, got ${args.size}`);
+    this.size = [rows, columns];
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    const [batch, height, width, channels] = firstShape(inputShape);
+    const scaled = (n: number | null, factor: number) => (n === null ? null : n * factor);
+    return [batch, scaled(height, this.size[0]), scaled(width, this.size[1]), channels];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = firstInput(inputs) as tf.Tensor4D;
+    const [, height, width] = x.shape;
+    return tf.image.resizeBilinear(x, [height * this.size[0], width * this.size[1]], false, true);
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), size: this.size };
+  }
+}
+
+for (const layer of [Subtract, Cropping1D, ZeroPadding1D, SpatialDropout2D, HalfPixelUpSampling2D])
+  tf.serialization.registerClass(layer);
 
 type ActivationName = Parameters<typeof tf.layers.activation>[0]['activation'];
 

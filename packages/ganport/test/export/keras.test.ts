@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { GanportError, type Rng } from '@ganport/runtime';
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { unzipSync, zipSync } from 'fflate';
 import { main } from '../../src/cli/main.js';
 import {
@@ -27,13 +27,14 @@ import { selectBackend } from '../../src/tfjs/backend.js';
 import {
   kerasArchiveConditionalGenerator,
   kerasArchiveTextClassifier,
+  kerasBilinearUpSamplingH5,
   kerasH5Generator,
   kerasListSequentialH5,
   kerasSpacedNamesH5,
   SPACED_NAMES,
 } from '../fixtures/keras-files.js';
 import { maxAbsDiff } from '../helpers.js';
-import { exportFileAndCompare, opCount, seededInputs, valueDims } from './helpers.js';
+import { assertRuntimesAgree, exportFileAndCompare, opCount, seededInputs, valueDims } from './helpers.js';
 
 let dir: string;
 before(async () => {
@@ -91,6 +92,82 @@ describe('Keras files (generated in the Keras layouts), exported end to end', ()
     const onnx = await exportAndCompare(file, reference, [(rng) => rng.nextInt(50)], 3);
     const gru = onnx.graph.node.find((n) => n.opType === 'GRU')!;
     assert.equal(Number(gru.attribute.find((a) => a.name === 'linear_before_reset')!.i), 1);
+  });
+
+  test('bilinear UpSampling2D samples where the Keras that saved it did: half-pixel centres from tf.keras 2.15, out / 2 from Keras 2.2.4', async () => {
+    // a [2, 3] image of 0…5 doubled: each output row and column is a mix of the input's two nearest ones
+    const image = tf.tensor4d([0, 1, 2, 3, 4, 5], [1, 2, 3, 1]);
+    const doubled = (rows: [number, number, number][], columns: [number, number, number][]) =>
+      rows.flatMap(([r0, r1, rw]) =>
+        columns.map(([c0, c1, cw]) => {
+          const at = (r: number, c: number) => r * 3 + c;
+          const top = at(r0, c0) + (at(r0, c1) - at(r0, c0)) * cw;
+          const bottom = at(r1, c0) + (at(r1, c1) - at(r1, c0)) * cw;
+          return top + (bottom - top) * rw;
+        }),
+      );
+    // (source below, source above, weight of the one above) for each output row and column
+    const halfPixel = doubled(
+      [
+        [0, 0, 0],
+        [0, 1, 0.25],
+        [0, 1, 0.75],
+        [1, 1, 0],
+      ],
+      [
+        [0, 0, 0],
+        [0, 1, 0.25],
+        [0, 1, 0.75],
+        [1, 2, 0.25],
+        [1, 2, 0.75],
+        [2, 2, 0],
+      ],
+    );
+    const asymmetric = doubled(
+      [
+        [0, 0, 0],
+        [0, 1, 0.5],
+        [1, 1, 0],
+        [1, 1, 0],
+      ],
+      [
+        [0, 0, 0],
+        [0, 1, 0.5],
+        [1, 1, 0],
+        [1, 2, 0.5],
+        [2, 2, 0],
+        [2, 2, 0],
+      ],
+    );
+    for (const [version, expected] of [
+      ['2.15.0', halfPixel],
+      ['2.3.0-tf', halfPixel],
+      ['2.2.4', asymmetric],
+      ['2.1.6-tf', asymmetric],
+    ] as const) {
+      const file = join(dir, `upsampling-${version}.h5`);
+      await kerasBilinearUpSamplingH5(file, version);
+      const loaded = await loadModelFile(file);
+      assert.ok(
+        maxAbsDiff((loaded.predict(image) as tf.Tensor).dataSync(), expected) <= 1e-6,
+        `Keras ${version}: the loaded model`,
+      );
+      loaded.dispose();
+      await exportModelFile(file, `${file}.onnx`, { inputNames: ['x'], outputNames: ['y'] });
+      const bytes = new Uint8Array(await readFile(`${file}.onnx`));
+      await assertRuntimesAgree(`Keras ${version}`, bytes, { names: ['x'], xs: [image] }, { y: expected });
+    }
+    const ambiguous = join(dir, 'upsampling-2.2.4-tf.h5');
+    await kerasBilinearUpSamplingH5(ambiguous, '2.2.4-tf');
+    await assert.rejects(
+      loadModelFile(ambiguous),
+      (err: Error) =>
+        err instanceof GanportError &&
+        /layer "up_sampling2d" \(UpSampling2D\): interpolation "bilinear" saved by Keras 2\.2\.4-tf: .*TensorFlow 1\.15/.test(
+          err.message,
+        ),
+    );
+    image.dispose();
   });
 
   test('ganport export and inspect take .h5 and .keras files', async () => {

@@ -60,6 +60,7 @@ export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = {
   Minimum: minimum,
   Dot: dot,
   UpSampling2D: upSampling2d,
+  HalfPixelUpSampling2D: upSampling2d,
   ZeroPadding2D: zeroPadding2d,
   Cropping2D: cropping2d,
   Cropping1D: cropping1d,

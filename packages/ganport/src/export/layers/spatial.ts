@@ -9,22 +9,24 @@ const byAxis = <T>(x: Value, batch: T, channel: T, h: T, w: T): T[] =>
   x.layout === 'NCHW' ? [batch, channel, h, w] : [batch, h, w, channel];
 
 /**
- * tfjs resizes with alignCorners and halfPixelCenters off: ONNX's 'asymmetric' transform, nearest rounding down.
- * Bilinear resizes channels-first: ONNX Runtime's layout optimizer (level 'extended' and up) can move a
+ * tfjs resizes with alignCorners and halfPixelCenters off: ONNX's 'asymmetric' transform, nearest rounding down;
+ * HalfPixelUpSampling2D (Keras's bilinear from TensorFlow 2, tfjs/keras-layers.ts) is 'half_pixel' bilinear,
+ * which ONNX Runtime clamps at the edges as TensorFlow does. Bilinear resizes channels-first: ONNX Runtime's layout optimizer (level 'extended' and up) can move a
  * Transpose through a channels-last linear Resize and leave its scales on axes its linear kernel refuses
  * (found by the fuzzer: Permute → UpSampling2D in an nchw export).
  */
 export const upSampling2d: LayerHandler = (ctx) => {
   requireChannelsLast(ctx);
   const [sh, sw] = pair(ctx.config.size ?? 2);
-  const interpolation = (ctx.config.interpolation as string | undefined) ?? 'nearest';
+  const halfPixel = ctx.className === 'HalfPixelUpSampling2D';
+  const interpolation = halfPixel ? 'bilinear' : ((ctx.config.interpolation as string | undefined) ?? 'nearest');
   const x = interpolation === 'bilinear' ? ctx.g.inLayout(ctx.inputs[0], 'NCHW') : ctx.inputs[0];
   if (interpolation !== 'nearest' && interpolation !== 'bilinear')
     unsupportedConfig(ctx, `interpolation "${interpolation}"`);
   const scales = ctx.g.constFloat(`${ctx.name}/scales`, [4], Float32Array.from(byAxis(x, 1, 1, sh, sw)));
   const attributes = {
     mode: attr.string(interpolation === 'nearest' ? 'nearest' : 'linear'),
-    coordinate_transformation_mode: attr.string('asymmetric'),
+    coordinate_transformation_mode: attr.string(halfPixel ? 'half_pixel' : 'asymmetric'),
     ...(interpolation === 'nearest' ? { nearest_mode: attr.string('floor') } : {}),
   };
   return sameLayout(x, ctx.g.op('Resize', [x.name, '', scales], attributes, ctx.name));
