@@ -79,11 +79,19 @@ async function loadOptimizer(
   await optimizer.setWeights(named);
 }
 
+/** The end of a save: checkpoint.tmp/, complete, becomes checkpoint/, which becomes checkpoint.previous/. */
+async function swapIn({ newest, previous, tmp }: ReturnType<typeof checkpointDirs>): Promise<void> {
+  await rm(previous, { recursive: true, force: true });
+  if (existsSync(newest)) await rename(newest, previous);
+  await rename(tmp, newest);
+}
+
 export async function saveCheckpoint(runDir: string, state: CheckpointState, position: object): Promise<void> {
-  const { newest, previous, tmp } = checkpointDirs(runDir);
-  // a save killed between its two renames left the newest generation in checkpoint.tmp/ (generations()):
-  // it becomes checkpoint/ before anything is removed
-  if (!existsSync(newest) && hasManifest(tmp)) await rename(tmp, newest);
+  const dirs = checkpointDirs(runDir);
+  const { tmp } = dirs;
+  // a save killed after its manifest left the newest generation in checkpoint.tmp/ (generations()): its
+  // swap is finished before anything is removed, unless it fails verification
+  if (hasManifest(tmp) && (await verifies(tmp))) await swapIn(dirs);
   await rm(tmp, { recursive: true, force: true });
   await saveLayersModel(state.generator, join(tmp, 'generator'));
   await saveLayersModel(state.discriminator, join(tmp, 'discriminator'));
@@ -96,9 +104,17 @@ export async function saveCheckpoint(runDir: string, state: CheckpointState, pos
   );
   await writeFileAtomic(join(tmp, 'position.json'), JSON.stringify(position));
   await writeManifest(tmp);
-  await rm(previous, { recursive: true, force: true });
-  if (existsSync(newest)) await rename(newest, previous);
-  await rename(tmp, newest);
+  await swapIn(dirs);
+}
+
+async function verifies(dir: string): Promise<boolean> {
+  try {
+    await verifyManifest(dir);
+    return true;
+  } catch (err) {
+    if (err instanceof GanportError) return false;
+    throw err;
+  }
 }
 
 export interface LoadCheckpointOptions {
@@ -109,13 +125,14 @@ export interface LoadCheckpointOptions {
 }
 
 /**
- * The complete generations on disk, newest first. checkpoint.tmp/ counts only when its manifest
- * is written and checkpoint/ is absent: a kill between the two renames of saveCheckpoint.
+ * The generations on disk, newest first. checkpoint.tmp/ counts once its manifest is written (a save
+ * killed during its swap, swapIn), and is then the newest: a save removes it before writing it again.
  */
 function generations(runDir: string): string[] {
   const { newest, previous, tmp } = checkpointDirs(runDir);
-  const latest = existsSync(newest) ? newest : hasManifest(tmp) ? tmp : undefined;
-  return [latest, previous].filter((dir): dir is string => dir !== undefined && existsSync(dir));
+  return [hasManifest(tmp) ? tmp : undefined, newest, previous].filter(
+    (dir): dir is string => dir !== undefined && existsSync(dir),
+  );
 }
 
 /**

@@ -93,6 +93,32 @@ test('every moment of a save leaves a complete generation to load', async () => 
   assert.equal((await loadCheckpoint<RunPosition>(dir, freshState(9))).step, 4);
   assert.equal((JSON.parse(readFileSync(join(previous, 'position.json'), 'utf8')) as RunPosition).step, 3);
   assert.ok(!existsSync(tmp));
+  // killed after removing checkpoint.previous/, before the first rename: checkpoint.tmp/ is still the newest
+  const fifth = tempDir();
+  await saveCheckpoint(fifth, freshState(5), positionAt(5));
+  cpSync(join(fifth, 'checkpoint'), tmp, { recursive: true });
+  rmSync(previous, { recursive: true });
+  assert.equal((await loadCheckpoint<RunPosition>(dir, freshState(9))).step, 5);
+  await saveCheckpoint(dir, freshState(6), positionAt(6));
+  assert.equal((JSON.parse(readFileSync(join(previous, 'position.json'), 'utf8')) as RunPosition).step, 5);
+});
+
+test('a checkpoint.tmp/ that fails verification falls back to checkpoint/ and is not swapped in by the next save', async () => {
+  const { dir } = await twoGenerations();
+  const { previous, tmp } = checkpointDirs(dir);
+  const other = tempDir();
+  await saveCheckpoint(other, freshState(3), positionAt(3));
+  cpSync(join(other, 'checkpoint'), tmp, { recursive: true });
+  damageFile(join(tmp, 'generator', 'weights.bin'));
+  const lines: string[] = [];
+  assert.equal((await loadCheckpoint<RunPosition>(dir, freshState(9), { log: (line) => lines.push(line) })).step, 2);
+  assert.match(
+    lines.join('\n'),
+    /checkpoint\.tmp fails verification: generator\/weights\.bin .*; falling back to checkpoint\//,
+  );
+  await saveCheckpoint(dir, freshState(4), positionAt(4));
+  assert.equal((JSON.parse(readFileSync(join(previous, 'position.json'), 'utf8')) as RunPosition).step, 2);
+  assert.ok(!existsSync(tmp));
 });
 
 test('a run directory without any checkpoint says so', async () => {
