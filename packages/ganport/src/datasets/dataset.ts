@@ -16,6 +16,7 @@ import { MIXTURES, type Mixture, mixture, sampleMixture } from './mixtures.js';
 export interface Dataset {
   /** Where it came from: an absolute directory, or a mixture's name. */
   source: string;
+  /** How many samples the source holds (of an image folder's, only the first `images` asked for are decoded). */
   count: number;
   /** Present for labelled data; with self-conditioning, the clusters of the images a run trains on. */
   labels?: Uint8Array;
@@ -24,10 +25,10 @@ export interface Dataset {
   batch(order: Uint32Array, from: number, size: number, withLabels: boolean): { x: tf.Tensor; labels?: tf.Tensor2D };
 }
 
-/** Self-conditioning: label the first `images` images (default all: those a run trains on) by `k` clusters. */
-export interface ClusterRequest {
-  k: number;
+/** What a run uses: the first `images` images (default all), labelled by `clusters` k-means clusters (self-conditioning). */
+export interface DataUse {
   images?: number;
+  clusters?: number;
 }
 
 /** Points drawn once from the mixture with the run's seed: an epoch is this many samples. */
@@ -55,13 +56,13 @@ function labelTensor(labels: Uint8Array, order: Uint32Array, from: number, size:
 
 /**
  * Loads what `spec` names (a directory, 'ring' or 'grid'; default by preset) and checks it fits the preset.
- * With `clusters`, images are labelled by their balanced k-means cluster (seeded) instead of any class labels.
+ * With `use.clusters`, images are labelled by their balanced k-means cluster (seeded) instead of any class labels.
  */
 export async function loadDataset(
   spec: string | undefined,
   preset: Preset,
   seed: number,
-  clusters?: ClusterRequest,
+  use: DataUse = {},
 ): Promise<Dataset> {
   if (preset.sampleShape.length === 1) {
     const m = mixture(spec ?? 'ring');
@@ -101,16 +102,16 @@ export async function loadDataset(
   } else {
     if (height !== width || (channels !== 1 && channels !== 3))
       throw new GanportError(`preset ${preset.name} cannot train on an image folder`);
-    if (preset.numClasses && !clusters)
+    if (preset.numClasses && !use.clusters)
       // refused before the decode, which takes a while
       throw new GanportError(
         `preset ${preset.name} is class-conditional and needs labelled data (IDX files with labels); ${dir} has none`,
       );
-    ({ images, count } = await loadImageFolder(dir, height, channels));
+    ({ images, count } = await loadImageFolder(dir, height, channels, use.images));
   }
-  if (clusters) {
-    const labelled = Math.min(count, clusters.images ?? count);
-    labels = balancedClusters(images, labelled, height * width * channels, clusters.k, { seed });
+  if (use.clusters) {
+    const labelled = Math.min(count, use.images ?? count);
+    labels = balancedClusters(images, labelled, height * width * channels, use.clusters, { seed });
   }
   const pixels = height * width * channels;
   return {

@@ -77,17 +77,22 @@ export async function hasImages(dir: string): Promise<boolean> {
   return (await listImages(dir)).length > 0;
 }
 
-/** Loads every image under `dir` at size × size × channels; bytes, N × H × W × C. */
+/**
+ * Loads the images under `dir` (in name order, the first `limit` of them; default all) at size × size ×
+ * channels: bytes, N × H × W × C, and `count`, how many the folder holds.
+ */
 export async function loadImageFolder(
   dir: string,
   size: number,
   channels: 1 | 3,
+  limit = Number.POSITIVE_INFINITY,
 ): Promise<{ images: Uint8Array; count: number }> {
   const files = await listImages(dir);
   if (files.length === 0) throw new GanportError(`no PNG or JPEG images under ${dir}`, 'not-found');
   const stride = size * size * channels;
-  const images = new Uint8Array(files.length * stride);
-  for (let i = 0; i < files.length; i++)
+  const decoded = Math.min(files.length, limit);
+  const images = new Uint8Array(decoded * stride);
+  for (let i = 0; i < decoded; i++)
     images.set(cropAndResize(decodeImage(await readFile(files[i]), files[i]), size, channels), i * stride);
   return { images, count: files.length };
 }

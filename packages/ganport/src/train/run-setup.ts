@@ -242,9 +242,11 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
     // config.json changes only once the checkpoint is loaded (confirmResume)
     refuseChangedOptions(options, config);
     backend = await chooseBackend(options, config.backend, config.evalEvery);
-    const clusters = config.clusters === undefined ? undefined : { k: config.clusters, images: config.images };
-    if (clusters) log(clusteringLine(clusters.k, config.seed));
-    data = await loadDataset(config.data, getPreset(config.preset, config), config.seed, clusters);
+    if (config.clusters !== undefined) log(clusteringLine(config.clusters, config.seed));
+    data = await loadDataset(config.data, getPreset(config.preset, config), config.seed, {
+      images: config.images,
+      clusters: config.clusters,
+    });
     if (config.clusterLabelsSha256 !== undefined && config.clusterLabelsSha256 !== labelsDigest(data)) {
       throw new GanportError(
         `the images' clusters differ from those ${options.outDir} was trained on (its data or ganport's clustering ` +
@@ -252,6 +254,10 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
       );
     }
     refuseChangedOptions(options, config, data.count);
+    if (data.count < config.images)
+      throw new GanportError(
+        `${data.source} now holds ${data.count} images, fewer than the ${config.images} ${options.outDir} trains on`,
+      );
   } else {
     if (existsSync(paths.config) && !options.overwrite) {
       throw new GanportError(
@@ -267,7 +273,7 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
     config = newRunConfig(options, preset);
     backend = await chooseBackend(options, undefined, config.evalEvery);
     if (k !== undefined) log(clusteringLine(k, seed));
-    data = await loadDataset(options.dataDir, preset, seed, k === undefined ? undefined : { k, images: limit });
+    data = await loadDataset(options.dataDir, preset, seed, { images: limit, clusters: k });
     config.data = data.source;
     config.images = Math.min(data.count, limit ?? Number.POSITIVE_INFINITY);
     if (config.images < config.batchSize)

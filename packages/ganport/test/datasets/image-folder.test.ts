@@ -1,6 +1,6 @@
 /** Image folders (PNG/JPEG) as training data for the RGB presets. */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import jpeg from 'jpeg-js';
@@ -51,6 +51,20 @@ test('a class-conditional preset is refused on an image folder before any image 
   );
 });
 
+test('--limit N decodes only the first N images in name order; the count is what the folder holds', async () => {
+  const dir = tempDir();
+  for (const name of ['a', 'b', 'c']) writePng(join(dir, `${name}.png`), 4, 4, () => [name.charCodeAt(0), 0, 0]);
+  writeFileSync(join(dir, 'z.png'), 'not a PNG: past the limit, never decoded');
+  const preset = getPreset('dcgan-32');
+  await assert.rejects(loadDataset(dir, preset, 0), /z\.png is neither PNG nor JPEG/);
+  const data = await loadDataset(dir, preset, 0, { images: 3 });
+  assert.equal(data.count, 4);
+  const { x } = data.batch(Uint32Array.of(2, 0), 0, 2, false);
+  const red = (i: number) => Math.round(((x.dataSync()[i * 32 * 32 * 3] + 1) * 127.5) as number);
+  assert.deepEqual([red(0), red(1)], ['c'.charCodeAt(0), 'a'.charCodeAt(0)]);
+  x.dispose();
+});
+
 test('PNG and JPEG files decode, anything else is refused by name', () => {
   const dir = tempDir();
   writePng(join(dir, 'a.png'), 3, 2, () => [10, 20, 30]);
@@ -97,6 +111,12 @@ test('dcgan-32 trains on a folder of PNG and JPEG files (nested), exports and pa
   const channelsFirst = await runParity(nchw, { runtimes: ['tfjs', 'ort-node'], count: 4 });
   assert.ok(channelsFirst.ok, JSON.stringify(channelsFirst.rows));
   assert.equal(channelsFirst.rows[0].maxAbsError, 0);
+  // a resume on a folder that lost images is refused before it trains on what is not there
+  rmSync(join(data, 'more'), { recursive: true });
+  await assert.rejects(
+    train({ outDir: run, resume: true, epochs: 2, quiet: true }),
+    /now holds 16 images, fewer than the 24 .* trains on/,
+  );
 
   const empty = tempDir();
   assertCleanFailure(
