@@ -71,9 +71,9 @@ async function learningRatesOf(options: Partial<TrainOptions>): Promise<{ runDir
     rates.get(this)!.push(this.learningRate.dataSync()[0]); // the scalar the update computes with
     return applyGradients.call(this, gradients);
   };
-  const runDir = tempDir();
+  const runDir = options.outDir ?? tempDir();
   try {
-    await train({ ...base, outDir: runDir, ...options });
+    await train({ ...base, ...options, outDir: runDir });
   } finally {
     Adam.prototype.applyGradients = applyGradients;
   }
@@ -95,4 +95,18 @@ test('--lr-decay: step n of N trains D and G at (1 − (n − 1)/N) of their own
       assert.ok(Math.abs(r - expected[i][n]) <= 1e-9, `${what} step ${n + 1}: ${r}`); // float32 scalars
   }
   assert.equal(JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')).lrDecay, true);
+});
+
+test('--lr-decay on a resume with a longer --epochs: the schedule is taken over the new length, as the README says', async () => {
+  const rate = 1e-3;
+  const options = { learningRate: rate, discriminatorLearningRate: rate, limit: 512, lrDecay: true };
+  const { runDir, rates: first } = await learningRatesOf({ ...options, epochs: 1 }); // steps 1–2 of 2
+  const { rates: resumed } = await learningRatesOf({ outDir: runDir, resume: true, epochs: 2 }); // steps 3–4 of 4
+  assert.deepEqual(
+    [first[0], resumed[0]].map((rates) => rates.map((r) => Number((r / rate).toFixed(6)))),
+    [
+      [1, 0.5],
+      [0.5, 0.25],
+    ],
+  );
 });
