@@ -5,7 +5,7 @@
  * - the update takes PyTorch's form, the bias corrections folded into two scalars:
  *   m̂ / (√v̂ + ε) = (√c2 / c1) · m / (√v + ε√c2), with c = 1 − βᵗ. The same value to a few float32
  *   roundings, in 12 kernels a variable where tfjs's form takes 14 (two divisions over the whole
- *   variable fewer): 3–5 % of an mlp or PacGAN step on the onnx engine (measured; see the README);
+ *   variable fewer): 3–5 % of an mlp or PacGAN step on the onnx engine (measured; docs/training-engine.md);
  * - the learning rate is a scalar variable, so `--lr-decay` changes a tensor, not a number the step
  *   would otherwise bake into its graph (the onnx engine captures it as an input);
  * - the moments exist from the start (zeros), for the variables given at construction, so the first
