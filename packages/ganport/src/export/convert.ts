@@ -10,7 +10,7 @@ import { nodesByDepth } from '../tfjs/internals.js';
 import { toFloat16 } from './float16.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { type CarriedState, cancelInverseTransposes, GraphBuilder, type Value } from './graph.js';
-import { LAYER_HANDLERS, type LayerContext, MASK_RULES, type Shape } from './layers/index.js';
+import { LAYER_HANDLERS, type LayerContext, MASK_RULES, type Mask, type Shape } from './layers/index.js';
 import { validateModel } from './validate.js';
 
 const MODEL_CLASSES = new Set(['Model', 'Functional', 'Sequential']);
@@ -173,7 +173,7 @@ export function layerContext(
   call: LayerCall,
   inputs: Value[],
   name: string,
-  inputMasks?: (string | undefined)[],
+  inputMasks?: (Mask | undefined)[],
 ): LayerContext {
   const tensors = layer.getWeights();
   return {
@@ -207,10 +207,10 @@ function convertContainer(
   model: tf.LayersModel,
   inputs: Value[],
   prefix: string,
-  inputMasks: (string | undefined)[] = [],
-): { values: Value[]; masks: (string | undefined)[] } {
+  inputMasks: (Mask | undefined)[] = [],
+): { values: Value[]; masks: (Mask | undefined)[] } {
   const values = new Map<number, Value>();
-  const masks = new Map<number, string | undefined>();
+  const masks = new Map<number, Mask | undefined>();
   model.inputs.forEach((t, i) => {
     values.set(t.id, inputs[i]);
     masks.set(t.id, inputMasks[i]);
@@ -223,7 +223,7 @@ function convertContainer(
     const callInputs = call.inputTensors.map((t) => values.get(t.id) ?? missing(t.name, name));
     const callMasks = call.inputTensors.map((t) => masks.get(t.id));
     let outputs: Value[];
-    let outputMasks: (string | undefined)[] = [];
+    let outputMasks: (Mask | undefined)[] = [];
     if (isNestedModel(layer)) {
       const inner = convertContainer(g, layer, callInputs, `${name}/`, callMasks);
       outputs = inner.values;
@@ -239,7 +239,8 @@ function convertContainer(
       const ctx = layerContext(g, layer, call, callInputs, name, callMasks);
       const result = handler(ctx);
       outputs = Array.isArray(result) ? result : [result];
-      outputMasks = call.outputTensors.map(() => outputMaskOf(layer, name, callMasks));
+      const mask = outputMaskOf(layer, ctx, callMasks);
+      outputMasks = call.outputTensors.map(() => mask);
     }
     call.outputTensors.forEach((t, i) => {
       values.set(t.id, outputs[i] ?? missing(t.name, `the output ${i} of ${name}`));
@@ -257,10 +258,13 @@ function convertContainer(
  * output of a call the first mask the layer computes): a layer that does not support masking drops
  * it; the rest follow MASK_RULES (layers/index.ts); a merge layer passes on any input's.
  */
-function outputMaskOf(layer: tf.layers.Layer, name: string, inputMasks: (string | undefined)[]): string | undefined {
-  if (!layer.supportsMasking) return undefined;
+function outputMaskOf(layer: tf.layers.Layer, ctx: LayerContext, inputMasks: (Mask | undefined)[]): Mask | undefined {
   const rule = MASK_RULES[layer.getClassName()];
-  if (rule === 'makes') return name;
+  if (!layer.supportsMasking || rule === 'drops') return undefined;
+  if (typeof rule === 'function') {
+    let value: string | undefined;
+    return { origin: ctx.name, value: () => (value ??= rule(ctx)) };
+  }
   if (rule === 'sequence') {
     const config = layer.getConfig() as {
       returnSequences?: boolean;

@@ -25,7 +25,9 @@
  * - a TensorFlowOpLayer's config names it without the `tf_op_layer_` prefix its layer (and every
  *   reference to it) has: it is given its real name, and an op tfjs cannot run is refused by name.
  * - bilinear UpSampling2D, where Keras resized with half-pixel centres and tfjs does not, becomes
- *   ganport's HalfPixelUpSampling2D (tfjs/keras-layers.ts), by the version that saved the file.
+ *   ganport's HalfPixelUpSampling2D (tfjs/keras-layers.ts), by the version that saved the file;
+ *   GlobalAveragePooling1D, which Keras averages over the unmasked steps and tfjs over all of them,
+ *   ganport's KerasGlobalAveragePooling1D.
  * What cannot be expressed is refused by name: Keras 3's `hard_sigmoid` (x/6 + 1/2, where tfjs's
  * and Keras 2's is 0.2·x + 0.5), a functional call with tensors in its keyword arguments, bilinear
  * UpSampling2D from a version that ran on TensorFlows of both kinds.
@@ -172,6 +174,8 @@ function normalizeLayer(
   const out: JsonObject = { class_name: className === 'Functional' ? 'Model' : className, config };
   // tfjs's GRU cannot build reset_after (Keras's default); ganport's GRUResetAfter (tfjs/keras-layers.ts) can
   if (className === 'GRU' && config.reset_after === true) out.class_name = 'GRUResetAfter';
+  // tfjs's averages masked steps too; ganport's, as Keras, only the unmasked ones
+  if (className === 'GlobalAveragePooling1D') out.class_name = 'KerasGlobalAveragePooling1D';
   if (entry.name !== undefined) out.name = name ?? entry.name;
   if (entry.inbound_nodes !== undefined) out.inbound_nodes = inboundNodes(entry.inbound_nodes, options, here);
   if (className === 'TensorFlowOpLayer') {

@@ -2,7 +2,8 @@
  * Keras layers that tfjs has no class for, so that Keras files using them load (and export):
  * Subtract, Cropping1D, ZeroPadding1D and SpatialDropout2D, with Keras's semantics and config
  * names (as tfjs reads them: camelCase), bilinear UpSampling2D as TensorFlow 2 computes it
- * (HalfPixelUpSampling2D), Keras's reset_after GRU, and TensorFlowOpLayer (raw
+ * (HalfPixelUpSampling2D), GlobalAveragePooling1D over the unmasked steps, as Keras averages
+ * (KerasGlobalAveragePooling1D), Keras's reset_after GRU, and TensorFlowOpLayer (raw
  * TensorFlow ops, tf-op-layer.ts). Registered with tfjs's serialization on import.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -147,7 +148,49 @@ export class HalfPixelUpSampling2D extends tf.layers.Layer {
   }
 }
 
-for (const layer of [Subtract, Cropping1D, ZeroPadding1D, SpatialDropout2D, HalfPixelUpSampling2D])
+/**
+ * Keras's GlobalAveragePooling1D: [batch, steps, features] → [batch, features], the mean over the steps
+ * an input mask keeps (Keras: sum(x · mask) / sum(mask); a row with every step masked is 0 / 0), over all
+ * of them without one. tfjs's own GlobalAveragePooling1D ignores the mask.
+ */
+export class KerasGlobalAveragePooling1D extends tf.layers.Layer {
+  static readonly className = 'KerasGlobalAveragePooling1D';
+
+  constructor(args: LayerArgs & { dataFormat?: string }) {
+    super(args);
+    if (args.dataFormat !== undefined && args.dataFormat !== 'channelsLast')
+      throw new Error(`GlobalAveragePooling1D ${this.name}: dataFormat ${args.dataFormat} is not supported`);
+    this.supportsMasking = true;
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    const [batch, , features] = firstShape(inputShape);
+    return [batch, features];
+  }
+
+  // the steps are gone: no mask passes on (tfjs's typing has no null, its executor takes one)
+  override computeMask(): tf.Tensor {
+    return null as unknown as tf.Tensor;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { mask?: tf.Tensor }): tf.Tensor {
+    const x = firstInput(inputs);
+    if (!kwargs.mask) return tf.mean(x, 1);
+    return tf.tidy(() => {
+      const keep = tf.expandDims(tf.cast(kwargs.mask!, x.dtype), 2);
+      return tf.div(tf.sum(tf.mul(x, keep), 1), tf.sum(keep, 1));
+    });
+  }
+}
+
+for (const layer of [
+  Subtract,
+  Cropping1D,
+  ZeroPadding1D,
+  SpatialDropout2D,
+  HalfPixelUpSampling2D,
+  KerasGlobalAveragePooling1D,
+])
   tf.serialization.registerClass(layer);
 
 type ActivationName = Parameters<typeof tf.layers.activation>[0]['activation'];

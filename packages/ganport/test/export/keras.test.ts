@@ -30,6 +30,7 @@ import {
   kerasBilinearUpSamplingH5,
   kerasH5Generator,
   kerasListSequentialH5,
+  kerasMaskedAverageH5,
   kerasSpacedNamesH5,
   SPACED_NAMES,
 } from '../fixtures/keras-files.js';
@@ -168,6 +169,35 @@ describe('Keras files (generated in the Keras layouts), exported end to end', ()
         ),
     );
     image.dispose();
+  });
+
+  test("GlobalAveragePooling1D after a mask averages only the kept steps, as Keras does (tfjs's averages them all)", async () => {
+    const ids = [
+      [3, 5, 0, 7, 0, 0],
+      [1, 2, 3, 4, 5, 6],
+      [0, 9, 0, 0, 0, 0],
+    ];
+    const tokens = tf.tensor2d(ids, [3, 6], 'int32');
+    for (const maskBy of ['mask_zero', 'Masking'] as const) {
+      const file = join(dir, `masked-average-${maskBy}.h5`);
+      const { table, kernel, bias } = await kerasMaskedAverageH5(file, maskBy);
+      // Keras: the mean of the kept steps' embeddings, then the dense layer
+      const expected = ids.flatMap((row) => {
+        const kept = row.filter((id) => id !== 0);
+        const mean = [0, 1, 2, 3].map((f) => kept.reduce((sum, id) => sum + table[id * 4 + f], 0) / kept.length);
+        return [0, 1, 2].map((u) => bias[u] + mean.reduce((sum, m, f) => sum + m * kernel[f * 3 + u], 0));
+      });
+      const loaded = await loadModelFile(file);
+      assert.ok(
+        maxAbsDiff((loaded.predict(tokens) as tf.Tensor).dataSync(), expected) <= 1e-6,
+        `${maskBy}: the loaded model`,
+      );
+      loaded.dispose();
+      await exportModelFile(file, `${file}.onnx`, { inputNames: ['tokens'], outputNames: ['y'] });
+      const bytes = new Uint8Array(await readFile(`${file}.onnx`));
+      await assertRuntimesAgree(maskBy, bytes, { names: ['tokens'], xs: [tokens] }, { y: expected });
+    }
+    tokens.dispose();
   });
 
   test('ganport export and inspect take .h5 and .keras files', async () => {

@@ -15,6 +15,18 @@ export interface LayerWeight {
   data: Float32Array;
 }
 
+/**
+ * A mask as tfjs propagates it (an Embedding with maskZero, a Masking layer, passed on by the layers that
+ * support masking): the layer that made it, and its values, a bool [batch, steps] ONNX value built on first use.
+ */
+export interface Mask {
+  origin: string;
+  value: () => string;
+}
+
+/** How a mask-making layer's mask is computed from its call (its handler's context). */
+export type MaskMaker = (ctx: LayerContext) => string;
+
 export interface LayerContext {
   g: GraphBuilder;
   className: string;
@@ -30,11 +42,8 @@ export interface LayerContext {
   /** Every output's shape, for layers with several outputs. */
   outputShapes: Shape[];
   weights: LayerWeight[];
-  /**
-   * For each input, the name of the layer whose mask it carries (an Embedding with maskZero, a
-   * Masking layer, passed on by the layers that support masking), as tfjs propagates masks.
-   */
-  inputMasks?: (string | undefined)[];
+  /** For each input, the mask it carries, if any. */
+  inputMasks?: (Mask | undefined)[];
 }
 
 /**
@@ -70,8 +79,8 @@ export function requireChannelsLast(ctx: LayerContext): void {
 
 /** Refuses a call whose input carries a mask the layer would apply (tfjs changes its values there). */
 export function refuseMask(ctx: LayerContext, effect: string): void {
-  const origin = ctx.inputMasks?.[0];
-  if (origin) unsupportedConfig(ctx, `an input masked by ${origin} (${effect})`);
+  const mask = ctx.inputMasks?.[0];
+  if (mask) unsupportedConfig(ctx, `an input masked by ${mask.origin} (${effect})`);
 }
 
 /** The context of a spectrally normalized layer (src/tfjs/spectral-norm.ts) with W / σ folded into a plain kernel. */

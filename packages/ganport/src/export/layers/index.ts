@@ -3,11 +3,11 @@
  * not here makes the export fail with a message naming the layer.
  */
 import { activationLayer } from './activation.js';
-import { foldSpectralNorm, type LayerHandler } from './context.js';
+import { foldSpectralNorm, type LayerHandler, type MaskMaker } from './context.js';
 import { conv2d, conv2dTranspose, depthwiseConv2d, separableConv2d } from './conv.js';
 import { dense, maxout } from './dense.js';
 import { elu, leakyRelu, prelu, relu, rescaling, softmax, thresholdedRelu } from './elementwise-activations.js';
-import { embedding } from './embedding.js';
+import { embedding, embeddingMask } from './embedding.js';
 import { add, average, concatenate, dot, maximum, minimum, multiply, subtract } from './merge.js';
 import { batchNormalization, layerNormalization } from './normalization.js';
 import { averagePooling2d, globalAveragePooling2d, globalMaxPooling2d, maxPooling2d } from './pooling.js';
@@ -18,13 +18,14 @@ import {
   cropping1d,
   globalAveragePooling1d,
   globalMaxPooling1d,
+  kerasGlobalAveragePooling1d,
   maxPooling1d,
   zeroPadding1d,
 } from './sequence.js';
 import { flatten, identity, permute, repeatVector, reshape } from './shape.js';
 import { cropping2d, upSampling2d, zeroPadding2d } from './spatial.js';
 import { tensorFlowOpLayer } from './tf-ops.js';
-import { masking, timeDistributed } from './wrappers.js';
+import { masking, maskingMask, timeDistributed } from './wrappers.js';
 
 export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = {
   Dense: dense,
@@ -72,6 +73,7 @@ export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = {
   MaxPooling1D: maxPooling1d,
   AveragePooling1D: averagePooling1d,
   GlobalAveragePooling1D: globalAveragePooling1d,
+  KerasGlobalAveragePooling1D: kerasGlobalAveragePooling1d,
   GlobalMaxPooling1D: globalMaxPooling1d,
   SimpleRNN: simpleRnn,
   GRU: gru,
@@ -89,19 +91,21 @@ export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = {
   AlphaDropout: identity,
 };
 
-export type { LayerContext, LayerHandler, Shape } from './context.js';
+export type { LayerContext, LayerHandler, Mask, Shape } from './context.js';
 
 /**
  * How a layer call's outputs carry a mask, as tfjs's executor gives them one (see export/convert.ts):
- * `makes`, its own (Embedding with maskZero, Masking); `sequence`, its input's with its sequence output
- * only (recurrent layers); any other layer that supports masking passes its input's on.
+ * a MaskMaker, its own (Embedding with maskZero, Masking), computed that way; `sequence`, its input's
+ * with its sequence output only (recurrent layers); `drops`, none (it pools the steps away); any other
+ * layer that supports masking passes its input's on.
  */
-export const MASK_RULES: Readonly<Record<string, 'makes' | 'sequence'>> = {
-  Embedding: 'makes',
-  Masking: 'makes',
+export const MASK_RULES: Readonly<Record<string, MaskMaker | 'sequence' | 'drops'>> = {
+  Embedding: embeddingMask,
+  Masking: maskingMask,
   SimpleRNN: 'sequence',
   GRU: 'sequence',
   GRUResetAfter: 'sequence',
   LSTM: 'sequence',
   Bidirectional: 'sequence',
+  KerasGlobalAveragePooling1D: 'drops',
 };

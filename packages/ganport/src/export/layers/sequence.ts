@@ -3,7 +3,7 @@
  * AveragePooling1D run channels-first as ONNX requires (a Transpose each side; the converter
  * cancels the inverse pairs between consecutive layers), the global poolings reduce the steps axis.
  */
-import { type AttrValue, attr } from '../../onnx/builder.js';
+import { type AttrValue, attr, DataType } from '../../onnx/builder.js';
 import { applyActivation } from './activation.js';
 import { type LayerContext, type LayerHandler, tfjsValue, unsupportedConfig, weight } from './context.js';
 import { samePads } from './geometry.js';
@@ -101,6 +101,21 @@ const globalPool1d =
   };
 
 export const globalAveragePooling1d = globalPool1d('ReduceMean');
+
+/**
+ * KerasGlobalAveragePooling1D (src/tfjs/keras-layers.ts): with an input mask, the mean over the steps it
+ * keeps, as Keras computes it (sum(x · mask) / sum(mask)); without one, tfjs's ReduceMean.
+ */
+export const kerasGlobalAveragePooling1d: LayerHandler = (ctx) => {
+  const mask = ctx.inputMasks?.[0];
+  if (!mask) return globalAveragePooling1d(ctx);
+  const { g, name } = ctx;
+  const x = g.tfjsLayout(ctx.inputs[0]);
+  const keep = g.unsqueeze(g.op('Cast', [mask.value()], { to: attr.int(DataType.FLOAT) }, `${name}/keep`), [2]);
+  const kept = g.reduce('ReduceSum', g.op('Mul', [x.name, keep], {}, `${name}/masked`), [1], false, `${name}/sum`);
+  const count = g.reduce('ReduceSum', keep, [1], false, `${name}/count`);
+  return tfjsValue(g.op('Div', [kept, count], {}, name), 2);
+};
 export const globalMaxPooling1d = globalPool1d('ReduceMax');
 
 /** Cropping1D (src/tfjs/keras-layers.ts): Slice of the steps axis. */

@@ -7,7 +7,7 @@
  */
 import { attr, DataType } from '../../onnx/builder.js';
 import type { Value } from '../graph.js';
-import { type LayerContext, type LayerHandler, tfjsValue, unsupportedConfig } from './context.js';
+import { type LayerContext, type LayerHandler, type MaskMaker, tfjsValue, unsupportedConfig } from './context.js';
 import { LAYER_HANDLERS } from './index.js';
 
 export const timeDistributed: LayerHandler = (ctx) => {
@@ -66,10 +66,16 @@ export const timeDistributed: LayerHandler = (ctx) => {
 
 /**
  * Masking: zeroes the steps whose features all equal maskValue, as tfjs does
- * (x · any(x ≠ maskValue) over the last axis); the mask it also makes is refused by the
- * recurrent layers that would consume it.
+ * (x · any(x ≠ maskValue) over the last axis). Its mask (maskingMask) is what Keras's
+ * GlobalAveragePooling1D averages over; the recurrent layers that would consume it refuse it.
  */
 export const masking: LayerHandler = (ctx) => {
+  const x = ctx.g.tfjsLayout(ctx.inputs[0]);
+  return tfjsValue(ctx.g.op('Mul', [x.name, unmaskedSteps(ctx, true)], {}, ctx.name), x.rank);
+};
+
+/** The steps with a feature other than maskValue, as float 1/0: [batch, steps, 1] with `keepdims`, else [batch, steps]. */
+function unmaskedSteps(ctx: LayerContext, keepdims: boolean): string {
   const { g, name } = ctx;
   const x = g.tfjsLayout(ctx.inputs[0]);
   const value = (ctx.config.maskValue as number | undefined) ?? 0;
@@ -85,6 +91,9 @@ export const masking: LayerHandler = (ctx) => {
     { to: attr.int(DataType.FLOAT) },
     `${name}/keep`,
   );
-  const any = g.reduce('ReduceMax', keep, [x.rank - 1], true, `${name}/any`);
-  return tfjsValue(g.op('Mul', [x.name, any], {}, name), x.rank);
-};
+  return g.reduce('ReduceMax', keep, [x.rank - 1], keepdims, `${name}/any`);
+}
+
+/** Masking's mask, as tfjs computes it: the steps with a feature other than maskValue. */
+export const maskingMask: MaskMaker = (ctx) =>
+  ctx.g.op('Cast', [unmaskedSteps(ctx, false)], { to: attr.int(DataType.BOOL) }, `${ctx.name}/mask`);
