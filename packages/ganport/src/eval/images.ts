@@ -54,6 +54,8 @@ export interface ImageEvalReport {
   generated: ImageScores;
   /** Real train images scored against the real test images: the best a generator can expect. */
   realFloor: ImageScores;
+  /** What makes these numbers less meaningful than they look (too few samples). */
+  warnings: string[];
 }
 
 /** N indices out of `count`, seeded: all of them in order when N = count. */
@@ -152,11 +154,19 @@ export async function evaluateImages(generator: Generator, options: ImageEvalOpt
     const testStats = gaussianStats(testEmbeddings.features, classifier.featureSize);
     const testManifold = await manifold(testEmbeddings.features, classifier.featureSize, k, distances);
     const trueTestLabels = Array.from(testIndices, (i) => test.labels[i]);
+    const warnings =
+      n <= classifier.featureSize
+        ? [
+            `${n} samples are no more than the classifier's ${classifier.featureSize} features: the covariances are ` +
+              'singular and the FCD mostly bias (the README uses 10,000)',
+          ]
+        : [];
     return {
       samples: n,
       seed,
       k,
       data: dir,
+      warnings,
       classifier: { path: classifier.path, data: classifier.dataName, testAccuracy: classifier.testAccuracy },
       // cluster labels name no class, so only class labels have an accuracy to check
       generated: await score(
@@ -204,6 +214,12 @@ export async function realImages(
   const dir = resolve(resolveDataDir(dataDir));
   const train = await loadImageDataset(dir, 'train');
   const test = await loadImageDataset(dir, 't10k');
+  const [height, width, channels] = classifier.imageShape;
+  for (const split of [train, test])
+    if (split.height !== height || split.width !== width || channels !== 1)
+      throw new GanportError(
+        `${split.source} holds ${split.height}×${split.width}×1 images but the classifier ${classifier.path} takes ${classifier.imageShape.join('×')}`,
+      );
   const available = Math.min(train.count, test.count);
   if (available < samples)
     throw new GanportError(

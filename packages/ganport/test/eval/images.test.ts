@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import { Rng, readOnnxInfo } from '@ganport/runtime';
 import { PNG } from 'pngjs';
 import { loadImageDataset, resolveDataDir } from '../../src/datasets/fashion-mnist.js';
+import { encodeIdx } from '../../src/datasets/idx.js';
 import { Classifier, classHistogramKl, predictedClasses } from '../../src/eval/classifier.js';
 import { PairwiseDistances } from '../../src/eval/distances.js';
 import type { ImageEvalReport } from '../../src/eval/images.js';
@@ -369,6 +370,27 @@ test('ganport eval refuses images the classifier cannot read, naming both shapes
   const result = runCli(['eval', file, '--samples', '100', '--data', SAMPLE_DATA]);
   assert.equal(result.status, 1);
   assert.match(result.stderr, /the generator makes 32×32×3 images but the classifier .*classifier\.onnx takes 28×28×1/);
+  // real images of another size: one line naming both shapes, not an internal error
+  const data = tempDir();
+  for (const split of ['train', 't10k']) {
+    writeFileSync(
+      join(data, `${split}-images-idx3-ubyte`),
+      encodeIdx({ dims: [200, 32, 32], data: new Uint8Array(200 * 32 * 32) }),
+    );
+    writeFileSync(join(data, `${split}-labels-idx1-ubyte`), encodeIdx({ dims: [200], data: new Uint8Array(200) }));
+  }
+  const wrongData = runCli(['eval', 'seed-mlp', '--samples', '150', '--data', data]);
+  assert.equal(wrongData.status, 1);
+  assert.match(wrongData.stderr, / holds 32×32×1 images but the classifier .* takes 28×28×1/);
+  assert.doesNotMatch(wrongData.stderr, /internal error|\n\s+at /);
+});
+
+test('eval warns when the samples are too few for the FCD: no more than the features the classifier embeds', () => {
+  const few = runCli(['eval', 'seed-mlp', '--samples', '100', '--data', SAMPLE_DATA]);
+  assert.equal(few.status, 0, few.stderr);
+  assert.match(few.stdout, /warning: 100 samples are no more than the classifier's \d+ features/);
+  const report = evalJson(['seed-mlp', '--samples', '500', '--data', SAMPLE_DATA]);
+  assert.deepEqual(report.warnings, []);
 });
 
 test('a generator self-conditioned on clusters is measured over all its clusters, with no class accuracy', async () => {

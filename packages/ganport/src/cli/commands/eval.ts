@@ -83,6 +83,7 @@ function formatImageReport(r: { model: string } & ImageEvalReport): string {
   ];
   if (r.generated.classAccuracy !== undefined) lines.push(row('requested-class acc.', (s) => s.classAccuracy, 3));
   lines.push(`  class histogram       ${r.generated.classHistogram.join(' ')}`);
+  for (const warning of r.warnings) lines.push(`warning: ${warning}`);
   return lines.join('\n');
 }
 
