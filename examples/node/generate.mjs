@@ -1,4 +1,5 @@
-// A Node app running a generator as a user would: `npm install @ganport/runtime onnxruntime-node`, then
+// A Node app running a generator as a user would (`npm install` here, with the packages from `npm pack`:
+// the README's runtime section says how), then
 //   node generate.mjs MODEL.onnx [OUT.png]
 import { writeFileSync } from 'node:fs';
 import { interpolate, loadGenerator, toPNG } from '@ganport/runtime';
@@ -31,7 +32,12 @@ for (const r of rows) {
   offset += r.length;
 }
 
-const grid = await generator.generateGrid({ latents, columns: 8, scale: 2 });
+// a conditional generator draws one class (or cluster) along each row, so that only the latent changes
+const { numClasses } = generator.info;
+const labels = numClasses ? Array.from({ length: 64 }, (_, i) => Math.floor(i / 8) % numClasses) : undefined;
+if (labels) console.log(`a label per row: ${labels.filter((_, i) => i % 8 === 0).join(' ')}`);
+
+const grid = await generator.generateGrid({ latents, labels, columns: 8, scale: 2 });
 writeFileSync(out, toPNG(grid));
 console.log(`wrote ${out} (${grid.width}×${grid.height})`);
 await generator.dispose();

@@ -49,6 +49,7 @@ test('a Node script with @ganport/runtime + onnxruntime-node writes a grid of la
     encoding: 'utf8',
   });
   assert.match(stdout, /provider cpu/);
+  assert.match(stdout, /a label per row: 0 1 2 3 4 5 6 7/, 'the shipped generator is conditional: one class a row');
   const png = PNG.sync.read(readFileSync(out));
   assert.equal(png.width, 8 * 56 + 9 * 2);
 });

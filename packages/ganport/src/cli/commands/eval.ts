@@ -45,12 +45,16 @@ export const evalCommand = defineCommand({
   name: 'eval',
   summary:
     'measure a generator: FCD, precision/recall, class KL for images; modes, high quality, reverse KL for 2-D mixtures',
-  positional: { name: 'MODEL', required: true, help: 'a generator .onnx file or a model directory' },
+  positional: {
+    name: 'MODEL',
+    required: true,
+    help: 'a generator .onnx file, a model directory, or a shipped model: seed-mlp, dcgan, cdcgan, …',
+  },
   flags,
   examples: [
-    'ganport eval models/dcgan',
-    'ganport eval models/seed-mlp --samples 2000 --data data/fashion-mnist --json',
-    'ganport eval models/mlp-2d-grid --seeds 3 --plot grid.png',
+    'ganport eval dcgan',
+    'ganport eval my-model --samples 2000 --data data/fashion-mnist --json',
+    'ganport eval mlp-2d-grid --seeds 3 --plot grid.png',
   ],
   async run({ json, ...options }, model) {
     const log = json ? undefined : (line: string) => console.error(line);

@@ -16,9 +16,14 @@ export const generateCommand = defineCommand({
   flags: {
     out: { type: 'string', value: 'FILE.png', required: true, help: 'the PNG to write' },
     seed: { type: 'int', value: 'S', default: 0, help: 'seeds the latent vectors' },
-    count: { type: 'int', value: 'N', default: 64, help: `images (or 2-D points) to generate, 1 to ${MAX_COUNT}` },
+    count: {
+      type: 'int',
+      value: 'N',
+      default: 64,
+      help: `images (or 2-D points), 1 to ${MAX_COUNT}; a conditional model rounds it up to a multiple of its classes`,
+    },
     columns: { type: 'int', value: 'C', help: 'grid columns (default: square, or one row per class)' },
-    scale: { type: 'int', value: 'K', help: 'draw each pixel as K×K' },
+    scale: { type: 'int', value: 'K', help: 'draw each pixel as K×K, K from 1 to 16' },
     truncation: {
       type: 'number',
       value: 'T',

@@ -45,7 +45,7 @@ export const parityCommand = defineCommand({
     json: { type: 'boolean', help: 'print the report as JSON' },
   },
   examples: [
-    'ganport parity models/seed-mlp --count 64',
+    'ganport parity seed-mlp --count 64',
     'ganport parity models/my-dcgan --runtimes ort-node,ort-web --tolerance 1e-2',
   ],
   async run({ json, runtimes, ...options }, modelDir) {
