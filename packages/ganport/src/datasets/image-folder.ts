@@ -1,9 +1,10 @@
 /**
- * A folder of PNG/JPEG images (searched recursively) as a training set: each image
- * is centre-cropped to a square, resized by area averaging (or bilinear when it is
- * smaller than the target) to the preset's size, and converted to RGB or gray.
+ * A folder of PNG/JPEG images (searched recursively, following symbolic links) as a training set:
+ * each image is centre-cropped to a square, resized by area averaging to the preset's size (an image
+ * smaller than that is enlarged by repeating pixels), and converted to RGB or gray. Alpha is dropped,
+ * as PIL's convert('RGB') drops it.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
 import jpeg from 'jpeg-js';
@@ -37,18 +38,19 @@ export function decodeImage(bytes: Uint8Array, name: string): DecodedImage {
 /** Centre square crop, resized to size × size, `channels` 1 (luma) or 3 (RGB), bytes row-major HWC. */
 export function cropAndResize(image: DecodedImage, size: number, channels: 1 | 3): Uint8Array {
   const side = Math.min(image.width, image.height);
-  const x0 = (image.width - side) / 2;
-  const y0 = (image.height - side) / 2;
-  const scale = side / size;
+  const x0 = (image.width - side) >> 1;
+  const y0 = (image.height - side) >> 1;
+  // the source rows or columns output pixel i covers, in integers (floats lose the last one, e.g. 61 → 28)
+  const from = (i: number) => Math.floor((i * side) / size);
   const out = new Uint8Array(size * size * channels);
   const rgb = [0, 0, 0];
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       // the source rectangle this output pixel covers; at least one pixel
-      const sx0 = Math.floor(x0 + x * scale);
-      const sy0 = Math.floor(y0 + y * scale);
-      const sx1 = Math.max(sx0 + 1, Math.floor(x0 + (x + 1) * scale));
-      const sy1 = Math.max(sy0 + 1, Math.floor(y0 + (y + 1) * scale));
+      const sx0 = x0 + from(x);
+      const sy0 = y0 + from(y);
+      const sx1 = Math.max(sx0 + 1, x0 + from(x + 1));
+      const sy1 = Math.max(sy0 + 1, y0 + from(y + 1));
       rgb.fill(0);
       for (let sy = sy0; sy < sy1; sy++)
         for (let sx = sx0; sx < sx1; sx++)
@@ -62,15 +64,30 @@ export function cropAndResize(image: DecodedImage, size: number, channels: 1 | 3
   return out;
 }
 
-async function listImages(dir: string): Promise<string[]> {
+/**
+ * The images under `dir`, in name order by code point (the same on every machine, whatever its locale),
+ * following links to directories once each (`visited`: their real paths).
+ */
+async function listImages(dir: string, visited = new Set<string>()): Promise<string[]> {
+  visited.add(await realpath(dir));
   const entries = await readdir(dir, { withFileTypes: true });
   const files: string[] = [];
-  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     const path = join(dir, e.name);
-    if (e.isDirectory()) files.push(...(await listImages(path)));
-    else if (EXTENSIONS.has(extname(e.name).toLowerCase())) files.push(path);
+    const isDirectory = e.isDirectory() || (e.isSymbolicLink() && (await stat(path).catch(() => null))?.isDirectory());
+    if (isDirectory) {
+      if (!visited.has(await realpath(path))) files.push(...(await listImages(path, visited)));
+    } else if (EXTENSIONS.has(extname(e.name).toLowerCase())) files.push(path);
   }
   return files;
+}
+
+async function readImageFile(file: string): Promise<Uint8Array> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new GanportError(`${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
 }
 
 export async function hasImages(dir: string): Promise<boolean> {
@@ -93,6 +110,6 @@ export async function loadImageFolder(
   const decoded = Math.min(files.length, limit);
   const images = new Uint8Array(decoded * stride);
   for (let i = 0; i < decoded; i++)
-    images.set(cropAndResize(decodeImage(await readFile(files[i]), files[i]), size, channels), i * stride);
+    images.set(cropAndResize(decodeImage(await readImageFile(files[i]), files[i]), size, channels), i * stride);
   return { images, count: files.length };
 }

@@ -1,6 +1,6 @@
 /** Image folders (PNG/JPEG) as training data for the RGB presets. */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import jpeg from 'jpeg-js';
@@ -49,6 +49,34 @@ test('a class-conditional preset is refused on an image folder before any image 
     loadDataset(dir, getPreset('cdcgan'), 0),
     /preset cdcgan is class-conditional and needs labelled data \(IDX files with labels\); .* has none/,
   );
+});
+
+test('area resize keeps every source row and column: the last column of a 61×61 image reaches the last output column', () => {
+  const image = { width: 61, height: 61, data: rgba(61, 61, (x) => (x === 60 ? [255, 255, 255] : [0, 0, 0])) };
+  const out = cropAndResize(image, 28, 1);
+  // output column 27 averages source columns 58–60, one of them white
+  assert.deepEqual([out[27], out[26]], [85, 0]);
+});
+
+test('a folder is read in code-point name order, through links to directories (each once), unreadable files named', async () => {
+  const dir = tempDir();
+  const other = tempDir();
+  const pixel = (red: number) => () => [red, 0, 0] as [number, number, number];
+  writePng(join(dir, 'a.png'), 2, 2, pixel(10));
+  writePng(join(dir, 'B.png'), 2, 2, pixel(20));
+  writePng(join(dir, 'ä.png'), 2, 2, pixel(30));
+  writePng(join(other, 'c.png'), 2, 2, pixel(40));
+  symlinkSync(other, join(dir, 'linked'));
+  symlinkSync(dir, join(dir, 'loop'));
+  const { images, count } = await loadImageFolder(dir, 1, 3);
+  // B (0x42) < a (0x61) < linked/ < loop/ (dir itself, already read) < ä (0xe4), in every locale
+  assert.equal(count, 4);
+  assert.deepEqual(
+    Array.from({ length: count }, (_, i) => images[i * 3]),
+    [20, 10, 40, 30],
+  );
+  symlinkSync(join(dir, 'gone'), join(dir, 'dangling.png'));
+  await assert.rejects(loadImageFolder(dir, 1, 3), /dangling\.png cannot be read \(ENOENT\)/);
 });
 
 test('--limit N decodes only the first N images in name order; the count is what the folder holds', async () => {
