@@ -99,6 +99,14 @@ export async function loadDataset(
       );
     }
     ({ images, count, labels } = data);
+    const classes = preset.numClasses;
+    // the labels of the images a run trains on: a class-conditional generator embeds them
+    const used = labels.subarray(0, use.images ?? count);
+    const outOfRange = classes && !use.clusters ? used.findIndex((label) => label >= classes) : -1;
+    if (outOfRange >= 0)
+      throw new GanportError(
+        `preset ${preset.name} has ${classes} classes, but image ${outOfRange} of ${data.source} is labelled ${labels[outOfRange]}`,
+      );
   } else {
     if (height !== width || (channels !== 1 && channels !== 3))
       throw new GanportError(`preset ${preset.name} cannot train on an image folder`);

@@ -43,11 +43,13 @@ export async function loadImageDataset(dir: string, split: Split = 'train'): Pro
   const labels = await readIdxFile(dir, `${split}-labels-idx1-ubyte`);
   if (images.dims.length !== 3)
     throw new GanportError(`${dir}: image file has ${images.dims.length} dimensions, expected 3 (N × H × W)`);
-  if (labels.dims.length !== 1 || labels.dims[0] !== images.dims[0]) {
+  if (labels.dims.length !== 1)
+    throw new GanportError(`${dir}: label file has ${labels.dims.length} dimensions, expected 1 (N)`);
+  if (labels.dims[0] !== images.dims[0])
     throw new GanportError(`${dir}: ${labels.dims[0]} labels for ${images.dims[0]} images`);
-  }
   const [count, height, width] = images.dims;
   if (count === 0) throw new GanportError(`${dir}: the image file holds no images`);
+  if (height === 0 || width === 0) throw new GanportError(`${dir}: the images are ${height}×${width} pixels`);
   return { images: images.data, labels: labels.data, count, height, width, source: dir };
 }
 

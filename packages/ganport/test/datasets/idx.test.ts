@@ -3,8 +3,10 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { loadDataset } from '../../src/datasets/dataset.js';
 import { DEBIAN_FASHION_MNIST, loadImageDataset, resolveDataDir } from '../../src/datasets/fashion-mnist.js';
 import { encodeIdx, parseIdx } from '../../src/datasets/idx.js';
+import { getPreset } from '../../src/presets/index.js';
 import { SAMPLE_DATA, tempDir } from '../helpers.js';
 
 const images = { dims: [2, 3, 4], data: Uint8Array.from({ length: 24 }, (_, i) => i * 10) };
@@ -57,6 +59,26 @@ test('missing files and mismatched label counts are reported', async () => {
   writeFileSync(join(dir, 'train-images-idx3-ubyte'), encodeIdx(images));
   writeFileSync(join(dir, 'train-labels-idx1-ubyte'), encodeIdx({ dims: [3], data: Uint8Array.of(1, 2, 3) }));
   await assert.rejects(loadImageDataset(dir), /3 labels for 2 images/);
+  writeFileSync(join(dir, 'train-labels-idx1-ubyte'), encodeIdx({ dims: [2, 1], data: Uint8Array.of(1, 2) }));
+  await assert.rejects(loadImageDataset(dir), /label file has 2 dimensions, expected 1 \(N\)/);
+  writeFileSync(join(dir, 'train-labels-idx1-ubyte'), encodeIdx({ dims: [2], data: Uint8Array.of(1, 2) }));
+  writeFileSync(join(dir, 'train-images-idx3-ubyte'), encodeIdx({ dims: [2, 0, 0], data: new Uint8Array(0) }));
+  await assert.rejects(loadImageDataset(dir), /the images are 0×0 pixels/);
+});
+
+test('labels a class-conditional preset has no class for are refused before training, among the images it uses', async () => {
+  const dir = tempDir();
+  writeFileSync(
+    join(dir, 'train-images-idx3-ubyte'),
+    encodeIdx({ dims: [3, 28, 28], data: new Uint8Array(3 * 28 * 28) }),
+  );
+  writeFileSync(join(dir, 'train-labels-idx1-ubyte'), encodeIdx({ dims: [3], data: Uint8Array.of(4, 9, 15) }));
+  await assert.rejects(
+    loadDataset(dir, getPreset('cdcgan'), 0),
+    /preset cdcgan has 10 classes, but image 2 of .* is labelled 15/,
+  );
+  assert.equal((await loadDataset(dir, getPreset('cdcgan'), 0, { images: 2 })).count, 3);
+  assert.equal((await loadDataset(dir, getPreset('dcgan'), 0)).count, 3, 'an unconditional preset ignores labels');
 });
 
 const debianInstalled = existsSync(DEBIAN_FASHION_MNIST);
