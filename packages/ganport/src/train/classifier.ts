@@ -3,7 +3,7 @@
  * as the GAN trainer (backend choice, seeded order, progress bar, throughput, metrics.jsonl lines),
  * measures its test accuracy after every epoch and exports it to ONNX for `ganport eval`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { GanportError, META, Rng } from '@ganport/runtime';
@@ -22,7 +22,7 @@ import { saveLayersModel } from '../tfjs/model-io.js';
 import { toFileFields } from '../util/file-fields.js';
 import { packageVersion, writeFileAtomic } from '../util/files.js';
 import { appendJsonLine } from './metrics.js';
-import { positiveInt } from './option-checks.js';
+import { positiveInt, positiveNumber } from './option-checks.js';
 import { ProgressBar } from './progress.js';
 import { Throughput } from './throughput.js';
 
@@ -93,14 +93,17 @@ export async function trainClassifier(
 async function openClassifierRun(options: ClassifierTrainOptions): Promise<ClassifierSetup> {
   const log = options.log ?? (() => {});
   const paths = classifierPaths(options.outDir);
-  if (existsSync(paths.record) && !options.overwrite)
+  if (existsSync(options.outDir) && !statSync(options.outDir).isDirectory())
+    throw new GanportError(`--out ${options.outDir} is a file, not a directory`);
+  // an interrupted run's files count too: its metrics.jsonl would be appended to
+  if (Object.values(paths).some((path) => existsSync(path)) && !options.overwrite)
     throw new GanportError(`${options.outDir} already holds a classifier; choose another --out or pass --overwrite`);
   const dataDir = resolve(resolveDataDir(options.dataDir));
   const { train, test } = await loadSplits(dataDir);
   const seed = options.seed ?? 0;
   const epochs = positiveInt('epochs', options.epochs ?? 5);
   const batchSize = positiveInt('batch size', options.batchSize ?? 64);
-  const learningRate = options.learningRate ?? 1e-3;
+  const learningRate = positiveNumber('learning rate', options.learningRate ?? 1e-3);
   const trainImages = positiveInt('limit', Math.min(train.count, options.limit ?? Infinity));
   if (trainImages < batchSize)
     throw new GanportError(`batch size ${batchSize} is larger than the ${trainImages} training images`);

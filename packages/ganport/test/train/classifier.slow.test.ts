@@ -1,6 +1,6 @@
 /** `ganport train-classifier`: a short run on the shipped sample, its ONNX export against tfjs, and its guard rails. */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -76,4 +76,21 @@ test('train-classifier needs the t10k split and sane settings', async () => {
     /batch size 4096 is larger than the 2000 training images/,
   );
   assert.equal(runCli(['train-classifier']).status, 2);
+  for (const learningRate of [0, -1])
+    await assert.rejects(
+      trainClassifier({ outDir: tempDir(), dataDir: SAMPLE_DATA, learningRate }),
+      /learning rate must be a positive number/,
+    );
+  const file = join(tempDir(), 'a-file');
+  writeFileSync(file, '');
+  const onFile = runCli(['train-classifier', '--out', file, '--data', SAMPLE_DATA]);
+  assert.equal(onFile.status, 1);
+  assert.match(onFile.stderr, /--out .*a-file is a file, not a directory/);
+  // an interrupted run left its metrics: a new one would append to them
+  const interrupted = tempDir();
+  writeFileSync(join(interrupted, 'metrics.jsonl'), '{"epoch":1}\n');
+  await assert.rejects(
+    trainClassifier({ outDir: interrupted, dataDir: SAMPLE_DATA }),
+    /already holds a classifier; choose another --out or pass --overwrite/,
+  );
 });
