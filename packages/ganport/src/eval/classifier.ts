@@ -39,7 +39,12 @@ export class Classifier {
       throw new GanportError(`no classifier at ${path}; train one with ganport train-classifier`, 'not-found');
     await verifyModelDir(dirname(path));
     const bytes = await readFile(path);
-    const info = readOnnxInfo(bytes);
+    let info: ReturnType<typeof readOnnxInfo>;
+    try {
+      info = readOnnxInfo(bytes);
+    } catch (err) {
+      throw new GanportError(`${path}: ${(err as Error).message}`, 'invalid-model');
+    }
     if (info.metadata[META.role] !== 'classifier')
       throw new GanportError(
         `${path} is not a ganport classifier (its ${META.role} is ${info.metadata[META.role] ?? 'missing'})`,

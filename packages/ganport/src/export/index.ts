@@ -56,7 +56,10 @@ export interface ModelFileExportOptions extends ConvertOptions {
  */
 export async function loadModelFile(path: string): Promise<tf.LayersModel> {
   if (extname(path).toLowerCase() === '.onnx')
-    throw new GanportError(`${path} is already ONNX; export converts tfjs model.json and Keras .h5/.keras files`);
+    throw new GanportError(`${path} is already ONNX; ganport reads tfjs model.json and Keras .h5/.keras files`);
+  if (!existsSync(path)) throw new GanportError(`${path} does not exist`, 'not-found');
+  if (statSync(path).isDirectory())
+    throw new GanportError(`${path} is a directory; name the model.json in it, or a Keras .h5/.keras file`);
   return isKerasFile(path) ? loadKerasModel(path) : loadLayersModel(path);
 }
 

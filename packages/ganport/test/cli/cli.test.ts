@@ -344,7 +344,12 @@ test('bad export input: no models in RUN_DIR, corrupt model.json, wrong weight s
   );
   assertCleanFailure(
     runCli(['export', validModel, '--out', join(dir, 'again.onnx')]),
-    /generator\.onnx is already ONNX; export converts tfjs model\.json and Keras \.h5\/\.keras files/,
+    /generator\.onnx is already ONNX; ganport reads tfjs model\.json and Keras \.h5\/\.keras files/,
+  );
+  assertCleanFailure(runCli(['inspect', join(dir, 'missing.h5')]), /missing\.h5 does not exist/);
+  assertCleanFailure(
+    runCli(['inspect', dir]),
+    /is a directory; name the model\.json in it, or a Keras \.h5\/\.keras file/,
   );
   assert.equal(trainBriefly(join(dir, 'run')).status, 0);
   const json = join(dir, 'run', 'generator', 'model.json');

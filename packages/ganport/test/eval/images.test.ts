@@ -351,6 +351,11 @@ test('ganport eval prints a table with the floor; bad requests get one clear lin
   ]);
   assert.equal(notClassifier.status, 1);
   assert.match(notClassifier.stderr, /is not a ganport classifier/);
+  const notOnnx = join(tempDir(), 'notmodel.json');
+  writeFileSync(notOnnx, '{}');
+  const unreadable = runCli(['eval', 'seed-mlp', '--classifier', notOnnx]);
+  assert.equal(unreadable.status, 1);
+  assert.match(unreadable.stderr, /notmodel\.json: not a valid ONNX model/);
   const misplaced = runCli(['eval', 'assets/models/seed-mlp', '--seeds', '3']);
   assert.equal(misplaced.status, 2);
   assert.match(misplaced.stderr, /--seeds does not apply to image generators/);
