@@ -2,7 +2,8 @@
  * The --fp16 pass: weights stored and computed in float16, graph inputs and
  * outputs kept float32 (a Cast at each end) so callers feed and read the same
  * arrays as with an fp32 model. Resize's scales must stay float32 by the spec. Casts to
- * float32 inside the graph (Masking's mask, a TF Cast op) cast to float16 instead, to meet the rest.
+ * float32 inside the graph (Masking's mask, a TF Cast op) cast to float16 instead, to meet the rest;
+ * a Cast of a graph input reads it in float32 (float ids above 2048 would round in float16).
  */
 import { attr, DataType, makeNode, makeTensor } from '../onnx/builder.js';
 import type { ValueInfoProto } from '../onnx/proto.js';
@@ -37,7 +38,15 @@ export function toHalfBits(value: number): number {
 }
 
 export function toFloat16(g: GraphBuilder, inputs: ValueInfoProto[], outputs: ValueInfoProto[]): void {
-  const keepFloat32 = new Set(g.nodes.filter((n) => n.opType === 'Resize').map((n) => n.input[2]));
+  const resizes = g.nodes.filter((n) => n.opType === 'Resize');
+  // scales stored once with a weight of the same values (constFloat shares them) get a float32 copy of their own
+  for (const resize of resizes) {
+    const scales = g.floatData.get(resize.input[2]);
+    const readers = g.nodes.filter((n) => n.input.includes(resize.input[2]) && !resizes.includes(n));
+    if (scales && readers.length > 0)
+      resize.input[2] = g.constFloat(`${resize.input[2]}/float32`, scales.dims, scales.data, false);
+  }
+  const keepFloat32 = new Set(resizes.map((n) => n.input[2]));
   g.initializers.forEach((tensor, i) => {
     const values = g.floatData.get(tensor.name);
     if (!values || keepFloat32.has(tensor.name)) return;
@@ -52,8 +61,10 @@ export function toFloat16(g: GraphBuilder, inputs: ValueInfoProto[], outputs: Va
     for (const a of node.attribute) if (a.name === 'to' && Number(a.i) === DataType.FLOAT) a.i = DataType.FLOAT16;
   const casts = [];
   for (const input of inputs.filter((v) => v.type.tensorType.elemType === DataType.FLOAT)) {
+    const readers = g.nodes.filter((n) => n.opType !== 'Cast' && n.input.includes(input.name));
+    if (readers.length === 0) continue;
     const half = g.unique(`${input.name}/fp16`);
-    for (const node of g.nodes) node.input = node.input.map((x) => (x === input.name ? half : x));
+    for (const node of readers) node.input = node.input.map((x) => (x === input.name ? half : x));
     casts.push(makeNode('Cast', [input.name], [half], { to: attr.int(DataType.FLOAT16) }));
   }
   g.nodes.unshift(...casts);

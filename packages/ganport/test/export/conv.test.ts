@@ -406,6 +406,35 @@ describe('float16', () => {
       assert.ok(err <= 1e-2 && err > 0, `fp16 max abs error ${err}`);
     }
   });
+
+  test('--fp16 keeps what must stay exact: Resize scales that equal a weight, float ids above 2048', async () => {
+    // a bias equal to the upsampling's scales [1, 1, 2, 2]: one stored constant, which Resize needs in float32
+    const upsampled = tf.sequential({
+      layers: [
+        tf.layers.upSampling2d({ inputShape: [2, 2, 1], size: [2, 2], interpolation: 'bilinear' }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 4, biasInitializer: tf.initializers.zeros() }),
+      ],
+    });
+    const dense = upsampled.layers[2];
+    dense.setWeights([dense.getWeights()[0], tf.tensor1d([1, 1, 2, 2])]);
+    const ids = tf.sequential({ layers: [tf.layers.embedding({ inputDim: 5000, outputDim: 2, inputLength: 3 })] });
+    // rows of small integers (exact in float16) that differ between neighbouring ids
+    const rows = Float32Array.from({ length: 10_000 }, (_, k) => ((k >> 1) * (k % 2 ? 3 : 1)) % 7);
+    ids.layers[0].setWeights([tf.tensor2d(rows, [5000, 2])]);
+    for (const [model, x] of [
+      [upsampled, tf.randomNormal([2, 2, 2, 1], 0, 1, 'float32', 3)],
+      [ids, tf.tensor2d([[2049, 4097, 3]], [1, 3], 'float32')],
+    ] as const) {
+      const expected = (model.predict(x) as tf.Tensor).dataSync();
+      const session = await ort.InferenceSession.create(
+        modelToBytes(model, { inputNames: ['x'], outputNames: ['y'], fp16: true }),
+      );
+      const out = await session.run({ x: new ort.Tensor('float32', x.dataSync() as Float32Array, x.shape) });
+      // the embedding's rows themselves are rounded to float16, not looked up at the wrong ids
+      assert.ok(maxAbsDiff(expected, out.y.data as Float32Array) <= 1e-2, model.name);
+    }
+  });
 });
 
 describe('property test: random sequential stacks', () => {

@@ -12,9 +12,11 @@ export const embedding: LayerHandler = (ctx) => {
   );
 };
 
-/** maskZero's mask, as tfjs computes it: the ids that are not 0. */
-export const embeddingMask: MaskMaker = ({ g, name, inputs, inputDtypes }) => {
-  const zero =
-    inputDtypes[0] === 'int32' ? g.constant(`${name}/zero`, DataType.INT64, [], BigInt64Array.of(0n)) : g.scalar(0);
-  return g.op('Not', [g.op('Equal', [inputs[0].name, zero], {}, `${name}/is_zero`)], {}, `${name}/mask`);
+/**
+ * maskZero's mask, as tfjs computes it: the ids that are not 0. Compared as floats (exact for zero), whatever
+ * the ids' element type: tfjs's symbolic dtype is float32 after a TF Cast to int, whose ONNX value is int64.
+ */
+export const embeddingMask: MaskMaker = ({ g, name, inputs }) => {
+  const ids = g.op('Cast', [inputs[0].name], { to: attr.int(DataType.FLOAT) }, `${name}/ids_float`);
+  return g.op('Not', [g.op('Equal', [ids, g.scalar(0)], {}, `${name}/is_zero`)], {}, `${name}/mask`);
 };
