@@ -204,8 +204,9 @@ export class GanStep implements StepEngine {
   }
 
   /**
-   * R1 (Mescheder et al. 2018): γ/2 · the mean over real samples of ‖∇ₓ D's logit‖², differentiated
-   * again for D's weights (a gradient of a gradient: tfjs records the inner one on the outer tape).
+   * R1 (Mescheder et al. 2018): γ/2 · the mean over D's real inputs of ‖∇ₓ D's logit‖², differentiated
+   * again for D's weights (a gradient of a gradient: tfjs records the inner one on the outer tape). With
+   * --pack M an input is M samples, its squared norm theirs summed: M times the mean over the samples.
    */
   private r1Penalty(real: tf.Tensor, labels: tf.Tensor | undefined, gamma: number): tf.Scalar {
     const gradient = tf.grad((x: tf.Tensor) => this.D(x, labels).sum())(real);
@@ -213,7 +214,7 @@ export class GanStep implements StepEngine {
       tf.square(gradient),
       gradient.shape.slice(1).map((_, i) => i + 1),
     );
-    return tf.mul(tf.mean(perSample), gamma / 2);
+    return tf.mul(tf.mean(perSample), (gamma / 2) * (this.config.pack ?? 1));
   }
 
   private G(z: tf.Tensor, labels?: tf.Tensor, training = true): tf.Tensor {

@@ -54,6 +54,22 @@ test('--r1 γ adds γ/2 · mean ‖∇ₓ logit‖² over the real batch to the 
     `${withR1} - ${plain} vs ${5 * penalty}`,
   );
 
+  // with --pack 2, D's real inputs are pairs: the mean is over them, each pair's squared norm summed
+  const packedD = preset.buildDiscriminator(1, 2);
+  const packedLogit = tf.model({
+    inputs: packedD.inputs,
+    outputs: packedD.getLayer(LOGIT_LAYER).output as tf.SymbolicTensor,
+  });
+  const pairs = real.reshape([8, 4]);
+  const pairGradient = tf.grad((x: tf.Tensor) => (packedLogit.predict(x) as tf.Tensor).sum())(pairs);
+  const packedPenalty = tf.sum(tf.square(pairGradient), 1).mean().dataSync()[0];
+  const [packedPlain] = (await oneTrainingStep(preset, 16, { pack: 2 })).losses;
+  const [packedWithR1] = (await oneTrainingStep(preset, 16, { pack: 2, r1Gamma: 10 })).losses;
+  assert.ok(
+    Math.abs(packedWithR1 - packedPlain - 5 * packedPenalty) < 1e-5 * Math.max(1, packedWithR1),
+    `${packedWithR1} - ${packedPlain} vs ${5 * packedPenalty}`,
+  );
+
   const run = tempDir();
   await train({ ...base, outDir: run, limit: 1024, epochs: 1, r1Gamma: 1, logEvery: 1 });
   const losses = (await readMetrics(join(run, 'metrics.jsonl'))).map((l) => l.dLoss);
