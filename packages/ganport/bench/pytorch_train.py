@@ -6,9 +6,11 @@ norm: momentum 0.99, epsilon 1e-3; 'same' padding of a 4×4 stride-2 convolution
 here), batch 64; and PacGAN's 2-D pair packed 4 (G 4×(400, BN, ReLU), D 3×Maxout(200, 5)),
 batch 400. The non-saturating BCE loss on logits, Adam(2e-4, betas 0.5/0.999, eps 1e-7) as
 tf.train.adam's defaults. A step is what train/step.ts does: a D update on a real and a
-generated batch, then a G update through D (D's weights frozen). Each model is timed with 1
-and 2 threads; the best step time of each is printed as JSON: {"seed-mlp": {"1": ms, "2": ms}, ...}.
-Run: /usr/bin/python3 bench/pytorch_train.py [--dcgan-steps N] [--mlp-steps N]
+generated batch, then a G update through D (D's weights frozen). Each model is timed with 1, 2,
+4, … threads up to --max-threads (default 2: ganport's engine uses every core, so give it the machine's
+count); the best step time of each, and the BLAS libraries torch loaded, are printed as JSON:
+{"blas": [path, ...], "times": {"seed-mlp": {"1": ms, "2": ms}, ...}}.
+Run: /usr/bin/python3 bench/pytorch_train.py [--dcgan-steps N] [--mlp-steps N] [--max-threads N]
 """
 import argparse
 import json
@@ -174,19 +176,34 @@ def best_step_ms(spec, steps):
     return best
 
 
+def blas_libraries():
+    """The BLAS (or MKL) shared libraries this process has mapped: which one torch computes with."""
+    with open('/proc/self/maps') as maps:
+        paths = {line.split()[-1] for line in maps if 'blas' in line or 'mkl' in line}
+    return sorted(p for p in paths if p.startswith('/'))
+
+
+def thread_counts(most):
+    counts = [1]
+    while counts[-1] * 2 < most:
+        counts.append(counts[-1] * 2)
+    return counts + [most] if most > 1 else counts
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--dcgan-steps', type=int, default=10)
     parser.add_argument('--mlp-steps', type=int, default=50)
+    parser.add_argument('--max-threads', type=int, default=2)
     args = parser.parse_args()
     results = {}
     for name, spec in MODELS.items():
         steps = args.dcgan_steps if 'dcgan' in name else args.mlp_steps
         results[name] = {}
-        for threads in (1, 2):
+        for threads in thread_counts(args.max_threads):
             torch.set_num_threads(threads)
             results[name][str(threads)] = best_step_ms(spec, steps)
-    print(json.dumps(results))
+    print(json.dumps({'blas': blas_libraries(), 'times': results}))
 
 
 if __name__ == '__main__':

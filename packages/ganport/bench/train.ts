@@ -2,7 +2,7 @@
  * Training-speed benchmark: ms per GAN step (D update + G update) for seed-mlp, mlp, the 28×28
  * DCGAN and cdcgan at width 32 (no dropout; batch 64) and PacGAN's 2-D pair (pack 4, batch 400), on
  * the onnx engine and every tfjs backend available, side by side in one run, beside PyTorch on the
- * same architectures (bench/pytorch_train.py, best of 1 and 2 threads) when /usr/bin/python3 has
+ * same architectures (bench/pytorch_train.py, best of 1, 2, 4, … threads up to the cores) when /usr/bin/python3 has
  * torch. Each figure is the best step of its run: on a shared machine the fastest step is the one
  * least disturbed (cpu: at most 10 MLP steps, and no warm-up step). With --profile, the ms per
  * step of every kernel (tf.profile) on wasm and on ort, side by side, and where the onnx engine's
@@ -215,19 +215,28 @@ async function kernelProfile(model: Model): Promise<Map<string, number>> {
   return byKernel;
 }
 
-function pytorchMs(): Record<string, { threads: number; ms: number }> | undefined {
-  if (spawnSync('/usr/bin/python3', ['-c', 'import torch']).status !== 0) return undefined;
+/**
+ * PyTorch's best step per model (bench/pytorch_train.py, on up to every core, as the onnx engine), or
+ * why there is none; says which BLAS torch computed with, and warns where it is the reference BLAS.
+ */
+function pytorchMs(): Record<string, { threads: number; ms: number }> | string {
+  const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.error) return `/usr/bin/python3 cannot run (${probe.error.message})`;
+  if (probe.status !== 0) return `/usr/bin/python3 cannot import torch (${probe.stderr.trim().split('\n').at(-1)})`;
   const script = join(packageRoot(), 'bench', 'pytorch_train.py');
   const args = [script, '--dcgan-steps', values['dcgan-steps']!, '--mlp-steps', values['mlp-steps']!];
-  const run = spawnSync('/usr/bin/python3', args, { encoding: 'utf8' });
-  if (run.status !== 0) {
-    console.log(`pytorch: the reference script failed: ${run.stderr.trim().split('\n').at(-1)}`);
-    return undefined;
-  }
-  const byThreads = JSON.parse(run.stdout) as Record<string, Record<string, number>>;
+  const run = spawnSync('/usr/bin/python3', [...args, '--max-threads', String(cpus().length)], { encoding: 'utf8' });
+  if (run.status !== 0) return `the reference script failed: ${run.stderr.trim().split('\n').at(-1)}`;
+  const { blas, times } = JSON.parse(run.stdout) as { blas: string[]; times: Record<string, Record<string, number>> };
+  console.log(`pytorch: BLAS ${blas.join(', ') || 'none found'}`);
+  if (blas.some((path) => /\/blas\/libblas/.test(path)))
+    console.log(
+      'pytorch: WARNING: the reference BLAS (install libopenblas0-openmp): its matrix products are several ' +
+        'times slower, and the ratios below flatter ganport',
+    );
   return Object.fromEntries(
-    Object.entries(byThreads).map(([name, times]) => {
-      const [threads, ms] = Object.entries(times).sort((a, b) => a[1] - b[1])[0];
+    Object.entries(times).map(([name, byThreads]) => {
+      const [threads, ms] = Object.entries(byThreads).sort((a, b) => a[1] - b[1])[0];
       return [name, { threads: Number(threads), ms }];
     }),
   );
@@ -321,8 +330,9 @@ for (const name of backendNames) {
   }
 }
 
-const pytorch = pytorchMs();
-if (!pytorch) console.log('pytorch: /usr/bin/python3 has no torch; no reference column');
+const pytorchResult = pytorchMs();
+const pytorch = typeof pytorchResult === 'string' ? undefined : pytorchResult;
+if (typeof pytorchResult === 'string') console.log(`pytorch: ${pytorchResult}; no reference column`);
 console.log('\nms per step, best step of each run (× = time relative to PyTorch):');
 for (const model of models) {
   const byBackend = results[model.name];
