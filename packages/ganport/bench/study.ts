@@ -99,6 +99,14 @@ function meanCurve(runs: EvalLine[][]): EvalLine[] {
 
 await trainAll();
 const runs = await Promise.all(seeds.map((seed) => readEvalLines(join(runDir(seed), 'metrics.jsonl'))));
+const unmeasured = seeds.filter((_, i) => runs[i].length === 0);
+if (unmeasured.length > 0) {
+  console.error(
+    `bench:study: the runs of seeds ${unmeasured.join(', ')} have no --eval-every measurement ` +
+      '(is --eval-every more than the steps of the run?); nothing to summarise',
+  );
+  process.exit(1);
+}
 const last = runs.map((lines) => lines.at(-1)!);
 const best = runs.map((lines) => lines.reduce((a, b) => (isBetter(b.eval, a.eval) ? b : a)));
 const keys = scoreNames(last[0].eval);

@@ -10,14 +10,20 @@ async function probe(kind: string, argument: string | undefined): Promise<unknow
     const tf = await import('@tensorflow/tfjs');
     const { prepareVulkan, setUpWebGpu } = await import('./webgpu.js');
     const vulkan = prepareVulkan();
+    let adapter: Awaited<ReturnType<typeof setUpWebGpu>>['adapter'];
     try {
-      const { adapter } = await setUpWebGpu();
-      await import('@tensorflow/tfjs-backend-webgpu');
-      const backend = (await tf.setBackend('webgpu')) ? 'initialises' : 'did not initialise';
-      return { vulkan, adapter, backend };
+      ({ adapter } = await setUpWebGpu());
     } catch (err) {
       return { vulkan, error: (err as Error).message };
     }
+    // the adapter stands whether or not tfjs's backend for it is installed
+    try {
+      await import('@tensorflow/tfjs-backend-webgpu');
+    } catch {
+      return { vulkan, adapter, backend: 'not installed (npm install @tensorflow/tfjs-backend-webgpu@4.22.0)' };
+    }
+    const backend = (await tf.setBackend('webgpu')) ? 'initialises' : 'did not initialise';
+    return { vulkan, adapter, backend };
   }
   if (kind === 'ort-provider' && argument) {
     const { prepareVulkan } = await import('./webgpu.js');

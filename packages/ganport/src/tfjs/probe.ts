@@ -49,7 +49,8 @@ export function probeIsolated<T>(kind: 'webgpu' | 'ort-provider', argument?: str
         try {
           resolve({ ...(JSON.parse(answer ?? '') as { result?: unknown; error?: string }), native });
         } catch {
-          const why = err ? `the probe process failed (${err.killed ? 'timed out' : `exit ${err.code}`})` : 'no answer';
+          const how = err?.killed ? 'timed out' : err?.signal ? `killed by ${err.signal}` : `exit ${err?.code}`;
+          const why = err ? `the probe process failed (${how})` : 'no answer';
           resolve({ error: why, native });
         }
       });

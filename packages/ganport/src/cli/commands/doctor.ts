@@ -90,7 +90,9 @@ export function formatDiagnosis(d: Diagnosis): string {
   } else lines.push(`  adapter: none (${d.webgpu.error})`);
   if (d.platform.startsWith('linux')) {
     const { loader, drivers } = d.webgpu.vulkan;
-    lines.push(`  Vulkan loader: ${loader ?? 'none found'}; drivers: ${drivers}`);
+    // a probe that never answered looked for nothing: its drivers are 'unknown'
+    const loaderFound = loader ?? (drivers === 'unknown' ? 'unknown' : 'none found');
+    lines.push(`  Vulkan loader: ${loaderFound}; drivers: ${drivers}`);
   }
   for (const note of d.webgpu.vulkan.notes) lines.push(`  ganport: ${note}`);
   lines.push('', `onnxruntime-node ${d.onnxruntime.version} execution providers (generate --provider):`);
