@@ -49,7 +49,7 @@ async function saveOptimizer(optimizer: tf.Optimizer, file: string): Promise<voi
 /**
  * Restores an optimizer from what getWeights saved: the iteration count, then one first moment per
  * variable, then one second moment each (Adam's layout, tfjs's and ours), each regrouped by
- * `relayouts[i]` where variable i's layer changed layout.
+ * `relayouts[i]` where variable i's layer changed layout, then (ours) Adam's two βᵗ scalars.
  */
 async function loadOptimizer(
   optimizer: tf.Optimizer,
@@ -70,7 +70,8 @@ async function loadOptimizer(
       dtype === 'int32' ? new Int32Array(buffer, offset * 4, size) : new Float32Array(buffer, offset * 4, size);
     offset += size;
     const tensor = tf.tensor(values, shape, dtype);
-    const regroup = i > 0 ? relayouts[(i - 1) % relayouts.length] : undefined;
+    const isMoment = i > 0 && i <= 2 * relayouts.length;
+    const regroup = isMoment ? relayouts[(i - 1) % relayouts.length] : undefined;
     if (!regroup) return { name, tensor };
     const regrouped = regroup(tensor);
     tensor.dispose();

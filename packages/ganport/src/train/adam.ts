@@ -16,6 +16,10 @@ import * as tf from '@tensorflow/tfjs';
 /** A weight as optimizers save them (tfjs-core does not export its NamedTensor type). */
 type NamedTensor = Awaited<ReturnType<tf.Optimizer['getWeights']>>[number];
 
+/** The names of βᵗ's entries in getWeights. */
+const ACC_BETA1 = 'adam/accBeta1';
+const ACC_BETA2 = 'adam/accBeta2';
+
 export class Adam extends tf.Optimizer {
   static get className(): string {
     return 'Adam';
@@ -94,25 +98,38 @@ export class Adam extends tf.Optimizer {
     this.incrementIterations();
   }
 
-  /** The iteration count, then the first moments, then the second, named as tfjs's Adam names them. */
+  /**
+   * The iteration count, then the first moments, then the second, named as tfjs's Adam names them, then
+   * βᵗ of both betas as the updates multiplied them up: βᵗ from a power differs from that product in the
+   * last bits (after 5 steps for β2 0.999), so a resume restores them rather than computing them.
+   */
   async getWeights(): Promise<NamedTensor[]> {
     const moments = [
       ...this.firstMoments.map((tensor, i) => ({ name: `${this.variables[i].name}/m`, tensor })),
       ...this.secondMoments.map((tensor, i) => ({ name: `${this.variables[i].name}/v`, tensor })),
     ];
-    return [await this.saveIterations(), ...moments];
+    const powers = [
+      { name: ACC_BETA1, tensor: this.accBeta1 },
+      { name: ACC_BETA2, tensor: this.accBeta2 },
+    ];
+    return [await this.saveIterations(), ...moments, ...powers];
   }
 
-  /** Restores what getWeights saved (also tfjs's own Adam's checkpoints), by position as tfjs's Adam does. */
+  /**
+   * Restores what getWeights saved, by position as tfjs's Adam does; a state without βᵗ (tfjs's own Adam's,
+   * or one ganport wrote before it saved them) gets them as powers of the iteration count.
+   */
   async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    const moments = await this.extractIterations(weightValues);
+    const saved = await this.extractIterations(weightValues);
+    const powers = saved.at(-1)?.name === ACC_BETA2 ? saved.slice(-2) : undefined;
+    const moments = powers ? saved.slice(0, -2) : saved;
     const count = this.variables.length;
     if (moments.length !== 2 * count) {
       throw new Error(`the optimizer state holds ${moments.length / 2} variables' moments, the model has ${count}`);
     }
     tf.tidy(() => {
-      this.accBeta1.assign(tf.pow(this.beta1, this.iterations_ + 1));
-      this.accBeta2.assign(tf.pow(this.beta2, this.iterations_ + 1));
+      this.accBeta1.assign(powers ? powers[0].tensor : tf.pow(this.beta1, this.iterations_ + 1));
+      this.accBeta2.assign(powers ? powers[1].tensor : tf.pow(this.beta2, this.iterations_ + 1));
       for (const [i, { tensor }] of moments.entries())
         (i < count ? this.firstMoments[i] : this.secondMoments[i - count]).assign(tensor);
     });

@@ -27,6 +27,7 @@ import {
   type GanStep,
   type StepDraws,
   type StepEngine,
+  type StepLosses,
   type StepTensors,
   type StepValues,
 } from './step.js';
@@ -167,7 +168,7 @@ export class OnnxStep implements StepEngine {
     real: tf.Tensor,
     realLabels: tf.Tensor | undefined,
     measure: boolean,
-  ): Promise<StepValues | undefined> {
+  ): Promise<StepLosses | StepValues> {
     const { stepper } = this;
     const draws = stepper.draw();
     const feeds = stepFeeds(real, realLabels, draws);
@@ -180,7 +181,7 @@ export class OnnxStep implements StepEngine {
     const { dLoss, gLoss } = await this.runner.step(feeds, drawAhead);
     this.stepsRun++;
     this.synced = false;
-    if (!measure) return undefined;
+    if (!measure) return { dLoss, gLoss };
     const [dReal, dFake] = await this.runner.measure(feeds);
     return { dLoss, gLoss, dReal, dFake };
   }

@@ -28,9 +28,13 @@ export interface StepConfig {
   r1Gamma?: number;
 }
 
-export interface StepValues {
+/** A step's losses, read back every step (the divergence guard checks each one). */
+export interface StepLosses {
   dLoss: number;
   gLoss: number;
+}
+
+export interface StepValues extends StepLosses {
   /** Mean sigmoid of D's logit on the real batch and on the generated one. */
   dReal: number;
   dFake: number;
@@ -59,13 +63,13 @@ export interface StepTensors {
 
 /** What runs steps: the tfjs engine (GanStep) or the onnx engine. */
 export interface StepEngine {
-  /** Runs step number `step` (1-based) on a real batch; reads the losses back only when `measure` is set. */
+  /** Runs step number `step` (1-based) on a real batch: its losses, and D(x), D(G(z)) when `measure` is set. */
   run(
     step: number,
     real: tf.Tensor,
     realLabels: tf.Tensor | undefined,
     measure: boolean,
-  ): Promise<StepValues | undefined>;
+  ): Promise<StepLosses | StepValues>;
   /** Makes the tfjs models and optimizers hold the engine's current state (before checkpoints, samples, exports). */
   sync(): Promise<void>;
   dispose(): void | Promise<void>;
@@ -145,21 +149,20 @@ export class GanStep implements StepEngine {
     real: tf.Tensor,
     realLabels: tf.Tensor | undefined,
     measure: boolean,
-  ): Promise<StepValues | undefined> {
+  ): Promise<StepLosses | StepValues> {
     const draws = this.draw();
     this.prepare(step, draws);
-    const measured = tf.tidy(() => {
+    const read = tf.tidy(() => {
       const inputs = this.tensors(real, realLabels, draws);
       const { dLoss, gLoss } = this.train(inputs);
-      if (!measure) return undefined;
-      return tf.concat([tf.stack([dLoss, gLoss]), this.measure(inputs)]);
+      const losses = tf.stack([dLoss, gLoss]);
+      return measure ? tf.concat([losses, this.measure(inputs)]) : losses;
     });
-    if (!measured) return undefined;
     try {
       // data(), not dataSync(): the webgpu backend's synchronous reads rely on a browser's OffscreenCanvas
-      return toValues(await measured.data());
+      return toValues(await read.data());
     } finally {
-      measured.dispose();
+      read.dispose();
     }
   }
 
@@ -255,9 +258,9 @@ export function standardNormals(rng: Rng, count: number): Float32Array {
   return values;
 }
 
-function toValues(values: ArrayLike<number>): StepValues {
+function toValues(values: ArrayLike<number>): StepLosses | StepValues {
   const [dLoss, gLoss, dReal, dFake] = Array.from(values);
-  return { dLoss, gLoss, dReal, dFake };
+  return values.length > 2 ? { dLoss, gLoss, dReal, dFake } : { dLoss, gLoss };
 }
 
 /**

@@ -33,7 +33,7 @@ import {
 } from './run-setup.js';
 import { SampleWriter } from './samples.js';
 import type { RunPosition, TrainingState } from './state.js';
-import type { StepEngine, StepValues } from './step.js';
+import type { StepEngine, StepLosses, StepValues } from './step.js';
 import { Throughput } from './throughput.js';
 
 export type { MetricsLine } from './metrics.js';
@@ -143,7 +143,9 @@ async function trainEpoch(run: Run, epoch: number): Promise<void> {
     const values = await run.stepper.run(step, batch.x, batch.labels, step % config.logEvery === 0 || endOfEpoch);
     tf.dispose([batch.x, ...(batch.labels ? [batch.labels] : [])]);
     Object.assign(position, { step, epoch, batchInEpoch: i + 1, rng: run.rng.state });
-    if (values) await run.metrics.append(metricsLine(values, position, run.speed, run.checkpoints));
+    // every step, before anything (a measurement, best/, a checkpoint) keeps its weights
+    refuseDivergence(values, position, run.checkpoints);
+    if ('dReal' in values) await run.metrics.append(metricsLine(values, position, run.speed));
     const { imagesPerSecond, etaSeconds } = run.speed.at(step);
     const losses = { D: run.metrics.last?.dLoss, G: run.metrics.last?.gLoss };
     run.bar.update(
@@ -152,7 +154,8 @@ async function trainEpoch(run: Run, epoch: number): Promise<void> {
     );
     // measured before the step's checkpoint, so a resume from that checkpoint keeps the measurement
     if (config.evalEvery && step % config.evalEvery === 0) await measure(run);
-    await run.checkpoints.afterStep(position);
+    // an epoch's last step is saved by finishEpoch (at the next epoch's start); twice, it would push out the one before
+    if (!endOfEpoch) await run.checkpoints.afterStep(position);
   }
 }
 
@@ -207,19 +210,18 @@ async function saveModels(
   await saveLayersModel(run.state.discriminator, dirs.discriminator, { ganport: { role: 'discriminator', ...common } });
 }
 
-/** The metrics line of a measured step; a diverged step stops the run, naming the checkpoint it leaves. */
-function metricsLine(
-  values: StepValues,
-  position: RunPosition,
-  speed: Throughput,
-  checkpoints: CheckpointPolicy,
-): MetricsLine {
-  const { dLoss, gLoss, dReal, dFake } = values;
+/** A NaN or exploding loss (|loss| > 1e4) stops the run, naming the checkpoint it leaves. */
+function refuseDivergence({ dLoss, gLoss }: StepLosses, position: RunPosition, checkpoints: CheckpointPolicy): void {
   if (![dLoss, gLoss].every((loss) => Number.isFinite(loss) && Math.abs(loss) <= 1e4)) {
     throw new GanportError(
       `training diverged at step ${position.step} (D loss ${dLoss}, G loss ${gLoss}); ${checkpoints.describe()}; try a lower --lr`,
     );
   }
+}
+
+/** The metrics line of a measured step. */
+function metricsLine(values: StepValues, position: RunPosition, speed: Throughput): MetricsLine {
+  const { dLoss, gLoss, dReal, dFake } = values;
   const { imagesPerSecond, elapsedSeconds } = speed.at(position.step);
   return {
     step: position.step,

@@ -297,6 +297,10 @@ test('a diverging run stops with a clear message and keeps its last good checkpo
   const [, divergedAt] = /diverged at step (\d+)/.exec(result.stderr)!;
   const checkpoint = JSON.parse(readFileSync(join(dir, 'checkpoint', 'position.json'), 'utf8')) as { step: number };
   assert.equal(checkpoint.step, Number(divergedAt) - 1);
+  // every step's losses are checked, not only those a metrics line is written for: the same step stops
+  const quiet = tempDir();
+  const unlogged = runCli(['train', ...settings, '--checkpoint-every', '1', '--out', quiet]);
+  assert.match(unlogged.stderr, new RegExp(`diverged at step ${divergedAt} `));
 });
 
 /**

@@ -8,7 +8,7 @@ import type { LossName } from '../../src/train/loss-names.js';
 import { ganLoss } from '../../src/train/losses.js';
 import { OnnxStep } from '../../src/train/onnx-step.js';
 import { buildTrainingState, disposeTrainingState } from '../../src/train/run-setup.js';
-import { GanStep, type StepConfig, type StepEngine } from '../../src/train/step.js';
+import { GanStep, type StepConfig, type StepEngine, type StepValues } from '../../src/train/step.js';
 
 export interface StepResult {
   /** D loss, G loss, mean D(x), mean D(G(z)) of the last step. */
@@ -124,7 +124,7 @@ export async function oneTrainingStep(
       state.dOptimizer.rate = config.discriminatorLearningRate * factor;
       state.gOptimizer.rate = config.learningRate * factor;
     }
-    const values = (await runner.run(step, real, labels, true))!;
+    const values = (await runner.run(step, real, labels, true)) as StepValues;
     curve.push([values.dLoss, values.gLoss, values.dReal, values.dFake]);
   }
   await runner.sync();

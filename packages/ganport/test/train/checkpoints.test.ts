@@ -18,6 +18,38 @@ async function twoEpochRun(): Promise<string> {
   return dir;
 }
 
+test("an epoch's last step that is also a --checkpoint-every multiple is saved once, so the one before stays previous", async () => {
+  const dir = tempDir();
+  // 2 steps an epoch, a checkpoint every 2: each epoch's end is both
+  await train({
+    outDir: dir,
+    preset: 'seed-mlp',
+    epochs: 2,
+    limit: 128,
+    checkpointEvery: 2,
+    dataDir: SAMPLE_DATA,
+    quiet: true,
+  });
+  const stepOf = (generation: string) =>
+    (JSON.parse(readFileSync(join(dir, generation, 'position.json'), 'utf8')) as { step: number }).step;
+  assert.deepEqual([stepOf('checkpoint'), stepOf('checkpoint.previous')], [4, 2]);
+});
+
+test("a resume continues bit for bit: Adam's βᵗ come back as the updates multiplied them, not as powers", async () => {
+  const run = { preset: 'mlp-2d', dataDir: 'ring', limit: 1280, batchSize: 256, backend: 'cpu', logEvery: 1 } as const;
+  const straight = tempDir();
+  await train({ ...run, outDir: straight, epochs: 2, quiet: true });
+  // 5 steps an epoch: after 5, 0.999 multiplied up differs from 0.999⁶ in float32
+  const resumed = tempDir();
+  await train({ ...run, outDir: resumed, epochs: 1, quiet: true });
+  await train({ outDir: resumed, resume: true, epochs: 2, quiet: true });
+  const losses = async (dir: string) =>
+    (await readMetrics(join(dir, 'metrics.jsonl'))).map((m) => [m.step, m.dLoss, m.gLoss, m.dReal, m.dFake]);
+  assert.deepEqual(await losses(resumed), await losses(straight));
+  const weights = (dir: string) => readFileSync(join(dir, 'generator', 'weights.bin'));
+  assert.ok(weights(resumed).equals(weights(straight)), 'the same generator weights');
+});
+
 test('train --resume on a checkpoint with 400 damaged bytes says so in one line and resumes from the previous one', async () => {
   const dir = await twoEpochRun();
   damageFile(join(dir, 'checkpoint', 'generator', 'weights.bin'));
