@@ -31,8 +31,19 @@ export const checkpointDirs = (runDir: string) => ({
   tmp: join(runDir, 'checkpoint.tmp'),
 });
 
+/** Optimizer state beyond what tfjs's getWeights holds (ganport's Adam: βᵗ), saved after it. */
+interface ExtraState {
+  extraWeights(): NamedTensor[];
+  setExtraWeights(weights: NamedTensor[]): void;
+}
+
+type NamedTensor = Awaited<ReturnType<tf.Optimizer['getWeights']>>[number];
+
+const extraState = (optimizer: tf.Optimizer): ExtraState | undefined =>
+  'extraWeights' in optimizer ? (optimizer as unknown as ExtraState) : undefined;
+
 async function saveOptimizer(optimizer: tf.Optimizer, file: string): Promise<void> {
-  const weights = await optimizer.getWeights();
+  const weights = [...(await optimizer.getWeights()), ...(extraState(optimizer)?.extraWeights() ?? [])];
   // Adam's first entry, the iteration count, is int32; the moments are float32.
   const manifest = weights.map((w) => ({ name: w.name, shape: w.tensor.shape, dtype: w.tensor.dtype }));
   const data = await Promise.all(weights.map((w) => w.tensor.data() as Promise<Float32Array | Int32Array>));
@@ -49,7 +60,8 @@ async function saveOptimizer(optimizer: tf.Optimizer, file: string): Promise<voi
 /**
  * Restores an optimizer from what getWeights saved: the iteration count, then one first moment per
  * variable, then one second moment each (Adam's layout, tfjs's and ours), each regrouped by
- * `relayouts[i]` where variable i's layer changed layout, then (ours) Adam's two βᵗ scalars.
+ * `relayouts[i]` where variable i's layer changed layout; then its extra state where it has some and
+ * the file holds it (a checkpoint from before has none: setWeights alone restores it as before).
  */
 async function loadOptimizer(
   optimizer: tf.Optimizer,
@@ -77,7 +89,11 @@ async function loadOptimizer(
     tensor.dispose();
     return { name, tensor: regrouped };
   });
-  await optimizer.setWeights(named);
+  const extra = extraState(optimizer);
+  const extraNames = new Set(extra?.extraWeights().map((w) => w.name));
+  await optimizer.setWeights(named.filter((w) => !extraNames.has(w.name)));
+  extra?.setExtraWeights(named.filter((w) => extraNames.has(w.name)));
+  tf.dispose(named.map((w) => w.tensor)); // both Adams copy what they are given
 }
 
 /** The end of a save: checkpoint.tmp/, complete, becomes checkpoint/, which becomes checkpoint.previous/. */

@@ -98,41 +98,45 @@ export class Adam extends tf.Optimizer {
     this.incrementIterations();
   }
 
-  /**
-   * The iteration count, then the first moments, then the second, named as tfjs's Adam names them, then
-   * βᵗ of both betas as the updates multiplied them up: βᵗ from a power differs from that product in the
-   * last bits (after 5 steps for β2 0.999), so a resume restores them rather than computing them.
-   */
+  /** The iteration count, then the first moments, then the second, named as tfjs's Adam names them. */
   async getWeights(): Promise<NamedTensor[]> {
     const moments = [
       ...this.firstMoments.map((tensor, i) => ({ name: `${this.variables[i].name}/m`, tensor })),
       ...this.secondMoments.map((tensor, i) => ({ name: `${this.variables[i].name}/v`, tensor })),
     ];
-    const powers = [
-      { name: ACC_BETA1, tensor: this.accBeta1 },
-      { name: ACC_BETA2, tensor: this.accBeta2 },
-    ];
-    return [await this.saveIterations(), ...moments, ...powers];
+    return [await this.saveIterations(), ...moments];
   }
 
-  /**
-   * Restores what getWeights saved, by position as tfjs's Adam does; a state without βᵗ (tfjs's own Adam's,
-   * or one ganport wrote before it saved them) gets them as powers of the iteration count.
-   */
+  /** Restores what getWeights saved (also tfjs's own Adam's checkpoints), by position as tfjs's Adam does. */
   async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    const saved = await this.extractIterations(weightValues);
-    const powers = saved.at(-1)?.name === ACC_BETA2 ? saved.slice(-2) : undefined;
-    const moments = powers ? saved.slice(0, -2) : saved;
+    const moments = await this.extractIterations(weightValues);
     const count = this.variables.length;
     if (moments.length !== 2 * count) {
       throw new Error(`the optimizer state holds ${moments.length / 2} variables' moments, the model has ${count}`);
     }
     tf.tidy(() => {
-      this.accBeta1.assign(powers ? powers[0].tensor : tf.pow(this.beta1, this.iterations_ + 1));
-      this.accBeta2.assign(powers ? powers[1].tensor : tf.pow(this.beta2, this.iterations_ + 1));
+      this.accBeta1.assign(tf.pow(this.beta1, this.iterations_ + 1));
+      this.accBeta2.assign(tf.pow(this.beta2, this.iterations_ + 1));
       for (const [i, { tensor }] of moments.entries())
         (i < count ? this.firstMoments[i] : this.secondMoments[i - count]).assign(tensor);
     });
+  }
+
+  /**
+   * βᵗ of both betas as the updates multiplied them up, which checkpoints keep beside getWeights (kept as
+   * tfjs's, so that either Adam reads the other's): from the iteration count alone, setWeights gives them as
+   * powers, which differ from that product in the last bits (after 5 steps for β2 0.999).
+   */
+  extraWeights(): NamedTensor[] {
+    return [
+      { name: ACC_BETA1, tensor: this.accBeta1 },
+      { name: ACC_BETA2, tensor: this.accBeta2 },
+    ];
+  }
+
+  /** Restores what extraWeights saved, after setWeights. */
+  setExtraWeights(weights: NamedTensor[]): void {
+    for (const { name, tensor } of weights) (name === ACC_BETA1 ? this.accBeta1 : this.accBeta2).assign(tensor);
   }
 
   getConfig(): tf.serialization.ConfigDict {
