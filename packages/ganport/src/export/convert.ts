@@ -64,7 +64,8 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
     const value = g.inLayout(produced[i], layout);
     const name = outputNames[i];
     g.nodes.push(makeNode('Identity', [value.name], [name]));
-    return makeValueInfo(name, DataType.FLOAT, onnxShape(t.shape, value.layout));
+    // an int32 tfjs value is int64 in the graph (a TF Cast to int as the last op)
+    return makeValueInfo(name, t.dtype === 'int32' ? DataType.INT64 : DataType.FLOAT, onnxShape(t.shape, value.layout));
   });
   for (const state of g.carried) {
     inputs.push(makeValueInfo(state.input, DataType.FLOAT, onnxShape(state.shape, 'NHWC')));

@@ -68,7 +68,7 @@ export function toFloat16(g: GraphBuilder, inputs: ValueInfoProto[], outputs: Va
     casts.push(makeNode('Cast', [input.name], [half], { to: attr.int(DataType.FLOAT16) }));
   }
   g.nodes.unshift(...casts);
-  for (const output of outputs) {
+  for (const output of outputs.filter((v) => v.type.tensorType.elemType === DataType.FLOAT)) {
     const half = g.unique(`${output.name}/fp16`);
     for (const node of g.nodes) {
       node.output = node.output.map((x) => (x === output.name ? half : x));

@@ -343,6 +343,17 @@ export class TensorFlowOpLayer extends tf.layers.Layer {
     return tf.tidy(() => TF_OPS[this.op.op].run(this.operands(Array.isArray(inputs) ? inputs : [inputs]), this.op));
   }
 
+  /** tfjs gives a symbolic output its first input's dtype; a Cast's is its DstT (the exporter reads it). */
+  override apply(
+    inputs: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[],
+    kwargs?: Record<string, unknown>,
+  ): ReturnType<tf.layers.Layer['apply']> {
+    const output = super.apply(inputs, kwargs);
+    if (this.op.op === 'Cast' && output instanceof tf.SymbolicTensor)
+      (output as { dtype: tf.DataType }).dtype = castDtype(this.op);
+    return output;
+  }
+
   /**
    * The output shape, found by running the op on zeros: each unknown dimension (the batch, or a free size) at
    * two probe sizes; an output dimension that differs between the two runs is unknown too.

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { decodeModel, formatInspection, loadModelFile } from '../../src/export/index.js';
+import * as ort from 'onnxruntime-node';
+import { decodeModel, formatInspection, loadModelFile, modelToBytes } from '../../src/export/index.js';
 import { TF_OP_HANDLERS } from '../../src/export/layers/tf-ops.js';
 import { normalizeKerasConfig } from '../../src/keras/normalize.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
@@ -309,6 +310,29 @@ describe('each TensorFlow op exported, against tfjs in onnxruntime-node and -web
     });
     const pooled = new KerasGlobalAveragePooling1D({}).apply(embedding.apply(ids)) as tf.SymbolicTensor;
     await roundTrip(tf.model({ inputs: x, outputs: pooled }), { batch: 3, range: [0, 5], convert: { opset: 13 } });
+  });
+  test('a TF Cast to int is an int64 value downstream: as a graph output (fp16 too), and before Rescaling', async () => {
+    const castToInt = () => tfOp('Cast', 1, { SrcT: { type: 'DT_FLOAT' }, DstT: { type: 'DT_INT32' } });
+    const x = tf.input({ shape: [4] });
+    const ids = applied(castToInt(), x);
+    assert.equal(ids.dtype, 'int32', "the symbolic output has the Cast's dtype");
+    const values = Float32Array.of(0.5, 3.7, -2.2, 9, 1.9, 0, 7.01, 2);
+    const expected = Array.from(
+      (tf.model({ inputs: x, outputs: ids }).predict(tf.tensor2d(values, [2, 4])) as tf.Tensor).dataSync(),
+    );
+    for (const fp16 of [false, true]) {
+      const bytes = modelToBytes(tf.model({ inputs: x, outputs: ids }), {
+        inputNames: ['x'],
+        outputNames: ['y'],
+        fp16,
+      });
+      const session = await ort.InferenceSession.create(bytes);
+      const out = await session.run({ x: new ort.Tensor('float32', values, [2, 4]) });
+      assert.equal(out.y.type, 'int64');
+      assert.deepEqual(Array.from(out.y.data as BigInt64Array, Number), expected, `fp16 ${fp16}`);
+    }
+    const scaled = tf.layers.rescaling({ scale: 0.5 }).apply(applied(castToInt(), x)) as tf.SymbolicTensor;
+    await roundTrip(tf.model({ inputs: x, outputs: scaled }), { range: [0, 9] });
   });
   test('DepthToSpace between convolutions needs no Transpose of its own (pixel shuffle)', async () => {
     const shuffle = (x: tf.SymbolicTensor) =>
