@@ -1,8 +1,8 @@
 /**
  * A folder of PNG/JPEG images (searched recursively, following symbolic links) as a training set:
  * each image is centre-cropped to a square, resized by area averaging to the preset's size (an image
- * smaller than that is enlarged by repeating pixels), and converted to RGB or gray. Alpha is dropped,
- * as PIL's convert('RGB') drops it.
+ * smaller than that is enlarged by repeating pixels), and converted to RGB or gray. A JPEG is turned as
+ * its EXIF orientation says; alpha is dropped, as PIL's convert('RGB') drops it.
  */
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
@@ -27,12 +27,74 @@ export function decodeImage(bytes: Uint8Array, name: string): DecodedImage {
     }
     if (bytes[0] === 0xff && bytes[1] === 0xd8) {
       const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 512 });
-      return { width: img.width, height: img.height, data: img.data };
+      const decoded = { width: img.width, height: img.height, data: img.data };
+      const exif = (img as { exifBuffer?: Uint8Array }).exifBuffer; // decoded, though jpeg-js's types omit it
+      return oriented(decoded, exif ? exifOrientation(exif) : 1);
     }
   } catch (err) {
     throw new GanportError(`${name} is not a readable image (${(err as Error).message})`);
   }
   throw new GanportError(`${name} is neither PNG nor JPEG`);
+}
+
+/**
+ * The EXIF Orientation tag (0x0112) of a JPEG's APP1 data (after "Exif\0"; a TIFF header, little- or
+ * big-endian, then IFD0), 1 to 8; 1 (as stored) when there is none or the data is not readable.
+ */
+export function exifOrientation(exif: Uint8Array): number {
+  const tiff = exif[0] === 0 ? 1 : 0; // the APP1 header's second NUL, where the decoder left it
+  if (exif.length < tiff + 8) return 1;
+  const view = new DataView(exif.buffer, exif.byteOffset + tiff, exif.length - tiff);
+  const order = view.getUint16(0);
+  if (order !== 0x4949 && order !== 0x4d4d) return 1;
+  const little = order === 0x4949;
+  const ifd = view.getUint32(4, little);
+  if (ifd + 2 > view.byteLength) return 1;
+  const entries = view.getUint16(ifd, little);
+  for (let i = 0; i < entries && ifd + 2 + 12 * (i + 1) <= view.byteLength; i++) {
+    const entry = ifd + 2 + 12 * i;
+    if (view.getUint16(entry, little) !== 0x0112) continue;
+    const value = view.getUint16(entry + 8, little);
+    return value >= 1 && value <= 8 ? value : 1;
+  }
+  return 1;
+}
+
+/**
+ * The image as EXIF orientation `o` says to show it (phone photos are stored sideways with o = 6 or 8):
+ * 2 mirrored, 3 turned 180°, 4 flipped, 5 transposed, 6 turned 90° clockwise, 7 transversed, 8 90° anticlockwise.
+ */
+export function oriented(image: DecodedImage, o: number): DecodedImage {
+  if (o === 1) return image;
+  const { width: w, height: h } = image;
+  const swapped = o >= 5;
+  const [width, height] = swapped ? [h, w] : [w, h];
+  // the stored pixel (sx, sy) shown at (x, y)
+  const source = (x: number, y: number): [number, number] => {
+    switch (o) {
+      case 2:
+        return [w - 1 - x, y];
+      case 3:
+        return [w - 1 - x, h - 1 - y];
+      case 4:
+        return [x, h - 1 - y];
+      case 5:
+        return [y, x];
+      case 6:
+        return [y, h - 1 - x];
+      case 7:
+        return [w - 1 - y, h - 1 - x];
+      default:
+        return [w - 1 - y, x];
+    }
+  };
+  const data = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const [sx, sy] = source(x, y);
+      data.set(image.data.subarray((sy * w + sx) * 4, (sy * w + sx) * 4 + 4), (y * width + x) * 4);
+    }
+  return { width, height, data };
 }
 
 /** Centre square crop, resized to size × size, `channels` 1 (luma) or 3 (RGB), bytes row-major HWC. */

@@ -6,7 +6,13 @@ import { test } from 'node:test';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { loadDataset } from '../../src/datasets/dataset.js';
-import { cropAndResize, decodeImage, loadImageFolder } from '../../src/datasets/image-folder.js';
+import {
+  cropAndResize,
+  decodeImage,
+  exifOrientation,
+  loadImageFolder,
+  oriented,
+} from '../../src/datasets/image-folder.js';
 import { exportRun } from '../../src/export/index.js';
 import { runParity } from '../../src/parity/parity.js';
 import { getPreset } from '../../src/presets/index.js';
@@ -91,6 +97,81 @@ test('--limit N decodes only the first N images in name order; the count is what
   const red = (i: number) => Math.round(((x.dataSync()[i * 32 * 32 * 3] + 1) * 127.5) as number);
   assert.deepEqual([red(0), red(1)], ['c'.charCodeAt(0), 'a'.charCodeAt(0)]);
   x.dispose();
+});
+
+test('EXIF orientation: a JPEG stored sideways is turned as its tag says, each of the eight', () => {
+  // 3 × 2 pixels a b c / d e f (red channel 1…6)
+  const image = { width: 3, height: 2, data: rgba(3, 2, (x, y) => [1 + x + 3 * y, 0, 0]) };
+  const shown = (o: number) => {
+    const { width, height, data } = oriented(image, o);
+    return {
+      width,
+      rows: Array.from({ length: height }, (_, y) =>
+        Array.from({ length: width }, (_, x) => data[(y * width + x) * 4]),
+      ),
+    };
+  };
+  const [a, b, c, d, e, f] = [1, 2, 3, 4, 5, 6];
+  assert.deepEqual(shown(1).rows, [
+    [a, b, c],
+    [d, e, f],
+  ]);
+  assert.deepEqual(shown(2).rows, [
+    [c, b, a],
+    [f, e, d],
+  ]);
+  assert.deepEqual(shown(3).rows, [
+    [f, e, d],
+    [c, b, a],
+  ]);
+  assert.deepEqual(shown(4).rows, [
+    [d, e, f],
+    [a, b, c],
+  ]);
+  assert.deepEqual(shown(5).rows, [
+    [a, d],
+    [b, e],
+    [c, f],
+  ]);
+  assert.deepEqual(shown(6).rows, [
+    [d, a],
+    [e, b],
+    [f, c],
+  ]);
+  assert.deepEqual(shown(7).rows, [
+    [f, c],
+    [e, b],
+    [d, a],
+  ]);
+  assert.deepEqual(shown(8).rows, [
+    [c, f],
+    [b, e],
+    [a, d],
+  ]);
+
+  // APP1 "Exif\0\0", then a TIFF header and IFD0 with one entry: Orientation (0x0112), SHORT, 6
+  const tiff = (little: boolean, orientation: number) => {
+    const view = new DataView(new ArrayBuffer(26));
+    view.setUint16(0, little ? 0x4949 : 0x4d4d);
+    view.setUint16(2, 42, little);
+    view.setUint32(4, 8, little);
+    view.setUint16(8, 1, little);
+    view.setUint16(10, 0x0112, little);
+    view.setUint16(12, 3, little);
+    view.setUint32(14, 1, little);
+    view.setUint16(18, orientation, little);
+    return new Uint8Array(view.buffer);
+  };
+  assert.equal(exifOrientation(Uint8Array.of(0, ...tiff(false, 8))), 8);
+  assert.equal(exifOrientation(Uint8Array.of(1, 2, 3)), 1);
+  // a 16 × 8 photo, red on the left and blue on the right, stored with orientation 6: shown 8 × 16, red on top
+  const exifBuffer = Buffer.from([...Buffer.from('Exif\0\0'), ...tiff(true, 6)]);
+  const halves = Buffer.from(rgba(16, 8, (x) => (x < 8 ? [255, 0, 0] : [0, 0, 255])));
+  const photo = jpeg.encode({ width: 16, height: 8, data: halves, exifBuffer } as jpeg.RawImageData<Buffer>, 100).data;
+  const decoded = decodeImage(photo, 'photo.jpg');
+  assert.deepEqual([decoded.width, decoded.height], [8, 16]);
+  const red = (x: number, y: number) => decoded.data[(y * 8 + x) * 4];
+  assert.ok(red(4, 2) > 200 && red(4, 13) < 50, `top ${red(4, 2)}, bottom ${red(4, 13)}`);
 });
 
 test('PNG and JPEG files decode, anything else is refused by name', () => {
