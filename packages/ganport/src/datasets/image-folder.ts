@@ -128,13 +128,15 @@ export function cropAndResize(image: DecodedImage, size: number, channels: 1 | 3
 
 /**
  * The images under `dir`, in name order by code point (the same on every machine, whatever its locale),
- * following links to directories once each (`visited`: their real paths).
+ * following links to directories once each (`visited`: their real paths). Hidden entries are passed over:
+ * macOS's `._photo.jpg` resource forks carry an image's extension and are not images.
  */
 async function listImages(dir: string, visited = new Set<string>()): Promise<string[]> {
   visited.add(await realpath(dir));
   const entries = await readdir(dir, { withFileTypes: true });
   const files: string[] = [];
   for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (e.name.startsWith('.')) continue;
     const path = join(dir, e.name);
     const isDirectory = e.isDirectory() || (e.isSymbolicLink() && (await stat(path).catch(() => null))?.isDirectory());
     if (isDirectory) {

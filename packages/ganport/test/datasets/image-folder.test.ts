@@ -64,7 +64,7 @@ test('area resize keeps every source row and column: the last column of a 61×61
   assert.deepEqual([out[27], out[26]], [85, 0]);
 });
 
-test('a folder is read in code-point name order, through links to directories (each once), unreadable files named', async () => {
+test('a folder is read in code-point name order, through links to directories (each once), hidden entries skipped, unreadable files named', async () => {
   const dir = tempDir();
   const other = tempDir();
   const pixel = (red: number) => () => [red, 0, 0] as [number, number, number];
@@ -74,6 +74,10 @@ test('a folder is read in code-point name order, through links to directories (e
   writePng(join(other, 'c.png'), 2, 2, pixel(40));
   symlinkSync(other, join(dir, 'linked'));
   symlinkSync(dir, join(dir, 'loop'));
+  // hidden entries are passed over: a macOS resource fork, a hidden folder
+  writeFileSync(join(dir, '._a.png'), 'not an image: macOS resource fork');
+  mkdirSync(join(dir, '.thumbnails'));
+  writePng(join(dir, '.thumbnails', 'a.png'), 2, 2, pixel(99));
   const { images, count } = await loadImageFolder(dir, 1, 3);
   // B (0x42) < a (0x61) < linked/ < loop/ (dir itself, already read) < ä (0xe4), in every locale
   assert.equal(count, 4);
