@@ -86,14 +86,21 @@ async function openH5(path: string, source: string): Promise<h5.File> {
 const text = (value: unknown): string =>
   typeof value === 'string' ? value : value instanceof Uint8Array ? new TextDecoder().decode(value) : String(value);
 
-/** A string-list attribute (h5py writes fixed-length byte strings; an empty list as an empty float array). */
+/**
+ * A string-list attribute (h5py writes fixed-length byte strings; an empty list as an empty float array).
+ * Keras splits one over 64 KB into `name0`, `name1`, … (legacy_h5_format's save_attributes_to_hdf5_group).
+ */
 function stringList(group: h5.Group, name: string): string[] {
-  const attr = group.attrs[name];
-  if (!attr) return [];
-  const value = attr.value;
-  if (typeof value === 'string') return [value];
-  if (Array.isArray(value)) return value.map(text);
-  return [];
+  const read = (attrName: string): string[] => {
+    const value = group.attrs[attrName]?.value;
+    if (typeof value === 'string') return [value];
+    if (Array.isArray(value)) return value.map(text);
+    return [];
+  };
+  if (group.attrs[name]) return read(name);
+  const chunks: string[] = [];
+  for (let i = 0; group.attrs[`${name}${i}`]; i++) chunks.push(...read(`${name}${i}`));
+  return chunks;
 }
 
 /** A child entity by relative path, or null; checks each step by name (h5wasm logs misses). */
@@ -111,9 +118,25 @@ interface SavedArray {
   data: Float32Array;
 }
 
-function floatArray(dataset: h5.Dataset, source: string, where: string): SavedArray {
-  const value = dataset.value;
+/** HDF5's datatype class of floats (H5T_FLOAT). */
+const H5T_FLOAT = 1;
+
+/**
+ * A weight dataset's values, checked before they are read: against the layer's shape where it is known
+ * (`expected`), else against a bound (a small file can declare a dataset of billions): 16 times the values
+ * all of the model's weights hold, at least 2²⁰; the layer's shapes are checked once its arrays are read.
+ */
+function floatArray(dataset: h5.Dataset, source: string, where: string, expected: number[] | number): SavedArray {
   const shape = dataset.shape ?? [];
+  if (typeof expected === 'number') {
+    if (shape.reduce((a, b) => a * b, 1) > Math.max(2 ** 20, 16 * expected))
+      invalid(source, `${where} is saved as [${shape}], far more values than the whole model has`);
+  } else if (shape.length !== expected.length || shape.some((d, k) => d !== expected[k]))
+    invalid(source, `${where} is saved as [${shape}], its config builds [${expected}]`);
+  const { type, size } = dataset.metadata as { type?: number; size?: number };
+  if (type === H5T_FLOAT && size === 2)
+    invalid(source, `${where} is float16, which ganport's HDF5 reader (h5wasm) cannot read; save the model in float32`);
+  const value = dataset.value;
   if (value instanceof Float32Array) return { shape, data: value };
   if (value instanceof Float64Array || value instanceof Int32Array || value instanceof Uint8Array)
     return { shape, data: Float32Array.from(value) };
@@ -195,6 +218,7 @@ async function loadKeras2(path: string): Promise<tf.LayersModel> {
     });
     const model = await buildModel(normalized, path);
     const tfjsName = new Map(normalized.renamed.filter((r) => r.path.length === 0).map((r) => [r.kerasName, r.name]));
+    const loaded = new Set<tf.layers.Layer>();
     for (const name of savedLayerNames) {
       const group = child(weights, name) as h5.Group | null;
       if (!group) invalid(path, `model_weights has no group for layer "${name}"`);
@@ -210,13 +234,20 @@ async function loadKeras2(path: string): Promise<tf.LayersModel> {
           `the saved weights name layer "${name}", which the model config does not have (it has ${known})`,
         );
       }
-      const arrays = names.map((w) => {
+      if (names.length !== layer.weights.length)
+        invalid(path, `layer "${name}" has ${names.length} saved weights, its config builds ${layer.weights.length}`);
+      const arrays = names.map((w, i) => {
         const dataset = child(group, w);
         if (!dataset || 'keys' in dataset) return invalid(path, `layer "${name}" has no dataset "${w}"`);
-        return floatArray(dataset, path, `model_weights/${name}/${w}`);
+        return floatArray(dataset, path, `model_weights/${name}/${w}`, layer.weights[i].shape as number[]);
       });
       setLayerWeights(layer, arrays, path);
+      loaded.add(layer);
     }
+    // a layer left out of layer_names, or saved without weight_names, would keep its zeros
+    const unsaved = model.layers.find((layer) => layer.weights.length > 0 && !loaded.has(layer));
+    if (unsaved)
+      invalid(path, `layer "${kerasName(unsaved) ?? unsaved.name}" has weights in its config but none in the file`);
     return model;
   } finally {
     file.close();
@@ -235,11 +266,14 @@ export function snakeCase(name: string): string {
     .toLowerCase();
 }
 
+const KERAS_ARCHIVE_ENTRIES = ['config.json', 'model.weights.h5', 'model.weights.npz'];
+
 /** Keras 3 archive: config.json + model.weights.h5 (layers/<snake class>/vars/<i>). */
 async function loadKeras3(path: string): Promise<tf.LayersModel> {
   let entries: Record<string, Uint8Array>;
   try {
-    entries = unzipSync(await readFile(path));
+    // only what is read: an archive may hold assets, or a bomb
+    entries = unzipSync(await readFile(path), { filter: (entry) => KERAS_ARCHIVE_ENTRIES.includes(entry.name) });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new GanportError(`cannot read ${path}: ENOENT`, 'not-found');
@@ -267,7 +301,9 @@ async function loadKeras3(path: string): Promise<tf.LayersModel> {
     await writeFile(weightsPath, entries['model.weights.h5']);
     const file = await openH5(weightsPath, `${path} (model.weights.h5)`);
     try {
-      loadKeras3Container(model, normalized.config as unknown as LayerEntry, file, '', `${path} (model.weights.h5)`);
+      const modelSize = model.weights.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
+      const weights = { file, source: `${path} (model.weights.h5)`, modelSize };
+      loadKeras3Container(model, normalized.config as unknown as LayerEntry, weights, '');
     } finally {
       file.close();
     }
@@ -277,27 +313,34 @@ async function loadKeras3(path: string): Promise<tf.LayersModel> {
   return model;
 }
 
+/** The weights file of a .keras archive, for messages, and how many values its model's weights hold in all. */
+interface WeightsFile {
+  file: h5.Group;
+  source: string;
+  modelSize: number;
+}
+
 /** The variables at `<path>/vars/0…n-1`, in order. */
-function vars(file: h5.Group, path: string, source: string): SavedArray[] {
+function vars({ file, source, modelSize }: WeightsFile, path: string): SavedArray[] {
   const group = child(file, `${path}/vars`) as h5.Group | null;
   if (!group || !('keys' in group)) return [];
   const keys = group.keys().sort((a, b) => Number(a) - Number(b));
-  return keys.map((k) => floatArray(group.get(k) as h5.Dataset, source, `${path}/vars/${k}`));
+  return keys.map((k) => floatArray(group.get(k) as h5.Dataset, source, `${path}/vars/${k}`, modelSize));
 }
 
 /** A layer's weights: its own variables, then its cell's, forward/backward layers', or wrapped layer's. */
-function layerVars(file: h5.Group, path: string, className: string, source: string): SavedArray[] {
-  const own = vars(file, path, source);
+function layerVars(weights: WeightsFile, path: string, className: string): SavedArray[] {
+  const own = vars(weights, path);
   if (className === 'Bidirectional')
     return [
       ...own,
-      ...layerVars(file, `${path}/forward_layer`, 'RNN', source),
-      ...layerVars(file, `${path}/backward_layer`, 'RNN', source),
+      ...layerVars(weights, `${path}/forward_layer`, 'RNN'),
+      ...layerVars(weights, `${path}/backward_layer`, 'RNN'),
     ];
   return [
     ...own,
-    ...vars(file, `${path}/cell`, source),
-    ...(child(file, `${path}/layer`) ? vars(file, `${path}/layer`, source) : []),
+    ...vars(weights, `${path}/cell`),
+    ...(child(weights.file, `${path}/layer`) ? vars(weights, `${path}/layer`) : []),
   ];
 }
 
@@ -310,13 +353,8 @@ interface LayerEntry {
  * Sets the weights of one model's layers from `<path>/layers/<key>`, walking the layers in the
  * config's order (Keras's own), which is what the keys are counted in.
  */
-function loadKeras3Container(
-  model: tf.LayersModel,
-  entry: LayerEntry,
-  file: h5.Group,
-  path: string,
-  source: string,
-): void {
+function loadKeras3Container(model: tf.LayersModel, entry: LayerEntry, weights: WeightsFile, path: string): void {
+  const { file, source } = weights;
   // Keras 2.13-era archives stored the layers under _layer_checkpoint_dependencies.
   const layersKey = child(file, `${path}/layers`) ? 'layers' : '_layer_checkpoint_dependencies';
   const used = new Map<string, number>();
@@ -332,10 +370,10 @@ function loadKeras3Container(
     const layerPath = `${path ? `${path}/` : ''}${layersKey}/${key}`;
     const layer = model.getLayer(layerEntry.config.name as string);
     if (isModel(layer)) {
-      loadKeras3Container(layer as tf.LayersModel, layerEntry, file, layerPath, source);
+      loadKeras3Container(layer as tf.LayersModel, layerEntry, weights, layerPath);
       continue;
     }
-    const arrays = layerVars(file, layerPath, className, source);
+    const arrays = layerVars(weights, layerPath, className);
     if (arrays.length === 0 && layer.weights.length === 0) continue;
     if (arrays.length === 0 && !child(file, layerPath))
       invalid(source, `no weights for layer "${layer.name}" (expected under ${layerPath})`);

@@ -2,11 +2,12 @@
  * Saving and loading tfjs LayersModels as model.json + weight shards on disk,
  * the standard format `tf.io` writes, without needing tfjs-node's file:// handler.
  */
+import { type Stats, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
-import { writeFileAtomic } from '../util/files.js';
+import { isInside, writeFileAtomic } from '../util/files.js';
 // Registers the custom layers ganport's presets use, so any model saved with them loads back.
 import './keras-layers.js';
 import './maxout.js';
@@ -137,20 +138,26 @@ export async function readModelArtifacts(modelJsonPath: string): Promise<tf.io.M
   }
   const weightSpecs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Uint8Array[] = [];
+  const modelDir = dirname(modelJsonPath);
   for (const group of checkManifest(json.weightsManifest, modelJsonPath)) {
-    const shards: Uint8Array[] = [];
-    for (const path of group.paths) {
-      const file = join(dirname(modelJsonPath), path);
+    // sizes first: a shard path may name anything (a device, a pipe, a file elsewhere) that must not be read
+    const files = group.paths.map((path) => {
+      const file = join(modelDir, path);
+      if (!isInside(modelDir, file))
+        throw new GanportError(`${modelJsonPath} names a weight file outside its folder: ${path}`, 'invalid-model');
+      let info: Stats;
       try {
-        shards.push(await readFile(file));
+        info = statSync(file);
       } catch (err) {
         throw new GanportError(
           `cannot read weight file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
           'not-found',
         );
       }
-    }
-    const groupBytes = shards.reduce((n, s) => n + s.length, 0);
+      if (!info.isFile()) throw new GanportError(`weight file ${file} is not a file`, 'invalid-model');
+      return { file, bytes: info.size };
+    });
+    const groupBytes = files.reduce((n, f) => n + f.bytes, 0);
     const expected = group.weights.reduce((n, spec) => n + specBytes(spec), 0);
     if (groupBytes !== expected) {
       throw new GanportError(
@@ -159,7 +166,7 @@ export async function readModelArtifacts(modelJsonPath: string): Promise<tf.io.M
       );
     }
     weightSpecs.push(...group.weights);
-    buffers.push(...shards);
+    for (const { file } of files) buffers.push(await readFile(file));
   }
   const weightData = new Uint8Array(buffers.reduce((n, b) => n + b.length, 0));
   let offset = 0;

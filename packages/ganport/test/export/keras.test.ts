@@ -32,6 +32,7 @@ import {
   kerasListSequentialH5,
   kerasMaskedAverageH5,
   kerasSpacedNamesH5,
+  rewriteLayerNames,
   SPACED_NAMES,
 } from '../fixtures/keras-files.js';
 import { maxAbsDiff } from '../helpers.js';
@@ -435,6 +436,21 @@ describe('broken and unsupported Keras files: one GanportError line each', () =>
     await writeFile(noWeights, zipSync(entries));
     await rejects(noWeights, /no-weights\.keras: the archive has no model\.weights\.h5/);
     await rejects(join(dir, 'missing.keras'), /missing\.keras does not exist/);
+  });
+  test("a big model's layer_names split as Keras splits it are joined; a layer the file leaves out is refused", async () => {
+    const split = join(dir, 'split-names.h5');
+    const reference = await kerasH5Generator(split);
+    await rewriteLayerNames(split, (names) => ({ layer_names0: names.slice(0, 3), layer_names1: names.slice(3) }));
+    const z = tf.randomNormal([2, 16], 0, 1, 'float32', 4);
+    const loaded = await loadModelFile(split);
+    assert.ok(
+      maxAbsDiff((loaded.predict(z) as tf.Tensor).dataSync(), (reference.predict(z) as tf.Tensor).dataSync()) <= 1e-6,
+    );
+    loaded.dispose();
+    const partial = join(dir, 'partial-names.h5');
+    await kerasH5Generator(partial);
+    await rewriteLayerNames(partial, (names) => ({ layer_names: names.filter((n) => n !== 'dense') }));
+    await rejects(partial, /layer "dense" has weights in its config but none in the file/);
   });
   test('a config whose layers do not match the saved weights names the layer', async () => {
     const keras = join(dir, 'mismatch.keras');

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
@@ -202,6 +202,18 @@ describe('corrupt files fail with a GanportError that says what is wrong', () =>
       /uint8-quantized without a finite scale/,
     ],
     [
+      'a shard path that leaves the folder (never read)',
+      (j) => ({ ...j, weightsManifest: [{ paths: ['../../../../../../dev/zero'], weights: saved.specs }] }),
+      null,
+      /names a weight file outside its folder: \.\.\/.*dev\/zero/,
+    ],
+    [
+      'a shard that is not a file (never read)',
+      (j) => ({ ...j, weightsManifest: [{ paths: ['shards'], weights: saved.specs }] }),
+      { 'shards/x': new Uint8Array(1) },
+      /weight file .*shards is not a file/,
+    ],
+    [
       'a topology tfjs cannot build',
       (j) => ({ ...j, modelTopology: { class_name: 'Sequential', config: { layers: [{ class_name: 'Nope' }] } } }),
       null,
@@ -213,8 +225,10 @@ describe('corrupt files fail with a GanportError that says what is wrong', () =>
       const json = mutate(saved.json);
       const folder = join(dir, `bad-${name.replaceAll(' ', '-')}`);
       await mkdir(folder, { recursive: true });
-      for (const [shard, bytes] of Object.entries(shards ?? { 'weights.bin': saved.weights }))
+      for (const [shard, bytes] of Object.entries(shards ?? { 'weights.bin': saved.weights })) {
+        await mkdir(dirname(join(folder, shard)), { recursive: true });
         await writeFile(join(folder, shard), bytes);
+      }
       await writeFile(join(folder, 'model.json'), typeof json === 'string' ? json : JSON.stringify(json));
       await assert.rejects(loadLayersModel(join(folder, 'model.json')), (err: Error) => {
         assert.ok(err instanceof GanportError, `${err.name}: ${err.message}`);
