@@ -123,7 +123,7 @@ export async function readModelArtifacts(modelJsonPath: string): Promise<tf.io.M
   }
   let json: ModelJson;
   try {
-    json = JSON.parse(text) as ModelJson;
+    json = JSON.parse(text.replace(/^\uFEFF/, '')) as ModelJson; // a byte-order mark, as Windows editors save
   } catch (err) {
     throw new GanportError(
       `${modelJsonPath} is not valid JSON (${(err as Error).message}); is the file truncated?`,

@@ -96,6 +96,16 @@ describe('formats seen in the wild', () => {
     await assertSamePredictions(await variant('keras', 'model.json', json, { 'group1-shard1of1.bin': saved.weights }));
   });
 
+  test('a model.json saved with a UTF-8 byte-order mark', async () => {
+    const file = await variant('bom', 'model.json', saved.json, { 'weights.bin': saved.weights });
+    await writeFile(file, `\uFEFF${JSON.stringify(saved.json)}`);
+    const loaded = await loadLayersModel(file);
+    assert.equal(
+      maxAbsDiff((loaded.predict(x()) as tf.Tensor).dataSync(), (model.predict(x()) as tf.Tensor).dataSync()),
+      0,
+    );
+    loaded.dispose();
+  });
   test('a topology that is the bare model config, and weights in one group per layer', async () => {
     const topology = saved.json.modelTopology as Record<string, unknown>;
     const bytes = weightBytes();
