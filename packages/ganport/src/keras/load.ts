@@ -163,11 +163,14 @@ async function buildModel({ config, renamed }: NormalizedKerasModel, source: str
   return model;
 }
 
+function checkWeightCount(layer: string, saved: number, builds: number, source: string): void {
+  if (saved !== builds) invalid(source, `layer "${layer}" has ${saved} saved weights, its config builds ${builds}`);
+}
+
 /** Sets a layer's weights from arrays in tfjs/Keras order, checking count and shapes. */
 function setLayerWeights(layer: tf.layers.Layer, arrays: SavedArray[], source: string): void {
   const expected = layer.weights;
-  if (arrays.length !== expected.length)
-    invalid(source, `layer "${layer.name}" has ${arrays.length} saved weights, its config builds ${expected.length}`);
+  checkWeightCount(layer.name, arrays.length, expected.length, source);
   arrays.forEach((a, i) => {
     const shape = expected[i].shape as number[];
     if (a.shape.length !== shape.length || a.shape.some((d, k) => d !== shape[k]))
@@ -234,8 +237,7 @@ async function loadKeras2(path: string): Promise<tf.LayersModel> {
           `the saved weights name layer "${name}", which the model config does not have (it has ${known})`,
         );
       }
-      if (names.length !== layer.weights.length)
-        invalid(path, `layer "${name}" has ${names.length} saved weights, its config builds ${layer.weights.length}`);
+      checkWeightCount(name, names.length, layer.weights.length, path);
       const arrays = names.map((w, i) => {
         const dataset = child(group, w);
         if (!dataset || 'keys' in dataset) return invalid(path, `layer "${name}" has no dataset "${w}"`);
