@@ -128,11 +128,12 @@ export function cropAndResize(image: DecodedImage, size: number, channels: 1 | 3
 
 /**
  * The images under `dir`, in name order by code point (the same on every machine, whatever its locale),
- * following links to directories once each (`visited`: their real paths). Hidden entries are passed over:
- * macOS's `._photo.jpg` resource forks carry an image's extension and are not images.
+ * following links to directories once each (`visited`: the real paths of those listed, `dir`'s among
+ * them). Hidden entries are passed over: macOS's `._photo.jpg` resource forks carry an image's extension
+ * and are not images.
  */
-async function listImages(dir: string, visited = new Set<string>()): Promise<string[]> {
-  visited.add(await realpath(dir));
+async function listImages(dir: string, visited?: Set<string>): Promise<string[]> {
+  const listed = visited ?? new Set([await realpath(dir)]);
   const entries = await readdir(dir, { withFileTypes: true });
   const files: string[] = [];
   for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
@@ -140,7 +141,10 @@ async function listImages(dir: string, visited = new Set<string>()): Promise<str
     const path = join(dir, e.name);
     const isDirectory = e.isDirectory() || (e.isSymbolicLink() && (await stat(path).catch(() => null))?.isDirectory());
     if (isDirectory) {
-      if (!visited.has(await realpath(path))) files.push(...(await listImages(path, visited)));
+      const real = await realpath(path);
+      if (listed.has(real)) continue;
+      listed.add(real);
+      files.push(...(await listImages(path, listed)));
     } else if (EXTENSIONS.has(extname(e.name).toLowerCase())) files.push(path);
   }
   return files;
