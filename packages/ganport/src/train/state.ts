@@ -22,4 +22,6 @@ export interface RunPosition {
   batchInEpoch: number;
   /** The run's RNG state after the last completed step. */
   rng: number[];
+  /** Seconds spent training up to here, over every process of the run (older checkpoints lack it). */
+  elapsedSeconds?: number;
 }

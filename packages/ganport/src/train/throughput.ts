@@ -2,26 +2,33 @@
 export class Throughput {
   private readonly start = Date.now();
 
-  /** `startStep`: the step this process starts from (a resumed run's checkpoint), so the speed is this process's own. */
+  /**
+   * `startStep`: the step this process starts from (a resumed run's checkpoint), so the speed is this
+   * process's own; `earlierSeconds`: the time trained before it, which the elapsed time goes on from.
+   */
   constructor(
     private readonly startStep: number,
     private readonly batchSize: number,
     private readonly totalSteps: number,
+    private readonly earlierSeconds = 0,
   ) {}
 
-  /** Seconds since this process started training. */
+  /** Seconds spent training: this process's, after the earlier processes' of a resumed run. */
   elapsedSeconds(): number {
-    return (Date.now() - this.start) / 1000;
+    return this.earlierSeconds + this.ownSeconds();
   }
 
   /** Images per second since this process started training, and the time left to the last step. */
   at(step: number): { imagesPerSecond: number; etaSeconds: number; elapsedSeconds: number } {
-    const elapsedSeconds = this.elapsedSeconds();
-    const imagesPerSecond = ((step - this.startStep) * this.batchSize) / Math.max(elapsedSeconds, 1e-3);
+    const imagesPerSecond = ((step - this.startStep) * this.batchSize) / Math.max(this.ownSeconds(), 1e-3);
     return {
       imagesPerSecond,
-      elapsedSeconds,
+      elapsedSeconds: this.elapsedSeconds(),
       etaSeconds: ((this.totalSteps - step) * this.batchSize) / imagesPerSecond,
     };
+  }
+
+  private ownSeconds(): number {
+    return (Date.now() - this.start) / 1000;
   }
 }

@@ -107,7 +107,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
       stepper.sync(),
     ),
     samples: new SampleWriter({ ...config, modes: data.mixture?.modes }),
-    speed: new Throughput(position.step, config.batchSize, config.epochs * stepsPerEpoch),
+    speed: new Throughput(position.step, config.batchSize, config.epochs * stepsPerEpoch, position.elapsedSeconds),
     bar,
     best: await readBestMeasurement(options.outDir),
   };
@@ -142,7 +142,13 @@ async function trainEpoch(run: Run, epoch: number): Promise<void> {
     const batch = data.batch(state.order, i * config.batchSize, config.batchSize, config.numClasses !== undefined);
     const values = await run.stepper.run(step, batch.x, batch.labels, step % config.logEvery === 0 || endOfEpoch);
     tf.dispose([batch.x, ...(batch.labels ? [batch.labels] : [])]);
-    Object.assign(position, { step, epoch, batchInEpoch: i + 1, rng: run.rng.state });
+    Object.assign(position, {
+      step,
+      epoch,
+      batchInEpoch: i + 1,
+      rng: run.rng.state,
+      elapsedSeconds: run.speed.elapsedSeconds(),
+    });
     // every step, before anything (a measurement, best/, a checkpoint) keeps its weights
     refuseDivergence(values, position, run.checkpoints);
     if ('dReal' in values) await run.metrics.append(metricsLine(values, position, run.speed));
@@ -191,7 +197,12 @@ async function finishEpoch(run: Run, epoch: number): Promise<void> {
   await run.samples.write(state.ema, paths.sample(epoch));
   await saveModels(run, paths, { epoch, step: position.step });
   await writeRunManifest(run.outDir);
-  Object.assign(position, { epoch: epoch + 1, batchInEpoch: 0, rng: run.rng.state });
+  Object.assign(position, {
+    epoch: epoch + 1,
+    batchInEpoch: 0,
+    rng: run.rng.state,
+    elapsedSeconds: run.speed.elapsedSeconds(),
+  });
   await run.checkpoints.save(position);
   await run.metrics.writePlot();
 }

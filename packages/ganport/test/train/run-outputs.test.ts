@@ -113,3 +113,20 @@ test('loss.svg charts the D and G losses of every metrics line', async () => {
   assert.deepEqual(paths, [4, 4], 'one vertex per metrics line, in each of the two paths');
   for (const label of ['D loss', 'G loss']) assert.ok(svg.includes(label), label);
 });
+
+test('elapsed_s counts on over a resume, from the time its checkpoint recorded', async () => {
+  const outDir = tempDir();
+  const options = { preset: 'seed-mlp', dataDir: SAMPLE_DATA, limit: 128, seed, backend: 'cpu', quiet: true };
+  await train({ ...options, outDir, epochs: 1, logEvery: 1 });
+  const { step, elapsedSeconds } = JSON.parse(readFileSync(join(outDir, 'checkpoint', 'position.json'), 'utf8'));
+  assert.equal(step, 2);
+  assert.ok(elapsedSeconds > 0, `the checkpoint records the time trained: ${elapsedSeconds}`);
+  await train({ outDir, resume: true, epochs: 2, quiet: true });
+  const lines = await readMetrics(join(outDir, 'metrics.jsonl'));
+  assert.deepEqual(
+    lines.map((line) => line.step),
+    [1, 2, 3, 4],
+  );
+  for (const line of lines.slice(2))
+    assert.ok(line.elapsedSeconds >= elapsedSeconds, `step ${line.step}: ${line.elapsedSeconds} s`);
+});
