@@ -1,4 +1,5 @@
 /** When the trainer writes checkpoints: every N steps and at each epoch's end. */
+import { GanportError } from '@ganport/runtime';
 import { saveCheckpoint } from '../formats/checkpoint.js';
 import type { RunPosition, TrainingState } from './state.js';
 
@@ -20,8 +21,31 @@ export class CheckpointPolicy {
 
   async save(position: RunPosition): Promise<void> {
     await this.sync();
+    this.refuseNonFiniteWeights(position.step);
     await saveCheckpoint(this.runDir, this.state, position);
     this.lastStep = position.step;
+  }
+
+  /**
+   * Stops the run where a model it saves holds a NaN or an infinity, before that replaces anything on
+   * disk: finite losses do not rule it out (a generator's weights can overflow behind a saturated tanh).
+   * `state` must be up to date (`sync`).
+   */
+  refuseNonFiniteWeights(step: number): void {
+    const { generator, discriminator, ema } = this.state;
+    const models = [
+      ['generator', generator],
+      ['discriminator', discriminator],
+      ...(ema !== generator ? [['EMA generator', ema] as const] : []),
+    ] as const;
+    for (const [role, model] of models) {
+      for (const weight of model.weights) {
+        if ((weight.read().dataSync() as Float32Array).every(Number.isFinite)) continue;
+        throw new GanportError(
+          `training diverged by step ${step}: the ${role}'s weight ${weight.originalName} holds a NaN or an infinity (the losses were finite); ${this.describe()}; try a lower --lr`,
+        );
+      }
+    }
   }
 
   /** What a failed run leaves to resume from, in words. */

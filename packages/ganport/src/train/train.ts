@@ -194,6 +194,7 @@ async function measure(run: Run): Promise<void> {
 async function finishEpoch(run: Run, epoch: number): Promise<void> {
   const { paths, state, position } = run;
   await run.stepper.sync();
+  run.checkpoints.refuseNonFiniteWeights(position.step);
   await run.samples.write(state.ema, paths.sample(epoch));
   await saveModels(run, paths, { epoch, step: position.step });
   await writeRunManifest(run.outDir);

@@ -7,7 +7,12 @@ import { readFileSync } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
 import { verifyManifest } from '../../src/formats/manifest.js';
+import type { RunConfig } from '../../src/formats/run-dir.js';
+import { getPreset } from '../../src/presets/index.js';
+import { CheckpointPolicy } from '../../src/train/checkpoints.js';
+import { buildTrainingState, disposeTrainingState } from '../../src/train/run-setup.js';
 import { readMetrics, train } from '../../src/train/train.js';
 import { assertRefusal, assertSameLosses, damageFile, runCli, SAMPLE_DATA, tempDir } from '../helpers.js';
 
@@ -33,6 +38,24 @@ test("an epoch's last step that is also a --checkpoint-every multiple is saved o
   const stepOf = (generation: string) =>
     (JSON.parse(readFileSync(join(dir, generation, 'position.json'), 'utf8')) as { step: number }).step;
   assert.deepEqual([stepOf('checkpoint'), stepOf('checkpoint.previous')], [4, 2]);
+});
+
+test('a checkpoint of a model holding an infinity is refused, naming the weight, and the one on disk stays', async () => {
+  const dir = await twoEpochRun();
+  const onDisk = readFileSync(join(dir, 'checkpoint', 'position.json'), 'utf8');
+  const config = { seed: 1, emaDecay: 0.999, learningRate: 2e-4, discriminatorLearningRate: 2e-4, beta1: 0.5 };
+  const state = buildTrainingState(getPreset('seed-mlp'), { ...config, pack: 1, images: 128 } as RunConfig);
+  const kernel = state.generator.weights[0];
+  kernel.write(tf.fill(kernel.shape as number[], Number.POSITIVE_INFINITY));
+  const policy = new CheckpointPolicy(dir, state, 1, 4);
+  await assert.rejects(
+    policy.save({ step: 5, epoch: 3, batchInEpoch: 1, rng: [1, 2, 3, 4] }),
+    new RegExp(
+      `^GanportError: training diverged by step 5: the generator's weight ${kernel.originalName} holds a NaN or an infinity .*the checkpoint of step 4 is kept`,
+    ),
+  );
+  assert.equal(readFileSync(join(dir, 'checkpoint', 'position.json'), 'utf8'), onDisk);
+  disposeTrainingState(state);
 });
 
 test("a resume continues bit for bit: Adam's βᵗ come back as the updates multiplied them, not as powers", async () => {
