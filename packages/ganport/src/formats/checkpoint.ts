@@ -134,11 +134,13 @@ async function verifies(dir: string): Promise<boolean> {
   }
 }
 
-export interface LoadCheckpointOptions {
+export interface LoadCheckpointOptions<Position> {
   /** Refuse to fall back to the previous generation when the newest fails verification. */
   strict?: boolean;
   /** Where the one line about a fallback goes. */
   log?: (line: string) => void;
+  /** Sees the verified generation's position before its weights are read, and may refuse it by throwing. */
+  check?: (position: Position) => void;
 }
 
 /**
@@ -161,7 +163,7 @@ function generations(runDir: string): string[] {
 export async function loadCheckpoint<Position>(
   runDir: string,
   state: CheckpointState,
-  options: LoadCheckpointOptions = {},
+  options: LoadCheckpointOptions<Position> = {},
 ): Promise<Position> {
   const candidates = generations(runDir);
   if (candidates.length === 0) throw new GanportError(`${runDir} has no checkpoint to resume from`, 'not-found');
@@ -171,14 +173,15 @@ export async function loadCheckpoint<Position>(
 async function loadFirstVerified<Position>(
   [dir, fallback, ...older]: string[],
   state: CheckpointState,
-  { strict = false, log = () => {} }: LoadCheckpointOptions,
+  options: LoadCheckpointOptions<Position>,
 ): Promise<Position> {
+  const { strict = false, log = () => {} } = options;
   if (!hasManifest(dir)) {
     // only ganport 0.1 wrote checkpoints without a manifest: nothing to verify them against
     const why = `${dir} has no manifest (written before ganport 0.2)`;
     if (strict) throw new GanportError(`${why}; --strict refuses to resume it unverified`);
     log(`${why}; resuming it unverified`);
-    return readGeneration<Position>(dir, state);
+    return readGeneration(dir, state, options.check);
   }
   try {
     await verifyManifest(dir);
@@ -188,12 +191,18 @@ async function loadFirstVerified<Position>(
       throw new GanportError(`${err.message}; there is no earlier checkpoint to fall back to`);
     if (strict) throw new GanportError(`${err.message}; --strict refuses to fall back to ${basename(fallback)}/`);
     log(`${err.message}; falling back to ${basename(fallback)}/`);
-    return loadFirstVerified<Position>([fallback, ...older], state, { strict, log });
+    return loadFirstVerified<Position>([fallback, ...older], state, options);
   }
-  return readGeneration<Position>(dir, state);
+  return readGeneration(dir, state, options.check);
 }
 
-async function readGeneration<Position>(dir: string, state: CheckpointState): Promise<Position> {
+async function readGeneration<Position>(
+  dir: string,
+  state: CheckpointState,
+  check?: (position: Position) => void,
+): Promise<Position> {
+  const position = JSON.parse(await readFile(join(dir, 'position.json'), 'utf8')) as Position;
+  check?.(position);
   const relayouts = new Map<tf.LayerVariable, Relayout>();
   for (const [name, model] of [
     ['generator', state.generator],
@@ -216,5 +225,5 @@ async function readGeneration<Position>(dir: string, state: CheckpointState): Pr
   await loadOptimizer(state.gOptimizer, join(dir, 'g-optimizer'), momentRelayouts(state.generator));
   const order = await readFile(join(dir, 'order.bin'));
   state.order.set(new Uint32Array(order.buffer.slice(order.byteOffset, order.byteOffset + order.byteLength)));
-  return JSON.parse(await readFile(join(dir, 'position.json'), 'utf8')) as Position;
+  return position;
 }

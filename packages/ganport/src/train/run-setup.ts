@@ -198,6 +198,29 @@ function refuseChangedOptions(options: TrainOptions, config: RunConfig, count?: 
   }
 }
 
+/** What checkpoints record of config.json (RunPosition.trainedWith), so that a resume can tell it was edited. */
+const RECORDED_IN_CHECKPOINTS = [...FIXED_ON_RESUME, 'latentSize', 'sampleShape', 'numClasses', 'images'] as const;
+
+/** The fields of `config` that fix what the run learns, for a checkpoint to record; absent ones as null. */
+export const fixedConfig = (config: RunConfig): Record<string, unknown> =>
+  Object.fromEntries(RECORDED_IN_CHECKPOINTS.map((key) => [key, config[key] ?? null]));
+
+/** Refuses a config.json whose fixed fields differ from those its checkpoint was trained with. */
+function refuseEditedConfig(outDir: string, config: RunConfig, position: RunPosition): void {
+  const recorded = position.trainedWith;
+  if (!recorded) return; // a checkpoint from before the record
+  const now = fixedConfig(config);
+  const edited = Object.keys(now).filter((key) => JSON.stringify(now[key]) !== JSON.stringify(recorded[key]));
+  if (edited.length === 0) return;
+  const fields = edited.map(
+    (key) => `${key} ${JSON.stringify(now[key])} (trained with ${JSON.stringify(recorded[key])})`,
+  );
+  throw new GanportError(
+    `${outDir}/config.json differs from the run its checkpoint of step ${position.step} was trained in: ` +
+      `${fields.join(', ')}; it was edited or damaged: restore it, or start a new run with --out`,
+  );
+}
+
 /** The options a resume may change too: the run's length and how it is logged and measured. */
 const ADJUSTABLE_ON_RESUME = ['epochs', 'evalEvery', 'evalSamples', 'checkpointEvery', 'logEvery'] as const;
 type AdjustableOptions = Partial<Pick<RunConfig, (typeof ADJUSTABLE_ON_RESUME)[number]>>;
@@ -382,11 +405,13 @@ export function disposeTrainingState(state: TrainingState): void {
  */
 export async function startPosition(
   { outDir, resume, strict, log }: TrainOptions,
+  config: RunConfig,
   state: TrainingState,
   rng: Rng,
 ): Promise<RunPosition> {
   if (!resume) return { step: 0, epoch: 1, batchInEpoch: 0, rng: rng.state };
-  const position = await loadCheckpoint<RunPosition>(outDir, state, { strict, log });
+  const check = (position: RunPosition) => refuseEditedConfig(outDir, config, position);
+  const position = await loadCheckpoint<RunPosition>(outDir, state, { strict, log, check });
   rng.state = position.rng;
   return position;
 }

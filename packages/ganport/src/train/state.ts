@@ -24,4 +24,6 @@ export interface RunPosition {
   rng: number[];
   /** Seconds spent training up to here, over every process of the run (older checkpoints lack it). */
   elapsedSeconds?: number;
+  /** config.json's fields that fix what the run learns, as the run has them (older checkpoints lack them). */
+  trainedWith?: Record<string, unknown>;
 }

@@ -26,6 +26,7 @@ import { ProgressBar } from './progress.js';
 import {
   buildTrainingState,
   confirmResume,
+  fixedConfig,
   type OpenedRun,
   openRun,
   startPosition,
@@ -81,7 +82,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   const { config, preset, data } = opened;
   const state = buildTrainingState(preset, config);
   const rng = new Rng(config.seed);
-  const position = await startPosition(options, state, rng);
+  const position = await startPosition(options, config, state, rng);
   const paths = runPaths(options.outDir);
   const metrics = new MetricsWriter(paths.metrics, paths.lossPlot, `${preset.name}, seed ${config.seed}: losses`);
   if (options.resume) {
@@ -89,6 +90,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     await metrics.truncateAfter(position.step);
     options.log?.(`resuming at step ${position.step} (epoch ${position.epoch}, batch ${position.batchInEpoch})`);
   }
+  position.trainedWith = fixedConfig(config);
   const stepsPerEpoch = Math.floor(config.images / config.batchSize);
   const bar = new ProgressBar(process.stderr, 24, options.quiet);
   // the onnx engine reports its choice of threads after the first steps, while the bar is showing

@@ -3,7 +3,7 @@
  * --strict; a disk that fills up mid-run stops it with the last good checkpoint in place.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -56,6 +56,27 @@ test('a checkpoint of a model holding an infinity is refused, naming the weight,
   );
   assert.equal(readFileSync(join(dir, 'checkpoint', 'position.json'), 'utf8'), onDisk);
   disposeTrainingState(state);
+});
+
+test("a resume refuses a config.json whose fixed fields differ from its checkpoint's record, before reading weights", async () => {
+  const dir = await twoEpochRun();
+  const configPath = join(dir, 'config.json');
+  const original = readFileSync(configPath, 'utf8');
+  const edit = (fields: object) => writeFileSync(configPath, JSON.stringify({ ...JSON.parse(original), ...fields }));
+  edit({ batchSize: 32, learningRate: 0.01 });
+  await assert.rejects(
+    train({ outDir: dir, resume: true, epochs: 3, quiet: true }),
+    /config\.json differs from the run its checkpoint of step 4 was trained in: batchSize 32 \(trained with 64\), learningRate 0\.01 \(trained with 0\.0002\); it was edited or damaged/,
+  );
+  // a bigger model than the checkpoint's is named the same way, not as a weight-shape mismatch
+  edit({ preset: 'mlp' });
+  await assert.rejects(
+    train({ outDir: dir, resume: true, epochs: 3, quiet: true }),
+    /preset "mlp" \(trained with "seed-mlp"\)/,
+  );
+  edit({ logEvery: 1 }); // how a run is logged is not what it learns
+  const resumed = await train({ outDir: dir, resume: true, epochs: 3, quiet: true });
+  assert.equal(resumed.steps, 6);
 });
 
 test("a resume continues bit for bit: Adam's βᵗ come back as the updates multiplied them, not as powers", async () => {
