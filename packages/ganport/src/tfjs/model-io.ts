@@ -168,6 +168,13 @@ export async function readModelArtifacts(modelJsonPath: string): Promise<tf.io.M
     weightSpecs.push(...group.weights);
     for (const { file } of files) buffers.push(await readFile(file));
   }
+  const seen = new Set<string>();
+  for (const { name } of weightSpecs) {
+    // tfjs keeps the last of a name's values and drops the others without a word
+    if (seen.has(name))
+      throw new GanportError(`${modelJsonPath} lists the weight ${name} twice in its weightsManifest`, 'invalid-model');
+    seen.add(name);
+  }
   const weightData = new Uint8Array(buffers.reduce((n, b) => n + b.length, 0));
   let offset = 0;
   for (const b of buffers) {

@@ -224,6 +224,18 @@ describe('corrupt files fail with a GanportError that says what is wrong', () =>
       /weight file .*shards is not a file/,
     ],
     [
+      'a weight listed twice (tfjs would keep the second silently)',
+      (j) => ({
+        ...j,
+        weightsManifest: [
+          { paths: ['weights.bin'], weights: saved.specs },
+          { paths: ['weights.bin'], weights: saved.specs },
+        ],
+      }),
+      null,
+      /lists the weight \S+ twice in its weightsManifest/,
+    ],
+    [
       'a topology tfjs cannot build',
       (j) => ({ ...j, modelTopology: { class_name: 'Sequential', config: { layers: [{ class_name: 'Nope' }] } } }),
       null,
