@@ -6,7 +6,7 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { GanportError, integerIn } from './errors.js';
 import { type GridOptions, type ImageBatch, type RgbaImage, toGrid } from './image.js';
-import { type GeneratorInfo, generatorInfo, isPointGenerator } from './metadata.js';
+import { type GeneratorInfo, generatorInfo, isPointGenerator, META } from './metadata.js';
 import { readOnnxInfo } from './onnx-info.js';
 import { sampleLatents } from './sampler.js';
 import { scatterPlot } from './scatter.js';
@@ -14,7 +14,11 @@ import { scatterPlot } from './scatter.js';
 /** The part of an ONNX Runtime package the core uses; both packages satisfy it. */
 export interface OrtBinding {
   InferenceSession: { create(model: Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
-  Tensor: new (type: 'float32' | 'int64', data: Float32Array | BigInt64Array, dims: readonly number[]) => Tensor;
+  Tensor: new (
+    type: 'float32' | 'int32' | 'int64',
+    data: Float32Array | Int32Array | BigInt64Array,
+    dims: readonly number[],
+  ) => Tensor;
 }
 
 export interface LoadOptions {
@@ -29,9 +33,10 @@ export interface GenerateRequest {
   /** Sample latents from this seed (default 0) unless `latents` is given. */
   seed?: number;
   latents?: Float32Array;
+  /** Images to make: default the latents', else the labels', else 1. */
   count?: number;
-  /** Class labels, one per image, for conditional generators. */
-  labels?: ArrayLike<number>;
+  /** Class labels for conditional generators: one per image, or fewer, repeated in turn. */
+  labels?: ArrayLike<number | bigint>;
   truncation?: number;
 }
 
@@ -46,6 +51,8 @@ export interface GeneratedBatch {
 }
 
 export class Generator {
+  private disposed = false;
+
   constructor(
     private readonly ort: OrtBinding,
     private readonly session: InferenceSession,
@@ -60,59 +67,99 @@ export class Generator {
   }
 
   async generate(request: GenerateRequest = {}): Promise<GeneratedBatch> {
+    if (this.disposed) throw new GanportError('this generator was disposed');
     const { latentSize, numClasses, labelInput } = this.info;
+    const { labels } = request;
+    if (labels && (typeof labels.length !== 'number' || labels.length === 0))
+      throw new GanportError('labels must be a non-empty list of class labels');
     let latents = request.latents;
     let count: number;
     if (latents) {
+      if (!(latents instanceof Float32Array)) latents = Float32Array.from(latents as ArrayLike<number>);
       if (latents.length === 0 || latents.length % latentSize !== 0) {
         throw new GanportError(
           `latents must be a multiple of the latent size ${latentSize} long, got ${latents.length}`,
         );
       }
+      if (!latents.every(Number.isFinite)) throw new GanportError('latents must be finite numbers');
       count = latents.length / latentSize;
       if (request.count !== undefined && request.count !== count)
         throw new GanportError(`count ${request.count} disagrees with ${count} latent vectors`);
       checkCount(count);
     } else {
-      count = request.count ?? 1;
+      count = request.count ?? labels?.length ?? 1;
       latents = this.sampleLatents({ seed: request.seed ?? 0, count, truncation: request.truncation });
     }
+    if (labels && labels.length > count) throw new GanportError(`${labels.length} labels for ${count} images`);
+    if (!labelInput && labels) throw new GanportError('this generator is not conditional; it takes no labels');
+    if (labelInput && !labels && numClasses === undefined)
+      throw new GanportError(`this generator does not record its classes (${META.numClasses}): pass labels`);
+    const classes = labelInput ? labelValues(labels, count, numClasses) : undefined;
 
-    const feeds: Record<string, Tensor> = {
-      [this.info.latentInput]: new this.ort.Tensor('float32', latents, [count, latentSize]),
-    };
-    if (labelInput)
-      feeds[labelInput] = new this.ort.Tensor(
-        'int64',
-        labelTensor(request.labels, count, numClasses),
-        this.info.labelRank === 2 ? [count, 1] : [count],
+    const data = new Float32Array(count * product(this.info.outputShape));
+    const batch = this.info.batchSize ?? count;
+    for (let start = 0; start < count; start += batch)
+      data.set(
+        await this.run(latents, classes, start, Math.min(batch, count - start), batch),
+        start * (data.length / count),
       );
-    else if (request.labels) throw new GanportError('this generator is not conditional; it takes no labels');
-
-    const results = await this.session.run(feeds);
-    const out = results[this.info.output];
-    const data = out.data as Float32Array;
-    if (data.some((x) => !Number.isFinite(x)))
+    if (!data.every(Number.isFinite))
       throw new GanportError('the model computed NaN or infinite values', 'invalid-model');
-    const dims = out.dims.slice();
+    const dims = [count, ...this.info.outputShape];
     return { data, dims, count, latents, images: this.asImages(data, count) };
   }
 
   /** generate() as one RGBA picture: an image grid (without labels, a row per class), or a 2-D scatter plot. */
   async generateGrid(request: GenerateRequest & GridOptions = {}): Promise<RgbaImage> {
-    const count = request.latents ? undefined : gridCount(this.info, request.count ?? 1, request.labels);
+    const count = request.latents
+      ? undefined
+      : gridCount(this.info, request.count ?? request.labels?.length ?? 1, request.labels);
     const batch = await this.generate({ ...request, count });
     if (isPointGenerator(this.info)) return scatterPlot(batch.data);
     if (!batch.images)
       throw new GanportError(`this model's output (${this.info.outputShape.join('×')}) is not an image`, 'unsupported');
     const { numClasses, labelKind } = this.info;
-    const rowPerClass = numClasses && labelKind === 'class' && !request.labels;
+    const rowPerClass = numClasses && labelKind === 'class' && !request.labels && batch.count % numClasses === 0;
     const columns = request.columns ?? (rowPerClass ? Math.ceil(batch.count / numClasses) : undefined);
     return toGrid(batch.images, { ...request, columns });
   }
 
+  /** Releases the session; calling it again does nothing. */
   async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
     await this.session.release();
+  }
+
+  /**
+   * @internal The outputs of images [start, start + n), run as a batch of `size` (a graph that fixes its
+   * batch size is fed whole batches, the last one padded with zero latents and class 0).
+   */
+  private async run(latents: Float32Array, classes: number[] | undefined, start: number, n: number, size: number) {
+    const { latentInput, latentShape, latentSize, labelInput, labelRank, labelType, output, outputShape } = this.info;
+    const z = new Float32Array(size * latentSize);
+    z.set(latents.subarray(start * latentSize, (start + n) * latentSize));
+    const feeds: Record<string, Tensor> = { [latentInput]: new this.ort.Tensor('float32', z, [size, ...latentShape]) };
+    if (labelInput && classes) {
+      const values = Array.from({ length: size }, (_, i) => classes[start + i] ?? 0);
+      feeds[labelInput] =
+        labelType === 'int32'
+          ? new this.ort.Tensor('int32', Int32Array.from(values), labelRank === 2 ? [size, 1] : [size])
+          : new this.ort.Tensor('int64', BigInt64Array.from(values, BigInt), labelRank === 2 ? [size, 1] : [size]);
+    }
+    let data: Float32Array;
+    try {
+      data = (await this.session.run(feeds))[output].data as Float32Array;
+    } catch (err) {
+      throw new GanportError(`ONNX Runtime could not run the model: ${firstLine(err)}`, 'invalid-model');
+    }
+    const perImage = product(outputShape);
+    if (data.length !== size * perImage)
+      throw new GanportError(
+        `the model's output holds ${data.length} values for ${size} images, not ${outputShape.join('×')} each`,
+        'invalid-model',
+      );
+    return data.subarray(0, n * perImage);
   }
 
   private asImages(data: Float32Array, count: number): ImageBatch | undefined {
@@ -125,11 +172,17 @@ export class Generator {
 }
 
 const checkCount = (count: number) => integerIn('count', count, 1, MAX_COUNT);
+const product = (shape: number[]) => shape.reduce((n, d) => n * d, 1);
+// onnxruntime's failed checks start with the source location and the condition: keep what they say
+const firstLine = (err: unknown) =>
+  String((err as Error)?.message ?? err)
+    .split('\n')[0]
+    .replace(/^\S+\.(cc|cpp|h):\d+ .*? was false\. /, '');
 
 /** Images generateGrid draws for `count`: without labels, each class (or cluster) equally often. */
-export function gridCount(info: GeneratorInfo, count: number, labels?: ArrayLike<number>): number {
+export function gridCount(info: GeneratorInfo, count: number, labels?: ArrayLike<number | bigint>): number {
   const n = info.numClasses;
-  if (!n || labels || !Number.isInteger(count) || count < 1 || count > MAX_COUNT) return count;
+  if (!n || n > MAX_COUNT || labels || !Number.isInteger(count) || count < 1 || count > MAX_COUNT) return count;
   return Math.min(Math.ceil(count / n), Math.floor(MAX_COUNT / n)) * n;
 }
 
@@ -138,24 +191,23 @@ export function defaultLabels(count: number, numClasses: number): number[] {
   return Array.from({ length: count }, (_, i) => Math.floor((i * numClasses) / count));
 }
 
-function labelTensor(
-  labels: ArrayLike<number> | undefined,
+/** The class of each image: `labels` in turn, or the classes in equal runs; each checked against the range. */
+function labelValues(
+  labels: ArrayLike<number | bigint> | undefined,
   count: number,
   numClasses: number | undefined,
-): BigInt64Array {
-  const out = new BigInt64Array(count);
+): number[] {
   const fallback = defaultLabels(count, numClasses ?? 1);
-  for (let i = 0; i < count; i++) {
-    const label = labels ? labels[i % labels.length] : fallback[i];
+  return Array.from({ length: count }, (_, i) => {
+    const label = labels ? Number(labels[i % labels.length]) : fallback[i];
     if (!Number.isInteger(label) || label < 0 || (numClasses !== undefined && label >= numClasses)) {
       throw new GanportError(`label ${label} is out of range [0, ${numClasses ?? '?'})`);
     }
-    out[i] = BigInt(label);
-  }
-  return out;
+    return label;
+  });
 }
 
-/** Creates a session from model bytes, trying the requested providers in order. */
+/** @internal Creates a session from model bytes, trying the requested providers in order. */
 export async function createGenerator(
   ort: OrtBinding,
   bytes: Uint8Array,
@@ -164,24 +216,29 @@ export async function createGenerator(
 ): Promise<Generator> {
   const info = generatorInfo(readOnnxInfo(bytes));
   const providers = options.executionProviders ?? defaultProviders;
+  if (providers.length === 0) throw new GanportError('executionProviders is empty: name at least one');
   const failures: string[] = [];
   for (const provider of providers) {
     try {
-      const session = await ort.InferenceSession.create(bytes, {
+      // a copy: onnxruntime-web's proxy worker takes the buffer it is given, and the next provider needs it
+      const session = await ort.InferenceSession.create(bytes.slice(), {
         executionProviders: [provider],
         graphOptimizationLevel: 'all',
       });
       return new Generator(ort, session, info, provider);
     } catch (err) {
-      // onnxruntime's failed checks start with the source location and the condition: keep what they say
-      const message = (err as Error).message.split('\n')[0].replace(/^\S+\.(cc|cpp|h):\d+ .*? was false\. /, '');
-      failures.push(`${provider}: ${message}`);
+      failures.push(`${provider}: ${firstLine(err)}`);
     }
   }
-  throw new GanportError(`could not create an ONNX Runtime session (${failures.join('; ')})`, 'invalid-model');
+  // the CPU providers run every model that parses: where only accelerators were tried, they are what failed
+  const cpuTried = providers.some((p) => p === 'cpu' || p === 'wasm');
+  throw new GanportError(
+    `could not create an ONNX Runtime session (${failures.join('; ')})`,
+    cpuTried ? 'invalid-model' : 'unavailable',
+  );
 }
 
-/** Fetches model bytes, turning network failures and HTTP errors into GanportError. */
+/** @internal Fetches model bytes, turning network failures and HTTP errors into GanportError. */
 export async function fetchModel(url: string | URL): Promise<Uint8Array> {
   const response = await fetch(url).catch((err: Error) => {
     throw new GanportError(`cannot fetch model ${url}: ${err.message}`, 'not-found');
@@ -190,6 +247,7 @@ export async function fetchModel(url: string | URL): Promise<Uint8Array> {
   return new Uint8Array(await response.arrayBuffer());
 }
 
+/** @internal */
 export function toBytes(source: ArrayBuffer | Uint8Array): Uint8Array {
   return source instanceof Uint8Array ? source : new Uint8Array(source);
 }

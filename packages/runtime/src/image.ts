@@ -33,7 +33,7 @@ export interface RgbaImage {
 /** Largest grid side we will compose, so a typo in `count` cannot allocate gigabytes. */
 export const MAX_GRID_PIXELS = 8192 * 8192;
 
-/** One image of a batch as RGBA; grayscale is replicated, alpha is opaque. */
+/** One image of a batch as RGBA; grayscale (gray and alpha too) is replicated, alpha is opaque. */
 export function toRgba(batch: ImageBatch, index: number): RgbaImage {
   const { height, width } = batch;
   const pixels = new Uint8ClampedArray(width * height * 4);
@@ -95,11 +95,10 @@ function paste(
     for (let x = 0; x < width * scale; x++) {
       const sx = Math.floor(x / scale);
       const o = ((y0 + y) * outWidth + x0 + x) * 4;
-      for (let c = 0; c < 3; c++) {
-        const ch = Math.min(c, channels - 1); // grayscale repeats its one channel
-        const i = layout === 'NHWC' ? base + (sy * width + sx) * channels + ch : base + (ch * height + sy) * width + sx;
-        out[o + c] = Math.round((data[i] - lo) * toByte);
-      }
+      const at = (ch: number) =>
+        data[layout === 'NHWC' ? base + (sy * width + sx) * channels + ch : base + (ch * height + sy) * width + sx];
+      // gray (with or without alpha) repeats its first channel; any alpha is left out
+      for (let c = 0; c < 3; c++) out[o + c] = Math.round((at(channels < 3 ? 0 : c) - lo) * toByte);
       out[o + 3] = 255;
     }
   }

@@ -27,11 +27,16 @@ export type LabelKind = 'class' | 'cluster';
 
 export interface GeneratorInfo {
   latentInput: string;
-  /** The integer class-label input of a conditional generator, and its rank ([batch] or [batch, 1]). */
+  /** The integer class-label input of a conditional generator, its rank ([batch] or [batch, 1]) and type. */
   labelInput?: string;
   labelRank?: number;
+  labelType?: 'int32' | 'int64';
   output: string;
   latentSize: number;
+  /** Per-sample latent shape as the graph takes it: [latentSize], or e.g. [latentSize, 1, 1]. */
+  latentShape: number[];
+  /** The batch size the graph fixes, if it fixes one: `generate` then runs in batches of it. */
+  batchSize?: number;
   numClasses?: number;
   labelKind?: LabelKind;
   /** Per-sample output shape, without the batch dimension. */
@@ -44,41 +49,75 @@ export interface GeneratorInfo {
 }
 
 const FLOAT = 1;
-const INTEGER_TYPES = new Set([6, 7]); // int32, int64
+const LABEL_TYPES: Record<number, 'int32' | 'int64'> = { 6: 'int32', 7: 'int64' };
 
 export function generatorInfo(onnx: OnnxInfo): GeneratorInfo {
   const meta = onnx.metadata;
+  const role = meta[META.role];
+  if (role !== undefined && role !== 'generator')
+    throw new GanportError(`the model is a ${role}, not a generator`, 'invalid-model');
   const latent = onnx.inputs.find((t) => t.elemType === FLOAT);
   if (!latent) throw new GanportError('the model has no float input to take latent vectors', 'invalid-model');
-  const label = onnx.inputs.find((t) => INTEGER_TYPES.has(t.elemType));
+  const label = onnx.inputs.find((t) => t.elemType in LABEL_TYPES);
+  const other = onnx.inputs.find((t) => t !== latent && t !== label);
+  if (other)
+    throw new GanportError(
+      `the model's input "${other.name}" is neither its latent vectors nor an integer label, the only inputs the runtime feeds`,
+      'unsupported',
+    );
   const output = onnx.outputs[0];
+  if (output.elemType !== FLOAT)
+    throw new GanportError(
+      `the model's output "${output.name}" has ONNX element type ${output.elemType}; the runtime reads float32 (1)`,
+      'unsupported',
+    );
 
-  const latentSize = intMeta(meta, META.latentSize) ?? fixedDim(latent, latent.dims.length - 1, 'latent size');
+  const latentShape = latentShapeOf(latent, intMeta(meta, META.latentSize));
   const outputShape =
-    jsonMeta<number[]>(meta, META.outputShape) ??
+    jsonMeta(meta, META.outputShape, isShape, 'a list of positive integers') ??
     output.dims.slice(1).map((_, i) => fixedDim(output, i + 1, 'output shape'));
   const layout = oneOf<OutputLayout>(META.layout, meta[META.layout] ?? guessLayout(outputShape), [
     'NHWC',
     'NCHW',
     'flat',
   ]);
+  const batch = latent.dims[0];
   return {
     latentInput: latent.name,
     labelInput: label?.name,
     labelRank: label?.dims.length,
+    labelType: label && LABEL_TYPES[label.elemType],
     output: output.name,
-    latentSize,
+    latentSize: product(latentShape),
+    latentShape,
+    batchSize: typeof batch === 'number' ? batch : undefined,
     numClasses: intMeta(meta, META.numClasses),
     labelKind: label
       ? oneOf<LabelKind>(META.labelKind, meta[META.labelKind] ?? 'class', ['class', 'cluster'])
       : undefined,
     outputShape,
     layout,
-    valueRange: jsonMeta<[number, number]>(meta, META.valueRange) ?? [-1, 1],
+    valueRange: jsonMeta(meta, META.valueRange, isRange, '[lo, hi] with lo < hi') ?? [-1, 1],
     producer: [onnx.producerName, onnx.producerVersion].filter(Boolean).join(' '),
     opsetVersion: onnx.opsetVersion,
     metadata: meta,
   };
+}
+
+const product = (shape: number[]) => shape.reduce((n, d) => n * d, 1);
+const isShape = (v: unknown): v is number[] =>
+  Array.isArray(v) && v.length > 0 && v.every((d) => Number.isInteger(d) && d > 0);
+const isRange = (v: unknown): v is [number, number] =>
+  Array.isArray(v) && v.length === 2 && v.every(Number.isFinite) && v[0] < v[1];
+
+/** The latent's per-sample shape: the graph's where fixed (and of the metadata's size), else [latent_size]. */
+function latentShapeOf(latent: TensorInfo, metaSize: number | undefined): number[] {
+  const shape = latent.dims.slice(1);
+  if (metaSize === undefined) {
+    if (shape.length === 0) fixedDim(latent, 1, 'latent size');
+    return shape.map((_, i) => fixedDim(latent, i + 1, 'latent size'));
+  }
+  return isShape(shape) && product(shape) === metaSize ? shape : [metaSize];
 }
 
 /** `value` (of metadata `key`) if `allowed`. */
@@ -117,11 +156,19 @@ function intMeta(meta: Record<string, string>, key: string): number | undefined 
   return n;
 }
 
-function jsonMeta<T>(meta: Record<string, string>, key: string): T | undefined {
+function jsonMeta<T>(
+  meta: Record<string, string>,
+  key: string,
+  valid: (v: unknown) => v is T,
+  expected: string,
+): T | undefined {
   if (meta[key] === undefined) return undefined;
+  let value: unknown;
   try {
-    return JSON.parse(meta[key]) as T;
+    value = JSON.parse(meta[key]);
   } catch {
     throw new GanportError(`metadata ${key} is not valid JSON: ${meta[key]}`, 'invalid-model');
   }
+  if (!valid(value)) throw new GanportError(`metadata ${key} must be ${expected}, got ${meta[key]}`, 'invalid-model');
+  return value;
 }

@@ -145,13 +145,26 @@ export function readOnnxInfo(bytes: Uint8Array): OnnxInfo {
 }
 
 function readGraph(graph: Reader, info: OnnxInfo): void {
+  const initializers = new Set<string>();
   graph.fields((field, wire) => {
     if (wire === 2 && (field === 11 || field === 12)) {
       (field === 11 ? info.inputs : info.outputs).push(readValueInfo(graph.sub()));
       return true;
     }
+    if (wire === 2 && field === 5) {
+      const tensor = graph.sub();
+      tensor.fields((f, w) => {
+        if (f !== 8 || w !== 2) return false;
+        initializers.add(tensor.string());
+        return true;
+      });
+      return true;
+    }
     return false;
   });
+  // older exporters list the initializers among the inputs too (IR < 4, keep_initializers_as_inputs):
+  // those inputs have values and are not fed
+  info.inputs = info.inputs.filter((input) => !initializers.has(input.name));
 }
 
 function readValueInfo(value: Reader): TensorInfo {
@@ -184,8 +197,10 @@ function readShape(shape: Reader): (number | string | null)[] {
     const dim = shape.sub();
     let value: number | string | null = null;
     dim.fields((f, w) => {
-      if (f === 1 && w === 0) value = dim.varint();
-      else if (f === 2 && w === 2) value = dim.string();
+      if (f === 1 && w === 0) {
+        const size = dim.varint(); // an int64: a negative one (2^64 − n as read) means unknown
+        value = size > 0 && size <= Number.MAX_SAFE_INTEGER ? size : null;
+      } else if (f === 2 && w === 2) value = dim.string();
       else return false;
       return true;
     });

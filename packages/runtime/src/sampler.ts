@@ -32,7 +32,12 @@ export class Rng {
   }
 
   set state(values: number[]) {
-    this.s.set(values.map((v) => v >>> 0));
+    const isWord = (v: number) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+    // xoshiro's all-zero state stays zero for good: every draw would be 0, and nextNormal never return
+    if (values.length !== 4 || !values.every(isWord) || values.every((v) => v === 0))
+      throw new GanportError(`an Rng state is four 32-bit unsigned integers, not all 0; got [${values}]`);
+    this.s.set(values);
+    this.spare = undefined;
   }
 
   nextUint32(): number {
@@ -48,11 +53,12 @@ export class Rng {
     return result;
   }
 
-  /** Uniform double in (0, 1): 53 random bits, never exactly 0. */
+  /** Uniform double in (0, 1): 53 random bits, never exactly 0 or 1. */
   nextUniform(): number {
     const hi = this.nextUint32() >>> 5; // 27 bits
     const lo = this.nextUint32() >>> 6; // 26 bits
-    return (hi * 67108864 + lo + 0.5) / 9007199254740992;
+    // (2^53 − 1 + 0.5) rounds to 2^53: the one draw that would give 1 gives the double below it
+    return Math.min((hi * 67108864 + lo + 0.5) / 9007199254740992, 1 - 2 ** -53);
   }
 
   /** Uniform integer in [0, n). */

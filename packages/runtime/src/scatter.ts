@@ -11,7 +11,7 @@ export interface ScatterOptions {
 
 export function scatterPlot(points: Float32Array, options: ScatterOptions = {}): RgbaImage {
   const size = options.size ?? 400;
-  const extent = options.extent ?? Math.max(1.5, ...Array.from(points, Math.abs)) * 1.1;
+  const extent = options.extent ?? points.reduce((most, v) => Math.max(most, Math.abs(v)), 1.5) * 1.1;
   const pixels = new Uint8ClampedArray(size * size * 4).fill(255);
   const toPixel = (v: number) => Math.round(((v + extent) / (2 * extent)) * (size - 1));
   const plot = (x: number, y: number, rgb: [number, number, number]) => {

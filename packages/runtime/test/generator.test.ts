@@ -194,13 +194,17 @@ test('labels out of range are a GanportError, in both environments', async () =>
   }
 });
 
-test('a model that computes NaN or infinite values (damaged weights, NaN latents) is a GanportError, in both environments', async () => {
+test('NaN or infinite latents are refused as input before the model runs, in both environments', async () => {
   for (const runtime of [node, web]) {
     const g = await runtime.loadGenerator(bytes);
-    await assert.rejects(
-      g.generate({ latents: new Float32Array(64).fill(Number.NaN) }),
-      (err: Error) => err instanceof runtime.GanportError && /computed NaN or infinite values/.test(err.message),
-    );
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY])
+      await assert.rejects(
+        g.generate({ latents: new Float32Array(64).fill(bad) }),
+        (err: Error) =>
+          err instanceof runtime.GanportError &&
+          err.code === 'invalid-input' &&
+          err.message === 'latents must be finite numbers',
+      );
     await g.dispose();
   }
 });

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultLabels, gridCount, MAX_COUNT } from '../src/core.js';
+import { toRgba } from '../src/image.js';
 import type { GeneratorInfo } from '../src/metadata.js';
+import { loadGenerator } from '../src/node.js';
+import { scatterPlot } from '../src/scatter.js';
+import { shippedGenerator } from './helpers.js';
 
 const conditional = { numClasses: 10 } as GeneratorInfo;
 const unconditional = {} as GeneratorInfo;
@@ -21,4 +25,35 @@ test('the count stays as asked with labels, for unconditional models, and when i
   assert.equal(gridCount(conditional, 0), 0);
   assert.equal(gridCount(conditional, 2.5), 2.5);
   assert.equal(gridCount(conditional, MAX_COUNT + 1), MAX_COUNT + 1, 'too many is refused, not clamped');
+  assert.equal(gridCount({ numClasses: MAX_COUNT + 1 } as GeneratorInfo, 64), 64, 'more classes than a grid holds');
+});
+
+test('a grid of the given latents on a conditional model has a row per class only where the count fills the rows', async () => {
+  const generator = await loadGenerator(shippedGenerator('cdcgan'));
+  const latents = (count: number) => generator.sampleLatents({ seed: 1, count });
+  const tile = 28 + 2; // a 28-pixel image and the default padding of 2
+  const widthOf = async (count: number) => (await generator.generateGrid({ latents: latents(count) })).width;
+  assert.equal(await widthOf(20), 2 * tile + 2, '20 images: 2 columns, one row per class');
+  assert.equal(await widthOf(16), 4 * tile + 2, '16 images, which 10 rows cannot hold evenly: the square grid');
+  await generator.dispose();
+});
+
+test('gray and alpha (two channels) is drawn gray, opaque', () => {
+  // one 1×2 image: a black opaque pixel and a white transparent one, in [-1, 1]
+  const batch = {
+    data: Float32Array.of(-1, 1, 1, -1),
+    count: 1,
+    height: 1,
+    width: 2,
+    channels: 2,
+    layout: 'NHWC' as const,
+  };
+  const { pixels } = toRgba({ ...batch, valueRange: [-1, 1] }, 0);
+  assert.deepEqual([...pixels], [0, 0, 0, 255, 255, 255, 255, 255]);
+});
+
+test('a scatter plot of 200,000 points (more than a spread into Math.max can pass)', () => {
+  const points = Float32Array.from({ length: 400_000 }, (_, i) => Math.sin(i) * 2);
+  const plot = scatterPlot(points, { size: 64 });
+  assert.equal(plot.pixels.length, 64 * 64 * 4);
 });

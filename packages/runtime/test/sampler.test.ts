@@ -96,3 +96,30 @@ test('bad arguments are rejected', () => {
     assert.throws(() => sampleLatents({ seed: 0, count: 1, dim: 4, truncation }), /truncation must be ≥ 0\.01/);
   assert.ok(sampleLatents({ seed: 0, count: 4, dim: 8, truncation: 0.01 }).every((z) => Math.abs(z) <= 0.01));
 });
+
+test('an Rng state must be four 32-bit unsigned integers, not all 0 (which would draw 0 for good)', () => {
+  const rng = new Rng(1);
+  for (const bad of [[0, 0, 0, 0], [5], [1, 2, 3, 2 ** 32], [1, 2, 3, -1], [1, 2, 3, 0.5]])
+    assert.throws(
+      () => {
+        rng.state = bad;
+      },
+      /an Rng state is four 32-bit unsigned integers, not all 0/,
+      JSON.stringify(bad),
+    );
+  assert.deepEqual(rng.state, new Rng(1).state, 'a refused state leaves the old one');
+});
+
+test('nextUniform stays below 1 on its largest draw, so nextInt(n) stays below n', () => {
+  // xoshiro128** gives 0xffffffff twice from this state (s1 = 9⁻¹·rotr(…)·5⁻¹ mod 2³², and s0 = s2 keeps s1):
+  // 53 one bits, whose (2^53 − 1 + 0.5) / 2^53 rounds to exactly 1
+  const state = [0, 0x831c71c7, 0, 1];
+  const rng = new Rng(0);
+  rng.state = state;
+  assert.equal(rng.nextUint32(), 0xffffffff);
+  assert.equal(rng.nextUint32(), 0xffffffff);
+  rng.state = state;
+  assert.equal(rng.nextUniform(), 1 - 2 ** -53);
+  rng.state = state;
+  assert.equal(rng.nextInt(10), 9);
+});
