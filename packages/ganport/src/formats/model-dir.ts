@@ -27,7 +27,7 @@ export const modelPaths = (dir: string) => ({
 /** What `exportRun` writes into MODEL_DIR besides the manifest, relative to it. */
 const EXPORTED_ENTRIES = (() => {
   const paths = modelPaths('.');
-  return [paths.generator, paths.discriminator, dirname(paths.tfjsGenerator), paths.trainingConfig];
+  return [paths.generator, paths.discriminator, paths.tfjsGenerator, paths.tfjsDiscriminator, paths.trainingConfig];
 })();
 
 /**
@@ -45,7 +45,9 @@ export async function moveModelDir(staging: string, dir: string): Promise<void> 
   }
   await rm(join(dir, MANIFEST), { force: true });
   for (const entry of EXPORTED_ENTRIES) {
+    // tfjs/'s other folders are not ganport's to remove
     await rm(join(dir, entry), { recursive: true, force: true });
+    await mkdir(dirname(join(dir, entry)), { recursive: true });
     await rename(join(staging, entry), join(dir, entry));
   }
   await rename(join(staging, MANIFEST), join(dir, MANIFEST));

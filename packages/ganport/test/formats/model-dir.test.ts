@@ -1,6 +1,6 @@
 /** Model directories you can trust: exportRun writes a manifest, ganport verifies it on load, and every shipped directory passes. */
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { before, test } from 'node:test';
 import { evaluate } from '../../src/eval/index.js';
@@ -67,9 +67,12 @@ test('export replaces an earlier export whole, keeps other files, leaves no stag
   const out = join(tempDir(), 'again');
   await exportRun(runDir, out);
   writeFileSync(join(out, 'notes.txt'), 'mine');
+  mkdirSync(join(out, 'tfjs', 'my-other-model'));
+  writeFileSync(join(out, 'tfjs', 'my-other-model', 'model.json'), 'mine too');
   await exportRun(runDir, out, { fp16: true });
   await verifyManifest(out);
   assert.equal(readFileSync(join(out, 'notes.txt'), 'utf8'), 'mine');
+  assert.equal(readFileSync(join(out, 'tfjs', 'my-other-model', 'model.json'), 'utf8'), 'mine too', 'tfjs/ is shared');
   assert.ok(readFileSync(join(out, 'generator.onnx')).length < readFileSync(join(modelDir, 'generator.onnx')).length);
   assert.deepEqual(readdirSync(dirname(out)), ['again']);
   await assert.rejects(exportRun(runDir, join(out, 'notes.txt')), /--out .*notes\.txt is a file/);
