@@ -120,6 +120,8 @@ export async function exportRun(runDir: string, outDir: string, options: RunExpo
     throw new GanportError(`--out ${outDir} is the run ${runDir} or what it writes; export to a directory of its own`);
   if (existsSync(outDir) && !statSync(outDir).isDirectory())
     throw new GanportError(`--out ${outDir} is a file; a run exports to a model directory`);
+  if (options.triton && existsSync(options.triton) && !statSync(options.triton).isDirectory())
+    throw new GanportError(`--triton ${options.triton} is a file; it names a model repository directory`);
   const lock = await acquireLock(runPaths(runDir).lock, `the run in ${runDir}`);
   try {
     return await exportLockedRun(runDir, outDir, options);
@@ -149,6 +151,7 @@ async function exportLockedRun(runDir: string, outDir: string, options: RunExpor
 
   const staging = `${resolve(outDir)}.${process.pid}.tmp`;
   await rm(staging, { recursive: true, force: true });
+  let triton: string | undefined;
   try {
     const out = modelPaths(staging);
     await writeFileAtomic(out.generator, generatorBytes);
@@ -161,6 +164,8 @@ async function exportLockedRun(runDir: string, outDir: string, options: RunExpor
       await writeFileAtomic(join(to, 'model.json'), await readFile(join(from, 'model.json')));
     }
     await writeFileAtomic(out.trainingConfig, await readFile(run.config));
+    // before the model directory moves in: a Triton repository that cannot be written leaves outDir as it was
+    if (options.triton) triton = await writeTritonModel(options.triton, `${config.preset}-generator`, generatorBytes);
     await moveModelDir(staging, outDir);
   } finally {
     await rm(staging, { recursive: true, force: true }); // gone already unless something failed
@@ -169,10 +174,6 @@ async function exportLockedRun(runDir: string, outDir: string, options: RunExpor
     { path: modelPaths(outDir).generator, bytes: generatorBytes.length },
     { path: modelPaths(outDir).discriminator, bytes: discriminatorBytes.length },
   ];
-  if (options.triton)
-    files.push({
-      path: await writeTritonModel(options.triton, `${config.preset}-generator`, generatorBytes),
-      bytes: generatorBytes.length,
-    });
+  if (triton) files.push({ path: triton, bytes: generatorBytes.length });
   return { files, best };
 }

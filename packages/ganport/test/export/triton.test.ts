@@ -1,6 +1,6 @@
 /** The Triton model repository: its config.pbtxt parses as protobuf text format and matches the ONNX model's I/O. */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readOnnxInfo } from '@ganport/runtime';
@@ -82,6 +82,12 @@ test('ganport export --triton writes the repository next to the model directory'
   assert.ok(existsSync(join(dir, 'triton', 'seed-mlp-generator', 'config.pbtxt')));
   const size = (readFileSync(join(dir, 'triton', 'seed-mlp-generator', '1', 'model.onnx')).length / 1024).toFixed(1);
   assert.match(result.stdout, new RegExp(`wrote .*seed-mlp-generator/1/model\\.onnx \\(${size} KiB`));
+  // a repository that cannot be written (a file in its place) leaves no model directory behind
+  writeFileSync(join(dir, 'a-file'), '');
+  const failed = runCli(['export', join(dir, 'run'), '--out', join(dir, 'model2'), '--triton', join(dir, 'a-file')]);
+  assert.equal(failed.status, 1);
+  assert.match(failed.stderr, /^ganport export: --triton .*a-file is a file; it names a model repository directory\n$/);
+  assert.ok(!existsSync(join(dir, 'model2')), 'no model directory from a failed export');
   const single = runCli([
     'export',
     join(dir, 'run', 'generator', 'model.json'),
