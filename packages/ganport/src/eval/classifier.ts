@@ -1,7 +1,7 @@
 /** The evaluation classifier (trained by `ganport train-classifier`) run in onnxruntime-node. */
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { GanportError, META, readOnnxInfo } from '@ganport/runtime';
 import * as ort from 'onnxruntime-node';
 import { shippedClassifier } from '../assets.js';
@@ -37,7 +37,7 @@ export class Classifier {
     const path = existsSync(model) && statSync(model).isDirectory() ? classifierPaths(model).onnx : model;
     if (!existsSync(path))
       throw new GanportError(`no classifier at ${path}; train one with ganport train-classifier`, 'not-found');
-    await verifyModelDir(dirname(path));
+    await verifyModelDir(dirname(path), [basename(path)]);
     const bytes = await readFile(path);
     let info: ReturnType<typeof readOnnxInfo>;
     try {

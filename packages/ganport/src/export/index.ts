@@ -5,9 +5,10 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
-import { extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { GanportError, toLayout } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
+import { listedFiles } from '../formats/manifest.js';
 import { exportedModelFacts, modelPaths, moveModelDir } from '../formats/model-dir.js';
 import {
   type BestMeasurement,
@@ -20,7 +21,7 @@ import {
 import { isKerasFile, loadKerasModel } from '../keras/load.js';
 import { encodeModel } from '../onnx/proto.js';
 import { selectReferenceBackend } from '../tfjs/backend.js';
-import { loadLayersModel } from '../tfjs/model-io.js';
+import { loadLayersModel, weightFiles } from '../tfjs/model-io.js';
 import { isInside, writeFileAtomic } from '../util/files.js';
 import { acquireLock } from '../util/lock.js';
 import { type ConvertOptions, convertLayersModel } from './convert.js';
@@ -69,8 +70,15 @@ export async function exportModelFile(
   outFile: string,
   { submodel, ...options }: ModelFileExportOptions = {},
 ): Promise<ExportedFile> {
-  if (resolve(outFile) === resolve(modelFile))
+  const out = resolve(outFile);
+  if (out === resolve(modelFile))
     throw new GanportError(`--out ${outFile} is the model file itself; write the .onnx beside it`);
+  if (!isKerasFile(modelFile) && (await weightFiles(modelFile)).includes(out))
+    throw new GanportError(`--out ${outFile} is a weight file of ${modelFile}; write the .onnx beside it`);
+  if ((await listedFiles(dirname(out))).includes(basename(out)))
+    throw new GanportError(
+      `--out ${outFile} belongs to the model directory ${dirname(outFile)} (its manifest lists it); export its run again to replace it, or write elsewhere`,
+    );
   await selectReferenceBackend('cpu');
   const model = await loadModelFile(modelFile);
   const bytes = modelToBytes(submodel === undefined ? model : findSubmodel(model, submodel), options);

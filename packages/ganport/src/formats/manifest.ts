@@ -52,6 +52,25 @@ export async function writeManifest(dir: string, entries: readonly string[] = ['
 
 export const hasManifest = (dir: string): boolean => existsSync(join(dir, MANIFEST));
 
+/**
+ * Whether dir/manifest.json is someone else's: JSON without ganport's `format` (a web app manifest
+ * beside a generator.onnx, say), which model directories leave alone. A damaged one counts as ganport's.
+ */
+export async function isForeignManifest(dir: string): Promise<boolean> {
+  try {
+    const parsed: unknown = JSON.parse(await readFile(join(dir, MANIFEST), 'utf8'));
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && !('format' in parsed);
+  } catch {
+    return false;
+  }
+}
+
+/** The paths dir/manifest.json lists (relative, '/'-separated); none without a manifest of ganport's. */
+export async function listedFiles(dir: string): Promise<string[]> {
+  if (!hasManifest(dir) || (await isForeignManifest(dir))) return [];
+  return Object.keys(parseManifest(await readFile(join(dir, MANIFEST), 'utf8'), `${dir}/${MANIFEST}`).files);
+}
+
 /** A relative path that stays inside the directory: no '..', no absolute paths, no empty segments. */
 const SAFE_PATH = /^(?!.*(?:^|\/)\.\.?(?:\/|$))[^/\\\0]+(?:\/[^/\\\0]+)*$/;
 
@@ -74,10 +93,11 @@ function parseManifest(text: string, where: string): Manifest {
 }
 
 /**
- * Checks every file dir/manifest.json lists against its size and SHA-256; throws a one-line
- * GanportError naming the first file that is missing or differs. Files it does not list are ignored.
+ * Checks every file dir/manifest.json lists (or those of `only` it lists) against its size and
+ * SHA-256; throws a one-line GanportError naming the first file that is missing or differs. Files it
+ * does not list are ignored.
  */
-export async function verifyManifest(dir: string): Promise<void> {
+export async function verifyManifest(dir: string, only?: readonly string[]): Promise<void> {
   const name = basename(dir);
   const fail = (why: string) => new GanportError(`${dir} fails verification: ${why}`, 'invalid-input');
   let text: string;
@@ -93,6 +113,7 @@ export async function verifyManifest(dir: string): Promise<void> {
     throw fail((err as Error).message);
   }
   for (const [path, expected] of Object.entries(manifest.files)) {
+    if (only && !only.includes(path)) continue;
     const file = join(dir, path);
     const size = await stat(file).then(
       (s) => (s.isFile() ? s.size : undefined),

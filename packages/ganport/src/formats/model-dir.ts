@@ -11,7 +11,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { GanportError, type Layout, META } from '@ganport/runtime';
 import { resolveShippedModel } from '../assets.js';
 import { packedShape } from '../presets/preset.js';
-import { hasManifest, MANIFEST, verifyManifest, writeManifest } from './manifest.js';
+import { hasManifest, isForeignManifest, MANIFEST, verifyManifest, writeManifest } from './manifest.js';
 import type { RunConfig } from './run-dir.js';
 
 export const modelPaths = (dir: string) => ({
@@ -54,19 +54,22 @@ export async function moveModelDir(staging: string, dir: string): Promise<void> 
   await rm(staging, { recursive: true, force: true });
 }
 
-/** Checks a model directory against its manifest.json; directories without one (older exports, hand-made) pass unverified. */
-export async function verifyModelDir(dir: string): Promise<void> {
-  if (hasManifest(dir)) await verifyManifest(dir);
+/**
+ * Checks a model directory against its manifest.json (only the files of `only`, where given);
+ * directories without one of ganport's (older exports, hand-made, a web app's folder) pass unverified.
+ */
+export async function verifyModelDir(dir: string, only?: readonly string[]): Promise<void> {
+  if (hasManifest(dir) && !(await isForeignManifest(dir))) await verifyManifest(dir, only);
 }
 
 /**
  * The generator file MODEL names: a .onnx file, a model directory holding generator.onnx, or the
- * name of a shipped model (`dcgan`, `seed-mlp`, …) when no such path exists. The directory it sits
- * in is verified against its manifest first.
+ * name of a shipped model (`dcgan`, `seed-mlp`, …) when no such path exists. It is verified against
+ * its directory's manifest first (where that lists it).
  */
 export async function resolveGeneratorFile(model: string): Promise<string> {
   const file = generatorFile(model);
-  await verifyModelDir(dirname(file));
+  await verifyModelDir(dirname(file), [basename(file)]);
   return file;
 }
 

@@ -4,7 +4,7 @@
  */
 import { type Stats, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { isInside, writeFileAtomic } from '../util/files.js';
@@ -102,6 +102,17 @@ function checkManifest(manifest: unknown, where: string): { paths: string[]; wei
       throw new GanportError(`${where}: weight group ${i} has a path that is not a file name`, 'invalid-model');
     return { paths: group.paths as string[], weights: group.weights.map((w) => checkSpec(w, where)) };
   });
+}
+
+/** The weight files a model.json names, resolved; none where it cannot be read (loading it says why). */
+export async function weightFiles(modelJsonPath: string): Promise<string[]> {
+  try {
+    const json = JSON.parse((await readFile(modelJsonPath, 'utf8')).replace(/^\uFEFF/, '')) as ModelJson;
+    const groups = checkManifest(json.weightsManifest, modelJsonPath);
+    return groups.flatMap((group) => group.paths.map((path) => resolve(dirname(modelJsonPath), path)));
+  } catch {
+    return [];
+  }
 }
 
 /**

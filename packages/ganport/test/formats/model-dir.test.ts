@@ -1,10 +1,10 @@
 /** Model directories you can trust: exportRun writes a manifest, ganport verifies it on load, and every shipped directory passes. */
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { before, test } from 'node:test';
 import { evaluate } from '../../src/eval/index.js';
-import { exportRun } from '../../src/export/index.js';
+import { exportModelFile, exportRun } from '../../src/export/index.js';
 import { MANIFEST, verifyManifest } from '../../src/formats/manifest.js';
 import { resolveGeneratorFile } from '../../src/formats/model-dir.js';
 import { runParity } from '../../src/parity/parity.js';
@@ -84,6 +84,39 @@ test('export replaces an earlier export whole, keeps other files, leaves no stag
   } finally {
     await lock.release();
   }
+});
+
+test("a generator is checked against its own manifest entry: the rest of the directory may go, a web app manifest is not ganport's", async () => {
+  const trimmed = join(tempDir(), 'trimmed');
+  cpSync(modelDir, trimmed, { recursive: true });
+  rmSync(join(trimmed, 'discriminator.onnx'));
+  rmSync(join(trimmed, 'tfjs'), { recursive: true });
+  assert.equal(await resolveGeneratorFile(join(trimmed, 'generator.onnx')), join(trimmed, 'generator.onnx'));
+  damageFile(join(trimmed, 'generator.onnx'));
+  await assert.rejects(resolveGeneratorFile(trimmed), /trimmed fails verification: generator\.onnx has SHA-256/);
+
+  const site = join(tempDir(), 'public');
+  mkdirSync(site);
+  cpSync(join(modelDir, 'generator.onnx'), join(site, 'generator.onnx'));
+  writeFileSync(join(site, MANIFEST), JSON.stringify({ name: 'My GAN app', start_url: '/', display: 'standalone' }));
+  const result = runCli(['generate', join(site, 'generator.onnx'), '--out', join(site, 'grid.png')]);
+  assert.equal(result.status, 0, result.stderr);
+  writeFileSync(join(site, MANIFEST), '{"format": "ganport-manif'); // a damaged one of ganport's still stops it
+  await assert.rejects(resolveGeneratorFile(join(site, 'generator.onnx')), /public fails verification/);
+});
+
+test('a model-file export is refused where --out names one of its weight files or a file a model directory lists', async () => {
+  const source = join(runDir, 'generator', 'model.json');
+  const shard = join(runDir, 'generator', 'weights.bin');
+  const before = readFileSync(shard);
+  await assert.rejects(exportModelFile(source, shard), /--out .*weights\.bin is a weight file of .*model\.json/);
+  assert.deepEqual(readFileSync(shard), before);
+  const listed = join(modelDir, 'generator.onnx');
+  await assert.rejects(
+    exportModelFile(source, listed, { opset: 13 }),
+    /--out .*generator\.onnx belongs to the model directory .*model \(its manifest lists it\)/,
+  );
+  await verifyManifest(modelDir);
 });
 
 test('export refuses a run whose models no longer match its manifest, and writes nothing', async () => {
