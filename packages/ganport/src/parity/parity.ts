@@ -12,6 +12,7 @@ import {
   type Generator,
   type GeneratorInfo,
   generatorInfo,
+  MAX_COUNT,
   readOnnxInfo,
   sampleLatents,
 } from '@ganport/runtime';
@@ -109,7 +110,17 @@ async function runTfjs(
   const inputs = [tf.tensor2d(latents, [count, info.latentSize])];
   if (info.numClasses)
     inputs.push(tf.tensor2d(Int32Array.from(defaultLabels(count, info.numClasses)), [count, 1], 'int32'));
-  const result = model.predict(inputs.length === 1 ? inputs[0] : inputs) as tf.Tensor;
+  let result: tf.Tensor;
+  try {
+    result = model.predict(inputs.length === 1 ? inputs[0] : inputs) as tf.Tensor;
+  } catch (err) {
+    tf.dispose(inputs);
+    model.dispose();
+    throw new GanportError(
+      `the tfjs reference ${modelJson} does not take the generator's inputs: ${(err as Error).message.split('\n')[0]}`,
+      'invalid-model',
+    );
+  }
   const output = (await result.data()) as Float32Array;
   const t2 = performance.now();
   tf.dispose([...inputs, result]);
@@ -235,6 +246,9 @@ async function resolveParity(model: string, options: ParityOptions): Promise<Par
   const modelDir = resolveShippedModel(model);
   const seed = options.seed ?? 0;
   const count = options.count ?? 16;
+  // before the reference runs on them: 10^8 latents took minutes, then threw a RangeError
+  if (!Number.isInteger(count) || count < 1 || count > MAX_COUNT)
+    throw new GanportError(`count must be an integer from 1 to ${MAX_COUNT}, got ${count}`);
   const tolerance = options.tolerance ?? DEFAULT_TOLERANCE;
   const webgpuTolerance = options.webgpuTolerance ?? Math.max(tolerance, DEFAULT_WEBGPU_TOLERANCE);
   if (!(tolerance > 0)) throw new GanportError(`tolerance must be > 0, got ${tolerance}`);

@@ -119,6 +119,21 @@ test('a model-file export is refused where --out names one of its weight files o
   await verifyManifest(modelDir);
 });
 
+test('parity refuses a count out of range before running anything, and a tfjs reference that does not fit in one line', async () => {
+  for (const count of [0, 4097, 1e8, 2.5])
+    await assert.rejects(runParity(modelDir, { count }), /^GanportError: count must be an integer from 1 to 4096/);
+  // generator.onnx (seed-mlp: latents only) beside a conditional tfjs reference, no manifest to catch it
+  const swapped = join(tempDir(), 'swapped');
+  cpSync(modelDir, swapped, { recursive: true });
+  rmSync(join(swapped, MANIFEST));
+  rmSync(join(swapped, 'tfjs', 'generator'), { recursive: true });
+  cpSync(join(SHIPPED_MODELS, 'cdcgan', 'tfjs', 'generator'), join(swapped, 'tfjs', 'generator'), { recursive: true });
+  await assert.rejects(
+    runParity(swapped, { runtimes: ['tfjs', 'ort-node'], count: 2 }),
+    /^GanportError: the tfjs reference .*generator\/model\.json does not take the generator's inputs: /,
+  );
+});
+
 test('export refuses a run whose models no longer match its manifest, and writes nothing', async () => {
   const damaged = join(tempDir(), 'run');
   cpSync(runDir, damaged, { recursive: true });

@@ -1,3 +1,4 @@
+import { MAX_COUNT } from '@ganport/runtime';
 import {
   DEFAULT_CHROMIUM,
   DEFAULT_TOLERANCE,
@@ -17,7 +18,7 @@ export const parityCommand = defineCommand({
   },
   flags: {
     seed: { type: 'int', value: 'S', help: 'seeds the latent vectors (default 0)' },
-    count: { type: 'int', value: 'N', help: 'latent vectors to compare on (default 16)' },
+    count: { type: 'int', value: 'N', help: `latent vectors to compare on, 1 to ${MAX_COUNT} (default 16)` },
     tolerance: { type: 'number', value: 'T', help: `largest abs error that passes (default ${DEFAULT_TOLERANCE})` },
     'webgpu-tolerance': {
       type: 'number',
