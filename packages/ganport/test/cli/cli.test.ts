@@ -109,7 +109,11 @@ test('generate --class K: the shipped classifier sees class K in what cdcgan dra
   }
   assertCleanFailure(
     runCli(['generate', 'cdcgan', '--class', '10', '--out', join(dir, 'x.png')]),
-    /label 10 is out of range \[0, 10\)/,
+    /^ganport generate: --class 10: the model has 10 classes, 0 to 9$/,
+  );
+  assertCleanFailure(
+    runCli(['generate', 'dcgan', '--class=-1', '--out', join(dir, 'x.png')]),
+    /^ganport generate: --class -1: the model has 100 clusters, 0 to 99$/,
   );
 });
 
@@ -427,6 +431,11 @@ test('bad generate input: truncated or non-ONNX model, bad counts; no output fil
     runCli(['generate', validModel, '--seed=-1', '--out', out]),
     /seed must be an integer in \[0, 2\^32\)/,
   );
+  for (const flag of ['--scale', '--columns'])
+    assertCleanFailure(
+      runCli(['generate', 'mlp-2d-ring', flag, '2', '--out', out]),
+      /^ganport generate: --scale and --columns lay out image grids; a 2-D generator draws one scatter plot$/,
+    );
   assertCleanFailure(runCli(['generate', validModel]), /--out is required/, 2);
   assert.ok(!existsSync(out), 'no partial output');
 });

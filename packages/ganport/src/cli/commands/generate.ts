@@ -1,4 +1,4 @@
-import { gridCount, isPointGenerator, loadGenerator, MAX_COUNT, toPNG } from '@ganport/runtime';
+import { GanportError, gridCount, isPointGenerator, loadGenerator, MAX_COUNT, toPNG } from '@ganport/runtime';
 import { defaultGenerator } from '../../assets.js';
 import { resolveGeneratorFile } from '../../formats/model-dir.js';
 import { prepareVulkan } from '../../tfjs/webgpu.js';
@@ -20,10 +20,10 @@ export const generateCommand = defineCommand({
       type: 'int',
       value: 'N',
       default: 64,
-      help: `images (or 2-D points), 1 to ${MAX_COUNT}; a conditional model rounds it up to a multiple of its classes`,
+      help: `images (or 2-D points), 1 to ${MAX_COUNT}; a conditional model rounds it up to a multiple of its classes (down near ${MAX_COUNT})`,
     },
-    columns: { type: 'int', value: 'C', help: 'grid columns (default: square, or one row per class)' },
-    scale: { type: 'int', value: 'K', help: 'draw each pixel as K×K, K from 1 to 16' },
+    columns: { type: 'int', value: 'C', help: 'grid columns (default: square, or one row per class); image models' },
+    scale: { type: 'int', value: 'K', help: 'draw each pixel as K×K, K from 1 to 16; image models' },
     truncation: {
       type: 'number',
       value: 'T',
@@ -49,6 +49,13 @@ export const generateCommand = defineCommand({
     if (providers?.includes('webgpu')) prepareVulkan();
     const generator = await loadGenerator(modelPath, { executionProviders: providers });
     try {
+      const { numClasses, labelKind } = generator.info;
+      if (isPointGenerator(generator.info) && (request.scale !== undefined || request.columns !== undefined))
+        throw new GanportError('--scale and --columns lay out image grids; a 2-D generator draws one scatter plot');
+      if (label !== undefined && numClasses !== undefined && !(label >= 0 && label < numClasses))
+        throw new GanportError(
+          `--class ${label}: the model has ${numClasses} ${labelKind === 'cluster' ? 'clusters' : 'classes'}, 0 to ${numClasses - 1}`,
+        );
       const t0 = performance.now();
       // images as a grid, the points of 2-D generators as a scatter plot
       const labels = label === undefined ? undefined : [label];
