@@ -10,7 +10,7 @@ const BACKEND_ORDER = [...BACKENDS];
 interface DoctorReport {
   backends: { name: string; available: boolean; detail: string; passedOver?: boolean }[];
   train: { name: string; reason: string };
-  onnxruntime: { providers: { name: string; available: boolean; detail: string }[] };
+  onnxruntime: { providers: { name: string; bundled: boolean; available: boolean; detail: string }[] };
 }
 
 test('doctor --json: every backend in auto-selection order, each saying why; train takes the first it does not pass over', () => {
@@ -28,6 +28,15 @@ test('doctor --json: every backend in auto-selection order, each saying why; tra
   assert.equal(report.train.name, report.backends.find((b) => b.available && !b.passedOver)?.name);
   const cpu = report.onnxruntime.providers.find((p) => p.name === 'cpu');
   assert.deepEqual(cpu, { ...cpu, available: true, detail: 'ran the seed-mlp generator' });
+  // a provider whose libraries onnxruntime-node installs apart (cuda, tensorrt on Linux x64) is in the build: tried too
+  for (const provider of report.onnxruntime.providers.filter((p) => !p.bundled))
+    assert.match(
+      provider.detail,
+      provider.available
+        ? /^ran the seed-mlp generator$/
+        : /^its libraries are not installed \(npm install onnxruntime-node --onnxruntime-node-install=cuda12\): ./,
+      provider.name,
+    );
 });
 
 const notLinux = process.platform !== 'linux' && 'a Vulkan driver list only decides the adapter on Linux';

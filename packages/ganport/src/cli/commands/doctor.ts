@@ -42,16 +42,16 @@ export async function diagnose(): Promise<Diagnosis> {
   const ort = await import('onnxruntime-node');
   const providers: ProviderProbe[] = [];
   for (const { name, bundled } of ort.listSupportedBackends()) {
-    if (!bundled) {
-      providers.push({ name, bundled, available: false, detail: 'not in this onnxruntime-node build' });
-      continue;
-    }
-    // the proof: the shipped seed-mlp generator loads and runs on it
+    // the proof: the shipped seed-mlp generator loads and runs on it; a provider that is not bundled is
+    // in the build, its libraries installed apart (onnxruntime-node's install script fetches CUDA's)
     const probe = await probeIsolated<{ ran: boolean }>('ort-provider', name);
     native.push({ probe: `onnxruntime ${name}`, lines: probe.native });
+    const failure = (probe.error ?? '').split('\n')[0].replace(/^.*Failed to get a WebGPU adapter: /, '');
     const detail = probe.result
       ? 'ran the seed-mlp generator'
-      : (probe.error ?? '').split('\n')[0].replace(/^.*Failed to get a WebGPU adapter: /, '');
+      : bundled
+        ? failure
+        : `its libraries are not installed (npm install onnxruntime-node --onnxruntime-node-install=cuda12): ${failure}`;
     providers.push({ name, bundled, available: probe.result !== undefined, detail });
   }
   return {
