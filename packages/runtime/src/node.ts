@@ -40,7 +40,11 @@ export async function loadGenerator(
       );
     }
   } else bytes = toBytes(source as ArrayBuffer | Uint8Array);
-  return createGenerator(ort as unknown as OrtBinding, bytes, options, ['cpu']);
+  const named = typeof source === 'string' || source instanceof URL ? String(source) : undefined;
+  return createGenerator(ort as unknown as OrtBinding, bytes, options, ['cpu']).catch((err) => {
+    // which file it was: a local path can hide a shipped model's name
+    throw named && err instanceof GanportError ? new GanportError(`${named}: ${err.message}`, err.code) : err;
+  });
 }
 
 /** Encodes an RGBA image (e.g. from `toGrid`) as PNG bytes. */

@@ -1,4 +1,5 @@
 /** Flags that several commands take with the same meaning, declared once. */
+import { GanportError } from '@ganport/runtime';
 import { BACKENDS } from '../tfjs/backend-names.js';
 
 export const backendFlag = {
@@ -18,5 +19,10 @@ export const providerFlag = {
   help: 'onnxruntime execution providers, tried in order: cpu (default), cuda, webgpu, e.g. webgpu,cpu',
 } as const;
 
-/** --provider's list. */
-export const providerList = (flag: string | undefined): string[] | undefined => flag?.split(',').map((p) => p.trim());
+/** --provider's list; an empty name (`--provider ""`, `cpu,`) is refused. */
+export function providerList(flag: string | undefined): string[] | undefined {
+  const providers = flag?.split(',').map((p) => p.trim());
+  if (providers?.some((p) => p === ''))
+    throw new GanportError(`--provider "${flag}" has an empty name; name providers as cpu, cuda, webgpu or webgpu,cpu`);
+  return providers;
+}

@@ -30,9 +30,11 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   try {
     await mkdir(dirname(target), { recursive: true });
   } catch (err) {
-    throw new GanportError(
-      `cannot create directory ${dirname(target)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
+    const code = (err as NodeJS.ErrnoException).code;
+    // mkdir says EEXIST where a file stands in the path, or ENOTDIR below one
+    const why =
+      code === 'EEXIST' || code === 'ENOTDIR' ? 'a file stands in its path' : (code ?? (err as Error).message);
+    throw new GanportError(`cannot write ${path}: cannot create directory ${dirname(target)}: ${why}`);
   }
   const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
   try {

@@ -386,7 +386,7 @@ test('bad export input: no models in RUN_DIR, corrupt model.json, wrong weight s
   writeFileSync(join(dir, 'a-file'), 'x');
   assertCleanFailure(
     runCli(['export', json, '--out', join(dir, 'a-file', 'g.onnx')]),
-    /cannot create directory .*a-file: (ENOTDIR|EEXIST)/,
+    /cannot write .*a-file\/g\.onnx: cannot create directory .*a-file: a file stands in its path$/,
   );
   assert.ok(!existsSync(join(dir, 'g.onnx')));
 });
@@ -396,7 +396,11 @@ test('bad generate input: truncated or non-ONNX model, bad counts; no output fil
   const out = join(dir, 'out.png');
   const truncated = join(dir, 'truncated.onnx');
   writeFileSync(truncated, readFileSync(validModel).subarray(0, 5000));
-  assertCleanFailure(runCli(['generate', truncated, '--out', out]), /not a valid ONNX model: the file is truncated/);
+  // named: a local file can hide a shipped model of the same name
+  assertCleanFailure(
+    runCli(['generate', truncated, '--out', out]),
+    /truncated\.onnx: not a valid ONNX model: the file is truncated/,
+  );
   const text = join(dir, 'notes.onnx');
   writeFileSync(text, 'this is not a model at all');
   assertCleanFailure(runCli(['generate', text, '--out', out]), /not a valid ONNX model/);
@@ -435,6 +439,11 @@ test('bad generate input: truncated or non-ONNX model, bad counts; no output fil
     assertCleanFailure(
       runCli(['generate', 'mlp-2d-ring', flag, '2', '--out', out]),
       /^ganport generate: --scale and --columns lay out image grids; a 2-D generator draws one scatter plot$/,
+    );
+  for (const provider of ['', 'cpu,'])
+    assertCleanFailure(
+      runCli(['generate', validModel, '--provider', provider, '--out', out]),
+      /--provider ".*" has an empty name; name providers as cpu, cuda, webgpu or webgpu,cpu$/,
     );
   assertCleanFailure(runCli(['generate', validModel]), /--out is required/, 2);
   assert.ok(!existsSync(out), 'no partial output');
