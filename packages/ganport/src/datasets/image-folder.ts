@@ -19,22 +19,43 @@ export interface DecodedImage {
   data: Uint8Array;
 }
 
+/** The largest image read: jpeg-js's own default, for PNG too (pngjs allocates whatever its header says). */
+const MAX_MEGAPIXELS = 100;
+
 export function decodeImage(bytes: Uint8Array, name: string): DecodedImage {
   try {
     if (bytes[0] === 0x89 && bytes[1] === 0x50) {
+      refuseHugePng(bytes, name);
       const png = PNG.sync.read(Buffer.from(bytes));
       return { width: png.width, height: png.height, data: png.data };
     }
     if (bytes[0] === 0xff && bytes[1] === 0xd8) {
-      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 512 });
+      const img = jpeg.decode(bytes, {
+        useTArray: true,
+        formatAsRGBA: true,
+        maxMemoryUsageInMB: 512,
+        maxResolutionInMP: MAX_MEGAPIXELS,
+      });
       const decoded = { width: img.width, height: img.height, data: img.data };
       const exif = (img as { exifBuffer?: Uint8Array }).exifBuffer; // decoded, though jpeg-js's types omit it
       return oriented(decoded, exif ? exifOrientation(exif) : 1);
     }
   } catch (err) {
+    if (err instanceof GanportError) throw err;
     throw new GanportError(`${name} is not a readable image (${(err as Error).message})`);
   }
   throw new GanportError(`${name} is neither PNG nor JPEG`);
+}
+
+/** Reads the size in a PNG's IHDR (big-endian, after the 8-byte signature and the chunk's length and type). */
+function refuseHugePng(bytes: Uint8Array, name: string): void {
+  if (bytes.length < 24) return; // pngjs says what is wrong with it
+  const view = new DataView(bytes.buffer, bytes.byteOffset, 24);
+  const [width, height] = [view.getUint32(16), view.getUint32(20)];
+  if (width * height > MAX_MEGAPIXELS * 1e6)
+    throw new GanportError(
+      `${name} is ${width}×${height} pixels; ganport reads images up to ${MAX_MEGAPIXELS} megapixels`,
+    );
 }
 
 /**

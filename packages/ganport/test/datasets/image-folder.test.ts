@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { crc32 } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { loadDataset } from '../../src/datasets/dataset.js';
@@ -191,6 +192,17 @@ test('PNG and JPEG files decode, anything else is refused by name', () => {
   assert.throws(
     () => decodeImage(Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 1, 2), 'd.png'),
     /d\.png is not a readable image/,
+  );
+  // a header that claims 30,000 × 20,000 pixels (2.4 GB of RGBA) is refused before pngjs allocates it
+  const bomb = Uint8Array.from(readFileSync(join(dir, 'a.png')));
+  const header = new DataView(bomb.buffer);
+  header.setUint32(16, 30_000);
+  header.setUint32(20, 20_000);
+  header.setUint32(29, crc32(bomb.subarray(12, 29))); // IHDR's CRC over its type and 13 bytes: a valid file
+
+  assert.throws(
+    () => decodeImage(bomb, 'e.png'),
+    /^GanportError: e\.png is 30000×20000 pixels; ganport reads images up to 100 megapixels$/,
   );
 });
 
