@@ -249,6 +249,22 @@ export async function replaceBest(
   await rename(bestStaged, best);
 }
 
+/**
+ * Removes best/ where it holds a measurement of a step after `step`, the checkpoint a resume starts
+ * from: the resume redoes those steps, and metrics.jsonl has lost their lines. Returns the measurement removed.
+ */
+export async function dropBestAfter(runDir: string, step: number): Promise<BestMeasurement | undefined> {
+  const best = await readBestMeasurement(runDir);
+  if (!best || best.step <= step) return undefined;
+  const intact = await verifyRunFiles(runDir).then(
+    () => true,
+    () => false,
+  );
+  await rm(runPaths(runDir).best, { recursive: true, force: true });
+  if (intact) await writeRunManifest(runDir); // re-recorded only if it held before, as confirmResume does
+  return best;
+}
+
 /** A swap killed between removing best/ and renaming best.tmp/ (complete by then) is finished. */
 async function finishBestSwap(runDir: string): Promise<void> {
   const { best, bestStaged } = runPaths(runDir);

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import {
   type BestMeasurement,
   bestMeasurementMetadata,
+  dropBestAfter,
   type RunPaths,
   readBestMeasurement,
   replaceBest,
@@ -88,6 +89,11 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   if (options.resume) {
     await confirmResume(options.outDir, config, position);
     await metrics.truncateAfter(position.step);
+    const dropped = await dropBestAfter(options.outDir, position.step);
+    if (dropped)
+      options.log?.(
+        `best/ held the measurement of step ${dropped.step}, after the checkpoint: removed, as its metrics line was`,
+      );
     options.log?.(`resuming at step ${position.step} (epoch ${position.epoch}, batch ${position.batchInEpoch})`);
   }
   position.trainedWith = fixedConfig(config);

@@ -3,13 +3,13 @@
  * the best measurement's models kept in best/ and exported with export --best.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { EvalReport } from '../../src/eval/index.js';
 import { exportRun } from '../../src/export/index.js';
 import type { EvalScores } from '../../src/formats/eval-scores.js';
-import { readBestMeasurement, replaceBest } from '../../src/formats/run-dir.js';
+import { bestMeasurementMetadata, readBestMeasurement, replaceBest } from '../../src/formats/run-dir.js';
 import { isBetter } from '../../src/train/evaluation.js';
 import { readEvalLines, readMetrics } from '../../src/train/metrics.js';
 import { train } from '../../src/train/train.js';
@@ -88,6 +88,31 @@ test('a resumed run keeps the measurements up to its checkpoint and adds the res
   await train({ outDir, resume: true, epochs: 2, quiet: true });
   const steps = (await readEvalLines(join(outDir, 'metrics.jsonl'))).map((l) => l.step);
   assert.deepEqual(steps, [4, 8, 12, 16]);
+});
+
+test('a resume drops a best/ measured after its checkpoint (a step it redoes): best/ is always a measurement metrics.jsonl holds', async () => {
+  const outDir = tempDir();
+  const options = { outDir, preset: 'mlp-2d', dataDir: 'grid', limit: 2048, evalEvery: 4, evalSamples: 500 };
+  await train({ ...options, epochs: 1, quiet: true }); // 8 steps, the checkpoint at step 8
+  // as a run killed after measuring step 12 leaves it: better than any measurement, of a step the resume redoes
+  const perfect = { modes: 25, highQualityPercent: 100, reverseKl: 0 };
+  await replaceBest(outDir, async (dirs) => {
+    for (const role of ['generator', 'discriminator'] as const) {
+      cpSync(join(outDir, role), dirs[role], { recursive: true });
+      const path = join(dirs[role], 'model.json');
+      const json = JSON.parse(readFileSync(path, 'utf8'));
+      Object.assign(json.userDefinedMetadata.ganport, bestMeasurementMetadata({ step: 12, epoch: 2, eval: perfect }));
+      writeFileSync(path, JSON.stringify(json));
+    }
+  });
+  const lines: string[] = [];
+  await train({ outDir, resume: true, epochs: 2, quiet: true, log: (line) => lines.push(line) });
+  const dropped = 'best/ held the measurement of step 12, after the checkpoint: removed, as its metrics line was';
+  assert.ok(lines.includes(dropped), lines.join('\n'));
+  const best = await readBestMeasurement(outDir);
+  const measured = (await readEvalLines(join(outDir, 'metrics.jsonl'))).find((line) => line.step === best?.step);
+  assert.ok(best && measured, `best/ at step ${best?.step}`);
+  assert.deepEqual(best.eval, measured.eval);
 });
 
 test('eval options are checked before a run starts', async () => {
