@@ -153,10 +153,9 @@ export function cropAndResize(image: DecodedImage, size: number, channels: 1 | 3
  * them). Hidden entries are passed over: macOS's `._photo.jpg` resource forks carry an image's extension
  * and are not images.
  */
-async function listImages(dir: string, visited?: Set<string>): Promise<string[]> {
+async function* imagesUnder(dir: string, visited?: Set<string>): AsyncGenerator<string> {
   const listed = visited ?? new Set([await realpath(dir)]);
   const entries = await readdir(dir, { withFileTypes: true });
-  const files: string[] = [];
   for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (e.name.startsWith('.')) continue;
     const path = join(dir, e.name);
@@ -165,10 +164,9 @@ async function listImages(dir: string, visited?: Set<string>): Promise<string[]>
       const real = await realpath(path);
       if (listed.has(real)) continue;
       listed.add(real);
-      files.push(...(await listImages(path, listed)));
-    } else if (EXTENSIONS.has(extname(e.name).toLowerCase())) files.push(path);
+      yield* imagesUnder(path, listed);
+    } else if (EXTENSIONS.has(extname(e.name).toLowerCase())) yield path;
   }
-  return files;
 }
 
 async function readImageFile(file: string): Promise<Uint8Array> {
@@ -179,8 +177,9 @@ async function readImageFile(file: string): Promise<Uint8Array> {
   }
 }
 
+/** Whether `dir` holds an image: the walk stops at the first. */
 export async function hasImages(dir: string): Promise<boolean> {
-  return (await listImages(dir)).length > 0;
+  return !(await imagesUnder(dir).next()).done;
 }
 
 /**
@@ -193,7 +192,8 @@ export async function loadImageFolder(
   channels: 1 | 3,
   limit = Number.POSITIVE_INFINITY,
 ): Promise<{ images: Uint8Array; count: number }> {
-  const files = await listImages(dir);
+  const files: string[] = [];
+  for await (const file of imagesUnder(dir)) files.push(file);
   if (files.length === 0) throw new GanportError(`no PNG or JPEG images under ${dir}`, 'not-found');
   const stride = size * size * channels;
   const decoded = Math.min(files.length, limit);
