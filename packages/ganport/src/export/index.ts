@@ -22,7 +22,7 @@ import { isKerasFile, loadKerasModel } from '../keras/load.js';
 import { encodeModel } from '../onnx/proto.js';
 import { selectReferenceBackend } from '../tfjs/backend.js';
 import { loadLayersModel, weightFiles } from '../tfjs/model-io.js';
-import { isInside, writeFileAtomic } from '../util/files.js';
+import { isInside, refuseFile, writeFileAtomic } from '../util/files.js';
 import { acquireLock } from '../util/lock.js';
 import { type ConvertOptions, convertLayersModel } from './convert.js';
 import { findSubmodel } from './inspect.js';
@@ -126,10 +126,8 @@ export async function exportRun(runDir: string, outDir: string, options: RunExpo
   const to = resolve(outDir);
   if (to === resolve(runDir) || runPaths(runDir).replaceable.some((own) => isInside(resolve(own), to)))
     throw new GanportError(`--out ${outDir} is the run ${runDir} or what it writes; export to a directory of its own`);
-  if (existsSync(outDir) && !statSync(outDir).isDirectory())
-    throw new GanportError(`--out ${outDir} is a file; a run exports to a model directory`);
-  if (options.triton && existsSync(options.triton) && !statSync(options.triton).isDirectory())
-    throw new GanportError(`--triton ${options.triton} is a file; it names a model repository directory`);
+  refuseFile(outDir, '--out');
+  if (options.triton) refuseFile(options.triton, '--triton');
   const lock = await acquireLock(runPaths(runDir).lock, `the run in ${runDir}`);
   try {
     return await exportLockedRun(runDir, outDir, options);

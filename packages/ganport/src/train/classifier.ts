@@ -3,7 +3,7 @@
  * as the GAN trainer (backend choice, seeded order, progress bar, throughput, metrics.jsonl lines),
  * measures its test accuracy after every epoch and exports it to ONNX for `ganport eval`.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { GanportError, META, Rng } from '@ganport/runtime';
@@ -20,7 +20,7 @@ import { buildClassifier, CLASS_LOGITS_LAYER, FEATURE_SIZE } from '../presets/cl
 import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
 import { saveLayersModel } from '../tfjs/model-io.js';
 import { toFileFields } from '../util/file-fields.js';
-import { packageVersion, writeFileAtomic } from '../util/files.js';
+import { packageVersion, refuseFile, writeFileAtomic } from '../util/files.js';
 import { appendJsonLine } from './metrics.js';
 import { positiveInt, positiveNumber } from './option-checks.js';
 import { ProgressBar } from './progress.js';
@@ -93,8 +93,7 @@ export async function trainClassifier(
 async function openClassifierRun(options: ClassifierTrainOptions): Promise<ClassifierSetup> {
   const log = options.log ?? (() => {});
   const paths = classifierPaths(options.outDir);
-  if (existsSync(options.outDir) && !statSync(options.outDir).isDirectory())
-    throw new GanportError(`--out ${options.outDir} is a file, not a directory`);
+  refuseFile(options.outDir, '--out');
   // an interrupted run's files count too: its metrics.jsonl would be appended to
   if (Object.values(paths).some((path) => existsSync(path)) && !options.overwrite)
     throw new GanportError(`${options.outDir} already holds a classifier; choose another --out or pass --overwrite`);

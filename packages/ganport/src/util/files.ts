@@ -18,7 +18,13 @@ export function isInside(dir: string, path: string): boolean {
 /** Throws a one-line GanportError unless `path` is a directory; `what` says what it is for ('data directory'). */
 export function requireDirectory(path: string, what: string): void {
   if (!existsSync(path)) throw new GanportError(`${what} ${path} does not exist`, 'not-found');
-  if (!statSync(path).isDirectory()) throw new GanportError(`${what} ${path} is a file, not a directory`);
+  refuseFile(path, what);
+}
+
+/** Throws a one-line GanportError where `path`, a directory to write into (made if absent), is a file. */
+export function refuseFile(path: string, what: string): void {
+  if (existsSync(path) && !statSync(path).isDirectory())
+    throw new GanportError(`${what} ${path} is a file, not a directory`);
 }
 
 /**

@@ -86,7 +86,7 @@ test('ganport export --triton writes the repository next to the model directory'
   writeFileSync(join(dir, 'a-file'), '');
   const failed = runCli(['export', join(dir, 'run'), '--out', join(dir, 'model2'), '--triton', join(dir, 'a-file')]);
   assert.equal(failed.status, 1);
-  assert.match(failed.stderr, /^ganport export: --triton .*a-file is a file; it names a model repository directory\n$/);
+  assert.match(failed.stderr, /^ganport export: --triton .*a-file is a file, not a directory\n$/);
   assert.ok(!existsSync(join(dir, 'model2')), 'no model directory from a failed export');
   const single = runCli([
     'export',
