@@ -80,7 +80,32 @@ async function openH5(path: string, source: string): Promise<h5.File> {
     return invalid(source, `not an HDF5 file, or a damaged one (${hdf5Message(err)})`);
   }
   if (!file.file_id || file.file_id < 0n) invalid(source, 'not an HDF5 file');
+  try {
+    refuseExternalLinks(file, source);
+  } catch (err) {
+    file.close();
+    throw err;
+  }
   return file;
+}
+
+/**
+ * HDF5 follows an external link into any HDF5 file on the host, by its path: a model file must hold
+ * its own weights. Keras writes no links; `depth` bounds a walk that soft links could make endless.
+ */
+function refuseExternalLinks(group: h5.Group, source: string, depth = 0): void {
+  if (depth > 32) invalid(source, `${group.path} is nested more than 32 groups deep`);
+  for (const name of group.keys()) {
+    const path = `${group.path.replace(/\/$/, '')}/${name}`;
+    const link = group.get_external_link(path) as { filename?: string; obj_path?: string };
+    if (link.filename)
+      invalid(
+        source,
+        `${path} links to ${link.obj_path} in another file, ${link.filename}; ganport reads only self-contained HDF5 files`,
+      );
+    const entity = group.get(name);
+    if (entity && 'keys' in entity) refuseExternalLinks(entity as h5.Group, source, depth + 1);
+  }
 }
 
 const text = (value: unknown): string =>

@@ -25,6 +25,7 @@ import { snakeCase } from '../../src/keras/load.js';
 import { normalizeKerasConfig } from '../../src/keras/normalize.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import {
+  addExternalLink,
   kerasArchiveConditionalGenerator,
   kerasArchiveTextClassifier,
   kerasBilinearUpSamplingH5,
@@ -451,6 +452,17 @@ describe('broken and unsupported Keras files: one GanportError line each', () =>
     await kerasH5Generator(partial);
     await rewriteLayerNames(partial, (names) => ({ layer_names: names.filter((n) => n !== 'dense') }));
     await rejects(partial, /layer "dense" has weights in its config but none in the file/);
+  });
+  test('an external link into another HDF5 file on the host is refused (HDF5 would follow it by its path)', async () => {
+    const other = join(dir, 'other.h5');
+    await kerasH5Generator(other);
+    const linked = join(dir, 'linked.h5');
+    await kerasH5Generator(linked);
+    await addExternalLink(linked, 'model_weights/dense', 'elsewhere', other, '/model_weights/dense/dense/kernel:0');
+    await rejects(
+      linked,
+      /linked\.h5: \/model_weights\/dense\/elsewhere links to \/model_weights\/dense\/dense\/kernel:0 in another file, .*other\.h5; ganport reads only self-contained HDF5 files/,
+    );
   });
   test('a config whose layers do not match the saved weights names the layer', async () => {
     const keras = join(dir, 'mismatch.keras');
