@@ -1,8 +1,8 @@
-/**
- * The platform-independent runtime: everything but how ONNX Runtime is imported
- * and how model bytes are fetched. `node.ts` and `web.ts` bind it to
- * onnxruntime-node and onnxruntime-web (selected by package.json `exports`).
- */
+// The platform-independent runtime: everything but how ONNX Runtime is imported
+// and how model bytes are fetched. `node.ts` and `web.ts` bind it to
+// onnxruntime-node and onnxruntime-web (selected by package.json `exports`).
+// (The runtime's module headers are line comments: a JSDoc block before the first import is copied into
+// the .d.ts, where no editor shows it, and the package's 50 kB goal pays for it.)
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { GanportError, integerIn } from './errors.js';
 import { type GridOptions, type ImageBatch, type RgbaImage, toGrid } from './image.js';
@@ -199,9 +199,12 @@ function labelValues(
 ): number[] {
   const fallback = defaultLabels(count, numClasses ?? 1);
   return Array.from({ length: count }, (_, i) => {
-    const label = labels ? Number(labels[i % labels.length]) : fallback[i];
+    const raw = labels ? labels[i % labels.length] : fallback[i];
+    const label = typeof raw === 'bigint' ? Number(raw) : raw; // only bigints: Number('7') or Number(null) is no class
     if (!Number.isInteger(label) || label < 0 || (numClasses !== undefined && label >= numClasses)) {
-      throw new GanportError(`label ${label} is out of range [0, ${numClasses ?? '?'})`);
+      throw new GanportError(
+        `label ${typeof raw === 'string' ? `"${raw}"` : raw} is out of range [0, ${numClasses ?? '?'})`,
+      );
     }
     return label;
   });

@@ -1,4 +1,4 @@
-/** Turning generator outputs into pixels: the same code in Node and the browser. */
+// Turning generator outputs into pixels: the same code in Node and the browser.
 import { GanportError, integerIn } from './errors.js';
 
 /** How image tensors are laid out: channels last (tfjs's own) or channels first. */

@@ -1,4 +1,4 @@
-/** Paths through latent space between two latent vectors, for animations. */
+// Paths through latent space between two latent vectors, for animations.
 import { GanportError, integerIn } from './errors.js';
 
 export type InterpolationMode = 'slerp' | 'lerp';

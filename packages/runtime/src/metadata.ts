@@ -1,7 +1,5 @@
-/**
- * The metadata_props keys ganport writes into every exported model, and how the
- * runtime derives the same facts from the graph when a model (from elsewhere) has none.
- */
+// The metadata_props keys ganport writes into every exported model, and how the
+// runtime derives the same facts from the graph when a model (from elsewhere) has none.
 
 import { GanportError } from './errors.js';
 import type { Layout } from './image.js';

@@ -1,4 +1,4 @@
-/** The runtime bound to onnxruntime-node: what `@ganport/runtime` resolves to in Node. */
+// The runtime bound to onnxruntime-node: what `@ganport/runtime` resolves to in Node.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';

@@ -1,9 +1,7 @@
-/**
- * Reads what the runtime needs from an ONNX file without a protobuf library:
- * metadata_props and the graph's input/output names, element types and shapes.
- * Keeping this to a minimal wire-format walk keeps the browser bundle small, and
- * it rejects truncated or non-ONNX bytes with a clear message before ORT sees them.
- */
+// Reads what the runtime needs from an ONNX file without a protobuf library:
+// metadata_props and the graph's input/output names, element types and shapes.
+// Keeping this to a minimal wire-format walk keeps the browser bundle small, and
+// it rejects truncated or non-ONNX bytes with a clear message before ORT sees them.
 import { GanportError } from './errors.js';
 
 export interface TensorInfo {

@@ -1,4 +1,4 @@
-/** A small PNG encoder for Node (8-bit RGBA or grayscale, zlib from node:zlib). */
+// A small PNG encoder for Node (8-bit RGBA or grayscale, zlib from node:zlib).
 import { deflateSync } from 'node:zlib';
 import type { RgbaImage } from './image.js';
 

@@ -1,7 +1,5 @@
-/**
- * Seeded latent sampler, bit-identical in every JavaScript engine: Math.log/cos may differ in the
- * last bit between engines, so it uses only integer ops, + - * / and Math.sqrt (exactly rounded).
- */
+// Seeded latent sampler, bit-identical in every JavaScript engine: Math.log/cos may differ in the
+// last bit between engines, so it uses only integer ops, + - * / and Math.sqrt (exactly rounded).
 
 import { GanportError, integerIn } from './errors.js';
 

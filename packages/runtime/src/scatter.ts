@@ -1,4 +1,4 @@
-/** Scatter plots of 2-D generator outputs (the mixture-of-Gaussians presets), as RGBA images. */
+// Scatter plots of 2-D generator outputs (the mixture-of-Gaussians presets), as RGBA images.
 import type { RgbaImage } from './image.js';
 
 export interface ScatterOptions {

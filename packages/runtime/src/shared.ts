@@ -1,4 +1,4 @@
-/** What both adapters export unchanged. */
+// What both adapters export unchanged.
 export {
   defaultLabels,
   type GeneratedBatch,

@@ -1,4 +1,4 @@
-/** The runtime bound to onnxruntime-web: what `@ganport/runtime` resolves to in browsers and bundlers. */
+// The runtime bound to onnxruntime-web: what `@ganport/runtime` resolves to in browsers and bundlers.
 import * as ort from 'onnxruntime-web';
 import { createGenerator, fetchModel, type Generator, type LoadOptions, type OrtBinding, toBytes } from './core.js';
 import { GanportError } from './errors.js';

@@ -190,6 +190,21 @@ test('labels out of range are a GanportError, in both environments', async () =>
         `label ${label}`,
       );
     }
+    // JavaScript would coerce these to classes (0, 7, 1, 3): none is a label
+    for (const [label, shown] of [
+      [null, 'null'],
+      ['7', '"7"'],
+      [true, 'true'],
+      [[3], '3'],
+    ] as const)
+      await assert.rejects(
+        g.generate({ count: 1, labels: [label] as unknown as number[] }),
+        (err: Error) => err instanceof runtime.GanportError && err.message === `label ${shown} is out of range [0, 10)`,
+        `label ${shown}`,
+      );
+    const bigints = await g.generate({ count: 2, labels: BigInt64Array.of(3n, 4n) });
+    const numbers = await g.generate({ count: 2, labels: [3, 4] });
+    assert.deepEqual(bigints.data, numbers.data, 'bigint labels are the same classes');
     await g.dispose();
   }
 });

@@ -5,10 +5,10 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { GanportError, toLayout } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
-import { listedFiles } from '../formats/manifest.js';
+import { hasManifest, isForeignManifest, listedFiles } from '../formats/manifest.js';
 import { exportedModelFacts, modelPaths, moveModelDir } from '../formats/model-dir.js';
 import {
   type BestMeasurement,
@@ -75,9 +75,10 @@ export async function exportModelFile(
     throw new GanportError(`--out ${outFile} is the model file itself; write the .onnx beside it`);
   if (!isKerasFile(modelFile) && (await weightFiles(modelFile)).includes(out))
     throw new GanportError(`--out ${outFile} is a weight file of ${modelFile}; write the .onnx beside it`);
-  if ((await listedFiles(dirname(out))).includes(basename(out)))
+  const owner = await listingDirectory(out);
+  if (owner)
     throw new GanportError(
-      `--out ${outFile} belongs to the model directory ${dirname(outFile)} (its manifest lists it); export its run again to replace it, or write elsewhere`,
+      `--out ${outFile} belongs to the model directory ${owner} (its manifest lists it); export its run again to replace it, or write elsewhere`,
     );
   await selectReferenceBackend('cpu');
   const model = await loadModelFile(modelFile);
@@ -85,6 +86,14 @@ export async function exportModelFile(
   model.dispose();
   await writeFileAtomic(outFile, bytes);
   return { path: outFile, bytes: bytes.length };
+}
+
+/** The nearest directory above `file` whose ganport manifest lists it, if any. */
+async function listingDirectory(file: string): Promise<string | undefined> {
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    if ((await listedFiles(dir)).includes(relative(dir, file).split(sep).join('/'))) return dir;
+    if (dirname(dir) === dir) return undefined;
+  }
 }
 
 async function readTrainedRun(runDir: string): Promise<RunConfig> {
@@ -128,6 +137,10 @@ export async function exportRun(runDir: string, outDir: string, options: RunExpo
     throw new GanportError(`--out ${outDir} is the run ${runDir} or what it writes; export to a directory of its own`);
   refuseFile(outDir, '--out');
   if (options.triton) refuseFile(options.triton, '--triton');
+  if (hasManifest(outDir) && (await isForeignManifest(outDir)))
+    throw new GanportError(
+      `--out ${outDir} holds a manifest.json that is not ganport's (a web app's?), which an export would replace; choose another --out`,
+    );
   const lock = await acquireLock(runPaths(runDir).lock, `the run in ${runDir}`);
   try {
     return await exportLockedRun(runDir, outDir, options);

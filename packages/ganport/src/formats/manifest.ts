@@ -59,16 +59,21 @@ export const hasManifest = (dir: string): boolean => existsSync(join(dir, MANIFE
 export async function isForeignManifest(dir: string): Promise<boolean> {
   try {
     const parsed: unknown = JSON.parse(await readFile(join(dir, MANIFEST), 'utf8'));
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && !('format' in parsed);
+    const object = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
+    return object && !('format' in parsed) && !('files' in parsed); // either key: ganport's, damaged or not
   } catch {
     return false;
   }
 }
 
-/** The paths dir/manifest.json lists (relative, '/'-separated); none without a manifest of ganport's. */
+/** The paths dir/manifest.json lists (relative, '/'-separated); none without a readable manifest of ganport's. */
 export async function listedFiles(dir: string): Promise<string[]> {
   if (!hasManifest(dir) || (await isForeignManifest(dir))) return [];
-  return Object.keys(parseManifest(await readFile(join(dir, MANIFEST), 'utf8'), `${dir}/${MANIFEST}`).files);
+  try {
+    return Object.keys(parseManifest(await readFile(join(dir, MANIFEST), 'utf8'), `${dir}/${MANIFEST}`).files);
+  } catch {
+    return [];
+  }
 }
 
 /** A relative path that stays inside the directory: no '..', no absolute paths, no empty segments. */

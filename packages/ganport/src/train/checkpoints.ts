@@ -21,7 +21,7 @@ export class CheckpointPolicy {
 
   async save(position: RunPosition): Promise<void> {
     await this.sync();
-    this.refuseNonFiniteWeights(position.step);
+    await this.refuseNonFiniteWeights(position.step);
     await saveCheckpoint(this.runDir, this.state, position);
     this.lastStep = position.step;
   }
@@ -31,7 +31,7 @@ export class CheckpointPolicy {
    * disk: finite losses do not rule it out (a generator's weights can overflow behind a saturated tanh).
    * `state` must be up to date (`sync`).
    */
-  refuseNonFiniteWeights(step: number): void {
+  async refuseNonFiniteWeights(step: number): Promise<void> {
     const { generator, discriminator, ema } = this.state;
     const models = [
       ['generator', generator],
@@ -40,7 +40,8 @@ export class CheckpointPolicy {
     ] as const;
     for (const [role, model] of models) {
       for (const weight of model.weights) {
-        if ((weight.read().dataSync() as Float32Array).every(Number.isFinite)) continue;
+        // data(), not dataSync(): tfjs-backend-webgpu cannot read synchronously in Node
+        if (((await weight.read().data()) as Float32Array).every(Number.isFinite)) continue;
         throw new GanportError(
           `training diverged by step ${step}: the ${role}'s weight ${weight.originalName} holds a NaN or an infinity (the losses were finite); ${this.describe()}; try a lower --lr`,
         );

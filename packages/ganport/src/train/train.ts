@@ -150,13 +150,7 @@ async function trainEpoch(run: Run, epoch: number): Promise<void> {
     const batch = data.batch(state.order, i * config.batchSize, config.batchSize, config.numClasses !== undefined);
     const values = await run.stepper.run(step, batch.x, batch.labels, step % config.logEvery === 0 || endOfEpoch);
     tf.dispose([batch.x, ...(batch.labels ? [batch.labels] : [])]);
-    Object.assign(position, {
-      step,
-      epoch,
-      batchInEpoch: i + 1,
-      rng: run.rng.state,
-      elapsedSeconds: run.speed.elapsedSeconds(),
-    });
+    Object.assign(position, { step, epoch, batchInEpoch: i + 1, rng: run.rng.state });
     // every step, before anything (a measurement, best/, a checkpoint) keeps its weights
     refuseDivergence(values, position, run.checkpoints);
     if ('dReal' in values) await run.metrics.append(metricsLine(values, position, run.speed));
@@ -169,7 +163,9 @@ async function trainEpoch(run: Run, epoch: number): Promise<void> {
     // measured before the step's checkpoint, so a resume from that checkpoint keeps the measurement
     if (config.evalEvery && step % config.evalEvery === 0) await measure(run);
     // an epoch's last step is saved by finishEpoch (at the next epoch's start); twice, it would push out the one before
-    if (!endOfEpoch) await run.checkpoints.afterStep(position);
+    if (endOfEpoch) continue;
+    position.elapsedSeconds = run.speed.elapsedSeconds(); // after the step's measurement
+    await run.checkpoints.afterStep(position);
   }
 }
 
@@ -202,7 +198,7 @@ async function measure(run: Run): Promise<void> {
 async function finishEpoch(run: Run, epoch: number): Promise<void> {
   const { paths, state, position } = run;
   await run.stepper.sync();
-  run.checkpoints.refuseNonFiniteWeights(position.step);
+  await run.checkpoints.refuseNonFiniteWeights(position.step);
   await run.samples.write(state.ema, paths.sample(epoch));
   await saveModels(run, paths, { epoch, step: position.step });
   await writeRunManifest(run.outDir);

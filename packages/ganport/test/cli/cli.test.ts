@@ -115,6 +115,15 @@ test('generate --class K: the shipped classifier sees class K in what cdcgan dra
     runCli(['generate', 'dcgan', '--class=-1', '--out', join(dir, 'x.png')]),
     /^ganport generate: --class -1: the model has 100 clusters, 0 to 99$/,
   );
+  // a conditional .onnx without ganport's metadata (exported from its model file) does not know its classes
+  const bare = join(dir, 'bare.onnx');
+  const cdcgan = join(SHIPPED_MODELS, 'cdcgan', 'tfjs', 'generator', 'model.json');
+  assert.equal(runCli(['export', cdcgan, '--out', bare]).status, 0);
+  assertCleanFailure(
+    runCli(['generate', bare, '--out', join(dir, 'x.png')]),
+    /bare\.onnx is conditional but does not record its classes \(ganport\.num_classes\); choose one with --class K$/,
+  );
+  assert.equal(runCli(['generate', bare, '--class', '3', '--count', '4', '--out', join(dir, 'x.png')]).status, 0);
 });
 
 test('train --overwrite replaces a run: what the old run wrote goes, other files in the directory stay', () => {

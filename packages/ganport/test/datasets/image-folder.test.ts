@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { crc32 } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { loadDataset } from '../../src/datasets/dataset.js';
@@ -35,6 +34,16 @@ function writePng(
   const png = new PNG({ width, height });
   png.data = Buffer.from(rgba(width, height, pixel));
   writeFileSync(path, PNG.sync.write(png));
+}
+
+/** PNG's CRC-32 (zlib's crc32 needs Node 20.15; the package runs on any Node 20). */
+function crc32(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
 }
 
 test('centre crop and area resize', () => {

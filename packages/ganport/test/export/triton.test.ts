@@ -82,12 +82,25 @@ test('ganport export --triton writes the repository next to the model directory'
   assert.ok(existsSync(join(dir, 'triton', 'seed-mlp-generator', 'config.pbtxt')));
   const size = (readFileSync(join(dir, 'triton', 'seed-mlp-generator', '1', 'model.onnx')).length / 1024).toFixed(1);
   assert.match(result.stdout, new RegExp(`wrote .*seed-mlp-generator/1/model\\.onnx \\(${size} KiB`));
-  // a repository that cannot be written (a file in its place) leaves no model directory behind
+  // a repository named as a file is refused before anything is written; one that cannot be written (a file
+  // in its path) is written before the model directory moves in, so that is not left behind either
   writeFileSync(join(dir, 'a-file'), '');
-  const failed = runCli(['export', join(dir, 'run'), '--out', join(dir, 'model2'), '--triton', join(dir, 'a-file')]);
-  assert.equal(failed.status, 1);
-  assert.match(failed.stderr, /^ganport export: --triton .*a-file is a file, not a directory\n$/);
-  assert.ok(!existsSync(join(dir, 'model2')), 'no model directory from a failed export');
+  const named = runCli(['export', join(dir, 'run'), '--out', join(dir, 'model2'), '--triton', join(dir, 'a-file')]);
+  assert.match(named.stderr, /^ganport export: --triton .*a-file is a file, not a directory\n$/);
+  const under = runCli([
+    'export',
+    join(dir, 'run'),
+    '--out',
+    join(dir, 'model3'),
+    '--triton',
+    join(dir, 'a-file', 'repo'),
+  ]);
+  assert.equal(under.status, 1);
+  assert.match(
+    under.stderr,
+    /cannot create directory .*a-file\/repo\/seed-mlp-generator\/1: a file stands in its path/,
+  );
+  for (const out of ['model2', 'model3']) assert.ok(!existsSync(join(dir, out)), `no ${out} from a failed export`);
   const single = runCli([
     'export',
     join(dir, 'run', 'generator', 'model.json'),

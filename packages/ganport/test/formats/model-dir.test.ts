@@ -101,8 +101,14 @@ test("a generator is checked against its own manifest entry: the rest of the dir
   writeFileSync(join(site, MANIFEST), JSON.stringify({ name: 'My GAN app', start_url: '/', display: 'standalone' }));
   const result = runCli(['generate', join(site, 'generator.onnx'), '--out', join(site, 'grid.png')]);
   assert.equal(result.status, 0, result.stderr);
-  writeFileSync(join(site, MANIFEST), '{"format": "ganport-manif'); // a damaged one of ganport's still stops it
-  await assert.rejects(resolveGeneratorFile(join(site, 'generator.onnx')), /public fails verification/);
+  // an export would replace the app's manifest: refused
+  await assert.rejects(exportRun(runDir, site), /--out .*public holds a manifest\.json that is not ganport's/);
+  assert.match(readFileSync(join(site, MANIFEST), 'utf8'), /My GAN app/);
+  // a damaged one of ganport's still stops it: cut short, or without its format
+  for (const damaged of ['{"format": "ganport-manif', '{"files": {"generator.onnx": {}}}']) {
+    writeFileSync(join(site, MANIFEST), damaged);
+    await assert.rejects(resolveGeneratorFile(join(site, 'generator.onnx')), /public fails verification/, damaged);
+  }
 });
 
 test('a model-file export is refused where --out names one of its weight files or a file a model directory lists', async () => {
@@ -116,7 +122,18 @@ test('a model-file export is refused where --out names one of its weight files o
     exportModelFile(source, listed, { opset: 13 }),
     /--out .*generator\.onnx belongs to the model directory .*model \(its manifest lists it\)/,
   );
+  // listed by a manifest further up
+  await assert.rejects(
+    exportModelFile(source, join(modelDir, 'tfjs', 'generator', 'model.json')),
+    /model\.json belongs to the model directory .*model \(its manifest lists it\)/,
+  );
   await verifyManifest(modelDir);
+  // a manifest.json that cannot be read lists nothing: the export goes ahead
+  const other = join(tempDir(), 'other');
+  mkdirSync(other);
+  writeFileSync(join(other, MANIFEST), '');
+  await exportModelFile(source, join(other, 'g.onnx'));
+  assert.ok(existsSync(join(other, 'g.onnx')));
 });
 
 test('parity refuses a count out of range before running anything, and a tfjs reference that does not fit in one line', async () => {

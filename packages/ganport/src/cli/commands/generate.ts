@@ -1,4 +1,4 @@
-import { GanportError, gridCount, isPointGenerator, loadGenerator, MAX_COUNT, toPNG } from '@ganport/runtime';
+import { GanportError, gridCount, isPointGenerator, loadGenerator, MAX_COUNT, META, toPNG } from '@ganport/runtime';
 import { defaultGenerator } from '../../assets.js';
 import { resolveGeneratorFile } from '../../formats/model-dir.js';
 import { prepareVulkan } from '../../tfjs/webgpu.js';
@@ -52,6 +52,10 @@ export const generateCommand = defineCommand({
       const { numClasses, labelKind } = generator.info;
       if (isPointGenerator(generator.info) && (request.scale !== undefined || request.columns !== undefined))
         throw new GanportError('--scale and --columns lay out image grids; a 2-D generator draws one scatter plot');
+      if (generator.info.labelInput && numClasses === undefined && label === undefined)
+        throw new GanportError(
+          `${modelPath} is conditional but does not record its classes (${META.numClasses}); choose one with --class K`,
+        );
       if (label !== undefined && numClasses !== undefined && !(label >= 0 && label < numClasses))
         throw new GanportError(
           `--class ${label}: the model has ${numClasses} ${labelKind === 'cluster' ? 'clusters' : 'classes'}, 0 to ${numClasses - 1}`,
