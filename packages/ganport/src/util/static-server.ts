@@ -3,7 +3,8 @@
  * URL prefixes mapped to directories, with the COOP/COEP headers that make pages
  * cross-origin isolated (so onnxruntime-web can use wasm threads).
  *
- * Every request gets an answer and none can stop the process: GET and HEAD only (405),
+ * Every request gets an answer and none can stop the process: GET and HEAD only (405), and only
+ * for a Host of 127.0.0.1 or localhost (421: a DNS-rebinding page sends its own name),
  * malformed or overlong URLs are 400/414, files are served only when their real path
  * (symlinks resolved) lies inside the route's real directory, directories serve their
  * index.html and are never listed, and slow or oversized requests are cut off (408, 431).
@@ -50,6 +51,8 @@ export interface StaticSite {
   routes: [string, string][];
   /** Generated responses by exact path, e.g. a page or a JSON listing. */
   pages?: Record<string, { type: string; body: () => string }>;
+  /** Single files by exact (decoded) path, served wherever they are: what a route would expose whole. */
+  files?: Record<string, string>;
 }
 
 /** A regular file's real path, or undefined when it does not exist or is something else. */
@@ -89,11 +92,19 @@ function decodedPath(url: string): string | undefined {
   }
 }
 
+/** A Host header naming this server: 127.0.0.1 or localhost, at its port or none. */
+function isLoopbackHost(host: string | undefined, port: number | undefined): boolean {
+  const match = /^(127\.0\.0\.1|localhost)(?::(\d+))?$/i.exec(host ?? '');
+  return match !== null && (match[2] === undefined || Number(match[2]) === port);
+}
+
 function answer(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { ...ISOLATION_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', ...headers }).end(text);
 }
 
 async function handle(site: StaticSite, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (!isLoopbackHost(req.headers.host, req.socket.localPort))
+    return answer(res, 421, 'misdirected request: this server answers 127.0.0.1 and localhost only');
   if (req.method !== 'GET' && req.method !== 'HEAD')
     return answer(res, 405, 'method not allowed', { Allow: 'GET, HEAD' });
   const url = req.url ?? '/';
@@ -108,7 +119,8 @@ async function handle(site: StaticSite, req: IncomingMessage, res: ServerRespons
     res.end(headOnly ? undefined : body);
     return;
   }
-  const file = await resolveFile(site.routes, path);
+  const named = site.files && Object.hasOwn(site.files, path) ? site.files[path] : undefined;
+  const file = named ? await regularFile(named) : await resolveFile(site.routes, path);
   if (!file) return answer(res, 404, 'not found');
   const { size } = await stat(file);
   res.writeHead(200, {

@@ -40,6 +40,10 @@ test('ganport demo cuts off a request whose headers never finish with a 408, in 
     assert.match(answer, /^HTTP\/1\.1 408 /);
     assert.ok(seconds < 15, `cut off after ${seconds} s`); // Node's own check, every 30 s, took up to 40
     assert.equal((await fetch(origin)).status, 200, 'and the demo goes on serving');
+    // of the models directory, only the listed generators are served
+    assert.equal((await fetch(new URL('models/seed-mlp/generator.onnx', origin))).status, 200);
+    for (const other of ['models/seed-mlp/manifest.json', 'models/seed-mlp/tfjs/generator/model.json'])
+      assert.equal((await fetch(new URL(other, origin))).status, 404, other);
   } finally {
     demo.kill('SIGTERM');
   }

@@ -1,6 +1,6 @@
 /** The demo's model list: verified model directories only. */
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { listModels } from '../../src/cli/commands/demo.js';
@@ -20,6 +20,17 @@ test('the demo lists model directories that verify (or have no manifest), and le
   assert.equal(list.find((m) => m.name === 'a#b')!.url, './models/a%23b/generator.onnx', 'a name that needs escaping');
   assert.equal(warnings.length, 1);
   assert.match(warnings[0], /skipping .*damaged: .*generator\.onnx/);
+  // a generator.onnx linked from outside the directory is left out too: the server would not serve it
+  mkdirSync(join(models, 'linked'));
+  symlinkSync(join(SHIPPED_MODEL_DIR, 'generator.onnx'), join(models, 'linked', 'generator.onnx'));
+  const relisted = await listModels(models, (line) => warnings.push(line));
+  assert.ok(!relisted.some((m) => m.name === 'linked'));
+  assert.match(warnings.at(-1)!, /skipping .*linked: its generator\.onnx links outside the models directory/);
+});
+
+test('demo --port out of range is a usage error', () => {
+  for (const port of ['70000', '-1'])
+    assertCleanFailure(runCli(['demo', `--port=${port}`]), /--port must be from 0 to 65535, got/, 2);
 });
 
 test('demo --models takes a directory: a file or a missing path is one clear line', () => {

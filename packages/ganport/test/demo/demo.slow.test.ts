@@ -7,21 +7,34 @@ import * as node from '@ganport/runtime';
 import { openBrowserSession } from '../../src/parity/browser.js';
 import { ROOT, runCli, SHIPPED_MODEL_DIR } from '../helpers.js';
 
-test('the demo page generates in Chromium and matches the Node runtime pixel for pixel', async () => {
+type DemoWindow = { demoState: { animation?: number; generator?: node.Generator } };
+
+/** `ganport demo --port 0` in a child process, and its page's URL. */
+async function startDemo(): Promise<{ url: string; stop: () => Promise<unknown> }> {
   const server = spawn(process.execPath, [join(ROOT, 'bin', 'ganport.js'), 'demo', '--port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      server.stdout.on('data', (d: Buffer) => {
-        out += d;
-        const m = /ganport demo: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
-        if (m) resolve(m[1]);
-      });
-      server.on('exit', (code) => reject(new Error(`ganport demo exited with ${code}`)));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    server.stdout.on('data', (d: Buffer) => {
+      out += d;
+      const m = /ganport demo: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+      if (m) resolve(m[1]);
     });
-    const session = await openBrowserSession({ url });
+    server.on('exit', (code) => reject(new Error(`ganport demo exited with ${code}`)));
+  });
+  const exited = new Promise((resolve) => server.once('exit', resolve));
+  const stop = () => {
+    server.kill('SIGTERM');
+    return exited;
+  };
+  return { url, stop };
+}
+
+test('the demo page generates in Chromium and matches the Node runtime pixel for pixel', async () => {
+  const demo = await startDemo();
+  try {
+    const session = await openBrowserSession({ url: demo.url });
     try {
       const { page } = session;
       const rendered = () =>
@@ -95,6 +108,10 @@ test('the demo page generates in Chromium and matches the Node runtime pixel for
         null,
         { timeout: 30_000 },
       );
+      // a download in an animation names the frame it holds
+      const frame = page.waitForEvent('download');
+      await page.click('#download');
+      assert.match((await frame).suggestedFilename(), /^ganport-seed-mlp-seed7-to-8-frame\d+\.png$/);
       await page.click('#animate'); // stops it
 
       // a truncation the runtime takes is one the form takes; bad input is shown, not thrown
@@ -102,9 +119,11 @@ test('the demo page generates in Chromium and matches the Node runtime pixel for
       await page.evaluate(() => (document.querySelector('#status')!.textContent = ''));
       await page.click('#generate');
       await rendered();
+      // the form's own checks hold for Animate too: nothing starts, the field says why
       await page.fill('#count', '0');
       await page.click('#animate');
-      assert.equal(await page.textContent('#status'), 'error: count must be an integer from 1 to 4096, got 0');
+      assert.equal(await page.evaluate(() => (window as unknown as DemoWindow).demoState.animation), undefined);
+      assert.equal(await page.locator('#count:invalid').count(), 1);
       await page.fill('#count', '16');
 
       // picked one after the other, the second model is the one loaded, whichever load ends first
@@ -122,9 +141,7 @@ test('the demo page generates in Chromium and matches the Node runtime pixel for
       await session.close();
     }
   } finally {
-    const exited = new Promise((resolve) => server.once('exit', resolve));
-    server.kill('SIGTERM');
-    assert.equal(await exited, 0, 'the demo server stops cleanly on SIGTERM');
+    assert.equal(await demo.stop(), 0, 'the demo server stops cleanly on SIGTERM');
   }
 });
 
@@ -142,5 +159,57 @@ test('ganport demo reports a busy port and a missing models directory', async ()
     assert.match(busy.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
   } finally {
     blocker.close();
+  }
+});
+
+test('on WebGPU, overlapping requests run one after another: double submits, Generate during an animation, a model picked mid-run', async () => {
+  const demo = await startDemo();
+  try {
+    const session = await openBrowserSession({ url: demo.url, webgpu: true });
+    try {
+      const { page } = session;
+      const status = () => page.textContent('#status');
+      const settled = (pattern: RegExp) =>
+        page.waitForFunction(
+          (source) => new RegExp(source).test(document.querySelector('#status')?.textContent ?? ''),
+          pattern.source,
+          {
+            timeout: 60_000,
+          },
+        );
+      await settled(/^seed \d+ · |^error: /);
+      assert.match((await status())!, / · webgpu · /, 'the page runs on WebGPU (SwiftShader here)');
+      await page.selectOption('#model', { label: 'seed-mlp' });
+      await settled(/^seed \d+ · |^error: /);
+      // two submits at once: a WebGPU session run twice at once failed ("Session already started")
+      await page.fill('#seed', '3');
+      await page.evaluate(() => {
+        const form = document.querySelector<HTMLFormElement>('#controls')!;
+        document.querySelector('#status')!.textContent = '';
+        form.requestSubmit();
+        form.requestSubmit();
+      });
+      await settled(/^seed 3 · |^error: /);
+      assert.match((await status())!, /^seed 3 · /);
+      // Generate during an animation stops it and draws the form's grid
+      await page.click('#animate');
+      await settled(/^interpolating /);
+      await page.fill('#seed', '5');
+      await page.click('#generate');
+      await settled(/^seed 5 · |^error: /);
+      assert.match((await status())!, /^seed 5 · /);
+      assert.equal(await page.evaluate(() => (window as unknown as DemoWindow).demoState.animation), undefined);
+      // a model picked while a run is under way: the old generator finishes its run before it is released
+      await page.click('#animate');
+      await settled(/^interpolating /);
+      await page.selectOption('#model', { label: 'cdcgan' });
+      await settled(/^seed 5 · 70 images · |^error: /);
+      assert.match((await status())!, /^seed 5 · 70 images · webgpu · /, 'cdcgan: 64 images round up to 7 rows of 10');
+      assert.deepEqual(session.pageErrors, []);
+    } finally {
+      await session.close();
+    }
+  } finally {
+    assert.equal(await demo.stop(), 0);
   }
 });

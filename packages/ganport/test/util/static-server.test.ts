@@ -96,6 +96,18 @@ test('serves files, a directory index and generated pages; HEAD sends headers on
   assert.equal(head.headers.get('cross-origin-embedder-policy'), 'require-corp');
 });
 
+test('a Host other than 127.0.0.1 or localhost (a DNS-rebinding page) is answered 421, and nothing is served', async () => {
+  for (const host of ['rebind.attacker.example', `rebind.attacker.example:${port}`, `127.0.0.1:${port + 1}`]) {
+    const { status, text } = await rawRequest(`GET /app.js HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    assert.equal(status, 421, host);
+    assert.ok(!text.includes('export {}'), host);
+  }
+  for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, 'localhost']) {
+    const { status } = await rawRequest(`GET /app.js HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    assert.equal(status, 200, host);
+  }
+});
+
 test('a malformed escape is a 400, and the server goes on answering', async () => {
   assert.equal((await get('/%E0%A4%A')).status, 400);
   assert.equal((await get('/%zz')).status, 400);

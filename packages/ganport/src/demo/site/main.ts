@@ -2,7 +2,7 @@
  * The demo page: pick a shipped model, seed, count, class and truncation; animate a
  * latent interpolation; download the grid. Built by vite (scripts/build-demo.ts) into dist/demo-site.
  */
-import { drawToCanvas, type Generator, gridCount, interpolate, loadGenerator } from '@ganport/runtime';
+import { drawToCanvas, type Generator, gridCount, interpolate, loadGenerator, ortEnv } from '@ganport/runtime';
 
 interface ModelEntry {
   name: string;
@@ -12,14 +12,29 @@ interface ModelEntry {
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $<HTMLParagraphElement>('status');
 const canvas = $<HTMLCanvasElement>('grid');
+const form = $<HTMLFormElement>('controls');
+const picker = $<HTMLSelectElement>('model');
+const animateButton = $<HTMLButtonElement>('animate');
+const downloadButton = $<HTMLButtonElement>('download');
 const state: {
   generator?: Generator;
   animation?: number;
-  last?: { seed: number; count: number; ms: number };
+  /** What the canvas shows, for the download's name: the model, the seed and, in an animation, the frame. */
+  drawn?: { model: string; seed: number; frame?: string };
   /** Counts model loads: a load that another has overtaken releases its generator instead of using it. */
   loads: number;
-} = { loads: 0 };
+  /** Counts grid requests: one that a newer request overtakes while it waits its turn is dropped. */
+  requests: number;
+  /** The generator's runs, one after another: a WebGPU session cannot run twice at once, nor be released mid-run. */
+  running: Promise<void>;
+} = { loads: 0, requests: 0, running: Promise.resolve() };
 (window as unknown as { demoState: typeof state }).demoState = state;
+
+/** Runs `work` after the runs before it (its failure shown, not passed on). */
+function exclusive(work: () => Promise<void>): Promise<void> {
+  state.running = state.running.then(work).catch(showError);
+  return state.running;
+}
 
 /** The form's values; the count as the grid draws it (a whole row per class for conditional models). */
 function settings() {
@@ -35,21 +50,35 @@ function settings() {
   };
 }
 
-async function generate(): Promise<void> {
-  const generator = state.generator;
-  if (!generator) return;
-  const { seed, count, truncation, labels } = settings();
-  try {
+/** The provider in words: wasm says how many threads it runs on (one below three cores, isolated or not). */
+function providerName(generator: Generator): string {
+  const threads = ortEnv.wasm.numThreads ?? 1;
+  return generator.provider === 'wasm' && threads > 1 ? `wasm (${threads} threads)` : generator.provider;
+}
+
+function draw(grid: Parameters<typeof drawToCanvas>[0], drawn: NonNullable<typeof state.drawn>): void {
+  drawToCanvas(grid, canvas);
+  state.drawn = drawn;
+  downloadButton.disabled = false;
+}
+
+/** Draws the form's grid, after any run under way; a newer request, or another model, drops it. */
+function generate(): Promise<void> {
+  stopAnimation();
+  if (!form.reportValidity()) return Promise.resolve();
+  const request = ++state.requests;
+  const load = state.loads;
+  return exclusive(async () => {
+    const generator = state.generator;
+    if (!generator || request !== state.requests || load !== state.loads) return;
+    const { seed, count, truncation, labels } = settings();
     const t0 = performance.now();
     const grid = await generator.generateGrid({ seed, count, truncation, labels, scale: 2 });
     const ms = performance.now() - t0;
-    drawToCanvas(grid, canvas);
-    state.last = { seed, count, ms };
-    const threads = generator.provider === 'wasm' && crossOriginIsolated ? ' (threads)' : '';
-    status.textContent = `seed ${seed} · ${count} images · ${generator.provider}${threads} · ${ms.toFixed(1)} ms per batch`;
-  } catch (err) {
-    showError(err);
-  }
+    if (load !== state.loads) return;
+    draw(grid, { model: picker.selectedOptions[0]?.text ?? 'model', seed });
+    status.textContent = `seed ${seed} · ${count} images · ${providerName(generator)} · ${ms.toFixed(1)} ms per batch`;
+  });
 }
 
 function showError(err: unknown): void {
@@ -59,6 +88,7 @@ function showError(err: unknown): void {
 function stopAnimation(): void {
   if (state.animation !== undefined) cancelAnimationFrame(state.animation);
   state.animation = undefined;
+  animateButton.textContent = 'Animate';
 }
 
 /** Walks the great circle from seed's latents to the next seed's and back, one frame per animation tick. */
@@ -69,52 +99,50 @@ function animate(): void {
     stopAnimation();
     return;
   }
+  if (!form.reportValidity()) return;
   const { seed, count, truncation, labels } = settings();
   const next = (seed + 1) >>> 0; // the seeds are 32-bit: 2^32 − 1 walks to 0
-  let a: Float32Array;
-  let b: Float32Array;
+  const steps = 48;
+  const size = generator.info.latentSize;
+  // every image's path, once: frame s of image i is paths[i][s]
+  let paths: Float32Array[];
   try {
-    a = generator.sampleLatents({ seed, count, truncation });
-    b = generator.sampleLatents({ seed: next, count, truncation });
+    const a = generator.sampleLatents({ seed, count, truncation });
+    const b = generator.sampleLatents({ seed: next, count, truncation });
+    paths = Array.from({ length: count }, (_, i) =>
+      interpolate(a.subarray(i * size, (i + 1) * size), b.subarray(i * size, (i + 1) * size), steps + 1, 'slerp'),
+    );
   } catch (err) {
     showError(err);
     return;
   }
-  const steps = 48;
-  const size = generator.info.latentSize;
   let frame = 0;
-  const tick = async () => {
-    const t = frame % (2 * steps);
-    const s = t < steps ? t : 2 * steps - t;
-    const latents = new Float32Array(count * size);
-    for (let i = 0; i < count; i++) {
-      const path = interpolate(
-        a.subarray(i * size, (i + 1) * size),
-        b.subarray(i * size, (i + 1) * size),
-        steps + 1,
-        'slerp',
-      );
-      latents.set(path.subarray(s * size, (s + 1) * size), i * size);
-    }
-    const t0 = performance.now();
-    drawToCanvas(await generator.generateGrid({ latents, labels, scale: 2 }), canvas);
-    status.textContent = `interpolating seed ${seed} → ${next} · frame ${s}/${steps} · ${generator.provider} · ${(performance.now() - t0).toFixed(1)} ms per batch`;
-    frame++;
-    if (state.animation !== undefined) state.animation = requestAnimationFrame(() => tick().catch(fail));
-  };
-  const fail = (err: unknown) => {
-    stopAnimation();
-    showError(err);
-  };
-  state.animation = requestAnimationFrame(() => tick().catch(fail));
+  const tick = () =>
+    exclusive(async () => {
+      if (state.animation === undefined || state.generator !== generator) return; // stopped while it waited
+      const t = frame % (2 * steps);
+      const s = t < steps ? t : 2 * steps - t;
+      const latents = new Float32Array(count * size);
+      for (const [i, path] of paths.entries()) latents.set(path.subarray(s * size, (s + 1) * size), i * size);
+      const t0 = performance.now();
+      const grid = await generator.generateGrid({ latents, labels, scale: 2 });
+      if (state.animation === undefined) return;
+      draw(grid, { model: picker.selectedOptions[0]?.text ?? 'model', seed, frame: `${next}-frame${s}` });
+      status.textContent = `interpolating seed ${seed} → ${next} · frame ${s}/${steps} · ${providerName(generator)} · ${(performance.now() - t0).toFixed(1)} ms per batch`;
+      frame++;
+      state.animation = requestAnimationFrame(tick);
+    }).catch(() => stopAnimation());
+  animateButton.textContent = 'Stop';
+  state.animation = requestAnimationFrame(tick);
 }
 
 async function selectModel(url: string): Promise<void> {
   const load = ++state.loads;
   status.textContent = `loading ${url}…`;
+  stopAnimation();
   const previous = state.generator;
   state.generator = undefined; // generate/animate wait for the new model rather than use a released one
-  stopAnimation();
+  await state.running; // a run under way finishes before its generator is released
   await previous?.dispose();
   const generator = await loadGenerator(url);
   if (load !== state.loads) return generator.dispose(); // another model was picked meanwhile
@@ -130,24 +158,31 @@ async function selectModel(url: string): Promise<void> {
   await generate();
 }
 
+/** Saves what the canvas shows, named after it (the frame too, in an animation). */
+function download(): void {
+  const drawn = state.drawn;
+  if (!drawn) return;
+  canvas.toBlob((blob) => {
+    if (!blob) return showError(new Error('the browser could not encode the canvas as PNG'));
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(blob);
+    link.download = `ganport-${drawn.model}-seed${drawn.seed}${drawn.frame ? `-to-${drawn.frame}` : ''}.png`;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10_000); // after the download has read it
+  });
+}
+
 async function main(): Promise<void> {
+  downloadButton.disabled = true; // until a grid is drawn
   const models = (await (await fetch('./models/index.json')).json()) as ModelEntry[];
-  const picker = $<HTMLSelectElement>('model');
   for (const m of models) picker.add(new Option(m.name, m.url));
   picker.addEventListener('change', () => selectModel(picker.value).catch(showError));
-  $<HTMLFormElement>('controls').addEventListener('submit', (e) => {
+  form.addEventListener('submit', (e) => {
     e.preventDefault();
     void generate();
   });
-  $<HTMLButtonElement>('animate').addEventListener('click', animate);
-  $<HTMLButtonElement>('download').addEventListener('click', () =>
-    canvas.toBlob((blob) => {
-      const link = document.createElement('a');
-      link.href = URL.createObjectURL(blob!);
-      link.download = `ganport-${picker.selectedOptions[0]?.text}-seed${state.last?.seed ?? settings().seed}.png`;
-      link.click();
-    }),
-  );
+  animateButton.addEventListener('click', animate);
+  downloadButton.addEventListener('click', download);
   if (models.length) await selectModel(models[0].url);
   else status.textContent = 'no models found';
 }
