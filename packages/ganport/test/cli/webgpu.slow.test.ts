@@ -96,6 +96,6 @@ test('without a Vulkan driver, --backend webgpu and --provider webgpu fail in on
   assert.equal(generate.status, 1);
   assert.match(
     generate.stderr.trim().split('\n').at(-1)!,
-    /^ganport generate: could not create an ONNX Runtime session \(webgpu: Failed to get a WebGPU adapter/,
+    /^ganport generate: .*generator\.onnx: could not create an ONNX Runtime session \(webgpu: Failed to get a WebGPU adapter/,
   );
 });
