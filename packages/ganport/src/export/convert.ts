@@ -259,7 +259,11 @@ function convertContainer(
  * output of a call the first mask the layer computes): a layer that does not support masking drops
  * it; the rest follow MASK_RULES (layers/index.ts); a merge layer passes on any input's.
  */
-function outputMaskOf(layer: tf.layers.Layer, ctx: LayerContext, inputMasks: (Mask | undefined)[]): Mask | undefined {
+export function outputMaskOf(
+  layer: tf.layers.Layer,
+  ctx: LayerContext,
+  inputMasks: (Mask | undefined)[],
+): Mask | undefined {
   const rule = MASK_RULES[layer.getClassName()];
   if (!layer.supportsMasking || rule === 'drops') return undefined;
   if (typeof rule === 'function') {

@@ -13,9 +13,10 @@ import {
   type LayerCall,
   layerCalls,
   layerContext,
+  outputMaskOf,
 } from './convert.js';
 import { GraphBuilder, type Value } from './graph.js';
-import { LAYER_HANDLERS } from './layers/index.js';
+import { LAYER_HANDLERS, type Mask } from './layers/index.js';
 
 export interface LayerReport {
   name: string;
@@ -44,17 +45,27 @@ function callsOf(model: tf.LayersModel): Map<tf.layers.Layer, LayerCall[]> {
   return calls;
 }
 
-/**
- * Runs the layer's handler on placeholder inputs: a reason if it does not convert, or a note on the graph
- * inputs and outputs it adds (a stateful layer's state).
- */
-function probe(layer: tf.layers.Layer, call: LayerCall): { reason?: string; note?: string } {
-  const handler = LAYER_HANDLERS[layer.getClassName()];
-  if (!handler) return { reason: 'no ONNX mapping for this layer class' };
+/** A layer call's context on placeholder inputs, with the masks its inputs carry. */
+function placeholderContext(layer: tf.layers.Layer, call: LayerCall, masks: (Mask | undefined)[]) {
   const g = new GraphBuilder(17);
   const inputs: Value[] = call.inputTensors.map((t, i) => ({ name: `x${i}`, rank: t.shape.length, layout: 'NHWC' }));
+  return { g, ctx: layerContext(g, layer, call, inputs, layer.name, masks) };
+}
+
+/**
+ * Runs the layer's handler on placeholder inputs carrying the masks export would give them: a reason
+ * if it does not convert, or a note on the graph inputs and outputs it adds (a stateful layer's state).
+ */
+function probe(
+  layer: tf.layers.Layer,
+  call: LayerCall,
+  masks: (Mask | undefined)[],
+): { reason?: string; note?: string } {
+  const handler = LAYER_HANDLERS[layer.getClassName()];
+  if (!handler) return { reason: 'no ONNX mapping for this layer class' };
+  const { g, ctx } = placeholderContext(layer, call, masks);
   try {
-    handler(layerContext(g, layer, call, inputs, layer.name));
+    handler(ctx);
   } catch (err) {
     return { reason: (err as Error).message.replace(/^layer \S+ \([^)]*\): /, '') };
   }
@@ -63,9 +74,36 @@ function probe(layer: tf.layers.Layer, call: LayerCall): { reason?: string; note
   return { note: `stateful: its state is carried in graph inputs ${list('input')} and outputs ${list('output')}` };
 }
 
+/**
+ * The masks each call's inputs carry, and the model's output masks, as export follows them
+ * (convert.ts's convertContainer): from the model's input masks through every layer's mask rule.
+ */
+function maskFlow(
+  model: tf.LayersModel,
+  inputMasks: (Mask | undefined)[],
+): { callMasks: Map<LayerCall, (Mask | undefined)[]>; outputMasks: (Mask | undefined)[] } {
+  const masks = new Map<number, Mask | undefined>(model.inputs.map((t, i) => [t.id, inputMasks[i]]));
+  const callMasks = new Map<LayerCall, (Mask | undefined)[]>();
+  for (const call of layerCalls(model)) {
+    const layer = call.outboundLayer;
+    if (layer.getClassName() === 'InputLayer') continue;
+    const inputs = call.inputTensors.map((t) => masks.get(t.id));
+    callMasks.set(call, inputs);
+    let outputs: (Mask | undefined)[];
+    if (isNestedModel(layer)) outputs = layer.supportsMasking ? maskFlow(layer, inputs).outputMasks : [];
+    else {
+      const mask = outputMaskOf(layer, placeholderContext(layer, call, inputs).ctx, inputs);
+      outputs = call.outputTensors.map(() => mask);
+    }
+    for (const [i, t] of call.outputTensors.entries()) masks.set(t.id, outputs[i]);
+  }
+  return { callMasks, outputMasks: model.outputs.map((t) => masks.get(t.id)) };
+}
+
 /** The layer tree of `model`: its own layers in execution order, nested models expanded. */
-export function inspectModel(model: tf.LayersModel): LayerReport[] {
+export function inspectModel(model: tf.LayersModel, inputMasks: (Mask | undefined)[] = []): LayerReport[] {
   const calls = callsOf(model);
+  const { callMasks } = maskFlow(model, inputMasks);
   const reports: LayerReport[] = [];
   const seen = new Set<tf.layers.Layer>();
   // Layers in execution order; a Sequential whose first layer is a model lists that model's layers inline.
@@ -86,11 +124,11 @@ export function inspectModel(model: tf.LayersModel): LayerReport[] {
     if (className === 'InputLayer') report.support = 'input';
     else if (isNestedModel(layer)) {
       report.support = 'nested';
-      report.children = inspectModel(layer);
+      report.children = inspectModel(layer, layerCallList[0] ? callMasks.get(layerCallList[0]) : []);
       if (report.outputShapes.length === 0)
         report.outputShapes = [layer.outputs.map((t) => shapeText(t.shape)).join(' ')];
     } else if (layerCallList.length > 0) {
-      const { reason, note } = probe(layer, layerCallList[0]);
+      const { reason, note } = probe(layer, layerCallList[0], callMasks.get(layerCallList[0]) ?? []);
       if (reason) Object.assign(report, { support: 'no', reason });
       if (note) report.note = note;
     }

@@ -470,7 +470,7 @@ test('bad parity input and unknown commands', () => {
   writeFileSync(join(dir, 'm', 'generator.onnx'), readFileSync(validModel));
   assertCleanFailure(runCli(['parity', join(dir, 'm')]), /has no tfjs reference/);
   assertCleanFailure(runCli(['parity', dir, '--runtimes', 'tfjs,onnx-magic']), /unknown runtime "onnx-magic"/);
-  for (const runtimes of ['tfjs', ','])
+  for (const runtimes of ['tfjs', ',', ''])
     assertCleanFailure(runCli(['parity', 'seed-mlp', '--runtimes', runtimes]), /--runtimes names nothing to compare/);
   assertCleanFailure(
     runCli(['parity', 'seed-mlp', '--runtimes', 'ort-web-chromium', '--chromium', '/bin/true']),

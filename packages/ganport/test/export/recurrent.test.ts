@@ -3,6 +3,7 @@
  * stateful layers against onnxruntime-node and -web.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import * as ortNode from 'onnxruntime-node';
@@ -11,11 +12,13 @@ import {
   decodeModel,
   EXPORT_METADATA,
   formatInspection,
+  inspectModel,
   modelToBytes,
 } from '../../src/export/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { GRUResetAfter } from '../../src/tfjs/keras-layers.js';
-import { maxAbsDiff } from '../helpers.js';
+import { saveLayersModel } from '../../src/tfjs/model-io.js';
+import { maxAbsDiff, runCli, tempDir } from '../helpers.js';
 import { assertRoundTrip, roundTrip, sequential, valueDims } from './helpers.js';
 
 before(async () => {
@@ -217,7 +220,7 @@ describe('masks', () => {
     assert.equal(fromHalf.type, 'float32');
     assert.ok(maxAbsDiff(expected, fromHalf.data as Float32Array) <= 1e-2);
   });
-  test('a mask reaching a recurrent layer or a Softmax is refused, saying where it comes from', () => {
+  test('a mask reaching a recurrent layer or a Softmax is refused, saying where it comes from', async () => {
     const masked = sequential(
       [5],
       [
@@ -227,6 +230,17 @@ describe('masks', () => {
       ],
     );
     assert.throws(() => convertLayersModel(masked), /lstm.*an input masked by embedding.*skips the masked steps/s);
+    // inspect follows the mask as export does: it says no on the LSTM's row, not only on its last line
+    const lstmRow = inspectModel(masked).find((r) => r.className === 'LSTM')!;
+    assert.equal(lstmRow.support, 'no');
+    assert.match(lstmRow.reason!, /an input masked by embedding.*skips the masked steps/);
+    assert.equal(inspectModel(masked).find((r) => r.className === 'Dense')!.support, 'yes');
+    // and ganport inspect exits 1, so a script can ask it first
+    const dir = tempDir();
+    await saveLayersModel(masked, dir);
+    const inspected = runCli(['inspect', join(dir, 'model.json')]);
+    assert.equal(inspected.status, 1, inspected.stderr);
+    assert.match(inspected.stdout, /^export: fails: .*an input masked by embedding/m);
     const bi = sequential(
       [5, 2],
       [tf.layers.masking(), tf.layers.bidirectional({ layer: tf.layers.gru({ units: 2 }) as tf.RNN })],

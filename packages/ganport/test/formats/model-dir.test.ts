@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { before, test } from 'node:test';
+import { GanportError } from '@ganport/runtime';
 import { evaluate } from '../../src/eval/index.js';
 import { exportModelFile, exportRun } from '../../src/export/index.js';
 import { MANIFEST, verifyManifest } from '../../src/formats/manifest.js';
 import { resolveGeneratorFile } from '../../src/formats/model-dir.js';
-import { runParity } from '../../src/parity/parity.js';
+import { formatParity, isSkippable, runParity } from '../../src/parity/parity.js';
 import { train } from '../../src/train/train.js';
 import { acquireLock } from '../../src/util/lock.js';
 import { damageFile, runCli, SAMPLE_DATA, SHIPPED_MODELS, tempDir } from '../helpers.js';
@@ -149,6 +150,32 @@ test('parity refuses a count out of range before running anything, and a tfjs re
     runParity(swapped, { runtimes: ['tfjs', 'ort-node'], count: 2 }),
     /^GanportError: the tfjs reference .*generator\/model\.json does not take the generator's inputs: /,
   );
+});
+
+test('parity: a tfjs reference that computes NaN is refused, only an unavailable WebGPU row is skipped, and no Chromium row means no latents compared', async () => {
+  const nan = join(tempDir(), 'nan');
+  cpSync(modelDir, nan, { recursive: true });
+  rmSync(join(nan, MANIFEST)); // read unverified, as directories from before manifests are
+  const weightsFile = join(nan, 'tfjs', 'generator', 'weights.bin');
+  const weights = readFileSync(weightsFile);
+  // pixels/bias[0], after hidden/kernel, hidden/bias and pixels/kernel: pixel 0 of every image is NaN
+  // (one in the hidden layer would not do: tfjs's wasm ReLU turns NaN into 0)
+  weights.writeFloatLE(Number.NaN, 4 * (64 * 64 + 64 + 64 * 784));
+  writeFileSync(weightsFile, weights);
+  await assert.rejects(
+    runParity(nan, { runtimes: ['tfjs', 'ort-node'], count: 2 }),
+    /^GanportError: the tfjs reference .*model\.json computed NaN or infinite values$/,
+  );
+  const unavailable = new GanportError('no adapter', 'unavailable');
+  assert.equal(isSkippable('ort-node-webgpu', unavailable, false), true);
+  assert.equal(isSkippable('ort-web-chromium-webgpu', unavailable, false), true);
+  assert.equal(isSkippable('ort-node-webgpu', unavailable, true), false, 'asked for by name');
+  assert.equal(isSkippable('ort-node', unavailable, false), false, 'not a WebGPU row');
+  const computedNaN = new GanportError('the model computed NaN or infinite values', 'invalid-model');
+  assert.equal(isSkippable('ort-node-webgpu', computedNaN, false), false, 'it ran, and failed');
+  const report = await runParity(modelDir, { runtimes: ['tfjs', 'ort-node'], count: 2 });
+  assert.equal(report.latentsCompared, 0);
+  assert.match(formatParity(report), /^latents bit-identical across runtimes: n\/a/m);
 });
 
 test('export refuses a run whose models no longer match its manifest, and writes nothing', async () => {

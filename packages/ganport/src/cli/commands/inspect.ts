@@ -19,8 +19,10 @@ export const inspectCommand = defineCommand({
     const { selectBackend } = await import('../../tfjs/backend.js');
     await selectBackend('cpu');
     const model = await loadModelFile(source);
-    process.stdout.write(formatInspection(model));
+    const inspection = formatInspection(model);
+    process.stdout.write(inspection);
     model.dispose();
-    return 0;
+    // a script can ask inspect whether export would succeed: its last line says so
+    return /^export: fails: /m.test(inspection) ? 1 : 0;
   },
 });

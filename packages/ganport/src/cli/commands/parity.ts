@@ -51,7 +51,10 @@ export const parityCommand = defineCommand({
   ],
   async run({ json, runtimes, ...options }, modelDir) {
     const { formatParity, runParity } = await import('../../parity/parity.js');
-    const report = await runParity(modelDir, { ...options, runtimes: runtimes ? parseRuntimes(runtimes) : undefined });
+    const report = await runParity(modelDir, {
+      ...options,
+      runtimes: runtimes !== undefined ? parseRuntimes(runtimes) : undefined,
+    });
     console.log(json ? JSON.stringify(report, null, 2) : formatParity(report));
     return report.ok ? 0 : 1;
   },
