@@ -235,6 +235,15 @@ async function loadKeras2(path: string): Promise<tf.LayersModel> {
         `${path}: saved by Keras ${version}; Keras 1 configs (Merge layers, Keras 1 argument names) are not supported`,
         'unsupported',
       );
+    // Keras flips a Theano-saved file's convolution kernels on load (Theano convolves, TensorFlow correlates)
+    if (
+      text(file.attrs.backend?.value ?? '') === 'theano' &&
+      /"class_name":\s*"(\w*Conv\w*)"/.test(text(configAttr.value))
+    )
+      invalid(
+        path,
+        'saved with the Theano backend, whose convolution kernels Keras flips on load; ganport reads TensorFlow-backend files: load it in Keras with TensorFlow and save it again',
+      );
     const weights = child(file, 'model_weights') as h5.Group | null;
     if (!weights) invalid(path, 'no model_weights group');
     const savedLayerNames = stringList(weights, 'layer_names');

@@ -178,6 +178,12 @@ function normalizeLayer(
   if (className === 'GlobalAveragePooling1D') out.class_name = 'KerasGlobalAveragePooling1D';
   if (entry.name !== undefined) out.name = name ?? entry.name;
   if (entry.inbound_nodes !== undefined) out.inbound_nodes = inboundNodes(entry.inbound_nodes, options, here);
+  if (calledInTraining(className, config, entry.inbound_nodes ?? []))
+    fail(
+      options,
+      here,
+      'called with training=True, which Keras keeps at inference (batch statistics, active dropout and noise); tfjs ignores it',
+    );
   if (className === 'TensorFlowOpLayer') {
     let problem: string | undefined;
     try {
@@ -291,7 +297,41 @@ function optionTfjsIgnores(className: string, config: JsonObject): string | unde
       return `output_padding ${JSON.stringify(config.output_padding)}: tfjs ignores it, giving another output size`;
   }
   if (className.startsWith('Global') && config.keepdims === true) return 'keepdims: tfjs drops the pooled axes';
+  if (STEPS_AXIS_1.has(className) && config.data_format === 'channels_first')
+    return "data_format channels_first: tfjs's 1-D layer always works on axis 1, Keras's on axis 2";
+  if (className === 'LayerNormalization' && config.rms_scaling === true)
+    return 'rms_scaling: tfjs has no RMS normalization (it would subtract the mean)';
+  if (RNN_CLASSES.has(className) && config.time_major === true) return 'time_major: tfjs takes the batch axis first';
   return undefined;
+}
+
+/** 1-D layers tfjs runs on axis 1 whatever the data_format (Keras 2.x and 3 take channels_first). */
+const STEPS_AXIS_1 = new Set(['MaxPooling1D', 'AveragePooling1D', 'GlobalMaxPooling1D', 'ZeroPadding1D']);
+const RNN_CLASSES = new Set(['LSTM', 'GRU', 'SimpleRNN', 'RNN']);
+
+/** Layers that compute otherwise in training; a Keras 2 call with training=True keeps them so at inference. */
+const TRAINING_MODE = new Set([
+  'BatchNormalization',
+  'Dropout',
+  'SpatialDropout1D',
+  'SpatialDropout2D',
+  'SpatialDropout3D',
+  'GaussianNoise',
+  'GaussianDropout',
+  'AlphaDropout',
+  ...MODEL_CLASSES,
+]);
+
+/**
+ * Whether a Keras 2 layer was called with training=True (saved in its inbound nodes' kwargs), which
+ * Keras honours at inference too; tfjs ignores it. A frozen BatchNormalization runs in inference mode anyway.
+ */
+function calledInTraining(className: string, config: JsonObject, nodes: Json): boolean {
+  if (!TRAINING_MODE.has(className) || (className === 'BatchNormalization' && config.trainable === false)) return false;
+  const kwargs = (Array.isArray(nodes) ? nodes : []).flatMap((node) =>
+    (Array.isArray(node) ? node : []).map((input) => (Array.isArray(input) ? input[3] : undefined)),
+  );
+  return kwargs.some((k) => isObject(k) && k.training === true);
 }
 
 /**

@@ -80,6 +80,10 @@ describe('shape layers', () => {
     assertRoundTrip(sequential([12], [tf.layers.reshape({ targetShape: [-1, 4] })])));
   test('Flatten keeps tfjs (channels-last) order', () =>
     assertRoundTrip(sequential([3, 5, 2], [tf.layers.flatten(), tf.layers.dense({ units: 3, ...init(7) })])));
+  test('Flatten of channelsFirst data moves the channels last first, as tfjs (and Keras) do', async () => {
+    await assertRoundTrip(sequential([3, 4], [tf.layers.flatten({ dataFormat: 'channelsFirst' })]));
+    await assertRoundTrip(sequential([2, 3, 4], [tf.layers.flatten({ dataFormat: 'channelsFirst' })]));
+  });
   test('Dropout is the identity at inference', () =>
     assertRoundTrip(sequential([5], [tf.layers.dropout({ rate: 0.5 }), tf.layers.dense({ units: 2, ...init(8) })])));
 });

@@ -33,6 +33,7 @@ import {
   kerasListSequentialH5,
   kerasMaskedAverageH5,
   kerasSpacedNamesH5,
+  rewriteBackend,
   rewriteLayerNames,
   SPACED_NAMES,
 } from '../fixtures/keras-files.js';
@@ -405,6 +406,51 @@ describe('Keras configs normalised in one place', () => {
     assert.throws(() => convT([4, 4], [2, 2], 'valid', [1, 1]), /output_padding \[1,1\]: tfjs ignores it/);
     assert.doesNotThrow(() => one('GlobalAveragePooling2D', { keepdims: false }));
     assert.throws(() => one('GlobalMaxPooling1D', { keepdims: true }), /keepdims: tfjs drops the pooled axes/);
+    for (const className of ['MaxPooling1D', 'AveragePooling1D', 'GlobalMaxPooling1D', 'ZeroPadding1D'])
+      assert.throws(
+        () => one(className, { data_format: 'channels_first' }),
+        /data_format channels_first: tfjs's 1-D layer always works on axis 1/,
+        className,
+      );
+    assert.doesNotThrow(() => one('MaxPooling1D', { data_format: 'channels_last' }));
+    assert.throws(() => one('LayerNormalization', { rms_scaling: true }), /rms_scaling: tfjs has no RMS normalization/);
+    assert.throws(() => one('LSTM', { units: 2, time_major: true }), /time_major: tfjs takes the batch axis first/);
+  });
+  test('a Keras 2 call with training=True (kept at inference by Keras) is refused where the layer would compute otherwise', () => {
+    const functional = (className: string, config: Record<string, unknown>, kwargs: Record<string, unknown>) =>
+      normalizeKerasConfig(
+        {
+          class_name: 'Functional',
+          config: {
+            name: 'm',
+            layers: [
+              {
+                class_name: 'InputLayer',
+                name: 'x',
+                config: { name: 'x', batch_input_shape: [null, 4] },
+                inbound_nodes: [],
+              },
+              {
+                class_name: className,
+                name: 'l',
+                config: { name: 'l', ...config },
+                inbound_nodes: [[['x', 0, 0, kwargs]]],
+              },
+            ],
+            input_layers: [['x', 0, 0]],
+            output_layers: [['l', 0, 0]],
+          },
+        },
+        { kerasMajor: 2, source: 'f.h5' },
+      );
+    assert.throws(
+      () => functional('BatchNormalization', {}, { training: true }),
+      /layer "l" \(BatchNormalization\): called with training=True, which Keras keeps at inference/,
+    );
+    assert.throws(() => functional('Dropout', { rate: 0.5 }, { training: true }), /called with training=True/);
+    assert.doesNotThrow(() => functional('BatchNormalization', { trainable: false }, { training: true }), 'frozen');
+    assert.doesNotThrow(() => functional('BatchNormalization', {}, { training: false }));
+    assert.doesNotThrow(() => functional('Dense', { units: 2 }, { training: true }), 'the same either way');
   });
 });
 
@@ -452,6 +498,12 @@ describe('broken and unsupported Keras files: one GanportError line each', () =>
     await kerasH5Generator(partial);
     await rewriteLayerNames(partial, (names) => ({ layer_names: names.filter((n) => n !== 'dense') }));
     await rejects(partial, /layer "dense" has weights in its config but none in the file/);
+  });
+  test('a file saved with the Theano backend is refused where it has convolutions (Keras flips their kernels on load)', async () => {
+    const theano = join(dir, 'theano.h5');
+    await kerasH5Generator(theano);
+    await rewriteBackend(theano, 'theano');
+    await rejects(theano, /theano\.h5: saved with the Theano backend, whose convolution kernels Keras flips on load/);
   });
   test('an external link into another HDF5 file on the host is refused (HDF5 would follow it by its path)', async () => {
     const other = join(dir, 'other.h5');

@@ -265,6 +265,16 @@ describe('ThresholdedReLU, Softmax on any axis, Rescaling, noise layers', () => 
     });
     await assertRoundTrip(sequential([6], [tf.layers.rescaling({ scale: 0.5 })]));
   });
+  test('Rescaling per channel (ImageNet mean and std, as Keras saves lists): the lists broadcast over the channels', async () => {
+    // tfjs's types say number, its layer multiplies by whatever it holds; Keras saves these as lists
+    const perChannel = (scale: unknown, offset: unknown) =>
+      tf.layers.rescaling({ scale, offset } as unknown as { scale: number; offset: number });
+    await assertRoundTrip(sequential([2, 3, 3], [perChannel([1 / 0.229, 1 / 0.224, 1 / 0.225], [-2.1, -2.0, -1.8])]));
+    // after a convolution (channels-first inside the graph) and with a scalar offset
+    await assertRoundTrip(
+      sequential([4, 4, 1], [tf.layers.conv2d({ filters: 3, kernelSize: 1, ...init(3) }), perChannel([1, 2, 3], 0.5)]),
+    );
+  });
   test('Rescaling of integer pixels (an int32 input, as tf.browser.fromPixels gives) casts them to float first', async () => {
     const pixels = tf.input({ shape: [4], dtype: 'int32' });
     const scaled = tf.layers.rescaling({ scale: 1 / 127.5, offset: -1 }).apply(pixels) as tf.SymbolicTensor;

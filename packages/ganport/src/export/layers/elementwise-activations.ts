@@ -1,7 +1,7 @@
 /** The standalone activation layers: ReLU, LeakyReLU, ELU, PReLU, Softmax. */
 import { attr, DataType } from '../../onnx/builder.js';
 import { onnxAxis } from '../graph.js';
-import { type LayerHandler, refuseMask, sameLayout, weight } from './context.js';
+import { type LayerHandler, refuseMask, sameLayout, tfjsValue, unsupportedConfig, weight } from './context.js';
 
 export const relu: LayerHandler = (ctx) => {
   const { g, name, config } = ctx;
@@ -56,17 +56,28 @@ export const softmax: LayerHandler = (ctx) => {
 /** ThresholdedReLU: x where x > theta, else 0 (ONNX ThresholdedRelu, alpha = theta; tfjs's default theta 1). */
 export const thresholdedRelu = withScalarAlpha('ThresholdedRelu', 'theta', 1);
 
-/** Rescaling: x·scale + offset (scalars), e.g. [0, 255] pixels to [−1, 1]; integer input is cast to float first, as tfjs does. */
+/**
+ * Rescaling: x·scale + offset, e.g. [0, 255] pixels to [−1, 1]; integer input is cast to float first, as
+ * tfjs does. Scale and offset are scalars or lists of one value per channel (ImageNet's mean and std),
+ * which broadcast over tfjs's last axis.
+ */
 export const rescaling: LayerHandler = (ctx) => {
   const { g, name } = ctx;
-  const [x] = ctx.inputs;
+  const { scale, offset } = ctx.config as { scale: number | number[]; offset?: number | number[] };
+  const perChannel = Array.isArray(scale) || Array.isArray(offset);
+  for (const [key, value] of Object.entries({ scale, offset }))
+    if (Array.isArray(value) && !value.every((v) => typeof v === 'number'))
+      unsupportedConfig(ctx, `${key} ${JSON.stringify(value)}: a scalar or one number per channel`);
+  const x = perChannel ? g.tfjsLayout(ctx.inputs[0]) : ctx.inputs[0];
   const input =
     ctx.inputDtypes[0] === 'float32'
       ? x.name
       : g.op('Cast', [x.name], { to: attr.int(DataType.FLOAT) }, `${name}/float`);
-  const scale = g.constFloat(`${name}/scale`, [], Float32Array.of(ctx.config.scale as number));
-  const scaled = g.op('Mul', [input, scale], {}, ctx.config.offset ? `${name}/scaled` : name);
-  if (!ctx.config.offset) return sameLayout(x, scaled);
-  const offset = g.constFloat(`${name}/offset`, [], Float32Array.of(ctx.config.offset as number));
-  return sameLayout(x, g.op('Add', [scaled, offset], {}, name));
+  const constant = (key: string, value: number | number[]) =>
+    Array.isArray(value)
+      ? g.constFloat(`${name}/${key}`, [value.length], Float32Array.from(value))
+      : g.constFloat(`${name}/${key}`, [], Float32Array.of(value));
+  const scaled = g.op('Mul', [input, constant('scale', scale)], {}, offset ? `${name}/scaled` : name);
+  const out = offset ? g.op('Add', [scaled, constant('offset', offset)], {}, name) : scaled;
+  return perChannel ? tfjsValue(out, x.rank) : sameLayout(x, out);
 };

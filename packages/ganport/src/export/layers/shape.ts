@@ -13,9 +13,17 @@ export const reshape: LayerHandler = (ctx) => {
   );
 };
 
-/** Flattens all but the batch axis, in tfjs's channels-last order. */
-export const flatten: LayerHandler = (ctx) =>
-  tfjsValue(ctx.g.op('Flatten', [ctx.g.tfjsLayout(ctx.inputs[0]).name], {}, ctx.name), 2);
+/** Flattens all but the batch axis, in tfjs's channels-last order (a channelsFirst input's channels moved last first, as tfjs does). */
+export const flatten: LayerHandler = (ctx) => {
+  const { g, name } = ctx;
+  const x = g.tfjsLayout(ctx.inputs[0]);
+  const channelsFirst = ctx.config.dataFormat === 'channelsFirst' && x.rank >= 3;
+  const perm = [0, ...Array.from({ length: x.rank - 2 }, (_, i) => i + 2), 1];
+  const source = channelsFirst
+    ? g.op('Transpose', [x.name], { perm: attr.ints(perm) }, `${name}/channels-last`)
+    : x.name;
+  return tfjsValue(g.op('Flatten', [source], {}, name), 2);
+};
 
 /** Dropout and noise layers do nothing at inference time. */
 export const identity: LayerHandler = (ctx) => ctx.inputs[0];
