@@ -245,7 +245,12 @@ function normalizeLayer(
   }
   if (isObject(config.layer))
     config.layer = normalizeLayer(config.layer, state, here, path ?? [], tfjsNames([kerasNameOf(config.layer)])[0]);
-  if (className === 'Bidirectional') delete config.backward_layer; // the mirror of `layer`, as tfjs builds it
+  if (className === 'Bidirectional') {
+    // tfjs builds the backward layer as the mirror of `layer`: one saved otherwise (Keras 2 saves it only then) is refused
+    const differs = mirrorDifference(configObject(entry, options, here));
+    if (differs) fail(options, here, `its backward_layer differs from its layer (${differs}); tfjs builds the mirror`);
+    delete config.backward_layer;
+  }
   if (Array.isArray(config.layers)) {
     const renames = normalizeLayers(config, state, here, path === undefined ? [] : [...path, name ?? '']);
     if (className === 'Sequential') sequentialInput(config, options, here);
@@ -303,6 +308,28 @@ function optionTfjsIgnores(className: string, config: JsonObject): string | unde
     return 'rms_scaling: tfjs has no RMS normalization (it would subtract the mean)';
   if (RNN_CLASSES.has(className) && config.time_major === true) return 'time_major: tfjs takes the batch axis first';
   return undefined;
+}
+
+/** What a Bidirectional's saved backward_layer has that the mirror of its layer does not (by key), or undefined. */
+function mirrorDifference(raw: JsonObject): string | undefined {
+  const [forward, backward] = [raw.layer, raw.backward_layer];
+  if (!isObject(backward) || !isObject(forward)) return undefined;
+  if (backward.class_name !== forward.class_name) return `class ${String(backward.class_name)}`;
+  const [f, b] = [forward.config, backward.config].map((c) => (isObject(c) ? c : {}));
+  const keys = [...new Set([...Object.keys(f), ...Object.keys(b)])].filter((k) => k !== 'name' && k !== 'go_backwards');
+  const differing = keys.filter((k) => canonical(f[k]) !== canonical(b[k]));
+  return differing.length ? differing.join(', ') : undefined;
+}
+
+/** JSON with object keys sorted, so that equal configs compare equal whatever order they were saved in. */
+function canonical(value: Json | undefined): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (isObject(value))
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(value ?? null);
 }
 
 /** 1-D layers tfjs runs on axis 1 whatever the data_format (Keras 2.x and 3 take channels_first). */

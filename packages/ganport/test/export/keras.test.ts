@@ -416,6 +416,36 @@ describe('Keras configs normalised in one place', () => {
     assert.throws(() => one('LayerNormalization', { rms_scaling: true }), /rms_scaling: tfjs has no RMS normalization/);
     assert.throws(() => one('LSTM', { units: 2, time_major: true }), /time_major: tfjs takes the batch axis first/);
   });
+  test("a Bidirectional's saved backward_layer must be its layer's mirror: tfjs builds that", () => {
+    const lstm = (name: string, extra: Record<string, unknown>) => ({
+      class_name: 'LSTM',
+      config: { name, units: 2, activation: 'tanh', return_sequences: false, ...extra },
+    });
+    const bidirectional = (backward: Record<string, unknown>) =>
+      normalizeKerasConfig(
+        {
+          class_name: 'Sequential',
+          config: {
+            name: 's',
+            layers: [
+              {
+                class_name: 'Bidirectional',
+                config: { name: 'b', merge_mode: 'concat', layer: lstm('f', {}), backward_layer: backward },
+              },
+            ],
+          },
+        },
+        { kerasMajor: 3, source: 'f.keras' },
+      );
+    assert.doesNotThrow(
+      () => bidirectional(lstm('backward_f', { go_backwards: true })),
+      'the mirror, as Keras 3 saves it',
+    );
+    assert.throws(
+      () => bidirectional(lstm('backward_f', { go_backwards: true, activation: 'relu' })),
+      /layer "b" \(Bidirectional\): its backward_layer differs from its layer \(activation\); tfjs builds the mirror/,
+    );
+  });
   test('a Keras 2 call with training=True (kept at inference by Keras) is refused where the layer would compute otherwise', () => {
     const functional = (className: string, config: Record<string, unknown>, kwargs: Record<string, unknown>) =>
       normalizeKerasConfig(
