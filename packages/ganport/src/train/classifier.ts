@@ -18,6 +18,7 @@ import {
 } from '../formats/classifier-dir.js';
 import { buildClassifier, CLASS_LOGITS_LAYER, FEATURE_SIZE } from '../presets/classifier.js';
 import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
+import { ONNX_BACKEND, ORT_BACKEND } from '../tfjs/backend-names.js';
 import { saveLayersModel } from '../tfjs/model-io.js';
 import { toFileFields } from '../util/file-fields.js';
 import { packageVersion, refuseFile, writeFileAtomic } from '../util/files.js';
@@ -100,6 +101,7 @@ async function openClassifierRun(options: ClassifierTrainOptions): Promise<Class
   const dataDir = resolve(resolveDataDir(options.dataDir));
   const { train, test } = await loadSplits(dataDir);
   const seed = options.seed ?? 0;
+  new Rng(seed); // checks the seed, before --overwrite removes anything
   const epochs = positiveInt('epochs', options.epochs ?? 5);
   const batchSize = positiveInt('batch size', options.batchSize ?? 64);
   const learningRate = positiveNumber('learning rate', options.learningRate ?? 1e-3);
@@ -108,7 +110,12 @@ async function openClassifierRun(options: ClassifierTrainOptions): Promise<Class
     throw new GanportError(`batch size ${batchSize} is larger than the ${trainImages} training images`);
   const numClasses = Math.max(numClassesOf(train), numClassesOf(test));
 
-  const backend = await selectBackend(options.backend);
+  const chosen = await selectBackend(options.backend);
+  // the onnx engine runs GAN steps; a classifier trains on the tfjs kernels under it, ort
+  const backend: BackendChoice =
+    chosen.name === ONNX_BACKEND
+      ? { ...chosen, name: ORT_BACKEND, reason: `${chosen.reason}; as ort, its tfjs kernels` }
+      : chosen;
   log(`backend: ${backend.name} (${backend.reason})`);
   log(`data: ${trainImages} training and ${test.count} test images from ${dataDir}`);
   if (options.overwrite) for (const old of Object.values(paths)) await rm(old, { recursive: true, force: true });
@@ -163,6 +170,11 @@ async function trainEpoch(run: ClassifierRun, epoch: number): Promise<number> {
   let lossSum = 0;
   for (let i = 0; i < stepsPerEpoch; i++) {
     const loss = await trainStep(run, run.order.subarray(i * batchSize, (i + 1) * batchSize));
+    // before anything is saved: a classifier that computes NaN would score every generator as garbage
+    if (!Number.isFinite(loss))
+      throw new GanportError(
+        `training diverged at epoch ${epoch}, step ${i + 1} (loss ${loss}); nothing was exported; try a lower --lr`,
+      );
     lossSum += loss;
     const { imagesPerSecond, etaSeconds } = run.speed.at((epoch - 1) * stepsPerEpoch + i + 1);
     run.bar.update(

@@ -38,9 +38,13 @@ export const MIN_EVAL_SAMPLES = 10;
  * few images for --eval-samples.
  */
 export async function checkEvaluation(config: RunConfig): Promise<void> {
-  if (config.sampleShape.length === 1) return; // 2-D points are measured against their mixture
-  if (config.evalSamples > MAX_IMAGE_SAMPLES)
-    throw new GanportError(`eval samples are capped at ${MAX_IMAGE_SAMPLES}, got ${config.evalSamples}`);
+  const points = config.sampleShape.length === 1; // 2-D points are measured against their mixture
+  const cap = points ? MAX_MIXTURE_SAMPLES : MAX_IMAGE_SAMPLES;
+  if (config.evalSamples > cap)
+    throw new GanportError(
+      `eval samples are capped at ${cap}${points ? ' for 2-D points' : ''}, got ${config.evalSamples}`,
+    );
+  if (points) return;
   const classifier = await Classifier.load();
   try {
     const classes = config.clusters === undefined ? config.numClasses : undefined; // clusters name no class
@@ -58,8 +62,7 @@ export async function evaluateGenerator(ema: tf.LayersModel, config: RunConfig):
   const generator = await loadGenerator(modelToBytes(ema, exportedModelFacts(config, 'NHWC').generator));
   try {
     if (config.sampleShape.length === 1) {
-      const points = Math.min(samples, MAX_MIXTURE_SAMPLES);
-      const r = await evaluateMixture(generator, { mixture: config.data, samples: points, seeds: 1 });
+      const r = await evaluateMixture(generator, { mixture: config.data, samples, seeds: 1 });
       return {
         modes: r.modesCaptured.mean,
         highQualityPercent: r.highQualityPercent.mean,

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { GanportError, type Rng } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
 import { checkClusterCount } from '../datasets/clusters.js';
@@ -20,10 +20,13 @@ import {
   verifyRunFiles,
   writeRunManifest,
 } from '../formats/run-dir.js';
+import { DataType, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/builder.js';
+import { encodeModel } from '../onnx/proto.js';
 import { DEFAULT_DCGAN_WIDTH } from '../presets/dcgan.js';
 import { getPreset, type Preset } from '../presets/index.js';
 import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
-import { ONNX_BACKEND } from '../tfjs/backend-names.js';
+import { BACKENDS, type BackendName, ONNX_BACKEND } from '../tfjs/backend-names.js';
+import { prepareVulkan } from '../tfjs/webgpu.js';
 import { packageVersion, writeFileAtomic } from '../util/files.js';
 import { Adam } from './adam.js';
 import { checkEvaluation, MIN_EVAL_SAMPLES } from './evaluation.js';
@@ -157,6 +160,9 @@ function newRunConfig(options: TrainOptions, preset: Preset): RunConfig {
   };
 }
 
+/** The widest DCGAN --width taken, far past the presets' own; --width 100000 failed inside tfjs (a 3.2e11-value array). */
+const MAX_WIDTH = 1024;
+
 /** The options that define what a run learns: fixed by its config.json, so a resume cannot change them. */
 const FIXED_ON_RESUME = [
   'preset',
@@ -283,11 +289,19 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
       );
   } else {
     if (existsSync(paths.config) && !options.overwrite) {
+      // a run that stopped before its first checkpoint has nothing to resume from
+      const resumable = ['checkpoint', 'checkpoint.previous', 'checkpoint.tmp'].some((d) =>
+        existsSync(join(options.outDir, d)),
+      );
       throw new GanportError(
-        `${options.outDir} already holds a training run; choose another --out, pass --overwrite, or continue it with --resume`,
+        resumable
+          ? `${options.outDir} already holds a training run; choose another --out, pass --overwrite, or continue it with --resume`
+          : `${options.outDir} holds a training run that stopped before its first checkpoint; pass --overwrite to start it again, or choose another --out`,
       );
     }
     const width = options.width === undefined ? undefined : positiveInt('width', options.width);
+    if (width !== undefined && width > MAX_WIDTH)
+      throw new GanportError(`width must be at most ${MAX_WIDTH}, got ${width}`);
     const k = options.clusters;
     if (k !== undefined) checkClusterCount(k); // before the data loads: clustering takes a while
     const preset = getPreset(options.preset ?? TRAINING_DEFAULTS.preset, { width, clusters: k });
@@ -324,13 +338,19 @@ export async function chooseBackend(
   startedOn: string | undefined,
   evalEvery: number | undefined,
 ): Promise<BackendChoice> {
-  const backend = await selectBackend(options.backend ?? startedOn);
+  // the fastest present that can do what was asked: --provider is the onnx engine's, --eval-every not webgpu's
+  const order: readonly BackendName[] = options.providers
+    ? [ONNX_BACKEND]
+    : BACKENDS.filter((b) => !(evalEvery && b === 'webgpu'));
+  const backend = await selectBackend(options.backend ?? startedOn, order);
   if (options.backend === undefined && startedOn !== undefined) backend.reason = 'the backend the run started on';
   if (options.providers) {
     if (backend.name !== ONNX_BACKEND)
       throw new GanportError(`--provider goes with the onnx backend (this run trains on ${backend.name})`);
-    backend.providers = options.providers;
-    backend.reason += `; onnxruntime providers ${options.providers.join(', ')}`;
+    const { working, dropped } = await workingProviders(options.providers);
+    backend.providers = working;
+    backend.reason += `; onnxruntime providers ${working.join(', ')}`;
+    if (dropped.length) backend.reason += ` (passed over: ${dropped.join('; ')})`;
   }
   if (evalEvery && backend.name === 'webgpu') {
     // converting the generator reads its weights synchronously, which tfjs-backend-webgpu cannot do in Node
@@ -339,6 +359,46 @@ export async function chooseBackend(
     );
   }
   return backend;
+}
+
+/** A one-node graph that every execution provider can open a session on. */
+const PROBE_MODEL = encodeModel(
+  makeModel(
+    makeGraph(
+      [makeNode('Identity', ['x'], ['y'])],
+      'probe',
+      [makeValueInfo('x', DataType.FLOAT, [1])],
+      [makeValueInfo('y', DataType.FLOAT, [1])],
+      [],
+    ),
+    { opset: 17, producerName: 'ganport', producerVersion: '' },
+  ),
+);
+
+/**
+ * The providers of --provider that open an onnxruntime session here, in order, as generate tries them:
+ * one that fails is passed over (named, with why) while another follows; none working is refused.
+ */
+async function workingProviders(providers: string[]): Promise<{ working: string[]; dropped: string[] }> {
+  const ort = await import('onnxruntime-node');
+  const known = ort.listSupportedBackends().map((b) => b.name);
+  const unknown = providers.find((p) => !known.includes(p));
+  if (unknown) throw new GanportError(`--provider ${unknown}: onnxruntime-node here has ${known.join(', ')}`);
+  if (providers.includes('webgpu')) prepareVulkan(); // its own Dawn needs a Vulkan loader and driver on Linux
+  const working: string[] = [];
+  const dropped: string[] = [];
+  for (const provider of providers) {
+    try {
+      const session = await ort.InferenceSession.create(PROBE_MODEL, { executionProviders: [provider] });
+      await session.release();
+      working.push(provider);
+    } catch (err) {
+      dropped.push(`${provider}: ${String((err as Error).message ?? err).split('\n')[0]}`);
+    }
+  }
+  if (working.length === 0)
+    throw new GanportError(`no --provider opens an onnxruntime session here (${dropped.join('; ')})`, 'unavailable');
+  return { working, dropped };
 }
 
 /**

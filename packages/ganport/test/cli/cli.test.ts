@@ -239,6 +239,10 @@ test('bad training input: missing data, corrupt data, unknown preset, bad number
   assertCleanFailure(runCli(['train', '--data', corrupt, '--out', join(dir, 'r2')]), /corrupt gzip file/);
   assert.ok(!existsSync(join(dir, 'r2')));
   assertCleanFailure(
+    runCli(['train', '--preset', 'dcgan', '--width', '100000', '--out', join(dir, 'r3')]),
+    /width must be at most 1024, got 100000/,
+  );
+  assertCleanFailure(
     runCli(['train', '--preset', 'nope', '--out', join(dir, 'r3')]),
     /unknown preset "nope"; available: seed-mlp/,
   );
@@ -314,6 +318,53 @@ test('a diverging run stops with a clear message and keeps its last good checkpo
   const quiet = tempDir();
   const unlogged = runCli(['train', ...settings, '--checkpoint-every', '1', '--out', quiet]);
   assert.match(unlogged.stderr, new RegExp(`diverged at step ${divergedAt} `));
+  // a run that diverged before its first checkpoint has nothing to resume: the refusal says --overwrite
+  const early = tempDir();
+  const first = runCli(['train', ...settings, '--lr', '1e9', '--out', early]);
+  assert.match(first.stderr, /no checkpoint had been written yet/);
+  assertCleanFailure(
+    runCli(['train', ...settings, '--out', early]),
+    /holds a training run that stopped before its first checkpoint; pass --overwrite to start it again/,
+  );
+});
+
+test('train --provider: an unknown name is refused, one that cannot open a session is passed over for the next', () => {
+  const dir = tempDir();
+  assertCleanFailure(
+    runCli(['train', '--provider', 'bogus', '--dry-run']),
+    /^ganport train: --provider bogus: onnxruntime-node here has cpu, /,
+  );
+  // cuda's libraries are installed apart (not here): passed over for cpu, or taken where they are
+  const fallback = runCli(['train', '--provider', 'cuda,cpu', '--dry-run']);
+  assert.equal(fallback.status, 0, fallback.stderr);
+  assert.match(fallback.stdout, /onnxruntime providers (cuda, cpu|cpu \(passed over: cuda: .+\))\)$/m);
+  const only = runCli([
+    'train',
+    '--provider',
+    'cuda',
+    '--limit',
+    '128',
+    '--data',
+    SAMPLE_DATA,
+    '--out',
+    join(dir, 'r'),
+  ]);
+  if (only.status !== 0) assert.match(only.stderr, /no --provider opens an onnxruntime session here \(cuda: /);
+});
+
+test('train-classifier: a diverging run exports nothing, and --overwrite checks the seed before removing the old one', () => {
+  const dir = tempDir();
+  const args = ['train-classifier', '--limit', '128', '--epochs', '1', '--data', SAMPLE_DATA, '--quiet'];
+  const diverged = runCli([...args, '--lr', '1e9', '--out', join(dir, 'c')]);
+  assertCleanFailure(diverged, /training diverged at epoch 1, step \d+ \(loss NaN\); nothing was exported/);
+  assert.ok(!existsSync(join(dir, 'c', 'classifier.onnx')));
+  assert.equal(runCli([...args, '--out', join(dir, 'kept')]).status, 0);
+  const before = readFileSync(join(dir, 'kept', 'classifier.onnx'));
+  assertCleanFailure(
+    runCli([...args, '--overwrite', '--seed=-1', '--out', join(dir, 'kept')]),
+    /seed must be an integer/,
+  );
+  assert.deepEqual(readFileSync(join(dir, 'kept', 'classifier.onnx')), before);
 });
 
 /**

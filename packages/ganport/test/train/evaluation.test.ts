@@ -124,6 +124,10 @@ test('eval options are checked before a run starts', async () => {
     train({ outDir: tempDir(), preset: 'mlp-2d', dataDir: 'grid', evalEvery: 5, evalSamples: -3, quiet: true }),
     /eval samples must be a positive integer/,
   );
+  await assert.rejects(
+    train({ outDir: tempDir(), preset: 'mlp-2d', dataDir: 'grid', evalEvery: 5, evalSamples: 10_000, quiet: true }),
+    /eval samples are capped at 4096 for 2-D points, got 10000/,
+  );
   const outDir = tempDir();
   await assert.rejects(
     train({ outDir, preset: 'mlp-2d', dataDir: 'grid', evalEvery: 5, evalSamples: 5, quiet: true }),

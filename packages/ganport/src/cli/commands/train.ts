@@ -34,7 +34,9 @@ export const trainCommand = defineCommand({
       value: 'N',
       help: `epochs to train (default ${TRAINING_DEFAULTS.epochs}); with --resume, the new total`,
     },
-    data: dataFlag('IDX files, a folder of PNG/JPEG images, or a 2-D mixture: ring, grid (default: Fashion-MNIST)'),
+    data: dataFlag(
+      'IDX files, a folder of PNG/JPEG images, or a 2-D mixture: ring, grid (default: Fashion-MNIST; ring for 2-D presets)',
+    ),
     seed: {
       type: 'int',
       value: 'S',
