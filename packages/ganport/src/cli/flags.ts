@@ -150,7 +150,8 @@ function convert(name: string, flag: Flag, text: string): string | number {
     return Number(text);
   }
   if (flag.type === 'number') {
-    if (text.trim() === '' || !Number.isFinite(Number(text))) {
+    // decimal only: Number() also reads hex, binary and octal ('0x10' is 16)
+    if (!/^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i.test(text) || !Number.isFinite(Number(text))) {
       throw new UsageError(`--${name} must be a number, got "${text}"`);
     }
     return Number(text);

@@ -194,11 +194,25 @@ function refuseChangedOptions(options: TrainOptions, config: RunConfig, count?: 
   );
   if (options.dataDir !== undefined && options.dataDir !== config.data && resolve(options.dataDir) !== config.data)
     changed.push('dataDir');
-  if (count !== undefined && options.limit !== undefined && Math.min(count, options.limit) !== config.images)
+  // a --limit under the images the run trains on can never match, and is refused before the data loads
+  const limit = options.limit;
+  if (
+    limit !== undefined &&
+    (limit < config.images || (count !== undefined && Math.min(count, limit) !== config.images))
+  )
     changed.push('limit');
-  if (changed.length) {
-    throw new GanportError(
-      `${options.outDir}/config.json fixes ${changed.join(', ')} for the whole run; a resume cannot change ` +
+  if (changed.length) throw new FixedOptionsError(options.outDir, changed);
+}
+
+/** A resume's options that config.json fixes; `options` names them (a command line names its flags instead). */
+export class FixedOptionsError extends GanportError {
+  constructor(
+    readonly outDir: string,
+    readonly options: string[],
+    names: string[] = options,
+  ) {
+    super(
+      `${outDir}/config.json fixes ${names.join(', ')} for the whole run; a resume cannot change ` +
         'them (start a new run with --out to train differently)',
     );
   }

@@ -328,6 +328,20 @@ test('a diverging run stops with a clear message and keeps its last good checkpo
   );
 });
 
+test('train --resume names the flags it cannot change, and refuses a smaller --limit before the data loads', () => {
+  const dir = tempDir();
+  const run = ['--limit', '128', '--data', SAMPLE_DATA, '--quiet'];
+  assert.equal(runCli(['train', ...run, '--epochs', '1', '--out', dir]).status, 0);
+  assertCleanFailure(
+    runCli(['train', '--resume', dir, '--epochs', '2', '--batch', '32', '--lr', '0.01']),
+    /config\.json fixes --batch, --lr for the whole run; a resume cannot change them/,
+  );
+  assertCleanFailure(
+    runCli(['train', '--resume', dir, '--epochs', '2', '--limit', '64']),
+    /config\.json fixes --limit /,
+  );
+});
+
 test('train --provider: an unknown name is refused, one that cannot open a session is passed over for the next', () => {
   const dir = tempDir();
   assertCleanFailure(
@@ -602,6 +616,7 @@ test('bad flag values are one line with exit 2; unknown flags and misplaced argu
     [['generate', '--count', '2.5', '--out', out], 'ganport generate: --count must be an integer, got "2.5"'],
     [['parity', 'models/x', '--tolerance', 'tiny'], 'ganport parity: --tolerance must be a number, got "tiny"'],
     [['train', '--lr', '', '--out', out], 'ganport train: --lr must be a number, got ""'],
+    [['train', '--lr', '0x10', '--out', out], 'ganport train: --lr must be a number, got "0x10"'],
   ] as const) {
     const result = runCli([...args]);
     assert.equal(result.status, 2, result.stderr);
@@ -613,6 +628,9 @@ test('bad flag values are one line with exit 2; unknown flags and misplaced argu
     [['export', '--out', out], 'SOURCE is required'],
     [['train-classifier'], '--out is required'],
     [['train', '--out', out, '--resume', out], 'give either --out RUN_DIR (a new run) or --resume RUN_DIR'],
+    [['train', '--strict', '--out', out], '--strict goes with --resume'],
+    [['train', '--overwrite', '--resume', out], '--overwrite replaces a run; --resume continues one: give one of them'],
+    [['train', '--eval-samples', '500', '--out', out], '--eval-samples goes with --eval-every'],
   ] as const) {
     const result = runCli([...args]);
     const command = COMMANDS.find((c) => c.name === args[0])!;

@@ -1,8 +1,17 @@
 import { readRunConfig, TRAINING_DEFAULTS } from '../../formats/run-dir.js';
 import { PRESET_NAMES } from '../../presets/names.js';
 import { LOSSES, type LossName } from '../../train/loss-names.js';
-import { defineCommand, UsageError } from '../flags.js';
+import { defineCommand, flagFor, UsageError } from '../flags.js';
 import { backendFlag, dataFlag, providerFlag, providerList, quietFlag } from '../shared-flags.js';
+
+/** The flag that feeds a train() option (`batchSize` → `--batch`), for messages. */
+const flagName = (option: string): string => {
+  try {
+    return flagFor(trainCommand.flags, option);
+  } catch {
+    return option; // an option no flag sets (a library caller's)
+  }
+};
 
 export const trainCommand = defineCommand({
   name: 'train',
@@ -148,6 +157,12 @@ export const trainCommand = defineCommand({
   async run({ out, resume, loss, dryRun, spectralNorm, lrDecay, provider, ...options }) {
     if (out !== undefined && resume !== undefined)
       throw new UsageError('give either --out RUN_DIR (a new run) or --resume RUN_DIR');
+    // options that would do nothing are refused rather than ignored
+    if (options.strict && resume === undefined) throw new UsageError('--strict goes with --resume');
+    if (options.overwrite && resume !== undefined)
+      throw new UsageError('--overwrite replaces a run; --resume continues one: give one of them');
+    if (options.evalSamples !== undefined && options.evalEvery === undefined && resume === undefined)
+      throw new UsageError('--eval-samples goes with --eval-every');
     const providers = providerList(provider);
     if (dryRun) {
       // as train() chooses and checks it: --backend, else the one a resumed run started on, else the fastest present
@@ -162,6 +177,7 @@ export const trainCommand = defineCommand({
     const outDir = out ?? resume;
     if (outDir === undefined) throw new UsageError('give either --out RUN_DIR (a new run) or --resume RUN_DIR');
     const { train } = await import('../../train/train.js');
+    const { FixedOptionsError } = await import('../../train/run-setup.js');
     const result = await train({
       ...options,
       outDir,
@@ -172,6 +188,9 @@ export const trainCommand = defineCommand({
       lrDecay: lrDecay || undefined,
       providers,
       log: (line) => console.log(line),
+    }).catch((err) => {
+      if (!(err instanceof FixedOptionsError)) throw err;
+      throw new FixedOptionsError(err.outDir, err.options, err.options.map(flagName));
     });
     const { last } = result;
     console.log(
