@@ -256,13 +256,21 @@ export async function replaceBest(
 export async function dropBestAfter(runDir: string, step: number): Promise<BestMeasurement | undefined> {
   const best = await readBestMeasurement(runDir);
   if (!best || best.step <= step) return undefined;
+  await changeRunFiles(runDir, () => rm(runPaths(runDir).best, { recursive: true, force: true }));
+  return best;
+}
+
+/**
+ * Makes `change` to files the run's manifest covers, then records them anew, but only if they verified
+ * before: a damaged generator/ stays flagged until the next epoch's end rewrites it.
+ */
+export async function changeRunFiles(runDir: string, change: () => Promise<void>): Promise<void> {
   const intact = await verifyRunFiles(runDir).then(
     () => true,
     () => false,
   );
-  await rm(runPaths(runDir).best, { recursive: true, force: true });
-  if (intact) await writeRunManifest(runDir); // re-recorded only if it held before, as confirmResume does
-  return best;
+  await change();
+  if (intact) await writeRunManifest(runDir);
 }
 
 /** A swap killed between removing best/ and renaming best.tmp/ (complete by then) is finished. */

@@ -12,14 +12,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { checkClusterCount } from '../datasets/clusters.js';
 import { type Dataset, loadDataset } from '../datasets/dataset.js';
 import { loadCheckpoint } from '../formats/checkpoint.js';
-import {
-  type RunConfig,
-  readRunConfig,
-  runPaths,
-  TRAINING_DEFAULTS,
-  verifyRunFiles,
-  writeRunManifest,
-} from '../formats/run-dir.js';
+import { changeRunFiles, type RunConfig, readRunConfig, runPaths, TRAINING_DEFAULTS } from '../formats/run-dir.js';
 import { DataType, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/builder.js';
 import { encodeModel } from '../onnx/proto.js';
 import { DEFAULT_DCGAN_WIDTH } from '../presets/dcgan.js';
@@ -375,19 +368,20 @@ export async function chooseBackend(
   return backend;
 }
 
-/** A one-node graph that every execution provider can open a session on. */
-const PROBE_MODEL = encodeModel(
-  makeModel(
-    makeGraph(
-      [makeNode('Identity', ['x'], ['y'])],
-      'probe',
-      [makeValueInfo('x', DataType.FLOAT, [1])],
-      [makeValueInfo('y', DataType.FLOAT, [1])],
-      [],
+/** A one-node graph that every execution provider can open a session on (made when --provider is given). */
+const probeModel = () =>
+  encodeModel(
+    makeModel(
+      makeGraph(
+        [makeNode('Identity', ['x'], ['y'])],
+        'probe',
+        [makeValueInfo('x', DataType.FLOAT, [1])],
+        [makeValueInfo('y', DataType.FLOAT, [1])],
+        [],
+      ),
+      { opset: 17, producerName: 'ganport', producerVersion: '' },
     ),
-    { opset: 17, producerName: 'ganport', producerVersion: '' },
-  ),
-);
+  );
 
 /**
  * The providers of --provider that open an onnxruntime session here, in order, as generate tries them:
@@ -399,11 +393,12 @@ async function workingProviders(providers: string[]): Promise<{ working: string[
   const unknown = providers.find((p) => !known.includes(p));
   if (unknown) throw new GanportError(`--provider ${unknown}: onnxruntime-node here has ${known.join(', ')}`);
   if (providers.includes('webgpu')) prepareVulkan(); // its own Dawn needs a Vulkan loader and driver on Linux
+  const model = probeModel();
   const working: string[] = [];
   const dropped: string[] = [];
   for (const provider of providers) {
     try {
-      const session = await ort.InferenceSession.create(PROBE_MODEL, { executionProviders: [provider] });
+      const session = await ort.InferenceSession.create(model, { executionProviders: [provider] });
       await session.release();
       working.push(provider);
     } catch (err) {
@@ -434,13 +429,9 @@ export async function confirmResume(outDir: string, config: RunConfig, position:
   const adjusted = { ...saved };
   for (const key of ADJUSTABLE_ON_RESUME) Object.assign(adjusted, { [key]: config[key] });
   if (JSON.stringify(adjusted) === JSON.stringify(saved)) return;
-  // re-recorded only if it held before: a damaged generator/ stays flagged until the next epoch's end rewrites it
-  const intact = await verifyRunFiles(outDir).then(
-    () => true,
-    () => false,
+  await changeRunFiles(outDir, () =>
+    writeFileAtomic(runPaths(outDir).config, `${JSON.stringify(adjusted, null, 2)}\n`),
   );
-  await writeFileAtomic(runPaths(outDir).config, `${JSON.stringify(adjusted, null, 2)}\n`);
-  if (intact) await writeRunManifest(outDir);
 }
 
 /** Fresh models and optimizers, seeded; the EMA generator starts as a copy (or is the generator when EMA is off). */
