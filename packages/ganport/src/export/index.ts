@@ -8,7 +8,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { GanportError, toLayout } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
-import { hasManifest, isForeignManifest, listedFiles } from '../formats/manifest.js';
+import { isForeignManifest, listedFiles } from '../formats/manifest.js';
 import { exportedModelFacts, modelPaths, moveModelDir } from '../formats/model-dir.js';
 import {
   type BestMeasurement,
@@ -137,7 +137,7 @@ export async function exportRun(runDir: string, outDir: string, options: RunExpo
     throw new GanportError(`--out ${outDir} is the run ${runDir} or what it writes; export to a directory of its own`);
   refuseFile(outDir, '--out');
   if (options.triton) refuseFile(options.triton, '--triton');
-  if (hasManifest(outDir) && (await isForeignManifest(outDir)))
+  if (await isForeignManifest(outDir))
     throw new GanportError(
       `--out ${outDir} holds a manifest.json that is not ganport's (a web app's?), which an export would replace; choose another --out`,
     );

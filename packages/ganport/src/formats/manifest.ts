@@ -66,9 +66,11 @@ export async function isForeignManifest(dir: string): Promise<boolean> {
   }
 }
 
-/** The paths dir/manifest.json lists (relative, '/'-separated); none without a readable manifest of ganport's. */
+/**
+ * The paths dir/manifest.json lists (relative, '/'-separated); none without a readable manifest of
+ * ganport's (a missing file, someone else's, a damaged one: parseManifest refuses those).
+ */
 export async function listedFiles(dir: string): Promise<string[]> {
-  if (!hasManifest(dir) || (await isForeignManifest(dir))) return [];
   try {
     return Object.keys(parseManifest(await readFile(join(dir, MANIFEST), 'utf8'), `${dir}/${MANIFEST}`).files);
   } catch {
