@@ -52,18 +52,15 @@ function placeholderContext(layer: tf.layers.Layer, call: LayerCall, masks: (Mas
   return { g, ctx: layerContext(g, layer, call, inputs, layer.name, masks) };
 }
 
+type Placeholder = ReturnType<typeof placeholderContext>;
+
 /**
  * Runs the layer's handler on placeholder inputs carrying the masks export would give them: a reason
  * if it does not convert, or a note on the graph inputs and outputs it adds (a stateful layer's state).
  */
-function probe(
-  layer: tf.layers.Layer,
-  call: LayerCall,
-  masks: (Mask | undefined)[],
-): { reason?: string; note?: string } {
+function probe(layer: tf.layers.Layer, { g, ctx }: Placeholder): { reason?: string; note?: string } {
   const handler = LAYER_HANDLERS[layer.getClassName()];
   if (!handler) return { reason: 'no ONNX mapping for this layer class' };
-  const { g, ctx } = placeholderContext(layer, call, masks);
   try {
     handler(ctx);
   } catch (err) {
@@ -76,14 +73,20 @@ function probe(
 
 /**
  * The masks each call's inputs carry, and the model's output masks, as export follows them
- * (convert.ts's convertContainer): from the model's input masks through every layer's mask rule.
+ * (convert.ts's convertContainer): from the model's input masks through every layer's mask rule. Each
+ * layer call's placeholder context, which its rule reads, is kept for its probe.
  */
 function maskFlow(
   model: tf.LayersModel,
   inputMasks: (Mask | undefined)[],
-): { callMasks: Map<LayerCall, (Mask | undefined)[]>; outputMasks: (Mask | undefined)[] } {
+): {
+  callMasks: Map<LayerCall, (Mask | undefined)[]>;
+  placeholders: Map<LayerCall, Placeholder>;
+  outputMasks: (Mask | undefined)[];
+} {
   const masks = new Map<number, Mask | undefined>(model.inputs.map((t, i) => [t.id, inputMasks[i]]));
   const callMasks = new Map<LayerCall, (Mask | undefined)[]>();
+  const placeholders = new Map<LayerCall, Placeholder>();
   for (const call of layerCalls(model)) {
     const layer = call.outboundLayer;
     if (layer.getClassName() === 'InputLayer') continue;
@@ -92,18 +95,20 @@ function maskFlow(
     let outputs: (Mask | undefined)[];
     if (isNestedModel(layer)) outputs = layer.supportsMasking ? maskFlow(layer, inputs).outputMasks : [];
     else {
-      const mask = outputMaskOf(layer, placeholderContext(layer, call, inputs).ctx, inputs);
+      const placeholder = placeholderContext(layer, call, inputs);
+      placeholders.set(call, placeholder);
+      const mask = outputMaskOf(layer, placeholder.ctx, inputs);
       outputs = call.outputTensors.map(() => mask);
     }
     for (const [i, t] of call.outputTensors.entries()) masks.set(t.id, outputs[i]);
   }
-  return { callMasks, outputMasks: model.outputs.map((t) => masks.get(t.id)) };
+  return { callMasks, placeholders, outputMasks: model.outputs.map((t) => masks.get(t.id)) };
 }
 
 /** The layer tree of `model`: its own layers in execution order, nested models expanded. */
 export function inspectModel(model: tf.LayersModel, inputMasks: (Mask | undefined)[] = []): LayerReport[] {
   const calls = callsOf(model);
-  const { callMasks } = maskFlow(model, inputMasks);
+  const { callMasks, placeholders } = maskFlow(model, inputMasks);
   const reports: LayerReport[] = [];
   const seen = new Set<tf.layers.Layer>();
   // Layers in execution order; a Sequential whose first layer is a model lists that model's layers inline.
@@ -128,7 +133,7 @@ export function inspectModel(model: tf.LayersModel, inputMasks: (Mask | undefine
       if (report.outputShapes.length === 0)
         report.outputShapes = [layer.outputs.map((t) => shapeText(t.shape)).join(' ')];
     } else if (layerCallList.length > 0) {
-      const { reason, note } = probe(layer, layerCallList[0], callMasks.get(layerCallList[0]) ?? []);
+      const { reason, note } = probe(layer, placeholders.get(layerCallList[0])!);
       if (reason) Object.assign(report, { support: 'no', reason });
       if (note) report.note = note;
     }
