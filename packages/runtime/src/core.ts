@@ -6,7 +6,7 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { GanportError, integerIn } from './errors.js';
 import { type GridOptions, type ImageBatch, type RgbaImage, toGrid } from './image.js';
-import { type GeneratorInfo, generatorInfo, isPointGenerator, META } from './metadata.js';
+import { type GeneratorInfo, generatorInfo, isPointGenerator, META, product } from './metadata.js';
 import { readOnnxInfo } from './onnx-info.js';
 import { sampleLatents } from './sampler.js';
 import { scatterPlot } from './scatter.js';
@@ -172,7 +172,6 @@ export class Generator {
 }
 
 const checkCount = (count: number) => integerIn('count', count, 1, MAX_COUNT);
-const product = (shape: number[]) => shape.reduce((n, d) => n * d, 1);
 // onnxruntime's failed checks start with the source location and the condition: keep what they say
 const firstLine = (err: unknown) =>
   String((err as Error)?.message ?? err)

@@ -102,7 +102,8 @@ export function generatorInfo(onnx: OnnxInfo): GeneratorInfo {
   };
 }
 
-const product = (shape: number[]) => shape.reduce((n, d) => n * d, 1);
+/** @internal How many values a shape holds. */
+export const product = (shape: number[]) => shape.reduce((n, d) => n * d, 1);
 const isShape = (v: unknown): v is number[] =>
   Array.isArray(v) && v.length > 0 && v.every((d) => Number.isInteger(d) && d > 0);
 const isRange = (v: unknown): v is [number, number] =>
