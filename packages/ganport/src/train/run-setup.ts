@@ -88,7 +88,7 @@ export interface OpenedRun {
 }
 
 /** A new run's config from its options, every one checked; `data` and `images` are the data's, filled in once it loads. */
-function newRunConfig(options: TrainOptions, preset: Preset): RunConfig {
+function newRunConfig(options: RunCheckOptions, preset: Preset): RunConfig {
   const seed = options.seed ?? TRAINING_DEFAULTS.seed;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
     throw new GanportError(`seed must be an integer in [0, 2^32), got ${seed}`);
@@ -239,7 +239,7 @@ const ADJUSTABLE_ON_RESUME = ['epochs', 'evalEvery', 'evalSamples', 'checkpointE
 type AdjustableOptions = Partial<Pick<RunConfig, (typeof ADJUSTABLE_ON_RESUME)[number]>>;
 
 /** The adjustable options given, checked; those not given are left out (a new run's config has their defaults). */
-function adjustableOptions(options: TrainOptions): AdjustableOptions {
+function adjustableOptions(options: RunCheckOptions): AdjustableOptions {
   const adjusted: AdjustableOptions = {};
   if (options.epochs !== undefined) adjusted.epochs = positiveInt('epochs', options.epochs);
   if (options.evalEvery !== undefined) adjusted.evalEvery = nonNegativeInt('eval interval', options.evalEvery);
@@ -262,24 +262,61 @@ const labelsDigest = (data: Dataset) => createHash('sha256').update(data.labels!
 const clusteringLine = (clusters: number, seed: number) =>
   `self-conditioning: labelling the images by ${clusters} balanced k-means clusters (seed ${seed})`;
 
+/** A run's options as checked before its data loads; `outDir` may be absent for a dry run of a new one. */
+export type RunCheckOptions = Omit<TrainOptions, 'outDir'> & { outDir?: string };
+
+interface CheckedRun {
+  /** Without the data's fields (`data`, `images`) on a new run: those come once it loads. */
+  config: RunConfig;
+  backend: BackendChoice;
+  /** A new run's --limit, checked. */
+  limit?: number;
+}
+
+/**
+ * Every check that needs no data (clustering takes a while, and a run should not stop after it on a
+ * bad flag), and the backend chosen: all that `train --dry-run` does.
+ */
+export async function checkRun(options: RunCheckOptions): Promise<CheckedRun> {
+  const { outDir } = options;
+  if (options.resume) {
+    if (outDir === undefined || !existsSync(runPaths(outDir).config)) {
+      throw new GanportError(`${outDir} is not a training run (no config.json) to resume`, 'not-found');
+    }
+    // config.json changes only once the checkpoint is loaded (confirmResume)
+    const config = { ...(await readRunConfig(outDir)), ...adjustableOptions(options) };
+    refuseChangedOptions({ ...options, outDir }, config);
+    return { config, backend: await chooseBackend(options, config.backend, config.evalEvery) };
+  }
+  if (outDir !== undefined && existsSync(runPaths(outDir).config) && !options.overwrite) {
+    // a run that stopped before its first checkpoint has nothing to resume from
+    const resumable = ['checkpoint', 'checkpoint.previous', 'checkpoint.tmp'].some((d) => existsSync(join(outDir, d)));
+    throw new GanportError(
+      resumable
+        ? `${outDir} already holds a training run; choose another --out, pass --overwrite, or continue it with --resume`
+        : `${outDir} holds a training run that stopped before its first checkpoint; pass --overwrite to start it again, or choose another --out`,
+    );
+  }
+  const width = options.width === undefined ? undefined : positiveInt('width', options.width);
+  if (width !== undefined && width > MAX_WIDTH)
+    throw new GanportError(`width must be at most ${MAX_WIDTH}, got ${width}`);
+  if (options.clusters !== undefined) checkClusterCount(options.clusters);
+  const preset = getPreset(options.preset ?? TRAINING_DEFAULTS.preset, { width, clusters: options.clusters });
+  const limit = options.limit === undefined ? undefined : positiveInt('limit', options.limit);
+  const config = newRunConfig(options, preset);
+  return { config, backend: await chooseBackend(options, undefined, config.evalEvery), limit };
+}
+
 /** Reads a run to resume, or checks the options of a new one and writes its config.json. */
 export async function openRun(options: TrainOptions): Promise<OpenedRun> {
   const log = options.log ?? (() => {});
+  const { config, backend, limit } = await checkRun(options);
+  const preset = getPreset(config.preset, config);
   const paths = runPaths(options.outDir);
-  let config: RunConfig;
   let data: Dataset;
-  let backend: BackendChoice;
   if (options.resume) {
-    if (!existsSync(paths.config)) {
-      throw new GanportError(`${options.outDir} is not a training run (no config.json) to resume`, 'not-found');
-    }
-    config = { ...(await readRunConfig(options.outDir)), ...adjustableOptions(options) };
-    // the options and the backend are checked before the data loads (clustering takes a while);
-    // config.json changes only once the checkpoint is loaded (confirmResume)
-    refuseChangedOptions(options, config);
-    backend = await chooseBackend(options, config.backend, config.evalEvery);
     if (config.clusters !== undefined) log(clusteringLine(config.clusters, config.seed));
-    data = await loadDataset(config.data, getPreset(config.preset, config), config.seed, {
+    data = await loadDataset(config.data, preset, config.seed, {
       images: config.images,
       clusters: config.clusters,
     });
@@ -295,29 +332,9 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
         `${data.source} now holds ${data.count} images, fewer than the ${config.images} ${options.outDir} trains on`,
       );
   } else {
-    if (existsSync(paths.config) && !options.overwrite) {
-      // a run that stopped before its first checkpoint has nothing to resume from
-      const resumable = ['checkpoint', 'checkpoint.previous', 'checkpoint.tmp'].some((d) =>
-        existsSync(join(options.outDir, d)),
-      );
-      throw new GanportError(
-        resumable
-          ? `${options.outDir} already holds a training run; choose another --out, pass --overwrite, or continue it with --resume`
-          : `${options.outDir} holds a training run that stopped before its first checkpoint; pass --overwrite to start it again, or choose another --out`,
-      );
-    }
-    const width = options.width === undefined ? undefined : positiveInt('width', options.width);
-    if (width !== undefined && width > MAX_WIDTH)
-      throw new GanportError(`width must be at most ${MAX_WIDTH}, got ${width}`);
-    const k = options.clusters;
-    if (k !== undefined) checkClusterCount(k); // before the data loads: clustering takes a while
-    const preset = getPreset(options.preset ?? TRAINING_DEFAULTS.preset, { width, clusters: k });
-    const seed = options.seed ?? TRAINING_DEFAULTS.seed;
-    const limit = options.limit === undefined ? undefined : positiveInt('limit', options.limit);
-    config = newRunConfig(options, preset);
-    backend = await chooseBackend(options, undefined, config.evalEvery);
-    if (k !== undefined) log(clusteringLine(k, seed));
-    data = await loadDataset(options.dataDir, preset, seed, { images: limit, clusters: k });
+    const k = config.clusters;
+    if (k !== undefined) log(clusteringLine(k, config.seed));
+    data = await loadDataset(options.dataDir, preset, config.seed, { images: limit, clusters: k });
     config.data = data.source;
     config.images = Math.min(data.count, limit ?? Number.POSITIVE_INFINITY);
     if (config.images < config.batchSize)
@@ -325,7 +342,6 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
     if (k !== undefined) config.clusterLabelsSha256 = labelsDigest(data);
   }
   if (config.evalEvery) await checkEvaluation(config);
-  const preset = getPreset(config.preset, config);
   log(`backend: ${backend.name} (${backend.reason})`);
   log(`data: ${config.images} ${preset.sampleShape.length === 1 ? 'points' : 'images'} from ${data.source}`);
   config.backend = backend.name;

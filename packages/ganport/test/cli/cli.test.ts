@@ -303,6 +303,14 @@ test('bad training input: missing data, corrupt data, unknown preset, bad number
     /clusters must be an integer in \[2, 255\], got 300/,
   );
   assert.ok(!existsSync(join(dir, 'r9')) && !existsSync(join(dir, 'r10')));
+  // --dry-run checks the options too, not only the backend
+  for (const [flags, message] of [
+    [['--preset', 'dcgan64'], /unknown preset "dcgan64"/],
+    [['--lr', '0'], /learning rate must be a positive number/],
+    [['--batch', '60', '--pack', '8'], /pack 8 must divide the batch size 60/],
+    [['--preset', 'mlp-2d', '--width', '64'], /--width is for the DCGAN presets/],
+  ] as const)
+    assertCleanFailure(runCli(['train', ...flags, '--dry-run']), message);
 });
 
 test('a diverging run stops with a clear message and keeps its last good checkpoint', () => {
@@ -340,6 +348,15 @@ test('train --resume names the flags it cannot change, and refuses a smaller --l
     runCli(['train', '--resume', dir, '--epochs', '2', '--limit', '64']),
     /config\.json fixes --limit /,
   );
+  // a dry run makes the same checks, before any data would load
+  assertCleanFailure(
+    runCli(['train', '--resume', dir, '--batch', '32', '--dry-run']),
+    /config\.json fixes --batch for the whole run/,
+  );
+  assertCleanFailure(runCli(['train', '--dry-run', '--out', dir]), /already holds a training run/);
+  const resumable = runCli(['train', '--resume', dir, '--epochs', '2', '--dry-run']);
+  assert.equal(resumable.status, 0, resumable.stderr);
+  assert.match(resumable.stdout, /^dry run: nothing trained$/m);
 });
 
 test('train --provider: an unknown name is refused, one that cannot open a session is passed over for the next', () => {

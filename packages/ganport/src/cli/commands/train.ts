@@ -1,4 +1,4 @@
-import { readRunConfig, TRAINING_DEFAULTS } from '../../formats/run-dir.js';
+import { TRAINING_DEFAULTS } from '../../formats/run-dir.js';
 import { PRESET_NAMES } from '../../presets/names.js';
 import { LOSSES, type LossName } from '../../train/loss-names.js';
 import { defineCommand, flagFor, UsageError } from '../flags.js';
@@ -143,7 +143,7 @@ export const trainCommand = defineCommand({
     'dry-run': {
       type: 'boolean',
       option: 'dryRun',
-      help: 'print the backend that would be chosen (and its GPU adapter), checked against --provider and --eval-every, and train nothing',
+      help: 'check every option that needs no data, print the backend that would be chosen (and its GPU adapter), and train nothing',
     },
   },
   examples: [
@@ -163,35 +163,34 @@ export const trainCommand = defineCommand({
       throw new UsageError('--overwrite replaces a run; --resume continues one: give one of them');
     if (options.evalSamples !== undefined && options.evalEvery === undefined && resume === undefined)
       throw new UsageError('--eval-samples goes with --eval-every');
-    const providers = providerList(provider);
-    if (dryRun) {
-      // as train() chooses and checks it: --backend, else the one a resumed run started on, else the fastest present
-      const recorded = resume === undefined ? undefined : await readRunConfig(resume);
-      const { chooseBackend } = await import('../../train/run-setup.js');
-      const evalEvery = options.evalEvery ?? recorded?.evalEvery;
-      const choice = await chooseBackend({ backend: options.backend, providers }, recorded?.backend, evalEvery);
-      console.log(`backend: ${choice.name} (${choice.reason})`);
-      console.log('dry run: nothing trained');
-      return 0;
-    }
-    const outDir = out ?? resume;
-    if (outDir === undefined) throw new UsageError('give either --out RUN_DIR (a new run) or --resume RUN_DIR');
-    const { train } = await import('../../train/train.js');
-    const { FixedOptionsError } = await import('../../train/run-setup.js');
-    const result = await train({
+    const runOptions = {
       ...options,
-      outDir,
+      outDir: out ?? resume,
       resume: resume !== undefined,
-      loss: loss as LossName | undefined, // train() checks the name
+      loss: loss as LossName | undefined, // checked with the other options
       // absent switches stay undefined, so that a resume keeps what the run recorded
       spectralNorm: spectralNorm || undefined,
       lrDecay: lrDecay || undefined,
-      providers,
-      log: (line) => console.log(line),
-    }).catch((err) => {
+      providers: providerList(provider),
+      log: (line: string) => console.log(line),
+    };
+    const { FixedOptionsError } = await import('../../train/run-setup.js');
+    const namingFlags = (err: unknown) => {
       if (!(err instanceof FixedOptionsError)) throw err;
       throw new FixedOptionsError(err.outDir, err.options, err.options.map(flagName));
-    });
+    };
+    if (dryRun) {
+      // every check train() makes before the data loads, and the backend it would choose
+      const { checkRun } = await import('../../train/run-setup.js');
+      const { backend } = await checkRun(runOptions).catch(namingFlags);
+      console.log(`backend: ${backend.name} (${backend.reason})`);
+      console.log('dry run: nothing trained');
+      return 0;
+    }
+    const { outDir } = runOptions;
+    if (outDir === undefined) throw new UsageError('give either --out RUN_DIR (a new run) or --resume RUN_DIR');
+    const { train } = await import('../../train/train.js');
+    const result = await train({ ...runOptions, outDir }).catch(namingFlags);
     const { last } = result;
     console.log(
       `trained to step ${result.steps}: D loss ${last.dLoss.toFixed(4)}, G loss ${last.gLoss.toFixed(4)}, ` +
