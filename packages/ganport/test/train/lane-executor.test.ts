@@ -1,6 +1,7 @@
 /**
  * The lane executor on a small two-branch graph: the same outputs as one session, step after step;
- * a lane that fails stops the step with its error instead of leaving the others waiting.
+ * a lane that fails, or whose worker thread dies, stops the step with its error instead of leaving
+ * the others waiting.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -86,6 +87,19 @@ for (const bad of ['ia', 'ib'] as const) {
     lanes!.dispose();
   });
 }
+
+const fixture = (name: string) => new URL(`./lane-fixtures/${name}.js`, import.meta.url);
+
+test('a worker that dies, as it loads or mid-step, fails the lanes at once instead of leaving the main thread waiting', async () => {
+  const create = (lane: string) =>
+    LaneExecutor.create(twoBranches(), { lanes: 2, sources: ['ia', 'ib'], always: true, lane: fixture(lane) });
+  await assert.rejects(create('throws-at-load'), /a training lane failed: .*could not load its lane: the lane broke/);
+  await assert.rejects(create('exits-at-load'), /a training lane failed: .*ended unexpectedly \(exit code 7\)/);
+  const lanes = (await create('exits-at-step'))!;
+  assert.throws(() => lanes.run(feeds(1), fetches()), /a training lane failed: .*ended unexpectedly \(exit code 9\)/);
+  assert.throws(() => lanes.run(feeds(2), fetches()), /stopped after an error/);
+  lanes.dispose();
+});
 
 test("the caller's work while the main lane waits runs once a step; its error ends the step, not the lanes", async () => {
   const graph = twoBranches();

@@ -11,22 +11,14 @@ import { size } from '../../tfjs/onnx-kernels/index.js';
 import { type Feed, OrtSession } from '../../tfjs/ort-session.js';
 import { NCHWC } from '../nchwc.js';
 import { LANE_CODES, type ValueInfoSpec, valueSpecs } from '../value-specs.js';
+import { awaitFlag, awaitWord, CONTROL, fail, failureText, LANE_DONE, LANE_READY, raiseFlag, STOP } from './control.js';
 import { type LanePlan, type PlanNode, planLanes } from './plan.js';
 import {
-  awaitFlag,
-  awaitWord,
   byteSize,
-  CONTROL,
   copy,
-  fail,
-  failureText,
-  LANE_DONE,
-  LANE_READY,
   type LaneProgram,
-  raiseFlag,
   runLane,
   type SegmentStep,
-  STOP,
   sharedSlot,
   typedArray,
   type ValueSpec,
@@ -63,8 +55,7 @@ export class LaneExecutor {
     /** The main lane's own arrays (graph inputs and outputs are the caller's, bound each run). */
     private readonly arrays: Map<string, Feed['data']>,
     private readonly slots: Map<string, Feed['data']>,
-    /** Each worker lane's state word (LANE_READY, LANE_DONE). */
-    private readonly workerStates: number[],
+    private readonly workers: LaneWorker[],
     /** Graph inputs the workers read, and graph outputs they make (copied through their slots). */
     private readonly workerInputs: string[],
     private readonly workerOutputs: string[],
@@ -84,7 +75,18 @@ export class LaneExecutor {
    */
   static async create(
     { model, inputs, outputs }: Pick<CapturedGraph, 'model' | 'inputs' | 'outputs'>,
-    { lanes, sources, always = false }: { lanes: number; sources: readonly string[]; always?: boolean },
+    {
+      lanes,
+      sources,
+      always = false,
+      lane = WORKER_LANE,
+    }: {
+      lanes: number;
+      sources: readonly string[];
+      always?: boolean;
+      /** The module each worker thread runs (tests give one that fails). */
+      lane?: URL;
+    },
   ): Promise<LaneExecutor | undefined> {
     const decoded = decodeModel(model);
     const values = await valueSpecs(decoded, inputs);
@@ -111,7 +113,7 @@ export class LaneExecutor {
       graphOutputs: new Set(outputs.map((o) => o.name)),
     });
     if (!always && plan.estimate > WORTHWHILE * plan.serial) return undefined;
-    return LaneExecutor.start(decoded, plan, values, inputs, outputs, lanes);
+    return LaneExecutor.start(decoded, plan, values, inputs, outputs, lanes, lane);
   }
 
   private static start(
@@ -121,6 +123,7 @@ export class LaneExecutor {
     inputs: GraphTensor[],
     outputs: GraphTensor[],
     lanes: number,
+    lane: URL,
   ): LaneExecutor | undefined {
     const { segments } = plan;
     const nodes = model.graph.node;
@@ -199,25 +202,32 @@ export class LaneExecutor {
     const message = new SharedArrayBuffer(ERROR_BYTES);
     const controlWords = new Int32Array(control);
     const stateWord = (lane: number) => CONTROL.firstSegment + segments.length + lane;
-    for (const program of programs.slice(1)) {
+    const workers = programs.slice(1).map((program): LaneWorker => {
       const slots = Object.fromEntries(
         [...crossing]
           .filter((name) => name in program.values)
           .map((name) => [name, { buffer: slotBuffers.get(name)!.buffer as SharedArrayBuffer, spec: spec(name) }]),
       );
-      const data: WorkerData = { program, slots, control, message, state: stateWord(program.lane) };
+      const state = stateWord(program.lane);
+      const data: WorkerData = { program, slots, control, message, state, lane: lane.href };
       // a worker thread starts with its creator's floating-point flags: denormals are zero there too
-      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
-      worker.unref(); // an executor nobody disposed must not keep the process alive
-    }
+      const thread = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
+      thread.unref(); // an executor nobody disposed must not keep the process alive
+      // a worker's failure reaches the main thread through the control words (worker.ts): the event,
+      // which comes only once the main thread is free again, would otherwise end the process
+      thread.on('error', () => {});
+      return { thread, state };
+    });
     const main = programs[0];
-    const sessions = main.steps.map((s) => new OrtSession(s.model, { threads: 1 }));
     const messageView = new Uint8Array(message);
-    const stateWords = programs.slice(1).map((p) => stateWord(p.lane));
+    const sessions: OrtSession[] = [];
     try {
-      for (const word of stateWords) awaitFlag(controlWords, word, LANE_READY, () => failureText(messageView));
+      for (const s of main.steps) sessions.push(new OrtSession(s.model, { threads: 1 }));
+      for (const { state } of workers) awaitFlag(controlWords, state, LANE_READY, () => failureText(messageView));
+      // a worker that ended at once is past ready too (LANE_DONE), with its failure recorded
+      if (Atomics.load(controlWords, CONTROL.failed) !== 0) throw new Error(failureText(messageView));
     } catch (error) {
-      stopWorkers(controlWords, stateWords);
+      stopWorkers(controlWords, workers);
       for (const s of sessions) s.dispose();
       throw error;
     }
@@ -237,7 +247,7 @@ export class LaneExecutor {
       sessions,
       arrays,
       slotBuffers,
-      stateWords,
+      workers,
       workerInputs,
       workerOutputs,
       lastSegments,
@@ -274,7 +284,7 @@ export class LaneExecutor {
       // that exits while a worker is inside onnxruntime aborts)
       this.broken = true;
       fail(this.control, this.message, error);
-      stopWorkers(this.control, this.workerStates);
+      stopWorkers(this.control, this.workers);
       throw error;
     }
     if (callback) throw callback.error;
@@ -282,22 +292,31 @@ export class LaneExecutor {
 
   /** Stops the workers and waits for them to release their sessions; releases the main lane's. */
   dispose(): void {
-    stopWorkers(this.control, this.workerStates);
+    stopWorkers(this.control, this.workers);
     for (const s of this.sessions) s.dispose();
   }
 }
 
-/** How long dispose waits for a worker to end (it may be finishing a segment); it is unref'd either way. */
+/** How long stopping waits for a worker to end (it may be finishing a segment). */
 const WORKER_STOP_MS = 10_000;
+/** The module a worker lane runs. */
+const WORKER_LANE = new URL('./worker-lane.js', import.meta.url);
+
+interface LaneWorker {
+  thread: Worker;
+  /** Its lane's state word (LANE_READY, LANE_DONE). */
+  state: number;
+}
 
 /**
  * Tells the workers to stop and waits until each has released its sessions. They end by themselves:
- * `Worker.terminate` while a worker is inside onnxruntime's native code aborts the whole process.
+ * `Worker.terminate` while a worker is inside onnxruntime's native code aborts the whole process, and
+ * so does the process exiting under one, so a worker not done in time keeps the process alive until it is.
  */
-function stopWorkers(control: Int32Array, states: number[]): void {
+function stopWorkers(control: Int32Array, workers: LaneWorker[]): void {
   Atomics.store(control, CONTROL.step, STOP);
   Atomics.notify(control, CONTROL.step);
-  for (const word of states) awaitWord(control, word, LANE_DONE, WORKER_STOP_MS);
+  for (const { thread, state } of workers) if (!awaitWord(control, state, LANE_DONE, WORKER_STOP_MS)) thread.ref();
 }
 
 /** About how many µs `node` takes on one thread: multiply-adds for the matrix products, bytes for the rest. */

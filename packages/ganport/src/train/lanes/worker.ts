@@ -1,23 +1,12 @@
 /**
- * A worker thread's lane: one onnxruntime session (one thread) per segment, run step after step as
- * the main thread raises the step word, until it is set to STOP; then the worker releases its
- * sessions and ends.
+ * A worker thread's entry: loads its lane (worker-lane.ts) and makes sure that however the worker
+ * ends (its lane failing to load, an uncaught error, `process.exit`), the main thread, blocked in a
+ * synchronous wait on the control words, sees it there: a failure, and the lane done. Its only
+ * import is control.ts, which has none.
  */
 import { workerData } from 'node:worker_threads';
-import { OrtSession } from '../../tfjs/ort-session.js';
-import {
-  CONTROL,
-  fail,
-  failureText,
-  LANE_DONE,
-  LANE_READY,
-  type LaneProgram,
-  raiseFlag,
-  runLane,
-  STOP,
-  typedArray,
-  type ValueSpec,
-} from './program.js';
+import { CONTROL, fail, LANE_DONE, raiseFlag, STOP } from './control.js';
+import type { LaneProgram, ValueSpec } from './program.js';
 
 export interface WorkerData {
   program: LaneProgram;
@@ -26,29 +15,23 @@ export interface WorkerData {
   message: SharedArrayBuffer;
   /** The control word the worker raises to LANE_READY once its sessions are loaded, to LANE_DONE once released. */
   state: number;
+  /** The lane's module: worker-lane.js (tests give one that fails). */
+  lane: string;
 }
 
-const { program, slots, control: controlBuffer, message: messageBuffer, state } = workerData as WorkerData;
+const { control: controlBuffer, message: messageBuffer, state, lane } = workerData as WorkerData;
 const control = new Int32Array(controlBuffer);
 const message = new Uint8Array(messageBuffer);
-const failure = () => failureText(message);
-const sessions: OrtSession[] = [];
-try {
-  for (const s of program.steps) sessions.push(new OrtSession(s.model, { threads: 1 }));
-  const arrays = new Map(Object.entries(program.values).map(([name, spec]) => [name, typedArray(spec)]));
-  const shared = new Map(Object.entries(slots).map(([name, { buffer, spec }]) => [name, typedArray(spec, buffer)]));
-  raiseFlag(control, state, LANE_READY);
-  for (let last = 0; ; ) {
-    while (Atomics.load(control, CONTROL.step) === last) Atomics.wait(control, CONTROL.step, last);
-    const step = Atomics.load(control, CONTROL.step);
-    if (step === STOP) break;
-    runLane(program, sessions, arrays, shared, control, step, failure);
-    last = step;
-  }
-} catch (error) {
-  if (Atomics.load(control, CONTROL.step) !== STOP) fail(control, message, error);
-} finally {
-  // released here, by the worker itself: terminating a worker inside onnxruntime's native code aborts the process
-  for (const session of sessions) session.dispose();
+
+function ended(why: string): void {
+  if (Atomics.load(control, state) === LANE_DONE) return;
+  if (Atomics.load(control, CONTROL.step) !== STOP) fail(control, message, why);
   raiseFlag(control, state, LANE_DONE);
+}
+
+process.on('exit', (code) => ended(`its worker thread ended unexpectedly (exit code ${code})`));
+try {
+  await import(lane);
+} catch (error) {
+  ended(`its worker thread could not load its lane: ${error instanceof Error ? error.message : error}`);
 }
