@@ -23,7 +23,7 @@ import { detachGeneratorUpdate, HostUpdate, type HostUpdatePlan } from './host-u
 import { LaneExecutor } from './lanes/executor.js';
 import { typedArray } from './lanes/program.js';
 import { splitAtDiscriminatorUpdate, worthSplitting } from './split-step.js';
-import { type Candidate, type StepExecutor, Ways } from './ways.js';
+import { type Candidate, type StepExecutor, StepNotRepeatable, Ways } from './ways.js';
 
 export type Buffer = Float32Array | Int32Array | Uint8Array;
 
@@ -200,7 +200,12 @@ class HostRunner implements GraphRunner {
         : await candidates(first, options),
       options.log,
     );
-    runner = new HostRunner(step, measure, state, ways, options);
+    try {
+      runner = new HostRunner(step, measure, state, ways, options);
+    } catch (error) {
+      ways.dispose(); // the ways hold sessions and, on the lanes, worker threads
+      throw error;
+    }
     return runner;
   }
 
@@ -249,8 +254,11 @@ class HostRunner implements GraphRunner {
   }
 
   async dispose(): Promise<void> {
-    this.ways.dispose();
-    this.measureSession.dispose();
+    try {
+      this.ways.dispose();
+    } finally {
+      this.measureSession.dispose();
+    }
   }
 
   /** The split step's discriminator update, between its two graphs. */
@@ -312,6 +320,9 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
           always: !!lanes,
         }).catch((error: unknown) => {
           if (lanes) throw error;
+          options.log?.(
+            `onnx engine: the lanes could not start (${error instanceof Error ? error.message : error}); the trial leaves them out`,
+          );
           return undefined;
         })
       : undefined;
@@ -371,8 +382,12 @@ class SplitExecutor implements StepExecutor {
     const fed = (tensors: GraphTensor[]) => tensors.map((t) => feeds.get(t.name)!);
     const [first, second] = this.parts;
     this.sessions[0].run(fed(first.inputs), fed(first.outputs));
-    this.between();
-    this.sessions[1].run(fed(second.inputs), fed(second.outputs));
+    this.between(); // updates the discriminator's weights and moments in the inputs: no repeating the step after it
+    try {
+      this.sessions[1].run(fed(second.inputs), fed(second.outputs));
+    } catch (error) {
+      throw new StepNotRepeatable(error);
+    }
     whileWaiting?.();
   }
 

@@ -99,6 +99,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   position.trainedWith = fixedConfig(config);
   const stepsPerEpoch = Math.floor(config.images / config.batchSize);
   const bar = new ProgressBar(process.stderr, 24, options.quiet);
+  const best = await readBestMeasurement(options.outDir); // before the engine, which holds sessions and threads
   // the onnx engine reports its choice of threads after the first steps, while the bar is showing
   const stepper = await createStepEngine(opened, state, rng, (line) => bar.interrupt(() => options.log?.(line)));
   const run: Run = {
@@ -117,7 +118,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     samples: new SampleWriter({ ...config, modes: data.mixture?.modes }),
     speed: new Throughput(position.step, config.batchSize, config.epochs * stepsPerEpoch, position.elapsedSeconds),
     bar,
-    best: await readBestMeasurement(options.outDir),
+    best,
   };
   try {
     for (let epoch = position.epoch; epoch <= config.epochs; epoch++) {

@@ -5,10 +5,20 @@
  */
 import type { Feed } from '../tfjs/ort-session.js';
 
-/** What runs the step graph: one onnxruntime session, or the lanes. */
+/**
+ * What runs the step graph: one onnxruntime session, or the lanes. A run that fails leaves its
+ * inputs as they were, so that another way can run the step again, or throws StepNotRepeatable.
+ */
 export interface StepExecutor {
   run(inputs: Feed[], outputs: Feed[], whileWaiting?: () => void): void;
   dispose(): void;
+}
+
+/** A step that failed after it changed its inputs (the split step's update between its graphs): no way can run it again. */
+export class StepNotRepeatable extends Error {
+  constructor(readonly error: unknown) {
+    super(error instanceof Error ? error.message : String(error), { cause: error });
+  }
 }
 
 export interface Candidate {
@@ -195,12 +205,17 @@ export class Ways {
           throw error;
         }
       });
+    let failure: string | undefined;
     for (let way = this.trial?.turn ?? this.chosen; ; ) {
       const t0 = performance.now();
       try {
         way.executor.run(inputs, outputs, callback);
       } catch (error) {
         if (callbackError) throw callbackError.error;
+        if (error instanceof StepNotRepeatable) throw error.error;
+        // the same failure on the next way is the step's own (its inputs), not the ways'
+        if (failure !== undefined && failure === messageOf(error)) throw error;
+        failure = messageOf(error);
         way = this.drop(way, error);
         continue;
       }
@@ -236,7 +251,7 @@ export class Ways {
     if (this.chosen === way) this.chosen = this.ways[0];
     if (this.trial && this.trials > 0) this.stepsSinceTrial = 0; // a re-trial ends: the next comes as after one
     this.trial = this.trials === 0 && this.ways.length > 1 ? new Trial([...this.ways]) : undefined;
-    const reason = String(error instanceof Error ? error.message : error).split('\n')[0];
+    const reason = messageOf(error).split('\n')[0];
     const goesOn = this.trial
       ? `the trial starts again: ${this.threading}`
       : `the run goes on with ${this.chosen.threading}`;
@@ -244,7 +259,18 @@ export class Ways {
     return this.trial?.turn ?? this.chosen;
   }
 
+  /** Disposes every way, the others too where one's dispose throws (the first error then goes on). */
   dispose(): void {
-    for (const way of this.ways) way.executor.dispose();
+    const errors: unknown[] = [];
+    for (const way of this.ways) {
+      try {
+        way.executor.dispose();
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    if (errors.length) throw errors[0];
   }
 }
+
+const messageOf = (error: unknown) => String(error instanceof Error ? error.message : error);

@@ -9,6 +9,7 @@ import {
   type Candidate,
   fastestByLowerQuartile,
   RETRIAL_EVERY,
+  StepNotRepeatable,
   Trial,
   trialReport,
   trialRounds,
@@ -89,10 +90,11 @@ test('the thread setting is chosen by its lower quartile: not by one lucky run, 
 });
 
 /**
- * Fake ways: way i writes i + 1 into the output (or throws while `failing` says so) and counts its
+ * Fake ways: way i writes i + 1 into the output (or throws while `failing` says so, its error where it
+ * gives one) and counts its
  * runs; way i asks for i + 1 measurement threads.
  */
-function fakeWays(names: string[], failing: (name: string, run: number) => boolean = () => false) {
+function fakeWays(names: string[], failing: (name: string, run: number) => boolean | Error = () => false) {
   const runs = new Map(names.map((n) => [n, 0]));
   const disposed: string[] = [];
   const ways: Candidate[] = names.map((threading, i) => ({
@@ -103,7 +105,8 @@ function fakeWays(names: string[], failing: (name: string, run: number) => boole
         const run = runs.get(threading)!;
         runs.set(threading, run + 1);
         whileWaiting?.(); // as the lanes do: while the other lane finishes, so before a failure there
-        if (failing(threading, run)) throw new Error(`${threading} broke\nat a second line`);
+        const failure = failing(threading, run);
+        if (failure) throw failure === true ? new Error(`${threading} broke\nat a second line`) : failure;
         (outputs[0].data as Float32Array)[0] = i + 1;
       },
       dispose: () => void disposed.push(threading),
@@ -187,6 +190,37 @@ test('a way failing in a re-trial ends it; the next re-trial comes RETRIAL_EVERY
   }
   step(chooser);
   assert.ok(chooser.trialStepsLeft > 0);
+});
+
+test("a failure the next way shares is the step's own: it fails the step, and that way stays in", () => {
+  const { ways, disposed, step } = fakeWays(['a', 'b', 'c'], () => new Error('index 70 out of range'));
+  const lines: string[] = [];
+  const chooser = new Ways(ways, (line) => lines.push(line));
+  assert.throws(() => step(chooser), /index 70 out of range/);
+  assert.deepEqual(disposed, ['a'], 'only the first way is left out: the second failed alike');
+  assert.equal(lines.length, 1);
+});
+
+test('a step that failed after changing its inputs is not run again on another way', () => {
+  const { ways, runs, disposed, step } = fakeWays(['a', 'b'], (name) =>
+    name === 'a' ? new StepNotRepeatable(new Error('out of memory in the second graph')) : false,
+  );
+  const lines: string[] = [];
+  const chooser = new Ways(ways, (line) => lines.push(line));
+  assert.throws(
+    () => step(chooser),
+    (error: Error) => !(error instanceof StepNotRepeatable) && error.message === 'out of memory in the second graph',
+  );
+  assert.deepEqual([runs.get('a'), runs.get('b'), disposed, lines], [1, 0, [], []]);
+});
+
+test("disposing the ways disposes each, though one's dispose throws; that error goes on", () => {
+  const { ways, disposed } = fakeWays(['a', 'b', 'c']);
+  ways[0].executor.dispose = () => {
+    throw new Error('a would not stop');
+  };
+  assert.throws(() => new Ways(ways).dispose(), /a would not stop/);
+  assert.deepEqual(disposed, ['b', 'c']);
 });
 
 test("the step's own callback failing fails the step, and leaves the way in", () => {
