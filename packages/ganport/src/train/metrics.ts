@@ -147,21 +147,58 @@ interface Series {
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'];
 const WIDTH = 720;
 
-/** One line chart against the step, as an SVG group of the given height at vertical offset `top`. */
+/** The least and greatest of `values` (no spread into arguments: a long run's metrics hold 100,000s). */
+function extent(values: Iterable<number>): [number, number] | undefined {
+  let [lo, hi] = [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+  for (const v of values) {
+    if (!Number.isFinite(v)) continue;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return lo <= hi ? [lo, hi] : undefined;
+}
+
+/**
+ * The points drawn: where more than two fall in one pixel column, only the column's lowest and highest
+ * (in step order), so the envelope stays and a long run's SVG stays small.
+ */
+export function thinPoints(points: [number, number][], column: (x: number) => number): [number, number][] {
+  const kept: [number, number][] = [];
+  for (let i = 0; i < points.length; ) {
+    const col = Math.round(column(points[i][0]));
+    let [lo, hi] = [i, i];
+    let j = i;
+    for (; j < points.length && Math.round(column(points[j][0])) === col; j++) {
+      if (points[j][1] < points[lo][1]) lo = j;
+      if (points[j][1] > points[hi][1]) hi = j;
+    }
+    for (const k of lo === hi ? [lo] : [Math.min(lo, hi), Math.max(lo, hi)]) kept.push(points[k]);
+    i = j;
+  }
+  return kept;
+}
+
+/**
+ * One line chart against the step, as an SVG group of the given height at vertical offset `top`. The
+ * value axis runs from 0 (or the least value, if negative) to the greatest value.
+ */
 function chart(title: string, series: Series[], top: number, height: number): string {
   const margin = { left: 56, right: 16, top: 32, bottom: 40 };
-  const steps = series.flatMap((s) => s.points.map(([step]) => step));
-  const values = series.flatMap((s) => s.points.map(([, v]) => v)).filter(Number.isFinite);
-  const [x0, x1] = [Math.min(...steps, 0), Math.max(...steps, 1)];
-  const [y0, y1] = [Math.min(0, ...values), Math.max(1, ...values)];
+  const [x0, x1] = extent(series.flatMap((s) => s.points.map(([step]) => step))) ?? [0, 1];
+  const [least, greatest] = extent(series.flatMap((s) => s.points.map(([, v]) => v))) ?? [0, 1];
+  const y0 = Math.min(0, least);
+  const y1 = greatest > y0 ? greatest : y0 + 1;
   const sx = (x: number) => margin.left + ((x - x0) / (x1 - x0 || 1)) * (WIDTH - margin.left - margin.right);
   const sy = (y: number) =>
     height - margin.bottom - ((y - y0) / (y1 - y0 || 1)) * (height - margin.top - margin.bottom);
-  const path = (s: Series) => s.points.map(([x, y], i) => `${i ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`);
+  const path = (s: Series) =>
+    thinPoints(s.points, sx).map(([x, y], i) => `${i ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`);
   const ticks = Array.from({ length: 5 }, (_, i) => y0 + ((y1 - y0) * i) / 4);
+  // enough decimals that the ticks differ: 2 for a span of 1 to 10, 4 for one of 0.01 to 0.1
+  const decimals = Math.min(8, Math.max(0, 2 - Math.floor(Math.log10(y1 - y0))));
   const grid = ticks.map((t) => {
     const y = sy(t).toFixed(1);
-    const label = `<text x="${margin.left - 6}" y="${(sy(t) + 4).toFixed(1)}" text-anchor="end">${t.toFixed(2)}</text>`;
+    const label = `<text x="${margin.left - 6}" y="${(sy(t) + 4).toFixed(1)}" text-anchor="end">${t.toFixed(decimals)}</text>`;
     return `<line x1="${margin.left}" x2="${WIDTH - margin.right}" y1="${y}" y2="${y}" stroke="#ddd"/>${label}`;
   });
   const legend = series.map(

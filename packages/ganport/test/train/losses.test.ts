@@ -3,7 +3,7 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { ganLoss } from '../../src/train/losses.js';
-import { lossPlotSvg } from '../../src/train/metrics.js';
+import { lossPlotSvg, thinPoints } from '../../src/train/metrics.js';
 
 before(async () => {
   await selectBackend('cpu');
@@ -59,4 +59,51 @@ test('the loss plot is an SVG with one path per loss', () => {
   assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
   assert.equal((svg.match(/<path /g) ?? []).length, 2);
   assert.match(svg, /a &lt;run&gt;/);
+});
+
+test("a long run's loss plot draws: each pixel column's lowest and highest loss, the axis up to the greatest", () => {
+  const steps = 200_000; // more metrics lines than a spread into Math.min's arguments takes
+  const line = (step: number) => ({
+    step,
+    epoch: 1,
+    dLoss: step === 123_457 ? 9 : 1 + Math.sin(step),
+    gLoss: 0.5,
+    dReal: 0.5,
+    dFake: 0.5,
+    imagesPerSecond: 1,
+    elapsedSeconds: step,
+  });
+  const svg = lossPlotSvg(
+    Array.from({ length: steps }, (_, i) => line(i + 1)),
+    'long',
+  );
+  const [dPath, gPath] = [...svg.matchAll(/<path d="([^"]*)"/g)].map(([, d]) => d.split(/[ML]/).slice(1));
+  assert.ok(dPath.length <= 2 * 700 && dPath.length > 600, `${dPath.length} vertices`);
+  assert.ok(gPath.length <= 700, 'a flat line keeps one vertex a column');
+  const ys = dPath.map((v) => Number(v.split(',')[1]));
+  const top = Math.min(...ys); // SVG's y grows downwards
+  assert.equal(top, 32, "the spike of 9 is kept, at the chart's top");
+  assert.match(svg, />9\.00<\/text>/, 'the top tick is the greatest loss');
+});
+
+test("thinPoints keeps each column's lowest and highest point in step order, and every point where columns are sparse", () => {
+  const points: [number, number][] = [
+    [0, 5],
+    [0.2, 9],
+    [0.4, 1],
+    [0.45, 4],
+    [3, 2],
+  ];
+  assert.deepEqual(
+    thinPoints(points, (x) => x),
+    [
+      [0.2, 9],
+      [0.4, 1],
+      [3, 2],
+    ],
+  );
+  assert.deepEqual(
+    thinPoints(points, (x) => x * 10),
+    points,
+  );
 });
