@@ -71,6 +71,8 @@ export interface RunnerOptions {
   hostUpdate?: boolean;
   /** Reports the trial's choice. */
   log?: (line: string) => void;
+  /** The cores the ways may use (default: the machine's; tests ask for more than it has). */
+  cores?: number;
 }
 
 /** Providers whose outputs can stay on the device in onnxruntime-node 1.30. */
@@ -303,13 +305,14 @@ class HostRunner implements GraphRunner {
  */
 async function candidates(train: CapturedGraph, options: RunnerOptions): Promise<Candidate[]> {
   const lanes = fixedLanes(options);
-  const cores = cpus().length;
+  const cores = options.cores ?? cpus().length;
   const session = (c: SessionOptions): Candidate => ({
     executor: sessionExecutor(new OrtSession(train.model, { ...c, providers: options.providers })),
     threading: threadingOf(c),
     threads: c.threads!,
   });
-  if (fixedThreads(options)) return sessionWays(options).map(session);
+  const ways = sessionWays([train], options);
+  if (fixedThreads(options)) return ways.map(session);
   const laneCount = lanes ?? (cores > 1 ? 2 : 0);
   // forced (GANPORT_ORT_LANES), the lanes fail loudly; offered, a failure to set them up leaves the others
   const split =
@@ -328,20 +331,73 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
       : undefined;
   const onLanes: Candidate[] = split ? [{ executor: split, threading: split.description, threads: 1 }] : [];
   if (lanes && onLanes.length) return onLanes;
-  return [...sessionWays(options).map(session), ...onLanes];
+  return [...ways.map(session), ...onLanes];
 }
 
 const fixedThreads = (options: RunnerOptions) =>
   options.threads ?? (Number(process.env.GANPORT_ORT_THREADS) || undefined);
 const fixedLanes = (options: RunnerOptions) => options.lanes ?? (Number(process.env.GANPORT_ORT_LANES) || undefined);
 
-/** One session's ways: on every core, idle threads spinning, and on one; the fixed threads alone. */
-function sessionWays(options: RunnerOptions): SessionOptions[] {
+/**
+ * One session's ways: on every core, idle threads spinning, and on one; the fixed threads alone. The
+ * ways take turns and stand in for each other, so they must give the same bits: onnxruntime's matrix
+ * products sum in another order on 4 threads or more (measured here), so above 2 cores the spinning
+ * way's threads are the most that agree with one thread on `graphs` (threadsAgreeing).
+ */
+function sessionWays(graphs: CapturedGraph[], options: RunnerOptions): SessionOptions[] {
   const threads = fixedThreads(options);
   if (threads) return [{ threads }];
+  const cores = options.cores ?? cpus().length;
   // every core with its idle threads sleeping lost to them spinning in every trial here (dcgan 68 against
   // 56 ms, cdcgan 76 against 64, PacGAN 35 against 32): not a candidate
-  return cpus().length > 1 ? [{ threads: cpus().length, spinning: true }, { threads: 1 }] : [{ threads: 1 }];
+  const spinning = cores > 2 ? threadsAgreeing(graphs, cores, options) : cores;
+  return spinning > 1 ? [{ threads: spinning, spinning: true }, { threads: 1 }] : [{ threads: 1 }];
+}
+
+/**
+ * The most threads, `cores` or else 2, on which every graph of `graphs` gives the same outputs, bit
+ * for bit, as on one thread, from the same made-up inputs; 1 where neither does. On 2 cores the tests
+ * check it for every preset instead (onnx-step.test.ts).
+ */
+function threadsAgreeing(graphs: CapturedGraph[], cores: number, options: RunnerOptions): number {
+  const outputsOn = (graph: CapturedGraph, threads: number) => {
+    const session = new OrtSession(graph.model, { threads, providers: options.providers });
+    try {
+      const outputs = graph.outputs.map((t) => ({ name: t.name, data: zeros(t), dims: t.shape }));
+      session.run(
+        graph.inputs.map((t, i) => ({ name: t.name, data: madeUp(t, i), dims: t.shape })),
+        outputs,
+      );
+      return outputs.map((o) => new Uint8Array(o.data.buffer, o.data.byteOffset, o.data.byteLength));
+    } finally {
+      session.dispose();
+    }
+  };
+  const references = graphs.map((graph) => outputsOn(graph, 1));
+  const agrees = (threads: number) =>
+    graphs.every((graph, g) =>
+      outputsOn(graph, threads).every((bytes, o) => Buffer.compare(bytes, references[g][o]) === 0),
+    );
+  const threads = [cores, 2].find(agrees) ?? 1;
+  if (threads < cores)
+    options.log?.(
+      `onnx engine: ${cores} onnxruntime threads sum the step's products in another order than one thread, ` +
+        `and the ways must give the same bits to stand in for each other: ${threads === 1 ? 'one thread only' : `${threads} threads, which agree`}`,
+    );
+  return threads;
+}
+
+/** A graph input's made-up values for threadsAgreeing: floats in [0, 1) from a fixed sequence; zeros (valid indices) otherwise. */
+function madeUp(t: GraphTensor, seed: number): Buffer {
+  const values = zeros(t);
+  if (values instanceof Float32Array) {
+    let x = seed + 1;
+    for (let i = 0; i < values.length; i++) {
+      x = (x * 48271) % 2147483647;
+      values[i] = x / 2147483647;
+    }
+  }
+  return values;
 }
 
 /**
@@ -355,7 +411,7 @@ function splitCandidates(
   options: RunnerOptions,
 ): Candidate[] {
   const handedOver = crossing.map((t) => ({ name: t.name, data: zeros(t), dims: t.shape }));
-  return sessionWays(options).map((c) => {
+  return sessionWays(parts, options).map((c) => {
     const sessions = parts.map(
       (graph) => new OrtSession(graph.model, { ...c, stopSpinning: c.spinning, providers: options.providers }),
     );

@@ -47,6 +47,8 @@ export interface OnnxStepOptions {
   hostMasks?: boolean;
   /** Reports the trial's choice (after the run's first steps). */
   log?: (line: string) => void;
+  /** The cores the ways may use (default: the machine's; tests ask for more than it has). */
+  cores?: number;
 }
 
 /** The step's inputs that change every step, by graph input name. */

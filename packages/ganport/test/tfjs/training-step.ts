@@ -55,6 +55,8 @@ export interface TrainingStepOptions extends Partial<StepConfig> {
   hostUpdate?: boolean;
   /** Receives the onnx engine's report of its trial's choice. */
   log?: (line: string) => void;
+  /** The cores the onnx engine's ways may use (default: the machine's). */
+  cores?: number;
 }
 
 /**
@@ -76,6 +78,7 @@ export async function oneTrainingStep(
     providers,
     hostUpdate,
     log,
+    cores,
     ...options
   }: TrainingStepOptions = {},
 ): Promise<StepResult> {
@@ -115,6 +118,7 @@ export async function oneTrainingStep(
           providers,
           hostUpdate,
           log,
+          cores,
         })
       : stepper;
   const curve: number[][] = [];

@@ -116,6 +116,26 @@ test('the onnx engine gives the same losses on one onnxruntime thread as on two 
   assert.deepEqual(single.weights, double.weights);
 });
 
+test('above 2 cores the spinning way takes the most threads that give the same bits as one: the ways stand in for each other', async () => {
+  await selectBackend('wasm');
+  // the mlp's products, 4 threads (on 2 cores here: the sums' order follows the threads, not the cores)
+  const lines: string[] = [];
+  const single = await oneTrainingStep(getPreset('mlp'), 64, { steps: 2, engine: 'onnx', threads: 1 });
+  const four = await oneTrainingStep(getPreset('mlp'), 64, { steps: 2, engine: 'onnx', threads: 4 });
+  assert.notDeepEqual(four.weights, single.weights, '4 threads sum in another order');
+  const ways = await oneTrainingStep(getPreset('mlp'), 64, {
+    steps: 2,
+    engine: 'onnx',
+    cores: 4,
+    log: (l) => lines.push(l),
+  });
+  assert.deepEqual(lines, [
+    "onnx engine: 4 onnxruntime threads sum the step's products in another order than one thread, and the ways must give the same bits to stand in for each other: 2 threads, which agree",
+  ]);
+  assert.equal(ways.threading, 'trying 2 threads, spinning; 1 thread in turn');
+  assert.deepEqual(ways.weights, single.weights);
+});
+
 const LANE_CASES: [string, number, TrainingStepOptions][] = [
   ['dcgan', 8, { steps: 2, emaDecay: 0.99 }],
   ['cdcgan-projection', 8, { r1Gamma: 0.5, spectralNorm: true, loss: 'hinge' }],
