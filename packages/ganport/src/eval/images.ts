@@ -136,8 +136,9 @@ export async function evaluateImages(generator: Generator, options: ImageEvalOpt
     info.layout === 'NHWC' ? info.outputShape : [info.outputShape[1], info.outputShape[2], info.outputShape[0]];
 
   const classifier = await Classifier.load(options.classifier);
-  const distances = await PairwiseDistances.create();
+  let distances: PairwiseDistances | undefined;
   try {
+    distances = await PairwiseDistances.create();
     const hasClassLabels = info.labelKind === 'class';
     const classes = hasClassLabels ? info.numClasses : undefined;
     const { dir, train, test } = await realImages(classifier, shape, classes, n, options.dataDir);
@@ -154,13 +155,8 @@ export async function evaluateImages(generator: Generator, options: ImageEvalOpt
     const testStats = gaussianStats(testEmbeddings.features, classifier.featureSize);
     const testManifold = await manifold(testEmbeddings.features, classifier.featureSize, k, distances);
     const trueTestLabels = Array.from(testIndices, (i) => test.labels[i]);
-    const warnings =
-      n <= classifier.featureSize
-        ? [
-            `${n} samples are no more than the classifier's ${classifier.featureSize} features: the covariances are ` +
-              'singular and the FCD mostly bias (the README uses 10,000)',
-          ]
-        : [];
+    const warning = fewSamplesWarning(n, classifier.featureSize);
+    const warnings = warning ? [warning] : [];
     return {
       samples: n,
       seed,
@@ -184,10 +180,17 @@ export async function evaluateImages(generator: Generator, options: ImageEvalOpt
       },
     };
   } finally {
-    await distances.dispose();
+    await distances?.dispose();
     await classifier.dispose();
   }
 }
+
+/** The warning for a measurement of `n` samples where they are too few for the classifier's features, or undefined. */
+export const fewSamplesWarning = (n: number, featureSize: number): string | undefined =>
+  n <= featureSize
+    ? `${n} samples are no more than the classifier's ${featureSize} features: the covariances are ` +
+      'singular and the FCD mostly bias (the README uses 10,000)'
+    : undefined;
 
 /**
  * The real images an evaluation of `shape` images (conditioned on `classes`) draws `samples` of from

@@ -209,13 +209,16 @@ export interface BestMeasurement {
   step: number;
   epoch: number;
   eval: EvalScores;
+  /** The samples it took (--eval-samples); best/ written before ganport recorded it took the run's. */
+  samples?: number;
 }
 
 /** How the models kept for a measurement record it in their model.json (the scores under their file names). */
-export const bestMeasurementMetadata = ({ step, epoch, eval: scores }: BestMeasurement) => ({
+export const bestMeasurementMetadata = ({ step, epoch, eval: scores, samples }: BestMeasurement) => ({
   step,
   epoch,
   eval: scoresToFile(scores),
+  ...(samples === undefined ? {} : { samples }),
 });
 
 /** The best measurement kept in RUN/best/ (recorded in its generator's model.json), or undefined when none is. */
@@ -224,13 +227,23 @@ export async function readBestMeasurement(runDir: string): Promise<BestMeasureme
   const path = join(runPaths(runDir).bestGenerator, 'model.json');
   if (!existsSync(path)) return undefined;
   const json = JSON.parse(await readFile(path, 'utf8')) as {
-    userDefinedMetadata?: { ganport?: { step?: unknown; epoch?: unknown; eval?: unknown } };
+    userDefinedMetadata?: { ganport?: { step?: unknown; epoch?: unknown; eval?: unknown; samples?: unknown } };
   };
-  const { step, epoch, eval: recorded } = json.userDefinedMetadata?.ganport ?? {};
+  const { step, epoch, eval: recorded, samples } = json.userDefinedMetadata?.ganport ?? {};
   const scores = scoresFromFile(recorded);
-  if (!Number.isInteger(step) || !Number.isInteger(epoch) || !scores)
+  if (
+    !Number.isInteger(step) ||
+    !Number.isInteger(epoch) ||
+    !scores ||
+    (samples !== undefined && !Number.isInteger(samples))
+  )
     throw new GanportError(`${path} does not record the measurement it was kept for`);
-  return { step: step as number, epoch: epoch as number, eval: scores };
+  return {
+    step: step as number,
+    epoch: epoch as number,
+    eval: scores,
+    ...(samples === undefined ? {} : { samples: samples as number }),
+  };
 }
 
 /**

@@ -6,7 +6,7 @@
 import { GanportError, loadGenerator } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
 import { Classifier } from '../eval/classifier.js';
-import { evaluateImages, MAX_IMAGE_SAMPLES, realImages } from '../eval/images.js';
+import { evaluateImages, fewSamplesWarning, MAX_IMAGE_SAMPLES, realImages } from '../eval/images.js';
 import { evaluateMixture, MAX_MIXTURE_SAMPLES } from '../eval/mixtures.js';
 import { modelToBytes } from '../export/index.js';
 import type { EvalScores } from '../formats/eval-scores.js';
@@ -37,7 +37,7 @@ export const MIN_EVAL_SAMPLES = 10;
  * images the classifier cannot read, classes it does not know, data without a test split or with too
  * few images for --eval-samples.
  */
-export async function checkEvaluation(config: RunConfig): Promise<void> {
+export async function checkEvaluation(config: RunConfig, log: (line: string) => void): Promise<void> {
   const points = config.sampleShape.length === 1; // 2-D points are measured against their mixture
   const cap = points ? MAX_MIXTURE_SAMPLES : MAX_IMAGE_SAMPLES;
   if (config.evalSamples > cap)
@@ -47,6 +47,8 @@ export async function checkEvaluation(config: RunConfig): Promise<void> {
   if (points) return;
   const classifier = await Classifier.load();
   try {
+    const warning = fewSamplesWarning(config.evalSamples, classifier.featureSize);
+    if (warning) log(`--eval-samples: ${warning}`);
     const classes = config.clusters === undefined ? config.numClasses : undefined; // clusters name no class
     await realImages(classifier, config.sampleShape, classes, config.evalSamples, config.data, '--eval-samples');
   } catch (err) {

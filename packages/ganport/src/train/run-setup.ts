@@ -12,7 +12,14 @@ import type * as tf from '@tensorflow/tfjs';
 import { checkClusterCount } from '../datasets/clusters.js';
 import { type Dataset, loadDataset } from '../datasets/dataset.js';
 import { loadCheckpoint } from '../formats/checkpoint.js';
-import { changeRunFiles, type RunConfig, readRunConfig, runPaths, TRAINING_DEFAULTS } from '../formats/run-dir.js';
+import {
+  changeRunFiles,
+  type RunConfig,
+  readBestMeasurement,
+  readRunConfig,
+  runPaths,
+  TRAINING_DEFAULTS,
+} from '../formats/run-dir.js';
 import { DataType, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/builder.js';
 import { encodeModel } from '../onnx/proto.js';
 import { DEFAULT_DCGAN_WIDTH } from '../presets/dcgan.js';
@@ -262,6 +269,21 @@ const labelsDigest = (data: Dataset) => createHash('sha256').update(data.labels!
 const clusteringLine = (clusters: number, seed: number) =>
   `self-conditioning: labelling the images by ${clusters} balanced k-means clusters (seed ${seed})`;
 
+/**
+ * A resume's new --eval-samples, where best/ holds a measurement of another count: scores of different
+ * counts do not compare (FCD falls as the count grows, the modes captured rise), so best/ would be kept
+ * or replaced for the count, not the model.
+ */
+async function refuseIncomparableSamples(outDir: string, recorded: RunConfig, config: RunConfig): Promise<void> {
+  const best = await readBestMeasurement(outDir);
+  const samples = best?.samples ?? recorded.evalSamples;
+  if (best && samples !== config.evalSamples)
+    throw new GanportError(
+      `--eval-samples ${config.evalSamples}: best/ holds a measurement of ${samples} samples (step ${best.step}), ` +
+        `which one of another count does not compare with; resume with --eval-samples ${samples}, or move best/ away to choose anew`,
+    );
+}
+
 /** A run's options as checked before its data loads; `outDir` may be absent for a dry run of a new one. */
 export type RunCheckOptions = Omit<TrainOptions, 'outDir'> & { outDir?: string };
 
@@ -284,8 +306,10 @@ export async function checkRun(options: RunCheckOptions): Promise<CheckedRun> {
       throw new GanportError(`${outDir} is not a training run (no config.json) to resume`, 'not-found');
     }
     // config.json changes only once the checkpoint is loaded (confirmResume)
-    const config = { ...(await readRunConfig(outDir)), ...adjustableOptions(options) };
+    const recorded = await readRunConfig(outDir);
+    const config = { ...recorded, ...adjustableOptions(options) };
     refuseChangedOptions({ ...options, outDir }, config);
+    if (config.evalSamples !== recorded.evalSamples) await refuseIncomparableSamples(outDir, recorded, config);
     return { config, backend: await chooseBackend(options, config.backend, config.evalEvery) };
   }
   if (outDir !== undefined && existsSync(runPaths(outDir).config) && !options.overwrite) {
@@ -341,7 +365,7 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
       throw new GanportError(`batch size ${config.batchSize} is larger than the ${config.images} images available`);
     if (k !== undefined) config.clusterLabelsSha256 = labelsDigest(data);
   }
-  if (config.evalEvery) await checkEvaluation(config);
+  if (config.evalEvery) await checkEvaluation(config, log);
   log(`backend: ${backend.name} (${backend.reason})`);
   log(`data: ${config.images} ${preset.sampleShape.length === 1 ? 'points' : 'images'} from ${data.source}`);
   config.backend = backend.name;

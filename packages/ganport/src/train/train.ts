@@ -189,7 +189,7 @@ async function measure(run: Run): Promise<void> {
   const scores = await evaluateGenerator(run.state.ema, config);
   await run.metrics.appendEval({ step, epoch, eval: scores }, run.paths.evalPlot);
   if (!isBetter(scores, run.best?.eval)) return;
-  run.best = { step, epoch, eval: scores };
+  run.best = { step, epoch, eval: scores, samples: config.evalSamples };
   const metadata = bestMeasurementMetadata(run.best);
   await replaceBest(run.outDir, (dirs) => saveModels(run, dirs, metadata));
   await writeRunManifest(run.outDir);

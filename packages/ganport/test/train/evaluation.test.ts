@@ -69,7 +69,12 @@ test('a 2-D run measured every 4 steps: modes, high-quality share and reverse KL
 test('an image run measured as ganport eval measures: its best measurement is what ganport eval gives the export', async () => {
   const outDir = tempDir();
   const options = { outDir, preset: 'dcgan', dataDir: SAMPLE_DATA, limit: 256, epochs: 1, evalEvery: 2 };
-  await train({ ...options, evalSamples: 100, quiet: true });
+  const log: string[] = [];
+  await train({ ...options, evalSamples: 100, quiet: true, log: (line) => log.push(line) });
+  assert.ok(
+    log.some((line) => /^--eval-samples: 100 samples are no more than the classifier's \d+ features/.test(line)),
+    'the warning ganport eval gives, given once before the run',
+  );
   const lines = await readEvalLines(join(outDir, 'metrics.jsonl'));
   assert.deepEqual(
     lines.map((l) => l.step),
@@ -85,6 +90,12 @@ test('a resumed run keeps the measurements up to its checkpoint and adds the res
   const outDir = tempDir();
   const options = { outDir, preset: 'mlp-2d', dataDir: 'grid', limit: 2048, evalEvery: 4, evalSamples: 500 };
   await train({ ...options, epochs: 1, quiet: true });
+  assert.equal((await readBestMeasurement(outDir))?.samples, 500, 'best/ records the samples it took');
+  // a measurement of another count would be compared with best/'s: refused, before the data loads
+  await assert.rejects(
+    train({ outDir, resume: true, epochs: 2, evalSamples: 2000, quiet: true }),
+    /--eval-samples 2000: best\/ holds a measurement of 500 samples \(step \d+\), which one of another count does not compare with; resume with --eval-samples 500/,
+  );
   await train({ outDir, resume: true, epochs: 2, quiet: true });
   const steps = (await readEvalLines(join(outDir, 'metrics.jsonl'))).map((l) => l.step);
   assert.deepEqual(steps, [4, 8, 12, 16]);
@@ -156,7 +167,7 @@ test('best/ keeps the best measurement; export --best writes it, and ganport eva
   const lines = await readEvalLines(join(outDir, 'metrics.jsonl'));
   const best = lines.reduce((a, b) => (isBetter(b.eval, a.eval) ? b : a));
   const kept = await readBestMeasurement(outDir);
-  assert.deepEqual(kept, { step: best.step, epoch: best.epoch, eval: best.eval });
+  assert.deepEqual(kept, { step: best.step, epoch: best.epoch, eval: best.eval, samples: 2000 });
   // best/ is replaced whole: a failed write keeps the old pair, a swap killed midway is finished on the next read
   await assert.rejects(
     replaceBest(outDir, async () => {
