@@ -2,6 +2,7 @@
  * What the training loop trains on: images from (Fashion-)MNIST IDX files or from
  * a folder of PNG/JPEG files, or points from a 2-D mixture, behind one batching interface.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GanportError, Rng } from '@ganport/runtime';
@@ -9,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Preset } from '../presets/index.js';
 import { requireDirectory } from '../util/files.js';
 import { balancedClusters } from './clusters.js';
-import { loadImageDataset, resolveDataDir } from './fashion-mnist.js';
+import { loadIdxImages, resolveDataDir } from './fashion-mnist.js';
 import { hasImages, loadImageFolder } from './image-folder.js';
 import { MIXTURES, type Mixture, mixture, sampleMixture } from './mixtures.js';
 
@@ -21,6 +22,8 @@ export interface Dataset {
   /** Present for labelled data; with self-conditioning, the clusters of the images a run trains on. */
   labels?: Uint8Array;
   mixture?: Mixture;
+  /** SHA-256 (hex) of the first `count` images' bytes and class labels: a resume checks it trains on the same; none for mixtures. */
+  digest?(count: number): string;
   /** Samples order[from .. from+size) as a batch, scaled for the models, with their labels as [size, 1]. */
   batch(order: Uint32Array, from: number, size: number, withLabels: boolean): { x: tf.Tensor; labels?: tf.Tensor2D };
 }
@@ -92,7 +95,7 @@ export async function loadDataset(
   if (!idx && !(await hasImages(dir)))
     throw new GanportError(`${dir} holds neither train-images-idx3-ubyte[.gz] nor PNG/JPEG images`, 'not-found');
   if (idx) {
-    const data = await loadImageDataset(dir);
+    const data = await loadIdxImages(dir, 'train', preset.numClasses && !use.clusters ? 'required' : 'if-present');
     if (data.height !== height || data.width !== width || channels !== 1) {
       throw new GanportError(
         `preset ${preset.name} needs ${height}×${width}×${channels} images; ${data.source} has ${data.height}×${data.width}×1`,
@@ -101,11 +104,11 @@ export async function loadDataset(
     ({ images, count, labels } = data);
     const classes = preset.numClasses;
     // the labels of the images a run trains on: a class-conditional generator embeds them
-    const used = labels.subarray(0, use.images ?? count);
-    const outOfRange = classes && !use.clusters ? used.findIndex((label) => label >= classes) : -1;
+    const used = labels?.subarray(0, use.images ?? count);
+    const outOfRange = classes && !use.clusters && used ? used.findIndex((label) => label >= classes) : -1;
     if (outOfRange >= 0)
       throw new GanportError(
-        `preset ${preset.name} has ${classes} classes, but image ${outOfRange} of ${data.source} is labelled ${labels[outOfRange]}`,
+        `preset ${preset.name} has ${classes} classes, but image ${outOfRange} of ${data.source} is labelled ${used![outOfRange]}`,
       );
   } else {
     if (height !== width || (channels !== 1 && channels !== 3))
@@ -122,10 +125,16 @@ export async function loadDataset(
     labels = balancedClusters(images, labelled, height * width * channels, use.clusters, { seed });
   }
   const pixels = height * width * channels;
+  const classLabels = use.clusters ? undefined : labels; // clusters come from the images: their digest is the run's own
   return {
     source: resolve(dir),
     count,
     labels,
+    digest: (n) => {
+      const hash = createHash('sha256').update(images.subarray(0, n * pixels));
+      if (classLabels) hash.update(classLabels.subarray(0, n));
+      return hash.digest('hex');
+    },
     batch: (order, from, size, withLabels) => ({
       // bytes → [-1, 1], the generator's tanh range
       x: tf.tensor4d(

@@ -37,20 +37,35 @@ async function readIdxFile(dir: string, stem: string) {
   throw new GanportError(`no ${stem}[.gz] in ${dir}`, 'not-found');
 }
 
+/** A labelled split (the classifier and eval need its labels). */
 export async function loadImageDataset(dir: string, split: Split = 'train'): Promise<ImageDataset> {
+  return (await loadIdxImages(dir, split, 'required')) as ImageDataset;
+}
+
+/**
+ * A split's images, and its labels where `labels` requires them or the file is there (an unconditional
+ * run, or a self-conditioned one, never reads them).
+ */
+export async function loadIdxImages(
+  dir: string,
+  split: Split,
+  labels: 'required' | 'if-present',
+): Promise<Omit<ImageDataset, 'labels'> & { labels?: Uint8Array }> {
   requireDirectory(dir, 'data directory');
   const images = await readIdxFile(dir, `${split}-images-idx3-ubyte`);
-  const labels = await readIdxFile(dir, `${split}-labels-idx1-ubyte`);
+  const labelStem = `${split}-labels-idx1-ubyte`;
+  const present = [labelStem, `${labelStem}.gz`].some((name) => existsSync(join(dir, name)));
+  const labelFile = labels === 'required' || present ? await readIdxFile(dir, labelStem) : undefined;
   if (images.dims.length !== 3)
     throw new GanportError(`${dir}: image file has ${images.dims.length} dimensions, expected 3 (N × H × W)`);
-  if (labels.dims.length !== 1)
-    throw new GanportError(`${dir}: label file has ${labels.dims.length} dimensions, expected 1 (N)`);
-  if (labels.dims[0] !== images.dims[0])
-    throw new GanportError(`${dir}: ${labels.dims[0]} labels for ${images.dims[0]} images`);
+  if (labelFile && labelFile.dims.length !== 1)
+    throw new GanportError(`${dir}: label file has ${labelFile.dims.length} dimensions, expected 1 (N)`);
+  if (labelFile && labelFile.dims[0] !== images.dims[0])
+    throw new GanportError(`${dir}: ${labelFile.dims[0]} labels for ${images.dims[0]} images`);
   const [count, height, width] = images.dims;
   if (count === 0) throw new GanportError(`${dir}: the image file holds no images`);
   if (height === 0 || width === 0) throw new GanportError(`${dir}: the images are ${height}×${width} pixels`);
-  return { images: images.data, labels: labels.data, count, height, width, source: dir };
+  return { images: images.data, labels: labelFile?.data, count, height, width, source: dir };
 }
 
 /** Images `indices` of an IDX dataset as floats in [-1, 1] (the generators' tanh range), N × H × W × 1. */

@@ -26,7 +26,7 @@ export function decodeImage(bytes: Uint8Array, name: string): DecodedImage {
   try {
     if (bytes[0] === 0x89 && bytes[1] === 0x50) {
       refuseHugePng(bytes, name);
-      const png = PNG.sync.read(Buffer.from(bytes));
+      const png = PNG.sync.read(Buffer.from(withoutTransparentColour(bytes)));
       return { width: png.width, height: png.height, data: png.data };
     }
     if (bytes[0] === 0xff && bytes[1] === 0xd8) {
@@ -45,6 +45,27 @@ export function decodeImage(bytes: Uint8Array, name: string): DecodedImage {
     throw new GanportError(`${name} is not a readable image (${(err as Error).message})`);
   }
   throw new GanportError(`${name} is neither PNG nor JPEG`);
+}
+
+/**
+ * A gray or RGB PNG without its tRNS chunk (the one colour it marks transparent): pngjs zeroes that
+ * colour's pixels, and the colour is what ganport keeps (it drops alpha, as PIL's convert('RGB') does).
+ */
+function withoutTransparentColour(bytes: Uint8Array): Uint8Array {
+  const GRAY = 0;
+  const RGB = 2;
+  if (bytes.length < 33 || (bytes[25] !== GRAY && bytes[25] !== RGB)) return bytes; // IHDR's colour type
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const kept: Uint8Array[] = [bytes.subarray(0, 8)];
+  let dropped = false;
+  for (let at = 8; at < bytes.length; ) {
+    const end = at + 12 + (at + 4 <= bytes.length ? view.getUint32(at) : 0);
+    const transparency = String.fromCharCode(...bytes.subarray(at + 4, at + 8)) === 'tRNS';
+    if (transparency) dropped = true;
+    else kept.push(bytes.subarray(at, end)); // a truncated chunk stays truncated, for pngjs to report
+    at = end;
+  }
+  return dropped ? Buffer.concat(kept) : bytes;
 }
 
 /** Reads the size in a PNG's IHDR (big-endian, after the 8-byte signature and the chunk's length and type). */

@@ -97,6 +97,8 @@ export interface RunConfig {
   clusters?: number;
   /** SHA-256 (hex) of the cluster labels of the images trained on, checked on resume. */
   clusterLabelsSha256?: string;
+  /** SHA-256 (hex) of the images trained on (and their class labels), checked on resume; absent for 2-D mixtures. */
+  dataSha256?: string;
   /** One of train/loss-names.ts's LOSSES. */
   loss: string;
   labelSmoothing: number;
@@ -146,11 +148,13 @@ const FIELD_CHECKS: [keyof RunConfig, (value: unknown) => boolean, string][] = [
   ['pack', isPositiveInt, 'a positive integer'],
   ['width', (v) => v === undefined || isPositiveInt(v), 'a positive integer when present'],
   ['clusters', (v) => v === undefined || isPositiveInt(v), 'a positive integer when present'],
-  [
-    'clusterLabelsSha256',
-    (v) => v === undefined || (isString(v) && /^[0-9a-f]{64}$/.test(v as string)),
-    'a SHA-256 hex digest when present',
-  ],
+  ...(['clusterLabelsSha256', 'dataSha256'] as const).map(
+    (key): [keyof RunConfig, (value: unknown) => boolean, string] => [
+      key,
+      (v) => v === undefined || (isString(v) && /^[0-9a-f]{64}$/.test(v as string)),
+      'a SHA-256 hex digest when present',
+    ],
+  ),
   ['loss', isString, 'a loss name'],
   ['labelSmoothing', isNumber, 'a number'],
   ['emaDecay', isNumber, 'a number'],

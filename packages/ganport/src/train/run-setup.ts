@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { GanportError, type Rng } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
 import { checkClusterCount } from '../datasets/clusters.js';
@@ -284,6 +284,13 @@ async function refuseIncomparableSamples(outDir: string, recorded: RunConfig, co
     );
 }
 
+/** Whether `outDir` is `dataDir` or under it, and `dataDir` a folder of images (read recursively), not IDX files. */
+function insideImageFolder(outDir: string, dataDir: string): boolean {
+  const [out, data] = [resolve(outDir), resolve(dataDir)];
+  if (out !== data && !out.startsWith(data.endsWith(sep) ? data : data + sep)) return false;
+  return !['train-images-idx3-ubyte', 'train-images-idx3-ubyte.gz'].some((name) => existsSync(join(data, name)));
+}
+
 /** A run's options as checked before its data loads; `outDir` may be absent for a dry run of a new one. */
 export type RunCheckOptions = Omit<TrainOptions, 'outDir'> & { outDir?: string };
 
@@ -327,6 +334,12 @@ export async function checkRun(options: RunCheckOptions): Promise<CheckedRun> {
   if (options.clusters !== undefined) checkClusterCount(options.clusters);
   const preset = getPreset(options.preset ?? TRAINING_DEFAULTS.preset, { width, clusters: options.clusters });
   const limit = options.limit === undefined ? undefined : positiveInt('limit', options.limit);
+  const images = preset.sampleShape.length === 3; // a 2-D preset's --data names a mixture
+  if (images && outDir !== undefined && options.dataDir !== undefined && insideImageFolder(outDir, options.dataDir))
+    throw new GanportError(
+      `--out ${outDir} is inside the image folder --data ${options.dataDir}: the run's sample grids would be ` +
+        'read as training images; choose an --out outside it',
+    );
   const config = newRunConfig(options, preset);
   return { config, backend: await chooseBackend(options, undefined, config.evalEvery), limit };
 }
@@ -344,17 +357,22 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
       images: config.images,
       clusters: config.clusters,
     });
+    refuseChangedOptions(options, config, data.count);
+    if (data.count < config.images)
+      throw new GanportError(
+        `${data.source} now holds ${data.count} images, fewer than the ${config.images} ${options.outDir} trains on`,
+      );
+    if (config.dataSha256 !== undefined && config.dataSha256 !== data.digest?.(config.images))
+      throw new GanportError(
+        `the first ${config.images} images of ${data.source} (or their labels) differ from those ${options.outDir} ` +
+          'was trained on (files added, renamed or changed); restore them, or start a new run with --out',
+      );
     if (config.clusterLabelsSha256 !== undefined && config.clusterLabelsSha256 !== labelsDigest(data)) {
       throw new GanportError(
         `the images' clusters differ from those ${options.outDir} was trained on (its data or ganport's clustering ` +
           'changed since it began); start a new run with --out',
       );
     }
-    refuseChangedOptions(options, config, data.count);
-    if (data.count < config.images)
-      throw new GanportError(
-        `${data.source} now holds ${data.count} images, fewer than the ${config.images} ${options.outDir} trains on`,
-      );
   } else {
     const k = config.clusters;
     if (k !== undefined) log(clusteringLine(k, config.seed));
@@ -364,6 +382,8 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
     if (config.images < config.batchSize)
       throw new GanportError(`batch size ${config.batchSize} is larger than the ${config.images} images available`);
     if (k !== undefined) config.clusterLabelsSha256 = labelsDigest(data);
+    const digest = data.digest?.(config.images);
+    if (digest !== undefined) config.dataSha256 = digest;
   }
   if (config.evalEvery) await checkEvaluation(config, log);
   log(`backend: ${backend.name} (${backend.reason})`);

@@ -109,9 +109,9 @@ export async function acquireLock(
   log: (line: string) => void = () => {},
 ): Promise<HeldLock> {
   const dir = dirname(path);
-  let createdDir: boolean;
+  let firstCreated: string | undefined; // the outermost directory mkdir made (all under it too)
   try {
-    createdDir = (await mkdir(dir, { recursive: true })) !== undefined;
+    firstCreated = await mkdir(dir, { recursive: true });
   } catch (err) {
     throw new GanportError(`cannot create directory ${dir}: ${(err as NodeJS.ErrnoException).code}`);
   }
@@ -133,7 +133,17 @@ export async function acquireLock(
       const holder = await readOwner(path);
       if (typeof holder === 'object' && holder.pid === me.pid && holder.host === me.host)
         await rm(path, { force: true });
-      if (createdDir) await rmdir(dir).catch(() => {}); // fails, and keeps it, when anything was written there
+      // each directory made for the lock goes again, innermost first; one anything was written in stays, and those above it
+      for (let made = dir; firstCreated !== undefined; made = dirname(made)) {
+        if (
+          !(await rmdir(made).then(
+            () => true,
+            () => false,
+          )) ||
+          made === firstCreated
+        )
+          break;
+      }
     },
   };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -97,4 +97,16 @@ test("reads the full Fashion-MNIST from Debian's dataset-fashion-mnist package",
     train.images.subarray(0, sample.images.length),
     'the shipped sample is the first 2,000 training images',
   );
+});
+
+test('IDX images without a labels file: an unconditional or self-conditioned run loads them; a class-conditional one needs the labels', async () => {
+  const dir = tempDir();
+  const copied = readFileSync(join(SAMPLE_DATA, 'train-images-idx3-ubyte.gz'));
+  writeFileSync(join(dir, 'train-images-idx3-ubyte.gz'), copied);
+  const plain = await loadDataset(dir, getPreset('dcgan'), 1, { images: 64 });
+  assert.equal(plain.labels, undefined);
+  assert.equal(plain.count, 2000);
+  const clustered = await loadDataset(dir, getPreset('dcgan', { clusters: 2 }), 1, { images: 64, clusters: 2 });
+  assert.equal(clustered.labels?.length, 64);
+  await assert.rejects(loadDataset(dir, getPreset('cdcgan'), 1), /no train-labels-idx1-ubyte\[\.gz\] in /);
 });

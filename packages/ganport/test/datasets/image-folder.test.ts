@@ -1,8 +1,9 @@
 /** Image folders (PNG/JPEG) as training data for the RGB presets. */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { loadDataset } from '../../src/datasets/dataset.js';
@@ -45,6 +46,38 @@ function crc32(bytes: Uint8Array): number {
   }
   return (crc ^ 0xffffffff) >>> 0;
 }
+
+/** A PNG of `chunks` ([type, data]) after the signature, each with its length and CRC. */
+function pngOf(chunks: [string, Uint8Array][]): Uint8Array {
+  const parts = chunks.map(([type, data]) => {
+    const chunk = new Uint8Array(12 + data.length);
+    const view = new DataView(chunk.buffer);
+    view.setUint32(0, data.length);
+    chunk.set(new TextEncoder().encode(type), 4);
+    chunk.set(data, 8);
+    view.setUint32(8 + data.length, crc32(chunk.subarray(4, 8 + data.length)));
+    return chunk;
+  });
+  return Buffer.concat([Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a), ...parts]);
+}
+
+test("a gray or RGB PNG's transparent colour (tRNS) keeps its colour: alpha is dropped, as PIL's convert('RGB') does", () => {
+  const header = (colourType: number) => Uint8Array.of(0, 0, 0, 2, 0, 0, 0, 1, 8, colourType, 0, 0, 0);
+  const gray = pngOf([
+    ['IHDR', header(0)],
+    ['tRNS', Uint8Array.of(0, 255)], // gray 255 transparent
+    ['IDAT', deflateSync(Uint8Array.of(0, 255, 200))],
+    ['IEND', new Uint8Array(0)],
+  ]);
+  assert.deepEqual([...decodeImage(gray, 'gray.png').data], [255, 255, 255, 255, 200, 200, 200, 255]);
+  const rgb = pngOf([
+    ['IHDR', header(2)],
+    ['tRNS', Uint8Array.of(0, 10, 0, 20, 0, 30)], // (10, 20, 30) transparent
+    ['IDAT', deflateSync(Uint8Array.of(0, 10, 20, 30, 1, 2, 3))],
+    ['IEND', new Uint8Array(0)],
+  ]);
+  assert.deepEqual([...decodeImage(rgb, 'rgb.png').data], [10, 20, 30, 255, 1, 2, 3, 255]);
+});
 
 test('centre crop and area resize', () => {
   // 6×2: the centre 2×2 square is columns 2-3, red on the left, blue on the right
@@ -245,6 +278,14 @@ test('dcgan-32 trains on a folder of PNG and JPEG files (nested), exports and pa
   const channelsFirst = await runParity(nchw, { runtimes: ['tfjs', 'ort-node'], count: 4 });
   assert.ok(channelsFirst.ok, JSON.stringify(channelsFirst.rows));
   assert.equal(channelsFirst.rows[0].maxAbsError, 0);
+  // a resume on a folder whose images changed is refused: the run would go on with other images at its indices
+  const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
+  assert.match(config.dataSha256, /^[0-9a-f]{64}$/);
+  writePng(join(data, 'img1.png'), 36, 40, () => [1, 2, 3]);
+  await assert.rejects(
+    train({ outDir: run, resume: true, epochs: 2, quiet: true }),
+    /the first 24 images of .* \(or their labels\) differ from those .* was trained on \(files added, renamed or changed\)/,
+  );
   // a resume on a folder that lost images is refused before it trains on what is not there
   rmSync(join(data, 'more'), { recursive: true });
   await assert.rejects(
@@ -254,9 +295,15 @@ test('dcgan-32 trains on a folder of PNG and JPEG files (nested), exports and pa
 
   const empty = tempDir();
   assertCleanFailure(
-    runCli(['train', '--preset', 'dcgan-32', '--data', empty, '--out', join(empty, 'run')]),
+    runCli(['train', '--preset', 'dcgan-32', '--data', empty, '--out', join(tempDir(), 'run')]),
     /holds neither train-images-idx3-ubyte\[\.gz\] nor PNG\/JPEG images/,
   );
+  // a run inside its image folder would read its own sample grids as training images
+  assertCleanFailure(
+    runCli(['train', '--preset', 'dcgan-32', '--data', data, '--out', join(data, 'runs', 'r1')]),
+    /--out .*r1 is inside the image folder --data .*: the run's sample grids would be read as training images/,
+  );
+  assert.ok(!existsSync(join(data, 'runs')));
   assertCleanFailure(
     runCli(['train', '--preset', 'cdcgan', '--data', data, '--out', join(empty, 'run2')]),
     /needs 28×28×1 images|needs labelled data/,
