@@ -3,11 +3,18 @@
 import { drawToCanvas, loadGenerator } from '@ganport/runtime';
 
 const status = document.querySelector('#status');
-const generator = await loadGenerator('./generator.onnx');
+const shown = (promise) =>
+  promise.catch((err) => {
+    status.textContent = `error: ${err.message}`;
+  });
+const generator = await shown(loadGenerator('./generator.onnx'));
 async function render(seed) {
   const t0 = performance.now();
+  // runs queue on the generator's session: typing fast never runs two at once (WebGPU refuses that)
   drawToCanvas(await generator.generateGrid({ seed, count: 64, scale: 2 }), document.querySelector('canvas'));
   status.textContent = `seed ${seed} · ${generator.provider} · ${(performance.now() - t0).toFixed(1)} ms`;
 }
-document.querySelector('#seed').addEventListener('input', (e) => render(Number(e.target.value)));
-await render(1);
+if (generator) {
+  document.querySelector('#seed').addEventListener('input', (e) => shown(render(Number(e.target.value))));
+  await shown(render(1));
+}

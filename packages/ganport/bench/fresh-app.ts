@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { packageRoot, temporaryDir } from '../src/util/files.js';
 
 export const REPO_ROOT = join(packageRoot(), '..', '..');
@@ -52,7 +52,12 @@ export function packWorkspace(): Map<string, PackedPackage> {
 /** Copies examples/EXAMPLE to a temp dir, points its ganport dependencies at the tarballs and installs it. */
 export function installExample(example: string, packs: Map<string, PackedPackage>): string {
   const app = temporaryDir(`ganport-app-${example}-`);
-  cpSync(join(REPO_ROOT, 'examples', example), app, { recursive: true });
+  // the example as committed: not what following its instructions in the checkout left there
+  const left = ['node_modules', 'dist', 'public', 'example-grid.png'];
+  cpSync(join(REPO_ROOT, 'examples', example), app, {
+    recursive: true,
+    filter: (from) => !left.includes(relative(join(REPO_ROOT, 'examples', example), from).split(sep)[0]),
+  });
   const manifestPath = join(app, 'package.json');
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { dependencies: Record<string, string> };
   for (const name of Object.keys(manifest.dependencies)) {

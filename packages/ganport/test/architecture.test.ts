@@ -98,6 +98,7 @@ test('src/ imports only dependencies an installed ganport has (build tools such 
     'ganport', // its own exports
     ...Object.keys(manifest.dependencies),
     ...Object.keys(manifest.optionalDependencies),
+    ...Object.keys(manifest.peerDependencies), // the user's to install: tfjs-node(-gpu)
   ]);
   const foreign: string[] = [];
   for (const file of importGraph().keys()) {
@@ -106,5 +107,10 @@ test('src/ imports only dependencies an installed ganport has (build tools such 
     }
   }
   assert.deepEqual(foreign, []);
+  // their installs download libtensorflow from outside npm: optional peers, never installed by default
+  for (const name of ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']) {
+    assert.equal(manifest.peerDependenciesMeta[name]?.optional, true, name);
+    assert.ok(!(name in manifest.dependencies) && !(name in manifest.optionalDependencies), name);
+  }
   assert.deepEqual(packagesImported("import { build } from 'vite';\nimport x from '@a/b/c';"), ['vite', '@a/b']);
 });

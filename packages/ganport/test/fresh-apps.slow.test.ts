@@ -33,7 +33,9 @@ test('@ganport/runtime packs small: compiled src only, ≤ 50 kB unpacked, onnxr
     execFileSync('tar', ['xzOf', runtime.tarball, 'package/package.json'], { encoding: 'utf8' }),
   );
   assert.equal(manifest.dependencies, undefined, 'no dependencies of its own');
+  // onnxruntime-common: the types its .d.ts files import (both runtimes depend on it; strict installs such as pnpm's need it named)
   assert.deepEqual(manifest.peerDependenciesMeta, {
+    'onnxruntime-common': { optional: true },
     'onnxruntime-node': { optional: true },
     'onnxruntime-web': { optional: true },
   });

@@ -53,6 +53,9 @@ export interface GeneratedBatch {
 export class Generator {
   private disposed = false;
 
+  /** The last session run queued: runs go one at a time (a WebGPU session refuses one while another runs). */
+  private lastRun: Promise<unknown> = Promise.resolve();
+
   constructor(
     private readonly ort: OrtBinding,
     private readonly session: InferenceSession,
@@ -124,10 +127,11 @@ export class Generator {
     return toGrid(batch.images, { ...request, columns });
   }
 
-  /** Releases the session; calling it again does nothing. */
+  /** Releases the session once the runs under way end; calling it again does nothing. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    await this.lastRun;
     await this.session.release();
   }
 
@@ -149,7 +153,9 @@ export class Generator {
     }
     let data: Float32Array;
     try {
-      data = (await this.session.run(feeds))[output].data as Float32Array;
+      const run = this.lastRun.then(() => this.session.run(feeds));
+      this.lastRun = run.catch(() => {});
+      data = (await run)[output].data as Float32Array;
     } catch (err) {
       throw new GanportError(`ONNX Runtime could not run the model: ${firstLine(err)}`, 'invalid-model');
     }

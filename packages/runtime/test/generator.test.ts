@@ -63,6 +63,30 @@ test('concurrent generate calls on one session equal sequential ones', async () 
   await g.dispose();
 });
 
+test("a generator's session runs one at a time (WebGPU refuses a second), and dispose waits for the runs under way", async () => {
+  const g = await node.loadGenerator(bytes);
+  const session = (g as unknown as { session: { run: (feeds: unknown) => Promise<unknown> } }).session;
+  const run = session.run.bind(session);
+  let running = 0;
+  let most = 0;
+  session.run = async (feeds) => {
+    most = Math.max(most, ++running);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return await run(feeds);
+    } finally {
+      running--;
+    }
+  };
+  const batches = Promise.all([1, 2, 3, 4].map((seed) => g.generate({ seed, count: 2 })));
+  const last = g.generate({ seed: 5, count: 2 });
+  await new Promise((resolve) => setTimeout(resolve, 1)); // every call has queued its run
+  await g.dispose();
+  assert.equal((await batches).length, 4);
+  assert.equal((await last).count, 2, 'the runs queued before dispose ran');
+  assert.equal(most, 1);
+});
+
 test('generateGrid tiles the batch and toPNG encodes it', async () => {
   const g = await node.loadGenerator(bytes);
   const grid = await g.generateGrid({ seed: 0, count: 6, columns: 3 });
