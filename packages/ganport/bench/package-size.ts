@@ -4,7 +4,9 @@
  * installs with each. Goals: @ganport/runtime ≤ 50 kB unpacked, its bundle ≤ 15 kB gzipped.
  * Run: npm run bench:size
  */
+import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { directoryBytes, installExample, packWorkspace } from './fresh-app.js';
@@ -25,7 +27,8 @@ export async function runtimeBundleSize(): Promise<{ minified: number; gzipped: 
   return { minified: code.length, gzipped: gzipSync(code, { level: 9 }).length };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// run as a script (the path may hold spaces, which URLs escape, or be reached through a link), not imported
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
   const kB = (bytes: number) => `${(bytes / 1000).toFixed(1)} kB`;
   const MB = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
   const { minified, gzipped } = await runtimeBundleSize();

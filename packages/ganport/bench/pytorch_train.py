@@ -2,7 +2,7 @@
 
 The models mirror src/presets/mlp.ts and src/presets/dcgan.ts: seed-mlp, mlp, the 28×28 DCGAN
 and its class-conditional (label-map) variant at width 32 without dropout (Keras-style batch
-norm: momentum 0.99, epsilon 1e-3; 'same' padding of a 4×4 stride-2 convolution is padding 1
+norm: momentum 0.99, PacGAN's 0.95, epsilon 1e-3; 'same' padding of a 4×4 stride-2 convolution is padding 1
 here), batch 64; and PacGAN's 2-D pair packed 4 (G 4×(400, BN, ReLU), D 3×Maxout(200, 5)),
 batch 400. The non-saturating BCE loss on logits, Adam(2e-4, betas 0.5/0.999, eps 1e-7) as
 tf.train.adam's defaults. A step is what train/step.ts does: a D update on a real and a
@@ -22,8 +22,9 @@ from torch import nn
 BATCH = 64
 
 
-def keras_batch_norm(cls, features):
-    return cls(features, momentum=0.01, eps=1e-3)
+def keras_batch_norm(cls, features, keras_momentum=0.99):
+    # Keras's momentum weighs the old running value; PyTorch's weighs the new batch's
+    return cls(features, momentum=1 - keras_momentum, eps=1e-3)
 
 
 def mlp_pair(latent, g_units, d_units, activation):
@@ -111,7 +112,7 @@ class Maxout(nn.Module):
 def pacgan_pair(pack=4):
     g_layers, width = [], 2
     for _ in range(4):
-        g_layers += [nn.Linear(width, 400, bias=False), keras_batch_norm(nn.BatchNorm1d, 400), nn.ReLU()]
+        g_layers += [nn.Linear(width, 400, bias=False), keras_batch_norm(nn.BatchNorm1d, 400, 0.95), nn.ReLU()]
         width = 400
     generator = nn.Sequential(*g_layers, nn.Linear(400, 2))
     discriminator = nn.Sequential(
@@ -145,6 +146,7 @@ def best_step_ms(spec, steps):
     ones, zeros = torch.ones(judged, 1), torch.zeros(judged, 1)
     real = torch.rand(spec.batch, *spec.sample) * 2 - 1
     labels = (lambda: torch.randint(0, spec.classes, (spec.batch,))) if spec.classes else None
+    real_labels = labels() if labels else None  # the real batch's own, as the data gives them
 
     def G(z, label):
         return generator(z) if label is None else generator(z, label)
@@ -153,15 +155,17 @@ def best_step_ms(spec, steps):
         return discriminator(x) if label is None else discriminator(x, label)
 
     def step():
-        real_labels, fake_labels = (labels(), labels()) if labels else (None, None)
+        # the D update's and the G update's generated batches draw their own labels, as train/step.ts does
+        fake_labels_d, fake_labels_g = (labels(), labels()) if labels else (None, None)
         d_optimizer.zero_grad(set_to_none=True)
-        fake = G(torch.randn(spec.batch, latent), fake_labels).detach()
-        d_loss = bce(D(real, real_labels), ones) + bce(D(fake, fake_labels), zeros)
+        with torch.no_grad():  # D's update needs no gradient through G
+            fake = G(torch.randn(spec.batch, latent), fake_labels_d)
+        d_loss = bce(D(real, real_labels), ones) + bce(D(fake, fake_labels_d), zeros)
         d_loss.backward()
         d_optimizer.step()
         discriminator.requires_grad_(False)
         g_optimizer.zero_grad(set_to_none=True)
-        g_loss = bce(D(G(torch.randn(spec.batch, latent), fake_labels), fake_labels), ones)
+        g_loss = bce(D(G(torch.randn(spec.batch, latent), fake_labels_g), fake_labels_g), ones)
         g_loss.backward()
         g_optimizer.step()
         discriminator.requires_grad_(True)
@@ -190,11 +194,18 @@ def thread_counts(most):
     return counts + [most] if most > 1 else counts
 
 
+def positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be a positive integer, got {text}')
+    return value
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument('--dcgan-steps', type=int, default=10)
-    parser.add_argument('--mlp-steps', type=int, default=50)
-    parser.add_argument('--max-threads', type=int, default=2)
+    parser.add_argument('--dcgan-steps', type=positive, default=10)
+    parser.add_argument('--mlp-steps', type=positive, default=50)
+    parser.add_argument('--max-threads', type=positive, default=2)
     args = parser.parse_args()
     results = {}
     for name, spec in MODELS.items():

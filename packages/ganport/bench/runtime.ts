@@ -7,6 +7,7 @@
  * they are correctness-only, not speed figures.
  * Run: npm run bench:runtime [-- MODEL_DIR]   (default: the shipped models/seed-mlp)
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Generator } from '@ganport/runtime';
@@ -23,6 +24,13 @@ import { describeAdapter, prepareVulkan, setUpWebGpu } from '../src/tfjs/webgpu.
 
 const modelDir = process.argv[2] ?? join(shippedModelsDir(), 'seed-mlp');
 const paths = modelPaths(modelDir);
+if (modelDir.startsWith('-') || !existsSync(paths.generator) || !existsSync(paths.tfjsGeneratorJson)) {
+  console.error(
+    `bench:runtime: ${modelDir} is not a model directory with generator.onnx and tfjs/generator/model.json\n` +
+      'usage: npm run bench:runtime [-- MODEL_DIR]   (default: the shipped seed-mlp)',
+  );
+  process.exit(2);
+}
 const BATCHES = [1, 64];
 const REPEATS = 30;
 
@@ -34,7 +42,8 @@ interface Row {
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 async function time(run: () => Promise<unknown>): Promise<number> {
@@ -73,19 +82,23 @@ async function adapterLabel(): Promise<string | undefined> {
   }
 }
 
-const bytes = await readFile(paths.generator);
+// every row's first image includes reading the model's files, as tfjs's loadLayersModel does
 const rows: Row[] = [];
-rows.push(await ortRow('onnxruntime-node', () => nodeRuntime.loadGenerator(bytes)));
+rows.push(await ortRow('onnxruntime-node', () => nodeRuntime.loadGenerator(paths.generator)));
 const adapter = await adapterLabel();
 try {
   const row = await ortRow('onnxruntime-node', () =>
-    nodeRuntime.loadGenerator(bytes, { executionProviders: ['webgpu'] }),
+    nodeRuntime.loadGenerator(paths.generator, { executionProviders: ['webgpu'] }),
   );
-  rows.push({ ...row, runtime: `${row.runtime} [${adapter ?? "onnxruntime's own adapter"}]` });
+  // onnxruntime's Dawn does not name its adapter: this is the one tfjs's Dawn (the webgpu package) finds
+  const label = adapter ? `the adapter tfjs's Dawn finds: ${adapter}` : "onnxruntime's own adapter";
+  rows.push({ ...row, runtime: `${row.runtime} [${label}]` });
 } catch (err) {
   console.log(`onnxruntime-node on webgpu: ${(err as Error).message.split('\n')[0]}`);
 }
-rows.push(await ortRow('onnxruntime-web in Node', () => webRuntime.loadGenerator(bytes)));
+rows.push(
+  await ortRow('onnxruntime-web in Node', async () => webRuntime.loadGenerator(await readFile(paths.generator))),
+);
 
 // (the onnx engine trains; for inference, selectBackend('onnx') would pick tfjs's ort backend again)
 for (const backend of BACKENDS.filter((b) => b !== ONNX_BACKEND)) {
@@ -158,7 +171,8 @@ async function chromiumRun(session: Awaited<ReturnType<typeof openBrowserSession
           await generator.generate({ latents });
           times.push(performance.now() - s);
         }
-        ms[batch] = times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+        const [sorted, mid] = [times.sort((a, b) => a - b), times.length >> 1];
+        ms[batch] = times.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
       }
       return { coldMs, ms, provider: generator.provider, isolated: crossOriginIsolated, adapter };
     },

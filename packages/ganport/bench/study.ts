@@ -19,24 +19,37 @@ import { isBetter } from '../src/train/evaluation.js';
 import { type EvalLine, evalPlotSvg, readEvalLines, readMetrics } from '../src/train/metrics.js';
 import { packageRoot } from '../src/util/files.js';
 
-const separator = process.argv.indexOf('--');
-const { values } = parseArgs({
-  args: process.argv.slice(2, separator < 0 ? undefined : separator),
-  options: {
-    out: { type: 'string' },
-    seeds: { type: 'string', default: '1,2,3,4,5' },
-    'eval-every': { type: 'string', default: '500' },
-    'eval-samples': { type: 'string', default: '2500' },
-    jobs: { type: 'string', default: '1' },
-    svg: { type: 'string' },
-  },
-});
-const trainArgs = separator < 0 ? [] : process.argv.slice(separator + 1);
-if (!values.out || trainArgs.length === 0) {
-  console.error('usage: study --out DIR [--seeds 1,2,3] [--eval-every N] [--jobs J] [--svg FILE] -- TRAIN_ARGS…');
+const USAGE =
+  'usage: study --out DIR [--seeds 1,2,3] [--eval-every N] [--eval-samples N] [--jobs J] [--svg FILE] -- TRAIN_ARGS…';
+function usageError(problem: string): never {
+  console.error(`study: ${problem}\n${USAGE}`);
   process.exit(2);
 }
-const seeds = values.seeds!.split(',').map(Number);
+
+const separator = process.argv.indexOf('--');
+const { values } = (() => {
+  try {
+    return parseArgs({
+      args: process.argv.slice(2, separator < 0 ? undefined : separator),
+      options: {
+        out: { type: 'string' },
+        seeds: { type: 'string', default: '1,2,3,4,5' },
+        'eval-every': { type: 'string', default: '500' },
+        'eval-samples': { type: 'string', default: '2500' },
+        jobs: { type: 'string', default: '1' },
+        svg: { type: 'string' },
+      },
+    });
+  } catch (err) {
+    return usageError((err as Error).message);
+  }
+})();
+const trainArgs = separator < 0 ? [] : process.argv.slice(separator + 1);
+if (!values.out || trainArgs.length === 0) usageError('give --out DIR and, after --, the train options');
+const isCount = (text: string) => /^\d+$/.test(text);
+const seeds = values.seeds!.split(',').map((seed) => (isCount(seed) ? Number(seed) : usageError(`bad seed "${seed}"`)));
+const jobs =
+  isCount(values.jobs!) && Number(values.jobs) > 0 ? Number(values.jobs) : usageError('--jobs takes a count');
 const runDir = (seed: number) => join(values.out!, `seed-${seed}`);
 const cli = join(packageRoot(), 'bin', 'ganport.js');
 
@@ -80,10 +93,11 @@ async function trainAll(): Promise<void> {
   const worker = async () => {
     for (let seed = queue.shift(); seed !== undefined; seed = queue.shift()) await trainSeed(seed);
   };
-  await Promise.all(Array.from({ length: Number(values.jobs) }, worker));
+  await Promise.all(Array.from({ length: jobs }, worker));
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** The population standard deviation (divided by n, numpy's default), as the README's study tables report it. */
 const std = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
 const cell = (xs: number[]) => `${mean(xs).toFixed(3)} ± ${std(xs).toFixed(3)}`;
 

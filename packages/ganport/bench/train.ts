@@ -57,6 +57,10 @@ const backendNames = values
   .backends!.split(',')
   .map((name) => name.trim())
   .filter(Boolean);
+if (backendNames.length === 0) {
+  console.error(`bench:train: --backends names no backend\n${USAGE}`);
+  process.exit(2);
+}
 const unknownBackend = backendNames.find((b) => !(BACKENDS as readonly string[]).includes(b));
 if (unknownBackend !== undefined) {
   console.error(`bench:train: unknown backend "${unknownBackend}"\n${USAGE}`);
@@ -227,7 +231,13 @@ function pytorchMs(): Record<string, { threads: number; ms: number }> | string {
   const args = [script, '--dcgan-steps', values['dcgan-steps']!, '--mlp-steps', values['mlp-steps']!];
   const run = spawnSync('/usr/bin/python3', [...args, '--max-threads', String(cpus().length)], { encoding: 'utf8' });
   if (run.status !== 0) return `the reference script failed: ${run.stderr.trim().split('\n').at(-1)}`;
-  const { blas, times } = JSON.parse(run.stdout) as { blas: string[]; times: Record<string, Record<string, number>> };
+  let report: { blas: string[]; times: Record<string, Record<string, number>> };
+  try {
+    report = JSON.parse(run.stdout);
+  } catch {
+    return `the reference script printed no JSON report: ${run.stdout.trim().split('\n').at(-1)}`;
+  }
+  const { blas, times } = report;
   console.log(`pytorch: BLAS ${blas.join(', ') || 'none found'}`);
   if (blas.some((path) => /\/blas\/libblas/.test(path)))
     console.log(
