@@ -155,8 +155,12 @@ export async function evaluateImages(generator: Generator, options: ImageEvalOpt
     const testStats = gaussianStats(testEmbeddings.features, classifier.featureSize);
     const testManifold = await manifold(testEmbeddings.features, classifier.featureSize, k, distances);
     const trueTestLabels = Array.from(testIndices, (i) => test.labels[i]);
-    const warning = fewSamplesWarning(n, classifier.featureSize);
-    const warnings = warning ? [warning] : [];
+    const warnings = [
+      fewSamplesWarning(n, classifier.featureSize),
+      n < 10 * k
+        ? `${n} samples for k = ${k}: each k-NN ball spans much of the set, so precision and recall run to 1 (use 10·k samples or more)`
+        : undefined,
+    ].filter((w) => w !== undefined);
     return {
       samples: n,
       seed,

@@ -19,7 +19,7 @@ import {
   traceSqrtProduct,
 } from '../../src/eval/linalg.js';
 import { coverage, manifold, precisionRecall } from '../../src/eval/precision-recall.js';
-import { maxAbsDiff, runCli, SAMPLE_DATA, SHIPPED_MODELS, tempDir } from '../helpers.js';
+import { assertCleanFailure, maxAbsDiff, runCli, SAMPLE_DATA, SHIPPED_MODELS, tempDir } from '../helpers.js';
 
 const matrix = (rows: number[][]): SquareMatrix => ({ n: rows.length, data: Float64Array.from(rows.flat()) });
 
@@ -396,6 +396,19 @@ test('eval warns when the samples are too few for the FCD: no more than the feat
   assert.match(few.stdout, /warning: 100 samples are no more than the classifier's \d+ features/);
   const report = evalJson(['seed-mlp', '--samples', '500', '--data', SAMPLE_DATA]);
   assert.deepEqual(report.warnings, []);
+  // with k near the samples every ball reaches most others: precision and recall run to 1
+  const saturated = evalJson(['seed-mlp', '--samples', '20', '--k', '3', '--data', SAMPLE_DATA]);
+  assert.match(saturated.warnings.at(-1) ?? '', /^20 samples for k = 3: each k-NN ball spans much of the set/);
+});
+
+test('eval refuses bad numbers as usage errors before anything loads', () => {
+  for (const [flags, message] of [
+    [['--seed=-1'], /--seed must be an integer in \[0, 2\^32\), got -1/],
+    [['--seed', '5000000000'], /--seed must be an integer in \[0, 2\^32\)/],
+    [['--samples', '0'], /--samples must be a positive integer, got 0/],
+    [['--k', '0'], /--k must be a positive integer, got 0/],
+  ] as const)
+    assertCleanFailure(runCli(['eval', 'seed-mlp', ...flags]), message, 2);
 });
 
 test('a generator self-conditioned on clusters is measured over all its clusters, with no class accuracy', async () => {

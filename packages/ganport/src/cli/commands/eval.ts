@@ -57,6 +57,13 @@ export const evalCommand = defineCommand({
     'ganport eval mlp-2d-grid --seeds 3 --plot grid.png',
   ],
   async run({ json, ...options }, model) {
+    // checked before the model, the classifier and the data load
+    if (options.seed !== undefined && (options.seed < 0 || options.seed > 0xffffffff))
+      throw new UsageError(`--seed must be an integer in [0, 2^32), got ${options.seed}`);
+    for (const flag of ['samples', 'k', 'seeds'] as const) {
+      const value = options[flag];
+      if (value !== undefined && value < 1) throw new UsageError(`--${flag} must be a positive integer, got ${value}`);
+    }
     const log = json ? undefined : (line: string) => console.error(line);
     const report = await evaluate(model, { ...options, log }).catch((err: unknown) => {
       if (!(err instanceof EvalOptionError)) throw err;
@@ -74,10 +81,13 @@ function formatImageReport(r: { model: string } & ImageEvalReport): string {
     return `  ${label.padEnd(22)}${cell(r.generated)}${cell(r.realFloor)}`;
   };
   const { classifier } = r;
-  const accuracy = (100 * classifier.testAccuracy).toFixed(2);
+  const accuracy = Number.isFinite(classifier.testAccuracy)
+    ? `test accuracy ${(100 * classifier.testAccuracy).toFixed(2)} %`
+    : 'no test accuracy recorded';
+  const shown = relative(process.cwd(), classifier.path);
   const lines = [
     `${r.model}: ${r.samples} generated vs ${r.samples} real test images (seed ${r.seed})`,
-    `classifier ${relative(process.cwd(), classifier.path)} (${classifier.data}, test accuracy ${accuracy} %)`,
+    `classifier ${shown.startsWith('..') ? classifier.path : shown} (${classifier.data}, ${accuracy})`,
     `  ${''.padEnd(22)}${'generated'.padStart(12)}${'real floor'.padStart(12)}` +
       `   (floor: ${r.samples} train vs test images)`,
     row('FCD', (s) => s.fcd, 3),
