@@ -19,6 +19,9 @@ export interface ClusterOptions {
   fitSample?: number;
 }
 
+/** The image–cluster pairs balancedAssignment sorts, at most one fewer. */
+const MAX_PAIRS = 2 ** 27;
+
 export function checkClusterCount(k: number): void {
   if (!Number.isInteger(k) || k < 2 || k > MAX_CLUSTERS)
     throw new GanportError(`clusters must be an integer in [2, ${MAX_CLUSTERS}], got ${k}`);
@@ -34,6 +37,11 @@ export function balancedClusters(
 ): Uint8Array {
   checkClusterCount(k);
   if (k > count) throw new GanportError(`${k} clusters need at least ${k} images; the data has ${count}`);
+  // checked before the fit: V8 sorts a typed array with a comparator only up to 2^27 - 1 elements
+  if (count * k >= MAX_PAIRS)
+    throw new GanportError(
+      `${k} clusters of ${count} images are ${count * k} image–cluster pairs to assign; ganport assigns fewer than ${MAX_PAIRS}: use --limit or fewer --clusters`,
+    );
   const order = Uint32Array.from({ length: count }, (_, i) => i);
   new Rng(seed).shuffle(order);
   const fit = order.subarray(0, Math.min(count, Math.max(fitSample, k)));

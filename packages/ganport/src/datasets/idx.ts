@@ -1,4 +1,5 @@
 /** The IDX format of (Fashion-)MNIST: big-endian header, then raw unsigned bytes; optionally gzipped. */
+import { constants } from 'node:buffer';
 import { gunzipSync } from 'node:zlib';
 import { GanportError } from '@ganport/runtime';
 
@@ -16,6 +17,8 @@ export function parseIdx(buffer: Uint8Array, source = 'IDX data'): IdxArray {
     try {
       bytes = gunzipSync(bytes);
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError)
+        throw new GanportError(`${source} is too large once decompressed (over ${constants.MAX_LENGTH} bytes)`);
       throw new GanportError(`${source} is a corrupt gzip file (${(err as Error).message})`, 'invalid-input');
     }
   }

@@ -4,6 +4,7 @@
  * smaller than that is enlarged by repeating pixels), and converted to RGB or gray. A JPEG is turned as
  * its EXIF orientation says; alpha is dropped, as PIL's convert('RGB') drops it.
  */
+import { constants } from 'node:buffer';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
@@ -18,6 +19,9 @@ export interface DecodedImage {
   /** RGBA bytes. */
   data: Uint8Array;
 }
+
+/** The most bytes one typed array takes in this Node (4 GiB in Node 20). */
+const MAX_BYTES = constants.MAX_LENGTH;
 
 /** The largest image read: jpeg-js's own default, for PNG too (pngjs allocates whatever its header says). */
 const MAX_MEGAPIXELS = 100;
@@ -169,24 +173,35 @@ export function cropAndResize(image: DecodedImage, size: number, channels: 1 | 3
 }
 
 /**
- * The images under `dir`, in name order by code point (the same on every machine, whatever its locale),
+ * The images under `dir`, in name order by UTF-16 code unit (the same on every machine, whatever its locale),
  * following links to directories once each (`visited`: the real paths of those listed, `dir`'s among
  * them). Hidden entries are passed over: macOS's `._photo.jpg` resource forks carry an image's extension
  * and are not images.
  */
 async function* imagesUnder(dir: string, visited?: Set<string>): AsyncGenerator<string> {
-  const listed = visited ?? new Set([await realpath(dir)]);
-  const entries = await readdir(dir, { withFileTypes: true });
+  const listed = visited ?? new Set([await listing(realpath(dir), dir)]);
+  const entries = await listing(readdir(dir, { withFileTypes: true }), dir);
   for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (e.name.startsWith('.')) continue;
     const path = join(dir, e.name);
     const isDirectory = e.isDirectory() || (e.isSymbolicLink() && (await stat(path).catch(() => null))?.isDirectory());
     if (isDirectory) {
-      const real = await realpath(path);
+      const real = await listing(realpath(path), path);
       if (listed.has(real)) continue;
       listed.add(real);
       yield* imagesUnder(path, listed);
     } else if (EXTENSIONS.has(extname(e.name).toLowerCase())) yield path;
+  }
+}
+
+/** A folder's listing (or real path), its failure (unreadable, gone meanwhile) one line naming it. */
+async function listing<T>(pending: Promise<T>, dir: string): Promise<T> {
+  try {
+    return await pending;
+  } catch (err) {
+    throw new GanportError(
+      `${dir} cannot be listed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
 }
 
@@ -218,6 +233,11 @@ export async function loadImageFolder(
   if (files.length === 0) throw new GanportError(`no PNG or JPEG images under ${dir}`, 'not-found');
   const stride = size * size * channels;
   const decoded = Math.min(files.length, limit);
+  if (decoded * stride > MAX_BYTES)
+    throw new GanportError(
+      `${decoded} images of ${size}×${size}×${channels} are ${decoded * stride} bytes, more than one array holds ` +
+        `(${MAX_BYTES}): use --limit ${Math.floor(MAX_BYTES / stride)} or fewer`,
+    );
   const images = new Uint8Array(decoded * stride);
   for (let i = 0; i < decoded; i++)
     images.set(cropAndResize(decodeImage(await readImageFile(files[i]), files[i]), size, channels), i * stride);

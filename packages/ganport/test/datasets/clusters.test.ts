@@ -54,4 +54,12 @@ test('the cluster count must be an integer in [2, 255] and no more than the imag
     () => balancedClusters(images, 10, PIXELS, 11, { seed: 0 }),
     /11 clusters need at least 11 images; the data has 10/,
   );
+  // too many image–cluster pairs for the assignment's sort: refused before the fit, not after it
+  const count = Math.ceil(2 ** 27 / MAX_CLUSTERS);
+  const started = performance.now();
+  assert.throws(
+    () => balancedClusters(new Uint8Array(count), count, 1, MAX_CLUSTERS, { seed: 0 }),
+    /^GanportError: 255 clusters of 526345 images are 134217975 image–cluster pairs to assign; ganport assigns fewer than 134217728: use --limit or fewer --clusters$/,
+  );
+  assert.ok(performance.now() - started < 1000, 'before the k-means fit');
 });

@@ -304,6 +304,7 @@ test('dcgan-32 trains on a folder of PNG and JPEG files (nested), exports and pa
     /--out .*r1 is inside the image folder --data .*: the run's sample grids would be read as training images/,
   );
   assert.ok(!existsSync(join(data, 'runs')));
+  await assert.rejects(loadImageFolder(join(empty, 'gone'), 32, 3), /gone cannot be listed \(ENOENT\)/);
   assertCleanFailure(
     runCli(['train', '--preset', 'cdcgan', '--data', data, '--out', join(empty, 'run2')]),
     /needs 28×28×1 images|needs labelled data/,
