@@ -53,7 +53,7 @@ export interface GeneratedBatch {
 export class Generator {
   private disposed = false;
 
-  /** The last session run queued: runs go one at a time (a WebGPU session refuses one while another runs). */
+  /** The last generate's runs queued: they go one call at a time (a WebGPU session refuses a run while another is under way). */
   private lastRun: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -101,11 +101,16 @@ export class Generator {
 
     const data = new Float32Array(count * product(this.info.outputShape));
     const batch = this.info.batchSize ?? count;
-    for (let start = 0; start < count; start += batch)
-      data.set(
-        await this.run(latents, classes, start, Math.min(batch, count - start), batch),
-        start * (data.length / count),
-      );
+    const z = latents;
+    const runs = this.lastRun.then(async () => {
+      for (let start = 0; start < count; start += batch)
+        data.set(
+          await this.run(z, classes, start, Math.min(batch, count - start), batch),
+          start * (data.length / count),
+        );
+    });
+    this.lastRun = runs.catch(() => {});
+    await runs;
     if (!data.every(Number.isFinite))
       throw new GanportError('the model computed NaN or infinite values', 'invalid-model');
     const dims = [count, ...this.info.outputShape];
@@ -153,9 +158,7 @@ export class Generator {
     }
     let data: Float32Array;
     try {
-      const run = this.lastRun.then(() => this.session.run(feeds));
-      this.lastRun = run.catch(() => {});
-      data = (await run)[output].data as Float32Array;
+      data = (await this.session.run(feeds))[output].data as Float32Array;
     } catch (err) {
       throw new GanportError(`ONNX Runtime could not run the model: ${firstLine(err)}`, 'invalid-model');
     }

@@ -87,6 +87,16 @@ test("a generator's session runs one at a time (WebGPU refuses a second), and di
   assert.equal(most, 1);
 });
 
+test('dispose waits for every batch of a generate under way (a graph of fixed batch size runs several)', async () => {
+  const g = await node.loadGenerator(bytes);
+  const reference = await node.loadGenerator(bytes);
+  (g.info as { batchSize?: number }).batchSize = 2; // as a graph exported with a fixed batch of 2 reads
+  const batches = g.generate({ seed: 3, count: 6 });
+  await g.dispose();
+  assert.deepEqual((await batches).data, (await reference.generate({ seed: 3, count: 6 })).data);
+  await reference.dispose();
+});
+
 test('generateGrid tiles the batch and toPNG encodes it', async () => {
   const g = await node.loadGenerator(bytes);
   const grid = await g.generateGrid({ seed: 0, count: 6, columns: 3 });
