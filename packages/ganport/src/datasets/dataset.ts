@@ -95,7 +95,7 @@ export async function loadDataset(
   if (!idx && !(await hasImages(dir)))
     throw new GanportError(`${dir} holds neither train-images-idx3-ubyte[.gz] nor PNG/JPEG images`, 'not-found');
   if (idx) {
-    const data = await loadIdxImages(dir, 'train', preset.numClasses && !use.clusters ? 'required' : 'if-present');
+    const data = await loadIdxImages(dir, 'train', !!preset.numClasses && !use.clusters);
     if (data.height !== height || data.width !== width || channels !== 1) {
       throw new GanportError(
         `preset ${preset.name} needs ${height}×${width}×${channels} images; ${data.source} has ${data.height}×${data.width}×1`,
@@ -125,7 +125,8 @@ export async function loadDataset(
     labels = balancedClusters(images, labelled, height * width * channels, use.clusters, { seed });
   }
   const pixels = height * width * channels;
-  const classLabels = use.clusters ? undefined : labels; // clusters come from the images: their digest is the run's own
+  // class labels a conditional run reads (clusters come from the images, and have a digest of their own)
+  const classLabels = preset.numClasses && !use.clusters ? labels : undefined;
   return {
     source: resolve(dir),
     count,

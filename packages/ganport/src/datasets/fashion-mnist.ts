@@ -39,23 +39,18 @@ async function readIdxFile(dir: string, stem: string) {
 
 /** A labelled split (the classifier and eval need its labels). */
 export async function loadImageDataset(dir: string, split: Split = 'train'): Promise<ImageDataset> {
-  return (await loadIdxImages(dir, split, 'required')) as ImageDataset;
+  return (await loadIdxImages(dir, split, true)) as ImageDataset;
 }
 
-/**
- * A split's images, and its labels where `labels` requires them or the file is there (an unconditional
- * run, or a self-conditioned one, never reads them).
- */
+/** A split's images, with its labels where `withLabels` (an unconditional or self-conditioned run reads none). */
 export async function loadIdxImages(
   dir: string,
   split: Split,
-  labels: 'required' | 'if-present',
+  withLabels: boolean,
 ): Promise<Omit<ImageDataset, 'labels'> & { labels?: Uint8Array }> {
   requireDirectory(dir, 'data directory');
   const images = await readIdxFile(dir, `${split}-images-idx3-ubyte`);
-  const labelStem = `${split}-labels-idx1-ubyte`;
-  const present = [labelStem, `${labelStem}.gz`].some((name) => existsSync(join(dir, name)));
-  const labelFile = labels === 'required' || present ? await readIdxFile(dir, labelStem) : undefined;
+  const labelFile = withLabels ? await readIdxFile(dir, `${split}-labels-idx1-ubyte`) : undefined;
   if (images.dims.length !== 3)
     throw new GanportError(`${dir}: image file has ${images.dims.length} dimensions, expected 3 (N × H × W)`);
   if (labelFile && labelFile.dims.length !== 1)

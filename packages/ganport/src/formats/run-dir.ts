@@ -225,10 +225,18 @@ export const bestMeasurementMetadata = ({ step, epoch, eval: scores, samples }: 
   ...(samples === undefined ? {} : { samples }),
 });
 
-/** The best measurement kept in RUN/best/ (recorded in its generator's model.json), or undefined when none is. */
-export async function readBestMeasurement(runDir: string): Promise<BestMeasurement | undefined> {
-  await finishBestSwap(runDir);
-  const path = join(runPaths(runDir).bestGenerator, 'model.json');
+/**
+ * The best measurement kept in RUN/best/ (recorded in its generator's model.json), or undefined when none is.
+ * A swap killed midway is finished first, unless `readOnly` (a reader without the run's lock): then best.tmp/ is read.
+ */
+export async function readBestMeasurement(
+  runDir: string,
+  { readOnly = false } = {},
+): Promise<BestMeasurement | undefined> {
+  const { best, bestStaged, bestGenerator } = runPaths(runDir);
+  if (!readOnly) await finishBestSwap(runDir);
+  const unswapped = readOnly && !existsSync(best) && existsSync(bestStaged);
+  const path = join(unswapped ? join(bestStaged, 'generator') : bestGenerator, 'model.json');
   if (!existsSync(path)) return undefined;
   const json = JSON.parse(await readFile(path, 'utf8')) as {
     userDefinedMetadata?: { ganport?: { step?: unknown; epoch?: unknown; eval?: unknown; samples?: unknown } };

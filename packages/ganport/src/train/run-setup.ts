@@ -4,9 +4,9 @@
  * it adjusts are recorded once its checkpoint is loaded), the models and optimizers.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { GanportError, type Rng } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
 import { checkClusterCount } from '../datasets/clusters.js';
@@ -275,7 +275,7 @@ const clusteringLine = (clusters: number, seed: number) =>
  * or replaced for the count, not the model.
  */
 async function refuseIncomparableSamples(outDir: string, recorded: RunConfig, config: RunConfig): Promise<void> {
-  const best = await readBestMeasurement(outDir);
+  const best = await readBestMeasurement(outDir, { readOnly: true }); // before the run's lock is taken, or in a dry run
   const samples = best?.samples ?? recorded.evalSamples;
   if (best && samples !== config.evalSamples)
     throw new GanportError(
@@ -284,9 +284,21 @@ async function refuseIncomparableSamples(outDir: string, recorded: RunConfig, co
     );
 }
 
-/** Whether `outDir` is `dataDir` or under it, and `dataDir` a folder of images (read recursively), not IDX files. */
+/**
+ * Whether `outDir` is `dataDir` or under it, links followed (the folder's walk follows them), and
+ * `dataDir` a folder of images (read recursively), not IDX files.
+ */
 function insideImageFolder(outDir: string, dataDir: string): boolean {
-  const [out, data] = [resolve(outDir), resolve(dataDir)];
+  if (!existsSync(dataDir)) return false; // the data's own check says so
+  const data = realpathSync(dataDir);
+  // --out may not exist yet: its nearest existing folder's real path, and the rest as given
+  let out = resolve(outDir);
+  const rest: string[] = [];
+  while (!existsSync(out) && dirname(out) !== out) {
+    rest.unshift(basename(out));
+    out = dirname(out);
+  }
+  out = join(realpathSync(out), ...rest);
   if (out !== data && !out.startsWith(data.endsWith(sep) ? data : data + sep)) return false;
   return !['train-images-idx3-ubyte', 'train-images-idx3-ubyte.gz'].some((name) => existsSync(join(data, name)));
 }
@@ -365,7 +377,7 @@ export async function openRun(options: TrainOptions): Promise<OpenedRun> {
     if (config.dataSha256 !== undefined && config.dataSha256 !== data.digest?.(config.images))
       throw new GanportError(
         `the first ${config.images} images of ${data.source} (or their labels) differ from those ${options.outDir} ` +
-          'was trained on (files added, renamed or changed); restore them, or start a new run with --out',
+          "was trained on (files added, renamed or changed, or ganport's decoding changed); restore them, or start a new run with --out",
       );
     if (config.clusterLabelsSha256 !== undefined && config.clusterLabelsSha256 !== labelsDigest(data)) {
       throw new GanportError(

@@ -13,7 +13,7 @@ import { bestMeasurementMetadata, readBestMeasurement, replaceBest } from '../..
 import { isBetter } from '../../src/train/evaluation.js';
 import { readEvalLines, readMetrics } from '../../src/train/metrics.js';
 import { train } from '../../src/train/train.js';
-import { runCli, SAMPLE_DATA, tempDir } from '../helpers.js';
+import { assertCleanFailure, runCli, SAMPLE_DATA, tempDir } from '../helpers.js';
 
 /** A measurement as ganport eval --json reports it, as a run's measurements hold it. */
 function asEvalScores(report: EvalReport): EvalScores {
@@ -96,6 +96,13 @@ test('a resumed run keeps the measurements up to its checkpoint and adds the res
     train({ outDir, resume: true, epochs: 2, evalSamples: 2000, quiet: true }),
     /--eval-samples 2000: best\/ holds a measurement of 500 samples \(step \d+\), which one of another count does not compare with; resume with --eval-samples 500/,
   );
+  // a dry run reads best/ without the run's lock: a swap killed midway is left for the run to finish
+  renameSync(join(outDir, 'best'), join(outDir, 'best.tmp'));
+  assertCleanFailure(
+    runCli(['train', '--resume', outDir, '--eval-samples', '600', '--dry-run']),
+    /--eval-samples 600: best\/ holds a measurement of 500 samples/,
+  );
+  assert.ok(existsSync(join(outDir, 'best.tmp')) && !existsSync(join(outDir, 'best')));
   await train({ outDir, resume: true, epochs: 2, quiet: true });
   const steps = (await readEvalLines(join(outDir, 'metrics.jsonl'))).map((l) => l.step);
   assert.deepEqual(steps, [4, 8, 12, 16]);
