@@ -4,8 +4,8 @@
  * with `ort` as the tfjs backend of everything else; `ort`: the wasm backend with its heavy kernels
  * computed by onnxruntime-node, see ort-kernels.ts; `webgpu`: tfjs-backend-webgpu on Dawn's Node
  * bindings, see webgpu.ts).
- * The native and WebGPU packages are optional dependencies (tfjs-node's install downloads
- * libtensorflow), so each is tried with a dynamic import and skipped when absent.
+ * The native packages are optional peer dependencies (tfjs-node's install downloads libtensorflow)
+ * and the WebGPU ones optional dependencies, so each is tried with a dynamic import and skipped when absent.
  */
 
 import { GanportError } from '@ganport/runtime';
@@ -43,7 +43,12 @@ async function activate(name: BackendName, { auto }: Activation): Promise<Adapte
   if (name === 'webgpu') return activateWebGpu(auto);
   const pkg = NATIVE_PACKAGES[name];
   if (pkg) {
-    await import(pkg); // registers the 'tensorflow' backend with the shared tfjs-core
+    // registers the 'tensorflow' backend with the shared tfjs-core; an optional peer, which npm leaves out by default
+    await import(pkg).catch((err: Error) => {
+      throw /Cannot find (package|module)/.test(err.message)
+        ? new Error(`${pkg} is not installed (npm install ${pkg}@4.22.0)`)
+        : err;
+    });
     if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} loaded but its backend did not initialise`);
     return;
   }

@@ -1,8 +1,9 @@
 /** `ganport doctor` wherever the tests run, with a GPU or without: what it reports, and that its report holds together. */
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { BACKENDS } from '../../src/tfjs/backend-names.js';
-import { runCli } from '../helpers.js';
+import { assertCleanFailure, runCli } from '../helpers.js';
 
 /** The order auto-selection tries the backends in, which doctor reports them in. */
 const BACKEND_ORDER = [...BACKENDS];
@@ -56,4 +57,21 @@ test('doctor without a WebGPU adapter: webgpu says why not, and train would use 
   const first = rows.find(([, , available]) => available === 'yes')!;
   assert.match(stdout, new RegExp(`^train would use: ${first[1]} \\(fastest available`, 'm'));
   assert.match(stdout, /^ {2}cpu +yes +ran the seed-mlp generator$/m);
+});
+
+// tfjs-node(-gpu) are optional peers npm leaves out; where one is installed there is nothing to refuse
+const nativeInstalled = (() => {
+  try {
+    createRequire(import.meta.url).resolve('@tensorflow/tfjs-node');
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+test('train --backend tensorflow without tfjs-node names the install command', { skip: nativeInstalled }, () => {
+  assertCleanFailure(
+    runCli(['train', '--backend', 'tensorflow', '--dry-run']),
+    /^ganport train: backend tensorflow is unavailable: @tensorflow\/tfjs-node is not installed \(npm install @tensorflow\/tfjs-node@4\.22\.0\)$/m,
+  );
 });
