@@ -311,8 +311,7 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
     threading: threadingOf(c),
     threads: c.threads!,
   });
-  const ways = sessionWays([train], options);
-  if (fixedThreads(options)) return ways.map(session);
+  if (fixedThreads(options)) return sessionWays([train], options).map(session);
   const laneCount = lanes ?? (cores > 1 ? 2 : 0);
   // forced (GANPORT_ORT_LANES), the lanes fail loudly; offered, a failure to set them up leaves the others
   const split =
@@ -331,7 +330,12 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
       : undefined;
   const onLanes: Candidate[] = split ? [{ executor: split, threading: split.description, threads: 1 }] : [];
   if (lanes && onLanes.length) return onLanes;
-  return [...ways.map(session), ...onLanes];
+  try {
+    return [...sessionWays([train], options).map(session), ...onLanes];
+  } catch (error) {
+    split?.dispose(); // its worker threads would wait on
+    throw error;
+  }
 }
 
 const fixedThreads = (options: RunnerOptions) =>

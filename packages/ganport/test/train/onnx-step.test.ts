@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { cpus } from 'node:os';
 import { test } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
 import { Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { decodeModel, encodeModel } from '../../src/onnx/proto.js';
@@ -122,17 +123,18 @@ test('above 2 cores the spinning way takes the most threads that give the same b
   const lines: string[] = [];
   const single = await oneTrainingStep(getPreset('mlp'), 64, { steps: 2, engine: 'onnx', threads: 1 });
   const four = await oneTrainingStep(getPreset('mlp'), 64, { steps: 2, engine: 'onnx', threads: 4 });
-  assert.notDeepEqual(four.weights, single.weights, '4 threads sum in another order');
   const ways = await oneTrainingStep(getPreset('mlp'), 64, {
     steps: 2,
     engine: 'onnx',
     cores: 4,
     log: (l) => lines.push(l),
   });
-  assert.deepEqual(lines, [
-    "onnx engine: 4 onnxruntime threads sum the step's products in another order than one thread, and the ways must give the same bits to stand in for each other: 2 threads, which agree",
-  ]);
-  assert.equal(ways.threading, 'trying 2 threads, spinning; 1 thread in turn');
+  // on this project's machines 4 threads sum in another order; where they do not, the probe keeps them
+  const agree = isDeepStrictEqual(four.weights, single.weights);
+  const capped =
+    "onnx engine: 4 onnxruntime threads sum the step's products in another order than one thread, and the ways must give the same bits to stand in for each other: 2 threads, which agree";
+  assert.deepEqual(lines, agree ? [] : [capped]);
+  assert.equal(ways.threading, `trying ${agree ? 4 : 2} threads, spinning; 1 thread in turn`);
   assert.deepEqual(ways.weights, single.weights);
 });
 

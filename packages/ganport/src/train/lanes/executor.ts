@@ -223,7 +223,10 @@ export class LaneExecutor {
     const sessions: OrtSession[] = [];
     try {
       for (const s of main.steps) sessions.push(new OrtSession(s.model, { threads: 1 }));
-      for (const { state } of workers) awaitFlag(controlWords, state, LANE_READY, () => failureText(messageView));
+      // a worker that never runs its entry (its thread failing to start) raises nothing: a deadline
+      for (const { state } of workers)
+        if (!awaitWord(controlWords, state, LANE_READY, WORKER_START_MS))
+          throw new Error(`a training lane's worker thread did not start within ${WORKER_START_MS / 1000} s`);
       // a worker that ended at once is past ready too (LANE_DONE), with its failure recorded
       if (Atomics.load(controlWords, CONTROL.failed) !== 0) throw new Error(failureText(messageView));
     } catch (error) {
@@ -297,6 +300,8 @@ export class LaneExecutor {
   }
 }
 
+/** How long a worker may take to load its lane's sessions (a few seconds for the biggest step graphs here). */
+const WORKER_START_MS = 120_000;
 /** How long stopping waits for a worker to end (it may be finishing a segment). */
 const WORKER_STOP_MS = 10_000;
 /** The module a worker lane runs. */
