@@ -60,7 +60,7 @@ export const evalCommand = defineCommand({
     // checked before the model, the classifier and the data load
     if (options.seed !== undefined && (options.seed < 0 || options.seed > 0xffffffff))
       throw new UsageError(`--seed must be an integer in [0, 2^32), got ${options.seed}`);
-    for (const flag of ['samples', 'k', 'seeds'] as const) {
+    for (const flag of ['samples', 'k'] as const) {
       const value = options[flag];
       if (value !== undefined && value < 1) throw new UsageError(`--${flag} must be a positive integer, got ${value}`);
     }
