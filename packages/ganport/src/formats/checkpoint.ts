@@ -210,7 +210,16 @@ async function readGeneration<Position>(
     ['ema', state.ema],
   ] as const) {
     const saved = await loadLayersModel(join(dir, name, 'model.json'));
-    model.setWeights(saved.getWeights());
+    try {
+      model.setWeights(saved.getWeights());
+    } catch (err) {
+      saved.dispose();
+      // e.g. a projection discriminator saved before --spectral-norm normalized its class embedding
+      throw new GanportError(
+        `${join(dir, name)} holds other weights than the ${name} this ganport builds for the run ` +
+          `(${(err as Error).message.split('\n')[0]}); it was saved by a ganport whose ${name} differed: start a new run with --out`,
+      );
+    }
     for (const [variable, regroup] of maxoutRelayouts(saved, model)) {
       const values = regroup(variable.read());
       variable.write(values);

@@ -10,7 +10,7 @@
 import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { batchNormalization } from '../tfjs/batch-norm.js';
-import { discriminatorDense, spectralNormConv2d } from '../tfjs/spectral-norm.js';
+import { discriminatorDense, spectralNormConv2d, spectralNormEmbedding } from '../tfjs/spectral-norm.js';
 import { LOGIT_LAYER, type Preset, packedShape } from './preset.js';
 
 export interface DcganOptions {
@@ -156,12 +156,17 @@ export function dcgan(options: DcganOptions): Preset {
         features,
       ) as tf.SymbolicTensor;
       if (projection) {
-        const embedded = embedLabel(
-          label!,
-          features.shape[1]!,
-          tf.initializers.randomNormal({ stddev: 0.02, seed: seed + 96 }),
-          'label_projection',
-        );
+        const table = {
+          inputDim: numClasses!,
+          outputDim: features.shape[1]!,
+          embeddingsInitializer: tf.initializers.randomNormal({ stddev: 0.02, seed: seed + 96 }),
+          name: 'label_projection',
+        };
+        // with --spectral-norm the class embedding is normalized too, as in Miyato & Koyama's code
+        const projected = (
+          spectralNorm ? spectralNormEmbedding({ ...table, seed: seed + 96 }) : tf.layers.embedding(table)
+        ).apply(label!) as tf.SymbolicTensor;
+        const embedded = tf.layers.flatten().apply(projected) as tf.SymbolicTensor;
         const agreement = tf.layers
           .dot({ axes: 1, name: 'label_agreement' })
           .apply([features, embedded]) as tf.SymbolicTensor;

@@ -1,6 +1,7 @@
 /**
- * Spectral normalization (Miyato et al., 2018) as tfjs layers for the discriminator: a Dense and a
- * Conv2D whose kernel W is used as W / σ(W), σ the largest singular value of W seen as a
+ * Spectral normalization (Miyato et al., 2018) as tfjs layers for the discriminator: a Dense, a
+ * Conv2D and an Embedding (a projection discriminator's class embedding, which Miyato & Koyama's
+ * code normalizes too) whose kernel W is used as W / σ(W), σ the largest singular value of W seen as a
  * [fan-in, units] matrix, estimated by one power iteration per training forward from a stored
  * vector u (a non-trainable weight, so checkpoints carry it). The gradient flows through σ with u
  * and v held constant, as in the paper. At inference u is not advanced, so an export folds W / σ
@@ -37,12 +38,17 @@ abstract class SpectralNormLayer extends tf.layers.Layer {
     this.seed = args.seed;
   }
 
-  /** Creates the kernel of `shape` (its last axis the units), the bias and u. */
-  protected addSpectralWeights(shape: number[]): void {
+  /**
+   * Creates the kernel of `shape` (its last axis the units; Glorot-uniform unless `initializer`, named
+   * `kernelName`), the bias where `withBias`, and u.
+   */
+  protected addSpectralWeights(
+    shape: number[],
+    { kernelName = 'kernel', withBias = true, initializer = tf.initializers.glorotUniform({ seed: this.seed }) } = {},
+  ): void {
     const units = shape.at(-1)!;
-    const glorot = tf.initializers.glorotUniform({ seed: this.seed });
-    this.kernel = this.addWeight('kernel', shape, 'float32', glorot);
-    this.bias = this.addWeight('bias', [units], 'float32', tf.initializers.zeros());
+    this.kernel = this.addWeight(kernelName, shape, 'float32', initializer);
+    if (withBias) this.bias = this.addWeight('bias', [units], 'float32', tf.initializers.zeros());
     const normal = tf.initializers.randomNormal({
       mean: 0,
       stddev: 1,
@@ -182,6 +188,51 @@ export class SpectralNormConv2D extends SpectralNormLayer {
   }
 }
 
+export interface SpectralNormEmbeddingArgs extends SpectralNormArgs {
+  inputDim: number;
+  outputDim: number;
+  /** Its table's initial values (default: Glorot-uniform from `seed`). */
+  embeddingsInitializer?: ReturnType<typeof tf.initializers.randomNormal>;
+}
+
+/** Embedding (ids [batch, ...] → [batch, ..., outputDim]) whose table, [inputDim, outputDim], is spectrally normalized. */
+export class SpectralNormEmbedding extends SpectralNormLayer {
+  static readonly className = 'SpectralNormEmbedding';
+  readonly inputDim: number;
+  readonly outputDim: number;
+  private readonly initializer?: SpectralNormEmbeddingArgs['embeddingsInitializer'];
+
+  constructor(args: SpectralNormEmbeddingArgs) {
+    super(args);
+    this.inputDim = args.inputDim;
+    this.outputDim = args.outputDim;
+    this.initializer = args.embeddingsInitializer;
+  }
+
+  override build(): void {
+    // named as Embedding's table, so the exporter's Embedding handler reads it once folded
+    this.addSpectralWeights([this.inputDim, this.outputDim], {
+      kernelName: 'embeddings',
+      withBias: false,
+      ...(this.initializer ? { initializer: this.initializer } : {}),
+    });
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    return [...firstShape(inputShape), this.outputDim];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
+    return tf.tidy(() =>
+      tf.gather(this.normalizedKernel(kwargs.training === true), tf.cast(firstInput(inputs), 'int32')),
+    );
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), inputDim: this.inputDim, outputDim: this.outputDim };
+  }
+}
+
 /**
  * The kernel an exported model uses: W / σ with σ = vᵀ W u, v = W u / ‖W u‖, from the stored u,
  * exactly what the layer computes at inference. `kernel` is [..., units] flattened, `u` [units].
@@ -202,9 +253,11 @@ export function spectralNormFolded(kernel: Float32Array, u: Float32Array): Float
 
 tf.serialization.registerClass(SpectralNormDense);
 tf.serialization.registerClass(SpectralNormConv2D);
+tf.serialization.registerClass(SpectralNormEmbedding);
 
 export const spectralNormDense = (args: SpectralNormDenseArgs) => new SpectralNormDense(args);
 export const spectralNormConv2d = (args: SpectralNormConv2DArgs) => new SpectralNormConv2D(args);
+export const spectralNormEmbedding = (args: SpectralNormEmbeddingArgs) => new SpectralNormEmbedding(args);
 
 /**
  * A discriminator's Dense layer: its spectral-norm twin with `spectralNorm` (whose kernel is

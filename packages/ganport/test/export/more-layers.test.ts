@@ -349,8 +349,8 @@ describe('spectrally normalized layers: W / σ folded into plain Conv and Gemm',
     );
     assert.ok(!graph.initializer.some((t) => t.name.endsWith('/u')));
   });
-  test('the dcgan, cdcgan and mlp discriminators built with spectral normalization', async () => {
-    for (const name of ['dcgan', 'cdcgan', 'mlp']) {
+  test('the dcgan, cdcgan, cdcgan-projection and mlp discriminators built with spectral normalization', async () => {
+    for (const name of ['dcgan', 'cdcgan', 'cdcgan-projection', 'mlp']) {
       const d = getPreset(name).buildDiscriminator(5, 1, { spectralNorm: true });
       assert.ok(
         d.layers.some((l) => l.getClassName().startsWith('SpectralNorm')),
@@ -358,6 +358,9 @@ describe('spectrally normalized layers: W / σ folded into plain Conv and Gemm',
       );
       await assertRoundTrip(d, { batch: 3 });
     }
+    // the projection's class embedding too (Miyato & Koyama's code normalizes it)
+    const projection = getPreset('cdcgan-projection').buildDiscriminator(5, 1, { spectralNorm: true });
+    assert.equal(projection.getLayer('label_projection').getClassName(), 'SpectralNormEmbedding');
   });
 });
 

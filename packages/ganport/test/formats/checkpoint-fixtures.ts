@@ -16,6 +16,7 @@ const config = {
   images: 64,
 } as RunConfig;
 
-export const freshState = (seed = 1): TrainingState => buildTrainingState(getPreset('seed-mlp'), { ...config, seed });
+export const freshState = (seed = 1, preset = 'seed-mlp', spectralNorm = false): TrainingState =>
+  buildTrainingState(getPreset(preset), { ...config, seed, spectralNorm });
 
 export const positionAt = (step: number): RunPosition => ({ step, epoch: 1, batchInEpoch: step, rng: [step, 0, 0, 0] });

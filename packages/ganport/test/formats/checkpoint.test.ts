@@ -230,3 +230,13 @@ test('a PacGAN checkpoint from before piece-major maxouts resumes as the same di
     (saved.discriminator.predict(x) as tf.Tensor).arraySync(),
   );
 });
+
+test("a checkpoint whose models differ from those this ganport builds is refused with a message, not tfjs's", async () => {
+  // a projection discriminator saved before --spectral-norm normalized its class embedding (no u for it)
+  const dir = tempDir();
+  await saveCheckpoint(dir, freshState(1, 'cdcgan-projection'), positionAt(1));
+  await assert.rejects(
+    loadCheckpoint(dir, freshState(1, 'cdcgan-projection', true)),
+    /checkpoint\/discriminator holds other weights than the discriminator this ganport builds for the run \(.+\); it was saved by a ganport whose discriminator differed: start a new run with --out/,
+  );
+});

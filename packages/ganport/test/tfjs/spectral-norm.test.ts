@@ -7,7 +7,12 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { loadLayersModel, saveLayersModel } from '../../src/tfjs/model-io.js';
-import { spectralNormConv2d, spectralNormDense, spectralNormFolded } from '../../src/tfjs/spectral-norm.js';
+import {
+  spectralNormConv2d,
+  spectralNormDense,
+  spectralNormEmbedding,
+  spectralNormFolded,
+} from '../../src/tfjs/spectral-norm.js';
 import { maxAbsDiff } from '../helpers.js';
 
 before(async () => {
@@ -75,6 +80,27 @@ test('the gradient reaches kernel and bias (through σ), never u; a conv layer k
   const valid = spectralNormConv2d({ filters: 2, kernelSize: 3, strides: 2, padding: 'valid', inputShape: [9, 7, 3] });
   tf.sequential({ layers: [valid] });
   assert.deepEqual(valid.outputShape, [null, 4, 3, 2]);
+});
+
+test('an embedding table normalized: σ 1 once folded, rows of it looked up, its gradient reaching the table, never u', () => {
+  const layer = spectralNormEmbedding({ inputDim: 7, outputDim: 5, seed: 8 });
+  const ids = tf.input({ shape: [1], dtype: 'int32' });
+  const model = tf.model({ inputs: ids, outputs: layer.apply(ids) as tf.SymbolicTensor });
+  const labels = tf.tensor2d([[0], [6], [3]], [3, 1], 'int32');
+  for (let i = 0; i < 30; i++) tf.tidy(() => model.apply(labels, { training: true }) as tf.Tensor);
+  const [table, u] = layer.getWeights();
+  assert.deepEqual(
+    layer.weights.map((w) => w.originalName.split('/').at(-1)),
+    ['embeddings', 'u'],
+  );
+  const folded = spectralNormFolded(table.dataSync() as Float32Array, u.dataSync() as Float32Array);
+  assert.ok(Math.abs(largestSingularValue(folded, 7, 5) - 1) < 1e-4);
+  const looked = (model.predict(labels) as tf.Tensor).dataSync();
+  const rows = [0, 6, 3].flatMap((id) => [...folded.subarray(id * 5, id * 5 + 5)]);
+  assert.ok(maxAbsDiff(looked, Float32Array.from(rows)) < 1e-6, 'inference looks rows of W / σ up');
+  const { grads } = tf.variableGrads(() => tf.sum(model.apply(labels, { training: true }) as tf.Tensor) as tf.Scalar);
+  const named = Object.keys(grads).map((name) => name.split('/').at(-1));
+  assert.ok(named.includes('embeddings') && !named.includes('u'), named.join(', '));
 });
 
 test('saves and loads back through model.json, u included; inference outputs unchanged', async () => {

@@ -83,9 +83,12 @@ export function refuseMask(ctx: LayerContext, effect: string): void {
   if (mask) unsupportedConfig(ctx, `an input masked by ${mask.origin} (${effect})`);
 }
 
-/** The context of a spectrally normalized layer (src/tfjs/spectral-norm.ts) with W / σ folded into a plain kernel. */
-export function foldSpectralNorm(ctx: LayerContext): LayerContext {
-  const kernel = weight(ctx, 'kernel');
+/**
+ * The context of a spectrally normalized layer (src/tfjs/spectral-norm.ts) with W / σ folded into a plain
+ * kernel (its weight `kernelName`: an Embedding's is `embeddings`).
+ */
+export function foldSpectralNorm(ctx: LayerContext, kernelName = 'kernel'): LayerContext {
+  const kernel = weight(ctx, kernelName);
   const u = weight(ctx, 'u');
   const folded = { ...kernel, data: spectralNormFolded(kernel.data, u.data) };
   return { ...ctx, weights: ctx.weights.map((w) => (w === kernel ? folded : w)).filter((w) => w !== u) };

@@ -32,6 +32,7 @@ export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = {
   Maxout: maxout,
   SpectralNormDense: (ctx) => dense(foldSpectralNorm(ctx)),
   SpectralNormConv2D: (ctx) => conv2d(foldSpectralNorm(ctx)),
+  SpectralNormEmbedding: (ctx) => embedding(foldSpectralNorm(ctx, 'embeddings')),
   Conv2D: conv2d,
   Conv2DTranspose: conv2dTranspose,
   DepthwiseConv2D: depthwiseConv2d,
