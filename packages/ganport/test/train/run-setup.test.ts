@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type * as tf from '@tensorflow/tfjs';
 import { readRunConfig } from '../../src/formats/run-dir.js';
-import { buildTrainingState, disposeTrainingState, openRun } from '../../src/train/run-setup.js';
+import { buildTrainingState, checkRun, disposeTrainingState, openRun } from '../../src/train/run-setup.js';
 import { SAMPLE_DATA, tempDir } from '../helpers.js';
 
 test('TTUR: --lr-d gives the discriminator its own Adam learning rate, recorded in config.json', async () => {
@@ -181,4 +181,19 @@ test('--clusters is refused for conditional and 2-D presets', async () => {
     openRun({ outDir: tempDir(), preset: 'dcgan', dataDir: SAMPLE_DATA, backend: 'cpu', clusters: 1 }),
     /clusters must be an integer in \[2, 255\]/,
   );
+});
+
+test("checkRun (train --dry-run) makes train's checks that need no data, and writes nothing", async () => {
+  for (const [options, message] of [
+    [{ preset: 'dcgan64' }, /unknown preset "dcgan64"/],
+    [{ learningRate: 0 }, /learning rate must be a positive number/],
+    [{ batchSize: 60, pack: 8 }, /pack 8 must divide the batch size 60/],
+    [{ preset: 'mlp-2d', width: 64 }, /--width is for the DCGAN presets/],
+    [{ clusters: 300, preset: 'dcgan' }, /clusters must be an integer in \[2, 255\]/],
+  ] as const)
+    await assert.rejects(checkRun({ backend: 'cpu', ...options }), message);
+  const outDir = join(tempDir(), 'run');
+  const { config, backend } = await checkRun({ outDir, preset: 'dcgan', backend: 'cpu' });
+  assert.deepEqual([config.preset, backend.name], ['dcgan', 'cpu']);
+  assert.ok(!existsSync(outDir), 'nothing written');
 });
