@@ -78,7 +78,8 @@ export class Generator {
     let latents = request.latents;
     let count: number;
     if (latents) {
-      if (!(latents instanceof Float32Array)) latents = Float32Array.from(latents as ArrayLike<number>);
+      // a copy: the runs may start after earlier calls' (queued), when the caller has refilled its array
+      latents = Float32Array.from(latents as ArrayLike<number>);
       if (latents.length === 0 || latents.length % latentSize !== 0) {
         throw new GanportError(
           `latents must be a multiple of the latent size ${latentSize} long, got ${latents.length}`,

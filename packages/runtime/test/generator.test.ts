@@ -87,6 +87,19 @@ test("a generator's session runs one at a time (WebGPU refuses a second), and di
   assert.equal(most, 1);
 });
 
+test('overlapping generate calls each read the latents as they were at the call, though the caller refills its array', async () => {
+  const g = await node.loadGenerator(bytes);
+  const buffer = new Float32Array(2 * 64);
+  const calls = [1, 2, 3].map((seed) => {
+    buffer.set(g.sampleLatents({ seed, count: 2 }));
+    return g.generate({ latents: buffer });
+  });
+  const results = await Promise.all(calls);
+  for (const [i, seed] of [1, 2, 3].entries())
+    assert.deepEqual(results[i].data, (await g.generate({ seed, count: 2 })).data, `seed ${seed}`);
+  await g.dispose();
+});
+
 test('dispose waits for every batch of a generate under way (a graph of fixed batch size runs several)', async () => {
   const g = await node.loadGenerator(bytes);
   const reference = await node.loadGenerator(bytes);

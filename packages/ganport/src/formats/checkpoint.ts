@@ -217,7 +217,7 @@ async function readGeneration<Position>(
       // e.g. a projection discriminator saved before --spectral-norm normalized its class embedding
       throw new GanportError(
         `${join(dir, name)} holds other weights than the ${name} this ganport builds for the run ` +
-          `(${(err as Error).message.split('\n')[0]}); it was saved by a ganport whose ${name} differed: start a new run with --out`,
+          `(${(err as Error).message.split('\n')[0].replace(/\. Provided weights:.*$/, '')}); it was saved by a ganport whose ${name} differed: start a new run with --out`,
       );
     }
     for (const [variable, regroup] of maxoutRelayouts(saved, model)) {

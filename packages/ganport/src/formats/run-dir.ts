@@ -24,6 +24,8 @@ export const runPaths = (dir: string) => ({
   bestGenerator: join(dir, 'best', 'generator'),
   bestDiscriminator: join(dir, 'best', 'discriminator'),
   /** A new best/ while it is written (replaceBest). */
+  bestPartial: join(dir, 'best.partial'),
+  /** A new best/ written whole, before it replaces the old one (replaceBest). */
   bestStaged: join(dir, 'best.tmp'),
   /** Held by the training process writing the run (see util/lock.ts). */
   lock: join(dir, 'train.lock'),
@@ -33,6 +35,7 @@ export const runPaths = (dir: string) => ({
     'loss.svg',
     'eval.svg',
     'best',
+    'best.partial',
     'best.tmp',
     'samples',
     'generator',
@@ -259,17 +262,19 @@ export async function readBestMeasurement(
 }
 
 /**
- * Writes a new best/ through `write` into best.tmp/, then swaps it in whole: best/ never pairs one
- * measurement's generator with another's discriminator, and a failed write leaves the old one.
+ * Writes a new best/ through `write` into best.partial/, renamed best.tmp/ once whole, then swaps it in:
+ * best/ never pairs one measurement's generator with another's discriminator, a failed write leaves the
+ * old one, and a best.tmp/ is always whole (a first best/ killed while written is not taken for one).
  */
 export async function replaceBest(
   runDir: string,
   write: (dirs: { generator: string; discriminator: string }) => Promise<void>,
 ): Promise<void> {
-  const { best, bestStaged } = runPaths(runDir);
+  const { best, bestPartial, bestStaged } = runPaths(runDir);
   await finishBestSwap(runDir);
-  await rm(bestStaged, { recursive: true, force: true });
-  await write({ generator: join(bestStaged, 'generator'), discriminator: join(bestStaged, 'discriminator') });
+  for (const left of [bestPartial, bestStaged]) await rm(left, { recursive: true, force: true });
+  await write({ generator: join(bestPartial, 'generator'), discriminator: join(bestPartial, 'discriminator') });
+  await rename(bestPartial, bestStaged);
   await rm(best, { recursive: true, force: true });
   await rename(bestStaged, best);
 }

@@ -31,7 +31,10 @@ export interface Preset {
 }
 
 export interface DiscriminatorOptions {
-  /** Spectral normalization (Miyato et al. 2018) on every dense and convolution kernel (src/tfjs/spectral-norm.ts). */
+  /**
+   * Spectral normalization (Miyato et al. 2018) on every dense and convolution kernel, and a projection
+   * discriminator's class embedding (src/tfjs/spectral-norm.ts).
+   */
   spectralNorm?: boolean;
 }
 

@@ -33,6 +33,8 @@ interface Activation {
   auto: boolean;
 }
 
+/** The tfjs-node(-gpu) version ganport's package.json names as its optional peer (tfjs's own). */
+const NATIVE_VERSION = '4.22.0';
 const NATIVE_PACKAGES: Partial<Record<BackendName, string>> = {
   'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
   tensorflow: '@tensorflow/tfjs-node',
@@ -44,10 +46,10 @@ async function activate(name: BackendName, { auto }: Activation): Promise<Adapte
   const pkg = NATIVE_PACKAGES[name];
   if (pkg) {
     // registers the 'tensorflow' backend with the shared tfjs-core; an optional peer, which npm leaves out by default
-    await import(pkg).catch((err: Error) => {
-      throw /Cannot find (package|module)/.test(err.message)
-        ? new Error(`${pkg} is not installed (npm install ${pkg}@4.22.0)`)
-        : err;
+    await import(pkg).catch((err: NodeJS.ErrnoException) => {
+      // the package itself missing, not a module inside it
+      const missing = err.code === 'ERR_MODULE_NOT_FOUND' && err.message.includes(`'${pkg}'`);
+      throw missing ? new Error(`${pkg} is not installed (npm install ${pkg}@${NATIVE_VERSION})`) : err;
     });
     if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} loaded but its backend did not initialise`);
     return;

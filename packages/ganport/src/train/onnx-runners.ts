@@ -330,10 +330,14 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
       : undefined;
   const onLanes: Candidate[] = split ? [{ executor: split, threading: split.description, threads: 1 }] : [];
   if (lanes && onLanes.length) return onLanes;
+  const made: Candidate[] = [];
   try {
-    return [...sessionWays([train], options).map(session), ...onLanes];
+    for (const way of sessionWays([train], options)) made.push(session(way));
+    return [...made, ...onLanes];
   } catch (error) {
-    split?.dispose(); // its worker threads would wait on
+    // what was made holds sessions, and the lanes' worker threads would wait on
+    for (const way of made) way.executor.dispose();
+    split?.dispose();
     throw error;
   }
 }

@@ -195,6 +195,16 @@ test('best/ keeps the best measurement; export --best writes it, and ganport eva
 
   const noEval = tempDir();
   await train({ outDir: noEval, preset: 'mlp-2d', dataDir: 'grid', limit: 512, epochs: 1, quiet: true });
+  // a first best/ killed while written is no best/: its half is never taken for one
+  await assert.rejects(
+    replaceBest(noEval, async (dirs) => {
+      cpSync(join(noEval, 'generator'), dirs.generator, { recursive: true });
+      throw new Error('killed');
+    }),
+    /killed/,
+  );
+  assert.equal(await readBestMeasurement(noEval), undefined);
+  assert.ok(!existsSync(join(noEval, 'best')));
   await assert.rejects(
     exportRun(noEval, tempDir(), { best: true }),
     /has no best measurement \(best\/\); train it with --eval-every/,
