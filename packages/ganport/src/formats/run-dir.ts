@@ -119,6 +119,8 @@ export interface RunConfig {
   /** Measure the EMA generator as `ganport eval` does every this many steps (0: never), on `evalSamples` samples. */
   evalEvery: number;
   evalSamples: number;
+  /** The classifier measurements use (absolute); absent: the shipped one. */
+  evalClassifier?: string;
   ganportVersion: string;
 }
 
@@ -168,6 +170,7 @@ const FIELD_CHECKS: [keyof RunConfig, (value: unknown) => boolean, string][] = [
   ['logEvery', isPositiveInt, 'a positive integer'],
   ['evalEvery', isNonNegativeInt, 'a non-negative integer'],
   ['evalSamples', isPositiveInt, 'a positive integer'],
+  ['evalClassifier', (v) => v === undefined || isString(v), 'a path when present'],
 ];
 
 /** Reads a run's config.json, filling in what older runs recorded under other names or not at all. */

@@ -45,7 +45,9 @@ export async function checkEvaluation(config: RunConfig, log: (line: string) => 
       `eval samples are capped at ${cap}${points ? ' for 2-D points' : ''}, got ${config.evalSamples}`,
     );
   if (points) return;
-  const classifier = await Classifier.load();
+  const classifier = await Classifier.load(config.evalClassifier).catch((err: unknown) => {
+    throw err instanceof GanportError ? new GanportError(`--eval-classifier: ${err.message}`, err.code) : err;
+  });
   try {
     const warning = fewSamplesWarning(config.evalSamples, classifier.featureSize);
     if (warning) log(`--eval-samples: ${warning}`);
@@ -71,7 +73,12 @@ export async function evaluateGenerator(ema: tf.LayersModel, config: RunConfig):
         reverseKl: r.reverseKl.mean,
       };
     }
-    const { generated: g } = await evaluateImages(generator, { samples, seed: 0, dataDir: config.data });
+    const { generated: g } = await evaluateImages(generator, {
+      samples,
+      seed: 0,
+      dataDir: config.data,
+      classifier: config.evalClassifier,
+    });
     const scores = { fcd: g.fcd, precision: g.precision, recall: g.recall, classKl: g.classKl };
     return g.classAccuracy === undefined ? scores : { ...scores, classAccuracy: g.classAccuracy };
   } finally {

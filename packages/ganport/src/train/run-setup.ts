@@ -76,6 +76,8 @@ export interface TrainOptions {
   evalEvery?: number;
   /** Samples per measurement (default 2,000). */
   evalSamples?: number;
+  /** The classifier measurements use: its .onnx or train-classifier's directory (default: the shipped one). */
+  evalClassifier?: string;
   /** Continue the run in outDir from its last checkpoint (its config wins; `epochs` may extend it). */
   resume?: boolean;
   /** With `resume`: stop with an error when the newest checkpoint fails verification, rather than fall back to the previous one. */
@@ -152,6 +154,7 @@ function newRunConfig(options: RunCheckOptions, preset: Preset): RunConfig {
     logEvery: TRAINING_DEFAULTS.logEvery,
     evalEvery: TRAINING_DEFAULTS.evalEvery,
     evalSamples: TRAINING_DEFAULTS.evalSamples,
+    ...(options.evalClassifier === undefined ? {} : { evalClassifier: resolve(options.evalClassifier) }),
     backend: '',
     data: '',
     images: 0,
@@ -180,6 +183,7 @@ const FIXED_ON_RESUME = [
   'spectralNorm',
   'r1Gamma',
   'lrDecay',
+  'evalClassifier', // measurements with another classifier would not compare with best/'s
 ] as const satisfies readonly (keyof TrainOptions & keyof RunConfig)[];
 
 /**
@@ -189,9 +193,9 @@ const FIXED_ON_RESUME = [
 function refuseChangedOptions(options: TrainOptions, config: RunConfig, count?: number): void {
   const presetWidth = getPreset(config.preset).withWidth ? DEFAULT_DCGAN_WIDTH : undefined;
   const recorded = { ...config, width: config.width ?? presetWidth };
-  const changed: string[] = FIXED_ON_RESUME.filter(
-    (key) => options[key] !== undefined && options[key] !== recorded[key],
-  );
+  const classifier = options.evalClassifier;
+  const given = { ...options, evalClassifier: classifier === undefined ? undefined : resolve(classifier) };
+  const changed: string[] = FIXED_ON_RESUME.filter((key) => given[key] !== undefined && given[key] !== recorded[key]);
   if (options.dataDir !== undefined && options.dataDir !== config.data && resolve(options.dataDir) !== config.data)
     changed.push('dataDir');
   // a --limit under the images the run trains on can never match, and is refused before the data loads

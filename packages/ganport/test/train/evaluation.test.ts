@@ -13,7 +13,7 @@ import { bestMeasurementMetadata, readBestMeasurement, replaceBest } from '../..
 import { isBetter } from '../../src/train/evaluation.js';
 import { readEvalLines, readMetrics } from '../../src/train/metrics.js';
 import { train } from '../../src/train/train.js';
-import { assertCleanFailure, runCli, SAMPLE_DATA, tempDir } from '../helpers.js';
+import { assertCleanFailure, runCli, SAMPLE_DATA, SHIPPED_MODELS, tempDir } from '../helpers.js';
 
 /** A measurement as ganport eval --json reports it, as a run's measurements hold it. */
 function asEvalScores(report: EvalReport): EvalScores {
@@ -84,6 +84,52 @@ test('an image run measured as ganport eval measures: its best measurement is wh
   assert.match(readFileSync(join(outDir, 'eval.svg'), 'utf8'), /fcd/);
   // training measured with seed 0 on its data; ganport eval, at the same samples and seed, must agree
   await assertBestExportEvaluatesAsMeasured(outDir, ['--samples', '100', '--seed', '0', '--data', SAMPLE_DATA]);
+});
+
+test('--eval-classifier: the measurements use the classifier given, as ganport eval --classifier does; fixed for the run', async () => {
+  const classifier = tempDir();
+  const trained = runCli([
+    'train-classifier',
+    '--out',
+    classifier,
+    '--data',
+    SAMPLE_DATA,
+    '--epochs',
+    '1',
+    '--limit',
+    '256',
+    '--quiet',
+    '--overwrite',
+  ]);
+  assert.equal(trained.status, 0, trained.stderr);
+  const outDir = tempDir();
+  const options = {
+    outDir,
+    preset: 'dcgan',
+    dataDir: SAMPLE_DATA,
+    limit: 128,
+    epochs: 1,
+    evalEvery: 2,
+    evalSamples: 100,
+  };
+  await train({ ...options, evalClassifier: classifier, quiet: true });
+  assert.equal(JSON.parse(readFileSync(join(outDir, 'config.json'), 'utf8')).evalClassifier, classifier);
+  const args = ['--samples', '100', '--seed', '0', '--data', SAMPLE_DATA, '--classifier', classifier];
+  await assertBestExportEvaluatesAsMeasured(outDir, args);
+  await assert.rejects(
+    train({ outDir, resume: true, epochs: 2, evalClassifier: join(SHIPPED_MODELS, 'classifier'), quiet: true }),
+    /config\.json fixes evalClassifier for the whole run/,
+  );
+  // what is not a classifier is refused before the first step
+  await assert.rejects(
+    train({
+      ...options,
+      outDir: tempDir(),
+      evalClassifier: join(SHIPPED_MODELS, 'dcgan', 'generator.onnx'),
+      quiet: true,
+    }),
+    /--eval-classifier: .*generator\.onnx is not a ganport classifier/,
+  );
 });
 
 test('a resumed run keeps the measurements up to its checkpoint and adds the rest once', async () => {

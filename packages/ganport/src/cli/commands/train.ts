@@ -134,6 +134,12 @@ export const trainCommand = defineCommand({
       option: 'evalSamples',
       help: `samples per --eval-every measurement (default ${TRAINING_DEFAULTS.evalSamples})`,
     },
+    'eval-classifier': {
+      type: 'string',
+      value: 'PATH',
+      option: 'evalClassifier',
+      help: 'the classifier --eval-every measures with, as ganport eval --classifier takes it (default: the shipped Fashion-MNIST one); fixed for the run',
+    },
     strict: {
       type: 'boolean',
       help: 'with --resume: stop if the newest checkpoint fails verification, rather than fall back to the previous one',
@@ -161,8 +167,12 @@ export const trainCommand = defineCommand({
     if (options.strict && resume === undefined) throw new UsageError('--strict goes with --resume');
     if (options.overwrite && resume !== undefined)
       throw new UsageError('--overwrite replaces a run; --resume continues one: give one of them');
-    if (options.evalSamples !== undefined && options.evalEvery === undefined && resume === undefined)
-      throw new UsageError('--eval-samples goes with --eval-every');
+    for (const [flag, value] of [
+      ['--eval-samples', options.evalSamples],
+      ['--eval-classifier', options.evalClassifier],
+    ] as const)
+      if (value !== undefined && options.evalEvery === undefined && resume === undefined)
+        throw new UsageError(`${flag} goes with --eval-every`);
     const runOptions = {
       ...options,
       outDir: out ?? resume,
