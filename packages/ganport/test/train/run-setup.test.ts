@@ -188,8 +188,11 @@ test("checkRun (train --dry-run) makes train's checks that need no data, and wri
     [{ preset: 'dcgan64' }, /unknown preset "dcgan64"/],
     [{ learningRate: 0 }, /learning rate must be a positive number/],
     [{ batchSize: 60, pack: 8 }, /pack 8 must divide the batch size 60/],
-    [{ preset: 'mlp-2d', width: 64 }, /--width is for the DCGAN presets/],
-    [{ clusters: 300, preset: 'dcgan' }, /clusters must be an integer in \[2, 255\]/],
+    [{ preset: 'mlp-2d', width: 64 }, /--width is for the DCGAN presets .*; mlp-2d has fixed widths/],
+    [{ preset: 'dcgan', width: 100000 }, /width must be at most 1024, got 100000/],
+    [{ epochs: 0 }, /epochs must be a positive integer/],
+    [{ clusters: 300, preset: 'dcgan' }, /clusters must be an integer in \[2, 255\], got 300/],
+    [{ clusters: 20, preset: 'cdcgan' }, /--clusters is for the unconditional DCGAN presets .*; cdcgan is conditioned/],
   ] as const)
     await assert.rejects(checkRun({ backend: 'cpu', ...options }), message);
   const outDir = join(tempDir(), 'run');
