@@ -10,6 +10,7 @@ import type { EvalReport } from '../../src/eval/index.js';
 import { exportRun } from '../../src/export/index.js';
 import type { EvalScores } from '../../src/formats/eval-scores.js';
 import { bestMeasurementMetadata, readBestMeasurement, replaceBest } from '../../src/formats/run-dir.js';
+import { trainClassifier } from '../../src/train/classifier.js';
 import { isBetter } from '../../src/train/evaluation.js';
 import { readEvalLines, readMetrics } from '../../src/train/metrics.js';
 import { train } from '../../src/train/train.js';
@@ -88,20 +89,14 @@ test('an image run measured as ganport eval measures: its best measurement is wh
 
 test('--eval-classifier: the measurements use the classifier given, as ganport eval --classifier does; fixed for the run', async () => {
   const classifier = tempDir();
-  const trained = runCli([
-    'train-classifier',
-    '--out',
-    classifier,
-    '--data',
-    SAMPLE_DATA,
-    '--epochs',
-    '1',
-    '--limit',
-    '256',
-    '--quiet',
-    '--overwrite',
-  ]);
-  assert.equal(trained.status, 0, trained.stderr);
+  await trainClassifier({
+    outDir: classifier,
+    dataDir: SAMPLE_DATA,
+    epochs: 1,
+    limit: 256,
+    quiet: true,
+    overwrite: true,
+  });
   const outDir = tempDir();
   const options = {
     outDir,
