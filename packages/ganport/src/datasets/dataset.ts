@@ -3,14 +3,13 @@
  * a folder of PNG/JPEG files, or points from a 2-D mixture, behind one batching interface.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { GanportError, Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import type { Preset } from '../presets/index.js';
 import { requireDirectory } from '../util/files.js';
 import { balancedClusters } from './clusters.js';
-import { loadIdxImages, resolveDataDir } from './fashion-mnist.js';
+import { hasIdxImages, loadIdxImages, resolveDataDir } from './fashion-mnist.js';
 import { hasImages, loadImageFolder } from './image-folder.js';
 import { MIXTURES, type Mixture, mixture, sampleMixture } from './mixtures.js';
 
@@ -88,7 +87,7 @@ export async function loadDataset(
   const [height, width, channels] = preset.sampleShape;
   const dir = resolveDataDir(spec);
   requireDirectory(dir, 'data directory');
-  const idx = existsSync(join(dir, 'train-images-idx3-ubyte')) || existsSync(join(dir, 'train-images-idx3-ubyte.gz'));
+  const idx = hasIdxImages(dir);
   let images: Uint8Array;
   let count: number;
   let labels: Uint8Array | undefined;

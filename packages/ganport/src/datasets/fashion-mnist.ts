@@ -29,6 +29,10 @@ export function resolveDataDir(requested?: string): string {
   return existsSync(DEBIAN_FASHION_MNIST) ? DEBIAN_FASHION_MNIST : shippedFashionMnistSample();
 }
 
+/** Whether `dir` holds IDX training images (else it may be a folder of image files). */
+export const hasIdxImages = (dir: string): boolean =>
+  ['train-images-idx3-ubyte', 'train-images-idx3-ubyte.gz'].some((name) => existsSync(join(dir, name)));
+
 async function readIdxFile(dir: string, stem: string) {
   for (const name of [stem, `${stem}.gz`]) {
     const path = join(dir, name);

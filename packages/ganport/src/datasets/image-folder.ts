@@ -194,24 +194,17 @@ async function* imagesUnder(dir: string, visited?: Set<string>): AsyncGenerator<
   }
 }
 
-/** A folder's listing (or real path), its failure (unreadable, gone meanwhile) one line naming it. */
-async function listing<T>(pending: Promise<T>, dir: string): Promise<T> {
+/** What `pending` gives; its failure (unreadable, gone meanwhile) one line: `what`, then the system's code. */
+async function orRefused<T>(pending: Promise<T>, what: string): Promise<T> {
   try {
     return await pending;
   } catch (err) {
-    throw new GanportError(
-      `${dir} cannot be listed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-    );
+    throw new GanportError(`${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
 }
 
-async function readImageFile(file: string): Promise<Uint8Array> {
-  try {
-    return await readFile(file);
-  } catch (err) {
-    throw new GanportError(`${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-}
+const listing = <T>(pending: Promise<T>, dir: string) => orRefused(pending, `${dir} cannot be listed`);
+const readImageFile = (file: string): Promise<Uint8Array> => orRefused(readFile(file), `${file} cannot be read`);
 
 /** Whether `dir` holds an image: the walk stops at the first. */
 export async function hasImages(dir: string): Promise<boolean> {

@@ -45,18 +45,21 @@ export function dcgan(options: DcganOptions): Preset {
   const upsamplings = size === 28 ? 2 : Math.log2(size / 4);
   const base = size / 2 ** upsamplings;
   const widthAt = (level: number) => width * 2 ** level; // level upsamplings-1 … 0
-  /** The class label [B, 1] as a learned vector [B, dim]. */
+  /** The class label [B, 1] as a learned vector [B, dim]; its table spectrally normalized where `spectralNormSeed` is given. */
   const embedLabel = (
     label: tf.SymbolicTensor,
     dim: number,
     embeddingsInitializer: ReturnType<typeof tf.initializers.randomNormal>,
     name: string,
-  ) =>
-    tf.layers
-      .flatten()
-      .apply(
-        tf.layers.embedding({ inputDim: numClasses!, outputDim: dim, embeddingsInitializer, name }).apply(label),
-      ) as tf.SymbolicTensor;
+    spectralNormSeed?: number,
+  ) => {
+    const table = { inputDim: numClasses!, outputDim: dim, embeddingsInitializer, name };
+    const layer =
+      spectralNormSeed === undefined
+        ? tf.layers.embedding(table)
+        : spectralNormEmbedding({ ...table, seed: spectralNormSeed });
+    return tf.layers.flatten().apply(layer.apply(label)) as tf.SymbolicTensor;
+  };
 
   return {
     name: options.name,
@@ -156,17 +159,14 @@ export function dcgan(options: DcganOptions): Preset {
         features,
       ) as tf.SymbolicTensor;
       if (projection) {
-        const table = {
-          inputDim: numClasses!,
-          outputDim: features.shape[1]!,
-          embeddingsInitializer: tf.initializers.randomNormal({ stddev: 0.02, seed: seed + 96 }),
-          name: 'label_projection',
-        };
         // with --spectral-norm the class embedding is normalized too, as in Miyato & Koyama's code
-        const projected = (
-          spectralNorm ? spectralNormEmbedding({ ...table, seed: seed + 96 }) : tf.layers.embedding(table)
-        ).apply(label!) as tf.SymbolicTensor;
-        const embedded = tf.layers.flatten().apply(projected) as tf.SymbolicTensor;
+        const embedded = embedLabel(
+          label!,
+          features.shape[1]!,
+          tf.initializers.randomNormal({ stddev: 0.02, seed: seed + 96 }),
+          'label_projection',
+          spectralNorm ? seed + 96 : undefined,
+        );
         const agreement = tf.layers
           .dot({ axes: 1, name: 'label_agreement' })
           .apply([features, embedded]) as tf.SymbolicTensor;

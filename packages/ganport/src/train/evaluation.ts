@@ -46,7 +46,7 @@ export async function checkEvaluation(config: RunConfig, log: (line: string) => 
     );
   if (points) return;
   const classifier = await Classifier.load(config.evalClassifier).catch((err: unknown) => {
-    throw err instanceof GanportError ? new GanportError(`--eval-classifier: ${err.message}`, err.code) : err;
+    throw underFlag('--eval-classifier', err);
   });
   try {
     const warning = fewSamplesWarning(config.evalSamples, classifier.featureSize);
@@ -54,11 +54,15 @@ export async function checkEvaluation(config: RunConfig, log: (line: string) => 
     const classes = config.clusters === undefined ? config.numClasses : undefined; // clusters name no class
     await realImages(classifier, config.sampleShape, classes, config.evalSamples, config.data, '--eval-samples');
   } catch (err) {
-    throw err instanceof GanportError ? new GanportError(`--eval-every: ${err.message}`, err.code) : err;
+    throw underFlag('--eval-every', err);
   } finally {
     await classifier.dispose();
   }
 }
+
+/** `err` with `flag` in front, where it is a GanportError: the option to change. */
+const underFlag = (flag: string, err: unknown): unknown =>
+  err instanceof GanportError ? new GanportError(`${flag}: ${err.message}`, err.code) : err;
 
 /** Measures `ema` on the run's `evalSamples` samples. */
 export async function evaluateGenerator(ema: tf.LayersModel, config: RunConfig): Promise<EvalScores> {

@@ -23,7 +23,7 @@ import { detachGeneratorUpdate, HostUpdate, type HostUpdatePlan } from './host-u
 import { LaneExecutor } from './lanes/executor.js';
 import { typedArray } from './lanes/program.js';
 import { splitAtDiscriminatorUpdate, worthSplitting } from './split-step.js';
-import { type Candidate, type StepExecutor, StepNotRepeatable, Ways } from './ways.js';
+import { type Candidate, messageOf, type StepExecutor, StepNotRepeatable, Ways } from './ways.js';
 
 export type Buffer = Float32Array | Int32Array | Uint8Array;
 
@@ -322,9 +322,7 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
           always: !!lanes,
         }).catch((error: unknown) => {
           if (lanes) throw error;
-          options.log?.(
-            `onnx engine: the lanes could not start (${error instanceof Error ? error.message : error}); the trial leaves them out`,
-          );
+          options.log?.(`onnx engine: the lanes could not start (${messageOf(error)}); the trial leaves them out`);
           return undefined;
         })
       : undefined;

@@ -11,7 +11,8 @@ import { GanportError, type Rng } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
 import { checkClusterCount } from '../datasets/clusters.js';
 import { type Dataset, loadDataset } from '../datasets/dataset.js';
-import { loadCheckpoint } from '../formats/checkpoint.js';
+import { hasIdxImages } from '../datasets/fashion-mnist.js';
+import { checkpointDirs, loadCheckpoint } from '../formats/checkpoint.js';
 import {
   changeRunFiles,
   type RunConfig,
@@ -304,7 +305,7 @@ function insideImageFolder(outDir: string, dataDir: string): boolean {
   }
   out = join(realpathSync(out), ...rest);
   if (out !== data && !out.startsWith(data.endsWith(sep) ? data : data + sep)) return false;
-  return !['train-images-idx3-ubyte', 'train-images-idx3-ubyte.gz'].some((name) => existsSync(join(data, name)));
+  return !hasIdxImages(data);
 }
 
 /** A run's options as checked before its data loads; `outDir` may be absent for a dry run of a new one. */
@@ -337,7 +338,7 @@ export async function checkRun(options: RunCheckOptions): Promise<CheckedRun> {
   }
   if (outDir !== undefined && existsSync(runPaths(outDir).config) && !options.overwrite) {
     // a run that stopped before its first checkpoint has nothing to resume from
-    const resumable = ['checkpoint', 'checkpoint.previous', 'checkpoint.tmp'].some((d) => existsSync(join(outDir, d)));
+    const resumable = Object.values(checkpointDirs(outDir)).some((dir) => existsSync(dir));
     throw new GanportError(
       resumable
         ? `${outDir} already holds a training run; choose another --out, pass --overwrite, or continue it with --resume`

@@ -14,10 +14,13 @@ export interface StepExecutor {
   dispose(): void;
 }
 
+/** An error's message, or what was thrown as text. */
+export const messageOf = (error: unknown) => String(error instanceof Error ? error.message : error);
+
 /** A step that failed after it changed its inputs (the split step's update between its graphs): no way can run it again. */
 export class StepNotRepeatable extends Error {
-  constructor(readonly error: unknown) {
-    super(error instanceof Error ? error.message : String(error), { cause: error });
+  constructor(error: unknown) {
+    super(messageOf(error), { cause: error });
   }
 }
 
@@ -212,7 +215,7 @@ export class Ways {
         way.executor.run(inputs, outputs, callback);
       } catch (error) {
         if (callbackError) throw callbackError.error;
-        if (error instanceof StepNotRepeatable) throw error.error;
+        if (error instanceof StepNotRepeatable) throw error.cause;
         // the same failure on the next way is the step's own (its inputs), not the ways'
         if (failure !== undefined && failure === messageOf(error)) throw error;
         failure = messageOf(error);
@@ -272,5 +275,3 @@ export class Ways {
     if (errors.length) throw errors[0];
   }
 }
-
-const messageOf = (error: unknown) => String(error instanceof Error ? error.message : error);

@@ -135,14 +135,11 @@ export async function acquireLock(
         await rm(path, { force: true });
       // each directory made for the lock goes again, innermost first; one anything was written in stays, and those above it
       for (let made = dir; firstCreated !== undefined; made = dirname(made)) {
-        if (
-          !(await rmdir(made).then(
-            () => true,
-            () => false,
-          )) ||
-          made === firstCreated
-        )
-          break;
+        const removed = await rmdir(made).then(
+          () => true,
+          () => false,
+        );
+        if (!removed || made === firstCreated) break;
       }
     },
   };
