@@ -8,13 +8,9 @@ import type * as tf from '@tensorflow/tfjs';
 import { modelToBytes } from '../src/export/index.js';
 import { PRESETS } from '../src/presets/index.js';
 import { selectBackend } from '../src/tfjs/backend.js';
+import { median } from './stats.js';
 
 const RUNS = 7;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 function measure(model: tf.LayersModel, options: Parameters<typeof modelToBytes>[1]): { ms: number; bytes: number } {
   const times: number[] = [];

@@ -21,6 +21,7 @@ import { selectBackend } from '../src/tfjs/backend.js';
 import { BACKENDS, ONNX_BACKEND } from '../src/tfjs/backend-names.js';
 import { loadLayersModel } from '../src/tfjs/model-io.js';
 import { describeAdapter, prepareVulkan, setUpWebGpu } from '../src/tfjs/webgpu.js';
+import { median } from './stats.js';
 
 const modelDir = process.argv[2] ?? join(shippedModelsDir(), 'seed-mlp');
 const paths = modelPaths(modelDir);
@@ -38,12 +39,6 @@ interface Row {
   runtime: string;
   coldMs: number;
   ms: Record<number, number>;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 async function time(run: () => Promise<unknown>): Promise<number> {

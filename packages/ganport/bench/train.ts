@@ -6,10 +6,13 @@
  * torch. Each figure is the best step of its run: on a shared machine the fastest step is the one
  * least disturbed (cpu: at most 10 MLP steps, and no warm-up step). With --profile, the ms per
  * step of every kernel (tf.profile) on wasm and on ort, side by side, and where the onnx engine's
- * step goes (onnxruntime's profiler, per op type).
+ * step goes (onnxruntime's profiler, per op type). With --rounds N, the backends' steps and PyTorch's are
+ * measured N times in turn, and the table gives each figure's median, the ratio of the medians, and the
+ * range of the rounds' own ratios (each round's figure against that round's PyTorch): on a shared VM one
+ * PyTorch process's best dcgan step ranged 44–76 ms from one process to the next.
  * webgpu runs where there is an adapter, labelled with it; a software adapter (SwiftShader, …)
  * is labelled correctness-only: its figures say nothing about a GPU.
- * Run: npm run bench:train [-- --dcgan-steps N --mlp-steps N --cpu-dcgan-steps N --backends a,b --profile]
+ * Run: npm run bench:train [-- --dcgan-steps N --mlp-steps N --cpu-dcgan-steps N --backends a,b --rounds N --profile]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -28,9 +31,10 @@ import { OnnxStep } from '../src/train/onnx-step.js';
 import { buildTrainingState, disposeTrainingState } from '../src/train/run-setup.js';
 import { GanStep, type StepEngine } from '../src/train/step.js';
 import { packageRoot } from '../src/util/files.js';
+import { compareRounds, median, type RoundFigure } from './stats.js';
 
 const USAGE =
-  'usage: npm run bench:train [-- --dcgan-steps N --mlp-steps N --cpu-dcgan-steps N --backends a,b --profile]\n' +
+  'usage: npm run bench:train [-- --dcgan-steps N --mlp-steps N --cpu-dcgan-steps N --backends a,b --rounds N --profile]\n' +
   `  --backends: of ${BACKENDS.join(', ')} (default: all)`;
 const { values } = (() => {
   try {
@@ -39,6 +43,7 @@ const { values } = (() => {
         'dcgan-steps': { type: 'string', default: '10' },
         'mlp-steps': { type: 'string', default: '50' },
         'cpu-dcgan-steps': { type: 'string', default: '1' },
+        rounds: { type: 'string', default: '1' },
         backends: { type: 'string', default: BACKENDS.join(',') },
         profile: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -66,10 +71,10 @@ if (unknownBackend !== undefined) {
   console.error(`bench:train: unknown backend "${unknownBackend}"\n${USAGE}`);
   process.exit(2);
 }
-const STEP_FLAGS = ['dcgan-steps', 'mlp-steps', 'cpu-dcgan-steps'] as const;
-const badSteps = STEP_FLAGS.find((flag) => !/^[1-9]\d*$/.test(values[flag]!));
-if (badSteps !== undefined) {
-  console.error(`bench:train: --${badSteps} must be a positive integer, got "${values[badSteps]}"\n${USAGE}`);
+const COUNT_FLAGS = ['dcgan-steps', 'mlp-steps', 'cpu-dcgan-steps', 'rounds'] as const;
+const badCount = COUNT_FLAGS.find((flag) => !/^[1-9]\d*$/.test(values[flag]!));
+if (badCount !== undefined) {
+  console.error(`bench:train: --${badCount} must be a positive integer, got "${values[badCount]}"\n${USAGE}`);
   process.exit(2);
 }
 /** A benchmarked model: the preset, its batch and packing, and its name in bench/pytorch_train.py. */
@@ -223,7 +228,7 @@ async function kernelProfile(model: Model): Promise<Map<string, number>> {
  * PyTorch's best step per model (bench/pytorch_train.py, on up to every core, as the onnx engine), or
  * why there is none; says which BLAS torch computed with, and warns where it is the reference BLAS.
  */
-function pytorchMs(): Record<string, { threads: number; ms: number }> | string {
+function pytorchMs(sayBlas: boolean): Record<string, { threads: number; ms: number }> | string {
   const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.error) return `/usr/bin/python3 cannot run (${probe.error.message})`;
   if (probe.status !== 0) return `/usr/bin/python3 cannot import torch (${probe.stderr.trim().split('\n').at(-1)})`;
@@ -238,8 +243,8 @@ function pytorchMs(): Record<string, { threads: number; ms: number }> | string {
     return `the reference script printed no JSON report: ${run.stdout.trim().split('\n').at(-1)}`;
   }
   const { blas, times } = report;
-  console.log(`pytorch: BLAS ${blas.join(', ') || 'none found'}`);
-  if (blas.some((path) => /\/blas\/libblas/.test(path)))
+  if (sayBlas) console.log(`pytorch: BLAS ${blas.join(', ') || 'none found'}`);
+  if (sayBlas && blas.some((path) => /\/blas\/libblas/.test(path)))
     console.log(
       'pytorch: WARNING: the reference BLAS (install libopenblas0-openmp): its matrix products are several ' +
         'times slower, and the ratios below flatter ganport',
@@ -299,58 +304,94 @@ interface ProfileEvent {
   args: { op_name: string };
 }
 
-const results: Record<string, Record<string, number>> = {};
+const rounds = Number(values.rounds);
+/** By model and backend (labelled with its adapter), a figure per round it ran in. */
+const results: Record<string, Record<string, RoundFigure[]>> = {};
 const profiles: Record<string, Record<string, Map<string, number>>> = {};
 const onnxProfiles: Record<string, Map<string, number>> = {};
-/** The onnx engine's best steps' time on Adam and the EMA outside the graph (host-update.ts). */
+/** The onnx engine's best steps' time on Adam and the EMA outside the graph (host-update.ts), first round. */
 const hostUpdates: Record<string, number> = {};
-for (const name of backendNames) {
-  let backend = name;
-  try {
-    const choice = await selectBackend(name);
-    // e.g. "webgpu [nvidia ampere (…; hardware)]"; software adapters are marked as not a speed figure
-    if (choice.adapter) {
-      const software = choice.software ? ', correctness only' : '';
-      backend = `${name} [${choice.adapter}${software}]`;
+
+/** One round: every backend's best step per model, then (with `profile`) the profiles. */
+async function measureBackends(round: number, profile: boolean): Promise<void> {
+  for (const name of backendNames) {
+    let backend = name;
+    try {
+      const choice = await selectBackend(name);
+      // e.g. "webgpu [nvidia ampere (…; hardware)]"; software adapters are marked as not a speed figure
+      if (choice.adapter) {
+        const software = choice.software ? ', correctness only' : '';
+        backend = `${name} [${choice.adapter}${software}]`;
+      }
+    } catch (err) {
+      console.log(`${name}: ${(err as Error).message}`);
+      continue;
     }
-  } catch (err) {
-    console.log(`${name}: ${(err as Error).message}`);
-    continue;
-  }
-  const engine = name === ONNX_BACKEND ? 'onnx' : 'tfjs';
-  for (const model of models) {
-    const cpu = backend === 'cpu';
-    const steps = Number(model.convolutional ? values[cpu ? 'cpu-dcgan-steps' : 'dcgan-steps'] : values['mlp-steps']);
-    const { ms, threading, hostUpdateMs } = await bestStep(
-      model,
-      engine,
-      cpu && !model.convolutional ? Math.min(steps, 10) : steps,
-      !cpu,
-    );
-    results[model.name] ??= {};
-    results[model.name][backend] = ms;
-    if (hostUpdateMs) hostUpdates[model.name] = hostUpdateMs;
-    const threads = threading ? ` (onnxruntime on ${threading})` : '';
-    console.log(`${backend.padEnd(14)} ${model.name.padEnd(20)} ${ms.toFixed(1)} ms/step${threads}`);
-    if (values.profile && PROFILED_BACKENDS.includes(backend)) {
-      profiles[model.name] ??= {};
-      profiles[model.name][backend] = await kernelProfile(model);
+    const engine = name === ONNX_BACKEND ? 'onnx' : 'tfjs';
+    for (const model of models) {
+      const cpu = backend === 'cpu';
+      const steps = Number(model.convolutional ? values[cpu ? 'cpu-dcgan-steps' : 'dcgan-steps'] : values['mlp-steps']);
+      const { ms, threading, hostUpdateMs } = await bestStep(
+        model,
+        engine,
+        cpu && !model.convolutional ? Math.min(steps, 10) : steps,
+        !cpu,
+      );
+      results[model.name] ??= {};
+      results[model.name][backend] ??= [];
+      results[model.name][backend].push({ round, ms });
+      if (hostUpdateMs && !(model.name in hostUpdates)) hostUpdates[model.name] = hostUpdateMs;
+      const threads = threading ? ` (onnxruntime on ${threading})` : '';
+      console.log(`${backend.padEnd(14)} ${model.name.padEnd(20)} ${ms.toFixed(1)} ms/step${threads}`);
+      if (profile && PROFILED_BACKENDS.includes(backend)) {
+        profiles[model.name] ??= {};
+        profiles[model.name][backend] = await kernelProfile(model);
+      }
+      if (profile && engine === 'onnx') onnxProfiles[model.name] = await onnxProfile(model);
     }
-    if (values.profile && engine === 'onnx') onnxProfiles[model.name] = await onnxProfile(model);
   }
 }
 
-const pytorchResult = pytorchMs();
-const pytorch = typeof pytorchResult === 'string' ? undefined : pytorchResult;
-if (typeof pytorchResult === 'string') console.log(`pytorch: ${pytorchResult}; no reference column`);
-console.log('\nms per step, best step of each run (× = time relative to PyTorch):');
+// rounds take turns, the backends' steps then PyTorch's, so that a slow stretch of a shared machine
+// falls on both sides; the profiles run in the first round only
+/** PyTorch's best step per model, by round. */
+const pytorchRounds = new Map<number, Record<string, { threads: number; ms: number }>>();
+for (let round = 1; round <= rounds; round++) {
+  if (rounds > 1) console.log(`${round > 1 ? '\n' : ''}round ${round} of ${rounds}`);
+  await measureBackends(round, values.profile && round === 1);
+  if (round > 1 && pytorchRounds.size === 0) continue; // no PyTorch: said in the first round
+  const reference = pytorchMs(round === 1);
+  if (typeof reference === 'string') console.log(`pytorch: ${reference}; no reference column`);
+  else pytorchRounds.set(round, reference);
+}
+
+const heading =
+  rounds === 1
+    ? 'ms per step, best step of each run (× = time relative to PyTorch):'
+    : `ms per step, the median over ${rounds} rounds of each round's best step (× = the medians' ratio to ` +
+      "PyTorch's, and in brackets the range of the rounds' own ratios):";
+console.log(`\n${heading}`);
+const range = (low: number, high: number, digits: number) => `${low.toFixed(digits)}–${high.toFixed(digits)}`;
 for (const model of models) {
   const byBackend = results[model.name];
   if (!byBackend) continue;
-  const reference = pytorch?.[model.pytorch];
-  const relative = (ms: number) => (reference ? ` (${(ms / reference.ms).toFixed(2)}×)` : '');
-  const cells = Object.entries(byBackend).map(([b, ms]) => `${b} ${ms.toFixed(1)}${relative(ms)}`);
-  if (reference) cells.push(`pytorch ${reference.ms.toFixed(1)} (threads: ${reference.threads})`);
+  const reference = [...pytorchRounds].flatMap(([round, byModel]) => {
+    const r = byModel[model.pytorch];
+    return r ? [{ round, ...r }] : [];
+  });
+  const relative = (figures: RoundFigure[]) => {
+    if (reference.length === 0) return '';
+    const { ratio, lowest, highest } = compareRounds(figures, reference);
+    return ` (${ratio.toFixed(2)}×${rounds > 1 ? ` [${range(lowest, highest, 2)}×]` : ''})`;
+  };
+  const cells = Object.entries(byBackend).map(
+    ([b, figures]) => `${b} ${median(figures.map((f) => f.ms)).toFixed(1)}${relative(figures)}`,
+  );
+  if (reference.length) {
+    const ms = reference.map((r) => r.ms);
+    const spread = reference.length > 1 ? `${range(Math.min(...ms), Math.max(...ms), 1)}; ` : '';
+    cells.push(`pytorch ${median(ms).toFixed(1)} (${spread}threads: ${reference.map((r) => r.threads).join(', ')})`);
+  }
   console.log(`  ${`${model.name}, batch ${model.batch}`.padEnd(30)} ${cells.join('   ')}`);
 }
 
@@ -370,7 +411,7 @@ for (const [name, byBackend] of Object.entries(profiles)) {
 for (const [name, byOp] of Object.entries(onnxProfiles)) {
   // profiled runs are slower than plain ones: the shares are what to read, scaled to the best step
   const total = [...byOp.values()].reduce((a, b) => a + b, 0);
-  const best = results[name]?.[ONNX_BACKEND] ?? total;
+  const best = results[name]?.[ONNX_BACKEND]?.find((f) => f.round === 1)?.ms ?? total;
   const host = hostUpdates[name] ?? 0;
   console.log(`\n${name}: where the onnx engine's step goes (onnxruntime's profiler, share of its kernel time)`);
   for (const [op, ms] of [...byOp].sort((a, b) => b[1] - a[1])) {
