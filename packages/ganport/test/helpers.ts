@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { format } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type * as RuntimeTestHelpers from '../../runtime/test/helpers.js';
@@ -80,6 +81,31 @@ export function runCli(
     timeout: 300_000,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * Runs the CLI in this process (its `main`), capturing what it writes through console and stderr: for
+ * refusals, without starting node and the CLI for each (1–1.5 s apiece). What native code writes to the
+ * process's stderr is not captured, so a test of that runs the CLI with `runCli`.
+ */
+export async function runCliHere(args: string[]): Promise<CliResult> {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const saved = { log: console.log, error: console.error, warn: console.warn, write: process.stderr.write };
+  console.log = (...values: unknown[]) => stdout.push(`${format(...values)}\n`);
+  console.error = console.warn = (...values: unknown[]) => stderr.push(`${format(...values)}\n`);
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    const { main } = await import('../src/cli/main.js');
+    const status = await main(args);
+    return { status, stdout: stdout.join(''), stderr: stderr.join('') };
+  } finally {
+    Object.assign(console, { log: saved.log, error: saved.error, warn: saved.warn });
+    process.stderr.write = saved.write;
+  }
 }
 
 /** A failure the user caused: non-zero exit, exactly one line on stderr naming the problem, no stack trace. */

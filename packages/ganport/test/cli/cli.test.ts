@@ -9,7 +9,15 @@ import { defineCommand, UsageError } from '../../src/cli/flags.js';
 import { COMMANDS } from '../../src/cli/main.js';
 import { Classifier, predictedClasses } from '../../src/eval/classifier.js';
 import { decodeModel } from '../../src/export/index.js';
-import { assertCleanFailure, runCli, SAMPLE_DATA, SHIPPED_MODELS, seedMlpGeneratorBytes, tempDir } from '../helpers.js';
+import {
+  assertCleanFailure,
+  runCli,
+  runCliHere,
+  SAMPLE_DATA,
+  SHIPPED_MODELS,
+  seedMlpGeneratorBytes,
+  tempDir,
+} from '../helpers.js';
 
 /** One quiet epoch on 128 sample images. */
 const trainBriefly = (runDir: string) =>
@@ -225,10 +233,10 @@ test('export of a single model.json writes one .onnx file', () => {
   assert.ok(existsSync(join(dir, 'd.onnx')));
 });
 
-test('bad training input: missing data, corrupt data, unknown preset, bad numbers', () => {
+test('bad training input: missing data, corrupt data, unknown preset, bad numbers', async () => {
   const dir = tempDir();
   assertCleanFailure(
-    runCli(['train', '--data', join(dir, 'nope'), '--out', join(dir, 'r1')]),
+    await runCliHere(['train', '--data', join(dir, 'nope'), '--out', join(dir, 'r1')]),
     /data directory .*nope does not exist/,
   );
   assert.ok(!existsSync(join(dir, 'r1')), 'no run directory left behind');
@@ -236,16 +244,20 @@ test('bad training input: missing data, corrupt data, unknown preset, bad number
   mkdirSync(corrupt);
   writeFileSync(join(corrupt, 'train-images-idx3-ubyte.gz'), Uint8Array.of(0x1f, 0x8b, 8, 0, 1, 2, 3));
   writeFileSync(join(corrupt, 'train-labels-idx1-ubyte.gz'), Uint8Array.of(0x1f, 0x8b, 8, 0, 1, 2, 3));
-  assertCleanFailure(runCli(['train', '--data', corrupt, '--out', join(dir, 'r2')]), /corrupt gzip file/);
+  assertCleanFailure(await runCliHere(['train', '--data', corrupt, '--out', join(dir, 'r2')]), /corrupt gzip file/);
   assert.ok(!existsSync(join(dir, 'r2')));
   // the refusals that need no data are checkRun's, tested in process for each (run-setup.test.ts); a dry run makes them too
   assertCleanFailure(
-    runCli(['train', '--preset', 'nope', '--out', join(dir, 'r3'), '--dry-run']),
+    await runCliHere(['train', '--preset', 'nope', '--out', join(dir, 'r3'), '--dry-run']),
     /unknown preset "nope"; available: seed-mlp/,
   );
-  assertCleanFailure(runCli(['train', '--epochs', 'x', '--out', join(dir, 'r5')]), /--epochs must be an integer/, 2);
   assertCleanFailure(
-    runCli(['train', '--backend', 'tpu', '--data', SAMPLE_DATA, '--out', join(dir, 'r6')]),
+    await runCliHere(['train', '--epochs', 'x', '--out', join(dir, 'r5')]),
+    /--epochs must be an integer/,
+    2,
+  );
+  assertCleanFailure(
+    await runCliHere(['train', '--backend', 'tpu', '--data', SAMPLE_DATA, '--out', join(dir, 'r6')]),
     /unknown backend "tpu"/,
   );
   // the options and the backend are checked before the data loads: no clustering line before the error
@@ -254,13 +266,13 @@ test('bad training input: missing data, corrupt data, unknown preset, bad number
     ['--loss', 'hinj', /^ganport train: unknown loss "hinj"/],
   ] as const) {
     const clustered = ['--preset', 'dcgan', '--clusters', '10', flag, value];
-    const early = runCli(['train', ...clustered, '--data', SAMPLE_DATA, '--out', join(dir, 'r6')]);
+    const early = await runCliHere(['train', ...clustered, '--data', SAMPLE_DATA, '--out', join(dir, 'r6')]);
     assertCleanFailure(early, message);
     assert.doesNotMatch(early.stdout, /self-conditioning/);
   }
   for (const dryRun of [[], ['--dry-run']])
     assertCleanFailure(
-      runCli([
+      await runCliHere([
         'train',
         '--backend',
         'cpu',
@@ -275,15 +287,16 @@ test('bad training input: missing data, corrupt data, unknown preset, bad number
       /^ganport train: --provider goes with the onnx backend/,
     );
   assertCleanFailure(
-    runCli(['train', '--dry-run', '--out', join(dir, 'r6'), '--resume', join(dir, 'r6')]),
+    await runCliHere(['train', '--dry-run', '--out', join(dir, 'r6'), '--resume', join(dir, 'r6')]),
     /give either --out RUN_DIR \(a new run\) or --resume RUN_DIR/,
     2,
   );
   assertCleanFailure(
-    runCli(['train', '--data', join(SAMPLE_DATA, 'train-images-idx3-ubyte.gz'), '--out', join(dir, 'r6')]),
+    await runCliHere(['train', '--data', join(SAMPLE_DATA, 'train-images-idx3-ubyte.gz'), '--out', join(dir, 'r6')]),
     /^ganport train: data directory .*train-images-idx3-ubyte\.gz is a file, not a directory$/,
   );
   assert.ok(!existsSync(join(dir, 'r6')));
+  // and one through the bin script
   assertCleanFailure(runCli(['train', '--out', join(dir, 'r7'), '--bogus']), /Unknown option '--bogus'/, 2);
 });
 
@@ -407,39 +420,42 @@ test('ganport owns its stderr: a bare environment and chatty native libraries ad
   );
 });
 
-test('bad export input: no models in RUN_DIR, corrupt model.json, wrong weight size, unwritable output', () => {
+test('bad export input: no models in RUN_DIR, corrupt model.json, wrong weight size, unwritable output', async () => {
   const dir = tempDir();
-  assertCleanFailure(runCli(['export', dir, '--out', join(dir, 'm')]), /has no trained models/);
-  assertCleanFailure(runCli(['export', join(dir, 'absent'), '--out', join(dir, 'm')]), /absent does not exist$/);
+  assertCleanFailure(runCli(['export', dir, '--out', join(dir, 'm')]), /has no trained models/); // through the bin script
   assertCleanFailure(
-    runCli(['export', join(dir, 'absent'), '--best', '--out', join(dir, 'm')]),
+    await runCliHere(['export', join(dir, 'absent'), '--out', join(dir, 'm')]),
     /absent does not exist$/,
   );
   assertCleanFailure(
-    runCli(['export', validModel, '--out', join(dir, 'again.onnx')]),
+    await runCliHere(['export', join(dir, 'absent'), '--best', '--out', join(dir, 'm')]),
+    /absent does not exist$/,
+  );
+  assertCleanFailure(
+    await runCliHere(['export', validModel, '--out', join(dir, 'again.onnx')]),
     /generator\.onnx is already ONNX; ganport reads tfjs model\.json and Keras \.h5\/\.keras files/,
   );
-  assertCleanFailure(runCli(['inspect', join(dir, 'missing.h5')]), /missing\.h5 does not exist/);
+  assertCleanFailure(await runCliHere(['inspect', join(dir, 'missing.h5')]), /missing\.h5 does not exist/);
   assertCleanFailure(
-    runCli(['inspect', dir]),
+    await runCliHere(['inspect', dir]),
     /is a directory; name the model\.json in it, or a Keras \.h5\/\.keras file/,
   );
   assert.equal(trainBriefly(join(dir, 'run')).status, 0);
   const json = join(dir, 'run', 'generator', 'model.json');
-  assertCleanFailure(runCli(['export', json, '--out', json]), /--out .*model\.json is the model file itself/);
+  assertCleanFailure(await runCliHere(['export', json, '--out', json]), /--out .*model\.json is the model file itself/);
   const weights = join(dir, 'run', 'generator', 'weights.bin');
   const goodWeights = readFileSync(weights);
   writeFileSync(weights, goodWeights.subarray(0, 1000));
   assertCleanFailure(
-    runCli(['export', json, '--out', join(dir, 'g.onnx')]),
+    await runCliHere(['export', json, '--out', join(dir, 'g.onnx')]),
     /weights of .* do not match its topology: weights\.bin hold 1000 bytes/,
   );
   writeFileSync(weights, goodWeights);
   const goodJson = readFileSync(json, 'utf8');
   writeFileSync(json, goodJson.slice(0, goodJson.length / 2));
-  assertCleanFailure(runCli(['export', json, '--out', join(dir, 'g.onnx')]), /is not valid JSON/);
+  assertCleanFailure(await runCliHere(['export', json, '--out', join(dir, 'g.onnx')]), /is not valid JSON/);
   assertCleanFailure(
-    runCli(['export', join(dir, 'run'), '--out', join(dir, 'm2')]),
+    await runCliHere(['export', join(dir, 'run'), '--out', join(dir, 'm2')]),
     /run fails verification: generator\/model\.json is \d+ bytes, its manifest says \d+/,
   );
   assert.ok(
@@ -450,86 +466,98 @@ test('bad export input: no models in RUN_DIR, corrupt model.json, wrong weight s
   // tests run as root, so permissions cannot make a path unwritable; a file in the way can
   writeFileSync(join(dir, 'a-file'), 'x');
   assertCleanFailure(
-    runCli(['export', json, '--out', join(dir, 'a-file', 'g.onnx')]),
+    await runCliHere(['export', json, '--out', join(dir, 'a-file', 'g.onnx')]),
     /cannot write .*a-file\/g\.onnx: cannot create directory .*a-file: a file stands in its path$/,
   );
   assert.ok(!existsSync(join(dir, 'g.onnx')));
 });
 
-test('bad generate input: truncated or non-ONNX model, bad counts; no output file is left', () => {
+test('bad generate input: truncated or non-ONNX model, bad counts; no output file is left', async () => {
   const dir = tempDir();
   const out = join(dir, 'out.png');
   const truncated = join(dir, 'truncated.onnx');
   writeFileSync(truncated, readFileSync(validModel).subarray(0, 5000));
   // named: a local file can hide a shipped model of the same name
   assertCleanFailure(
-    runCli(['generate', truncated, '--out', out]),
+    await runCliHere(['generate', truncated, '--out', out]),
     /truncated\.onnx: not a valid ONNX model: the file is truncated/,
   );
   const text = join(dir, 'notes.onnx');
   writeFileSync(text, 'this is not a model at all');
-  assertCleanFailure(runCli(['generate', text, '--out', out]), /not a valid ONNX model/);
-  assertCleanFailure(runCli(['generate', join(dir, 'missing.onnx'), '--out', out]), /missing\.onnx does not exist/);
+  assertCleanFailure(await runCliHere(['generate', text, '--out', out]), /not a valid ONNX model/);
   assertCleanFailure(
-    runCli(['generate', 'dcgna', '--out', out]),
+    await runCliHere(['generate', join(dir, 'missing.onnx'), '--out', out]),
+    /missing\.onnx does not exist/,
+  );
+  assertCleanFailure(
+    await runCliHere(['generate', 'dcgna', '--out', out]),
     /^ganport generate: no model dcgna: no such path, and no shipped model of that name \(cdcgan, dcgan, mlp-2d-grid, mlp-2d-ring, seed-mlp\)$/,
   );
   assertCleanFailure(
-    runCli(['generate', 'classifier', '--out', out]),
+    await runCliHere(['generate', 'classifier', '--out', out]),
     /classifier is a directory without generator\.onnx/,
   );
   const countRange = /count must be an integer from 1 to 4096, got/;
   assertCleanFailure(
-    runCli(['generate', validModel, '--count', '0', '--out', out]),
+    await runCliHere(['generate', validModel, '--count', '0', '--out', out]),
     /count must be an integer from 1 to 4096, got 0/,
   );
-  assertCleanFailure(runCli(['generate', validModel, '--count=-3', '--out', out]), countRange);
-  assertCleanFailure(runCli(['generate', validModel, '--count', '1000000000', '--out', out]), countRange);
+  assertCleanFailure(await runCliHere(['generate', validModel, '--count=-3', '--out', out]), countRange);
+  assertCleanFailure(await runCliHere(['generate', validModel, '--count', '1000000000', '--out', out]), countRange);
   // a conditional model rounds the count to whole rows per class, but never past the limit by clamping
-  assertCleanFailure(runCli(['generate', 'cdcgan', '--count', '100000', '--out', out]), /count must .* got 100000$/);
   assertCleanFailure(
-    runCli(['generate', validModel, '--truncation', '1e-9', '--out', out]),
+    await runCliHere(['generate', 'cdcgan', '--count', '100000', '--out', out]),
+    /count must .* got 100000$/,
+  );
+  assertCleanFailure(
+    await runCliHere(['generate', validModel, '--truncation', '1e-9', '--out', out]),
     /truncation must be ≥ 0\.01, got 1e-9/,
   );
   for (const columns of ['0', '-3'])
     assertCleanFailure(
-      runCli(['generate', validModel, `--columns=${columns}`, '--out', out]),
+      await runCliHere(['generate', validModel, `--columns=${columns}`, '--out', out]),
       new RegExp(`columns must be an integer ≥ 1, got ${columns}`),
     );
   assertCleanFailure(
-    runCli(['generate', validModel, '--seed=-1', '--out', out]),
+    await runCliHere(['generate', validModel, '--seed=-1', '--out', out]),
     /seed must be an integer in \[0, 2\^32\)/,
   );
   for (const flag of ['--scale', '--columns'])
     assertCleanFailure(
-      runCli(['generate', 'mlp-2d-ring', flag, '2', '--out', out]),
+      await runCliHere(['generate', 'mlp-2d-ring', flag, '2', '--out', out]),
       /^ganport generate: --scale and --columns lay out image grids; a 2-D generator draws one scatter plot$/,
     );
   for (const provider of ['', 'cpu,'])
     assertCleanFailure(
-      runCli(['generate', validModel, '--provider', provider, '--out', out]),
+      await runCliHere(['generate', validModel, '--provider', provider, '--out', out]),
       /--provider ".*" has an empty name; name providers as cpu, cuda, webgpu or webgpu,cpu$/,
     );
-  assertCleanFailure(runCli(['generate', validModel]), /--out is required/, 2);
+  assertCleanFailure(runCli(['generate', validModel]), /--out is required/, 2); // and one through the bin script
   assert.ok(!existsSync(out), 'no partial output');
 });
 
-test('bad parity input and unknown commands', () => {
+test('bad parity input and unknown commands', async () => {
   const dir = tempDir();
-  assertCleanFailure(runCli(['parity', dir]), /has no generator\.onnx/);
+  assertCleanFailure(await runCliHere(['parity', dir]), /has no generator\.onnx/);
   assertCleanFailure(
-    runCli(['parity', validModel]),
+    await runCliHere(['parity', validModel]),
     /parity compares a model directory .*, not the file .*generator\.onnx$/,
   );
-  assertCleanFailure(runCli(['parity', 'dcgna']), /^ganport parity: no model dcgna: no such path/);
+  assertCleanFailure(runCli(['parity', 'dcgna']), /^ganport parity: no model dcgna: no such path/); // through the bin script
   mkdirSync(join(dir, 'm'));
   writeFileSync(join(dir, 'm', 'generator.onnx'), readFileSync(validModel));
-  assertCleanFailure(runCli(['parity', join(dir, 'm')]), /has no tfjs reference/);
-  assertCleanFailure(runCli(['parity', dir, '--runtimes', 'tfjs,onnx-magic']), /unknown runtime "onnx-magic"/);
-  for (const runtimes of ['tfjs', ',', ''])
-    assertCleanFailure(runCli(['parity', 'seed-mlp', '--runtimes', runtimes]), /--runtimes names nothing to compare/);
+  assertCleanFailure(await runCliHere(['parity', join(dir, 'm')]), /has no tfjs reference/);
   assertCleanFailure(
-    runCli(['parity', 'seed-mlp', '--runtimes', 'ort-web-chromium', '--chromium', '/bin/true']),
+    await runCliHere(['parity', dir, '--runtimes', 'tfjs,onnx-magic']),
+    /unknown runtime "onnx-magic"/,
+  );
+  for (const runtimes of ['tfjs', ',', ''])
+    assertCleanFailure(
+      await runCliHere(['parity', 'seed-mlp', '--runtimes', runtimes]),
+      /--runtimes names nothing to compare/,
+    );
+  assertCleanFailure(
+    await runCliHere(['parity', 'seed-mlp', '--runtimes', 'ort-web-chromium', '--chromium', '/bin/true']),
     /cannot start Chromium at \/bin\/true: /,
   );
   assertCleanFailure(runCli(['frobnicate']), /unknown command "frobnicate"/, 2);
