@@ -37,7 +37,7 @@ export const MAX_GRID_PIXELS = 8192 * 8192;
 export function toRgba(batch: ImageBatch, index: number): RgbaImage {
   const { height, width } = batch;
   const pixels = new Uint8ClampedArray(width * height * 4);
-  paste(batch, index, pixels, width, 0, 0);
+  paste(batch, integerIn('index', index, 0, batch.count - 1), pixels, width, 0, 0);
   return { width, height, pixels };
 }
 
@@ -66,7 +66,9 @@ export function toGrid(batch: ImageBatch, options: GridOptions = {}): RgbaImage 
   if (gridWidth * gridHeight > MAX_GRID_PIXELS) {
     throw new GanportError(`a ${gridWidth}×${gridHeight} grid is too large; generate fewer images`);
   }
-  const pixels = new Uint8ClampedArray(gridWidth * gridHeight * 4).fill(options.background ?? 32);
+  const pixels = new Uint8ClampedArray(gridWidth * gridHeight * 4).fill(
+    integerIn('background', options.background ?? 32, 0, 255),
+  );
   for (let i = 0; i < count; i++) {
     const x0 = pad + (i % columns) * (width + pad);
     const y0 = pad + Math.floor(i / columns) * (height + pad);

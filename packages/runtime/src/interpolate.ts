@@ -1,4 +1,5 @@
 // Paths through latent space between two latent vectors, for animations.
+import { MAX_COUNT } from './core.js';
 import { GanportError, integerIn } from './errors.js';
 
 export type InterpolationMode = 'slerp' | 'lerp';
@@ -18,7 +19,7 @@ export function interpolate(
     throw new GanportError(
       `interpolate needs two latents of the same non-zero length, got ${a.length} and ${b.length}`,
     );
-  integerIn('steps', steps, 2);
+  integerIn('steps', steps, 2, MAX_COUNT); // one generate call's worth
   if (mode !== 'slerp' && mode !== 'lerp') throw new GanportError(`mode must be slerp or lerp, got ${String(mode)}`);
   const dim = a.length;
   let dot = 0;

@@ -132,7 +132,7 @@ export const isPointGenerator = (info: GeneratorInfo) =>
 
 function guessLayout(shape: number[]): OutputLayout {
   if (shape.length !== 3) return 'flat';
-  const isChannels = (n: number) => n === 1 || n === 3 || n === 4;
+  const isChannels = (n: number) => n > 0 && n < 5; // gray, gray and alpha, RGB, RGBA
   return isChannels(shape[2]) || !isChannels(shape[0]) ? 'NHWC' : 'NCHW';
 }
 

@@ -1,5 +1,6 @@
 // A small PNG encoder for Node (8-bit RGBA or grayscale, zlib from node:zlib).
 import { deflateSync } from 'node:zlib';
+import { GanportError, integerIn } from './errors.js';
 import type { RgbaImage } from './image.js';
 
 const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
@@ -32,7 +33,8 @@ function chunk(type: string, data: Uint8Array): Buffer {
 /** Encodes RGBA pixels; stores as grayscale when every pixel is gray and opaque (4× smaller). */
 export function encodePng(image: RgbaImage): Buffer {
   const { width, height, pixels } = image;
-  if (pixels.length !== width * height * 4) throw new RangeError('pixel buffer does not match width × height × 4');
+  if (pixels.length !== integerIn('width', width, 1) * integerIn('height', height, 1) * 4)
+    throw new GanportError(`${pixels.length} bytes of pixels for ${width}×${height} RGBA`);
   const gray = isOpaqueGray(pixels);
   const channels = gray ? 1 : 4;
   const stride = width * channels;

@@ -6,7 +6,7 @@ import { GanportError, integerIn } from './errors.js';
 /** xoshiro128** seeded through splitmix32: a small, fast, well-tested 32-bit PRNG. */
 export class Rng {
   private s = new Uint32Array(4);
-  /** The second value of the last polar-method pair, returned by the next call. */
+  // the second value of the last polar-method pair, returned by the next call
   private spare: number | undefined;
 
   constructor(seed: number) {

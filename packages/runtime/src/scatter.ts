@@ -1,4 +1,5 @@
 // Scatter plots of 2-D generator outputs (the mixture-of-Gaussians presets), as RGBA images.
+import { GanportError, integerIn } from './errors.js';
 import type { RgbaImage } from './image.js';
 
 export interface ScatterOptions {
@@ -10,8 +11,9 @@ export interface ScatterOptions {
 }
 
 export function scatterPlot(points: Float32Array, options: ScatterOptions = {}): RgbaImage {
-  const size = options.size ?? 400;
+  const size = integerIn('size', options.size ?? 400, 8, 8192);
   const extent = options.extent ?? points.reduce((most, v) => Math.max(most, Math.abs(v)), 1.5) * 1.1;
+  if (!(extent > 0 && extent < Number.POSITIVE_INFINITY)) throw new GanportError(`extent must be > 0, got ${extent}`);
   const pixels = new Uint8ClampedArray(size * size * 4).fill(255);
   const toPixel = (v: number) => Math.round(((v + extent) / (2 * extent)) * (size - 1));
   const plot = (x: number, y: number, rgb: [number, number, number]) => {

@@ -127,7 +127,25 @@ test('bad requests raise GanportError with a clear message', async () => {
   await assert.rejects(g.generate({ count: 5000 }), /count must be an integer from 1 to 4096/);
   await assert.rejects(g.generate({ count: 2, labels: [1, 2] }), /not conditional/);
   await assert.rejects(g.generate({ latents: new Float32Array(128), count: 3 }), /disagrees/);
+  await assert.rejects(g.generateGrid({ latents: new Float32Array(128), count: 3 }), /disagrees/);
+  // a scalar is not a list of labels, not even a falsy one
+  for (const labels of [0, 3])
+    await assert.rejects(g.generate({ labels: labels as unknown as number[] }), /labels must be a non-empty list/);
   await g.dispose();
+  for (const executionProviders of ['cpu', []] as unknown as string[][])
+    await assert.rejects(
+      node.loadGenerator(bytes, { executionProviders }),
+      (err: Error) => err instanceof node.GanportError && /executionProviders must be a list/.test(err.message),
+    );
+});
+
+test('a second dispose() waits for the runs under way, as the first does', async () => {
+  const g = await node.loadGenerator(bytes);
+  const order: string[] = [];
+  const batch = g.generate({ seed: 1, count: 512 }).then(() => order.push('generate'));
+  await Promise.all([g.dispose().then(() => order.push('dispose 1')), g.dispose().then(() => order.push('dispose 2'))]);
+  await batch;
+  assert.deepEqual(order, ['generate', 'dispose 1', 'dispose 2']);
 });
 
 test('truncated, empty and non-ONNX files are refused before ONNX Runtime sees them', async () => {
@@ -167,7 +185,8 @@ test('interpolate: endpoints exact, slerp keeps the norm of equal-norm latents, 
     'parallel latents fall back to lerp',
   );
   assert.throws(() => node.interpolate(a, Float32Array.from([1, 2]), 3), /same non-zero length/);
-  assert.throws(() => node.interpolate(a, b, 1), /steps must be an integer ≥ 2/);
+  for (const steps of [1, 4097, 1e10])
+    assert.throws(() => node.interpolate(a, b, steps), /steps must be an integer from 2 to 4096/, `${steps}`);
 });
 
 test('the Node runtime loads from file: and http: URLs, and reports HTTP failures', async (t) => {
@@ -180,9 +199,13 @@ test('the Node runtime loads from file: and http: URLs, and reports HTTP failure
   const fromFile = await node.loadGenerator(pathToFileURL(file));
   assert.equal(fromFile.info.latentSize, 64);
   await fromFile.dispose();
-  const server = createServer((req, res) =>
-    req.url === '/g.onnx' ? res.end(Buffer.from(bytes)) : res.writeHead(404).end(),
-  );
+  const server = createServer((req, res) => {
+    if (req.url === '/g.onnx') res.end(Buffer.from(bytes));
+    else if (req.url === '/cut.onnx') {
+      res.writeHead(200, { 'content-length': bytes.length });
+      res.write(Buffer.from(bytes.subarray(0, 1000)), () => res.destroy());
+    } else res.writeHead(404).end();
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   try {
@@ -190,6 +213,11 @@ test('the Node runtime loads from file: and http: URLs, and reports HTTP failure
     assert.equal(fromHttp.info.latentSize, 64);
     await fromHttp.dispose();
     await assert.rejects(node.loadGenerator(`${base}/missing.onnx`), /cannot fetch model .*missing\.onnx: HTTP 404/);
+    await assert.rejects(
+      node.loadGenerator(`${base}/cut.onnx`),
+      (err: Error) => err instanceof node.GanportError && /^cannot fetch model .*cut\.onnx: /.test(err.message),
+      'a connection cut off in the body',
+    );
   } finally {
     server.close();
   }
@@ -249,11 +277,22 @@ test('labels out of range are a GanportError, in both environments', async () =>
         (err: Error) => err instanceof runtime.GanportError && err.message === `label ${shown} is out of range [0, 10)`,
         `label ${shown}`,
       );
+    for (const label of [2n ** 64n + 3n, 2n ** 53n + 1n])
+      await assert.rejects(g.generate({ count: 1, labels: [label] }), /out of range \[0, 10\)/, `label ${label}`);
     const bigints = await g.generate({ count: 2, labels: BigInt64Array.of(3n, 4n) });
     const numbers = await g.generate({ count: 2, labels: [3, 4] });
     assert.deepEqual(bigints.data, numbers.data, 'bigint labels are the same classes');
     await g.dispose();
   }
+  // without the metadata that records its classes, a label past int32 would wrap to another class
+  const unrecorded = await node.loadGenerator(withoutMetadata(shippedGenerator('cdcgan')));
+  for (const label of [2n ** 64n + 3n, 2 ** 31])
+    await assert.rejects(
+      unrecorded.generate({ count: 1, labels: [label] }),
+      /out of range \[0, 2147483648\)/,
+      `label ${label}`,
+    );
+  await unrecorded.dispose();
 });
 
 test('NaN or infinite latents are refused as input before the model runs, in both environments', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultLabels, gridCount, MAX_COUNT } from '../src/core.js';
 import { toRgba } from '../src/image.js';
-import type { GeneratorInfo } from '../src/metadata.js';
+import { type GeneratorInfo, generatorInfo } from '../src/metadata.js';
 import { loadGenerator } from '../src/node.js';
 import { scatterPlot } from '../src/scatter.js';
 import { shippedGenerator } from './helpers.js';
@@ -50,6 +50,30 @@ test('gray and alpha (two channels) is drawn gray, opaque', () => {
   };
   const { pixels } = toRgba({ ...batch, valueRange: [-1, 1] }, 0);
   assert.deepEqual([...pixels], [0, 0, 0, 255, 255, 255, 255, 255]);
+});
+
+test('a scatter plot refuses a size it cannot draw (0 never ended) and an extent that is no range', () => {
+  const points = Float32Array.of(0, 0, 1, 1);
+  for (const size of [0, 4, 2.5, 9000])
+    assert.throws(() => scatterPlot(points, { size }), /size must be an integer from 8 to 8192/, `${size}`);
+  for (const extent of [0, -1, Number.NaN, Number.POSITIVE_INFINITY])
+    assert.throws(() => scatterPlot(points, { extent }), /extent must be > 0/, `${extent}`);
+});
+
+test('without metadata, a channels-first output of 2 channels (gray and alpha) is read as NCHW', () => {
+  const info = (dims: number[]) =>
+    generatorInfo({
+      irVersion: 8,
+      producerName: 'test',
+      producerVersion: '',
+      opsetVersion: 17,
+      metadata: {},
+      inputs: [{ name: 'latent', elemType: 1, dims: ['batch', 16] }],
+      outputs: [{ name: 'image', elemType: 1, dims: ['batch', ...dims] }],
+    }).layout;
+  assert.equal(info([2, 28, 28]), 'NCHW');
+  assert.equal(info([28, 28, 2]), 'NHWC');
+  assert.equal(info([3, 64, 64]), 'NCHW');
 });
 
 test('a scatter plot of 200,000 points (more than a spread into Math.max can pass)', () => {

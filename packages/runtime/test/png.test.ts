@@ -79,4 +79,22 @@ test('grids place tiles row-major with padding, and refuse absurd sizes', () => 
   assert.deepEqual([empty.width, empty.height], [2 + 2, 1], 'no images: one empty column of padding');
   const huge: ImageBatch = { ...batch('NHWC'), count: 100000, height: 64, width: 64, data: new Float32Array(0) };
   assert.throws(() => toGrid(huge), /too large/);
+  for (const background of [-1, 256, 0.5, Number.NaN])
+    assert.throws(
+      () => toGrid(batch('NHWC'), { background }),
+      /background must be an integer from 0 to 255/,
+      `${background}`,
+    );
+});
+
+test('toRgba refuses an index outside the batch; encodePng, an image without pixels or of mismatched size', () => {
+  for (const index of [2, -1, 0.5])
+    assert.throws(() => toRgba(batch('NHWC'), index), /index must be an integer from 0 to 1/, `${index}`);
+  const empty = toGrid({ ...batch('NHWC'), count: 0 }, { padding: 0 });
+  assert.equal(empty.height, 0);
+  assert.throws(() => encodePng(empty), /height must be an integer ≥ 1, got 0/);
+  assert.throws(
+    () => encodePng({ width: 2, height: 2, pixels: new Uint8ClampedArray(12) }),
+    /12 bytes of pixels for 2×2 RGBA/,
+  );
 });
