@@ -53,7 +53,11 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
     const name = g.unique(options.inputNames?.[i] ?? t.name);
     const value: Value = { name, rank: t.shape.length, layout: t.shape.length === 4 ? layout : 'NHWC' };
     inputValues.push(value);
-    return makeValueInfo(name, t.dtype === 'int32' ? DataType.INT64 : DataType.FLOAT, onnxShape(t.shape, value.layout));
+    return makeValueInfo(
+      name,
+      t.dtype === 'int32' ? DataType.INT64 : DataType.FLOAT,
+      onnxShape(t.shape, value.layout, name),
+    );
   });
 
   // Claimed before any layer so no intermediate value takes the names the user asked for.
@@ -65,11 +69,15 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
     const name = outputNames[i];
     g.nodes.push(makeNode('Identity', [value.name], [name]));
     // an int32 tfjs value is int64 in the graph (a TF Cast to int as the last op)
-    return makeValueInfo(name, t.dtype === 'int32' ? DataType.INT64 : DataType.FLOAT, onnxShape(t.shape, value.layout));
+    return makeValueInfo(
+      name,
+      t.dtype === 'int32' ? DataType.INT64 : DataType.FLOAT,
+      onnxShape(t.shape, value.layout, name),
+    );
   });
   for (const state of g.carried) {
-    inputs.push(makeValueInfo(state.input, DataType.FLOAT, onnxShape(state.shape, 'NHWC')));
-    outputs.push(makeValueInfo(state.output, DataType.FLOAT, onnxShape(state.shape, 'NHWC')));
+    inputs.push(makeValueInfo(state.input, DataType.FLOAT, onnxShape(state.shape, 'NHWC', state.input)));
+    outputs.push(makeValueInfo(state.output, DataType.FLOAT, onnxShape(state.shape, 'NHWC', state.output)));
   }
   cancelInverseTransposes(g);
   foldOutputIdentities(g, outputNames);
@@ -124,9 +132,14 @@ function renamedLayers(model: tf.LayersModel, prefix: string): [string, string][
   ]);
 }
 
-function onnxShape(tfjsShape: Shape, layout: Layout): (number | string)[] {
+/**
+ * The ONNX shape of graph input or output `name`: its unknown sizes named after it (onnxruntime takes
+ * equal names for equal sizes: two inputs' sequences of independent lengths must not share one), but
+ * for the batch, which every input and output shares.
+ */
+function onnxShape(tfjsShape: Shape, layout: Layout, name: string): (number | string)[] {
   const shape = layout === 'NCHW' ? [0, 3, 1, 2].map((a) => tfjsShape[a]) : tfjsShape;
-  return shape.map((d, i) => (d === null ? (i === 0 ? BATCH_DIM : `dim${i}`) : d));
+  return shape.map((d, i) => (d === null ? (i === 0 ? BATCH_DIM : `${name}_dim${i}`) : d));
 }
 
 function missing(tensor: string, layer: string): never {
@@ -175,6 +188,7 @@ export function layerContext(
   inputs: Value[],
   name: string,
   inputMasks?: (Mask | undefined)[],
+  scopeMask?: Pick<Mask, 'origin'>,
 ): LayerContext {
   const tensors = layer.getWeights();
   return {
@@ -188,6 +202,7 @@ export function layerContext(
     outputShape: call.outputTensors[0].shape,
     outputShapes: call.outputTensors.map((t) => t.shape),
     inputMasks,
+    strayMask: inputMasks?.[0] ? undefined : scopeMask,
     weights: layer.weights.map((w, i) => ({
       name: w.originalName.split('/').pop()!,
       shape: w.shape as number[],
@@ -209,7 +224,9 @@ function convertContainer(
   inputs: Value[],
   prefix: string,
   inputMasks: (Mask | undefined)[] = [],
+  outerMask?: Pick<Mask, 'origin'>,
 ): { values: Value[]; masks: (Mask | undefined)[] } {
+  const scopeMask = executorMask(model, inputMasks, outerMask);
   const values = new Map<number, Value>();
   const masks = new Map<number, Mask | undefined>();
   model.inputs.forEach((t, i) => {
@@ -226,7 +243,7 @@ function convertContainer(
     let outputs: Value[];
     let outputMasks: (Mask | undefined)[] = [];
     if (isNestedModel(layer)) {
-      const inner = convertContainer(g, layer, callInputs, `${name}/`, callMasks);
+      const inner = convertContainer(g, layer, callInputs, `${name}/`, callMasks, scopeMask);
       outputs = inner.values;
       outputMasks = layer.supportsMasking ? inner.masks : [];
     } else {
@@ -237,7 +254,7 @@ function convertContainer(
           'unsupported',
         );
       }
-      const ctx = layerContext(g, layer, call, callInputs, name, callMasks);
+      const ctx = layerContext(g, layer, call, callInputs, name, callMasks, scopeMask);
       const result = handler(ctx);
       outputs = Array.isArray(result) ? result : [result];
       const mask = outputMaskOf(layer, ctx, callMasks);
@@ -252,6 +269,34 @@ function convertContainer(
     values: model.outputs.map((t) => values.get(t.id) ?? missing(t.name, `${prefix || 'the model'} output`)),
     masks: model.outputs.map((t) => masks.get(t.id)),
   };
+}
+
+/**
+ * A mask tfjs's executor (predict) may hand a call of `model` whose own first input carries none. Once any
+ * call's input is masked, the executor gives that mask to every later call as `kwargs.mask`, which it
+ * never clears, and a layer that applies masks (a recurrent layer, Softmax, a masked average) applies it.
+ * Export does not follow the executor's call order, so where any layer of the model (nested ones too)
+ * makes a mask, or one comes in from outside, every call is taken to be handed one: layers that apply
+ * masks refuse it rather than compute what tfjs does not.
+ */
+export function executorMask(
+  model: tf.LayersModel,
+  inputMasks: (Mask | undefined)[],
+  outerMask?: Pick<Mask, 'origin'>,
+): Pick<Mask, 'origin'> | undefined {
+  const maker = (m: tf.LayersModel): tf.layers.Layer | undefined => {
+    for (const layer of m.layers) {
+      const found = isNestedModel(layer)
+        ? maker(layer)
+        : typeof MASK_RULES[layer.getClassName()] === 'function' && layer.supportsMasking
+          ? layer
+          : undefined;
+      if (found) return found;
+    }
+    return undefined;
+  };
+  const made = maker(model);
+  return outerMask ?? inputMasks.find((m) => m !== undefined) ?? (made && { origin: made.name });
 }
 
 /**

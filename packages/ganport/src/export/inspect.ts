@@ -9,6 +9,7 @@ import { kerasName } from '../keras/names.js';
 import {
   convertLayersModel,
   EXPORT_METADATA,
+  executorMask,
   isNestedModel,
   type LayerCall,
   layerCalls,
@@ -46,10 +47,15 @@ function callsOf(model: tf.LayersModel): Map<tf.layers.Layer, LayerCall[]> {
 }
 
 /** A layer call's context on placeholder inputs, with the masks its inputs carry. */
-function placeholderContext(layer: tf.layers.Layer, call: LayerCall, masks: (Mask | undefined)[]) {
+function placeholderContext(
+  layer: tf.layers.Layer,
+  call: LayerCall,
+  masks: (Mask | undefined)[],
+  scopeMask: Pick<Mask, 'origin'> | undefined,
+) {
   const g = new GraphBuilder(17);
   const inputs: Value[] = call.inputTensors.map((t, i) => ({ name: `x${i}`, rank: t.shape.length, layout: 'NHWC' }));
-  return { g, ctx: layerContext(g, layer, call, inputs, layer.name, masks) };
+  return { g, ctx: layerContext(g, layer, call, inputs, layer.name, masks, scopeMask) };
 }
 
 type Placeholder = ReturnType<typeof placeholderContext>;
@@ -79,6 +85,7 @@ function probe(layer: tf.layers.Layer, { g, ctx }: Placeholder): { reason?: stri
 function maskFlow(
   model: tf.LayersModel,
   inputMasks: (Mask | undefined)[],
+  scopeMask: Pick<Mask, 'origin'> | undefined,
 ): {
   callMasks: Map<LayerCall, (Mask | undefined)[]>;
   placeholders: Map<LayerCall, Placeholder>;
@@ -93,9 +100,12 @@ function maskFlow(
     const inputs = call.inputTensors.map((t) => masks.get(t.id));
     callMasks.set(call, inputs);
     let outputs: (Mask | undefined)[];
-    if (isNestedModel(layer)) outputs = layer.supportsMasking ? maskFlow(layer, inputs).outputMasks : [];
+    if (isNestedModel(layer))
+      outputs = layer.supportsMasking
+        ? maskFlow(layer, inputs, executorMask(layer, inputs, scopeMask)).outputMasks
+        : [];
     else {
-      const placeholder = placeholderContext(layer, call, inputs);
+      const placeholder = placeholderContext(layer, call, inputs, scopeMask);
       placeholders.set(call, placeholder);
       const mask = outputMaskOf(layer, placeholder.ctx, inputs);
       outputs = call.outputTensors.map(() => mask);
@@ -106,9 +116,14 @@ function maskFlow(
 }
 
 /** The layer tree of `model`: its own layers in execution order, nested models expanded. */
-export function inspectModel(model: tf.LayersModel, inputMasks: (Mask | undefined)[] = []): LayerReport[] {
+export function inspectModel(
+  model: tf.LayersModel,
+  inputMasks: (Mask | undefined)[] = [],
+  outerMask?: Pick<Mask, 'origin'>,
+): LayerReport[] {
   const calls = callsOf(model);
-  const { callMasks, placeholders } = maskFlow(model, inputMasks);
+  const scopeMask = executorMask(model, inputMasks, outerMask);
+  const { callMasks, placeholders } = maskFlow(model, inputMasks, scopeMask);
   const reports: LayerReport[] = [];
   const seen = new Set<tf.layers.Layer>();
   // Layers in execution order; a Sequential whose first layer is a model lists that model's layers inline.
@@ -129,7 +144,7 @@ export function inspectModel(model: tf.LayersModel, inputMasks: (Mask | undefine
     if (className === 'InputLayer') report.support = 'input';
     else if (isNestedModel(layer)) {
       report.support = 'nested';
-      report.children = inspectModel(layer, layerCallList[0] ? callMasks.get(layerCallList[0]) : []);
+      report.children = inspectModel(layer, layerCallList[0] ? callMasks.get(layerCallList[0]) : [], scopeMask);
       if (report.outputShapes.length === 0)
         report.outputShapes = [layer.outputs.map((t) => shapeText(t.shape)).join(' ')];
     } else if (layerCallList.length > 0) {

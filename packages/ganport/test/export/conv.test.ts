@@ -351,6 +351,27 @@ describe('layouts, transposes and folding on a DCGAN', () => {
     assert.equal(transposeCount(decodeModel(bytes)).total, 0);
   });
 
+  test('--layout nchw with an Embedding of rank-4 ids (a label map): the ids are read in tfjs order', async () => {
+    const ids = tf.input({ shape: [4, 5, 2], dtype: 'int32' });
+    const embedded = tf.layers.embedding({ inputDim: 10, outputDim: 3 }).apply(ids) as tf.SymbolicTensor;
+    const map = tf.layers.reshape({ targetShape: [4, 5, 6] }).apply(embedded) as tf.SymbolicTensor;
+    const y = tf.layers.conv2d({ filters: 2, kernelSize: 3, padding: 'same', ...init(14) }).apply(map);
+    const model = tf.model({ inputs: ids, outputs: y as tf.SymbolicTensor });
+    const rng = new Rng(9);
+    const x = tf.tensor4d(
+      Int32Array.from({ length: 2 * 40 }, () => rng.nextInt(10)),
+      [2, 4, 5, 2],
+      'int32',
+    );
+    const expected = tf.transpose(model.predict(x) as tf.Tensor, [0, 3, 1, 2]).dataSync();
+    const bytes = modelToBytes(model, { layout: 'nchw', inputNames: ['x'], outputNames: ['y'] });
+    const channelsFirst = BigInt64Array.from(tf.transpose(x, [0, 3, 1, 2]).dataSync(), BigInt);
+    const out = await (await ort.InferenceSession.create(bytes)).run({
+      x: new ort.Tensor('int64', channelsFirst, [2, 2, 4, 5]),
+    });
+    assert.ok(maxAbsDiff(expected, out.y.data as Float32Array) <= 1e-5);
+  });
+
   test('--fold-batchnorm removes every BatchNormalization and keeps the output', async () => {
     const options: RoundTripOptions = { convert: { foldBatchNorm: true } };
     const bytes = await roundTrip(generator, options);

@@ -236,6 +236,13 @@ describe('ThresholdedReLU, Softmax on any axis, Rescaling, noise layers', () => 
         ),
       );
   });
+  test('Softmax with its axis a list (Keras saves tuples as lists): one axis, or several at once', async () => {
+    const conv = () => tf.layers.conv2d({ filters: 2, kernelSize: 1, ...init(13) });
+    await assertRoundTrip(sequential([4, 5, 3], [conv(), tf.layers.softmax({ axis: [-1] as unknown as number })]));
+    // over [1, 2, 3] jointly, as tfjs computes it: exp(x − logSumExp(x, axes)), from a value held channels-first
+    await assertRoundTrip(sequential([4, 5, 3], [conv(), tf.layers.softmax({ axis: [1, 2, 3] as unknown as number })]));
+    await assertRoundTrip(sequential([4, 5], [tf.layers.softmax({ axis: [1, 2] as unknown as number })]));
+  });
   // tfjs's softmax op runs only on the last axis (Keras-converted models may name another), so the
   // reference for the other axes is the arithmetic itself: exp(x − max) / sum along the axis.
   for (const [shape, axis] of [

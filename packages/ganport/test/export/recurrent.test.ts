@@ -16,7 +16,7 @@ import {
   modelToBytes,
 } from '../../src/export/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
-import { GRUResetAfter } from '../../src/tfjs/keras-layers.js';
+import { GRUResetAfter, KerasGlobalAveragePooling1D } from '../../src/tfjs/keras-layers.js';
 import { saveLayersModel } from '../../src/tfjs/model-io.js';
 import { maxAbsDiff, runCli, tempDir } from '../helpers.js';
 import { assertRoundTrip, roundTrip, sequential, valueDims } from './helpers.js';
@@ -192,6 +192,26 @@ describe('TimeDistributed (steps folded into the batch)', () => {
     assert.deepEqual(got.dims, [3, 8, 2]);
     for (let i = 0; i < expected.length; i++) assert.ok(Math.abs((got.data as Float32Array)[i] - expected[i]) <= 1e-5);
   });
+  test("two inputs' sequences of unknown, independent lengths: their sizes have names of their own", async () => {
+    // one shared name told onnxruntime the lengths were equal, and it failed reusing a buffer
+    const [a, b] = [tf.input({ shape: [null, 3] }), tf.input({ shape: [null, 3] })];
+    const joined = tf.layers
+      .concatenate()
+      .apply([
+        tf.layers.lstm({ units: 2, ...rnnInit(96) }).apply(a) as tf.SymbolicTensor,
+        tf.layers.gru({ units: 2, ...rnnInit(97) }).apply(b) as tf.SymbolicTensor,
+      ]) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: [a, b], outputs: joined });
+    const xs = [tf.randomNormal([2, 7, 3], 0, 1, 'float32', 10), tf.randomNormal([2, 4, 3], 0, 1, 'float32', 11)];
+    const expected = (model.predict(xs) as tf.Tensor).dataSync();
+    const { modelToBytes } = await import('../../src/export/index.js');
+    const bytes = modelToBytes(model, { inputNames: ['a', 'b'], outputNames: ['y'] });
+    const session = await ortNode.InferenceSession.create(bytes);
+    const feeds = Object.fromEntries(
+      xs.map((x, i) => [['a', 'b'][i], new ortNode.Tensor('float32', x.dataSync() as Float32Array, x.shape)]),
+    );
+    assert.ok(maxAbsDiff(expected, (await session.run(feeds)).y.data as Float32Array) <= 1e-5);
+  });
 });
 
 describe('masks', () => {
@@ -252,6 +272,41 @@ describe('masks', () => {
       [tf.layers.embedding({ inputDim: 10, outputDim: 4 }), tf.layers.lstm({ units: 3 })],
     );
     assert.ok(convertLayersModel(unmasked).graph.node.some((n) => n.opType === 'LSTM'));
+  });
+  test("a layer that applies masks is refused where tfjs's predict may hand it another layer's mask", async () => {
+    // tfjs's executor passes the Embedding's mask on past the Conv1D (which drops it) to the layers after it
+    const behindConv = (last: () => tf.layers.Layer, maskZero = true) =>
+      sequential(
+        [6],
+        [
+          tf.layers.embedding({ inputDim: 10, outputDim: 4, maskZero }),
+          tf.layers.conv1d({ filters: 3, kernelSize: 1 }),
+          last(),
+        ],
+      );
+    const x = tf.tensor2d([[1, 2, 0, 0, 3, 0]]);
+    for (const last of [
+      () => tf.layers.simpleRNN({ units: 2, returnSequences: true }),
+      () => new KerasGlobalAveragePooling1D({}),
+    ]) {
+      const model = behindConv(last);
+      const unmasked = behindConv(last, false);
+      unmasked.setWeights(model.getWeights());
+      const stray = maxAbsDiff(
+        (model.predict(x) as tf.Tensor).dataSync(),
+        (unmasked.predict(x) as tf.Tensor).dataSync(),
+      );
+      assert.ok(stray > 1e-3, `${last().getClassName()}: predict applies the Embedding's mask (${stray})`);
+      assert.throws(
+        () => convertLayersModel(model),
+        /tfjs's predict may hand it embedding.*'s mask \(its executor passes a mask on to every later layer\)/,
+      );
+      const row = inspectModel(model).find((r) => r.className === last().getClassName())!;
+      assert.equal(row.support, 'no', 'inspect says so too');
+      await assertRoundTrip(unmasked, { range: [0, 9] }); // ids
+    }
+    // a layer that ignores masks after it still exports
+    await assertRoundTrip(behindConv(() => tf.layers.dense({ units: 2 })), { range: [0, 9] });
   });
 });
 

@@ -44,6 +44,11 @@ export interface LayerContext {
   weights: LayerWeight[];
   /** For each input, the mask it carries, if any. */
   inputMasks?: (Mask | undefined)[];
+  /**
+   * Where the first input carries no mask: the mask tfjs's executor may hand the call all the same
+   * (`executorMask` in convert.ts), which a layer that applies masks would apply.
+   */
+  strayMask?: Pick<Mask, 'origin'>;
 }
 
 /**
@@ -81,6 +86,16 @@ export function requireChannelsLast(ctx: LayerContext): void {
 export function refuseMask(ctx: LayerContext, effect: string): void {
   const mask = ctx.inputMasks?.[0];
   if (mask) unsupportedConfig(ctx, `an input masked by ${mask.origin} (${effect})`);
+  refuseStrayMask(ctx);
+}
+
+/** Refuses a call that tfjs's executor may hand another layer's mask (see `strayMask`). */
+export function refuseStrayMask(ctx: LayerContext): void {
+  if (ctx.strayMask)
+    unsupportedConfig(
+      ctx,
+      `a layer that applies masks in a model where tfjs's predict may hand it ${ctx.strayMask.origin}'s mask (its executor passes a mask on to every later layer)`,
+    );
 }
 
 /**

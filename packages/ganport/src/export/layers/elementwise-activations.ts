@@ -46,11 +46,19 @@ export const prelu: LayerHandler = (ctx) => {
   );
 };
 
+/** Softmax over one axis, or, as tfjs does for a list of several (Keras saves tuples as lists), exp(x − logSumExp(x, axes)). */
 export const softmax: LayerHandler = (ctx) => {
   refuseMask(ctx, 'tfjs adds -1e9 at the masked positions');
+  const { g, name } = ctx;
   const [x] = ctx.inputs;
-  const axis = onnxAxis(x, (ctx.config.axis as number | undefined) ?? -1);
-  return sameLayout(x, ctx.g.op('Softmax', [x.name], { axis: attr.int(axis) }, ctx.name));
+  const { axis = -1 } = ctx.config as { axis?: number | number[] };
+  const axes = Array.isArray(axis) ? axis : [axis];
+  if (axes.length === 0 || !axes.every(Number.isInteger)) unsupportedConfig(ctx, `axis ${JSON.stringify(axis)}`);
+  if (axes.length === 1)
+    return sameLayout(x, g.op('Softmax', [x.name], { axis: attr.int(onnxAxis(x, axes[0])) }, name));
+  const t = g.tfjsLayout(x);
+  const logSumExp = g.reduce('ReduceLogSumExp', t.name, axes, true, `${name}/log_sum_exp`);
+  return tfjsValue(g.op('Exp', [g.op('Sub', [t.name, logSumExp], {}, `${name}/shifted`)], {}, name), t.rank);
 };
 
 /** ThresholdedReLU: x where x > theta, else 0 (ONNX ThresholdedRelu, alpha = theta; tfjs's default theta 1). */

@@ -5,10 +5,12 @@ import { type LayerHandler, type MaskMaker, tfjsValue, weight } from './context.
 export const embedding: LayerHandler = (ctx) => {
   const { g, name } = ctx;
   const table = weight(ctx, 'embeddings');
-  const indices = g.op('Cast', [ctx.inputs[0].name], { to: attr.int(DataType.INT64) }, `${name}/indices`);
+  // ids held channels-first (a label map after a layout change) are read in tfjs's order, as the table's rows append an axis to it
+  const ids = g.tfjsLayout(ctx.inputs[0]);
+  const indices = g.op('Cast', [ids.name], { to: attr.int(DataType.INT64) }, `${name}/indices`);
   return tfjsValue(
     g.op('Gather', [g.constFloat(`${name}/embeddings`, table.shape, table.data), indices], { axis: attr.int(0) }, name),
-    ctx.inputs[0].rank + 1,
+    ids.rank + 1,
   );
 };
 
@@ -17,6 +19,6 @@ export const embedding: LayerHandler = (ctx) => {
  * the ids' element type: tfjs's symbolic dtype is float32 after a TF Cast to int, whose ONNX value is int64.
  */
 export const embeddingMask: MaskMaker = ({ g, name, inputs }) => {
-  const ids = g.op('Cast', [inputs[0].name], { to: attr.int(DataType.FLOAT) }, `${name}/ids_float`);
+  const ids = g.op('Cast', [g.tfjsLayout(inputs[0]).name], { to: attr.int(DataType.FLOAT) }, `${name}/ids_float`);
   return g.op('Not', [g.op('Equal', [ids, g.scalar(0)], {}, `${name}/is_zero`)], {}, `${name}/mask`);
 };

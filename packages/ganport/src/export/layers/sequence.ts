@@ -5,7 +5,14 @@
  */
 import { type AttrValue, attr, DataType } from '../../onnx/builder.js';
 import { applyActivation } from './activation.js';
-import { type LayerContext, type LayerHandler, tfjsValue, unsupportedConfig, weight } from './context.js';
+import {
+  type LayerContext,
+  type LayerHandler,
+  refuseStrayMask,
+  tfjsValue,
+  unsupportedConfig,
+  weight,
+} from './context.js';
 import { samePads } from './geometry.js';
 import { INT64_MAX } from './spatial.js';
 
@@ -108,7 +115,10 @@ export const globalAveragePooling1d = globalPool1d('ReduceMean');
  */
 export const kerasGlobalAveragePooling1d: LayerHandler = (ctx) => {
   const mask = ctx.inputMasks?.[0];
-  if (!mask) return globalAveragePooling1d(ctx);
+  if (!mask) {
+    refuseStrayMask(ctx);
+    return globalAveragePooling1d(ctx);
+  }
   const { g, name } = ctx;
   const x = g.tfjsLayout(ctx.inputs[0]);
   const keep = g.unsqueeze(g.op('Cast', [mask.value()], { to: attr.int(DataType.FLOAT) }, `${name}/keep`), [2]);
