@@ -306,7 +306,10 @@ describe('masks', () => {
       await assertRoundTrip(unmasked, { range: [0, 9] }); // ids
     }
     // a layer that ignores masks after it still exports
-    await assertRoundTrip(behindConv(() => tf.layers.dense({ units: 2 })), { range: [0, 9] });
+    await assertRoundTrip(
+      behindConv(() => tf.layers.dense({ units: 2 })),
+      { range: [0, 9] },
+    );
   });
 });
 
