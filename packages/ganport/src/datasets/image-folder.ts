@@ -206,6 +206,13 @@ async function orRefused<T>(pending: Promise<T>, what: string): Promise<T> {
 const listing = <T>(pending: Promise<T>, dir: string) => orRefused(pending, `${dir} cannot be listed`);
 const readImageFile = (file: string): Promise<Uint8Array> => orRefused(readFile(file), `${file} cannot be read`);
 
+/** The real paths of the folders a load of `dir` lists: `dir`'s and those under it, links followed. */
+export async function foldersListed(dir: string): Promise<Set<string>> {
+  const listed = new Set([await listing(realpath(dir), dir)]);
+  for await (const _ of imagesUnder(dir, listed));
+  return listed;
+}
+
 /** Whether `dir` holds an image: the walk stops at the first. */
 export async function hasImages(dir: string): Promise<boolean> {
   return !(await imagesUnder(dir).next()).done;

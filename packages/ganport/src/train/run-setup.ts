@@ -12,6 +12,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { checkClusterCount } from '../datasets/clusters.js';
 import { type Dataset, loadDataset } from '../datasets/dataset.js';
 import { hasIdxImages } from '../datasets/fashion-mnist.js';
+import { foldersListed } from '../datasets/image-folder.js';
 import { checkpointDirs, loadCheckpoint } from '../formats/checkpoint.js';
 import {
   changeRunFiles,
@@ -290,12 +291,11 @@ async function refuseIncomparableSamples(outDir: string, recorded: RunConfig, co
 }
 
 /**
- * Whether `outDir` is `dataDir` or under it, links followed (the folder's walk follows them), and
- * `dataDir` a folder of images (read recursively), not IDX files.
+ * Why `outDir` may not be used with `dataDir`, a folder of images (not IDX files): it is in a folder that
+ * loading the images lists (`dataDir` or a folder under it, links followed, as the walk follows them).
  */
-function insideImageFolder(outDir: string, dataDir: string): boolean {
-  if (!existsSync(dataDir)) return false; // the data's own check says so
-  const data = realpathSync(dataDir);
+async function insideImageFolder(outDir: string, dataDir: string): Promise<string | undefined> {
+  if (!existsSync(dataDir) || hasIdxImages(dataDir)) return undefined; // a missing folder: the data's own check says so
   // --out may not exist yet: its nearest existing folder's real path, and the rest as given
   let out = resolve(outDir);
   const rest: string[] = [];
@@ -304,8 +304,13 @@ function insideImageFolder(outDir: string, dataDir: string): boolean {
     out = dirname(out);
   }
   out = join(realpathSync(out), ...rest);
-  if (out !== data && !out.startsWith(data.endsWith(sep) ? data : data + sep)) return false;
-  return !hasIdxImages(data);
+  const [data, ...linked] = await foldersListed(dataDir); // the set keeps the walk's order: dataDir's first
+  const holds = (folder: string) => out === folder || out.startsWith(folder.endsWith(sep) ? folder : folder + sep);
+  const through = linked.find(holds);
+  if (holds(data)) return `--out ${outDir} is inside the image folder --data ${dataDir}`;
+  if (through)
+    return `--out ${outDir} is inside ${through}, which the image folder --data ${dataDir} reads through a link`;
+  return undefined;
 }
 
 /** A run's options as checked before its data loads; `outDir` may be absent for a dry run of a new one. */
@@ -352,10 +357,13 @@ export async function checkRun(options: RunCheckOptions): Promise<CheckedRun> {
   const preset = getPreset(options.preset ?? TRAINING_DEFAULTS.preset, { width, clusters: options.clusters });
   const limit = options.limit === undefined ? undefined : positiveInt('limit', options.limit);
   const images = preset.sampleShape.length === 3; // a 2-D preset's --data names a mixture
-  if (images && outDir !== undefined && options.dataDir !== undefined && insideImageFolder(outDir, options.dataDir))
+  const inside =
+    images && outDir !== undefined && options.dataDir !== undefined
+      ? await insideImageFolder(outDir, options.dataDir)
+      : undefined;
+  if (inside)
     throw new GanportError(
-      `--out ${outDir} is inside the image folder --data ${options.dataDir}: the run's sample grids would be ` +
-        'read as training images; choose an --out outside it',
+      `${inside}: the run's sample grids would be read as training images; choose an --out outside it`,
     );
   const config = newRunConfig(options, preset);
   return { config, backend: await chooseBackend(options, undefined, config.evalEvery), limit };

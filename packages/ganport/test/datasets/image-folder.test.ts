@@ -17,6 +17,7 @@ import {
 import { exportRun } from '../../src/export/index.js';
 import { runParity } from '../../src/parity/parity.js';
 import { getPreset } from '../../src/presets/index.js';
+import { checkRun } from '../../src/train/run-setup.js';
 import { train } from '../../src/train/train.js';
 import { assertCleanFailure, runCli, tempDir } from '../helpers.js';
 
@@ -310,6 +311,14 @@ test('dcgan-32 trains on a folder of PNG and JPEG files (nested), exports and pa
     runCli(['train', '--preset', 'dcgan-32', '--data', linked, '--out', join(data, 'r2')]),
     /is inside the image folder --data/,
   );
+  // a folder elsewhere that the image folder reaches through a link is read too
+  const elsewhere = tempDir();
+  symlinkSync(elsewhere, join(data, 'more-images'));
+  await assert.rejects(
+    checkRun({ preset: 'dcgan-32', dataDir: data, outDir: join(elsewhere, 'r3') }),
+    /--out .*r3 is inside .*, which the image folder --data .* reads through a link: the run's sample grids would be read/,
+  );
+  rmSync(join(data, 'more-images'));
   await assert.rejects(loadImageFolder(join(empty, 'gone'), 32, 3), /gone cannot be listed \(ENOENT\)/);
   assertCleanFailure(
     runCli(['train', '--preset', 'cdcgan', '--data', data, '--out', join(empty, 'run2')]),
