@@ -4,7 +4,7 @@
  * it adjusts are recorded once its checkpoint is loaded), the models and optimizers.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { GanportError, type Rng } from '@ganport/runtime';
@@ -295,7 +295,8 @@ async function refuseIncomparableSamples(outDir: string, recorded: RunConfig, co
  * loading the images lists (`dataDir` or a folder under it, links followed, as the walk follows them).
  */
 async function insideImageFolder(outDir: string, dataDir: string): Promise<string | undefined> {
-  if (!existsSync(dataDir) || hasIdxImages(dataDir)) return undefined; // a missing folder: the data's own check says so
+  // a missing folder, or a file: the data's own check says so
+  if (!existsSync(dataDir) || !statSync(dataDir).isDirectory() || hasIdxImages(dataDir)) return undefined;
   // --out may not exist yet: its nearest existing folder's real path, and the rest as given
   let out = resolve(outDir);
   const rest: string[] = [];
