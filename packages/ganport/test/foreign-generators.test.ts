@@ -231,7 +231,10 @@ test('what goes wrong while generating is a GanportError: ONNX Runtime failures,
 
 test('sessions: no providers, or only ones that fail, are named as such; a disposed generator says so', async () => {
   const bytes = generatorModel();
-  await assert.rejects(node.loadGenerator(bytes, { executionProviders: [] }), /executionProviders must be a list of at least one name/);
+  await assert.rejects(
+    node.loadGenerator(bytes, { executionProviders: [] }),
+    /executionProviders must be a list of at least one name/,
+  );
   await assert.rejects(node.loadGenerator(bytes, { executionProviders: ['no-such-provider'] }), (err: Error) => {
     assert.ok(err instanceof node.GanportError);
     assert.equal(err.code, 'unavailable', err.message);

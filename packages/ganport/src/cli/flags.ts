@@ -131,6 +131,8 @@ function parseCommandLine(
     throw usageError(`unexpected argument "${extra ?? positional}"`);
   }
   if (spec.positional?.required && positional === undefined) throw usageError(`${spec.positional.name} is required`);
+  // an empty word (a shell variable that was not set) names nothing: "" as a model or a path is not "here"
+  if (positional?.trim() === '') throw usageError(`${spec.positional!.name} is empty`);
   const values: Record<string, unknown> = {};
   for (const [name, flag] of Object.entries(spec.flags)) {
     const given = parsed.values[name];
@@ -156,6 +158,7 @@ function convert(name: string, flag: Flag, text: string): string | number {
     }
     return Number(text);
   }
+  if (text.trim() === '') throw new UsageError(`--${name} needs a value, got ""`);
   return text;
 }
 

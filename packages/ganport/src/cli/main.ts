@@ -1,5 +1,6 @@
 /** `ganport` — the command-line entry point. Each subcommand lives in commands/, declared with flags.ts. */
 import { GanportError } from '@ganport/runtime';
+import * as ort from 'onnxruntime-node';
 import { packageVersion } from '../util/files.js';
 import { demoCommand } from './commands/demo.js';
 import { doctorCommand } from './commands/doctor.js';
@@ -39,6 +40,9 @@ function help(): string {
 
 /** Runs the CLI and returns the exit code: 0 ok, 1 a problem with the input, 2 bad usage. */
 export async function main(argv: string[]): Promise<number> {
+  // onnxruntime's own log (a provider whose libraries are missing prints a block of it) would add lines
+  // to ganport's one-line errors; its failures reach ganport as exceptions, which say what went wrong
+  ort.env.logLevel = 'fatal';
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     process.stdout.write(help());
@@ -59,6 +63,12 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof GanportError) {
       console.error(`ganport ${name}: ${err.message}`);
       return err instanceof UsageError ? 2 : 1;
+    }
+    // a file the input names that cannot be read (a directory where a file should be, …): the input's problem
+    const { syscall, path, code } = err as NodeJS.ErrnoException;
+    if (syscall && path) {
+      console.error(`ganport ${name}: cannot ${syscall} ${path} (${code})`);
+      return 1;
     }
     throw err;
   }

@@ -1,10 +1,9 @@
 /** Locating and loading (Fashion-)MNIST image/label IDX files. */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
 import { shippedFashionMnistSample } from '../assets.js';
-import { requireDirectory } from '../util/files.js';
+import { readInputFile, requireDirectory } from '../util/files.js';
 import { parseIdx } from './idx.js';
 
 /** Where Debian's dataset-fashion-mnist package installs the files. */
@@ -36,7 +35,7 @@ export const hasIdxImages = (dir: string): boolean =>
 async function readIdxFile(dir: string, stem: string) {
   for (const name of [stem, `${stem}.gz`]) {
     const path = join(dir, name);
-    if (existsSync(path)) return parseIdx(await readFile(path), path);
+    if (existsSync(path)) return parseIdx(await readInputFile(path), path);
   }
   throw new GanportError(`no ${stem}[.gz] in ${dir}`, 'not-found');
 }

@@ -5,11 +5,12 @@
  * its EXIF orientation says; alpha is dropped, as PIL's convert('RGB') drops it.
  */
 import { constants } from 'node:buffer';
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { orRefused, readInputFile } from '../util/files.js';
 
 const EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
 
@@ -194,17 +195,7 @@ async function* imagesUnder(dir: string, visited?: Set<string>): AsyncGenerator<
   }
 }
 
-/** What `pending` gives; its failure (unreadable, gone meanwhile) one line: `what`, then the system's code. */
-async function orRefused<T>(pending: Promise<T>, what: string): Promise<T> {
-  try {
-    return await pending;
-  } catch (err) {
-    throw new GanportError(`${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-}
-
 const listing = <T>(pending: Promise<T>, dir: string) => orRefused(pending, `${dir} cannot be listed`);
-const readImageFile = (file: string): Promise<Uint8Array> => orRefused(readFile(file), `${file} cannot be read`);
 
 /** The real paths of the folders a load of `dir` lists: `dir`'s and those under it, links followed. */
 export async function foldersListed(dir: string): Promise<Set<string>> {
@@ -240,6 +231,6 @@ export async function loadImageFolder(
     );
   const images = new Uint8Array(decoded * stride);
   for (let i = 0; i < decoded; i++)
-    images.set(cropAndResize(decodeImage(await readImageFile(files[i]), files[i]), size, channels), i * stride);
+    images.set(cropAndResize(decodeImage(await readInputFile(files[i]), files[i]), size, channels), i * stride);
   return { images, count: files.length };
 }

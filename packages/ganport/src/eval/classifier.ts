@@ -1,12 +1,12 @@
 /** The evaluation classifier (trained by `ganport train-classifier`) run in onnxruntime-node. */
 import { existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { GanportError, META, readOnnxInfo } from '@ganport/runtime';
 import * as ort from 'onnxruntime-node';
 import { shippedClassifier } from '../assets.js';
 import { classifierPaths } from '../formats/classifier-dir.js';
 import { verifyModelDir } from '../formats/model-dir.js';
+import { readInputFile } from '../util/files.js';
 
 /** Images per onnxruntime call. */
 const BATCH = 1000;
@@ -38,7 +38,7 @@ export class Classifier {
     if (!existsSync(path))
       throw new GanportError(`no classifier at ${path}; train one with ganport train-classifier`, 'not-found');
     await verifyModelDir(dirname(path), [basename(path)]);
-    const bytes = await readFile(path);
+    const bytes = await readInputFile(path);
     let info: ReturnType<typeof readOnnxInfo>;
     try {
       info = readOnnxInfo(bytes);

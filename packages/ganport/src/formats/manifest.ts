@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
 import { GanportError } from '@ganport/runtime';
-import { writeFileAtomic } from '../util/files.js';
+import { readInputFile, writeFileAtomic } from '../util/files.js';
 
 export const MANIFEST = 'manifest.json';
 const FORMAT = 'ganport-manifest/1';
@@ -34,7 +34,7 @@ async function filesUnder(dir: string, entry: string): Promise<string[]> {
 }
 
 async function digest(path: string): Promise<FileDigest> {
-  const bytes = await readFile(path);
+  const bytes = await readInputFile(path);
   return { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 

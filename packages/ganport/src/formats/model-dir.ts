@@ -11,6 +11,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { GanportError, type Layout, META } from '@ganport/runtime';
 import { resolveShippedModel } from '../assets.js';
 import { packedShape } from '../presets/preset.js';
+import { classifierPaths } from './classifier-dir.js';
 import { hasManifest, isForeignManifest, MANIFEST, verifyManifest, writeManifest } from './manifest.js';
 import type { RunConfig } from './run-dir.js';
 
@@ -77,9 +78,16 @@ function generatorFile(model: string): string {
   const path = resolveShippedModel(model);
   if (!statSync(path).isDirectory()) return path;
   const file = modelPaths(path).generator;
-  if (!existsSync(file)) throw new GanportError(`${path} is a directory without generator.onnx`, 'not-found');
+  if (!existsSync(file))
+    throw new GanportError(`${path} is a directory without generator.onnx${classifierNote(path)}`, 'not-found');
   return file;
 }
+
+/** Where `dir` holds a classifier (the shipped one, or one train-classifier wrote), a note saying so. */
+export const classifierNote = (dir: string): string =>
+  existsSync(classifierPaths(dir).onnx)
+    ? ': it holds a classifier (classifier.onnx), which eval measures with, not a generator'
+    : '';
 
 /** Graph names, doc string and metadata of one exported model. */
 export interface ModelFacts {

@@ -5,15 +5,16 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { GanportError } from '@ganport/runtime';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { ORT_WEB_ROUTE, ortWebDist } from '../util/ort-web.js';
 import { serveStatic } from '../util/static-server.js';
 import { DEFAULT_CHROMIUM } from './runtimes.js';
 
+/** The Chromium to start, as an absolute path: Playwright looks a bare name (`chromium`) up on PATH, not here. */
 export function chromiumPath(requested?: string): string {
-  return requested ?? process.env.GANPORT_CHROMIUM ?? DEFAULT_CHROMIUM;
+  return resolve(requested ?? process.env.GANPORT_CHROMIUM ?? DEFAULT_CHROMIUM);
 }
 
 const PAGE = `<!doctype html>

@@ -4,7 +4,6 @@
  * onnxruntime-web in headless Chromium (wasm, and WebGPU), and compares every output with tfjs's.
  */
 import { existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import * as nodeRuntime from '@ganport/runtime';
 import {
   defaultLabels,
@@ -19,10 +18,11 @@ import {
 import * as webRuntime from '@ganport/runtime/web';
 import * as tf from '@tensorflow/tfjs';
 import { resolveShippedModel } from '../assets.js';
-import { modelPaths, verifyModelDir } from '../formats/model-dir.js';
+import { classifierNote, modelPaths, verifyModelDir } from '../formats/model-dir.js';
 import { selectReferenceBackend } from '../tfjs/backend.js';
 import { loadLayersModel } from '../tfjs/model-io.js';
 import { prepareVulkan } from '../tfjs/webgpu.js';
+import { readInputFile } from '../util/files.js';
 import { openBrowserSession } from './browser.js';
 import {
   DEFAULT_TOLERANCE,
@@ -293,7 +293,9 @@ async function resolveParity(model: string, options: ParityOptions): Promise<Par
   const paths = modelPaths(modelDir);
   if (!existsSync(paths.generator))
     throw new GanportError(
-      `${modelDir} has no generator.onnx; export a run first (ganport export RUN_DIR --out ${modelDir})`,
+      classifierNote(modelDir)
+        ? `${modelDir} has no generator.onnx${classifierNote(modelDir)}`
+        : `${modelDir} has no generator.onnx; export a run first (ganport export RUN_DIR --out ${modelDir})`,
       'not-found',
     );
   await verifyModelDir(modelDir);
@@ -303,7 +305,7 @@ async function resolveParity(model: string, options: ParityOptions): Promise<Par
       'not-found',
     );
   }
-  const bytes = await readFile(paths.generator);
+  const bytes = await readInputFile(paths.generator);
   const info = generatorInfo(readOnnxInfo(bytes));
   return {
     paths,

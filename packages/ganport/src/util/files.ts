@@ -2,8 +2,8 @@
  * File helpers shared by the CLI, trainer and exporter: atomic writes, directory checks and the package's own paths;
  * and, for the tests and benches, temp dirs that go when the process does.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, realpathSync, rmSync, type Stats, statSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,12 +27,46 @@ export function refuseFile(path: string, what: string): void {
     throw new GanportError(`${what} ${path} is a file, not a directory`);
 }
 
+/** What `pending` gives; its failure (unreadable, gone meanwhile) one line: `what`, then the system's code. */
+export async function orRefused<T>(pending: Promise<T>, what: string): Promise<T> {
+  try {
+    return await pending;
+  } catch (err) {
+    throw new GanportError(`${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** The bytes of a file the input names; a directory in its place, or an unreadable file, is one line. */
+export const readInputFile = (path: string): Promise<Buffer> => orRefused(readFile(path), `${path} cannot be read`);
+
 /**
  * Writes to a temporary file beside `path`, then renames it into place, so a
  * crash or a failed write never leaves a partial file under the final name.
+ * A link is written through (the file it names is replaced, the link stays); a path
+ * that names a directory, a pipe or a device is refused, since the rename would replace it.
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const target = resolve(path);
+  const refuse = (why: string) => new GanportError(`cannot write ${path}: ${why}; name a file`);
+  if (path.endsWith('/') || path.endsWith(sep)) throw refuse('it names a directory (a trailing separator)');
+  let target = resolve(path);
+  // ENOTDIR (a file stands in the path) is left to mkdir below to say
+  const statOr = (read: () => Stats | undefined) => {
+    try {
+      return read();
+    } catch {
+      return undefined;
+    }
+  };
+  if (statOr(() => lstatSync(target, { throwIfNoEntry: false }))?.isSymbolicLink()) {
+    try {
+      target = realpathSync(target);
+    } catch {
+      throw refuse('it is a link to nothing');
+    }
+  }
+  const kind = statOr(() => statSync(target, { throwIfNoEntry: false }));
+  if (kind?.isDirectory()) throw refuse('it is a directory');
+  if (kind && !kind.isFile()) throw refuse('it is not a regular file (a pipe, socket or device)');
   try {
     await mkdir(dirname(target), { recursive: true });
   } catch (err) {

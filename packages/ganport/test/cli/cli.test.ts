@@ -9,6 +9,7 @@ import { defineCommand, UsageError } from '../../src/cli/flags.js';
 import { COMMANDS } from '../../src/cli/main.js';
 import { Classifier, predictedClasses } from '../../src/eval/classifier.js';
 import { decodeModel } from '../../src/export/index.js';
+import { chromiumPath } from '../../src/parity/browser.js';
 import {
   assertCleanFailure,
   runCli,
@@ -355,6 +356,19 @@ test('train --provider: an unknown name is refused, one that cannot open a sessi
   // cuda's libraries are installed apart (not here): passed over for cpu, or taken where they are
   const fallback = runCli(['train', '--provider', 'cuda,cpu', '--dry-run']);
   assert.equal(fallback.status, 0, fallback.stderr);
+  assert.equal(fallback.stderr, '', "no block of onnxruntime's own log where cuda's libraries are missing");
+  const generated = runCli([
+    'generate',
+    'seed-mlp',
+    '--count',
+    '4',
+    '--provider',
+    'cuda,cpu',
+    '--out',
+    join(dir, 'g.png'),
+  ]);
+  assert.equal(generated.status, 0, generated.stderr);
+  assert.equal(generated.stderr, '', 'nor from generate');
   assert.match(fallback.stdout, /onnxruntime providers (cuda, cpu|cpu \(passed over: cuda: .+\))\)$/m);
   const only = runCli([
     'train',
@@ -495,7 +509,7 @@ test('bad generate input: truncated or non-ONNX model, bad counts; no output fil
   );
   assertCleanFailure(
     await runCliHere(['generate', 'classifier', '--out', out]),
-    /classifier is a directory without generator\.onnx/,
+    /classifier is a directory without generator\.onnx: it holds a classifier \(classifier\.onnx\), which eval measures with, not a generator$/,
   );
   const countRange = /count must be an integer from 1 to 4096, got/;
   assertCleanFailure(
@@ -527,11 +541,17 @@ test('bad generate input: truncated or non-ONNX model, bad counts; no output fil
       await runCliHere(['generate', 'mlp-2d-ring', flag, '2', '--out', out]),
       /^ganport generate: --scale and --columns lay out image grids; a 2-D generator draws one scatter plot$/,
     );
-  for (const provider of ['', 'cpu,'])
-    assertCleanFailure(
-      await runCliHere(['generate', validModel, '--provider', provider, '--out', out]),
-      /--provider ".*" has an empty name; name providers as cpu, cuda, webgpu or webgpu,cpu$/,
-    );
+  assertCleanFailure(
+    await runCliHere(['generate', validModel, '--provider', 'cpu,', '--out', out]),
+    /--provider "cpu," has an empty name; name providers as cpu, cuda, webgpu or webgpu,cpu$/,
+  );
+  // an empty word (an unset shell variable) is a malformed command line, as a flag or as the model
+  assertCleanFailure(
+    await runCliHere(['generate', validModel, '--provider', '', '--out', out]),
+    /^ganport generate: --provider needs a value, got ""$/,
+    2,
+  );
+  assertCleanFailure(await runCliHere(['generate', '', '--out', out]), /^ganport generate: MODEL is empty/, 2);
   assertCleanFailure(runCli(['generate', validModel]), /--out is required/, 2); // and one through the bin script
   assert.ok(!existsSync(out), 'no partial output');
 });
@@ -544,6 +564,10 @@ test('bad parity input and unknown commands', async () => {
     /parity compares a model directory .*, not the file .*generator\.onnx$/,
   );
   assertCleanFailure(runCli(['parity', 'dcgna']), /^ganport parity: no model dcgna: no such path/); // through the bin script
+  assertCleanFailure(
+    await runCliHere(['parity', 'classifier']),
+    /classifier has no generator\.onnx: it holds a classifier \(classifier\.onnx\), which eval measures with, not a generator$/,
+  );
   mkdirSync(join(dir, 'm'));
   writeFileSync(join(dir, 'm', 'generator.onnx'), readFileSync(validModel));
   assertCleanFailure(await runCliHere(['parity', join(dir, 'm')]), /has no tfjs reference/);
@@ -551,7 +575,7 @@ test('bad parity input and unknown commands', async () => {
     await runCliHere(['parity', dir, '--runtimes', 'tfjs,onnx-magic']),
     /unknown runtime "onnx-magic"/,
   );
-  for (const runtimes of ['tfjs', ',', ''])
+  for (const runtimes of ['tfjs', ','])
     assertCleanFailure(
       await runCliHere(['parity', 'seed-mlp', '--runtimes', runtimes]),
       /--runtimes names nothing to compare/,
@@ -560,12 +584,44 @@ test('bad parity input and unknown commands', async () => {
     await runCliHere(['parity', 'seed-mlp', '--runtimes', 'ort-web-chromium', '--chromium', '/bin/true']),
     /cannot start Chromium at \/bin\/true: /,
   );
+  // a bare name given to --chromium is the file here: Playwright would look it up on PATH
+  assert.equal(chromiumPath('chr'), join(process.cwd(), 'chr'));
   assertCleanFailure(runCli(['frobnicate']), /unknown command "frobnicate"/, 2);
   const help = runCli(['--help']);
   assert.equal(help.status, 0);
   for (const command of ['train', 'export', 'generate', 'parity']) {
     assert.match(help.stdout, new RegExp(`^  ${command} `, 'm'));
   }
+});
+
+test('a directory where an input file should be, or an --out that is no file, is one line', async () => {
+  const dir = tempDir();
+  mkdirSync(join(dir, 'model', 'generator.onnx'), { recursive: true });
+  mkdirSync(join(dir, 'model', 'tfjs', 'generator'), { recursive: true });
+  writeFileSync(join(dir, 'model', 'tfjs', 'generator', 'model.json'), '{}');
+  assertCleanFailure(
+    await runCliHere(['parity', join(dir, 'model'), '--runtimes', 'ort-node']),
+    /model\/generator\.onnx (cannot be read \(EISDIR\)|fails verification)/,
+  );
+  mkdirSync(join(dir, 'classifier', 'classifier.onnx'), { recursive: true });
+  assertCleanFailure(
+    await runCliHere(['eval', 'seed-mlp', '--samples', '100', '--classifier', join(dir, 'classifier')]),
+    /classifier\.onnx cannot be read \(EISDIR\)/,
+  );
+  mkdirSync(join(dir, 'data', 'train-images-idx3-ubyte'), { recursive: true });
+  assertCleanFailure(
+    await runCliHere(['eval', 'seed-mlp', '--samples', '100', '--data', join(dir, 'data')]),
+    /train-images-idx3-ubyte cannot be read \(EISDIR\)/,
+  );
+  mkdirSync(join(dir, 'adir'));
+  assertCleanFailure(
+    await runCliHere(['generate', 'seed-mlp', '--count', '4', '--out', join(dir, 'adir')]),
+    /cannot write .*adir: it is a directory; name a file$/,
+  );
+  assertCleanFailure(
+    await runCliHere(['generate', 'seed-mlp', '--count', '4', '--out', `${join(dir, 'new')}/`]),
+    /it names a directory \(a trailing separator\)/,
+  );
 });
 
 test('every command has --help: its usage, each flag of its table with its help, examples that use those flags', () => {
