@@ -362,7 +362,14 @@ for (let round = 1; round <= rounds; round++) {
   if (round > 1 && pytorchRounds.size === 0) continue; // no PyTorch: said in the first round
   const reference = pytorchMs(round === 1);
   if (typeof reference === 'string') console.log(`pytorch: ${reference}; no reference column`);
-  else pytorchRounds.set(round, reference);
+  else {
+    pytorchRounds.set(round, reference);
+    for (const model of models)
+      if (reference[model.pytorch])
+        console.log(
+          `${'pytorch'.padEnd(14)} ${model.name.padEnd(20)} ${reference[model.pytorch].ms.toFixed(1)} ms/step (threads: ${reference[model.pytorch].threads})`,
+        );
+  }
 }
 
 const heading =
