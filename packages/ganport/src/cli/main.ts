@@ -64,12 +64,6 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`ganport ${name}: ${err.message}`);
       return err instanceof UsageError ? 2 : 1;
     }
-    // a file the input names that cannot be read (a directory where a file should be, …): the input's problem
-    const { syscall, path, code } = err as NodeJS.ErrnoException;
-    if (syscall && path) {
-      console.error(`ganport ${name}: cannot ${syscall} ${path} (${code})`);
-      return 1;
-    }
     throw err;
   }
 }
