@@ -33,9 +33,10 @@ const EXPORTED_ENTRIES = (() => {
 
 /**
  * Puts an export written into `staging` in place as `dir`, its manifest recording the exported entries
- * (and only those): `staging` renamed where `dir` is new; else each entry replaces the old one, the old
- * manifest gone first and the new one last, so `dir` never pairs new files with an old manifest. Any
- * other files in `dir` stay.
+ * (and only those): `staging` renamed where `dir` is new; else the new manifest replaces the old one
+ * first, then each entry the old one, so a process killed between the moves leaves a mix of the two
+ * exports that fails verification (an old manifest would have been removed first, and the mix read
+ * unverified). Any other files in `dir` stay.
  */
 export async function moveModelDir(staging: string, dir: string): Promise<void> {
   await writeManifest(staging, EXPORTED_ENTRIES);
@@ -44,14 +45,13 @@ export async function moveModelDir(staging: string, dir: string): Promise<void> 
     await rename(staging, dir);
     return;
   }
-  await rm(join(dir, MANIFEST), { force: true });
+  await rename(join(staging, MANIFEST), join(dir, MANIFEST));
   for (const entry of EXPORTED_ENTRIES) {
     // tfjs/'s other folders are not ganport's to remove
     await rm(join(dir, entry), { recursive: true, force: true });
     await mkdir(dirname(join(dir, entry)), { recursive: true });
     await rename(join(staging, entry), join(dir, entry));
   }
-  await rename(join(staging, MANIFEST), join(dir, MANIFEST));
   await rm(staging, { recursive: true, force: true });
 }
 

@@ -7,7 +7,7 @@ import { GanportError } from '@ganport/runtime';
 import { evaluate } from '../../src/eval/index.js';
 import { exportModelFile, exportRun } from '../../src/export/index.js';
 import { MANIFEST, verifyManifest } from '../../src/formats/manifest.js';
-import { resolveGeneratorFile } from '../../src/formats/model-dir.js';
+import { moveModelDir, resolveGeneratorFile, verifyModelDir } from '../../src/formats/model-dir.js';
 import { formatParity, isSkippable, runParity } from '../../src/parity/parity.js';
 import { train } from '../../src/train/train.js';
 import { acquireLock } from '../../src/util/lock.js';
@@ -85,6 +85,20 @@ test('export replaces an earlier export whole, keeps other files, leaves no stag
   } finally {
     await lock.release();
   }
+});
+
+test('an export stopped between its moves into an earlier one leaves a directory that fails verification, not a mix that passes', async () => {
+  const dir = join(tempDir(), 'model');
+  cpSync(modelDir, dir, { recursive: true });
+  const staging = join(tempDir(), 'staging');
+  cpSync(modelDir, staging, { recursive: true });
+  rmSync(join(staging, MANIFEST));
+  writeFileSync(join(staging, 'training-config.json'), '{"another":"export"}');
+  // tfjs/ in the way as a file: the move stops after the ONNX files, as a kill would
+  rmSync(join(dir, 'tfjs'), { recursive: true });
+  writeFileSync(join(dir, 'tfjs'), 'x');
+  await assert.rejects(moveModelDir(staging, dir));
+  await assert.rejects(verifyModelDir(dir), /fails verification/);
 });
 
 test("a generator is checked against its own manifest entry: the rest of the directory may go, a web app manifest is not ganport's", async () => {
