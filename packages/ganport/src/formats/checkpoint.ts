@@ -176,14 +176,22 @@ async function loadFirstVerified<Position>(
   options: LoadCheckpointOptions<Position>,
 ): Promise<Position> {
   const { strict = false, log = () => {} } = options;
-  if (!hasManifest(dir)) {
-    // only ganport 0.1 wrote checkpoints without a manifest: nothing to verify them against
+  // only ganport 0.1 wrote checkpoints without a manifest: where an older generation has one, this one lost its own
+  const unverifiable = !hasManifest(dir) && ![fallback, ...older].some((d) => d !== undefined && hasManifest(d));
+  if (unverifiable) {
     const why = `${dir} has no manifest (written before ganport 0.2)`;
     if (strict) throw new GanportError(`${why}; --strict refuses to resume it unverified`);
     log(`${why}; resuming it unverified`);
-    return readGeneration(dir, state, options.check);
+    try {
+      return await readGeneration(dir, state, options.check);
+    } catch (err) {
+      // unverified, its files may be damaged in any way: a parse failure is the input's, in one line
+      if (err instanceof GanportError) throw err;
+      throw new GanportError(`${dir} cannot be read: ${(err as Error).message.split('\n')[0]}`);
+    }
   }
   try {
+    if (!hasManifest(dir)) throw new GanportError(`${dir} has lost its manifest (an older checkpoint has one)`);
     await verifyManifest(dir);
   } catch (err) {
     if (!(err instanceof GanportError)) throw err;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
+import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { checkpointDirs, loadCheckpoint, saveCheckpoint } from '../../src/formats/checkpoint.js';
 import { MANIFEST, writeManifest } from '../../src/formats/manifest.js';
@@ -140,6 +141,26 @@ test('a checkpoint from before manifests (ganport 0.1) resumes unverified with o
     loadCheckpoint<RunPosition>(dir, freshState(9), { strict: true }),
     /--strict refuses to resume it unverified/,
   );
+  // unverified, a damaged file is one line, not a parse error's stack
+  writeFileSync(join(checkpointDirs(dir).newest, 'position.json'), '{"step": 5');
+  await assert.rejects(loadCheckpoint<RunPosition>(dir, freshState(9)), (err: Error) => {
+    assert.ok(err instanceof GanportError, String(err));
+    assert.match(err.message, /checkpoint cannot be read: .*JSON/);
+    return true;
+  });
+});
+
+test('a newest generation that lost its manifest, where the previous one has its own, is damaged: the previous one is loaded', async () => {
+  const { dir, weights } = await twoGenerations();
+  rmSync(join(checkpointDirs(dir).newest, MANIFEST));
+  damageFile(join(dir, 'checkpoint', 'generator', 'weights.bin'));
+  const state = freshState(9);
+  const lines: string[] = [];
+  assert.equal((await loadCheckpoint<RunPosition>(dir, state, { log: (line) => lines.push(line) })).step, 1);
+  assert.deepEqual(firstWeights(state), weights[0]);
+  assert.deepEqual(lines, [
+    `${checkpointDirs(dir).newest} has lost its manifest (an older checkpoint has one); falling back to checkpoint.previous/`,
+  ]);
 });
 
 /** In place: each [rows, units·pieces] block of `data` (piece-major columns) rewritten unit-major, index by index. */
