@@ -13,7 +13,9 @@
  * path; a model's layers are under `layers/<key>`, the key being the snake_case class name
  * (`conv2d_transpose`, then `conv2d_transpose_1`, …, not the layer name; a Sequential leaves its
  * InputLayer out); a recurrent layer's weights are its cell's (`lstm/cell/vars`), a
- * Bidirectional's its forward then backward layer's, a wrapper's its inner layer's.
+ * Bidirectional's its forward then backward layer's, a wrapper's its inner layer's. The `.keras`
+ * archives of tf.keras before 2.15 have the layers under `_layer_checkpoint_dependencies/<key>`,
+ * counted otherwise (CHECKPOINT_DEPENDENCIES).
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -386,25 +388,44 @@ interface LayerEntry {
 }
 
 /**
+ * The key saving_lib gives the next object of a class in one container: its snake_case class name,
+ * then `_1`, `_2`, … (`used` counts the listings so far, by class); `listings`: how many times the
+ * container lists the object, each counted.
+ */
+function nextKey(used: Map<string, number>, className: string, listings: number): string {
+  const base = snakeCase(className);
+  const count = used.get(base) ?? 0;
+  used.set(base, count + listings);
+  return count === 0 ? base : `${base}_${count}`;
+}
+
+/**
+ * Where tf.keras before 2.15 saved a model's layers (Keras 3 and tf.keras 2.15: `layers`). Read in tf.keras
+ * 2.13.1's keras/saving/saving_lib.py and keras/engine/functional.py: `_save_state` walks `dir(model)`
+ * in sorted order (2.15 reversed it), reaching this property first, an OrderedDict that lists every
+ * layer whose `weights` are not empty twice in a row (`layer_with_weights-i`, then `layer-j`), a nested
+ * model too, and every other layer once; `_save_container_state` counts each listing's class name before
+ * `_save_state` skips the already-visited duplicate, so the weights are under the first listing's key
+ * and the next Dense is `dense_2` (Keras issue #18830).
+ */
+const CHECKPOINT_DEPENDENCIES = '_layer_checkpoint_dependencies';
+
+/**
  * Sets the weights of one model's layers from `<path>/layers/<key>`, walking the layers in the
  * config's order (Keras's own), which is what the keys are counted in.
  */
 function loadKeras3Container(model: tf.LayersModel, entry: LayerEntry, weights: WeightsFile, path: string): void {
   const { file, source } = weights;
-  // Keras 2.13-era archives stored the layers under _layer_checkpoint_dependencies.
-  const layersKey = child(file, `${path}/layers`) ? 'layers' : '_layer_checkpoint_dependencies';
+  const layersKey = child(file, `${path}/layers`) ? 'layers' : CHECKPOINT_DEPENDENCIES;
   const used = new Map<string, number>();
   for (const layerEntry of entry.config.layers ?? []) {
     // the class Keras saved it as (the normalizer renamed Functional and reset_after GRUs)
     const className = KERAS_CLASS[layerEntry.class_name] ?? layerEntry.class_name;
-    // Keras 3's Sequential.layers leaves the InputLayer out; a functional model's layers include it.
+    // Keras's Sequential.layers leaves the InputLayer out; a functional model's layers include it.
     if (className === 'InputLayer' && entry.class_name === 'Sequential') continue;
-    const base = snakeCase(className);
-    const count = used.get(base);
-    used.set(base, count === undefined ? 0 : count + 1);
-    const key = count === undefined ? base : `${base}_${count + 1}`;
-    const layerPath = `${path ? `${path}/` : ''}${layersKey}/${key}`;
     const layer = model.getLayer(layerEntry.config.name as string);
+    const listings = layersKey === CHECKPOINT_DEPENDENCIES && layer.weights.length > 0 ? 2 : 1;
+    const layerPath = `${path ? `${path}/` : ''}${layersKey}/${nextKey(used, className, listings)}`;
     if (isModel(layer)) {
       loadKeras3Container(layer as tf.LayersModel, layerEntry, weights, layerPath);
       continue;

@@ -33,6 +33,7 @@ import {
   kerasListSequentialH5,
   kerasMaskedAverageH5,
   kerasSpacedNamesH5,
+  kerasTf213Archive,
   rewriteBackend,
   rewriteLayerNames,
   SPACED_NAMES,
@@ -96,6 +97,13 @@ describe('Keras files (generated in the Keras layouts), exported end to end', ()
     const onnx = await exportAndCompare(file, reference, [(rng) => rng.nextInt(50)], 3);
     const gru = onnx.graph.node.find((n) => n.opType === 'GRU')!;
     assert.equal(Number(gru.attribute.find((a) => a.name === 'linear_before_reset')!.i), 1);
+  });
+
+  test('tf.keras 2.13 .keras: layers under _layer_checkpoint_dependencies, each with weights counted twice (the next Dense is dense_2), nested models too', async () => {
+    const file = join(dir, 'tf213.keras');
+    const reference = await kerasTf213Archive(file);
+    const onnx = await exportAndCompare(file, reference, [(rng) => rng.nextNormal()], 3);
+    assert.equal(opCount(onnx, 'Gemm'), 4);
   });
 
   test('bilinear UpSampling2D samples where the Keras that saved it did: half-pixel centres from tf.keras 2.15, out / 2 from Keras 2.2.4', async () => {
