@@ -213,6 +213,9 @@ function setLayerWeights(layer: tf.layers.Layer, arrays: SavedArray[], source: s
 
 const isModel = (layer: tf.layers.Layer) => layer instanceof tf.LayersModel;
 
+/** The major version of a `keras_version` ("2.2.4-tf", "2.13.1", "3.8.0"). */
+const majorVersion = (version: string): 2 | 3 => (Number.parseInt(version, 10) >= 3 ? 3 : 2);
+
 /** tf.keras 2.x HDF5: `model_config` + `model_weights/<layer>/<weight name>`. */
 async function loadKeras2(path: string): Promise<tf.LayersModel> {
   const file = await openH5(path, path);
@@ -250,7 +253,7 @@ async function loadKeras2(path: string): Promise<tf.LayersModel> {
     if (!weights) invalid(path, 'no model_weights group');
     const savedLayerNames = stringList(weights, 'layer_names');
     const normalized = normalizeKerasConfig(modelConfig, {
-      kerasMajor: version.startsWith('3') ? 3 : 2,
+      kerasMajor: majorVersion(version),
       kerasVersion: file.attrs.keras_version ? version : undefined,
       source: path,
       savedLayerNames,
@@ -304,9 +307,27 @@ export function snakeCase(name: string): string {
     .toLowerCase();
 }
 
-const KERAS_ARCHIVE_ENTRIES = ['config.json', 'model.weights.h5', 'model.weights.npz'];
+const KERAS_ARCHIVE_ENTRIES = ['metadata.json', 'config.json', 'model.weights.h5', 'model.weights.npz'];
 
-/** Keras 3 archive: config.json + model.weights.h5 (layers/<snake class>/vars/<i>). */
+function archiveJson(entries: Record<string, Uint8Array>, name: string, path: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(entries[name]));
+  } catch (err) {
+    return invalid(path, `${name} is not JSON (${(err as Error).message})`);
+  }
+}
+
+/**
+ * The `keras_version` an archive's metadata.json records, where it does: tf.keras 2.12–2.15 wrote `.keras`
+ * archives too, with Keras 2 configs (Keras 2's hard_sigmoid, …).
+ */
+function archiveKerasVersion(entries: Record<string, Uint8Array>, path: string): string | undefined {
+  if (!entries['metadata.json']) return undefined;
+  const version = (archiveJson(entries, 'metadata.json', path) as { keras_version?: unknown } | null)?.keras_version;
+  return typeof version === 'string' ? version : undefined;
+}
+
+/** Keras 3 archive: metadata.json, config.json, model.weights.h5 (layers/<snake class>/vars/<i>). */
 async function loadKeras3(path: string): Promise<tf.LayersModel> {
   let entries: Record<string, Uint8Array>;
   try {
@@ -325,13 +346,13 @@ async function loadKeras3(path: string): Promise<tf.LayersModel> {
         ? 'weights saved as model.weights.npz are not supported (only the default .h5)'
         : 'the archive has no model.weights.h5',
     );
-  let modelConfig: unknown;
-  try {
-    modelConfig = JSON.parse(new TextDecoder().decode(entries['config.json']));
-  } catch (err) {
-    return invalid(path, `config.json is not JSON (${(err as Error).message})`);
-  }
-  const normalized = normalizeKerasConfig(modelConfig, { kerasMajor: 3, source: path });
+  const modelConfig = archiveJson(entries, 'config.json', path);
+  const kerasVersion = archiveKerasVersion(entries, path);
+  const normalized = normalizeKerasConfig(modelConfig, {
+    kerasMajor: majorVersion(kerasVersion ?? '3'),
+    kerasVersion,
+    source: path,
+  });
   const model = await buildModel(normalized, path);
   const dir = await mkdtemp(join(tmpdir(), 'ganport-keras-'));
   try {

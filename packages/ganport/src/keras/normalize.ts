@@ -2,8 +2,8 @@
  * The one place where Keras model configs become what tfjs's loader takes: a Keras-2-style
  * model config (snake_case keys, `class_name`/`config` objects, tfjs converts the keys itself).
  *
- * Keras 2 files (tf.keras 2.x `.h5`) need little: `module`/`registered_name`/`build_config`
- * wrappers (2.13+) are dropped. Keras 3 (`.keras`) names things differently and is rewritten:
+ * Keras 2 files (tf.keras 2.x `.h5`, and its `.keras` from 2.12 on) need little: `module`/`registered_name`/
+ * `build_config` wrappers (2.13+) are dropped. Keras 3 (`.keras`) names things differently and is rewritten:
  * - every object's `module`, `registered_name`, `build_config`, `compile_config` are dropped;
  * - `dtype` as a DTypePolicy object becomes its name (`mixed_float16` → float32: the variables
  *   are float32, and the export computes in float32);
@@ -47,7 +47,7 @@ const MODEL_CLASSES = new Set(['Sequential', 'Functional', 'Model']);
 const TFJS_NAME = /^[A-Za-z0-9][-A-Za-z0-9._/]*$/;
 
 export interface KerasNormalizeOptions {
-  /** 2 for tf.keras 2.x files (.h5), 3 for Keras 3 (.keras, and .h5 files Keras 3 wrote). */
+  /** 2 for files tf.keras 2.x wrote (.h5, .keras), 3 for Keras 3's (.keras, and the .h5 files it wrote). */
   kerasMajor: 2 | 3;
   /** The `keras_version` the file records (`2.12.0`, `2.2.4-tf`, `2.2.4`), where it records one. */
   kerasVersion?: string;

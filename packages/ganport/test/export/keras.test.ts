@@ -104,6 +104,16 @@ describe('Keras files (generated in the Keras layouts), exported end to end', ()
     const reference = await kerasTf213Archive(file);
     const onnx = await exportAndCompare(file, reference, [(rng) => rng.nextNormal()], 3);
     assert.equal(opCount(onnx, 'Gemm'), 4);
+    // metadata.json's keras_version says Keras 2: its hard_sigmoid is 0.2·x + 0.5, not refused as Keras 3's
+    assert.equal(opCount(onnx, 'HardSigmoid'), 1);
+    const { 'metadata.json': _, ...rest } = unzipSync(await readFile(file));
+    const unversioned = join(dir, 'tf213-no-metadata.keras');
+    await writeFile(unversioned, zipSync(rest));
+    await assert.rejects(
+      loadModelFile(unversioned),
+      /activation "hard_sigmoid" is Keras 3's x\/6/,
+      'no version: Keras 3',
+    );
   });
 
   test('bilinear UpSampling2D samples where the Keras that saved it did: half-pixel centres from tf.keras 2.15, out / 2 from Keras 2.2.4', async () => {
