@@ -7,7 +7,8 @@ import { GanportError } from './errors.js';
 import type { RgbaImage } from './image.js';
 import { encodePng } from './png.js';
 
-export { encodePng } from './png.js';
+// crc32 too: ganport checks .keras archive entries with it (node:zlib's crc32 is from Node 20.15 on)
+export { crc32, encodePng } from './png.js';
 export * from './shared.js';
 
 /**

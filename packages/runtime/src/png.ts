@@ -15,6 +15,7 @@ const CRC_TABLE = (() => {
   return table;
 })();
 
+/** The CRC-32 of `bytes` (zlib's, as PNG and zip use it), continuing from `crc`. */
 export function crc32(bytes: Uint8Array, crc = 0): number {
   let c = ~crc >>> 0;
   for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);

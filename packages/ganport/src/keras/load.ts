@@ -20,7 +20,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GanportError } from '@ganport/runtime';
+import { crc32, GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { unzipSync } from 'fflate';
 import type * as h5 from 'h5wasm';
@@ -28,6 +28,7 @@ import type * as h5 from 'h5wasm';
 import '../tfjs/keras-layers.js';
 import { kerasName, setKerasName } from './names.js';
 import { type NormalizedKerasModel, normalizeKerasConfig, type RenamedLayer } from './normalize.js';
+import { recordedCrcs } from './zip.js';
 
 type H5Module = typeof h5;
 let h5wasm: Promise<H5Module> | undefined;
@@ -327,17 +328,29 @@ function archiveKerasVersion(entries: Record<string, Uint8Array>, path: string):
   return typeof version === 'string' ? version : undefined;
 }
 
-/** Keras 3 archive: metadata.json, config.json, model.weights.h5 (layers/<snake class>/vars/<i>). */
-async function loadKeras3(path: string): Promise<tf.LayersModel> {
+/** The entries of a `.keras` archive that are read, each checked against the CRC-32 the archive records. */
+async function archiveEntries(path: string): Promise<Record<string, Uint8Array>> {
+  let zip: Uint8Array;
   let entries: Record<string, Uint8Array>;
   try {
+    zip = await readFile(path);
     // only what is read: an archive may hold assets, or a bomb
-    entries = unzipSync(await readFile(path), { filter: (entry) => KERAS_ARCHIVE_ENTRIES.includes(entry.name) });
+    entries = unzipSync(zip, { filter: (entry) => KERAS_ARCHIVE_ENTRIES.includes(entry.name) });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new GanportError(`cannot read ${path}: ENOENT`, 'not-found');
     return invalid(path, `not a .keras (zip) archive (${(err as Error).message})`);
   }
+  const recorded = recordedCrcs(zip);
+  for (const [name, bytes] of Object.entries(entries))
+    if (crc32(bytes) !== recorded.get(name))
+      invalid(path, `${name} is damaged: its bytes do not match the CRC-32 the archive records`);
+  return entries;
+}
+
+/** Keras 3 archive: metadata.json, config.json, model.weights.h5 (layers/<snake class>/vars/<i>). */
+async function loadKeras3(path: string): Promise<tf.LayersModel> {
+  const entries = await archiveEntries(path);
   if (!entries['config.json']) invalid(path, 'the archive has no config.json');
   if (!entries['model.weights.h5'])
     invalid(

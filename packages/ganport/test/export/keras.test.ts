@@ -26,6 +26,7 @@ import { normalizeKerasConfig } from '../../src/keras/normalize.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import {
   addExternalLink,
+  asZip64,
   kerasArchiveConditionalGenerator,
   kerasArchiveTextClassifier,
   kerasBilinearUpSamplingH5,
@@ -531,6 +532,27 @@ describe('broken and unsupported Keras files: one GanportError line each', () =>
     await writeFile(noWeights, zipSync(entries));
     await rejects(noWeights, /no-weights\.keras: the archive has no model\.weights\.h5/);
     await rejects(join(dir, 'missing.keras'), /missing\.keras does not exist/);
+  });
+  test('a .keras entry whose bytes are not those the archive records (its CRC-32) is refused, naming it; ZIP64 too', async () => {
+    const file = join(dir, 'crc.keras');
+    const reference = await kerasArchiveTextClassifier(file);
+    const zip = new Uint8Array(await readFile(file));
+    // one byte of a weight (the Dense kernel's first value), where HDF5 reads it without complaint
+    const kernel = reference.getLayer('dense').getWeights()[0].dataSync() as Float32Array;
+    const at = Buffer.from(zip).indexOf(Buffer.from(kernel.buffer, kernel.byteOffset, 16));
+    assert.ok(at > 0);
+    const damaged = zip.slice();
+    damaged[at + 3] ^= 0x40;
+    const message = /: model\.weights\.h5 is damaged: its bytes do not match the CRC-32 the archive records$/;
+    for (const [name, bytes] of [
+      ['damaged.keras', damaged],
+      ['damaged64.keras', asZip64(damaged)],
+    ] as const) {
+      await writeFile(join(dir, name), bytes);
+      await rejects(join(dir, name), new RegExp(`${name.replace('.', '\\.')}${message.source}`));
+    }
+    await writeFile(join(dir, 'whole64.keras'), asZip64(zip));
+    (await loadModelFile(join(dir, 'whole64.keras'))).dispose();
   });
   test("a big model's layer_names split as Keras splits it are joined; a layer the file leaves out is refused", async () => {
     const split = join(dir, 'split-names.h5');
