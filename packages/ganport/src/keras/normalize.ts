@@ -284,7 +284,9 @@ function bilinearCentres(options: KerasNormalizeOptions): 'asymmetric' | 'half-p
 /**
  * A Keras option that tfjs's layer would drop, changing the output (a message), or undefined: a ReLU's
  * threshold, or its negative slope beside a max value; a transposed convolution's output_padding where
- * its length is not tfjs's (tfjs ignores it); keepdims on global pooling (tfjs drops the pooled axes).
+ * its length is not tfjs's (tfjs ignores it); keepdims on global pooling (tfjs drops the pooled axes);
+ * a convolution's groups (tfjs builds a kernel over all input channels, which the saved one is not);
+ * BatchNormalization's renorm (its extra weights).
  */
 function optionTfjsIgnores(className: string, config: JsonObject): string | undefined {
   if (className === 'ReLU') {
@@ -302,6 +304,10 @@ function optionTfjsIgnores(className: string, config: JsonObject): string | unde
       return `output_padding ${JSON.stringify(config.output_padding)}: tfjs ignores it, giving another output size`;
   }
   if (className.startsWith('Global') && config.keepdims === true) return 'keepdims: tfjs drops the pooled axes';
+  if (className.includes('Conv') && Number(config.groups ?? 1) !== 1)
+    return `groups ${config.groups}: tfjs's convolution has no groups (each filter would see every input channel)`;
+  if (className === 'BatchNormalization' && config.renorm === true)
+    return "renorm: tfjs's BatchNormalization has no batch renormalization";
   if (STEPS_AXIS_1.has(className) && config.data_format === 'channels_first')
     return "data_format channels_first: tfjs's 1-D layer always works on axis 1, Keras's on axis 2";
   if (className === 'LayerNormalization' && config.rms_scaling === true)

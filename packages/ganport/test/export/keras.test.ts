@@ -434,6 +434,18 @@ describe('Keras configs normalised in one place', () => {
     assert.doesNotThrow(() => one('MaxPooling1D', { data_format: 'channels_last' }));
     assert.throws(() => one('LayerNormalization', { rms_scaling: true }), /rms_scaling: tfjs has no RMS normalization/);
     assert.throws(() => one('LSTM', { units: 2, time_major: true }), /time_major: tfjs takes the batch axis first/);
+    // refused by name, as unsupported: tfjs would build another kernel, and the load fail as a shape mismatch
+    const conv = (groups: number) => one('Conv2D', { filters: 4, kernel_size: [1, 1], groups });
+    assert.doesNotThrow(() => conv(1));
+    assert.throws(
+      () => conv(2),
+      (err: unknown) =>
+        err instanceof GanportError &&
+        err.code === 'unsupported' &&
+        /layer "l" \(Conv2D\): groups 2: tfjs's convolution has no groups/.test(err.message),
+    );
+    assert.doesNotThrow(() => one('BatchNormalization', { renorm: false }));
+    assert.throws(() => one('BatchNormalization', { renorm: true }), /renorm: tfjs's BatchNormalization has no batch/);
   });
   test("a Bidirectional's saved backward_layer must be its layer's mirror: tfjs builds that", () => {
     const lstm = (name: string, extra: Record<string, unknown>) => ({
