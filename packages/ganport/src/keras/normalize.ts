@@ -11,6 +11,7 @@
  *   takes its `build_input_shape`;
  * - functional `inbound_nodes` ({args: [__keras_tensor__ …], kwargs}) become Keras 2's
  *   [[[layer, node, tensor, {}], …]]; `input_layers`/`output_layers` are made lists of triples;
+ *   a reference to a nested model's node counts its nodes as Keras 2 does (nestedModelShifts);
  * - BatchNormalization's one-element `axis` list (tf.keras 2 saves `[3]` once built) is a number;
  * - LeakyReLU's `negative_slope` is Keras 2's `alpha`; the `silu` activation is tfjs's `swish`;
  *   `Functional` is `Model`;
@@ -252,10 +253,11 @@ function normalizeLayer(
     delete config.backward_layer;
   }
   if (Array.isArray(config.layers)) {
-    const renames = normalizeLayers(config, state, here, path === undefined ? [] : [...path, name ?? '']);
+    const references = normalizeLayers(config, state, here, path === undefined ? [] : [...path, name ?? '']);
     if (className === 'Sequential') sequentialInput(config, options, here);
     for (const key of ['input_layers', 'output_layers'])
-      if (config[key] !== undefined) config[key] = (triples(config[key]) as Json[]).map((t) => renamed(t, renames));
+      if (config[key] !== undefined)
+        config[key] = (triples(config[key]) as Json[]).map((t) => retargeted(t, references));
   }
   return out;
 }
@@ -367,11 +369,20 @@ function calledInTraining(className: string, config: JsonObject, nodes: Json): b
   return kwargs.some((k) => isObject(k) && k.training === true);
 }
 
+/** How references to a model's layers ([layer, node, tensor, …]) become tfjs's, by the layer's Keras name. */
+interface References {
+  /** The tfjs name, where it differs. */
+  renames: Map<string, string>;
+  /** What to add to the node index (nestedModelShifts). */
+  nodeShifts: Map<string, number>;
+}
+
 /**
  * A model's layers (`config.layers`, replaced), each given a name tfjs accepts and normalised, with
- * their references to each other renamed; returns the renames (Keras name → tfjs name).
+ * their references to each other made tfjs's; returns how to make the model's input_layers and
+ * output_layers references tfjs's.
  */
-function normalizeLayers(config: JsonObject, state: Normalizing, here: string, inside: string[]): Map<string, string> {
+function normalizeLayers(config: JsonObject, state: Normalizing, here: string, inside: string[]): References {
   const layers = (config.layers as Json[]).map((layer, i) =>
     isObject(layer) ? layer : fail(state.options, here, `layer ${i} is not an object`),
   );
@@ -386,15 +397,43 @@ function normalizeLayers(config: JsonObject, state: Normalizing, here: string, i
     // (inside a nested model that has no name at all, tfjs names it, and the rename is not reported)
     if (!inside.includes('')) state.renamed.push({ path: inside, name, kerasName });
   });
+  const shifts = nestedModelShifts(layers, kerasNames, state.options);
+  const inbound: References = { renames, nodeShifts: shifts.inbound };
   config.layers = layers.map((layer, i) => {
     const out = normalizeLayer(layer, state, `${here} layer ${i}`, inside, names[i]);
     if (Array.isArray(out.inbound_nodes))
       out.inbound_nodes = out.inbound_nodes.map((node) =>
-        Array.isArray(node) ? node.map((t) => renamed(t, renames)) : node,
+        Array.isArray(node) ? node.map((t) => retargeted(t, inbound)) : node,
       );
     return out;
   });
-  return renames;
+  return { renames, nodeShifts: shifts.outputs };
+}
+
+/**
+ * What to add to the node index of a reference to each nested model (by Keras name): in the layers'
+ * calls (`inbound`), and in input_layers/output_layers (`outputs`). Keras 2 and tfjs count first the
+ * node a model makes when built, so a nested model's first call is its node 1; Keras 3 makes none. Read
+ * in Keras 3.0, 3.8 and 3.15's keras/src/models/functional.py: get_config writes a call's inputs as
+ * serialize_node does, with the model's own index (from 0), and input_layers/output_layers by
+ * node_reindexing_map, which counts from 1 for a Functional (`kept_nodes = 1`) but from 0 for
+ * anything else, a Sequential (a Model, not a Functional) included.
+ */
+function nestedModelShifts(
+  layers: JsonObject[],
+  kerasNames: (string | undefined)[],
+  options: KerasNormalizeOptions,
+): { inbound: Map<string, number>; outputs: Map<string, number> } {
+  const inbound = new Map<string, number>();
+  const outputs = new Map<string, number>();
+  if (options.kerasMajor === 3)
+    layers.forEach((layer, i) => {
+      const name = kerasNames[i];
+      if (name === undefined || !MODEL_CLASSES.has(layer.class_name as string)) return;
+      inbound.set(name, 1);
+      if (layer.class_name === 'Sequential') outputs.set(name, 1);
+    });
+  return { inbound, outputs };
 }
 
 /**
@@ -410,11 +449,13 @@ function withSavedNames(layers: JsonObject[], kerasNames: (string | undefined)[]
   });
 }
 
-/** A [layer, node, tensor, …] reference with its layer renamed. */
-const renamed = (reference: Json, renames: Map<string, string>): Json =>
-  Array.isArray(reference) && typeof reference[0] === 'string'
-    ? [renames.get(reference[0]) ?? reference[0], ...reference.slice(1)]
-    : reference;
+/** A [layer, node, tensor, …] reference with its layer renamed and its node index shifted. */
+function retargeted(reference: Json, { renames, nodeShifts }: References): Json {
+  if (!Array.isArray(reference) || typeof reference[0] !== 'string') return reference;
+  const [layer, ...rest] = reference as [string, ...Json[]];
+  const shift = nodeShifts.get(layer) ?? 0;
+  return [renames.get(layer) ?? layer, ...rest.map((v, i) => (i === 0 && typeof v === 'number' ? v + shift : v))];
+}
 
 /** Values inside a config: wrappers dropped, DTypePolicy objects to names, initializers to Zeros. */
 function normalizeValue(value: Json, options: KerasNormalizeOptions, where: string, key = ''): Json {

@@ -28,6 +28,7 @@ import {
   addExternalLink,
   asZip64,
   kerasArchiveConditionalGenerator,
+  kerasArchiveNestedModels,
   kerasArchiveTextClassifier,
   kerasBilinearUpSamplingH5,
   kerasH5Generator,
@@ -115,6 +116,22 @@ describe('Keras files (generated in the Keras layouts), exported end to end', ()
       /activation "hard_sigmoid" is Keras 3's x\/6/,
       'no version: Keras 3',
     );
+  });
+
+  test("Keras 3 .keras: a nested Functional and Sequential, whose nodes Keras 3 counts from 0 (tfjs's from its construction node)", async () => {
+    const file = join(dir, 'nested.keras');
+    const reference = await kerasArchiveNestedModels(file);
+    const loaded = await loadModelFile(file);
+    const [x] = seededInputs(reference, 5, 3, (rng) => rng.nextNormal());
+    const [expected, actual] = [reference, loaded].map((m) => (m.predict(x) as tf.Tensor[]).map((t) => t.dataSync()));
+    assert.deepEqual(
+      actual.map((a) => a.length),
+      [10, 10, 15],
+    );
+    actual.forEach((a, i) => {
+      assert.ok(maxAbsDiff(a, expected[i]) <= 1e-6, `output ${i} differs`);
+    });
+    loaded.dispose();
   });
 
   test('bilinear UpSampling2D samples where the Keras that saved it did: half-pixel centres from tf.keras 2.15, out / 2 from Keras 2.2.4', async () => {
