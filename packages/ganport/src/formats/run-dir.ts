@@ -244,9 +244,14 @@ export async function readBestMeasurement(
   const unswapped = readOnly && !existsSync(best) && existsSync(bestStaged);
   const path = join(unswapped ? join(bestStaged, 'generator') : bestGenerator, 'model.json');
   if (!existsSync(path)) return undefined;
-  const json = JSON.parse(await readFile(path, 'utf8')) as {
+  let json: {
     userDefinedMetadata?: { ganport?: { step?: unknown; epoch?: unknown; eval?: unknown; samples?: unknown } };
   };
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new GanportError(`${path} is not JSON (${(err as Error).message})`);
+  }
   const { step, epoch, eval: recorded, samples } = json.userDefinedMetadata?.ganport ?? {};
   const scores = scoresFromFile(recorded);
   if (
@@ -284,13 +289,21 @@ export async function replaceBest(
 
 /**
  * Removes best/ where it holds a measurement of a step after `step`, the checkpoint a resume starts
- * from: the resume redoes those steps, and metrics.jsonl has lost their lines. Returns the measurement removed.
+ * from (the resume redoes those steps, and metrics.jsonl has lost their lines), or where it cannot be
+ * read (damaged: the next measurement keeps a new one). Returns a line saying why it went.
  */
-export async function dropBestAfter(runDir: string, step: number): Promise<BestMeasurement | undefined> {
-  const best = await readBestMeasurement(runDir);
-  if (!best || best.step <= step) return undefined;
+export async function dropBestAfter(runDir: string, step: number): Promise<string | undefined> {
+  let why: string;
+  try {
+    const best = await readBestMeasurement(runDir);
+    if (!best || best.step <= step) return undefined;
+    why = `best/ held the measurement of step ${best.step}, after the checkpoint: removed, as its metrics line was`;
+  } catch (err) {
+    if (!(err instanceof GanportError)) throw err;
+    why = `${err.message}: best/ removed; the next measurement keeps a new one`;
+  }
   await changeRunFiles(runDir, () => rm(runPaths(runDir).best, { recursive: true, force: true }));
-  return best;
+  return why;
 }
 
 /**

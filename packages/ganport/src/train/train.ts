@@ -90,10 +90,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     await confirmResume(options.outDir, config, position);
     await metrics.truncateAfter(position.step);
     const dropped = await dropBestAfter(options.outDir, position.step);
-    if (dropped)
-      options.log?.(
-        `best/ held the measurement of step ${dropped.step}, after the checkpoint: removed, as its metrics line was`,
-      );
+    if (dropped) options.log?.(dropped);
     options.log?.(`resuming at step ${position.step} (epoch ${position.epoch}, batch ${position.batchInEpoch})`);
   }
   position.trainedWith = fixedConfig(config);

@@ -172,6 +172,19 @@ test('a resume drops a best/ measured after its checkpoint (a step it redoes): b
   const measured = (await readEvalLines(join(outDir, 'metrics.jsonl'))).find((line) => line.step === best?.step);
   assert.ok(best && measured, `best/ at step ${best?.step}`);
   assert.deepEqual(best.eval, measured.eval);
+
+  // a best/ whose model.json is damaged goes too, in one line, and the next measurement keeps a new one
+  const damaged = join(outDir, 'best', 'generator', 'model.json');
+  writeFileSync(damaged, readFileSync(damaged, 'utf8').slice(0, 100));
+  const after: string[] = [];
+  await train({ outDir, resume: true, epochs: 3, quiet: true, log: (line) => after.push(line) });
+  assert.ok(
+    after.some((line) =>
+      /best\/generator\/model\.json is not JSON .*: best\/ removed; the next measurement keeps a new one$/.test(line),
+    ),
+    after.join('\n'),
+  );
+  assert.ok(((await readBestMeasurement(outDir))?.step ?? 0) > 16, 'a new best/ from the third epoch');
 });
 
 test('eval options are checked before a run starts', async () => {
