@@ -180,29 +180,33 @@ test('train → export → generate → parity through the CLI', () => {
   assert.match(strict.stdout, /FAIL/);
 });
 
-test('export options: --fp16 halves the file, passes parity at 1e-2; --layout nchw at 1e-5', () => {
+test('export options: --fp16 halves the file, passes parity at 1e-2; --layout nchw at 1e-5', async () => {
   const dir = tempDir();
   assert.equal(trainBriefly(join(dir, 'run')).status, 0);
-  assert.equal(runCli(['export', join(dir, 'run'), '--out', join(dir, 'fp32')]).status, 0);
-  const fp16 = runCli(['export', join(dir, 'run'), '--out', join(dir, 'fp16'), '--fp16']);
+  assert.equal((await runCliHere(['export', join(dir, 'run'), '--out', join(dir, 'fp32')])).status, 0);
+  const fp16 = await runCliHere(['export', join(dir, 'run'), '--out', join(dir, 'fp16'), '--fp16']);
   assert.match(fp16.stdout, /fp16/);
   assert.ok(
     readFileSync(join(dir, 'fp16', 'generator.onnx')).length <
       0.55 * readFileSync(join(dir, 'fp32', 'generator.onnx')).length,
   );
+  // in process: the exports and parity as the CLI runs them, without a node start each
   assert.equal(
-    runCli(['parity', join(dir, 'fp16'), '--runtimes', 'ort-node,ort-web', '--tolerance', '1e-2']).status,
+    (await runCliHere(['parity', join(dir, 'fp16'), '--runtimes', 'ort-node,ort-web', '--tolerance', '1e-2'])).status,
     0,
   );
-  assert.equal(runCli(['export', join(dir, 'run'), '--out', join(dir, 'nchw'), '--layout', 'nchw']).status, 0);
-  const parity = runCli(['parity', join(dir, 'nchw'), '--runtimes', 'ort-node', '--tolerance', '1e-5']);
+  assert.equal(
+    (await runCliHere(['export', join(dir, 'run'), '--out', join(dir, 'nchw'), '--layout', 'nchw'])).status,
+    0,
+  );
+  const parity = await runCliHere(['parity', join(dir, 'nchw'), '--runtimes', 'ort-node', '--tolerance', '1e-5']);
   assert.equal(parity.status, 0, parity.stdout);
   assertCleanFailure(
-    runCli(['export', join(dir, 'run'), '--out', join(dir, 'x'), '--layout', 'hwcn']),
+    await runCliHere(['export', join(dir, 'run'), '--out', join(dir, 'x'), '--layout', 'hwcn']),
     /layout must be NHWC or NCHW, got "hwcn"/,
   );
   assertCleanFailure(
-    runCli(['export', join(dir, 'run'), '--out', join(dir, 'x'), '--opset', '9']),
+    await runCliHere(['export', join(dir, 'run'), '--out', join(dir, 'x'), '--opset', '9']),
     /opset must be an integer from 13 to 21, got 9/,
   );
 });
