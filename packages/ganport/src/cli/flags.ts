@@ -158,7 +158,7 @@ function convert(name: string, flag: Flag, text: string): string | number {
     }
     return Number(text);
   }
-  if (text.trim() === '') throw new UsageError(`--${name} needs a value, got ""`);
+  if (text.trim() === '') throw new UsageError(`--${name} needs a value, got "${text}"`);
   return text;
 }
 

@@ -167,18 +167,18 @@ export async function loadCheckpoint<Position>(
 ): Promise<Position> {
   const candidates = generations(runDir);
   if (candidates.length === 0) throw new GanportError(`${runDir} has no checkpoint to resume from`, 'not-found');
-  return loadFirstVerified(candidates, state, options);
+  // only ganport 0.1 wrote checkpoints without a manifest: beside any generation with one, one without lost its own
+  return loadFirstVerified(candidates, state, options, candidates.some(hasManifest));
 }
 
 async function loadFirstVerified<Position>(
   [dir, fallback, ...older]: string[],
   state: CheckpointState,
   options: LoadCheckpointOptions<Position>,
+  manifests: boolean,
 ): Promise<Position> {
   const { strict = false, log = () => {} } = options;
-  // only ganport 0.1 wrote checkpoints without a manifest: where an older generation has one, this one lost its own
-  const unverifiable = !hasManifest(dir) && ![fallback, ...older].some((d) => d !== undefined && hasManifest(d));
-  if (unverifiable) {
+  if (!manifests) {
     const why = `${dir} has no manifest (written before ganport 0.2)`;
     if (strict) throw new GanportError(`${why}; --strict refuses to resume it unverified`);
     log(`${why}; resuming it unverified`);
@@ -191,7 +191,7 @@ async function loadFirstVerified<Position>(
     }
   }
   try {
-    if (!hasManifest(dir)) throw new GanportError(`${dir} has lost its manifest (an older checkpoint has one)`);
+    if (!hasManifest(dir)) throw new GanportError(`${dir} has lost its manifest (another checkpoint has one)`);
     await verifyManifest(dir);
   } catch (err) {
     if (!(err instanceof GanportError)) throw err;
@@ -199,7 +199,7 @@ async function loadFirstVerified<Position>(
       throw new GanportError(`${err.message}; there is no earlier checkpoint to fall back to`);
     if (strict) throw new GanportError(`${err.message}; --strict refuses to fall back to ${basename(fallback)}/`);
     log(`${err.message}; falling back to ${basename(fallback)}/`);
-    return loadFirstVerified<Position>([fallback, ...older], state, options);
+    return loadFirstVerified<Position>([fallback, ...older], state, options, manifests);
   }
   return readGeneration(dir, state, options.check);
 }

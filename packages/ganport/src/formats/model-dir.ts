@@ -76,7 +76,10 @@ export async function resolveGeneratorFile(model: string): Promise<string> {
 
 function generatorFile(model: string): string {
   const path = resolveShippedModel(model);
-  if (!statSync(path).isDirectory()) return path;
+  const kind = statSync(path);
+  if (kind.isFile()) return path;
+  if (!kind.isDirectory())
+    throw new GanportError(`${path} is not a regular file (a pipe, socket or device); name a model file`);
   const file = modelPaths(path).generator;
   if (!existsSync(file))
     throw new GanportError(`${path} is a directory without generator.onnx${classifierNote(path)}`, 'not-found');

@@ -14,7 +14,7 @@ import { DEFAULT_CHROMIUM } from './runtimes.js';
 
 /** The Chromium to start, as an absolute path: Playwright looks a bare name (`chromium`) up on PATH, not here. */
 export function chromiumPath(requested?: string): string {
-  return resolve(requested ?? process.env.GANPORT_CHROMIUM ?? DEFAULT_CHROMIUM);
+  return resolve(requested ?? (process.env.GANPORT_CHROMIUM || DEFAULT_CHROMIUM)); // set but empty: the default
 }
 
 const PAGE = `<!doctype html>

@@ -291,13 +291,10 @@ async function resolveParity(model: string, options: ParityOptions): Promise<Par
       `parity compares a model directory (generator.onnx and its tfjs reference, as ganport export writes them), not the file ${modelDir}`,
     );
   const paths = modelPaths(modelDir);
-  if (!existsSync(paths.generator))
-    throw new GanportError(
-      classifierNote(modelDir)
-        ? `${modelDir} has no generator.onnx${classifierNote(modelDir)}`
-        : `${modelDir} has no generator.onnx; export a run first (ganport export RUN_DIR --out ${modelDir})`,
-      'not-found',
-    );
+  if (!existsSync(paths.generator)) {
+    const advice = classifierNote(modelDir) || `; export a run first (ganport export RUN_DIR --out ${modelDir})`;
+    throw new GanportError(`${modelDir} has no generator.onnx${advice}`, 'not-found');
+  }
   await verifyModelDir(modelDir);
   if (!existsSync(paths.tfjsGeneratorJson)) {
     throw new GanportError(

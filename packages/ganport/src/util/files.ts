@@ -3,7 +3,7 @@
  * and, for the tests and benches, temp dirs that go when the process does.
  */
 import { existsSync, lstatSync, mkdtempSync, readFileSync, realpathSync, rmSync, type Stats, statSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,8 +36,16 @@ export async function orRefused<T>(pending: Promise<T>, what: string): Promise<T
   }
 }
 
-/** The bytes of a file the input names; a directory in its place, or an unreadable file, is one line. */
-export const readInputFile = (path: string): Promise<Buffer> => orRefused(readFile(path), `${path} cannot be read`);
+/**
+ * The bytes of a file the input names; a directory in its place, or an unreadable file, is one line, and a
+ * pipe or a device (which would be read until it ends, or forever: /dev/zero) is refused before it is read.
+ */
+export async function readInputFile(path: string): Promise<Buffer> {
+  const kind = await orRefused(stat(path), `${path} cannot be read`);
+  if (!kind.isFile() && !kind.isDirectory())
+    throw new GanportError(`${path} cannot be read: it is not a regular file (a pipe, socket or device)`);
+  return orRefused(readFile(path), `${path} cannot be read`);
+}
 
 /**
  * Writes to a temporary file beside `path`, then renames it into place, so a
@@ -60,8 +68,9 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   if (statOr(() => lstatSync(target, { throwIfNoEntry: false }))?.isSymbolicLink()) {
     try {
       target = realpathSync(target);
-    } catch {
-      throw refuse('it is a link to nothing');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw refuse(code === 'ELOOP' ? 'it is a loop of links' : 'it is a link to nothing');
     }
   }
   const kind = statOr(() => statSync(target, { throwIfNoEntry: false }));

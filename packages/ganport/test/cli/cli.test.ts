@@ -1,5 +1,6 @@
 /** The CLI as a user meets it: the main commands, and one clear line for every kind of bad input. */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
@@ -10,6 +11,7 @@ import { COMMANDS } from '../../src/cli/main.js';
 import { Classifier, predictedClasses } from '../../src/eval/classifier.js';
 import { decodeModel } from '../../src/export/index.js';
 import { chromiumPath } from '../../src/parity/browser.js';
+import { DEFAULT_CHROMIUM } from '../../src/parity/runtimes.js';
 import {
   assertCleanFailure,
   runCli,
@@ -590,6 +592,14 @@ test('bad parity input and unknown commands', async () => {
   );
   // a bare name given to --chromium is the file here: Playwright would look it up on PATH
   assert.equal(chromiumPath('chr'), join(process.cwd(), 'chr'));
+  const setting = process.env.GANPORT_CHROMIUM;
+  process.env.GANPORT_CHROMIUM = ''; // set but empty: the default, not the current directory
+  try {
+    assert.equal(chromiumPath(), DEFAULT_CHROMIUM);
+  } finally {
+    if (setting === undefined) delete process.env.GANPORT_CHROMIUM;
+    else process.env.GANPORT_CHROMIUM = setting;
+  }
   assertCleanFailure(runCli(['frobnicate']), /unknown command "frobnicate"/, 2);
   const help = runCli(['--help']);
   assert.equal(help.status, 0);
@@ -616,6 +626,11 @@ test('a directory where an input file should be, or an --out that is no file, is
   assertCleanFailure(
     await runCliHere(['eval', 'seed-mlp', '--samples', '100', '--data', join(dir, 'data')]),
     /train-images-idx3-ubyte cannot be read \(EISDIR\)/,
+  );
+  execFileSync('mkfifo', [join(dir, 'fifo.onnx')]);
+  assertCleanFailure(
+    await runCliHere(['generate', join(dir, 'fifo.onnx'), '--out', join(dir, 'g.png')]),
+    /fifo\.onnx is not a regular file \(a pipe, socket or device\); name a model file$/,
   );
   mkdirSync(join(dir, 'adir'));
   assertCleanFailure(

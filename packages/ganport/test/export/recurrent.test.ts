@@ -305,6 +305,15 @@ describe('masks', () => {
       assert.equal(row.support, 'no', 'inspect says so too');
       await assertRoundTrip(unmasked, { range: [0, 9] }); // ids
     }
+    // TimeDistributed hands its own input's mask to the layer it wraps, which would apply it
+    const wrapped = sequential(
+      [6],
+      [
+        tf.layers.embedding({ inputDim: 10, outputDim: 4, maskZero: true }),
+        tf.layers.timeDistributed({ layer: tf.layers.softmax() }),
+      ],
+    );
+    assert.throws(() => convertLayersModel(wrapped), /\(Softmax\): .*may hand it embedding.*'s mask/);
     // a layer that ignores masks after it still exports
     await assertRoundTrip(
       behindConv(() => tf.layers.dense({ units: 2 })),

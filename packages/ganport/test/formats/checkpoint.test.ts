@@ -159,7 +159,7 @@ test('a newest generation that lost its manifest, where the previous one has its
   assert.equal((await loadCheckpoint<RunPosition>(dir, state, { log: (line) => lines.push(line) })).step, 1);
   assert.deepEqual(firstWeights(state), weights[0]);
   assert.deepEqual(lines, [
-    `${checkpointDirs(dir).newest} has lost its manifest (an older checkpoint has one); falling back to checkpoint.previous/`,
+    `${checkpointDirs(dir).newest} has lost its manifest (another checkpoint has one); falling back to checkpoint.previous/`,
   ]);
 });
 
@@ -177,6 +177,16 @@ function toUnitMajor(data: Float32Array, units: number, pieces: number): void {
 const discriminatorState = (state: TrainingState) => ({
   weights: state.discriminator.getWeights().map((w) => Array.from(w.dataSync())),
   moments: [...state.dOptimizer.firstMoments, ...state.dOptimizer.secondMoments].map((m) => Array.from(m.dataSync())),
+});
+
+test('a previous generation without its manifest (rotated there after losing it) is not read unverified when the newest fails', async () => {
+  const { dir } = await twoGenerations();
+  rmSync(join(checkpointDirs(dir).previous, MANIFEST));
+  damageFile(join(dir, 'checkpoint', 'generator', 'weights.bin'));
+  await assert.rejects(
+    loadCheckpoint<RunPosition>(dir, freshState(9)),
+    /checkpoint\.previous has lost its manifest \(another checkpoint has one\); there is no earlier checkpoint to fall back to/,
+  );
 });
 
 test('a PacGAN checkpoint from before piece-major maxouts resumes as the same discriminator, its Adam moments regrouped too', async () => {

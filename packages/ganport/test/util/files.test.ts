@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { writeFileAtomic } from '../../src/util/files.js';
+import { readInputFile, writeFileAtomic } from '../../src/util/files.js';
 import { tempDir } from '../helpers.js';
 
 test('writeFileAtomic writes the file whole, making its directory, and leaves no temporary file', async () => {
@@ -42,9 +42,21 @@ test('a directory, a trailing separator, a pipe, a link to nothing or a file in 
   assert.ok(lstatSync(join(dir, 'fifo')).isFIFO(), 'the pipe is still a pipe');
   symlinkSync(join(dir, 'gone'), join(dir, 'dangling'));
   await assert.rejects(writeFileAtomic(join(dir, 'dangling'), 'x'), /it is a link to nothing/);
+  symlinkSync(join(dir, 'loop'), join(dir, 'loop'));
+  await assert.rejects(writeFileAtomic(join(dir, 'loop'), 'x'), /it is a loop of links/);
   writeFileSync(join(dir, 'a-file'), 'x');
   await assert.rejects(
     writeFileAtomic(join(dir, 'a-file', 'out.png'), 'x'),
     /cannot create directory .*a-file: a file stands in its path$/,
   );
+});
+
+test('readInputFile refuses a pipe or a device, which it would read until it ends or forever', async () => {
+  const dir = tempDir();
+  execFileSync('mkfifo', [join(dir, 'fifo.onnx')]);
+  await assert.rejects(readInputFile(join(dir, 'fifo.onnx')), /fifo\.onnx cannot be read: it is not a regular file/);
+  await assert.rejects(readInputFile('/dev/zero'), /\/dev\/zero cannot be read: it is not a regular file/);
+  await assert.rejects(readInputFile(dir), /cannot be read \(EISDIR\)/);
+  writeFileSync(join(dir, 'model.onnx'), 'bytes');
+  assert.equal((await readInputFile(join(dir, 'model.onnx'))).toString(), 'bytes');
 });

@@ -34,7 +34,10 @@ export const timeDistributed: LayerHandler = (ctx) => {
     inputShapes: [[null, ...rest]],
     outputShape: [null, ...outRest],
     outputShapes: [[null, ...outRest]],
+    // the folded steps carry no mask the ONNX could follow, but tfjs hands the inner layer the call's
+    // (kwargs.mask): one that applies masks refuses it, as it refuses another layer's
     inputMasks: [],
+    strayMask: ctx.inputMasks?.[0] ?? ctx.strayMask,
   };
   const result = handler(innerCtx);
   if (Array.isArray(result)) unsupportedConfig(ctx, `a TimeDistributed ${inner.className} with several outputs`);
