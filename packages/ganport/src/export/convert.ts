@@ -284,6 +284,8 @@ export function executorMask(
   inputMasks: (Mask | undefined)[],
   outerMask?: Pick<Mask, 'origin'>,
 ): Pick<Mask, 'origin'> | undefined {
+  const given = outerMask ?? inputMasks.find((m) => m !== undefined);
+  if (given) return given;
   const maker = (m: tf.LayersModel): tf.layers.Layer | undefined => {
     for (const layer of m.layers) {
       const found = isNestedModel(layer)
@@ -296,7 +298,7 @@ export function executorMask(
     return undefined;
   };
   const made = maker(model);
-  return outerMask ?? inputMasks.find((m) => m !== undefined) ?? (made && { origin: made.name });
+  return made && { origin: made.name };
 }
 
 /**

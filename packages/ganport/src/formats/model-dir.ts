@@ -11,6 +11,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { GanportError, type Layout, META } from '@ganport/runtime';
 import { resolveShippedModel } from '../assets.js';
 import { packedShape } from '../presets/preset.js';
+import { NOT_A_REGULAR_FILE } from '../util/files.js';
 import { classifierPaths } from './classifier-dir.js';
 import { hasManifest, isForeignManifest, MANIFEST, verifyManifest, writeManifest } from './manifest.js';
 import type { RunConfig } from './run-dir.js';
@@ -78,8 +79,7 @@ function generatorFile(model: string): string {
   const path = resolveShippedModel(model);
   const kind = statSync(path);
   if (kind.isFile()) return path;
-  if (!kind.isDirectory())
-    throw new GanportError(`${path} is not a regular file (a pipe, socket or device); name a model file`);
+  if (!kind.isDirectory()) throw new GanportError(`${path} is ${NOT_A_REGULAR_FILE}; name a model file`);
   const file = modelPaths(path).generator;
   if (!existsSync(file))
     throw new GanportError(`${path} is a directory without generator.onnx${classifierNote(path)}`, 'not-found');

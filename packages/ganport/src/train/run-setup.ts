@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { GanportError, type Rng } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
 import { checkClusterCount } from '../datasets/clusters.js';
@@ -29,7 +29,7 @@ import { getPreset, type Preset } from '../presets/index.js';
 import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
 import { BACKENDS, type BackendName, ONNX_BACKEND } from '../tfjs/backend-names.js';
 import { prepareVulkan } from '../tfjs/webgpu.js';
-import { packageVersion, writeFileAtomic } from '../util/files.js';
+import { isInside, packageVersion, writeFileAtomic } from '../util/files.js';
 import { Adam } from './adam.js';
 import { checkEvaluation, MIN_EVAL_SAMPLES } from './evaluation.js';
 import type { LossName } from './loss-names.js';
@@ -306,12 +306,11 @@ async function insideImageFolder(outDir: string, dataDir: string): Promise<strin
   }
   out = join(realpathSync(out), ...rest);
   const [data, ...linked] = await foldersListed(dataDir); // the set keeps the walk's order: dataDir's first
-  const holds = (folder: string) => out === folder || out.startsWith(folder.endsWith(sep) ? folder : folder + sep);
-  const through = linked.find(holds);
-  if (holds(data)) return `--out ${outDir} is inside the image folder --data ${dataDir}`;
-  if (through)
-    return `--out ${outDir} is inside ${through}, which the image folder --data ${dataDir} reads through a link`;
-  return undefined;
+  if (isInside(data, out)) return `--out ${outDir} is inside the image folder --data ${dataDir}`;
+  const through = linked.find((folder) => isInside(folder, out));
+  return (
+    through && `--out ${outDir} is inside ${through}, which the image folder --data ${dataDir} reads through a link`
+  );
 }
 
 /** A run's options as checked before its data loads; `outDir` may be absent for a dry run of a new one. */

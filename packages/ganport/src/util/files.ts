@@ -36,6 +36,9 @@ export async function orRefused<T>(pending: Promise<T>, what: string): Promise<T
   }
 }
 
+/** What a path that is neither a file nor a directory is, as the refusals of reading or writing one say. */
+export const NOT_A_REGULAR_FILE = 'not a regular file (a pipe, socket or device)';
+
 /**
  * The bytes of a file the input names; a directory in its place, or an unreadable file, is one line, and a
  * pipe or a device (which would be read until it ends, or forever: /dev/zero) is refused before it is read.
@@ -43,7 +46,7 @@ export async function orRefused<T>(pending: Promise<T>, what: string): Promise<T
 export async function readInputFile(path: string): Promise<Buffer> {
   const kind = await orRefused(stat(path), `${path} cannot be read`);
   if (!kind.isFile() && !kind.isDirectory())
-    throw new GanportError(`${path} cannot be read: it is not a regular file (a pipe, socket or device)`);
+    throw new GanportError(`${path} cannot be read: it is ${NOT_A_REGULAR_FILE}`);
   return orRefused(readFile(path), `${path} cannot be read`);
 }
 
@@ -75,7 +78,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   }
   const kind = statOr(() => statSync(target, { throwIfNoEntry: false }));
   if (kind?.isDirectory()) throw refuse('it is a directory');
-  if (kind && !kind.isFile()) throw refuse('it is not a regular file (a pipe, socket or device)');
+  if (kind && !kind.isFile()) throw refuse(`it is ${NOT_A_REGULAR_FILE}`);
   try {
     await mkdir(dirname(target), { recursive: true });
   } catch (err) {
