@@ -1,10 +1,15 @@
 /**
- * A lock file that keeps two processes from writing one directory. It names its owner (pid and
- * host); a lock whose owner is a dead process on this host is taken over, any other is refused.
+ * A lock file that keeps two processes from writing one directory. It names its owner (pid, host and,
+ * on Linux, the process's start); a lock whose owner is a dead process on this host is taken over,
+ * any other is refused.
  */
-import { mkdir, open, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, open, readFile, realpath, rm, rmdir, stat } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GanportError } from '@ganport/runtime';
 
 export interface LockOwner {
@@ -12,6 +17,8 @@ export interface LockOwner {
   host: string;
   /** ISO time the lock was taken. */
   since: string;
+  /** The owner's start as `bootId:ticks` (Linux), so that a later process given the same pid is not taken for it. */
+  start?: string;
 }
 
 export interface HeldLock {
@@ -19,14 +26,34 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-/** Whether `pid` names a running process on this host (EPERM: it runs, as another user). */
-function isRunning(pid: number): boolean {
+/**
+ * When process `pid` started, as `bootId:ticks` from /proc (ticks since boot; the boot's id, since a
+ * reboot may start the same pid at the same tick); undefined where there is no /proc or no such process.
+ */
+export function processStart(pid: number | 'self'): string | undefined {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // fields from the third on follow the command's name in parentheses, which may hold spaces and ')'
+    const ticks = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    return ticks === undefined ? undefined : `${bootId}:${ticks}`;
+  } catch {
+    return undefined;
   }
+}
+
+/**
+ * Whether the lock's owner still runs on this host (EPERM: a process runs under that pid, as another
+ * user). A process under its pid that started at another time is a later one, given the pid again.
+ */
+function ownerRunning(owner: LockOwner): boolean {
+  try {
+    process.kill(owner.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const start = owner.start === undefined ? undefined : processStart(owner.pid);
+  return start === undefined || start === owner.start;
 }
 
 /** How long a lock file may stay without a readable owner before it counts as left by a dead process. */
@@ -67,16 +94,54 @@ async function createExclusive(path: string, owner: LockOwner): Promise<boolean>
 }
 
 const isStale = (owner: LockOwner | 'abandoned' | undefined, me: LockOwner) =>
-  owner === 'abandoned' || (owner !== undefined && owner.host === me.host && !isRunning(owner.pid));
+  owner === 'abandoned' || (owner !== undefined && owner.host === me.host && !ownerRunning(owner));
 
 /**
- * Replaces a lock left by a dead process with ours. Two processes may find the same stale lock;
- * the takeover itself is serialized by a second exclusive file, `path.takeover`, so that one of
- * them cannot delete the lock the other has just taken (a takeover file left by a process killed
- * in those few milliseconds is itself cleared as stale).
+ * Runs `takeOver` (checking a stale lock again, removing it, creating ours) with no other process
+ * of this host doing the same for `path`, so that one of two processes which found one stale lock
+ * cannot delete the lock the other has just taken; false when another one held it for long.
  */
-async function takeOverStale(path: string, what: string, me: LockOwner, log: (line: string) => void): Promise<boolean> {
-  if (!isStale(await readOwner(path), me)) return false;
+export type TakeoverGuard = (path: string, me: LockOwner, takeOver: () => Promise<boolean>) => Promise<boolean>;
+
+/** How long a process waits for another's takeover of the same lock (a few milliseconds of file work). */
+const TAKEOVER_WAIT_MS = 5_000;
+
+/** Listens on `name`, resolving to the server, or to undefined when another socket has that name. */
+const bindSocket = (name: string) =>
+  new Promise<Server | undefined>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      err.code === 'EADDRINUSE' ? resolve(undefined) : reject(err),
+    );
+    server.listen({ path: name, exclusive: true }, () => resolve(server.unref()));
+  });
+
+/**
+ * Linux: a socket in the abstract namespace, named from the lock file's real path, is the mutex.
+ * The kernel frees it when its process dies, so a process killed mid-takeover leaves nothing stale.
+ */
+export const socketGuard: TakeoverGuard = async (path, me, takeOver) => {
+  const real = join(await realpath(dirname(path)), basename(path));
+  const name = `\0ganport-lock-${createHash('sha256').update(real).digest('hex').slice(0, 40)}`;
+  for (const started = Date.now(); ; await sleep(10)) {
+    const server = await bindSocket(name).catch(() => null); // null: no such sockets here (a sandbox)
+    if (server === null) return fileGuard(path, me, takeOver);
+    if (server !== undefined) {
+      try {
+        return await takeOver();
+      } finally {
+        server.close();
+      }
+    }
+    if (Date.now() - started > TAKEOVER_WAIT_MS) return false;
+  }
+};
+
+/**
+ * Elsewhere: a second exclusive file, `path.takeover`. One left by a process killed in those few
+ * milliseconds is cleared as stale, which two processes may still both do at once.
+ */
+export const fileGuard: TakeoverGuard = async (path, me, takeOver) => {
   const takeover = `${path}.takeover`;
   if (!(await createExclusive(takeover, me))) {
     if (!isStale(await readOwner(takeover), me)) return false; // another process is taking it over now
@@ -84,6 +149,24 @@ async function takeOverStale(path: string, what: string, me: LockOwner, log: (li
     if (!(await createExclusive(takeover, me))) return false;
   }
   try {
+    return await takeOver();
+  } finally {
+    await rm(takeover, { force: true });
+  }
+};
+
+const defaultGuard = process.platform === 'linux' ? socketGuard : fileGuard;
+
+/** Replaces a lock left by a dead process with ours, under `guard`. */
+async function takeOverStale(
+  path: string,
+  what: string,
+  me: LockOwner,
+  log: (line: string) => void,
+  guard: TakeoverGuard,
+): Promise<boolean> {
+  if (!isStale(await readOwner(path), me)) return false;
+  return guard(path, me, async () => {
     const holder = await readOwner(path); // read again: it may have been taken over meanwhile
     if (!isStale(holder, me)) return false;
     log(
@@ -93,9 +176,7 @@ async function takeOverStale(path: string, what: string, me: LockOwner, log: (li
     );
     await rm(path, { force: true });
     return await createExclusive(path, me);
-  } finally {
-    await rm(takeover, { force: true });
-  }
+  });
 }
 
 /**
@@ -107,6 +188,7 @@ export async function acquireLock(
   path: string,
   what: string,
   log: (line: string) => void = () => {},
+  guard: TakeoverGuard = defaultGuard,
 ): Promise<HeldLock> {
   const dir = dirname(path);
   let firstCreated: string | undefined; // the outermost directory mkdir made (all under it too)
@@ -115,8 +197,13 @@ export async function acquireLock(
   } catch (err) {
     throw new GanportError(`cannot create directory ${dir}: ${(err as NodeJS.ErrnoException).code}`);
   }
-  const me: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
-  const taken = (await createExclusive(path, me)) || (await takeOverStale(path, what, me, log));
+  const me: LockOwner = {
+    pid: process.pid,
+    host: hostname(),
+    since: new Date().toISOString(),
+    start: processStart('self'),
+  };
+  const taken = (await createExclusive(path, me)) || (await takeOverStale(path, what, me, log, guard));
   if (!taken) {
     const holder = await readOwner(path);
     const who =

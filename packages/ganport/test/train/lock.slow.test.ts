@@ -1,12 +1,16 @@
 /** One writer per run directory, with real processes: a second training is refused; a killed one's lock is taken over. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { acquireLock } from '../../src/util/lock.js';
 import { ROOT, runCli, SAMPLE_DATA, tempDir } from '../helpers.js';
+
+/** The pid of a process that has exited. */
+const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid!;
 
 const lockOf = (dir: string) => join(dir, 'train.lock');
 
@@ -44,4 +48,45 @@ test('a second training of the same run directory is refused while the first run
   ]);
   await lock.release();
   assert.ok(!existsSync(lockOf(dir)));
+});
+
+/** A child process that, at `startAt` (ms), tries to take the lock, holds it for a while if it got it, and prints which. */
+const racer = (lockFile: string, startAt: number) =>
+  new Promise<string>((resolve, reject) => {
+    const lockModule = fileURLToPath(new URL('../../src/util/lock.js', import.meta.url));
+    const script = `
+      const { acquireLock } = await import(${JSON.stringify(lockModule)});
+      await new Promise((r) => setTimeout(r, ${startAt} - Date.now()));
+      try {
+        const lock = await acquireLock(${JSON.stringify(lockFile)}, 'the run');
+        const { pid } = JSON.parse((await import('node:fs')).readFileSync(${JSON.stringify(lockFile)}, 'utf8'));
+        await new Promise((r) => setTimeout(r, 1500)); // held while the others try
+        console.log(pid === process.pid ? 'held' : 'held, but the file names ' + pid);
+        await lock.release();
+      } catch (err) {
+        console.log(/is being written by /.test(err.message) ? 'refused' : err.message);
+      }`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.on('error', reject);
+    child.on('exit', () => resolve(out.trim()));
+  });
+
+test('processes racing for one stale lock, with a takeover file left by a killed one: exactly one holds it', async () => {
+  const lockFile = lockOf(tempDir());
+  for (let round = 0; round < 3; round++) {
+    writeFileSync(lockFile, JSON.stringify({ pid: deadPid(), host: hostname(), since: 'then' }));
+    writeFileSync(`${lockFile}.takeover`, JSON.stringify({ pid: deadPid(), host: hostname(), since: 'then' }));
+    const startAt = Date.now() + 1500; // past every racer's start-up, so that they try at once
+    const outcomes = await Promise.all(Array.from({ length: 5 }, () => racer(lockFile, startAt)));
+    assert.deepEqual(
+      [...outcomes].sort(),
+      ['held', 'refused', 'refused', 'refused', 'refused'],
+      `round ${round}: ${outcomes.join('; ')}`,
+    );
+    assert.ok(!existsSync(lockFile), 'released');
+  }
 });

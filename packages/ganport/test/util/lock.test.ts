@@ -1,12 +1,12 @@
 /** Lock files: refused when their owner may be alive or is elsewhere, taken over when it died on this host, released after a failure. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { train } from '../../src/train/train.js';
-import { acquireLock, UNWRITTEN_LOCK_MS } from '../../src/util/lock.js';
+import { acquireLock, fileGuard, processStart, socketGuard, UNWRITTEN_LOCK_MS } from '../../src/util/lock.js';
 import { tempDir } from '../helpers.js';
 
 const lockOf = (dir: string) => join(dir, 'train.lock');
@@ -60,20 +60,53 @@ test('a training that fails releases its lock, and removes the directory it crea
   assert.ok(existsSync(existing) && !existsSync(lockOf(existing)));
 });
 
-test('two takers of one stale lock: exactly one gets it (the takeover is serialized), and a stale takeover file is cleared', async () => {
-  const lockFile = lockOf(tempDir());
-  const stale = () => writeFileSync(lockFile, JSON.stringify({ pid: deadPid(), host: hostname(), since: 'then' }));
-  for (let round = 0; round < 5; round++) {
+for (const [name, guard] of [
+  ['socket', socketGuard],
+  ['file', fileGuard],
+] as const)
+  test(`two takers of one stale lock in one process: exactly one gets it (the ${name} guard serializes the takeover)`, async () => {
+    const lockFile = lockOf(tempDir());
+    const stale = () => writeFileSync(lockFile, JSON.stringify({ pid: deadPid(), host: hostname(), since: 'then' }));
+    for (let round = 0; round < 5; round++) {
+      stale();
+      const take = () => acquireLock(lockFile, 'the run', () => {}, guard);
+      const results = await Promise.allSettled([take(), take()]);
+      const held = results.filter((r) => r.status === 'fulfilled');
+      assert.equal(held.length, 1, `round ${round}: ${results.map((r) => r.status).join(', ')}`);
+      assert.ok(!existsSync(`${lockFile}.takeover`));
+      await (held[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof acquireLock>>>).value.release();
+    }
+    // a takeover file left by a process killed mid-takeover: cleared by the file guard, never read by the socket's
     stale();
-    const results = await Promise.allSettled([acquireLock(lockFile, 'the run'), acquireLock(lockFile, 'the run')]);
-    const held = results.filter((r) => r.status === 'fulfilled');
-    assert.equal(held.length, 1, `round ${round}: ${results.map((r) => r.status).join(', ')}`);
-    assert.ok(!existsSync(`${lockFile}.takeover`));
-    await (held[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof acquireLock>>>).value.release();
+    writeFileSync(`${lockFile}.takeover`, JSON.stringify({ pid: deadPid(), host: hostname(), since: 'then' }));
+    const lock = await acquireLock(lockFile, 'the run', () => {}, guard);
+    assert.equal(existsSync(`${lockFile}.takeover`), name === 'socket');
+    await lock.release();
+  });
+
+test('a lock whose pid now names a later process (the pid reused) is taken over; its own owner, or an older lock without a start, is not', async (t) => {
+  if (processStart('self') === undefined) return t.skip('no /proc here');
+  const later = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => later.on('exit', () => resolve()));
+  try {
+    const lockFile = lockOf(tempDir());
+    const started = processStart(later.pid!)!;
+    assert.match(started, /^[0-9a-f-]{36}:\d+$/);
+    const owner = (start?: string) => JSON.stringify({ pid: later.pid, host: hostname(), since: 'then', start });
+    for (const start of [started, undefined]) {
+      writeFileSync(lockFile, owner(start));
+      await assert.rejects(acquireLock(lockFile, 'the run'), new RegExp(`by process ${later.pid} on `));
+    }
+    const [bootId, ticks] = started.split(':');
+    writeFileSync(lockFile, owner(`${bootId}:${Number(ticks) - 1}`));
+    const lines: string[] = [];
+    const lock = await acquireLock(lockFile, 'the run', (line) => lines.push(line));
+    assert.deepEqual(lines, [`taking over the lock of the run from process ${later.pid}, which is no longer running`]);
+    const mine = JSON.parse(readFileSync(lockFile, 'utf8')) as { pid: number; start: string };
+    assert.deepEqual([mine.pid, mine.start], [process.pid, processStart('self')]);
+    await lock.release();
+  } finally {
+    later.kill();
+    await exited;
   }
-  stale();
-  writeFileSync(`${lockFile}.takeover`, JSON.stringify({ pid: deadPid(), host: hostname(), since: 'then' }));
-  const lock = await acquireLock(lockFile, 'the run');
-  assert.ok(!existsSync(`${lockFile}.takeover`));
-  await lock.release();
 });
