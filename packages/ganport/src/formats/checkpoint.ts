@@ -6,13 +6,13 @@
  * complete generation, and a newest one that fails verification can fall back to the one before.
  */
 import { existsSync } from 'node:fs';
-import { readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { maxoutRelayouts, type Relayout } from '../tfjs/maxout.js';
 import { loadLayersModel, saveLayersModel } from '../tfjs/model-io.js';
-import { writeFileAtomic } from '../util/files.js';
+import { renameDurably, writeFileAtomic } from '../util/files.js';
 import { hasManifest, verifyManifest, writeManifest } from './manifest.js';
 
 /** What a checkpoint holds besides the run's position: the models, the optimizers and the data order. */
@@ -99,8 +99,8 @@ async function loadOptimizer(
 /** The end of a save: checkpoint.tmp/, complete, becomes checkpoint/, which becomes checkpoint.previous/. */
 async function swapIn({ newest, previous, tmp }: ReturnType<typeof checkpointDirs>): Promise<void> {
   await rm(previous, { recursive: true, force: true });
-  if (existsSync(newest)) await rename(newest, previous);
-  await rename(tmp, newest);
+  if (existsSync(newest)) await renameDurably(newest, previous);
+  await renameDurably(tmp, newest);
 }
 
 export async function saveCheckpoint(runDir: string, state: CheckpointState, position: object): Promise<void> {
@@ -126,7 +126,7 @@ export async function saveCheckpoint(runDir: string, state: CheckpointState, pos
 
 async function verifies(dir: string): Promise<boolean> {
   try {
-    await verifyManifest(dir);
+    await verifyManifest(dir, { listed: [''] });
     return true;
   } catch (err) {
     if (err instanceof GanportError) return false;
@@ -192,7 +192,7 @@ async function loadFirstVerified<Position>(
   }
   try {
     if (!hasManifest(dir)) throw new GanportError(`${dir} has lost its manifest (another checkpoint has one)`);
-    await verifyManifest(dir);
+    await verifyManifest(dir, { listed: [''] });
   } catch (err) {
     if (!(err instanceof GanportError)) throw err;
     if (fallback === undefined)

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
 import { GanportError } from '@ganport/runtime';
-import { readInputFile, writeFileAtomic } from '../util/files.js';
+import { readInputFile, writeFileAtomic, writeLeftoverPid } from '../util/files.js';
 
 export const MANIFEST = 'manifest.json';
 const FORMAT = 'ganport-manifest/1';
@@ -99,12 +99,19 @@ function parseManifest(text: string, where: string): Manifest {
   return { format, files };
 }
 
+export interface VerifyOptions {
+  /** Check only these of the files it lists. */
+  only?: readonly string[];
+  /** Files or folders (relative; '' the whole directory) whose files it must list: what the reader goes on to read. */
+  listed?: readonly string[];
+}
+
 /**
  * Checks every file dir/manifest.json lists (or those of `only` it lists) against its size and
- * SHA-256; throws a one-line GanportError naming the first file that is missing or differs. Files it
- * does not list are ignored.
+ * SHA-256; throws a one-line GanportError naming the first file that is missing, differs, or lies
+ * in `listed` without being listed. Other files it does not list are ignored.
  */
-export async function verifyManifest(dir: string, only?: readonly string[]): Promise<void> {
+export async function verifyManifest(dir: string, { only, listed = [] }: VerifyOptions = {}): Promise<void> {
   const name = basename(dir);
   const fail = (why: string) => new GanportError(`${dir} fails verification: ${why}`, 'invalid-input');
   let text: string;
@@ -119,6 +126,13 @@ export async function verifyManifest(dir: string, only?: readonly string[]): Pro
   } catch (err) {
     throw fail((err as Error).message);
   }
+  const present = listed.filter((entry) => existsSync(join(dir, entry)));
+  const required = (await Promise.all(present.map((entry) => filesUnder(dir, entry)))).flat();
+  // a write killed midway leaves its temporary file beside the old one, which is still whole
+  const unlisted = required.find(
+    (path) => path !== MANIFEST && writeLeftoverPid(path) === undefined && !Object.hasOwn(manifest.files, path),
+  );
+  if (unlisted !== undefined) throw fail(`${unlisted} is not in its manifest`);
   for (const [path, expected] of Object.entries(manifest.files)) {
     if (only && !only.includes(path)) continue;
     const file = join(dir, path);

@@ -6,12 +6,12 @@
  * `generatorInfo` (packages/runtime/src/metadata.ts) is its reader.
  */
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { GanportError, type Layout, META } from '@ganport/runtime';
 import { resolveShippedModel } from '../assets.js';
 import { packedShape } from '../presets/preset.js';
-import { NOT_A_REGULAR_FILE } from '../util/files.js';
+import { NOT_A_REGULAR_FILE, renameDurably } from '../util/files.js';
 import { classifierPaths } from './classifier-dir.js';
 import { hasManifest, isForeignManifest, MANIFEST, verifyManifest, writeManifest } from './manifest.js';
 import type { RunConfig } from './run-dir.js';
@@ -43,15 +43,15 @@ export async function moveModelDir(staging: string, dir: string): Promise<void> 
   await writeManifest(staging, EXPORTED_ENTRIES);
   if (!existsSync(dir)) {
     await mkdir(dirname(resolve(dir)), { recursive: true });
-    await rename(staging, dir);
+    await renameDurably(staging, dir);
     return;
   }
-  await rename(join(staging, MANIFEST), join(dir, MANIFEST));
+  await renameDurably(join(staging, MANIFEST), join(dir, MANIFEST));
   for (const entry of EXPORTED_ENTRIES) {
     // tfjs/'s other folders are not ganport's to remove
     await rm(join(dir, entry), { recursive: true, force: true });
     await mkdir(dirname(join(dir, entry)), { recursive: true });
-    await rename(join(staging, entry), join(dir, entry));
+    await renameDurably(join(staging, entry), join(dir, entry));
   }
   await rm(staging, { recursive: true, force: true });
 }
@@ -61,7 +61,9 @@ export async function moveModelDir(staging: string, dir: string): Promise<void> 
  * directories without one of ganport's (older exports, hand-made, a web app's folder) pass unverified.
  */
 export async function verifyModelDir(dir: string, only?: readonly string[]): Promise<void> {
-  if (hasManifest(dir) && !(await isForeignManifest(dir))) await verifyManifest(dir, only);
+  // what ganport exported and the reader reads must be listed (a manifest emptied by hand is not a pass)
+  const listed = only === undefined ? EXPORTED_ENTRIES : only.filter((path) => EXPORTED_ENTRIES.includes(path));
+  if (hasManifest(dir) && !(await isForeignManifest(dir))) await verifyManifest(dir, { only, listed });
 }
 
 /**

@@ -1,8 +1,9 @@
 /** The layout of a training run directory, shared by the trainer and the exporter. */
 import { existsSync } from 'node:fs';
-import { readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
+import { renameDurably } from '../util/files.js';
 import { type EvalScores, scoresFromFile, scoresToFile } from './eval-scores.js';
 import { hasManifest, MANIFEST, verifyManifest, writeManifest } from './manifest.js';
 
@@ -282,9 +283,9 @@ export async function replaceBest(
   await finishBestSwap(runDir);
   for (const left of [bestPartial, bestStaged]) await rm(left, { recursive: true, force: true });
   await write({ generator: join(bestPartial, 'generator'), discriminator: join(bestPartial, 'discriminator') });
-  await rename(bestPartial, bestStaged);
+  await renameDurably(bestPartial, bestStaged);
   await rm(best, { recursive: true, force: true });
-  await rename(bestStaged, best);
+  await renameDurably(bestStaged, best);
 }
 
 /**
@@ -322,13 +323,13 @@ export async function changeRunFiles(runDir: string, change: () => Promise<void>
 /** A swap killed between removing best/ and renaming best.tmp/ (complete by then) is finished. */
 async function finishBestSwap(runDir: string): Promise<void> {
   const { best, bestStaged } = runPaths(runDir);
-  if (!existsSync(best) && existsSync(bestStaged)) await rename(bestStaged, best);
+  if (!existsSync(best) && existsSync(bestStaged)) await renameDurably(bestStaged, best);
 }
 
 /** Checks config.json and the exported models against manifest.json; runs from before manifests pass unverified. */
 export async function verifyRunFiles(runDir: string): Promise<void> {
   if (!hasManifest(runDir)) return;
-  await verifyManifest(runDir).catch((err: Error) => {
+  await verifyManifest(runDir, { listed: EXPORTED_FILES }).catch((err: Error) => {
     throw new GanportError(`${err.message} (a run stopped at an epoch's end is repaired by ganport train --resume)`);
   });
 }

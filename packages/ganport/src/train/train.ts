@@ -18,6 +18,7 @@ import {
 } from '../formats/run-dir.js';
 import type { BackendChoice } from '../tfjs/backend.js';
 import { saveLayersModel } from '../tfjs/model-io.js';
+import { removeLeftovers, writeLeftoverPid } from '../util/files.js';
 import { acquireLock } from '../util/lock.js';
 import { CheckpointPolicy } from './checkpoints.js';
 import { createStepEngine } from './engines.js';
@@ -72,6 +73,9 @@ interface Run {
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const lock = await acquireLock(runPaths(options.outDir).lock, `the run in ${options.outDir}`, options.log);
   try {
+    const leftovers = await removeLeftovers(options.outDir, writeLeftoverPid, true);
+    if (leftovers.length > 0)
+      options.log?.(`removed ${leftovers.length} temporary file(s) of writes killed midway: ${leftovers.join(', ')}`);
     return await trainLocked(options);
   } finally {
     await lock.release();

@@ -3,11 +3,12 @@
  * and, for the tests and benches, temp dirs that go when the process does.
  */
 import { existsSync, lstatSync, mkdtempSync, readFileSync, realpathSync, rmSync, type Stats, statSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GanportError } from '@ganport/runtime';
+import { isRunning } from './lock.js';
 
 /** Whether `path` is `dir` or lies beneath it (both resolved, or both real, paths). */
 export function isInside(dir: string, path: string): boolean {
@@ -50,9 +51,28 @@ export async function readInputFile(path: string): Promise<Buffer> {
   return orRefused(readFile(path), `${path} cannot be read`);
 }
 
+/** Flushes a directory's entries (a file renamed into it) to disk; nothing where it cannot be opened for that (Windows). */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r').catch(() => undefined);
+  try {
+    await handle?.sync();
+  } catch {
+    // a file system that cannot flush a directory has nothing more to give
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** Renames, then flushes the directories involved, so that the new name survives a power loss too. */
+export async function renameDurably(from: string, to: string): Promise<void> {
+  await rename(from, to);
+  await syncDirectory(dirname(to));
+  if (dirname(resolve(from)) !== dirname(resolve(to))) await syncDirectory(dirname(from));
+}
+
 /**
- * Writes to a temporary file beside `path`, then renames it into place, so a
- * crash or a failed write never leaves a partial file under the final name.
+ * Writes to a temporary file beside `path`, flushes it to disk, then renames it into place, so a
+ * crash, a power loss or a failed write never leaves a partial file under the final name.
  * A link is written through (the file it names is replaced, the link stays); a path
  * that names a directory, a pipe or a device is refused, since the rename would replace it.
  */
@@ -90,12 +110,43 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   }
   const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
   try {
-    await writeFile(tmp, data);
-    await rename(tmp, target);
+    const handle = await open(tmp, 'w');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await renameDurably(tmp, target);
   } catch (err) {
     await rm(tmp, { force: true });
     throw new GanportError(`cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+}
+
+/** The pid in a name writeFileAtomic leaves when killed mid-write, NAME.PID.TIME.tmp; undefined for any other name. */
+export const writeLeftoverPid = (name: string): string | undefined => /\.(\d+)\.\d+\.tmp$/.exec(name)?.[1];
+
+/**
+ * Removes the entries of `dir` (and of its folders, with `recursive`) that `pidOf` says a process made
+ * as temporary (it returns that process's pid), where that process no longer runs; returns their paths.
+ */
+export async function removeLeftovers(
+  dir: string,
+  pidOf: (name: string) => string | undefined,
+  recursive = false,
+): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const removed: string[] = [];
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    const pid = pidOf(entry.name);
+    if (pid !== undefined && !isRunning(Number(pid))) {
+      await rm(path, { recursive: true, force: true });
+      removed.push(path);
+    } else if (recursive && entry.isDirectory()) removed.push(...(await removeLeftovers(path, pidOf, true)));
+  }
+  return removed;
 }
 
 const temporaryDirs: string[] = [];

@@ -42,16 +42,22 @@ export function processStart(pid: number | 'self'): string | undefined {
   }
 }
 
+/** Whether a process runs under `pid` on this host (EPERM: one does, as another user). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
- * Whether the lock's owner still runs on this host (EPERM: a process runs under that pid, as another
- * user). A process under its pid that started at another time is a later one, given the pid again.
+ * Whether the lock's owner still runs on this host: a process under its pid that started at another
+ * time is a later one, given the pid again.
  */
 function ownerRunning(owner: LockOwner): boolean {
-  try {
-    process.kill(owner.pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  if (!isRunning(owner.pid)) return false;
   const start = owner.start === undefined ? undefined : processStart(owner.pid);
   return start === undefined || start === owner.start;
 }

@@ -60,6 +60,19 @@ test('a damaged newest generation is named in one line and the previous one is l
   );
 });
 
+test('a newest generation whose manifest was emptied by hand is not taken as verified: the previous one is loaded', async () => {
+  const { dir, weights } = await twoGenerations();
+  writeFileSync(join(dir, 'checkpoint', MANIFEST), JSON.stringify({ format: 'ganport-manifest/1', files: {} }));
+  const state = freshState(9);
+  const lines: string[] = [];
+  assert.equal((await loadCheckpoint<RunPosition>(dir, state, { log: (line) => lines.push(line) })).step, 1);
+  assert.deepEqual(firstWeights(state), weights[0]);
+  assert.match(
+    lines.join('\n'),
+    /^.*checkpoint fails verification: \S+ is not in its manifest; falling back to checkpoint\.previous\/$/,
+  );
+});
+
 test('--strict refuses the fallback; with both generations damaged there is nothing to resume', async () => {
   const { dir } = await twoGenerations();
   damageFile(join(dir, 'checkpoint', 'ema', 'weights.bin'));

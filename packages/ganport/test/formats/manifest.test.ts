@@ -76,3 +76,20 @@ test('a malformed manifest, or one naming paths outside its directory, is refuse
     await assert.rejects(verifyManifest(dir), message);
   }
 });
+
+test('files the reader goes on to read must be listed: a manifest emptied by hand does not pass', async () => {
+  const dir = fixture();
+  await writeManifest(dir, ['a.bin']);
+  await verifyManifest(dir, { listed: ['a.bin', 'missing-entries-are-not-required'] });
+  await assert.rejects(
+    verifyManifest(dir, { listed: ['sub'] }),
+    /fails verification: sub\/b\.json is not in its manifest/,
+  );
+  writeFileSync(join(dir, MANIFEST), JSON.stringify({ format: 'ganport-manifest/1', files: {} }));
+  await verifyManifest(dir);
+  await assert.rejects(verifyManifest(dir, { listed: [''] }), /a\.bin is not in its manifest/);
+  // a write killed midway leaves its temporary file beside the whole old one: not a file the reader reads
+  await writeManifest(dir);
+  writeFileSync(join(dir, 'sub', 'b.json.4242.1700000000000.tmp'), '{"b":');
+  await verifyManifest(dir, { listed: [''] });
+});

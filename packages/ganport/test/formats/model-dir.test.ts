@@ -1,5 +1,6 @@
 /** Model directories you can trust: exportRun writes a manifest, ganport verifies it on load, and every shipped directory passes. */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { before, test } from 'node:test';
@@ -58,6 +59,14 @@ test('a damaged model directory is refused by generate, eval and parity, in one 
   await assert.rejects(evaluate(damaged), /fails verification: generator\.onnx/);
   await assert.rejects(runParity(damaged, { runtimes: ['tfjs', 'ort-node'] }), /fails verification: generator\.onnx/);
   await assert.rejects(runParity(modelDir, { runtimes: ['tfjs'] }), /names nothing to compare with tfjs/);
+  const emptied = join(tempDir(), 'emptied');
+  cpSync(modelDir, emptied, { recursive: true });
+  writeFileSync(join(emptied, MANIFEST), JSON.stringify({ format: 'ganport-manifest/1', files: {} }));
+  await assert.rejects(
+    resolveGeneratorFile(emptied),
+    /emptied fails verification: generator\.onnx is not in its manifest/,
+  );
+  await assert.rejects(verifyModelDir(emptied), /fails verification: \S+ is not in its manifest/);
   const result = runCli(['generate', damaged, '--out', join(damaged, 'grid.png')]);
   assert.equal(result.status, 1);
   assert.match(result.stderr, /^ganport generate: .*damaged fails verification: generator\.onnx has SHA-256 .*\n$/);
@@ -70,12 +79,16 @@ test('export replaces an earlier export whole, keeps other files, leaves no stag
   writeFileSync(join(out, 'notes.txt'), 'mine');
   mkdirSync(join(out, 'tfjs', 'my-other-model'));
   writeFileSync(join(out, 'tfjs', 'my-other-model', 'model.json'), 'mine too');
+  // staging left by an export killed midway goes; one of a process still running (pid 1) stays
+  const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
+  mkdirSync(join(dirname(out), `again.${deadPid}.tmp`, 'tfjs'), { recursive: true });
+  mkdirSync(join(dirname(out), 'again.1.tmp'));
   await exportRun(runDir, out, { fp16: true });
   await verifyManifest(out);
   assert.equal(readFileSync(join(out, 'notes.txt'), 'utf8'), 'mine');
   assert.equal(readFileSync(join(out, 'tfjs', 'my-other-model', 'model.json'), 'utf8'), 'mine too', 'tfjs/ is shared');
   assert.ok(readFileSync(join(out, 'generator.onnx')).length < readFileSync(join(modelDir, 'generator.onnx')).length);
-  assert.deepEqual(readdirSync(dirname(out)), ['again']);
+  assert.deepEqual(readdirSync(dirname(out)).sort(), ['again', 'again.1.tmp']);
   await assert.rejects(exportRun(runDir, join(out, 'notes.txt')), /--out .*notes\.txt is a file/);
   for (const inside of [runDir, join(runDir, 'generator'), join(runDir, 'checkpoint', 'x')])
     await assert.rejects(exportRun(runDir, inside), /--out .* is the run .* or what it writes/);
@@ -201,5 +214,9 @@ test('export refuses a run whose models no longer match its manifest, and writes
     exportRun(damaged, out),
     /run fails verification: generator\/weights\.bin has SHA-256 .* \(a run stopped at an epoch's end is repaired by ganport train --resume\)/,
   );
+  assert.ok(!existsSync(out));
+  cpSync(runDir, damaged, { recursive: true, force: true });
+  writeFileSync(join(damaged, MANIFEST), JSON.stringify({ format: 'ganport-manifest/1', files: {} }));
+  await assert.rejects(exportRun(damaged, out), /run fails verification: config\.json is not in its manifest/);
   assert.ok(!existsSync(out));
 });

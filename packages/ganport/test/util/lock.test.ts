@@ -51,13 +51,21 @@ test('a lock file left empty for longer than UNWRITTEN_LOCK_MS (its owner died b
   assert.ok(!existsSync(lockFile));
 });
 
-test('a training that fails releases its lock, and removes the directory it created when nothing was written', async () => {
+test('a training that fails releases its lock, and removes the directory it created when nothing was written (and what killed writes left)', async () => {
   const fresh = join(tempDir(), 'new-run');
   await assert.rejects(train({ outDir: fresh, resume: true }), /not a training run/);
   assert.ok(!existsSync(fresh));
   const existing = tempDir();
-  await assert.rejects(train({ outDir: existing, preset: 'no-such-preset' }), /unknown preset/);
+  const leftover = join(existing, `config.json.${deadPid()}.1700000000000.tmp`); // a write killed midway
+  writeFileSync(leftover, '{');
+  const lines: string[] = [];
+  await assert.rejects(
+    train({ outDir: existing, preset: 'no-such-preset', log: (line) => lines.push(line) }),
+    /unknown preset/,
+  );
   assert.ok(existsSync(existing) && !existsSync(lockOf(existing)));
+  assert.ok(!existsSync(leftover), 'what killed writes left is removed under the lock');
+  assert.deepEqual(lines, [`removed 1 temporary file(s) of writes killed midway: ${leftover}`]);
 });
 
 for (const [name, guard] of [
