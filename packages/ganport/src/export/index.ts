@@ -5,7 +5,7 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
-import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
+import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { GanportError, toLayout } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
 import { isForeignManifest, listedFiles } from '../formats/manifest.js';
@@ -22,7 +22,7 @@ import { isKerasFile, loadKerasModel } from '../keras/load.js';
 import { encodeModel } from '../onnx/proto.js';
 import { selectReferenceBackend } from '../tfjs/backend.js';
 import { loadLayersModel, weightFiles } from '../tfjs/model-io.js';
-import { isInside, refuseFile, removeLeftovers, writeFileAtomic } from '../util/files.js';
+import { isInside, makeStaging, refuseFile, writeFileAtomic } from '../util/files.js';
 import { acquireLock } from '../util/lock.js';
 import { type ConvertOptions, convertLayersModel } from './convert.js';
 import { findSubmodel } from './inspect.js';
@@ -149,9 +149,6 @@ export async function exportRun(runDir: string, outDir: string, options: RunExpo
   }
 }
 
-/** Where an export is written before it moves into `outDir`. */
-const stagingDir = (outDir: string, pid: number | string) => `${resolve(outDir)}.${pid}.tmp`;
-
 async function exportLockedRun(runDir: string, outDir: string, options: RunExportOptions): Promise<RunExport> {
   await verifyRunFiles(runDir);
   const config = await readTrainedRun(runDir);
@@ -171,13 +168,7 @@ async function exportLockedRun(runDir: string, outDir: string, options: RunExpor
   generator.dispose();
   discriminator.dispose();
 
-  const staging = stagingDir(outDir, process.pid);
-  await rm(staging, { recursive: true, force: true });
-  // an export killed midway left its staging beside outDir
-  await removeLeftovers(dirname(staging), (name) => {
-    const pid = /\.(\d+)\.tmp$/.exec(name)?.[1];
-    return pid !== undefined && name === basename(stagingDir(outDir, pid)) ? pid : undefined;
-  });
+  const staging = await makeStaging(outDir, '--out');
   let triton: string | undefined;
   try {
     const out = modelPaths(staging);

@@ -5,10 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, join, posix } from 'node:path';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, posix, resolve } from 'node:path';
 import { GanportError } from '@ganport/runtime';
-import { readInputFile, writeFileAtomic, writeLeftoverPid } from '../util/files.js';
+import { readInputFile, renameDurably, writeFileAtomic, writeLeftoverPid } from '../util/files.js';
 
 export const MANIFEST = 'manifest.json';
 const FORMAT = 'ganport-manifest/1';
@@ -148,4 +148,28 @@ export async function verifyManifest(dir: string, { only, listed = [] }: VerifyO
         `${path} has SHA-256 ${actual.sha256.slice(0, 12)}…, its manifest says ${expected.sha256.slice(0, 12)}…`,
       );
   }
+}
+
+/**
+ * Puts what was written into `staging` in place as `dir`, with a manifest recording `entries` (and only
+ * those): `staging` renamed where `dir` is new; else the new manifest replaces the old one first, then
+ * each entry the old one, so a process killed between the moves leaves a mix of the two that fails
+ * verification (an old manifest would have been removed first, and the mix read unverified). Any other
+ * files in `dir` stay.
+ */
+export async function moveInWithManifest(staging: string, dir: string, entries: readonly string[]): Promise<void> {
+  await writeManifest(staging, entries);
+  if (!existsSync(dir)) {
+    await mkdir(dirname(resolve(dir)), { recursive: true });
+    await renameDurably(staging, dir);
+    return;
+  }
+  await renameDurably(join(staging, MANIFEST), join(dir, MANIFEST));
+  for (const entry of entries) {
+    // a folder's other files are not ganport's to remove (a model directory's tfjs/ is shared)
+    await rm(join(dir, entry), { recursive: true, force: true });
+    await mkdir(dirname(join(dir, entry)), { recursive: true });
+    await renameDurably(join(staging, entry), join(dir, entry));
+  }
+  await rm(staging, { recursive: true, force: true });
 }

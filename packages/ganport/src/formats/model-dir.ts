@@ -6,14 +6,13 @@
  * `generatorInfo` (packages/runtime/src/metadata.ts) is its reader.
  */
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { GanportError, type Layout, META } from '@ganport/runtime';
 import { resolveShippedModel } from '../assets.js';
 import { packedShape } from '../presets/preset.js';
-import { NOT_A_REGULAR_FILE, renameDurably } from '../util/files.js';
+import { NOT_A_REGULAR_FILE } from '../util/files.js';
 import { classifierPaths } from './classifier-dir.js';
-import { hasManifest, isForeignManifest, MANIFEST, verifyManifest, writeManifest } from './manifest.js';
+import { hasManifest, isForeignManifest, moveInWithManifest, verifyManifest } from './manifest.js';
 import type { RunConfig } from './run-dir.js';
 
 export const modelPaths = (dir: string) => ({
@@ -32,29 +31,9 @@ const EXPORTED_ENTRIES = (() => {
   return [paths.generator, paths.discriminator, paths.tfjsGenerator, paths.tfjsDiscriminator, paths.trainingConfig];
 })();
 
-/**
- * Puts an export written into `staging` in place as `dir`, its manifest recording the exported entries
- * (and only those): `staging` renamed where `dir` is new; else the new manifest replaces the old one
- * first, then each entry the old one, so a process killed between the moves leaves a mix of the two
- * exports that fails verification (an old manifest would have been removed first, and the mix read
- * unverified). Any other files in `dir` stay.
- */
-export async function moveModelDir(staging: string, dir: string): Promise<void> {
-  await writeManifest(staging, EXPORTED_ENTRIES);
-  if (!existsSync(dir)) {
-    await mkdir(dirname(resolve(dir)), { recursive: true });
-    await renameDurably(staging, dir);
-    return;
-  }
-  await renameDurably(join(staging, MANIFEST), join(dir, MANIFEST));
-  for (const entry of EXPORTED_ENTRIES) {
-    // tfjs/'s other folders are not ganport's to remove
-    await rm(join(dir, entry), { recursive: true, force: true });
-    await mkdir(dirname(join(dir, entry)), { recursive: true });
-    await renameDurably(join(staging, entry), join(dir, entry));
-  }
-  await rm(staging, { recursive: true, force: true });
-}
+/** Puts an export written into `staging` in place as `dir` (moveInWithManifest); any other files in `dir` stay. */
+export const moveModelDir = (staging: string, dir: string): Promise<void> =>
+  moveInWithManifest(staging, dir, EXPORTED_ENTRIES);
 
 /**
  * Checks a model directory against its manifest.json (only the files of `only`, where given);

@@ -4,8 +4,8 @@
  * measures its test accuracy after every epoch and exports it to ONNX for `ganport eval`.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { GanportError, META, Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { type ImageDataset, imagesAsFloats, loadImageDataset, resolveDataDir } from '../datasets/fashion-mnist.js';
@@ -16,12 +16,15 @@ import {
   type ClassifierRecord,
   classifierPaths,
 } from '../formats/classifier-dir.js';
+import { moveInWithManifest } from '../formats/manifest.js';
+import { modelPaths } from '../formats/model-dir.js';
+import { runPaths } from '../formats/run-dir.js';
 import { buildClassifier, CLASS_LOGITS_LAYER, FEATURE_SIZE } from '../presets/classifier.js';
 import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
 import { ONNX_BACKEND, ORT_BACKEND } from '../tfjs/backend-names.js';
 import { saveLayersModel } from '../tfjs/model-io.js';
 import { toFileFields } from '../util/file-fields.js';
-import { packageVersion, refuseFile, writeFileAtomic } from '../util/files.js';
+import { makeStaging, packageVersion, refuseFile, writeFileAtomic } from '../util/files.js';
 import { appendJsonLine } from './metrics.js';
 import { positiveInt, positiveNumber } from './option-checks.js';
 import { ProgressBar } from './progress.js';
@@ -45,6 +48,9 @@ export interface ClassifierTrainOptions {
 /** What a classifier run trains on and how, settled before its first step. */
 interface ClassifierSetup {
   outDir: string;
+  /** Where the run writes, beside outDir (stagingDir), until it moves in. */
+  staging: string;
+  /** The files in staging. */
   paths: ClassifierPaths;
   dataDir: string;
   train: ImageDataset;
@@ -73,35 +79,63 @@ interface ClassifierRun extends ClassifierSetup {
   speed: Throughput;
 }
 
+/**
+ * Trains a classifier into a staging directory beside `outDir` and moves it in whole once exported, so
+ * that a run which fails or is killed leaves `outDir` (an earlier classifier with --overwrite) as it was.
+ */
 export async function trainClassifier(
   options: ClassifierTrainOptions,
 ): Promise<{ record: ClassifierRecord; backend: BackendChoice }> {
   const run = startRun(await openClassifierRun(options));
-  let testAccuracy = 0;
   try {
-    for (let epoch = 1; epoch <= run.epochs; epoch++) {
-      const trainLoss = await trainEpoch(run, epoch);
-      testAccuracy = await finishEpoch(run, epoch, trainLoss);
+    let testAccuracy = 0;
+    try {
+      for (let epoch = 1; epoch <= run.epochs; epoch++) {
+        const trainLoss = await trainEpoch(run, epoch);
+        testAccuracy = await finishEpoch(run, epoch, trainLoss);
+      }
+    } finally {
+      run.bar.done();
+      run.optimizer.dispose();
     }
+    const record = await exportClassifier(run, testAccuracy);
+    await moveInWithManifest(run.staging, run.outDir, CLASSIFIER_ENTRIES);
+    run.log(`wrote ${run.outDir}: classifier.onnx, classifier.json, metrics.jsonl, tfjs/ and manifest.json`);
+    return { record, backend: run.backend };
   } finally {
-    run.bar.done();
-    run.optimizer.dispose();
+    await rm(run.staging, { recursive: true, force: true }); // gone already unless something failed
   }
-  return { record: await exportClassifier(run, testAccuracy), backend: run.backend };
+}
+
+/** What a classifier directory holds besides its manifest, relative to it. */
+const CLASSIFIER_ENTRIES = Object.values(classifierPaths('.'));
+
+/** Refuses an --out that would replace what is not a classifier's, or replace one without --overwrite. */
+function checkOutDir(outDir: string, overwrite: boolean): void {
+  refuseFile(outDir, '--out');
+  const foreign = [runPaths(outDir).config, modelPaths(outDir).generator].find(existsSync);
+  if (foreign !== undefined)
+    throw new GanportError(
+      `--out ${outDir} holds ${basename(foreign)} (a training run or a model directory), whose files a classifier's would replace; choose a directory of its own`,
+    );
+  const paths = classifierPaths(outDir);
+  const taken = CLASSIFIER_ENTRIES.filter((entry) => existsSync(join(outDir, entry)));
+  if (taken.length === 0 || overwrite) return;
+  throw new GanportError(
+    existsSync(paths.onnx) || existsSync(paths.record)
+      ? `${outDir} already holds a classifier; choose another --out or pass --overwrite`
+      : `${outDir} already holds ${taken.join(', ')}, which a classifier's files would replace; choose another --out or pass --overwrite`,
+  );
 }
 
 /** Checks the options and the data, selects the backend and prepares the output directory. */
 async function openClassifierRun(options: ClassifierTrainOptions): Promise<ClassifierSetup> {
   const log = options.log ?? (() => {});
-  const paths = classifierPaths(options.outDir);
-  refuseFile(options.outDir, '--out');
-  // an interrupted run's files count too: its metrics.jsonl would be appended to
-  if (Object.values(paths).some((path) => existsSync(path)) && !options.overwrite)
-    throw new GanportError(`${options.outDir} already holds a classifier; choose another --out or pass --overwrite`);
+  checkOutDir(options.outDir, options.overwrite ?? false);
   const dataDir = resolve(resolveDataDir(options.dataDir));
   const { train, test } = await loadSplits(dataDir);
   const seed = options.seed ?? 0;
-  new Rng(seed); // checks the seed, before --overwrite removes anything
+  new Rng(seed); // checks the seed before anything is written
   const epochs = positiveInt('epochs', options.epochs ?? 5);
   const batchSize = positiveInt('batch size', options.batchSize ?? 64);
   const learningRate = positiveNumber('learning rate', options.learningRate ?? 1e-3);
@@ -118,11 +152,10 @@ async function openClassifierRun(options: ClassifierTrainOptions): Promise<Class
       : chosen;
   log(`backend: ${backend.name} (${backend.reason})`);
   log(`data: ${trainImages} training and ${test.count} test images from ${dataDir}`);
-  if (options.overwrite) for (const old of Object.values(paths)) await rm(old, { recursive: true, force: true });
-  await mkdir(options.outDir, { recursive: true });
   const { outDir, quiet } = options;
+  const staging = await makeStaging(outDir, '--out');
   const settings = { seed, epochs, batchSize, learningRate, trainImages, numClasses };
-  return { outDir, paths, dataDir, train, test, ...settings, backend, quiet, log };
+  return { outDir, staging, paths: classifierPaths(staging), dataDir, train, test, ...settings, backend, quiet, log };
 }
 
 /** The train split and the t10k split the accuracy is measured on, of the same image size. */
@@ -243,7 +276,6 @@ async function exportClassifier(run: ClassifierRun, testAccuracy: number): Promi
   model.dispose();
   await writeFileAtomic(run.paths.onnx, bytes);
   await writeFileAtomic(run.paths.record, `${JSON.stringify(record, null, 2)}\n`);
-  run.log(`wrote ${run.outDir}: classifier.onnx (${bytes.length} bytes), classifier.json, metrics.jsonl, tfjs/`);
   return record;
 }
 

@@ -5,7 +5,7 @@
 import { existsSync, lstatSync, mkdtempSync, readFileSync, realpathSync, rmSync, type Stats, statSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GanportError } from '@ganport/runtime';
 import { isRunning } from './lock.js';
@@ -148,6 +148,28 @@ export async function removeLeftovers(
   }
   return removed;
 }
+
+/** Where a directory's new contents are written before they move in (one per process). */
+export const stagingDir = (dir: string, pid: number | string = process.pid): string => `${resolve(dir)}.${pid}.tmp`;
+
+/**
+ * Makes this process's staging for `dir` (stagingDir), empty, after removing what processes killed
+ * midway left beside `dir`; one line naming `what` (the flag) where it cannot be made.
+ */
+export const makeStaging = (dir: string, what: string): Promise<string> =>
+  orRefused(
+    (async () => {
+      const staging = stagingDir(dir);
+      await rm(staging, { recursive: true, force: true });
+      await removeLeftovers(dirname(staging), (name) => {
+        const pid = /\.(\d+)\.tmp$/.exec(name)?.[1];
+        return pid !== undefined && name === basename(stagingDir(dir, pid)) ? pid : undefined;
+      });
+      await mkdir(staging, { recursive: true });
+      return staging;
+    })(),
+    `cannot create ${what} ${dir}`,
+  );
 
 const temporaryDirs: string[] = [];
 

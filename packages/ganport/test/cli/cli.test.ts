@@ -1,7 +1,7 @@
 /** The CLI as a user meets it: the main commands, and one clear line for every kind of bad input. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { loadGenerator, toPNG } from '@ganport/runtime';
@@ -10,6 +10,7 @@ import { defineCommand, UsageError } from '../../src/cli/flags.js';
 import { COMMANDS } from '../../src/cli/main.js';
 import { Classifier, predictedClasses } from '../../src/eval/classifier.js';
 import { decodeModel } from '../../src/export/index.js';
+import { verifyModelDir } from '../../src/formats/model-dir.js';
 import { chromiumPath } from '../../src/parity/browser.js';
 import { DEFAULT_CHROMIUM } from '../../src/parity/runtimes.js';
 import {
@@ -390,19 +391,36 @@ test('train --provider: an unknown name is refused, one that cannot open a sessi
   if (only.status !== 0) assert.match(only.stderr, /no --provider opens an onnxruntime session here \(cuda: /);
 });
 
-test('train-classifier: a diverging run exports nothing, and --overwrite checks the seed before removing the old one', () => {
+test('train-classifier: a diverging run exports nothing and, with --overwrite, leaves the old classifier whole; a new one replaces it with its manifest', async () => {
   const dir = tempDir();
   const args = ['train-classifier', '--limit', '128', '--epochs', '1', '--data', SAMPLE_DATA, '--quiet'];
   const diverged = runCli([...args, '--lr', '1e9', '--out', join(dir, 'c')]);
   assertCleanFailure(diverged, /training diverged at epoch 1, step \d+ \(loss NaN\); nothing was exported/);
-  assert.ok(!existsSync(join(dir, 'c', 'classifier.onnx')));
-  assert.equal(runCli([...args, '--out', join(dir, 'kept')]).status, 0);
-  const before = readFileSync(join(dir, 'kept', 'classifier.onnx'));
+  assert.ok(!existsSync(join(dir, 'c')));
+  const kept = join(dir, 'kept');
+  assert.equal(runCli([...args, '--out', kept]).status, 0);
+  const files = () =>
+    readdirSync(kept, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => [join(entry.path, entry.name), readFileSync(join(entry.path, entry.name), 'utf8')]);
+  const before = files();
+  assertCleanFailure(runCli([...args, '--overwrite', '--seed=-1', '--out', kept]), /seed must be an integer/);
+  assertCleanFailure(runCli([...args, '--overwrite', '--lr', '1e9', '--out', kept]), /training diverged/);
+  assert.deepEqual(files(), before, 'a failed run leaves the old classifier as it was');
+  assert.equal(runCli([...args, '--overwrite', '--seed', '5', '--out', kept]).status, 0);
+  assert.notDeepEqual(files(), before);
+  await verifyModelDir(kept, ['classifier.onnx']); // the manifest is the new classifier's, which eval checks
+  assert.deepEqual(readdirSync(dir).sort(), ['kept'], 'no staging left');
+  // a training run, or a model directory, is not a classifier's to replace
+  const run = join(dir, 'run');
+  mkdirSync(run);
+  writeFileSync(join(run, 'config.json'), '{}');
+  writeFileSync(join(run, 'metrics.jsonl'), '{"step":1}\n');
   assertCleanFailure(
-    runCli([...args, '--overwrite', '--seed=-1', '--out', join(dir, 'kept')]),
-    /seed must be an integer/,
+    runCli([...args, '--overwrite', '--out', run]),
+    /--out .*run holds config\.json \(a training run or a model directory\), whose files a classifier's would replace/,
   );
-  assert.deepEqual(readFileSync(join(dir, 'kept', 'classifier.onnx')), before);
+  assert.equal(readFileSync(join(run, 'metrics.jsonl'), 'utf8'), '{"step":1}\n');
 });
 
 /**

@@ -1,12 +1,13 @@
 /** `ganport train-classifier`: a short run on the shipped sample, its ONNX export against tfjs, and its guard rails. */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { imagesAsFloats, loadImageDataset } from '../../src/datasets/fashion-mnist.js';
 import { Classifier } from '../../src/eval/classifier.js';
 import { type ClassifierRecord, classifierPaths } from '../../src/formats/classifier-dir.js';
+import { verifyManifest } from '../../src/formats/manifest.js';
 import { loadLayersModel } from '../../src/tfjs/model-io.js';
 import { trainClassifier } from '../../src/train/classifier.js';
 import { maxAbsDiff, runCli, SAMPLE_DATA, tempDir } from '../helpers.js';
@@ -31,6 +32,11 @@ test('train-classifier learns from the shipped sample and exports features + pro
   assert.match(result.stdout, /test accuracy \d+\.\d\d % on 2000 fashion-mnist-sample test images after 2 epochs/);
   const paths = classifierPaths(out);
   for (const f of Object.values(paths)) assert.ok(existsSync(f), f);
+  await verifyManifest(out, { listed: [''] }); // every file it wrote, listed
+  assert.deepEqual(
+    readdirSync(dirname(out)).filter((name) => name.startsWith(basename(out))),
+    [basename(out)],
+  );
   const record = JSON.parse(readFileSync(paths.record, 'utf8')) as ClassifierRecord;
   assert.equal(record.trainImages, 1024);
   assert.equal(record.numClasses, 10);
@@ -86,11 +92,14 @@ test('train-classifier needs the t10k split and sane settings', async () => {
   const onFile = runCli(['train-classifier', '--out', file, '--data', SAMPLE_DATA]);
   assert.equal(onFile.status, 1);
   assert.match(onFile.stderr, /--out .*a-file is a file, not a directory/);
-  // an interrupted run left its metrics: a new one would append to them
-  const interrupted = tempDir();
-  writeFileSync(join(interrupted, 'metrics.jsonl'), '{"epoch":1}\n');
+  // files a classifier would replace, of something else: named, not called a classifier
+  const other = tempDir();
+  writeFileSync(join(other, 'metrics.jsonl'), '{"epoch":1}\n');
   await assert.rejects(
-    trainClassifier({ outDir: interrupted, dataDir: SAMPLE_DATA }),
-    /already holds a classifier; choose another --out or pass --overwrite/,
+    trainClassifier({ outDir: other, dataDir: SAMPLE_DATA }),
+    /already holds metrics\.jsonl, which a classifier's files would replace; choose another --out or pass --overwrite/,
   );
+  const cannot = runCli(['train-classifier', '--out', join(file, 'x'), '--data', SAMPLE_DATA]);
+  assert.equal(cannot.status, 1);
+  assert.match(cannot.stderr, /^ganport train-classifier: cannot create --out .*a-file\/x \(ENOTDIR\)\n$/);
 });
