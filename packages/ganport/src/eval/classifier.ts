@@ -62,7 +62,9 @@ export class Classifier {
         'invalid-model',
       );
     }
-    const session = await ort.InferenceSession.create(bytes);
+    const session = await ort.InferenceSession.create(bytes).catch((err: Error) => {
+      throw new GanportError(`${path}: onnxruntime cannot load it: ${err.message.split('\n')[0]}`, 'invalid-model');
+    });
     return new Classifier(
       session,
       path,
@@ -84,7 +86,12 @@ export class Classifier {
     for (let from = 0; from < count; from += BATCH) {
       const n = Math.min(BATCH, count - from);
       const input = new ort.Tensor('float32', images.subarray(from * size, (from + n) * size), [n, ...this.imageShape]);
-      const out = await this.session.run({ image: input });
+      const out = await this.session.run({ image: input }).catch((err: Error) => {
+        throw new GanportError(
+          `${this.path}: onnxruntime cannot run it: ${err.message.split('\n')[0]}`,
+          'invalid-model',
+        );
+      });
       features.set(out.features.data as Float32Array, from * this.featureSize);
       probabilities.set(out.probabilities.data as Float32Array, from * this.numClasses);
     }

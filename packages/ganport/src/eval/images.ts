@@ -118,15 +118,18 @@ async function score(
 
 export async function evaluateImages(generator: Generator, options: ImageEvalOptions = {}): Promise<ImageEvalReport> {
   const log = options.log ?? (() => {});
-  const n = options.samples ?? DEFAULT_IMAGE_SAMPLES;
+  const requested = options.samples ?? DEFAULT_IMAGE_SAMPLES;
   const seed = options.seed ?? 0;
   const k = options.k ?? DEFAULT_K;
-  if (!Number.isInteger(n) || n <= k)
-    throw new GanportError(`the sample count must be an integer above k = ${k}, got ${n}`);
-  if (n > MAX_IMAGE_SAMPLES)
+  const checkSamples = (n: number) => {
+    if (!Number.isInteger(n) || n <= k)
+      throw new GanportError(`the sample count must be an integer above k = ${k}, got ${n}`);
+  };
+  checkSamples(requested);
+  if (requested > MAX_IMAGE_SAMPLES)
     throw new GanportError(
       `the sample count is capped at ${MAX_IMAGE_SAMPLES} images per side (about 2.7 GB and 35 minutes; ` +
-        `time grows with its square), got ${n}`,
+        `time grows with its square), got ${requested}`,
     );
   if (!Number.isInteger(k) || k < 1) throw new GanportError(`k must be a positive integer, got ${k}`);
   const { info } = generator;
@@ -141,7 +144,11 @@ export async function evaluateImages(generator: Generator, options: ImageEvalOpt
     distances = await PairwiseDistances.create();
     const hasClassLabels = info.labelKind === 'class';
     const classes = hasClassLabels ? info.numClasses : undefined;
-    const { dir, train, test } = await realImages(classifier, shape, classes, n, options.dataDir);
+    // without --samples, data with fewer images (the shipped sample's 2,000) is measured whole
+    const given = options.samples !== undefined;
+    const { dir, train, test } = await realImages(classifier, shape, classes, given ? requested : 0, options.dataDir);
+    const n = given ? requested : Math.min(requested, train.count, test.count);
+    checkSamples(n);
     const rng = new Rng(seed);
     const testIndices = draw(test.count, n, rng);
     log(`embedding ${n} real test and ${n} real train images from ${dir}`);
@@ -156,6 +163,9 @@ export async function evaluateImages(generator: Generator, options: ImageEvalOpt
     const testManifold = await manifold(testEmbeddings.features, classifier.featureSize, k, distances);
     const trueTestLabels = Array.from(testIndices, (i) => test.labels[i]);
     const warnings = [
+      n < requested
+        ? `${dir} holds ${Math.min(train.count, test.count)} images in a split, so ${n} samples were measured, not ${requested}: FCD and precision/recall are not comparable with the README's`
+        : undefined,
       fewSamplesWarning(n, classifier.featureSize),
       n < 10 * k
         ? `${n} samples for k = ${k}: each k-NN ball spans much of the set, so precision and recall run to 1 (use 10·k samples or more)`

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { Rng, readOnnxInfo } from '@ganport/runtime';
+import { GanportError, Rng, readOnnxInfo } from '@ganport/runtime';
 import { PNG } from 'pngjs';
 import { loadImageDataset, resolveDataDir } from '../../src/datasets/fashion-mnist.js';
 import { encodeIdx } from '../../src/datasets/idx.js';
@@ -390,6 +390,20 @@ test('ganport eval refuses images the classifier cannot read, naming both shapes
   assert.doesNotMatch(wrongData.stderr, /internal error|\n\s+at /);
 });
 
+test('a classifier that parses as ONNX but onnxruntime cannot load is refused in one line', async () => {
+  const bytes = readFileSync(join(SHIPPED_MODELS, 'classifier', 'classifier.onnx'));
+  const at = bytes.indexOf('Conv');
+  assert.ok(at > 0);
+  bytes.write('Cxnv', at); // an op no onnxruntime has
+  const file = join(tempDir(), 'classifier.onnx');
+  writeFileSync(file, bytes);
+  await assert.rejects(Classifier.load(file), (err: Error) => {
+    assert.ok(err instanceof GanportError, `${err.stack}`);
+    assert.match(err.message, /classifier\.onnx: onnxruntime cannot load it: .*Cxnv/);
+    return true;
+  });
+});
+
 test('eval warns when the samples are too few for the FCD: no more than the features the classifier embeds', () => {
   const few = runCli(['eval', 'seed-mlp', '--samples', '100', '--data', SAMPLE_DATA]);
   assert.equal(few.status, 0, few.stderr);
@@ -399,6 +413,12 @@ test('eval warns when the samples are too few for the FCD: no more than the feat
   // with k near the samples every ball reaches most others: precision and recall run to 1
   const saturated = evalJson(['seed-mlp', '--samples', '20', '--k', '3', '--data', SAMPLE_DATA]);
   assert.match(saturated.warnings.at(-1) ?? '', /^20 samples for k = 3: each k-NN ball spans much of the set/);
+  // without --samples, data of fewer images than the default (the shipped sample, where Debian's
+  // Fashion-MNIST is not installed) is measured whole, with a warning; --samples above it is refused
+  const whole = evalJson(['seed-mlp', '--data', SAMPLE_DATA]);
+  assert.equal(whole.samples, 2000);
+  assert.match(whole.warnings[0], /holds 2000 images in a split, so 2000 samples were measured, not 10000/);
+  assert.deepEqual(whole.generated, evalJson(['seed-mlp', '--samples', '2000', '--data', SAMPLE_DATA]).generated);
 });
 
 test('eval refuses bad numbers as usage errors before anything loads', () => {
