@@ -20,6 +20,7 @@ export function chromiumPath(requested?: string): string {
 const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <title>ganport runtime</title>
+<link rel="icon" href="data:,">
 <script type="importmap">{ "imports": { "onnxruntime-web": "/ort/ort.min.mjs" } }</script>
 <script type="module">
   import * as ganport from '/runtime/web.js';
@@ -28,6 +29,9 @@ const PAGE = `<!doctype html>
 </script>
 <canvas id="out"></canvas>
 `;
+
+/** Where the page finds the model it was given. */
+const MODEL_PATH = '/model/generator.onnx';
 
 export interface BrowserSession {
   page: Page;
@@ -57,13 +61,12 @@ const runtimeBrowserBuild = () =>
   join(dirname(createRequire(import.meta.url).resolve('@ganport/runtime/package.json')), 'dist', 'src');
 
 /** Static routes: URL prefix → directory on disk. */
-function routes({ modelFile, site }: SessionOptions): [string, string][] {
+function routes({ site }: SessionOptions): [string, string][] {
   const ortDist = ortWebDist();
   const table: [string, string][] = [
     [ORT_WEB_ROUTE, ortDist],
     ['/runtime/', runtimeBrowserBuild()],
   ];
-  if (modelFile) table.push(['/model/', dirname(modelFile)]);
   if (site) table.push(['/site/', site.dir]);
   return table;
 }
@@ -80,6 +83,8 @@ export async function openBrowserSession(options: SessionOptions = {}): Promise<
     ? undefined
     : await serveStatic({
         routes: routes(options),
+        // the model by name, not its directory: a generator.onnx linked from elsewhere (git-annex, DVC) is served too
+        files: options.modelFile ? { [MODEL_PATH]: options.modelFile } : undefined,
         pages: { '/': { type: 'text/html; charset=utf-8', body: () => PAGE } },
       });
   const origin = served?.origin;
@@ -128,7 +133,7 @@ export async function openBrowserSession(options: SessionOptions = {}): Promise<
     return {
       page,
       pageErrors,
-      modelUrl: options.modelFile ? `${origin}/model/${options.modelFile.split(/[\\/]/).pop()}` : '',
+      modelUrl: options.modelFile ? `${origin}${MODEL_PATH}` : '',
       close: async () => {
         await opened.close();
         served?.server.close();

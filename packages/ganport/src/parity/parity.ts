@@ -58,6 +58,8 @@ export interface ParityRow {
   ok: boolean;
   /** Why the row did not run (a WebGPU row without an adapter, when not asked for by name). */
   skipped?: string;
+  /** Why the row's runtime failed (it could not start, load the model or run it); the row is not ok. */
+  failed?: string;
 }
 
 export interface ParityReport {
@@ -67,8 +69,8 @@ export interface ParityReport {
   tolerance: number;
   webgpuTolerance: number;
   rows: ParityRow[];
-  /** True when every runtime that sampled its own latents got the same bits as Node. */
-  latentsIdentical: boolean;
+  /** Whether every runtime that sampled its own latents got the same bits as Node; absent when none did. */
+  latentsIdentical?: boolean;
   /** How many runtimes sampled their own latents (the Chromium rows): none, and there was nothing to compare. */
   latentsCompared: number;
   ok: boolean;
@@ -156,9 +158,13 @@ async function runChromium(
     throw new GanportError(`Chromium could not open the page: ${(err as Error).message.split('\n')[0]}`, 'unavailable');
   });
   try {
-    const result = await session.page.evaluate(
+    const evaluation = session.page.evaluate(
       async ({ url, seed, count, provider }) => {
         const ganport = (window as unknown as { ganport: typeof webRuntime }).ganport;
+        // the one case a WebGPU row is skipped for: no adapter (a provider that is there and fails, fails)
+        const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+        if (provider === 'webgpu' && !(await gpu?.requestAdapter().catch(() => null)))
+          return { failed: 'adapter', message: 'Chromium has no WebGPU adapter here' } as const;
         const t0 = performance.now();
         let generator: Generator;
         try {
@@ -186,12 +192,17 @@ async function runChromium(
       },
       { url: session.modelUrl, seed, count, provider },
     );
-    // a provider the page cannot load is unavailable; one that loads and then fails to generate is a failure
+    const limitMs = CHROMIUM_BASE_MS + count * CHROMIUM_PER_IMAGE_MS;
+    const result = await withTimeout(evaluation, limitMs, () =>
+      chromiumFailure(new Error(`did not finish in ${limitMs / 1000} s`), provider, session.pageErrors),
+    );
     if ('failed' in result)
-      throw new GanportError(
-        `Chromium (${provider}) could not ${result.failed === 'load' ? 'load' : 'run'} the model: ${result.message}`,
-        result.failed === 'load' ? 'unavailable' : 'invalid-model',
-      );
+      throw result.failed === 'adapter'
+        ? new GanportError(result.message, 'unavailable')
+        : new GanportError(
+            `Chromium (${provider}) could not ${result.failed} the model: ${result.message}`,
+            'invalid-model',
+          );
     return {
       ...result,
       provider: `${result.provider} (Chromium)`,
@@ -199,13 +210,36 @@ async function runChromium(
       output: Float32Array.from(result.output),
     };
   } catch (err) {
-    if (err instanceof GanportError) throw err;
-    throw new GanportError(
-      `Chromium run failed: ${(err as Error).message.split('\n')[0]} ${session.pageErrors.join('; ')}`,
-      'unavailable',
-    );
+    throw chromiumFailure(err, provider, session.pageErrors);
   } finally {
     await session.close();
+  }
+}
+
+/**
+ * What a Chromium row that went wrong outside the page's own checks fails with: the page or the browser
+ * went away mid-run (a crash), or it never finished. A failure, never a skip (isSkippable).
+ */
+export function chromiumFailure(err: unknown, provider: string, pageErrors: readonly string[]): GanportError {
+  if (err instanceof GanportError) return err;
+  const seen = pageErrors.length > 0 ? `; page errors: ${pageErrors.join('; ')}` : '';
+  return new GanportError(`Chromium (${provider}) failed: ${(err as Error).message.split('\n')[0]}${seen}`);
+}
+
+/** How long a Chromium row may take: a minute, and a fifth of a second an image (SwiftShader's WebGPU is slow). */
+const CHROMIUM_BASE_MS = 60_000;
+const CHROMIUM_PER_IMAGE_MS = 200;
+
+/** `pending`, or a rejection with `error()` after `ms`: Playwright's evaluate has no timeout of its own. */
+export async function withTimeout<T>(pending: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(error()), ms);
+  });
+  try {
+    return await Promise.race([pending, expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -261,7 +295,12 @@ interface ParityPlan {
 interface RuntimeOutputs {
   outputs: Map<RuntimeName, RuntimeOutput>;
   skipped: Map<RuntimeName, string>;
+  failed: Map<RuntimeName, string>;
 }
+
+/** The execution provider a row's runtime uses, for a row that did not run. */
+const runtimeProvider = (runtime: RuntimeName) =>
+  WEBGPU_RUNTIMES.includes(runtime) ? 'webgpu' : runtime === 'ort-node' ? 'cpu' : 'wasm';
 
 /** Compares the runtimes on MODEL: an exported model directory, or the name of a shipped model. */
 export async function runParity(model: string, options: ParityOptions = {}): Promise<ParityReport> {
@@ -304,6 +343,12 @@ async function resolveParity(model: string, options: ParityOptions): Promise<Par
   }
   const bytes = await readInputFile(paths.generator);
   const info = generatorInfo(readOnnxInfo(bytes));
+  // the labels fed to every runtime are the runtime's default ones, which need the class count
+  if (info.labelInput !== undefined && info.numClasses === undefined)
+    throw new GanportError(
+      `${paths.generator} takes labels (${info.labelInput}) but does not record its classes (ganport.num_classes), so parity cannot choose labels for it`,
+      'unsupported',
+    );
   return {
     paths,
     bytes,
@@ -325,14 +370,15 @@ async function runRuntimes(plan: ParityPlan): Promise<RuntimeOutputs> {
   const { paths, bytes, latents, seed, count, chromium } = plan;
   const outputs = new Map<RuntimeName, RuntimeOutput>();
   const skipped = new Map<RuntimeName, string>();
-  /** Runs one row; one that fails fails the run, unless isSkippable. */
+  const failed = new Map<RuntimeName, string>();
+  /** Runs one row; one that fails (its runtime's fault, not the input's) is a failed row, unless isSkippable. */
   const run = async (runtime: RuntimeName, compute: () => Promise<RuntimeOutput>) => {
     if (!plan.runtimes.includes(runtime)) return;
     try {
       outputs.set(runtime, await compute());
     } catch (err) {
-      if (!isSkippable(runtime, err, plan.runtimesNamed)) throw err;
-      skipped.set(runtime, (err as Error).message.split('\n')[0]);
+      if (!(err instanceof GanportError)) throw err;
+      (isSkippable(runtime, err, plan.runtimesNamed) ? skipped : failed).set(runtime, err.message.split('\n')[0]);
     }
   };
   outputs.set('tfjs', await runTfjs(paths.tfjsGeneratorJson, latents, plan.info, plan.backend));
@@ -344,7 +390,7 @@ async function runRuntimes(plan: ParityPlan): Promise<RuntimeOutputs> {
   await run('ort-web', () => runOrt(webRuntime, bytes, latents));
   await run('ort-web-chromium', () => runChromium(paths.generator, seed, count, 'wasm', chromium));
   await run('ort-web-chromium-webgpu', () => runChromium(paths.generator, seed, count, 'webgpu', chromium));
-  return { outputs, skipped };
+  return { outputs, skipped, failed };
 }
 
 /**
@@ -357,7 +403,7 @@ export function isSkippable(runtime: RuntimeName, err: unknown, runtimesNamed: b
 }
 
 /** Every row against tfjs's output, and the verdict: each row within its tolerance, the latents the same bits. */
-function reportParity(plan: ParityPlan, { outputs, skipped }: RuntimeOutputs): ParityReport {
+function reportParity(plan: ParityPlan, { outputs, skipped, failed }: RuntimeOutputs): ParityReport {
   const { count, tolerance, webgpuTolerance } = plan;
   const { layout, outputShape } = plan.info;
   // tfjs is channels-last; a model exported with --layout nchw is compared in its own layout.
@@ -367,7 +413,9 @@ function reportParity(plan: ParityPlan, { outputs, skipped }: RuntimeOutputs): P
   const rows = RUNTIMES.flatMap((runtime): ParityRow[] => {
     const rowTolerance = WEBGPU_RUNTIMES.includes(runtime) ? webgpuTolerance : tolerance;
     const reason = skipped.get(runtime);
-    if (reason !== undefined) return [skippedRow(runtime, rowTolerance, reason)];
+    if (reason !== undefined) return [unrunRow(runtime, rowTolerance, { skipped: reason })];
+    const failure = failed.get(runtime);
+    if (failure !== undefined) return [unrunRow(runtime, rowTolerance, { failed: failure })];
     const out = outputs.get(runtime);
     if (!out) return [];
     // the tfjs row is the reference itself, in the exported layout
@@ -375,7 +423,7 @@ function reportParity(plan: ParityPlan, { outputs, skipped }: RuntimeOutputs): P
     return [comparedRow(runtime, compared, tfjsOutput, rowTolerance)];
   });
   const sampled = [...outputs.values()].filter((o) => o.latents !== undefined);
-  const latentsIdentical = sampled.every((o) => sameBits(o.latents!, plan.latents));
+  const latentsIdentical = sampled.length > 0 ? sampled.every((o) => sameBits(o.latents!, plan.latents)) : undefined;
   return {
     model: plan.paths.generator,
     seed: plan.seed,
@@ -385,7 +433,7 @@ function reportParity(plan: ParityPlan, { outputs, skipped }: RuntimeOutputs): P
     rows,
     latentsIdentical,
     latentsCompared: sampled.length,
-    ok: latentsIdentical && rows.every((r) => r.ok),
+    ok: latentsIdentical !== false && rows.every((r) => r.ok),
   };
 }
 
@@ -403,23 +451,28 @@ function comparedRow(runtime: RuntimeName, out: RuntimeOutput, reference: Float3
   };
 }
 
-const skippedRow = (runtime: RuntimeName, tolerance: number, reason: string): ParityRow => ({
+/** A row that did not run: skipped (ok), or failed (not). */
+const unrunRow = (
+  runtime: RuntimeName,
+  tolerance: number,
+  why: { skipped: string } | { failed: string },
+): ParityRow => ({
   runtime,
-  provider: 'webgpu',
+  provider: runtimeProvider(runtime),
   maxAbsError: Number.NaN,
   meanAbsError: Number.NaN,
   loadMs: 0,
   runMs: 0,
   tolerance,
-  ok: true,
-  skipped: reason,
+  ok: 'skipped' in why,
+  ...why,
 });
 
 export function formatParity(report: ParityReport): string {
   const header = ['runtime', 'provider', 'max abs err', 'mean abs err', 'load ms', 'run ms', 'tolerance', 'status'];
   const body = report.rows.map((r) =>
-    r.skipped !== undefined
-      ? [r.runtime, r.provider, '-', '-', '-', '-', '-', `skipped: ${r.skipped}`]
+    r.skipped !== undefined || r.failed !== undefined
+      ? [r.runtime, r.provider, '-', '-', '-', '-', '-', r.failed ? `FAIL: ${r.failed}` : `skipped: ${r.skipped}`]
       : [
           r.runtime,
           r.provider,

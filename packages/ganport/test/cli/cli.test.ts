@@ -12,6 +12,7 @@ import { Classifier, predictedClasses } from '../../src/eval/classifier.js';
 import { decodeModel } from '../../src/export/index.js';
 import { verifyModelDir } from '../../src/formats/model-dir.js';
 import { chromiumPath } from '../../src/parity/browser.js';
+import type { ParityReport } from '../../src/parity/parity.js';
 import { DEFAULT_CHROMIUM } from '../../src/parity/runtimes.js';
 import {
   assertCleanFailure,
@@ -604,10 +605,23 @@ test('bad parity input and unknown commands', async () => {
       await runCliHere(['parity', 'seed-mlp', '--runtimes', runtimes]),
       /--runtimes names nothing to compare/,
     );
-  assertCleanFailure(
-    await runCliHere(['parity', 'seed-mlp', '--runtimes', 'ort-web-chromium', '--chromium', '/bin/true']),
-    /cannot start Chromium at \/bin\/true: /,
+  const noBrowser = ['parity', 'seed-mlp', '--runtimes', 'ort-node,ort-web-chromium', '--chromium', '/bin/true'];
+  const failed = await runCliHere(noBrowser);
+  assertCleanFailure(failed, /^ganport parity: ort-web-chromium: cannot start Chromium at \/bin\/true: /);
+  assert.match(failed.stdout, /^ort-node .* ok$/m, 'the rows that ran are reported');
+  // --json reports the failed row too
+  const asJson = await runCliHere([...noBrowser, '--json']);
+  assert.equal(asJson.status, 1);
+  const report = JSON.parse(asJson.stdout) as ParityReport;
+  assert.deepEqual(
+    report.rows.map((row) => [row.runtime, row.ok, row.failed?.slice(0, 24)]),
+    [
+      ['tfjs', true, undefined],
+      ['ort-node', true, undefined],
+      ['ort-web-chromium', false, 'cannot start Chromium at'],
+    ],
   );
+  assert.equal(report.ok, false);
   // a bare name given to --chromium is the file here: Playwright would look it up on PATH
   assert.equal(chromiumPath('chr'), join(process.cwd(), 'chr'));
   const setting = process.env.GANPORT_CHROMIUM;

@@ -4,12 +4,12 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { before, test } from 'node:test';
-import { GanportError } from '@ganport/runtime';
+import { GanportError, META } from '@ganport/runtime';
 import { evaluate } from '../../src/eval/index.js';
-import { exportModelFile, exportRun } from '../../src/export/index.js';
+import { decodeModel, encodeModel, exportModelFile, exportRun } from '../../src/export/index.js';
 import { MANIFEST, verifyManifest } from '../../src/formats/manifest.js';
 import { moveModelDir, resolveGeneratorFile, verifyModelDir } from '../../src/formats/model-dir.js';
-import { formatParity, isSkippable, runParity } from '../../src/parity/parity.js';
+import { chromiumFailure, formatParity, isSkippable, runParity, withTimeout } from '../../src/parity/parity.js';
 import { train } from '../../src/train/train.js';
 import { acquireLock } from '../../src/util/lock.js';
 import { damageFile, runCli, SAMPLE_DATA, SHIPPED_MODELS, tempDir } from '../helpers.js';
@@ -164,6 +164,19 @@ test('a model-file export is refused where --out names one of its weight files o
   assert.ok(existsSync(join(other, 'g.onnx')));
 });
 
+test('parity refuses a generator that takes labels but records no class count, whose labels it cannot choose', async () => {
+  const unlabelled = join(tempDir(), 'unlabelled');
+  cpSync(join(SHIPPED_MODELS, 'cdcgan'), unlabelled, { recursive: true });
+  rmSync(join(unlabelled, MANIFEST));
+  const onnx = decodeModel(readFileSync(join(unlabelled, 'generator.onnx')));
+  onnx.metadataProps = onnx.metadataProps.filter((p) => p.key !== META.numClasses);
+  writeFileSync(join(unlabelled, 'generator.onnx'), encodeModel(onnx));
+  await assert.rejects(
+    runParity(unlabelled, { runtimes: ['tfjs', 'ort-node'], count: 2 }),
+    /^GanportError: .*generator\.onnx takes labels \(\w+\) but does not record its classes \(ganport\.num_classes\)/,
+  );
+});
+
 test('parity refuses a count out of range before running anything, and a tfjs reference that does not fit in one line', async () => {
   for (const count of [0, 4097, 1e8, 2.5])
     await assert.rejects(runParity(modelDir, { count }), /^GanportError: count must be an integer from 1 to 4096/);
@@ -200,8 +213,22 @@ test('parity: a tfjs reference that computes NaN is refused, only an unavailable
   assert.equal(isSkippable('ort-node', unavailable, false), false, 'not a WebGPU row');
   const computedNaN = new GanportError('the model computed NaN or infinite values', 'invalid-model');
   assert.equal(isSkippable('ort-node-webgpu', computedNaN, false), false, 'it ran, and failed');
+  // the browser gone mid-run (a crash), or a run that never ends: a failure, not a missing adapter
+  const crash = chromiumFailure(new Error('page.evaluate: Target page, context or browser has been closed'), 'webgpu', [
+    'a page error',
+  ]);
+  assert.match(
+    crash.message,
+    /^Chromium \(webgpu\) failed: page\.evaluate: Target .* closed; page errors: a page error$/,
+  );
+  assert.equal(isSkippable('ort-web-chromium-webgpu', crash, false), false);
+  const never = withTimeout(new Promise(() => {}), 20, () => new GanportError('too long'));
+  await assert.rejects(never, /^GanportError: too long$/);
+  assert.equal(await withTimeout(Promise.resolve(7), 1000, () => new Error('unused')), 7);
   const report = await runParity(modelDir, { runtimes: ['tfjs', 'ort-node'], count: 2 });
   assert.equal(report.latentsCompared, 0);
+  assert.equal(report.latentsIdentical, undefined, 'nothing compared: neither identical nor not');
+  assert.ok(report.ok);
   assert.match(formatParity(report), /^latents bit-identical across runtimes: n\/a/m);
 });
 

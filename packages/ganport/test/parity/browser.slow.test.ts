@@ -1,6 +1,6 @@
 /** The real browser: onnxruntime-web in headless Chromium (Debian's chromium, driven by playwright-core). */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { cpSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadGenerator, sampleLatents } from '@ganport/runtime';
@@ -9,7 +9,7 @@ import { exportRun } from '../../src/export/index.js';
 import { type BrowserSession, openBrowserSession } from '../../src/parity/browser.js';
 import { runParity } from '../../src/parity/parity.js';
 import { train } from '../../src/train/train.js';
-import { maxAbsDiff, SAMPLE_DATA, seedMlpGeneratorBytes, tempDir } from '../helpers.js';
+import { maxAbsDiff, SAMPLE_DATA, SHIPPED_MODELS, seedMlpGeneratorBytes, tempDir } from '../helpers.js';
 
 let session: BrowserSession;
 let modelFile: string;
@@ -28,6 +28,25 @@ type Window = { ganport: typeof web };
 
 test('the page is cross-origin isolated, so onnxruntime-web may use wasm threads', async () => {
   assert.equal(await session.page.evaluate(() => crossOriginIsolated), true);
+});
+
+test('a generator.onnx linked from outside its model directory (git-annex, DVC) runs in Chromium too, and the page logs no error', async () => {
+  const dir = join(tempDir(), 'linked');
+  cpSync(join(SHIPPED_MODELS, 'seed-mlp'), dir, { recursive: true });
+  const store = join(tempDir(), 'store.onnx');
+  renameSync(join(dir, 'generator.onnx'), store);
+  symlinkSync(store, join(dir, 'generator.onnx'));
+  const report = await runParity(dir, { runtimes: ['tfjs', 'ort-node', 'ort-web-chromium'], count: 4 });
+  assert.deepEqual(
+    report.rows.map((row) => [row.runtime, row.ok, row.failed]),
+    [
+      ['tfjs', true, undefined],
+      ['ort-node', true, undefined],
+      ['ort-web-chromium', true, undefined],
+    ],
+  );
+  assert.equal(report.latentsIdentical, true);
+  assert.deepEqual(session.pageErrors, [], 'no 404 for a favicon, nor anything else');
 });
 
 test('latents are bit-identical in Node and Chromium', async () => {

@@ -56,6 +56,8 @@ export const parityCommand = defineCommand({
       runtimes: runtimes !== undefined ? parseRuntimes(runtimes) : undefined,
     });
     console.log(json ? JSON.stringify(report, null, 2) : formatParity(report));
+    // a runtime that failed is also a line of its own on stderr, where a failure is looked for
+    for (const row of report.rows) if (row.failed) console.error(`ganport parity: ${row.runtime}: ${row.failed}`);
     return report.ok ? 0 : 1;
   },
 });
