@@ -6,7 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
-import { GanportError, toLayout } from '@ganport/runtime';
+import { GanportError, META, toLayout } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
 import { isForeignManifest, listedFiles } from '../formats/manifest.js';
 import { exportedModelFacts, modelPaths, moveModelDir } from '../formats/model-dir.js';
@@ -82,7 +82,12 @@ export async function exportModelFile(
     );
   await selectReferenceBackend('cpu');
   const model = await loadModelFile(modelFile);
-  const bytes = modelToBytes(submodel === undefined ? model : findSubmodel(model, submodel), options);
+  const exported = submodel === undefined ? model : findSubmodel(model, submodel);
+  // an image output's layout, recorded: the runtime's guess from the shape cannot tell a [3, 3, 4] apart
+  const imageOutput = exported.outputs.length === 1 && exported.outputs[0].shape.length === 4;
+  const layout = toLayout(options.layout ?? 'NHWC');
+  const metadata = imageOutput ? { [META.layout]: layout, ...options.metadata } : options.metadata;
+  const bytes = modelToBytes(exported, { ...options, metadata });
   model.dispose();
   await writeFileAtomic(outFile, bytes);
   return { path: outFile, bytes: bytes.length };

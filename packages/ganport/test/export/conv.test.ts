@@ -1,15 +1,18 @@
 /** The exporter's convolutional, normalisation, merge and spatial layers, functional models, layouts and folding. */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { Rng } from '@ganport/runtime';
+import { generatorInfo, Rng, readOnnxInfo } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { toHalfBits } from '../../src/export/float16.js';
-import { convertLayersModel, decodeModel, modelToBytes } from '../../src/export/index.js';
+import { convertLayersModel, decodeModel, exportModelFile, modelToBytes } from '../../src/export/index.js';
 import { PRESETS } from '../../src/presets/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
-import { maxAbsDiff } from '../helpers.js';
+import { saveLayersModel } from '../../src/tfjs/model-io.js';
+import { maxAbsDiff, tempDir } from '../helpers.js';
 import {
   assertRoundTrip,
   init,
@@ -329,6 +332,24 @@ describe('layouts, transposes and folding on a DCGAN', () => {
     );
     const out = await session.run({ z: new ort.Tensor('float32', z.dataSync() as Float32Array, [3, 100]) });
     assert.ok(maxAbsDiff(expected, out.y.data as Float32Array) <= 1e-5);
+  });
+
+  test('a model-file export records its image output layout, which a [3, 3, 4] shape cannot tell', async () => {
+    const dir = tempDir();
+    const small = tf.sequential({
+      layers: [tf.layers.dense({ inputShape: [8], units: 36 }), tf.layers.reshape({ targetShape: [3, 4, 3] })],
+    });
+    await saveLayersModel(small, dir);
+    for (const [layout, recorded] of [
+      [undefined, 'NHWC'],
+      ['nchw', 'NCHW'],
+    ] as const) {
+      const out = join(dir, `${recorded}.onnx`);
+      await exportModelFile(join(dir, 'model.json'), out, { layout });
+      const info = generatorInfo(readOnnxInfo(readFileSync(out)));
+      assert.deepEqual([info.outputShape, info.layout], [recorded === 'NCHW' ? [3, 3, 4] : [3, 4, 3], recorded]);
+    }
+    small.dispose();
   });
 
   test('--layout nchw on an RGB conv model: channels-first input and output match tfjs transposed', async () => {
