@@ -4,7 +4,7 @@ import { cpSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { listModels } from '../../src/cli/commands/demo.js';
-import { assertCleanFailure, runCli, SHIPPED_MODEL_DIR, tempDir } from '../helpers.js';
+import { assertCleanFailure, runCli, SHIPPED_MODEL_DIR, SHIPPED_MODELS, tempDir } from '../helpers.js';
 
 test('the demo lists model directories that verify (or have no manifest), and leaves out a damaged one with a warning', async () => {
   const models = tempDir();
@@ -26,6 +26,26 @@ test('the demo lists model directories that verify (or have no manifest), and le
   const relisted = await listModels(models, (line) => warnings.push(line));
   assert.ok(!relisted.some((m) => m.name === 'linked'));
   assert.match(warnings.at(-1)!, /skipping .*linked: its generator\.onnx links outside the models directory/);
+});
+
+test('the demo lists a link to a model directory inside --models, leaves out one to a directory outside with a warning, and warns when it lists none', async () => {
+  const models = tempDir();
+  cpSync(SHIPPED_MODEL_DIR, join(models, 'v3'), { recursive: true });
+  symlinkSync('v3', join(models, 'latest'));
+  symlinkSync(SHIPPED_MODEL_DIR, join(models, 'elsewhere'));
+  const warnings: string[] = [];
+  const list = await listModels(models, (line) => warnings.push(line));
+  assert.deepEqual(list.map((m) => m.name).sort(), ['latest', 'v3']);
+  assert.deepEqual(warnings, [`skipping ${join(models, 'elsewhere')}: it links outside the models directory`]);
+  // nothing to list is said, not served silently; a model directory itself is pointed to its parent
+  const empty = tempDir();
+  assert.deepEqual(await listModels(empty, (line) => warnings.push(line)), []);
+  assert.equal(warnings.at(-1), `no model directories to serve in ${empty}`);
+  assert.deepEqual(await listModels(SHIPPED_MODEL_DIR, (line) => warnings.push(line)), []);
+  assert.equal(
+    warnings.at(-1),
+    `no model directories to serve in ${SHIPPED_MODEL_DIR}: it is a model directory itself, so pass its parent (--models ${SHIPPED_MODELS})`,
+  );
 });
 
 test('demo --port out of range is a usage error', () => {

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, realpathSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { GanportError } from '@ganport/runtime';
 import { shippedModelsDir } from '../../assets.js';
 import { demoSite } from '../../demo/site-dir.js';
@@ -19,23 +19,31 @@ export interface DemoModel {
 /**
  * The model directories (with generator.onnx) under `dir` as the demo's model list, read once at
  * start: each is verified against its manifest.json, and one that fails is left out with a warning,
- * as is a generator.onnx whose real path leaves `dir` (a link elsewhere).
+ * as is one whose real path, or its generator.onnx's, leaves `dir` (a link elsewhere). A link to a
+ * directory inside `dir` (`latest -> v3`) is listed under its own name. An empty list is warned about.
  */
 export async function listModels(dir: string, warn: (line: string) => void): Promise<DemoModel[]> {
   const root = realpathSync(dir);
   const names = readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && existsSync(join(dir, e.name, 'generator.onnx')))
+    .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && existsSync(join(dir, e.name, 'generator.onnx')))
     .map((e) => e.name);
   const verified = [];
   for (const name of names) {
     const file = join(dir, name, 'generator.onnx');
     try {
+      if (!isInside(root, realpathSync(join(dir, name)))) throw new Error('it links outside the models directory');
       if (!isInside(root, realpathSync(file))) throw new Error('its generator.onnx links outside the models directory');
       await verifyModelDir(join(dir, name));
       verified.push({ name, url: `./models/${encodeURIComponent(name)}/generator.onnx`, file });
     } catch (err) {
       warn(`skipping ${join(dir, name)}: ${(err as Error).message}`);
     }
+  }
+  if (!verified.length) {
+    const parent = existsSync(join(dir, 'generator.onnx')) ? dirname(resolve(dir)) : undefined;
+    warn(
+      `no model directories to serve in ${dir}${parent ? `: it is a model directory itself, so pass its parent (--models ${parent})` : ''}`,
+    );
   }
   return verified;
 }
