@@ -1,17 +1,21 @@
 /** `ganport demo` in Chromium: the page loads the shipped models, generates, and draws what the Node runtime draws. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as node from '@ganport/runtime';
+import * as tf from '@tensorflow/tfjs';
+import type { Page } from 'playwright-core';
+import { modelToBytes } from '../../src/export/index.js';
 import { openBrowserSession } from '../../src/parity/browser.js';
-import { ROOT, runCli, SHIPPED_MODEL_DIR } from '../helpers.js';
+import { ROOT, runCli, SHIPPED_MODEL_DIR, tempDir } from '../helpers.js';
 
 type DemoWindow = { demoState: { animation?: number; generator?: node.Generator } };
 
-/** `ganport demo --port 0` in a child process, and its page's URL. */
-async function startDemo(): Promise<{ url: string; stop: () => Promise<unknown> }> {
-  const server = spawn(process.execPath, [join(ROOT, 'bin', 'ganport.js'), 'demo', '--port', '0'], {
+/** `ganport demo --port 0 ...args` in a child process, and its page's URL. */
+async function startDemo(...args: string[]): Promise<{ url: string; stop: () => Promise<unknown> }> {
+  const server = spawn(process.execPath, [join(ROOT, 'bin', 'ganport.js'), 'demo', '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -205,6 +209,57 @@ test('on WebGPU, overlapping requests run one after another: double submits, Gen
       await page.selectOption('#model', { label: 'cdcgan' });
       await settled(/^seed 5 · 70 images · |^error: /);
       assert.match((await status())!, /^seed 5 · 70 images · webgpu · /, 'cdcgan: 64 images round up to 7 rows of 10');
+      assert.deepEqual(session.pageErrors, []);
+    } finally {
+      await session.close();
+    }
+  } finally {
+    assert.equal(await demo.stop(), 0);
+  }
+});
+
+/**
+ * A models directory of generators exported from plain tfjs models, as `ganport export model.json` does
+ * (no ganport metadata): `flat`, whose output is no image.
+ */
+function plainModels(): string {
+  const models: Record<string, tf.LayersModel> = {
+    flat: tf.sequential({ layers: [tf.layers.dense({ inputShape: [8], units: 10 })] }),
+  };
+  const dir = tempDir();
+  for (const [name, model] of Object.entries(models)) {
+    mkdirSync(join(dir, name));
+    writeFileSync(join(dir, name, 'generator.onnx'), modelToBytes(model));
+  }
+  return dir;
+}
+
+/** Waits until the status matches `pattern`, and returns it. */
+async function statusMatching(page: Page, pattern: RegExp): Promise<string> {
+  await page.waitForFunction(
+    (source) => new RegExp(source).test(document.querySelector('#status')?.textContent ?? ''),
+    pattern.source,
+    { timeout: 60_000 },
+  );
+  return (await page.textContent('#status'))!;
+}
+
+test('a frame that fails stops the animation: the button says Animate again', async () => {
+  const demo = await startDemo('--models', plainModels());
+  try {
+    const session = await openBrowserSession({ url: demo.url });
+    try {
+      const { page } = session;
+      await statusMatching(page, /^seed |^error: /);
+      await page.selectOption('#model', { label: 'flat' });
+      assert.equal(await statusMatching(page, /^error: /), "error: this model's output (10) is not an image");
+      await page.click('#generate'); // a failed Generate, and then a failed frame: both shown, neither unhandled
+      await page.click('#animate');
+      await page.waitForFunction(() => document.querySelector('#animate')?.textContent === 'Animate', null, {
+        timeout: 10_000,
+      });
+      assert.equal(await page.evaluate(() => (window as unknown as DemoWindow).demoState.animation), undefined);
+      assert.match((await page.textContent('#status'))!, /^error: /);
       assert.deepEqual(session.pageErrors, []);
     } finally {
       await session.close();

@@ -30,10 +30,14 @@ const state: {
 } = { loads: 0, requests: 0, running: Promise.resolve() };
 (window as unknown as { demoState: typeof state }).demoState = state;
 
-/** Runs `work` after the runs before it (its failure shown, not passed on). */
+/**
+ * Runs `work` after the runs before it. Its failure is shown, and rejects the promise returned, for the
+ * caller to act on (the queue has handled it: a caller may leave it alone).
+ */
 function exclusive(work: () => Promise<void>): Promise<void> {
-  state.running = state.running.then(work).catch(showError);
-  return state.running;
+  const run = state.running.then(work);
+  state.running = run.catch(showError);
+  return run;
 }
 
 /** The form's values; the count as the grid draws it (a whole row per class for conditional models). */
