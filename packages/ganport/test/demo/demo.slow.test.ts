@@ -220,11 +220,20 @@ test('on WebGPU, overlapping requests run one after another: double submits, Gen
 
 /**
  * A models directory of generators exported from plain tfjs models, as `ganport export model.json` does
- * (no ganport metadata): `flat`, whose output is no image.
+ * (no ganport metadata): `flat`, whose output is no image, and `conditional`, which takes a class but
+ * does not record how many there are.
  */
 function plainModels(): string {
+  const z = tf.input({ shape: [8] });
+  const label = tf.input({ shape: [1], dtype: 'int32' });
+  const embedded = tf.layers.flatten().apply(tf.layers.embedding({ inputDim: 5, outputDim: 4 }).apply(label));
+  const mixed = tf.layers.concatenate().apply([z, embedded as tf.SymbolicTensor]);
+  const image = tf.layers
+    .reshape({ targetShape: [8, 8, 1] })
+    .apply(tf.layers.dense({ units: 64, activation: 'tanh' }).apply(mixed)) as tf.SymbolicTensor;
   const models: Record<string, tf.LayersModel> = {
     flat: tf.sequential({ layers: [tf.layers.dense({ inputShape: [8], units: 10 })] }),
+    conditional: tf.model({ inputs: [z, label], outputs: image }),
   };
   const dir = tempDir();
   for (const [name, model] of Object.entries(models)) {
@@ -260,6 +269,45 @@ test('a frame that fails stops the animation: the button says Animate again', as
       });
       assert.equal(await page.evaluate(() => (window as unknown as DemoWindow).demoState.animation), undefined);
       assert.match((await page.textContent('#status'))!, /^error: /);
+      assert.deepEqual(session.pageErrors, []);
+    } finally {
+      await session.close();
+    }
+  } finally {
+    assert.equal(await demo.stop(), 0);
+  }
+});
+
+test('a conditional generator that does not record its classes takes the class as a number', async () => {
+  const models = plainModels();
+  const demo = await startDemo('--models', models);
+  try {
+    const session = await openBrowserSession({ url: demo.url });
+    try {
+      const { page } = session;
+      await statusMatching(page, /^seed |^error: /);
+      await page.evaluate(() => (document.querySelector('#status')!.textContent = ''));
+      await page.selectOption('#model', { label: 'conditional' });
+      assert.match(await statusMatching(page, /^seed |^error: /), /^seed 1 · 64 images · /, 'class 0 by default');
+      assert.equal(await page.isVisible('#class'), false);
+      assert.equal(await page.isVisible('#class-number'), true);
+      await page.fill('#class-number', '3');
+      await page.fill('#count', '4');
+      await page.evaluate(() => (document.querySelector('#status')!.textContent = ''));
+      await page.click('#generate');
+      assert.match(await statusMatching(page, /^seed |^error: /), /^seed 1 · 4 images · /);
+      const pixels = await page.evaluate(() => {
+        const c = document.querySelector('canvas')!;
+        return Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data);
+      });
+      const generator = await node.loadGenerator(join(models, 'conditional', 'generator.onnx'));
+      const expected = await generator.generateGrid({ seed: 1, count: 4, labels: [3], scale: 2 });
+      await generator.dispose();
+      assert.equal(pixels.length, expected.pixels.length);
+      assert.equal(pixels.filter((v, i) => Math.abs(v - expected.pixels[i]) > 1).length, 0);
+      // a model that takes no class hides the number
+      await page.selectOption('#model', { label: 'flat' });
+      await page.waitForFunction(() => document.querySelector<HTMLElement>('#class-number-field')?.hidden);
       assert.deepEqual(session.pageErrors, []);
     } finally {
       await session.close();

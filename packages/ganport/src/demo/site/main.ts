@@ -16,6 +16,8 @@ const form = $<HTMLFormElement>('controls');
 const picker = $<HTMLSelectElement>('model');
 const animateButton = $<HTMLButtonElement>('animate');
 const downloadButton = $<HTMLButtonElement>('download');
+/** The class as a number, for a conditional generator that does not record how many classes it has. */
+const classNumber = $<HTMLInputElement>('class-number');
 const state: {
   generator?: Generator;
   animation?: number;
@@ -43,7 +45,7 @@ function exclusive(work: () => Promise<void>): Promise<void> {
 /** The form's values; the count as the grid draws it (a whole row per class for conditional models). */
 function settings() {
   const truncation = $<HTMLInputElement>('truncation').value;
-  const label = $<HTMLSelectElement>('class').value;
+  const label = classNumber.disabled ? $<HTMLSelectElement>('class').value : classNumber.value;
   const labels = label === '' ? undefined : [Number(label)];
   const count = Number($<HTMLInputElement>('count').value);
   return {
@@ -151,10 +153,14 @@ async function selectModel(url: string): Promise<void> {
   const generator = await loadGenerator(url);
   if (load !== state.loads) return generator.dispose(); // another model was picked meanwhile
   state.generator = generator;
-  const { numClasses: classes, labelKind: kind = 'class' } = state.generator.info;
+  const { labelInput, numClasses: classes, labelKind: kind = 'class' } = state.generator.info;
   const field = $<HTMLLabelElement>('class-field');
   const select = $<HTMLSelectElement>('class');
   field.hidden = !classes;
+  // a label input but no recorded classes (a plain model file's export): the class is typed in; disabled
+  // otherwise, so that the form does not check it
+  classNumber.disabled = !labelInput || classes !== undefined;
+  $('class-number-field').hidden = classNumber.disabled;
   $('label-kind').textContent = kind; // a class, or a cluster of a self-conditioned model
   select.length = 1;
   select.options[0].text = kind === 'cluster' ? 'every cluster' : 'one row per class';
