@@ -119,11 +119,12 @@ test('train --resume --strict stops with one line and exit status 1 instead', as
 
 /**
  * A disk that fills up: from the `nth` write or append to a path containing `part` on, every file write
- * and append of this process fails with ENOSPC, as the kernel's would, until `free()`.
+ * and append of this process fails with ENOSPC, as the kernel's would, until `free()` (at the opening,
+ * for a file opened to write through its handle).
  */
 function diskFullFrom(part: string, nth: number): { free(): void } {
   const fsp = createRequire(import.meta.url)('node:fs/promises') as typeof import('node:fs/promises');
-  const { writeFile, appendFile } = fsp;
+  const { writeFile, appendFile, open } = fsp;
   let [seen, full] = [0, false];
   const check = (path: unknown) => {
     if (!full && String(path).includes(part)) full = ++seen === nth;
@@ -136,11 +137,16 @@ function diskFullFrom(part: string, nth: number): { free(): void } {
       check(path);
       return write(path, ...(rest as [string]));
     };
-  Object.assign(fsp, { writeFile: failing(writeFile), appendFile: failing(appendFile) });
+  // writeFileAtomic writes through a handle it opens
+  const opening = (path: string, flags?: string | number, ...rest: unknown[]) => {
+    if (typeof flags === 'string' && /[wa]/.test(flags)) check(path);
+    return open(path, flags, ...(rest as [number]));
+  };
+  Object.assign(fsp, { writeFile: failing(writeFile), appendFile: failing(appendFile), open: opening });
   syncBuiltinESMExports(); // the modules that import them by name see the full disk too
   return {
     free() {
-      Object.assign(fsp, { writeFile, appendFile });
+      Object.assign(fsp, { writeFile, appendFile, open });
       syncBuiltinESMExports();
     },
   };
