@@ -146,9 +146,9 @@ function parseCommandLine(
 /** A bad value is one line: the flag, what it must be, what it got. */
 function convert(name: string, flag: Flag, text: string): string | number {
   if (flag.type === 'int') {
-    if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(Number(text))) {
-      throw new UsageError(`--${name} must be an integer, got "${text}"`);
-    }
+    if (!/^-?\d+$/.test(text.trim())) throw new UsageError(`--${name} must be an integer, got "${text}"`);
+    if (!Number.isSafeInteger(Number(text)))
+      throw new UsageError(`--${name} is too large: an integer flag takes at most ±(2^53 − 1), got "${text}"`);
     return Number(text);
   }
   if (flag.type === 'number') {

@@ -875,6 +875,10 @@ test('the usage line in an error comes from the table: changing one entry change
   for (const [argv, message] of [
     [['--name', 'x', '--count', 'x'], '--count must be an integer, got "x"'],
     [['--name', 'x', '--count', '1.5'], '--count must be an integer, got "1.5"'],
+    [
+      ['--name', 'x', '--count', '99999999999999999999'],
+      '--count is too large: an integer flag takes at most ±(2^53 − 1), got "99999999999999999999"',
+    ],
     [['--name', 'x', '--rate', '1,5'], '--rate must be a number, got "1,5"'],
     [['--name', 'x', '--size', ''], '--size must be an integer, got ""'],
   ] as const) {
