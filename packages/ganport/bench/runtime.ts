@@ -99,7 +99,8 @@ rows.push(
 for (const backend of BACKENDS.filter((b) => b !== ONNX_BACKEND)) {
   try {
     await selectBackend(backend);
-  } catch {
+  } catch (err) {
+    console.log(`tfjs ${backend}: ${(err as Error).message.split('\n')[0]}`);
     continue;
   }
   // webgpu cannot read synchronously in Node, and its kernels run asynchronously: read with data()

@@ -11,23 +11,33 @@ export interface RoundFigure {
   ms: number;
 }
 
-/** `figures` against `reference`: the ratio of their medians, and the range of each round's own ratio. */
+/**
+ * `figures` against `reference`, over the rounds both sides ran in (so that the ratio of the medians lies
+ * within the range of the rounds' own ratios): undefined where they share no round.
+ */
 export interface RoundComparison {
   ratio: number;
-  /** Over the rounds both sides ran in. */
   lowest: number;
   highest: number;
+  /** How many rounds both sides ran in. */
+  paired: number;
 }
 
-export function compareRounds(figures: readonly RoundFigure[], reference: readonly RoundFigure[]): RoundComparison {
+export function compareRounds(
+  figures: readonly RoundFigure[],
+  reference: readonly RoundFigure[],
+): RoundComparison | undefined {
   const referenceIn = new Map(reference.map((r) => [r.round, r.ms]));
-  const ratios = figures.flatMap(({ round, ms }) => {
+  const pairs = figures.flatMap(({ round, ms }) => {
     const other = referenceIn.get(round);
-    return other === undefined ? [] : [ms / other];
+    return other === undefined ? [] : [[ms, other]];
   });
+  if (pairs.length === 0) return undefined;
+  const ratios = pairs.map(([ms, other]) => ms / other);
   return {
-    ratio: median(figures.map((f) => f.ms)) / median(reference.map((r) => r.ms)),
+    ratio: median(pairs.map(([ms]) => ms)) / median(pairs.map(([, other]) => other)),
     lowest: Math.min(...ratios),
     highest: Math.max(...ratios),
+    paired: pairs.length,
   };
 }

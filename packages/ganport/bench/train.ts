@@ -9,7 +9,7 @@
  * step goes (onnxruntime's profiler, per op type). With --rounds N, the backends' steps and PyTorch's are
  * measured N times in turn, and the table gives each figure's median, the ratio of the medians, and the
  * range of the rounds' own ratios (each round's figure against that round's PyTorch): on a shared VM one
- * PyTorch process's best dcgan step ranged 44–76 ms from one process to the next.
+ * PyTorch process's best dcgan step ranged 44–82 ms from one process to the next.
  * webgpu runs where there is an adapter, labelled with it; a software adapter (SwiftShader, …)
  * is labelled correctness-only: its figures say nothing about a GPU.
  * Run: npm run bench:train [-- --dcgan-steps N --mlp-steps N --cpu-dcgan-steps N --backends a,b --rounds N --profile]
@@ -365,10 +365,13 @@ for (let round = 1; round <= rounds; round++) {
   else {
     pytorchRounds.set(round, reference);
     for (const model of models)
-      if (reference[model.pytorch])
-        console.log(
-          `${'pytorch'.padEnd(14)} ${model.name.padEnd(20)} ${reference[model.pytorch].ms.toFixed(1)} ms/step (threads: ${reference[model.pytorch].threads})`,
-        );
+      console.log(
+        `${'pytorch'.padEnd(14)} ${model.name.padEnd(20)} ${
+          reference[model.pytorch]
+            ? `${reference[model.pytorch].ms.toFixed(1)} ms/step (threads: ${reference[model.pytorch].threads})`
+            : `no figure for ${model.pytorch} from bench/pytorch_train.py`
+        }`,
+      );
   }
 }
 
@@ -388,8 +391,12 @@ for (const model of models) {
   });
   const relative = (figures: RoundFigure[]) => {
     if (reference.length === 0) return '';
-    const { ratio, lowest, highest } = compareRounds(figures, reference);
-    return ` (${ratio.toFixed(2)}×${rounds > 1 ? ` [${range(lowest, highest, 2)}×]` : ''})`;
+    const compared = compareRounds(figures, reference);
+    if (!compared) return ' (no round beside PyTorch)';
+    const { ratio, lowest, highest, paired } = compared;
+    // where a side missed rounds, the ratio is over the rounds both ran in
+    const over = paired < Math.max(figures.length, reference.length) ? ` over the ${paired} rounds both ran` : '';
+    return ` (${ratio.toFixed(2)}×${rounds > 1 ? ` [${range(lowest, highest, 2)}×]` : ''}${over})`;
   };
   const cells = Object.entries(byBackend).map(
     ([b, figures]) => `${b} ${median(figures.map((f) => f.ms)).toFixed(1)}${relative(figures)}`,
