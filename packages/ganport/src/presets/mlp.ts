@@ -6,6 +6,7 @@
 import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { batchNormalization } from '../tfjs/batch-norm.js';
+import { normalSeed } from '../tfjs/layer-basics.js';
 import { maxout } from '../tfjs/maxout.js';
 import { discriminatorDense, spectralNormDense } from '../tfjs/spectral-norm.js';
 import { LOGIT_LAYER, type Preset, packedShape } from './preset.js';
@@ -94,7 +95,7 @@ export function mlpGan(o: MlpOptions): Preset {
   const init: Init = (seed) =>
     o.weightStd === undefined
       ? tf.initializers.glorotUniform({ seed })
-      : tf.initializers.randomNormal({ mean: 0, stddev: o.weightStd, seed });
+      : tf.initializers.randomNormal({ mean: 0, stddev: o.weightStd, seed: normalSeed(seed) });
   return {
     name: o.name,
     description: o.description,

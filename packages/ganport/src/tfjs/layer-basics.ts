@@ -17,3 +17,9 @@ export function lastAxisSize(inputShape: tf.Shape | tf.Shape[], layer: string): 
   if (typeof size !== 'number') throw new Error(`${layer} needs the last axis of its input known`);
   return size;
 }
+
+/**
+ * A seed for tfjs's normal initializers (randomNormal, truncatedNormal, heNormal, …), which take 0 for
+ * none and draw from Math.random: 0 becomes -1, which no seed ganport passes otherwise gives.
+ */
+export const normalSeed = (seed: number | undefined): number | undefined => (seed === 0 ? -1 : seed);

@@ -13,7 +13,7 @@
  *   against piece-major: 20.4–20.9 → 18.8–19.6 ms.
  */
 import * as tf from '@tensorflow/tfjs';
-import { firstInput, firstShape, type LayerArgs, lastAxisSize } from './layer-basics.js';
+import { firstInput, firstShape, type LayerArgs, lastAxisSize, normalSeed } from './layer-basics.js';
 
 export type MaxoutLayout = 'unit-major' | 'piece-major';
 
@@ -55,7 +55,7 @@ export class Maxout extends tf.layers.Layer {
   override build(inputShape: tf.Shape | tf.Shape[]): void {
     const inputSize = lastAxisSize(inputShape, `Maxout ${this.name}`);
     const outputs = this.units * this.pieces;
-    const init = tf.initializers.randomNormal({ mean: 0, stddev: this.stddev, seed: this.seed });
+    const init = tf.initializers.randomNormal({ mean: 0, stddev: this.stddev, seed: normalSeed(this.seed) });
     this.kernel = this.addWeight('kernel', [inputSize, outputs], 'float32', init);
     this.bias = this.addWeight('bias', [outputs], 'float32', tf.initializers.zeros());
     this.built = true;
