@@ -27,6 +27,34 @@ const MAX_BYTES = constants.MAX_LENGTH;
 /** The largest image read: jpeg-js's own default, for PNG too (pngjs allocates whatever its header says). */
 const MAX_MEGAPIXELS = 100;
 
+/** What jpeg-js needs for an image of MAX_MEGAPIXELS: it counts about 12 bytes a pixel (planes and RGBA). */
+const JPEG_MEMORY_MB = 13 * MAX_MEGAPIXELS;
+
+/**
+ * Whether a JPEG holds its three components as RGB rather than YCbCr, as libjpeg decides it: not
+ * where a JFIF marker says YCbCr; where an Adobe marker says transform 0 (Photoshop's RGB JPEGs); else
+ * where the components are named R, G and B.
+ */
+function storesRgb(bytes: Uint8Array): boolean {
+  let jfif = false;
+  let adobeTransform: number | undefined;
+  let componentIds = '';
+  const text = (from: number, length: number) => String.fromCharCode(...bytes.subarray(from, from + length));
+  for (let at = 2; at + 4 <= bytes.length && bytes[at] === 0xff; ) {
+    const marker = bytes[at + 1];
+    if (marker === 0xda || marker === 0xd9) break; // the scan's data, or the end
+    const length = (bytes[at + 2] << 8) | bytes[at + 3];
+    const data = at + 4;
+    if (marker === 0xe0 && text(data, 5) === 'JFIF\0') jfif = true;
+    if (marker === 0xee && text(data, 5) === 'Adobe') adobeTransform = bytes[data + 11];
+    const isFrame = marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker);
+    if (isFrame) componentIds = Array.from({ length: bytes[data + 5] }, (_, i) => text(data + 6 + 3 * i, 1)).join('');
+    at += 2 + length;
+  }
+  if (componentIds.length !== 3 || jfif) return false;
+  return adobeTransform !== undefined ? adobeTransform === 0 : componentIds === 'RGB';
+}
+
 export function decodeImage(bytes: Uint8Array, name: string): DecodedImage {
   try {
     if (bytes[0] === 0x89 && bytes[1] === 0x50) {
@@ -38,8 +66,10 @@ export function decodeImage(bytes: Uint8Array, name: string): DecodedImage {
       const img = jpeg.decode(bytes, {
         useTArray: true,
         formatAsRGBA: true,
-        maxMemoryUsageInMB: 512,
+        maxMemoryUsageInMB: JPEG_MEMORY_MB,
         maxResolutionInMP: MAX_MEGAPIXELS,
+        // jpeg-js reads three components as YCbCr unless told otherwise; an Adobe marker can say RGB
+        ...(storesRgb(bytes) ? { colorTransform: false } : {}),
       });
       const decoded = { width: img.width, height: img.height, data: img.data };
       const exif = (img as { exifBuffer?: Uint8Array }).exifBuffer; // decoded, though jpeg-js's types omit it

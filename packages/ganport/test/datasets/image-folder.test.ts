@@ -19,7 +19,7 @@ import { runParity } from '../../src/parity/parity.js';
 import { getPreset } from '../../src/presets/index.js';
 import { checkRun } from '../../src/train/run-setup.js';
 import { train } from '../../src/train/train.js';
-import { assertCleanFailure, runCli, tempDir } from '../helpers.js';
+import { assertCleanFailure, ROOT, runCli, tempDir } from '../helpers.js';
 
 function rgba(width: number, height: number, pixel: (x: number, y: number) => [number, number, number]): Uint8Array {
   const data = new Uint8Array(width * height * 4);
@@ -220,6 +220,41 @@ test('EXIF orientation: a JPEG stored sideways is turned as its tag says, each o
   assert.deepEqual([decoded.width, decoded.height], [8, 16]);
   const red = (x: number, y: number) => decoded.data[(y * 8 + x) * 4];
   assert.ok(red(4, 2) > 200 && red(4, 13) < 50, `top ${red(4, 2)}, bottom ${red(4, 13)}`);
+});
+
+/** Left half red, right half blue, 16×8: made with libjpeg-turbo (quality 98) for these tests. */
+const JPEG_FIXTURES = join(ROOT, 'test', 'fixtures', 'jpeg');
+const redThenBlue = (image: { width: number; height: number; data: Uint8Array }) =>
+  [1, image.width - 2].map((x) => Array.from(image.data.subarray((x + image.width) * 4, (x + image.width) * 4 + 3)));
+
+test('a JPEG that stores RGB (an Adobe marker with transform 0, or components named R, G, B) is not read as YCbCr', () => {
+  const near = (actual: number[][], expected: number[][]) =>
+    assert.ok(
+      actual.every((pixel, i) => pixel.every((v, c) => Math.abs(v - expected[i][c]) <= 2)),
+      `${JSON.stringify(actual)} against ${JSON.stringify(expected)}`,
+    );
+  const expected = [
+    [255, 0, 0],
+    [0, 0, 255],
+  ];
+  const adobe = readFileSync(join(JPEG_FIXTURES, 'rgb-adobe.jpg')); // jpeg_set_colorspace(JCS_RGB): Adobe transform 0
+  near(redThenBlue(decodeImage(adobe, 'rgb-adobe.jpg')), expected);
+  assert.equal(adobe.toString('latin1', 6, 11), 'Adobe');
+  const namedOnly = Buffer.concat([adobe.subarray(0, 2), adobe.subarray(2 + 2 + adobe.readUInt16BE(4))]); // marker cut
+  near(redThenBlue(decodeImage(namedOnly, 'rgb-named.jpg')), expected);
+  const jfif = readFileSync(join(JPEG_FIXTURES, 'ycbcr-jfif.jpg')); // libjpeg's default: JFIF, YCbCr
+  near(redThenBlue(decodeImage(jfif, 'ycbcr.jpg')), expected);
+});
+
+test('a JPEG of 48 megapixels is within what jpeg-js may allocate (it stops at its data, not at the memory limit)', () => {
+  const small = Uint8Array.from(jpeg.encode({ width: 16, height: 16, data: Buffer.alloc(16 * 16 * 4, 128) }, 90).data);
+  const frame = small.findIndex((b, i) => b === 0xff && small[i + 1] === 0xc0);
+  new DataView(small.buffer).setUint16(frame + 5, 6000); // height
+  new DataView(small.buffer).setUint16(frame + 7, 8000); // width: a phone's photo, whose data this file lacks
+  assert.throws(
+    () => decodeImage(small, 'photo.jpg'),
+    (err: Error) => /photo\.jpg is not a readable image/.test(err.message) && !/maxMemoryUsage/.test(err.message),
+  );
 });
 
 test('PNG and JPEG files decode, anything else is refused by name', () => {
