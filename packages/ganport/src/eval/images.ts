@@ -206,6 +206,20 @@ export const fewSamplesWarning = (n: number, featureSize: number): string | unde
       'singular and the FCD mostly bias (the README uses 10,000)'
     : undefined;
 
+/** Refuses a classifier that cannot measure `shape` images conditioned on `classes`. */
+export function checkClassifierFits(classifier: Classifier, shape: number[], classes: number | undefined): void {
+  if (shape.join() !== classifier.imageShape.join()) {
+    throw new GanportError(
+      `the generator makes ${shape.join('×')} images but the classifier ${classifier.path} takes ${classifier.imageShape.join('×')}`,
+    );
+  }
+  if (classes !== undefined && classes !== classifier.numClasses) {
+    throw new GanportError(
+      `the generator is conditioned on ${classes} classes but the classifier knows ${classifier.numClasses}`,
+    );
+  }
+}
+
 /**
  * The real images an evaluation of `shape` images (conditioned on `classes`) draws `samples` of from
  * each split of `dataDir`, checked against the classifier first; `samplesFlag` is the option to lower.
@@ -218,16 +232,7 @@ export async function realImages(
   dataDir: string | undefined,
   samplesFlag = '--samples',
 ): Promise<{ dir: string; train: ImageDataset; test: ImageDataset }> {
-  if (shape.join() !== classifier.imageShape.join()) {
-    throw new GanportError(
-      `the generator makes ${shape.join('×')} images but the classifier ${classifier.path} takes ${classifier.imageShape.join('×')}`,
-    );
-  }
-  if (classes !== undefined && classes !== classifier.numClasses) {
-    throw new GanportError(
-      `the generator is conditioned on ${classes} classes but the classifier knows ${classifier.numClasses}`,
-    );
-  }
+  checkClassifierFits(classifier, shape, classes);
   const dir = resolve(resolveDataDir(dataDir));
   const train = await loadImageDataset(dir, 'train');
   const test = await loadImageDataset(dir, 't10k');

@@ -47,10 +47,12 @@ interface HiddenStack {
   activation: Activation;
 }
 
+/** Why a discriminator of maxout layers is not spectrally normalized. */
+const maxoutRefusal = (o: MlpOptions) => `preset ${o.name}: spectral normalization is not available for maxout layers`;
+
 function hidden(o: MlpOptions, init: Init, stack: HiddenStack): tf.layers.Layer[] {
   const { activation, seed, batchNorm = false, maxoutPieces, spectralNorm } = stack;
-  if (maxoutPieces && spectralNorm)
-    throw new GanportError(`preset ${o.name}: spectral normalization is not available for maxout layers`);
+  if (maxoutPieces && spectralNorm) throw new GanportError(maxoutRefusal(o));
   return stack.units.flatMap((n, i) => {
     const name = `hidden${i}`;
     const first = i === 0 && stack.inputShape ? { inputShape: stack.inputShape } : {};
@@ -102,6 +104,7 @@ export function mlpGan(o: MlpOptions): Preset {
     latentSize: o.latentSize,
     sampleShape: o.sampleShape,
     defaults: o.defaults,
+    ...(o.discriminatorMaxoutPieces ? { noSpectralNorm: maxoutRefusal(o) } : {}),
     buildGenerator(seed) {
       const layers = [
         ...hidden(o, init, {

@@ -20,6 +20,8 @@ export interface Preset {
    * last axis (see `packedShape`); conditional presets do not pack.
    */
   buildDiscriminator(seed: number, pack?: number, options?: DiscriminatorOptions): tf.LayersModel;
+  /** Why its discriminator cannot be spectrally normalized, where it cannot (checked before a run starts). */
+  noSpectralNorm?: string;
   /** The DCGAN presets: the same architecture at another width (channels of the last hidden layer). */
   withWidth?(width: number): Preset;
   /**

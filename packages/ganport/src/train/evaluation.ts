@@ -6,7 +6,13 @@
 import { GanportError, loadGenerator } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
 import { Classifier } from '../eval/classifier.js';
-import { evaluateImages, fewSamplesWarning, MAX_IMAGE_SAMPLES, realImages } from '../eval/images.js';
+import {
+  checkClassifierFits,
+  evaluateImages,
+  fewSamplesWarning,
+  MAX_IMAGE_SAMPLES,
+  realImages,
+} from '../eval/images.js';
 import { evaluateMixture, MAX_MIXTURE_SAMPLES } from '../eval/mixtures.js';
 import { modelToBytes } from '../export/index.js';
 import type { EvalScores } from '../formats/eval-scores.js';
@@ -35,9 +41,14 @@ export const MIN_EVAL_SAMPLES = 10;
 /**
  * Refuses, before a run's first step, what its --eval-every measurements would refuse after N steps:
  * images the classifier cannot read, classes it does not know, data without a test split or with too
- * few images for --eval-samples.
+ * few images for --eval-samples. Without `withData` (before the data loads, as --dry-run does) the
+ * checks that need no data.
  */
-export async function checkEvaluation(config: RunConfig, log: (line: string) => void): Promise<void> {
+export async function checkEvaluation(
+  config: RunConfig,
+  log: (line: string) => void,
+  { withData = true } = {},
+): Promise<void> {
   const points = config.sampleShape.length === 1; // 2-D points are measured against their mixture
   const cap = points ? MAX_MIXTURE_SAMPLES : MAX_IMAGE_SAMPLES;
   if (config.evalSamples > cap)
@@ -49,9 +60,11 @@ export async function checkEvaluation(config: RunConfig, log: (line: string) => 
     throw underFlag('--eval-classifier', err);
   });
   try {
+    const classes = config.clusters === undefined ? config.numClasses : undefined; // clusters name no class
+    checkClassifierFits(classifier, config.sampleShape, classes);
+    if (!withData) return;
     const warning = fewSamplesWarning(config.evalSamples, classifier.featureSize);
     if (warning) log(`--eval-samples: ${warning}`);
-    const classes = config.clusters === undefined ? config.numClasses : undefined; // clusters name no class
     await realImages(classifier, config.sampleShape, classes, config.evalSamples, config.data, '--eval-samples');
   } catch (err) {
     throw underFlag('--eval-every', err);

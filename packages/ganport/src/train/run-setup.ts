@@ -119,6 +119,7 @@ function newRunConfig(options: RunCheckOptions, preset: Preset): RunConfig {
   );
   const beta1 = options.beta1 ?? preset.defaults?.beta1 ?? TRAINING_DEFAULTS.beta1;
   if (!(beta1 >= 0 && beta1 < 1)) throw new GanportError(`beta1 must be in [0, 1), got ${beta1}`);
+  if (options.spectralNorm && preset.noSpectralNorm) throw new GanportError(preset.noSpectralNorm);
   const pack = positiveInt('pack', options.pack ?? TRAINING_DEFAULTS.pack);
   const adjustable = adjustableOptions(options); // checked with the others, before anything is written
   if (batchSize % pack !== 0) throw new GanportError(`pack ${pack} must divide the batch size ${batchSize}`);
@@ -338,6 +339,10 @@ export async function checkRun(options: RunCheckOptions): Promise<CheckedRun> {
     const recorded = await readRunConfig(outDir);
     const config = { ...recorded, ...adjustableOptions(options) };
     refuseChangedOptions({ ...options, outDir }, config);
+    if (!config.evalEvery) {
+      const idle = options.evalSamples !== undefined ? '--eval-samples' : options.evalClassifier && '--eval-classifier';
+      if (idle) throw new GanportError(`${idle} goes with --eval-every: the run in ${outDir} measures nothing`);
+    } else await checkEvaluation(config, () => {}, { withData: false });
     if (config.evalSamples !== recorded.evalSamples) await refuseIncomparableSamples(outDir, recorded, config);
     return { config, backend: await chooseBackend(options, config.backend, config.evalEvery) };
   }
@@ -366,6 +371,8 @@ export async function checkRun(options: RunCheckOptions): Promise<CheckedRun> {
       `${inside}: the run's sample grids would be read as training images; choose an --out outside it`,
     );
   const config = newRunConfig(options, preset);
+  // before the data loads and clusters: a bad --eval-samples or --eval-classifier must not wait for them
+  if (config.evalEvery) await checkEvaluation(config, () => {}, { withData: false });
   return { config, backend: await chooseBackend(options, undefined, config.evalEvery), limit };
 }
 

@@ -350,6 +350,11 @@ test('train --resume names the flags it cannot change, and refuses a smaller --l
     /config\.json fixes --batch for the whole run/,
   );
   assertCleanFailure(runCli(['train', '--dry-run', '--out', dir]), /already holds a training run/);
+  // the run measures nothing: --eval-samples would be recorded and never used
+  assertCleanFailure(
+    runCli(['train', '--resume', dir, '--eval-samples', '500', '--dry-run']),
+    /--eval-samples goes with --eval-every: the run in .* measures nothing/,
+  );
   const resumable = runCli(['train', '--resume', dir, '--epochs', '2', '--dry-run']);
   assert.equal(resumable.status, 0, resumable.stderr);
   assert.match(resumable.stdout, /^dry run: nothing trained$/m);

@@ -193,6 +193,17 @@ test("checkRun (train --dry-run) makes train's checks that need no data, and wri
     [{ epochs: 0 }, /epochs must be a positive integer/],
     [{ clusters: 300, preset: 'dcgan' }, /clusters must be an integer in \[2, 255\], got 300/],
     [{ clusters: 20, preset: 'cdcgan' }, /--clusters is for the unconditional DCGAN presets .*; cdcgan is conditioned/],
+    // these three stopped a run only after its data loaded (and clustered), and passed --dry-run
+    [{ preset: 'pacgan-2d', spectralNorm: true }, /pacgan-2d: spectral normalization is not available for maxout/],
+    [
+      { preset: 'dcgan', clusters: 10, evalEvery: 100, evalSamples: 200_000 },
+      /eval samples are capped at 100000, got 200000/,
+    ],
+    [{ preset: 'dcgan', evalEvery: 100, evalClassifier: '/no/such/classifier' }, /--eval-classifier: no classifier at/],
+    [
+      { preset: 'dcgan-32', evalEvery: 100 },
+      /--eval-every: the generator makes 32×32×3 images but the classifier .* takes 28×28×1/,
+    ],
   ] as const)
     await assert.rejects(checkRun({ backend: 'cpu', ...options }), message);
   const outDir = join(tempDir(), 'run');
