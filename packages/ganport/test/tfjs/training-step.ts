@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { Rng } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
+import { decodeModel } from '../../src/onnx/proto.js';
 import type { Preset } from '../../src/presets/index.js';
 import type { LossName } from '../../src/train/loss-names.js';
 import { ganLoss } from '../../src/train/losses.js';
@@ -22,6 +23,10 @@ export interface StepResult {
    * trained; undefined for the others (batch-norm statistics, the EMA generator).
    */
   moments: (Float32Array | undefined)[];
+  /** The onnx engine's step graph as it runs (after its CPU rewrites): its ops, as `domain:op` (`:op` for ONNX's own). */
+  stepOps?: Set<string>;
+  /** The onnx engine's time in the generator's update after the graph, over the last step (0: in the graph). */
+  hostUpdateMs?: number;
   /** The onnx engine's threads or lanes as it chose them, in words. */
   threading?: string;
 }
@@ -144,10 +149,15 @@ export async function oneTrainingStep(
   );
   tf.dispose([real, ...(labels ? [labels] : [])]);
   const threading = runner instanceof OnnxStep ? runner.threading : undefined;
+  const hostUpdateMs = runner instanceof OnnxStep ? runner.hostUpdateMs : undefined;
+  const stepOps =
+    runner instanceof OnnxStep
+      ? new Set(decodeModel(runner.stepGraph.model).graph.node.map((n) => `${n.domain || ''}:${n.opType}`))
+      : undefined;
   if (runner !== stepper) await runner.dispose();
   stepper.dispose();
   disposeTrainingState(state);
-  return { losses: curve[steps - 1], curve, weights, moments, threading };
+  return { losses: curve[steps - 1], curve, weights, moments, threading, hostUpdateMs, stepOps };
 }
 
 /**

@@ -25,6 +25,7 @@ import {
   DCGAN_64_GRADIENT_TOLERANCE,
   oneTrainingStep,
   realBatch,
+  type StepResult,
   type TrainingStepOptions,
 } from '../tfjs/training-step.js';
 
@@ -32,7 +33,7 @@ async function compareEngines(
   preset: string | Preset,
   batch: number,
   options: TrainingStepOptions = {},
-): Promise<void> {
+): Promise<StepResult> {
   await selectBackend('wasm');
   const p = typeof preset === 'string' ? getPreset(preset) : preset;
   const tfjs = await oneTrainingStep(p, batch, options);
@@ -41,18 +42,28 @@ async function compareEngines(
   const onnx = await oneTrainingStep(p, batch, { ...options, engine: 'onnx', log });
   const gradientTolerance = p.name === 'dcgan-64' ? DCGAN_64_GRADIENT_TOLERANCE : undefined;
   assertSameSteps(onnx, tfjs, `${p.name} ${JSON.stringify(options)}`, { gradientTolerance });
+  return onnx;
 }
 
 for (const preset of Object.values(PRESETS)) {
-  test(`one step of ${preset.name}: the onnx engine equals the tfjs engine on wasm`, () =>
-    compareEngines(preset.name, preset.sampleShape.length === 1 ? 16 : 8));
+  test(`one step of ${preset.name}: the onnx engine equals the tfjs engine on wasm`, async () => {
+    await compareEngines(preset.name, preset.sampleShape.length === 1 ? 16 : 8);
+  });
 }
 
 // batch 8 leaves the dcgan's convolutions under the NCHWc rewrite's size; at 64 every CPU rewrite applies.
 // Without dropout, as the bench trains it: with it, tfjs's wasm kernels and its cpu backend give generator
 // gradients 4.6e-3 (of their largest) apart at this batch, and onnxruntime's agree with the cpu backend's
-test('one step of dcgan at batch 64, every CPU rewrite applied: the onnx engine equals the tfjs engine on wasm', () =>
-  compareEngines(dcgan({ name: 'dcgan', description: 'no dropout', size: 28, channels: 1, dropout: 0 }), 64));
+test('one step of dcgan at batch 64, every CPU rewrite applied: the onnx engine equals the tfjs engine on wasm', async () => {
+  const onnx = await compareEngines(
+    dcgan({ name: 'dcgan', description: 'no dropout', size: 28, channels: 1, dropout: 0 }),
+    64,
+  );
+  // the rewrites ran: NCHWc convolutions with their reorders, and the one-channel transposed convolution as Col2Im
+  for (const op of ['com.microsoft.nchwc:Conv', 'com.microsoft.nchwc:ReorderInput', ':Col2Im'])
+    assert.ok(onnx.stepOps?.has(op), `${op} in ${[...(onnx.stepOps ?? [])].join(', ')}`);
+  assert.ok(!onnx.stepOps?.has(':ConvTranspose'), 'no transposed convolution left to onnxruntime as it is');
+});
 
 const OPTIONS: [string, number, TrainingStepOptions][] = [
   ['dcgan', 8, { loss: 'lsgan', labelSmoothing: 0.1 }],
@@ -67,8 +78,9 @@ const OPTIONS: [string, number, TrainingStepOptions][] = [
 ];
 
 for (const [preset, batch, options] of OPTIONS) {
-  test(`${preset} with ${JSON.stringify(options)}: the onnx engine equals the tfjs engine`, () =>
-    compareEngines(preset, batch, options));
+  test(`${preset} with ${JSON.stringify(options)}: the onnx engine equals the tfjs engine`, async () => {
+    await compareEngines(preset, batch, options);
+  });
 }
 
 test('200 steps of seed-mlp on a fixed batch: the onnx loss curve follows the wasm one', async () => {
@@ -255,6 +267,8 @@ for (const [preset, batch, options] of HOST_UPDATE_CASES) {
     const base = { ...options, engine: 'onnx', threads: 1 } as const;
     const inGraph = await oneTrainingStep(getPreset(preset), batch, { ...base, hostUpdate: false });
     const after = await oneTrainingStep(getPreset(preset), batch, { ...base, log });
+    assert.equal(inGraph.hostUpdateMs, 0);
+    assert.ok(after.hostUpdateMs! > 0, 'the default run updated the generator after the graph');
     assert.deepEqual(after.curve, inGraph.curve);
     assert.deepEqual(after.weights, inGraph.weights);
     assert.deepEqual(after.moments, inGraph.moments);
