@@ -18,6 +18,7 @@ for (const preset of ['seed-mlp', 'mlp-2d']) {
     const options: TrainingStepOptions = { engine: 'onnx', steps: 3, emaDecay: 0.99 };
     const cpu = await oneTrainingStep(getPreset(preset), 16, { ...options, providers: ['cpu'] });
     const webgpu = await oneTrainingStep(getPreset(preset), 16, { ...options, providers: ['webgpu'] });
-    assertSameSteps(webgpu, cpu, `${preset} on webgpu`);
+    // measured on SwiftShader: losses 1.3e-7 and 1.7e-7 (relative) apart, weights 4.6e-7 and 2.7e-7
+    assertSameSteps(webgpu, cpu, `${preset} on webgpu`, { lossTolerance: 1e-6, weightTolerance: 2e-6 });
   });
 }
