@@ -62,19 +62,24 @@ function r1Problem(preset: Preset, spectralNorm: boolean): PenaltyProblem {
 }
 
 /**
- * The penalty's change when the weights move by ±h along `gradient` (scaled to the weights' norm),
- * divided by the change the gradient predicts for that move (as the float32 weights moved). It tends to
- * 1 for the true gradient. LeakyReLU and maxout make the penalty jump where a unit's pattern flips, so
- * h halves from 1e-3 until three ratios in a row agree within 0.3 % (no flip crossed).
+ * The penalty's change when the weights move by ±h along `direction` (one array per weight: tfjs's
+ * gradient by default; zeros leave a weight where it is), scaled to the moved weights' norm, divided by
+ * the change tfjs's `gradient` predicts for that move (as the float32 weights moved). It tends to 1 for
+ * the true gradient. LeakyReLU and maxout make the penalty jump where a unit's pattern flips, so h halves
+ * from 1e-3 until three ratios in a row agree within 0.3 % (no flip crossed).
  */
-function finiteDifferenceRatio({ penalty, weights }: PenaltyProblem, gradient: Float32Array[]): number {
+function finiteDifferenceRatio(
+  { penalty, weights }: PenaltyProblem,
+  gradient: Float32Array[],
+  direction = gradient,
+): number {
   const start = weights.map((w) => w.dataSync().slice() as Float32Array);
   const norm = (arrays: Float32Array[]) =>
     Math.sqrt(arrays.reduce((sum, a) => sum + a.reduce((s, v) => s + v * v, 0), 0));
-  const scale = norm(start) / norm(gradient);
+  const scale = norm(start.filter((_, i) => direction[i].some((v) => v !== 0))) / norm(direction);
   const moveTo = (t: number) =>
     weights.map((w, i) => {
-      const values = Float32Array.from(start[i], (s, j) => s + t * scale * gradient[i][j]);
+      const values = Float32Array.from(start[i], (s, j) => s + t * scale * direction[i][j]);
       w.assign(tf.tensor(values, w.shape));
       return values;
     });
@@ -119,11 +124,76 @@ for (const [name, preset] of Object.entries(PRESETS))
     });
   }
 
-test('the finite-difference check notices a gradient 1 % off', () => {
+/**
+ * The penalty's smallest relative change when weight `i` alone moves in a seeded random direction, by
+ * 1 % of its norm (or of 1) and then by halves of that, down to 1/128: 0 for a weight that ∇ₓ logit reaches only
+ * through the piecewise-constant slopes of LeakyReLU and maxout (a bias before them), once the move
+ * crosses no unit's kink; never 0 for a weight the penalty depends on smoothly.
+ */
+function changeMovingOnly({ penalty, weights }: PenaltyProblem, i: number): number {
+  const rng = new Rng(i + 1);
+  const start = weights[i].dataSync().slice() as Float32Array;
+  const step = Float32Array.from(start, () => rng.nextNormal());
+  const size = (0.01 * (Math.hypot(...start) || 1)) / Math.hypot(...step);
+  const before = tf.tidy(() => penalty().dataSync()[0]);
+  let smallest = Number.POSITIVE_INFINITY;
+  try {
+    for (let h = size; h > size / 200 && smallest > 0; h /= 2) {
+      weights[i].assign(
+        tf.tensor(
+          Float32Array.from(start, (s, j) => s + h * step[j]),
+          weights[i].shape,
+        ),
+      );
+      smallest = Math.min(smallest, Math.abs(tf.tidy(() => penalty().dataSync()[0]) - before) / Math.abs(before));
+    }
+  } finally {
+    weights[i].assign(tf.tensor(start, weights[i].shape));
+  }
+  return smallest;
+}
+
+/**
+ * Along the whole gradient a weight whose gradient tfjs dropped (zeros) goes unseen: the move leaves it
+ * alone and the prediction leaves it out. So each weight is checked on its own: along its own gradient
+ * (the ratio to 1), or, without one, by moving it (the penalty must come to not change at all).
+ */
+function checksByWeight(
+  problem: PenaltyProblem,
+  gradient: Float32Array[],
+): { weight: string; ratio?: number; change?: number }[] {
+  return gradient.map((g, i) => {
+    const weight = problem.weights[i].name;
+    if (!g.some((v) => v !== 0)) return { weight, change: changeMovingOnly(problem, i) };
+    const direction = gradient.map((other, k) => (k === i ? other : new Float32Array(other.length)));
+    return { weight, ratio: finiteDifferenceRatio(problem, gradient, direction) };
+  });
+}
+
+const agrees = ({ ratio, change }: { ratio?: number; change?: number }) =>
+  ratio !== undefined ? Math.abs(ratio - 1) < 5e-3 : change === 0;
+
+for (const [name, spectralNorm] of [
+  ['dcgan', true],
+  ['cdcgan-projection', false],
+  ['pacgan-2d', false],
+] as const)
+  test(`R1's gradient on ${name}${spectralNorm ? ' with spectral norm' : ''}, weight by weight, agrees with finite differences`, () => {
+    const problem = r1Problem(PRESETS[name].withWidth?.(4) ?? PRESETS[name], spectralNorm);
+    for (const check of checksByWeight(problem, tfjsGradient(problem)))
+      assert.ok(agrees(check), `finite differences / tfjs: ${JSON.stringify(check)}`);
+  });
+
+test("the finite-difference check notices a gradient 1 % off, and, weight by weight, one weight's gradient dropped", () => {
   const problem = r1Problem(PRESETS.dcgan.withWidth!(4), false);
+  const gradient = tfjsGradient(problem);
   const ratio = finiteDifferenceRatio(
     problem,
-    tfjsGradient(problem).map((g) => g.map((v) => 1.01 * v)),
+    gradient.map((g) => g.map((v) => 1.01 * v)),
   );
   assert.ok(Math.abs(ratio - 1 / 1.01) < 2e-3, `${ratio}`);
+  const dropped = gradient.map((g, i) => (i === 0 ? new Float32Array(g.length) : g)); // the first kernel's
+  assert.ok(Math.abs(finiteDifferenceRatio(problem, dropped) - 1) < 5e-3, 'unseen along the whole gradient');
+  const [first] = checksByWeight(problem, dropped);
+  assert.ok(!agrees(first), `seen weight by weight: ${JSON.stringify(first)}`);
 });
