@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { dirname, join } from 'node:path';
 import { before, test } from 'node:test';
 import { GanportError, META } from '@ganport/runtime';
@@ -103,15 +104,32 @@ test('export replaces an earlier export whole, keeps other files, leaves no stag
 test('an export stopped between its moves into an earlier one leaves a directory that fails verification, not a mix that passes', async () => {
   const dir = join(tempDir(), 'model');
   cpSync(modelDir, dir, { recursive: true });
+  await verifyModelDir(dir);
+  // another export: its generator and training config differ (what it holds need not be valid ONNX here)
   const staging = join(tempDir(), 'staging');
   cpSync(modelDir, staging, { recursive: true });
   rmSync(join(staging, MANIFEST));
+  const newGenerator = Buffer.concat([readFileSync(join(dir, 'generator.onnx')), Buffer.of(0)]);
+  writeFileSync(join(staging, 'generator.onnx'), newGenerator);
   writeFileSync(join(staging, 'training-config.json'), '{"another":"export"}');
-  // tfjs/ in the way as a file: the move stops after the ONNX files, as a kill would
-  rmSync(join(dir, 'tfjs'), { recursive: true });
-  writeFileSync(join(dir, 'tfjs'), 'x');
-  await assert.rejects(moveModelDir(staging, dir));
-  await assert.rejects(verifyModelDir(dir), /fails verification/);
+  // killed after the generator moved in, before the discriminator: the next removal never happens
+  const fsp = createRequire(import.meta.url)('node:fs/promises') as typeof import('node:fs/promises');
+  const { rm } = fsp;
+  const killed = Object.assign(new Error('killed'), { code: 'EKILLED' });
+  Object.assign(fsp, {
+    rm: (path: string, ...rest: Parameters<typeof rm> extends [unknown, ...infer R] ? R : never) =>
+      path === join(dir, 'discriminator.onnx') ? Promise.reject(killed) : rm(path, ...rest),
+  });
+  syncBuiltinESMExports();
+  try {
+    await assert.rejects(moveModelDir(staging, dir), /^Error: killed$/);
+  } finally {
+    Object.assign(fsp, { rm });
+    syncBuiltinESMExports();
+  }
+  assert.deepEqual(readFileSync(join(dir, 'generator.onnx')), newGenerator, 'the generator moved in');
+  // the new manifest went in first: the old training config beside it fails, rather than passing unverified
+  await assert.rejects(verifyModelDir(dir), /model fails verification: training-config\.json (is \d+ bytes|has SHA-256)/);
 });
 
 test("a generator is checked against its own manifest entry: the rest of the directory may go, a web app manifest is not ganport's", async () => {
