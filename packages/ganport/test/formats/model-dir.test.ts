@@ -129,7 +129,10 @@ test('an export stopped between its moves into an earlier one leaves a directory
   }
   assert.deepEqual(readFileSync(join(dir, 'generator.onnx')), newGenerator, 'the generator moved in');
   // the new manifest went in first: the old training config beside it fails, rather than passing unverified
-  await assert.rejects(verifyModelDir(dir), /model fails verification: training-config\.json (is \d+ bytes|has SHA-256)/);
+  await assert.rejects(
+    verifyModelDir(dir),
+    /model fails verification: training-config\.json (is \d+ bytes|has SHA-256)/,
+  );
 });
 
 test("a generator is checked against its own manifest entry: the rest of the directory may go, a web app manifest is not ganport's", async () => {

@@ -39,7 +39,7 @@ test('--spectral-norm: recorded, the discriminator trains with SN layers, and it
   );
 });
 
-test('--r1 γ adds γ/2 · mean ‖∇ₓ logit‖² over the real batch to the D loss, and trains through it', async () => {
+test("--r1 γ adds γ/2 · mean ‖∇ₓ logit‖² over the real batch to the D loss, and its gradient to D's", async () => {
   const preset = getPreset('mlp-2d');
   const d = preset.buildDiscriminator(1);
   const logit = tf.model({ inputs: d.inputs, outputs: d.getLayer(LOGIT_LAYER).output as tf.SymbolicTensor });
@@ -47,12 +47,32 @@ test('--r1 γ adds γ/2 · mean ‖∇ₓ logit‖² over the real batch to the 
   const gradient = tf.grad((x: tf.Tensor) => (logit.predict(x) as tf.Tensor).sum())(real);
   const penalty = tf.sum(tf.square(gradient), 1).mean().dataSync()[0];
   assert.ok(penalty > 0);
-  const [plain] = (await oneTrainingStep(preset, 16)).losses;
-  const [withR1] = (await oneTrainingStep(preset, 16, { r1Gamma: 10 })).losses;
+  const plainStep = await oneTrainingStep(preset, 16);
+  const r1Step = await oneTrainingStep(preset, 16, { r1Gamma: 10 });
+  const [plain] = plainStep.losses;
+  const [withR1] = r1Step.losses;
   assert.ok(
     Math.abs(withR1 - plain - 5 * penalty) < 1e-5 * Math.max(1, withR1),
     `${withR1} - ${plain} vs ${5 * penalty}`,
   );
+  // and D trains through it: its gradient gains γ/2 · ∇_W penalty, which Adam's first moment holds as
+  // (1 − β1) · gradient after the first step (β1 0.5); D's weights are the last of the step's
+  const { grads } = tf.variableGrads(
+    () => {
+      const g = tf.grad((x: tf.Tensor) => (logit.predict(x) as tf.Tensor).sum())(real);
+      return tf.sum(tf.square(g), 1).mean() as tf.Scalar;
+    },
+    d.trainableWeights.map((w) => w.read() as tf.Variable),
+  );
+  const first = plainStep.moments.length - d.weights.length;
+  for (const [i, w] of d.weights.entries()) {
+    const variable = w.read() as tf.Variable;
+    const expected = grads[variable.name]?.dataSync() ?? new Float32Array(variable.size);
+    const gained = r1Step.moments[first + i]!.map((m, j) => m - plainStep.moments[first + i]![j]);
+    const largest = Math.max(...expected.map((v) => Math.abs(2.5 * v)), 1e-6);
+    const error = Math.max(...gained.map((v, j) => Math.abs(v - 2.5 * expected[j])));
+    assert.ok(error <= 1e-3 * largest, `${w.name}: R1's share of the gradient off by ${error} of ${largest}`);
+  }
 
   // with --pack 2, D's real inputs are pairs: the mean is over them, each pair's squared norm summed
   const packedD = preset.buildDiscriminator(1, 2);
