@@ -3,6 +3,7 @@
  * models exported and compared with tfjs in onnxruntime-node, and the shrunk counterexamples its long runs
  * (`npm run fuzz:export -- --runs N`) found, each replayed in onnxruntime-node and -web.
  */
+import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import * as ortNode from 'onnxruntime-node';
@@ -20,12 +21,15 @@ const SEED = 20261205;
 
 describe('differential fuzzing of the exporter against tfjs', () => {
   test(`${SEEDED_RUNS} random models from seed ${SEED}: stacks and DAGs, nested models, opsets, layouts`, async () => {
+    let compared = 0;
     await fc.assert(
       fc.asyncProperty(fuzzCases, async (c) => {
-        await checkCase(c);
+        if (await checkCase(c)) compared++;
       }),
       { numRuns: SEEDED_RUNS, seed: SEED },
     );
+    // a case whose tfjs output overflows compares nothing: they must stay rare (all 300 compare today)
+    assert.ok(compared >= 0.9 * SEEDED_RUNS, `${compared} of ${SEEDED_RUNS} cases compared with tfjs`);
   });
 });
 
@@ -167,6 +171,6 @@ const REGRESSIONS: Record<string, FuzzCase> = {
 describe('counterexamples the fuzzer found, replayed in onnxruntime-node and -web', () => {
   for (const [what, c] of Object.entries(REGRESSIONS))
     test(what, async () => {
-      await checkCase(c, [ortNode, ortWeb as unknown as Runtime]);
+      assert.ok(await checkCase(c, [ortNode, ortWeb as unknown as Runtime]), 'compared with tfjs');
     });
 });

@@ -129,7 +129,7 @@ test('the onnx engine gives the same losses on one onnxruntime thread as on two 
   assert.deepEqual(single.weights, double.weights);
 });
 
-test('on 2 cores too, the spinning way keeps 2 threads only where they give the same bits as one (seed-mlp at batch 16 does not)', async () => {
+test('on 2 cores too, the spinning way keeps 2 threads only where they give the same bits as one (here: seed-mlp at batch 16, whichever it is on this machine)', async () => {
   await selectBackend('wasm');
   const preset = getPreset('seed-mlp');
   const lines: string[] = [];
