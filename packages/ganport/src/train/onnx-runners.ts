@@ -326,8 +326,19 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
           return undefined;
         })
       : undefined;
-  const onLanes: Candidate[] = split ? [{ executor: split, threading: split.description, threads: 1 }] : [];
+  // the ways stand in for each other: offered lanes that sum in another order (a cut can change
+  // onnxruntime's fusions) would make a run's bits follow the trial's timing
+  const agreeing = split && !lanes && !lanesAgree(train, split, options) ? undefined : split;
+  if (split && !agreeing) {
+    split.dispose();
+    options.log?.('onnx engine: the lanes give other bits than one thread for this step; the trial leaves them out');
+  }
+  const onLanes: Candidate[] = agreeing ? [{ executor: agreeing, threading: agreeing.description, threads: 1 }] : [];
   if (lanes && onLanes.length) return onLanes;
+  if (lanes)
+    options.log?.(
+      'onnx engine: GANPORT_ORT_LANES asks for lanes, but this step cannot run on them; the trial runs sessions',
+    );
   const made: Candidate[] = [];
   try {
     for (const way of sessionWays([train], options)) made.push(session(way));
@@ -335,7 +346,7 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
   } catch (error) {
     // what was made holds sessions, and the lanes' worker threads would wait on
     for (const way of made) way.executor.dispose();
-    split?.dispose();
+    agreeing?.dispose();
     throw error;
   }
 }
@@ -366,24 +377,9 @@ function sessionWays(graphs: CapturedGraph[], options: RunnerOptions): SessionOp
  * for bit, as on one thread, from the same made-up inputs; 1 where neither does.
  */
 function threadsAgreeing(graphs: CapturedGraph[], cores: number, options: RunnerOptions): number {
-  const outputsOn = (graph: CapturedGraph, threads: number) => {
-    const session = new OrtSession(graph.model, { threads, providers: options.providers });
-    try {
-      const outputs = graph.outputs.map((t) => ({ name: t.name, data: zeros(t), dims: t.shape }));
-      session.run(
-        graph.inputs.map((t, i) => ({ name: t.name, data: madeUp(t, i), dims: t.shape })),
-        outputs,
-      );
-      return outputs.map((o) => new Uint8Array(o.data.buffer, o.data.byteOffset, o.data.byteLength));
-    } finally {
-      session.dispose();
-    }
-  };
-  const references = graphs.map((graph) => outputsOn(graph, 1));
+  const references = graphs.map((graph) => outputsOnThreads(graph, 1, options));
   const agrees = (threads: number) =>
-    graphs.every((graph, g) =>
-      outputsOn(graph, threads).every((bytes, o) => Buffer.compare(bytes, references[g][o]) === 0),
-    );
+    graphs.every((graph, g) => sameBytes(outputsOnThreads(graph, threads, options), references[g]));
   const threads = [...new Set([cores, 2])].find(agrees) ?? 1;
   if (threads < cores)
     options.log?.(
@@ -391,6 +387,39 @@ function threadsAgreeing(graphs: CapturedGraph[], cores: number, options: Runner
         `and the ways must give the same bits to stand in for each other: ${threads === 1 ? 'one thread only' : `${threads} threads, which agree`}`,
     );
   return threads;
+}
+
+/** What the agreement checks read of a graph. */
+type GraphShape = Pick<CapturedGraph, 'model' | 'inputs' | 'outputs'>;
+
+/** A graph's outputs, as bytes, from its made-up inputs (madeUp) through `run`. */
+function madeUpOutputs(graph: GraphShape, run: (inputs: Feed[], outputs: Feed[]) => void): Uint8Array[] {
+  const outputs = graph.outputs.map((t) => ({ name: t.name, data: zeros(t), dims: t.shape }));
+  run(
+    graph.inputs.map((t, i) => ({ name: t.name, data: madeUp(t, i), dims: t.shape })),
+    outputs,
+  );
+  return outputs.map((o) => new Uint8Array(o.data.buffer, o.data.byteOffset, o.data.byteLength));
+}
+
+/** madeUpOutputs of a session of its own on `threads` threads. */
+function outputsOnThreads(graph: GraphShape, threads: number, options: RunnerOptions): Uint8Array[] {
+  const session = new OrtSession(graph.model, { threads, providers: options.providers });
+  try {
+    return madeUpOutputs(graph, (inputs, outputs) => session.run(inputs, outputs));
+  } finally {
+    session.dispose();
+  }
+}
+
+const sameBytes = (a: Uint8Array[], b: Uint8Array[]) => a.every((bytes, i) => Buffer.compare(bytes, b[i]) === 0);
+
+/** Whether `executor` (the lanes) gives `graph`'s outputs bit for bit as one thread does, from the same made-up inputs. */
+export function lanesAgree(graph: GraphShape, executor: StepExecutor, options: RunnerOptions = {}): boolean {
+  return sameBytes(
+    madeUpOutputs(graph, (inputs, outputs) => executor.run(inputs, outputs)),
+    outputsOnThreads(graph, 1, options),
+  );
 }
 
 /** A graph input's made-up values for threadsAgreeing: floats in [0, 1) from a fixed sequence; zeros (valid indices) otherwise. */
@@ -444,8 +473,9 @@ class SplitExecutor implements StepExecutor {
     const fed = (tensors: GraphTensor[]) => tensors.map((t) => feeds.get(t.name)!);
     const [first, second] = this.parts;
     this.sessions[0].run(fed(first.inputs), fed(first.outputs));
-    this.between(); // updates the discriminator's weights and moments in the inputs: no repeating the step after it
     try {
+      // updates the discriminator's weights and moments in the inputs: no repeating the step once it began
+      this.between();
       this.sessions[1].run(fed(second.inputs), fed(second.outputs));
     } catch (error) {
       throw new StepNotRepeatable(error);

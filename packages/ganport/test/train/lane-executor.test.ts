@@ -12,6 +12,8 @@ import { encodeModel } from '../../src/onnx/proto.js';
 import type { CapturedGraph, GraphTensor } from '../../src/tfjs/capture.js';
 import { type Feed, OrtSession } from '../../src/tfjs/ort-session.js';
 import { LaneExecutor } from '../../src/train/lanes/executor.js';
+import { lanesAgree } from '../../src/train/onnx-runners.js';
+import type { StepExecutor } from '../../src/train/ways.js';
 import { collectGarbage } from '../helpers.js';
 
 const N = 64;
@@ -89,6 +91,22 @@ for (const bad of ['ia', 'ib'] as const) {
 }
 
 const fixture = (name: string) => new URL(`./lane-fixtures/${name}.js`, import.meta.url);
+
+test("lanes that give one thread's bits agree; an executor one bit off does not, and the trial would leave it out", async () => {
+  const graph = twoBranches();
+  const lanes = (await LaneExecutor.create(graph, { lanes: 2, sources: ['ia', 'ib'], always: true }))!;
+  assert.equal(lanesAgree(graph, lanes), true);
+  const oneBitOff: StepExecutor = {
+    run(inputs, outputs) {
+      lanes.run(inputs, outputs);
+      const y = outputs[0].data;
+      new Uint32Array(y.buffer, y.byteOffset, 8)[7] ^= 1;
+    },
+    dispose() {},
+  };
+  assert.equal(lanesAgree(graph, oneBitOff), false);
+  lanes.dispose();
+});
 
 test('a worker that dies, as it loads or mid-step, fails the lanes at once instead of leaving the main thread waiting', async () => {
   const create = (lane: string) =>
