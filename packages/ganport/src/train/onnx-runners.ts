@@ -311,7 +311,7 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
     threading: threadingOf(c),
     threads: c.threads!,
   });
-  if (fixedThreads(options)) return sessionWays([train], options).map(session);
+  if (fixedThreads(options) || !onCpu(options)) return sessionWays([train], options).map(session);
   const laneCount = lanes ?? (cores > 1 ? 2 : 0);
   // forced (GANPORT_ORT_LANES), the lanes fail loudly; offered, a failure to set them up leaves the others
   const split =
@@ -356,15 +356,19 @@ const fixedThreads = (options: RunnerOptions) =>
 const fixedLanes = (options: RunnerOptions) => options.lanes ?? (Number(process.env.GANPORT_ORT_LANES) || undefined);
 
 /**
- * One session's ways: on every core, idle threads spinning, and on one; the fixed threads alone. The
+ * One session's ways: on every core, idle threads spinning, and on one; the fixed threads alone; on a
+ * GPU provider one session (below). The
  * ways take turns and stand in for each other, so they must give the same bits: onnxruntime's matrix
  * products sum in another order on 4 threads or more, and on 2 for some shapes (seed-mlp at batch 16;
  * measured here), so the spinning way's threads are the most that agree with one thread on `graphs`
  * (threadsAgreeing).
  */
-function sessionWays(graphs: CapturedGraph[], options: RunnerOptions): SessionOptions[] {
+export function sessionWays(graphs: CapturedGraph[], options: RunnerOptions): SessionOptions[] {
   const threads = fixedThreads(options);
   if (threads) return [{ threads }];
+  // a GPU provider (CUDA) runs the step on the device, where threads mean nothing; two sessions would each
+  // choose their own kernels (cuDNN's timed search), which need not give the same bits
+  if (!onCpu(options)) return [{ threads: 1 }];
   const cores = options.cores ?? cpus().length;
   // every core with its idle threads sleeping lost to them spinning in every trial here (dcgan 68 against
   // 56 ms, cdcgan 76 against 64, PacGAN 35 against 32): not a candidate

@@ -14,6 +14,7 @@ import { getPreset, PRESETS, type Preset } from '../../src/presets/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { detachGeneratorUpdate } from '../../src/train/host-update.js';
 import { ganLoss } from '../../src/train/losses.js';
+import { sessionWays } from '../../src/train/onnx-runners.js';
 import { OnnxStep, type OnnxStepOptions } from '../../src/train/onnx-step.js';
 import { buildTrainingState, disposeTrainingState } from '../../src/train/run-setup.js';
 import { splitAtDiscriminatorUpdate, worthSplitting } from '../../src/train/split-step.js';
@@ -142,6 +143,11 @@ test('on 2 cores too, the spinning way keeps 2 threads only where they give the 
   if (!agree)
     assert.match(lines.join('\n'), /2 onnxruntime threads sum the step's products in another order .*one thread only/);
   assert.deepEqual(ways.weights, single.weights);
+});
+
+test('on a GPU provider (CUDA) the step runs in one session: threads mean nothing there, and two could differ', () => {
+  assert.deepEqual(sessionWays([], { providers: ['cuda', 'cpu'], cores: 4 }), [{ threads: 1 }]);
+  assert.deepEqual(sessionWays([], { providers: ['cpu'], cores: 4, threads: 3 }), [{ threads: 3 }], 'fixed threads');
 });
 
 test('above 2 cores the spinning way takes the most threads that give the same bits as one: the ways stand in for each other', async () => {
