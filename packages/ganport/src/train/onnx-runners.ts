@@ -163,9 +163,11 @@ class HostRunner implements GraphRunner {
   /** The state the next step reads; `next` receives what it writes. */
   private current: Map<string, Buffer>;
   private next: Map<string, Buffer>;
-  /** The measurement graph (the discriminator on two batches, every few steps), on `ways.measureThreads`. */
-  private measureSession: OrtSession;
-  private measureThreads: number;
+  /**
+   * The measurement graph (the discriminator on two batches, every few steps), on one thread whatever
+   * way runs the step: on more its sums could take another order, and D(x) follow the trial's choice.
+   */
+  private readonly measureSession: OrtSession;
   private readonly hostUpdate?: HostUpdate;
   /** The weight each input holding an updated weight reads (the split step's second graph's). */
   private readonly updatedWeight: Map<string, string>;
@@ -176,7 +178,7 @@ class HostRunner implements GraphRunner {
     private readonly measureGraph: CapturedGraph,
     state: Map<string, Buffer>,
     private readonly ways: Ways,
-    private readonly options: RunnerOptions,
+    options: RunnerOptions,
   ) {
     this.stepGraph = step.graph;
     this.current = new Map(state);
@@ -184,8 +186,7 @@ class HostRunner implements GraphRunner {
     if (step.plan) this.hostUpdate = new HostUpdate(step.plan, this.current, this.next);
     this.updatedWeight = new Map([...(step.updatedInputs ?? [])].map(([weight, input]) => [input, weight]));
     this.stateOutput = stateOutputs(step.graph);
-    this.measureThreads = ways.measureThreads;
-    this.measureSession = this.openMeasureSession();
+    this.measureSession = new OrtSession(measureGraph.model, { threads: 1, providers: options.providers });
   }
 
   static async create(
@@ -227,11 +228,6 @@ class HostRunner implements GraphRunner {
     const losses = { dLoss: new Float32Array(1), gLoss: new Float32Array(1) };
     this.hostUpdateMs = 0;
     this.ways.run(this.inputs(this.stepGraph, feeds), this.fetches(losses, this.next), whileWaiting);
-    if (this.ways.measureThreads !== this.measureThreads) {
-      this.measureSession.dispose();
-      this.measureThreads = this.ways.measureThreads;
-      this.measureSession = this.openMeasureSession();
-    }
     for (const name of this.stepGraph.updated.keys()) {
       const updated = this.next.get(name)!;
       this.next.set(name, this.current.get(name)!);
@@ -270,10 +266,6 @@ class HostRunner implements GraphRunner {
     this.hostUpdateMs += performance.now() - start;
   }
 
-  private openMeasureSession(): OrtSession {
-    return new OrtSession(this.measureGraph.model, { threads: this.measureThreads, providers: this.options.providers });
-  }
-
   private inputs(graph: CapturedGraph, feeds: Map<string, Buffer>): Feed[] {
     return graph.inputs.map((input) => ({
       name: input.name,
@@ -309,7 +301,6 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
   const session = (c: SessionOptions): Candidate => ({
     executor: sessionExecutor(new OrtSession(train.model, { ...c, providers: options.providers })),
     threading: threadingOf(c),
-    threads: c.threads!,
   });
   if (fixedThreads(options) || !onCpu(options)) return sessionWays([train], options).map(session);
   const laneCount = lanes ?? (cores > 1 ? 2 : 0);
@@ -333,7 +324,7 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
     split.dispose();
     options.log?.('onnx engine: the lanes give other bits than one thread for this step; the trial leaves them out');
   }
-  const onLanes: Candidate[] = agreeing ? [{ executor: agreeing, threading: agreeing.description, threads: 1 }] : [];
+  const onLanes: Candidate[] = agreeing ? [{ executor: agreeing, threading: agreeing.description }] : [];
   if (lanes && onLanes.length) return onLanes;
   if (lanes)
     options.log?.(
@@ -457,7 +448,6 @@ function splitCandidates(
     return {
       executor: new SplitExecutor(parts, sessions, handedOver, between),
       threading: threadingOf(c),
-      threads: c.threads!,
     };
   });
 }

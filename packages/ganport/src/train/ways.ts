@@ -28,8 +28,6 @@ export interface Candidate {
   executor: StepExecutor;
   /** In words: "1 thread", "2 threads, spinning", "2 lanes (3 + 3 segments)". */
   threading: string;
-  /** The measurement graph's intra-op threads alongside. */
-  threads: number;
 }
 
 /**
@@ -170,11 +168,6 @@ export class Ways {
   /** Steps left in the trial under way, the first or a re-trial (0: none, or nothing to choose). */
   get trialStepsLeft(): number {
     return this.trial?.stepsLeft ?? 0;
-  }
-
-  /** The measurement graph's intra-op threads: one until the first trial has chosen, then the chosen way's. */
-  get measureThreads(): number {
-    return this.inFirstTrial ? 1 : this.chosen.threads;
   }
 
   private get inFirstTrial(): boolean {

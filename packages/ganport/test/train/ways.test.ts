@@ -32,7 +32,7 @@ test('the trial reports its choice, and after a re-trial whether the way changed
 });
 
 test("the trial takes turns, leaves out each way's warm-up steps, and picks the lowest lower quartile", () => {
-  const ways = ['a', 'b', 'c'].map((threading) => ({ executor: { run() {}, dispose() {} }, threading, threads: 1 }));
+  const ways = ['a', 'b', 'c'].map((threading) => ({ executor: { run() {}, dispose() {} }, threading }));
   const trial = new Trial(ways);
   assert.equal(trial.stepsLeft, 3 * (5 + 9)); // before any times: 9 timed rounds each
   const turns: string[] = [];
@@ -53,7 +53,7 @@ test("the trial takes turns, leaves out each way's warm-up steps, and picks the 
 });
 
 test('a trial whose steps grow slower ends after a whole round, never counting below zero', () => {
-  const ways = ['a', 'b'].map((threading) => ({ executor: { run() {}, dispose() {} }, threading, threads: 1 }));
+  const ways = ['a', 'b'].map((threading) => ({ executor: { run() {}, dispose() {} }, threading }));
   const trial = new Trial(ways);
   let chosen: number | undefined;
   let steps = 0;
@@ -91,15 +91,13 @@ test('the thread setting is chosen by its lower quartile: not by one lucky run, 
 
 /**
  * Fake ways: way i writes i + 1 into the output (or throws while `failing` says so, its error where it
- * gives one) and counts its
- * runs; way i asks for i + 1 measurement threads.
+ * gives one) and counts its runs.
  */
 function fakeWays(names: string[], failing: (name: string, run: number) => boolean | Error = () => false) {
   const runs = new Map(names.map((n) => [n, 0]));
   const disposed: string[] = [];
   const ways: Candidate[] = names.map((threading, i) => ({
     threading,
-    threads: i + 1,
     executor: {
       run(_inputs: Feed[], outputs: Feed[], whileWaiting?: () => void) {
         const run = runs.get(threading)!;
@@ -127,7 +125,6 @@ test('a way that fails in the first trial is left out: the step runs again, the 
   const lines: string[] = [];
   const chooser = new Ways(ways, (line) => lines.push(line));
   let waits = 0;
-  assert.equal(chooser.measureThreads, 1, 'one thread until the first trial has chosen');
   assert.equal(
     step(chooser, () => waits++),
     1,
@@ -146,8 +143,6 @@ test('a way that fails in the first trial is left out: the step runs again, the 
   assert.equal(chooser.threading, 'trying a; c in turn');
   while (chooser.trialStepsLeft > 0) step(chooser);
   assert.match(lines[1], /^onnx engine: (a|c) chosen; lower quartiles of the first steps: a .* ms; c .* ms$/);
-  const chosen: string = chooser.threading;
-  assert.equal(chooser.measureThreads, chosen === 'a' ? 1 : 3, "then the chosen way's");
   assert.equal(runs.get('b'), 1);
 });
 
@@ -166,7 +161,6 @@ test('outside the first trial, a failing way is left out and the run goes on wit
     `onnx engine: ${chosen} failed (${chosen} broke) and is left out; the run goes on with ${other}`,
   );
   assert.equal(chooser.threading, other);
-  assert.equal(chooser.measureThreads, other === 'a' ? 1 : 2);
   chooser.retry();
   assert.equal(chooser.trialStepsLeft, 0, 'no re-trial with one way left');
   broken.add(other);
