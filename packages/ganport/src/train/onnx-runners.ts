@@ -441,15 +441,20 @@ function splitCandidates(
   options: RunnerOptions,
 ): Candidate[] {
   const handedOver = crossing.map((t) => ({ name: t.name, data: zeros(t), dims: t.shape }));
-  return sessionWays(parts, options).map((c) => {
-    const sessions = parts.map(
-      (graph) => new OrtSession(graph.model, { ...c, stopSpinning: c.spinning, providers: options.providers }),
-    );
-    return {
-      executor: new SplitExecutor(parts, sessions, handedOver, between),
+  const made: OrtSession[] = [];
+  const session = (graph: CapturedGraph, c: SessionOptions) => {
+    made.push(new OrtSession(graph.model, { ...c, stopSpinning: c.spinning, providers: options.providers }));
+    return made.at(-1)!;
+  };
+  try {
+    return sessionWays(parts, options).map((c) => ({
+      executor: new SplitExecutor(parts, [session(parts[0], c), session(parts[1], c)], handedOver, between),
       threading: threadingOf(c),
-    };
-  });
+    }));
+  } catch (error) {
+    for (const s of made) s.dispose(); // one that failed to open leaves those before it
+    throw error;
+  }
 }
 
 /** The step as two graphs, each on its own session, and the host's work between them. */

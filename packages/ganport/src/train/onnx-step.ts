@@ -104,28 +104,32 @@ export class OnnxStep implements StepEngine {
     };
     let train: CapturedGraph | undefined;
     let measure: CapturedGraph | undefined;
-    tf.tidy(() => {
-      const tensors = capturing.tensors(real, realLabels, draws);
-      const inputs = [
-        ...stepInputs(tensors),
-        { name: 'lrD', tensor: capturing.state.dOptimizer.learningRate },
-        { name: 'lrG', tensor: capturing.state.gOptimizer.learningRate },
-        { name: 'emaDecay', tensor: capturing.emaDecay },
-      ];
-      train = captureGraph({ name: 'ganport_train_step', inputs, state, claim, fn: () => capturing.train(tensors) });
-      measure = captureGraph({
-        name: 'ganport_measure',
-        inputs: stepInputs(tensors),
-        state,
-        fn: () => ({ measured: capturing.measure(tensors) }),
+    try {
+      tf.tidy(() => {
+        const tensors = capturing.tensors(real, realLabels, draws);
+        const inputs = [
+          ...stepInputs(tensors),
+          { name: 'lrD', tensor: capturing.state.dOptimizer.learningRate },
+          { name: 'lrG', tensor: capturing.state.gOptimizer.learningRate },
+          { name: 'emaDecay', tensor: capturing.emaDecay },
+        ];
+        train = captureGraph({ name: 'ganport_train_step', inputs, state, claim, fn: () => capturing.train(tensors) });
+        measure = captureGraph({
+          name: 'ganport_measure',
+          inputs: stepInputs(tensors),
+          state,
+          fn: () => ({ measured: capturing.measure(tensors) }),
+        });
       });
-    });
-    // the capture ran a step: put the state back as it was
-    tf.tidy(() => {
-      for (const [i, { variable }] of state.entries())
-        variable.assign(tf.tensor(saved[i], variable.shape, variable.dtype));
-    });
-    for (const optimizer of [capturing.state.dOptimizer, capturing.state.gOptimizer]) optimizer.iterations = iterations;
+    } finally {
+      // the capture ran a step (or part of one, where it failed): put the state back as it was
+      tf.tidy(() => {
+        for (const [i, { variable }] of state.entries())
+          variable.assign(tf.tensor(saved[i], variable.shape, variable.dtype));
+      });
+      for (const optimizer of [capturing.state.dOptimizer, capturing.state.gOptimizer])
+        optimizer.iterations = iterations;
+    }
     const values = new Map(state.map(({ name }, i) => [name, saved[i].slice()]));
     const hostMasks = options.hostMasks ?? process.env.GANPORT_ORT_HOST_MASKS !== '0';
     const { graph: step, masks } = hostMasks

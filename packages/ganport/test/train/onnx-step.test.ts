@@ -256,6 +256,31 @@ test('a kernel the engine cannot write stops the capture with one line naming it
   x.dispose();
 });
 
+test('a capture that fails midway puts the tfjs state back as it was: weights, moments, iterations', async () => {
+  await selectBackend('wasm');
+  const p = getPreset('seed-mlp');
+  const config = stateConfig(p.latentSize, 8);
+  const state = buildTrainingState(p, config);
+  const real = realBatch([8, ...p.sampleShape]);
+  const stepper = new GanStep(state, ganLoss('bce'), config, new Rng(3));
+  const capturing = new GanStep(state, ganLoss('bce'), config, new Rng(4));
+  const values = () =>
+    [state.generator, state.discriminator].flatMap((m) => m.weights.map((w) => Array.from(w.read().dataSync())));
+  const moments = () =>
+    [state.dOptimizer, state.gOptimizer].flatMap((o) => o.firstMoments.map((m) => Array.from(m.dataSync())));
+  const before = { weights: values(), moments: moments(), iterations: state.dOptimizer.iterations };
+  const train = capturing.train.bind(capturing);
+  capturing.train = (tensors) => {
+    train(tensors); // both updates ran
+    throw new Error('a kernel it cannot write');
+  };
+  await assert.rejects(OnnxStep.create(capturing, stepper, real, undefined, {}), /a kernel it cannot write/);
+  assert.deepEqual({ weights: values(), moments: moments(), iterations: state.dOptimizer.iterations }, before);
+  stepper.dispose();
+  real.dispose();
+  disposeTrainingState(state);
+});
+
 const HOST_UPDATE_CASES: [string, number, TrainingStepOptions][] = [
   ['dcgan', 8, { steps: 3, emaDecay: 0.9, loss: 'hinge' }],
   ['pacgan-2d', 24, { pack: 4, steps: 2, beta1: 0.8 }],

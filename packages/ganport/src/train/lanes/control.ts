@@ -16,19 +16,21 @@ const SPINS = 2000;
 
 /** Waits until control word `index` reaches `step`; throws if a lane failed or the lanes stopped. */
 export function awaitFlag(control: Int32Array, index: number, step: number, failure: () => string): void {
-  for (let spin = 0; Atomics.load(control, index) < step; spin++) {
+  // waits on the value the loop read: a fresh read could already see the flag raised, and sleep the 20 ms
+  for (let spin = 0, seen = Atomics.load(control, index); seen < step; spin++, seen = Atomics.load(control, index)) {
     if (Atomics.load(control, CONTROL.failed) !== 0) throw new Error(failure());
     if (Atomics.load(control, CONTROL.step) === STOP) throw new Error('the lanes were stopped');
-    if (spin > SPINS) Atomics.wait(control, index, Atomics.load(control, index), 20);
+    if (spin > SPINS) Atomics.wait(control, index, seen, 20);
   }
 }
 
 /** Waits, at most `ms`, until control word `index` reaches `value`, whatever the other words say. */
 export function awaitWord(control: Int32Array, index: number, value: number, ms: number): boolean {
   const deadline = performance.now() + ms;
-  for (let now = performance.now(); Atomics.load(control, index) < value; now = performance.now()) {
+  for (let now = performance.now(), seen = Atomics.load(control, index); seen < value; ) {
     if (now > deadline) return false;
-    Atomics.wait(control, index, Atomics.load(control, index), deadline - now);
+    Atomics.wait(control, index, seen, deadline - now);
+    [now, seen] = [performance.now(), Atomics.load(control, index)];
   }
   return true;
 }
