@@ -124,9 +124,12 @@ export async function saveCheckpoint(runDir: string, state: CheckpointState, pos
   await swapIn(dirs);
 }
 
+/** A generation against its manifest, which must list every file in it: a generation holds nothing else. */
+const verifyGeneration = (dir: string) => verifyManifest(dir, { listed: [''] });
+
 async function verifies(dir: string): Promise<boolean> {
   try {
-    await verifyManifest(dir, { listed: [''] });
+    await verifyGeneration(dir);
     return true;
   } catch (err) {
     if (err instanceof GanportError) return false;
@@ -192,7 +195,7 @@ async function loadFirstVerified<Position>(
   }
   try {
     if (!hasManifest(dir)) throw new GanportError(`${dir} has lost its manifest (another checkpoint has one)`);
-    await verifyManifest(dir, { listed: [''] });
+    await verifyGeneration(dir);
   } catch (err) {
     if (!(err instanceof GanportError)) throw err;
     if (fallback === undefined)

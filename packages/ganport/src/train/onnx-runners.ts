@@ -303,10 +303,16 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
     threading: threadingOf(c),
   });
   if (fixedThreads(options) || !onCpu(options)) return sessionWays([train], options).map(session);
+  // one thread's outputs, which the lanes and the spinning threads must both give
+  let oneThread: Uint8Array[] | undefined;
+  const reference = () => {
+    oneThread ??= outputsOnThreads(train, 1, options);
+    return oneThread;
+  };
   const laneCount = lanes ?? (cores > 1 ? 2 : 0);
   // forced (GANPORT_ORT_LANES), the lanes fail loudly; offered, a failure to set them up leaves the others
   const split =
-    laneCount > 1 && onCpu(options)
+    laneCount > 1
       ? await LaneExecutor.create(train, {
           lanes: laneCount,
           sources: options.sources ?? [],
@@ -319,7 +325,7 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
       : undefined;
   // the ways stand in for each other: offered lanes that sum in another order (a cut can change
   // onnxruntime's fusions) would make a run's bits follow the trial's timing
-  const agreeing = split && !lanes && !lanesAgree(train, split, options) ? undefined : split;
+  const agreeing = split && !lanes && !lanesAgree(train, split, reference()) ? undefined : split;
   if (split && !agreeing) {
     split.dispose();
     options.log?.('onnx engine: the lanes give other bits than one thread for this step; the trial leaves them out');
@@ -332,7 +338,7 @@ async function candidates(train: CapturedGraph, options: RunnerOptions): Promise
     );
   const made: Candidate[] = [];
   try {
-    for (const way of sessionWays([train], options)) made.push(session(way));
+    for (const way of sessionWays([train], options, () => [reference()])) made.push(session(way));
     return [...made, ...onLanes];
   } catch (error) {
     // what was made holds sessions, and the lanes' worker threads would wait on
@@ -354,7 +360,11 @@ const fixedLanes = (options: RunnerOptions) => options.lanes ?? (Number(process.
  * measured here), so the spinning way's threads are the most that agree with one thread on `graphs`
  * (threadsAgreeing).
  */
-export function sessionWays(graphs: CapturedGraph[], options: RunnerOptions): SessionOptions[] {
+export function sessionWays(
+  graphs: CapturedGraph[],
+  options: RunnerOptions,
+  oneThread = () => graphs.map((graph) => outputsOnThreads(graph, 1, options)),
+): SessionOptions[] {
   const threads = fixedThreads(options);
   if (threads) return [{ threads }];
   // a GPU provider (CUDA) runs the step on the device, where threads mean nothing; two sessions would each
@@ -363,16 +373,20 @@ export function sessionWays(graphs: CapturedGraph[], options: RunnerOptions): Se
   const cores = options.cores ?? cpus().length;
   // every core with its idle threads sleeping lost to them spinning in every trial here (dcgan 68 against
   // 56 ms, cdcgan 76 against 64, PacGAN 35 against 32): not a candidate
-  const spinning = cores > 1 ? threadsAgreeing(graphs, cores, options) : 1;
+  const spinning = cores > 1 ? threadsAgreeing(graphs, cores, options, oneThread()) : 1;
   return spinning > 1 ? [{ threads: spinning, spinning: true }, { threads: 1 }] : [{ threads: 1 }];
 }
 
 /**
  * The most threads, `cores` or else 2, on which every graph of `graphs` gives the same outputs, bit
- * for bit, as on one thread, from the same made-up inputs; 1 where neither does.
+ * for bit, as on one thread (`references`), from the same made-up inputs; 1 where neither does.
  */
-function threadsAgreeing(graphs: CapturedGraph[], cores: number, options: RunnerOptions): number {
-  const references = graphs.map((graph) => outputsOnThreads(graph, 1, options));
+function threadsAgreeing(
+  graphs: CapturedGraph[],
+  cores: number,
+  options: RunnerOptions,
+  references: Uint8Array[][],
+): number {
   const agrees = (threads: number) =>
     graphs.every((graph, g) => sameBytes(outputsOnThreads(graph, threads, options), references[g]));
   const threads = [...new Set([cores, 2])].find(agrees) ?? 1;
@@ -409,11 +423,15 @@ function outputsOnThreads(graph: GraphShape, threads: number, options: RunnerOpt
 
 const sameBytes = (a: Uint8Array[], b: Uint8Array[]) => a.every((bytes, i) => Buffer.compare(bytes, b[i]) === 0);
 
-/** Whether `executor` (the lanes) gives `graph`'s outputs bit for bit as one thread does, from the same made-up inputs. */
-export function lanesAgree(graph: GraphShape, executor: StepExecutor, options: RunnerOptions = {}): boolean {
+/** Whether `executor` (the lanes) gives `graph`'s outputs bit for bit as one thread does (`oneThread`), from the same made-up inputs. */
+export function lanesAgree(
+  graph: GraphShape,
+  executor: StepExecutor,
+  oneThread = outputsOnThreads(graph, 1, {}),
+): boolean {
   return sameBytes(
     madeUpOutputs(graph, (inputs, outputs) => executor.run(inputs, outputs)),
-    outputsOnThreads(graph, 1, options),
+    oneThread,
   );
 }
 

@@ -150,7 +150,7 @@ export async function removeLeftovers(
 }
 
 /** Where a directory's new contents are written before they move in (one per process). */
-export const stagingDir = (dir: string, pid: number | string = process.pid): string => `${resolve(dir)}.${pid}.tmp`;
+const stagingDir = (dir: string, pid: number | string = process.pid): string => `${resolve(dir)}.${pid}.tmp`;
 
 /**
  * Makes this process's staging for `dir` (stagingDir), empty, after removing what processes killed
