@@ -145,6 +145,13 @@ const stateOutputs = (train: CapturedGraph) => new Map([...train.updated].map(([
 const threadingOf = (c: SessionOptions) =>
   `${c.threads} thread${c.threads! > 1 ? 's' : ''}${c.spinning ? ', spinning' : ''}`;
 
+/** A per-step input's value; one missing is the engine's own error (it would train on zeros). */
+function fed(feeds: Map<string, Buffer>, input: GraphTensor): Buffer {
+  const value = feeds.get(input.name);
+  if (value === undefined) throw new Error(`internal: the step graph's input ${input.name} was not fed`);
+  return value;
+}
+
 /** A graph input's zeros (the capture's dtypes: never int64). */
 const zeros = (t: GraphTensor): Buffer => typedArray({ dtype: t.dtype, dims: t.shape }) as Buffer;
 
@@ -270,10 +277,7 @@ class HostRunner implements GraphRunner {
     return graph.inputs.map((input) => ({
       name: input.name,
       data:
-        this.current.get(input.name) ??
-        this.current.get(this.updatedWeight.get(input.name) ?? '') ??
-        feeds.get(input.name) ??
-        zeros(input),
+        this.current.get(input.name) ?? this.current.get(this.updatedWeight.get(input.name) ?? '') ?? fed(feeds, input),
       dims: input.shape,
     }));
   }
@@ -588,7 +592,7 @@ class DeviceRunner implements GraphRunner {
     return Object.fromEntries(
       graph.inputs.map((input) => [
         input.name,
-        this.state.get(input.name) ?? new ort.Tensor(input.dtype, feeds.get(input.name) ?? zeros(input), input.shape),
+        this.state.get(input.name) ?? new ort.Tensor(input.dtype, fed(feeds, input), input.shape),
       ]),
     );
   }
