@@ -26,8 +26,9 @@ import { DataType, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx
 import { encodeModel } from '../onnx/proto.js';
 import { DEFAULT_DCGAN_WIDTH } from '../presets/dcgan.js';
 import { getPreset, type Preset } from '../presets/index.js';
+import { weightCountsAtWidth } from '../presets/weight-count.js';
 import { type BackendChoice, selectBackend } from '../tfjs/backend.js';
-import { BACKENDS, type BackendName, ONNX_BACKEND } from '../tfjs/backend-names.js';
+import { BACKENDS, type BackendName, ONNX_BACKEND, ORT_BACKEND } from '../tfjs/backend-names.js';
 import { prepareVulkan } from '../tfjs/webgpu.js';
 import { isInside, packageVersion, writeFileAtomic } from '../util/files.js';
 import { Adam } from './adam.js';
@@ -373,7 +374,35 @@ export async function checkRun(options: RunCheckOptions): Promise<CheckedRun> {
   const config = newRunConfig(options, preset);
   // before the data loads and clusters: a bad --eval-samples or --eval-classifier must not wait for them
   if (config.evalEvery) await checkEvaluation(config, () => {}, { withData: false });
-  return { config, backend: await chooseBackend(options, undefined, config.evalEvery), limit };
+  const backend = await chooseBackend(options, undefined, config.evalEvery);
+  if (width !== undefined) refuseUnallocatableWidth(preset, config, backend.name);
+  return { config, backend, limit };
+}
+
+/** The backends whose tensors live in tfjs-backend-wasm's memory (onnx captures its step on ort). */
+const WASM_MEMORY_BACKENDS: readonly BackendName[] = ['wasm', ORT_BACKEND, ONNX_BACKEND];
+/** tfjs-backend-wasm's memory at its largest (WebAssembly's 32-bit addresses). */
+const WASM_MEMORY_BYTES = 2 ** 32;
+/**
+ * The wasm backend's memory a weight takes in training: its value, gradient, Adam's moments, the EMA copy and
+ * the kernels' transposed copies. Measured: dcgan-64 at batch 4 grew it to 46.5–47.7 bytes a weight (widths 128
+ * and 192, on ort) and trained at width 256 (91.5 million weights) within 4 GiB; widths 400 and 512 failed in tfjs.
+ */
+const WASM_BYTES_PER_WEIGHT = 46;
+
+/** A --width whose models cannot fit in the wasm backend's memory is refused before anything is written (a stack trace from inside tfjs, after config.json, before). */
+function refuseUnallocatableWidth(preset: Preset, config: RunConfig, backend: BackendName): void {
+  if (!WASM_MEMORY_BACKENDS.includes(backend)) return;
+  const base = getPreset(config.preset, { clusters: config.clusters });
+  const counts = weightCountsAtWidth(base, config.width!, config.pack, { spectralNorm: config.spectralNorm });
+  const weights = counts.generator + counts.discriminator;
+  const bytes = weights * WASM_BYTES_PER_WEIGHT;
+  if (bytes > WASM_MEMORY_BYTES)
+    throw new GanportError(
+      `--width ${config.width}: ${preset.name}'s models hold ${(weights / 1e6).toFixed(1)} million weights, and training ` +
+        `takes about ${WASM_BYTES_PER_WEIGHT} bytes a weight of WebAssembly memory: ${(bytes / 2 ** 30).toFixed(2)} GiB, ` +
+        `more than the 4 GiB the ${backend} backend trains in; choose a smaller width`,
+    );
 }
 
 /** Reads a run to resume, or checks the options of a new one and writes its config.json. */

@@ -190,6 +190,11 @@ test("checkRun (train --dry-run) makes train's checks that need no data, and wri
     [{ batchSize: 60, pack: 8 }, /pack 8 must divide the batch size 60/],
     [{ preset: 'mlp-2d', width: 64 }, /--width is for the DCGAN presets .*; mlp-2d has fixed widths/],
     [{ preset: 'dcgan', width: 100000 }, /width must be at most 1024, got 100000/],
+    // failed inside tfjs with a stack trace, after config.json was written
+    [
+      { preset: 'dcgan-64', width: 300, backend: 'wasm' },
+      /--width 300: dcgan-64's models hold 125\.0 million weights.* 5\.36 GiB, more than the 4 GiB the wasm backend trains in/,
+    ],
     [{ epochs: 0 }, /epochs must be a positive integer/],
     [{ clusters: 300, preset: 'dcgan' }, /clusters must be an integer in \[2, 255\], got 300/],
     [{ clusters: 20, preset: 'cdcgan' }, /--clusters is for the unconditional DCGAN presets .*; cdcgan is conditioned/],
@@ -210,4 +215,6 @@ test("checkRun (train --dry-run) makes train's checks that need no data, and wri
   const { config, backend } = await checkRun({ outDir, preset: 'dcgan', backend: 'cpu' });
   assert.deepEqual([config.preset, backend.name], ['dcgan', 'cpu']);
   assert.ok(!existsSync(outDir), 'nothing written');
+  // the cpu backend's memory is JavaScript's: no WebAssembly limit to check
+  assert.equal((await checkRun({ outDir, preset: 'dcgan-64', width: 300, backend: 'cpu' })).config.width, 300);
 });
