@@ -5,10 +5,10 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
-import { dirname, extname, join, relative, resolve, sep } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 import { GanportError, META, toLayout } from '@ganport/runtime';
 import type * as tf from '@tensorflow/tfjs';
-import { isForeignManifest, listedFiles } from '../formats/manifest.js';
+import { isForeignManifest, listingDirectory } from '../formats/manifest.js';
 import { exportedModelFacts, modelPaths, moveModelDir } from '../formats/model-dir.js';
 import {
   type BestMeasurement,
@@ -91,14 +91,6 @@ export async function exportModelFile(
   model.dispose();
   await writeFileAtomic(outFile, bytes);
   return { path: outFile, bytes: bytes.length };
-}
-
-/** The nearest directory above `file` whose ganport manifest lists it, if any. */
-async function listingDirectory(file: string): Promise<string | undefined> {
-  for (let dir = dirname(file); ; dir = dirname(dir)) {
-    if ((await listedFiles(dir)).includes(relative(dir, file).split(sep).join('/'))) return dir;
-    if (dirname(dir) === dir) return undefined;
-  }
 }
 
 async function readTrainedRun(runDir: string): Promise<RunConfig> {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, posix, resolve } from 'node:path';
+import { basename, dirname, join, posix, relative, resolve, sep } from 'node:path';
 import { GanportError } from '@ganport/runtime';
 import { readInputFile, renameDurably, writeFileAtomic, writeLeftoverPid } from '../util/files.js';
 
@@ -75,6 +75,14 @@ export async function listedFiles(dir: string): Promise<string[]> {
     return Object.keys(parseManifest(await readFile(join(dir, MANIFEST), 'utf8'), `${dir}/${MANIFEST}`).files);
   } catch {
     return [];
+  }
+}
+
+/** The nearest directory above `file` whose ganport manifest lists it, if any. */
+export async function listingDirectory(file: string): Promise<string | undefined> {
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    if ((await listedFiles(dir)).includes(relative(dir, file).split(sep).join('/'))) return dir;
+    if (dirname(dir) === dir) return undefined;
   }
 }
 

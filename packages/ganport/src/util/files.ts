@@ -108,7 +108,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
       code === 'EEXIST' || code === 'ENOTDIR' ? 'a file stands in its path' : (code ?? (err as Error).message);
     throw new GanportError(`cannot write ${path}: cannot create directory ${dirname(target)}: ${why}`);
   }
-  const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
+  const tmp = temporaryPath(target);
   try {
     const handle = await open(tmp, 'w');
     try {
@@ -119,9 +119,23 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     }
     await renameDurably(tmp, target);
   } catch (err) {
-    await rm(tmp, { force: true });
+    await rm(tmp, { force: true }).catch(() => {}); // the write's error is the one to report
     throw new GanportError(`cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+}
+
+/** Longest file name in bytes (NAME_MAX on Linux and macOS, NTFS's 255 UTF-16 units at least as long). */
+const NAME_MAX = 255;
+
+/**
+ * writeFileAtomic's temporary file beside `target`, NAME.PID.TIME.tmp, its NAME cut short where the suffix
+ * would take it past NAME_MAX (a 240-byte name, legal itself, could not be written).
+ */
+function temporaryPath(target: string): string {
+  const suffix = `.${process.pid}.${Date.now()}.tmp`;
+  const name = Array.from(basename(target)); // by code points: a cut never splits a character
+  while (Buffer.byteLength(name.join('') + suffix) > NAME_MAX) name.pop();
+  return join(dirname(target), name.join('') + suffix);
 }
 
 /** The pid in a name writeFileAtomic leaves when killed mid-write, NAME.PID.TIME.tmp; undefined for any other name. */

@@ -1,11 +1,12 @@
 /** The CLI as a user meets it: the main commands, and one clear line for every kind of bad input. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { loadGenerator, toPNG } from '@ganport/runtime';
 import { PNG } from 'pngjs';
+import { shippedModelsDir } from '../../src/assets.js';
 import { defineCommand, UsageError } from '../../src/cli/flags.js';
 import { COMMANDS } from '../../src/cli/main.js';
 import { Classifier, predictedClasses } from '../../src/eval/classifier.js';
@@ -584,6 +585,44 @@ test('bad generate input: truncated or non-ONNX model, bad counts; no output fil
   assertCleanFailure(await runCliHere(['generate', '', '--out', out]), /^ganport generate: MODEL is empty/, 2);
   assertCleanFailure(runCli(['generate', validModel]), /--out is required/, 2); // and one through the bin script
   assert.ok(!existsSync(out), 'no partial output');
+});
+
+test('generate --out replaces a PNG, never the model, a file a manifest lists, or a file that is not a PNG', async () => {
+  const dir = tempDir();
+  const modelDir = join(dir, 'seed-mlp');
+  cpSync(join(shippedModelsDir(), 'seed-mlp'), modelDir, { recursive: true });
+  const model = join(modelDir, 'generator.onnx');
+  const before = readFileSync(model);
+  const link = join(dir, 'link.png');
+  symlinkSync(model, link);
+  for (const [from, out, message] of [
+    [model, model, /--out .*generator\.onnx is the model itself$/],
+    [model, link, /--out .*link\.png is the model itself$/],
+    [
+      'seed-mlp',
+      model,
+      /--out .*generator\.onnx belongs to .*seed-mlp \(its manifest lists it\); write the PNG elsewhere$/,
+    ],
+  ] as const)
+    assertCleanFailure(await runCliHere(['generate', from, '--count', '1', '--out', out]), message);
+  assert.deepEqual(readFileSync(model), before, 'the model is whole');
+  const notes = join(dir, 'notes.txt');
+  writeFileSync(notes, 'keep me');
+  assertCleanFailure(
+    await runCliHere(['generate', model, '--count', '1', '--out', notes]),
+    /--out .*notes\.txt exists and is not a PNG; generate replaces only PNGs$/,
+  );
+  assert.equal(readFileSync(notes, 'utf8'), 'keep me');
+  const png = join(dir, 'grid.png');
+  for (const seed of ['1', '2'])
+    assert.equal((await runCliHere(['generate', model, '--seed', seed, '--out', png])).status, 0);
+  // a name legal itself, whose temporary name (NAME.PID.TIME.tmp) would pass 255 bytes
+  const long = join(dir, `${'é'.repeat(124)}.png`);
+  assert.equal((await runCliHere(['generate', model, '--count', '1', '--out', long])).status, 0);
+  assert.deepEqual(
+    readdirSync(dir).sort(),
+    ['grid.png', 'link.png', 'notes.txt', 'seed-mlp', `${'é'.repeat(124)}.png`].sort(),
+  );
 });
 
 test('bad parity input and unknown commands', async () => {

@@ -17,6 +17,15 @@ test('writeFileAtomic writes the file whole, making its directory, and leaves no
   assert.deepEqual(readdirSync(join(dir, 'a', 'b')), ['out.png']);
 });
 
+test('writeFileAtomic writes a name near the 255-byte limit, its temporary name cut short to fit', async () => {
+  const dir = tempDir();
+  for (const name of [`${'b'.repeat(251)}.png`, `${'é'.repeat(125)}.png`, `${'😀'.repeat(62)}.png`]) {
+    await writeFileAtomic(join(dir, name), name);
+    assert.equal(readFileSync(join(dir, name), 'utf8'), name);
+  }
+  assert.equal(readdirSync(dir).length, 3, 'no temporary file left');
+});
+
 test('writeFileAtomic flushes the file to disk before its rename, and its directory after (seen with strace)', (t) => {
   if (spawnSync('strace', ['-V']).status !== 0) return t.skip('no strace here');
   const dir = tempDir();

@@ -1,5 +1,8 @@
+import { open, realpath, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { GanportError, gridCount, isPointGenerator, loadGenerator, MAX_COUNT, META, toPNG } from '@ganport/runtime';
 import { defaultGenerator } from '../../assets.js';
+import { listingDirectory } from '../../formats/manifest.js';
 import { resolveGeneratorFile } from '../../formats/model-dir.js';
 import { prepareVulkan } from '../../tfjs/webgpu.js';
 import { writeFileAtomic } from '../../util/files.js';
@@ -14,7 +17,12 @@ export const generateCommand = defineCommand({
     help: 'a generator .onnx file, a model directory, or a shipped model: cdcgan (default), dcgan, seed-mlp, …',
   },
   flags: {
-    out: { type: 'string', value: 'FILE.png', required: true, help: 'the PNG to write' },
+    out: {
+      type: 'string',
+      value: 'FILE.png',
+      required: true,
+      help: 'the PNG to write; an existing file only if it is a PNG',
+    },
     seed: { type: 'int', value: 'S', default: 0, help: 'seeds the latent vectors' },
     count: {
       type: 'int',
@@ -44,6 +52,7 @@ export const generateCommand = defineCommand({
   ],
   async run({ out, class: label, provider, ...request }, model) {
     const modelPath = await resolveGeneratorFile(model ?? defaultGenerator());
+    await refuseOut(out, modelPath);
     const providers = providerList(provider);
     // onnxruntime-node's WebGPU provider carries its own Dawn, which needs a Vulkan loader and driver on Linux
     if (providers?.includes('webgpu')) prepareVulkan();
@@ -80,3 +89,31 @@ export const generateCommand = defineCommand({
     return 0;
   },
 });
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** The path a file is reached by, links followed, where it exists. */
+const realPathOf = (path: string) => realpath(path).catch(() => resolve(path));
+
+/**
+ * --out replaces only a PNG that no manifest lists: `--out` naming the model, a file of a model directory or
+ * run, or any other file (a typo) replaced it, with no --overwrite to ask for that.
+ */
+async function refuseOut(out: string, modelPath: string): Promise<void> {
+  const target = await realPathOf(out);
+  if (target === (await realPathOf(modelPath))) throw new GanportError(`--out ${out} is the model itself`);
+  const owner = await listingDirectory(target);
+  if (owner)
+    throw new GanportError(`--out ${out} belongs to ${owner} (its manifest lists it); write the PNG elsewhere`);
+  const stats = await stat(target).catch(() => undefined); // none yet; or not a file, which the write reports
+  if (!stats?.isFile() || stats.size === 0) return;
+  const head = Buffer.alloc(PNG_SIGNATURE.length);
+  const file = await open(target, 'r');
+  try {
+    await file.read(head, 0, head.length, 0);
+  } finally {
+    await file.close();
+  }
+  if (!head.equals(PNG_SIGNATURE))
+    throw new GanportError(`--out ${out} exists and is not a PNG; generate replaces only PNGs`);
+}
