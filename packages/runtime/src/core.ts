@@ -62,7 +62,7 @@ export class Generator {
     private readonly ort: OrtBinding,
     private readonly session: InferenceSession,
     readonly info: GeneratorInfo,
-    /** The execution provider the session was created with. */
+    /** The session's execution provider. */
     readonly provider: string,
   ) {}
 
@@ -102,7 +102,12 @@ export class Generator {
       throw new GanportError(`this generator does not record its classes (${META.numClasses}): pass labels`);
     const classes = labelInput ? labelValues(labels, count, numClasses) : undefined;
 
-    const data = new Float32Array(count * product(this.info.outputShape));
+    let data: Float32Array;
+    try {
+      data = new Float32Array(count * product(this.info.outputShape));
+    } catch {
+      throw new GanportError(`${count} outputs are too large; generate fewer`);
+    }
     const batch = this.info.batchSize ?? count;
     const z = latents;
     const runs = this.lastRun.then(async () => {

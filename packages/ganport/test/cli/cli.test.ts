@@ -12,6 +12,8 @@ import { COMMANDS } from '../../src/cli/main.js';
 import { Classifier, predictedClasses } from '../../src/eval/classifier.js';
 import { decodeModel } from '../../src/export/index.js';
 import { verifyModelDir } from '../../src/formats/model-dir.js';
+import { DataType, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../../src/onnx/builder.js';
+import { encodeModel } from '../../src/onnx/proto.js';
 import { chromiumPath } from '../../src/parity/browser.js';
 import type { ParityReport } from '../../src/parity/parity.js';
 import { DEFAULT_CHROMIUM } from '../../src/parity/runtimes.js';
@@ -584,6 +586,21 @@ test('bad generate input: truncated or non-ONNX model, bad counts; no output fil
   );
   assertCleanFailure(await runCliHere(['generate', '', '--out', out]), /^ganport generate: MODEL is empty/, 2);
   assertCleanFailure(runCli(['generate', validModel]), /--out is required/, 2); // and one through the bin script
+  // 400 outputs of 2048×2048×3 are more values than one Float32Array holds (a RangeError's stack trace before)
+  const huge = join(dir, 'huge.onnx');
+  const shape = makeTensor('shape', DataType.INT64, [4], BigInt64Array.of(1n, 2048n, 2048n, 3n));
+  const graph = makeGraph(
+    [makeNode('ReduceSum', ['latent'], ['sum']), makeNode('Expand', ['sum', 'shape'], ['image'])],
+    'huge',
+    [makeValueInfo('latent', DataType.FLOAT, ['N', 2])],
+    [makeValueInfo('image', DataType.FLOAT, ['N', 2048, 2048, 3])],
+    [shape],
+  );
+  writeFileSync(huge, encodeModel(makeModel(graph, { opset: 13, producerName: 'test', producerVersion: '0' })));
+  assertCleanFailure(
+    await runCliHere(['generate', huge, '--count', '400', '--out', out]),
+    /^ganport generate: 400 outputs are too large; generate fewer$/,
+  );
   assert.ok(!existsSync(out), 'no partial output');
 });
 
