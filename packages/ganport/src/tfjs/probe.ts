@@ -27,6 +27,9 @@ export interface WebGpuProbe {
 }
 
 /** The WebGPU stack as a child process finds it (see webgpu.ts's setUpWebGpu). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the escape character is what it matches
+const ANSI_ESCAPES = /\x1b\[[0-9;]*[A-Za-z]/g;
+
 export async function probeWebGpu(): Promise<WebGpuProbe & { native: string[] }> {
   const probe = await probeIsolated<WebGpuProbe>('webgpu');
   const found = probe.result ?? { vulkan: { drivers: 'unknown', notes: [] }, error: probe.error };
@@ -44,7 +47,10 @@ export function probeIsolated<T>(kind: 'webgpu' | 'ort-provider', argument?: str
     probe = new Promise((resolve) => {
       const args = [CHILD, kind, ...(argument ? [argument] : [])];
       execFile(process.execPath, args, { timeout: 120_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-        const native = stderr.split('\n').filter((line) => line.trim() !== '');
+        const native = stderr
+          .replace(ANSI_ESCAPES, '') // onnxruntime colours its log
+          .split('\n')
+          .filter((line) => line.trim() !== '');
         const answer = stdout.trim().split('\n').at(-1);
         try {
           resolve({ ...(JSON.parse(answer ?? '') as { result?: unknown; error?: string }), native });

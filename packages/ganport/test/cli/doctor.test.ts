@@ -57,6 +57,14 @@ test('doctor without a WebGPU adapter: webgpu says why not, and train would use 
   const first = rows.find(([, , available]) => available === 'yes')!;
   assert.match(stdout, new RegExp(`^train would use: ${first[1]} \\(fastest available`, 'm'));
   assert.match(stdout, /^ {2}cpu +yes +ran the seed-mlp generator$/m);
+  // onnxruntime's WebGPU provider: what it said, without the session's wrapping ("…: No supported adapters)" before)
+  const provider = /^execution providers[\s\S]*?^ {2}webgpu +no +(.*)$/m.exec(
+    stdout.replace(/^onnxruntime-node \S+ /m, ''),
+  );
+  assert.ok(provider, stdout);
+  assert.doesNotMatch(provider[1], /could not create an ONNX Runtime session|^[^(]*\)$/);
+  // native messages without terminal colours (onnxruntime's log had them, and its reset code as a line of its own)
+  assert.doesNotMatch(stdout, /\x1b/);
 });
 
 // tfjs-node(-gpu) are optional peers npm leaves out; where one is installed there is nothing to refuse

@@ -46,7 +46,9 @@ export async function diagnose(): Promise<Diagnosis> {
     // in the build, its libraries installed apart (onnxruntime-node's install script fetches CUDA's)
     const probe = await probeIsolated<{ ran: boolean }>('ort-provider', name);
     native.push({ probe: `onnxruntime ${name}`, lines: probe.native });
-    const failure = (probe.error ?? '').split('\n')[0].replace(/^.*Failed to get a WebGPU adapter: /, '');
+    // "MODEL: could not create an ONNX Runtime session (NAME: WHY)": WHY is what the provider said
+    const firstLine = (probe.error ?? '').split('\n')[0];
+    const failure = /could not create an ONNX Runtime session \(\w+: (.*)\)$/.exec(firstLine)?.[1] ?? firstLine;
     const detail = probe.result
       ? 'ran the seed-mlp generator'
       : bundled
@@ -104,7 +106,8 @@ export function formatDiagnosis(d: Diagnosis): string {
   if (d.native.length === 0) lines.push('  none');
   for (const { probe, lines: printed } of d.native) {
     lines.push(`  ${probe}: ${printed.length} line(s)`);
-    for (const line of printed.slice(0, 5)) lines.push(`    ${line.slice(0, 160)}`);
+    // a long line's end says why (onnxruntime's starts with a time and a source location)
+    for (const line of printed.slice(0, 5)) lines.push(`    ${line.length > 160 ? `…${line.slice(-159)}` : line}`);
     if (printed.length > 5) lines.push(`    … ${printed.length - 5} more (ganport doctor --json lists them all)`);
   }
   return `${lines.join('\n')}\n`;
