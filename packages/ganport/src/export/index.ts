@@ -27,6 +27,7 @@ import { acquireLock } from '../util/lock.js';
 import { type ConvertOptions, convertLayersModel } from './convert.js';
 import { findSubmodel } from './inspect.js';
 import { writeTritonModel } from './triton.js';
+import { outputRange } from './value-range.js';
 
 export { modelPaths } from '../formats/model-dir.js';
 export { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from '../onnx/opsets.js';
@@ -86,7 +87,11 @@ export async function exportModelFile(
   // an image output's layout, recorded: the runtime's guess from the shape cannot tell a [3, 3, 4] apart
   const imageOutput = exported.outputs.length === 1 && exported.outputs[0].shape.length === 4;
   const layout = toLayout(options.layout ?? 'NHWC');
-  const metadata = imageOutput ? { [META.layout]: layout, ...options.metadata } : options.metadata;
+  // and its range, where its activation bounds it: the runtime takes [-1, 1] otherwise (a sigmoid's images came out grey)
+  const range = imageOutput ? outputRange(exported) : undefined;
+  const metadata = imageOutput
+    ? { [META.layout]: layout, ...(range && { [META.valueRange]: JSON.stringify(range) }), ...options.metadata }
+    : options.metadata;
   const bytes = modelToBytes(exported, { ...options, metadata });
   model.dispose();
   await writeFileAtomic(outFile, bytes);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { generatorInfo, Rng, readOnnxInfo } from '@ganport/runtime';
+import { generatorInfo, META, Rng, readOnnxInfo } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
@@ -350,6 +350,37 @@ describe('layouts, transposes and folding on a DCGAN', () => {
       assert.deepEqual([info.outputShape, info.layout], [recorded === 'NCHW' ? [3, 3, 4] : [3, 4, 3], recorded]);
     }
     small.dispose();
+  });
+
+  test("a model-file export records its image output's range where the final activation bounds it", async () => {
+    const dir = tempDir();
+    const dense = (activation?: 'sigmoid' | 'tanh' | 'relu') =>
+      tf.layers.dense({ inputShape: [8], units: 12, activation });
+    const shaped = (...layers: tf.layers.Layer[]) =>
+      tf.sequential({ layers: [...layers, tf.layers.reshape({ targetShape: [2, 2, 3] })] });
+    // a nested generator (a combined GAN's), and a sigmoid before layers that only move values
+    const nested = tf.sequential({ layers: [shaped(dense()), tf.layers.activation({ activation: 'sigmoid' })] });
+    for (const [name, model, range] of [
+      ['sigmoid', shaped(dense('sigmoid')), [0, 1]],
+      ['tanh', shaped(dense('tanh')), [-1, 1]],
+      ['relu', shaped(dense('relu')), undefined],
+      ['linear', shaped(dense()), undefined],
+      ['nested', nested, [0, 1]],
+      [
+        'upsampled',
+        tf.sequential({ layers: [shaped(dense('sigmoid')), tf.layers.upSampling2d({ size: [2, 2] })] }),
+        [0, 1],
+      ],
+    ] as const) {
+      await saveLayersModel(model, join(dir, name));
+      const out = join(dir, `${name}.onnx`);
+      await exportModelFile(join(dir, name, 'model.json'), out);
+      const { metadata } = readOnnxInfo(readFileSync(out));
+      assert.deepEqual(metadata[META.valueRange] && JSON.parse(metadata[META.valueRange]), range, name);
+      // the runtime's images map the range onto 0–255 (without it, a sigmoid's [0, 1] took only 128–255)
+      assert.deepEqual(generatorInfo(readOnnxInfo(readFileSync(out))).valueRange, range ?? [-1, 1], name);
+      model.dispose();
+    }
   });
 
   test('--layout nchw on an RGB conv model: channels-first input and output match tfjs transposed', async () => {
