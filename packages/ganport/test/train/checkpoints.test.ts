@@ -80,7 +80,7 @@ test("a resume refuses a config.json whose fixed fields differ from its checkpoi
 });
 
 test("a resume continues bit for bit: Adam's βᵗ come back as the updates multiplied them, not as powers", async () => {
-  const run = { preset: 'mlp-2d', dataDir: 'ring', limit: 1280, batchSize: 256, backend: 'cpu', logEvery: 1 } as const;
+  const run = { preset: 'mlp-2d', dataDir: 'ring', limit: 640, batchSize: 128, backend: 'wasm', logEvery: 1 } as const;
   const straight = tempDir();
   await train({ ...run, outDir: straight, epochs: 2, quiet: true });
   // 5 steps an epoch: after 5, 0.999 multiplied up differs from 0.999⁶ in float32
