@@ -9,11 +9,11 @@
  * (symlinks resolved) lies inside the route's real directory, directories serve their
  * index.html and are never listed, and slow or oversized requests are cut off (408, 431).
  */
-import { createReadStream } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { open, realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { isInside } from './files.js';
 
 const MIME: Record<string, string> = {
@@ -122,19 +122,20 @@ async function handle(site: StaticSite, req: IncomingMessage, res: ServerRespons
   const named = site.files && Object.hasOwn(site.files, path) ? site.files[path] : undefined;
   const file = named ? await regularFile(named) : await resolveFile(site.routes, path);
   if (!file) return answer(res, 404, 'not found');
-  const { size } = await stat(file);
-  res.writeHead(200, {
-    ...ISOLATION_HEADERS,
-    'Content-Type': MIME[extname(file)] ?? 'application/octet-stream',
-    'Content-Length': size,
-  });
-  if (headOnly) {
-    res.end();
-    return;
+  // the size and the bytes from one opened file: one replaced meanwhile cannot contradict its Content-Length
+  const handle = await open(file);
+  try {
+    res.writeHead(200, {
+      ...ISOLATION_HEADERS,
+      'Content-Type': MIME[extname(file)] ?? 'application/octet-stream',
+      'Content-Length': (await handle.stat()).size,
+    });
+    if (headOnly) res.end();
+    // a read error or a client gone midway rejects (the caller cuts the connection), then the file is closed
+    else await pipeline(handle.createReadStream({ autoClose: false }), res);
+  } finally {
+    await handle.close();
   }
-  const stream = createReadStream(file);
-  stream.on('error', () => res.destroy()); // headers are out: all that is left is to cut the connection
-  stream.pipe(res);
 }
 
 /** The status lines of the client errors that are not plain 400s. */

@@ -4,9 +4,19 @@
  * under test runs with short timeouts, so that a request it leaves incomplete is answered in a second.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { REQUEST_LIMITS, serveStatic } from '../../src/util/static-server.js';
@@ -19,6 +29,8 @@ const TEST_LIMITS = { headersTimeoutMs: 1000, requestTimeoutMs: 2000, timeoutChe
 const HANG_MS = 15_000;
 let origin: string;
 let port: number;
+/** A file too big to fit in the sockets' buffers (sparse: nothing on disk), real path. */
+let bigFile: string;
 let close: () => Promise<void>;
 
 before(async () => {
@@ -34,6 +46,9 @@ before(async () => {
   writeFileSync(join(root, 'site-secret', 'secret.txt'), SECRET);
   symlinkSync(join(root, 'site-secret', 'secret.txt'), join(site, 'leak.txt'));
   symlinkSync(join(site, 'app.js'), join(site, 'alias.js'));
+  bigFile = join(realpathSync(site), 'big.bin');
+  writeFileSync(bigFile, '');
+  truncateSync(bigFile, 64 * 1024 * 1024);
   const defaults = { ...REQUEST_LIMITS };
   Object.assign(REQUEST_LIMITS, TEST_LIMITS); // read when the server is made
   const served = await serveStatic({
@@ -157,6 +172,58 @@ test('slow requests are cut off: headers unfinished at the headers timeout get a
     assert.ok(elapsed >= TEST_LIMITS.headersTimeoutMs, `drip ${dripMs}: cut off after ${elapsed} ms`);
   }
   assert.equal((await fetch(`${origin}/app.js`)).status, 200, 'and the server goes on answering');
+});
+
+/** How many of this process's descriptors are open on `file`. */
+const descriptorsOn = (file: string) =>
+  readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === file;
+    } catch {
+      return false; // closed since it was listed
+    }
+  }).length;
+
+test('a download the client abandons midway closes its file', {
+  skip: process.platform !== 'linux' && 'counts descriptors through /proc/self/fd',
+}, async () => {
+  const before = descriptorsOn(bigFile);
+  for (let i = 0; i < 20; i++) {
+    await new Promise<void>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.write('GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      socket.once('data', () => socket.destroy());
+      socket.once('close', () => resolve());
+    });
+  }
+  const deadline = Date.now() + 5000;
+  while (descriptorsOn(bigFile) > before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(descriptorsOn(bigFile), before, 'descriptors left open on the file');
+});
+
+test('a file replaced while it is served is sent whole, the one its Content-Length measures', async () => {
+  const dir = dirname(bigFile);
+  // another process puts a 10-byte and a 100,000-byte file in turn at swapped.txt, as fast as it can
+  const swap = `const fs = require('node:fs');
+    const dir = process.argv[1];
+    for (let i = 0; ; i++) {
+      fs.writeFileSync(dir + '/swap.tmp', i % 2 ? 'b'.repeat(100000) : 'a'.repeat(10));
+      fs.renameSync(dir + '/swap.tmp', dir + '/swapped.txt');
+    }`;
+  const swapper = spawn(process.execPath, ['-e', swap, dir], { stdio: 'ignore' });
+  try {
+    while (!existsSync(join(dir, 'swapped.txt'))) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 200; i++) {
+      const { status, text } = await get('/swapped.txt');
+      assert.equal(status, 200);
+      const [head, body] = text.split('\r\n\r\n');
+      const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1]);
+      assert.ok(body === 'a'.repeat(10) || body === 'b'.repeat(100000), `a body of ${body.length} bytes`);
+      assert.equal(body.length, length);
+    }
+  } finally {
+    swapper.kill();
+  }
 });
 
 /** Request targets built to probe decoding and containment. */
