@@ -7,7 +7,8 @@
  * for a Host of 127.0.0.1 or localhost (421: a DNS-rebinding page sends its own name),
  * malformed or overlong URLs are 400/414, files are served only when their real path
  * (symlinks resolved) lies inside the route's real directory, directories serve their
- * index.html and are never listed, and slow or oversized requests are cut off (408, 431).
+ * index.html (named without their trailing slash, 301 to it) and are never listed, and slow or
+ * oversized requests are cut off (408, 431).
  */
 import { open, realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -65,28 +66,40 @@ async function regularFile(path: string): Promise<string | undefined> {
   }
 }
 
-/** The file a decoded URL path names: the first route whose real directory really contains it. */
-async function resolveFile(routes: [string, string][], path: string): Promise<string | undefined> {
+/**
+ * The file a decoded URL path names, from the first route whose real directory really contains it;
+ * `index` where that is the index.html of the directory the path names.
+ */
+async function resolveFile(
+  routes: [string, string][],
+  path: string,
+): Promise<{ file: string; index: boolean } | undefined> {
   for (const [prefix, dir] of routes) {
     if (!path.startsWith(prefix)) continue;
     const root = await realpath(dir).catch(() => undefined);
     if (root === undefined) continue;
     const requested = join(root, path.slice(prefix.length));
-    const candidates = [requested, join(requested, 'index.html')];
-    for (const candidate of candidates) {
+    for (const [candidate, index] of [
+      [requested, false],
+      [join(requested, 'index.html'), true],
+    ] as const) {
       const file = await regularFile(candidate);
-      if (file !== undefined && isInside(root, file)) return file;
+      if (file !== undefined && isInside(root, file)) return { file, index };
     }
   }
   return undefined;
 }
 
-/** The URL's path, decoded; undefined when it is not an origin-form path or its escapes are malformed. */
-function decodedPath(url: string): string | undefined {
-  if (!url.startsWith('/')) return undefined;
+/**
+ * An origin-form request target's path, decoded and as sent, and its query ('' or '?…'); undefined when
+ * the target is not one or its escapes are malformed. Read against a base, `//x/y` would be the host x.
+ */
+function parseTarget(target: string): { path: string; pathname: string; search: string } | undefined {
+  if (!target.startsWith('/')) return undefined;
   try {
-    const path = decodeURIComponent(new URL(url, 'http://127.0.0.1').pathname);
-    return path.includes('\0') ? undefined : path;
+    const { pathname, search } = new URL(`http://127.0.0.1${target}`);
+    const path = decodeURIComponent(pathname);
+    return path.includes('\0') ? undefined : { path, pathname, search };
   } catch {
     return undefined;
   }
@@ -109,8 +122,9 @@ async function handle(site: StaticSite, req: IncomingMessage, res: ServerRespons
     return answer(res, 405, 'method not allowed', { Allow: 'GET, HEAD' });
   const url = req.url ?? '/';
   if (url.length > REQUEST_LIMITS.urlLength) return answer(res, 414, 'URL too long');
-  const path = decodedPath(url);
-  if (path === undefined) return answer(res, 400, 'bad request');
+  const target = parseTarget(url);
+  if (target === undefined) return answer(res, 400, 'bad request');
+  const { path } = target;
   const page = site.pages && Object.hasOwn(site.pages, path) ? site.pages[path] : undefined;
   const headOnly = req.method === 'HEAD';
   if (page) {
@@ -120,8 +134,15 @@ async function handle(site: StaticSite, req: IncomingMessage, res: ServerRespons
     return;
   }
   const named = site.files && Object.hasOwn(site.files, path) ? site.files[path] : undefined;
-  const file = named ? await regularFile(named) : await resolveFile(site.routes, path);
-  if (!file) return answer(res, 404, 'not found');
+  const found = named ? { file: await regularFile(named), index: false } : await resolveFile(site.routes, path);
+  if (!found?.file) return answer(res, 404, 'not found');
+  const { file, index } = found;
+  if (index && !path.endsWith('/')) {
+    // relative links in the index resolve against the directory only from under its slash; a single leading
+    // slash, since a Location of //x/ names the host x
+    const location = `/${target.pathname.replace(/^\/+/, '')}/${target.search}`;
+    return answer(res, 301, `moved to ${location}`, { Location: location });
+  }
   // the size and the bytes from one opened file: one replaced meanwhile cannot contradict its Content-Length
   const handle = await open(file);
   try {

@@ -111,6 +111,26 @@ test('serves files, a directory index and generated pages; HEAD sends headers on
   assert.equal(head.headers.get('cross-origin-embedder-policy'), 'require-corp');
 });
 
+test('a directory named without its trailing slash is redirected to it, query kept, so its relative links resolve', async () => {
+  for (const [target, location] of [
+    ['/sub', '/sub/'],
+    ['/sub?seed=3&x=%20', '/sub/?seed=3&x=%20'],
+    ['//sub', '/sub/'], // not '//sub/', which a browser would read as the host "sub"
+  ]) {
+    const { status, text } = await get(target);
+    assert.equal(status, 301, target);
+    assert.equal(/\r\nLocation: (.*)\r\n/i.exec(text)?.[1], location, target);
+  }
+  const followed = await fetch(`${origin}/sub?seed=3`);
+  assert.equal(followed.url, `${origin}/sub/?seed=3`);
+  assert.equal(await followed.text(), '<h1>sub</h1>');
+});
+
+test('a target starting with // is a path, not a host', async () => {
+  assert.equal(await (await fetch(`${origin}//sub/index.html`)).text(), '<h1>sub</h1>');
+  assert.equal(await (await fetch(`${origin}//app.js`)).text(), 'export {};');
+});
+
 test('a Host other than 127.0.0.1 or localhost (a DNS-rebinding page) is answered 421, and nothing is served', async () => {
   for (const host of ['rebind.attacker.example', `rebind.attacker.example:${port}`, `127.0.0.1:${port + 1}`]) {
     const { status, text } = await rawRequest(`GET /app.js HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
