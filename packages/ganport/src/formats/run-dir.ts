@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GanportError } from '@ganport/runtime';
+import { PRESET_NAMES } from '../presets/names.js';
 import { renameDurably } from '../util/files.js';
 import { type EvalScores, scoresFromFile, scoresToFile } from './eval-scores.js';
 import { hasManifest, MANIFEST, verifyManifest, writeManifest } from './manifest.js';
@@ -133,7 +134,8 @@ const isNonNegativeInt = (v: unknown) => Number.isSafeInteger(v) && (v as number
 
 /** What each field read back must be: the trainer and exporter rely on these. */
 const FIELD_CHECKS: [keyof RunConfig, (value: unknown) => boolean, string][] = [
-  ['preset', isString, 'a preset name'],
+  // export names files and a Triton model after it
+  ['preset', (v) => (PRESET_NAMES as readonly unknown[]).includes(v), `one of ${PRESET_NAMES.join(', ')}`],
   ['latentSize', isPositiveInt, 'a positive integer'],
   [
     'sampleShape',

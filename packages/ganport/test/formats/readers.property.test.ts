@@ -13,6 +13,7 @@ import { loadCheckpoint, saveCheckpoint } from '../../src/formats/checkpoint.js'
 import { MANIFEST } from '../../src/formats/manifest.js';
 import { resolveGeneratorFile, verifyModelDir } from '../../src/formats/model-dir.js';
 import { type RunConfig, readRunConfig } from '../../src/formats/run-dir.js';
+import { PRESET_NAMES } from '../../src/presets/names.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { readMetrics } from '../../src/train/metrics.js';
 import type { RunPosition } from '../../src/train/state.js';
@@ -87,12 +88,22 @@ test('config.json: fields replaced by any JSON, removed, or the text damaged, re
       await readsOrRefuses(
         () => readRunConfig(runDir),
         (config) => {
+          assert.ok((PRESET_NAMES as readonly string[]).includes(config.preset));
           assert.ok(Number.isSafeInteger(config.batchSize) && config.batchSize > 0);
           assert.ok(config.sampleShape.every((d) => Number.isSafeInteger(d) && d > 0));
         },
       );
     }),
     PROPERTY_RUNS,
+  );
+});
+
+test("config.json: a preset that is not one of ganport's is refused (export names files after it)", async () => {
+  const runDir = tempDir();
+  writeFileSync(join(runDir, 'config.json'), JSON.stringify({ ...validConfig, preset: '../../x "q"' }));
+  await assert.rejects(
+    readRunConfig(runDir),
+    /: preset must be one of seed-mlp, mlp, .*, got "\.\.\/\.\.\/x \\"q\\""$/,
   );
 });
 
