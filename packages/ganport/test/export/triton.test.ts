@@ -1,15 +1,29 @@
 /** The Triton model repository: its config.pbtxt parses as protobuf text format and matches the ONNX model's I/O. */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readOnnxInfo } from '@ganport/runtime';
-import { writeTritonModel } from '../../src/export/triton.js';
+import { tritonConfig, writeTritonModel } from '../../src/export/triton.js';
 import { seedMlpGeneratorBytes, tempDir } from '../helpers.js';
 
 type Value = string | number | Message | Value[];
 interface Message {
   [field: string]: Value;
+}
+
+/** A text-format string literal's value: its escapes (octal, hex or one character) are bytes of its UTF-8. */
+function unquote(literal: string): string {
+  const named: Record<string, number> = { n: 10, t: 9, r: 13, '"': 34, "'": 39, '\\': 92 };
+  const bytes: number[] = [];
+  for (const [, octal, hex, char, plain] of literal
+    .slice(1, -1)
+    .matchAll(/\\([0-7]{1,3})|\\x([0-9a-fA-F]{1,2})|\\(.)|([^\\]+)/gs)) {
+    if (plain !== undefined) bytes.push(...Buffer.from(plain));
+    else if (char !== undefined) bytes.push(named[char] ?? assert.fail(`unknown escape \\${char}`));
+    else bytes.push(Number.parseInt(octal ?? hex, octal === undefined ? 16 : 8));
+  }
+  return Buffer.from(bytes).toString('utf8');
 }
 
 /** A parser for the protobuf text format (the subset Triton configs use): fields, messages, lists. */
@@ -28,7 +42,7 @@ function parseTextProto(text: string): Message {
       i++;
       return list;
     }
-    if (t.startsWith('"')) return JSON.parse(t) as string;
+    if (t.startsWith('"')) return unquote(t);
     return /^-?\d/.test(t) ? Number(t) : t;
   };
   const message = (end?: string): Message => {
@@ -67,6 +81,33 @@ test('config.pbtxt parses and matches the generator it serves', async () => {
     [256, [16, 64]],
     'change detector: triton.ts batching settings',
   );
+});
+
+test('strings in config.pbtxt are escaped: tensor names with quotes, backslashes and newlines read back as they are', async () => {
+  const info = readOnnxInfo(await seedMlpGeneratorBytes());
+  const names = ['say "hi"', 'back\\slash', 'two\nlines', 'tab\tand ünïcode', 'nul\0'];
+  const config = parseTextProto(
+    tritonConfig('m', { ...info, inputs: names.map((name) => ({ ...info.inputs[0], name })) }),
+  );
+  assert.deepEqual(
+    (config.input as Message[]).map((t) => t.name),
+    names,
+  );
+});
+
+test('a model name that is not one Triton path segment is refused before anything is written', async () => {
+  const onnx = await seedMlpGeneratorBytes();
+  const parent = tempDir();
+  const repo = join(parent, 'repo');
+  for (const name of ['../../x "q"', '../x', '..', '.', '', 'a/b', 'a\\b', 'a b', 'a"b', 'dcgan\n']) {
+    await assert.rejects(writeTritonModel(repo, name, onnx), (err: Error) => {
+      assert.equal(err.name, 'GanportError');
+      assert.match(err.message, /^Triton model name .* must be letters, digits, _, - and \. \(not \. or \.\.\)$/);
+      return true;
+    });
+  }
+  assert.deepEqual(readdirSync(parent), []);
+  await writeTritonModel(repo, 'a.b_c-1', onnx);
 });
 
 test('ganport export --triton writes the repository next to the model directory', async () => {
