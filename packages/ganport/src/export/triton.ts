@@ -42,14 +42,17 @@ export function tritonConfig(name: string, info: OnnxInfo): string {
   ].join('\n');
 }
 
-/** Writes the repository entry; returns the config's path. */
+/**
+ * Writes the repository entry, config first (a Triton polling the repository must not find the model
+ * without it); returns the model's path.
+ */
 export async function writeTritonModel(repository: string, name: string, onnx: Uint8Array): Promise<string> {
   if (!MODEL_NAME.test(name))
     throw new GanportError(
       `Triton model name ${JSON.stringify(name)} must be letters, digits, _, - and . (not . or ..)`,
     );
+  await writeFileAtomic(join(repository, name, 'config.pbtxt'), tritonConfig(name, readOnnxInfo(onnx)));
   const model = join(repository, name, '1', 'model.onnx');
   await writeFileAtomic(model, onnx);
-  await writeFileAtomic(join(repository, name, 'config.pbtxt'), tritonConfig(name, readOnnxInfo(onnx)));
   return model;
 }

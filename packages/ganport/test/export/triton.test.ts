@@ -1,6 +1,6 @@
 /** The Triton model repository: its config.pbtxt parses as protobuf text format and matches the ONNX model's I/O. */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readOnnxInfo } from '@ganport/runtime';
@@ -110,6 +110,13 @@ test('a model name that is not one Triton path segment is refused before anythin
   await writeTritonModel(repo, 'a.b_c-1', onnx);
 });
 
+test('the model goes in after its config: one whose config cannot be written is not there for Triton to load unconfigured', async () => {
+  const repo = tempDir();
+  mkdirSync(join(repo, 'm', 'config.pbtxt'), { recursive: true }); // a directory where the config goes
+  await assert.rejects(writeTritonModel(repo, 'm', await seedMlpGeneratorBytes()), /config\.pbtxt: it is a directory/);
+  assert.ok(!existsSync(join(repo, 'm', '1', 'model.onnx')));
+});
+
 test('ganport export --triton writes the repository next to the model directory', async () => {
   const { runCli, SAMPLE_DATA } = await import('../helpers.js');
   const dir = tempDir();
@@ -137,10 +144,7 @@ test('ganport export --triton writes the repository next to the model directory'
     join(dir, 'a-file', 'repo'),
   ]);
   assert.equal(under.status, 1);
-  assert.match(
-    under.stderr,
-    /cannot create directory .*a-file\/repo\/seed-mlp-generator\/1: a file stands in its path/,
-  );
+  assert.match(under.stderr, /cannot create directory .*a-file\/repo\/seed-mlp-generator: a file stands in its path/);
   for (const out of ['model2', 'model3']) assert.ok(!existsSync(join(dir, out)), `no ${out} from a failed export`);
   const single = runCli([
     'export',
