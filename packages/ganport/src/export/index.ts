@@ -129,14 +129,20 @@ export interface RunExport {
   best?: BestMeasurement;
 }
 
+/** Throws where `dir`, which `flag` names to write into, is the run or inside what it writes. */
+function refuseRunOwn(runDir: string, dir: string, flag: string): void {
+  const to = resolve(dir);
+  if (to === resolve(runDir) || runPaths(runDir).replaceable.some((own) => isInside(resolve(own), to)))
+    throw new GanportError(`${flag} ${dir} is the run ${runDir} or what it writes; export to a directory of its own`);
+}
+
 /**
  * Exports a run into the model directory `outDir`, holding the run's lock (so no training writes it
  * meanwhile). Everything is written beside `outDir` first: a failure leaves an earlier export as it was.
  */
 export async function exportRun(runDir: string, outDir: string, options: RunExportOptions = {}): Promise<RunExport> {
-  const to = resolve(outDir);
-  if (to === resolve(runDir) || runPaths(runDir).replaceable.some((own) => isInside(resolve(own), to)))
-    throw new GanportError(`--out ${outDir} is the run ${runDir} or what it writes; export to a directory of its own`);
+  refuseRunOwn(runDir, outDir, '--out');
+  if (options.triton) refuseRunOwn(runDir, options.triton, '--triton');
   refuseFile(outDir, '--out');
   if (options.triton) refuseFile(options.triton, '--triton');
   if (await isForeignManifest(outDir))

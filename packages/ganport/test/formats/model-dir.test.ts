@@ -74,7 +74,7 @@ test('a damaged model directory is refused by generate, eval and parity, in one 
   assert.ok(!existsSync(join(damaged, 'grid.png')));
 });
 
-test('export replaces an earlier export whole, keeps other files, leaves no staging behind; refuses the run itself as --out, and a run in training', async () => {
+test('export replaces an earlier export whole, keeps other files, leaves no staging behind; refuses the run and what it writes as --out or --triton, and a run in training', async () => {
   const out = join(tempDir(), 'again');
   await exportRun(runDir, out);
   writeFileSync(join(out, 'notes.txt'), 'mine');
@@ -91,8 +91,16 @@ test('export replaces an earlier export whole, keeps other files, leaves no stag
   assert.ok(readFileSync(join(out, 'generator.onnx')).length < readFileSync(join(modelDir, 'generator.onnx')).length);
   assert.deepEqual(readdirSync(dirname(out)).sort(), ['again', 'again.1.tmp']);
   await assert.rejects(exportRun(runDir, join(out, 'notes.txt')), /--out .*notes\.txt is a file/);
-  for (const inside of [runDir, join(runDir, 'generator'), join(runDir, 'checkpoint', 'x')])
+  const elsewhere = join(tempDir(), 'model');
+  for (const inside of [runDir, join(runDir, 'generator'), join(runDir, 'checkpoint', 'x')]) {
     await assert.rejects(exportRun(runDir, inside), /--out .* is the run .* or what it writes/);
+    await assert.rejects(
+      exportRun(runDir, elsewhere, { triton: inside }),
+      /: --triton .* is the run .* or what it writes; export to a directory of its own$/,
+    );
+  }
+  assert.ok(!existsSync(elsewhere));
+  assert.deepEqual(readdirSync(join(runDir, 'generator')).sort(), ['model.json', 'weights.bin']);
   const lock = await acquireLock(join(runDir, 'train.lock'), 'the run');
   try {
     await assert.rejects(exportRun(runDir, join(tempDir(), 'x')), /the run in .* is being written by process/);
