@@ -110,11 +110,6 @@ async function readTrainedRun(runDir: string): Promise<RunConfig> {
   return readRunConfig(runDir);
 }
 
-/**
- * Exports a training run into MODEL_DIR: generator.onnx (latent → image),
- * discriminator.onnx (image → probability), and tfjs/{generator,discriminator}/
- * as the reference for parity checks. Both models are converted before anything is written.
- */
 /** The conversion options a whole-run export accepts (names and metadata are set per model). */
 export type RunExportOptions = Pick<ConvertOptions, 'opset' | 'layout' | 'foldBatchNorm' | 'fp16'> & {
   /** Also write a Triton Inference Server model repository for the generator here. */
@@ -137,8 +132,10 @@ function refuseRunOwn(runDir: string, dir: string, flag: string): void {
 }
 
 /**
- * Exports a run into the model directory `outDir`, holding the run's lock (so no training writes it
- * meanwhile). Everything is written beside `outDir` first: a failure leaves an earlier export as it was.
+ * Exports a run into the model directory `outDir`: generator.onnx (latent → image), discriminator.onnx
+ * (image → probability), and tfjs/{generator,discriminator}/ as the reference for parity checks, holding
+ * the run's lock (so no training writes it meanwhile). Everything is written beside `outDir` first: a
+ * failure leaves an earlier export as it was.
  */
 export async function exportRun(runDir: string, outDir: string, options: RunExportOptions = {}): Promise<RunExport> {
   refuseRunOwn(runDir, outDir, '--out');
