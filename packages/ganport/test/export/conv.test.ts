@@ -8,7 +8,13 @@ import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { toHalfBits } from '../../src/export/float16.js';
-import { convertLayersModel, decodeModel, exportModelFile, modelToBytes } from '../../src/export/index.js';
+import {
+  convertLayersModel,
+  decodeModel,
+  exportModelFile,
+  formatInspection,
+  modelToBytes,
+} from '../../src/export/index.js';
 import { PRESETS } from '../../src/presets/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
 import { saveLayersModel } from '../../src/tfjs/model-io.js';
@@ -78,6 +84,17 @@ describe('Conv2D', () => {
     );
     await assertRoundTrip(model, { batch: 1 });
     await assertRoundTrip(model, { batch: 64 });
+  });
+  test('dilation with strides, which tfjs cannot run, is refused (Conv2D and Conv1D)', () => {
+    for (const model of [
+      sequential([9, 9, 2], [tf.layers.conv2d({ filters: 2, kernelSize: 3, strides: 2, dilationRate: 2 })]),
+      sequential([9, 2], [tf.layers.conv1d({ filters: 2, kernelSize: 3, strides: 2, dilationRate: 2 })]),
+    ]) {
+      const input = tf.zeros([1, ...(model.inputs[0].shape.slice(1) as number[])]);
+      assert.throws(() => model.predict(input), /Either strides? or dilations? must be 1/);
+      assert.throws(() => convertLayersModel(model), /dilationRate > 1 with strides > 1 \(TensorFlow rejects it too\)/);
+      assert.match(formatInspection(model), /export: fails: /);
+    }
   });
 });
 

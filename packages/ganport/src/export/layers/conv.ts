@@ -13,7 +13,7 @@ import {
   unsupportedConfig,
   weight,
 } from './context.js';
-import { pair, windowPads } from './geometry.js';
+import { pair, refuseStridedDilation, windowPads } from './geometry.js';
 
 /** tfjs kernels are [kh, kw, a, b]; ONNX wants [b, a, kh, kw] (Conv: out, in; ConvTranspose: in, out). */
 function toOnnxKernel(kernel: LayerWeight): { dims: number[]; data: Float32Array } {
@@ -55,8 +55,7 @@ function depthwise(ctx: LayerContext, bias: string | undefined, base: string): s
   const kernelSize = pair(ctx.config.kernelSize);
   const strides = pair(ctx.config.strides ?? 1);
   const dilations = pair(ctx.config.dilationRate ?? 1);
-  if (dilations.some((d) => d !== 1) && strides.some((s) => s !== 1))
-    unsupportedConfig(ctx, 'dilationRate > 1 with strides > 1 (TensorFlow rejects it too)');
+  refuseStridedDilation(ctx, strides, dilations);
   const inputs = [
     g.inLayout(ctx.inputs[0], 'NCHW').name,
     g.constFloat(`${name}/depthwise_kernel`, [channels * multiplier, 1, kh, kw], data),
@@ -110,6 +109,7 @@ export const conv2d: LayerHandler = (ctx) => {
   const kernel = pair(ctx.config.kernelSize);
   const strides = pair(ctx.config.strides ?? 1);
   const dilations = pair(ctx.config.dilationRate ?? 1);
+  refuseStridedDilation(ctx, strides, dilations);
   if ((ctx.config.groups as number | undefined) && (ctx.config.groups as number) !== 1)
     unsupportedConfig(ctx, 'groups');
   const y = ctx.g.op(

@@ -9,6 +9,12 @@ import { type LayerContext, unsupportedConfig } from './context.js';
 export const pair = (v: unknown): [number, number] =>
   Array.isArray(v) ? [v[0], v[1] ?? v[0]] : [v as number, v as number];
 
+/** Refuses a convolution that both strides and dilates, which TensorFlow and tfjs cannot run either. */
+export function refuseStridedDilation(ctx: LayerContext, strides: number[], dilations: number[]): void {
+  if (dilations.some((d) => d !== 1) && strides.some((s) => s !== 1))
+    unsupportedConfig(ctx, 'dilationRate > 1 with strides > 1 (TensorFlow rejects it too)');
+}
+
 /** TensorFlow's `same` padding for one spatial axis of a forward convolution or pooling. */
 export function samePads(size: number | null, kernel: number, stride: number, dilation = 1): [number, number] {
   const effective = (kernel - 1) * dilation + 1;

@@ -13,7 +13,7 @@ import {
   unsupportedConfig,
   weight,
 } from './context.js';
-import { samePads } from './geometry.js';
+import { refuseStridedDilation, samePads } from './geometry.js';
 import { INT64_MAX } from './spatial.js';
 
 const single = (v: unknown, fallback: number): number =>
@@ -60,6 +60,7 @@ export const conv1d: LayerHandler = (ctx) => {
   const k = single(ctx.config.kernelSize, 1);
   const stride = single(ctx.config.strides, 1);
   const dilation = single(ctx.config.dilationRate, 1);
+  refuseStridedDilation(ctx, [stride], [dilation]);
   const kernel = weight(ctx, 'kernel');
   const [kw, inC, filters] = kernel.shape;
   const data = new Float32Array(kernel.data.length);
