@@ -22,7 +22,7 @@ import { isKerasFile, loadKerasModel } from '../keras/load.js';
 import { encodeModel } from '../onnx/proto.js';
 import { selectReferenceBackend } from '../tfjs/backend.js';
 import { loadLayersModel, weightFiles } from '../tfjs/model-io.js';
-import { isInside, makeStaging, refuseFile, writeFileAtomic } from '../util/files.js';
+import { isInside, makeStaging, refuseFile, refuseSpecialFile, writeFileAtomic } from '../util/files.js';
 import { acquireLock } from '../util/lock.js';
 import { type ConvertOptions, convertLayersModel } from './convert.js';
 import { findSubmodel } from './inspect.js';
@@ -62,6 +62,7 @@ export async function loadModelFile(path: string): Promise<tf.LayersModel> {
   if (!existsSync(path)) throw new GanportError(`${path} does not exist`, 'not-found');
   if (statSync(path).isDirectory())
     throw new GanportError(`${path} is a directory; name the model.json in it, or a Keras .h5/.keras file`);
+  refuseSpecialFile(path, '; name a model file');
   return isKerasFile(path) ? loadKerasModel(path) : loadLayersModel(path);
 }
 

@@ -10,7 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import { GanportError, type Layout, META } from '@ganport/runtime';
 import { resolveShippedModel } from '../assets.js';
 import { packedShape } from '../presets/preset.js';
-import { NOT_A_REGULAR_FILE } from '../util/files.js';
+import { refuseSpecialFile } from '../util/files.js';
 import { classifierPaths } from './classifier-dir.js';
 import { hasManifest, isForeignManifest, moveInWithManifest, verifyManifest } from './manifest.js';
 import type { RunConfig } from './run-dir.js';
@@ -58,12 +58,12 @@ export async function resolveGeneratorFile(model: string): Promise<string> {
 
 function generatorFile(model: string): string {
   const path = resolveShippedModel(model);
-  const kind = statSync(path);
-  if (kind.isFile()) return path;
-  if (!kind.isDirectory()) throw new GanportError(`${path} is ${NOT_A_REGULAR_FILE}; name a model file`);
+  refuseSpecialFile(path, '; name a model file');
+  if (!statSync(path).isDirectory()) return path;
   const file = modelPaths(path).generator;
   if (!existsSync(file))
     throw new GanportError(`${path} is a directory without generator.onnx${classifierNote(path)}`, 'not-found');
+  refuseSpecialFile(file);
   return file;
 }
 

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
-import { isInside, writeFileAtomic } from '../util/files.js';
+import { isInside, refuseSpecialFile, writeFileAtomic } from '../util/files.js';
 // Registers the custom layers ganport's presets use, so any model saved with them loads back.
 import './keras-layers.js';
 import './maxout.js';
@@ -104,25 +104,9 @@ function checkManifest(manifest: unknown, where: string): { paths: string[]; wei
   });
 }
 
-/** The weight files a model.json names, resolved; none where it cannot be read (loading it says why). */
-export async function weightFiles(modelJsonPath: string): Promise<string[]> {
-  try {
-    const json = JSON.parse((await readFile(modelJsonPath, 'utf8')).replace(/^\uFEFF/, '')) as ModelJson;
-    const groups = checkManifest(json.weightsManifest, modelJsonPath);
-    return groups.flatMap((group) => group.paths.map((path) => resolve(dirname(modelJsonPath), path)));
-  } catch {
-    return [];
-  }
-}
-
-/**
- * Reads a model.json (any file name) and its weight shards, checking every size before tfjs sees
- * them. Accepts what tfjs and tensorflowjs_converter have written over the years: old 0.x files
- * (no `format`, shards named without .bin, `./` paths), Keras-converted files (`keras_version`,
- * a `model_config` wrapper) and bare model configs as the topology, weights in several groups,
- * float16- and uint8/uint16-quantized weights (dequantized by tfjs on load).
- */
-export async function readModelArtifacts(modelJsonPath: string): Promise<tf.io.ModelArtifacts> {
+/** A model.json's top level, checked to be a tfjs LayersModel's. */
+async function readModelJson(modelJsonPath: string): Promise<ModelJson> {
+  refuseSpecialFile(modelJsonPath);
   let text: string;
   try {
     text = await readFile(modelJsonPath, 'utf8');
@@ -147,6 +131,29 @@ export async function readModelArtifacts(modelJsonPath: string): Promise<tf.io.M
       'invalid-model',
     );
   }
+  return json;
+}
+
+/** The weight files a model.json names, resolved; none where it cannot be read (loading it says why). */
+export async function weightFiles(modelJsonPath: string): Promise<string[]> {
+  try {
+    const json = await readModelJson(modelJsonPath);
+    const groups = checkManifest(json.weightsManifest, modelJsonPath);
+    return groups.flatMap((group) => group.paths.map((path) => resolve(dirname(modelJsonPath), path)));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Reads a model.json (any file name) and its weight shards, checking every size before tfjs sees
+ * them. Accepts what tfjs and tensorflowjs_converter have written over the years: old 0.x files
+ * (no `format`, shards named without .bin, `./` paths), Keras-converted files (`keras_version`,
+ * a `model_config` wrapper) and bare model configs as the topology, weights in several groups,
+ * float16- and uint8/uint16-quantized weights (dequantized by tfjs on load).
+ */
+export async function readModelArtifacts(modelJsonPath: string): Promise<tf.io.ModelArtifacts> {
+  const json = await readModelJson(modelJsonPath);
   const weightSpecs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Uint8Array[] = [];
   const modelDir = dirname(modelJsonPath);

@@ -3,7 +3,7 @@
  * and, for the tests and benches, temp dirs that go when the process does.
  */
 import { existsSync, lstatSync, mkdtempSync, readFileSync, realpathSync, rmSync, type Stats, statSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,13 +41,24 @@ export async function orRefused<T>(pending: Promise<T>, what: string): Promise<T
 export const NOT_A_REGULAR_FILE = 'not a regular file (a pipe, socket or device)';
 
 /**
- * The bytes of a file the input names; a directory in its place, or an unreadable file, is one line, and a
- * pipe or a device (which would be read until it ends, or forever: /dev/zero) is refused before it is read.
+ * Refuses, in one line, a path (or the file a link names) that is a pipe or a device, before anything reads
+ * it: a read waits on a pipe forever, or never ends (/dev/zero). What is absent or a directory is left to the
+ * reader to say; `hint` ends the line.
  */
+export function refuseSpecialFile(path: string, hint = ''): void {
+  let kind: Stats | undefined;
+  try {
+    kind = statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return; // unreadable: the reader says why
+  }
+  if (kind && !kind.isFile() && !kind.isDirectory())
+    throw new GanportError(`${path} cannot be read: it is ${NOT_A_REGULAR_FILE}${hint}`);
+}
+
+/** The bytes of a file the input names; a directory in its place, an unreadable file or a pipe is one line. */
 export async function readInputFile(path: string): Promise<Buffer> {
-  const kind = await orRefused(stat(path), `${path} cannot be read`);
-  if (!kind.isFile() && !kind.isDirectory())
-    throw new GanportError(`${path} cannot be read: it is ${NOT_A_REGULAR_FILE}`);
+  refuseSpecialFile(path);
   return orRefused(readFile(path), `${path} cannot be read`);
 }
 

@@ -723,7 +723,7 @@ test('a directory where an input file should be, or an --out that is no file, is
   execFileSync('mkfifo', [join(dir, 'fifo.onnx')]);
   assertCleanFailure(
     await runCliHere(['generate', join(dir, 'fifo.onnx'), '--out', join(dir, 'g.png')]),
-    /fifo\.onnx is not a regular file \(a pipe, socket or device\); name a model file$/,
+    /fifo\.onnx cannot be read: it is not a regular file \(a pipe, socket or device\); name a model file$/,
   );
   mkdirSync(join(dir, 'adir'));
   assertCleanFailure(

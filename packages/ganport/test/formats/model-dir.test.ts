@@ -1,7 +1,7 @@
 /** Model directories you can trust: exportRun writes a manifest, ganport verifies it on load, and every shipped directory passes. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { dirname, join } from 'node:path';
 import { before, test } from 'node:test';
@@ -191,6 +191,22 @@ test('a model-file export is refused where --out names one of its weight files o
   writeFileSync(join(other, MANIFEST), '');
   await exportModelFile(source, join(other, 'g.onnx'));
   assert.ok(existsSync(join(other, 'g.onnx')));
+});
+
+test('a model directory whose generator.onnx is a pipe or a link to a device is refused before it is read', {
+  skip: process.platform === 'win32' && 'no mkfifo on Windows',
+}, async () => {
+  const pipe = join(tempDir(), 'pipe');
+  mkdirSync(pipe);
+  execFileSync('mkfifo', [join(pipe, 'generator.onnx')]);
+  const device = join(tempDir(), 'device');
+  mkdirSync(device);
+  symlinkSync('/dev/zero', join(device, 'generator.onnx'));
+  for (const model of [pipe, device])
+    await assert.rejects(
+      resolveGeneratorFile(model),
+      /generator\.onnx cannot be read: it is not a regular file \(a pipe, socket or device\)$/,
+    );
 });
 
 test('parity refuses a generator that takes labels but records no class count, whose labels it cannot choose', async () => {

@@ -1,5 +1,6 @@
 /** model.json loading as files are found in the wild, and corrupt files failing cleanly (a fast-check property). */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -8,8 +9,9 @@ import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { toHalfBits } from '../../src/export/float16.js';
+import { exportModelFile, loadModelFile } from '../../src/export/index.js';
 import { selectBackend } from '../../src/tfjs/backend.js';
-import { loadLayersModel, saveLayersModel } from '../../src/tfjs/model-io.js';
+import { loadLayersModel, saveLayersModel, weightFiles } from '../../src/tfjs/model-io.js';
 import { exportFileAndCompare } from '../export/helpers.js';
 import { maxAbsDiff } from '../helpers.js';
 
@@ -258,6 +260,22 @@ describe('corrupt files fail with a GanportError that says what is wrong', () =>
         return true;
       });
     });
+
+  test('a model file that is a pipe is refused before anything reads it (a read would wait forever)', {
+    skip: process.platform === 'win32' && 'no mkfifo on Windows',
+  }, async () => {
+    const folder = join(dir, 'pipes');
+    await mkdir(folder, { recursive: true });
+    const refused = /cannot be read: it is not a regular file \(a pipe, socket or device\)/;
+    for (const name of ['model.json', 'model.h5', 'model.keras']) {
+      const pipe = join(folder, name);
+      execFileSync('mkfifo', [pipe]);
+      await assert.rejects(loadModelFile(pipe), refused);
+      await assert.rejects(exportModelFile(pipe, join(folder, 'out.onnx')), refused);
+    }
+    await assert.rejects(loadLayersModel(join(folder, 'model.json')), refused);
+    assert.deepEqual(await weightFiles(join(folder, 'model.json')), []);
+  });
 
   test('property: random truncations and bit flips of model.json or the shard load or raise a GanportError', async () => {
     const jsonBytes = new TextEncoder().encode(JSON.stringify(saved.json));
