@@ -26,6 +26,7 @@ import { unzipSync } from 'fflate';
 import type * as h5 from 'h5wasm';
 // Keras layers tfjs has no class for (Subtract, Cropping1D, ZeroPadding1D, SpatialDropout2D, TensorFlowOpLayer).
 import '../tfjs/keras-layers.js';
+import { checkTopology } from '../tfjs/topology.js';
 import { kerasName, setKerasName } from './names.js';
 import { type NormalizedKerasModel, normalizeKerasConfig, type RenamedLayer } from './normalize.js';
 import { recordedCrcs } from './zip.js';
@@ -180,6 +181,7 @@ function rememberKerasNames(model: tf.LayersModel, renamed: RenamedLayer[]): voi
 }
 
 async function buildModel({ config, renamed }: NormalizedKerasModel, source: string): Promise<tf.LayersModel> {
+  checkTopology(config, source);
   let model: tf.LayersModel;
   try {
     model = await tf.models.modelFromJSON({ modelTopology: config } as unknown as tf.io.ModelJSON);

@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { isInside, refuseSpecialFile, writeFileAtomic } from '../util/files.js';
+import { checkTopology } from './topology.js';
 // Registers the custom layers ganport's presets use, so any model saved with them loads back.
 import './keras-layers.js';
 import './maxout.js';
@@ -154,6 +155,7 @@ export async function weightFiles(modelJsonPath: string): Promise<string[]> {
  */
 export async function readModelArtifacts(modelJsonPath: string): Promise<tf.io.ModelArtifacts> {
   const json = await readModelJson(modelJsonPath);
+  checkTopology(json.modelTopology, modelJsonPath);
   const weightSpecs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Uint8Array[] = [];
   const modelDir = dirname(modelJsonPath);

@@ -615,15 +615,48 @@ describe('broken and unsupported Keras files: one GanportError line each', () =>
       /linked\.h5: \/model_weights\/dense\/elsewhere links to \/model_weights\/dense\/dense\/kernel:0 in another file, .*other\.h5; ganport reads only self-contained HDF5 files/,
     );
   });
+  /** A Keras 3 config's layer entry (a model's config nests its layers the same way). */
+  type KerasLayer = {
+    name: string;
+    config: { units?: number; layers: KerasLayer[] };
+    inbound_nodes: { args: { config: { keras_history: [string, number, number] } }[] }[];
+  };
+  /** The .keras archive `file` with its config.json changed by `edit`, written as `name`. */
+  const withConfig = async (file: string, name: string, edit: (model: KerasLayer) => void): Promise<string> => {
+    const entries = unzipSync(await readFile(file));
+    const config = JSON.parse(new TextDecoder().decode(entries['config.json']));
+    edit(config);
+    entries['config.json'] = new TextEncoder().encode(JSON.stringify(config));
+    await writeFile(join(dir, name), zipSync(entries));
+    return join(dir, name);
+  };
+  const layer = (model: KerasLayer, name: string) => model.config.layers.find((l) => l.name === name)!;
+  /** The [layer, node, tensor] of a Keras 3 layer's first call's first input. */
+  const history = (entry: KerasLayer) => entry.inbound_nodes[0].args[0].config.keras_history;
   test('a config whose layers do not match the saved weights names the layer', async () => {
     const keras = join(dir, 'mismatch.keras');
     await kerasArchiveTextClassifier(keras);
-    const entries = unzipSync(await readFile(keras));
-    const config = JSON.parse(new TextDecoder().decode(entries['config.json']));
-    config.config.layers[2].config.units = 8; // the LSTM
-    entries['config.json'] = new TextEncoder().encode(JSON.stringify(config));
-    const file = join(dir, 'mismatch2.keras');
-    await writeFile(file, zipSync(entries));
+    const file = await withConfig(keras, 'mismatch2.keras', (model) => {
+      model.config.layers[2].config.units = 8; // the LSTM
+    });
     await rejects(file, /layer "lstm" weight 0 .* is saved as \[8,64\], its config builds \[8,32\]/);
+  });
+  test('a call whose input names a layer the model lacks, or a call the model never makes, is named (tfjs would retry it forever)', async () => {
+    const conditional = join(dir, 'graph.keras');
+    await kerasArchiveConditionalGenerator(conditional);
+    const unknown = await withConfig(conditional, 'unknown-input.keras', (model) => {
+      history(layer(model, 'label_flat'))[0] = 'nothere';
+    });
+    await rejects(unknown, /unknown-input\.keras: layer label_flat's input names unknown layer nothere$/);
+    const nested = join(dir, 'graph-nested.keras');
+    await kerasArchiveNestedModels(nested);
+    const inner = await withConfig(nested, 'unknown-inner.keras', (model) => {
+      history(layer(layer(model, 'encoder'), 'enc'))[0] = 'nothere';
+    });
+    await rejects(inner, /unknown-inner\.keras: layer encoder\/enc's input names unknown layer nothere$/);
+    const uncalled = await withConfig(nested, 'uncalled.keras', (model) => {
+      history(layer(model, 'head'))[1] = 1; // the decoder's second call, which there is not
+    });
+    await rejects(uncalled, /uncalled\.keras: layer head's input is an output of layer decoder that is never made/);
   });
 });

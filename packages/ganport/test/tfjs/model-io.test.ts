@@ -171,6 +171,75 @@ describe('formats seen in the wild', () => {
   }
 });
 
+describe("a functional model's calls that tfjs would retry forever, or fail on without a word, are named", () => {
+  type Layer = { name: string; inbound_nodes: unknown };
+  type Config = { layers: Layer[]; output_layers: unknown };
+  const cases: [string, (config: Config, layer: (name: string) => Layer) => void, RegExp][] = [
+    [
+      'an input naming a layer the model does not have',
+      (_, layer) => {
+        layer('b').inbound_nodes = [[['nothere', 0, 0, {}]]];
+      },
+      /: layer b's input names unknown layer nothere$/,
+    ],
+    [
+      'two layers taking each other as input',
+      (_, layer) => {
+        layer('a').inbound_nodes = [[['b', 0, 0, {}]]];
+      },
+      /: layer a's input is an output of layer b that is never made \(a call the model does not have, or calls in a cycle\)$/,
+    ],
+    [
+      'an input from a second call of a layer called once',
+      (_, layer) => {
+        layer('b').inbound_nodes = [[['a', 1, 0, {}]]];
+      },
+      /: layer b's input is an output of layer a that is never made/,
+    ],
+    [
+      'a node written without its list of inputs',
+      (_, layer) => {
+        layer('b').inbound_nodes = [['a', 0, 0, {}]];
+      },
+      /: an input of layer b is "a", not a \[layer, node, tensor\] reference$/,
+    ],
+    [
+      'an output naming a layer the model does not have',
+      (config) => {
+        config.output_layers = [['nothere', 0, 0]];
+      },
+      /: the model's output_layers entry names unknown layer nothere$/,
+    ],
+    [
+      'no layers',
+      (config) => {
+        config.layers = [];
+      },
+      /: the model has no layers$/,
+    ],
+  ];
+  for (const [name, mutate, message] of cases)
+    test(name, async () => {
+      const input = tf.input({ shape: [3], name: 'x' });
+      const a = tf.layers.dense({ units: 2, name: 'a' }).apply(input);
+      const functional = tf.model({
+        inputs: input,
+        outputs: tf.layers.dense({ units: 1, name: 'b' }).apply(a) as tf.SymbolicTensor,
+      });
+      const folder = join(dir, `graph-${name.replaceAll(' ', '-')}`);
+      await saveLayersModel(functional, folder);
+      const json = JSON.parse(await readFile(join(folder, 'model.json'), 'utf8'));
+      const config = json.modelTopology.config as Config;
+      mutate(config, (layer) => config.layers.find((l) => l.name === layer)!);
+      await writeFile(join(folder, 'model.json'), JSON.stringify(json));
+      await assert.rejects(loadLayersModel(join(folder, 'model.json')), (err: Error) => {
+        assert.ok(err instanceof GanportError, `${err.name}: ${err.message}`);
+        assert.match(err.message, message);
+        return true;
+      });
+    });
+});
+
 describe('corrupt files fail with a GanportError that says what is wrong', () => {
   const cases: [string, (json: Record<string, unknown>) => unknown, Record<string, Uint8Array> | null, RegExp][] = [
     ['a truncated shard', (j) => j, { 'weights.bin': new Uint8Array(10) }, /hold 10 bytes.*a truncated download\?/],
