@@ -105,26 +105,42 @@ function checkManifest(manifest: unknown, where: string): { paths: string[]; wei
   });
 }
 
+/** What the first bytes of a Keras file are: an HDF5 file's signature (`.h5`), a zip's (`.keras`). */
+const KERAS_SIGNATURES: [Uint8Array, string][] = [
+  [Uint8Array.of(0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a), 'a Keras .h5 (HDF5) file; name it .h5'],
+  [Uint8Array.of(0x50, 0x4b, 0x03, 0x04), 'a Keras .keras (zip) archive; name it .keras'],
+];
+
 /** A model.json's top level, checked to be a tfjs LayersModel's. */
 async function readModelJson(modelJsonPath: string): Promise<ModelJson> {
   refuseSpecialFile(modelJsonPath);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(modelJsonPath, 'utf8');
+    bytes = await readFile(modelJsonPath);
   } catch (err) {
     throw new GanportError(
       `cannot read ${modelJsonPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
       'not-found',
     );
   }
+  const notModelJson = (what: string) =>
+    new GanportError(`${modelJsonPath} is not a tfjs model.json: ${what}`, 'invalid-model');
+  const keras = KERAS_SIGNATURES.find(([signature]) => bytes.subarray(0, signature.length).equals(signature));
+  if (keras) throw notModelJson(`it looks like ${keras[1]}`);
+  let text: string | undefined;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes); // it drops a byte-order mark, as Windows editors save
+  } catch {
+    // not UTF-8
+  }
+  if (text === undefined || text.includes('\0')) throw notModelJson('it is binary, not text');
   let json: ModelJson;
   try {
-    json = JSON.parse(text.replace(/^\uFEFF/, '')) as ModelJson; // a byte-order mark, as Windows editors save
+    json = JSON.parse(text) as ModelJson;
   } catch (err) {
-    throw new GanportError(
-      `${modelJsonPath} is not valid JSON (${(err as Error).message}); is the file truncated?`,
-      'invalid-model',
-    );
+    // V8 quotes the text around the error, which may span lines or hold control characters
+    const reason = (err as Error).message.replace(/[\s\p{Cc}]+/gu, ' ');
+    throw new GanportError(`${modelJsonPath} is not valid JSON (${reason}); is the file truncated?`, 'invalid-model');
   }
   if (!isObject(json) || !isObject(json.modelTopology) || json.weightsManifest === undefined) {
     throw new GanportError(

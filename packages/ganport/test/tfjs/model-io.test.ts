@@ -330,6 +330,40 @@ describe('corrupt files fail with a GanportError that says what is wrong', () =>
       });
     });
 
+  test('a file that is not JSON text is named in one line without its bytes, a Keras file by its signature', async () => {
+    const folder = join(dir, 'not-json');
+    await mkdir(folder, { recursive: true });
+    const binary = Uint8Array.from({ length: 64 }, (_, i) => (i * 37) % 256);
+    const cases: [string, Uint8Array, RegExp][] = [
+      [
+        'noext',
+        Buffer.concat([Buffer.from('\x89HDF\r\n\x1a\n', 'latin1'), binary]),
+        /noext is not a tfjs model\.json: it looks like a Keras \.h5 \(HDF5\) file; name it \.h5$/,
+      ],
+      [
+        'archive',
+        Buffer.concat([Buffer.from('PK\x03\x04'), binary]),
+        /archive is not a tfjs model\.json: it looks like a Keras \.keras \(zip\) archive; name it \.keras$/,
+      ],
+      ['binary', binary, /binary is not a tfjs model\.json: it is binary, not text$/],
+      ['nul', Buffer.from('{"modelTopology": \0}\n\n'), /nul is not a tfjs model\.json: it is binary, not text$/],
+      [
+        'lines.json',
+        Buffer.from('{\n"modelTopology":\n\x1b\n}'),
+        /lines\.json is not valid JSON \(.*\); is the file truncated\?$/,
+      ],
+    ];
+    for (const [name, bytes, message] of cases) {
+      await writeFile(join(folder, name), bytes);
+      await assert.rejects(loadLayersModel(join(folder, name)), (err: Error) => {
+        assert.ok(err instanceof GanportError, `${err.name}: ${err.message}`);
+        assert.match(err.message, message);
+        assert.doesNotMatch(err.message, /[^\x20-\x7e]/, 'one line of printable text');
+        return true;
+      });
+    }
+  });
+
   test('a model file that is a pipe is refused before anything reads it (a read would wait forever)', {
     skip: process.platform === 'win32' && 'no mkfifo on Windows',
   }, async () => {
