@@ -127,13 +127,9 @@ async function readModelJson(modelJsonPath: string): Promise<ModelJson> {
     new GanportError(`${modelJsonPath} is not a tfjs model.json: ${what}`, 'invalid-model');
   const keras = KERAS_SIGNATURES.find(([signature]) => bytes.subarray(0, signature.length).equals(signature));
   if (keras) throw notModelJson(`it looks like ${keras[1]}`);
-  let text: string | undefined;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes); // it drops a byte-order mark, as Windows editors save
-  } catch {
-    // not UTF-8
-  }
-  if (text === undefined || text.includes('\0')) throw notModelJson('it is binary, not text');
+  // not strict: a Latin-1 name in its metadata is text tfjs reads; the decoder drops a byte-order mark, as Windows editors save
+  const text = new TextDecoder('utf-8').decode(bytes);
+  if (text.includes('\0')) throw notModelJson('it is binary, not text');
   let json: ModelJson;
   try {
     json = JSON.parse(text) as ModelJson;
@@ -142,6 +138,11 @@ async function readModelJson(modelJsonPath: string): Promise<ModelJson> {
     const reason = (err as Error).message.replace(/[\s\p{Cc}]+/gu, ' ');
     throw new GanportError(`${modelJsonPath} is not valid JSON (${reason}); is the file truncated?`, 'invalid-model');
   }
+  if (isObject(json) && json.format === 'graph-model')
+    throw new GanportError(
+      `${modelJsonPath} is a tfjs graph model (a converted SavedModel or frozen graph); ganport reads layers models (tf.LayersModel's model.json)`,
+      'unsupported',
+    );
   if (!isObject(json) || !isObject(json.modelTopology) || json.weightsManifest === undefined) {
     throw new GanportError(
       `${modelJsonPath} is not a tfjs LayersModel (no modelTopology or weightsManifest)`,

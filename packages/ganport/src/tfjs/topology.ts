@@ -13,6 +13,7 @@ type Entry = Record<string, unknown>;
 const isObject = (v: unknown): v is Entry => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const MODEL_CLASSES = new Set(['Sequential', 'Model', 'Functional']);
+const OP_LAMBDAS = new Set(['TFOpLambda', 'SlicingOpLambda']);
 
 /** A config key as Keras writes it (`inbound_nodes`), or as tfjs, which takes both, names it (`inboundNodes`). */
 const field = (entry: Entry, key: string): unknown =>
@@ -37,7 +38,8 @@ function checkModel(model: unknown, fail: (what: string) => never, inside = ''):
   const config = model.config;
   const layers = Array.isArray(config) ? config : isObject(config) ? config.layers : undefined;
   const label = inside ? `model ${inside.slice(0, -1)}` : 'the model';
-  if (!Array.isArray(layers) || layers.length === 0) fail(`${label} has no layers`);
+  if (!Array.isArray(layers)) return; // not a layers model (a graph model's nodes): tfjs says so
+  if (layers.length === 0) fail(`${label} has no layers`);
   const entries = layers.filter(isObject);
   for (const entry of entries)
     if (MODEL_CLASSES.has(field(entry, 'class_name') as string))
@@ -74,9 +76,12 @@ function checkCalls(
     if (!Array.isArray(nodes)) fail(`layer ${inside}${layer}'s inbound_nodes is not a list`);
     for (const node of nodes) {
       if (!Array.isArray(node)) fail(`an inbound node of layer ${inside}${layer} is not a list`);
+      // Keras 2.4+ writes a TFOpLambda's call (`x * 2`) as the reference itself, not a list of them (tfjs has
+      // no such layer, and says so)
+      const inputs = typeof node[0] === 'string' && OP_LAMBDAS.has(className) ? [node] : node;
       pending.push({
         layer,
-        inputs: node.map((input) => reference(input, fail, `an input of layer ${inside}${layer}`)),
+        inputs: inputs.map((input) => reference(input, fail, `an input of layer ${inside}${layer}`)),
       });
     }
   }

@@ -172,7 +172,7 @@ describe('formats seen in the wild', () => {
 });
 
 describe("a functional model's calls that tfjs would retry forever, or fail on without a word, are named", () => {
-  type Layer = { name: string; inbound_nodes: unknown };
+  type Layer = { name: string; class_name: string; inbound_nodes: unknown };
   type Config = { layers: Layer[]; output_layers: unknown };
   const cases: [string, (config: Config, layer: (name: string) => Layer) => void, RegExp][] = [
     [
@@ -202,6 +202,14 @@ describe("a functional model's calls that tfjs would retry forever, or fail on w
         layer('b').inbound_nodes = [['a', 0, 0, {}]];
       },
       /: an input of layer b is "a", not a \[layer, node, tensor\] reference$/,
+    ],
+    [
+      // Keras 2.4+'s form for an op's call (`x * 2`): the node is the reference; tfjs has no such layer
+      'a TFOpLambda call written as one reference, which tfjs names as a layer it lacks',
+      (_, layer) => {
+        Object.assign(layer('b'), { class_name: 'TFOpLambda', inbound_nodes: [['a', 0, 0, { y: 2 }]] });
+      },
+      /cannot build the model in .*: Unknown layer: TFOpLambda/,
     ],
     [
       'an output naming a layer the model does not have',
@@ -330,6 +338,17 @@ describe('corrupt files fail with a GanportError that says what is wrong', () =>
       });
     });
 
+  test('a model.json in Latin-1 (an author José in its metadata) is text, as tfjs reads it', async () => {
+    const folder = join(dir, 'latin-1');
+    const small = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1 })] });
+    await saveLayersModel(small, folder);
+    const json = JSON.parse(await readFile(join(folder, 'model.json'), 'utf8'));
+    const text = JSON.stringify({ ...json, userDefinedMetadata: { author: 'José' } });
+    await writeFile(join(folder, 'model.json'), Buffer.from(text, 'latin1'));
+    assert.equal((await loadLayersModel(join(folder, 'model.json'))).countParams(), 3);
+    small.dispose();
+  });
+
   test('a file that is not JSON text is named in one line without its bytes, a Keras file by its signature', async () => {
     const folder = join(dir, 'not-json');
     await mkdir(folder, { recursive: true });
@@ -346,6 +365,11 @@ describe('corrupt files fail with a GanportError that says what is wrong', () =>
         /archive is not a tfjs model\.json: it looks like a Keras \.keras \(zip\) archive; name it \.keras$/,
       ],
       ['binary', binary, /binary is not a tfjs model\.json: it is binary, not text$/],
+      [
+        'graph.json',
+        Buffer.from(JSON.stringify({ format: 'graph-model', modelTopology: { node: [] }, weightsManifest: [] })),
+        /graph\.json is a tfjs graph model \(a converted SavedModel or frozen graph\); ganport reads layers models/,
+      ],
       ['nul', Buffer.from('{"modelTopology": \0}\n\n'), /nul is not a tfjs model\.json: it is binary, not text$/],
       [
         'lines.json',
