@@ -102,12 +102,10 @@ export class Generator {
       throw new GanportError(`this generator does not record its classes (${META.numClasses}): pass labels`);
     const classes = labelInput ? labelValues(labels, count, numClasses) : undefined;
 
-    let data: Float32Array;
-    try {
-      data = new Float32Array(count * product(this.info.outputShape));
-    } catch {
-      throw new GanportError(`${count} outputs are too large; generate fewer`);
-    }
+    const values = count * product(this.info.outputShape);
+    // 4 GiB of floats at most: one array's limit differs by engine (2^32 values in Node 20, 2^53 in 22)
+    if (values > 2 ** 30) throw new GanportError(`${count} outputs are too large; generate fewer`);
+    const data = new Float32Array(values);
     const batch = this.info.batchSize ?? count;
     const z = latents;
     const runs = this.lastRun.then(async () => {

@@ -52,13 +52,16 @@ export async function writeManifest(dir: string, entries: readonly string[] = ['
 
 export const hasManifest = (dir: string): boolean => existsSync(join(dir, MANIFEST));
 
+/** dir/manifest.json's text; a pipe or device there is refused, not read (forever). */
+const manifestText = async (dir: string) => (await readInputFile(join(dir, MANIFEST))).toString('utf8');
+
 /**
  * Whether dir/manifest.json is someone else's: JSON without ganport's `format` (a web app manifest
  * beside a generator.onnx, say), which model directories leave alone. A damaged one counts as ganport's.
  */
 export async function isForeignManifest(dir: string): Promise<boolean> {
   try {
-    const parsed: unknown = JSON.parse(await readFile(join(dir, MANIFEST), 'utf8'));
+    const parsed: unknown = JSON.parse(await manifestText(dir));
     const object = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
     return object && !('format' in parsed) && !('files' in parsed); // either key: ganport's, damaged or not
   } catch {
@@ -72,7 +75,7 @@ export async function isForeignManifest(dir: string): Promise<boolean> {
  */
 export async function listedFiles(dir: string): Promise<string[]> {
   try {
-    return Object.keys(parseManifest(await readFile(join(dir, MANIFEST), 'utf8'), `${dir}/${MANIFEST}`).files);
+    return Object.keys(parseManifest(await manifestText(dir), `${dir}/${MANIFEST}`).files);
   } catch {
     return [];
   }

@@ -26,10 +26,10 @@ export interface WebGpuProbe {
   error?: string;
 }
 
-/** The WebGPU stack as a child process finds it (see webgpu.ts's setUpWebGpu). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape character is what it matches
 const ANSI_ESCAPES = /\x1b\[[0-9;]*[A-Za-z]/g;
 
+/** The WebGPU stack as a child process finds it (see webgpu.ts's setUpWebGpu). */
 export async function probeWebGpu(): Promise<WebGpuProbe & { native: string[] }> {
   const probe = await probeIsolated<WebGpuProbe>('webgpu');
   const found = probe.result ?? { vulkan: { drivers: 'unknown', notes: [] }, error: probe.error };

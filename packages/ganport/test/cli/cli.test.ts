@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { loadGenerator, toPNG } from '@ganport/runtime';
@@ -604,7 +605,9 @@ test('bad generate input: truncated or non-ONNX model, bad counts; no output fil
   assert.ok(!existsSync(out), 'no partial output');
 });
 
-test('generate --out replaces a PNG, never the model, a file a manifest lists, or a file that is not a PNG', async () => {
+test('generate --out replaces a PNG, never the model, a file a manifest lists, or a file that is not a PNG', {
+  timeout: 120_000,
+}, async () => {
   const dir = tempDir();
   const modelDir = join(dir, 'seed-mlp');
   cpSync(join(shippedModelsDir(), 'seed-mlp'), modelDir, { recursive: true });
@@ -630,6 +633,33 @@ test('generate --out replaces a PNG, never the model, a file a manifest lists, o
     /--out .*notes\.txt exists and is not a PNG; generate replaces only PNGs$/,
   );
   assert.equal(readFileSync(notes, 'utf8'), 'keep me');
+  // a file it cannot read (write-only, for a user other than root) is not replaced unseen: one line
+  const fsp = createRequire(import.meta.url)('node:fs/promises') as typeof import('node:fs/promises');
+  const { open } = fsp;
+  const denied = Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+  Object.assign(fsp, {
+    open: (path: string, ...rest: [string]) => (path === notes ? Promise.reject(denied) : open(path, ...rest)),
+  });
+  syncBuiltinESMExports();
+  try {
+    assertCleanFailure(
+      await runCliHere(['generate', model, '--count', '1', '--out', notes]),
+      /--out .*notes\.txt exists and cannot be read \(EACCES\) to see that it is a PNG$/,
+    );
+  } finally {
+    Object.assign(fsp, { open });
+    syncBuiltinESMExports();
+  }
+  // a folder above --out whose manifest.json is a pipe: not read (it hung, waiting for a writer)
+  if (process.platform !== 'win32') {
+    const piped = join(tempDir(), 'piped');
+    mkdirSync(piped);
+    execFileSync('mkfifo', [join(piped, 'manifest.json')]);
+    assert.equal(
+      (await runCliHere(['generate', model, '--count', '1', '--out', join(piped, 'sub', 'x.png')])).status,
+      0,
+    );
+  }
   const png = join(dir, 'grid.png');
   for (const seed of ['1', '2'])
     assert.equal((await runCliHere(['generate', model, '--seed', seed, '--out', png])).status, 0);

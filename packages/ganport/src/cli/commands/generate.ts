@@ -108,11 +108,16 @@ async function refuseOut(out: string, modelPath: string): Promise<void> {
   const stats = await stat(target).catch(() => undefined); // none yet; or not a file, which the write reports
   if (!stats?.isFile() || stats.size === 0) return;
   const head = Buffer.alloc(PNG_SIGNATURE.length);
-  const file = await open(target, 'r');
   try {
-    await file.read(head, 0, head.length, 0);
-  } finally {
-    await file.close();
+    const file = await open(target, 'r');
+    try {
+      await file.read(head, 0, head.length, 0);
+    } finally {
+      await file.close();
+    }
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new GanportError(`--out ${out} exists and cannot be read (${why}) to see that it is a PNG`);
   }
   if (!head.equals(PNG_SIGNATURE))
     throw new GanportError(`--out ${out} exists and is not a PNG; generate replaces only PNGs`);
