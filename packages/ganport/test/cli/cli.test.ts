@@ -404,20 +404,20 @@ test('train --provider: an unknown name is refused, one that cannot open a sessi
 test('train-classifier: a diverging run exports nothing and, with --overwrite, leaves the old classifier whole; a new one replaces it with its manifest', async () => {
   const dir = tempDir();
   const args = ['train-classifier', '--limit', '128', '--epochs', '1', '--data', SAMPLE_DATA, '--quiet'];
-  const diverged = runCli([...args, '--lr', '1e9', '--out', join(dir, 'c')]);
+  const diverged = await runCliHere([...args, '--lr', '1e9', '--out', join(dir, 'c')]);
   assertCleanFailure(diverged, /training diverged at epoch 1, step \d+ \(loss NaN\); nothing was exported/);
   assert.ok(!existsSync(join(dir, 'c')));
   const kept = join(dir, 'kept');
-  assert.equal(runCli([...args, '--out', kept]).status, 0);
+  assert.equal((await runCliHere([...args, '--out', kept])).status, 0);
   const files = () =>
     readdirSync(kept, { recursive: true, withFileTypes: true })
       .filter((entry) => entry.isFile())
       .map((entry) => [join(entry.path, entry.name), readFileSync(join(entry.path, entry.name), 'utf8')]);
   const before = files();
-  assertCleanFailure(runCli([...args, '--overwrite', '--seed=-1', '--out', kept]), /seed must be an integer/);
-  assertCleanFailure(runCli([...args, '--overwrite', '--lr', '1e9', '--out', kept]), /training diverged/);
+  assertCleanFailure(await runCliHere([...args, '--overwrite', '--seed=-1', '--out', kept]), /seed must be an integer/);
+  assertCleanFailure(await runCliHere([...args, '--overwrite', '--lr', '1e9', '--out', kept]), /training diverged/);
   assert.deepEqual(files(), before, 'a failed run leaves the old classifier as it was');
-  assert.equal(runCli([...args, '--overwrite', '--seed', '5', '--out', kept]).status, 0);
+  assert.equal((await runCliHere([...args, '--overwrite', '--seed', '5', '--out', kept])).status, 0);
   assert.notDeepEqual(files(), before);
   await verifyModelDir(kept, ['classifier.onnx']); // the manifest is the new classifier's, which eval checks
   assert.deepEqual(readdirSync(dir).sort(), ['kept'], 'no staging left');
@@ -427,7 +427,7 @@ test('train-classifier: a diverging run exports nothing and, with --overwrite, l
   writeFileSync(join(run, 'config.json'), '{}');
   writeFileSync(join(run, 'metrics.jsonl'), '{"step":1}\n');
   assertCleanFailure(
-    runCli([...args, '--overwrite', '--out', run]),
+    await runCliHere([...args, '--overwrite', '--out', run]),
     /--out .*run holds config\.json \(a training run or a model directory\), whose files a classifier's would replace/,
   );
   assert.equal(readFileSync(join(run, 'metrics.jsonl'), 'utf8'), '{"step":1}\n');
