@@ -313,10 +313,10 @@ test('bad training input: missing data, corrupt data, unknown preset, bad number
   assertCleanFailure(runCli(['train', '--out', join(dir, 'r7'), '--bogus']), /Unknown option '--bogus'/, 2);
 });
 
-test('a diverging run stops with a clear message and keeps its last good checkpoint', () => {
+test('a diverging run stops with a clear message and keeps its last good checkpoint', async () => {
   const dir = tempDir();
   const settings = ['--epochs', '3', '--limit', '640', '--data', SAMPLE_DATA, '--lr', '3', '--quiet'];
-  const result = runCli(['train', ...settings, '--log-every', '1', '--checkpoint-every', '1', '--out', dir]);
+  const result = await runCliHere(['train', ...settings, '--log-every', '1', '--checkpoint-every', '1', '--out', dir]);
   assertCleanFailure(result, /ganport train: training diverged at step \d+ \(D loss .*\); the checkpoint of step \d+/);
   assert.match(result.stderr, /; try a lower --lr$/m);
   const [, divergedAt] = /diverged at step (\d+)/.exec(result.stderr)!;
@@ -324,14 +324,14 @@ test('a diverging run stops with a clear message and keeps its last good checkpo
   assert.equal(checkpoint.step, Number(divergedAt) - 1);
   // every step's losses are checked, not only those a metrics line is written for: the same step stops
   const quiet = tempDir();
-  const unlogged = runCli(['train', ...settings, '--checkpoint-every', '1', '--out', quiet]);
+  const unlogged = await runCliHere(['train', ...settings, '--checkpoint-every', '1', '--out', quiet]);
   assert.match(unlogged.stderr, new RegExp(`diverged at step ${divergedAt} `));
   // a run that diverged before its first checkpoint has nothing to resume: the refusal says --overwrite
   const early = tempDir();
-  const first = runCli(['train', ...settings, '--lr', '1e9', '--out', early]);
+  const first = await runCliHere(['train', ...settings, '--lr', '1e9', '--out', early]);
   assert.match(first.stderr, /no checkpoint had been written yet/);
   assertCleanFailure(
-    runCli(['train', ...settings, '--out', early]),
+    await runCliHere(['train', ...settings, '--out', early]),
     /holds a training run that stopped before its first checkpoint; pass --overwrite to start it again/,
   );
 });
