@@ -7,13 +7,12 @@ import { DataType, makeNode, makeValueInfo } from '../onnx/builder.js';
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from '../onnx/opsets.js';
 import type { ModelProto, ValueInfoProto } from '../onnx/proto.js';
 import { nodesByDepth } from '../tfjs/internals.js';
+import { MODEL_CLASSES } from '../tfjs/layers-config.js';
 import { toFloat16 } from './float16.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { type CarriedState, cancelInverseTransposes, GraphBuilder, type Value } from './graph.js';
 import { LAYER_HANDLERS, type LayerContext, MASK_RULES, type Mask, type Shape } from './layers/index.js';
 import { validateModel } from './validate.js';
-
-const MODEL_CLASSES = new Set(['Model', 'Functional', 'Sequential']);
 
 export const BATCH_DIM = 'batch';
 

@@ -34,6 +34,7 @@
  * UpSampling2D from a version that ran on TensorFlows of both kinds.
  */
 import { GanportError } from '@ganport/runtime';
+import { MODEL_CLASSES } from '../tfjs/layers-config.js';
 import { parseTfOp, tfOpProblem } from '../tfjs/tf-op-layer.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -42,7 +43,6 @@ type JsonObject = { [key: string]: Json };
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const DROPPED_KEYS = new Set(['module', 'registered_name', 'build_config', 'compile_config', 'shared_object_id']);
-const MODEL_CLASSES = new Set(['Sequential', 'Functional', 'Model']);
 
 /** The names tfjs accepts for layers (tfjs-layers' isValidTensorName). */
 const TFJS_NAME = /^[A-Za-z0-9][-A-Za-z0-9._/]*$/;

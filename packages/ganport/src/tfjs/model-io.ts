@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { GanportError } from '@ganport/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { isInside, refuseSpecialFile, writeFileAtomic } from '../util/files.js';
+import { isObject } from './layers-config.js';
 import { checkTopology } from './topology.js';
 // Registers the custom layers ganport's presets use, so any model saved with them loads back.
 import './keras-layers.js';
@@ -59,8 +60,6 @@ function specBytes(spec: tf.io.WeightsManifestEntry): number {
   const count = spec.shape.reduce((a, b) => a * b, 1);
   return count * VALUE_BYTES[spec.quantization?.dtype ?? spec.dtype];
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * One manifest entry checked field by field, as written by every tfjs and tensorflowjs_converter

@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LayerArgs } from './layer-basics.js';
+import { isObject } from './layers-config.js';
 
 /** An attribute value: an int, float, bool, decoded string, type name (DTFLOAT) or list of numbers. */
 export type TfAttr = number | boolean | string | number[];
@@ -51,8 +52,6 @@ export function constantValues(op: TfOp, index: number): number[] {
     throw new Error(`TensorFlow op ${op.op}: input ${index} must be a constant saved with the layer`);
   return operand.constant.values;
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function attrValue(value: unknown): TfAttr | undefined {
   if (!isObject(value)) return undefined;

@@ -7,12 +7,10 @@
  * that are made, or tfjs fails with an empty message.
  */
 import { GanportError } from '@ganport/runtime';
+import { isObject, MODEL_CLASSES } from './layers-config.js';
 
 type Entry = Record<string, unknown>;
 
-const isObject = (v: unknown): v is Entry => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-const MODEL_CLASSES = new Set(['Sequential', 'Model', 'Functional']);
 const OP_LAMBDAS = new Set(['TFOpLambda', 'SlicingOpLambda']);
 
 /** A config key as Keras writes it (`inbound_nodes`), or as tfjs, which takes both, names it (`inboundNodes`). */

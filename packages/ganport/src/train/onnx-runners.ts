@@ -491,13 +491,13 @@ class SplitExecutor implements StepExecutor {
 
   run(inputs: Feed[], outputs: Feed[], whileWaiting?: () => void): void {
     const feeds = new Map([...inputs, ...outputs, ...this.handedOver].map((feed) => [feed.name, feed]));
-    const fed = (tensors: GraphTensor[]) => tensors.map((t) => feeds.get(t.name)!);
+    const named = (tensors: GraphTensor[]) => tensors.map((t) => feeds.get(t.name)!);
     const [first, second] = this.parts;
-    this.sessions[0].run(fed(first.inputs), fed(first.outputs));
+    this.sessions[0].run(named(first.inputs), named(first.outputs));
     try {
       // updates the discriminator's weights and moments in the inputs: no repeating the step once it began
       this.between();
-      this.sessions[1].run(fed(second.inputs), fed(second.outputs));
+      this.sessions[1].run(named(second.inputs), named(second.outputs));
     } catch (error) {
       throw new StepNotRepeatable(error);
     }

@@ -393,8 +393,7 @@ const WASM_BYTES_PER_WEIGHT = 46;
 /** A --width whose models cannot fit in the wasm backend's memory is refused before anything is written (a stack trace from inside tfjs, after config.json, before). */
 function refuseUnallocatableWidth(preset: Preset, config: RunConfig, backend: BackendName): void {
   if (!WASM_MEMORY_BACKENDS.includes(backend)) return;
-  const base = getPreset(config.preset, { clusters: config.clusters });
-  const counts = weightCountsAtWidth(base, config.width!, config.pack, { spectralNorm: config.spectralNorm });
+  const counts = weightCountsAtWidth(preset, config.width!, config.pack, { spectralNorm: config.spectralNorm });
   const weights = counts.generator + counts.discriminator;
   const bytes = weights * WASM_BYTES_PER_WEIGHT;
   if (bytes > WASM_MEMORY_BYTES)
